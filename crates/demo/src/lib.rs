@@ -1,0 +1,1 @@
+//! Realistic demo data (teams, users, leads, surveys, installations) for the server's seed, tests and benchmarks.

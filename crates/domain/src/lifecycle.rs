@@ -1,0 +1,579 @@
+//! The installation lifecycle as one state machine: which moves exist, who may
+//! make each, and what a move does to the installation's flags.
+//!
+//! The server owns the state machine (it re-validates every pushed mutation
+//! against its current state); the device runs the same rules so the UI only
+//! offers moves that will be accepted.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::models::{Installation, InstallationStatus, TimeSlot};
+use crate::validation::{self, FieldError};
+
+use InstallationStatus::*;
+
+/// Who is making a move.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub enum Actor {
+    Ops,
+    Technician,
+}
+
+/// Who may make a given move.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Allowed {
+    Ops,
+    Technician,
+    Both,
+}
+
+impl Allowed {
+    fn permits(self, actor: Actor) -> bool {
+        matches!(
+            (self, actor),
+            (Allowed::Both, _)
+                | (Allowed::Ops, Actor::Ops)
+                | (Allowed::Technician, Actor::Technician)
+        )
+    }
+}
+
+/// The Decision table of the data-model spec, verbatim.
+const MOVES: &[(InstallationStatus, InstallationStatus, Allowed)] = &[
+    (Planned, MaterialPending, Allowed::Ops),
+    (Planned, MaterialReady, Allowed::Ops),
+    (Planned, Confirmed, Allowed::Ops),
+    (Planned, Rescheduled, Allowed::Ops),
+    (Planned, Cancelled, Allowed::Ops),
+    (MaterialPending, MaterialReady, Allowed::Ops),
+    (MaterialPending, Rescheduled, Allowed::Ops),
+    (MaterialPending, Cancelled, Allowed::Ops),
+    (MaterialReady, Confirmed, Allowed::Ops),
+    (MaterialReady, Rescheduled, Allowed::Ops),
+    (MaterialReady, Cancelled, Allowed::Ops),
+    (Confirmed, InProgress, Allowed::Technician),
+    (Confirmed, Rescheduled, Allowed::Ops),
+    (Confirmed, Cancelled, Allowed::Ops),
+    (InProgress, Completed, Allowed::Technician),
+    (InProgress, Rescheduled, Allowed::Both),
+    (Completed, ReportSubmitted, Allowed::Technician),
+    (ReportSubmitted, Closed, Allowed::Ops),
+    (Rescheduled, Planned, Allowed::Ops),
+];
+
+/// States from which a technician may "start anyway" (with a reason): the job
+/// is planned but ops have not confirmed it yet. Starting a cancelled, closed or
+/// rescheduled job is never allowed.
+const START_ANYWAY_FROM: &[InstallationStatus] = &[Planned, MaterialPending, MaterialReady];
+
+/// Why a move was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[serde(tag = "code", rename_all = "snake_case")]
+pub enum LifecycleError {
+    #[error("an installation cannot move from {from} to {to}")]
+    NoSuchMove {
+        from: InstallationStatus,
+        to: InstallationStatus,
+    },
+    #[error("only {allowed} may move an installation from {from} to {to}")]
+    NotPermitted {
+        from: InstallationStatus,
+        to: InstallationStatus,
+        allowed: String,
+    },
+    #[error("the installation is {actual}, not {expected}: it changed since you last synced")]
+    StaleState {
+        expected: InstallationStatus,
+        actual: InstallationStatus,
+    },
+    #[error("{0}")]
+    Invalid(FieldError),
+}
+
+impl InstallationStatus {
+    /// True for states at or after `material_ready` on the happy path; reaching
+    /// one sets the `material_ready` flag.
+    pub fn implies_material_ready(self) -> bool {
+        matches!(
+            self,
+            MaterialReady | Confirmed | InProgress | Completed | ReportSubmitted | Closed
+        )
+    }
+
+    /// No further moves by anyone except ops reopening a rescheduled job.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Closed | Cancelled)
+    }
+}
+
+/// Checks whether `actor` may move an installation from `from` to `to`.
+pub fn check_move(
+    from: InstallationStatus,
+    to: InstallationStatus,
+    actor: Actor,
+) -> Result<(), LifecycleError> {
+    match MOVES.iter().find(|(f, t, _)| *f == from && *t == to) {
+        None => Err(LifecycleError::NoSuchMove { from, to }),
+        Some((_, _, allowed)) if allowed.permits(actor) => Ok(()),
+        Some((_, _, allowed)) => Err(LifecycleError::NotPermitted {
+            from,
+            to,
+            allowed: match allowed {
+                Allowed::Ops => "Central Ops",
+                Allowed::Technician => "the technician",
+                Allowed::Both => "ops or the technician",
+            }
+            .to_owned(),
+        }),
+    }
+}
+
+/// Every state `actor` may move an installation in `from` to.
+pub fn allowed_moves(from: InstallationStatus, actor: Actor) -> Vec<InstallationStatus> {
+    MOVES
+        .iter()
+        .filter(|(f, _, allowed)| *f == from && allowed.permits(actor))
+        .map(|(_, t, _)| *t)
+        .collect()
+}
+
+/// A technician's request to start the job on site.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct StartRequest {
+    /// Required to start a job that is not `confirmed` yet ("start anyway");
+    /// recorded in the report.
+    pub override_reason: Option<String>,
+}
+
+/// Whether a technician can start from `status`, and whether it needs the
+/// "start anyway" override.
+pub fn start_needs_override(status: InstallationStatus) -> Option<bool> {
+    if status == Confirmed {
+        Some(false)
+    } else if START_ANYWAY_FROM.contains(&status) {
+        Some(true)
+    } else {
+        None
+    }
+}
+
+fn set_status(inst: &mut Installation, to: InstallationStatus, now: DateTime<Utc>) {
+    inst.status = to;
+    inst.material_ready |= to.implies_material_ready();
+    inst.updated_at = now;
+}
+
+fn expect_state(inst: &Installation, expected: InstallationStatus) -> Result<(), LifecycleError> {
+    if inst.status == expected {
+        Ok(())
+    } else {
+        Err(LifecycleError::StaleState {
+            expected,
+            actual: inst.status,
+        })
+    }
+}
+
+fn required_reason(field: &str, reason: Option<&str>) -> Result<String, LifecycleError> {
+    let reason = reason.unwrap_or("");
+    validation::required_text(field, reason, validation::MAX_REASON_CHARS)
+        .map_err(LifecycleError::Invalid)?;
+    Ok(reason.trim().to_owned())
+}
+
+/// Technician: "Start installation". `expected_from` is the state the device saw
+/// (the server rejects the move if it changed). Returns the override reason to
+/// record in the report, if the start needed one.
+pub fn start(
+    inst: &mut Installation,
+    expected_from: InstallationStatus,
+    request: &StartRequest,
+    now: DateTime<Utc>,
+) -> Result<Option<String>, LifecycleError> {
+    expect_state(inst, expected_from)?;
+    let override_reason = match start_needs_override(inst.status) {
+        Some(false) => None,
+        Some(true) => Some(required_reason(
+            "override_reason",
+            request.override_reason.as_deref(),
+        )?),
+        None => {
+            return Err(LifecycleError::NoSuchMove {
+                from: inst.status,
+                to: InProgress,
+            })
+        }
+    };
+    set_status(inst, InProgress, now);
+    Ok(override_reason)
+}
+
+/// Technician: "Finish installation".
+pub fn finish(
+    inst: &mut Installation,
+    expected_from: InstallationStatus,
+    now: DateTime<Utc>,
+) -> Result<(), LifecycleError> {
+    expect_state(inst, expected_from)?;
+    check_move(inst.status, Completed, Actor::Technician)?;
+    set_status(inst, Completed, now);
+    Ok(())
+}
+
+/// Technician: "Could not complete" — the job goes back to ops as
+/// `rescheduled` with the technician's reason.
+pub fn could_not_complete(
+    inst: &mut Installation,
+    expected_from: InstallationStatus,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<(), LifecycleError> {
+    expect_state(inst, expected_from)?;
+    check_move(inst.status, Rescheduled, Actor::Technician)?;
+    let reason = required_reason("reason", Some(reason))?;
+    set_status(inst, Rescheduled, now);
+    inst.status_reason = Some(reason);
+    Ok(())
+}
+
+/// Technician: submitting the report moves `completed → report_submitted` and
+/// sets `demo_completed` from the report's `demo_given`.
+pub fn submit_report(
+    inst: &mut Installation,
+    demo_given: bool,
+    now: DateTime<Utc>,
+) -> Result<(), LifecycleError> {
+    check_move(inst.status, ReportSubmitted, Actor::Technician)?;
+    set_status(inst, ReportSubmitted, now);
+    inst.demo_completed = demo_given;
+    Ok(())
+}
+
+/// Ops: any move of the table that ops may make. Rescheduling may carry a new
+/// date / slot; `rescheduled → planned` requires one.
+pub fn ops_transition(
+    inst: &mut Installation,
+    to: InstallationStatus,
+    reason: Option<&str>,
+    new_schedule: Option<(NaiveDate, TimeSlot)>,
+    now: DateTime<Utc>,
+) -> Result<(), LifecycleError> {
+    check_move(inst.status, to, Actor::Ops)?;
+    if inst.status == Rescheduled && to == Planned && new_schedule.is_none() {
+        return Err(LifecycleError::Invalid(FieldError::required(
+            "scheduled_date",
+            "a rescheduled installation needs a new date and time slot",
+        )));
+    }
+    if let Some(reason) = reason {
+        validation::optional_text("reason", reason, validation::MAX_REASON_CHARS)
+            .map_err(LifecycleError::Invalid)?;
+    }
+    set_status(inst, to, now);
+    if let Some((date, slot)) = new_schedule {
+        inst.scheduled_date = date;
+        inst.scheduled_time_slot = slot;
+    }
+    inst.status_reason = reason
+        .map(|r| r.trim().to_owned())
+        .filter(|r| !r.is_empty());
+    Ok(())
+}
+
+/// Three-way merge of a flag both sides may set (DESIGN.md "Conflicts"):
+/// a side that changed it against the base wins; if both changed it, true wins.
+pub fn merge_flag(base: bool, ours: bool, theirs: bool) -> bool {
+    match (ours != base, theirs != base) {
+        (false, false) => base,
+        (true, false) => ours,
+        (false, true) => theirs,
+        (true, true) => ours || theirs,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::InstallationId;
+    use chrono::TimeZone;
+    use uuid::Uuid;
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 27, 9, 0, 0).unwrap()
+    }
+
+    fn installation(status: InstallationStatus) -> Installation {
+        Installation {
+            id: Uuid::new_v4(),
+            installation_id: InstallationId::new(2026, 1).unwrap(),
+            survey_id: Uuid::new_v4(),
+            lead_id: Uuid::new_v4(),
+            scheduled_date: NaiveDate::from_ymd_opt(2026, 11, 30).unwrap(),
+            scheduled_time_slot: TimeSlot::Morning,
+            status,
+            material_ready: false,
+            customer_confirmed: false,
+            demo_completed: false,
+            created_by: Uuid::new_v4(),
+            created_at: now(),
+            updated_at: now(),
+            status_reason: None,
+            ops_review_note: None,
+        }
+    }
+
+    /// The spec's table, restated independently as (from, to, ops?, tech?) so
+    /// a typo in `MOVES` fails here.
+    const EXPECTED: &[(InstallationStatus, InstallationStatus, bool, bool)] = &[
+        (Planned, MaterialPending, true, false),
+        (Planned, MaterialReady, true, false),
+        (Planned, Confirmed, true, false),
+        (Planned, Rescheduled, true, false),
+        (Planned, Cancelled, true, false),
+        (MaterialPending, MaterialReady, true, false),
+        (MaterialPending, Rescheduled, true, false),
+        (MaterialPending, Cancelled, true, false),
+        (MaterialReady, Confirmed, true, false),
+        (MaterialReady, Rescheduled, true, false),
+        (MaterialReady, Cancelled, true, false),
+        (Confirmed, InProgress, false, true),
+        (Confirmed, Rescheduled, true, false),
+        (Confirmed, Cancelled, true, false),
+        (InProgress, Completed, false, true),
+        (InProgress, Rescheduled, true, true),
+        (Completed, ReportSubmitted, false, true),
+        (ReportSubmitted, Closed, true, false),
+        (Rescheduled, Planned, true, false),
+    ];
+
+    #[test]
+    fn every_pair_and_actor_matches_the_table() {
+        let mut allowed_count = 0;
+        let mut forbidden_count = 0;
+        for &from in InstallationStatus::ALL {
+            for &to in InstallationStatus::ALL {
+                let row = EXPECTED.iter().find(|(f, t, _, _)| *f == from && *t == to);
+                for actor in [Actor::Ops, Actor::Technician] {
+                    let expect_ok = match (row, actor) {
+                        (None, _) => false,
+                        (Some(r), Actor::Ops) => r.2,
+                        (Some(r), Actor::Technician) => r.3,
+                    };
+                    let got = check_move(from, to, actor);
+                    assert_eq!(
+                        got.is_ok(),
+                        expect_ok,
+                        "{from} -> {to} by {actor:?}: {got:?}"
+                    );
+                    match (row, got) {
+                        (None, Err(e)) => {
+                            assert!(matches!(e, LifecycleError::NoSuchMove { .. }));
+                            forbidden_count += 1;
+                        }
+                        (Some(_), Err(e)) => {
+                            assert!(matches!(e, LifecycleError::NotPermitted { .. }));
+                            forbidden_count += 1;
+                        }
+                        (_, Ok(())) => allowed_count += 1,
+                    }
+                }
+            }
+        }
+        assert_eq!(allowed_count, 20);
+        assert_eq!(forbidden_count, 200 - 20);
+    }
+
+    #[test]
+    fn allowed_moves_for_technician() {
+        assert_eq!(
+            allowed_moves(Confirmed, Actor::Technician),
+            vec![InProgress]
+        );
+        assert_eq!(
+            allowed_moves(InProgress, Actor::Technician),
+            vec![Completed, Rescheduled]
+        );
+        assert!(allowed_moves(Planned, Actor::Technician).is_empty());
+        assert!(allowed_moves(Closed, Actor::Ops).is_empty());
+        assert!(allowed_moves(Cancelled, Actor::Ops).is_empty());
+    }
+
+    #[test]
+    fn material_ready_flag_follows_status() {
+        for &to in InstallationStatus::ALL {
+            for &from in InstallationStatus::ALL {
+                if check_move(from, to, Actor::Ops).is_err() {
+                    continue;
+                }
+                let mut inst = installation(from);
+                let schedule = Some((
+                    NaiveDate::from_ymd_opt(2026, 12, 1).unwrap(),
+                    TimeSlot::Evening,
+                ));
+                ops_transition(&mut inst, to, None, schedule, now()).unwrap();
+                assert_eq!(
+                    inst.material_ready,
+                    to.implies_material_ready(),
+                    "{from}->{to}"
+                );
+            }
+        }
+        // Once set, leaving the happy path keeps it.
+        let mut inst = installation(MaterialReady);
+        inst.material_ready = true;
+        ops_transition(&mut inst, Cancelled, Some("customer moved"), None, now()).unwrap();
+        assert!(inst.material_ready);
+        assert_eq!(inst.status_reason.as_deref(), Some("customer moved"));
+    }
+
+    #[test]
+    fn start_from_confirmed_needs_no_reason() {
+        let mut inst = installation(Confirmed);
+        let r = start(&mut inst, Confirmed, &StartRequest::default(), now()).unwrap();
+        assert_eq!(r, None);
+        assert_eq!(inst.status, InProgress);
+        assert!(inst.material_ready);
+    }
+
+    #[test]
+    fn start_anyway_needs_a_reason() {
+        for from in [Planned, MaterialPending, MaterialReady] {
+            let mut inst = installation(from);
+            let err = start(&mut inst, from, &StartRequest::default(), now()).unwrap_err();
+            assert!(matches!(err, LifecycleError::Invalid(_)), "{from}: {err:?}");
+            assert_eq!(inst.status, from, "refused move must not change state");
+            let blank = StartRequest {
+                override_reason: Some("   ".into()),
+            };
+            assert!(start(&mut inst, from, &blank, now()).is_err());
+            let req = StartRequest {
+                override_reason: Some(" customer present, materials on van ".into()),
+            };
+            let r = start(&mut inst, from, &req, now()).unwrap();
+            assert_eq!(r.as_deref(), Some("customer present, materials on van"));
+            assert_eq!(inst.status, InProgress);
+        }
+    }
+
+    #[test]
+    fn start_is_refused_from_other_states() {
+        for from in [
+            InProgress,
+            Completed,
+            ReportSubmitted,
+            Closed,
+            Rescheduled,
+            Cancelled,
+        ] {
+            let mut inst = installation(from);
+            let req = StartRequest {
+                override_reason: Some("please".into()),
+            };
+            let err = start(&mut inst, from, &req, now()).unwrap_err();
+            assert!(matches!(err, LifecycleError::NoSuchMove { .. }), "{from}");
+            assert_eq!(inst.status, from);
+        }
+    }
+
+    #[test]
+    fn stale_expected_state_is_refused() {
+        let mut inst = installation(Cancelled);
+        let err = start(&mut inst, Confirmed, &StartRequest::default(), now()).unwrap_err();
+        assert_eq!(
+            err,
+            LifecycleError::StaleState {
+                expected: Confirmed,
+                actual: Cancelled
+            }
+        );
+        let err = finish(&mut inst, InProgress, now()).unwrap_err();
+        assert!(matches!(err, LifecycleError::StaleState { .. }));
+    }
+
+    #[test]
+    fn finish_and_submit() {
+        let mut inst = installation(InProgress);
+        finish(&mut inst, InProgress, now()).unwrap();
+        assert_eq!(inst.status, Completed);
+        assert!(finish(&mut inst, Completed, now()).is_err());
+        submit_report(&mut inst, true, now()).unwrap();
+        assert_eq!(inst.status, ReportSubmitted);
+        assert!(inst.demo_completed);
+        assert!(submit_report(&mut inst, true, now()).is_err());
+    }
+
+    #[test]
+    fn submit_sets_demo_completed_from_report() {
+        let mut inst = installation(Completed);
+        inst.demo_completed = true;
+        submit_report(&mut inst, false, now()).unwrap();
+        assert!(!inst.demo_completed);
+    }
+
+    #[test]
+    fn could_not_complete_requires_reason() {
+        let mut inst = installation(InProgress);
+        assert!(could_not_complete(&mut inst, InProgress, "  ", now()).is_err());
+        assert_eq!(inst.status, InProgress);
+        could_not_complete(&mut inst, InProgress, "wall too thin for the mount", now()).unwrap();
+        assert_eq!(inst.status, Rescheduled);
+        assert_eq!(
+            inst.status_reason.as_deref(),
+            Some("wall too thin for the mount")
+        );
+        let mut confirmed = installation(Confirmed);
+        assert!(could_not_complete(&mut confirmed, Confirmed, "x", now()).is_err());
+    }
+
+    #[test]
+    fn reopening_a_rescheduled_job_needs_a_new_date() {
+        let mut inst = installation(Rescheduled);
+        assert!(ops_transition(&mut inst, Planned, None, None, now()).is_err());
+        let date = NaiveDate::from_ymd_opt(2026, 12, 4).unwrap();
+        ops_transition(
+            &mut inst,
+            Planned,
+            None,
+            Some((date, TimeSlot::Afternoon)),
+            now(),
+        )
+        .unwrap();
+        assert_eq!(inst.status, Planned);
+        assert_eq!(inst.scheduled_date, date);
+        assert_eq!(inst.scheduled_time_slot, TimeSlot::Afternoon);
+    }
+
+    #[test]
+    fn ops_cannot_make_technician_moves() {
+        let mut inst = installation(Confirmed);
+        assert!(ops_transition(&mut inst, InProgress, None, None, now()).is_err());
+        let mut inst = installation(Completed);
+        assert!(ops_transition(&mut inst, ReportSubmitted, None, None, now()).is_err());
+    }
+
+    #[test]
+    fn flag_merge_true_wins() {
+        // (base, ours, theirs) -> merged
+        let table = [
+            (false, false, false, false),
+            (false, true, false, true),
+            (false, false, true, true),
+            (false, true, true, true),
+            (true, true, true, true),
+            (true, false, true, false),
+            (true, true, false, false),
+            (true, false, false, false),
+        ];
+        for (base, ours, theirs, merged) in table {
+            assert_eq!(
+                merge_flag(base, ours, theirs),
+                merged,
+                "{base} {ours} {theirs}"
+            );
+        }
+    }
+}

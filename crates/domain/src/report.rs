@@ -1,0 +1,453 @@
+//! The installation report: the local draft a technician edits (autosaved on
+//! every change), the customer's signature bound to what they saw, and the
+//! canonical content hash that binds the two.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::ids::Sha256Hex;
+use crate::models::{BlobRef, InstallationReport};
+use crate::validation::{self, FieldError, FieldErrorCode, ValidationErrors};
+
+/// Upper bound on signature points, so a stuck pointer cannot grow a report
+/// without limit (a full-screen signature is a few thousand points).
+pub const MAX_SIGNATURE_POINTS: usize = 50_000;
+
+/// One point of a stroke as signature_pad records it (canvas CSS pixels,
+/// pressure 0..1, time in ms since the epoch).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct SignaturePoint {
+    pub x: f64,
+    pub y: f64,
+    pub pressure: f64,
+    pub time: f64,
+}
+
+/// One continuous stroke (pointer down → up).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct SignatureStroke {
+    pub pen_color: String,
+    pub min_width: f64,
+    pub max_width: f64,
+    pub points: Vec<SignaturePoint>,
+}
+
+/// The customer's sign-off (DESIGN.md "Signature evidence").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct CustomerSignature {
+    /// The rendered PNG, a content-addressed blob.
+    pub png: BlobRef,
+    /// The raw strokes, so the signature can be re-rendered and examined.
+    pub strokes: Vec<SignatureStroke>,
+    pub signer_name: String,
+    /// Device time when the customer confirmed.
+    pub signed_at: DateTime<Utc>,
+    /// [`ReportContent::hash`] of the report as it was on screen when signed.
+    pub content_hash: Sha256Hex,
+}
+
+impl CustomerSignature {
+    pub fn validate(&self) -> Result<(), ValidationErrors> {
+        let mut errs = ValidationErrors::default();
+        errs.check(validation::person_name("signer_name", &self.signer_name));
+        if self.png.mime != "image/png" {
+            errs.errors.push(FieldError::new(
+                "customer_signature",
+                FieldErrorCode::InvalidFormat,
+                "The signature image must be a PNG",
+            ));
+        }
+        let points: usize = self.strokes.iter().map(|s| s.points.len()).sum();
+        if points == 0 {
+            errs.errors.push(FieldError::required(
+                "customer_signature",
+                "The signature is empty: ask the customer to sign",
+            ));
+        } else if points > MAX_SIGNATURE_POINTS {
+            errs.errors.push(FieldError::new(
+                "customer_signature",
+                FieldErrorCode::TooLong,
+                format!("The signature has {points} points; clear it and sign again"),
+            ));
+        }
+        let finite = self.strokes.iter().flat_map(|s| &s.points).all(|p| {
+            p.x.is_finite() && p.y.is_finite() && p.pressure.is_finite() && p.time.is_finite()
+        });
+        if !finite {
+            errs.errors.push(FieldError::new(
+                "customer_signature",
+                FieldErrorCode::InvalidFormat,
+                "The signature contains invalid points; clear it and sign again",
+            ));
+        }
+        errs.into_result()
+    }
+}
+
+/// The canonical content of a report — what the customer signs. Serialised as
+/// compact JSON in field declaration order with media hashes sorted, then
+/// SHA-256'd. Changing any of these voids the signature.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReportContent<'a> {
+    pub installation_id: Uuid,
+    pub charger_serial_number: &'a str,
+    pub charger_model: &'a str,
+    pub installation_successful: Option<bool>,
+    pub demo_given: bool,
+    pub issues_encountered: &'a str,
+    pub general_notes: &'a str,
+    pub start_override_reason: Option<&'a str>,
+    pub media_sha256: Vec<&'a Sha256Hex>,
+}
+
+impl ReportContent<'_> {
+    pub fn hash(&self) -> Sha256Hex {
+        let json = serde_json::to_vec(self).expect("plain struct serialises");
+        Sha256Hex::digest(&json)
+    }
+}
+
+/// A report being written on the device. Local only until submitted; every
+/// field may be incomplete.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct ReportDraft {
+    pub installation_id: Uuid,
+    pub charger_serial_number: String,
+    pub charger_model: String,
+    /// Unanswered until the technician says yes or no.
+    pub installation_successful: Option<bool>,
+    pub demo_given: bool,
+    pub issues_encountered: String,
+    pub general_notes: String,
+    /// Recorded when the job was started with "start anyway".
+    pub start_override_reason: Option<String>,
+    pub customer_signature: Option<CustomerSignature>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl ReportDraft {
+    pub fn new(installation_id: Uuid, now: DateTime<Utc>) -> Self {
+        Self {
+            installation_id,
+            charger_serial_number: String::new(),
+            charger_model: String::new(),
+            installation_successful: None,
+            demo_given: false,
+            issues_encountered: String::new(),
+            general_notes: String::new(),
+            start_override_reason: None,
+            customer_signature: None,
+            updated_at: now,
+        }
+    }
+
+    /// The content hash with the given media (order does not matter).
+    pub fn content_hash<'a>(&'a self, media: impl IntoIterator<Item = &'a Sha256Hex>) -> Sha256Hex {
+        let mut media_sha256: Vec<&Sha256Hex> = media.into_iter().collect();
+        media_sha256.sort();
+        media_sha256.dedup();
+        ReportContent {
+            installation_id: self.installation_id,
+            charger_serial_number: &self.charger_serial_number,
+            charger_model: &self.charger_model,
+            installation_successful: self.installation_successful,
+            demo_given: self.demo_given,
+            issues_encountered: &self.issues_encountered,
+            general_notes: &self.general_notes,
+            start_override_reason: self.start_override_reason.as_deref(),
+            media_sha256,
+        }
+        .hash()
+    }
+
+    /// Problems that can be shown while typing (lengths, characters), without
+    /// complaining about fields not filled in yet. A draft is saved even when
+    /// it has these, so nothing typed is lost.
+    pub fn validate_while_editing(&self) -> ValidationErrors {
+        let mut errs = ValidationErrors::default();
+        let fields = [
+            (
+                "charger_serial_number",
+                &self.charger_serial_number,
+                validation::MAX_SERIAL_CHARS,
+            ),
+            (
+                "charger_model",
+                &self.charger_model,
+                validation::MAX_MODEL_CHARS,
+            ),
+            (
+                "issues_encountered",
+                &self.issues_encountered,
+                validation::MAX_TEXT_CHARS,
+            ),
+            (
+                "general_notes",
+                &self.general_notes,
+                validation::MAX_TEXT_CHARS,
+            ),
+        ];
+        for (field, value, max) in fields {
+            errs.check(validation::optional_text(field, value, max));
+        }
+        errs
+    }
+
+    /// Everything missing or wrong before the report can be submitted, given
+    /// the media currently attached.
+    pub fn validate_for_submit(&self, media: &[Sha256Hex]) -> ValidationErrors {
+        let mut errs = ValidationErrors::default();
+        errs.check(validation::charger_serial_number(
+            &self.charger_serial_number,
+        ));
+        errs.check(validation::charger_model(&self.charger_model));
+        match self.installation_successful {
+            None => errs.errors.push(FieldError::required(
+                "installation_successful",
+                "Say whether the installation was successful",
+            )),
+            Some(false) if self.issues_encountered.trim().is_empty() => {
+                errs.errors.push(FieldError::required(
+                    "issues_encountered",
+                    "The installation was not successful: describe the issues",
+                ))
+            }
+            Some(_) => {}
+        }
+        errs.check(validation::optional_text(
+            "issues_encountered",
+            &self.issues_encountered,
+            validation::MAX_TEXT_CHARS,
+        ));
+        errs.check(validation::optional_text(
+            "general_notes",
+            &self.general_notes,
+            validation::MAX_TEXT_CHARS,
+        ));
+        match &self.customer_signature {
+            None => errs.errors.push(FieldError::required(
+                "customer_signature",
+                "The customer has not signed yet",
+            )),
+            Some(sig) => {
+                if let Err(e) = sig.validate() {
+                    errs.errors.extend(e.errors);
+                }
+                if sig.content_hash != self.content_hash(media) {
+                    errs.errors.push(FieldError::new(
+                        "customer_signature",
+                        FieldErrorCode::InvalidFormat,
+                        "The report changed after the customer signed: ask them to sign again",
+                    ));
+                }
+            }
+        }
+        errs
+    }
+
+    /// Turns a complete draft into the submitted report.
+    pub fn into_report(
+        self,
+        id: Uuid,
+        submitted_by: Uuid,
+        submitted_at: DateTime<Utc>,
+        media: &[Sha256Hex],
+    ) -> Result<InstallationReport, ValidationErrors> {
+        self.validate_for_submit(media).into_result()?;
+        let content_hash = self.content_hash(media);
+        Ok(InstallationReport {
+            id,
+            installation_id: self.installation_id,
+            submitted_by,
+            // Kept exactly as signed: trimming here would change the content hash.
+            charger_serial_number: self.charger_serial_number,
+            charger_model: self.charger_model,
+            installation_successful: self.installation_successful.unwrap_or(false),
+            demo_given: self.demo_given,
+            customer_signature: self.customer_signature,
+            issues_encountered: self.issues_encountered,
+            general_notes: self.general_notes,
+            submitted_at,
+            start_override_reason: self.start_override_reason,
+            content_hash,
+        })
+    }
+}
+
+impl InstallationReport {
+    /// Re-checks a submitted report (the server does this on `report.submit`).
+    pub fn validate(&self, media: &[Sha256Hex]) -> Result<(), ValidationErrors> {
+        self.as_draft().validate_for_submit(media).into_result()?;
+        if self.content_hash != self.as_draft().content_hash(media) {
+            return Err(ValidationErrors {
+                errors: vec![FieldError::new(
+                    "content_hash",
+                    FieldErrorCode::InvalidFormat,
+                    "The report's content hash does not match its fields and media",
+                )],
+            });
+        }
+        Ok(())
+    }
+
+    fn as_draft(&self) -> ReportDraft {
+        ReportDraft {
+            installation_id: self.installation_id,
+            charger_serial_number: self.charger_serial_number.clone(),
+            charger_model: self.charger_model.clone(),
+            installation_successful: Some(self.installation_successful),
+            demo_given: self.demo_given,
+            issues_encountered: self.issues_encountered.clone(),
+            general_notes: self.general_notes.clone(),
+            start_override_reason: self.start_override_reason.clone(),
+            customer_signature: self.customer_signature.clone(),
+            updated_at: self.submitted_at,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 27, 14, 30, 0).unwrap()
+    }
+
+    fn media() -> Vec<Sha256Hex> {
+        vec![Sha256Hex::digest(b"photo 2"), Sha256Hex::digest(b"photo 1")]
+    }
+
+    fn complete_draft() -> ReportDraft {
+        let mut d = ReportDraft::new(Uuid::from_u128(7), now());
+        d.charger_serial_number = "WB-2026-0042".into();
+        d.charger_model = "Wallbox Pulsar Plus 7.4 kW".into();
+        d.installation_successful = Some(true);
+        d.demo_given = true;
+        d.general_notes = "Mounted left of the garage door.\nCable in conduit.".into();
+        let hash = d.content_hash(&media());
+        d.customer_signature = Some(CustomerSignature {
+            png: BlobRef {
+                sha256: Sha256Hex::digest(b"png"),
+                size: 3,
+                mime: "image/png".into(),
+            },
+            strokes: vec![SignatureStroke {
+                pen_color: "black".into(),
+                min_width: 0.5,
+                max_width: 2.5,
+                points: vec![
+                    SignaturePoint {
+                        x: 1.0,
+                        y: 2.0,
+                        pressure: 0.5,
+                        time: 1.0,
+                    },
+                    SignaturePoint {
+                        x: 3.0,
+                        y: 4.0,
+                        pressure: 0.5,
+                        time: 2.0,
+                    },
+                ],
+            }],
+            signer_name: "Ada Lovelace".into(),
+            signed_at: now(),
+            content_hash: hash,
+        });
+        d
+    }
+
+    #[test]
+    fn complete_draft_submits() {
+        let d = complete_draft();
+        assert!(d.validate_for_submit(&media()).is_empty());
+        let r = d
+            .into_report(Uuid::from_u128(1), Uuid::from_u128(2), now(), &media())
+            .unwrap();
+        assert!(r.validate(&media()).is_ok());
+        assert_eq!(
+            r.content_hash,
+            r.customer_signature.as_ref().unwrap().content_hash
+        );
+    }
+
+    #[test]
+    fn empty_draft_lists_everything_missing() {
+        let d = ReportDraft::new(Uuid::from_u128(7), now());
+        let errs = d.validate_for_submit(&[]);
+        let fields: Vec<&str> = errs.errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "charger_serial_number",
+                "charger_model",
+                "installation_successful",
+                "customer_signature"
+            ]
+        );
+        assert!(d.validate_while_editing().is_empty());
+    }
+
+    #[test]
+    fn changing_anything_after_signing_voids_the_signature() {
+        let mut d = complete_draft();
+        d.general_notes.push('!');
+        let errs = d.validate_for_submit(&media());
+        assert_eq!(errs.errors.len(), 1);
+        assert!(errs.errors[0].message.contains("sign again"));
+
+        let d = complete_draft();
+        let mut more = media();
+        more.push(Sha256Hex::digest(b"photo 3"));
+        assert!(
+            !d.validate_for_submit(&more).is_empty(),
+            "adding a photo voids it"
+        );
+    }
+
+    #[test]
+    fn media_order_does_not_change_the_hash() {
+        let d = complete_draft();
+        let mut reversed = media();
+        reversed.reverse();
+        assert_eq!(d.content_hash(&media()), d.content_hash(&reversed));
+        assert_ne!(d.content_hash(&media()), d.content_hash(&[]));
+    }
+
+    #[test]
+    fn unsuccessful_installation_needs_issues() {
+        let mut d = complete_draft();
+        d.installation_successful = Some(false);
+        let hash = d.content_hash(&media());
+        d.customer_signature.as_mut().unwrap().content_hash = hash;
+        let errs = d.validate_for_submit(&media());
+        assert_eq!(errs.errors[0].field, "issues_encountered");
+    }
+
+    #[test]
+    fn bad_signature_is_refused() {
+        let mut d = complete_draft();
+        let sig = d.customer_signature.as_mut().unwrap();
+        sig.strokes.clear();
+        sig.signer_name = " ".into();
+        sig.png.mime = "image/jpeg".into();
+        let errs = d.validate_for_submit(&media());
+        assert_eq!(errs.errors.len(), 3, "{errs:?}");
+    }
+
+    #[test]
+    fn editing_validation_flags_lengths_only() {
+        let mut d = ReportDraft::new(Uuid::from_u128(7), now());
+        d.charger_serial_number = "x".repeat(51);
+        let errs = d.validate_while_editing();
+        assert_eq!(errs.errors.len(), 1);
+        assert_eq!(errs.errors[0].code, FieldErrorCode::TooLong);
+    }
+}

@@ -1,0 +1,1 @@
+//! The desktop's local store: SQLite, migrations, outbox, media.
