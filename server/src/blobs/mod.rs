@@ -1,0 +1,1 @@
+//! Content-addressed blob storage and the tus 1.0.0 upload endpoints.
