@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# `make run`: builds the central server, seeds demo data on first use and serves
+# it on localhost. The demo credentials are printed by the seed step and kept
+# in $run_dir/credentials.txt.
+set -euo pipefail
+run_dir=${1:?run dir}
+addr=${2:-127.0.0.1:8787}
+data_dir="$run_dir/server"
+
+cargo build --locked --release -p fieldbook-server
+bin="$CARGO_TARGET_DIR/release/fieldbook-server"
+
+if [ ! -f "$run_dir/credentials.txt" ]; then
+  mkdir -p "$run_dir"
+  "$bin" seed-demo --data-dir "$data_dir" | tee "$run_dir/credentials.txt.tmp"
+  mv "$run_dir/credentials.txt.tmp" "$run_dir/credentials.txt"
+else
+  echo "==> using the demo data in $data_dir (delete $run_dir for a fresh seed)"
+  cat "$run_dir/credentials.txt"
+fi
+
+echo "==> Fieldbook server on http://$addr (Ctrl-C to stop)"
+exec "$bin" serve --addr "$addr" --data-dir "$data_dir"
