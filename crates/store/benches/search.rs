@@ -1,0 +1,206 @@
+//! List and search over 10,000 installations (the day view's hot path), and
+//! the time to bulk-insert them as a first sync would, so the cost of the
+//! search column on first sync is visible.
+//!
+//! `cargo bench -p fieldbook-store --bench search`
+
+use std::time::{Duration, Instant};
+
+use chrono::NaiveDate;
+use criterion::{black_box, criterion_group, criterion_main, Criterion};
+use fieldbook_demo::{generate, DemoConfig, DemoData};
+use fieldbook_domain::InstallationStatus;
+use fieldbook_store::{InstallationQuery, ServerBatch, Store, Versioned};
+
+const INSTALLATIONS: usize = 10_000;
+/// Rows per pull page, as the sync engine would commit them.
+const PAGE: usize = 500;
+
+fn v<T: Clone>(items: &[T]) -> Vec<Versioned<T>> {
+    items
+        .iter()
+        .cloned()
+        .map(|record| Versioned {
+            record,
+            server_version: 1,
+        })
+        .collect()
+}
+
+fn demo() -> DemoData {
+    generate(&DemoConfig::new(
+        INSTALLATIONS,
+        20,
+        NaiveDate::from_ymd_opt(2026, 12, 1).unwrap(),
+    ))
+}
+
+/// Loads `data` the way a first sync does: pages of `PAGE` installations with
+/// their leads, surveys and assignments, one transaction each.
+fn first_sync(store: &mut Store, data: &DemoData) {
+    store
+        .apply_server_batch(&ServerBatch {
+            scope: "installations".into(),
+            cursor: 0,
+            users: data
+                .users
+                .iter()
+                .map(|u| Versioned {
+                    record: u.user.clone(),
+                    server_version: 1,
+                })
+                .collect(),
+            teams: v(&data.teams),
+            ..Default::default()
+        })
+        .unwrap();
+    for (page, chunk) in data.installations.chunks(PAGE).enumerate() {
+        let ids: std::collections::HashSet<_> = chunk.iter().map(|i| i.id).collect();
+        let leads: std::collections::HashSet<_> = chunk.iter().map(|i| i.lead_id).collect();
+        let surveys: std::collections::HashSet<_> = chunk.iter().map(|i| i.survey_id).collect();
+        store
+            .apply_server_batch(&ServerBatch {
+                scope: "installations".into(),
+                cursor: page as i64 + 1,
+                leads: v(&data
+                    .leads
+                    .iter()
+                    .filter(|l| leads.contains(&l.id))
+                    .cloned()
+                    .collect::<Vec<_>>()),
+                surveys: v(&data
+                    .surveys
+                    .iter()
+                    .filter(|s| surveys.contains(&s.id))
+                    .cloned()
+                    .collect::<Vec<_>>()),
+                installations: v(chunk),
+                assignments: v(&data
+                    .assignments
+                    .iter()
+                    .filter(|a| ids.contains(&a.installation_id))
+                    .cloned()
+                    .collect::<Vec<_>>()),
+                ..Default::default()
+            })
+            .unwrap();
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let data = demo();
+
+    // Bulk insert: a fresh store per run, measured by hand (criterion's
+    // iteration counts would make this take minutes).
+    let mut samples = Vec::new();
+    for _ in 0..5 {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path()).unwrap();
+        let start = Instant::now();
+        first_sync(&mut store, &data);
+        samples.push(start.elapsed());
+    }
+    samples.sort();
+    println!(
+        "first sync of {INSTALLATIONS} installations (+ leads, surveys, assignments) in pages of {PAGE}: \
+         median {:.1} ms, min {:.1} ms",
+        ms(samples[samples.len() / 2]),
+        ms(samples[0])
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path()).unwrap();
+    first_sync(&mut store, &data);
+    let technician = data.technicians().next().unwrap().user.clone();
+    let team = data
+        .teams
+        .iter()
+        .find(|t| t.member_ids.contains(&technician.id))
+        .unwrap()
+        .id;
+    store.sign_in(&technician, &[team]).unwrap();
+
+    let probe_lead = &data.leads[1234];
+    let surname = probe_lead
+        .customer_name
+        .split(' ')
+        .next_back()
+        .unwrap()
+        .to_lowercase();
+    let street_word = probe_lead
+        .address_line1
+        .split(' ')
+        .nth(1)
+        .unwrap_or("road")
+        .to_lowercase();
+    let start_date = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
+
+    let queries = [
+        (
+            "list one week",
+            InstallationQuery {
+                from_date: Some(start_date),
+                to_date: Some(start_date + chrono::Days::new(6)),
+                limit: 200,
+                ..Default::default()
+            },
+        ),
+        (
+            "status confirmed",
+            InstallationQuery {
+                statuses: vec![InstallationStatus::Confirmed],
+                limit: 200,
+                ..Default::default()
+            },
+        ),
+        (
+            "text surname",
+            InstallationQuery {
+                text: surname.clone(),
+                limit: 200,
+                ..Default::default()
+            },
+        ),
+        (
+            "text street + surname",
+            InstallationQuery {
+                text: format!("{street_word} {surname}"),
+                limit: 200,
+                ..Default::default()
+            },
+        ),
+        (
+            "text installation id",
+            InstallationQuery {
+                text: data.installations[4321].installation_id.to_string(),
+                limit: 200,
+                ..Default::default()
+            },
+        ),
+        (
+            "text no match",
+            InstallationQuery {
+                text: "zzqxj".into(),
+                limit: 200,
+                ..Default::default()
+            },
+        ),
+    ];
+    let mut group = c.benchmark_group("installations_10k");
+    group.measurement_time(Duration::from_secs(3));
+    for (name, query) in &queries {
+        let hits = store.list_installations(query).unwrap().len();
+        println!("{name}: {hits} rows");
+        group.bench_function(*name, |b| {
+            b.iter(|| black_box(store.list_installations(black_box(query)).unwrap()))
+        });
+    }
+    group.finish();
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

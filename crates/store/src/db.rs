@@ -1,0 +1,145 @@
+//! Opening the data directory: the single-instance lock, the SQLite
+//! connection and its pragmas, and the column conversions every module shares.
+
+use std::fs::{self, File, OpenOptions};
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use fs4::fs_std::FileExt;
+use rusqlite::types::Type;
+use rusqlite::{Connection, Row};
+use uuid::Uuid;
+
+use crate::error::{Result, StoreError};
+
+pub(crate) const DATABASE_FILE: &str = "fieldbook.sqlite3";
+pub(crate) const LOCK_FILE: &str = "fieldbook.lock";
+pub(crate) const MEDIA_DIR: &str = "media";
+
+/// Held for the store's life: a second Fieldbook on the same data directory
+/// would interleave outbox sequences and fight over WAL checkpoints. The OS
+/// releases the lock when the file closes, also when the process dies.
+#[derive(Debug)]
+pub(crate) struct DataDirLock {
+    _file: File,
+}
+
+pub(crate) fn lock_data_dir(dir: &Path) -> Result<DataDirLock> {
+    fs::create_dir_all(dir)
+        .map_err(|e| StoreError::io(format!("cannot create {}", dir.display()), e))?;
+    let path = dir.join(LOCK_FILE);
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| StoreError::io(format!("cannot open {}", path.display()), e))?;
+    match file.try_lock_exclusive() {
+        Ok(true) => Ok(DataDirLock { _file: file }),
+        Ok(false) => Err(StoreError::Locked {
+            path: dir.to_path_buf(),
+        }),
+        Err(e) => Err(StoreError::io(format!("cannot lock {}", path.display()), e)),
+    }
+}
+
+pub(crate) fn open_connection(path: &Path) -> Result<Connection> {
+    let conn = Connection::open(path)?;
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::io(
+            format!("{} cannot use write-ahead logging", path.display()),
+            std::io::Error::other(format!("journal_mode is {mode}")),
+        ));
+    }
+    // FULL: a laptop lid closing mid-commit must not lose an acknowledged action.
+    conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
+    conn.busy_timeout(Duration::from_secs(5))?;
+    Ok(conn)
+}
+
+// ---- column conversions ----------------------------------------------------
+
+/// Timestamps are stored fixed-width with nanoseconds: lossless, and text
+/// order is time order.
+pub(crate) fn ts(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Nanos, true)
+}
+
+pub(crate) fn date(d: &NaiveDate) -> String {
+    d.format("%Y-%m-%d").to_string()
+}
+
+fn conversion_error(
+    idx: usize,
+    e: impl std::error::Error + Send + Sync + 'static,
+) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, Box::new(e))
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("`{value}` is not a valid {what}")]
+struct BadChoice {
+    what: &'static str,
+    value: String,
+}
+
+pub(crate) fn get_parsed<T>(row: &Row<'_>, idx: usize) -> rusqlite::Result<T>
+where
+    T: FromStr,
+    T::Err: std::error::Error + Send + Sync + 'static,
+{
+    let s: String = row.get(idx)?;
+    s.parse().map_err(|e| conversion_error(idx, e))
+}
+
+pub(crate) fn get_opt_parsed<T>(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<T>>
+where
+    T: FromStr,
+    T::Err: std::error::Error + Send + Sync + 'static,
+{
+    let s: Option<String> = row.get(idx)?;
+    s.map(|s| s.parse().map_err(|e| conversion_error(idx, e)))
+        .transpose()
+}
+
+pub(crate) fn get_uuid(row: &Row<'_>, idx: usize) -> rusqlite::Result<Uuid> {
+    get_parsed(row, idx)
+}
+
+pub(crate) fn get_ts(row: &Row<'_>, idx: usize) -> rusqlite::Result<DateTime<Utc>> {
+    get_parsed(row, idx)
+}
+
+pub(crate) fn get_opt_ts(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<DateTime<Utc>>> {
+    get_opt_parsed(row, idx)
+}
+
+pub(crate) fn get_date(row: &Row<'_>, idx: usize) -> rusqlite::Result<NaiveDate> {
+    get_parsed(row, idx)
+}
+
+/// A choice column (status, time slot, …) through the enum's own parser.
+pub(crate) fn get_choice<T>(
+    row: &Row<'_>,
+    idx: usize,
+    what: &'static str,
+    parse: fn(&str) -> Option<T>,
+) -> rusqlite::Result<T> {
+    let s: String = row.get(idx)?;
+    parse(&s).ok_or_else(|| conversion_error(idx, BadChoice { what, value: s }))
+}
+
+pub(crate) fn get_json<T: serde::de::DeserializeOwned>(
+    row: &Row<'_>,
+    idx: usize,
+) -> rusqlite::Result<T> {
+    let s: String = row.get(idx)?;
+    serde_json::from_str(&s).map_err(|e| conversion_error(idx, e))
+}
+
+pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("domain types serialise to JSON")
+}

@@ -1,0 +1,334 @@
+//! Installation media (photos, videos) and the blob upload queue. The files
+//! themselves live in `fieldbook-media`'s content-addressed store under
+//! `<data_dir>/media`; this module keeps their rows and upload state.
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use fieldbook_domain::{validation, BlobRef, InstallationMedia, MediaType, Mutation, Sha256Hex};
+use fieldbook_media::{ImportedMedia, MediaStore};
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::db::{get_choice, get_parsed, get_ts, get_uuid, ts};
+use crate::error::{Result, StoreError};
+use crate::{installations, outbox, reports, session, Store};
+
+const MEDIA_COLUMNS: &str = "id, installation_id, media_type, file_sha256, file_size, file_mime, \
+    caption, uploaded_by, uploaded_at";
+
+fn media_from_row(r: &Row<'_>) -> rusqlite::Result<InstallationMedia> {
+    Ok(InstallationMedia {
+        id: get_uuid(r, 0)?,
+        installation_id: get_uuid(r, 1)?,
+        media_type: get_choice(r, 2, "media type", MediaType::parse)?,
+        file: BlobRef {
+            sha256: get_parsed(r, 3)?,
+            size: r.get(4)?,
+            mime: r.get(5)?,
+        },
+        caption: r.get(6)?,
+        uploaded_by: get_uuid(r, 7)?,
+        uploaded_at: get_ts(r, 8)?,
+    })
+}
+
+pub(crate) fn list_for_installation(
+    conn: &Connection,
+    installation_id: Uuid,
+) -> Result<Vec<InstallationMedia>> {
+    let sql = format!(
+        "SELECT {MEDIA_COLUMNS} FROM installation_media
+         WHERE installation_id = ?1 ORDER BY uploaded_at, id"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map([installation_id.to_string()], media_from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// The hashes that go into the report's content hash.
+pub(crate) fn hashes_for_installation(
+    conn: &Connection,
+    installation_id: Uuid,
+) -> Result<Vec<Sha256Hex>> {
+    let mut stmt = conn
+        .prepare_cached("SELECT file_sha256 FROM installation_media WHERE installation_id = ?1")?;
+    let rows = stmt.query_map([installation_id.to_string()], |r| get_parsed(r, 0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+fn load_media(conn: &Connection, media_id: Uuid) -> Result<InstallationMedia> {
+    let sql = format!("SELECT {MEDIA_COLUMNS} FROM installation_media WHERE id = ?1");
+    conn.prepare_cached(&sql)?
+        .query_row([media_id.to_string()], media_from_row)
+        .optional()?
+        .ok_or_else(|| StoreError::not_found("photo or video", media_id))
+}
+
+/// Queues `blob` for upload (once: the same bytes attached twice upload once).
+pub(crate) fn queue_blob(
+    conn: &Connection,
+    media: &MediaStore,
+    blob: &BlobRef,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT OR IGNORE INTO blobs (sha256, size, mime, local_path, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![
+        blob.sha256.as_str(),
+        blob.size,
+        blob.mime,
+        media.blob_path(&blob.sha256).to_string_lossy(),
+        ts(&now),
+    ])?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BlobUploadState {
+    Pending,
+    Uploaded,
+}
+
+impl BlobUploadState {
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "pending" => Some(BlobUploadState::Pending),
+            "uploaded" => Some(BlobUploadState::Uploaded),
+            _ => None,
+        }
+    }
+}
+
+/// A blob and how far its (tus) upload got.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlobUpload {
+    pub blob: BlobRef,
+    pub local_path: PathBuf,
+    pub state: BlobUploadState,
+    /// The tus upload resource, once created.
+    pub upload_url: Option<String>,
+    /// Bytes the server confirmed; resume from here.
+    pub upload_offset: u64,
+}
+
+fn blob_from_row(r: &Row<'_>) -> rusqlite::Result<BlobUpload> {
+    Ok(BlobUpload {
+        blob: BlobRef {
+            sha256: get_parsed(r, 0)?,
+            size: r.get(1)?,
+            mime: r.get(2)?,
+        },
+        local_path: PathBuf::from(r.get::<_, String>(3)?),
+        state: get_choice(r, 4, "upload state", BlobUploadState::parse)?,
+        upload_url: r.get(5)?,
+        upload_offset: r.get(6)?,
+    })
+}
+
+impl Store {
+    /// Imports the photo or video at `source` into the media store and
+    /// attaches it to the installation (media row, upload queue entry and
+    /// `media.attach` in one transaction). Refused once the report is
+    /// submitted: the submitted report's hash covers its media.
+    pub fn attach_media(
+        &mut self,
+        installation_id: Uuid,
+        source: &Path,
+        caption: &str,
+    ) -> Result<InstallationMedia> {
+        self.attach_media_with_progress(installation_id, source, caption, &mut |_, _| {})
+    }
+
+    /// [`Store::attach_media`], reporting `(bytes done, bytes total)` while
+    /// the file is copied (a 2 GB video takes a while).
+    pub fn attach_media_with_progress(
+        &mut self,
+        installation_id: Uuid,
+        source: &Path,
+        caption: &str,
+        on_progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<InstallationMedia> {
+        validation::caption(caption)?;
+        session::require(&self.conn)?;
+        installations::load(&self.conn, installation_id)?;
+        reports::refuse_if_submitted(&self.conn, installation_id)?;
+        // The copy may take minutes: done before the transaction so the
+        // database is not held; an unreferenced blob file is harmless.
+        let imported = self.media.import_file_with_progress(source, on_progress)?;
+        self.attach_imported(installation_id, imported, caption)
+    }
+
+    fn attach_imported(
+        &mut self,
+        installation_id: Uuid,
+        imported: ImportedMedia,
+        caption: &str,
+    ) -> Result<InstallationMedia> {
+        self.in_write_transaction(|tx, ctx| {
+            let now = Utc::now();
+            let session = session::require(tx)?;
+            installations::load(tx, installation_id)?;
+            reports::refuse_if_submitted(tx, installation_id)?;
+            let media = InstallationMedia {
+                id: Uuid::new_v4(),
+                installation_id,
+                media_type: imported.media_type,
+                file: imported.blob,
+                caption: caption.to_owned(),
+                uploaded_by: session.user.id,
+                uploaded_at: now,
+            };
+            tx.prepare_cached(
+                "INSERT INTO installation_media (id, installation_id, media_type, file_sha256,
+                     file_size, file_mime, caption, uploaded_by, uploaded_at, width, height)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            )?
+            .execute(params![
+                media.id.to_string(),
+                installation_id.to_string(),
+                media.media_type.as_str(),
+                media.file.sha256.as_str(),
+                media.file.size,
+                media.file.mime,
+                media.caption,
+                media.uploaded_by.to_string(),
+                ts(&now),
+                imported.width,
+                imported.height,
+            ])?;
+            queue_blob(tx, ctx.media, &media.file, now)?;
+            let mutation = Mutation::MediaAttach {
+                media: media.clone(),
+            };
+            outbox::append(
+                tx,
+                ctx.device_id,
+                &mutation,
+                Some(installation_id),
+                None,
+                now,
+            )?;
+            Ok(media)
+        })
+    }
+
+    /// Changes a caption. Allowed after submission too: captions are not
+    /// part of the signed report content.
+    pub fn set_media_caption(
+        &mut self,
+        media_id: Uuid,
+        caption: &str,
+    ) -> Result<InstallationMedia> {
+        validation::caption(caption)?;
+        self.in_write_transaction(|tx, ctx| {
+            let now = Utc::now();
+            let mut media = load_media(tx, media_id)?;
+            if media.caption == caption {
+                return Ok(media);
+            }
+            tx.prepare_cached("UPDATE installation_media SET caption = ?2 WHERE id = ?1")?
+                .execute(params![media_id.to_string(), caption])?;
+            media.caption = caption.to_owned();
+            let mutation = Mutation::MediaCaption {
+                media_id,
+                caption: caption.to_owned(),
+            };
+            outbox::append(
+                tx,
+                ctx.device_id,
+                &mutation,
+                Some(media.installation_id),
+                None,
+                now,
+            )?;
+            Ok(media)
+        })
+    }
+
+    /// Removes a photo or video from the installation (before submission
+    /// only). The file stays in the media store: another attachment may
+    /// share its bytes.
+    pub fn remove_media(&mut self, media_id: Uuid) -> Result<()> {
+        self.in_write_transaction(|tx, ctx| {
+            let now = Utc::now();
+            let media = load_media(tx, media_id)?;
+            reports::refuse_if_submitted(tx, media.installation_id)?;
+            tx.prepare_cached("DELETE FROM installation_media WHERE id = ?1")?
+                .execute([media_id.to_string()])?;
+            let mutation = Mutation::MediaRemove { media_id };
+            outbox::append(
+                tx,
+                ctx.device_id,
+                &mutation,
+                Some(media.installation_id),
+                None,
+                now,
+            )?;
+            Ok(())
+        })
+    }
+
+    pub fn get_media(&self, media_id: Uuid) -> Result<InstallationMedia> {
+        load_media(&self.conn, media_id)
+    }
+
+    // ---- upload queue (for the sync engine) ---------------------------------
+
+    /// Blobs still to upload, oldest first.
+    pub fn blobs_pending_upload(&self, limit: usize) -> Result<Vec<BlobUpload>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT sha256, size, mime, local_path, upload_state, upload_url, upload_offset
+             FROM blobs WHERE upload_state = 'pending' ORDER BY created_at, sha256 LIMIT ?1",
+        )?;
+        let rows = stmt.query_map([i64::try_from(limit).unwrap_or(i64::MAX)], blob_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    pub fn blob_upload(&self, sha256: &Sha256Hex) -> Result<BlobUpload> {
+        self.conn
+            .query_row(
+                "SELECT sha256, size, mime, local_path, upload_state, upload_url, upload_offset
+                 FROM blobs WHERE sha256 = ?1",
+                [sha256.as_str()],
+                blob_from_row,
+            )
+            .optional()?
+            .ok_or_else(|| StoreError::not_found("file", sha256))
+    }
+
+    /// Remembers the tus upload URL and the offset the server confirmed, so an
+    /// upload resumes after a crash or restart.
+    pub fn set_blob_upload_progress(
+        &mut self,
+        sha256: &Sha256Hex,
+        upload_url: Option<&str>,
+        upload_offset: u64,
+    ) -> Result<()> {
+        let n = self.conn.execute(
+            "UPDATE blobs SET upload_url = ?2, upload_offset = ?3 WHERE sha256 = ?1",
+            params![sha256.as_str(), upload_url, upload_offset],
+        )?;
+        if n == 0 {
+            return Err(StoreError::not_found("file", sha256));
+        }
+        Ok(())
+    }
+
+    /// The server has the whole blob (uploaded, or it already had the hash).
+    pub fn mark_blob_uploaded(&mut self, sha256: &Sha256Hex) -> Result<()> {
+        let n = self.conn.execute(
+            "UPDATE blobs SET upload_state = 'uploaded', upload_offset = size, uploaded_at = ?2
+             WHERE sha256 = ?1",
+            params![sha256.as_str(), ts(&Utc::now())],
+        )?;
+        if n == 0 {
+            return Err(StoreError::not_found("file", sha256));
+        }
+        Ok(())
+    }
+}

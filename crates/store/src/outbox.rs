@@ -1,0 +1,221 @@
+//! The outbox: named mutations waiting to be pushed, in the order this device
+//! made them. Entries are appended by the technician actions (inside their
+//! transaction) and consumed by the sync engine.
+
+use chrono::{DateTime, Utc};
+use fieldbook_domain::{Mutation, MutationKind};
+use rusqlite::{params, Connection, Row};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::db::{get_json, get_opt_parsed, get_ts, get_uuid, to_json, ts};
+use crate::error::{Result, StoreError};
+use crate::Store;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutboxState {
+    /// Waiting to be pushed (or retried after a network error / 5xx).
+    Pending,
+    /// The server rejected it or answered with a conflict: the technician must
+    /// look. It no longer blocks the rest of the queue.
+    NeedsAttention,
+}
+
+impl OutboxState {
+    fn as_str(self) -> &'static str {
+        match self {
+            OutboxState::Pending => "pending",
+            OutboxState::NeedsAttention => "needs_attention",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "pending" => Some(OutboxState::Pending),
+            "needs_attention" => Some(OutboxState::NeedsAttention),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutboxEntry {
+    pub mutation_id: Uuid,
+    pub device_id: Uuid,
+    /// Per-device, strictly increasing; never reused, even after the entry
+    /// before it was acknowledged and deleted.
+    pub sequence: i64,
+    pub kind: MutationKind,
+    pub installation_id: Option<Uuid>,
+    pub mutation: Mutation,
+    /// `server_version` of the entity the mutation was based on.
+    pub base_version: Option<i64>,
+    pub created_at: DateTime<Utc>,
+    pub state: OutboxState,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct OutboxCounts {
+    pub pending: u64,
+    pub needs_attention: u64,
+}
+
+const COLUMNS: &str = "mutation_id, device_id, sequence, installation_id, payload, base_version, \
+                       created_at, state, attempts, last_error";
+
+fn entry_from_row(r: &Row<'_>) -> rusqlite::Result<OutboxEntry> {
+    let mutation: Mutation = get_json(r, 4)?;
+    Ok(OutboxEntry {
+        mutation_id: get_uuid(r, 0)?,
+        device_id: get_uuid(r, 1)?,
+        sequence: r.get(2)?,
+        kind: mutation.kind(),
+        installation_id: get_opt_parsed(r, 3)?,
+        mutation,
+        base_version: r.get(5)?,
+        created_at: get_ts(r, 6)?,
+        state: crate::db::get_choice(r, 7, "outbox state", OutboxState::parse)?,
+        attempts: r.get(8)?,
+        last_error: r.get(9)?,
+    })
+}
+
+/// Appends `mutation` with the next device sequence. Call inside the action's
+/// transaction.
+pub(crate) fn append(
+    conn: &Connection,
+    device_id: Uuid,
+    mutation: &Mutation,
+    installation_id: Option<Uuid>,
+    base_version: Option<i64>,
+    now: DateTime<Utc>,
+) -> Result<Uuid> {
+    let sequence: i64 = conn.query_row(
+        "UPDATE device SET last_sequence = last_sequence + 1 RETURNING last_sequence",
+        [],
+        |r| r.get(0),
+    )?;
+    let mutation_id = Uuid::new_v4();
+    conn.prepare_cached(
+        "INSERT INTO outbox (mutation_id, device_id, sequence, kind, installation_id, payload,
+                             base_version, created_at, state)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending')",
+    )?
+    .execute(params![
+        mutation_id.to_string(),
+        device_id.to_string(),
+        sequence,
+        mutation.kind().as_str(),
+        installation_id.map(|id| id.to_string()),
+        to_json(mutation),
+        base_version,
+        ts(&now),
+    ])?;
+    Ok(mutation_id)
+}
+
+/// Outbox entries (any state) that touch `installation_id`.
+pub(crate) fn count_for_installation(conn: &Connection, installation_id: Uuid) -> Result<u64> {
+    Ok(conn
+        .prepare_cached("SELECT count(*) FROM outbox WHERE installation_id = ?1")?
+        .query_row([installation_id.to_string()], |r| r.get(0))?)
+}
+
+impl Store {
+    fn outbox_in_state(&self, state: OutboxState, limit: usize) -> Result<Vec<OutboxEntry>> {
+        let sql =
+            format!("SELECT {COLUMNS} FROM outbox WHERE state = ?1 ORDER BY sequence LIMIT ?2");
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(
+            params![state.as_str(), i64::try_from(limit).unwrap_or(i64::MAX)],
+            entry_from_row,
+        )?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The next `limit` entries to push, oldest first.
+    pub fn pending_outbox(&self, limit: usize) -> Result<Vec<OutboxEntry>> {
+        self.outbox_in_state(OutboxState::Pending, limit)
+    }
+
+    /// Entries the server rejected or answered with a conflict.
+    pub fn needs_attention(&self) -> Result<Vec<OutboxEntry>> {
+        self.outbox_in_state(OutboxState::NeedsAttention, usize::MAX)
+    }
+
+    pub fn outbox_entry(&self, mutation_id: Uuid) -> Result<Option<OutboxEntry>> {
+        use rusqlite::OptionalExtension;
+        let sql = format!("SELECT {COLUMNS} FROM outbox WHERE mutation_id = ?1");
+        Ok(self
+            .conn
+            .query_row(&sql, [mutation_id.to_string()], entry_from_row)
+            .optional()?)
+    }
+
+    pub fn outbox_counts(&self) -> Result<OutboxCounts> {
+        Ok(self.conn.query_row(
+            "SELECT coalesce(sum(state = 'pending'), 0), coalesce(sum(state = 'needs_attention'), 0)
+             FROM outbox",
+            [],
+            |r| {
+                Ok(OutboxCounts {
+                    pending: r.get(0)?,
+                    needs_attention: r.get(1)?,
+                })
+            },
+        )?)
+    }
+
+    /// The server applied the mutation (or the technician dismissed a
+    /// needs-attention entry): drop it. Returns whether it was there.
+    pub fn acknowledge_outbox(&mut self, mutation_id: Uuid) -> Result<bool> {
+        let n = self.conn.execute(
+            "DELETE FROM outbox WHERE mutation_id = ?1",
+            [mutation_id.to_string()],
+        )?;
+        Ok(n == 1)
+    }
+
+    /// A push attempt failed in a way worth retrying (network, 5xx): count it
+    /// and keep the error for the status line. The entry stays pending.
+    pub fn record_push_failure(&mut self, mutation_id: Uuid, error: &str) -> Result<()> {
+        self.update_entry(
+            mutation_id,
+            "UPDATE outbox SET attempts = attempts + 1, last_error = ?2 WHERE mutation_id = ?1",
+            Some(error),
+        )
+    }
+
+    /// The server rejected the mutation or reported a conflict: park it with
+    /// the reason so the rest of the queue moves on.
+    pub fn move_to_needs_attention(&mut self, mutation_id: Uuid, reason: &str) -> Result<()> {
+        self.update_entry(
+            mutation_id,
+            "UPDATE outbox SET state = 'needs_attention', attempts = attempts + 1, last_error = ?2
+             WHERE mutation_id = ?1",
+            Some(reason),
+        )
+    }
+
+    /// The technician asked to try a parked entry again.
+    pub fn retry_outbox_entry(&mut self, mutation_id: Uuid) -> Result<()> {
+        self.update_entry(
+            mutation_id,
+            "UPDATE outbox SET state = 'pending', last_error = ?2 WHERE mutation_id = ?1",
+            None,
+        )
+    }
+
+    fn update_entry(&mut self, mutation_id: Uuid, sql: &str, error: Option<&str>) -> Result<()> {
+        let n = self
+            .conn
+            .execute(sql, params![mutation_id.to_string(), error])?;
+        if n == 0 {
+            return Err(StoreError::not_found("outbox entry", mutation_id));
+        }
+        Ok(())
+    }
+}

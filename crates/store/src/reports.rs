@@ -1,0 +1,360 @@
+//! The installation report: the local draft (autosaved on every change), the
+//! customer's signature bound to the content on screen, and submission.
+
+use chrono::{DateTime, Utc};
+use fieldbook_domain::{
+    BlobRef, CustomerSignature, InstallationReport, Mutation, ReportDraft, SignatureStroke,
+    ValidationErrors,
+};
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::db::{get_json, get_opt_parsed, get_parsed, get_ts, get_uuid, to_json, ts};
+use crate::error::{Result, StoreError};
+use crate::{installations, media, outbox, session, Store};
+
+/// What an autosave returns: the draft as stored, the problems to show while
+/// typing (the draft is saved regardless, so nothing typed is lost), and
+/// whether an existing signature still matches the content.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DraftSaved {
+    pub draft: ReportDraft,
+    pub problems: ValidationErrors,
+    /// `None` when not signed; `Some(false)` when the report changed after
+    /// the customer signed and they must sign again.
+    pub signature_matches: Option<bool>,
+}
+
+/// The customer's signature as captured by the signature pad.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SignatureInput {
+    /// The rendered signature, PNG bytes.
+    pub png: Vec<u8>,
+    pub strokes: Vec<SignatureStroke>,
+    pub signer_name: String,
+}
+
+// Both tables carry the same signature columns, in this order.
+const SIGNATURE_COLUMNS: &str = "signature_sha256, signature_size, signature_mime, \
+    signature_strokes, signer_name, signed_at, signature_content_hash";
+
+fn signature_from_row(r: &Row<'_>, first: usize) -> rusqlite::Result<Option<CustomerSignature>> {
+    let Some(sha256) = get_opt_parsed(r, first)? else {
+        return Ok(None);
+    };
+    Ok(Some(CustomerSignature {
+        png: BlobRef {
+            sha256,
+            size: r.get(first + 1)?,
+            mime: r.get(first + 2)?,
+        },
+        strokes: get_json(r, first + 3)?,
+        signer_name: r.get(first + 4)?,
+        signed_at: get_ts(r, first + 5)?,
+        content_hash: get_parsed(r, first + 6)?,
+    }))
+}
+
+/// The seven signature column values (all NULL when unsigned).
+type SignatureValues = (
+    Option<String>,
+    Option<u64>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+fn signature_values(sig: Option<&CustomerSignature>) -> SignatureValues {
+    match sig {
+        None => (None, None, None, None, None, None, None),
+        Some(s) => (
+            Some(s.png.sha256.to_string()),
+            Some(s.png.size),
+            Some(s.png.mime.clone()),
+            Some(to_json(&s.strokes)),
+            Some(s.signer_name.clone()),
+            Some(ts(&s.signed_at)),
+            Some(s.content_hash.to_string()),
+        ),
+    }
+}
+
+pub(crate) fn load_draft(conn: &Connection, installation_id: Uuid) -> Result<Option<ReportDraft>> {
+    let sql = format!(
+        "SELECT installation_id, charger_serial_number, charger_model, installation_successful,
+                demo_given, issues_encountered, general_notes, start_override_reason, updated_at,
+                {SIGNATURE_COLUMNS}
+         FROM report_drafts WHERE installation_id = ?1"
+    );
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row([installation_id.to_string()], |r| {
+            Ok(ReportDraft {
+                installation_id: get_uuid(r, 0)?,
+                charger_serial_number: r.get(1)?,
+                charger_model: r.get(2)?,
+                installation_successful: r.get(3)?,
+                demo_given: r.get(4)?,
+                issues_encountered: r.get(5)?,
+                general_notes: r.get(6)?,
+                start_override_reason: r.get(7)?,
+                updated_at: get_ts(r, 8)?,
+                customer_signature: signature_from_row(r, 9)?,
+            })
+        })
+        .optional()?)
+}
+
+fn write_draft(conn: &Connection, d: &ReportDraft) -> Result<()> {
+    let s = signature_values(d.customer_signature.as_ref());
+    let sql = format!(
+        "INSERT OR REPLACE INTO report_drafts (installation_id, charger_serial_number,
+             charger_model, installation_successful, demo_given, issues_encountered,
+             general_notes, start_override_reason, updated_at, {SIGNATURE_COLUMNS})
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
+    );
+    conn.prepare_cached(&sql)?.execute(params![
+        d.installation_id.to_string(),
+        d.charger_serial_number,
+        d.charger_model,
+        d.installation_successful,
+        d.demo_given,
+        d.issues_encountered,
+        d.general_notes,
+        d.start_override_reason,
+        ts(&d.updated_at),
+        s.0,
+        s.1,
+        s.2,
+        s.3,
+        s.4,
+        s.5,
+        s.6,
+    ])?;
+    Ok(())
+}
+
+pub(crate) fn load_report(
+    conn: &Connection,
+    installation_id: Uuid,
+) -> Result<Option<InstallationReport>> {
+    let sql = format!(
+        "SELECT id, installation_id, submitted_by, charger_serial_number, charger_model,
+                installation_successful, demo_given, issues_encountered, general_notes,
+                submitted_at, start_override_reason, content_hash, {SIGNATURE_COLUMNS}
+         FROM installation_reports WHERE installation_id = ?1"
+    );
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row([installation_id.to_string()], |r| {
+            Ok(InstallationReport {
+                id: get_uuid(r, 0)?,
+                installation_id: get_uuid(r, 1)?,
+                submitted_by: get_uuid(r, 2)?,
+                charger_serial_number: r.get(3)?,
+                charger_model: r.get(4)?,
+                installation_successful: r.get(5)?,
+                demo_given: r.get(6)?,
+                issues_encountered: r.get(7)?,
+                general_notes: r.get(8)?,
+                submitted_at: get_ts(r, 9)?,
+                start_override_reason: r.get(10)?,
+                content_hash: get_parsed(r, 11)?,
+                customer_signature: signature_from_row(r, 12)?,
+            })
+        })
+        .optional()?)
+}
+
+fn insert_report(conn: &Connection, rep: &InstallationReport) -> Result<()> {
+    let s = signature_values(rep.customer_signature.as_ref());
+    let sql = format!(
+        "INSERT INTO installation_reports (id, installation_id, submitted_by,
+             charger_serial_number, charger_model, installation_successful, demo_given,
+             issues_encountered, general_notes, submitted_at, start_override_reason,
+             content_hash, {SIGNATURE_COLUMNS})
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,
+                 ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
+    );
+    conn.prepare_cached(&sql)?.execute(params![
+        rep.id.to_string(),
+        rep.installation_id.to_string(),
+        rep.submitted_by.to_string(),
+        rep.charger_serial_number,
+        rep.charger_model,
+        rep.installation_successful,
+        rep.demo_given,
+        rep.issues_encountered,
+        rep.general_notes,
+        ts(&rep.submitted_at),
+        rep.start_override_reason,
+        rep.content_hash.to_string(),
+        s.0,
+        s.1,
+        s.2,
+        s.3,
+        s.4,
+        s.5,
+        s.6,
+    ])?;
+    Ok(())
+}
+
+pub(crate) fn is_submitted(conn: &Connection, installation_id: Uuid) -> Result<bool> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM installation_reports WHERE installation_id = ?1)",
+        )?
+        .query_row([installation_id.to_string()], |r| r.get(0))?)
+}
+
+pub(crate) fn refuse_if_submitted(conn: &Connection, installation_id: Uuid) -> Result<()> {
+    if is_submitted(conn, installation_id)? {
+        return Err(StoreError::ReportSubmitted);
+    }
+    Ok(())
+}
+
+/// Creates an empty draft when the job starts, so the report screen has
+/// something to autosave into.
+pub(crate) fn ensure_draft(
+    conn: &Connection,
+    installation_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    if load_draft(conn, installation_id)?.is_none() {
+        write_draft(conn, &ReportDraft::new(installation_id, now))?;
+    }
+    Ok(())
+}
+
+pub(crate) fn set_start_override_reason(
+    conn: &Connection,
+    installation_id: Uuid,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE report_drafts SET start_override_reason = ?2, updated_at = ?3
+         WHERE installation_id = ?1",
+    )?
+    .execute(params![installation_id.to_string(), reason, ts(&now)])?;
+    Ok(())
+}
+
+fn signature_matches(draft: &ReportDraft, media: &[fieldbook_domain::Sha256Hex]) -> Option<bool> {
+    draft
+        .customer_signature
+        .as_ref()
+        .map(|sig| sig.content_hash == draft.content_hash(media))
+}
+
+impl Store {
+    pub fn get_report_draft(&self, installation_id: Uuid) -> Result<Option<ReportDraft>> {
+        load_draft(&self.conn, installation_id)
+    }
+
+    pub fn get_report(&self, installation_id: Uuid) -> Result<Option<InstallationReport>> {
+        load_report(&self.conn, installation_id)
+    }
+
+    /// Autosave. Stores what was typed even when it is too long or has
+    /// control characters (those come back in `problems`); refused once the
+    /// report is submitted. The signature and the "start anyway" reason are
+    /// kept as stored: only [`Store::sign_report`] and
+    /// [`Store::start_installation`] set them.
+    pub fn save_report_draft(&mut self, draft: &ReportDraft) -> Result<DraftSaved> {
+        let installation_id = draft.installation_id;
+        self.in_write_transaction(|tx, _| {
+            installations::load(tx, installation_id)?;
+            refuse_if_submitted(tx, installation_id)?;
+            let stored = load_draft(tx, installation_id)?;
+            let mut draft = draft.clone();
+            draft.customer_signature = stored.as_ref().and_then(|d| d.customer_signature.clone());
+            draft.start_override_reason = stored.and_then(|d| d.start_override_reason);
+            draft.updated_at = Utc::now();
+            write_draft(tx, &draft)?;
+            let media = media::hashes_for_installation(tx, installation_id)?;
+            Ok(DraftSaved {
+                problems: draft.validate_while_editing(),
+                signature_matches: signature_matches(&draft, &media),
+                draft,
+            })
+        })
+    }
+
+    /// The customer signs: stores the PNG in the media store, and binds the
+    /// signature (strokes, name, time) to the hash of the report content and
+    /// media currently on screen.
+    pub fn sign_report(
+        &mut self,
+        installation_id: Uuid,
+        input: &SignatureInput,
+    ) -> Result<ReportDraft> {
+        // Refuse early so a submitted report does not even store a new PNG.
+        installations::load(&self.conn, installation_id)?;
+        refuse_if_submitted(&self.conn, installation_id)?;
+        // Outside the transaction: a file import. If the transaction then
+        // fails, the content-addressed file is merely unreferenced.
+        let png = self.media.import_bytes(&input.png)?;
+        self.in_write_transaction(|tx, _| {
+            refuse_if_submitted(tx, installation_id)?;
+            let now = Utc::now();
+            let mut draft = load_draft(tx, installation_id)?
+                .unwrap_or_else(|| ReportDraft::new(installation_id, now));
+            let media = media::hashes_for_installation(tx, installation_id)?;
+            let signature = CustomerSignature {
+                png: png.blob,
+                strokes: input.strokes.clone(),
+                signer_name: input.signer_name.trim().to_owned(),
+                signed_at: now,
+                content_hash: draft.content_hash(&media),
+            };
+            signature.validate()?;
+            draft.customer_signature = Some(signature);
+            draft.updated_at = now;
+            write_draft(tx, &draft)?;
+            Ok(draft)
+        })
+    }
+
+    /// Submits the report: validates the draft against the media attached
+    /// now, stores the read-only report, moves the installation
+    /// completed → report_submitted (setting demo_completed), completes the
+    /// signed-in user's teams' assignments and queues `report.submit` and the
+    /// signature upload — all in one transaction.
+    pub fn submit_report(&mut self, installation_id: Uuid) -> Result<InstallationReport> {
+        self.in_write_transaction(|tx, ctx| {
+            let now = Utc::now();
+            let session = session::require(tx)?;
+            let (mut inst, base_version) = installations::load(tx, installation_id)?;
+            refuse_if_submitted(tx, installation_id)?;
+            let draft = load_draft(tx, installation_id)?
+                .unwrap_or_else(|| ReportDraft::new(installation_id, now));
+            let media = media::hashes_for_installation(tx, installation_id)?;
+            let report = draft.into_report(Uuid::new_v4(), session.user.id, now, &media)?;
+            fieldbook_domain::lifecycle::submit_report(&mut inst, report.demo_given, now)?;
+            installations::save_state(tx, &inst)?;
+            insert_report(tx, &report)?;
+            installations::complete_my_assignments(tx, installation_id, &session.team_ids)?;
+            if let Some(sig) = &report.customer_signature {
+                media::queue_blob(tx, ctx.media, &sig.png, now)?;
+            }
+            let mutation = Mutation::ReportSubmit {
+                report: Box::new(report.clone()),
+            };
+            outbox::append(
+                tx,
+                ctx.device_id,
+                &mutation,
+                Some(installation_id),
+                Some(base_version),
+                now,
+            )?;
+            Ok(report)
+        })
+    }
+}

@@ -1,0 +1,652 @@
+//! Every technician action: the change, its outbox entry, and refusals.
+
+mod common;
+
+use common::{signature, write_jpeg, Fixture};
+use fieldbook_domain::lifecycle::StartRequest;
+use fieldbook_domain::{
+    AssignmentStatus, FieldErrorCode, InstallationStatus, Mutation, MutationKind, ReportDraft,
+};
+use fieldbook_store::{AssignmentResponse, StoreError};
+
+use InstallationStatus::*;
+
+fn kinds(f: &Fixture) -> Vec<MutationKind> {
+    f.store
+        .pending_outbox(100)
+        .unwrap()
+        .iter()
+        .map(|e| e.kind)
+        .collect()
+}
+
+fn field_codes(err: &StoreError) -> Vec<(String, FieldErrorCode)> {
+    err.validation_errors()
+        .unwrap_or_else(|| panic!("not a validation error: {err:?}"))
+        .errors
+        .iter()
+        .map(|e| (e.field.clone(), e.code))
+        .collect()
+}
+
+/// A filled-in draft for `installation_id`.
+fn complete_draft(f: &Fixture, job: uuid::Uuid) -> ReportDraft {
+    let mut d = f.store.get_report_draft(job).unwrap().unwrap();
+    d.charger_serial_number = "ZP-2026-00042".into();
+    d.charger_model = "Zappi 7kW".into();
+    d.installation_successful = Some(true);
+    d.demo_given = true;
+    d.general_notes = "Customer shown the app".into();
+    d
+}
+
+#[test]
+fn start_from_confirmed_records_the_move_and_one_outbox_entry() {
+    let mut f = Fixture::new();
+    let job = f.add_job(Confirmed, "Ada Lovelace");
+    let inst = f
+        .store
+        .start_installation(job.id, &StartRequest::default())
+        .unwrap();
+    assert_eq!(inst.status, InProgress);
+
+    let detail = f.store.get_installation(job.id).unwrap();
+    assert_eq!(detail.installation.status, InProgress);
+    assert!(
+        detail.report_draft.is_some(),
+        "starting opens a report draft"
+    );
+    assert_eq!(detail.pending_changes, 1);
+
+    let entries = f.store.pending_outbox(10).unwrap();
+    assert_eq!(entries.len(), 1);
+    let e = &entries[0];
+    assert_eq!(e.kind, MutationKind::InstallationStart);
+    assert_eq!(e.device_id, f.store.device_id());
+    assert_eq!(e.installation_id, Some(job.id));
+    assert_eq!(e.base_version, Some(detail.server_version));
+    assert_eq!(e.attempts, 0);
+    match &e.mutation {
+        Mutation::InstallationStart {
+            installation_id,
+            expected_from,
+            override_reason,
+            ..
+        } => {
+            assert_eq!(*installation_id, job.id);
+            assert_eq!(*expected_from, Confirmed);
+            assert_eq!(*override_reason, None);
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[test]
+fn start_anyway_needs_a_reason_and_records_it_in_the_draft() {
+    let mut f = Fixture::new();
+    let job = f.add_job(MaterialReady, "Ada Lovelace");
+    let err = f
+        .store
+        .start_installation(job.id, &StartRequest::default())
+        .unwrap_err();
+    assert_eq!(err.code(), "validation");
+    assert_eq!(
+        field_codes(&err),
+        vec![("override_reason".into(), FieldErrorCode::Required)]
+    );
+    assert!(kinds(&f).is_empty());
+
+    let request = StartRequest {
+        override_reason: Some("  Customer confirmed by phone on the doorstep ".into()),
+    };
+    f.store.start_installation(job.id, &request).unwrap();
+    let draft = f.store.get_report_draft(job.id).unwrap().unwrap();
+    assert_eq!(
+        draft.start_override_reason.as_deref(),
+        Some("Customer confirmed by phone on the doorstep")
+    );
+    match &f.store.pending_outbox(1).unwrap()[0].mutation {
+        Mutation::InstallationStart {
+            expected_from,
+            override_reason,
+            ..
+        } => {
+            assert_eq!(*expected_from, MaterialReady);
+            assert_eq!(
+                override_reason.as_deref(),
+                Some("Customer confirmed by phone on the doorstep")
+            );
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[test]
+fn start_is_refused_from_states_with_no_start() {
+    let mut f = Fixture::new();
+    for status in [
+        InProgress,
+        Completed,
+        ReportSubmitted,
+        Closed,
+        Rescheduled,
+        Cancelled,
+    ] {
+        let job = f.add_job(status, "Ada Lovelace");
+        let err = f
+            .store
+            .start_installation(
+                job.id,
+                &StartRequest {
+                    override_reason: Some("please".into()),
+                },
+            )
+            .unwrap_err();
+        assert_eq!(err.code(), "lifecycle", "{status}: {err:?}");
+        assert_eq!(
+            f.store
+                .get_installation(job.id)
+                .unwrap()
+                .installation
+                .status,
+            status
+        );
+    }
+    assert!(kinds(&f).is_empty());
+    let err = f
+        .store
+        .start_installation(uuid::Uuid::new_v4(), &StartRequest::default())
+        .unwrap_err();
+    assert_eq!(err.code(), "not_found");
+}
+
+#[test]
+fn finish_and_could_not_complete() {
+    let mut f = Fixture::new();
+    let a = f.add_job(InProgress, "Ada Lovelace");
+    let b = f.add_job(InProgress, "Grace Hopper");
+    let c = f.add_job(Confirmed, "Alan Turing");
+
+    assert_eq!(f.store.finish_installation(a.id).unwrap().status, Completed);
+    assert_eq!(
+        f.store.finish_installation(c.id).unwrap_err().code(),
+        "lifecycle"
+    );
+
+    let err = f.store.could_not_complete(b.id, "   ").unwrap_err();
+    assert_eq!(
+        field_codes(&err),
+        vec![("reason".into(), FieldErrorCode::Required)]
+    );
+    let inst = f
+        .store
+        .could_not_complete(b.id, "No isolator switch on site")
+        .unwrap();
+    assert_eq!(inst.status, Rescheduled);
+    assert_eq!(
+        inst.status_reason.as_deref(),
+        Some("No isolator switch on site")
+    );
+    assert_eq!(
+        f.store.could_not_complete(c.id, "x").unwrap_err().code(),
+        "lifecycle"
+    );
+
+    assert_eq!(
+        kinds(&f),
+        vec![
+            MutationKind::InstallationFinish,
+            MutationKind::InstallationCouldNotComplete
+        ]
+    );
+    match &f.store.pending_outbox(10).unwrap()[1].mutation {
+        Mutation::InstallationCouldNotComplete {
+            reason,
+            expected_from,
+            ..
+        } => {
+            assert_eq!(reason, "No isolator switch on site");
+            assert_eq!(*expected_from, InProgress);
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[test]
+fn set_flags_carries_base_values_and_skips_no_ops() {
+    let mut f = Fixture::new();
+    let job = f.add_job(Confirmed, "Ada Lovelace");
+    let inst = f
+        .store
+        .set_installation_flags(job.id, Some(true), None)
+        .unwrap();
+    assert!(inst.customer_confirmed);
+    assert!(!inst.demo_completed);
+    // Same values again: nothing to send.
+    f.store
+        .set_installation_flags(job.id, Some(true), Some(false))
+        .unwrap();
+    let entries = f.store.pending_outbox(10).unwrap();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(
+        entries[0].mutation,
+        Mutation::InstallationSetFlags {
+            installation_id: job.id,
+            customer_confirmed: Some(true),
+            demo_completed: None,
+            base_customer_confirmed: false,
+            base_demo_completed: false,
+        }
+    );
+    let detail = f.store.get_installation(job.id).unwrap();
+    assert!(detail.installation.customer_confirmed);
+}
+
+#[test]
+fn respond_to_assignment_accept_and_decline() {
+    let mut f = Fixture::new();
+    let a = f.add_job(Confirmed, "Ada Lovelace");
+    let b = f.add_job(Confirmed, "Grace Hopper");
+
+    let accepted = f
+        .store
+        .respond_to_assignment(a.assignment_id, &AssignmentResponse::Accept)
+        .unwrap();
+    assert_eq!(accepted.status, AssignmentStatus::Accepted);
+    assert!(accepted.responded_at.is_some());
+    // Answering twice is refused.
+    let err = f
+        .store
+        .respond_to_assignment(a.assignment_id, &AssignmentResponse::Accept)
+        .unwrap_err();
+    assert_eq!(err.code(), "lifecycle");
+
+    let err = f
+        .store
+        .respond_to_assignment(
+            b.assignment_id,
+            &AssignmentResponse::Decline { reason: "".into() },
+        )
+        .unwrap_err();
+    assert_eq!(
+        field_codes(&err),
+        vec![("reason".into(), FieldErrorCode::Required)]
+    );
+    let declined = f
+        .store
+        .respond_to_assignment(
+            b.assignment_id,
+            &AssignmentResponse::Decline {
+                reason: "Van off the road".into(),
+            },
+        )
+        .unwrap();
+    assert_eq!(declined.status, AssignmentStatus::Declined);
+    assert_eq!(declined.decline_reason.as_deref(), Some("Van off the road"));
+
+    let detail = f.store.get_installation(b.id).unwrap();
+    assert_eq!(detail.assignments.len(), 1);
+    assert_eq!(
+        detail.assignments[0].assignment.status,
+        AssignmentStatus::Declined
+    );
+    assert!(detail.assignments[0].is_mine);
+    assert_eq!(detail.assignments[0].team.as_ref().unwrap().name, "North 1");
+
+    let entries = f.store.pending_outbox(10).unwrap();
+    assert_eq!(entries.len(), 2);
+    assert_eq!(entries[1].installation_id, Some(b.id));
+    match &entries[1].mutation {
+        Mutation::AssignmentRespond {
+            assignment_id,
+            response,
+            reason,
+            ..
+        } => {
+            assert_eq!(*assignment_id, b.assignment_id);
+            assert_eq!(*response, AssignmentStatus::Declined);
+            assert_eq!(reason.as_deref(), Some("Van off the road"));
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    assert_eq!(
+        f.store
+            .respond_to_assignment(uuid::Uuid::new_v4(), &AssignmentResponse::Accept)
+            .unwrap_err()
+            .code(),
+        "not_found"
+    );
+}
+
+#[test]
+fn draft_autosave_keeps_what_was_typed_and_reports_problems() {
+    let mut f = Fixture::new();
+    let job = f.add_job(Confirmed, "Ada Lovelace");
+    f.store
+        .start_installation(job.id, &StartRequest::default())
+        .unwrap();
+    let outbox_before = kinds(&f).len();
+
+    let mut draft = f.store.get_report_draft(job.id).unwrap().unwrap();
+    draft.charger_serial_number = "S".repeat(60);
+    draft.general_notes = "Line one\nline two\u{7}".into();
+    let saved = f.store.save_report_draft(&draft).unwrap();
+    let problems: Vec<_> = saved
+        .problems
+        .errors
+        .iter()
+        .map(|e| (e.field.as_str(), e.code))
+        .collect();
+    assert_eq!(
+        problems,
+        vec![
+            ("charger_serial_number", FieldErrorCode::TooLong),
+            ("general_notes", FieldErrorCode::ControlCharacters)
+        ]
+    );
+    assert_eq!(saved.signature_matches, None);
+    let stored = f.store.get_report_draft(job.id).unwrap().unwrap();
+    assert_eq!(
+        stored.charger_serial_number,
+        "S".repeat(60),
+        "saved as typed"
+    );
+    assert_eq!(stored.general_notes, "Line one\nline two\u{7}");
+    assert_eq!(kinds(&f).len(), outbox_before, "drafts are local only");
+}
+
+#[test]
+fn draft_cannot_forge_signature_or_override_reason() {
+    let mut f = Fixture::new();
+    let job = f.add_job(MaterialReady, "Ada Lovelace");
+    f.store
+        .start_installation(
+            job.id,
+            &StartRequest {
+                override_reason: Some("Customer insisted".into()),
+            },
+        )
+        .unwrap();
+    let mut draft = complete_draft(&f, job.id);
+    draft.start_override_reason = None;
+    let signed = f
+        .store
+        .sign_report(job.id, &signature("Ada Lovelace"))
+        .unwrap();
+    draft.customer_signature = None;
+    let saved = f.store.save_report_draft(&draft).unwrap();
+    assert_eq!(
+        saved.draft.start_override_reason.as_deref(),
+        Some("Customer insisted")
+    );
+    assert_eq!(saved.draft.customer_signature, signed.customer_signature);
+    // The content changed after signing (fields were filled in).
+    assert_eq!(saved.signature_matches, Some(false));
+}
+
+#[test]
+fn sign_then_submit_completes_the_job() {
+    let mut f = Fixture::new();
+    let job = f.add_job(Confirmed, "Ada Lovelace");
+    f.store
+        .start_installation(job.id, &StartRequest::default())
+        .unwrap();
+    let photo = write_jpeg(f.dir.path(), "charger.jpg", 1);
+    let media = f
+        .store
+        .attach_media(job.id, &photo, "Charger on wall")
+        .unwrap();
+    f.store.finish_installation(job.id).unwrap();
+    let saved = f
+        .store
+        .save_report_draft(&complete_draft(&f, job.id))
+        .unwrap();
+    assert!(saved.problems.is_empty(), "{:?}", saved.problems);
+
+    let draft = f
+        .store
+        .sign_report(job.id, &signature("  Ada Lovelace "))
+        .unwrap();
+    let sig = draft.customer_signature.clone().unwrap();
+    assert_eq!(sig.signer_name, "Ada Lovelace");
+    assert_eq!(sig.png.mime, "image/png");
+    assert_eq!(sig.content_hash, draft.content_hash([&media.file.sha256]));
+    assert!(f.store.media_store().contains(&sig.png.sha256));
+
+    let report = f.store.submit_report(job.id).unwrap();
+    assert_eq!(report.submitted_by, f.technician.id);
+    assert_eq!(report.charger_serial_number, "ZP-2026-00042");
+    assert!(report.installation_successful);
+    assert_eq!(report.customer_signature.as_ref(), Some(&sig));
+
+    let detail = f.store.get_installation(job.id).unwrap();
+    assert_eq!(detail.installation.status, ReportSubmitted);
+    assert!(
+        detail.installation.demo_completed,
+        "demo_completed follows demo_given"
+    );
+    assert_eq!(detail.report.as_ref(), Some(&report));
+    assert_eq!(
+        detail.assignments[0].assignment.status,
+        AssignmentStatus::Completed
+    );
+
+    let entries = f.store.pending_outbox(10).unwrap();
+    let last = entries.last().unwrap();
+    assert_eq!(last.kind, MutationKind::ReportSubmit);
+    assert_eq!(
+        last.mutation,
+        Mutation::ReportSubmit {
+            report: Box::new(report.clone())
+        }
+    );
+    // Photo and signature both wait for upload.
+    let uploads = f.store.blobs_pending_upload(10).unwrap();
+    let hashes: Vec<_> = uploads.iter().map(|b| b.blob.sha256.clone()).collect();
+    assert!(hashes.contains(&media.file.sha256));
+    assert!(hashes.contains(&sig.png.sha256));
+
+    // Read-only from now on.
+    let outbox_len = entries.len();
+    let err = f
+        .store
+        .save_report_draft(&complete_draft(&f, job.id))
+        .unwrap_err();
+    assert_eq!(err.code(), "report_submitted");
+    assert_eq!(
+        f.store
+            .sign_report(job.id, &signature("X"))
+            .unwrap_err()
+            .code(),
+        "report_submitted"
+    );
+    assert_eq!(
+        f.store.submit_report(job.id).unwrap_err().code(),
+        "report_submitted"
+    );
+    assert_eq!(
+        f.store.remove_media(media.id).unwrap_err().code(),
+        "report_submitted"
+    );
+    let photo2 = write_jpeg(f.dir.path(), "late.jpg", 2);
+    assert_eq!(
+        f.store
+            .attach_media(job.id, &photo2, "")
+            .unwrap_err()
+            .code(),
+        "report_submitted"
+    );
+    assert_eq!(f.store.pending_outbox(100).unwrap().len(), outbox_len);
+}
+
+#[test]
+fn submit_is_refused_with_field_errors_until_the_report_is_complete_and_signed() {
+    let mut f = Fixture::new();
+    let job = f.add_job(Confirmed, "Ada Lovelace");
+    f.store
+        .start_installation(job.id, &StartRequest::default())
+        .unwrap();
+    f.store.finish_installation(job.id).unwrap();
+
+    let err = f.store.submit_report(job.id).unwrap_err();
+    let fields: Vec<String> = field_codes(&err).into_iter().map(|(f, _)| f).collect();
+    assert_eq!(
+        fields,
+        vec![
+            "charger_serial_number",
+            "charger_model",
+            "installation_successful",
+            "customer_signature"
+        ]
+    );
+
+    // Signed, then the report changed: the signature no longer matches.
+    f.store
+        .save_report_draft(&complete_draft(&f, job.id))
+        .unwrap();
+    f.store
+        .sign_report(job.id, &signature("Ada Lovelace"))
+        .unwrap();
+    let photo = write_jpeg(f.dir.path(), "after.jpg", 3);
+    f.store.attach_media(job.id, &photo, "").unwrap();
+    let err = f.store.submit_report(job.id).unwrap_err();
+    assert_eq!(
+        field_codes(&err),
+        vec![("customer_signature".into(), FieldErrorCode::InvalidFormat)]
+    );
+    assert_eq!(
+        f.store
+            .get_installation(job.id)
+            .unwrap()
+            .installation
+            .status,
+        Completed
+    );
+    assert!(f.store.get_report(job.id).unwrap().is_none());
+
+    // Re-signing fixes it.
+    f.store
+        .sign_report(job.id, &signature("Ada Lovelace"))
+        .unwrap();
+    f.store.submit_report(job.id).unwrap();
+}
+
+#[test]
+fn submit_is_refused_before_the_job_is_finished() {
+    let mut f = Fixture::new();
+    let job = f.add_job(Confirmed, "Ada Lovelace");
+    f.store
+        .start_installation(job.id, &StartRequest::default())
+        .unwrap();
+    f.store
+        .save_report_draft(&complete_draft(&f, job.id))
+        .unwrap();
+    f.store
+        .sign_report(job.id, &signature("Ada Lovelace"))
+        .unwrap();
+    let err = f.store.submit_report(job.id).unwrap_err();
+    assert_eq!(err.code(), "lifecycle", "{err:?}");
+    assert!(f.store.get_report(job.id).unwrap().is_none());
+}
+
+#[test]
+fn submit_needs_a_signed_in_user() {
+    let mut f = Fixture::new();
+    let job = f.add_job(InProgress, "Ada Lovelace");
+    f.store.sign_out().unwrap();
+    assert_eq!(
+        f.store.submit_report(job.id).unwrap_err().code(),
+        "not_signed_in"
+    );
+}
+
+#[test]
+fn signature_must_be_a_real_png_with_strokes_and_a_name() {
+    let mut f = Fixture::new();
+    let job = f.add_job(InProgress, "Ada Lovelace");
+    let mut input = signature("");
+    input.strokes.clear();
+    let err = f.store.sign_report(job.id, &input).unwrap_err();
+    let fields: Vec<String> = field_codes(&err).into_iter().map(|(f, _)| f).collect();
+    assert_eq!(fields, vec!["signer_name", "customer_signature"]);
+
+    let mut not_png = signature("Ada");
+    not_png.png = b"definitely not an image".to_vec();
+    let err = f.store.sign_report(job.id, &not_png).unwrap_err();
+    assert!(matches!(err, StoreError::Media(_)), "{err:?}");
+    assert!(f.store.get_report_draft(job.id).unwrap().is_none());
+}
+
+#[test]
+fn media_attach_caption_remove() {
+    let mut f = Fixture::new();
+    let job = f.add_job(InProgress, "Ada Lovelace");
+    let photo = write_jpeg(f.dir.path(), "p.jpg", 9);
+
+    let err = f
+        .store
+        .attach_media(job.id, &photo, &"c".repeat(256))
+        .unwrap_err();
+    assert_eq!(
+        field_codes(&err),
+        vec![("caption".into(), FieldErrorCode::TooLong)]
+    );
+
+    let mut progress = Vec::new();
+    let media = f
+        .store
+        .attach_media_with_progress(job.id, &photo, "Before", &mut |done, total| {
+            progress.push((done, total))
+        })
+        .unwrap();
+    assert_eq!(media.media_type, fieldbook_domain::MediaType::Photo);
+    assert_eq!(media.uploaded_by, f.technician.id);
+    assert_eq!(media.file.mime, "image/jpeg");
+    assert_eq!(media.file.size, std::fs::metadata(&photo).unwrap().len());
+    assert!(f.store.media_store().contains(&media.file.sha256));
+    assert_eq!(progress.last(), Some(&(media.file.size, media.file.size)));
+
+    // The same file twice is two attachments but one upload.
+    let twin = f.store.attach_media(job.id, &photo, "").unwrap();
+    assert_eq!(twin.file.sha256, media.file.sha256);
+    assert_eq!(f.store.blobs_pending_upload(10).unwrap().len(), 1);
+
+    let renamed = f.store.set_media_caption(media.id, "Before work").unwrap();
+    assert_eq!(renamed.caption, "Before work");
+    assert_eq!(
+        f.store
+            .set_media_caption(media.id, "bad\u{1}")
+            .unwrap_err()
+            .code(),
+        "validation"
+    );
+    f.store.remove_media(twin.id).unwrap();
+    assert_eq!(
+        f.store.remove_media(twin.id).unwrap_err().code(),
+        "not_found"
+    );
+
+    let detail = f.store.get_installation(job.id).unwrap();
+    assert_eq!(detail.media, vec![renamed]);
+    assert_eq!(
+        kinds(&f),
+        vec![
+            MutationKind::MediaAttach,
+            MutationKind::MediaAttach,
+            MutationKind::MediaCaption,
+            MutationKind::MediaRemove
+        ]
+    );
+    match &f.store.pending_outbox(1).unwrap()[0].mutation {
+        Mutation::MediaAttach { media: m } => assert_eq!(m.id, media.id),
+        other => panic!("unexpected {other:?}"),
+    }
+
+    let missing = f.dir.path().join("missing.jpg");
+    assert!(f.store.attach_media(job.id, &missing, "").is_err());
+    let not_image = f.dir.path().join("fake.jpg");
+    std::fs::write(&not_image, b"hello, not a photo").unwrap();
+    let err = f.store.attach_media(job.id, &not_image, "").unwrap_err();
+    assert_eq!(err.code(), "not_media", "{err:?}");
+    assert_eq!(kinds(&f).len(), 4);
+}

@@ -1,0 +1,250 @@
+//! Shared test fixtures: a store in a temp dir with a signed-in technician,
+//! and server rows built by hand so each test controls the state it starts
+//! from.
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use fieldbook_domain::{
+    AssignmentStatus, Installation, InstallationAssignment, InstallationId, InstallationStatus,
+    Lead, Role, SignaturePoint, SignatureStroke, Survey, Team, TimeSlot, User,
+};
+use fieldbook_store::{ServerBatch, SignatureInput, Store, Versioned};
+use tempfile::TempDir;
+use uuid::Uuid;
+
+pub fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 20, 9, 0, 0).unwrap()
+}
+
+pub fn day(d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 12, d).unwrap()
+}
+
+pub struct Fixture {
+    pub dir: TempDir,
+    pub store: Store,
+    pub technician: User,
+    pub ops: User,
+    pub team: Team,
+    next_sequence: u32,
+    next_version: i64,
+}
+
+pub struct Job {
+    pub id: Uuid,
+    pub assignment_id: Uuid,
+    pub lead: Lead,
+    pub installation: Installation,
+}
+
+impl Fixture {
+    pub fn new() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path()).unwrap();
+        let technician = User {
+            id: Uuid::new_v4(),
+            username: "tech.alex".into(),
+            full_name: "Alex Tech".into(),
+            role: Role::Technician,
+        };
+        let ops = User {
+            id: Uuid::new_v4(),
+            username: "ops.sam".into(),
+            full_name: "Sam Ops".into(),
+            role: Role::Ops,
+        };
+        let team = Team {
+            id: Uuid::new_v4(),
+            name: "North 1".into(),
+            member_ids: vec![technician.id],
+        };
+        store
+            .apply_server_batch(&ServerBatch {
+                scope: "installations".into(),
+                cursor: 1,
+                users: vec![v(technician.clone(), 1), v(ops.clone(), 1)],
+                teams: vec![v(team.clone(), 1)],
+                ..Default::default()
+            })
+            .unwrap();
+        store.sign_in(&technician, &[team.id]).unwrap();
+        Fixture {
+            dir,
+            store,
+            technician,
+            ops,
+            team,
+            next_sequence: 1,
+            next_version: 10,
+        }
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().to_path_buf()
+    }
+
+    /// Adds an installation in `status` for a customer called `customer`,
+    /// assigned (status `assigned`) to the fixture's team.
+    pub fn add_job(&mut self, status: InstallationStatus, customer: &str) -> Job {
+        let lead = Lead {
+            id: Uuid::new_v4(),
+            customer_name: customer.into(),
+            phone: "+44 20 7946 0000".into(),
+            email: "customer@example.com".into(),
+            address_line1: "12 Acacia Avenue".into(),
+            address_line2: String::new(),
+            city: "Leeds".into(),
+            postcode: "LS1 4AB".into(),
+            latitude: Some(53.8),
+            longitude: Some(-1.55),
+            installer_notes: "Garage on the left".into(),
+        };
+        self.add_job_with_lead(status, lead, day(1), TimeSlot::Morning)
+    }
+
+    pub fn add_job_with_lead(
+        &mut self,
+        status: InstallationStatus,
+        lead: Lead,
+        date: NaiveDate,
+        slot: TimeSlot,
+    ) -> Job {
+        let survey = Survey {
+            id: Uuid::new_v4(),
+            lead_id: lead.id,
+            approved_at: t0(),
+            surveyor_notes: "Wall is brick".into(),
+            recommended_charger_model: "Zappi 7kW".into(),
+            main_fuse_amps: 100,
+            supply_capacity_kva: 23.0,
+            cable_run_length_m: 8.5,
+            photos_count: 4,
+        };
+        let installation = Installation {
+            id: Uuid::new_v4(),
+            installation_id: InstallationId::new(2026, self.next_sequence).unwrap(),
+            survey_id: survey.id,
+            lead_id: lead.id,
+            scheduled_date: date,
+            scheduled_time_slot: slot,
+            status,
+            material_ready: status.implies_material_ready(),
+            customer_confirmed: false,
+            demo_completed: false,
+            created_by: self.ops.id,
+            created_at: t0(),
+            updated_at: t0(),
+            status_reason: None,
+            ops_review_note: None,
+        };
+        self.next_sequence += 1;
+        let assignment = InstallationAssignment {
+            id: Uuid::new_v4(),
+            installation_id: installation.id,
+            team_id: self.team.id,
+            assigned_by: self.ops.id,
+            is_primary: true,
+            assigned_at: t0(),
+            status: AssignmentStatus::Assigned,
+            decline_reason: None,
+            responded_at: None,
+        };
+        let version = self.version();
+        self.store
+            .apply_server_batch(&ServerBatch {
+                scope: "installations".into(),
+                cursor: version,
+                leads: vec![v(lead.clone(), version)],
+                surveys: vec![v(survey, version)],
+                installations: vec![v(installation.clone(), version)],
+                assignments: vec![v(assignment.clone(), version)],
+                ..Default::default()
+            })
+            .unwrap();
+        Job {
+            id: installation.id,
+            assignment_id: assignment.id,
+            lead,
+            installation,
+        }
+    }
+
+    /// The server's view of an installation changes (e.g. ops cancelled it).
+    pub fn server_update(&mut self, installation: Installation) -> i64 {
+        let version = self.version();
+        self.store
+            .apply_server_batch(&ServerBatch {
+                scope: "installations".into(),
+                cursor: version,
+                installations: vec![v(installation, version)],
+                ..Default::default()
+            })
+            .unwrap();
+        version
+    }
+
+    fn version(&mut self) -> i64 {
+        self.next_version += 1;
+        self.next_version
+    }
+
+    /// Opens a second, raw SQLite connection on the store's file (the
+    /// directory lock is the store's own; SQLite allows this).
+    pub fn raw_connection(&self) -> rusqlite::Connection {
+        rusqlite::Connection::open(self.store.database_path()).unwrap()
+    }
+}
+
+pub fn v<T>(record: T, server_version: i64) -> Versioned<T> {
+    Versioned {
+        record,
+        server_version,
+    }
+}
+
+/// A real PNG of `w`×`h` pixels.
+pub fn png_bytes(w: u32, h: u32, seed: u8) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(w, h, |x, y| {
+        image::Rgb([(x as u8).wrapping_add(seed), y as u8, seed])
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
+}
+
+/// Writes a real JPEG photo to `dir/name` and returns its path.
+pub fn write_jpeg(dir: &Path, name: &str, seed: u8) -> PathBuf {
+    let img = image::RgbImage::from_fn(64, 48, |x, y| {
+        image::Rgb([
+            (x as u8).wrapping_mul(3).wrapping_add(seed),
+            (y as u8) * 2,
+            seed,
+        ])
+    });
+    let path = dir.join(name);
+    img.save_with_format(&path, image::ImageFormat::Jpeg)
+        .unwrap();
+    path
+}
+
+pub fn signature(signer: &str) -> SignatureInput {
+    SignatureInput {
+        png: png_bytes(120, 40, 7),
+        strokes: vec![SignatureStroke {
+            pen_color: "#000".into(),
+            min_width: 0.5,
+            max_width: 2.5,
+            points: (0..20)
+                .map(|i| SignaturePoint {
+                    x: f64::from(i) * 3.0,
+                    y: 10.0 + f64::from(i % 5),
+                    pressure: 0.5,
+                    time: 1_700_000_000_000.0 + f64::from(i) * 16.0,
+                })
+                .collect(),
+        }],
+        signer_name: signer.into(),
+    }
+}

@@ -1,0 +1,183 @@
+//! Opening a data directory: migrations, re-open, the single-instance lock and
+//! refusal of a newer schema.
+
+mod common;
+
+use fieldbook_store::{schema_version, Store, StoreError};
+
+fn pragma<T: rusqlite::types::FromSql>(conn: &rusqlite::Connection, name: &str) -> T {
+    conn.query_row(&format!("PRAGMA {name}"), [], |r| r.get(0))
+        .unwrap()
+}
+
+#[test]
+fn opens_an_empty_directory_and_migrates_to_the_latest_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("nested").join("data");
+    let store = Store::open(&data_dir).unwrap();
+    assert!(store.database_path().is_file());
+    assert!(data_dir.join("media").is_dir());
+
+    let raw = rusqlite::Connection::open(store.database_path()).unwrap();
+    assert_eq!(pragma::<u32>(&raw, "user_version"), schema_version());
+    assert_eq!(pragma::<String>(&raw, "journal_mode"), "wal");
+    let tables: Vec<String> = raw
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    for table in [
+        "blobs",
+        "device",
+        "installation_assignments",
+        "installation_media",
+        "installation_reports",
+        "installations",
+        "leads",
+        "outbox",
+        "report_drafts",
+        "session",
+        "surveys",
+        "sync_state",
+        "team_members",
+        "teams",
+        "users",
+    ] {
+        assert!(tables.iter().any(|t| t == table), "missing table {table}");
+    }
+    let indexes: Vec<String> = raw
+        .prepare(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'installations'",
+        )
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    for index in [
+        "installations_status",
+        "installations_scheduled",
+        "installations_lead",
+        "installations_created_by",
+    ] {
+        assert!(indexes.iter().any(|i| i == index), "missing index {index}");
+    }
+}
+
+#[test]
+fn reopen_keeps_data_device_id_and_sequence() {
+    let mut f = common::Fixture::new();
+    let job = f.add_job(
+        fieldbook_domain::InstallationStatus::Confirmed,
+        "Ada Lovelace",
+    );
+    let device_id = f.store.device_id();
+    f.store
+        .start_installation(job.id, &Default::default())
+        .unwrap();
+    let first_seq = f.store.pending_outbox(10).unwrap()[0].sequence;
+    let dir = f.dir;
+    drop(f.store);
+
+    let mut store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.device_id(), device_id);
+    let detail = store.get_installation(job.id).unwrap();
+    assert_eq!(
+        detail.installation.status,
+        fieldbook_domain::InstallationStatus::InProgress
+    );
+    assert_eq!(store.session().unwrap().unwrap().user.username, "tech.alex");
+    // Acknowledge everything, then act again: the sequence keeps rising.
+    for e in store.pending_outbox(10).unwrap() {
+        store.acknowledge_outbox(e.mutation_id).unwrap();
+    }
+    store.finish_installation(job.id).unwrap();
+    let next = store.pending_outbox(10).unwrap();
+    assert_eq!(next.len(), 1);
+    assert!(next[0].sequence > first_seq);
+}
+
+#[test]
+fn second_open_of_the_same_directory_is_refused_until_the_first_is_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = Store::open(dir.path()).unwrap();
+    let err = Store::open(dir.path()).unwrap_err();
+    assert!(matches!(err, StoreError::Locked { .. }), "{err:?}");
+    assert_eq!(err.code(), "locked");
+    assert!(err.to_string().contains("already in use"), "{err}");
+    drop(first);
+    let again = Store::open(dir.path()).unwrap();
+    drop(again);
+}
+
+#[test]
+fn a_database_from_a_newer_fieldbook_is_refused_and_left_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let db_path = {
+        let store = Store::open(dir.path()).unwrap();
+        store.database_path()
+    };
+    let newer = schema_version() + 1;
+    {
+        let raw = rusqlite::Connection::open(&db_path).unwrap();
+        raw.pragma_update(None, "user_version", newer).unwrap();
+    }
+    let err = Store::open(dir.path()).unwrap_err();
+    assert!(
+        matches!(err, StoreError::SchemaTooNew { found, supported } if found == newer && supported == schema_version()),
+        "{err:?}"
+    );
+    assert_eq!(err.code(), "schema_too_new");
+    assert!(err.to_string().contains("update Fieldbook"), "{err}");
+    let raw = rusqlite::Connection::open(&db_path).unwrap();
+    assert_eq!(pragma::<u32>(&raw, "user_version"), newer);
+    // The failed open released the lock.
+    drop(raw);
+    let raw = rusqlite::Connection::open(&db_path).unwrap();
+    raw.pragma_update(None, "user_version", schema_version())
+        .unwrap();
+    Store::open(dir.path()).unwrap();
+}
+
+#[test]
+fn a_database_at_an_older_version_is_migrated_forward() {
+    // Version 0 with a foreign table (as a pre-release build might leave):
+    // the migrations run on top and user_version ends at the latest.
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let raw = rusqlite::Connection::open(dir.path().join("fieldbook.sqlite3")).unwrap();
+        raw.execute_batch("CREATE TABLE scratch (x INTEGER);")
+            .unwrap();
+    }
+    let store = Store::open(dir.path()).unwrap();
+    let raw = rusqlite::Connection::open(store.database_path()).unwrap();
+    assert_eq!(pragma::<u32>(&raw, "user_version"), schema_version());
+}
+
+#[test]
+fn a_failing_migration_leaves_the_database_at_its_old_version() {
+    // A table that collides with the first migration makes it fail half-way:
+    // the whole migration run rolls back, user_version stays 0.
+    let dir = tempfile::tempdir().unwrap();
+    let db_path = dir.path().join("fieldbook.sqlite3");
+    {
+        let raw = rusqlite::Connection::open(&db_path).unwrap();
+        raw.execute_batch("CREATE TABLE outbox (x INTEGER);")
+            .unwrap();
+    }
+    let err = Store::open(dir.path()).unwrap_err();
+    assert_eq!(err.code(), "database");
+    assert!(err.to_string().contains("0001_initial"), "{err}");
+    let raw = rusqlite::Connection::open(&db_path).unwrap();
+    assert_eq!(pragma::<u32>(&raw, "user_version"), 0);
+    let device_table: i64 = raw
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE name = 'device'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(device_table, 0, "the first statements were rolled back too");
+}

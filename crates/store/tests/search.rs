@@ -1,0 +1,320 @@
+//! The installation list: date range, status filter, text search, ordering,
+//! paging, and a search index that follows lead changes.
+
+mod common;
+
+use common::{day, v, Fixture};
+use fieldbook_domain::{InstallationStatus, Lead, TimeSlot};
+use fieldbook_store::{InstallationQuery, ServerBatch};
+use uuid::Uuid;
+
+fn lead(name: &str, line1: &str, city: &str, postcode: &str) -> Lead {
+    Lead {
+        id: Uuid::new_v4(),
+        customer_name: name.into(),
+        phone: "0113 496 0000".into(),
+        email: String::new(),
+        address_line1: line1.into(),
+        address_line2: String::new(),
+        city: city.into(),
+        postcode: postcode.into(),
+        latitude: None,
+        longitude: None,
+        installer_notes: String::new(),
+    }
+}
+
+fn ids(f: &Fixture, q: &InstallationQuery) -> Vec<String> {
+    f.store
+        .list_installations(q)
+        .unwrap()
+        .into_iter()
+        .map(|s| s.installation_id.to_string())
+        .collect()
+}
+
+fn text(t: &str) -> InstallationQuery {
+    InstallationQuery {
+        text: t.into(),
+        ..Default::default()
+    }
+}
+
+struct Seeded {
+    f: Fixture,
+    mueller: Lead,
+}
+
+/// Five jobs: INS-2026-000001 … 000005.
+fn seeded() -> Seeded {
+    let mut f = Fixture::new();
+    use InstallationStatus::*;
+    let mueller = lead("Jürgen MÜLLER", "3 Mill Lane", "York", "YO1 7HH");
+    f.add_job_with_lead(
+        Confirmed,
+        lead("Ada Lovelace", "12 Acacia Avenue", "Leeds", "LS1 4AB"),
+        day(3),
+        TimeSlot::Afternoon,
+    );
+    f.add_job_with_lead(Planned, mueller.clone(), day(3), TimeSlot::Morning);
+    f.add_job_with_lead(
+        InProgress,
+        lead("Grace Hopper", "1 Harbour Road", "Hull", "HU1 2AA"),
+        day(1),
+        TimeSlot::FullDay,
+    );
+    f.add_job_with_lead(
+        Cancelled,
+        lead("Alan Turing", "7 Acacia Close", "Leeds", "LS6 2QQ"),
+        day(10),
+        TimeSlot::Evening,
+    );
+    f.add_job_with_lead(
+        Confirmed,
+        lead("Mary Somerville", "2 Burns Street", "Jedburgh", "TD8 6AA"),
+        day(3),
+        TimeSlot::Evening,
+    );
+    Seeded { f, mueller }
+}
+
+#[test]
+fn lists_everything_by_date_then_time_slot() {
+    let s = seeded();
+    assert_eq!(
+        ids(&s.f, &InstallationQuery::default()),
+        vec![
+            "INS-2026-000003", // day 1 full day
+            "INS-2026-000002", // day 3 morning
+            "INS-2026-000001", // day 3 afternoon
+            "INS-2026-000005", // day 3 evening
+            "INS-2026-000004", // day 10
+        ]
+    );
+    let all =
+        s.f.store
+            .list_installations(&InstallationQuery::default())
+            .unwrap();
+    let first = &all[0];
+    assert_eq!(first.customer_name, "Grace Hopper");
+    assert_eq!(first.city, "Hull");
+    assert_eq!(first.postcode, "HU1 2AA");
+    assert_eq!(first.phone, "0113 496 0000");
+    assert_eq!(first.scheduled_time_slot, TimeSlot::FullDay);
+    assert_eq!(first.status, InstallationStatus::InProgress);
+    assert!(first.material_ready);
+    assert_eq!(
+        first.assignment_status,
+        Some(fieldbook_domain::AssignmentStatus::Assigned)
+    );
+    assert!(!first.has_pending_changes);
+}
+
+#[test]
+fn date_range_and_status_filters() {
+    let s = seeded();
+    let q = InstallationQuery {
+        from_date: Some(day(2)),
+        to_date: Some(day(3)),
+        ..Default::default()
+    };
+    assert_eq!(
+        ids(&s.f, &q),
+        vec!["INS-2026-000002", "INS-2026-000001", "INS-2026-000005"]
+    );
+    let q = InstallationQuery {
+        statuses: vec![InstallationStatus::Confirmed, InstallationStatus::Cancelled],
+        ..Default::default()
+    };
+    assert_eq!(
+        ids(&s.f, &q),
+        vec!["INS-2026-000001", "INS-2026-000005", "INS-2026-000004"]
+    );
+    let q = InstallationQuery {
+        from_date: Some(day(3)),
+        statuses: vec![InstallationStatus::Confirmed],
+        text: "acacia".into(),
+        ..Default::default()
+    };
+    assert_eq!(ids(&s.f, &q), vec!["INS-2026-000001"]);
+}
+
+#[test]
+fn text_search_over_name_address_postcode_and_id() {
+    let s = seeded();
+    assert_eq!(ids(&s.f, &text("lovelace")), vec!["INS-2026-000001"]);
+    assert_eq!(
+        ids(&s.f, &text("ACACIA")),
+        vec!["INS-2026-000001", "INS-2026-000004"]
+    );
+    assert_eq!(ids(&s.f, &text("ls6")), vec!["INS-2026-000004"]);
+    assert_eq!(ids(&s.f, &text("ins-2026-000005")), vec!["INS-2026-000005"]);
+    assert_eq!(ids(&s.f, &text("000003")), vec!["INS-2026-000003"]);
+    assert_eq!(ids(&s.f, &text("hull")), vec!["INS-2026-000003"]);
+    // Unicode case folding.
+    assert_eq!(ids(&s.f, &text("müller")), vec!["INS-2026-000002"]);
+    assert_eq!(ids(&s.f, &text("JÜRGEN")), vec!["INS-2026-000002"]);
+    // Every word must match, in any field.
+    assert_eq!(
+        ids(&s.f, &text("  acacia   leeds ls1 ")),
+        vec!["INS-2026-000001"]
+    );
+    assert!(ids(&s.f, &text("acacia hull")).is_empty());
+    // No match across field boundaries, and LIKE wildcards are plain text.
+    assert!(ids(&s.f, &text("lovelace12")).is_empty());
+    assert!(ids(&s.f, &text("%")).is_empty());
+    assert!(ids(&s.f, &text("_")).is_empty());
+    assert!(ids(&s.f, &text("nobody")).is_empty());
+}
+
+#[test]
+fn paging_with_limit_and_offset() {
+    let s = seeded();
+    let page = |offset| InstallationQuery {
+        limit: 2,
+        offset,
+        ..Default::default()
+    };
+    assert_eq!(
+        ids(&s.f, &page(0)),
+        vec!["INS-2026-000003", "INS-2026-000002"]
+    );
+    assert_eq!(
+        ids(&s.f, &page(2)),
+        vec!["INS-2026-000001", "INS-2026-000005"]
+    );
+    assert_eq!(ids(&s.f, &page(4)), vec!["INS-2026-000004"]);
+}
+
+#[test]
+fn search_follows_lead_changes_in_later_pages() {
+    let mut s = seeded();
+    let mut renamed = s.mueller.clone();
+    renamed.customer_name = "Juergen Miller".into();
+    renamed.postcode = "YO10 5DD".into();
+    s.f.store
+        .apply_server_batch(&ServerBatch {
+            scope: "installations".into(),
+            cursor: 500,
+            leads: vec![v(renamed, 500)],
+            ..Default::default()
+        })
+        .unwrap();
+    assert!(ids(&s.f, &text("müller")).is_empty());
+    assert_eq!(ids(&s.f, &text("miller yo10")), vec!["INS-2026-000002"]);
+}
+
+#[test]
+fn installation_arriving_before_its_lead_becomes_searchable_when_the_lead_arrives() {
+    let mut f = Fixture::new();
+    let late_lead = lead("Hedy Lamarr", "9 Patent Row", "Bath", "BA1 1AA");
+    let job = f.add_job_with_lead(
+        InstallationStatus::Confirmed,
+        late_lead.clone(),
+        day(4),
+        TimeSlot::Morning,
+    );
+    // Simulate the other order: drop the lead, re-send the installation, then the lead.
+    f.raw_connection()
+        .execute(
+            "DELETE FROM leads WHERE id = ?1",
+            [late_lead.id.to_string()],
+        )
+        .unwrap();
+    f.server_update(job.installation.clone());
+    assert!(ids(&f, &text("lamarr")).is_empty());
+    let listed = f
+        .store
+        .list_installations(&InstallationQuery::default())
+        .unwrap();
+    assert_eq!(
+        listed[0].customer_name, "",
+        "shown without lead until it syncs"
+    );
+    f.store
+        .apply_server_batch(&ServerBatch {
+            scope: "installations".into(),
+            cursor: 900,
+            leads: vec![v(late_lead, 900)],
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(ids(&f, &text("lamarr")), vec!["INS-2026-000001"]);
+}
+
+#[test]
+fn demo_data_search_matches_a_naive_filter() {
+    // Cross-check against a straightforward in-memory filter over demo data.
+    let demo = fieldbook_demo::generate(&fieldbook_demo::DemoConfig::new(
+        500,
+        4,
+        chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap(),
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = fieldbook_store::Store::open(dir.path()).unwrap();
+    store
+        .apply_server_batch(&ServerBatch {
+            scope: "installations".into(),
+            cursor: 1,
+            users: demo.users.iter().map(|u| v(u.user.clone(), 1)).collect(),
+            teams: demo.teams.iter().cloned().map(|t| v(t, 1)).collect(),
+            leads: demo.leads.iter().cloned().map(|l| v(l, 1)).collect(),
+            surveys: demo.surveys.iter().cloned().map(|x| v(x, 1)).collect(),
+            installations: demo
+                .installations
+                .iter()
+                .cloned()
+                .map(|i| v(i, 1))
+                .collect(),
+            assignments: demo.assignments.iter().cloned().map(|a| v(a, 1)).collect(),
+            tombstones: vec![],
+        })
+        .unwrap();
+    let probe = &demo.leads[17];
+    for term in [
+        probe
+            .customer_name
+            .split(' ')
+            .next_back()
+            .unwrap()
+            .to_string(),
+        probe.city.to_uppercase(),
+        probe.postcode.split(' ').next().unwrap().to_lowercase(),
+    ] {
+        let mut expected: Vec<String> = demo
+            .installations
+            .iter()
+            .filter(|i| {
+                let l = demo.leads.iter().find(|l| l.id == i.lead_id).unwrap();
+                let hay = [
+                    &l.customer_name,
+                    &l.address_line1,
+                    &l.address_line2,
+                    &l.city,
+                    &l.postcode,
+                ]
+                .map(|s| s.to_lowercase());
+                hay.iter().any(|h| h.contains(&term.to_lowercase()))
+                    || i.installation_id
+                        .as_str()
+                        .to_lowercase()
+                        .contains(&term.to_lowercase())
+            })
+            .map(|i| i.installation_id.to_string())
+            .collect();
+        expected.sort();
+        let mut got: Vec<String> = store
+            .list_installations(&InstallationQuery {
+                text: term.clone(),
+                limit: 10_000,
+                ..Default::default()
+            })
+            .unwrap()
+            .into_iter()
+            .map(|s| s.installation_id.to_string())
+            .collect();
+        got.sort();
+        assert!(!expected.is_empty(), "{term}");
+        assert_eq!(got, expected, "term {term:?}");
+    }
+}

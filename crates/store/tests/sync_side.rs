@@ -1,0 +1,297 @@
+//! What the sync engine uses: the outbox queue, applying pull pages
+//! (tombstones, rebase, cursor) and the blob upload queue.
+
+mod common;
+
+use common::{v, write_jpeg, Fixture};
+use fieldbook_domain::lifecycle::StartRequest;
+use fieldbook_domain::{AssignmentStatus, InstallationStatus, MutationKind};
+use fieldbook_store::{
+    AssignmentResponse, BlobUploadState, OutboxCounts, OutboxState, ServerBatch,
+};
+
+#[test]
+fn outbox_is_read_in_sequence_order_and_acknowledged_entries_go() {
+    let mut f = Fixture::new();
+    let a = f.add_job(InstallationStatus::Confirmed, "Ada Lovelace");
+    let b = f.add_job(InstallationStatus::Confirmed, "Grace Hopper");
+    f.store
+        .start_installation(b.id, &StartRequest::default())
+        .unwrap();
+    f.store
+        .start_installation(a.id, &StartRequest::default())
+        .unwrap();
+    f.store.finish_installation(b.id).unwrap();
+
+    let entries = f.store.pending_outbox(10).unwrap();
+    let seqs: Vec<i64> = entries.iter().map(|e| e.sequence).collect();
+    assert_eq!(seqs, vec![1, 2, 3]);
+    assert_eq!(entries[0].installation_id, Some(b.id));
+    assert_eq!(entries[1].installation_id, Some(a.id));
+    assert_eq!(f.store.pending_outbox(2).unwrap().len(), 2);
+
+    assert!(f.store.acknowledge_outbox(entries[0].mutation_id).unwrap());
+    assert!(!f.store.acknowledge_outbox(entries[0].mutation_id).unwrap());
+    let rest: Vec<i64> = f
+        .store
+        .pending_outbox(10)
+        .unwrap()
+        .iter()
+        .map(|e| e.sequence)
+        .collect();
+    assert_eq!(rest, vec![2, 3]);
+}
+
+#[test]
+fn failures_count_attempts_and_needs_attention_does_not_block_the_queue() {
+    let mut f = Fixture::new();
+    let a = f.add_job(InstallationStatus::Confirmed, "Ada Lovelace");
+    let b = f.add_job(InstallationStatus::Confirmed, "Grace Hopper");
+    f.store
+        .start_installation(a.id, &StartRequest::default())
+        .unwrap();
+    f.store
+        .start_installation(b.id, &StartRequest::default())
+        .unwrap();
+    let first = f.store.pending_outbox(1).unwrap().remove(0);
+
+    f.store
+        .record_push_failure(first.mutation_id, "connection reset")
+        .unwrap();
+    let again = f.store.outbox_entry(first.mutation_id).unwrap().unwrap();
+    assert_eq!(again.attempts, 1);
+    assert_eq!(again.last_error.as_deref(), Some("connection reset"));
+    assert_eq!(again.state, OutboxState::Pending);
+
+    f.store
+        .move_to_needs_attention(first.mutation_id, "rejected: installation was cancelled")
+        .unwrap();
+    let pending = f.store.pending_outbox(10).unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].installation_id, Some(b.id));
+    let parked = f.store.needs_attention().unwrap();
+    assert_eq!(parked.len(), 1);
+    assert_eq!(parked[0].state, OutboxState::NeedsAttention);
+    assert_eq!(parked[0].attempts, 2);
+    assert_eq!(
+        parked[0].last_error.as_deref(),
+        Some("rejected: installation was cancelled")
+    );
+    assert_eq!(
+        f.store.outbox_counts().unwrap(),
+        OutboxCounts {
+            pending: 1,
+            needs_attention: 1
+        }
+    );
+
+    f.store.retry_outbox_entry(first.mutation_id).unwrap();
+    assert_eq!(
+        f.store.pending_outbox(10).unwrap()[0].mutation_id,
+        first.mutation_id
+    );
+    assert_eq!(
+        f.store
+            .move_to_needs_attention(uuid::Uuid::new_v4(), "x")
+            .unwrap_err()
+            .code(),
+        "not_found"
+    );
+}
+
+#[test]
+fn server_rows_replace_local_rows_and_advance_the_cursor() {
+    let mut f = Fixture::new();
+    assert_eq!(f.store.sync_cursor("elsewhere").unwrap(), None);
+    let job = f.add_job(InstallationStatus::Planned, "Ada Lovelace");
+    let mut updated = job.installation.clone();
+    updated.status = InstallationStatus::Confirmed;
+    updated.material_ready = true;
+    updated.customer_confirmed = true;
+    updated.scheduled_date = common::day(20);
+    let version = f.server_update(updated.clone());
+    assert_eq!(f.store.sync_cursor("installations").unwrap(), Some(version));
+    let detail = f.store.get_installation(job.id).unwrap();
+    assert_eq!(detail.installation, updated);
+    assert_eq!(detail.server_version, version);
+    assert_eq!(detail.lead.as_ref(), Some(&job.lead));
+    assert_eq!(detail.survey.as_ref().unwrap().lead_id, job.lead.id);
+}
+
+#[test]
+fn pending_local_changes_are_reapplied_over_pulled_rows() {
+    let mut f = Fixture::new();
+    let job = f.add_job(InstallationStatus::Confirmed, "Ada Lovelace");
+    f.store
+        .start_installation(job.id, &StartRequest::default())
+        .unwrap();
+    f.store
+        .set_installation_flags(job.id, Some(true), None)
+        .unwrap();
+    f.store
+        .respond_to_assignment(job.assignment_id, &AssignmentResponse::Accept)
+        .unwrap();
+
+    // The server has not seen the push yet: it re-sends the old state
+    // (e.g. ops edited the notes), plus the unanswered assignment.
+    let mut server = job.installation.clone();
+    server.ops_review_note = Some("Bring a longer cable".into());
+    let version = 777;
+    let assignment = {
+        let mut a = f.store.get_assignment(job.assignment_id).unwrap();
+        a.status = AssignmentStatus::Assigned;
+        a.responded_at = None;
+        a
+    };
+    let outcome = f
+        .store
+        .apply_server_batch(&ServerBatch {
+            scope: "installations".into(),
+            cursor: version,
+            installations: vec![v(server, version)],
+            assignments: vec![v(assignment, version)],
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(outcome.rebased, 2);
+    let d = f.store.get_installation(job.id).unwrap();
+    assert_eq!(d.installation.status, InstallationStatus::InProgress);
+    assert!(d.installation.customer_confirmed);
+    assert_eq!(
+        d.installation.ops_review_note.as_deref(),
+        Some("Bring a longer cable")
+    );
+    assert_eq!(d.server_version, version);
+    assert_eq!(
+        d.assignments[0].assignment.status,
+        AssignmentStatus::Accepted
+    );
+
+    // Once acknowledged, the server's word stands.
+    for e in f.store.pending_outbox(10).unwrap() {
+        f.store.acknowledge_outbox(e.mutation_id).unwrap();
+    }
+    let mut cancelled = job.installation.clone();
+    cancelled.status = InstallationStatus::Cancelled;
+    f.server_update(cancelled);
+    assert_eq!(
+        f.store
+            .get_installation(job.id)
+            .unwrap()
+            .installation
+            .status,
+        InstallationStatus::Cancelled
+    );
+}
+
+#[test]
+fn tombstones_delete_jobs_but_keep_unsent_work() {
+    let mut f = Fixture::new();
+    let gone = f.add_job(InstallationStatus::Confirmed, "Ada Lovelace");
+    let busy = f.add_job(InstallationStatus::InProgress, "Grace Hopper");
+    let photo = write_jpeg(f.dir.path(), "p.jpg", 1);
+    f.store.attach_media(busy.id, &photo, "").unwrap();
+
+    let outcome = f
+        .store
+        .apply_server_batch(&ServerBatch {
+            scope: "installations".into(),
+            cursor: 1000,
+            tombstones: vec![gone.id, busy.id, uuid::Uuid::new_v4()],
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(outcome.deleted, 1);
+    assert_eq!(outcome.kept, vec![busy.id]);
+    assert_eq!(
+        f.store.get_installation(gone.id).unwrap_err().code(),
+        "not_found"
+    );
+    assert!(f.store.get_installation(busy.id).is_ok());
+    let raw = f.raw_connection();
+    let leftovers: i64 = raw
+        .query_row(
+            "SELECT (SELECT count(*) FROM leads WHERE id = ?1)
+                  + (SELECT count(*) FROM surveys WHERE id = ?2)
+                  + (SELECT count(*) FROM installation_assignments WHERE id = ?3)",
+            [
+                gone.lead.id.to_string(),
+                gone.installation.survey_id.to_string(),
+                gone.assignment_id.to_string(),
+            ],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(leftovers, 0, "the customer's data left with the job");
+
+    // After the push went through, a second tombstone removes it, and the
+    // local rows (media, draft) go with it through the foreign keys.
+    for e in f.store.pending_outbox(10).unwrap() {
+        f.store.acknowledge_outbox(e.mutation_id).unwrap();
+    }
+    let outcome = f
+        .store
+        .apply_server_batch(&ServerBatch {
+            scope: "installations".into(),
+            cursor: 1001,
+            tombstones: vec![busy.id],
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(outcome.deleted, 1);
+    let media_rows: i64 = raw
+        .query_row(
+            "SELECT count(*) FROM installation_media WHERE installation_id = ?1",
+            [busy.id.to_string()],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(media_rows, 0);
+}
+
+#[test]
+fn blob_upload_progress_survives_reopen() {
+    let mut f = Fixture::new();
+    let job = f.add_job(InstallationStatus::InProgress, "Ada Lovelace");
+    let photo = write_jpeg(f.dir.path(), "p.jpg", 1);
+    let media = f.store.attach_media(job.id, &photo, "").unwrap();
+    let sha = media.file.sha256.clone();
+
+    let pending = f.store.blobs_pending_upload(10).unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].state, BlobUploadState::Pending);
+    assert_eq!(pending[0].upload_offset, 0);
+    assert_eq!(pending[0].local_path, f.store.media_store().blob_path(&sha));
+    assert!(pending[0].local_path.is_file());
+
+    f.store
+        .set_blob_upload_progress(&sha, Some("https://sync.example/tus/abc"), 512)
+        .unwrap();
+    let dir = f.dir;
+    drop(f.store);
+    let mut store = fieldbook_store::Store::open(dir.path()).unwrap();
+    let b = store.blob_upload(&sha).unwrap();
+    assert_eq!(
+        b.upload_url.as_deref(),
+        Some("https://sync.example/tus/abc")
+    );
+    assert_eq!(b.upload_offset, 512);
+
+    store.mark_blob_uploaded(&sha).unwrap();
+    assert!(store.blobs_pending_upload(10).unwrap().is_empty());
+    let b = store.blob_upload(&sha).unwrap();
+    assert_eq!(b.state, BlobUploadState::Uploaded);
+    assert_eq!(b.upload_offset, media.file.size);
+    let unknown = fieldbook_domain::Sha256Hex::digest(b"nothing");
+    assert_eq!(
+        store.mark_blob_uploaded(&unknown).unwrap_err().code(),
+        "not_found"
+    );
+    let kinds: Vec<MutationKind> = store
+        .pending_outbox(10)
+        .unwrap()
+        .iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(kinds, vec![MutationKind::MediaAttach]);
+}
