@@ -1,4 +1,22 @@
 //! Fieldbook's central sync server: auth, team scoping, pull/push, blobs.
+//!
+//! One module per feature; handlers are thin and call the feature's
+//! functions, which run on [`storage`].
 
+pub mod admin;
+pub mod app;
+pub mod auth;
 pub mod blobs;
 pub mod caller;
+pub mod config;
+pub mod error;
+pub mod installations;
+pub mod json;
+pub mod openapi;
+pub mod pull;
+pub mod push;
+pub mod seed;
+pub mod storage;
+
+pub use app::{start, AppState, RunningServer};
+pub use config::{PasswordHashing, ServerConfig};

@@ -1,0 +1,83 @@
+//! The error body every non-2xx JSON response carries.
+
+use fieldbook_domain::FieldError;
+use serde::{Deserialize, Serialize};
+
+/// Stable, machine-readable error codes: clients branch on these, never on the
+/// message text. New codes may be added; existing ones never change meaning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum ErrorCode {
+    /// The request is malformed (bad JSON, bad query or path parameter).
+    BadRequest,
+    /// The request is well-formed but a field is invalid; see `fields`.
+    ValidationFailed,
+    /// No token, or the token is unknown, expired or revoked: log in again.
+    Unauthorized,
+    /// Login failed: unknown username or wrong password (deliberately not
+    /// distinguished).
+    InvalidCredentials,
+    /// Too many failed logins for this account; wait `retry_after_secs`.
+    TooManyAttempts,
+    /// Authenticated, but the role may not do this.
+    Forbidden,
+    /// No such object in the caller's scope (also when it exists for another
+    /// team: ids cannot be probed).
+    NotFound,
+    /// The request conflicts with the current state (e.g. a lifecycle move
+    /// that is not allowed from the current status, a duplicate name).
+    Conflict,
+    /// The request body is larger than this route accepts.
+    PayloadTooLarge,
+    /// The server took too long; retry.
+    Timeout,
+    /// An unexpected server error; retry later.
+    Internal,
+}
+
+impl ErrorCode {
+    /// The wire name (`snake_case`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::BadRequest => "bad_request",
+            ErrorCode::ValidationFailed => "validation_failed",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::InvalidCredentials => "invalid_credentials",
+            ErrorCode::TooManyAttempts => "too_many_attempts",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::Conflict => "conflict",
+            ErrorCode::PayloadTooLarge => "payload_too_large",
+            ErrorCode::Timeout => "timeout",
+            ErrorCode::Internal => "internal",
+        }
+    }
+}
+
+/// The body of every error response: `{code, message}` plus optional details.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ErrorBody {
+    pub code: ErrorCode,
+    /// A sentence a person can act on.
+    pub message: String,
+    /// Per-field problems when `code` is `validation_failed`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
+    pub fields: Vec<FieldError>,
+    /// Seconds to wait before retrying, when `code` is `too_many_attempts`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_secs: Option<u64>,
+}
+
+impl ErrorBody {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            fields: Vec::new(),
+            retry_after_secs: None,
+        }
+    }
+}

@@ -1,0 +1,177 @@
+//! `GET /api/v1/sync/pull?cursor=N&limit=M`: everything in the caller's scope
+//! that changed after `cursor`, oldest change first.
+
+use fieldbook_domain::{
+    Installation, InstallationAssignment, InstallationMedia, InstallationReport, Lead, Survey,
+    Team, User,
+};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// Largest page the server returns, whatever `limit` asks for.
+pub const MAX_PULL_LIMIT: u32 = 1000;
+/// Page size when `limit` is omitted.
+pub const DEFAULT_PULL_LIMIT: u32 = 500;
+
+/// Query of `GET /api/v1/sync/pull`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+pub struct PullQuery {
+    /// The `next_cursor` of the previous page; 0 (or omitted) for a first sync.
+    #[serde(default)]
+    pub cursor: u64,
+    /// Most records (plus tombstones) in the page; clamped to 1..=1000.
+    #[serde(default)]
+    pub limit: Option<u32>,
+}
+
+/// A record with the server version it was read at. The version is the global
+/// change sequence of the record's last change: larger means newer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Versioned<T> {
+    pub version: u64,
+    pub record: T,
+}
+
+/// A media record as pulled: the domain record plus whether its bytes have
+/// reached the server yet (`media.attach` is accepted before the upload ends).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PulledMedia {
+    pub media: InstallationMedia,
+    /// False while the blob is still uploading ("awaiting blob").
+    pub blob_available: bool,
+}
+
+/// A submitted report as pulled.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PulledReport {
+    pub report: InstallationReport,
+    /// When the server received it (the report's own `submitted_at` is the
+    /// device's time).
+    pub received_at: chrono::DateTime<chrono::Utc>,
+    /// Whether the signature PNG's blob has reached the server (true when the
+    /// report has no signature).
+    pub signature_blob_available: bool,
+}
+
+/// Kinds of record a pull carries (and a tombstone can name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum EntityKind {
+    Installation,
+    Assignment,
+    Lead,
+    Survey,
+    Team,
+    User,
+    Report,
+    Media,
+}
+
+impl EntityKind {
+    pub const ALL: &'static [EntityKind] = &[
+        EntityKind::Installation,
+        EntityKind::Assignment,
+        EntityKind::Lead,
+        EntityKind::Survey,
+        EntityKind::Team,
+        EntityKind::User,
+        EntityKind::Report,
+        EntityKind::Media,
+    ];
+
+    /// The wire / storage name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntityKind::Installation => "installation",
+            EntityKind::Assignment => "assignment",
+            EntityKind::Lead => "lead",
+            EntityKind::Survey => "survey",
+            EntityKind::Team => "team",
+            EntityKind::User => "user",
+            EntityKind::Report => "report",
+            EntityKind::Media => "media",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|k| k.as_str() == s)
+    }
+}
+
+/// Why a tombstone was sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum TombstoneReason {
+    /// The record still exists but is no longer in the caller's scope (the
+    /// installation was reassigned to another team or the assignment withdrawn).
+    LeftScope,
+    /// The record was deleted (e.g. `media.remove`).
+    Deleted,
+}
+
+/// "Delete your local copy of this record."
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Tombstone {
+    pub entity: EntityKind,
+    pub id: Uuid,
+    pub reason: TombstoneReason,
+    /// The change sequence at which the record went away.
+    pub version: u64,
+}
+
+/// One page of changes. Apply the whole page in one local transaction, then
+/// store `next_cursor`; an interrupted first sync resumes from there.
+///
+/// Records are upserts keyed by id (replace the local row when `version` is
+/// newer). Within a page, a tombstone and an upsert of the same record cannot
+/// both appear: the server sends whichever reflects the current scope.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PullPage {
+    /// The cursor this page was read from (echo of the request).
+    pub cursor: u64,
+    /// Pass as `cursor` for the next page. Never smaller than `cursor`.
+    pub next_cursor: u64,
+    /// True when more changes exist after `next_cursor`: pull again at once.
+    pub has_more: bool,
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
+    pub installations: Vec<Versioned<Installation>>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
+    pub assignments: Vec<Versioned<InstallationAssignment>>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
+    pub leads: Vec<Versioned<Lead>>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
+    pub surveys: Vec<Versioned<Survey>>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
+    pub teams: Vec<Versioned<Team>>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
+    pub users: Vec<Versioned<User>>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
+    pub reports: Vec<Versioned<PulledReport>>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
+    pub media: Vec<Versioned<PulledMedia>>,
+    pub tombstones: Vec<Tombstone>,
+}
+
+impl PullPage {
+    /// Records plus tombstones in the page.
+    pub fn len(&self) -> usize {
+        self.installations.len()
+            + self.assignments.len()
+            + self.leads.len()
+            + self.surveys.len()
+            + self.teams.len()
+            + self.users.len()
+            + self.reports.len()
+            + self.media.len()
+            + self.tombstones.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}

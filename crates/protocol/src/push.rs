@@ -1,0 +1,121 @@
+//! `POST /api/v1/sync/push`: outbox entries in order, each answered on its own.
+
+use fieldbook_domain::{Installation, InstallationAssignment, Mutation};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::pull::Versioned;
+
+/// Most mutations accepted in one push; send the rest in the next request.
+pub const MAX_PUSH_BATCH: usize = 500;
+
+/// One outbox entry: a named domain mutation in its sync envelope.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MutationEnvelope {
+    /// Client-chosen id; the server applies a mutation id at most once and
+    /// answers a replay with the stored result.
+    pub mutation_id: Uuid,
+    /// The device that recorded it. A device is bound to the first user that
+    /// pushes from it; other users' pushes from it are rejected.
+    pub device_id: Uuid,
+    /// Per-device sequence, 1, 2, 3… without gaps. Every answered mutation
+    /// (applied, rejected or conflict) consumes its number; a gap is rejected
+    /// with `sequence_gap` and nothing is recorded, so the device can resend.
+    pub device_seq: u64,
+    /// Server version of the entity the change was based on (from the last
+    /// pull), if the device had one. Recorded for diagnosis; the lifecycle is
+    /// checked by the mutation's `expected_from`, the flags by their base
+    /// values.
+    #[serde(default)]
+    pub base_version: Option<u64>,
+    /// The change itself: `{"kind": "installation.start", "payload": {…}}`.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub mutation: Mutation,
+}
+
+/// Body of `POST /api/v1/sync/push`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PushRequest {
+    /// In outbox order; at most [`MAX_PUSH_BATCH`].
+    pub mutations: Vec<MutationEnvelope>,
+}
+
+/// Stable codes of a rejected mutation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum RejectCode {
+    /// A field is invalid (see the reason).
+    ValidationFailed,
+    /// The lifecycle has no such move from the current state.
+    InvalidTransition,
+    /// The caller's role may not make this change.
+    NotPermitted,
+    /// The object does not exist in the caller's scope.
+    NotFound,
+    /// The installation already has a different report.
+    ReportExists,
+    /// `device_seq` is not the next number for this device. Not recorded:
+    /// resend from the expected number.
+    SequenceGap,
+    /// The device id is bound to another user. Not recorded.
+    ForeignDevice,
+    /// The mutation id was already used by another user or device.
+    MutationIdReused,
+}
+
+impl RejectCode {
+    /// Rejections that are not stored under the mutation id (the device may
+    /// fix the cause and send the same mutation again).
+    pub fn is_transient(self) -> bool {
+        matches!(self, RejectCode::SequenceGap | RejectCode::ForeignDevice)
+    }
+}
+
+/// What the server holds now, sent with a conflict so the device can rebase
+/// and show the technician what happened.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ServerState {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub installation: Option<Versioned<Installation>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub assignment: Option<Versioned<InstallationAssignment>>,
+    /// What happened, for the technician ("Central Ops cancelled this job; your
+    /// report was kept and flagged for review").
+    pub message: String,
+}
+
+/// The answer to one mutation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum MutationOutcome {
+    /// The change took effect; `version` is the changed record's new version.
+    Applied { version: u64 },
+    /// The change was refused and had no effect.
+    Rejected { code: RejectCode, reason: String },
+    /// The server's state moved on (e.g. ops cancelled the job). What could be
+    /// kept was kept (a report, media, a note for ops); `server_state` is what
+    /// the server holds now.
+    Conflict { server_state: Box<ServerState> },
+}
+
+/// One mutation's answer, by mutation id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MutationResult {
+    pub mutation_id: Uuid,
+    pub outcome: MutationOutcome,
+}
+
+/// Answer of `POST /api/v1/sync/push`: one result per mutation, same order.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PushResponse {
+    pub results: Vec<MutationResult>,
+}

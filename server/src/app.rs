@@ -1,0 +1,256 @@
+//! The HTTP application: routes, middleware (request ids, tracing, auth, body
+//! limits, timeouts) and the listener.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{from_fn_with_state, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use fieldbook_protocol::{ErrorCode, Health};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+
+use crate::blobs::{self, BlobStore};
+use crate::config::ServerConfig;
+use crate::error::ApiError;
+use crate::storage::Storage;
+use crate::{admin, auth, installations, openapi, pull, push};
+
+/// What every handler can reach.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub storage: Arc<Storage>,
+    pub config: Arc<ServerConfig>,
+    pub blobs: Arc<BlobStore>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Storage(#[from] crate::storage::StorageError),
+    #[error("cannot open the blob store: {0}")]
+    Blobs(#[from] blobs::BlobError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+impl AppState {
+    /// Opens the database and blob store in the configured data dir.
+    pub fn open(config: ServerConfig) -> Result<AppState, StartError> {
+        let storage = Storage::open(&config.data_dir)?;
+        let blobs = BlobStore::open(&config.data_dir, config.max_blob_bytes)?;
+        Ok(AppState {
+            storage: Arc::new(storage),
+            config: Arc::new(config),
+            blobs: Arc::new(blobs),
+        })
+    }
+}
+
+/// Server liveness and API version.
+#[utoipa::path(
+    get, path = "/api/v1/health", tag = "meta",
+    responses((status = 200, description = "The server is up", body = Health))
+)]
+pub async fn health() -> Json<Health> {
+    Json(Health {
+        status: "ok".into(),
+        api_version: fieldbook_protocol::API_VERSION.into(),
+        server_version: env!("CARGO_PKG_VERSION").into(),
+    })
+}
+
+/// This document.
+#[utoipa::path(
+    get, path = "/api/v1/openapi.json", tag = "meta",
+    responses((status = 200, description = "The OpenAPI 3 document of this API"))
+)]
+pub async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
+    Json(openapi::document())
+}
+
+async fn route_not_found() -> ApiError {
+    ApiError::not_found("route")
+}
+
+/// Answers `timeout` when a JSON request takes longer than configured.
+async fn enforce_timeout(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(state.config.request_timeout, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::Timeout,
+            "The server took too long to answer; try again",
+        )
+        .into_response(),
+    }
+}
+
+/// All routes with their middleware.
+pub fn router(state: AppState) -> Router {
+    let public = Router::new()
+        .route("/api/v1/health", get(health))
+        .route("/api/v1/openapi.json", get(openapi_json))
+        .route("/api/v1/auth/login", post(auth::login_handler));
+
+    let authenticated = Router::new()
+        .route("/api/v1/auth/logout", post(auth::logout_handler))
+        .route("/api/v1/auth/session", get(auth::session_handler))
+        .route("/api/v1/sync/pull", get(pull::pull_handler))
+        .route("/api/v1/sync/push", post(push::push_handler))
+        .route(
+            "/api/v1/installations/{installation_id}",
+            get(installations::installation_handler),
+        )
+        .route(
+            "/api/v1/installations/{installation_id}/report",
+            get(installations::report_handler),
+        )
+        .route(
+            "/api/v1/installations/{installation_id}/report/events",
+            get(installations::report_events_handler),
+        )
+        .route(
+            "/api/v1/media/{media_id}",
+            get(installations::media_handler),
+        )
+        .route("/api/v1/admin/users", post(admin::create_user_handler))
+        .route("/api/v1/admin/teams", post(admin::create_team_handler))
+        .route(
+            "/api/v1/admin/teams/{team_id}/members",
+            post(admin::add_team_member_handler),
+        )
+        .route(
+            "/api/v1/admin/installations",
+            post(admin::create_installation_handler),
+        )
+        .route(
+            "/api/v1/admin/installations/{installation_id}/assignments",
+            post(admin::assign_handler),
+        )
+        .route(
+            "/api/v1/admin/installations/{installation_id}/transition",
+            post(admin::transition_handler),
+        )
+        .route(
+            "/api/v1/admin/assignments/{assignment_id}/withdraw",
+            post(admin::withdraw_handler),
+        )
+        .route_layer(from_fn_with_state(state.clone(), auth::require_auth));
+
+    let json_api = public
+        .merge(authenticated)
+        .layer(DefaultBodyLimit::max(state.config.json_body_limit))
+        .layer(from_fn_with_state(state.clone(), enforce_timeout))
+        .with_state(state.clone());
+
+    // Blob uploads stream large bodies for a long time: no JSON body limit and
+    // no request deadline (the blob store bounds sizes and idle PATCHes).
+    // The auth layer lets tus `OPTIONS` through without a token.
+    let blob_api: Router = Router::new()
+        .nest("/api/v1/blobs", blobs::router(Arc::clone(&state.blobs)))
+        .layer(from_fn_with_state(state.clone(), auth::require_auth))
+        .layer(DefaultBodyLimit::disable());
+
+    json_api
+        .merge(blob_api)
+        .fallback(route_not_found)
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(
+            TraceLayer::new_for_http()
+                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO))
+                .make_span_with(|request: &Request| {
+                    let request_id = request
+                        .headers()
+                        .get("x-request-id")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("-");
+                    tracing::info_span!(
+                        "request",
+                        method = %request.method(),
+                        path = %request.uri().path(),
+                        request_id = %request_id,
+                        user = tracing::field::Empty,
+                    )
+                }),
+        )
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+/// A server running in this process (the binary's `serve`, and tests).
+#[derive(Debug)]
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningServer {
+    /// Stops accepting, lets in-flight requests finish, and waits.
+    pub async fn shutdown(mut self) -> std::io::Result<()> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        match (&mut self.task).await {
+            Ok(result) => result,
+            Err(e) => Err(std::io::Error::other(e)),
+        }
+    }
+
+    /// Resolves if the server stops on its own (only on an error).
+    pub async fn stopped(&mut self) -> std::io::Result<()> {
+        match (&mut self.task).await {
+            Ok(result) => result,
+            Err(e) => Err(std::io::Error::other(e)),
+        }
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Binds `addr` (port 0 picks a free port) and serves in a background task.
+pub async fn start(state: AppState, addr: SocketAddr) -> Result<RunningServer, StartError> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Listen { addr, source })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|source| StartError::Listen { addr, source })?;
+    let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
+    let app = router(state.clone());
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = shutdown_rx.await;
+            })
+            .await
+    });
+    tracing::info!(%addr, "listening");
+    Ok(RunningServer {
+        addr,
+        state,
+        shutdown: Some(shutdown_tx),
+        task,
+    })
+}
+
+/// How long `serve` waits for in-flight requests on Ctrl-C.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);

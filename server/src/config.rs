@@ -1,0 +1,74 @@
+//! Server settings. Production defaults live here; tests lower the password
+//! hashing cost only through [`PasswordHashing::insecure_fast_for_tests`].
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Argon2id cost parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PasswordHashing {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+}
+
+impl PasswordHashing {
+    /// OWASP Password Storage Cheat Sheet: argon2id, m = 19 MiB, t = 2, p = 1.
+    pub const OWASP: PasswordHashing = PasswordHashing {
+        memory_kib: 19 * 1024,
+        iterations: 2,
+        parallelism: 1,
+    };
+
+    /// Far too weak for real passwords: only for test servers, where hundreds
+    /// of logins would otherwise dominate the run time.
+    pub fn insecure_fast_for_tests() -> PasswordHashing {
+        PasswordHashing {
+            memory_kib: 64,
+            iterations: 1,
+            parallelism: 1,
+        }
+    }
+}
+
+impl Default for PasswordHashing {
+    fn default() -> Self {
+        Self::OWASP
+    }
+}
+
+/// Everything `serve` needs.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub data_dir: PathBuf,
+    pub password_hashing: PasswordHashing,
+    /// How long a login token stays valid.
+    pub session_ttl: Duration,
+    /// Failed logins in a row before an account is locked.
+    pub max_failed_logins: u32,
+    /// How long the lock lasts.
+    pub login_lockout: Duration,
+    /// Deadline for a JSON request (not for blob uploads, which stream).
+    pub request_timeout: Duration,
+    /// Largest JSON request body (a push batch with a signed report fits).
+    pub json_body_limit: usize,
+    /// Largest blob (a long site video).
+    pub max_blob_bytes: u64,
+}
+
+impl ServerConfig {
+    /// Production defaults for a data dir.
+    pub fn new(data_dir: PathBuf) -> Self {
+        Self {
+            data_dir,
+            password_hashing: PasswordHashing::OWASP,
+            // Devices work offline for days; a field laptop logs in rarely.
+            session_ttl: Duration::from_secs(30 * 24 * 3600),
+            max_failed_logins: 5,
+            login_lockout: Duration::from_secs(15 * 60),
+            request_timeout: Duration::from_secs(30),
+            json_body_limit: 16 * 1024 * 1024,
+            max_blob_bytes: 4 * 1024 * 1024 * 1024,
+        }
+    }
+}

@@ -1,0 +1,601 @@
+//! `POST /api/v1/sync/push`: re-runs each named mutation against the server's
+//! state (the server owns the lifecycle) and answers each one separately.
+//!
+//! Each mutation runs in its own write transaction together with the record
+//! of its mutation id and answer, so a retried push changes nothing and gets
+//! the stored answers. Conflicts follow DESIGN.md: when ops cancelled or
+//! rescheduled a job that the technician meanwhile worked on offline, the
+//! technician's report and media are kept, a note is left for ops on the
+//! installation, and the answer is `conflict` with the server's state.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::{Extension, Json};
+use chrono::{DateTime, Utc};
+use fieldbook_domain::mutation::media_type_for_mime;
+use fieldbook_domain::{
+    lifecycle, validation, AssignmentStatus, Installation, InstallationStatus, LifecycleError,
+    Mutation, StartRequest,
+};
+use fieldbook_protocol::{
+    ErrorBody, ErrorCode, MutationEnvelope, MutationOutcome, MutationResult, PushRequest,
+    PushResponse, RejectCode, ReportEvent, ReportEventKind, ServerState, Versioned, MAX_PUSH_BATCH,
+};
+use uuid::Uuid;
+
+use crate::app::AppState;
+use crate::caller::Caller;
+use crate::error::{blocking, ApiError};
+use crate::json::ApiJson;
+use crate::storage::{MutationRecord, Scope, Storage, WriteTx};
+
+fn rejected(code: RejectCode, reason: impl Into<String>) -> MutationOutcome {
+    MutationOutcome::Rejected {
+        code,
+        reason: reason.into(),
+    }
+}
+
+fn not_found(what: &str) -> MutationOutcome {
+    rejected(RejectCode::NotFound, format!("No such {what}"))
+}
+
+/// Lifecycle refusals other than a stale state (which is a conflict).
+fn lifecycle_rejection(e: LifecycleError) -> MutationOutcome {
+    let code = match e {
+        LifecycleError::NoSuchMove { .. } | LifecycleError::StaleState { .. } => {
+            RejectCode::InvalidTransition
+        }
+        LifecycleError::NotPermitted { .. } => RejectCode::NotPermitted,
+        LifecycleError::Invalid(_) => RejectCode::ValidationFailed,
+    };
+    rejected(code, e.to_string())
+}
+
+/// Whether the installation's state means ops moved it away from the
+/// technician's path (as opposed to a team-mate's device being faster).
+fn ops_interfered(actual: InstallationStatus) -> bool {
+    !matches!(
+        actual,
+        InstallationStatus::InProgress
+            | InstallationStatus::Completed
+            | InstallationStatus::ReportSubmitted
+            | InstallationStatus::Closed
+    )
+}
+
+/// Pushes a batch: one answer per mutation, in order.
+pub fn push(
+    storage: &Storage,
+    caller: &Caller,
+    request: &PushRequest,
+) -> Result<PushResponse, ApiError> {
+    if request.mutations.len() > MAX_PUSH_BATCH {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::PayloadTooLarge,
+            format!(
+                "A push carries at most {MAX_PUSH_BATCH} mutations; send the rest in the next push"
+            ),
+        ));
+    }
+    let mut results = Vec::with_capacity(request.mutations.len());
+    for envelope in &request.mutations {
+        let outcome = storage.write(|tx| apply_envelope(tx, caller, envelope))?;
+        results.push(MutationResult {
+            mutation_id: envelope.mutation_id,
+            outcome,
+        });
+    }
+    Ok(PushResponse { results })
+}
+
+/// Replay check, device binding and sequence check, then the mutation itself.
+fn apply_envelope(
+    tx: &mut WriteTx<'_>,
+    caller: &Caller,
+    envelope: &MutationEnvelope,
+) -> Result<MutationOutcome, ApiError> {
+    if let Some(stored) = tx.db().stored_mutation(envelope.mutation_id)? {
+        if stored.user_id == caller.user_id && stored.device_id == envelope.device_id {
+            return Ok(stored.outcome);
+        }
+        return Ok(rejected(
+            RejectCode::MutationIdReused,
+            "This mutation id was already used by another device; generate a new id",
+        ));
+    }
+    let last_seq = match tx.db().device(envelope.device_id)? {
+        None => {
+            tx.bind_device(envelope.device_id, caller.user_id)?;
+            0
+        }
+        Some(device) if device.user_id != caller.user_id => {
+            return Ok(rejected(
+                RejectCode::ForeignDevice,
+                "This device id belongs to another user; sign in on your own device",
+            ));
+        }
+        Some(device) => device.last_seq,
+    };
+    if envelope.device_seq != last_seq + 1 {
+        return Ok(rejected(
+            RejectCode::SequenceGap,
+            format!(
+                "Expected device sequence {}, got {}; resend from {}",
+                last_seq + 1,
+                envelope.device_seq,
+                last_seq + 1
+            ),
+        ));
+    }
+    let outcome = tx.savepoint(
+        |tx| apply_mutation(tx, caller, envelope),
+        |result| !matches!(result, Ok(MutationOutcome::Rejected { .. }) | Err(_)),
+    )?;
+    tx.record_mutation(&MutationRecord {
+        mutation_id: envelope.mutation_id,
+        device_id: envelope.device_id,
+        device_seq: envelope.device_seq,
+        user_id: caller.user_id,
+        kind: envelope.mutation.kind().as_str(),
+        base_version: envelope.base_version,
+        outcome: &outcome,
+    })?;
+    Ok(outcome)
+}
+
+fn scope(caller: &Caller) -> Scope {
+    Scope::for_user(caller.user_id, caller.role)
+}
+
+fn installation_in_scope(
+    tx: &WriteTx<'_>,
+    caller: &Caller,
+    id: Uuid,
+) -> Result<Option<Installation>, ApiError> {
+    if !tx.db().installation_in_scope(id, scope(caller))? {
+        return Ok(None);
+    }
+    Ok(tx.db().installation(id)?.map(|v| v.record))
+}
+
+/// Answers `conflict` with the installation as the server holds it, after
+/// leaving `review_note` for ops on it when there is one.
+fn installation_conflict(
+    tx: &mut WriteTx<'_>,
+    mut installation: Installation,
+    review_note: Option<String>,
+    message: String,
+) -> Result<MutationOutcome, ApiError> {
+    let version = match review_note {
+        Some(note) => {
+            installation.ops_review_note = Some(match installation.ops_review_note.take() {
+                Some(previous) => format!("{previous}\n{note}"),
+                None => note,
+            });
+            tx.save_installation(&installation)?
+        }
+        None => tx
+            .db()
+            .installation(installation.id)?
+            .map_or(0, |v| v.version),
+    };
+    Ok(MutationOutcome::Conflict {
+        server_state: Box::new(ServerState {
+            installation: Some(Versioned {
+                version,
+                record: installation,
+            }),
+            assignment: None,
+            message,
+        }),
+    })
+}
+
+/// A technician's lifecycle move that found the installation in another state.
+fn stale_move(
+    tx: &mut WriteTx<'_>,
+    caller: &Caller,
+    installation: Installation,
+    action: &str,
+    at: DateTime<Utc>,
+    detail: Option<&str>,
+) -> Result<MutationOutcome, ApiError> {
+    let actual = installation.status;
+    let detail = detail.map(|d| format!(" ({d})")).unwrap_or_default();
+    let (note, message) = if ops_interfered(actual) {
+        (
+            Some(format!(
+                "{} {action} the job on their device at {at}{detail}, after it had become {actual}: please review",
+                caller.username
+            )),
+            format!(
+                "The job is {actual} on the server, so it could not be marked as {action}. Central Ops have been asked to review it; nothing you entered was lost."
+            ),
+        )
+    } else {
+        (
+            None,
+            format!("The job is already {actual} (another device got there first)."),
+        )
+    };
+    installation_conflict(tx, installation, note, message)
+}
+
+fn apply_mutation(
+    tx: &mut WriteTx<'_>,
+    caller: &Caller,
+    envelope: &MutationEnvelope,
+) -> Result<MutationOutcome, ApiError> {
+    match &envelope.mutation {
+        Mutation::InstallationStart {
+            installation_id,
+            expected_from,
+            override_reason,
+            at,
+        } => {
+            let Some(installation) = installation_in_scope(tx, caller, *installation_id)? else {
+                return Ok(not_found("installation"));
+            };
+            let mut updated = installation.clone();
+            let request = StartRequest {
+                override_reason: override_reason.clone(),
+            };
+            match lifecycle::start(&mut updated, *expected_from, &request, tx.now) {
+                Ok(override_used) => {
+                    if let Some(reason) = override_used {
+                        updated.status_reason =
+                            Some(format!("Started before ops confirmation: {reason}"));
+                    }
+                    let version = tx.save_installation(&updated)?;
+                    Ok(MutationOutcome::Applied { version })
+                }
+                Err(LifecycleError::StaleState { .. }) => {
+                    stale_move(tx, caller, installation, "started", *at, None)
+                }
+                Err(e) => Ok(lifecycle_rejection(e)),
+            }
+        }
+        Mutation::InstallationFinish {
+            installation_id,
+            expected_from,
+            at,
+        } => {
+            let Some(installation) = installation_in_scope(tx, caller, *installation_id)? else {
+                return Ok(not_found("installation"));
+            };
+            let mut updated = installation.clone();
+            match lifecycle::finish(&mut updated, *expected_from, tx.now) {
+                Ok(()) => Ok(MutationOutcome::Applied {
+                    version: tx.save_installation(&updated)?,
+                }),
+                Err(LifecycleError::StaleState { .. }) => {
+                    stale_move(tx, caller, installation, "finished", *at, None)
+                }
+                Err(e) => Ok(lifecycle_rejection(e)),
+            }
+        }
+        Mutation::InstallationCouldNotComplete {
+            installation_id,
+            expected_from,
+            reason,
+            at,
+        } => {
+            let Some(installation) = installation_in_scope(tx, caller, *installation_id)? else {
+                return Ok(not_found("installation"));
+            };
+            let mut updated = installation.clone();
+            match lifecycle::could_not_complete(&mut updated, *expected_from, reason, tx.now) {
+                Ok(()) => Ok(MutationOutcome::Applied {
+                    version: tx.save_installation(&updated)?,
+                }),
+                Err(LifecycleError::StaleState { .. }) => stale_move(
+                    tx,
+                    caller,
+                    installation,
+                    "could not complete",
+                    *at,
+                    Some(reason),
+                ),
+                Err(e) => Ok(lifecycle_rejection(e)),
+            }
+        }
+        Mutation::InstallationSetFlags {
+            installation_id,
+            customer_confirmed,
+            demo_completed,
+            base_customer_confirmed,
+            base_demo_completed,
+        } => {
+            let Some(mut installation) = installation_in_scope(tx, caller, *installation_id)?
+            else {
+                return Ok(not_found("installation"));
+            };
+            if let Some(ours) = customer_confirmed {
+                installation.customer_confirmed = lifecycle::merge_flag(
+                    *base_customer_confirmed,
+                    *ours,
+                    installation.customer_confirmed,
+                );
+            }
+            if let Some(ours) = demo_completed {
+                installation.demo_completed =
+                    lifecycle::merge_flag(*base_demo_completed, *ours, installation.demo_completed);
+            }
+            installation.updated_at = tx.now;
+            Ok(MutationOutcome::Applied {
+                version: tx.save_installation(&installation)?,
+            })
+        }
+        Mutation::AssignmentRespond {
+            assignment_id,
+            response,
+            reason,
+            at,
+        } => respond_to_assignment(
+            tx,
+            caller,
+            *assignment_id,
+            *response,
+            reason.as_deref(),
+            *at,
+        ),
+        Mutation::ReportSubmit { report } => submit_report(tx, caller, envelope, report),
+        Mutation::MediaAttach { media } => {
+            let Some(installation) = installation_in_scope(tx, caller, media.installation_id)?
+            else {
+                return Ok(not_found("installation"));
+            };
+            if let Err(e) = validation::caption(&media.caption) {
+                return Ok(rejected(RejectCode::ValidationFailed, e.to_string()));
+            }
+            if media_type_for_mime(&media.file.mime) != Some(media.media_type) {
+                return Ok(rejected(
+                    RejectCode::ValidationFailed,
+                    format!(
+                        "A {} cannot have the file type {:?}",
+                        media.media_type, media.file.mime
+                    ),
+                ));
+            }
+            if let Some(existing) = tx.db().media(media.id)? {
+                let same = existing.record.installation_id == installation.id
+                    && existing.record.file.sha256 == media.file.sha256;
+                return Ok(if same {
+                    MutationOutcome::Applied {
+                        version: existing.version,
+                    }
+                } else {
+                    rejected(
+                        RejectCode::ValidationFailed,
+                        "A different media record already has this id",
+                    )
+                });
+            }
+            let mut media = media.clone();
+            // Media belongs to whoever pushed it, whatever the payload says.
+            media.uploaded_by = caller.user_id;
+            Ok(MutationOutcome::Applied {
+                version: tx.save_media(&media)?,
+            })
+        }
+        Mutation::MediaCaption { media_id, caption } => {
+            let Some(mut media) = own_media(tx, caller, *media_id)? else {
+                return Ok(not_found("media"));
+            };
+            if media.uploaded_by != caller.user_id {
+                return Ok(rejected(
+                    RejectCode::NotPermitted,
+                    "Only the person who added a photo or video can change its caption",
+                ));
+            }
+            if let Err(e) = validation::caption(caption) {
+                return Ok(rejected(RejectCode::ValidationFailed, e.to_string()));
+            }
+            media.caption = caption.clone();
+            Ok(MutationOutcome::Applied {
+                version: tx.save_media(&media)?,
+            })
+        }
+        Mutation::MediaRemove { media_id } => {
+            let Some(media) = own_media(tx, caller, *media_id)? else {
+                return Ok(not_found("media"));
+            };
+            if media.uploaded_by != caller.user_id {
+                return Ok(rejected(
+                    RejectCode::NotPermitted,
+                    "Only the person who added a photo or video can remove it",
+                ));
+            }
+            if tx.db().report_of(media.installation_id)?.is_some() {
+                return Ok(rejected(
+                    RejectCode::InvalidTransition,
+                    "The report was submitted with this media; it can no longer be removed",
+                ));
+            }
+            Ok(MutationOutcome::Applied {
+                version: tx.delete_media(&media)?,
+            })
+        }
+    }
+}
+
+/// A media record whose installation is in the caller's scope.
+fn own_media(
+    tx: &WriteTx<'_>,
+    caller: &Caller,
+    media_id: Uuid,
+) -> Result<Option<fieldbook_domain::InstallationMedia>, ApiError> {
+    let Some(media) = tx.db().media(media_id)? else {
+        return Ok(None);
+    };
+    if !tx
+        .db()
+        .installation_in_scope(media.record.installation_id, scope(caller))?
+    {
+        return Ok(None);
+    }
+    Ok(Some(media.record))
+}
+
+fn respond_to_assignment(
+    tx: &mut WriteTx<'_>,
+    caller: &Caller,
+    assignment_id: Uuid,
+    response: AssignmentStatus,
+    reason: Option<&str>,
+    at: DateTime<Utc>,
+) -> Result<MutationOutcome, ApiError> {
+    let Some(current) = tx.db().assignment(assignment_id)? else {
+        return Ok(not_found("assignment"));
+    };
+    let mut assignment = current.record.clone();
+    let mine =
+        caller.role == fieldbook_domain::Role::Ops || caller.team_ids.contains(&assignment.team_id);
+    if !mine {
+        return Ok(not_found("assignment"));
+    }
+    if !matches!(
+        response,
+        AssignmentStatus::Accepted | AssignmentStatus::Declined
+    ) {
+        return Ok(rejected(
+            RejectCode::ValidationFailed,
+            "A team can only accept or decline an assignment",
+        ));
+    }
+    match assignment.status {
+        AssignmentStatus::Withdrawn => {
+            return Ok(MutationOutcome::Conflict {
+                server_state: Box::new(ServerState {
+                    installation: None,
+                    assignment: Some(current),
+                    message: "Central Ops withdrew this assignment".into(),
+                }),
+            })
+        }
+        AssignmentStatus::Completed => {
+            return Ok(rejected(
+                RejectCode::InvalidTransition,
+                "The assignment is already completed",
+            ))
+        }
+        AssignmentStatus::Assigned | AssignmentStatus::Accepted | AssignmentStatus::Declined => {}
+    }
+    if response == AssignmentStatus::Declined {
+        let reason = reason.unwrap_or("");
+        if let Err(e) = validation::required_text("reason", reason, validation::MAX_REASON_CHARS) {
+            return Ok(rejected(RejectCode::ValidationFailed, e.to_string()));
+        }
+        assignment.decline_reason = Some(reason.trim().to_owned());
+    } else {
+        assignment.decline_reason = None;
+    }
+    assignment.status = response;
+    assignment.responded_at = Some(at);
+    Ok(MutationOutcome::Applied {
+        version: tx.save_assignment(&assignment)?,
+    })
+}
+
+fn submit_report(
+    tx: &mut WriteTx<'_>,
+    caller: &Caller,
+    envelope: &MutationEnvelope,
+    report: &fieldbook_domain::InstallationReport,
+) -> Result<MutationOutcome, ApiError> {
+    let Some(installation) = installation_in_scope(tx, caller, report.installation_id)? else {
+        return Ok(not_found("installation"));
+    };
+    let mut report = report.clone();
+    // The server knows who is submitting; the payload's claim does not count
+    // (it is not part of the signed content hash).
+    report.submitted_by = caller.user_id;
+    let received_at = tx.now;
+    let event = |kind| ReportEvent {
+        event: kind,
+        report_id: report.id,
+        installation_id: installation.id,
+        received_at,
+        device_id: envelope.device_id,
+        user_id: caller.user_id,
+        mutation_id: envelope.mutation_id,
+        content_hash: report.content_hash.clone(),
+    };
+    if let Some((existing, _)) = tx.db().report_of(installation.id)? {
+        if existing.record.id == report.id && existing.record.content_hash == report.content_hash {
+            let resubmitted = event(ReportEventKind::Resubmitted);
+            tx.append_report_event(&resubmitted)?;
+            return Ok(MutationOutcome::Applied {
+                version: existing.version,
+            });
+        }
+        return Ok(rejected(
+            RejectCode::ReportExists,
+            "This installation already has a different submitted report",
+        ));
+    }
+    let media = tx.db().media_hashes_of(installation.id)?;
+    if let Err(e) = report.validate(&media) {
+        return Ok(rejected(RejectCode::ValidationFailed, e.to_string()));
+    }
+    if installation.status == InstallationStatus::Completed {
+        let mut updated = installation.clone();
+        if let Err(e) = lifecycle::submit_report(&mut updated, report.demo_given, tx.now) {
+            return Ok(lifecycle_rejection(e));
+        }
+        tx.save_installation(&updated)?;
+        for assignment in tx.db().assignments_of(installation.id)? {
+            let mut a = assignment.record;
+            let team_member = caller.team_ids.contains(&a.team_id);
+            if team_member && a.status != AssignmentStatus::Withdrawn {
+                a.status = AssignmentStatus::Completed;
+                tx.save_assignment(&a)?;
+            }
+        }
+        let version = tx.insert_report(&report)?;
+        let submitted = event(ReportEventKind::Submitted);
+        tx.append_report_event(&submitted)?;
+        return Ok(MutationOutcome::Applied { version });
+    }
+    // Not `completed`: ops cancelled or rescheduled it meanwhile (or the
+    // finish was refused). Keep the report, tell ops, tell the technician.
+    tx.insert_report(&report)?;
+    let for_review = event(ReportEventKind::SubmittedForReview);
+    tx.append_report_event(&for_review)?;
+    let actual = installation.status;
+    let note = format!(
+        "{} submitted a report (content hash {}) while the job was {actual}: the report and media were kept, please review",
+        caller.username, report.content_hash
+    );
+    installation_conflict(
+        tx,
+        installation,
+        Some(note),
+        format!(
+            "The job is {actual} on the server. Your report and media were kept and Central Ops have been asked to review them."
+        ),
+    )
+}
+
+/// Send outbox entries; each is answered on its own.
+#[utoipa::path(
+    post, path = "/api/v1/sync/push", tag = "sync", security(("bearer" = [])),
+    request_body = PushRequest,
+    responses(
+        (status = 200, description = "One result per mutation, in order: applied{version}, rejected{code, reason} or conflict{server_state}", body = PushResponse),
+        (status = 400, description = "Malformed body", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 413, description = "Too many mutations or too large a body", body = ErrorBody),
+    )
+)]
+pub async fn push_handler(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ApiJson(request): ApiJson<PushRequest>,
+) -> Result<Json<PushResponse>, ApiError> {
+    blocking(move || push(&state.storage, &caller, &request))
+        .await
+        .map(Json)
+}

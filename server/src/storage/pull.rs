@@ -1,0 +1,314 @@
+//! The pull query: changes after a cursor, in the caller's scope, one page.
+//!
+//! Every table is read for at most `limit + 1` rows after the cursor (in
+//! scope, oldest first), the candidates are merged by sequence and cut at
+//! `limit`. If nothing was cut, every table was read to its end, so the page
+//! is the last one and the next cursor is the snapshot's highest sequence
+//! (skipping changes the caller may not see). All of it runs on one snapshot.
+
+use fieldbook_domain::{InstallationMedia, InstallationReport, Sha256Hex};
+use fieldbook_protocol::{
+    EntityKind, PullPage, PulledMedia, PulledReport, Tombstone, TombstoneReason, Versioned,
+};
+use rusqlite::named_params;
+use uuid::Uuid;
+
+use super::records::in_scope_sql;
+use super::records::Scope as PullScope;
+use super::{parse_timestamp, Db, StorageError};
+
+enum Candidate {
+    Row { kind: EntityKind, body: String },
+    Team { id: String },
+    Report { body: String, received_at: String },
+    Tombstone(Tombstone),
+}
+
+fn my_teams() -> &'static str {
+    "(SELECT team_id FROM team_members WHERE user_id = :user)"
+}
+
+fn row_queries() -> Vec<(EntityKind, String)> {
+    let inst = in_scope_sql;
+    vec![
+        (
+            EntityKind::Installation,
+            format!(
+                "SELECT i.seq, i.body FROM installations i WHERE i.seq > :cursor AND {} \
+                 ORDER BY i.seq LIMIT :n",
+                inst("i.id")
+            ),
+        ),
+        (
+            EntityKind::Assignment,
+            format!(
+                "SELECT a.seq, a.body FROM assignments a WHERE a.seq > :cursor \
+                 AND (:all = 1 OR a.team_id IN {}) AND {} ORDER BY a.seq LIMIT :n",
+                my_teams(),
+                inst("a.installation_id")
+            ),
+        ),
+        (
+            EntityKind::Lead,
+            format!(
+                "SELECT l.seq, l.body FROM leads l WHERE l.seq > :cursor AND (:all = 1 OR EXISTS \
+                 (SELECT 1 FROM installations li WHERE li.lead_id = l.id AND {})) \
+                 ORDER BY l.seq LIMIT :n",
+                inst("li.id")
+            ),
+        ),
+        (
+            EntityKind::Survey,
+            format!(
+                "SELECT s.seq, s.body FROM surveys s WHERE s.seq > :cursor AND (:all = 1 OR EXISTS \
+                 (SELECT 1 FROM installations si WHERE si.survey_id = s.id AND {})) \
+                 ORDER BY s.seq LIMIT :n",
+                inst("si.id")
+            ),
+        ),
+        (
+            EntityKind::User,
+            format!(
+                "SELECT u.seq, u.body FROM users u WHERE u.seq > :cursor AND (:all = 1 \
+                 OR u.id = :user OR u.id IN (SELECT tm.user_id FROM team_members tm \
+                   WHERE tm.team_id IN {})) ORDER BY u.seq LIMIT :n",
+                my_teams()
+            ),
+        ),
+        (
+            EntityKind::Media,
+            format!(
+                "SELECT m.seq, m.body FROM media m WHERE m.seq > :cursor AND {} \
+                 ORDER BY m.seq LIMIT :n",
+                inst("m.installation_id")
+            ),
+        ),
+    ]
+}
+
+fn team_query() -> String {
+    format!(
+        "SELECT t.seq, t.id FROM teams t WHERE t.seq > :cursor AND (:all = 1 OR t.id IN {}) \
+         ORDER BY t.seq LIMIT :n",
+        my_teams()
+    )
+}
+
+fn report_query() -> String {
+    format!(
+        "SELECT r.seq, r.body, r.received_at FROM reports r WHERE r.seq > :cursor AND {} \
+         ORDER BY r.seq LIMIT :n",
+        in_scope_sql("r.installation_id")
+    )
+}
+
+/// Tombstones the caller should apply: deletions of records in scope, and
+/// "left scope" for their teams unless the record is still visible to them
+/// (through another team, or because it came back).
+fn tombstone_query() -> String {
+    let inst = in_scope_sql;
+    format!(
+        "SELECT t.seq, t.entity, t.entity_id, t.reason FROM tombstones t WHERE t.seq > :cursor AND ( \
+           (t.reason = 'deleted' AND {deleted_scope}) \
+           OR (t.reason = 'left_scope' AND :all = 0 AND t.team_id IN {teams} AND NOT (CASE t.entity \
+             WHEN 'lead' THEN EXISTS (SELECT 1 FROM installations li \
+               WHERE li.lead_id = t.entity_id AND {lead_scope}) \
+             WHEN 'survey' THEN EXISTS (SELECT 1 FROM installations si \
+               WHERE si.survey_id = t.entity_id AND {survey_scope}) \
+             WHEN 'assignment' THEN (EXISTS (SELECT 1 FROM assignments ta \
+               WHERE ta.id = t.entity_id AND ta.team_id IN {teams}) AND {inst_scope}) \
+             ELSE {inst_scope} END))) \
+         ORDER BY t.seq LIMIT :n",
+        deleted_scope = inst("t.installation_id"),
+        teams = my_teams(),
+        lead_scope = inst("li.id"),
+        survey_scope = inst("si.id"),
+        inst_scope = inst("t.installation_id"),
+    )
+}
+
+fn parse_uuid(s: &str) -> Result<Uuid, StorageError> {
+    Uuid::parse_str(s).map_err(|e| StorageError::Corrupt(format!("uuid {s:?}: {e}")))
+}
+
+impl Db<'_> {
+    /// One page of changes after `cursor` for `scope`, at most `limit`
+    /// records and tombstones. `blob_available` says whether a blob's bytes
+    /// are on the server.
+    pub fn pull(
+        &self,
+        scope: PullScope,
+        cursor: u64,
+        limit: u32,
+        blob_available: &dyn Fn(&Sha256Hex) -> bool,
+    ) -> Result<PullPage, StorageError> {
+        let limit = limit.max(1) as usize;
+        let user = scope.user_id.to_string();
+        let params = named_params! {
+            ":cursor": cursor as i64,
+            ":n": (limit + 1) as i64,
+            ":all": scope.everything as i64,
+            ":user": user,
+        };
+        let mut candidates: Vec<(u64, Candidate)> = Vec::new();
+        for (kind, sql) in row_queries() {
+            let mut stmt = self.conn.prepare_cached(&sql)?;
+            let rows = stmt.query_map(params, |r| {
+                Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?))
+            })?;
+            for row in rows {
+                let (seq, body) = row?;
+                candidates.push((seq, Candidate::Row { kind, body }));
+            }
+        }
+        {
+            let mut stmt = self.conn.prepare_cached(&team_query())?;
+            let rows = stmt.query_map(params, |r| {
+                Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?))
+            })?;
+            for row in rows {
+                let (seq, id) = row?;
+                candidates.push((seq, Candidate::Team { id }));
+            }
+        }
+        {
+            let mut stmt = self.conn.prepare_cached(&report_query())?;
+            let rows = stmt.query_map(params, |r| {
+                Ok((
+                    r.get::<_, i64>(0)? as u64,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            })?;
+            for row in rows {
+                let (seq, body, received_at) = row?;
+                candidates.push((seq, Candidate::Report { body, received_at }));
+            }
+        }
+        {
+            let mut stmt = self.conn.prepare_cached(&tombstone_query())?;
+            let rows = stmt.query_map(params, |r| {
+                Ok((
+                    r.get::<_, i64>(0)? as u64,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                ))
+            })?;
+            for row in rows {
+                let (seq, entity, id, reason) = row?;
+                let entity = EntityKind::parse(&entity)
+                    .ok_or_else(|| StorageError::Corrupt(format!("tombstone entity {entity}")))?;
+                let reason = match reason.as_str() {
+                    "deleted" => TombstoneReason::Deleted,
+                    _ => TombstoneReason::LeftScope,
+                };
+                candidates.push((
+                    seq,
+                    Candidate::Tombstone(Tombstone {
+                        entity,
+                        id: parse_uuid(&id)?,
+                        reason,
+                        version: seq,
+                    }),
+                ));
+            }
+        }
+
+        candidates.sort_unstable_by_key(|(seq, _)| *seq);
+        let has_more = candidates.len() > limit;
+        candidates.truncate(limit);
+        let next_cursor = if has_more {
+            candidates.last().map_or(cursor, |(seq, _)| *seq)
+        } else {
+            self.change_seq()?.max(cursor)
+        };
+
+        let mut page = PullPage {
+            cursor,
+            next_cursor,
+            has_more,
+            ..PullPage::default()
+        };
+        for (seq, candidate) in candidates {
+            match candidate {
+                Candidate::Row { kind, body } => {
+                    let body = body.as_str();
+                    match kind {
+                        EntityKind::Installation => page.installations.push(v(seq, body)?),
+                        EntityKind::Assignment => page.assignments.push(v(seq, body)?),
+                        EntityKind::Lead => page.leads.push(v(seq, body)?),
+                        EntityKind::Survey => page.surveys.push(v(seq, body)?),
+                        EntityKind::User => page.users.push(v(seq, body)?),
+                        EntityKind::Media => {
+                            let media: InstallationMedia = serde_json::from_str(body)?;
+                            let blob_available = blob_available(&media.file.sha256);
+                            page.media.push(Versioned {
+                                version: seq,
+                                record: PulledMedia {
+                                    media,
+                                    blob_available,
+                                },
+                            });
+                        }
+                        EntityKind::Team | EntityKind::Report => {
+                            return Err(StorageError::Corrupt(format!(
+                                "unexpected {kind:?} row in pull"
+                            )))
+                        }
+                    }
+                }
+                Candidate::Team { id } => {
+                    if let Some(team) = self.team(parse_uuid(&id)?)? {
+                        page.teams.push(team);
+                    }
+                }
+                Candidate::Report { body, received_at } => {
+                    let report: InstallationReport = serde_json::from_str(&body)?;
+                    page.reports.push(Versioned {
+                        version: seq,
+                        record: pulled_report(report, &received_at, blob_available)?,
+                    });
+                }
+                Candidate::Tombstone(t) => page.tombstones.push(t),
+            }
+        }
+        Ok(page)
+    }
+}
+
+fn v<T: serde::de::DeserializeOwned>(seq: u64, body: &str) -> Result<Versioned<T>, StorageError> {
+    Ok(Versioned {
+        version: seq,
+        record: serde_json::from_str(body)?,
+    })
+}
+
+fn pulled_report(
+    report: InstallationReport,
+    received_at: &str,
+    blob_available: &dyn Fn(&Sha256Hex) -> bool,
+) -> Result<PulledReport, StorageError> {
+    Ok(pulled_report_from(
+        report,
+        parse_timestamp(received_at)?,
+        blob_available,
+    ))
+}
+
+/// A stored report with its receive time and signature availability.
+pub fn pulled_report_from(
+    report: InstallationReport,
+    received_at: chrono::DateTime<chrono::Utc>,
+    blob_available: &dyn Fn(&Sha256Hex) -> bool,
+) -> PulledReport {
+    let signature_blob_available = report
+        .customer_signature
+        .as_ref()
+        .is_none_or(|s| blob_available(&s.png.sha256));
+    PulledReport {
+        report,
+        received_at,
+        signature_blob_available,
+    }
+}

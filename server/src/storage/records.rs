@@ -1,0 +1,852 @@
+//! Typed reads and writes of each table.
+
+use chrono::{DateTime, Datelike, Utc};
+use fieldbook_domain::{
+    Installation, InstallationAssignment, InstallationId, InstallationMedia, InstallationReport,
+    Lead, Role, Sha256Hex, Survey, Team, User,
+};
+use fieldbook_protocol::{
+    EntityKind, MutationOutcome, ReportEvent, ReportEventKind, TombstoneReason, Versioned,
+};
+use rusqlite::{params, OptionalExtension};
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
+
+use super::{parse_timestamp, timestamp, Db, StorageError, WriteTx};
+
+fn from_json<T: DeserializeOwned>(body: &str) -> Result<T, StorageError> {
+    Ok(serde_json::from_str(body)?)
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StorageError> {
+    Ok(serde_json::to_string(value)?)
+}
+
+fn versioned<T: DeserializeOwned>(body: String, seq: i64) -> Result<Versioned<T>, StorageError> {
+    Ok(Versioned {
+        version: seq as u64,
+        record: from_json(&body)?,
+    })
+}
+
+fn parse_uuid(s: &str) -> Result<Uuid, StorageError> {
+    Uuid::parse_str(s).map_err(|e| StorageError::Corrupt(format!("uuid {s:?}: {e}")))
+}
+
+/// A report with the server's receive time.
+pub type StoredReport = (Versioned<InstallationReport>, DateTime<Utc>);
+
+/// A login session as stored (the token itself is never stored).
+#[derive(Debug, Clone)]
+pub struct SessionRow {
+    pub user_id: Uuid,
+    pub expires_at: DateTime<Utc>,
+    pub revoked: bool,
+}
+
+/// A mutation's stored answer.
+#[derive(Debug, Clone)]
+pub struct StoredMutation {
+    pub device_id: Uuid,
+    pub user_id: Uuid,
+    pub outcome: MutationOutcome,
+}
+
+/// A mutation's answer as it is recorded.
+#[derive(Debug, Clone, Copy)]
+pub struct MutationRecord<'a> {
+    pub mutation_id: Uuid,
+    pub device_id: Uuid,
+    pub device_seq: u64,
+    pub user_id: Uuid,
+    pub kind: &'a str,
+    pub base_version: Option<u64>,
+    pub outcome: &'a MutationOutcome,
+}
+
+/// Who owns a device id and how far its sequence got.
+#[derive(Debug, Clone, Copy)]
+pub struct DeviceRow {
+    pub user_id: Uuid,
+    pub last_seq: u64,
+}
+
+/// The scope a caller reads in: technicians see their teams' installations,
+/// Central Ops see everything.
+#[derive(Debug, Clone, Copy)]
+pub struct Scope {
+    pub user_id: Uuid,
+    pub everything: bool,
+}
+
+impl Scope {
+    pub fn for_user(user_id: Uuid, role: Role) -> Self {
+        Scope {
+            user_id,
+            everything: role == Role::Ops,
+        }
+    }
+}
+
+/// SQL: is installation `?1`'s id column in the scope of user `:user`?
+/// `:all` is 1 for Central Ops.
+pub(super) fn in_scope_sql(installation_col: &str) -> String {
+    format!(
+        "(:all = 1 OR EXISTS (SELECT 1 FROM assignments sa \
+           JOIN team_members sm ON sm.team_id = sa.team_id \
+           WHERE sa.installation_id = {installation_col} AND sa.status != 'withdrawn' \
+             AND sm.user_id = :user))"
+    )
+}
+
+impl Db<'_> {
+    /// The last change sequence number handed out (committed, in this snapshot).
+    pub fn change_seq(&self) -> Result<u64, StorageError> {
+        Ok(self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = 'change_seq'", [], |r| {
+                r.get::<_, i64>(0)
+            })? as u64)
+    }
+
+    pub fn user(&self, id: Uuid) -> Result<Option<Versioned<User>>, StorageError> {
+        self.conn
+            .query_row(
+                "SELECT body, seq FROM users WHERE id = ?1",
+                [id.to_string()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?
+            .map(|(b, s)| versioned(b, s))
+            .transpose()
+    }
+
+    pub fn user_by_username(&self, username: &str) -> Result<Option<User>, StorageError> {
+        Ok(self.user_credentials(username)?.map(|(u, _)| u))
+    }
+
+    /// The user and their PHC password hash.
+    pub fn user_credentials(&self, username: &str) -> Result<Option<(User, String)>, StorageError> {
+        self.conn
+            .query_row(
+                "SELECT body, password_hash FROM users WHERE username = ?1",
+                [username],
+                |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
+            )
+            .optional()?
+            .map(|(b, h)| Ok((from_json(&b)?, h)))
+            .transpose()
+    }
+
+    pub fn team_ids_of(&self, user_id: Uuid) -> Result<Vec<Uuid>, StorageError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT team_id FROM team_members WHERE user_id = ?1 ORDER BY team_id",
+        )?;
+        let ids = stmt
+            .query_map([user_id.to_string()], |r| r.get::<_, String>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        ids.iter().map(|s| parse_uuid(s)).collect()
+    }
+
+    pub fn team(&self, id: Uuid) -> Result<Option<Versioned<Team>>, StorageError> {
+        let row: Option<(String, i64)> = self
+            .conn
+            .query_row(
+                "SELECT name, seq FROM teams WHERE id = ?1",
+                [id.to_string()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let Some((name, seq)) = row else {
+            return Ok(None);
+        };
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT user_id FROM team_members WHERE team_id = ?1 ORDER BY user_id",
+        )?;
+        let members = stmt
+            .query_map([id.to_string()], |r| r.get::<_, String>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Some(Versioned {
+            version: seq as u64,
+            record: Team {
+                id,
+                name,
+                member_ids: members
+                    .iter()
+                    .map(|s| parse_uuid(s))
+                    .collect::<Result<_, _>>()?,
+            },
+        }))
+    }
+
+    pub fn team_by_name(&self, name: &str) -> Result<Option<Team>, StorageError> {
+        let id: Option<String> = self
+            .conn
+            .query_row("SELECT id FROM teams WHERE name = ?1", [name], |r| r.get(0))
+            .optional()?;
+        match id {
+            Some(id) => Ok(self.team(parse_uuid(&id)?)?.map(|t| t.record)),
+            None => Ok(None),
+        }
+    }
+
+    pub fn teams_of(&self, user_id: Uuid) -> Result<Vec<Team>, StorageError> {
+        let mut teams = Vec::new();
+        for id in self.team_ids_of(user_id)? {
+            if let Some(t) = self.team(id)? {
+                teams.push(t.record);
+            }
+        }
+        Ok(teams)
+    }
+
+    fn body_by_id<T: DeserializeOwned>(
+        &self,
+        sql: &str,
+        id: &str,
+    ) -> Result<Option<Versioned<T>>, StorageError> {
+        self.conn
+            .prepare_cached(sql)?
+            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?
+            .map(|(b, s)| versioned(b, s))
+            .transpose()
+    }
+
+    pub fn installation(&self, id: Uuid) -> Result<Option<Versioned<Installation>>, StorageError> {
+        self.body_by_id(
+            "SELECT body, seq FROM installations WHERE id = ?1",
+            &id.to_string(),
+        )
+    }
+
+    pub fn installation_by_human_id(
+        &self,
+        id: &InstallationId,
+    ) -> Result<Option<Versioned<Installation>>, StorageError> {
+        self.body_by_id(
+            "SELECT body, seq FROM installations WHERE installation_id = ?1",
+            id.as_str(),
+        )
+    }
+
+    pub fn lead(&self, id: Uuid) -> Result<Option<Versioned<Lead>>, StorageError> {
+        self.body_by_id("SELECT body, seq FROM leads WHERE id = ?1", &id.to_string())
+    }
+
+    pub fn survey(&self, id: Uuid) -> Result<Option<Versioned<Survey>>, StorageError> {
+        self.body_by_id(
+            "SELECT body, seq FROM surveys WHERE id = ?1",
+            &id.to_string(),
+        )
+    }
+
+    pub fn assignment(
+        &self,
+        id: Uuid,
+    ) -> Result<Option<Versioned<InstallationAssignment>>, StorageError> {
+        self.body_by_id(
+            "SELECT body, seq FROM assignments WHERE id = ?1",
+            &id.to_string(),
+        )
+    }
+
+    pub fn assignments_of(
+        &self,
+        installation: Uuid,
+    ) -> Result<Vec<Versioned<InstallationAssignment>>, StorageError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT body, seq FROM assignments WHERE installation_id = ?1 ORDER BY seq",
+        )?;
+        let rows = stmt
+            .query_map([installation.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<Vec<(String, i64)>, _>>()?;
+        rows.into_iter().map(|(b, s)| versioned(b, s)).collect()
+    }
+
+    /// The installation's report and when the server received it.
+    pub fn report_of(
+        &self,
+        installation: Uuid,
+    ) -> Result<Option<StoredReport>, StorageError> {
+        let row: Option<(String, i64, String)> = self
+            .conn
+            .query_row(
+                "SELECT body, seq, received_at FROM reports WHERE installation_id = ?1",
+                [installation.to_string()],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        row.map(|(b, s, at)| Ok((versioned(b, s)?, parse_timestamp(&at)?)))
+            .transpose()
+    }
+
+    pub fn media(&self, id: Uuid) -> Result<Option<Versioned<InstallationMedia>>, StorageError> {
+        self.body_by_id("SELECT body, seq FROM media WHERE id = ?1", &id.to_string())
+    }
+
+    /// Hashes of the media currently attached to an installation (what a
+    /// report's content hash covers).
+    pub fn media_hashes_of(&self, installation: Uuid) -> Result<Vec<Sha256Hex>, StorageError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT sha256 FROM media WHERE installation_id = ?1")?;
+        let rows = stmt
+            .query_map([installation.to_string()], |r| r.get::<_, String>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter()
+            .map(|s| {
+                s.parse()
+                    .map_err(|_| StorageError::Corrupt(format!("sha256 {s:?}")))
+            })
+            .collect()
+    }
+
+    /// Whether an installation exists and is in the caller's scope.
+    pub fn installation_in_scope(
+        &self,
+        installation: Uuid,
+        scope: Scope,
+    ) -> Result<bool, StorageError> {
+        let sql = format!(
+            "SELECT EXISTS (SELECT 1 FROM installations i WHERE i.id = :id AND {})",
+            in_scope_sql("i.id")
+        );
+        Ok(self.conn.prepare_cached(&sql)?.query_row(
+            rusqlite::named_params! {
+                ":id": installation.to_string(),
+                ":all": scope.everything as i64,
+                ":user": scope.user_id.to_string(),
+            },
+            |r| r.get(0),
+        )?)
+    }
+
+    pub fn report_events(&self, installation: Uuid) -> Result<Vec<ReportEvent>, StorageError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT event, report_id, installation_id, received_at, device_id, user_id, \
+                    mutation_id, content_hash \
+             FROM report_events WHERE installation_id = ?1 ORDER BY id",
+        )?;
+        let rows = stmt
+            .query_map([installation.to_string()], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, String>(5)?,
+                    r.get::<_, String>(6)?,
+                    r.get::<_, String>(7)?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter()
+            .map(|(event, report, inst, at, device, user, mutation, hash)| {
+                Ok(ReportEvent {
+                    event: from_json(&format!("\"{event}\""))?,
+                    report_id: parse_uuid(&report)?,
+                    installation_id: parse_uuid(&inst)?,
+                    received_at: parse_timestamp(&at)?,
+                    device_id: parse_uuid(&device)?,
+                    user_id: parse_uuid(&user)?,
+                    mutation_id: parse_uuid(&mutation)?,
+                    content_hash: hash
+                        .parse()
+                        .map_err(|_| StorageError::Corrupt(format!("sha256 {hash:?}")))?,
+                })
+            })
+            .collect()
+    }
+
+    pub fn session(&self, token_hash: &str) -> Result<Option<SessionRow>, StorageError> {
+        let row: Option<(String, String, Option<String>)> = self
+            .conn
+            .prepare_cached(
+                "SELECT user_id, expires_at, revoked_at FROM sessions WHERE token_hash = ?1",
+            )?
+            .query_row([token_hash], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .optional()?;
+        row.map(|(user, exp, revoked)| {
+            Ok(SessionRow {
+                user_id: parse_uuid(&user)?,
+                expires_at: parse_timestamp(&exp)?,
+                revoked: revoked.is_some(),
+            })
+        })
+        .transpose()
+    }
+
+    /// When the account's login lockout ends, if it is locked.
+    pub fn login_locked_until(
+        &self,
+        username: &str,
+    ) -> Result<Option<DateTime<Utc>>, StorageError> {
+        let row: Option<Option<String>> = self
+            .conn
+            .query_row(
+                "SELECT locked_until FROM login_failures WHERE username = ?1",
+                [username],
+                |r| r.get(0),
+            )
+            .optional()?;
+        row.flatten().map(|s| parse_timestamp(&s)).transpose()
+    }
+
+    pub fn device(&self, device_id: Uuid) -> Result<Option<DeviceRow>, StorageError> {
+        let row: Option<(String, i64)> = self
+            .conn
+            .prepare_cached("SELECT user_id, last_seq FROM devices WHERE device_id = ?1")?
+            .query_row([device_id.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        row.map(|(u, s)| {
+            Ok(DeviceRow {
+                user_id: parse_uuid(&u)?,
+                last_seq: s as u64,
+            })
+        })
+        .transpose()
+    }
+
+    pub fn stored_mutation(
+        &self,
+        mutation_id: Uuid,
+    ) -> Result<Option<StoredMutation>, StorageError> {
+        let row: Option<(String, String, String)> = self
+            .conn
+            .prepare_cached(
+                "SELECT device_id, user_id, result FROM mutations WHERE mutation_id = ?1",
+            )?
+            .query_row([mutation_id.to_string()], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .optional()?;
+        row.map(|(d, u, result)| {
+            Ok(StoredMutation {
+                device_id: parse_uuid(&d)?,
+                user_id: parse_uuid(&u)?,
+                outcome: from_json(&result)?,
+            })
+        })
+        .transpose()
+    }
+}
+
+impl WriteTx<'_> {
+    pub fn insert_user(&mut self, user: &User, password_hash: &str) -> Result<u64, StorageError> {
+        let seq = self.next_seq()?;
+        self.tx.execute(
+            "INSERT INTO users (id, username, role, password_hash, body, seq) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                user.id.to_string(),
+                user.username,
+                user.role.as_str(),
+                password_hash,
+                to_json(user)?,
+                seq as i64
+            ],
+        )?;
+        Ok(seq)
+    }
+
+    pub fn insert_team(&mut self, id: Uuid, name: &str) -> Result<u64, StorageError> {
+        let seq = self.next_seq()?;
+        self.tx.execute(
+            "INSERT INTO teams (id, name, seq) VALUES (?1, ?2, ?3)",
+            params![id.to_string(), name, seq as i64],
+        )?;
+        Ok(seq)
+    }
+
+    /// Adds a member; the team and the user get new versions so every member
+    /// pulls the new member list and the newcomer's user record.
+    pub fn add_team_member(&mut self, team_id: Uuid, user_id: Uuid) -> Result<u64, StorageError> {
+        self.tx.execute(
+            "INSERT OR IGNORE INTO team_members (team_id, user_id) VALUES (?1, ?2)",
+            params![team_id.to_string(), user_id.to_string()],
+        )?;
+        self.touch("users", user_id)?;
+        self.touch("teams", team_id)
+    }
+
+    fn touch(&mut self, table: &'static str, id: Uuid) -> Result<u64, StorageError> {
+        let seq = self.next_seq()?;
+        self.tx.execute(
+            &format!("UPDATE {table} SET seq = ?1 WHERE id = ?2"),
+            params![seq as i64, id.to_string()],
+        )?;
+        Ok(seq)
+    }
+
+    pub fn save_lead(&mut self, lead: &Lead) -> Result<u64, StorageError> {
+        let seq = self.next_seq()?;
+        self.tx
+            .prepare_cached(
+                "INSERT INTO leads (id, body, seq) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (id) DO UPDATE SET body = excluded.body, seq = excluded.seq",
+            )?
+            .execute(params![lead.id.to_string(), to_json(lead)?, seq as i64])?;
+        Ok(seq)
+    }
+
+    pub fn save_survey(&mut self, survey: &Survey) -> Result<u64, StorageError> {
+        let seq = self.next_seq()?;
+        self.tx
+            .prepare_cached(
+                "INSERT INTO surveys (id, lead_id, body, seq) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (id) DO UPDATE SET body = excluded.body, seq = excluded.seq",
+            )?
+            .execute(params![
+                survey.id.to_string(),
+                survey.lead_id.to_string(),
+                to_json(survey)?,
+                seq as i64
+            ])?;
+        Ok(seq)
+    }
+
+    pub fn save_installation(&mut self, inst: &Installation) -> Result<u64, StorageError> {
+        let seq = self.next_seq()?;
+        self.tx
+            .prepare_cached(
+                "INSERT INTO installations \
+                   (id, installation_id, survey_id, lead_id, status, scheduled_date, created_by, body, seq) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
+                 ON CONFLICT (id) DO UPDATE SET status = excluded.status, \
+                   scheduled_date = excluded.scheduled_date, body = excluded.body, seq = excluded.seq",
+            )?
+            .execute(params![
+                inst.id.to_string(),
+                inst.installation_id.as_str(),
+                inst.survey_id.to_string(),
+                inst.lead_id.to_string(),
+                inst.status.as_str(),
+                inst.scheduled_date.to_string(),
+                inst.created_by.to_string(),
+                to_json(inst)?,
+                seq as i64
+            ])?;
+        // Imported ids (demo seed) must never be handed out again.
+        self.tx
+            .prepare_cached(
+                "INSERT INTO installation_id_counters (year, last) VALUES (?1, ?2) \
+                 ON CONFLICT (year) DO UPDATE SET last = max(last, excluded.last)",
+            )?
+            .execute(params![
+                inst.installation_id.year(),
+                inst.installation_id.sequence()
+            ])?;
+        Ok(seq)
+    }
+
+    /// The next `INS-YYYY-NNNNNN` for an installation created at `now`.
+    pub fn next_installation_id(&mut self) -> Result<InstallationId, StorageError> {
+        let year = self.now.year();
+        let n: i64 = self.tx.query_row(
+            "INSERT INTO installation_id_counters (year, last) VALUES (?1, 1) \
+             ON CONFLICT (year) DO UPDATE SET last = last + 1 RETURNING last",
+            [year],
+            |r| r.get(0),
+        )?;
+        InstallationId::new(year, n as u32)
+            .map_err(|e| StorageError::Corrupt(format!("installation id counter: {e}")))
+    }
+
+    pub fn save_assignment(&mut self, a: &InstallationAssignment) -> Result<u64, StorageError> {
+        let seq = self.next_seq()?;
+        self.tx
+            .prepare_cached(
+                "INSERT INTO assignments (id, installation_id, team_id, status, body, seq) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+                 ON CONFLICT (id) DO UPDATE SET status = excluded.status, body = excluded.body, \
+                   seq = excluded.seq",
+            )?
+            .execute(params![
+                a.id.to_string(),
+                a.installation_id.to_string(),
+                a.team_id.to_string(),
+                a.status.as_str(),
+                to_json(a)?,
+                seq as i64
+            ])?;
+        Ok(seq)
+    }
+
+    pub fn insert_report(&mut self, report: &InstallationReport) -> Result<u64, StorageError> {
+        let seq = self.next_seq()?;
+        self.tx.execute(
+            "INSERT INTO reports (id, installation_id, body, received_at, seq) \
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                report.id.to_string(),
+                report.installation_id.to_string(),
+                to_json(report)?,
+                timestamp(self.now),
+                seq as i64
+            ],
+        )?;
+        Ok(seq)
+    }
+
+    pub fn append_report_event(&mut self, event: &ReportEvent) -> Result<(), StorageError> {
+        let kind = match event.event {
+            ReportEventKind::Submitted => "submitted",
+            ReportEventKind::SubmittedForReview => "submitted_for_review",
+            ReportEventKind::Resubmitted => "resubmitted",
+        };
+        self.tx.execute(
+            "INSERT INTO report_events (event, report_id, installation_id, received_at, \
+               device_id, user_id, mutation_id, content_hash) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                kind,
+                event.report_id.to_string(),
+                event.installation_id.to_string(),
+                timestamp(event.received_at),
+                event.device_id.to_string(),
+                event.user_id.to_string(),
+                event.mutation_id.to_string(),
+                event.content_hash.as_str()
+            ],
+        )?;
+        Ok(())
+    }
+
+    pub fn save_media(&mut self, media: &InstallationMedia) -> Result<u64, StorageError> {
+        let seq = self.next_seq()?;
+        self.tx
+            .prepare_cached(
+                "INSERT INTO media (id, installation_id, sha256, body, received_at, seq) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+                 ON CONFLICT (id) DO UPDATE SET body = excluded.body, seq = excluded.seq",
+            )?
+            .execute(params![
+                media.id.to_string(),
+                media.installation_id.to_string(),
+                media.file.sha256.as_str(),
+                to_json(media)?,
+                timestamp(self.now),
+                seq as i64
+            ])?;
+        Ok(seq)
+    }
+
+    /// Deletes a media record and leaves a tombstone for everyone in scope.
+    pub fn delete_media(&mut self, media: &InstallationMedia) -> Result<u64, StorageError> {
+        self.tx
+            .execute("DELETE FROM media WHERE id = ?1", [media.id.to_string()])?;
+        self.tombstone(
+            EntityKind::Media,
+            media.id,
+            TombstoneReason::Deleted,
+            None,
+            media.installation_id,
+        )
+    }
+
+    fn tombstone(
+        &mut self,
+        entity: EntityKind,
+        id: Uuid,
+        reason: TombstoneReason,
+        team_id: Option<Uuid>,
+        installation: Uuid,
+    ) -> Result<u64, StorageError> {
+        let seq = self.next_seq()?;
+        let reason = match reason {
+            TombstoneReason::LeftScope => "left_scope",
+            TombstoneReason::Deleted => "deleted",
+        };
+        self.tx
+            .prepare_cached(
+                "INSERT INTO tombstones (seq, entity, entity_id, reason, team_id, installation_id) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                seq as i64,
+                entity.as_str(),
+                id.to_string(),
+                reason,
+                team_id.map(|t| t.to_string()),
+                installation.to_string()
+            ])?;
+        Ok(seq)
+    }
+
+    fn ids(&self, sql: &str, installation: Uuid) -> Result<Vec<Uuid>, StorageError> {
+        let mut stmt = self.tx.prepare_cached(sql)?;
+        let rows = stmt
+            .query_map([installation.to_string()], |r| r.get::<_, String>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.iter().map(|s| parse_uuid(s)).collect()
+    }
+
+    /// Every record that travels with an installation, by kind.
+    fn installation_family(
+        &self,
+        installation: &Installation,
+    ) -> Result<Vec<(EntityKind, Uuid)>, StorageError> {
+        let mut family = vec![
+            (EntityKind::Installation, installation.id),
+            (EntityKind::Lead, installation.lead_id),
+            (EntityKind::Survey, installation.survey_id),
+        ];
+        for (kind, sql) in [
+            (
+                EntityKind::Assignment,
+                "SELECT id FROM assignments WHERE installation_id = ?1",
+            ),
+            (
+                EntityKind::Report,
+                "SELECT id FROM reports WHERE installation_id = ?1",
+            ),
+            (
+                EntityKind::Media,
+                "SELECT id FROM media WHERE installation_id = ?1",
+            ),
+        ] {
+            family.extend(
+                self.ids(sql, installation.id)?
+                    .into_iter()
+                    .map(|id| (kind, id)),
+            );
+        }
+        Ok(family)
+    }
+
+    /// Gives an installation and everything that travels with it new versions:
+    /// a team that just gained it pulls all of it, even rows older than its
+    /// cursor.
+    pub fn touch_installation_family(
+        &mut self,
+        installation: &Installation,
+    ) -> Result<(), StorageError> {
+        for (kind, id) in self.installation_family(installation)? {
+            let table = match kind {
+                EntityKind::Installation => "installations",
+                EntityKind::Lead => "leads",
+                EntityKind::Survey => "surveys",
+                EntityKind::Assignment => "assignments",
+                EntityKind::Report => "reports",
+                EntityKind::Media => "media",
+                EntityKind::Team | EntityKind::User => continue,
+            };
+            self.touch(table, id)?;
+        }
+        Ok(())
+    }
+
+    /// Tombstones for a team that lost an installation (pull skips them for
+    /// callers who still see the record through another team).
+    pub fn tombstone_left_scope(
+        &mut self,
+        team_id: Uuid,
+        installation: &Installation,
+    ) -> Result<(), StorageError> {
+        for (kind, id) in self.installation_family(installation)? {
+            self.tombstone(
+                kind,
+                id,
+                TombstoneReason::LeftScope,
+                Some(team_id),
+                installation.id,
+            )?;
+        }
+        Ok(())
+    }
+
+    pub fn insert_session(
+        &mut self,
+        token_hash: &str,
+        user_id: Uuid,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StorageError> {
+        self.tx.execute(
+            "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) \
+             VALUES (?1, ?2, ?3, ?4)",
+            params![
+                token_hash,
+                user_id.to_string(),
+                timestamp(self.now),
+                timestamp(expires_at)
+            ],
+        )?;
+        Ok(())
+    }
+
+    pub fn revoke_session(&mut self, token_hash: &str) -> Result<(), StorageError> {
+        self.tx.execute(
+            "UPDATE sessions SET revoked_at = ?1 WHERE token_hash = ?2 AND revoked_at IS NULL",
+            params![timestamp(self.now), token_hash],
+        )?;
+        Ok(())
+    }
+
+    /// Counts a failed login; locks the account until `now + lockout` once
+    /// `max_failures` is reached. Returns the lock's end if locked.
+    pub fn record_login_failure(
+        &mut self,
+        username: &str,
+        max_failures: u32,
+        lockout: chrono::Duration,
+    ) -> Result<Option<DateTime<Utc>>, StorageError> {
+        let failures: i64 = self.tx.query_row(
+            "INSERT INTO login_failures (username, failures) VALUES (?1, 1) \
+             ON CONFLICT (username) DO UPDATE SET failures = failures + 1 RETURNING failures",
+            [username],
+            |r| r.get(0),
+        )?;
+        if failures as u64 >= u64::from(max_failures) {
+            let until = self.now + lockout;
+            self.tx.execute(
+                "UPDATE login_failures SET failures = 0, locked_until = ?1 WHERE username = ?2",
+                params![timestamp(until), username],
+            )?;
+            return Ok(Some(until));
+        }
+        Ok(None)
+    }
+
+    pub fn clear_login_failures(&mut self, username: &str) -> Result<(), StorageError> {
+        self.tx
+            .execute("DELETE FROM login_failures WHERE username = ?1", [username])?;
+        Ok(())
+    }
+
+    pub fn bind_device(&mut self, device_id: Uuid, user_id: Uuid) -> Result<(), StorageError> {
+        self.tx.execute(
+            "INSERT INTO devices (device_id, user_id, last_seq, first_seen) VALUES (?1, ?2, 0, ?3)",
+            params![
+                device_id.to_string(),
+                user_id.to_string(),
+                timestamp(self.now)
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Stores a mutation's answer and advances its device's sequence.
+    pub fn record_mutation(&mut self, m: &MutationRecord<'_>) -> Result<(), StorageError> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO mutations (mutation_id, device_id, device_seq, user_id, kind, \
+                   base_version, result, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?
+            .execute(params![
+                m.mutation_id.to_string(),
+                m.device_id.to_string(),
+                m.device_seq as i64,
+                m.user_id.to_string(),
+                m.kind,
+                m.base_version.map(|v| v as i64),
+                to_json(m.outcome)?,
+                timestamp(self.now)
+            ])?;
+        self.tx
+            .prepare_cached("UPDATE devices SET last_seq = ?1 WHERE device_id = ?2")?
+            .execute(params![m.device_seq as i64, m.device_id.to_string()])?;
+        Ok(())
+    }
+}
