@@ -53,3 +53,29 @@ pub fn router(store: Arc<BlobStore>) -> Router {
     tags((name = "blobs", description = "Content-addressed blobs (photos, videos, signatures), uploaded with tus 1.0.0: core + creation + checksum (sha256) + termination"))
 )]
 pub struct BlobsApi;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use utoipa::OpenApi as _;
+
+    #[test]
+    fn openapi_lists_every_blob_route_under_the_mount() {
+        let doc = BlobsApi::openapi();
+        let json = serde_json::to_value(&doc).unwrap();
+        let paths = json["paths"].as_object().unwrap();
+        let collection = &paths["/api/v1/blobs"];
+        assert!(collection["options"].is_object());
+        assert!(collection["post"]["responses"]["200"].is_object());
+        assert!(collection["post"]["responses"]["201"].is_object());
+        assert!(collection["post"]["responses"]["413"].is_object());
+        let upload = &paths["/api/v1/blobs/{upload_id}"];
+        for method in ["head", "patch", "delete"] {
+            assert!(upload[method].is_object(), "{method}");
+        }
+        for status in ["204", "409", "460", "422"] {
+            assert!(upload["patch"]["responses"][status].is_object(), "{status}");
+        }
+        assert_eq!(paths.len(), 2);
+    }
+}

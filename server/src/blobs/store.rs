@@ -38,6 +38,8 @@ pub const UPLOAD_EXPIRY: Duration = Duration::from_secs(7 * 24 * 60 * 60);
 /// half-open TCP connection cannot hold an upload's lock forever.
 pub const DEFAULT_PATCH_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
+const WRITE_BUFFER_BYTES: usize = 1 << 20;
+
 /// Everything that can go wrong in the blob store. The HTTP layer maps each
 /// variant to a tus status code.
 #[derive(Debug, thiserror::Error)]
@@ -439,6 +441,9 @@ impl BlobStore {
             .await
             .map_err(io_err("seeking to the committed offset"))?;
 
+        // hyper hands over small frames; batching them keeps the number of
+        // blocking write calls (one thread hop each) low.
+        let mut out = tokio::io::BufWriter::with_capacity(WRITE_BUFFER_BYTES, file);
         let mut file_hasher = writer.hasher.clone();
         let mut chunk_hasher = chunk.checksum.map(|_| Sha256::new());
         let mut written: u64 = 0;
@@ -467,14 +472,14 @@ impl BlobStore {
                 continue; // trailers carry nothing we use
             };
             if written + data.len() as u64 > remaining {
-                discard(file).await?;
+                discard(out.into_inner()).await?;
                 return Err(BlobError::ChunkExceedsLength {
                     length: record.length,
                     remaining,
                 });
             }
-            if let Err(source) = file.write_all(&data).await {
-                discard(file).await?;
+            if let Err(source) = out.write_all(&data).await {
+                discard(out.into_inner()).await?;
                 return Err(BlobError::Io {
                     context: format!("writing {}", part.display()),
                     source,
@@ -491,9 +496,14 @@ impl BlobStore {
         if chunk.content_length.is_some_and(|len| written < len) {
             cut = true;
         }
-        file.flush()
-            .await
-            .map_err(io_err(format!("flushing {}", part.display())))?;
+        if let Err(source) = out.flush().await {
+            discard(out.into_inner()).await?;
+            return Err(BlobError::Io {
+                context: format!("writing {}", part.display()),
+                source,
+            });
+        }
+        let file = out.into_inner();
 
         if let (Some(expected), Some(hasher)) = (chunk.checksum, chunk_hasher) {
             if cut || <[u8; 32]>::from(hasher.finalize()) != expected {
@@ -684,6 +694,12 @@ impl BlobStore {
             };
             if record.complete {
                 remove_if_file(&self.part_path(id))?;
+                if !self.contains(&record.sha256) {
+                    // The blob was removed out of band: the upload must not
+                    // claim to be complete.
+                    self.remove_upload_files(id)?;
+                    continue;
+                }
             } else {
                 match self.recover_part(record)? {
                     Some(recovered) => record = recovered,

@@ -401,7 +401,15 @@ pub async fn create_upload(
         .into());
     }
     let metadata = parse_upload_metadata(header_str(&headers, &UPLOAD_METADATA)?)?;
-    let outcome = store.create_upload(caller.user_id, metadata.sha256, length, metadata.mime)?;
+    // Creating an upload fsyncs two files; keep that off the async workers.
+    let outcome = tokio::task::spawn_blocking(move || {
+        store.create_upload(caller.user_id, metadata.sha256, length, metadata.mime)
+    })
+    .await
+    .map_err(|join| BlobError::Io {
+        context: "creating an upload".into(),
+        source: std::io::Error::other(join.to_string()),
+    })??;
     let upload = match outcome {
         CreateOutcome::AlreadyStored { length } => {
             let mut response = StatusCode::OK.into_response();
