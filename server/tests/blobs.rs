@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Router;
 use base64::Engine as _;
 use fieldbook_domain::{Role, Sha256Hex};
-use fieldbook_server::blobs::{router, BlobStore, UPLOAD_EXPIRY};
+use fieldbook_server::blobs::{router, spawn_upload_expiry, BlobStore, UPLOAD_EXPIRY};
 use fieldbook_server::caller::Caller;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -683,6 +683,35 @@ async fn duplicate_hash_is_instantly_complete() {
 }
 
 #[tokio::test]
+async fn two_users_uploading_the_same_file_both_finish() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let alice = Client::new(Uuid::new_v4());
+    let bob = Client::new(Uuid::new_v4());
+    let data = test_bytes(90_000, 19);
+    let sha = Sha256Hex::digest(&data);
+    let alices = alice.create_upload(&server, &data).await;
+    let bobs = bob.create_upload(&server, &data).await;
+    assert_ne!(alices, bobs);
+    assert_eq!(
+        alice.upload_rest(&alices, &data, 0, 50_000).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        bob.upload_rest(&bobs, &data, 0, 30_000).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(bob.offset(&bobs).await, data.len() as u64);
+    assert_eq!(stored_bytes(&server.store, &sha), data);
+    let leftovers: Vec<_> = files_under(&dir.path().join("blobs/uploads"))
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e != "json"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn whole_file_hash_mismatch_is_rejected_and_never_visible() {
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start(dir.path()).await;
@@ -934,6 +963,20 @@ async fn stale_uploads_expire() {
     );
     assert_eq!(client.head(&url).await.status(), StatusCode::NOT_FOUND);
     assert!(files_under(&dir.path().join("blobs/uploads")).is_empty());
+
+    // The periodic task does the same.
+    let url = client.create_upload(&server, &data).await;
+    let expiry = spawn_upload_expiry(
+        Arc::clone(&server.store),
+        Duration::from_millis(20),
+        Duration::ZERO,
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while client.head(&url).await.status() != StatusCode::NOT_FOUND {
+        assert!(Instant::now() < deadline, "expiry task never ran");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    expiry.abort();
     server.stop().await;
 }
 

@@ -14,8 +14,8 @@ use axum::routing::{head, options};
 use axum::Router;
 
 pub use store::{
-    BlobError, BlobStore, ChunkRequest, CreateOutcome, TusUpload, UploadRecord,
-    DEFAULT_PATCH_IDLE_TIMEOUT, UPLOAD_EXPIRY,
+    spawn_upload_expiry, BlobError, BlobStore, ChunkRequest, CreateOutcome, TusUpload,
+    UploadRecord, DEFAULT_PATCH_IDLE_TIMEOUT, UPLOAD_EXPIRY,
 };
 pub use tus::{BlobErrorBody, TusError};
 

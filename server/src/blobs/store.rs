@@ -760,6 +760,27 @@ impl BlobStore {
     }
 }
 
+/// Runs [`BlobStore::remove_expired_uploads`] every `every` (normally with
+/// `max_age` = [`UPLOAD_EXPIRY`]) until the returned task is aborted.
+pub fn spawn_upload_expiry(
+    store: Arc<BlobStore>,
+    every: Duration,
+    max_age: Duration,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(every);
+        loop {
+            ticker.tick().await;
+            let store = Arc::clone(&store);
+            match tokio::task::spawn_blocking(move || store.remove_expired_uploads(max_age)).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(err)) => tracing::warn!(%err, "removing expired blob uploads failed"),
+                Err(err) => tracing::warn!(%err, "blob upload expiry run panicked"),
+            }
+        }
+    })
+}
+
 #[derive(Debug)]
 struct UploadPaths {
     part: PathBuf,
@@ -791,14 +812,19 @@ fn publish_upload(
     let blob_dir = paths.blob.parent().expect("blob paths have a parent");
     std::fs::create_dir_all(blob_dir)
         .map_err(io_err(format!("creating {}", blob_dir.display())))?;
-    // The .part was fsynced when its last chunk was committed; renaming over
-    // an identical blob someone else finished meanwhile is harmless.
-    std::fs::rename(&paths.part, &paths.blob).map_err(io_err(format!(
-        "moving {} to {}",
-        paths.part.display(),
-        paths.blob.display()
-    )))?;
-    sync_dir(blob_dir)?;
+    if paths.blob.is_file() {
+        // Someone else finished the same content meanwhile; theirs is
+        // identical (same verified hash), so keep it and drop ours.
+        remove_if_file(&paths.part)?;
+    } else {
+        // The .part was fsynced when its last chunk was committed.
+        std::fs::rename(&paths.part, &paths.blob).map_err(io_err(format!(
+            "moving {} to {}",
+            paths.part.display(),
+            paths.blob.display()
+        )))?;
+        sync_dir(blob_dir)?;
+    }
     record.complete = true;
     record.offset = record.length;
     record.updated_at = Utc::now();
