@@ -59,35 +59,42 @@ fn check_jpeg(bytes: &[u8]) -> Result<CheckedPhoto, MediaError> {
     ) {
         return check_with_image_crate(bytes, image::ImageFormat::Jpeg);
     }
-    // A progressive (or lossless/arithmetic multi-scan) JPEG is decoded through
-    // a whole-image coefficient buffer of about 2 bytes per pixel per
-    // component; refuse before libjpeg-turbo allocates it.
-    if header.is_progressive || header.is_lossless || header.is_arithmetic {
-        let coefficient_bytes = header.width as u64 * header.height as u64 * 3 * 2;
-        if coefficient_bytes > MAX_DECODE_BYTES {
-            return Err(MediaError::too_large(format!(
-                "{}×{} progressive JPEG would need {} MiB to decode; the limit is {} MiB",
-                header.width,
-                header.height,
-                coefficient_bytes >> 20,
-                MAX_DECODE_BYTES >> 20
-            )));
-        }
-        decompressor
-            .set_scan_limit(MAX_PROGRESSIVE_SCANS)
-            .map_err(jpeg_library_error)?;
-    }
-
     let scaling = if header.is_lossless {
         // DCT scaling does not exist for lossless JPEG.
         turbojpeg::ScalingFactor::ONE
     } else {
         smallest_scaling_covering(header.width, header.height)
     };
+    let scaled = header.scaled(scaling);
+
+    // Budget what libjpeg-turbo will allocate before it allocates it: our RGB
+    // output buffer, plus, for a progressive (or possibly multi-scan
+    // lossless/arithmetic) JPEG, a whole-image coefficient buffer of about
+    // 2 bytes per pixel per component. A baseline JPEG decodes row by row.
+    let output_bytes = 3 * scaled.width as u64 * scaled.height as u64;
+    let multi_scan = header.is_progressive || header.is_lossless || header.is_arithmetic;
+    let coefficient_bytes = if multi_scan {
+        header.width as u64 * header.height as u64 * 3 * 2
+    } else {
+        0
+    };
+    if output_bytes + coefficient_bytes > MAX_DECODE_BYTES {
+        return Err(MediaError::too_large(format!(
+            "{}×{} pixels would need {} MiB to decode; the limit is {} MiB",
+            header.width,
+            header.height,
+            (output_bytes + coefficient_bytes) >> 20,
+            MAX_DECODE_BYTES >> 20
+        )));
+    }
+    if multi_scan {
+        decompressor
+            .set_scan_limit(MAX_PROGRESSIVE_SCANS)
+            .map_err(jpeg_library_error)?;
+    }
     decompressor
         .set_scaling_factor(scaling)
         .map_err(jpeg_library_error)?;
-    let scaled = header.scaled(scaling);
     let mut decoded = turbojpeg::Image {
         pixels: vec![0u8; 3 * scaled.width * scaled.height],
         width: scaled.width,

@@ -384,3 +384,124 @@ fn open_removes_stale_temp_files_but_not_recent_ones() {
     assert!(!stale.exists());
     assert!(recent.exists());
 }
+
+fn turbojpeg_encode(
+    pixels: &[u8],
+    width: usize,
+    height: usize,
+    format: turbojpeg::PixelFormat,
+    configure: impl FnOnce(&mut turbojpeg::Compressor),
+) -> Vec<u8> {
+    let mut compressor = turbojpeg::Compressor::new().unwrap();
+    compressor.set_quality(88).unwrap();
+    configure(&mut compressor);
+    compressor
+        .compress_to_vec(turbojpeg::Image {
+            pixels,
+            width,
+            pitch: width * format.size(),
+            height,
+            format,
+        })
+        .unwrap()
+}
+
+#[test]
+fn progressive_grayscale_and_cmyk_jpegs_import() {
+    let f = fixture();
+    let rgb = photo_like_rgb(900, 600, 11);
+
+    let progressive = turbojpeg_encode(rgb.as_raw(), 900, 600, turbojpeg::PixelFormat::RGB, |c| {
+        c.set_progressive(true).unwrap();
+    });
+    let gray_pixels: Vec<u8> = rgb.pixels().map(|p| p[1]).collect();
+    let grayscale = turbojpeg_encode(&gray_pixels, 900, 600, turbojpeg::PixelFormat::GRAY, |c| {
+        c.set_subsamp(turbojpeg::Subsamp::Gray).unwrap();
+    });
+    // Print-shop CMYK: libjpeg-turbo cannot convert it to RGB, `image` can.
+    let cmyk_pixels: Vec<u8> = rgb
+        .pixels()
+        .flat_map(|p| [255 - p[0], 255 - p[1], 255 - p[2], 0])
+        .collect();
+    let cmyk = turbojpeg_encode(&cmyk_pixels, 900, 600, turbojpeg::PixelFormat::CMYK, |c| {
+        c.set_colorspace(turbojpeg::Colorspace::CMYK).unwrap();
+        c.set_subsamp(turbojpeg::Subsamp::None).unwrap();
+    });
+
+    for (name, jpeg) in [
+        ("progressive", progressive),
+        ("grayscale", grayscale),
+        ("cmyk", cmyk),
+    ] {
+        let imported = f
+            .store
+            .import_bytes(&jpeg)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(imported.blob.mime, "image/jpeg", "{name}");
+        assert_eq!(
+            (imported.width, imported.height),
+            (Some(900), Some(600)),
+            "{name}"
+        );
+        let thumbnail = decode_thumbnail(&imported.thumbnail.unwrap());
+        assert_eq!(thumbnail.dimensions(), (320, 213), "{name}");
+    }
+}
+
+#[test]
+fn lossless_webp_imports() {
+    let f = fixture();
+    let rgb = photo_like_rgb(500, 400, 12);
+    let mut webp = Vec::new();
+    image::codecs::webp::WebPEncoder::new_lossless(&mut webp)
+        .encode(rgb.as_raw(), 500, 400, image::ExtendedColorType::Rgb8)
+        .unwrap();
+
+    let imported = f.store.import_bytes(&webp).unwrap();
+
+    assert_eq!(imported.blob.mime, "image/webp");
+    assert_eq!((imported.width, imported.height), (Some(500), Some(400)));
+    assert_eq!(
+        decode_thumbnail(&imported.thumbnail.unwrap()).dimensions(),
+        (320, 256)
+    );
+}
+
+#[test]
+fn failure_while_storing_leaves_no_temp_file_no_thumbnail_and_no_blob() {
+    let f = fixture();
+    let jpeg = jpeg_bytes(&photo_like_rgb(640, 480, 13), 90);
+    let sha = Sha256Hex::digest(&jpeg);
+    // A file squatting on the blob's shard directory name makes the final
+    // step (creating `ab/` and renaming into it) fail after the photo was
+    // checked, hashed, written and its thumbnail stored.
+    let squatter = f.store.root().join(&sha.as_str()[..2]);
+    fs::write(&squatter, b"not a directory").unwrap();
+
+    let error = f.store.import_bytes(&jpeg).unwrap_err();
+
+    assert_eq!(error.code(), "io", "{error}");
+    assert!(!f.store.contains(&sha));
+    assert_eq!(f.store.thumbnail_path(&sha), None);
+    assert!(files_under(&f.store.root().join("tmp")).is_empty());
+    assert!(files_under(&f.store.root().join("thumbs")).is_empty());
+    assert_eq!(blob_files(f.store.root()), vec![squatter]);
+}
+
+#[test]
+fn error_codes_are_stable() {
+    let f = fixture();
+    let cases: [(&[u8], &str); 4] = [
+        (b"", "empty_file"),
+        (b"just some text", "not_media"),
+        (b"\xff\xd8\xff\xe0\0\x10JFIF\0\x01garbage", "corrupt_image"),
+        (
+            b"\0\0\0\x18ftypavif\0\0\0\0avifmif1",
+            "unsupported_photo_format",
+        ),
+    ];
+    for (bytes, code) in cases {
+        assert_eq!(f.store.import_bytes(bytes).unwrap_err().code(), code);
+    }
+    assert_store_empty(f.store.root());
+}
