@@ -462,6 +462,39 @@ async fn cut_connection_with_checksum_discards_the_partial_chunk() {
 }
 
 #[tokio::test]
+async fn cut_after_the_last_byte_still_completes_the_blob() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let client = Client::new(Uuid::new_v4());
+    let data = test_bytes(5_000, 20);
+    let sha = Sha256Hex::digest(&data);
+    let url = client.create_upload(&server, &data).await;
+    // Chunked body with every byte but without the terminating empty chunk.
+    let path = url.trim_start_matches(&format!("http://{}", server.addr));
+    let head = format!(
+        "PATCH {path} HTTP/1.1\r\nhost: x\r\nx-test-user: {}\r\ntus-resumable: 1.0.0\r\n\
+         content-type: application/offset+octet-stream\r\nupload-offset: 0\r\ntransfer-encoding: chunked\r\n\r\n",
+        client.user
+    );
+    let mut body = format!("{:x}\r\n", data.len()).into_bytes();
+    body.extend_from_slice(&data);
+    body.extend_from_slice(b"\r\n");
+    raw_request(server.addr, &head, &body, false).await;
+
+    wait_for_offset(&client, &url, data.len() as u64).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !server.store.contains(&sha) {
+        assert!(
+            Instant::now() < deadline,
+            "full upload never became visible"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(stored_bytes(&server.store, &sha), data);
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn stalled_body_counts_as_a_cut_connection() {
     let dir = tempfile::tempdir().unwrap();
     let store = BlobStore::open(dir.path(), MAX_BLOB_BYTES)

@@ -529,14 +529,17 @@ impl BlobStore {
         slot.replace_record(committed.clone());
         writer.hasher = file_hasher;
 
+        // All bytes are in even if the body then broke (e.g. a chunked body
+        // missing its last empty chunk): finish now, or HEAD would report a
+        // full offset for a blob that never becomes visible.
+        if committed.offset == committed.length {
+            return self.complete_upload(&slot, &mut writer, committed).await;
+        }
         if cut {
             tracing::info!(upload_id = %record.id, offset = committed.offset, "blob upload chunk cut short; received bytes kept");
             return Err(BlobError::Interrupted {
                 offset: committed.offset,
             });
-        }
-        if committed.offset == committed.length {
-            return self.complete_upload(&slot, &mut writer, committed).await;
         }
         Ok(TusUpload::from(&committed))
     }
