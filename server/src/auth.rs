@@ -298,3 +298,44 @@ pub async fn session_handler(
         teams,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn production_hashes_use_owasp_argon2id_parameters() {
+        let phc = hash_password("a long enough password", PasswordHashing::default()).unwrap();
+        assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
+        assert!(verify_password("a long enough password", &phc));
+        assert!(!verify_password("a long enough passworD", &phc));
+    }
+
+    #[test]
+    fn short_and_huge_passwords_are_refused() {
+        let fast = PasswordHashing::insecure_fast_for_tests();
+        assert!(matches!(
+            hash_password("short", fast),
+            Err(PasswordError::BadLength)
+        ));
+        assert!(matches!(
+            hash_password(&"x".repeat(MAX_PASSWORD_BYTES + 1), fast),
+            Err(PasswordError::BadLength)
+        ));
+    }
+
+    #[test]
+    fn tokens_are_random_and_stored_as_sha256() {
+        let a = new_token();
+        assert_ne!(a, new_token());
+        assert_eq!(
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(&a)
+                .unwrap()
+                .len(),
+            32
+        );
+        assert_eq!(token_hash(&a).len(), 64);
+        assert_ne!(token_hash(&a), a);
+    }
+}

@@ -1,0 +1,144 @@
+//! Bad input gets a clear `{code, message}` answer.
+
+mod common;
+
+use common::{TestServer, OPS_USER};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+async fn raw(
+    server: &TestServer,
+    path: &str,
+    token: &str,
+    content_type: Option<&str>,
+    body: &str,
+) -> (StatusCode, Value) {
+    let mut request = server
+        .client
+        .post(server.url(path))
+        .bearer_auth(token)
+        .body(body.to_owned());
+    if let Some(ct) = content_type {
+        request = request.header("content-type", ct);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+fn assert_error(answer: &(StatusCode, Value), status: StatusCode, code: &str) {
+    assert_eq!(answer.0, status, "{}", answer.1);
+    assert_eq!(answer.1["code"], code, "{}", answer.1);
+    let message = answer.1["message"].as_str().expect("a message");
+    assert!(message.len() > 10, "message too thin: {message:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_requests_get_codes_and_messages() {
+    let server = TestServer::start_with(|c| c.json_body_limit = 64 * 1024).await;
+    let token = server.token(OPS_USER).await;
+    let json = Some("application/json");
+
+    let answer = raw(&server, "/api/v1/sync/push", &token, json, "{not json").await;
+    assert_error(&answer, StatusCode::BAD_REQUEST, "bad_request");
+
+    let answer = raw(&server, "/api/v1/sync/push", &token, None, "{}").await;
+    assert_error(&answer, StatusCode::BAD_REQUEST, "bad_request");
+
+    let unknown_kind = json!({"mutations": [{
+        "mutation_id": uuid::Uuid::new_v4(), "device_id": uuid::Uuid::new_v4(), "device_seq": 1,
+        "mutation": {"kind": "installation.explode", "payload": {}}
+    }]});
+    let answer = raw(
+        &server,
+        "/api/v1/sync/push",
+        &token,
+        json,
+        &unknown_kind.to_string(),
+    )
+    .await;
+    assert_error(&answer, StatusCode::BAD_REQUEST, "bad_request");
+    assert!(answer.1["message"]
+        .as_str()
+        .unwrap()
+        .contains("installation.explode"));
+
+    let huge = format!(
+        "{{\"mutations\": [], \"pad\": \"{}\"}}",
+        "x".repeat(100 * 1024)
+    );
+    let answer = raw(&server, "/api/v1/sync/push", &token, json, &huge).await;
+    assert_error(&answer, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
+
+    let answer = server.get("/api/v1/installations/not-a-uuid", &token).await;
+    assert_error(&answer, StatusCode::BAD_REQUEST, "bad_request");
+
+    let answer = server.get("/api/v1/no/such/route", &token).await;
+    assert_error(&answer, StatusCode::NOT_FOUND, "not_found");
+
+    let answer = server
+        .post(
+            "/api/v1/admin/users",
+            &token,
+            &json!({"username": "has space", "full_name": "X", "role": "technician", "password": "long enough pw"}),
+        )
+        .await;
+    assert_error(
+        &answer,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    );
+    assert_eq!(answer.1["fields"][0]["field"], "username");
+
+    let answer = server
+        .post(
+            "/api/v1/admin/users",
+            &token,
+            &json!({"username": "ops", "full_name": "Again", "role": "ops", "password": "long enough pw"}),
+        )
+        .await;
+    assert_error(&answer, StatusCode::CONFLICT, "conflict");
+
+    let installation = server.create_installation(&token, "Z").await;
+    let answer = server
+        .post(
+            &format!("/api/v1/admin/installations/{installation}/transition"),
+            &token,
+            &json!({"to": "closed"}),
+        )
+        .await;
+    assert_error(&answer, StatusCode::CONFLICT, "conflict");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_and_openapi_need_no_token() {
+    let server = TestServer::start().await;
+    let (status, health) = server
+        .call(reqwest::Method::GET, "/api/v1/health", None, None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["api_version"], "v1");
+    let (status, doc) = server
+        .call(reqwest::Method::GET, "/api/v1/openapi.json", None, None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    for path in [
+        "/api/v1/health",
+        "/api/v1/auth/login",
+        "/api/v1/sync/pull",
+        "/api/v1/sync/push",
+        "/api/v1/blobs",
+    ] {
+        assert!(doc["paths"][path].is_object(), "{path} missing");
+    }
+    // Responses carry a request id for the logs.
+    let response = server
+        .client
+        .get(server.url("/api/v1/health"))
+        .send()
+        .await
+        .unwrap();
+    assert!(response.headers().contains_key("x-request-id"));
+}

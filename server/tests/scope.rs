@@ -1,0 +1,393 @@
+//! Team scope: what a technician pulls, tombstones when an installation
+//! leaves the scope, and 404 for every id route outside it — with a check
+//! that the OpenAPI document has no id route missing from the table.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use base64::Engine as _;
+use common::{finish, photo, signed_report, start, Device, TestServer, TwoTeams, TECH_A, TECH_B};
+use fieldbook_domain::{InstallationStatus, Mutation, Sha256Hex};
+use fieldbook_protocol::{EntityKind, PullPage, TombstoneReason};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+fn installation_ids(pages: &[PullPage]) -> BTreeSet<Uuid> {
+    pages
+        .iter()
+        .flat_map(|p| p.installations.iter().map(|i| i.record.id))
+        .collect()
+}
+
+fn tombstoned(pages: &[PullPage], kind: EntityKind) -> BTreeSet<Uuid> {
+    pages
+        .iter()
+        .flat_map(|p| p.tombstones.iter())
+        .filter(|t| t.entity == kind)
+        .map(|t| t.id)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pull_scope_and_tombstones_follow_reassignment() {
+    let server = TestServer::start().await;
+    let world = TwoTeams::create(&server).await;
+    let ops = &world.ops;
+    let i1 = server.create_installation(ops, "One").await;
+    let i2 = server.create_installation(ops, "Two").await;
+    let i3 = server.create_installation(ops, "Three").await;
+    let i4 = server.create_installation(ops, "Four").await;
+    let unassigned = server.create_installation(ops, "Nobody's").await;
+    server.assign(ops, i1, world.team_a).await;
+    server.assign(ops, i2, world.team_a).await;
+    let a3 = server.assign(ops, i3, world.team_a).await;
+    server.assign(ops, i4, world.team_b).await;
+
+    let alice = server.token(TECH_A).await;
+    let bob = server.token(TECH_B).await;
+
+    let pages = server.pull_all(&alice, 0, 2).await;
+    assert_eq!(installation_ids(&pages), BTreeSet::from([i1, i2, i3]));
+    let count = |f: fn(&PullPage) -> usize| pages.iter().map(f).sum::<usize>();
+    assert_eq!(count(|p| p.leads.len()), 3);
+    assert_eq!(count(|p| p.surveys.len()), 3);
+    assert_eq!(count(|p| p.assignments.len()), 3);
+    let teams: BTreeSet<Uuid> = pages
+        .iter()
+        .flat_map(|p| p.teams.iter().map(|t| t.record.id))
+        .collect();
+    assert_eq!(teams, BTreeSet::from([world.team_a]));
+    let users: BTreeSet<String> = pages
+        .iter()
+        .flat_map(|p| p.users.iter().map(|u| u.record.username.clone()))
+        .collect();
+    assert_eq!(users, BTreeSet::from(["alice".into(), "andy".into()]));
+    let alice_cursor = pages.last().unwrap().next_cursor;
+
+    let bob_pages = server.pull_all(&bob, 0, 100).await;
+    assert_eq!(installation_ids(&bob_pages), BTreeSet::from([i4]));
+    let bob_cursor = bob_pages.last().unwrap().next_cursor;
+
+    // Ops see everything.
+    let ops_pages = server.pull_all(ops, 0, 1000).await;
+    assert_eq!(
+        installation_ids(&ops_pages),
+        BTreeSet::from([i1, i2, i3, i4, unassigned])
+    );
+
+    // Reassign i3 from team A to team B.
+    server.withdraw(ops, a3).await;
+    server.assign(ops, i3, world.team_b).await;
+
+    let pages = server.pull_all(&alice, alice_cursor, 1000).await;
+    assert!(installation_ids(&pages).is_empty(), "{pages:?}");
+    assert_eq!(
+        tombstoned(&pages, EntityKind::Installation),
+        BTreeSet::from([i3])
+    );
+    assert_eq!(tombstoned(&pages, EntityKind::Lead).len(), 1);
+    assert_eq!(tombstoned(&pages, EntityKind::Survey).len(), 1);
+    assert!(tombstoned(&pages, EntityKind::Assignment).contains(&a3));
+    assert!(pages
+        .iter()
+        .flat_map(|p| &p.tombstones)
+        .all(|t| t.reason == TombstoneReason::LeftScope));
+    let alice_cursor = pages.last().unwrap().next_cursor;
+
+    // Bob's devices get i3 with its family although its rows are older than
+    // his cursor.
+    let pages = server.pull_all(&bob, bob_cursor, 1000).await;
+    assert_eq!(installation_ids(&pages), BTreeSet::from([i3]));
+    assert_eq!(pages.iter().map(|p| p.leads.len()).sum::<usize>(), 1);
+    assert_eq!(pages.iter().map(|p| p.surveys.len()).sum::<usize>(), 1);
+
+    // Alice's team gets it back as backup: it comes back, no tombstone.
+    let (status, body) = server
+        .post(
+            &format!("/api/v1/admin/installations/{i3}/assignments"),
+            ops,
+            &json!({"team_id": world.team_a, "is_primary": false}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let pages = server.pull_all(&alice, alice_cursor, 1000).await;
+    assert_eq!(installation_ids(&pages), BTreeSet::from([i3]));
+    assert!(tombstoned(&pages, EntityKind::Installation).is_empty());
+
+    // A fresh device of alice's (cursor 0) never sees the old tombstones of
+    // records it can see now, and sees i1..i3.
+    let pages = server.pull_all(&alice, 0, 1000).await;
+    assert_eq!(installation_ids(&pages), BTreeSet::from([i1, i2, i3]));
+    assert!(tombstoned(&pages, EntityKind::Installation).is_empty());
+}
+
+/// Every route that takes an id, as the OpenAPI document spells it. The test
+/// below fails if the document has an id route missing here.
+const ID_ROUTES: &[(&str, &str)] = &[
+    ("GET", "/api/v1/installations/{installation_id}"),
+    ("GET", "/api/v1/installations/{installation_id}/report"),
+    (
+        "GET",
+        "/api/v1/installations/{installation_id}/report/events",
+    ),
+    ("GET", "/api/v1/media/{media_id}"),
+    ("POST", "/api/v1/admin/teams/{team_id}/members"),
+    (
+        "POST",
+        "/api/v1/admin/installations/{installation_id}/assignments",
+    ),
+    (
+        "POST",
+        "/api/v1/admin/installations/{installation_id}/transition",
+    ),
+    ("POST", "/api/v1/admin/assignments/{assignment_id}/withdraw"),
+    ("HEAD", "/api/v1/blobs/{upload_id}"),
+    ("PATCH", "/api/v1/blobs/{upload_id}"),
+    // Last: it deletes the upload the other blob rows use.
+    ("DELETE", "/api/v1/blobs/{upload_id}"),
+];
+
+/// Team B's objects, which team A must not reach.
+struct TeamBObjects {
+    installation: Uuid,
+    media: Uuid,
+    team: Uuid,
+    assignment: Uuid,
+    upload: String,
+}
+
+impl TeamBObjects {
+    fn fill(&self, template: &str) -> String {
+        template
+            .replace("{installation_id}", &self.installation.to_string())
+            .replace("{media_id}", &self.media.to_string())
+            .replace("{team_id}", &self.team.to_string())
+            .replace("{assignment_id}", &self.assignment.to_string())
+            .replace("{upload_id}", &self.upload)
+    }
+}
+
+/// Request bodies for the admin routes. They never bring team A into the
+/// picture, so the owner's successful call cannot widen team A's scope.
+fn body_for(template: &str, world: &TwoTeams, team_c: Uuid) -> Option<Value> {
+    match template {
+        t if t.ends_with("/members") => Some(json!({"user_id": world.tech_b})),
+        t if t.ends_with("/assignments") => Some(json!({"team_id": team_c})),
+        t if t.ends_with("/transition") => Some(json!({"to": "closed"})),
+        t if t.ends_with("/withdraw") => Some(json!({})),
+        _ => None,
+    }
+}
+
+async fn send(
+    server: &TestServer,
+    method: &str,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let method: Method = method.parse().unwrap();
+    let mut request = server
+        .client
+        .request(method.clone(), server.url(path))
+        .bearer_auth(token)
+        .header("Tus-Resumable", "1.0.0");
+    if method == Method::PATCH {
+        request = request
+            .header("Content-Type", "application/offset+octet-stream")
+            .header("Upload-Offset", "0")
+            .body(Vec::new());
+    } else if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_id_route_answers_404_to_another_team() {
+    let server = TestServer::start().await;
+    let world = TwoTeams::create(&server).await;
+    let installation = server
+        .confirmed_installation(&world.ops, world.team_b)
+        .await;
+    let (_, detail) = server
+        .get(&format!("/api/v1/installations/{installation}"), &world.ops)
+        .await;
+    let assignment: Uuid = detail["assignments"][0]["record"]["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+
+    // Bob works the job: media, report; and starts a blob upload.
+    let mut bob = Device::login(&server, TECH_B).await;
+    let media = photo(installation, b"bob's photo");
+    let report = signed_report(installation, std::slice::from_ref(&media.file.sha256));
+    let outcomes = bob
+        .push(
+            &server,
+            vec![
+                start(installation),
+                finish(installation),
+                Mutation::MediaAttach {
+                    media: media.clone(),
+                },
+                Mutation::ReportSubmit {
+                    report: Box::new(report),
+                },
+            ],
+        )
+        .await;
+    assert!(outcomes.iter().all(common::is_applied), "{outcomes:?}");
+    let blob = b"0123456789";
+    let response = server
+        .client
+        .post(server.url("/api/v1/blobs"))
+        .bearer_auth(&bob.token)
+        .header("Tus-Resumable", "1.0.0")
+        .header("Upload-Length", blob.len().to_string())
+        .header(
+            "Upload-Metadata",
+            format!(
+                "sha256 {}",
+                base64::engine::general_purpose::STANDARD.encode(Sha256Hex::digest(blob).as_str())
+            ),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    let upload = location.rsplit('/').next().unwrap().to_owned();
+
+    let objects = TeamBObjects {
+        installation,
+        media: media.id,
+        team: world.team_b,
+        assignment,
+        upload,
+    };
+    let team_c = server.add_team(&world.ops, "Team C", &[]).await;
+    let alice = server.token(TECH_A).await;
+    for (method, template) in ID_ROUTES {
+        let path = objects.fill(template);
+        let body = body_for(template, &world, team_c);
+        let (status, answer) = send(&server, method, &path, &alice, body.clone()).await;
+        assert_eq!(
+            status,
+            StatusCode::NOT_FOUND,
+            "{method} {template} answered {status} {answer} to another team"
+        );
+        // The blob routes keep tus' own code for the same answer.
+        let expected_code = if template.starts_with("/api/v1/blobs/") {
+            "upload_not_found"
+        } else {
+            "not_found"
+        };
+        if *method != "HEAD" {
+            assert_eq!(
+                answer["code"], expected_code,
+                "{method} {template}: {answer}"
+            );
+        }
+        // The owner (bob, or ops for admin routes) does reach it: the ids are
+        // real, so the 404 above is the scope check.
+        let owner = if template.starts_with("/api/v1/admin/") {
+            &world.ops
+        } else {
+            &bob.token
+        };
+        let (status, answer) = send(&server, method, &path, owner, body).await;
+        assert!(
+            status.is_success(),
+            "{method} {template}: owner got {status} {answer}"
+        );
+    }
+
+    // A made-up id gets the very same answer as another team's id.
+    let made_up = Uuid::new_v4();
+    for template in [
+        "/api/v1/installations/{installation_id}",
+        "/api/v1/installations/{installation_id}/report",
+        "/api/v1/media/{media_id}",
+    ] {
+        let foreign = server.get(&objects.fill(template), &alice).await;
+        let missing = server
+            .get(
+                &template
+                    .replace("{installation_id}", &made_up.to_string())
+                    .replace("{media_id}", &made_up.to_string()),
+                &alice,
+            )
+            .await;
+        assert_eq!(foreign.0, missing.0, "{template}");
+        assert_eq!(foreign.1["code"], missing.1["code"], "{template}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cross_team_table_covers_every_id_route_in_the_openapi_document() {
+    let server = TestServer::start().await;
+    let (status, doc) = server
+        .call(Method::GET, "/api/v1/openapi.json", None, None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let table: BTreeSet<(String, String)> = ID_ROUTES
+        .iter()
+        .map(|(m, p)| (m.to_string(), p.to_string()))
+        .collect();
+    let mut id_routes = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        if !path.contains('{') {
+            continue;
+        }
+        for method in item.as_object().unwrap().keys() {
+            if ["get", "post", "put", "patch", "delete", "head", "options"]
+                .contains(&method.as_str())
+            {
+                id_routes.insert((method.to_uppercase(), path.clone()));
+            }
+        }
+    }
+    assert!(id_routes.len() >= 10, "{id_routes:?}");
+    let missing: Vec<_> = id_routes.difference(&table).collect();
+    assert!(
+        missing.is_empty(),
+        "id routes without a cross-team 404 test: {missing:?}"
+    );
+    let stale: Vec<_> = table.difference(&id_routes).collect();
+    assert!(
+        stale.is_empty(),
+        "table rows not in the document: {stale:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn technicians_cannot_use_admin_routes() {
+    let server = TestServer::start().await;
+    let world = TwoTeams::create(&server).await;
+    let alice = server.token(TECH_A).await;
+    let (status, body) = server
+        .post("/api/v1/admin/teams", &alice, &json!({"name": "Rogue"}))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    let installation = server
+        .confirmed_installation(&world.ops, world.team_a)
+        .await;
+    // Not even on their own team's installation.
+    let (status, _) = server
+        .post(
+            &format!("/api/v1/admin/installations/{installation}/transition"),
+            &alice,
+            &json!({"to": "cancelled"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let state = server.installation_status(&alice, installation).await;
+    assert_eq!(state["status"], json!(InstallationStatus::Confirmed));
+}
