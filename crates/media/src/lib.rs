@@ -276,7 +276,7 @@ impl MediaStore {
                 size,
                 mime: mime.to_owned(),
             },
-            media_type: SniffedKind::Video { mime }.media_type(),
+            media_type: MediaType::Video,
             width: None,
             height: None,
             thumbnail: None,

@@ -1,8 +1,6 @@
 //! Decides what a file is from its first bytes. The file name and extension are
 //! never consulted: a text file renamed `.jpg` is still a text file.
 
-use fieldbook_domain::MediaType;
-
 use crate::MediaError;
 
 /// How many leading bytes are read before deciding (enough for every
@@ -27,15 +25,6 @@ pub(crate) enum SniffedKind {
     Video {
         mime: &'static str,
     },
-}
-
-impl SniffedKind {
-    pub(crate) fn media_type(self) -> MediaType {
-        match self {
-            SniffedKind::Photo { .. } => MediaType::Photo,
-            SniffedKind::Video { .. } => MediaType::Video,
-        }
-    }
 }
 
 /// Classifies a file by its leading bytes (`head` must be the first
@@ -100,7 +89,12 @@ mod tests {
             SniffedKind::Video { mime: "video/mp4" }
         );
         let mov = b"\0\0\0\x14ftypqt  \0\0\0\0qt  ";
-        assert_eq!(sniff(mov).unwrap().media_type(), MediaType::Video);
+        assert_eq!(
+            sniff(mov).unwrap(),
+            SniffedKind::Video {
+                mime: "video/quicktime"
+            }
+        );
     }
 
     #[test]

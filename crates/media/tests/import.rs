@@ -212,6 +212,17 @@ fn png_with_a_damaged_chunk_is_refused() {
 }
 
 #[test]
+fn truncated_png_is_refused() {
+    let f = fixture();
+    let png = png_bytes(&DynamicImage::ImageRgb8(photo_like_rgb(300, 200, 14)));
+
+    let error = f.store.import_bytes(&png[..png.len() / 2]).unwrap_err();
+
+    assert_eq!(error.code(), "corrupt_image", "{error}");
+    assert_store_empty(f.store.root());
+}
+
+#[test]
 fn text_file_named_jpg_is_refused_as_not_media() {
     let f = fixture();
     let source = write_file(
