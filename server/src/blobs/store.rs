@@ -880,3 +880,167 @@ fn remove_if_file(path: &Path) -> Result<(), BlobError> {
         Err(e) => Err(io_err(format!("removing {}", path.display()))(e)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MAX: u64 = 1 << 20;
+
+    fn new_upload(store: &BlobStore, owner: Uuid, data: &[u8]) -> TusUpload {
+        match store
+            .create_upload(owner, Sha256Hex::digest(data), data.len() as u64, None)
+            .unwrap()
+        {
+            CreateOutcome::Created(upload) => upload,
+            other => panic!("expected a new upload, got {other:?}"),
+        }
+    }
+
+    /// Rewrites an upload's record on disk as a crash would have left it.
+    fn set_committed_offset(dir: &Path, id: Uuid, offset: u64) {
+        let path = dir.join(format!("blobs/uploads/{id}.json"));
+        let mut record: UploadRecord =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        record.offset = offset;
+        std::fs::write(&path, serde_json::to_vec(&record).unwrap()).unwrap();
+    }
+
+    #[test]
+    fn open_finishes_an_upload_that_had_all_its_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let owner = Uuid::new_v4();
+        let data = b"every byte arrived before the crash".to_vec();
+        let upload = {
+            let store = BlobStore::open(dir.path(), MAX).unwrap();
+            new_upload(&store, owner, &data)
+        };
+        let part = dir.path().join(format!("blobs/uploads/{}.part", upload.id));
+        std::fs::write(&part, &data).unwrap();
+        set_committed_offset(dir.path(), upload.id, data.len() as u64);
+
+        let store = BlobStore::open(dir.path(), MAX).unwrap();
+        assert!(store.contains(&upload.sha256));
+        assert_eq!(
+            std::fs::read(store.path_of(&upload.sha256).unwrap()).unwrap(),
+            data
+        );
+        let status = store.upload_status(upload.id, owner).unwrap();
+        assert!(status.complete);
+        assert_eq!(status.offset, data.len() as u64);
+        assert!(!part.exists());
+    }
+
+    #[test]
+    fn open_drops_a_full_upload_with_the_wrong_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let owner = Uuid::new_v4();
+        let declared = b"what the client promised".to_vec();
+        let upload = {
+            let store = BlobStore::open(dir.path(), MAX).unwrap();
+            new_upload(&store, owner, &declared)
+        };
+        let part = dir.path().join(format!("blobs/uploads/{}.part", upload.id));
+        std::fs::write(&part, b"what actually arrived...").unwrap();
+        set_committed_offset(dir.path(), upload.id, declared.len() as u64);
+
+        let store = BlobStore::open(dir.path(), MAX).unwrap();
+        assert!(!store.contains(&upload.sha256));
+        assert!(matches!(
+            store.upload_status(upload.id, owner),
+            Err(BlobError::UploadNotFound)
+        ));
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("blobs/uploads"))
+                .unwrap()
+                .count(),
+            0
+        );
+    }
+
+    #[test]
+    fn open_resumes_from_what_is_really_on_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let owner = Uuid::new_v4();
+        let data = vec![7u8; 1000];
+        let upload = {
+            let store = BlobStore::open(dir.path(), MAX).unwrap();
+            new_upload(&store, owner, &data)
+        };
+        // The record claims 600 bytes but only 250 reached the disk.
+        std::fs::write(
+            dir.path().join(format!("blobs/uploads/{}.part", upload.id)),
+            &data[..250],
+        )
+        .unwrap();
+        set_committed_offset(dir.path(), upload.id, 600);
+        let store = BlobStore::open(dir.path(), MAX).unwrap();
+        assert_eq!(store.upload_status(upload.id, owner).unwrap().offset, 250);
+    }
+
+    #[test]
+    fn open_removes_orphans_and_untrustworthy_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let owner = Uuid::new_v4();
+        let (kept, corrupt, finished) = {
+            let store = BlobStore::open(dir.path(), MAX).unwrap();
+            (
+                new_upload(&store, owner, b"kept"),
+                new_upload(&store, owner, b"corrupt"),
+                new_upload(&store, owner, b"finished, blob later lost"),
+            )
+        };
+        let uploads = dir.path().join("blobs/uploads");
+        let orphan_part = uploads.join(format!("{}.part", Uuid::new_v4()));
+        std::fs::write(&orphan_part, b"no record").unwrap();
+        let leftover_tmp = uploads.join(format!("{}.json.tmp", kept.id));
+        std::fs::write(&leftover_tmp, b"{").unwrap();
+        std::fs::write(uploads.join(format!("{}.json", corrupt.id)), b"{not json").unwrap();
+        let finished_record = uploads.join(format!("{}.json", finished.id));
+        let mut record: UploadRecord =
+            serde_json::from_slice(&std::fs::read(&finished_record).unwrap()).unwrap();
+        record.complete = true;
+        record.offset = record.length;
+        std::fs::write(&finished_record, serde_json::to_vec(&record).unwrap()).unwrap();
+
+        let store = BlobStore::open(dir.path(), MAX).unwrap();
+        assert_eq!(store.upload_status(kept.id, owner).unwrap().offset, 0);
+        for gone in [corrupt.id, finished.id] {
+            assert!(matches!(
+                store.upload_status(gone, owner),
+                Err(BlobError::UploadNotFound)
+            ));
+        }
+        let mut left: Vec<String> = std::fs::read_dir(&uploads)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            vec![format!("{}.json", kept.id), format!("{}.part", kept.id)]
+        );
+    }
+
+    #[test]
+    fn creation_validates_size_before_anything_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::open(dir.path(), MAX).unwrap();
+        let owner = Uuid::new_v4();
+        let sha = Sha256Hex::digest(b"x");
+        assert!(matches!(
+            store.create_upload(owner, sha.clone(), MAX + 1, None),
+            Err(BlobError::TooLarge { .. })
+        ));
+        assert!(matches!(
+            store.create_upload(owner, Sha256Hex::digest(b""), 0, None),
+            Err(BlobError::EmptyBlob)
+        ));
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("blobs/uploads"))
+                .unwrap()
+                .count(),
+            0
+        );
+    }
+}
