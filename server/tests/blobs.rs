@@ -519,6 +519,48 @@ async fn stalled_body_counts_as_a_cut_connection() {
 }
 
 #[tokio::test]
+async fn concurrent_patch_on_the_same_upload_is_423() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path()).await;
+    let client = Client::new(Uuid::new_v4());
+    let data = test_bytes(40_000, 21);
+    let url = client.create_upload(&server, &data).await;
+
+    // A PATCH still streaming (its client is slow, the connection open).
+    let mut slow = TcpStream::connect(server.addr).await.unwrap();
+    let head = raw_patch_head(&server, &url, client.user, 0, data.len(), None);
+    slow.write_all(head.as_bytes()).await.unwrap();
+    slow.write_all(&data[..10_000]).await.unwrap();
+    slow.flush().await.unwrap();
+
+    // Until the server has started on the slow request, an empty PATCH can
+    // still win the lock (and harmlessly store nothing); then it must get 423.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let busy = loop {
+        let response = client.patch(&url, 0, b"", None).await;
+        if response.status() != StatusCode::NO_CONTENT {
+            break response;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the slow PATCH never took the lock"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    assert_eq!(busy.status(), StatusCode::LOCKED);
+    assert_eq!(error_code(busy).await, "upload_locked");
+    // HEAD does not wait for the running PATCH: it reports what is durable.
+    assert_eq!(client.offset(&url).await, 0);
+
+    drop(slow);
+    wait_for_offset(&client, &url, 10_000).await;
+    let rest = patch_when_unlocked(&client, &url, 10_000, &data[10_000..], None).await;
+    assert_eq!(rest.status(), StatusCode::NO_CONTENT);
+    assert!(server.store.contains(&Sha256Hex::digest(&data)));
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn wrong_offset_is_409_with_the_current_offset() {
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start(dir.path()).await;
