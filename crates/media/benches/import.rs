@@ -111,10 +111,6 @@ impl Bench {
     }
 }
 
-fn mean(runs: u32, mut timed: impl FnMut() -> Duration) -> Duration {
-    (0..runs).map(|_| timed()).sum::<Duration>() / runs
-}
-
 fn photo_import(c: &mut Criterion) {
     let mut bench = Bench::new();
     println!(
@@ -136,11 +132,16 @@ fn photo_import(c: &mut Criterion) {
     });
     group.finish();
 
-    // Interleaved warm-up, then the ratio from plain means in the same run.
+    // The ratio from plain means, alternating the two so that load from
+    // anything else on the machine hits both sides alike.
     bench.timed_import();
     bench.timed_vipsthumbnail();
-    let ours = mean(RATIO_RUNS, || bench.timed_import());
-    let vips = mean(RATIO_RUNS, || bench.timed_vipsthumbnail());
+    let (mut ours, mut vips) = (Duration::ZERO, Duration::ZERO);
+    for _ in 0..RATIO_RUNS {
+        ours += bench.timed_import();
+        vips += bench.timed_vipsthumbnail();
+    }
+    let (ours, vips) = (ours / RATIO_RUNS, vips / RATIO_RUNS);
     println!(
         "photo import (hash + store + fsync + oriented 320 px thumbnail): {:.1} ms",
         ours.as_secs_f64() * 1e3

@@ -99,6 +99,7 @@ impl MediaStore {
         Ok(store)
     }
 
+    /// The store's directory (as given to [`MediaStore::open`]).
     pub fn root(&self) -> &Path {
         &self.root
     }

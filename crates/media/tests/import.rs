@@ -439,6 +439,14 @@ fn progressive_grayscale_and_cmyk_jpegs_import() {
         c.set_subsamp(turbojpeg::Subsamp::None).unwrap();
     });
 
+    // A progressive JPEG cut short still has every pixel (earlier scans are
+    // coarse versions of the image), but it is incomplete: refused.
+    let cut = &progressive[..progressive.len() * 7 / 10];
+    assert_eq!(
+        f.store.import_bytes(cut).unwrap_err().code(),
+        "corrupt_image"
+    );
+
     for (name, jpeg) in [
         ("progressive", progressive),
         ("grayscale", grayscale),
