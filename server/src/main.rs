@@ -234,8 +234,8 @@ async fn serve(addr: SocketAddr, data_dir: &Path) -> Result<()> {
     let mut server = fieldbook_server::start(state, addr).await?;
     println!("fieldbook-server listening on http://{}", server.addr);
     let interrupted = tokio::select! {
-        result = tokio::signal::ctrl_c() => {
-            result.context("waiting for Ctrl-C")?;
+        result = shutdown_signal() => {
+            result?;
             true
         }
         result = server.stopped() => {
@@ -250,6 +250,23 @@ async fn serve(addr: SocketAddr, data_dir: &Path) -> Result<()> {
             .context("in-flight requests did not finish in time")??;
     }
     Ok(())
+}
+
+/// Ctrl-C, or SIGTERM from a service manager.
+async fn shutdown_signal() -> Result<()> {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .context("installing the SIGTERM handler")?;
+        tokio::select! {
+            result = tokio::signal::ctrl_c() => result.context("waiting for Ctrl-C"),
+            _ = term.recv() => Ok(()),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")
+    }
 }
 
 fn seed_demo(data: &DataDir, installations: usize, teams: usize, seed_value: u64) -> Result<()> {

@@ -132,6 +132,19 @@ fn parse_uuid(s: &str) -> Result<Uuid, StorageError> {
 }
 
 impl Db<'_> {
+    /// Reads every installation body once, unscoped: the raw baseline the
+    /// sync benchmark compares pull against.
+    pub fn raw_installation_scan(&self) -> Result<usize, StorageError> {
+        let mut stmt = self.conn.prepare("SELECT body FROM installations")?;
+        let mut rows = stmt.query([])?;
+        let mut n = 0;
+        while let Some(row) = rows.next()? {
+            let body: String = row.get(0)?;
+            n += usize::from(!body.is_empty());
+        }
+        Ok(n)
+    }
+
     /// One page of changes after `cursor` for `scope`, at most `limit`
     /// records and tombstones. `blob_available` says whether a blob's bytes
     /// are on the server.
