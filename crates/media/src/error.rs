@@ -11,7 +11,7 @@ pub enum MediaError {
     EmptyFile,
 
     #[error(
-        "This file is not a photo or video (its content looks like {detected}, whatever its name says). \
+        "This file is not a photo or video: its content is {detected}, whatever its name says. \
          Choose a photo (JPEG, PNG, WebP) or a video (MP4, MOV)."
     )]
     NotMedia { detected: String },

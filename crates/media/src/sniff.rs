@@ -32,7 +32,7 @@ pub(crate) enum SniffedKind {
 pub(crate) fn sniff(head: &[u8]) -> Result<SniffedKind, MediaError> {
     let Some(kind) = infer::get(head) else {
         return Err(MediaError::NotMedia {
-            detected: "nothing Fieldbook recognises".to_owned(),
+            detected: "not a file type Fieldbook recognises".to_owned(),
         });
     };
     let mime = kind.mime_type();
