@@ -13,6 +13,8 @@ use fieldbook_domain::InstallationStatus;
 use fieldbook_store::{InstallationQuery, ServerBatch, Store, Versioned};
 
 const INSTALLATIONS: usize = 10_000;
+/// Rows the list shows at once (a screenful); the UI pages for more.
+const SCREEN: u32 = 50;
 /// Rows per pull page, as the sync engine would commit them.
 const PAGE: usize = 500;
 
@@ -141,6 +143,15 @@ fn bench(c: &mut Criterion) {
             InstallationQuery {
                 from_date: Some(start_date),
                 to_date: Some(start_date + chrono::Days::new(6)),
+                limit: SCREEN,
+                ..Default::default()
+            },
+        ),
+        (
+            "list one week, 200 rows",
+            InstallationQuery {
+                from_date: Some(start_date),
+                to_date: Some(start_date + chrono::Days::new(6)),
                 limit: 200,
                 ..Default::default()
             },
@@ -149,7 +160,7 @@ fn bench(c: &mut Criterion) {
             "status confirmed",
             InstallationQuery {
                 statuses: vec![InstallationStatus::Confirmed],
-                limit: 200,
+                limit: SCREEN,
                 ..Default::default()
             },
         ),
@@ -157,7 +168,7 @@ fn bench(c: &mut Criterion) {
             "text surname",
             InstallationQuery {
                 text: surname.clone(),
-                limit: 200,
+                limit: SCREEN,
                 ..Default::default()
             },
         ),
@@ -165,7 +176,7 @@ fn bench(c: &mut Criterion) {
             "text street + surname",
             InstallationQuery {
                 text: format!("{street_word} {surname}"),
-                limit: 200,
+                limit: SCREEN,
                 ..Default::default()
             },
         ),
@@ -173,7 +184,7 @@ fn bench(c: &mut Criterion) {
             "text installation id",
             InstallationQuery {
                 text: data.installations[4321].installation_id.to_string(),
-                limit: 200,
+                limit: SCREEN,
                 ..Default::default()
             },
         ),
@@ -181,7 +192,7 @@ fn bench(c: &mut Criterion) {
             "text no match",
             InstallationQuery {
                 text: "zzqxj".into(),
-                limit: 200,
+                limit: SCREEN,
                 ..Default::default()
             },
         ),

@@ -8,12 +8,14 @@ use fieldbook_domain::{
     AssignmentStatus, Installation, InstallationAssignment, InstallationId, InstallationMedia,
     InstallationReport, InstallationStatus, Lead, Mutation, ReportDraft, Survey, Team, TimeSlot,
 };
+use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::db::{date, get_choice, get_date, get_opt_ts, get_parsed, get_ts, get_uuid, ts};
 use crate::error::{Result, StoreError};
+use crate::search::{fold, SearchIndex};
 use crate::{outbox, reports, session, Store};
 
 // ---- reading -----------------------------------------------------------------
@@ -219,10 +221,14 @@ pub(crate) fn load_team(conn: &Connection, id: Uuid) -> Result<Option<Team>> {
     }))
 }
 
-/// Lower-cases a search term or indexed text. Rust's Unicode lower-casing,
-/// not SQLite's ASCII-only `lower()`, so "MÜLLER" finds "Müller".
-fn fold(s: &str) -> String {
-    s.to_lowercase()
+/// The day order of time slots; must match `slot_order` in the schema.
+fn slot_rank(slot: TimeSlot) -> u8 {
+    match slot {
+        TimeSlot::Morning => 1,
+        TimeSlot::Afternoon => 2,
+        TimeSlot::Evening => 3,
+        TimeSlot::FullDay => 4,
+    }
 }
 
 /// The lead's part of an installation's `search_text`; fields are joined
@@ -241,12 +247,18 @@ fn lead_search_text(lead: &Lead) -> String {
     )
 }
 
-const SUMMARY_STATUS_SQL: &str = "(SELECT a.status FROM installation_assignments a
+/// The assignment a list row shows: the signed-in user's team's (?1 holds
+/// their team ids as JSON), else the primary one; withdrawn ones never. The
+/// index on (installation_id, is_primary DESC, assigned_at DESC) makes each
+/// pick one index probe without a sort.
+const SUMMARY_ASSIGNMENT_SQL: &str = "coalesce(
+    (SELECT a.status FROM installation_assignments a
       WHERE a.installation_id = i.id AND a.status <> 'withdrawn'
-      ORDER BY a.team_id IN (SELECT value FROM json_each(
-                   coalesce((SELECT team_ids FROM session), '[]'))) DESC,
-               a.is_primary DESC, a.assigned_at DESC
-      LIMIT 1)";
+        AND a.team_id IN (SELECT value FROM json_each(?1))
+      ORDER BY a.is_primary DESC, a.assigned_at DESC LIMIT 1),
+    (SELECT a.status FROM installation_assignments a
+      WHERE a.installation_id = i.id AND a.status <> 'withdrawn'
+      ORDER BY a.is_primary DESC, a.assigned_at DESC LIMIT 1))";
 
 impl Store {
     /// The installation list: filtered by date range, status and text,
@@ -255,15 +267,18 @@ impl Store {
         &self,
         query: &InstallationQuery,
     ) -> Result<Vec<InstallationSummary>> {
+        let my_teams = session::current(&self.conn)?
+            .map(|s| s.team_ids)
+            .unwrap_or_default();
+        let mut args: Vec<String> = vec![crate::db::to_json(&my_teams)];
         let mut filters: Vec<String> = Vec::new();
-        let mut args: Vec<String> = Vec::new();
         if let Some(from) = query.from_date {
             args.push(date(&from));
-            filters.push(format!("scheduled_date >= ?{}", args.len()));
+            filters.push(format!("i.scheduled_date >= ?{}", args.len()));
         }
         if let Some(to) = query.to_date {
             args.push(date(&to));
-            filters.push(format!("scheduled_date <= ?{}", args.len()));
+            filters.push(format!("i.scheduled_date <= ?{}", args.len()));
         }
         if !query.statuses.is_empty() {
             let mut marks = Vec::new();
@@ -271,38 +286,60 @@ impl Store {
                 args.push(status.as_str().to_owned());
                 marks.push(format!("?{}", args.len()));
             }
-            filters.push(format!("status IN ({})", marks.join(", ")));
+            filters.push(format!("i.status IN ({})", marks.join(", ")));
         }
-        for word in fold(&query.text).split_whitespace() {
-            args.push(word.to_owned());
-            filters.push(format!("instr(search_text, ?{}) > 0", args.len()));
+        let words: Vec<String> = fold(&query.text)
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect();
+        let mut hits = None;
+        if !words.is_empty() {
+            let mut cache = self.search_index.borrow_mut();
+            if cache.is_none() {
+                *cache = Some(SearchIndex::load(&self.conn)?);
+            }
+            let rowids = cache
+                .as_ref()
+                .map(|i| i.matching(&words))
+                .unwrap_or_default();
+            if rowids.is_empty() {
+                return Ok(Vec::new());
+            }
+            let rowids: Vec<Value> = rowids.into_iter().map(Value::Integer).collect();
+            hits = Some(std::rc::Rc::new(rowids));
+            filters.push(format!("i.rowid IN rarray(?{})", args.len() + 1));
         }
         let where_clause = if filters.is_empty() {
             String::new()
         } else {
             format!("WHERE {}", filters.join(" AND "))
         };
-        // The inner query filters, orders and pages on the installations
-        // table alone; joins and per-row subqueries run only for the page.
+        // The inner query filters, orders and pages; the lead join and the
+        // per-row subqueries then run only for the rows of the page.
         let sql = format!(
             "SELECT i.id, i.installation_id, i.scheduled_date, i.scheduled_time_slot, i.status,
                     i.material_ready, i.customer_confirmed, i.demo_completed,
                     coalesce(l.customer_name, ''), coalesce(l.address_line1, ''),
                     coalesce(l.address_line2, ''), coalesce(l.city, ''),
                     coalesce(l.postcode, ''), coalesce(l.phone, ''),
-                    {SUMMARY_STATUS_SQL},
+                    {SUMMARY_ASSIGNMENT_SQL},
                     EXISTS (SELECT 1 FROM outbox o WHERE o.installation_id = i.id)
-             FROM (SELECT id, installation_id, scheduled_date, scheduled_time_slot, status,
-                          material_ready, customer_confirmed, demo_completed, lead_id, slot_order
-                   FROM installations {where_clause}
-                   ORDER BY scheduled_date, slot_order, installation_id
+             FROM (SELECT i.id, i.installation_id, i.scheduled_date, i.scheduled_time_slot,
+                          i.status, i.material_ready, i.customer_confirmed, i.demo_completed,
+                          i.lead_id, i.slot_order
+                   FROM installations i {where_clause}
+                   ORDER BY i.scheduled_date, i.slot_order, i.installation_id
                    LIMIT {} OFFSET {}) AS i
-             LEFT JOIN leads l ON l.id = i.lead_id
-             ORDER BY i.scheduled_date, i.slot_order, i.installation_id",
+             LEFT JOIN leads l ON l.id = i.lead_id",
             query.limit, query.offset
         );
         let mut stmt = self.conn.prepare_cached(&sql)?;
-        let rows = stmt.query_map(params_from_iter(args.iter()), |r| {
+        let mut params: Vec<&dyn rusqlite::ToSql> =
+            args.iter().map(|a| a as &dyn rusqlite::ToSql).collect();
+        if let Some(hits) = &hits {
+            params.push(hits);
+        }
+        let rows = stmt.query_map(params_from_iter(params), |r| {
             Ok(InstallationSummary {
                 id: get_uuid(r, 0)?,
                 installation_id: get_parsed(r, 1)?,
@@ -324,7 +361,22 @@ impl Store {
                 has_pending_changes: r.get(15)?,
             })
         })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        let mut page: Vec<InstallationSummary> = rows.collect::<rusqlite::Result<_>>()?;
+        // The inner query paged in this order; sorting the page here is
+        // cheaper than a second SQL sort over the joined rows.
+        page.sort_by(|a, b| {
+            (
+                a.scheduled_date,
+                slot_rank(a.scheduled_time_slot),
+                &a.installation_id,
+            )
+                .cmp(&(
+                    b.scheduled_date,
+                    slot_rank(b.scheduled_time_slot),
+                    &b.installation_id,
+                ))
+        });
+        Ok(page)
     }
 
     /// One installation with everything the detail screen shows.
@@ -385,45 +437,56 @@ pub(crate) fn upsert_installation(
     inst: &Installation,
     server_version: i64,
 ) -> Result<()> {
+    let rowid: i64 = conn
+        .prepare_cached(
+            "INSERT INTO installations (id, installation_id, survey_id, lead_id, scheduled_date,
+                 scheduled_time_slot, status, material_ready, customer_confirmed, demo_completed,
+                 created_by, created_at, updated_at, status_reason, ops_review_note, server_version)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+             ON CONFLICT (id) DO UPDATE SET
+                 installation_id = excluded.installation_id, survey_id = excluded.survey_id,
+                 lead_id = excluded.lead_id, scheduled_date = excluded.scheduled_date,
+                 scheduled_time_slot = excluded.scheduled_time_slot, status = excluded.status,
+                 material_ready = excluded.material_ready,
+                 customer_confirmed = excluded.customer_confirmed,
+                 demo_completed = excluded.demo_completed, created_by = excluded.created_by,
+                 created_at = excluded.created_at, updated_at = excluded.updated_at,
+                 status_reason = excluded.status_reason,
+                 ops_review_note = excluded.ops_review_note,
+                 server_version = excluded.server_version
+             RETURNING rowid",
+        )?
+        .query_row(
+            params![
+                inst.id.to_string(),
+                inst.installation_id.as_str(),
+                inst.survey_id.to_string(),
+                inst.lead_id.to_string(),
+                date(&inst.scheduled_date),
+                inst.scheduled_time_slot.as_str(),
+                inst.status.as_str(),
+                inst.material_ready,
+                inst.customer_confirmed,
+                inst.demo_completed,
+                inst.created_by.to_string(),
+                ts(&inst.created_at),
+                ts(&inst.updated_at),
+                inst.status_reason,
+                inst.ops_review_note,
+                server_version,
+            ],
+            |r| r.get(0),
+        )?;
     let lead_part = load_lead(conn, inst.lead_id)?
         .map(|l| lead_search_text(&l))
         .unwrap_or_default();
-    let search_text = format!("{lead_part}\n{}", fold(inst.installation_id.as_str()));
     conn.prepare_cached(
-        "INSERT INTO installations (id, installation_id, survey_id, lead_id, scheduled_date,
-             scheduled_time_slot, status, material_ready, customer_confirmed, demo_completed,
-             created_by, created_at, updated_at, status_reason, ops_review_note, server_version,
-             search_text)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
-         ON CONFLICT (id) DO UPDATE SET
-             installation_id = excluded.installation_id, survey_id = excluded.survey_id,
-             lead_id = excluded.lead_id, scheduled_date = excluded.scheduled_date,
-             scheduled_time_slot = excluded.scheduled_time_slot, status = excluded.status,
-             material_ready = excluded.material_ready,
-             customer_confirmed = excluded.customer_confirmed,
-             demo_completed = excluded.demo_completed, created_by = excluded.created_by,
-             created_at = excluded.created_at, updated_at = excluded.updated_at,
-             status_reason = excluded.status_reason, ops_review_note = excluded.ops_review_note,
-             server_version = excluded.server_version, search_text = excluded.search_text",
+        "INSERT OR REPLACE INTO installation_search (installation_rowid, search_text)
+         VALUES (?1, ?2)",
     )?
     .execute(params![
-        inst.id.to_string(),
-        inst.installation_id.as_str(),
-        inst.survey_id.to_string(),
-        inst.lead_id.to_string(),
-        date(&inst.scheduled_date),
-        inst.scheduled_time_slot.as_str(),
-        inst.status.as_str(),
-        inst.material_ready,
-        inst.customer_confirmed,
-        inst.demo_completed,
-        inst.created_by.to_string(),
-        ts(&inst.created_at),
-        ts(&inst.updated_at),
-        inst.status_reason,
-        inst.ops_review_note,
-        server_version,
-        search_text,
+        rowid,
+        format!("{lead_part}\n{}", fold(inst.installation_id.as_str()))
     ])?;
     Ok(())
 }
@@ -450,8 +513,11 @@ pub(crate) fn upsert_lead(conn: &Connection, lead: &Lead, server_version: i64) -
     ])?;
     // Keep the denormalised search column of this lead's installations true.
     conn.prepare_cached(
-        "UPDATE installations SET search_text = ?2 || char(10) || lower(installation_id)
-         WHERE lead_id = ?1",
+        "UPDATE installation_search
+         SET search_text = ?2 || char(10) || (SELECT lower(i.installation_id)
+                                             FROM installations i
+                                             WHERE i.rowid = installation_rowid)
+         WHERE installation_rowid IN (SELECT rowid FROM installations WHERE lead_id = ?1)",
     )?
     .execute(params![lead.id.to_string(), lead_search_text(lead)])?;
     Ok(())

@@ -12,9 +12,11 @@ mod media;
 mod migrations;
 mod outbox;
 mod reports;
+mod search;
 mod session;
 mod sync_state;
 
+use std::cell::RefCell;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -41,6 +43,9 @@ pub struct Store {
     media: MediaStore,
     device_id: Uuid,
     data_dir: PathBuf,
+    /// Built on the first text search; dropped whenever a sync page was
+    /// applied (the only writer of search text).
+    search_index: RefCell<Option<search::SearchIndex>>,
     _lock: db::DataDirLock,
 }
 
@@ -69,6 +74,7 @@ impl Store {
             media,
             device_id,
             data_dir,
+            search_index: RefCell::new(None),
             _lock: lock,
         })
     }

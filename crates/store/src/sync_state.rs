@@ -228,6 +228,9 @@ impl Store {
     /// local mutations re-applied on top, and the scope's cursor advanced.
     /// If anything fails, nothing of the page is kept and the cursor stays.
     pub fn apply_server_batch(&mut self, batch: &ServerBatch) -> Result<ApplyOutcome> {
+        // Leads, installations and tombstones change search text; also on
+        // failure, a rebuild is cheaper than reasoning about a rollback.
+        self.search_index.get_mut().take();
         self.in_write_transaction(|tx, _| {
             let mut outcome = ApplyOutcome::default();
             for v in &batch.users {

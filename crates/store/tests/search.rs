@@ -189,6 +189,9 @@ fn paging_with_limit_and_offset() {
 #[test]
 fn search_follows_lead_changes_in_later_pages() {
     let mut s = seeded();
+    // Search once first, so a cached copy of the search text exists and must
+    // follow the change.
+    assert_eq!(ids(&s.f, &text("müller")), vec!["INS-2026-000002"]);
     let mut renamed = s.mueller.clone();
     renamed.customer_name = "Juergen Miller".into();
     renamed.postcode = "YO10 5DD".into();
@@ -317,4 +320,21 @@ fn demo_data_search_matches_a_naive_filter() {
         assert!(!expected.is_empty(), "{term}");
         assert_eq!(got, expected, "term {term:?}");
     }
+}
+
+#[test]
+fn tombstoned_installations_leave_search_results() {
+    let mut s = seeded();
+    assert_eq!(ids(&s.f, &text("hopper")), vec!["INS-2026-000003"]);
+    let hopper = s.f.store.list_installations(&text("hopper")).unwrap()[0].id;
+    s.f.store
+        .apply_server_batch(&ServerBatch {
+            scope: "installations".into(),
+            cursor: 600,
+            tombstones: vec![hopper],
+            ..Default::default()
+        })
+        .unwrap();
+    assert!(ids(&s.f, &text("hopper")).is_empty());
+    assert_eq!(ids(&s.f, &text("acacia")).len(), 2);
 }
