@@ -391,3 +391,37 @@ async fn technicians_cannot_use_admin_routes() {
     let state = server.installation_status(&alice, installation).await;
     assert_eq!(state["status"], json!(InstallationStatus::Confirmed));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_team_member_pulls_the_teams_existing_work_from_any_cursor() {
+    let server = TestServer::start().await;
+    let world = TwoTeams::create(&server).await;
+    let i1 = server.create_installation(&world.ops, "Old job").await;
+    server.assign(&world.ops, i1, world.team_a).await;
+    let newcomer = server.add_user("nina", fieldbook_domain::Role::Technician);
+    let token = server.token("nina").await;
+    let before = server.pull_all(&token, 0, 1000).await;
+    assert!(installation_ids(&before).is_empty());
+    let cursor = before.last().unwrap().next_cursor;
+
+    let (status, body) = server
+        .post(
+            &format!("/api/v1/admin/teams/{}/members", world.team_a),
+            &world.ops,
+            &json!({"user_id": newcomer}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let pages = server.pull_all(&token, cursor, 1000).await;
+    assert_eq!(installation_ids(&pages), BTreeSet::from([i1]));
+    let users: BTreeSet<String> = pages
+        .iter()
+        .flat_map(|p| p.users.iter().map(|u| u.record.username.clone()))
+        .collect();
+    assert!(
+        users.contains("alice") && users.contains("andy"),
+        "{users:?}"
+    );
+    assert_eq!(pages.iter().map(|p| p.teams.len()).sum::<usize>(), 1);
+}

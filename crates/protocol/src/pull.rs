@@ -175,3 +175,29 @@ impl PullPage {
         self.len() == 0
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entity_kinds_round_trip_their_names() {
+        for kind in EntityKind::ALL {
+            assert_eq!(EntityKind::parse(kind.as_str()), Some(*kind));
+            assert_eq!(
+                serde_json::to_value(kind).unwrap(),
+                serde_json::Value::String(kind.as_str().into())
+            );
+        }
+        assert_eq!(EntityKind::parse("blob"), None);
+    }
+
+    #[test]
+    fn an_empty_page_counts_nothing() {
+        let page = PullPage::default();
+        assert!(page.is_empty());
+        let json = serde_json::to_value(&page).unwrap();
+        assert_eq!(json["has_more"], false);
+        assert!(json["tombstones"].as_array().unwrap().is_empty());
+    }
+}

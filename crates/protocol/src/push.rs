@@ -119,3 +119,68 @@ pub struct MutationResult {
 pub struct PushResponse {
     pub results: Vec<MutationResult>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fieldbook_domain::InstallationStatus;
+
+    #[test]
+    fn outcomes_are_tagged_by_status() {
+        let applied = serde_json::to_value(MutationOutcome::Applied { version: 7 }).unwrap();
+        assert_eq!(
+            applied,
+            serde_json::json!({"status": "applied", "version": 7})
+        );
+        let rejected = serde_json::to_value(MutationOutcome::Rejected {
+            code: RejectCode::SequenceGap,
+            reason: "expected 3".into(),
+        })
+        .unwrap();
+        assert_eq!(rejected["status"], "rejected");
+        assert_eq!(rejected["code"], "sequence_gap");
+        let conflict = MutationOutcome::Conflict {
+            server_state: Box::new(ServerState {
+                message: "ops cancelled".into(),
+                ..ServerState::default()
+            }),
+        };
+        let json = serde_json::to_value(&conflict).unwrap();
+        assert_eq!(json["status"], "conflict");
+        assert_eq!(json["server_state"]["message"], "ops cancelled");
+        assert_eq!(
+            serde_json::from_value::<MutationOutcome>(json).unwrap(),
+            conflict
+        );
+    }
+
+    #[test]
+    fn envelope_carries_the_named_mutation_as_kind_and_payload() {
+        let envelope = MutationEnvelope {
+            mutation_id: Uuid::nil(),
+            device_id: Uuid::nil(),
+            device_seq: 1,
+            base_version: Some(42),
+            mutation: Mutation::InstallationFinish {
+                installation_id: Uuid::nil(),
+                expected_from: InstallationStatus::InProgress,
+                at: chrono::DateTime::from_timestamp(0, 0).unwrap(),
+            },
+        };
+        let json = serde_json::to_value(&envelope).unwrap();
+        assert_eq!(json["mutation"]["kind"], "installation.finish");
+        assert_eq!(json["device_seq"], 1);
+        assert_eq!(
+            serde_json::from_value::<MutationEnvelope>(json).unwrap(),
+            envelope
+        );
+    }
+
+    #[test]
+    fn only_sequence_and_device_rejections_are_transient() {
+        assert!(RejectCode::SequenceGap.is_transient());
+        assert!(RejectCode::ForeignDevice.is_transient());
+        assert!(!RejectCode::ValidationFailed.is_transient());
+        assert!(!RejectCode::ReportExists.is_transient());
+    }
+}

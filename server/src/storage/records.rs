@@ -265,10 +265,7 @@ impl Db<'_> {
     }
 
     /// The installation's report and when the server received it.
-    pub fn report_of(
-        &self,
-        installation: Uuid,
-    ) -> Result<Option<StoredReport>, StorageError> {
+    pub fn report_of(&self, installation: Uuid) -> Result<Option<StoredReport>, StorageError> {
         let row: Option<(String, i64, String)> = self
             .conn
             .query_row(
@@ -460,14 +457,37 @@ impl WriteTx<'_> {
         Ok(seq)
     }
 
-    /// Adds a member; the team and the user get new versions so every member
-    /// pulls the new member list and the newcomer's user record.
+    /// Adds a member. The team, its members and the installations assigned
+    /// to it get new versions: the newcomer's devices (whatever their
+    /// cursor) pull the team's work and team-mates, and team-mates pull the
+    /// newcomer.
     pub fn add_team_member(&mut self, team_id: Uuid, user_id: Uuid) -> Result<u64, StorageError> {
-        self.tx.execute(
+        let added = self.tx.execute(
             "INSERT OR IGNORE INTO team_members (team_id, user_id) VALUES (?1, ?2)",
             params![team_id.to_string(), user_id.to_string()],
         )?;
-        self.touch("users", user_id)?;
+        if added == 0 {
+            return self.touch("teams", team_id);
+        }
+        let members = self.ids(
+            "SELECT user_id FROM team_members WHERE team_id = ?1",
+            team_id,
+        )?;
+        for member in members {
+            self.touch("users", member)?;
+        }
+        let installations = self.ids(
+            "SELECT DISTINCT installation_id FROM assignments \
+             WHERE team_id = ?1 AND status != 'withdrawn'",
+            team_id,
+        )?;
+        for id in installations {
+            let installation = self
+                .db()
+                .installation(id)?
+                .ok_or_else(|| StorageError::Corrupt(format!("assignment to missing {id}")))?;
+            self.touch_installation_family(&installation.record)?;
+        }
         self.touch("teams", team_id)
     }
 
@@ -675,10 +695,11 @@ impl WriteTx<'_> {
         Ok(seq)
     }
 
-    fn ids(&self, sql: &str, installation: Uuid) -> Result<Vec<Uuid>, StorageError> {
+    /// Ids selected by `sql` with one id parameter.
+    fn ids(&self, sql: &str, param: Uuid) -> Result<Vec<Uuid>, StorageError> {
         let mut stmt = self.tx.prepare_cached(sql)?;
         let rows = stmt
-            .query_map([installation.to_string()], |r| r.get::<_, String>(0))?
+            .query_map([param.to_string()], |r| r.get::<_, String>(0))?
             .collect::<Result<Vec<_>, _>>()?;
         rows.iter().map(|s| parse_uuid(s)).collect()
     }

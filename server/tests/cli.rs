@@ -1,0 +1,226 @@
+//! The binary itself: `seed-demo` prints working credentials, `serve` serves
+//! them, and the admin subcommands do what Central Ops need.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use serde_json::{json, Value};
+
+const BIN: &str = env!("CARGO_BIN_EXE_fieldbook-server");
+
+fn run(args: &[&str]) -> String {
+    let output = Command::new(BIN)
+        .args(args)
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .expect("run fieldbook-server");
+    assert!(
+        output.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// `serve` as a child process, killed (by its own handle) on drop.
+struct Served {
+    child: Child,
+    base: String,
+}
+
+impl Served {
+    fn start(data_dir: &str) -> Served {
+        let mut child = Command::new(BIN)
+            .args(["serve", "--addr", "127.0.0.1:0", "--data-dir", data_dir])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn serve");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let base = line
+            .trim()
+            .rsplit(' ')
+            .next()
+            .expect("listening line")
+            .to_owned();
+        assert!(base.starts_with("http://127.0.0.1:"), "{line}");
+        Served { child, base }
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seed_demo_then_serve_gives_a_server_a_device_can_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let out = run(&["seed-demo", "--data-dir", d, "--installations", "30"]);
+    // "  alex / alex-demo-password / technician / North Crew"
+    let (username, password) = out
+        .lines()
+        .filter_map(|l| {
+            let parts: Vec<&str> = l.trim().split(" / ").collect();
+            (parts.len() == 4 && parts[2] == "technician")
+                .then(|| (parts[0].to_owned(), parts[1].to_owned()))
+        })
+        .next()
+        .unwrap_or_else(|| panic!("no technician credentials printed:\n{out}"));
+
+    // Seeding twice is refused rather than mixing data sets.
+    let again = Command::new(BIN)
+        .args(["seed-demo", "--data-dir", d])
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+
+    // Central Ops on the command line.
+    let created = run(&[
+        "installation",
+        "create",
+        "--data-dir",
+        d,
+        "--created-by",
+        "ops",
+        "--customer-name",
+        "Ada Lovelace",
+        "--address",
+        "1 Analytical Row",
+        "--city",
+        "London",
+        "--postcode",
+        "N1 1AA",
+        "--charger-model",
+        "Zappi 7kW",
+        "--date",
+        "2026-12-01",
+        "--slot",
+        "morning",
+    ]);
+    let human_id = created.split_whitespace().next().unwrap().to_owned();
+    assert!(
+        human_id.starts_with("INS-") && human_id.len() == 15,
+        "{created}"
+    );
+    let team_line = out
+        .lines()
+        .find(|l| l.contains(&format!("{username} / ")))
+        .unwrap();
+    let team = team_line.rsplit(" / ").next().unwrap().trim().to_owned();
+    run(&[
+        "installation",
+        "assign",
+        "--data-dir",
+        d,
+        "--installation",
+        &human_id,
+        "--team",
+        &team,
+        "--assigned-by",
+        "ops",
+    ]);
+    let moved = run(&[
+        "installation",
+        "transition",
+        "--data-dir",
+        d,
+        "--installation",
+        &human_id,
+        "--to",
+        "confirmed",
+    ]);
+    assert!(moved.contains("confirmed"), "{moved}");
+
+    let served = Served::start(d);
+    let client = reqwest::Client::new();
+    let login: Value = client
+        .post(format!("{}/api/v1/auth/login", served.base))
+        .json(&json!({"username": username, "password": password}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = login["token"].as_str().expect("token").to_owned();
+    let page: Value = client
+        .get(format!("{}/api/v1/sync/pull?limit=1000", served.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let installations = page["installations"].as_array().unwrap();
+    assert!(!installations.is_empty());
+    assert!(installations
+        .iter()
+        .any(|i| i["record"]["installation_id"] == human_id.as_str()
+            && i["record"]["status"] == "confirmed"));
+    assert_eq!(page["has_more"], false);
+}
+
+#[test]
+fn user_and_team_commands_create_what_they_say() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let out = Command::new(BIN)
+        .args([
+            "user",
+            "add",
+            "--data-dir",
+            d,
+            "--username",
+            "tina",
+            "--full-name",
+            "Tina Tech",
+            "--role",
+            "technician",
+        ])
+        .env("FIELDBOOK_PASSWORD", "a good long password")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let team = run(&[
+        "team",
+        "add",
+        "--data-dir",
+        d,
+        "--name",
+        "West Crew",
+        "--member",
+        "tina",
+    ]);
+    assert!(team.starts_with("team West Crew "), "{team}");
+    // An unknown member is an error, not a silent skip.
+    let bad = Command::new(BIN)
+        .args([
+            "team",
+            "add",
+            "--data-dir",
+            d,
+            "--name",
+            "Ghosts",
+            "--member",
+            "nobody",
+        ])
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("nobody"));
+}
