@@ -97,6 +97,9 @@ async fn enforce_timeout(State(state): State<AppState>, request: Request, next: 
     }
 }
 
+/// Body limit of every JSON route except push (logins, admin requests).
+pub const SMALL_JSON_BODY_LIMIT: usize = 256 * 1024;
+
 /// All routes with their middleware.
 pub fn router(state: AppState) -> Router {
     let public = Router::new()
@@ -108,7 +111,12 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/auth/logout", post(auth::logout_handler))
         .route("/api/v1/auth/session", get(auth::session_handler))
         .route("/api/v1/sync/pull", get(pull::pull_handler))
-        .route("/api/v1/sync/push", post(push::push_handler))
+        // A push batch may carry signed reports with their strokes: the one
+        // route with a large JSON limit.
+        .route(
+            "/api/v1/sync/push",
+            post(push::push_handler).layer(DefaultBodyLimit::max(state.config.json_body_limit)),
+        )
         .route(
             "/api/v1/installations/{installation_id}",
             get(installations::installation_handler),
@@ -151,16 +159,18 @@ pub fn router(state: AppState) -> Router {
 
     let json_api = public
         .merge(authenticated)
-        .layer(DefaultBodyLimit::max(state.config.json_body_limit))
+        .layer(DefaultBodyLimit::max(SMALL_JSON_BODY_LIMIT))
         .layer(from_fn_with_state(state.clone(), enforce_timeout))
         .with_state(state.clone());
 
     // Blob uploads stream large bodies for a long time: no JSON body limit and
     // no request deadline (the blob store bounds sizes and idle PATCHes).
-    // The auth layer lets tus `OPTIONS` through without a token.
     let blob_api: Router = Router::new()
         .nest("/api/v1/blobs", blobs::router(Arc::clone(&state.blobs)))
-        .layer(from_fn_with_state(state.clone(), auth::require_auth))
+        .layer(from_fn_with_state(
+            state.clone(),
+            auth::require_auth_except_tus_options,
+        ))
         .layer(DefaultBodyLimit::disable());
 
     json_api

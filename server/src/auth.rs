@@ -212,17 +212,13 @@ pub struct SessionToken {
     user: User,
 }
 
-/// Middleware: requires a valid bearer token and puts the [`Caller`] into the
-/// request extensions. tus `OPTIONS` (capability discovery, no data) passes
-/// without a token, as tus clients send it before authenticating.
+/// Middleware: requires a valid bearer token and puts the [`Caller`] (and the
+/// [`SessionToken`]) into the request extensions.
 pub async fn require_auth(
     State(state): State<AppState>,
     mut request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    if request.method() == Method::OPTIONS {
-        return Ok(next.run(request).await);
-    }
     let token = bearer(&request).ok_or_else(ApiError::unauthorized)?;
     let storage = Arc::clone(&state.storage);
     let hash = token_hash(&token);
@@ -236,6 +232,20 @@ pub async fn require_auth(
         user,
     });
     Ok(next.run(request).await)
+}
+
+/// [`require_auth`] for the blob routes: tus `OPTIONS` (capability discovery,
+/// no data, no id) passes without a token, since tus clients send it before
+/// anything else.
+pub async fn require_auth_except_tus_options(
+    state: State<AppState>,
+    request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    if request.method() == Method::OPTIONS {
+        return Ok(next.run(request).await);
+    }
+    require_auth(state, request, next).await
 }
 
 /// Log in with username and password.

@@ -50,7 +50,8 @@ pub struct ServerConfig {
     pub login_lockout: Duration,
     /// Deadline for a JSON request (not for blob uploads, which stream).
     pub request_timeout: Duration,
-    /// Largest JSON request body (a push batch with a signed report fits).
+    /// Largest push body (a batch with signed reports fits); other JSON
+    /// routes accept [`crate::app::SMALL_JSON_BODY_LIMIT`].
     pub json_body_limit: usize,
     /// Largest blob (a long site video).
     pub max_blob_bytes: u64,

@@ -70,6 +70,14 @@ async fn malformed_requests_get_codes_and_messages() {
     let answer = raw(&server, "/api/v1/sync/push", &token, json, &huge).await;
     assert_error(&answer, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
 
+    // Routes other than push accept small bodies only.
+    let huge_login = format!(
+        "{{\"username\": \"ops\", \"password\": \"{}\"}}",
+        "x".repeat(fieldbook_server::app::SMALL_JSON_BODY_LIMIT + 1)
+    );
+    let answer = raw(&server, "/api/v1/auth/login", &token, json, &huge_login).await;
+    assert_error(&answer, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
+
     let answer = server.get("/api/v1/installations/not-a-uuid", &token).await;
     assert_error(&answer, StatusCode::BAD_REQUEST, "bad_request");
 
@@ -124,15 +132,36 @@ async fn health_and_openapi_need_no_token() {
         .await;
     assert_eq!(status, StatusCode::OK);
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
-    for path in [
-        "/api/v1/health",
-        "/api/v1/auth/login",
-        "/api/v1/sync/pull",
-        "/api/v1/sync/push",
-        "/api/v1/blobs",
+    // Every route without an id (the id routes are checked against the
+    // cross-team table in tests/scope.rs).
+    for (method, path) in [
+        ("get", "/api/v1/health"),
+        ("get", "/api/v1/openapi.json"),
+        ("post", "/api/v1/auth/login"),
+        ("post", "/api/v1/auth/logout"),
+        ("get", "/api/v1/auth/session"),
+        ("get", "/api/v1/sync/pull"),
+        ("post", "/api/v1/sync/push"),
+        ("post", "/api/v1/admin/users"),
+        ("post", "/api/v1/admin/teams"),
+        ("post", "/api/v1/admin/installations"),
+        ("options", "/api/v1/blobs"),
+        ("post", "/api/v1/blobs"),
     ] {
-        assert!(doc["paths"][path].is_object(), "{path} missing");
+        assert!(
+            doc["paths"][path][method].is_object(),
+            "{method} {path} missing"
+        );
     }
+    // Technicians' tus discovery works without a token; the rest does not.
+    let (status, _) = server
+        .call(reqwest::Method::OPTIONS, "/api/v1/blobs", None, None)
+        .await;
+    assert!(status.is_success(), "{status}");
+    let (status, _) = server
+        .call(reqwest::Method::POST, "/api/v1/blobs", None, None)
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
     // Responses carry a request id for the logs.
     let response = server
         .client
