@@ -570,3 +570,105 @@ async fn media_caption_and_removal_belong_to_the_uploader() {
         fieldbook_protocol::TombstoneReason::Deleted
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replays_after_a_server_restart_get_the_stored_answers() {
+    let mut server = TestServer::start().await;
+    let world = TwoTeams::create(&server).await;
+    let installation = server
+        .confirmed_installation(&world.ops, world.team_a)
+        .await;
+    let mut device = Device::login(&server, TECH_A).await;
+    let batch = device.envelopes(vec![start(installation), finish(installation)]);
+    let first = device.push_envelopes(&server, &batch).await;
+    assert!(first.iter().all(is_applied), "{first:?}");
+    let cursor = server
+        .pull_all(&device.token, 0, 1000)
+        .await
+        .last()
+        .unwrap()
+        .next_cursor;
+
+    server.restart().await;
+    // Tokens, device sequences and stored answers survived.
+    let again = device.push_envelopes(&server, &batch).await;
+    assert_eq!(again, first);
+    let next = device.push_one(&server, start(installation)).await;
+    assert!(matches!(next, MutationOutcome::Conflict { .. }), "{next:?}");
+    let page = server.pull(&device.token, cursor, 1000).await;
+    assert!(page.next_cursor >= cursor);
+    let state = server
+        .installation_status(&device.token, installation)
+        .await;
+    assert_eq!(state["status"], "completed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_anyway_needs_a_reason_and_records_it() {
+    let server = TestServer::start().await;
+    let world = TwoTeams::create(&server).await;
+    let installation = server.create_installation(&world.ops, "Early").await;
+    server.assign(&world.ops, installation, world.team_a).await;
+    let mut device = Device::login(&server, TECH_A).await;
+    let start_anyway = |reason: Option<&str>| Mutation::InstallationStart {
+        installation_id: installation,
+        expected_from: InstallationStatus::Planned,
+        override_reason: reason.map(str::to_owned),
+        at: Utc::now(),
+    };
+    let outcome = device.push_one(&server, start_anyway(None)).await;
+    assert_eq!(reject_code(&outcome), Some(RejectCode::ValidationFailed));
+    let outcome = device
+        .push_one(
+            &server,
+            start_anyway(Some("Customer asked us to start today")),
+        )
+        .await;
+    assert!(is_applied(&outcome), "{outcome:?}");
+    let state = server
+        .installation_status(&device.token, installation)
+        .await;
+    assert_eq!(state["status"], "in_progress");
+    assert!(state["status_reason"]
+        .as_str()
+        .unwrap()
+        .contains("Customer asked us to start today"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_report_audit_log_is_append_only() {
+    let server = TestServer::start().await;
+    let world = TwoTeams::create(&server).await;
+    let installation = server
+        .confirmed_installation(&world.ops, world.team_a)
+        .await;
+    let mut device = Device::login(&server, TECH_A).await;
+    let outcomes = device
+        .push(
+            &server,
+            vec![
+                start(installation),
+                finish(installation),
+                Mutation::ReportSubmit {
+                    report: Box::new(signed_report(installation, &[])),
+                },
+            ],
+        )
+        .await;
+    assert!(outcomes.iter().all(is_applied), "{outcomes:?}");
+    let db =
+        rusqlite::Connection::open(fieldbook_server::storage::database_path(server.data_dir()))
+            .unwrap();
+    let rows: i64 = db
+        .query_row("SELECT count(*) FROM report_events", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(rows, 1);
+    assert!(db
+        .execute("UPDATE report_events SET event = 'forged'", [])
+        .is_err());
+    assert!(db.execute("DELETE FROM report_events", []).is_err());
+    let rows: i64 = db
+        .query_row("SELECT count(*) FROM report_events", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(rows, 1);
+}

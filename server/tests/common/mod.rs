@@ -74,6 +74,22 @@ impl TestServer {
         ts
     }
 
+    /// Stops the server, reopens the data dir from scratch and serves it
+    /// again (on a new port): what a crash-free restart looks like.
+    pub async fn restart(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.shutdown().await.expect("graceful shutdown");
+        }
+        let config = (*self.state.config).clone();
+        self.state = AppState::open(config).expect("reopen server state");
+        let server =
+            fieldbook_server::start(self.state.clone(), SocketAddr::from(([127, 0, 0, 1], 0)))
+                .await
+                .expect("restart server");
+        self.base = format!("http://{}", server.addr);
+        self.server = Some(server);
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }
