@@ -98,3 +98,14 @@ impl Store {
         &self.media
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// The desktop app keeps the store in shared state behind a mutex and
+    /// moves it into blocking tasks: it must stay `Send`.
+    #[test]
+    fn store_is_send() {
+        fn assert_send<T: Send>() {}
+        assert_send::<super::Store>();
+    }
+}

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::db::ts;
 use crate::error::Result;
-use crate::{installations, Store};
+use crate::{installations, session, Store};
 
 /// A server row and the change sequence it was read at.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -210,6 +210,10 @@ fn rebase_pending(conn: &Connection, touched: &HashSet<Uuid>) -> Result<usize> {
                 Ok(())
             }
             Mutation::ReportSubmit { report } => {
+                let teams = session::current(conn)?
+                    .map(|s| s.team_ids)
+                    .unwrap_or_default();
+                installations::complete_my_assignments(conn, id, &teams)?;
                 lifecycle::submit_report(&mut inst, report.demo_given, report.submitted_at)
             }
             _ => Ok(()),

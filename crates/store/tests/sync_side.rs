@@ -295,3 +295,47 @@ fn blob_upload_progress_survives_reopen() {
         .collect();
     assert_eq!(kinds, vec![MutationKind::MediaAttach]);
 }
+
+#[test]
+fn a_pending_report_submission_survives_a_pull_of_the_old_state() {
+    let mut f = Fixture::new();
+    let job = f.add_job(InstallationStatus::Confirmed, "Ada Lovelace");
+    f.store
+        .start_installation(job.id, &StartRequest::default())
+        .unwrap();
+    f.store.finish_installation(job.id).unwrap();
+    let mut draft = f.store.get_report_draft(job.id).unwrap().unwrap();
+    draft.charger_serial_number = "SN-9".into();
+    draft.charger_model = "Model X".into();
+    draft.installation_successful = Some(true);
+    draft.demo_given = true;
+    f.store.save_report_draft(&draft).unwrap();
+    f.store
+        .sign_report(job.id, &common::signature("Ada Lovelace"))
+        .unwrap();
+    f.store.submit_report(job.id).unwrap();
+
+    // The server still has the job as confirmed and the assignment open.
+    let assignment = {
+        let mut a = f.store.get_assignment(job.assignment_id).unwrap();
+        a.status = AssignmentStatus::Assigned;
+        a
+    };
+    f.store
+        .apply_server_batch(&ServerBatch {
+            scope: "installations".into(),
+            cursor: 2000,
+            installations: vec![v(job.installation.clone(), 2000)],
+            assignments: vec![v(assignment, 2000)],
+            ..Default::default()
+        })
+        .unwrap();
+    let d = f.store.get_installation(job.id).unwrap();
+    assert_eq!(d.installation.status, InstallationStatus::ReportSubmitted);
+    assert!(d.installation.demo_completed);
+    assert_eq!(
+        d.assignments[0].assignment.status,
+        AssignmentStatus::Completed
+    );
+    assert!(d.report.is_some());
+}
