@@ -205,11 +205,13 @@ pub struct RunningServer {
     pub state: AppState,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
+    blob_arrival: JoinHandle<()>,
 }
 
 impl RunningServer {
     /// Stops accepting, lets in-flight requests finish, and waits.
     pub async fn shutdown(mut self) -> std::io::Result<()> {
+        self.blob_arrival.abort();
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -230,6 +232,7 @@ impl RunningServer {
 
 impl Drop for RunningServer {
     fn drop(&mut self) {
+        self.blob_arrival.abort();
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -245,6 +248,11 @@ pub async fn start(state: AppState, addr: SocketAddr) -> Result<RunningServer, S
         .local_addr()
         .map_err(|source| StartError::Listen { addr, source })?;
     let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
+    let blob_arrival = crate::blob_arrival::spawn(
+        Arc::clone(&state.storage),
+        Arc::clone(&state.blobs),
+        state.config.blob_arrival_poll,
+    );
     let app = router(state.clone());
     let task = tokio::spawn(async move {
         axum::serve(listener, app)
@@ -259,6 +267,7 @@ pub async fn start(state: AppState, addr: SocketAddr) -> Result<RunningServer, S
         state,
         shutdown: Some(shutdown_tx),
         task,
+        blob_arrival,
     })
 }
 

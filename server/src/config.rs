@@ -55,6 +55,8 @@ pub struct ServerConfig {
     pub json_body_limit: usize,
     /// Largest blob (a long site video).
     pub max_blob_bytes: u64,
+    /// How often to look for blobs that arrived after their records.
+    pub blob_arrival_poll: Duration,
 }
 
 impl ServerConfig {
@@ -70,6 +72,7 @@ impl ServerConfig {
             request_timeout: Duration::from_secs(30),
             json_body_limit: 16 * 1024 * 1024,
             max_blob_bytes: 4 * 1024 * 1024 * 1024,
+            blob_arrival_poll: Duration::from_secs(2),
         }
     }
 }

@@ -6,6 +6,7 @@
 pub mod admin;
 pub mod app;
 pub mod auth;
+pub mod blob_arrival;
 pub mod blobs;
 pub mod caller;
 pub mod config;

@@ -672,3 +672,91 @@ async fn the_report_audit_log_is_append_only() {
         .unwrap();
     assert_eq!(rows, 1);
 }
+
+/// Uploads `bytes` through the tus routes in one PATCH.
+async fn upload_blob(server: &TestServer, token: &str, bytes: &[u8]) {
+    use base64::Engine as _;
+    let sha = fieldbook_domain::Sha256Hex::digest(bytes);
+    let created = server
+        .client
+        .post(server.url("/api/v1/blobs"))
+        .bearer_auth(token)
+        .header("Tus-Resumable", "1.0.0")
+        .header("Upload-Length", bytes.len().to_string())
+        .header(
+            "Upload-Metadata",
+            format!(
+                "sha256 {}",
+                base64::engine::general_purpose::STANDARD.encode(sha.as_str())
+            ),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let location = created.headers()["location"].to_str().unwrap().to_owned();
+    let id = location.rsplit('/').next().unwrap();
+    let patched = server
+        .client
+        .patch(server.url(&format!("/api/v1/blobs/{id}")))
+        .bearer_auth(token)
+        .header("Tus-Resumable", "1.0.0")
+        .header("Upload-Offset", "0")
+        .header("Content-Type", "application/offset+octet-stream")
+        .body(bytes.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(patched.status(), StatusCode::NO_CONTENT);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn media_awaiting_its_blob_is_pulled_again_when_the_blob_arrives() {
+    let server = TestServer::start_with(|c| {
+        c.blob_arrival_poll = std::time::Duration::from_millis(50);
+    })
+    .await;
+    let world = TwoTeams::create(&server).await;
+    let installation = server
+        .confirmed_installation(&world.ops, world.team_a)
+        .await;
+    let mut alice = Device::login(&server, TECH_A).await;
+    let andy = Device::login(&server, TECH_A2).await;
+    let bytes = b"a photo that uploads later";
+    let media = photo(installation, bytes);
+    assert!(is_applied(
+        &alice
+            .push_one(
+                &server,
+                Mutation::MediaAttach {
+                    media: media.clone()
+                }
+            )
+            .await
+    ));
+    // A team-mate's device syncs while the blob is still uploading.
+    let pages = server.pull_all(&andy.token, 0, 1000).await;
+    let seen: Vec<_> = pages.iter().flat_map(|p| &p.media).collect();
+    assert_eq!(seen.len(), 1);
+    assert!(!seen[0].record.blob_available);
+    let cursor = pages.last().unwrap().next_cursor;
+
+    upload_blob(&server, &alice.token, bytes).await;
+
+    // Within a few watcher rounds the media record gets a new version that
+    // says the blob is there (generous deadline for a busy machine).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let page = server.pull(&andy.token, cursor, 1000).await;
+        if let Some(m) = page.media.iter().find(|m| m.record.media.id == media.id) {
+            assert!(m.record.blob_available);
+            assert!(m.version > seen[0].version);
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "blob arrival never re-versioned the media record"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

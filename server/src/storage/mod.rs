@@ -24,8 +24,13 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 pub use pull::pulled_report_from;
 pub use records::{DeviceRow, MutationRecord, Scope, SessionRow, StoredMutation};
 
-const SCHEMA: &str = include_str!("schema.sql");
-const SCHEMA_VERSION: i64 = 1;
+/// Migrations in order; migration N brings `PRAGMA user_version` to N.
+/// Never edit one that has shipped: add the next.
+const MIGRATIONS: &[&str] = &[
+    include_str!("0001_schema.sql"),
+    include_str!("0002_blob_arrival.sql"),
+];
+const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 /// Reader connections kept open for reuse; more are opened on demand.
 const IDLE_READERS: usize = 4;
 
@@ -91,10 +96,10 @@ fn migrate(conn: &mut Connection) -> Result<(), StorageError> {
             supported: SCHEMA_VERSION,
         });
     }
-    if version < 1 {
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        tx.execute_batch(SCHEMA)?;
-        tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", index as i64 + 1)?;
         tx.commit()?;
     }
     Ok(())

@@ -357,6 +357,39 @@ impl Db<'_> {
             .collect()
     }
 
+    /// Media records and reports whose blob had not arrived when they were
+    /// last versioned, as (kind, record id, blob hash); at most `limit` of each.
+    pub fn awaiting_blobs(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<(EntityKind, Uuid, Sha256Hex)>, StorageError> {
+        let mut out = Vec::new();
+        for (kind, sql) in [
+            (
+                EntityKind::Media,
+                "SELECT id, sha256 FROM media WHERE blob_present = 0 LIMIT ?1",
+            ),
+            (
+                EntityKind::Report,
+                "SELECT id, signature_sha256 FROM reports WHERE signature_blob_present = 0 LIMIT ?1",
+            ),
+        ] {
+            let mut stmt = self.conn.prepare_cached(sql)?;
+            let rows = stmt
+                .query_map([limit as i64], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            for (id, hash) in rows {
+                let hash = hash
+                    .parse()
+                    .map_err(|_| StorageError::Corrupt(format!("sha256 {hash:?}")))?;
+                out.push((kind, parse_uuid(&id)?, hash));
+            }
+        }
+        Ok(out)
+    }
+
     pub fn session(&self, token_hash: &str) -> Result<Option<SessionRow>, StorageError> {
         let row: Option<(String, String, Option<String>)> = self
             .conn
@@ -596,15 +629,22 @@ impl WriteTx<'_> {
 
     pub fn insert_report(&mut self, report: &InstallationReport) -> Result<u64, StorageError> {
         let seq = self.next_seq()?;
+        let signature = report
+            .customer_signature
+            .as_ref()
+            .map(|s| s.png.sha256.as_str());
         self.tx.execute(
-            "INSERT INTO reports (id, installation_id, body, received_at, seq) \
-             VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT INTO reports (id, installation_id, body, received_at, seq, \
+               signature_sha256, signature_blob_present) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![
                 report.id.to_string(),
                 report.installation_id.to_string(),
                 to_json(report)?,
                 timestamp(self.now),
-                seq as i64
+                seq as i64,
+                signature,
+                signature.is_none() as i64
             ],
         )?;
         Ok(seq)
@@ -650,6 +690,27 @@ impl WriteTx<'_> {
                 timestamp(self.now),
                 seq as i64
             ])?;
+        Ok(seq)
+    }
+
+    /// The blob of a media record arrived: record it with a new version so
+    /// devices that pulled it "awaiting blob" pull it again.
+    pub fn mark_media_blob_present(&mut self, media_id: Uuid) -> Result<u64, StorageError> {
+        let seq = self.next_seq()?;
+        self.tx.execute(
+            "UPDATE media SET blob_present = 1, seq = ?1 WHERE id = ?2",
+            params![seq as i64, media_id.to_string()],
+        )?;
+        Ok(seq)
+    }
+
+    /// The signature image of a report arrived (see [`Self::mark_media_blob_present`]).
+    pub fn mark_signature_blob_present(&mut self, report_id: Uuid) -> Result<u64, StorageError> {
+        let seq = self.next_seq()?;
+        self.tx.execute(
+            "UPDATE reports SET signature_blob_present = 1, seq = ?1 WHERE id = ?2",
+            params![seq as i64, report_id.to_string()],
+        )?;
         Ok(seq)
     }
 
