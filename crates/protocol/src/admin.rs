@@ -15,10 +15,14 @@ use crate::pull::{PulledReport, Versioned};
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreateUserRequest {
+    /// Login name: 1-64 letters, digits, `.`, `_`, `-` or `@`.
     pub username: String,
+    /// The name people see.
     pub full_name: String,
     #[cfg_attr(feature = "openapi", schema(value_type = String, example = "technician"))]
+    /// `ops` or `technician`.
     pub role: Role,
+    /// At least 8 characters; stored only as an argon2id hash.
     pub password: String,
 }
 
@@ -37,6 +41,7 @@ impl std::fmt::Debug for CreateUserRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreateTeamRequest {
+    /// Unique team name.
     pub name: String,
     /// Initial members.
     #[serde(default)]
@@ -47,6 +52,7 @@ pub struct CreateTeamRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AddTeamMemberRequest {
+    /// The user to add.
     pub user_id: Uuid,
 }
 
@@ -54,20 +60,30 @@ pub struct AddTeamMemberRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LeadInput {
+    /// The customer's name.
     pub customer_name: String,
+    /// Contact phone number.
     #[serde(default)]
     pub phone: String,
+    /// Contact e-mail.
     #[serde(default)]
     pub email: String,
+    /// Site address, first line.
     pub address_line1: String,
+    /// Site address, second line.
     #[serde(default)]
     pub address_line2: String,
+    /// Site town or city.
     pub city: String,
+    /// Site postcode.
     pub postcode: String,
+    /// Site latitude, if known.
     #[serde(default)]
     pub latitude: Option<f64>,
+    /// Site longitude, if known.
     #[serde(default)]
     pub longitude: Option<f64>,
+    /// Notes for the installer (access, parking, pets…).
     #[serde(default)]
     pub installer_notes: String,
 }
@@ -79,12 +95,18 @@ pub struct SurveyInput {
     /// Defaults to now.
     #[serde(default)]
     pub approved_at: Option<DateTime<Utc>>,
+    /// The surveyor's notes.
     #[serde(default)]
     pub surveyor_notes: String,
+    /// The charger the surveyor recommends.
     pub recommended_charger_model: String,
+    /// Main fuse rating in amperes.
     pub main_fuse_amps: u16,
+    /// Available supply capacity in kVA.
     pub supply_capacity_kva: f64,
+    /// Cable run from the consumer unit to the charger, in metres.
     pub cable_run_length_m: f64,
+    /// Photos taken during the survey.
     #[serde(default)]
     pub photos_count: u32,
 }
@@ -94,10 +116,14 @@ pub struct SurveyInput {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreateInstallationRequest {
+    /// The customer.
     pub lead: LeadInput,
+    /// The approved survey.
     pub survey: SurveyInput,
+    /// Planned date.
     pub scheduled_date: NaiveDate,
     #[cfg_attr(feature = "openapi", schema(value_type = String, example = "morning"))]
+    /// Planned time window.
     pub scheduled_time_slot: TimeSlot,
 }
 
@@ -105,6 +131,7 @@ pub struct CreateInstallationRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AssignRequest {
+    /// The team to assign.
     pub team_id: Uuid,
     /// Primary (default) or emergency backup.
     #[serde(default = "default_true")]
@@ -119,17 +146,20 @@ fn default_true() -> bool {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TransitionRequest {
+    /// The state to move to.
     #[cfg_attr(feature = "openapi", schema(value_type = String, example = "confirmed"))]
     pub to: InstallationStatus,
     /// If given, the move is refused unless the installation is in this state.
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub expected_from: Option<InstallationStatus>,
+    /// Why (shown to the technician).
     #[serde(default)]
     pub reason: Option<String>,
     /// New date; required (with the slot) for `rescheduled → planned`.
     #[serde(default)]
     pub scheduled_date: Option<NaiveDate>,
+    /// New time slot (with the date).
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub scheduled_time_slot: Option<TimeSlot>,
@@ -140,14 +170,19 @@ pub struct TransitionRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InstallationDetail {
+    /// The installation.
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub installation: Versioned<Installation>,
+    /// The caller's teams' assignments to it (all of them for ops).
     #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
     pub assignments: Vec<Versioned<InstallationAssignment>>,
+    /// The customer.
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub lead: Versioned<Lead>,
+    /// The approved survey.
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub survey: Versioned<Survey>,
+    /// The submitted report, if any.
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub report: Option<Versioned<PulledReport>>,
 }
@@ -170,13 +205,19 @@ pub enum ReportEventKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReportEvent {
+    /// What happened.
     pub event: ReportEventKind,
+    /// The report.
     pub report_id: Uuid,
+    /// The installation (UUID).
     pub installation_id: Uuid,
     /// Server clock when the event was recorded.
     pub received_at: DateTime<Utc>,
+    /// The device that sent it.
     pub device_id: Uuid,
+    /// The user whose token sent it.
     pub user_id: Uuid,
+    /// The `report.submit` mutation that carried it.
     pub mutation_id: Uuid,
     /// The report's content hash as received.
     #[cfg_attr(feature = "openapi", schema(value_type = String))]

@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LoginRequest {
+    /// The account name, as given by Central Ops.
     pub username: String,
+    /// The plain password (sent over TLS in production; never logged).
     pub password: String,
 }
 
@@ -32,6 +34,7 @@ pub struct LoginResponse {
     pub token: String,
     /// After this instant the token is refused; log in again.
     pub expires_at: DateTime<Utc>,
+    /// Who logged in.
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub user: User,
     /// The teams the user belongs to (their sync scope).
@@ -54,9 +57,12 @@ impl std::fmt::Debug for LoginResponse {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SessionInfo {
+    /// When the token stops working.
     pub expires_at: DateTime<Utc>,
+    /// Who the token belongs to.
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub user: User,
+    /// The user's teams (their sync scope).
     #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
     pub teams: Vec<Team>,
 }

@@ -59,6 +59,7 @@ impl ErrorCode {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
+    /// What went wrong, for the program.
     pub code: ErrorCode,
     /// A sentence a person can act on.
     pub message: String,
@@ -72,6 +73,7 @@ pub struct ErrorBody {
 }
 
 impl ErrorBody {
+    /// A body with just a code and a message.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
             code,

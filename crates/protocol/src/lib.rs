@@ -5,6 +5,9 @@
 //! transport without touching the contract. The optional `openapi` feature adds
 //! schema derives for the server's generated OpenAPI document.
 
+// The contract is read by two teams: every public item says what it means.
+#![warn(missing_docs)]
+
 pub mod admin;
 pub mod auth;
 pub mod error;

@@ -29,7 +29,9 @@ pub struct PullQuery {
 /// change sequence of the record's last change: larger means newer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Versioned<T> {
+    /// The record's server version (global change sequence of its last change).
     pub version: u64,
+    /// The record itself.
     pub record: T,
 }
 
@@ -37,6 +39,7 @@ pub struct Versioned<T> {
 /// reached the server yet (`media.attach` is accepted before the upload ends).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PulledMedia {
+    /// The media record as attached by the technician.
     pub media: InstallationMedia,
     /// False while the blob is still uploading ("awaiting blob").
     pub blob_available: bool,
@@ -45,6 +48,7 @@ pub struct PulledMedia {
 /// A submitted report as pulled.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PulledReport {
+    /// The report as submitted.
     pub report: InstallationReport,
     /// When the server received it (the report's own `submitted_at` is the
     /// device's time).
@@ -59,17 +63,26 @@ pub struct PulledReport {
 #[serde(rename_all = "snake_case")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum EntityKind {
+    /// An installation.
     Installation,
+    /// A team's assignment to an installation.
     Assignment,
+    /// A customer record.
     Lead,
+    /// An approved site survey.
     Survey,
+    /// A field team.
     Team,
+    /// A user (no credentials).
     User,
+    /// A submitted installation report.
     Report,
+    /// A photo or video record.
     Media,
 }
 
 impl EntityKind {
+    /// Every kind.
     pub const ALL: &'static [EntityKind] = &[
         EntityKind::Installation,
         EntityKind::Assignment,
@@ -95,6 +108,7 @@ impl EntityKind {
         }
     }
 
+    /// Parses the wire / storage name.
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.iter().copied().find(|k| k.as_str() == s)
     }
@@ -116,8 +130,11 @@ pub enum TombstoneReason {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Tombstone {
+    /// Which kind of record.
     pub entity: EntityKind,
+    /// The record's id.
     pub id: Uuid,
+    /// Deleted, or out of the caller's scope.
     pub reason: TombstoneReason,
     /// The change sequence at which the record went away.
     pub version: u64,
@@ -138,22 +155,31 @@ pub struct PullPage {
     pub next_cursor: u64,
     /// True when more changes exist after `next_cursor`: pull again at once.
     pub has_more: bool,
+    /// Installations in scope.
     #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
     pub installations: Vec<Versioned<Installation>>,
+    /// The caller's teams' assignments to installations in scope.
     #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
     pub assignments: Vec<Versioned<InstallationAssignment>>,
+    /// Customer records of installations in scope.
     #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
     pub leads: Vec<Versioned<Lead>>,
+    /// Surveys of installations in scope.
     #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
     pub surveys: Vec<Versioned<Survey>>,
+    /// The caller's teams, with members.
     #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
     pub teams: Vec<Versioned<Team>>,
+    /// The caller and their team-mates.
     #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
     pub users: Vec<Versioned<User>>,
+    /// Submitted reports of installations in scope.
     #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
     pub reports: Vec<Versioned<PulledReport>>,
+    /// Photos and videos of installations in scope.
     #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
     pub media: Vec<Versioned<PulledMedia>>,
+    /// Records to delete locally.
     pub tombstones: Vec<Tombstone>,
 }
 
@@ -171,6 +197,7 @@ impl PullPage {
             + self.tombstones.len()
     }
 
+    /// True when the page carries nothing (the device is up to date).
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

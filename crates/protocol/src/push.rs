@@ -79,9 +79,11 @@ impl RejectCode {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ServerState {
+    /// The installation concerned, as the server holds it now.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub installation: Option<Versioned<Installation>>,
+    /// The assignment concerned, as the server holds it now.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub assignment: Option<Versioned<InstallationAssignment>>,
@@ -96,20 +98,33 @@ pub struct ServerState {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum MutationOutcome {
     /// The change took effect; `version` is the changed record's new version.
-    Applied { version: u64 },
+    Applied {
+        /// The changed record's new version.
+        version: u64,
+    },
     /// The change was refused and had no effect.
-    Rejected { code: RejectCode, reason: String },
+    Rejected {
+        /// Why, for the program.
+        code: RejectCode,
+        /// Why, for the technician.
+        reason: String,
+    },
     /// The server's state moved on (e.g. ops cancelled the job). What could be
     /// kept was kept (a report, media, a note for ops); `server_state` is what
     /// the server holds now.
-    Conflict { server_state: Box<ServerState> },
+    Conflict {
+        /// What the server holds now.
+        server_state: Box<ServerState>,
+    },
 }
 
 /// One mutation's answer, by mutation id.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MutationResult {
+    /// The envelope's mutation id.
     pub mutation_id: Uuid,
+    /// What happened to it.
     pub outcome: MutationOutcome,
 }
 
@@ -117,6 +132,7 @@ pub struct MutationResult {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PushResponse {
+    /// One per pushed mutation, in the same order.
     pub results: Vec<MutationResult>,
 }
 
