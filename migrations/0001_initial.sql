@@ -117,9 +117,9 @@ CREATE INDEX installations_lead ON installations (lead_id);
 CREATE INDEX installations_created_by ON installations (created_by);
 
 -- Lower-cased customer name, address, postcode and installation id of each
--- installation (keyed by its rowid), maintained by the store's upserts. Text
--- search is a substring scan over this narrow table: a fraction of the pages
--- of `installations`, and no FTS trigger slowing first sync.
+-- installation (keyed by its rowid), maintained by the store's upserts. The
+-- store scans an in-memory copy of this narrow table for text search (see
+-- crates/store/src/search.rs): no FTS trigger slowing first sync.
 CREATE TABLE installation_search (
     installation_rowid INTEGER PRIMARY KEY,
     search_text        TEXT NOT NULL

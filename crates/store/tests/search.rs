@@ -338,3 +338,59 @@ fn tombstoned_installations_leave_search_results() {
     assert!(ids(&s.f, &text("hopper")).is_empty());
     assert_eq!(ids(&s.f, &text("acacia")).len(), 2);
 }
+
+#[test]
+fn list_shows_my_teams_assignment_before_the_primary_of_another_team() {
+    let mut f = Fixture::new();
+    let job = f.add_job(InstallationStatus::Confirmed, "Ada Lovelace");
+    // Make the fixture's assignment a backup, and give another team the
+    // primary one, already accepted; a withdrawn third one is never shown.
+    let mut mine = f.store.get_assignment(job.assignment_id).unwrap();
+    mine.is_primary = false;
+    let other_team = fieldbook_domain::Team {
+        id: Uuid::new_v4(),
+        name: "South 2".into(),
+        member_ids: vec![],
+    };
+    let primary = fieldbook_domain::InstallationAssignment {
+        id: Uuid::new_v4(),
+        team_id: other_team.id,
+        is_primary: true,
+        status: fieldbook_domain::AssignmentStatus::Accepted,
+        ..mine.clone()
+    };
+    let withdrawn = fieldbook_domain::InstallationAssignment {
+        id: Uuid::new_v4(),
+        status: fieldbook_domain::AssignmentStatus::Withdrawn,
+        ..mine.clone()
+    };
+    f.store
+        .apply_server_batch(&ServerBatch {
+            scope: "installations".into(),
+            cursor: 700,
+            teams: vec![v(other_team, 700)],
+            assignments: vec![v(mine, 700), v(primary, 700), v(withdrawn, 700)],
+            ..Default::default()
+        })
+        .unwrap();
+    let status = |f: &Fixture| {
+        f.store
+            .list_installations(&InstallationQuery::default())
+            .unwrap()[0]
+            .assignment_status
+    };
+    assert_eq!(
+        status(&f),
+        Some(fieldbook_domain::AssignmentStatus::Assigned)
+    );
+    // Signed out, the primary assignment is the one shown.
+    f.store.sign_out().unwrap();
+    assert_eq!(
+        status(&f),
+        Some(fieldbook_domain::AssignmentStatus::Accepted)
+    );
+    let detail = f.store.get_installation(job.id).unwrap();
+    assert_eq!(detail.assignments.len(), 3);
+    assert!(detail.assignments[0].assignment.is_primary);
+    assert_eq!(detail.assignments[0].team.as_ref().unwrap().name, "South 2");
+}
