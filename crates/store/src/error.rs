@@ -125,4 +125,56 @@ impl From<fieldbook_domain::FieldError> for StoreError {
     }
 }
 
+/// What the UI receives: `{code, message}`, plus `fields` for validation
+/// errors so each message can sit next to its input.
+impl serde::Serialize for StoreError {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let fields = self.validation_errors().map(|v| &v.errors);
+        let mut s = serializer.serialize_struct("StoreError", 3)?;
+        s.serialize_field("code", self.code())?;
+        s.serialize_field("message", &self.to_string())?;
+        s.serialize_field("fields", &fields)?;
+        s.end()
+    }
+}
+
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fieldbook_domain::FieldError;
+
+    #[test]
+    fn serialises_as_code_message_and_fields() {
+        let err = StoreError::from(FieldError::required("reason", "Reason is required"));
+        let json = serde_json::to_value(&err).unwrap();
+        assert_eq!(json["code"], "validation");
+        assert_eq!(json["message"], "reason: Reason is required");
+        assert_eq!(json["fields"][0]["field"], "reason");
+        assert_eq!(json["fields"][0]["code"], "required");
+
+        let json = serde_json::to_value(StoreError::ReportSubmitted).unwrap();
+        assert_eq!(json["code"], "report_submitted");
+        assert!(json["fields"].is_null());
+    }
+
+    #[test]
+    fn lifecycle_reason_problems_become_field_errors() {
+        let err = StoreError::from(LifecycleError::Invalid(FieldError::required(
+            "override_reason",
+            "Override reason is required",
+        )));
+        assert_eq!(err.code(), "validation");
+        let err = StoreError::from(LifecycleError::NoSuchMove {
+            from: fieldbook_domain::InstallationStatus::Closed,
+            to: fieldbook_domain::InstallationStatus::InProgress,
+        });
+        assert_eq!(err.code(), "lifecycle");
+        assert_eq!(
+            err.to_string(),
+            "an installation cannot move from closed to in_progress"
+        );
+    }
+}
