@@ -203,10 +203,13 @@ fn insert_report(conn: &Connection, rep: &InstallationReport) -> Result<()> {
     Ok(())
 }
 
+/// Submitted here, or (status from the server) on another device of the team.
 pub(crate) fn is_submitted(conn: &Connection, installation_id: Uuid) -> Result<bool> {
     Ok(conn
         .prepare_cached(
-            "SELECT EXISTS (SELECT 1 FROM installation_reports WHERE installation_id = ?1)",
+            "SELECT EXISTS (SELECT 1 FROM installation_reports WHERE installation_id = ?1)
+                 OR EXISTS (SELECT 1 FROM installations
+                            WHERE id = ?1 AND status IN ('report_submitted', 'closed'))",
         )?
         .query_row([installation_id.to_string()], |r| r.get(0))?)
 }

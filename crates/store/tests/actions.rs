@@ -650,3 +650,22 @@ fn media_attach_caption_remove() {
     assert_eq!(err.code(), "not_media", "{err:?}");
     assert_eq!(kinds(&f).len(), 4);
 }
+
+#[test]
+fn a_report_submitted_elsewhere_makes_the_job_read_only_here_too() {
+    let mut f = Fixture::new();
+    for status in [ReportSubmitted, Closed] {
+        let job = f.add_job(status, "Ada Lovelace");
+        let draft = ReportDraft::new(job.id, common::t0());
+        assert_eq!(
+            f.store.save_report_draft(&draft).unwrap_err().code(),
+            "report_submitted"
+        );
+        let photo = write_jpeg(f.dir.path(), "p.jpg", 1);
+        assert_eq!(
+            f.store.attach_media(job.id, &photo, "").unwrap_err().code(),
+            "report_submitted"
+        );
+    }
+    assert!(kinds(&f).is_empty());
+}
