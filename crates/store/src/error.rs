@@ -55,9 +55,9 @@ pub enum StoreError {
     },
 
     #[error("the local database failed: {0}")]
-    Database(#[from] rusqlite::Error),
+    Database(rusqlite::Error),
 
-    #[error("the local database holds a value this version cannot read ({0}); restore from sync")]
+    #[error("the local database holds a value this version cannot read ({0}); sync again, and contact support if this repeats")]
     Corrupt(String),
 }
 
@@ -98,6 +98,19 @@ impl StoreError {
         StoreError::Io {
             context: context.into(),
             source,
+        }
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    /// A column that no longer parses (a bad enum value, a malformed id) is
+    /// damaged data, not a failing database: say so.
+    fn from(e: rusqlite::Error) -> Self {
+        match e {
+            rusqlite::Error::FromSqlConversionFailure(column, _, cause) => {
+                StoreError::Corrupt(format!("column {column}: {cause}"))
+            }
+            other => StoreError::Database(other),
         }
     }
 }

@@ -181,3 +181,24 @@ fn a_failing_migration_leaves_the_database_at_its_old_version() {
         .unwrap();
     assert_eq!(device_table, 0, "the first statements were rolled back too");
 }
+
+#[test]
+fn a_damaged_row_is_reported_as_corrupt_not_as_a_crash() {
+    let mut f = common::Fixture::new();
+    let job = f.add_job(
+        fieldbook_domain::InstallationStatus::Confirmed,
+        "Ada Lovelace",
+    );
+    // Bypass the CHECK constraint the way a damaged file would.
+    let raw = f.raw_connection();
+    raw.execute_batch("PRAGMA ignore_check_constraints = ON;")
+        .unwrap();
+    raw.execute(
+        "UPDATE installations SET scheduled_time_slot = 'midnight' WHERE id = ?1",
+        [job.id.to_string()],
+    )
+    .unwrap();
+    let err = f.store.get_installation(job.id).unwrap_err();
+    assert_eq!(err.code(), "corrupt", "{err:?}");
+    assert!(err.to_string().contains("midnight"), "{err}");
+}
