@@ -205,13 +205,14 @@ pub struct RunningServer {
     pub state: AppState,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
-    blob_arrival: JoinHandle<()>,
+    /// The blob-arrival watcher and the abandoned-upload expiry.
+    background: Vec<JoinHandle<()>>,
 }
 
 impl RunningServer {
     /// Stops accepting, lets in-flight requests finish, and waits.
     pub async fn shutdown(mut self) -> std::io::Result<()> {
-        self.blob_arrival.abort();
+        self.background.iter().for_each(JoinHandle::abort);
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -232,7 +233,7 @@ impl RunningServer {
 
 impl Drop for RunningServer {
     fn drop(&mut self) {
-        self.blob_arrival.abort();
+        self.background.iter().for_each(JoinHandle::abort);
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -253,6 +254,13 @@ pub async fn start(state: AppState, addr: SocketAddr) -> Result<RunningServer, S
         Arc::clone(&state.blobs),
         state.config.blob_arrival_poll,
     );
+    // Uploads abandoned by a device (lost, wiped) would otherwise keep their
+    // partial files forever.
+    let upload_expiry = blobs::spawn_upload_expiry(
+        Arc::clone(&state.blobs),
+        UPLOAD_EXPIRY_SWEEP,
+        blobs::UPLOAD_EXPIRY,
+    );
     let app = router(state.clone());
     let task = tokio::spawn(async move {
         axum::serve(listener, app)
@@ -267,9 +275,12 @@ pub async fn start(state: AppState, addr: SocketAddr) -> Result<RunningServer, S
         state,
         shutdown: Some(shutdown_tx),
         task,
-        blob_arrival,
+        background: vec![blob_arrival, upload_expiry],
     })
 }
+
+/// How often abandoned tus uploads are looked for.
+const UPLOAD_EXPIRY_SWEEP: Duration = Duration::from_secs(60 * 60);
 
 /// How long `serve` waits for in-flight requests on Ctrl-C.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
