@@ -7,8 +7,9 @@ run_dir=${1:?run dir}
 addr=${2:-127.0.0.1:8787}
 data_dir="$run_dir/server"
 
-cargo build --locked --release -p fieldbook-server
-bin="$CARGO_TARGET_DIR/release/fieldbook-server"
+# The dev profile shares the test build cache and optimises dependencies.
+cargo build --locked -p fieldbook-server
+bin="$CARGO_TARGET_DIR/debug/fieldbook-server"
 
 if [ ! -f "$run_dir/credentials.txt" ]; then
   mkdir -p "$run_dir"
