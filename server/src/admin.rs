@@ -132,6 +132,25 @@ pub fn add_team_member(
     })
 }
 
+/// Removes a member from a team. Their tokens stay valid; their next pull
+/// carries tombstones for what they no longer see (scope is computed per
+/// request, never stored in the token).
+pub fn remove_team_member(
+    storage: &Storage,
+    team_id: Uuid,
+    user_id: Uuid,
+) -> Result<Versioned<Team>, ApiError> {
+    storage.write(|tx| {
+        if tx.db().team(team_id)?.is_none() {
+            return Err(ApiError::not_found("team"));
+        }
+        if !tx.remove_team_member(team_id, user_id)? {
+            return Err(ApiError::not_found("team member"));
+        }
+        tx.db().team(team_id)?.ok_or_else(ApiError::internal)
+    })
+}
+
 /// Plans an installation (with its lead and approved survey); the server
 /// assigns `INS-YYYY-NNNNNN`.
 pub fn create_installation(
@@ -407,6 +426,31 @@ pub async fn add_team_member_handler(
 ) -> Result<Json<Versioned<Team>>, ApiError> {
     require_ops(&caller)?;
     blocking(move || add_team_member(&state.storage, team_id, request.user_id))
+        .await
+        .map(Json)
+}
+
+/// Remove a member from a team (ops only). The member's devices pull
+/// tombstones for the team's installations they no longer see.
+#[utoipa::path(
+    delete, path = "/api/v1/admin/teams/{team_id}/members/{user_id}", tag = "admin",
+    security(("bearer" = [])),
+    params(
+        ("team_id" = Uuid, Path, description = "Team id"),
+        ("user_id" = Uuid, Path, description = "The member's user id"),
+    ),
+    responses(
+        (status = 200, description = "The versioned team record without the member"),
+        (status = 404, description = "No such team, the user is not a member, or caller is not Central Ops", body = ErrorBody),
+    )
+)]
+pub async fn remove_team_member_handler(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ApiPath((team_id, user_id)): ApiPath<(Uuid, Uuid)>,
+) -> Result<Json<Versioned<Team>>, ApiError> {
+    require_ops(&caller)?;
+    blocking(move || remove_team_member(&state.storage, team_id, user_id))
         .await
         .map(Json)
 }

@@ -9,7 +9,7 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{from_fn_with_state, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use fieldbook_protocol::{ErrorCode, Health};
 use tokio::net::TcpListener;
@@ -138,6 +138,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/v1/admin/teams/{team_id}/members",
             post(admin::add_team_member_handler),
+        )
+        .route(
+            "/api/v1/admin/teams/{team_id}/members/{user_id}",
+            delete(admin::remove_team_member_handler),
         )
         .route(
             "/api/v1/admin/installations",

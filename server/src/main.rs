@@ -108,6 +108,29 @@ enum TeamCommand {
         #[arg(long = "member")]
         members: Vec<String>,
     },
+    /// Add a member to a team.
+    AddMember {
+        #[command(flatten)]
+        data: DataDir,
+        /// Team name.
+        #[arg(long)]
+        team: String,
+        /// Username of the new member.
+        #[arg(long)]
+        member: String,
+    },
+    /// Remove a member from a team; their devices pull tombstones for the
+    /// team's installations at their next sync.
+    RemoveMember {
+        #[command(flatten)]
+        data: DataDir,
+        /// Team name.
+        #[arg(long)]
+        team: String,
+        /// Username of the member to remove.
+        #[arg(long)]
+        member: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -309,6 +332,47 @@ fn seed_demo(data: &DataDir, installations: usize, teams: usize, seed_value: u64
     Ok(())
 }
 
+fn team_id(storage: &Storage, name: &str) -> Result<Uuid> {
+    storage
+        .read(|db| db.team_by_name(name))?
+        .map(|t| t.id)
+        .with_context(|| format!("no team named {name:?}"))
+}
+
+fn team_command(command: TeamCommand) -> Result<()> {
+    let team = match command {
+        TeamCommand::Add {
+            data,
+            name,
+            members,
+        } => {
+            let storage = open_storage(&data)?;
+            let member_ids = members
+                .iter()
+                .map(|m| user_id(&storage, m))
+                .collect::<Result<Vec<_>>>()?;
+            admin::create_team(&storage, &CreateTeamRequest { name, member_ids })?
+        }
+        TeamCommand::AddMember { data, team, member } => {
+            let storage = open_storage(&data)?;
+            let (team, member) = (team_id(&storage, &team)?, user_id(&storage, &member)?);
+            admin::add_team_member(&storage, team, member)?
+        }
+        TeamCommand::RemoveMember { data, team, member } => {
+            let storage = open_storage(&data)?;
+            let (team, member) = (team_id(&storage, &team)?, user_id(&storage, &member)?);
+            admin::remove_team_member(&storage, team, member)?
+        }
+    };
+    println!(
+        "team {} {} ({} members)",
+        team.record.name,
+        team.record.id,
+        team.record.member_ids.len()
+    );
+    Ok(())
+}
+
 fn installation_command(command: InstallationCommand) -> Result<()> {
     match command {
         InstallationCommand::Create {
@@ -443,23 +507,7 @@ async fn main() -> Result<()> {
             println!("user {} {}", user.record.username, user.record.id);
             Ok(())
         }
-        Command::Team {
-            command:
-                TeamCommand::Add {
-                    data,
-                    name,
-                    members,
-                },
-        } => {
-            let storage = open_storage(&data)?;
-            let member_ids = members
-                .iter()
-                .map(|m| user_id(&storage, m))
-                .collect::<Result<Vec<_>>>()?;
-            let team = admin::create_team(&storage, &CreateTeamRequest { name, member_ids })?;
-            println!("team {} {}", team.record.name, team.record.id);
-            Ok(())
-        }
+        Command::Team { command } => team_command(command),
         Command::Installation { command } => installation_command(command),
     }
 }

@@ -45,6 +45,7 @@ impl Modify for BearerAuth {
         admin::create_user_handler,
         admin::create_team_handler,
         admin::add_team_member_handler,
+        admin::remove_team_member_handler,
         admin::create_installation_handler,
         admin::assign_handler,
         admin::transition_handler,

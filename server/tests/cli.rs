@@ -223,4 +223,37 @@ fn user_and_team_commands_create_what_they_say() {
         .unwrap();
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("nobody"));
+
+    assert!(team.ends_with("(1 members)\n"), "{team}");
+    let membership = |command: &str| {
+        Command::new(BIN)
+            .args([
+                "team",
+                command,
+                "--data-dir",
+                d,
+                "--team",
+                "West Crew",
+                "--member",
+                "tina",
+            ])
+            .env("RUST_BACKTRACE", "0")
+            .output()
+            .unwrap()
+    };
+    let removed = membership("remove-member");
+    assert!(removed.status.success());
+    assert!(
+        String::from_utf8_lossy(&removed.stdout).ends_with("(0 members)\n"),
+        "{removed:?}"
+    );
+    // Removing someone who is not a member says so.
+    let again = membership("remove-member");
+    assert!(!again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("team member"),
+        "{again:?}"
+    );
+    let added = membership("add-member");
+    assert!(String::from_utf8_lossy(&added.stdout).ends_with("(1 members)\n"));
 }

@@ -63,7 +63,11 @@ async fn pull_scope_and_tombstones_follow_reassignment() {
         .iter()
         .flat_map(|p| p.users.iter().map(|u| u.record.username.clone()))
         .collect();
-    assert_eq!(users, BTreeSet::from(["alice".into(), "andy".into()]));
+    // The team, and the ops user who planned and assigned the jobs.
+    assert_eq!(
+        users,
+        BTreeSet::from(["alice".into(), "andy".into(), "ops".into()])
+    );
     let alice_cursor = pages.last().unwrap().next_cursor;
 
     let bob_pages = server.pull_all(&bob, 0, 100).await;
@@ -134,6 +138,7 @@ const ID_ROUTES: &[(&str, &str)] = &[
     ),
     ("GET", "/api/v1/media/{media_id}"),
     ("POST", "/api/v1/admin/teams/{team_id}/members"),
+    ("DELETE", "/api/v1/admin/teams/{team_id}/members/{user_id}"),
     (
         "POST",
         "/api/v1/admin/installations/{installation_id}/assignments",
@@ -155,6 +160,8 @@ struct TeamBObjects {
     media: Uuid,
     team: Uuid,
     assignment: Uuid,
+    /// A member of team B who is not bob (whose token the rows use).
+    member: Uuid,
     upload: String,
 }
 
@@ -165,6 +172,7 @@ impl TeamBObjects {
             .replace("{media_id}", &self.media.to_string())
             .replace("{team_id}", &self.team.to_string())
             .replace("{assignment_id}", &self.assignment.to_string())
+            .replace("{user_id}", &self.member.to_string())
             .replace("{upload_id}", &self.upload)
     }
 }
@@ -265,11 +273,21 @@ async fn every_id_route_answers_404_to_another_team() {
     let location = response.headers()["location"].to_str().unwrap().to_owned();
     let upload = location.rsplit('/').next().unwrap().to_owned();
 
+    let member = server.add_user("bea", fieldbook_domain::Role::Technician);
+    let (status, body) = server
+        .post(
+            &format!("/api/v1/admin/teams/{}/members", world.team_b),
+            &world.ops,
+            &json!({"user_id": member}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     let objects = TeamBObjects {
         installation,
         media: media.id,
         team: world.team_b,
         assignment,
+        member,
         upload,
     };
     let team_c = server.add_team(&world.ops, "Team C", &[]).await;
@@ -424,4 +442,309 @@ async fn a_new_team_member_pulls_the_teams_existing_work_from_any_cursor() {
         "{users:?}"
     );
     assert_eq!(pages.iter().map(|p| p.teams.len()).sum::<usize>(), 1);
+}
+
+/// Every user id the pulled records name.
+fn user_ids_named(pages: &[PullPage]) -> BTreeSet<Uuid> {
+    let mut named = BTreeSet::new();
+    for page in pages {
+        named.extend(page.installations.iter().map(|i| i.record.created_by));
+        named.extend(page.assignments.iter().map(|a| a.record.assigned_by));
+        named.extend(page.reports.iter().map(|r| r.record.report.submitted_by));
+        named.extend(page.media.iter().map(|m| m.record.media.uploaded_by));
+        named.extend(page.teams.iter().flat_map(|t| t.record.member_ids.clone()));
+    }
+    named
+}
+
+fn user_ids_pulled(pages: &[PullPage]) -> BTreeSet<Uuid> {
+    pages
+        .iter()
+        .flat_map(|p| p.users.iter().map(|u| u.record.id))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_technicians_pull_resolves_every_user_its_records_name() {
+    let server = TestServer::start().await;
+    let world = TwoTeams::create(&server).await;
+    // Planner and dispatcher are Central Ops users outside every team.
+    server.add_user("planner", fieldbook_domain::Role::Ops);
+    server.add_user("dispatcher", fieldbook_domain::Role::Ops);
+    let planner = server.token("planner").await;
+    let dispatcher = server.token("dispatcher").await;
+    let shared = server.create_installation(&planner, "Shared job").await;
+    server.assign(&dispatcher, shared, world.team_b).await;
+    let (status, body) = server
+        .transition(&world.ops, shared, InstallationStatus::Confirmed)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // Bob (team B) works the job before team A is involved: his photo and
+    // report name him, a user team A does not otherwise know.
+    let mut bob = Device::login(&server, TECH_B).await;
+    let media = photo(shared, b"bob's photo");
+    let report = signed_report(shared, std::slice::from_ref(&media.file.sha256));
+    let outcomes = bob
+        .push(
+            &server,
+            vec![
+                start(shared),
+                Mutation::MediaAttach { media },
+                finish(shared),
+                Mutation::ReportSubmit {
+                    report: Box::new(report),
+                },
+            ],
+        )
+        .await;
+    assert!(outcomes.iter().all(common::is_applied), "{outcomes:?}");
+
+    // Alice's device has synced everything so far: nothing of this job.
+    let alice = server.token(TECH_A).await;
+    let first = server.pull_all(&alice, 0, 1000).await;
+    assert!(installation_ids(&first).is_empty());
+    assert!(user_ids_named(&first).is_subset(&user_ids_pulled(&first)));
+    let cursor = first.last().unwrap().next_cursor;
+
+    // Team A joins as backup, assigned by a third ops user: all of these
+    // users' rows are older than alice's cursor.
+    server.add_user("backup-dispatcher", fieldbook_domain::Role::Ops);
+    let backup_dispatcher = server.token("backup-dispatcher").await;
+    let (status, body) = server
+        .post(
+            &format!("/api/v1/admin/installations/{shared}/assignments"),
+            &backup_dispatcher,
+            &json!({"team_id": world.team_a, "is_primary": false}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let alice_cursor_after_backup = {
+        let pages = server.pull_all(&alice, cursor, 3).await;
+        assert_eq!(installation_ids(&pages), BTreeSet::from([shared]));
+        let named = user_ids_named(&pages);
+        for user in [world.tech_b, shared_creator(&pages, shared)] {
+            assert!(named.contains(&user), "{user} not named");
+        }
+        // What was pulled before this cursor plus this pull covers every
+        // user these records name.
+        let mut known = user_ids_pulled(&first);
+        known.extend(user_ids_pulled(&pages));
+        let dangling: Vec<_> = named.difference(&known).collect();
+        assert!(dangling.is_empty(), "dangling user ids: {dangling:?}");
+        let usernames: BTreeSet<String> = pages
+            .iter()
+            .flat_map(|p| p.users.iter().map(|u| u.record.username.clone()))
+            .collect();
+        for expected in ["planner", "backup-dispatcher", TECH_B] {
+            assert!(usernames.contains(expected), "{expected}: {usernames:?}");
+        }
+        // Team B's own assignment (by "dispatcher") is not alice's to see,
+        // so neither is its author.
+        assert!(!usernames.contains("dispatcher"), "{usernames:?}");
+        pages.last().unwrap().next_cursor
+    };
+
+    // A user record holds only who they are, never credentials.
+    let pages = server.pull_all(&alice, 0, 1000).await;
+    for page in &pages {
+        for user in &page.users {
+            let fields: BTreeSet<String> = serde_json::to_value(&user.record)
+                .unwrap()
+                .as_object()
+                .unwrap()
+                .keys()
+                .cloned()
+                .collect();
+            assert_eq!(
+                fields,
+                BTreeSet::from(["id", "username", "full_name", "role"].map(String::from))
+            );
+        }
+    }
+    assert!(user_ids_named(&pages).is_subset(&user_ids_pulled(&pages)));
+
+    // A backup-team member's media on the job names him for team B's
+    // devices, which are past his row: his row comes again.
+    let bob_cursor = server
+        .pull_all(&bob.token, 0, 1000)
+        .await
+        .last()
+        .unwrap()
+        .next_cursor;
+    let mut andy = Device::login(&server, common::TECH_A2).await;
+    let andy_photo = photo(shared, b"andy's photo");
+    let outcome = andy
+        .push_one(&server, Mutation::MediaAttach { media: andy_photo })
+        .await;
+    assert!(common::is_applied(&outcome), "{outcome:?}");
+    let pages = server.pull_all(&bob.token, bob_cursor, 1000).await;
+    let usernames: BTreeSet<String> = pages
+        .iter()
+        .flat_map(|p| p.users.iter().map(|u| u.record.username.clone()))
+        .collect();
+    assert!(usernames.contains(common::TECH_A2), "{usernames:?}");
+    let pages = server
+        .pull_all(&alice, alice_cursor_after_backup, 1000)
+        .await;
+    assert!(user_ids_named(&pages).is_subset(
+        &user_ids_pulled(&first)
+            .union(&user_ids_pulled(&pages))
+            .copied()
+            .collect()
+    ));
+}
+
+fn shared_creator(pages: &[PullPage], installation: Uuid) -> Uuid {
+    pages
+        .iter()
+        .flat_map(|p| &p.installations)
+        .find(|i| i.record.id == installation)
+        .expect("installation pulled")
+        .record
+        .created_by
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_who_leaves_a_team_pulls_tombstones_with_the_same_token() {
+    let server = TestServer::start().await;
+    let world = TwoTeams::create(&server).await;
+    let ops = &world.ops;
+    let kept = server.confirmed_installation(ops, world.team_a).await;
+    let lost = server.confirmed_installation(ops, world.team_b).await;
+    // Alice is in both teams; `kept` is also team B's (as backup), so she
+    // still sees it after leaving team B.
+    let (status, body) = server
+        .post(
+            &format!("/api/v1/admin/teams/{}/members", world.team_b),
+            ops,
+            &json!({"user_id": world.tech_a}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = server
+        .post(
+            &format!("/api/v1/admin/installations/{kept}/assignments"),
+            ops,
+            &json!({"team_id": world.team_b, "is_primary": false}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let kept_backup_assignment: Uuid = body["record"]["id"].as_str().unwrap().parse().unwrap();
+    // Bob worked `lost`: it has media, so its family is more than the
+    // installation itself.
+    let mut bob = Device::login(&server, TECH_B).await;
+    let media = photo(lost, b"bob's photo");
+    let outcomes = bob
+        .push(
+            &server,
+            vec![
+                start(lost),
+                Mutation::MediaAttach {
+                    media: media.clone(),
+                },
+            ],
+        )
+        .await;
+    assert!(outcomes.iter().all(common::is_applied), "{outcomes:?}");
+
+    let alice = server.token(TECH_A).await;
+    let pages = server.pull_all(&alice, 0, 1000).await;
+    assert_eq!(installation_ids(&pages), BTreeSet::from([kept, lost]));
+    let lost_assignment = pages
+        .iter()
+        .flat_map(|p| &p.assignments)
+        .find(|a| a.record.installation_id == lost)
+        .unwrap()
+        .record
+        .id;
+    let cursor = pages.last().unwrap().next_cursor;
+
+    let path = format!(
+        "/api/v1/admin/teams/{}/members/{}",
+        world.team_b, world.tech_a
+    );
+    let (status, body) = server.call(Method::DELETE, &path, Some(ops), None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let members: Vec<Uuid> = serde_json::from_value(body["record"]["member_ids"].clone()).unwrap();
+    assert_eq!(members, vec![world.tech_b]);
+    // Not a member any more: a second removal is 404.
+    let (status, body) = server.call(Method::DELETE, &path, Some(ops), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+
+    // The same token still works; its scope is what the database says now.
+    let pages = server.pull_all(&alice, cursor, 2).await;
+    assert!(installation_ids(&pages).is_empty(), "{pages:?}");
+    assert_eq!(
+        tombstoned(&pages, EntityKind::Installation),
+        BTreeSet::from([lost])
+    );
+    assert_eq!(tombstoned(&pages, EntityKind::Lead).len(), 1);
+    assert_eq!(tombstoned(&pages, EntityKind::Survey).len(), 1);
+    // Team B's assignments are no longer hers to see, `kept`'s included
+    // (she keeps `kept` itself through team A).
+    assert_eq!(
+        tombstoned(&pages, EntityKind::Assignment),
+        BTreeSet::from([lost_assignment, kept_backup_assignment])
+    );
+    assert_eq!(
+        tombstoned(&pages, EntityKind::Media),
+        BTreeSet::from([media.id])
+    );
+    assert_eq!(
+        tombstoned(&pages, EntityKind::Team),
+        BTreeSet::from([world.team_b])
+    );
+    assert!(pages
+        .iter()
+        .flat_map(|p| &p.tombstones)
+        .all(|t| t.reason == TombstoneReason::LeftScope));
+    let (status, _) = server
+        .get(&format!("/api/v1/installations/{lost}"), &alice)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = server
+        .get(&format!("/api/v1/installations/{kept}"), &alice)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let mut device = Device::login(&server, TECH_A).await;
+    let outcome = device.push_one(&server, finish(lost)).await;
+    assert!(
+        matches!(
+            outcome,
+            fieldbook_protocol::MutationOutcome::Rejected {
+                code: fieldbook_protocol::RejectCode::NotFound,
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
+
+    // Team B's remaining member pulls the new member list; nothing of his
+    // is tombstoned.
+    let bob_pages = server.pull_all(&bob.token, 0, 1000).await;
+    assert!(bob_pages.iter().all(|p| p.tombstones.is_empty()));
+    let team_b = bob_pages
+        .iter()
+        .flat_map(|p| &p.teams)
+        .find(|t| t.record.id == world.team_b)
+        .unwrap();
+    assert_eq!(team_b.record.member_ids, vec![world.tech_b]);
+
+    // Back in the team: the work comes back from her cursor, and a fresh
+    // device never sees the old tombstones.
+    let cursor = pages.last().unwrap().next_cursor;
+    let (status, body) = server
+        .post(
+            &format!("/api/v1/admin/teams/{}/members", world.team_b),
+            ops,
+            &json!({"user_id": world.tech_a}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let pages = server.pull_all(&alice, cursor, 1000).await;
+    assert!(installation_ids(&pages).contains(&lost));
+    let pages = server.pull_all(&alice, 0, 1000).await;
+    assert_eq!(installation_ids(&pages), BTreeSet::from([kept, lost]));
+    assert!(pages.iter().all(|p| p.tombstones.is_empty()));
 }

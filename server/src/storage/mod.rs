@@ -29,6 +29,7 @@ pub use records::{DeviceRow, MutationRecord, Scope, SessionRow, StoredMutation};
 const MIGRATIONS: &[&str] = &[
     include_str!("0001_schema.sql"),
     include_str!("0002_blob_arrival.sql"),
+    include_str!("0003_user_references_and_member_removal.sql"),
 ];
 const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 /// Reader connections kept open for reuse; more are opened on demand.

@@ -66,13 +66,29 @@ fn row_queries() -> Vec<(EntityKind, String)> {
                 inst("si.id")
             ),
         ),
+        // Themselves, their team-mates, and every user an in-scope record
+        // names (so no id on the device dangles). The writes that make a
+        // user newly named give the user's row a new version.
         (
             EntityKind::User,
             format!(
                 "SELECT u.seq, u.body FROM users u WHERE u.seq > :cursor AND (:all = 1 \
-                 OR u.id = :user OR u.id IN (SELECT tm.user_id FROM team_members tm \
-                   WHERE tm.team_id IN {})) ORDER BY u.seq LIMIT :n",
-                my_teams()
+                 OR u.id = :user \
+                 OR u.id IN (SELECT tm.user_id FROM team_members tm WHERE tm.team_id IN {teams}) \
+                 OR EXISTS (SELECT 1 FROM installations ui \
+                   WHERE ui.created_by = u.id AND {created_scope}) \
+                 OR EXISTS (SELECT 1 FROM assignments ua \
+                   WHERE ua.assigned_by = u.id AND ua.team_id IN {teams} AND {assigned_scope}) \
+                 OR EXISTS (SELECT 1 FROM reports ur \
+                   WHERE ur.submitted_by = u.id AND {submitted_scope}) \
+                 OR EXISTS (SELECT 1 FROM media um \
+                   WHERE um.uploaded_by = u.id AND {uploaded_scope})) \
+                 ORDER BY u.seq LIMIT :n",
+                teams = my_teams(),
+                created_scope = inst("ui.id"),
+                assigned_scope = inst("ua.installation_id"),
+                submitted_scope = inst("ur.installation_id"),
+                uploaded_scope = inst("um.installation_id"),
             ),
         ),
         (
@@ -103,14 +119,17 @@ fn report_query() -> String {
 }
 
 /// Tombstones the caller should apply: deletions of records in scope, and
-/// "left scope" for their teams unless the record is still visible to them
-/// (through another team, or because it came back).
+/// "left scope" for their teams (or for them alone, when they left a team)
+/// unless the record is still visible to them (through another team, or
+/// because it came back).
 fn tombstone_query() -> String {
     let inst = in_scope_sql;
     format!(
         "SELECT t.seq, t.entity, t.entity_id, t.reason FROM tombstones t WHERE t.seq > :cursor AND ( \
            (t.reason = 'deleted' AND {deleted_scope}) \
-           OR (t.reason = 'left_scope' AND :all = 0 AND t.team_id IN {teams} AND NOT (CASE t.entity \
+           OR (t.reason = 'left_scope' AND :all = 0 \
+             AND (t.team_id IN {teams} OR t.user_id = :user) AND NOT (CASE t.entity \
+             WHEN 'team' THEN t.entity_id IN {teams} \
              WHEN 'lead' THEN EXISTS (SELECT 1 FROM installations li \
                WHERE li.lead_id = t.entity_id AND {lead_scope}) \
              WHEN 'survey' THEN EXISTS (SELECT 1 FROM installations si \

@@ -1,5 +1,7 @@
 //! Typed reads and writes of each table.
 
+use std::collections::BTreeSet;
+
 use chrono::{DateTime, Datelike, Utc};
 use fieldbook_domain::{
     Installation, InstallationAssignment, InstallationId, InstallationMedia, InstallationReport,
@@ -62,6 +64,17 @@ pub struct MutationRecord<'a> {
     pub kind: &'a str,
     pub base_version: Option<u64>,
     pub outcome: &'a MutationOutcome,
+}
+
+/// Whose devices a tombstone is meant for.
+#[derive(Debug, Clone, Copy)]
+enum TombstoneAudience {
+    /// Everyone who sees the record's installation (a deletion).
+    EveryoneInScope,
+    /// The members of a team that lost the installation.
+    Team(Uuid),
+    /// One user who left a team.
+    User(Uuid),
 }
 
 /// Who owns a device id and how far its sequence got.
@@ -502,26 +515,75 @@ impl WriteTx<'_> {
         if added == 0 {
             return self.touch("teams", team_id);
         }
-        let members = self.ids(
-            "SELECT user_id FROM team_members WHERE team_id = ?1",
-            team_id,
-        )?;
-        for member in members {
-            self.touch("users", member)?;
+        let mut users: BTreeSet<Uuid> = self
+            .ids(
+                "SELECT user_id FROM team_members WHERE team_id = ?1",
+                team_id,
+            )?
+            .into_iter()
+            .collect();
+        for installation in self.installations_assigned_to(team_id)? {
+            self.touch_family_rows(&installation, &mut users)?;
         }
-        let installations = self.ids(
+        for user in users {
+            self.touch("users", user)?;
+        }
+        self.touch("teams", team_id)
+    }
+
+    /// Installations with a live (not withdrawn) assignment to the team.
+    fn installations_assigned_to(&self, team_id: Uuid) -> Result<Vec<Installation>, StorageError> {
+        let ids = self.ids(
             "SELECT DISTINCT installation_id FROM assignments \
              WHERE team_id = ?1 AND status != 'withdrawn'",
             team_id,
         )?;
-        for id in installations {
-            let installation = self
-                .db()
-                .installation(id)?
-                .ok_or_else(|| StorageError::Corrupt(format!("assignment to missing {id}")))?;
-            self.touch_installation_family(&installation.record)?;
+        ids.into_iter()
+            .map(|id| {
+                self.db()
+                    .installation(id)?
+                    .map(|v| v.record)
+                    .ok_or_else(|| StorageError::Corrupt(format!("assignment to missing {id}")))
+            })
+            .collect()
+    }
+
+    /// Removes a member; `false` if they were not one. Their devices get
+    /// tombstones for the team and for every installation of the team, with
+    /// its family (pull skips those they still see through another team);
+    /// team-mates pull the team's new member list.
+    pub fn remove_team_member(
+        &mut self,
+        team_id: Uuid,
+        user_id: Uuid,
+    ) -> Result<bool, StorageError> {
+        let removed = self.tx.execute(
+            "DELETE FROM team_members WHERE team_id = ?1 AND user_id = ?2",
+            params![team_id.to_string(), user_id.to_string()],
+        )?;
+        if removed == 0 {
+            return Ok(false);
         }
-        self.touch("teams", team_id)
+        for installation in self.installations_assigned_to(team_id)? {
+            for (kind, id) in self.installation_family(&installation)? {
+                self.tombstone(
+                    kind,
+                    id,
+                    TombstoneReason::LeftScope,
+                    TombstoneAudience::User(user_id),
+                    Some(installation.id),
+                )?;
+            }
+        }
+        self.tombstone(
+            EntityKind::Team,
+            team_id,
+            TombstoneReason::LeftScope,
+            TombstoneAudience::User(user_id),
+            None,
+        )?;
+        self.touch("teams", team_id)?;
+        Ok(true)
     }
 
     fn touch(&mut self, table: &'static str, id: Uuid) -> Result<u64, StorageError> {
@@ -611,10 +673,11 @@ impl WriteTx<'_> {
         let seq = self.next_seq()?;
         self.tx
             .prepare_cached(
-                "INSERT INTO assignments (id, installation_id, team_id, status, body, seq) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+                "INSERT INTO assignments \
+                   (id, installation_id, team_id, status, body, seq, assigned_by) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
                  ON CONFLICT (id) DO UPDATE SET status = excluded.status, body = excluded.body, \
-                   seq = excluded.seq",
+                   seq = excluded.seq, assigned_by = excluded.assigned_by",
             )?
             .execute(params![
                 a.id.to_string(),
@@ -622,7 +685,8 @@ impl WriteTx<'_> {
                 a.team_id.to_string(),
                 a.status.as_str(),
                 to_json(a)?,
-                seq as i64
+                seq as i64,
+                a.assigned_by.to_string()
             ])?;
         Ok(seq)
     }
@@ -635,8 +699,8 @@ impl WriteTx<'_> {
             .map(|s| s.png.sha256.as_str());
         self.tx.execute(
             "INSERT INTO reports (id, installation_id, body, received_at, seq, \
-               signature_sha256, signature_blob_present) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+               signature_sha256, signature_blob_present, submitted_by) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![
                 report.id.to_string(),
                 report.installation_id.to_string(),
@@ -644,9 +708,11 @@ impl WriteTx<'_> {
                 timestamp(self.now),
                 seq as i64,
                 signature,
-                signature.is_none() as i64
+                signature.is_none() as i64,
+                report.submitted_by.to_string()
             ],
         )?;
+        self.make_user_visible_with(report.submitted_by, report.installation_id)?;
         Ok(seq)
     }
 
@@ -678,9 +744,10 @@ impl WriteTx<'_> {
         let seq = self.next_seq()?;
         self.tx
             .prepare_cached(
-                "INSERT INTO media (id, installation_id, sha256, body, received_at, seq) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
-                 ON CONFLICT (id) DO UPDATE SET body = excluded.body, seq = excluded.seq",
+                "INSERT INTO media (id, installation_id, sha256, body, received_at, seq, uploaded_by) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+                 ON CONFLICT (id) DO UPDATE SET body = excluded.body, seq = excluded.seq, \
+                   uploaded_by = excluded.uploaded_by",
             )?
             .execute(params![
                 media.id.to_string(),
@@ -688,8 +755,10 @@ impl WriteTx<'_> {
                 media.file.sha256.as_str(),
                 to_json(media)?,
                 timestamp(self.now),
-                seq as i64
+                seq as i64,
+                media.uploaded_by.to_string()
             ])?;
+        self.make_user_visible_with(media.uploaded_by, media.installation_id)?;
         Ok(seq)
     }
 
@@ -722,8 +791,8 @@ impl WriteTx<'_> {
             EntityKind::Media,
             media.id,
             TombstoneReason::Deleted,
-            None,
-            media.installation_id,
+            TombstoneAudience::EveryoneInScope,
+            Some(media.installation_id),
         )
     }
 
@@ -732,18 +801,24 @@ impl WriteTx<'_> {
         entity: EntityKind,
         id: Uuid,
         reason: TombstoneReason,
-        team_id: Option<Uuid>,
-        installation: Uuid,
+        audience: TombstoneAudience,
+        installation: Option<Uuid>,
     ) -> Result<u64, StorageError> {
         let seq = self.next_seq()?;
         let reason = match reason {
             TombstoneReason::LeftScope => "left_scope",
             TombstoneReason::Deleted => "deleted",
         };
+        let (team_id, user_id) = match audience {
+            TombstoneAudience::EveryoneInScope => (None, None),
+            TombstoneAudience::Team(team) => (Some(team), None),
+            TombstoneAudience::User(user) => (None, Some(user)),
+        };
         self.tx
             .prepare_cached(
-                "INSERT INTO tombstones (seq, entity, entity_id, reason, team_id, installation_id) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO tombstones \
+                   (seq, entity, entity_id, reason, team_id, user_id, installation_id) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?
             .execute(params![
                 seq as i64,
@@ -751,7 +826,8 @@ impl WriteTx<'_> {
                 id.to_string(),
                 reason,
                 team_id.map(|t| t.to_string()),
-                installation.to_string()
+                user_id.map(|u| u.to_string()),
+                installation.map(|i| i.to_string())
             ])?;
         Ok(seq)
     }
@@ -798,13 +874,43 @@ impl WriteTx<'_> {
         Ok(family)
     }
 
+    /// Users the installation's records name: its creator, who assigned it,
+    /// who submitted its report, who uploaded its media.
+    fn users_named_by(&self, installation: &Installation) -> Result<Vec<Uuid>, StorageError> {
+        let mut users = vec![installation.created_by];
+        users.extend(self.ids(
+            "SELECT assigned_by FROM assignments WHERE installation_id = ?1 \
+             UNION SELECT submitted_by FROM reports WHERE installation_id = ?1 \
+             UNION SELECT uploaded_by FROM media WHERE installation_id = ?1",
+            installation.id,
+        )?);
+        Ok(users)
+    }
+
     /// Gives an installation and everything that travels with it new versions:
     /// a team that just gained it pulls all of it, even rows older than its
-    /// cursor.
+    /// cursor — including the users those records name.
     pub fn touch_installation_family(
         &mut self,
         installation: &Installation,
     ) -> Result<(), StorageError> {
+        let mut users = BTreeSet::new();
+        self.touch_family_rows(installation, &mut users)?;
+        for user in users {
+            self.touch("users", user)?;
+        }
+        Ok(())
+    }
+
+    /// [`Self::touch_installation_family`] without the users, which are added
+    /// to `users` so a caller touching many installations touches each user
+    /// once.
+    fn touch_family_rows(
+        &mut self,
+        installation: &Installation,
+        users: &mut BTreeSet<Uuid>,
+    ) -> Result<(), StorageError> {
+        users.extend(self.users_named_by(installation)?);
         for (kind, id) in self.installation_family(installation)? {
             let table = match kind {
                 EntityKind::Installation => "installations",
@@ -832,9 +938,34 @@ impl WriteTx<'_> {
                 kind,
                 id,
                 TombstoneReason::LeftScope,
-                Some(team_id),
-                installation.id,
+                TombstoneAudience::Team(team_id),
+                Some(installation.id),
             )?;
+        }
+        Ok(())
+    }
+
+    /// A record written by `user` on `installation` names them: every device
+    /// that sees the installation must have that user. Those who see it
+    /// only through a team `user` is not in may have a cursor past the user's
+    /// row, so the row gets a new version. (Team-mates already have it.)
+    fn make_user_visible_with(
+        &mut self,
+        user: Uuid,
+        installation: Uuid,
+    ) -> Result<(), StorageError> {
+        let seen_by_other_teams: bool = self
+            .tx
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM assignments a \
+               WHERE a.installation_id = ?1 AND a.status != 'withdrawn' \
+                 AND a.team_id NOT IN (SELECT team_id FROM team_members WHERE user_id = ?2))",
+            )?
+            .query_row(params![installation.to_string(), user.to_string()], |r| {
+                r.get(0)
+            })?;
+        if seen_by_other_teams {
+            self.touch("users", user)?;
         }
         Ok(())
     }
