@@ -18,7 +18,7 @@ use tokio::task::JoinHandle;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
-use crate::blobs::{self, BlobStore};
+use crate::blobs::{self, BlobStore, UploadQuota};
 use crate::config::ServerConfig;
 use crate::error::ApiError;
 use crate::storage::Storage;
@@ -49,7 +49,12 @@ impl AppState {
     /// Opens the database and blob store in the configured data dir.
     pub fn open(config: ServerConfig) -> Result<AppState, StartError> {
         let storage = Storage::open(&config.data_dir)?;
-        let blobs = BlobStore::open(&config.data_dir, config.max_blob_bytes)?;
+        let blobs = BlobStore::open(&config.data_dir, config.max_blob_bytes)?.with_upload_quota(
+            UploadQuota {
+                max_unfinished: config.max_unfinished_uploads_per_user,
+                max_reserved_bytes: config.max_reserved_upload_bytes_per_user,
+            },
+        );
         Ok(AppState {
             storage: Arc::new(storage),
             config: Arc::new(config),

@@ -4,6 +4,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::blobs::UploadQuota;
+
 /// Argon2id cost parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PasswordHashing {
@@ -37,6 +39,8 @@ impl Default for PasswordHashing {
     }
 }
 
+const MAX_BLOB_BYTES: u64 = 4 * 1024 * 1024 * 1024;
+
 /// Everything `serve` needs.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -55,6 +59,10 @@ pub struct ServerConfig {
     pub json_body_limit: usize,
     /// Largest blob (a long site video).
     pub max_blob_bytes: u64,
+    /// Unfinished tus uploads one user may hold at once.
+    pub max_unfinished_uploads_per_user: usize,
+    /// Sum of the declared lengths of one user's unfinished uploads.
+    pub max_reserved_upload_bytes_per_user: u64,
     /// How often to look for blobs that arrived after their records.
     pub blob_arrival_poll: Duration,
 }
@@ -71,7 +79,11 @@ impl ServerConfig {
             login_lockout: Duration::from_secs(15 * 60),
             request_timeout: Duration::from_secs(30),
             json_body_limit: 16 * 1024 * 1024,
-            max_blob_bytes: 4 * 1024 * 1024 * 1024,
+            max_blob_bytes: MAX_BLOB_BYTES,
+            max_unfinished_uploads_per_user: UploadQuota::default_for(MAX_BLOB_BYTES)
+                .max_unfinished,
+            max_reserved_upload_bytes_per_user: UploadQuota::default_for(MAX_BLOB_BYTES)
+                .max_reserved_bytes,
             blob_arrival_poll: Duration::from_secs(2),
         }
     }

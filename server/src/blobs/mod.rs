@@ -14,7 +14,7 @@ use axum::routing::{head, options};
 use axum::Router;
 
 pub use store::{
-    spawn_upload_expiry, BlobError, BlobStore, ChunkRequest, CreateOutcome, TusUpload,
+    spawn_upload_expiry, BlobError, BlobStore, ChunkRequest, CreateOutcome, TusUpload, UploadQuota,
     UploadRecord, DEFAULT_PATCH_IDLE_TIMEOUT, UPLOAD_EXPIRY,
 };
 pub use tus::{BlobErrorBody, TusError};
@@ -69,6 +69,7 @@ mod tests {
         assert!(collection["post"]["responses"]["200"].is_object());
         assert!(collection["post"]["responses"]["201"].is_object());
         assert!(collection["post"]["responses"]["413"].is_object());
+        assert!(collection["post"]["responses"]["429"].is_object());
         let upload = &paths["/api/v1/blobs/{upload_id}"];
         for method in ["head", "patch", "delete"] {
             assert!(upload[method].is_object(), "{method}");

@@ -40,6 +40,29 @@ pub const DEFAULT_PATCH_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 const WRITE_BUFFER_BYTES: usize = 1 << 20;
 
+/// How much unfinished upload space one user may hold at once, so an
+/// authenticated client cannot fill the disk with uploads it never finishes
+/// (abandoned ones only go away at [`UPLOAD_EXPIRY`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UploadQuota {
+    /// Unfinished uploads per user.
+    pub max_unfinished: usize,
+    /// Sum of the declared lengths of a user's unfinished uploads.
+    pub max_reserved_bytes: u64,
+}
+
+impl UploadQuota {
+    /// 32 uploads and four maximum-size blobs' worth of bytes: a device
+    /// uploads one blob at a time, so this leaves room for a few restarts
+    /// that lost their Location.
+    pub fn default_for(max_blob_bytes: u64) -> Self {
+        UploadQuota {
+            max_unfinished: 32,
+            max_reserved_bytes: max_blob_bytes.saturating_mul(4),
+        }
+    }
+}
+
 /// Everything that can go wrong in the blob store. The HTTP layer maps each
 /// variant to a tus status code.
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +81,19 @@ pub enum BlobError {
     },
     #[error("the upload does not exist, has expired, or belongs to someone else")]
     UploadNotFound,
+    #[error(
+        "you already have {limit} unfinished uploads; finish or DELETE one before starting another"
+    )]
+    TooManyUnfinishedUploads { limit: usize },
+    #[error(
+        "your unfinished uploads already reserve {reserved} bytes and this one needs {length} more, \
+         over the limit of {limit}; finish or DELETE some before starting another"
+    )]
+    UploadBytesQuotaExceeded {
+        reserved: u64,
+        length: u64,
+        limit: u64,
+    },
     #[error("the upload is {length} bytes but the server accepts at most {max} bytes per blob")]
     TooLarge { length: u64, max: u64 },
     #[error("empty blobs are not accepted: media must contain at least one byte")]
@@ -167,8 +203,6 @@ pub struct ChunkRequest {
 #[derive(Debug)]
 struct UploadSlot {
     owner: Uuid,
-    sha256: Sha256Hex,
-    length: u64,
     /// Last durable state; HEAD reads it without waiting for a running PATCH.
     record: Mutex<UploadRecord>,
     /// Held for a whole PATCH, DELETE or expiry, so writes never interleave.
@@ -203,8 +237,12 @@ pub struct BlobStore {
     root: PathBuf,
     uploads_dir: PathBuf,
     max_blob_bytes: u64,
+    quota: UploadQuota,
     patch_idle_timeout: Duration,
     uploads: Mutex<HashMap<Uuid, Arc<UploadSlot>>>,
+    /// Held from the quota check until the new upload is registered, so
+    /// concurrent creations cannot both slip under the quota.
+    creation: Mutex<()>,
 }
 
 impl BlobStore {
@@ -220,8 +258,10 @@ impl BlobStore {
             root,
             uploads_dir,
             max_blob_bytes,
+            quota: UploadQuota::default_for(max_blob_bytes),
             patch_idle_timeout: DEFAULT_PATCH_IDLE_TIMEOUT,
             uploads: Mutex::new(HashMap::new()),
+            creation: Mutex::new(()),
         };
         store.recover_uploads()?;
         Ok(store)
@@ -230,6 +270,12 @@ impl BlobStore {
     /// How long a PATCH body may stall before it counts as a cut connection.
     pub fn with_patch_idle_timeout(mut self, timeout: Duration) -> Self {
         self.patch_idle_timeout = timeout;
+        self
+    }
+
+    /// Replaces the default [`UploadQuota`].
+    pub fn with_upload_quota(mut self, quota: UploadQuota) -> Self {
+        self.quota = quota;
         self
     }
 
@@ -311,14 +357,32 @@ impl BlobStore {
             }
             return Ok(CreateOutcome::AlreadyStored { length });
         }
-        let existing = self
+        let _creating = self.creation.lock().unwrap_or_else(PoisonError::into_inner);
+        let unfinished: Vec<UploadRecord> = self
             .slots()
             .values()
-            .filter(|s| s.owner == owner && s.sha256 == sha256 && s.length == length)
+            .filter(|s| s.owner == owner)
             .map(|s| s.snapshot())
-            .find(|r| !r.complete);
-        if let Some(record) = existing {
-            return Ok(CreateOutcome::Resumed(TusUpload::from(&record)));
+            .filter(|r| !r.complete)
+            .collect();
+        if let Some(record) = unfinished
+            .iter()
+            .find(|r| r.sha256 == sha256 && r.length == length)
+        {
+            return Ok(CreateOutcome::Resumed(TusUpload::from(record)));
+        }
+        if unfinished.len() >= self.quota.max_unfinished {
+            return Err(BlobError::TooManyUnfinishedUploads {
+                limit: self.quota.max_unfinished,
+            });
+        }
+        let reserved: u64 = unfinished.iter().map(|r| r.length).sum();
+        if reserved.saturating_add(length) > self.quota.max_reserved_bytes {
+            return Err(BlobError::UploadBytesQuotaExceeded {
+                reserved,
+                length,
+                limit: self.quota.max_reserved_bytes,
+            });
         }
 
         let now = Utc::now();
@@ -348,8 +412,6 @@ impl BlobStore {
     fn insert_slot(&self, record: UploadRecord, hasher: Option<Sha256>) {
         let slot = Arc::new(UploadSlot {
             owner: record.owner,
-            sha256: record.sha256.clone(),
-            length: record.length,
             writer: Arc::new(tokio::sync::Mutex::new(UploadWriter {
                 hasher,
                 removed: false,

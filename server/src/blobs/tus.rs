@@ -99,6 +99,12 @@ impl TusError {
             ),
             TusError::Store(err) => match err {
                 B::UploadNotFound => (StatusCode::NOT_FOUND, "upload_not_found"),
+                B::TooManyUnfinishedUploads { .. } => {
+                    (StatusCode::TOO_MANY_REQUESTS, "too_many_unfinished_uploads")
+                }
+                B::UploadBytesQuotaExceeded { .. } => {
+                    (StatusCode::TOO_MANY_REQUESTS, "upload_quota_exceeded")
+                }
                 B::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "blob_too_large"),
                 B::EmptyBlob => (StatusCode::BAD_REQUEST, "empty_blob"),
                 B::LengthDiffersFromStoredBlob { .. } => {
@@ -373,6 +379,7 @@ pub async fn tus_options(State(store): State<Arc<BlobStore>>) -> Response {
         (status = 409, description = "A blob with this hash is stored with a different length (`blob_length_mismatch`)", body = BlobErrorBody),
         (status = 412, description = "Tus-Resumable missing or not 1.0.0", body = BlobErrorBody),
         (status = 413, description = "Upload-Length exceeds Tus-Max-Size (`blob_too_large`)", body = BlobErrorBody),
+        (status = 429, description = "The caller's unfinished uploads are at their limit: too many at once (`too_many_unfinished_uploads`) or too many bytes reserved (`upload_quota_exceeded`); finish or DELETE some first", body = BlobErrorBody),
     )
 )]
 pub async fn create_upload(
