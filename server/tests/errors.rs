@@ -171,3 +171,66 @@ async fn health_and_openapi_need_no_token() {
         .unwrap();
     assert!(response.headers().contains_key("x-request-id"));
 }
+
+/// A JSON request that is not done by the deadline gets `503 timeout`. Over
+/// raw TCP: the client sends the headers and half the body, then nothing, so
+/// the only way the server can answer is the deadline — whatever the load.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_json_request_past_its_deadline_gets_a_timeout_answer() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let deadline = std::time::Duration::from_millis(300);
+    let server = TestServer::start_with(|c| c.request_timeout = deadline).await;
+    let addr = server.base.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let started = std::time::Instant::now();
+    stream
+        .write_all(
+            b"POST /api/v1/auth/login HTTP/1.1\r\nHost: fieldbook\r\n\
+              Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"username\":",
+        )
+        .await
+        .unwrap();
+
+    // Read until the head and the Content-Length bytes of body are in.
+    let mut received = Vec::new();
+    let answer = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = stream.read(&mut buf).await.unwrap();
+            received.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&received).into_owned();
+            if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                let length: usize = head
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().parse().unwrap())
+                    })
+                    .expect("a content-length");
+                if body.len() >= length {
+                    return (head.to_owned(), body[..length].to_owned());
+                }
+            }
+            assert!(n > 0, "connection closed without an answer: {text}");
+        }
+    })
+    .await
+    .expect("the server answers by its deadline");
+    let (head, body) = answer;
+    assert!(
+        started.elapsed() >= deadline,
+        "answered before the deadline"
+    );
+    assert!(head.starts_with("HTTP/1.1 503"), "{head}");
+    let body: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["code"], "timeout", "{body}");
+    assert!(body["message"].as_str().unwrap().contains("try again"));
+
+    // A request that completes is answered normally by the same server.
+    let (status, _) = server
+        .call(reqwest::Method::GET, "/api/v1/health", None, None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+}
