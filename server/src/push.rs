@@ -6,7 +6,10 @@
 //! the stored answers. Conflicts follow DESIGN.md: when ops cancelled or
 //! rescheduled a job that the technician meanwhile worked on offline, the
 //! technician's report and media are kept, a note is left for ops on the
-//! installation, and the answer is `conflict` with the server's state.
+//! installation, and the answer is `conflict` with the server's state. Ops
+//! moves that keep the technician's action valid are not conflicts: a start
+//! the device based on `planned` stands if ops confirmed meanwhile, and a
+//! report kept for review completes the job once it is finished again.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -62,6 +65,58 @@ fn ops_interfered(actual: InstallationStatus) -> bool {
             | InstallationStatus::ReportSubmitted
             | InstallationStatus::Closed
     )
+}
+
+/// The states a job passes through on its way to being started, in order.
+const TOWARDS_START: &[InstallationStatus] = &[
+    InstallationStatus::Planned,
+    InstallationStatus::MaterialPending,
+    InstallationStatus::MaterialReady,
+    InstallationStatus::Confirmed,
+];
+
+/// Whether a start based on a stale state still stands: ops only moved the
+/// job forward towards the start (confirmed it, or got the materials ready)
+/// and the technician may start from where it is now — without an override
+/// from `confirmed`, with the reason they gave otherwise. Refusing it would
+/// flag the job for review and leave it stuck before `in_progress`, a move
+/// ops cannot make.
+fn ops_moved_towards_start(
+    expected: InstallationStatus,
+    actual: InstallationStatus,
+    has_override_reason: bool,
+) -> bool {
+    let rank = |s| TOWARDS_START.iter().position(|t| *t == s);
+    let forward = matches!((rank(expected), rank(actual)), (Some(e), Some(a)) if a > e);
+    forward
+        && match lifecycle::start_needs_override(actual) {
+            Some(needs_override) => !needs_override || has_override_reason,
+            None => false,
+        }
+}
+
+/// Moves a finished job to `report_submitted` and completes the submitting
+/// team's assignments.
+fn complete_with_report(
+    tx: &mut WriteTx<'_>,
+    caller: &Caller,
+    installation: &Installation,
+    demo_given: bool,
+) -> Result<Result<(), LifecycleError>, ApiError> {
+    let mut updated = installation.clone();
+    if let Err(e) = lifecycle::submit_report(&mut updated, demo_given, tx.now) {
+        return Ok(Err(e));
+    }
+    tx.save_installation(&updated)?;
+    for assignment in tx.db().assignments_of(installation.id)? {
+        let mut a = assignment.record;
+        let team_member = caller.team_ids.contains(&a.team_id);
+        if team_member && a.status != AssignmentStatus::Withdrawn {
+            a.status = AssignmentStatus::Completed;
+            tx.save_assignment(&a)?;
+        }
+    }
+    Ok(Ok(()))
 }
 
 /// Pushes a batch: one answer per mutation, in order.
@@ -242,7 +297,14 @@ fn apply_mutation(
             let request = StartRequest {
                 override_reason: override_reason.clone(),
             };
-            match lifecycle::start(&mut updated, *expected_from, &request, tx.now) {
+            let mut started = lifecycle::start(&mut updated, *expected_from, &request, tx.now);
+            if let Err(LifecycleError::StaleState { expected, actual }) = started {
+                if ops_moved_towards_start(expected, actual, override_reason.is_some()) {
+                    updated = installation.clone();
+                    started = lifecycle::start(&mut updated, actual, &request, tx.now);
+                }
+            }
+            match started {
                 Ok(override_used) => {
                     if let Some(reason) = override_used {
                         updated.status_reason =
@@ -525,6 +587,18 @@ fn submit_report(
     };
     if let Some((existing, _)) = tx.db().report_of(installation.id)? {
         if existing.record.id == report.id && existing.record.content_hash == report.content_hash {
+            // Kept for review while ops had moved the job; it has been
+            // finished again since, so this submission completes it.
+            if installation.status == InstallationStatus::Completed {
+                let demo_given = existing.record.demo_given;
+                if let Err(e) = complete_with_report(tx, caller, &installation, demo_given)? {
+                    return Ok(lifecycle_rejection(e));
+                }
+                tx.append_report_event(&event(ReportEventKind::Submitted))?;
+                return Ok(MutationOutcome::Applied {
+                    version: existing.version,
+                });
+            }
             let resubmitted = event(ReportEventKind::Resubmitted);
             tx.append_report_event(&resubmitted)?;
             return Ok(MutationOutcome::Applied {
@@ -541,18 +615,8 @@ fn submit_report(
         return Ok(rejected(RejectCode::ValidationFailed, e.to_string()));
     }
     if installation.status == InstallationStatus::Completed {
-        let mut updated = installation.clone();
-        if let Err(e) = lifecycle::submit_report(&mut updated, report.demo_given, tx.now) {
+        if let Err(e) = complete_with_report(tx, caller, &installation, report.demo_given)? {
             return Ok(lifecycle_rejection(e));
-        }
-        tx.save_installation(&updated)?;
-        for assignment in tx.db().assignments_of(installation.id)? {
-            let mut a = assignment.record;
-            let team_member = caller.team_ids.contains(&a.team_id);
-            if team_member && a.status != AssignmentStatus::Withdrawn {
-                a.status = AssignmentStatus::Completed;
-                tx.save_assignment(&a)?;
-            }
         }
         let version = tx.insert_report(&report)?;
         let submitted = event(ReportEventKind::Submitted);

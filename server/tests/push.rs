@@ -760,3 +760,206 @@ async fn media_awaiting_its_blob_is_pulled_again_when_the_blob_arrives() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_applied_sequence_number_resent_under_a_new_mutation_id_is_rejected_not_applied() {
+    let server = TestServer::start().await;
+    let world = TwoTeams::create(&server).await;
+    let installation = server
+        .confirmed_installation(&world.ops, world.team_a)
+        .await;
+    let mut device = Device::login(&server, TECH_A).await;
+    let first = device.envelopes(vec![start(installation)]);
+    assert!(is_applied(&device.push_envelopes(&server, &first).await[0]));
+
+    // Same device, same sequence number 1, another mutation id (a device
+    // that lost its outbox acknowledgement and renumbered).
+    let mut reused = first[0].clone();
+    reused.mutation_id = Uuid::new_v4();
+    reused.mutation = Mutation::InstallationSetFlags {
+        installation_id: installation,
+        customer_confirmed: Some(true),
+        demo_completed: None,
+        base_customer_confirmed: false,
+        base_demo_completed: false,
+    };
+    let before = change_seq(&server).await;
+    let outcome = device
+        .push_envelopes(&server, std::slice::from_ref(&reused))
+        .await;
+    assert_eq!(reject_code(&outcome[0]), Some(RejectCode::SequenceGap));
+    assert_eq!(change_seq(&server).await, before, "nothing applied");
+    let state = server.installation_status(&world.ops, installation).await;
+    assert_eq!(state["customer_confirmed"], false);
+
+    // The original replays as before, and the next number still goes through.
+    let replay = device.push_envelopes(&server, &first).await;
+    assert!(is_applied(&replay[0]));
+    let next = device.push_one(&server, finish(installation)).await;
+    assert!(is_applied(&next), "{next:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_anyway_racing_an_ops_move_that_still_allows_the_start_is_applied() {
+    let server = TestServer::start().await;
+    let world = TwoTeams::create(&server).await;
+    let mut device = Device::login(&server, TECH_A).await;
+    let start_anyway = |installation, from| Mutation::InstallationStart {
+        installation_id: installation,
+        expected_from: from,
+        override_reason: Some("Customer asked us to start today".into()),
+        at: Utc::now(),
+    };
+
+    // The device saw `planned`; ops confirmed meanwhile. The start is
+    // valid from `confirmed` with no override at all: no conflict, no flag,
+    // and the job can be finished and reported as usual.
+    let confirmed = server.create_installation(&world.ops, "Confirmed").await;
+    server.assign(&world.ops, confirmed, world.team_a).await;
+    let (status, _) = server
+        .transition(&world.ops, confirmed, InstallationStatus::Confirmed)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let report = signed_report(confirmed, &[]);
+    let outcomes = device
+        .push(
+            &server,
+            vec![
+                start_anyway(confirmed, InstallationStatus::Planned),
+                finish(confirmed),
+                Mutation::ReportSubmit {
+                    report: Box::new(report),
+                },
+            ],
+        )
+        .await;
+    assert!(outcomes.iter().all(is_applied), "{outcomes:?}");
+    let state = server.installation_status(&world.ops, confirmed).await;
+    assert_eq!(state["status"], "report_submitted");
+    assert!(state["ops_review_note"].is_null(), "{state}");
+
+    // Saw `material_pending`, ops made materials ready: still a start-anyway
+    // state, and the reason is recorded.
+    let ready = server.create_installation(&world.ops, "Ready").await;
+    server.assign(&world.ops, ready, world.team_a).await;
+    for to in [
+        InstallationStatus::MaterialPending,
+        InstallationStatus::MaterialReady,
+    ] {
+        let (status, body) = server.transition(&world.ops, ready, to).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let outcome = device
+        .push_one(
+            &server,
+            start_anyway(ready, InstallationStatus::MaterialPending),
+        )
+        .await;
+    assert!(is_applied(&outcome), "{outcome:?}");
+    let state = server.installation_status(&world.ops, ready).await;
+    assert_eq!(state["status"], "in_progress");
+    assert!(state["status_reason"]
+        .as_str()
+        .unwrap()
+        .contains("Customer asked us to start today"));
+    assert!(state["ops_review_note"].is_null(), "{state}");
+
+    // Ops cancelled: the start stays a conflict flagged for review.
+    let cancelled = server.create_installation(&world.ops, "Cancelled").await;
+    server.assign(&world.ops, cancelled, world.team_a).await;
+    let (status, _) = server
+        .transition(&world.ops, cancelled, InstallationStatus::Cancelled)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let outcome = device
+        .push_one(
+            &server,
+            start_anyway(cancelled, InstallationStatus::Planned),
+        )
+        .await;
+    assert_eq!(conflict_status(&outcome), InstallationStatus::Cancelled);
+    let state = server.installation_status(&world.ops, cancelled).await;
+    assert!(state["ops_review_note"]
+        .as_str()
+        .unwrap()
+        .contains("started"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_kept_for_review_completes_the_job_once_it_is_finished_again() {
+    let server = TestServer::start().await;
+    let world = TwoTeams::create(&server).await;
+    let installation = server
+        .confirmed_installation(&world.ops, world.team_a)
+        .await;
+    let mut device = Device::login(&server, TECH_A).await;
+    assert!(is_applied(
+        &device.push_one(&server, start(installation)).await
+    ));
+    // Ops reschedule while the technician finishes and reports offline: the
+    // report is kept for review.
+    let (status, body) = server
+        .transition(&world.ops, installation, InstallationStatus::Rescheduled)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let report = signed_report(installation, &[]);
+    let submit = Mutation::ReportSubmit {
+        report: Box::new(report.clone()),
+    };
+    let outcomes = device
+        .push(&server, vec![finish(installation), submit.clone()])
+        .await;
+    assert_eq!(
+        conflict_status(&outcomes[1]),
+        InstallationStatus::Rescheduled
+    );
+
+    // Ops re-plan and confirm; the technician comes back, does the job and
+    // sends the same report again (the first answer was a conflict).
+    let (status, body) = server
+        .post(
+            &format!("/api/v1/admin/installations/{installation}/transition"),
+            &world.ops,
+            &json!({"to": "planned", "scheduled_date": "2026-12-10", "scheduled_time_slot": "morning"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = server
+        .transition(&world.ops, installation, InstallationStatus::Confirmed)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let outcomes = device
+        .push(
+            &server,
+            vec![start(installation), finish(installation), submit],
+        )
+        .await;
+    assert!(outcomes.iter().all(is_applied), "{outcomes:?}");
+
+    // The job moved on, as for any submitted report: it is not stuck in
+    // `completed`, where neither ops nor the technician could move it.
+    let (_, detail) = server
+        .get(&format!("/api/v1/installations/{installation}"), &world.ops)
+        .await;
+    let state = &detail["installation"]["record"];
+    assert_eq!(state["status"], "report_submitted", "{state}");
+    assert_eq!(state["demo_completed"], report.demo_given);
+    assert_eq!(detail["assignments"][0]["record"]["status"], "completed");
+    let (_, events) = server
+        .get(
+            &format!("/api/v1/installations/{installation}/report/events"),
+            &world.ops,
+        )
+        .await;
+    let kinds: Vec<&str> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["submitted_for_review", "submitted"]);
+    let (status, body) = server
+        .transition(&world.ops, installation, InstallationStatus::Closed)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
