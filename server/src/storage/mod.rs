@@ -230,3 +230,57 @@ impl<'c> WriteTx<'c> {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database written by a server at schema 2 (before user references
+    /// were columns): one assignment, report, media record and tombstone.
+    fn schema_2_database(data_dir: &Path) {
+        let conn = Connection::open(database_path(data_dir)).unwrap();
+        // Rows without their parents: only the migrated columns matter here.
+        conn.pragma_update(None, "foreign_keys", "OFF").unwrap();
+        for sql in &MIGRATIONS[..2] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 2).unwrap();
+        conn.execute_batch(
+            r#"
+            INSERT INTO assignments (id, installation_id, team_id, status, body, seq)
+                VALUES ('a1', 'i1', 't1', 'assigned', '{"assigned_by":"ops-1"}', 1);
+            INSERT INTO reports (id, installation_id, body, received_at, seq)
+                VALUES ('r1', 'i1', '{"submitted_by":"tech-1"}', '2026-11-27T00:00:00.000000Z', 2);
+            INSERT INTO media (id, installation_id, sha256, body, received_at, seq)
+                VALUES ('m1', 'i1', 'x', '{"uploaded_by":"tech-2"}', '2026-11-27T00:00:00.000000Z', 3);
+            INSERT INTO tombstones (seq, entity, entity_id, reason, team_id, installation_id)
+                VALUES (4, 'installation', 'i1', 'left_scope', 't1', 'i1');
+            "#,
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn migration_3_fills_user_references_from_the_stored_records_and_keeps_tombstones() {
+        let dir = tempfile::tempdir().unwrap();
+        schema_2_database(dir.path());
+        let storage = Storage::open(dir.path()).unwrap();
+        let conn = storage.writer.lock().unwrap();
+        let one = |sql: &str| -> String { conn.query_row(sql, [], |r| r.get(0)).unwrap() };
+        assert_eq!(one("SELECT assigned_by FROM assignments"), "ops-1");
+        assert_eq!(one("SELECT submitted_by FROM reports"), "tech-1");
+        assert_eq!(one("SELECT uploaded_by FROM media"), "tech-2");
+        let tombstone: (i64, String, Option<String>, Option<String>) = conn
+            .query_row(
+                "SELECT seq, team_id, user_id, installation_id FROM tombstones",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .unwrap();
+        assert_eq!(tombstone, (4, "t1".into(), None, Some("i1".into())));
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+    }
+}
