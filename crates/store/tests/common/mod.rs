@@ -248,3 +248,70 @@ pub fn signature(signer: &str) -> SignatureInput {
         signer_name: signer.into(),
     }
 }
+
+// ---- tests that need a second process ---------------------------------------
+//
+// A test re-runs its own test binary (`--exact <test name>`) with
+// CHILD_ROLE_ENV set; the test function sees the variable and plays the
+// child instead of the parent. Children print their reports on lines starting
+// with CHILD_LINE_PREFIX, apart from libtest's own output.
+
+pub const CHILD_ROLE_ENV: &str = "FIELDBOOK_STORE_TEST_CHILD_ROLE";
+pub const CHILD_DIR_ENV: &str = "FIELDBOOK_STORE_TEST_CHILD_DIR";
+pub const CHILD_LINE_PREFIX: &str = "CHILD ";
+
+/// The role this process plays, when it was started by [`child_command`].
+pub fn child_role() -> Option<String> {
+    std::env::var(CHILD_ROLE_ENV).ok()
+}
+
+/// The data directory the parent gave this child.
+pub fn child_data_dir() -> PathBuf {
+    PathBuf::from(std::env::var_os(CHILD_DIR_ENV).expect("child started without a data dir"))
+}
+
+/// Prints one report line for the parent (stdout is line-buffered, so the
+/// parent sees it as soon as it is printed).
+pub fn child_says(line: impl std::fmt::Display) {
+    println!("{CHILD_LINE_PREFIX}{line}");
+}
+
+/// A command that re-runs this test binary as the child of `test_name`.
+pub fn child_command(test_name: &str, role: &str, data_dir: &Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
+    cmd.args(["--exact", test_name, "--nocapture", "--test-threads=1"])
+        .env(CHILD_ROLE_ENV, role)
+        .env(CHILD_DIR_ENV, data_dir)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    cmd
+}
+
+/// The report on one line of a child's output, if it holds one. libtest
+/// prints "test name ... " without a newline, so a report may follow it.
+pub fn child_report(line: &str) -> Option<&str> {
+    line.split_once(CHILD_LINE_PREFIX).map(|(_, report)| report)
+}
+
+/// The child's reports, without the prefix.
+pub fn child_lines(stdout: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .filter_map(child_report)
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A spawned child that is killed (by its own PID) if the test panics
+/// before it ended.
+pub struct ChildGuard(pub std::process::Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}

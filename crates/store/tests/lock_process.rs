@@ -1,0 +1,90 @@
+//! The data-directory lock against a real second process (the lock is an OS
+//! file lock: two opens in one process do not prove it works across
+//! processes, nor that a dead holder releases it).
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+
+use common::{child_command, child_data_dir, child_lines, child_role, child_says, ChildGuard};
+use fieldbook_store::Store;
+
+/// Child: tries one open of the parent's directory and reports the outcome.
+fn try_open_and_report() {
+    match Store::open(child_data_dir()) {
+        Ok(store) => {
+            // Prove the open was a real one: the child could read the store.
+            let _ = store.outbox_counts().unwrap();
+            child_says("open ok");
+        }
+        Err(e) => child_says(format!("open {}", e.code())),
+    }
+}
+
+/// Runs the `try_open` child of `test_name` to its end and returns its report.
+fn open_in_child(test_name: &str, dir: &std::path::Path) -> Vec<String> {
+    let out = child_command(test_name, "try_open", dir).output().unwrap();
+    assert!(
+        out.status.success(),
+        "child failed: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    child_lines(&out.stdout)
+}
+
+#[test]
+fn another_process_is_refused_while_this_one_holds_the_store() {
+    const NAME: &str = "another_process_is_refused_while_this_one_holds_the_store";
+    if child_role().is_some() {
+        try_open_and_report();
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(open_in_child(NAME, dir.path()), vec!["open locked"]);
+    drop(store);
+    assert_eq!(open_in_child(NAME, dir.path()), vec!["open ok"]);
+    // The child let go when it exited: this process can open again.
+    Store::open(dir.path()).unwrap();
+}
+
+#[test]
+fn a_killed_holder_releases_the_store() {
+    const NAME: &str = "a_killed_holder_releases_the_store";
+    match child_role().as_deref() {
+        Some("hold") => {
+            let _store = Store::open(child_data_dir()).unwrap();
+            child_says("holding");
+            // Hold until killed; the parent never lets this run out.
+            std::thread::sleep(std::time::Duration::from_secs(600));
+            return;
+        }
+        Some(_) => {
+            try_open_and_report();
+            return;
+        }
+        None => {}
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // Create the store first so the holder does not race a fresh migration.
+    drop(Store::open(dir.path()).unwrap());
+
+    let mut holder = ChildGuard(child_command(NAME, "hold", dir.path()).spawn().unwrap());
+    let mut lines = BufReader::new(holder.0.stdout.take().unwrap()).lines();
+    let first_report = lines
+        .by_ref()
+        .map(Result::unwrap)
+        .find_map(|l| common::child_report(&l).map(str::to_owned));
+    assert_eq!(first_report.as_deref(), Some("holding"));
+
+    let err = Store::open(dir.path()).unwrap_err();
+    assert_eq!(err.code(), "locked", "{err:?}");
+    assert_eq!(open_in_child(NAME, dir.path()), vec!["open locked"]);
+
+    // SIGKILL: no destructor runs; the OS must drop the lock with the process.
+    holder.0.kill().unwrap();
+    holder.0.wait().unwrap();
+    assert_eq!(open_in_child(NAME, dir.path()), vec!["open ok"]);
+    Store::open(dir.path()).unwrap();
+}
