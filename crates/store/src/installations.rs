@@ -1,7 +1,7 @@
 //! Installations and their assignments: the list/search the day view runs,
 //! the detail screen, and the technician's lifecycle actions.
 
-use chrono::{NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use fieldbook_domain::lifecycle::{self, StartRequest};
 use fieldbook_domain::validation::{self, MAX_REASON_CHARS};
 use fieldbook_domain::{
@@ -72,6 +72,10 @@ pub struct InstallationSummary {
     pub assignment_status: Option<AssignmentStatus>,
     /// Local changes not yet acknowledged by the server.
     pub has_pending_changes: bool,
+    /// The job left this device's scope (reassigned, or the assignment
+    /// withdrawn) and is kept only because it holds work the server has not
+    /// received; see [`InstallationDetail::left_scope_at`].
+    pub left_scope: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -97,6 +101,13 @@ pub struct InstallationDetail {
     pub media: Vec<InstallationMedia>,
     /// Outbox entries for this installation (pending or needing attention).
     pub pending_changes: u64,
+    /// When the server said this job left this device's scope; it is kept
+    /// because it holds unsent work (its changes will most likely be
+    /// refused). `None` while in scope.
+    pub left_scope_at: Option<DateTime<Utc>>,
+    /// The server version of the submitted report once the server accepted
+    /// it; `None` before (or when there is no report).
+    pub report_server_version: Option<i64>,
 }
 
 const INSTALLATION_COLUMNS: &str = "id, installation_id, survey_id, lead_id, scheduled_date, \
@@ -323,10 +334,11 @@ impl Store {
                     coalesce(l.address_line2, ''), coalesce(l.city, ''),
                     coalesce(l.postcode, ''), coalesce(l.phone, ''),
                     {SUMMARY_ASSIGNMENT_SQL},
-                    EXISTS (SELECT 1 FROM outbox o WHERE o.installation_id = i.id)
+                    EXISTS (SELECT 1 FROM outbox o WHERE o.installation_id = i.id),
+                    i.left_scope_at IS NOT NULL
              FROM (SELECT i.id, i.installation_id, i.scheduled_date, i.scheduled_time_slot,
                           i.status, i.material_ready, i.customer_confirmed, i.demo_completed,
-                          i.lead_id, i.slot_order
+                          i.lead_id, i.slot_order, i.left_scope_at
                    FROM installations i {where_clause}
                    ORDER BY i.scheduled_date, i.slot_order, i.installation_id
                    LIMIT {} OFFSET {}) AS i
@@ -359,6 +371,7 @@ impl Store {
                     .get::<_, Option<String>>(14)?
                     .and_then(|s| AssignmentStatus::parse(&s)),
                 has_pending_changes: r.get(15)?,
+                left_scope: r.get(16)?,
             })
         })?;
         let mut page: Vec<InstallationSummary> = rows.collect::<rusqlite::Result<_>>()?;
@@ -412,6 +425,10 @@ impl Store {
             report: reports::load_report(conn, id)?,
             media: crate::media::list_for_installation(conn, id)?,
             pending_changes: outbox::count_for_installation(conn, id)?,
+            left_scope_at: conn
+                .prepare_cached("SELECT left_scope_at FROM installations WHERE id = ?1")?
+                .query_row([id.to_string()], |r| get_opt_ts(r, 0))?,
+            report_server_version: reports::report_server_version(conn, id)?,
             installation,
             server_version,
         })
@@ -453,7 +470,8 @@ pub(crate) fn upsert_installation(
                  created_at = excluded.created_at, updated_at = excluded.updated_at,
                  status_reason = excluded.status_reason,
                  ops_review_note = excluded.ops_review_note,
-                 server_version = excluded.server_version
+                 server_version = excluded.server_version,
+                 left_scope_at = NULL -- sent again: back in scope
              RETURNING rowid",
         )?
         .query_row(

@@ -277,6 +277,16 @@ impl Store {
         load_media(&self.conn, media_id)
     }
 
+    /// The server version of the photo or video once the server accepted
+    /// its `media.attach` (raised by later caption changes); `None` before.
+    pub fn media_server_version(&self, media_id: Uuid) -> Result<Option<i64>> {
+        self.conn
+            .prepare_cached("SELECT server_version FROM installation_media WHERE id = ?1")?
+            .query_row([media_id.to_string()], |r| r.get(0))
+            .optional()?
+            .ok_or_else(|| StoreError::not_found("photo or video", media_id))
+    }
+
     // ---- upload queue (for the sync engine) ---------------------------------
 
     /// Blobs still to upload, oldest first.

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use fieldbook_domain::{Mutation, MutationKind};
-use rusqlite::{params, Connection, Row};
+use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -23,7 +23,7 @@ pub enum OutboxState {
 }
 
 impl OutboxState {
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             OutboxState::Pending => "pending",
             OutboxState::NeedsAttention => "needs_attention",
@@ -117,6 +117,39 @@ pub(crate) fn append(
     Ok(mutation_id)
 }
 
+/// The entry's mutation and the installation it touches.
+fn load_for_removal(
+    conn: &Connection,
+    mutation_id: Uuid,
+) -> Result<Option<(Mutation, Option<Uuid>)>> {
+    Ok(conn
+        .prepare_cached("SELECT payload, installation_id FROM outbox WHERE mutation_id = ?1")?
+        .query_row([mutation_id.to_string()], |r| {
+            Ok((get_json(r, 0)?, get_opt_parsed(r, 1)?))
+        })
+        .optional()?)
+}
+
+/// Deletes the entry; a job kept only for unsent work goes once none is left.
+fn remove(conn: &Connection, mutation_id: Uuid, installation_id: Option<Uuid>) -> Result<()> {
+    conn.prepare_cached("DELETE FROM outbox WHERE mutation_id = ?1")?
+        .execute([mutation_id.to_string()])?;
+    if let Some(id) = installation_id {
+        crate::sync_state::remove_if_left_scope_and_sent(conn, id)?;
+    }
+    Ok(())
+}
+
+/// Raises (never lowers: acknowledgements of an attach and a later caption
+/// change may be processed in either order) the record's `server_version`.
+fn record_server_version(conn: &Connection, table: &str, id: Uuid, version: i64) -> Result<()> {
+    conn.prepare_cached(&format!(
+        "UPDATE {table} SET server_version = max(coalesce(server_version, 0), ?2) WHERE id = ?1"
+    ))?
+    .execute(params![id.to_string(), version])?;
+    Ok(())
+}
+
 /// Outbox entries (any state) that touch `installation_id`.
 pub(crate) fn count_for_installation(conn: &Connection, installation_id: Uuid) -> Result<u64> {
     Ok(conn
@@ -147,7 +180,6 @@ impl Store {
     }
 
     pub fn outbox_entry(&self, mutation_id: Uuid) -> Result<Option<OutboxEntry>> {
-        use rusqlite::OptionalExtension;
         let sql = format!("SELECT {COLUMNS} FROM outbox WHERE mutation_id = ?1");
         Ok(self
             .conn
@@ -169,14 +201,54 @@ impl Store {
         )?)
     }
 
-    /// The server applied the mutation (or the technician dismissed a
-    /// needs-attention entry): drop it. Returns whether it was there.
-    pub fn acknowledge_outbox(&mut self, mutation_id: Uuid) -> Result<bool> {
-        let n = self.conn.execute(
-            "DELETE FROM outbox WHERE mutation_id = ?1",
-            [mutation_id.to_string()],
-        )?;
-        Ok(n == 1)
+    /// The server applied the mutation: drop it, and record `applied_version`
+    /// (the version the server gave the changed record) on the record this
+    /// device authored — the submitted report, or the photo / video for
+    /// `media.attach` and `media.caption` — so the UI can show it arrived.
+    /// Installation and assignment rows are left for the pull: the server may
+    /// have merged the change (flags), and their `server_version` must stay
+    /// the version of the row content the device holds, since it becomes the
+    /// base version of the next mutation. A job that left this device's scope
+    /// is removed once its last unsent work is acknowledged. Returns whether
+    /// the entry was there.
+    pub fn acknowledge_outbox(&mut self, mutation_id: Uuid, applied_version: i64) -> Result<bool> {
+        self.in_write_transaction(|tx, _| {
+            let Some((mutation, installation_id)) = load_for_removal(tx, mutation_id)? else {
+                return Ok(false);
+            };
+            match &mutation {
+                Mutation::ReportSubmit { report } => {
+                    record_server_version(tx, "installation_reports", report.id, applied_version)?
+                }
+                Mutation::MediaAttach { media } => {
+                    record_server_version(tx, "installation_media", media.id, applied_version)?
+                }
+                Mutation::MediaCaption { media_id, .. } => {
+                    record_server_version(tx, "installation_media", *media_id, applied_version)?
+                }
+                _ => {}
+            }
+            remove(tx, mutation_id, installation_id)?;
+            Ok(true)
+        })
+    }
+
+    /// The technician dismissed an entry the server rejected or answered with
+    /// a conflict. Only entries needing attention can be dismissed: a pending
+    /// one is work not yet sent. Returns whether such an entry was there.
+    pub fn dismiss_outbox_entry(&mut self, mutation_id: Uuid) -> Result<bool> {
+        self.in_write_transaction(|tx, _| {
+            let state: Option<String> = tx
+                .prepare_cached("SELECT state FROM outbox WHERE mutation_id = ?1")?
+                .query_row([mutation_id.to_string()], |r| r.get(0))
+                .optional()?;
+            if state.as_deref() != Some(OutboxState::NeedsAttention.as_str()) {
+                return Ok(false);
+            }
+            let installation_id = load_for_removal(tx, mutation_id)?.and_then(|(_, id)| id);
+            remove(tx, mutation_id, installation_id)?;
+            Ok(true)
+        })
     }
 
     /// A push attempt failed in a way worth retrying (network, 5xx): count it

@@ -203,6 +203,20 @@ fn insert_report(conn: &Connection, rep: &InstallationReport) -> Result<()> {
     Ok(())
 }
 
+/// `None` until the server accepted the report (or when there is none).
+pub(crate) fn report_server_version(
+    conn: &Connection,
+    installation_id: Uuid,
+) -> Result<Option<i64>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT server_version FROM installation_reports WHERE installation_id = ?1",
+        )?
+        .query_row([installation_id.to_string()], |r| r.get(0))
+        .optional()?
+        .flatten())
+}
+
 /// Submitted here, or (status from the server) on another device of the team.
 pub(crate) fn is_submitted(conn: &Connection, installation_id: Uuid) -> Result<bool> {
     Ok(conn

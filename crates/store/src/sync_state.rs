@@ -98,6 +98,32 @@ fn has_unsent_work(conn: &Connection, id: Uuid) -> Result<bool> {
         .query_row([id.to_string()], |r| r.get(0))?)
 }
 
+/// Marks a kept job as out of scope (keeping the first time it left).
+fn mark_left_scope(conn: &Connection, id: Uuid) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE installations SET left_scope_at = ?2 WHERE id = ?1 AND left_scope_at IS NULL",
+    )?
+    .execute(params![id.to_string(), ts(&Utc::now())])?;
+    Ok(())
+}
+
+fn left_scope(conn: &Connection, id: Uuid) -> Result<bool> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM installations WHERE id = ?1 AND left_scope_at IS NOT NULL)",
+        )?
+        .query_row([id.to_string()], |r| r.get(0))?)
+}
+
+/// Removes a job that left this device's scope once the server has all of
+/// its work: the server will not send another tombstone for it.
+pub(crate) fn remove_if_left_scope_and_sent(conn: &Connection, id: Uuid) -> Result<()> {
+    if left_scope(conn, id)? && !has_unsent_work(conn, id)? {
+        delete_installation(conn, id)?;
+    }
+    Ok(())
+}
+
 fn delete_installation(conn: &Connection, id: Uuid) -> Result<bool> {
     let refs: Option<(String, String)> = conn
         .prepare_cached("SELECT lead_id, survey_id FROM installations WHERE id = ?1")?
@@ -265,6 +291,7 @@ impl Store {
                 + batch.assignments.len();
             for &id in &batch.tombstones {
                 if has_unsent_work(tx, id)? {
+                    mark_left_scope(tx, id)?;
                     outcome.kept.push(id);
                 } else if delete_installation(tx, id)? {
                     outcome.deleted += 1;
@@ -280,6 +307,22 @@ impl Store {
             )?
             .execute(params![batch.scope, batch.cursor, ts(&Utc::now())])?;
             Ok(outcome)
+        })
+    }
+
+    /// The technician gives up a job that left this device's scope and holds
+    /// only a report draft (which the server would no longer accept). Refused
+    /// while changes for it are still waiting to be sent, and for jobs still
+    /// in scope. Returns whether the job was removed.
+    pub fn discard_left_scope_installation(&mut self, id: Uuid) -> Result<bool> {
+        self.search_index.get_mut().take();
+        self.in_write_transaction(|tx, _| {
+            installations::load(tx, id)?;
+            let outbox_entries = crate::outbox::count_for_installation(tx, id)?;
+            if !left_scope(tx, id)? || outbox_entries > 0 {
+                return Ok(false);
+            }
+            delete_installation(tx, id)
         })
     }
 

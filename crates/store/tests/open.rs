@@ -91,7 +91,7 @@ fn reopen_keeps_data_device_id_and_sequence() {
     assert_eq!(store.session().unwrap().unwrap().user.username, "tech.alex");
     // Acknowledge everything, then act again: the sequence keeps rising.
     for e in store.pending_outbox(10).unwrap() {
-        store.acknowledge_outbox(e.mutation_id).unwrap();
+        store.acknowledge_outbox(e.mutation_id, 100).unwrap();
     }
     store.finish_installation(job.id).unwrap();
     let next = store.pending_outbox(10).unwrap();
@@ -201,4 +201,30 @@ fn a_damaged_row_is_reported_as_corrupt_not_as_a_crash() {
     let err = f.store.get_installation(job.id).unwrap_err();
     assert_eq!(err.code(), "corrupt", "{err:?}");
     assert!(err.to_string().contains("midnight"), "{err}");
+}
+
+#[test]
+fn a_store_at_schema_one_gains_the_left_scope_column_and_keeps_its_jobs() {
+    // Build a schema-1 database with a job in it, as shipped 0001 left it.
+    let mut f = common::Fixture::new();
+    let job = f.add_job(
+        fieldbook_domain::InstallationStatus::Confirmed,
+        "Ada Lovelace",
+    );
+    let dir = f.dir;
+    drop(f.store);
+    {
+        let raw = rusqlite::Connection::open(dir.path().join("fieldbook.sqlite3")).unwrap();
+        raw.execute_batch("ALTER TABLE installations DROP COLUMN left_scope_at;")
+            .unwrap();
+        raw.pragma_update(None, "user_version", 1).unwrap();
+    }
+    let store = Store::open(dir.path()).unwrap();
+    let raw = rusqlite::Connection::open(store.database_path()).unwrap();
+    assert_eq!(pragma::<u32>(&raw, "user_version"), schema_version());
+    let detail = store.get_installation(job.id).unwrap();
+    assert_eq!(detail.left_scope_at, None);
+    let list = store.list_installations(&Default::default()).unwrap();
+    assert_eq!(list.len(), 1);
+    assert!(!list[0].left_scope);
 }

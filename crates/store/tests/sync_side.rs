@@ -30,8 +30,14 @@ fn outbox_is_read_in_sequence_order_and_acknowledged_entries_go() {
     assert_eq!(entries[1].installation_id, Some(a.id));
     assert_eq!(f.store.pending_outbox(2).unwrap().len(), 2);
 
-    assert!(f.store.acknowledge_outbox(entries[0].mutation_id).unwrap());
-    assert!(!f.store.acknowledge_outbox(entries[0].mutation_id).unwrap());
+    assert!(f
+        .store
+        .acknowledge_outbox(entries[0].mutation_id, 50)
+        .unwrap());
+    assert!(!f
+        .store
+        .acknowledge_outbox(entries[0].mutation_id, 50)
+        .unwrap());
     let rest: Vec<i64> = f
         .store
         .pending_outbox(10)
@@ -169,7 +175,7 @@ fn pending_local_changes_are_reapplied_over_pulled_rows() {
 
     // Once acknowledged, the server's word stands.
     for e in f.store.pending_outbox(10).unwrap() {
-        f.store.acknowledge_outbox(e.mutation_id).unwrap();
+        f.store.acknowledge_outbox(e.mutation_id, 800).unwrap();
     }
     let mut cancelled = job.installation.clone();
     cancelled.status = InstallationStatus::Cancelled;
@@ -224,21 +230,18 @@ fn tombstones_delete_jobs_but_keep_unsent_work() {
         .unwrap();
     assert_eq!(leftovers, 0, "the customer's data left with the job");
 
-    // After the push went through, a second tombstone removes it, and the
-    // local rows (media, draft) go with it through the foreign keys.
+    // Once the push went through, the job goes (the server sends no second
+    // tombstone), and the local rows (media) go with it through the foreign
+    // keys.
+    let detail = f.store.get_installation(busy.id).unwrap();
+    assert!(detail.left_scope_at.is_some());
     for e in f.store.pending_outbox(10).unwrap() {
-        f.store.acknowledge_outbox(e.mutation_id).unwrap();
+        f.store.acknowledge_outbox(e.mutation_id, 1001).unwrap();
     }
-    let outcome = f
-        .store
-        .apply_server_batch(&ServerBatch {
-            scope: "installations".into(),
-            cursor: 1001,
-            tombstones: vec![busy.id],
-            ..Default::default()
-        })
-        .unwrap();
-    assert_eq!(outcome.deleted, 1);
+    assert_eq!(
+        f.store.get_installation(busy.id).unwrap_err().code(),
+        "not_found"
+    );
     let media_rows: i64 = raw
         .query_row(
             "SELECT count(*) FROM installation_media WHERE installation_id = ?1",
@@ -338,4 +341,164 @@ fn a_pending_report_submission_survives_a_pull_of_the_old_state() {
         AssignmentStatus::Completed
     );
     assert!(d.report.is_some());
+}
+
+#[test]
+fn acknowledging_records_the_server_version_of_the_report_and_media() {
+    let mut f = Fixture::new();
+    let job = f.add_job(InstallationStatus::Confirmed, "Ada Lovelace");
+    let pulled_version = f.store.get_installation(job.id).unwrap().server_version;
+    f.store
+        .start_installation(job.id, &StartRequest::default())
+        .unwrap();
+    let photo = write_jpeg(f.dir.path(), "p.jpg", 1);
+    let media = f.store.attach_media(job.id, &photo, "before").unwrap();
+    f.store.set_media_caption(media.id, "after").unwrap();
+    f.store.finish_installation(job.id).unwrap();
+    let mut draft = f.store.get_report_draft(job.id).unwrap().unwrap();
+    draft.charger_serial_number = "SN-1".into();
+    draft.charger_model = "Model".into();
+    draft.installation_successful = Some(true);
+    f.store.save_report_draft(&draft).unwrap();
+    f.store
+        .sign_report(job.id, &common::signature("Ada Lovelace"))
+        .unwrap();
+    f.store.submit_report(job.id).unwrap();
+    assert_eq!(f.store.media_server_version(media.id).unwrap(), None);
+    assert_eq!(
+        f.store
+            .get_installation(job.id)
+            .unwrap()
+            .report_server_version,
+        None
+    );
+
+    let mut entries = f.store.pending_outbox(10).unwrap();
+    assert!(f
+        .store
+        .acknowledge_outbox(entries.remove(0).mutation_id, 39)
+        .unwrap());
+    let kinds: Vec<MutationKind> = entries.iter().map(|e| e.kind).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            MutationKind::MediaAttach,
+            MutationKind::MediaCaption,
+            MutationKind::InstallationFinish,
+            MutationKind::ReportSubmit
+        ]
+    );
+    // Answers processed out of order never lower the recorded version.
+    assert!(f
+        .store
+        .acknowledge_outbox(entries[1].mutation_id, 45)
+        .unwrap());
+    assert!(f
+        .store
+        .acknowledge_outbox(entries[0].mutation_id, 40)
+        .unwrap());
+    assert_eq!(f.store.media_server_version(media.id).unwrap(), Some(45));
+    // The installation's version stays the pulled one until the pull brings
+    // the server's row: it is the base of the next mutation.
+    assert!(f
+        .store
+        .acknowledge_outbox(entries[2].mutation_id, 46)
+        .unwrap());
+    assert!(f
+        .store
+        .acknowledge_outbox(entries[3].mutation_id, 47)
+        .unwrap());
+    let detail = f.store.get_installation(job.id).unwrap();
+    assert_eq!(detail.server_version, pulled_version);
+    assert_eq!(detail.report_server_version, Some(47));
+    assert_eq!(detail.pending_changes, 0);
+    assert_eq!(
+        f.store
+            .media_server_version(uuid::Uuid::new_v4())
+            .unwrap_err()
+            .code(),
+        "not_found"
+    );
+}
+
+#[test]
+fn only_entries_needing_attention_can_be_dismissed() {
+    let mut f = Fixture::new();
+    let job = f.add_job(InstallationStatus::Confirmed, "Ada Lovelace");
+    f.store
+        .start_installation(job.id, &StartRequest::default())
+        .unwrap();
+    let entry = f.store.pending_outbox(1).unwrap().remove(0);
+    assert!(!f.store.dismiss_outbox_entry(entry.mutation_id).unwrap());
+    assert!(f.store.outbox_entry(entry.mutation_id).unwrap().is_some());
+    f.store
+        .move_to_needs_attention(entry.mutation_id, "rejected")
+        .unwrap();
+    assert!(f.store.dismiss_outbox_entry(entry.mutation_id).unwrap());
+    assert!(f.store.outbox_entry(entry.mutation_id).unwrap().is_none());
+    assert!(!f.store.dismiss_outbox_entry(entry.mutation_id).unwrap());
+}
+
+#[test]
+fn a_job_kept_after_leaving_scope_says_so_until_it_returns_or_is_let_go() {
+    let mut f = Fixture::new();
+    let busy = f.add_job(InstallationStatus::Confirmed, "Ada Lovelace");
+    let other = f.add_job(InstallationStatus::Confirmed, "Grace Hopper");
+    f.store
+        .start_installation(busy.id, &StartRequest::default())
+        .unwrap();
+    let tombstone = |f: &mut Fixture, cursor| {
+        f.store
+            .apply_server_batch(&ServerBatch {
+                scope: "installations".into(),
+                cursor,
+                tombstones: vec![busy.id],
+                ..Default::default()
+            })
+            .unwrap()
+    };
+    let left_scope = |f: &Fixture| -> Vec<(uuid::Uuid, bool)> {
+        f.store
+            .list_installations(&Default::default())
+            .unwrap()
+            .iter()
+            .map(|s| (s.id, s.left_scope))
+            .collect()
+    };
+    assert_eq!(left_scope(&f), vec![(busy.id, false), (other.id, false)]);
+    assert_eq!(tombstone(&mut f, 500).kept, vec![busy.id]);
+    assert_eq!(left_scope(&f), vec![(busy.id, true), (other.id, false)]);
+    assert!(f
+        .store
+        .get_installation(busy.id)
+        .unwrap()
+        .left_scope_at
+        .is_some());
+    assert!(f
+        .store
+        .get_installation(other.id)
+        .unwrap()
+        .left_scope_at
+        .is_none());
+
+    // Reassigned back: the server sends the row again.
+    f.server_update(busy.installation.clone());
+    assert_eq!(left_scope(&f), vec![(busy.id, false), (other.id, false)]);
+
+    // Left again; the start is acknowledged but the report draft it opened
+    // is still unsent work: the job stays, marked, until the technician
+    // lets it go. A job in scope cannot be discarded that way.
+    tombstone(&mut f, 600);
+    for e in f.store.pending_outbox(10).unwrap() {
+        assert!(!f.store.discard_left_scope_installation(busy.id).unwrap());
+        f.store.acknowledge_outbox(e.mutation_id, 601).unwrap();
+    }
+    assert_eq!(left_scope(&f), vec![(busy.id, true), (other.id, false)]);
+    assert!(!f.store.discard_left_scope_installation(other.id).unwrap());
+    assert!(f.store.discard_left_scope_installation(busy.id).unwrap());
+    assert_eq!(left_scope(&f), vec![(other.id, false)]);
+    assert_eq!(
+        f.store.get_installation(busy.id).unwrap_err().code(),
+        "not_found"
+    );
 }
