@@ -158,9 +158,42 @@ impl Store {
         installations::load(&self.conn, installation_id)?;
         reports::refuse_if_submitted(&self.conn, installation_id)?;
         // The copy may take minutes: done before the transaction so the
-        // database is not held; an unreferenced blob file is harmless.
+        // database is not held; if the transaction fails, the new file goes.
         let imported = self.media.import_file_with_progress(source, on_progress)?;
-        self.attach_imported(installation_id, imported, caption)
+        let attached = self.attach_imported(installation_id, imported.clone(), caption);
+        if attached.is_err() {
+            self.forget_new_file(&imported);
+        }
+        attached
+    }
+
+    /// After the database refused to record an import (typically a full
+    /// disk), removes the file the import just created, so a failed 2 GB
+    /// video does not keep eating the space that made it fail. Files that
+    /// were already there, or that a row refers to, stay.
+    pub(crate) fn forget_new_file(&self, imported: &ImportedMedia) {
+        if imported.already_present {
+            return;
+        }
+        let sha256 = imported.blob.sha256.as_str();
+        // If this check cannot run, keep the file: an orphan wastes space,
+        // a missing blob loses work.
+        let referenced = self.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM installation_media WHERE file_sha256 = ?1)
+                 OR EXISTS (SELECT 1 FROM blobs WHERE sha256 = ?1)
+                 OR EXISTS (SELECT 1 FROM report_drafts WHERE signature_sha256 = ?1)
+                 OR EXISTS (SELECT 1 FROM installation_reports WHERE signature_sha256 = ?1)",
+            [sha256],
+            |r| r.get::<_, bool>(0),
+        );
+        if referenced != Ok(false) {
+            return;
+        }
+        // Best effort: the import's own error is what the caller reports.
+        let _ = std::fs::remove_file(self.media.blob_path(&imported.blob.sha256));
+        if let Some(thumbnail) = &imported.thumbnail {
+            let _ = std::fs::remove_file(thumbnail);
+        }
     }
 
     fn attach_imported(

@@ -315,16 +315,17 @@ impl Store {
         installations::load(&self.conn, installation_id)?;
         refuse_if_submitted(&self.conn, installation_id)?;
         // Outside the transaction: a file import. If the transaction then
-        // fails, the content-addressed file is merely unreferenced.
+        // fails, the file it created is removed again.
         let png = self.media.import_bytes(&input.png)?;
-        self.in_write_transaction(|tx, _| {
+        let blob = png.blob.clone();
+        let signed = self.in_write_transaction(|tx, _| {
             refuse_if_submitted(tx, installation_id)?;
             let now = Utc::now();
             let mut draft = load_draft(tx, installation_id)?
                 .unwrap_or_else(|| ReportDraft::new(installation_id, now));
             let media = media::hashes_for_installation(tx, installation_id)?;
             let signature = CustomerSignature {
-                png: png.blob,
+                png: blob,
                 strokes: input.strokes.clone(),
                 signer_name: input.signer_name.trim().to_owned(),
                 signed_at: now,
@@ -335,7 +336,11 @@ impl Store {
             draft.updated_at = now;
             write_draft(tx, &draft)?;
             Ok(draft)
-        })
+        });
+        if signed.is_err() {
+            self.forget_new_file(&png);
+        }
+        signed
     }
 
     /// Submits the report: validates the draft against the media attached

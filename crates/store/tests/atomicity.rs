@@ -192,3 +192,57 @@ fn a_failing_sync_page_keeps_neither_rows_nor_cursor() {
         InstallationStatus::Confirmed
     );
 }
+
+/// The blob file (and thumbnail) of `bytes`, if the media store holds it.
+fn stored_files(f: &Fixture, bytes: &[u8]) -> Vec<std::path::PathBuf> {
+    let sha = fieldbook_domain::Sha256Hex::digest(bytes);
+    let media = f.store.media_store();
+    [Some(media.blob_path(&sha)), media.thumbnail_path(&sha)]
+        .into_iter()
+        .flatten()
+        .filter(|p| p.exists())
+        .collect()
+}
+
+#[test]
+fn a_failed_attach_leaves_no_file_behind() {
+    // A 2 GB video whose row could not be written (e.g. the disk filled up
+    // on the database write) must not stay behind as an unreferenced file.
+    let mut f = Fixture::new();
+    let job = f.add_job(InstallationStatus::InProgress, "Ada Lovelace");
+    let photo = write_jpeg(f.dir.path(), "a.jpg", 9);
+    let bytes = std::fs::read(&photo).unwrap();
+    break_outbox(&f);
+    assert_injected(f.store.attach_media(job.id, &photo, "").unwrap_err());
+    assert_eq!(stored_files(&f, &bytes), Vec::<std::path::PathBuf>::new());
+
+    // Bytes another attachment already uses are left alone.
+    heal_outbox(&f);
+    let kept = f.store.attach_media(job.id, &photo, "kept").unwrap();
+    break_outbox(&f);
+    assert_injected(f.store.attach_media(job.id, &photo, "again").unwrap_err());
+    assert_eq!(stored_files(&f, &bytes).len(), 2, "blob and thumbnail stay");
+    assert!(f.store.media_store().contains(&kept.file.sha256));
+}
+
+#[test]
+fn a_failed_signature_leaves_no_file_behind() {
+    let mut f = Fixture::new();
+    let job = f.add_job(InstallationStatus::Confirmed, "Ada Lovelace");
+    f.store
+        .start_installation(job.id, &StartRequest::default())
+        .unwrap();
+    f.raw_connection()
+        .execute_batch(
+            "CREATE TRIGGER fail_draft BEFORE INSERT ON report_drafts
+             BEGIN SELECT RAISE(ABORT, 'injected draft failure'); END;",
+        )
+        .unwrap();
+    let input = signature("Ada Lovelace");
+    let err = f.store.sign_report(job.id, &input).unwrap_err();
+    assert!(err.to_string().contains("injected draft failure"), "{err}");
+    assert_eq!(
+        stored_files(&f, &input.png),
+        Vec::<std::path::PathBuf>::new()
+    );
+}
