@@ -44,6 +44,14 @@ pub enum StoreError {
     #[error("nobody is signed in on this device; sign in first")]
     NotSignedIn,
 
+    #[error("only the person who added this photo or video can change or remove it")]
+    NotUploader,
+
+    #[error(
+        "{name} has {pending} change(s) on this computer that have not been sent yet; {name} must sign in and sync before someone else signs in here"
+    )]
+    UnsentWorkOfAnotherUser { name: String, pending: u64 },
+
     #[error(transparent)]
     Media(#[from] fieldbook_media::MediaError),
 
@@ -72,6 +80,8 @@ impl StoreError {
             StoreError::Lifecycle(_) | StoreError::AssignmentAlreadyAnswered { .. } => "lifecycle",
             StoreError::ReportSubmitted => "report_submitted",
             StoreError::NotSignedIn => "not_signed_in",
+            StoreError::NotUploader => "not_permitted",
+            StoreError::UnsentWorkOfAnotherUser { .. } => "unsent_work_of_another_user",
             StoreError::Media(e) => e.code(),
             StoreError::Io { .. } => "io",
             StoreError::Database(_) | StoreError::MigrationFailed { .. } => "database",

@@ -66,6 +66,15 @@ fn load_media(conn: &Connection, media_id: Uuid) -> Result<InstallationMedia> {
         .ok_or_else(|| StoreError::not_found("photo or video", media_id))
 }
 
+/// The server accepts caption changes and removals only from the uploader;
+/// recording anyone else's would just park them as rejected.
+fn refuse_unless_uploader(conn: &Connection, media: &InstallationMedia) -> Result<()> {
+    if session::require(conn)?.user.id != media.uploaded_by {
+        return Err(StoreError::NotUploader);
+    }
+    Ok(())
+}
+
 /// Queues `blob` for upload (once: the same bytes attached twice upload once).
 pub(crate) fn queue_blob(
     conn: &Connection,
@@ -261,6 +270,7 @@ impl Store {
         self.in_write_transaction(|tx, ctx| {
             let now = Utc::now();
             let mut media = load_media(tx, media_id)?;
+            refuse_unless_uploader(tx, &media)?;
             if media.caption == caption {
                 return Ok(media);
             }
@@ -290,6 +300,7 @@ impl Store {
         self.in_write_transaction(|tx, ctx| {
             let now = Utc::now();
             let media = load_media(tx, media_id)?;
+            refuse_unless_uploader(tx, &media)?;
             reports::refuse_if_submitted(tx, media.installation_id)?;
             tx.prepare_cached("DELETE FROM installation_media WHERE id = ?1")?
                 .execute([media_id.to_string()])?;

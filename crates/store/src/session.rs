@@ -54,25 +54,62 @@ pub(crate) fn require(conn: &Connection) -> Result<Session> {
 
 impl Store {
     /// Records who is signed in (replacing any previous session).
+    ///
+    /// The server binds this device's id and outbox sequence to the first
+    /// user who pushes with it. A different user therefore gets a new device
+    /// id with a fresh sequence — and is refused while the previous user's
+    /// changes are still unsent, since pushing them under another user's
+    /// token would be refused or credit the work to the wrong person.
     pub fn sign_in(&mut self, user: &User, team_ids: &[Uuid]) -> Result<Session> {
         let session = Session {
             user: user.clone(),
             team_ids: team_ids.to_vec(),
             signed_in_at: Utc::now(),
         };
-        self.conn.execute(
-            "INSERT OR REPLACE INTO session
-                 (singleton, user_id, username, full_name, role, team_ids, signed_in_at)
-             VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6)",
-            params![
-                user.id.to_string(),
-                user.username,
-                user.full_name,
-                user.role.as_str(),
-                to_json(&session.team_ids),
-                ts(&session.signed_in_at),
-            ],
-        )?;
+        let device_id = self.in_write_transaction(|tx, ctx| {
+            let owner: Option<String> =
+                tx.query_row("SELECT user_id FROM device", [], |r| r.get(0))?;
+            let mut device_id = ctx.device_id;
+            match owner {
+                Some(owner) if owner == user.id.to_string() => {}
+                None => {
+                    tx.execute("UPDATE device SET user_id = ?1", [user.id.to_string()])?;
+                }
+                Some(owner) => {
+                    let pending: u64 =
+                        tx.query_row("SELECT count(*) FROM outbox", [], |r| r.get(0))?;
+                    if pending > 0 {
+                        let name = tx
+                            .query_row("SELECT full_name FROM users WHERE id = ?1", [&owner], |r| {
+                                r.get(0)
+                            })
+                            .optional()?
+                            .unwrap_or_else(|| "Another technician".to_owned());
+                        return Err(StoreError::UnsentWorkOfAnotherUser { name, pending });
+                    }
+                    device_id = Uuid::new_v4();
+                    tx.execute(
+                        "UPDATE device SET device_id = ?1, last_sequence = 0, user_id = ?2",
+                        params![device_id.to_string(), user.id.to_string()],
+                    )?;
+                }
+            }
+            tx.execute(
+                "INSERT OR REPLACE INTO session
+                     (singleton, user_id, username, full_name, role, team_ids, signed_in_at)
+                 VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    user.id.to_string(),
+                    user.username,
+                    user.full_name,
+                    user.role.as_str(),
+                    to_json(&session.team_ids),
+                    ts(&session.signed_in_at),
+                ],
+            )?;
+            Ok(device_id)
+        })?;
+        self.device_id = device_id;
         Ok(session)
     }
 

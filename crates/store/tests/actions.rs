@@ -669,3 +669,34 @@ fn a_report_submitted_elsewhere_makes_the_job_read_only_here_too() {
     }
     assert!(kinds(&f).is_empty());
 }
+
+#[test]
+fn only_the_uploader_changes_or_removes_a_photo() {
+    // The server refuses media.caption / media.remove from anyone but the
+    // uploader: recording them here would only park them as rejected.
+    let mut f = Fixture::new();
+    let job = f.add_job(InProgress, "Ada Lovelace");
+    let photo = write_jpeg(f.dir.path(), "p.jpg", 9);
+    let media = f.store.attach_media(job.id, &photo, "Before").unwrap();
+    let teammate = fieldbook_domain::User {
+        id: uuid::Uuid::new_v4(),
+        username: "tech.kim".into(),
+        full_name: "Kim Tech".into(),
+        role: fieldbook_domain::Role::Technician,
+    };
+    for e in f.store.pending_outbox(10).unwrap() {
+        f.store.acknowledge_outbox(e.mutation_id, 30).unwrap();
+    }
+    f.store.sign_out().unwrap();
+    assert_eq!(
+        f.store.set_media_caption(media.id, "x").unwrap_err().code(),
+        "not_signed_in"
+    );
+    f.store.sign_in(&teammate, &[f.team.id]).unwrap();
+    let err = f.store.set_media_caption(media.id, "Mine now").unwrap_err();
+    assert_eq!(err.code(), "not_permitted", "{err:?}");
+    let err = f.store.remove_media(media.id).unwrap_err();
+    assert_eq!(err.code(), "not_permitted", "{err:?}");
+    assert_eq!(f.store.get_media(media.id).unwrap(), media);
+    assert!(kinds(&f).is_empty());
+}

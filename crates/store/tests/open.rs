@@ -204,24 +204,34 @@ fn a_damaged_row_is_reported_as_corrupt_not_as_a_crash() {
 }
 
 #[test]
-fn a_store_at_schema_one_gains_the_left_scope_column_and_keeps_its_jobs() {
+fn a_store_at_schema_one_is_migrated_to_the_latest_and_keeps_its_jobs_and_device() {
     // Build a schema-1 database with a job in it, as shipped 0001 left it.
     let mut f = common::Fixture::new();
     let job = f.add_job(
         fieldbook_domain::InstallationStatus::Confirmed,
         "Ada Lovelace",
     );
+    let device_id = f.store.device_id();
     let dir = f.dir;
     drop(f.store);
     {
         let raw = rusqlite::Connection::open(dir.path().join("fieldbook.sqlite3")).unwrap();
-        raw.execute_batch("ALTER TABLE installations DROP COLUMN left_scope_at;")
-            .unwrap();
+        raw.execute_batch(
+            "ALTER TABLE installations DROP COLUMN left_scope_at;
+             ALTER TABLE device DROP COLUMN user_id;",
+        )
+        .unwrap();
         raw.pragma_update(None, "user_version", 1).unwrap();
     }
-    let store = Store::open(dir.path()).unwrap();
+    let mut store = Store::open(dir.path()).unwrap();
     let raw = rusqlite::Connection::open(store.database_path()).unwrap();
     assert_eq!(pragma::<u32>(&raw, "user_version"), schema_version());
+    // The signed-in technician owns the device: signing in again keeps it.
+    let technician = store.session().unwrap().unwrap();
+    store
+        .sign_in(&technician.user, &technician.team_ids)
+        .unwrap();
+    assert_eq!(store.device_id(), device_id);
     let detail = store.get_installation(job.id).unwrap();
     assert_eq!(detail.left_scope_at, None);
     let list = store.list_installations(&Default::default()).unwrap();

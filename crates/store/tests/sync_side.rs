@@ -502,3 +502,63 @@ fn a_job_kept_after_leaving_scope_says_so_until_it_returns_or_is_let_go() {
         "not_found"
     );
 }
+
+fn other_technician() -> fieldbook_domain::User {
+    fieldbook_domain::User {
+        id: uuid::Uuid::new_v4(),
+        username: "tech.kim".into(),
+        full_name: "Kim Tech".into(),
+        role: fieldbook_domain::Role::Technician,
+    }
+}
+
+#[test]
+fn another_user_cannot_sign_in_over_unsent_work_and_gets_a_device_of_their_own() {
+    // The server binds a device id (and its sequence) to the first user who
+    // pushes with it: another user's pushes under that id are refused, and
+    // pushing the first user's entries with the second user's token would
+    // either be refused or credit the work to the wrong person.
+    let mut f = Fixture::new();
+    let job = f.add_job(InstallationStatus::Confirmed, "Ada Lovelace");
+    let first_device = f.store.device_id();
+    f.store
+        .start_installation(job.id, &StartRequest::default())
+        .unwrap();
+
+    // The same user signing in again keeps the device.
+    f.store
+        .sign_in(&f.technician.clone(), &[f.team.id])
+        .unwrap();
+    assert_eq!(f.store.device_id(), first_device);
+
+    f.store.sign_out().unwrap();
+    let kim = other_technician();
+    let err = f.store.sign_in(&kim, &[f.team.id]).unwrap_err();
+    assert_eq!(err.code(), "unsent_work_of_another_user", "{err:?}");
+    assert!(err.to_string().contains("Alex Tech"), "{err}");
+    assert!(f.store.session().unwrap().is_none());
+
+    // Once the first user's work is sent, the next user starts a new device
+    // sequence under a new device id.
+    f.store
+        .sign_in(&f.technician.clone(), &[f.team.id])
+        .unwrap();
+    for e in f.store.pending_outbox(10).unwrap() {
+        f.store.acknowledge_outbox(e.mutation_id, 40).unwrap();
+    }
+    f.store.sign_out().unwrap();
+    f.store.sign_in(&kim, &[f.team.id]).unwrap();
+    let second_device = f.store.device_id();
+    assert_ne!(second_device, first_device);
+    f.store.finish_installation(job.id).unwrap();
+    let entries = f.store.pending_outbox(10).unwrap();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].device_id, second_device);
+    assert_eq!(entries[0].sequence, 1);
+
+    // The new identity survives a restart.
+    let dir = f.dir;
+    drop(f.store);
+    let store = fieldbook_store::Store::open(dir.path()).unwrap();
+    assert_eq!(store.device_id(), second_device);
+}
