@@ -458,8 +458,11 @@ pub(crate) fn upsert_installation(
         .prepare_cached(
             "INSERT INTO installations (id, installation_id, survey_id, lead_id, scheduled_date,
                  scheduled_time_slot, status, material_ready, customer_confirmed, demo_completed,
-                 created_by, created_at, updated_at, status_reason, ops_review_note, server_version)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+                 created_by, created_at, updated_at, status_reason, ops_review_note, server_version,
+                 server_status, server_material_ready, server_customer_confirmed,
+                 server_demo_completed, server_updated_at, server_status_reason)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
+                     ?7, ?8, ?9, ?10, ?13, ?14)
              ON CONFLICT (id) DO UPDATE SET
                  installation_id = excluded.installation_id, survey_id = excluded.survey_id,
                  lead_id = excluded.lead_id, scheduled_date = excluded.scheduled_date,
@@ -471,6 +474,12 @@ pub(crate) fn upsert_installation(
                  status_reason = excluded.status_reason,
                  ops_review_note = excluded.ops_review_note,
                  server_version = excluded.server_version,
+                 server_status = excluded.server_status,
+                 server_material_ready = excluded.server_material_ready,
+                 server_customer_confirmed = excluded.server_customer_confirmed,
+                 server_demo_completed = excluded.server_demo_completed,
+                 server_updated_at = excluded.server_updated_at,
+                 server_status_reason = excluded.server_status_reason,
                  left_scope_at = NULL -- sent again: back in scope
              RETURNING rowid",
         )?
@@ -571,8 +580,8 @@ pub(crate) fn upsert_assignment(
     conn.prepare_cached(
         "INSERT OR REPLACE INTO installation_assignments (id, installation_id, team_id,
              assigned_by, is_primary, assigned_at, status, decline_reason, responded_at,
-             server_version)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+             server_version, server_status, server_decline_reason, server_responded_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?7, ?8, ?9)",
     )?
     .execute(params![
         a.id.to_string(),

@@ -228,6 +228,7 @@ impl Store {
                 }
                 _ => {}
             }
+            crate::sync_state::absorb_applied(tx, &mutation)?;
             remove(tx, mutation_id, installation_id)?;
             Ok(true)
         })
@@ -262,9 +263,11 @@ impl Store {
     }
 
     /// The server rejected the mutation or reported a conflict: park it with
-    /// the reason so the rest of the queue moves on.
+    /// the reason so the rest of the queue moves on. Its effect is undone on
+    /// this device (the screen shows the server's state plus what is still
+    /// pending); the entry keeps what the technician did.
     pub fn move_to_needs_attention(&mut self, mutation_id: Uuid, reason: &str) -> Result<()> {
-        self.update_entry(
+        self.change_state_and_rebase(
             mutation_id,
             "UPDATE outbox SET state = 'needs_attention', attempts = attempts + 1, last_error = ?2
              WHERE mutation_id = ?1",
@@ -272,13 +275,32 @@ impl Store {
         )
     }
 
-    /// The technician asked to try a parked entry again.
+    /// The technician asked to try a parked entry again: it is pending, and
+    /// shown as done, again.
     pub fn retry_outbox_entry(&mut self, mutation_id: Uuid) -> Result<()> {
-        self.update_entry(
+        self.change_state_and_rebase(
             mutation_id,
             "UPDATE outbox SET state = 'pending', last_error = ?2 WHERE mutation_id = ?1",
             None,
         )
+    }
+
+    fn change_state_and_rebase(
+        &mut self,
+        mutation_id: Uuid,
+        sql: &str,
+        error: Option<&str>,
+    ) -> Result<()> {
+        self.in_write_transaction(|tx, _| {
+            let n = tx.execute(sql, params![mutation_id.to_string(), error])?;
+            if n == 0 {
+                return Err(StoreError::not_found("outbox entry", mutation_id));
+            }
+            if let Some((_, Some(installation_id))) = load_for_removal(tx, mutation_id)? {
+                crate::sync_state::rebase_installation(tx, installation_id)?;
+            }
+            Ok(())
+        })
     }
 
     fn update_entry(&mut self, mutation_id: Uuid, sql: &str, error: Option<&str>) -> Result<()> {

@@ -6,7 +6,9 @@ use std::collections::HashSet;
 
 use chrono::Utc;
 use fieldbook_domain::lifecycle::{self, StartRequest};
-use fieldbook_domain::{Installation, InstallationAssignment, Lead, Mutation, Survey, Team, User};
+use fieldbook_domain::{
+    Installation, InstallationAssignment, InstallationStatus, Lead, Mutation, Survey, Team, User,
+};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -197,59 +199,182 @@ fn rebase_pending(conn: &Connection, touched: &HashSet<Uuid>) -> Result<usize> {
             continue;
         };
         let before = inst.clone();
-        // A refusal means the server moved on; the push will surface it.
-        let _ = match &mutation {
-            Mutation::InstallationStart {
-                expected_from,
-                override_reason,
-                at,
-                ..
-            } => lifecycle::start(
-                &mut inst,
-                *expected_from,
-                &StartRequest {
-                    override_reason: override_reason.clone(),
-                },
-                *at,
-            )
-            .map(drop),
-            Mutation::InstallationFinish {
-                expected_from, at, ..
-            } => lifecycle::finish(&mut inst, *expected_from, *at),
-            Mutation::InstallationCouldNotComplete {
-                expected_from,
-                reason,
-                at,
-                ..
-            } => lifecycle::could_not_complete(&mut inst, *expected_from, reason, *at),
-            Mutation::InstallationSetFlags {
-                customer_confirmed,
-                demo_completed,
-                ..
-            } => {
-                if let Some(v) = customer_confirmed {
-                    inst.customer_confirmed = *v;
-                }
-                if let Some(v) = demo_completed {
-                    inst.demo_completed = *v;
-                }
-                Ok(())
-            }
-            Mutation::ReportSubmit { report } => {
-                let teams = session::current(conn)?
-                    .map(|s| s.team_ids)
-                    .unwrap_or_default();
-                installations::complete_my_assignments(conn, id, &teams)?;
-                lifecycle::submit_report(&mut inst, report.demo_given, report.submitted_at)
-            }
-            _ => Ok(()),
-        };
+        if let Mutation::ReportSubmit { .. } = &mutation {
+            let teams = session::current(conn)?
+                .map(|s| s.team_ids)
+                .unwrap_or_default();
+            installations::complete_my_assignments(conn, id, &teams)?;
+        }
+        replay(&mut inst, &mutation);
         if inst != before {
             installations::save_state(conn, &inst)?;
             rebased.insert(id);
         }
     }
     Ok(rebased.len())
+}
+
+/// Re-applies one technician mutation to an installation's state. A refusal
+/// means the server moved on; the push reports it, so it is ignored here.
+fn replay(inst: &mut Installation, mutation: &Mutation) {
+    let _ = match mutation {
+        Mutation::InstallationStart {
+            expected_from,
+            override_reason,
+            at,
+            ..
+        } => lifecycle::start(
+            inst,
+            *expected_from,
+            &StartRequest {
+                override_reason: override_reason.clone(),
+            },
+            *at,
+        )
+        .map(drop),
+        Mutation::InstallationFinish {
+            expected_from, at, ..
+        } => lifecycle::finish(inst, *expected_from, *at),
+        Mutation::InstallationCouldNotComplete {
+            expected_from,
+            reason,
+            at,
+            ..
+        } => lifecycle::could_not_complete(inst, *expected_from, reason, *at),
+        Mutation::InstallationSetFlags {
+            customer_confirmed,
+            demo_completed,
+            ..
+        } => {
+            if let Some(v) = customer_confirmed {
+                inst.customer_confirmed = *v;
+            }
+            if let Some(v) = demo_completed {
+                inst.demo_completed = *v;
+            }
+            Ok(())
+        }
+        Mutation::ReportSubmit { report } => {
+            lifecycle::submit_report(inst, report.demo_given, report.submitted_at)
+        }
+        _ => Ok(()),
+    };
+}
+
+/// The installation as the server last described it, if known.
+fn server_state(conn: &Connection, id: Uuid) -> Result<Option<Installation>> {
+    let Ok((mut inst, _)) = installations::load(conn, id) else {
+        return Ok(None);
+    };
+    let row = conn
+        .prepare_cached(
+            "SELECT server_status, server_material_ready, server_customer_confirmed,
+                    server_demo_completed, server_updated_at, server_status_reason
+             FROM installations WHERE id = ?1 AND server_status IS NOT NULL",
+        )?
+        .query_row([id.to_string()], |r| {
+            Ok((
+                crate::db::get_choice(r, 0, "installation status", InstallationStatus::parse)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                crate::db::get_ts(r, 4)?,
+                r.get(5)?,
+            ))
+        })
+        .optional()?;
+    let Some((status, material_ready, customer_confirmed, demo_completed, updated_at, reason)) =
+        row
+    else {
+        return Ok(None);
+    };
+    inst.status = status;
+    inst.material_ready = material_ready;
+    inst.customer_confirmed = customer_confirmed;
+    inst.demo_completed = demo_completed;
+    inst.updated_at = updated_at;
+    inst.status_reason = reason;
+    Ok(Some(inst))
+}
+
+/// Rebuilds the local view of one installation (and its assignments) from
+/// the server's last word plus the mutations still pending, after one left
+/// the pending queue without a pull (refused, parked, retried).
+pub(crate) fn rebase_installation(conn: &Connection, id: Uuid) -> Result<()> {
+    if let Some(server) = server_state(conn, id)? {
+        installations::save_state(conn, &server)?;
+    }
+    conn.prepare_cached(
+        "UPDATE installation_assignments
+         SET status = server_status, decline_reason = server_decline_reason,
+             responded_at = server_responded_at
+         WHERE installation_id = ?1 AND server_status IS NOT NULL",
+    )?
+    .execute([id.to_string()])?;
+    rebase_pending(conn, &HashSet::from([id]))?;
+    Ok(())
+}
+
+/// The server applied `mutation`: fold it into what the device knows of the
+/// server's state, so a later rebase does not undo it before the pull
+/// brings the server's row.
+pub(crate) fn absorb_applied(conn: &Connection, mutation: &Mutation) -> Result<()> {
+    if let Mutation::AssignmentRespond {
+        assignment_id,
+        response,
+        reason,
+        at,
+    } = mutation
+    {
+        conn.prepare_cached(
+            "UPDATE installation_assignments
+             SET server_status = ?2, server_decline_reason = ?3, server_responded_at = ?4
+             WHERE id = ?1",
+        )?
+        .execute(params![
+            assignment_id.to_string(),
+            response.as_str(),
+            reason,
+            ts(at)
+        ])?;
+        return Ok(());
+    }
+    let Some(id) = mutation.installation_id() else {
+        return Ok(());
+    };
+    let Some(mut server) = server_state(conn, id)? else {
+        return Ok(());
+    };
+    replay(&mut server, mutation);
+    conn.prepare_cached(
+        "UPDATE installations
+         SET server_status = ?2, server_material_ready = ?3, server_customer_confirmed = ?4,
+             server_demo_completed = ?5, server_updated_at = ?6, server_status_reason = ?7
+         WHERE id = ?1",
+    )?
+    .execute(params![
+        id.to_string(),
+        server.status.as_str(),
+        server.material_ready,
+        server.customer_confirmed,
+        server.demo_completed,
+        ts(&server.updated_at),
+        server.status_reason,
+    ])?;
+    if let Mutation::ReportSubmit { .. } = mutation {
+        let teams = session::current(conn)?
+            .map(|s| s.team_ids)
+            .unwrap_or_default();
+        let mut stmt = conn.prepare_cached(
+            "UPDATE installation_assignments SET server_status = 'completed'
+             WHERE installation_id = ?1 AND team_id = ?2
+               AND server_status IN ('assigned', 'accepted')",
+        )?;
+        for team in teams {
+            stmt.execute(params![id.to_string(), team.to_string()])?;
+        }
+    }
+    Ok(())
 }
 
 impl Store {

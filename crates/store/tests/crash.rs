@@ -419,6 +419,27 @@ fn check_consistency(data_dir: &Path, demo: &DemoData) -> usize {
     let my_teams = store.session().unwrap().unwrap().team_ids;
     let expected = replay(demo, &store, &my_teams);
 
+    // What the device keeps as the server's word is the pulled state: the
+    // actions changed only the local view of it.
+    for pulled in &demo.installations {
+        let server: (String, bool, bool) = raw
+            .query_row(
+                "SELECT server_status, server_customer_confirmed, server_demo_completed
+                 FROM installations WHERE id = ?1",
+                [pulled.id.to_string()],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap();
+        assert_eq!(
+            server,
+            (
+                pulled.status.as_str().to_owned(),
+                pulled.customer_confirmed,
+                pulled.demo_completed
+            )
+        );
+    }
+
     for (id, want) in &expected.installations {
         let detail = store.get_installation(*id).unwrap();
         let mut got = detail.installation.clone();

@@ -205,36 +205,87 @@ fn a_damaged_row_is_reported_as_corrupt_not_as_a_crash() {
 
 #[test]
 fn a_store_at_schema_one_is_migrated_to_the_latest_and_keeps_its_jobs_and_device() {
-    // Build a schema-1 database with a job in it, as shipped 0001 left it.
-    let mut f = common::Fixture::new();
-    let job = f.add_job(
-        fieldbook_domain::InstallationStatus::Confirmed,
-        "Ada Lovelace",
-    );
-    let device_id = f.store.device_id();
-    let dir = f.dir;
-    drop(f.store);
+    // A database exactly as the shipped 0001 left it: two jobs, one of them
+    // started on this device (its start still in the outbox).
+    let dir = tempfile::tempdir().unwrap();
+    let device_id = uuid::Uuid::new_v4();
+    let user_id = uuid::Uuid::new_v4();
+    let (idle, started) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
     {
         let raw = rusqlite::Connection::open(dir.path().join("fieldbook.sqlite3")).unwrap();
-        raw.execute_batch(
-            "ALTER TABLE installations DROP COLUMN left_scope_at;
-             ALTER TABLE device DROP COLUMN user_id;",
+        raw.execute_batch(include_str!("../../../migrations/0001_initial.sql"))
+            .unwrap();
+        raw.pragma_update(None, "user_version", 1).unwrap();
+        raw.execute(
+            "INSERT INTO device (singleton, device_id, last_sequence) VALUES (1, ?1, 1)",
+            [device_id.to_string()],
         )
         .unwrap();
-        raw.pragma_update(None, "user_version", 1).unwrap();
+        raw.execute(
+            "INSERT INTO session VALUES (1, ?1, 'tech.alex', 'Alex Tech', 'technician', '[]',
+                                         '2026-11-20T09:00:00.000000000Z')",
+            [user_id.to_string()],
+        )
+        .unwrap();
+        for (n, (id, status)) in [(idle, "confirmed"), (started, "in_progress")]
+            .iter()
+            .enumerate()
+        {
+            raw.execute(
+                "INSERT INTO installations (id, installation_id, survey_id, lead_id,
+                     scheduled_date, scheduled_time_slot, status, created_by, created_at,
+                     updated_at, server_version)
+                 VALUES (?1, ?2, ?3, ?4, '2026-12-01', 'morning', ?5, ?6,
+                         '2026-11-20T09:00:00.000000000Z', '2026-11-20T09:00:00.000000000Z', 7)",
+                rusqlite::params![
+                    id.to_string(),
+                    format!("INS-2026-00000{}", n + 1),
+                    uuid::Uuid::new_v4().to_string(),
+                    uuid::Uuid::new_v4().to_string(),
+                    status,
+                    user_id.to_string(),
+                ],
+            )
+            .unwrap();
+        }
+        raw.execute(
+            "INSERT INTO outbox (mutation_id, device_id, sequence, kind, installation_id,
+                                 payload, base_version, created_at)
+             VALUES (?1, ?2, 1, 'installation.start', ?3, '{}', 7,
+                     '2026-11-20T09:00:00.000000000Z')",
+            rusqlite::params![
+                uuid::Uuid::new_v4().to_string(),
+                device_id.to_string(),
+                started.to_string()
+            ],
+        )
+        .unwrap();
     }
+
     let mut store = Store::open(dir.path()).unwrap();
     let raw = rusqlite::Connection::open(store.database_path()).unwrap();
     assert_eq!(pragma::<u32>(&raw, "user_version"), schema_version());
+    assert_eq!(store.device_id(), device_id);
     // The signed-in technician owns the device: signing in again keeps it.
     let technician = store.session().unwrap().unwrap();
     store
         .sign_in(&technician.user, &technician.team_ids)
         .unwrap();
     assert_eq!(store.device_id(), device_id);
-    let detail = store.get_installation(job.id).unwrap();
-    assert_eq!(detail.left_scope_at, None);
+
     let list = store.list_installations(&Default::default()).unwrap();
-    assert_eq!(list.len(), 1);
-    assert!(!list[0].left_scope);
+    assert_eq!(list.len(), 2);
+    assert!(list.iter().all(|s| !s.left_scope));
+    assert_eq!(store.get_installation(idle).unwrap().left_scope_at, None);
+    // The server's state is known for the untouched job only.
+    let server_status = |id: uuid::Uuid| -> Option<String> {
+        raw.query_row(
+            "SELECT server_status FROM installations WHERE id = ?1",
+            [id.to_string()],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    assert_eq!(server_status(idle).as_deref(), Some("confirmed"));
+    assert_eq!(server_status(started), None);
 }

@@ -562,3 +562,59 @@ fn another_user_cannot_sign_in_over_unsent_work_and_gets_a_device_of_their_own()
     let store = fieldbook_store::Store::open(dir.path()).unwrap();
     assert_eq!(store.device_id(), second_device);
 }
+
+#[test]
+fn a_refused_change_is_undone_locally_and_redone_on_retry() {
+    // A rejected mutation changed nothing on the server, so no pull will
+    // ever bring the row back: the device must show the server's state plus
+    // what is still pending, or it keeps showing a move that never happened.
+    let mut f = Fixture::new();
+    let job = f.add_job(InstallationStatus::Confirmed, "Ada Lovelace");
+    f.store
+        .start_installation(job.id, &StartRequest::default())
+        .unwrap();
+    f.store
+        .respond_to_assignment(job.assignment_id, &AssignmentResponse::Accept)
+        .unwrap();
+    let entries = f.store.pending_outbox(10).unwrap();
+    // The start went through; then flags are set, and refused.
+    f.store
+        .acknowledge_outbox(entries[0].mutation_id, 60)
+        .unwrap();
+    f.store
+        .set_installation_flags(job.id, Some(true), None)
+        .unwrap();
+    let flags = f.store.pending_outbox(10).unwrap()[1].mutation_id;
+    f.store
+        .move_to_needs_attention(flags, "rejected: not permitted")
+        .unwrap();
+    let d = f.store.get_installation(job.id).unwrap();
+    assert_eq!(d.installation.status, InstallationStatus::InProgress);
+    assert!(!d.installation.customer_confirmed, "refused flag undone");
+    assert_eq!(
+        d.assignments[0].assignment.status,
+        AssignmentStatus::Accepted,
+        "still pending: kept"
+    );
+
+    let respond = entries[1].mutation_id;
+    f.store
+        .move_to_needs_attention(respond, "rejected: withdrawn")
+        .unwrap();
+    assert_eq!(
+        f.store.get_assignment(job.assignment_id).unwrap().status,
+        AssignmentStatus::Assigned
+    );
+
+    // The technician retries the flags: they show again.
+    f.store.retry_outbox_entry(flags).unwrap();
+    let d = f.store.get_installation(job.id).unwrap();
+    assert!(d.installation.customer_confirmed);
+    assert_eq!(d.installation.status, InstallationStatus::InProgress);
+    // Dismissing the refused answer leaves the server's state.
+    assert!(f.store.dismiss_outbox_entry(respond).unwrap());
+    assert_eq!(
+        f.store.get_assignment(job.assignment_id).unwrap().status,
+        AssignmentStatus::Assigned
+    );
+}
