@@ -343,6 +343,52 @@ impl Store {
         signed
     }
 
+    /// The server refused this device's `report.submit` (parked as needing
+    /// attention, e.g. its content hash did not match the media the server
+    /// has): the report becomes an editable draft again — fields and
+    /// signature as submitted — so the technician can fix it and submit
+    /// again. Not for a conflict answer: the server kept that report. Returns
+    /// whether such an entry was there.
+    pub fn reopen_refused_report(&mut self, mutation_id: Uuid) -> Result<bool> {
+        self.in_write_transaction(|tx, _| {
+            let entry: Option<(String, String)> = tx
+                .prepare_cached("SELECT payload, state FROM outbox WHERE mutation_id = ?1")?
+                .query_row([mutation_id.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            let Some((payload, state)) = entry else {
+                return Ok(false);
+            };
+            let mutation: Mutation = serde_json::from_str(&payload)
+                .map_err(|e| StoreError::Corrupt(format!("outbox entry {mutation_id}: {e}")))?;
+            let Mutation::ReportSubmit { report } = mutation else {
+                return Ok(false);
+            };
+            if state != "needs_attention" {
+                return Ok(false);
+            }
+            let installation_id = report.installation_id;
+            let draft = ReportDraft {
+                installation_id,
+                charger_serial_number: report.charger_serial_number,
+                charger_model: report.charger_model,
+                installation_successful: Some(report.installation_successful),
+                demo_given: report.demo_given,
+                issues_encountered: report.issues_encountered,
+                general_notes: report.general_notes,
+                start_override_reason: report.start_override_reason,
+                customer_signature: report.customer_signature,
+                updated_at: Utc::now(),
+            };
+            write_draft(tx, &draft)?;
+            tx.prepare_cached("DELETE FROM installation_reports WHERE id = ?1")?
+                .execute([report.id.to_string()])?;
+            tx.prepare_cached("DELETE FROM outbox WHERE mutation_id = ?1")?
+                .execute([mutation_id.to_string()])?;
+            crate::sync_state::rebase_installation(tx, installation_id)?;
+            Ok(true)
+        })
+    }
+
     /// Submits the report: validates the draft against the media attached
     /// now, stores the read-only report, moves the installation
     /// completed → report_submitted (setting demo_completed), completes the

@@ -618,3 +618,54 @@ fn a_refused_change_is_undone_locally_and_redone_on_retry() {
         AssignmentStatus::Assigned
     );
 }
+
+#[test]
+fn a_refused_report_can_be_reopened_edited_and_submitted_again() {
+    // E.g. the server refused report.submit because its media differ from
+    // the device's (a media.attach was refused): the technician must be able
+    // to fix the report, have it signed again and resubmit — a report
+    // stuck read-only on the device would never reach the server.
+    let mut f = Fixture::new();
+    let job = f.add_job(InstallationStatus::Completed, "Ada Lovelace");
+    let mut draft = fieldbook_domain::ReportDraft::new(job.id, common::t0());
+    draft.charger_serial_number = "SN-1".into();
+    draft.charger_model = "Model".into();
+    draft.installation_successful = Some(true);
+    draft.general_notes = "Typed on site".into();
+    f.store.save_report_draft(&draft).unwrap();
+    f.store
+        .sign_report(job.id, &common::signature("Ada Lovelace"))
+        .unwrap();
+    let report = f.store.submit_report(job.id).unwrap();
+    let submit = f.store.pending_outbox(1).unwrap()[0].mutation_id;
+
+    // Only a parked report.submit can be reopened.
+    assert!(!f.store.reopen_refused_report(submit).unwrap());
+    f.store
+        .move_to_needs_attention(submit, "rejected: content hash does not match")
+        .unwrap();
+    assert!(f.store.reopen_refused_report(submit).unwrap());
+
+    let d = f.store.get_installation(job.id).unwrap();
+    assert_eq!(d.installation.status, InstallationStatus::Completed);
+    assert!(d.report.is_none());
+    assert_eq!(
+        d.assignments[0].assignment.status,
+        AssignmentStatus::Assigned
+    );
+    let reopened = d.report_draft.unwrap();
+    assert_eq!(reopened.general_notes, "Typed on site");
+    assert_eq!(reopened.customer_signature, report.customer_signature);
+    assert!(f.store.outbox_entry(submit).unwrap().is_none());
+
+    let mut edited = reopened.clone();
+    edited.general_notes = "Typed on site, corrected".into();
+    let saved = f.store.save_report_draft(&edited).unwrap();
+    assert_eq!(saved.signature_matches, Some(false));
+    f.store
+        .sign_report(job.id, &common::signature("Ada Lovelace"))
+        .unwrap();
+    let again = f.store.submit_report(job.id).unwrap();
+    assert_ne!(again.id, report.id);
+    assert_eq!(again.general_notes, "Typed on site, corrected");
+}
