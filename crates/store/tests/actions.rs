@@ -700,3 +700,57 @@ fn only_the_uploader_changes_or_removes_a_photo() {
     assert_eq!(f.store.get_media(media.id).unwrap(), media);
     assert!(kinds(&f).is_empty());
 }
+
+#[test]
+fn changing_the_media_after_signing_voids_the_signature_but_not_a_caption() {
+    let mut f = Fixture::new();
+    let job = f.add_job(Confirmed, "Ada Lovelace");
+    f.store
+        .start_installation(job.id, &StartRequest::default())
+        .unwrap();
+    let photo = write_jpeg(f.dir.path(), "a.jpg", 1);
+    let kept = f.store.attach_media(job.id, &photo, "Wall").unwrap();
+    let extra = write_jpeg(f.dir.path(), "b.jpg", 2);
+    let extra = f.store.attach_media(job.id, &extra, "Extra").unwrap();
+    f.store.finish_installation(job.id).unwrap();
+    f.store
+        .save_report_draft(&complete_draft(&f, job.id))
+        .unwrap();
+    f.store
+        .sign_report(job.id, &signature("Ada Lovelace"))
+        .unwrap();
+
+    // Captions are not signed content.
+    f.store.set_media_caption(kept.id, "Wall, left").unwrap();
+    let saved = f
+        .store
+        .save_report_draft(&f.store.get_report_draft(job.id).unwrap().unwrap())
+        .unwrap();
+    assert_eq!(saved.signature_matches, Some(true));
+
+    // Removing a photo the customer saw voids the signature: no submit
+    // until they sign again.
+    f.store.remove_media(extra.id).unwrap();
+    let saved = f
+        .store
+        .save_report_draft(&f.store.get_report_draft(job.id).unwrap().unwrap())
+        .unwrap();
+    assert_eq!(saved.signature_matches, Some(false));
+    let err = f.store.submit_report(job.id).unwrap_err();
+    assert_eq!(
+        field_codes(&err),
+        vec![("customer_signature".into(), FieldErrorCode::InvalidFormat)]
+    );
+    f.store
+        .sign_report(job.id, &signature("Ada Lovelace"))
+        .unwrap();
+    let report = f.store.submit_report(job.id).unwrap();
+
+    // After submission a caption may still change (the server accepts it);
+    // the submitted report is untouched.
+    f.store
+        .set_media_caption(kept.id, "Wall, left side")
+        .unwrap();
+    assert_eq!(f.store.get_report(job.id).unwrap(), Some(report));
+    assert_eq!(kinds(&f).last(), Some(&MutationKind::MediaCaption));
+}
