@@ -125,14 +125,18 @@ pub struct BlobUpload {
     pub upload_offset: u64,
 }
 
-fn blob_from_row(r: &Row<'_>) -> rusqlite::Result<BlobUpload> {
+/// The file's path comes from the media store as it is now, not from the
+/// `local_path` column: that holds the path at import time, which is stale
+/// once the data folder was moved or restored elsewhere.
+fn blob_from_row(media: &MediaStore, r: &Row<'_>) -> rusqlite::Result<BlobUpload> {
+    let sha256: Sha256Hex = get_parsed(r, 0)?;
     Ok(BlobUpload {
+        local_path: media.blob_path(&sha256),
         blob: BlobRef {
-            sha256: get_parsed(r, 0)?,
+            sha256,
             size: r.get(1)?,
             mime: r.get(2)?,
         },
-        local_path: PathBuf::from(r.get::<_, String>(3)?),
         state: get_choice(r, 4, "upload state", BlobUploadState::parse)?,
         upload_url: r.get(5)?,
         upload_offset: r.get(6)?,
@@ -339,7 +343,9 @@ impl Store {
             "SELECT sha256, size, mime, local_path, upload_state, upload_url, upload_offset
              FROM blobs WHERE upload_state = 'pending' ORDER BY created_at, sha256 LIMIT ?1",
         )?;
-        let rows = stmt.query_map([i64::try_from(limit).unwrap_or(i64::MAX)], blob_from_row)?;
+        let rows = stmt.query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
+            blob_from_row(&self.media, r)
+        })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
@@ -349,7 +355,7 @@ impl Store {
                 "SELECT sha256, size, mime, local_path, upload_state, upload_url, upload_offset
                  FROM blobs WHERE sha256 = ?1",
                 [sha256.as_str()],
-                blob_from_row,
+                |r| blob_from_row(&self.media, r),
             )
             .optional()?
             .ok_or_else(|| StoreError::not_found("file", sha256))

@@ -669,3 +669,29 @@ fn a_refused_report_can_be_reopened_edited_and_submitted_again() {
     assert_ne!(again.id, report.id);
     assert_eq!(again.general_notes, "Typed on site, corrected");
 }
+
+#[test]
+fn queued_uploads_still_find_their_files_after_the_data_folder_moved() {
+    // Restoring a backup or moving the app's data folder must not strand
+    // the photos waiting for upload.
+    let mut f = Fixture::new();
+    let job = f.add_job(InstallationStatus::InProgress, "Ada Lovelace");
+    let photo = write_jpeg(f.dir.path(), "p.jpg", 1);
+    let media = f.store.attach_media(job.id, &photo, "").unwrap();
+    drop(f.store);
+    let elsewhere = tempfile::tempdir().unwrap();
+    let moved = elsewhere.path().join("moved");
+    std::fs::rename(f.dir.path(), &moved).unwrap();
+
+    let store = fieldbook_store::Store::open(&moved).unwrap();
+    let pending = store.blobs_pending_upload(10).unwrap();
+    assert_eq!(pending.len(), 1);
+    assert!(
+        pending[0].local_path.is_file(),
+        "{:?}",
+        pending[0].local_path
+    );
+    assert!(pending[0].local_path.starts_with(&moved));
+    let one = store.blob_upload(&media.file.sha256).unwrap();
+    assert_eq!(one.local_path, pending[0].local_path);
+}
