@@ -48,7 +48,7 @@ pub enum StoreError {
     NotUploader,
 
     #[error(
-        "{name} has {pending} change(s) on this computer that have not been sent yet; {name} must sign in and sync before someone else signs in here"
+        "{name} has {pending} change(s) on this computer the server has not accepted yet; {name} must sign in and sync (and dismiss any that need attention) before someone else signs in here"
     )]
     UnsentWorkOfAnotherUser { name: String, pending: u64 },
 

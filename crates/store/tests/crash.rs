@@ -223,7 +223,9 @@ fn run_technician(seed: u64) {
         .collect();
     let mut rng = Lcg(seed);
     let mut done = 0u64;
-    for attempt in 0u64.. {
+    // Bounded, so an orphan (the parent killed) ends on its own; the parent
+    // kills it long before.
+    for attempt in 0u64..20_000 {
         let job = jobs[rng.below(jobs.len())];
         let unique = seed * 1_000_000 + attempt;
         match act(&mut store, &mut rng, &scratch, unique, job) {
