@@ -76,6 +76,10 @@ pub struct InstallationSummary {
     /// withdrawn) and is kept only because it holds work the server has not
     /// received; see [`InstallationDetail::left_scope_at`].
     pub left_scope: bool,
+    /// Another device's report won over this device's draft, which is kept
+    /// for the technician to look at; see
+    /// [`InstallationDetail::report_draft_superseded_by`].
+    pub draft_superseded: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -108,6 +112,16 @@ pub struct InstallationDetail {
     /// The server version of the submitted report once the server accepted
     /// it; `None` before (or when there is no report).
     pub report_server_version: Option<i64>,
+    /// Where the submitted report's signature PNG is; `None` without a
+    /// signed report.
+    pub report_signature_file: Option<crate::media::FileAvailability>,
+    /// Set when another device's report won (the server keeps one per
+    /// installation): `report_draft` is then what this device had typed,
+    /// kept read-only until the technician dismisses it, and `report` is the
+    /// one that won.
+    pub report_draft_superseded_by: Option<Uuid>,
+    /// Where each photo's / video's file is, in the order of `media`.
+    pub media_files: Vec<crate::media::MediaAvailability>,
 }
 
 const INSTALLATION_COLUMNS: &str = "id, installation_id, survey_id, lead_id, scheduled_date, \
@@ -335,7 +349,9 @@ impl Store {
                     coalesce(l.postcode, ''), coalesce(l.phone, ''),
                     {SUMMARY_ASSIGNMENT_SQL},
                     EXISTS (SELECT 1 FROM outbox o WHERE o.installation_id = i.id),
-                    i.left_scope_at IS NOT NULL
+                    i.left_scope_at IS NOT NULL,
+                    EXISTS (SELECT 1 FROM report_drafts d
+                            WHERE d.installation_id = i.id AND d.superseded_by_report IS NOT NULL)
              FROM (SELECT i.id, i.installation_id, i.scheduled_date, i.scheduled_time_slot,
                           i.status, i.material_ready, i.customer_confirmed, i.demo_completed,
                           i.lead_id, i.slot_order, i.left_scope_at
@@ -372,6 +388,7 @@ impl Store {
                     .and_then(|s| AssignmentStatus::parse(&s)),
                 has_pending_changes: r.get(15)?,
                 left_scope: r.get(16)?,
+                draft_superseded: r.get(17)?,
             })
         })?;
         let mut page: Vec<InstallationSummary> = rows.collect::<rusqlite::Result<_>>()?;
@@ -429,6 +446,9 @@ impl Store {
                 .prepare_cached("SELECT left_scope_at FROM installations WHERE id = ?1")?
                 .query_row([id.to_string()], |r| get_opt_ts(r, 0))?,
             report_server_version: reports::report_server_version(conn, id)?,
+            report_signature_file: reports::signature_availability(conn, id)?,
+            report_draft_superseded_by: reports::draft_superseded_by(conn, id)?,
+            media_files: crate::media::availability_for_installation(conn, id)?,
             installation,
             server_version,
         })

@@ -29,12 +29,12 @@ pub use installations::{
     AssignmentResponse, AssignmentWithTeam, InstallationDetail, InstallationQuery,
     InstallationSummary,
 };
-pub use media::{BlobUpload, BlobUploadState};
+pub use media::{BlobUpload, BlobUploadState, FileAvailability, MediaAvailability};
 pub use migrations::schema_version;
 pub use outbox::{OutboxCounts, OutboxEntry, OutboxState};
 pub use reports::{DraftSaved, SignatureInput};
 pub use session::Session;
-pub use sync_state::{ApplyOutcome, ServerBatch, Versioned};
+pub use sync_state::{ApplyOutcome, ServerBatch, ServerMedia, ServerReport, Versioned};
 
 /// The local store of one data directory. Holds the directory lock for its
 /// whole life; dropping it releases the lock.

@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use crate::db::{get_choice, get_parsed, get_ts, get_uuid, ts};
 use crate::error::{Result, StoreError};
+use crate::sync_state::ServerMedia;
 use crate::{installations, outbox, reports, session, Store};
 
 const MEDIA_COLUMNS: &str = "id, installation_id, media_type, file_sha256, file_size, file_mime, \
@@ -64,6 +65,98 @@ fn load_media(conn: &Connection, media_id: Uuid) -> Result<InstallationMedia> {
         .query_row([media_id.to_string()], media_from_row)
         .optional()?
         .ok_or_else(|| StoreError::not_found("photo or video", media_id))
+}
+
+/// Where a photo's, video's or signature's bytes are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileAvailability {
+    /// The file is in this device's media store (always for what was
+    /// attached or signed here; for what came from another device only if
+    /// the same bytes are here). Otherwise the UI shows it as "on server".
+    pub on_this_device: bool,
+    /// The server said it has the bytes; `None` until a pull said either.
+    pub on_server: Option<bool>,
+}
+
+/// [`FileAvailability`] of one photo or video.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MediaAvailability {
+    pub media_id: Uuid,
+    pub file: FileAvailability,
+}
+
+/// In the order of [`list_for_installation`].
+pub(crate) fn availability_for_installation(
+    conn: &Connection,
+    installation_id: Uuid,
+) -> Result<Vec<MediaAvailability>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, file_on_device, file_on_server FROM installation_media
+         WHERE installation_id = ?1 ORDER BY uploaded_at, id",
+    )?;
+    let rows = stmt.query_map([installation_id.to_string()], |r| {
+        Ok(MediaAvailability {
+            media_id: get_uuid(r, 0)?,
+            file: FileAvailability {
+                on_this_device: r.get(1)?,
+                on_server: r.get(2)?,
+            },
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Applies a photo or video record the server sent. A row this device
+/// already has (attached here, or pulled before) takes the server's caption
+/// and version and keeps its file state: files attached here stay local. A
+/// new row (attached on another device) records whether its bytes happen to
+/// be here; it is never queued for upload — it is not this device's to send.
+/// Pending local caption changes and removals are re-applied afterwards by
+/// the rebase.
+pub(crate) fn apply_pulled_media(
+    conn: &Connection,
+    files: &MediaStore,
+    pulled: &ServerMedia,
+    server_version: i64,
+) -> Result<()> {
+    let media = &pulled.media;
+    let updated = conn
+        .prepare_cached(
+            "UPDATE installation_media
+             SET caption = ?2, server_version = ?3, file_on_server = ?4
+             WHERE id = ?1 AND coalesce(server_version, 0) <= ?3",
+        )?
+        .execute(params![
+            media.id.to_string(),
+            media.caption,
+            server_version,
+            pulled.file_on_server
+        ])?;
+    if updated > 0 {
+        return Ok(());
+    }
+    conn.prepare_cached(
+        "INSERT INTO installation_media (id, installation_id, media_type, file_sha256,
+             file_size, file_mime, caption, uploaded_by, uploaded_at, server_version,
+             file_on_device, file_on_server)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+         ON CONFLICT (id) DO NOTHING -- a newer version is already here",
+    )?
+    .execute(params![
+        media.id.to_string(),
+        media.installation_id.to_string(),
+        media.media_type.as_str(),
+        media.file.sha256.as_str(),
+        media.file.size,
+        media.file.mime,
+        media.caption,
+        media.uploaded_by.to_string(),
+        ts(&media.uploaded_at),
+        server_version,
+        files.blob_path(&media.file.sha256).is_file(),
+        pulled.file_on_server,
+    ])?;
+    Ok(())
 }
 
 /// The server accepts caption changes and removals only from the uploader;
@@ -331,6 +424,23 @@ impl Store {
         self.conn
             .prepare_cached("SELECT server_version FROM installation_media WHERE id = ?1")?
             .query_row([media_id.to_string()], |r| r.get(0))
+            .optional()?
+            .ok_or_else(|| StoreError::not_found("photo or video", media_id))
+    }
+
+    /// Whether the file of a photo or video is on this device and on the
+    /// server.
+    pub fn media_availability(&self, media_id: Uuid) -> Result<FileAvailability> {
+        self.conn
+            .prepare_cached(
+                "SELECT file_on_device, file_on_server FROM installation_media WHERE id = ?1",
+            )?
+            .query_row([media_id.to_string()], |r| {
+                Ok(FileAvailability {
+                    on_this_device: r.get(0)?,
+                    on_server: r.get(1)?,
+                })
+            })
             .optional()?
             .ok_or_else(|| StoreError::not_found("photo or video", media_id))
     }

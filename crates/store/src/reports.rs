@@ -6,12 +6,15 @@ use fieldbook_domain::{
     BlobRef, CustomerSignature, InstallationReport, Mutation, ReportDraft, SignatureStroke,
     ValidationErrors,
 };
+use fieldbook_media::MediaStore;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::db::{get_json, get_opt_parsed, get_parsed, get_ts, get_uuid, to_json, ts};
 use crate::error::{Result, StoreError};
+use crate::media::FileAvailability;
+use crate::sync_state::ServerReport;
 use crate::{installations, media, outbox, session, Store};
 
 /// What an autosave returns: the draft as stored, the problems to show while
@@ -203,6 +206,125 @@ fn insert_report(conn: &Connection, rep: &InstallationReport) -> Result<()> {
     Ok(())
 }
 
+/// The report's fields and signature as an editable draft again.
+fn draft_from_report(report: &InstallationReport, now: DateTime<Utc>) -> ReportDraft {
+    ReportDraft {
+        installation_id: report.installation_id,
+        charger_serial_number: report.charger_serial_number.clone(),
+        charger_model: report.charger_model.clone(),
+        installation_successful: Some(report.installation_successful),
+        demo_given: report.demo_given,
+        issues_encountered: report.issues_encountered.clone(),
+        general_notes: report.general_notes.clone(),
+        start_override_reason: report.start_override_reason.clone(),
+        customer_signature: report.customer_signature.clone(),
+        updated_at: now,
+    }
+}
+
+/// Applies a submitted report the server sent. The server keeps one report
+/// per installation:
+/// - this device's own report (same id) only learns its server version and
+///   whether the server has the signature; its local file stays as is;
+/// - another device's report takes the report's place; what this device
+///   typed is kept as a read-only draft naming the report that won (its own
+///   not-accepted report is turned back into that draft, its outbox entry
+///   stays for the push to answer), for the technician to see and dismiss.
+pub(crate) fn apply_pulled_report(
+    conn: &Connection,
+    files: &MediaStore,
+    pulled: &ServerReport,
+    server_version: i64,
+) -> Result<()> {
+    let report = &pulled.report;
+    let installation_id = report.installation_id;
+    let now = Utc::now();
+    match load_report(conn, installation_id)? {
+        Some(local) if local.id == report.id => {
+            conn.prepare_cached(
+                "UPDATE installation_reports
+                 SET server_version = ?2, signature_on_server = ?3
+                 WHERE id = ?1 AND coalesce(server_version, 0) <= ?2",
+            )?
+            .execute(params![
+                report.id.to_string(),
+                server_version,
+                pulled.signature_on_server
+            ])?;
+            return Ok(());
+        }
+        Some(local) => {
+            write_draft(conn, &draft_from_report(&local, now))?;
+            conn.prepare_cached("DELETE FROM installation_reports WHERE id = ?1")?
+                .execute([local.id.to_string()])?;
+        }
+        None => {}
+    }
+    conn.prepare_cached(
+        "UPDATE report_drafts
+         SET superseded_by_report = ?2, superseded_at = coalesce(superseded_at, ?3)
+         WHERE installation_id = ?1",
+    )?
+    .execute(params![
+        installation_id.to_string(),
+        report.id.to_string(),
+        ts(&now)
+    ])?;
+    insert_report(conn, report)?;
+    // Content-addressed: the signature may already be here (e.g. the same
+    // PNG was imported on this device); otherwise it is only on the server.
+    let signature_on_device = report
+        .customer_signature
+        .as_ref()
+        .is_none_or(|sig| files.blob_path(&sig.png.sha256).is_file());
+    conn.prepare_cached(
+        "UPDATE installation_reports
+         SET server_version = ?2, signature_on_server = ?3, signature_on_device = ?4
+         WHERE id = ?1",
+    )?
+    .execute(params![
+        report.id.to_string(),
+        server_version,
+        pulled.signature_on_server,
+        signature_on_device
+    ])?;
+    Ok(())
+}
+
+/// The report that won over this device's draft, when one did.
+pub(crate) fn draft_superseded_by(
+    conn: &Connection,
+    installation_id: Uuid,
+) -> Result<Option<Uuid>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT superseded_by_report FROM report_drafts WHERE installation_id = ?1",
+        )?
+        .query_row([installation_id.to_string()], |r| get_opt_parsed(r, 0))
+        .optional()?
+        .flatten())
+}
+
+/// Whether the submitted report's signature PNG is here and on the server;
+/// `None` when there is no report or it is unsigned.
+pub(crate) fn signature_availability(
+    conn: &Connection,
+    installation_id: Uuid,
+) -> Result<Option<FileAvailability>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT signature_on_device, signature_on_server FROM installation_reports
+             WHERE installation_id = ?1 AND signature_sha256 IS NOT NULL",
+        )?
+        .query_row([installation_id.to_string()], |r| {
+            Ok(FileAvailability {
+                on_this_device: r.get(0)?,
+                on_server: r.get(1)?,
+            })
+        })
+        .optional()?)
+}
+
 /// `None` until the server accepted the report (or when there is none).
 pub(crate) fn report_server_version(
     conn: &Connection,
@@ -367,25 +489,38 @@ impl Store {
                 return Ok(false);
             }
             let installation_id = report.installation_id;
-            let draft = ReportDraft {
-                installation_id,
-                charger_serial_number: report.charger_serial_number,
-                charger_model: report.charger_model,
-                installation_successful: Some(report.installation_successful),
-                demo_given: report.demo_given,
-                issues_encountered: report.issues_encountered,
-                general_notes: report.general_notes,
-                start_override_reason: report.start_override_reason,
-                customer_signature: report.customer_signature,
-                updated_at: Utc::now(),
-            };
-            write_draft(tx, &draft)?;
+            // A report from another device won meanwhile: this one is kept
+            // as the superseded draft; reopening would hide that.
+            if load_report(tx, installation_id)?.is_some_and(|kept| kept.id != report.id) {
+                return Ok(false);
+            }
+            write_draft(tx, &draft_from_report(&report, Utc::now()))?;
             tx.prepare_cached("DELETE FROM installation_reports WHERE id = ?1")?
                 .execute([report.id.to_string()])?;
             tx.prepare_cached("DELETE FROM outbox WHERE mutation_id = ?1")?
                 .execute([mutation_id.to_string()])?;
             crate::sync_state::rebase_installation(tx, installation_id)?;
             Ok(true)
+        })
+    }
+
+    /// The technician has seen that another device's report won over their
+    /// draft and lets the draft go. Only a superseded draft can be dismissed
+    /// this way. A job kept only for it (it left this device's scope) goes
+    /// with it. Returns whether such a draft was there.
+    pub fn dismiss_superseded_draft(&mut self, installation_id: Uuid) -> Result<bool> {
+        self.search_index.get_mut().take();
+        self.in_write_transaction(|tx, _| {
+            let n = tx
+                .prepare_cached(
+                    "DELETE FROM report_drafts
+                     WHERE installation_id = ?1 AND superseded_by_report IS NOT NULL",
+                )?
+                .execute([installation_id.to_string()])?;
+            if n > 0 {
+                crate::sync_state::remove_if_left_scope_and_sent(tx, installation_id)?;
+            }
+            Ok(n > 0)
         })
     }
 

@@ -7,21 +7,41 @@ use std::collections::HashSet;
 use chrono::Utc;
 use fieldbook_domain::lifecycle::{self, StartRequest};
 use fieldbook_domain::{
-    Installation, InstallationAssignment, InstallationStatus, Lead, Mutation, Survey, Team, User,
+    Installation, InstallationAssignment, InstallationMedia, InstallationReport,
+    InstallationStatus, Lead, Mutation, Survey, Team, User,
 };
+use fieldbook_media::MediaStore;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::db::ts;
+use crate::db::{to_json, ts};
 use crate::error::Result;
-use crate::{installations, session, Store};
+use crate::{installations, media, reports, session, Store};
 
 /// A server row and the change sequence it was read at.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Versioned<T> {
     pub record: T,
     pub server_version: i64,
+}
+
+/// A submitted report as the server has it (submitted here or on another
+/// device of the team).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServerReport {
+    pub report: InstallationReport,
+    /// The server has the signature PNG (true when the report is unsigned).
+    pub signature_on_server: bool,
+}
+
+/// A photo or video record as the server has it (attached here or on
+/// another device).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServerMedia {
+    pub media: InstallationMedia,
+    /// The server has the bytes (false while the upload is under way).
+    pub file_on_server: bool,
 }
 
 /// One pull page.
@@ -37,6 +57,8 @@ pub struct ServerBatch {
     pub surveys: Vec<Versioned<Survey>>,
     pub installations: Vec<Versioned<Installation>>,
     pub assignments: Vec<Versioned<InstallationAssignment>>,
+    pub reports: Vec<Versioned<ServerReport>>,
+    pub media: Vec<Versioned<ServerMedia>>,
     /// Installations that left this device's scope.
     pub tombstones: Vec<Uuid>,
 }
@@ -49,9 +71,12 @@ pub struct ApplyOutcome {
     /// received yet (outbox entries, or an unsubmitted report draft): nothing
     /// typed by a technician is discarded.
     pub kept: Vec<Uuid>,
-    /// Installations and assignments whose pending local mutations were
-    /// re-applied on top of the server's row.
+    /// Installations, assignments and photos / videos whose pending local
+    /// mutations were re-applied on top of the server's row.
     pub rebased: usize,
+    /// Pulled reports and photos / videos waiting for their installation,
+    /// which a later page brings (they are placed then).
+    pub awaiting_installation: usize,
 }
 
 fn upsert_user(conn: &Connection, user: &User, server_version: i64) -> Result<()> {
@@ -94,6 +119,8 @@ fn has_unsent_work(conn: &Connection, id: Uuid) -> Result<bool> {
     Ok(conn
         .prepare_cached(
             "SELECT EXISTS (SELECT 1 FROM outbox WHERE installation_id = ?1)
+                 OR EXISTS (SELECT 1 FROM report_drafts WHERE installation_id = ?1
+                              AND superseded_by_report IS NOT NULL)
                  OR (EXISTS (SELECT 1 FROM report_drafts WHERE installation_id = ?1)
                      AND NOT EXISTS (SELECT 1 FROM installation_reports WHERE installation_id = ?1))",
         )?
@@ -136,6 +163,8 @@ fn delete_installation(conn: &Connection, id: Uuid) -> Result<bool> {
     };
     conn.prepare_cached("DELETE FROM installation_assignments WHERE installation_id = ?1")?
         .execute([id.to_string()])?;
+    conn.prepare_cached("DELETE FROM pulled_awaiting_installation WHERE installation_id = ?1")?
+        .execute([id.to_string()])?;
     // Drafts, submitted reports and media rows go with it (ON DELETE CASCADE).
     conn.prepare_cached("DELETE FROM installations WHERE id = ?1")?
         .execute([id.to_string()])?;
@@ -154,7 +183,11 @@ fn delete_installation(conn: &Connection, id: Uuid) -> Result<bool> {
 /// (DESIGN.md "Rebase"), so the screen does not flip back to the server's
 /// older state until the push is answered. A mutation that no longer fits the
 /// server's state is left alone here; the push will report it.
-fn rebase_pending(conn: &Connection, touched: &HashSet<Uuid>) -> Result<usize> {
+fn rebase_pending(
+    conn: &Connection,
+    touched: &HashSet<Uuid>,
+    touched_media: &HashSet<Uuid>,
+) -> Result<usize> {
     let mut stmt = conn
         .prepare_cached("SELECT payload FROM outbox WHERE state = 'pending' ORDER BY sequence")?;
     let pending: Vec<String> = stmt
@@ -188,6 +221,21 @@ fn rebase_pending(conn: &Connection, touched: &HashSet<Uuid>) -> Result<usize> {
                 rebased.insert(*assignment_id);
             }
             continue;
+        }
+        match &mutation {
+            Mutation::MediaCaption { media_id, caption } if touched_media.contains(media_id) => {
+                conn.prepare_cached("UPDATE installation_media SET caption = ?2 WHERE id = ?1")?
+                    .execute(params![media_id.to_string(), caption])?;
+                rebased.insert(*media_id);
+                continue;
+            }
+            Mutation::MediaRemove { media_id } if touched_media.contains(media_id) => {
+                conn.prepare_cached("DELETE FROM installation_media WHERE id = ?1")?
+                    .execute([media_id.to_string()])?;
+                rebased.insert(*media_id);
+                continue;
+            }
+            _ => {}
         }
         let Some(id) = mutation.installation_id() else {
             continue;
@@ -311,7 +359,7 @@ pub(crate) fn rebase_installation(conn: &Connection, id: Uuid) -> Result<()> {
          WHERE installation_id = ?1 AND server_status IS NOT NULL",
     )?
     .execute([id.to_string()])?;
-    rebase_pending(conn, &HashSet::from([id]))?;
+    rebase_pending(conn, &HashSet::from([id]), &HashSet::new())?;
     Ok(())
 }
 
@@ -377,16 +425,87 @@ pub(crate) fn absorb_applied(conn: &Connection, mutation: &Mutation) -> Result<(
     Ok(())
 }
 
+/// Whether the installation is on this device (pulled reports and media
+/// reference it).
+fn installation_exists(conn: &Connection, id: Uuid) -> Result<bool> {
+    Ok(conn
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM installations WHERE id = ?1)")?
+        .query_row([id.to_string()], |r| r.get(0))?)
+}
+
+/// Keeps a pulled report or media row until its installation arrives (the
+/// newer version, if the same record waits already).
+fn park(
+    conn: &Connection,
+    entity: &str,
+    id: Uuid,
+    installation_id: Uuid,
+    server_version: i64,
+    body: &str,
+) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO pulled_awaiting_installation
+             (entity, id, installation_id, server_version, body)
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (entity, id) DO UPDATE SET
+             installation_id = excluded.installation_id,
+             server_version = excluded.server_version, body = excluded.body
+         WHERE excluded.server_version >= pulled_awaiting_installation.server_version",
+    )?
+    .execute(params![
+        entity,
+        id.to_string(),
+        installation_id.to_string(),
+        server_version,
+        body
+    ])?;
+    Ok(())
+}
+
+/// Places the pulled reports and media whose installation is now here,
+/// oldest version first. Returns the media ids placed (for the rebase).
+fn place_waiting_rows(conn: &Connection, files: &MediaStore) -> Result<HashSet<Uuid>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT w.entity, w.id, w.server_version, w.body FROM pulled_awaiting_installation w
+         WHERE EXISTS (SELECT 1 FROM installations i WHERE i.id = w.installation_id)
+         ORDER BY w.server_version",
+    )?;
+    let waiting: Vec<(String, String, i64, String)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut placed_media = HashSet::new();
+    for (entity, id, server_version, body) in waiting {
+        let corrupt = |e: serde_json::Error| {
+            crate::StoreError::Corrupt(format!("pulled {entity} {id} waiting: {e}"))
+        };
+        if entity == "report" {
+            let pulled: ServerReport = serde_json::from_str(&body).map_err(corrupt)?;
+            reports::apply_pulled_report(conn, files, &pulled, server_version)?;
+        } else {
+            let pulled: ServerMedia = serde_json::from_str(&body).map_err(corrupt)?;
+            media::apply_pulled_media(conn, files, &pulled, server_version)?;
+            placed_media.insert(pulled.media.id);
+        }
+        conn.prepare_cached(
+            "DELETE FROM pulled_awaiting_installation WHERE entity = ?1 AND id = ?2",
+        )?
+        .execute(params![entity, id])?;
+    }
+    Ok(placed_media)
+}
+
 impl Store {
     /// Applies one pull page in one transaction: snapshots are upserted
-    /// (referenced rows first), tombstoned installations removed, pending
-    /// local mutations re-applied on top, and the scope's cursor advanced.
-    /// If anything fails, nothing of the page is kept and the cursor stays.
+    /// (referenced rows first; submitted reports and media after their
+    /// installation, or kept waiting for it), tombstoned installations
+    /// removed, pending local mutations re-applied on top, and the scope's
+    /// cursor advanced. If anything fails, nothing of the page is kept and
+    /// the cursor stays.
     pub fn apply_server_batch(&mut self, batch: &ServerBatch) -> Result<ApplyOutcome> {
         // Leads, installations and tombstones change search text; also on
         // failure, a rebuild is cheaper than reasoning about a rollback.
         self.search_index.get_mut().take();
-        self.in_write_transaction(|tx, _| {
+        self.in_write_transaction(|tx, ctx| {
             let mut outcome = ApplyOutcome::default();
             for v in &batch.users {
                 upsert_user(tx, &v.record, v.server_version)?;
@@ -408,12 +527,50 @@ impl Store {
             for v in &batch.assignments {
                 installations::upsert_assignment(tx, &v.record, v.server_version)?;
             }
+            // Reports and media after the installations they reference;
+            // those still without one wait for the page that brings it.
+            let mut touched_media = place_waiting_rows(tx, ctx.media)?;
+            for v in &batch.reports {
+                let report = &v.record.report;
+                if installation_exists(tx, report.installation_id)? {
+                    reports::apply_pulled_report(tx, ctx.media, &v.record, v.server_version)?;
+                } else {
+                    let body = to_json(&v.record);
+                    park(
+                        tx,
+                        "report",
+                        report.id,
+                        report.installation_id,
+                        v.server_version,
+                        &body,
+                    )?;
+                }
+            }
+            for v in &batch.media {
+                let m = &v.record.media;
+                if installation_exists(tx, m.installation_id)? {
+                    media::apply_pulled_media(tx, ctx.media, &v.record, v.server_version)?;
+                    touched_media.insert(m.id);
+                } else {
+                    let body = to_json(&v.record);
+                    park(
+                        tx,
+                        "media",
+                        m.id,
+                        m.installation_id,
+                        v.server_version,
+                        &body,
+                    )?;
+                }
+            }
             outcome.upserted = batch.users.len()
                 + batch.teams.len()
                 + batch.leads.len()
                 + batch.surveys.len()
                 + batch.installations.len()
-                + batch.assignments.len();
+                + batch.assignments.len()
+                + batch.reports.len()
+                + batch.media.len();
             for &id in &batch.tombstones {
                 if has_unsent_work(tx, id)? {
                     mark_left_scope(tx, id)?;
@@ -422,9 +579,15 @@ impl Store {
                     outcome.deleted += 1;
                 }
             }
-            if !batch.installations.is_empty() || !batch.assignments.is_empty() {
-                outcome.rebased = rebase_pending(tx, &touched)?;
+            if !batch.installations.is_empty()
+                || !batch.assignments.is_empty()
+                || !touched_media.is_empty()
+            {
+                outcome.rebased = rebase_pending(tx, &touched, &touched_media)?;
             }
+            outcome.awaiting_installation = tx
+                .prepare_cached("SELECT count(*) FROM pulled_awaiting_installation")?
+                .query_row([], |r| r.get(0))?;
             tx.prepare_cached(
                 "INSERT INTO sync_state (scope, cursor, updated_at) VALUES (?1, ?2, ?3)
                  ON CONFLICT (scope) DO UPDATE SET cursor = excluded.cursor,

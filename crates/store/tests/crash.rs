@@ -68,6 +68,8 @@ fn seed_store(data_dir: &Path, demo: &DemoData) {
             surveys: demo.surveys.iter().map(|s| v(s.clone(), 1)).collect(),
             installations: demo.installations.iter().map(|i| v(i.clone(), 1)).collect(),
             assignments: demo.assignments.iter().map(|a| v(a.clone(), 1)).collect(),
+            reports: Vec::new(),
+            media: Vec::new(),
             tombstones: Vec::new(),
         })
         .unwrap();

@@ -270,6 +270,8 @@ fn demo_data_search_matches_a_naive_filter() {
                 .map(|i| v(i, 1))
                 .collect(),
             assignments: demo.assignments.iter().cloned().map(|a| v(a, 1)).collect(),
+            reports: vec![],
+            media: vec![],
             tombstones: vec![],
         })
         .unwrap();

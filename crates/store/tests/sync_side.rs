@@ -5,9 +5,13 @@ mod common;
 
 use common::{v, write_jpeg, Fixture};
 use fieldbook_domain::lifecycle::StartRequest;
-use fieldbook_domain::{AssignmentStatus, InstallationStatus, MutationKind};
+use fieldbook_domain::{
+    AssignmentStatus, BlobRef, CustomerSignature, InstallationMedia, InstallationReport,
+    InstallationStatus, MediaType, MutationKind, Sha256Hex,
+};
 use fieldbook_store::{
-    AssignmentResponse, BlobUploadState, OutboxCounts, OutboxState, ServerBatch,
+    AssignmentResponse, BlobUploadState, FileAvailability, MediaAvailability, OutboxCounts,
+    OutboxState, ServerBatch, ServerMedia, ServerReport,
 };
 
 #[test]
@@ -694,4 +698,417 @@ fn queued_uploads_still_find_their_files_after_the_data_folder_moved() {
     assert!(pending[0].local_path.starts_with(&moved));
     let one = store.blob_upload(&media.file.sha256).unwrap();
     assert_eq!(one.local_path, pending[0].local_path);
+}
+
+// ---- reports and media from the server ---------------------------------------
+
+/// A report as a team-mate's device submitted it: signed, with a signature
+/// PNG this device has never seen.
+fn team_mates_report(installation_id: uuid::Uuid, by: uuid::Uuid) -> InstallationReport {
+    let png = Sha256Hex::digest(b"kim's customer signature png");
+    InstallationReport {
+        id: uuid::Uuid::new_v4(),
+        installation_id,
+        submitted_by: by,
+        charger_serial_number: "SN-KIM".into(),
+        charger_model: "Zappi 7kW".into(),
+        installation_successful: true,
+        demo_given: true,
+        customer_signature: Some(CustomerSignature {
+            png: BlobRef {
+                sha256: png,
+                size: 2048,
+                mime: "image/png".into(),
+            },
+            strokes: Vec::new(),
+            signer_name: "Ada Lovelace".into(),
+            signed_at: common::t0(),
+            content_hash: Sha256Hex::digest(b"content"),
+        }),
+        issues_encountered: String::new(),
+        general_notes: "Done by Kim".into(),
+        submitted_at: common::t0(),
+        start_override_reason: None,
+        content_hash: Sha256Hex::digest(b"content"),
+    }
+}
+
+fn team_mates_photo(installation_id: uuid::Uuid, by: uuid::Uuid) -> InstallationMedia {
+    InstallationMedia {
+        id: uuid::Uuid::new_v4(),
+        installation_id,
+        media_type: MediaType::Photo,
+        file: BlobRef {
+            sha256: Sha256Hex::digest(b"kim's photo"),
+            size: 4096,
+            mime: "image/jpeg".into(),
+        },
+        caption: "Consumer unit".into(),
+        uploaded_by: by,
+        uploaded_at: common::t0(),
+    }
+}
+
+fn pulled(
+    cursor: i64,
+    reports: Vec<(InstallationReport, bool)>,
+    media: Vec<(InstallationMedia, bool)>,
+) -> ServerBatch {
+    ServerBatch {
+        scope: "installations".into(),
+        cursor,
+        reports: reports
+            .into_iter()
+            .map(|(report, signature_on_server)| {
+                v(
+                    ServerReport {
+                        report,
+                        signature_on_server,
+                    },
+                    cursor,
+                )
+            })
+            .collect(),
+        media: media
+            .into_iter()
+            .map(|(media, file_on_server)| {
+                v(
+                    ServerMedia {
+                        media,
+                        file_on_server,
+                    },
+                    cursor,
+                )
+            })
+            .collect(),
+        ..Default::default()
+    }
+}
+
+/// Fills in and signs the draft so the report can be submitted.
+fn complete_draft(f: &mut Fixture, id: uuid::Uuid, notes: &str) {
+    let mut draft = f.store.get_report_draft(id).unwrap().unwrap();
+    draft.charger_serial_number = "SN-ALEX".into();
+    draft.charger_model = "Model A".into();
+    draft.installation_successful = Some(true);
+    draft.general_notes = notes.into();
+    f.store.save_report_draft(&draft).unwrap();
+    f.store
+        .sign_report(id, &common::signature("Ada Lovelace"))
+        .unwrap();
+}
+
+#[test]
+fn a_team_mates_report_and_photo_arrive_as_on_server_and_are_not_queued_for_upload() {
+    let mut f = Fixture::new();
+    let job = f.add_job(InstallationStatus::Confirmed, "Ada Lovelace");
+    let kim = other_technician();
+    let report = team_mates_report(job.id, kim.id);
+    let photo = team_mates_photo(job.id, kim.id);
+    let mut submitted = job.installation.clone();
+    submitted.status = InstallationStatus::ReportSubmitted;
+    let mut batch = pulled(
+        3000,
+        vec![(report.clone(), true)],
+        vec![(photo.clone(), false)],
+    );
+    batch.installations = vec![v(submitted, 3000)];
+    batch.users = vec![v(kim, 3000)];
+    let outcome = f.store.apply_server_batch(&batch).unwrap();
+    assert_eq!(outcome.upserted, 4);
+    assert_eq!(outcome.awaiting_installation, 0);
+
+    let d = f.store.get_installation(job.id).unwrap();
+    assert_eq!(d.report.as_ref(), Some(&report));
+    assert_eq!(d.report_server_version, Some(3000));
+    assert_eq!(
+        d.report_signature_file,
+        Some(FileAvailability {
+            on_this_device: false,
+            on_server: Some(true)
+        })
+    );
+    assert_eq!(d.media, vec![photo.clone()]);
+    let on_server_only = FileAvailability {
+        on_this_device: false,
+        on_server: Some(false),
+    };
+    assert_eq!(
+        d.media_files,
+        vec![MediaAvailability {
+            media_id: photo.id,
+            file: on_server_only
+        }]
+    );
+    assert_eq!(
+        f.store.media_availability(photo.id).unwrap(),
+        on_server_only
+    );
+    assert_eq!(f.store.media_server_version(photo.id).unwrap(), Some(3000));
+    assert!(d.report_draft_superseded_by.is_none());
+    // Not this device's to send: nothing to upload, nothing to push.
+    assert!(f.store.blobs_pending_upload(10).unwrap().is_empty());
+    assert_eq!(f.store.outbox_counts().unwrap(), OutboxCounts::default());
+
+    // The upload finished on the server: the next version says so.
+    f.store
+        .apply_server_batch(&pulled(3001, vec![], vec![(photo.clone(), true)]))
+        .unwrap();
+    assert_eq!(
+        f.store.media_availability(photo.id).unwrap().on_server,
+        Some(true)
+    );
+    // An older version arriving late changes nothing.
+    let mut stale = photo.clone();
+    stale.caption = "older".into();
+    f.store
+        .apply_server_batch(&pulled(2999, vec![], vec![(stale, false)]))
+        .unwrap();
+    assert_eq!(
+        f.store.get_media(photo.id).unwrap().caption,
+        "Consumer unit"
+    );
+    assert_eq!(
+        f.store.media_availability(photo.id).unwrap().on_server,
+        Some(true)
+    );
+}
+
+#[test]
+fn this_devices_own_report_and_photo_pulled_back_keep_their_local_files() {
+    let mut f = Fixture::new();
+    let job = f.add_job(InstallationStatus::Confirmed, "Ada Lovelace");
+    f.store
+        .start_installation(job.id, &StartRequest::default())
+        .unwrap();
+    let file = write_jpeg(f.dir.path(), "p.jpg", 1);
+    let photo = f.store.attach_media(job.id, &file, "Wall").unwrap();
+    f.store.finish_installation(job.id).unwrap();
+    complete_draft(&mut f, job.id, "Typed here");
+    let report = f.store.submit_report(job.id).unwrap();
+    for e in f.store.pending_outbox(10).unwrap() {
+        f.store.acknowledge_outbox(e.mutation_id, 70).unwrap();
+    }
+    assert_eq!(
+        f.store.media_availability(photo.id).unwrap(),
+        FileAvailability {
+            on_this_device: true,
+            on_server: None
+        }
+    );
+
+    f.store
+        .apply_server_batch(&pulled(
+            80,
+            vec![(report.clone(), true)],
+            vec![(photo.clone(), true)],
+        ))
+        .unwrap();
+    let d = f.store.get_installation(job.id).unwrap();
+    assert_eq!(d.report.as_ref(), Some(&report));
+    assert_eq!(d.report_server_version, Some(80));
+    let here_and_there = FileAvailability {
+        on_this_device: true,
+        on_server: Some(true),
+    };
+    assert_eq!(d.report_signature_file, Some(here_and_there));
+    assert_eq!(d.media, vec![photo.clone()]);
+    assert_eq!(d.media_files[0].file, here_and_there);
+    assert!(d.report_draft_superseded_by.is_none());
+    assert!(!f.store.list_installations(&Default::default()).unwrap()[0].draft_superseded);
+    let path = f.store.media_store().blob_path(&photo.file.sha256);
+    assert!(path.is_file(), "the local file stays");
+}
+
+#[test]
+fn a_team_mates_report_keeps_the_local_draft_read_only_until_dismissed() {
+    // Kim submitted the report from her device while Alex, offline, was
+    // typing his: the server keeps Kim's. Alex's typing must not vanish.
+    let mut f = Fixture::new();
+    let job = f.add_job(InstallationStatus::Confirmed, "Ada Lovelace");
+    f.store
+        .start_installation(job.id, &StartRequest::default())
+        .unwrap();
+    let mut draft = f.store.get_report_draft(job.id).unwrap().unwrap();
+    draft.general_notes = "Alex's notes".into();
+    f.store.save_report_draft(&draft).unwrap();
+    for e in f.store.pending_outbox(10).unwrap() {
+        f.store.acknowledge_outbox(e.mutation_id, 90).unwrap();
+    }
+    let kim = other_technician();
+    let report = team_mates_report(job.id, kim.id);
+    f.store
+        .apply_server_batch(&pulled(100, vec![(report.clone(), true)], vec![]))
+        .unwrap();
+
+    let d = f.store.get_installation(job.id).unwrap();
+    assert_eq!(d.report.as_ref(), Some(&report));
+    assert_eq!(d.report_draft_superseded_by, Some(report.id));
+    assert_eq!(d.report_draft.unwrap().general_notes, "Alex's notes");
+    assert!(f.store.list_installations(&Default::default()).unwrap()[0].draft_superseded);
+    let mut edit = f.store.get_report_draft(job.id).unwrap().unwrap();
+    edit.general_notes = "more".into();
+    assert_eq!(
+        f.store.save_report_draft(&edit).unwrap_err().code(),
+        "report_submitted"
+    );
+
+    // The job leaves this device's scope: the superseded draft keeps it.
+    let outcome = f
+        .store
+        .apply_server_batch(&ServerBatch {
+            scope: "installations".into(),
+            cursor: 101,
+            tombstones: vec![job.id],
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(outcome.kept, vec![job.id]);
+    assert!(f.store.get_report_draft(job.id).unwrap().is_some());
+
+    // The technician has seen it and lets it go; the job goes with it.
+    assert!(f.store.dismiss_superseded_draft(job.id).unwrap());
+    assert!(!f.store.dismiss_superseded_draft(job.id).unwrap());
+    assert_eq!(
+        f.store.get_installation(job.id).unwrap_err().code(),
+        "not_found"
+    );
+}
+
+#[test]
+fn an_ordinary_draft_cannot_be_dismissed_as_superseded() {
+    let mut f = Fixture::new();
+    let job = f.add_job(InstallationStatus::Confirmed, "Ada Lovelace");
+    f.store
+        .start_installation(job.id, &StartRequest::default())
+        .unwrap();
+    assert!(!f.store.dismiss_superseded_draft(job.id).unwrap());
+    assert!(f.store.get_report_draft(job.id).unwrap().is_some());
+}
+
+#[test]
+fn this_devices_unsent_report_losing_to_a_team_mates_becomes_a_superseded_draft() {
+    let mut f = Fixture::new();
+    let job = f.add_job(InstallationStatus::Completed, "Ada Lovelace");
+    f.store
+        .apply_server_batch(&ServerBatch {
+            scope: "installations".into(),
+            cursor: 110,
+            ..Default::default()
+        })
+        .unwrap();
+    let mut draft = fieldbook_domain::ReportDraft::new(job.id, common::t0());
+    draft.charger_serial_number = "SN-ALEX".into();
+    draft.charger_model = "Model A".into();
+    draft.installation_successful = Some(true);
+    draft.general_notes = "Alex's report".into();
+    f.store.save_report_draft(&draft).unwrap();
+    f.store
+        .sign_report(job.id, &common::signature("Ada Lovelace"))
+        .unwrap();
+    let mine = f.store.submit_report(job.id).unwrap();
+    let submit = f.store.pending_outbox(1).unwrap()[0].mutation_id;
+
+    let kim = other_technician();
+    let theirs = team_mates_report(job.id, kim.id);
+    f.store
+        .apply_server_batch(&pulled(120, vec![(theirs.clone(), true)], vec![]))
+        .unwrap();
+    let d = f.store.get_installation(job.id).unwrap();
+    assert_eq!(d.report.as_ref(), Some(&theirs));
+    assert_eq!(d.report_draft_superseded_by, Some(theirs.id));
+    let kept = d.report_draft.unwrap();
+    assert_eq!(kept.general_notes, "Alex's report");
+    assert_eq!(kept.customer_signature, mine.customer_signature);
+    // The push still gets its answer (a conflict) for the technician to see.
+    assert!(f.store.outbox_entry(submit).unwrap().is_some());
+    f.store
+        .move_to_needs_attention(submit, "conflict: a report was already submitted")
+        .unwrap();
+    assert!(
+        !f.store.reopen_refused_report(submit).unwrap(),
+        "the server kept another report: nothing to resubmit"
+    );
+    let d = f.store.get_installation(job.id).unwrap();
+    assert_eq!(d.report_draft_superseded_by, Some(theirs.id));
+    assert_eq!(d.report.as_ref(), Some(&theirs));
+}
+
+#[test]
+fn pending_caption_changes_and_removals_are_reapplied_over_pulled_media() {
+    let mut f = Fixture::new();
+    let job = f.add_job(InstallationStatus::InProgress, "Ada Lovelace");
+    let kept = f
+        .store
+        .attach_media(job.id, &write_jpeg(f.dir.path(), "a.jpg", 1), "old")
+        .unwrap();
+    let removed = f
+        .store
+        .attach_media(job.id, &write_jpeg(f.dir.path(), "b.jpg", 2), "")
+        .unwrap();
+    for e in f.store.pending_outbox(10).unwrap() {
+        f.store.acknowledge_outbox(e.mutation_id, 130).unwrap();
+    }
+    f.store.set_media_caption(kept.id, "new").unwrap();
+    f.store.remove_media(removed.id).unwrap();
+
+    // The server has not seen those yet and re-sends both rows.
+    let outcome = f
+        .store
+        .apply_server_batch(&pulled(
+            140,
+            vec![],
+            vec![(kept.clone(), true), (removed.clone(), true)],
+        ))
+        .unwrap();
+    assert_eq!(outcome.rebased, 2);
+    let d = f.store.get_installation(job.id).unwrap();
+    assert_eq!(d.media.len(), 1);
+    assert_eq!(d.media[0].id, kept.id);
+    assert_eq!(d.media[0].caption, "new");
+    assert_eq!(f.store.media_server_version(kept.id).unwrap(), Some(140));
+    assert_eq!(f.store.outbox_counts().unwrap().pending, 2);
+}
+
+#[test]
+fn a_report_and_photo_pulled_before_their_installation_wait_for_it() {
+    // Pages come in change order: the installation changed after the report
+    // was submitted, so it comes a page later.
+    let mut f = Fixture::new();
+    let job = f.add_job(InstallationStatus::Confirmed, "Ada Lovelace");
+    let kim = other_technician();
+    let mut later = job.installation.clone();
+    later.id = uuid::Uuid::new_v4();
+    later.survey_id = uuid::Uuid::new_v4();
+    later.installation_id = fieldbook_domain::InstallationId::new(2026, 99).unwrap();
+    later.status = InstallationStatus::ReportSubmitted;
+    let report = team_mates_report(later.id, kim.id);
+    let photo = team_mates_photo(later.id, kim.id);
+
+    let outcome = f
+        .store
+        .apply_server_batch(&pulled(
+            150,
+            vec![(report.clone(), true)],
+            vec![(photo.clone(), true)],
+        ))
+        .unwrap();
+    assert_eq!(outcome.awaiting_installation, 2);
+    assert_eq!(f.store.sync_cursor("installations").unwrap(), Some(150));
+
+    let outcome = f
+        .store
+        .apply_server_batch(&ServerBatch {
+            scope: "installations".into(),
+            cursor: 151,
+            installations: vec![v(later.clone(), 151)],
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(outcome.awaiting_installation, 0);
+    let d = f.store.get_installation(later.id).unwrap();
+    assert_eq!(d.report.as_ref(), Some(&report));
+    assert_eq!(d.report_server_version, Some(150));
+    assert_eq!(d.media, vec![photo]);
+    assert!(f.store.blobs_pending_upload(10).unwrap().is_empty());
 }
