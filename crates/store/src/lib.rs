@@ -34,7 +34,10 @@ pub use migrations::schema_version;
 pub use outbox::{OutboxCounts, OutboxEntry, OutboxState};
 pub use reports::{DraftSaved, SignatureInput};
 pub use session::Session;
-pub use sync_state::{ApplyOutcome, ServerBatch, ServerMedia, ServerReport, Versioned};
+pub use sync_state::{
+    ApplyOutcome, RecordKind, ServerBatch, ServerMedia, ServerReport, Tombstone, TombstoneReason,
+    Versioned,
+};
 
 /// The local store of one data directory. Holds the directory lock for its
 /// whole life; dropping it releases the lock.

@@ -59,8 +59,43 @@ pub struct ServerBatch {
     pub assignments: Vec<Versioned<InstallationAssignment>>,
     pub reports: Vec<Versioned<ServerReport>>,
     pub media: Vec<Versioned<ServerMedia>>,
-    /// Installations that left this device's scope.
-    pub tombstones: Vec<Uuid>,
+    /// Records that left this device's scope or were deleted, in the
+    /// server's order.
+    pub tombstones: Vec<Tombstone>,
+}
+
+/// The kinds of record a tombstone can name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordKind {
+    Installation,
+    Assignment,
+    Report,
+    Media,
+    Lead,
+    Survey,
+    Team,
+    User,
+}
+
+/// Why the server sent a tombstone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TombstoneReason {
+    /// The record still exists but this device no longer sees it (the job
+    /// was reassigned, the assignment withdrawn, the user left the team).
+    LeftScope,
+    /// The record was deleted (a photo or video removed by its uploader).
+    Deleted,
+}
+
+/// "Delete your local copy of this record" — unless it holds work this
+/// device has not sent (see [`Store::apply_server_batch`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tombstone {
+    pub kind: RecordKind,
+    pub id: Uuid,
+    pub reason: TombstoneReason,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -68,8 +103,9 @@ pub struct ApplyOutcome {
     pub upserted: usize,
     pub deleted: usize,
     /// Tombstoned installations kept because they hold work the server has not
-    /// received yet (outbox entries, or an unsubmitted report draft): nothing
-    /// typed by a technician is discarded.
+    /// received yet (outbox entries, an unsubmitted or superseded report
+    /// draft): nothing typed by a technician is discarded. Their tombstoned
+    /// assignments, reports, media, lead and survey stay with them.
     pub kept: Vec<Uuid>,
     /// Installations, assignments and photos / videos whose pending local
     /// mutations were re-applied on top of the server's row.
@@ -425,6 +461,110 @@ pub(crate) fn absorb_applied(conn: &Connection, mutation: &Mutation) -> Result<(
     Ok(())
 }
 
+/// The installation a row of `table` belongs to, if the row is here.
+fn owning_installation(conn: &Connection, table: &str, id: Uuid) -> Result<Option<Uuid>> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT installation_id FROM {table} WHERE id = ?1"
+        ))?
+        .query_row([id.to_string()], |r| crate::db::get_uuid(r, 0))
+        .optional()?)
+}
+
+/// Deletes one row by id; returns how many went (0 or 1).
+fn delete_row(conn: &Connection, table: &str, id: Uuid) -> Result<usize> {
+    Ok(conn
+        .prepare_cached(&format!("DELETE FROM {table} WHERE id = ?1"))?
+        .execute([id.to_string()])?)
+}
+
+/// Deletes a report or media row unless it is this device's own work the
+/// server has not accepted (no server version yet), or belongs to a job
+/// kept for unsent work: a kept job stays as the technician left it.
+fn delete_installation_child(
+    conn: &Connection,
+    table: &str,
+    tombstone: &Tombstone,
+) -> Result<usize> {
+    let Some(installation_id) = owning_installation(conn, table, tombstone.id)? else {
+        return Ok(0);
+    };
+    let unsent: bool = conn
+        .prepare_cached(&format!(
+            "SELECT EXISTS (SELECT 1 FROM {table} WHERE id = ?1 AND server_version IS NULL)"
+        ))?
+        .query_row([tombstone.id.to_string()], |r| r.get(0))?;
+    if unsent {
+        return Ok(0);
+    }
+    if tombstone.reason == TombstoneReason::LeftScope && left_scope(conn, installation_id)? {
+        return Ok(0);
+    }
+    delete_row(conn, table, tombstone.id)
+}
+
+/// Applies one tombstone. An installation with unsent work is kept and
+/// marked left-scope (never silently dropped); otherwise it goes with its
+/// assignments, lead, survey and local rows. Other records go unless they
+/// belong to such a kept job or are this device's unsent work; a lead or
+/// survey stays while a job on the device still refers to it.
+fn apply_tombstone(
+    conn: &Connection,
+    tombstone: &Tombstone,
+    outcome: &mut ApplyOutcome,
+) -> Result<()> {
+    let id = tombstone.id;
+    let deleted = match tombstone.kind {
+        RecordKind::Installation => {
+            if has_unsent_work(conn, id)? {
+                mark_left_scope(conn, id)?;
+                outcome.kept.push(id);
+                0
+            } else {
+                usize::from(delete_installation(conn, id)?)
+            }
+        }
+        RecordKind::Assignment => {
+            match owning_installation(conn, "installation_assignments", id)? {
+                Some(installation_id) if !left_scope(conn, installation_id)? => {
+                    delete_row(conn, "installation_assignments", id)?
+                }
+                _ => 0,
+            }
+        }
+        RecordKind::Report | RecordKind::Media => {
+            let (entity, table) = if tombstone.kind == RecordKind::Report {
+                ("report", "installation_reports")
+            } else {
+                ("media", "installation_media")
+            };
+            let waiting = conn
+                .prepare_cached(
+                    "DELETE FROM pulled_awaiting_installation WHERE entity = ?1 AND id = ?2",
+                )?
+                .execute(params![entity, id.to_string()])?;
+            waiting + delete_installation_child(conn, table, tombstone)?
+        }
+        RecordKind::Lead => conn
+            .prepare_cached(
+                "DELETE FROM leads WHERE id = ?1
+                   AND NOT EXISTS (SELECT 1 FROM installations WHERE lead_id = ?1)",
+            )?
+            .execute([id.to_string()])?,
+        RecordKind::Survey => conn
+            .prepare_cached(
+                "DELETE FROM surveys WHERE id = ?1
+                   AND NOT EXISTS (SELECT 1 FROM installations WHERE survey_id = ?1)",
+            )?
+            .execute([id.to_string()])?,
+        // Members go with the team (ON DELETE CASCADE).
+        RecordKind::Team => delete_row(conn, "teams", id)?,
+        RecordKind::User => delete_row(conn, "users", id)?,
+    };
+    outcome.deleted += deleted;
+    Ok(())
+}
+
 /// Whether the installation is on this device (pulled reports and media
 /// reference it).
 fn installation_exists(conn: &Connection, id: Uuid) -> Result<bool> {
@@ -571,13 +711,8 @@ impl Store {
                 + batch.assignments.len()
                 + batch.reports.len()
                 + batch.media.len();
-            for &id in &batch.tombstones {
-                if has_unsent_work(tx, id)? {
-                    mark_left_scope(tx, id)?;
-                    outcome.kept.push(id);
-                } else if delete_installation(tx, id)? {
-                    outcome.deleted += 1;
-                }
+            for tombstone in &batch.tombstones {
+                apply_tombstone(tx, tombstone, &mut outcome)?;
             }
             if !batch.installations.is_empty()
                 || !batch.assignments.is_empty()

@@ -333,7 +333,7 @@ fn tombstoned_installations_leave_search_results() {
         .apply_server_batch(&ServerBatch {
             scope: "installations".into(),
             cursor: 600,
-            tombstones: vec![hopper],
+            tombstones: vec![common::job_left_scope(hopper)],
             ..Default::default()
         })
         .unwrap();

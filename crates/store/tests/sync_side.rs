@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{v, write_jpeg, Fixture};
+use common::{left_scope, v, write_jpeg, Fixture};
 use fieldbook_domain::lifecycle::StartRequest;
 use fieldbook_domain::{
     AssignmentStatus, BlobRef, CustomerSignature, InstallationMedia, InstallationReport,
@@ -11,7 +11,7 @@ use fieldbook_domain::{
 };
 use fieldbook_store::{
     AssignmentResponse, BlobUploadState, FileAvailability, MediaAvailability, OutboxCounts,
-    OutboxState, ServerBatch, ServerMedia, ServerReport,
+    OutboxState, RecordKind, ServerBatch, ServerMedia, ServerReport, Tombstone, TombstoneReason,
 };
 
 #[test]
@@ -207,7 +207,11 @@ fn tombstones_delete_jobs_but_keep_unsent_work() {
         .apply_server_batch(&ServerBatch {
             scope: "installations".into(),
             cursor: 1000,
-            tombstones: vec![gone.id, busy.id, uuid::Uuid::new_v4()],
+            tombstones: vec![
+                common::job_left_scope(gone.id),
+                common::job_left_scope(busy.id),
+                common::job_left_scope(uuid::Uuid::new_v4()),
+            ],
             ..Default::default()
         })
         .unwrap();
@@ -456,7 +460,7 @@ fn a_job_kept_after_leaving_scope_says_so_until_it_returns_or_is_let_go() {
             .apply_server_batch(&ServerBatch {
                 scope: "installations".into(),
                 cursor,
-                tombstones: vec![busy.id],
+                tombstones: vec![common::job_left_scope(busy.id)],
                 ..Default::default()
             })
             .unwrap()
@@ -959,7 +963,7 @@ fn a_team_mates_report_keeps_the_local_draft_read_only_until_dismissed() {
         .apply_server_batch(&ServerBatch {
             scope: "installations".into(),
             cursor: 101,
-            tombstones: vec![job.id],
+            tombstones: vec![common::job_left_scope(job.id)],
             ..Default::default()
         })
         .unwrap();
@@ -1111,4 +1115,215 @@ fn a_report_and_photo_pulled_before_their_installation_wait_for_it() {
     assert_eq!(d.report_server_version, Some(150));
     assert_eq!(d.media, vec![photo]);
     assert!(f.store.blobs_pending_upload(10).unwrap().is_empty());
+}
+
+// ---- tombstones per kind of record -------------------------------------------
+
+fn tombstones(cursor: i64, tombstones: Vec<Tombstone>) -> ServerBatch {
+    ServerBatch {
+        scope: "installations".into(),
+        cursor,
+        tombstones,
+        ..Default::default()
+    }
+}
+
+/// Tombstones for a job and everything pulled with it, in the server's order.
+fn family_left_scope(job: &common::Job, others: &[(RecordKind, uuid::Uuid)]) -> Vec<Tombstone> {
+    let mut family = vec![
+        left_scope(RecordKind::Installation, job.id),
+        left_scope(RecordKind::Lead, job.lead.id),
+        left_scope(RecordKind::Survey, job.installation.survey_id),
+        left_scope(RecordKind::Assignment, job.assignment_id),
+    ];
+    family.extend(others.iter().map(|&(kind, id)| left_scope(kind, id)));
+    family
+}
+
+fn count(f: &Fixture, sql: &str, id: uuid::Uuid) -> i64 {
+    f.raw_connection()
+        .query_row(sql, [id.to_string()], |r| r.get(0))
+        .unwrap()
+}
+
+#[test]
+fn a_job_without_unsent_work_leaves_with_its_whole_family() {
+    let mut f = Fixture::new();
+    let job = f.add_job(InstallationStatus::Confirmed, "Ada Lovelace");
+    let kim = other_technician();
+    let report = team_mates_report(job.id, kim.id);
+    let photo = team_mates_photo(job.id, kim.id);
+    f.store
+        .apply_server_batch(&pulled(
+            200,
+            vec![(report.clone(), true)],
+            vec![(photo.clone(), true)],
+        ))
+        .unwrap();
+    let family = family_left_scope(
+        &job,
+        &[
+            (RecordKind::Report, report.id),
+            (RecordKind::Media, photo.id),
+        ],
+    );
+    let outcome = f
+        .store
+        .apply_server_batch(&tombstones(201, family))
+        .unwrap();
+    assert!(outcome.kept.is_empty());
+    assert_eq!(
+        f.store.get_installation(job.id).unwrap_err().code(),
+        "not_found"
+    );
+    let left = count(
+        &f,
+        "SELECT (SELECT count(*) FROM installation_reports WHERE installation_id = ?1)
+              + (SELECT count(*) FROM installation_media WHERE installation_id = ?1)
+              + (SELECT count(*) FROM installation_assignments WHERE installation_id = ?1)",
+        job.id,
+    );
+    assert_eq!(left, 0);
+    assert_eq!(
+        count(&f, "SELECT count(*) FROM leads WHERE id = ?1", job.lead.id),
+        0
+    );
+}
+
+#[test]
+fn a_job_kept_for_unsent_work_keeps_its_family_when_their_tombstones_follow() {
+    let mut f = Fixture::new();
+    let job = f.add_job(InstallationStatus::Confirmed, "Ada Lovelace");
+    f.store
+        .start_installation(job.id, &StartRequest::default())
+        .unwrap();
+    let kim = other_technician();
+    let photo = team_mates_photo(job.id, kim.id);
+    f.store
+        .apply_server_batch(&pulled(210, vec![], vec![(photo.clone(), true)]))
+        .unwrap();
+    let mut family = family_left_scope(&job, &[(RecordKind::Media, photo.id)]);
+    // The page ends after the installation; the rest comes next page.
+    let rest = family.split_off(1);
+    let outcome = f
+        .store
+        .apply_server_batch(&tombstones(211, family))
+        .unwrap();
+    assert_eq!(outcome.kept, vec![job.id]);
+    let outcome = f.store.apply_server_batch(&tombstones(212, rest)).unwrap();
+    assert_eq!(outcome.deleted, 0);
+
+    let d = f.store.get_installation(job.id).unwrap();
+    assert!(d.left_scope_at.is_some());
+    assert_eq!(d.lead.as_ref(), Some(&job.lead));
+    assert!(d.survey.is_some());
+    assert_eq!(d.assignments.len(), 1);
+    assert_eq!(d.media, vec![photo]);
+    assert_eq!(d.installation.status, InstallationStatus::InProgress);
+}
+
+#[test]
+fn a_deleted_photo_goes_but_this_devices_unsent_photo_stays() {
+    let mut f = Fixture::new();
+    let job = f.add_job(InstallationStatus::InProgress, "Ada Lovelace");
+    let mine = f
+        .store
+        .attach_media(job.id, &write_jpeg(f.dir.path(), "p.jpg", 1), "")
+        .unwrap();
+    let kim = other_technician();
+    let theirs = team_mates_photo(job.id, kim.id);
+    // A photo of a job this device does not have yet, waiting for it.
+    let waiting = team_mates_photo(uuid::Uuid::new_v4(), kim.id);
+    let outcome = f
+        .store
+        .apply_server_batch(&pulled(
+            220,
+            vec![],
+            vec![(theirs.clone(), true), (waiting.clone(), true)],
+        ))
+        .unwrap();
+    assert_eq!(outcome.awaiting_installation, 1);
+
+    let deleted = |id| Tombstone {
+        kind: RecordKind::Media,
+        id,
+        reason: TombstoneReason::Deleted,
+    };
+    let outcome = f
+        .store
+        .apply_server_batch(&tombstones(
+            221,
+            vec![deleted(theirs.id), deleted(mine.id), deleted(waiting.id)],
+        ))
+        .unwrap();
+    assert_eq!(outcome.deleted, 2);
+    assert_eq!(outcome.awaiting_installation, 0);
+    let d = f.store.get_installation(job.id).unwrap();
+    assert_eq!(d.media, vec![mine]);
+    assert_eq!(f.store.outbox_counts().unwrap().pending, 1);
+}
+
+#[test]
+fn assignment_lead_survey_team_and_user_tombstones_remove_only_what_no_job_needs() {
+    let mut f = Fixture::new();
+    let job = f.add_job(InstallationStatus::Confirmed, "Ada Lovelace");
+    let kim = other_technician();
+    let stray_lead = fieldbook_domain::Lead {
+        id: uuid::Uuid::new_v4(),
+        ..job.lead.clone()
+    };
+    f.store
+        .apply_server_batch(&ServerBatch {
+            scope: "installations".into(),
+            cursor: 230,
+            users: vec![v(kim.clone(), 230)],
+            leads: vec![v(stray_lead.clone(), 230)],
+            ..Default::default()
+        })
+        .unwrap();
+
+    let outcome = f
+        .store
+        .apply_server_batch(&tombstones(
+            231,
+            vec![
+                left_scope(RecordKind::Assignment, job.assignment_id),
+                left_scope(RecordKind::Lead, job.lead.id),
+                left_scope(RecordKind::Survey, job.installation.survey_id),
+                left_scope(RecordKind::Lead, stray_lead.id),
+                left_scope(RecordKind::Team, f.team.id),
+                left_scope(RecordKind::User, kim.id),
+            ],
+        ))
+        .unwrap();
+    // The assignment, the stray lead, the team and the user.
+    assert_eq!(outcome.deleted, 4);
+    let d = f.store.get_installation(job.id).unwrap();
+    assert!(d.assignments.is_empty(), "the job itself stays in scope");
+    assert_eq!(d.lead.as_ref(), Some(&job.lead), "the job still needs it");
+    assert!(d.survey.is_some());
+    assert_eq!(
+        count(
+            &f,
+            "SELECT count(*) FROM leads WHERE id = ?1",
+            stray_lead.id
+        ),
+        0
+    );
+    assert_eq!(
+        count(&f, "SELECT count(*) FROM teams WHERE id = ?1", f.team.id),
+        0
+    );
+    assert_eq!(
+        count(
+            &f,
+            "SELECT count(*) FROM team_members WHERE team_id = ?1",
+            f.team.id
+        ),
+        0
+    );
+    assert_eq!(
+        count(&f, "SELECT count(*) FROM users WHERE id = ?1", kim.id),
+        0
+    );
 }

@@ -10,7 +10,9 @@ use fieldbook_domain::{
     AssignmentStatus, Installation, InstallationAssignment, InstallationId, InstallationStatus,
     Lead, Role, SignaturePoint, SignatureStroke, Survey, Team, TimeSlot, User,
 };
-use fieldbook_store::{ServerBatch, SignatureInput, Store, Versioned};
+use fieldbook_store::{
+    RecordKind, ServerBatch, SignatureInput, Store, Tombstone, TombstoneReason, Versioned,
+};
 use tempfile::TempDir;
 use uuid::Uuid;
 
@@ -202,6 +204,20 @@ pub fn v<T>(record: T, server_version: i64) -> Versioned<T> {
         record,
         server_version,
     }
+}
+
+/// The server's "this record left your scope".
+pub fn left_scope(kind: RecordKind, id: Uuid) -> Tombstone {
+    Tombstone {
+        kind,
+        id,
+        reason: TombstoneReason::LeftScope,
+    }
+}
+
+/// The server's tombstone for a job that left this device's scope.
+pub fn job_left_scope(id: Uuid) -> Tombstone {
+    left_scope(RecordKind::Installation, id)
 }
 
 /// A real PNG of `w`×`h` pixels.
