@@ -43,6 +43,18 @@ async fn change_seq(server: &TestServer) -> u64 {
         .expect("read change sequence")
 }
 
+/// A confirmed job of team A that its technician has started (applied).
+async fn started_by_tech_a(server: &TestServer, world: &TwoTeams) -> (Uuid, Device) {
+    let installation = server
+        .confirmed_installation(&world.ops, world.team_a)
+        .await;
+    let mut device = Device::login(server, TECH_A).await;
+    assert!(is_applied(
+        &device.push_one(server, start(installation)).await
+    ));
+    (installation, device)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_same_batch_pushed_five_times_has_one_effect() {
     let server = TestServer::start().await;
@@ -198,13 +210,7 @@ async fn start_racing_an_ops_cancellation_is_a_conflict_flagged_for_ops() {
 async fn finish_and_report_racing_an_ops_reschedule_keep_the_report_and_media() {
     let server = TestServer::start().await;
     let world = TwoTeams::create(&server).await;
-    let installation = server
-        .confirmed_installation(&world.ops, world.team_a)
-        .await;
-    let mut device = Device::login(&server, TECH_A).await;
-    assert!(is_applied(
-        &device.push_one(&server, start(installation)).await
-    ));
+    let (installation, mut device) = started_by_tech_a(&server, &world).await;
 
     // The technician goes offline and finishes; meanwhile ops reschedule.
     let (status, body) = server
@@ -329,13 +335,7 @@ async fn two_devices_starting_the_same_job_one_wins_no_ops_flag() {
 async fn could_not_complete_racing_an_ops_reschedule_keeps_the_reason() {
     let server = TestServer::start().await;
     let world = TwoTeams::create(&server).await;
-    let installation = server
-        .confirmed_installation(&world.ops, world.team_a)
-        .await;
-    let mut device = Device::login(&server, TECH_A).await;
-    assert!(is_applied(
-        &device.push_one(&server, start(installation)).await
-    ));
+    let (installation, mut device) = started_by_tech_a(&server, &world).await;
     let (status, _) = server
         .transition(&world.ops, installation, InstallationStatus::Rescheduled)
         .await;
@@ -889,13 +889,7 @@ async fn start_anyway_racing_an_ops_move_that_still_allows_the_start_is_applied(
 async fn a_report_kept_for_review_completes_the_job_once_it_is_finished_again() {
     let server = TestServer::start().await;
     let world = TwoTeams::create(&server).await;
-    let installation = server
-        .confirmed_installation(&world.ops, world.team_a)
-        .await;
-    let mut device = Device::login(&server, TECH_A).await;
-    assert!(is_applied(
-        &device.push_one(&server, start(installation)).await
-    ));
+    let (installation, mut device) = started_by_tech_a(&server, &world).await;
     // Ops reschedule while the technician finishes and reports offline: the
     // report is kept for review.
     let (status, body) = server
