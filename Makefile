@@ -1,34 +1,64 @@
 # Fieldbook — the two commands of the README, and a few helpers.
 #
-#   make run    the central server with demo data (and, once it lands, the desktop app)
-#   make test   formatting, lints and every test
+#   make run        the desktop app against a local server with demo data
+#   make run-server only that server
+#   make test       formatting, lints, every Rust and UI test, and the end-to-end suite
+#   make bench      the criterion benchmarks
+#   make bench-app  cold start of the app to a 5,000-job schedule vs. a bare window
 #
 # The cargo target directory lives outside the clone so that repeated runs
 # (and CI on the same machine) build incrementally.
 
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/fieldbook-target
 export CARGO_TERM_COLOR ?= never
+export FIELDBOOK_TOOLS_DIR ?= $(HOME)/.cache/fieldbook-tools
 
 RUN_DIR ?= $(CURDIR)/.fieldbook-run
 ADDR ?= 127.0.0.1:8787
+# No window manager and no display in CI: one virtual 1366x768 screen.
+XVFB_RUN = xvfb-run -a -s "-screen 0 1366x768x24"
 
-.PHONY: run test deps lint unit bench
+.PHONY: run run-server test deps test-deps ui lint unit ui-test e2e bench bench-app
 
 deps:
 	scripts/ensure-deps.sh build
 
-lint: deps
+test-deps:
+	scripts/ensure-deps.sh test
+
+# ui/dist must exist before any cargo command that touches the app crate
+# (tauri's frontendDist is checked at compile time).
+ui: deps
+	cd ui && npm run build
+
+lint: ui
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 
-unit: deps
+unit: ui
 	cargo test --workspace --locked
 
-test: lint unit
+ui-test: test-deps
+	cd ui && npm run check
+	cd ui && npm test
 
-run: deps
+e2e: test-deps ui
+	cargo build --locked -p fieldbook -p fieldbook-server
+	$(XVFB_RUN) npm --prefix e2e test
+
+test: lint unit ui-test e2e
+
+run:
+	scripts/ensure-deps.sh run
+	scripts/run-app.sh "$(RUN_DIR)" "$(ADDR)"
+
+# Only the server (for curl, or an app started by other means).
+run-server: deps
 	scripts/run-demo.sh "$(RUN_DIR)" "$(ADDR)"
 
 bench:
 	scripts/ensure-deps.sh bench
 	cargo bench --workspace --locked
+
+bench-app: test-deps ui
+	scripts/measure-cold-start.sh

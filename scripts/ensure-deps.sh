@@ -1,17 +1,36 @@
 #!/usr/bin/env bash
-# Installs what building and testing Fieldbook needs on a fresh Debian/Ubuntu
-# machine, and nothing when it is already there (so `make test` stays fast on
-# a machine that has run it before).
+# Installs what building, testing and running Fieldbook needs on a fresh
+# Debian/Ubuntu machine, and nothing when it is already there (so `make test`
+# stays fast on a machine that has run it before: a few dpkg queries and
+# timestamp checks).
 #
-#   scripts/ensure-deps.sh build   # compilers and -dev packages for the Rust workspace
-#   scripts/ensure-deps.sh bench   # + tools the benchmarks compare against (vipsthumbnail, curl)
+#   scripts/ensure-deps.sh build   # compilers, webkit2gtk -dev packages, Node.js, ui/node_modules
+#   scripts/ensure-deps.sh run     # build + what the desktop app needs to start (Xvfb when there is no display)
+#   scripts/ensure-deps.sh test    # build + Xvfb, WebKitWebDriver, tauri-driver, ImageMagick, Chromium, e2e/node_modules
+#   scripts/ensure-deps.sh bench   # build + tools the benchmarks compare against (vipsthumbnail, curl)
+#
+# tauri-driver is installed with `cargo install` into $FIELDBOOK_TOOLS_DIR
+# (default ~/.cache/fieldbook-tools), outside the clone, so CI on the same
+# machine reuses it.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
-want=(build-essential pkg-config cmake nasm curl ca-certificates)
-case "${1:-build}" in
+mode=${1:-build}
+tools_dir=${FIELDBOOK_TOOLS_DIR:-$HOME/.cache/fieldbook-tools}
+
+# The Tauri app links webkit2gtk 4.1 (which pulls in gtk3, soup3, JavaScriptCore).
+want=(build-essential pkg-config cmake nasm curl ca-certificates libwebkit2gtk-4.1-dev)
+command -v node >/dev/null && command -v npm >/dev/null || want+=(nodejs npm)
+node_dirs=(ui)
+case "$mode" in
   build) ;;
+  run) want+=(xvfb xauth) ;;
+  test)
+    want+=(xvfb xauth webkit2gtk-driver imagemagick chromium)
+    node_dirs+=(e2e)
+    ;;
   bench) want+=(libvips-tools) ;;
-  *) echo "usage: $0 build|bench" >&2; exit 2 ;;
+  *) echo "usage: $0 build|run|test|bench" >&2; exit 2 ;;
 esac
 
 missing=()
@@ -31,4 +50,25 @@ command -v cargo >/dev/null || {
   echo "cargo not found: install Rust with rustup (https://rustup.rs) and re-run" >&2
   exit 1
 }
-rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt
+installed_components=$(rustup component list --installed 2>/dev/null || true)
+grep -q '^clippy' <<<"$installed_components" && grep -q '^rustfmt' <<<"$installed_components" \
+  || rustup component add clippy rustfmt
+
+# npm ci only when node_modules is missing or older than the lock file
+# (npm writes node_modules/.package-lock.json on every install).
+for dir in "${node_dirs[@]}"; do
+  [ -f "$dir/package-lock.json" ] || continue
+  stamp="$dir/node_modules/.package-lock.json"
+  if [ ! -f "$stamp" ] || [ "$dir/package-lock.json" -nt "$stamp" ]; then
+    echo "==> npm ci in $dir/"
+    (cd "$dir" && npm ci --no-audit --no-fund)
+  fi
+done
+
+if [ "$mode" = test ]; then
+  if [ ! -x "$tools_dir/bin/tauri-driver" ]; then
+    echo "==> installing tauri-driver into $tools_dir"
+    # Its own temporary target dir: no need to wait for the workspace's build lock.
+    env -u CARGO_TARGET_DIR cargo install --quiet --locked --root "$tools_dir" tauri-driver
+  fi
+fi

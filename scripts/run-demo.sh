@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# `make run`: builds the central server, seeds demo data on first use and serves
-# it on localhost. The demo credentials are printed by the seed step and kept
-# in $run_dir/credentials.txt.
+# `make run-server` (and, in the background, `make run` via run-app.sh): builds
+# the central server, seeds demo data on first use and serves it on localhost.
+# The demo credentials are printed by the seed step and kept in
+# $run_dir/credentials.txt.
 set -euo pipefail
 run_dir=${1:?run dir}
 addr=${2:-127.0.0.1:8787}

@@ -1,0 +1,62 @@
+// The real desktop app under tauri-driver + WebKitWebDriver, driven with
+// WebdriverIO. Environment variables set on tauri-driver reach the app.
+import { remote } from "webdriverio";
+import { appBinary, requireFile, tauriDriverBinary } from "./env.mjs";
+import { Child, freePort, waitFor } from "./processes.mjs";
+
+export class AppUnderTest {
+  /**
+   * @param {object} opts
+   * @param {Record<string,string>} opts.env  FIELDBOOK_* variables for the app
+   * @param {string} opts.logFile             tauri-driver (and app) output
+   * @param {string} [opts.application]       the binary (default: the fieldbook app)
+   */
+  constructor({ env, logFile, application = appBinary }) {
+    this.env = env;
+    this.application = application;
+    this.logFile = logFile;
+    this.driver = null;
+    this.browser = null;
+  }
+
+  /** Start tauri-driver and open a session, which launches the app. */
+  async launch() {
+    requireFile(this.application, "build it with `cargo build -p fieldbook` (after `npm run build` in ui/)");
+    const port = await freePort();
+    const nativePort = await freePort();
+    this.driver = new Child("tauri-driver", tauriDriverBinary(), ["--port", String(port), "--native-port", String(nativePort)], {
+      logFile: this.logFile,
+      env: { ...process.env, ...this.env },
+    });
+    await Promise.race([
+      waitFor("tauri-driver to listen", () => fetch(`http://127.0.0.1:${port}/status`).then(() => true), { timeoutMs: 20_000 }),
+      this.driver.spawnError,
+    ]);
+    this.browser = await remote({
+      hostname: "127.0.0.1",
+      port,
+      logLevel: "warn",
+      connectionRetryTimeout: 120_000,
+      connectionRetryCount: 0,
+      capabilities: {
+        // WebKitWebDriver speaks classic WebDriver only.
+        "wdio:enforceWebDriverClassic": true,
+        "tauri:options": { application: this.application },
+      },
+    });
+    return this.browser;
+  }
+
+  /** End the session (closes the app) and stop tauri-driver with SIGTERM. */
+  async quit() {
+    try {
+      if (this.browser) await this.browser.deleteSession();
+    } catch {
+      // The app may already be gone; the driver is stopped below either way.
+    } finally {
+      this.browser = null;
+      if (this.driver) await this.driver.stop();
+      this.driver = null;
+    }
+  }
+}
