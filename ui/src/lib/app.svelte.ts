@@ -1,0 +1,52 @@
+// App-wide state: who is signed in, the live sync status and the current
+// screen. Screens read it; only the backend wrapper talks to the shell.
+import * as backend from "./backend/commands";
+import { onSyncStatus } from "./backend/events";
+import { parseHash, routeHash, type Route } from "./router";
+import type { AppInfo, Session, SyncStatus } from "./types";
+
+class AppState {
+  info = $state<AppInfo | null>(null);
+  session = $state<Session | null>(null);
+  sync = $state<SyncStatus | null>(null);
+  route = $state<Route>(parseHash(typeof location === "undefined" ? "" : location.hash));
+  /** Ticks every 30 s so "last synced 5 min ago" stays true. */
+  now = $state(new Date());
+  /** A start-up failure the person must see (e.g. the data folder is locked). */
+  fatal = $state<string | null>(null);
+}
+
+export const app = new AppState();
+
+export function navigate(route: Route): void {
+  const hash = routeHash(route);
+  if (location.hash !== hash) location.hash = hash;
+  app.route = route;
+}
+
+let started = false;
+
+/** Loads app info and the cached session, and keeps sync status and route current. */
+export async function startApp(): Promise<void> {
+  if (started) return;
+  started = true;
+  window.addEventListener("hashchange", () => {
+    const route = parseHash(location.hash);
+    // navigate() already set it; only a typed URL or history step changes it here.
+    if (routeHash(route) !== routeHash(app.route)) app.route = route;
+  });
+  setInterval(() => (app.now = new Date()), 30_000);
+  await onSyncStatus((status) => (app.sync = status));
+  const [info, session] = await Promise.all([backend.appInfo(), backend.currentSession()]);
+  app.info = info;
+  app.session = session;
+  await refreshSyncStatus();
+}
+
+export async function refreshSyncStatus(): Promise<void> {
+  try {
+    app.sync = await backend.syncStatus();
+  } catch {
+    // The event stream keeps it current; a failed poll changes nothing shown.
+  }
+}

@@ -1,0 +1,20 @@
+import { open } from "@tauri-apps/plugin-dialog";
+
+export const PHOTO_EXTENSIONS = ["jpg", "jpeg", "png", "heic", "heif", "webp"];
+export const VIDEO_EXTENSIONS = ["mp4", "mov", "m4v", "webm", "mkv", "avi"];
+
+/** The native file dialog for photos and videos; [] when cancelled. */
+export async function pickMediaFiles(): Promise<string[]> {
+  const picked = await open({
+    multiple: true,
+    directory: false,
+    title: "Add photos and videos",
+    filters: [
+      { name: "Photos and videos", extensions: [...PHOTO_EXTENSIONS, ...VIDEO_EXTENSIONS] },
+      { name: "Photos", extensions: PHOTO_EXTENSIONS },
+      { name: "Videos", extensions: VIDEO_EXTENSIONS },
+    ],
+  });
+  if (picked == null) return [];
+  return Array.isArray(picked) ? picked : [picked];
+}

@@ -1,0 +1,527 @@
+// An in-memory stand-in for the Tauri shell: answers the same commands with
+// the same shapes and error codes. Used by the Vitest tests (through mockIPC)
+// and by `npm run build:mock`, the browser preview used for screenshots.
+import { localIsoDate } from "../../format";
+import { missingForSubmit, reportContentHash } from "../../reportRules";
+import type {
+  AppError,
+  AppInfo,
+  DraftSaved,
+  InstallationDetail,
+  InstallationFlags,
+  InstallationMedia,
+  InstallationQuery,
+  InstallationReport,
+  InstallationSummary,
+  OutboxEntry,
+  ReportDraft,
+  Session,
+  SignatureStroke,
+  SyncStatus,
+} from "../../types";
+import { TEAM, TECHNICIAN, makeJobs, type MockJob } from "./data";
+
+export interface MockOptions {
+  jobs?: number;
+  today?: string;
+  signedIn?: boolean;
+  /** How long each save_report_draft takes (to test ordering). */
+  saveDelayMs?: number;
+  /** Start with some unsent work and one refused change. */
+  withPendingWork?: boolean;
+  connection?: SyncStatus["connection"];
+}
+
+export interface RecordedCall {
+  cmd: string;
+  args: Record<string, unknown>;
+}
+
+function fail(code: string, message: string, fields?: AppError["fields"]): never {
+  throw { code, message, fields: fields ?? null } satisfies AppError;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A SHA-256-looking hex string derived from text (the mock does not read files). */
+function fakeSha(text: string): string {
+  let h1 = 0x811c9dc5;
+  let out = "";
+  for (let round = 0; round < 8; round++) {
+    for (let i = 0; i < text.length; i++) h1 = Math.imul(h1 ^ text.charCodeAt(i), 16777619) >>> 0;
+    h1 = Math.imul(h1 ^ round, 2246822519) >>> 0;
+    out += h1.toString(16).padStart(8, "0");
+  }
+  return out;
+}
+
+export class MockBackend {
+  readonly calls: RecordedCall[] = [];
+  readonly jobs: MockJob[];
+  session: Session | null;
+  drafts = new Map<string, ReportDraft>();
+  reports = new Map<string, InstallationReport>();
+  media = new Map<string, InstallationMedia[]>();
+  outbox: OutboxEntry[] = [];
+  status: SyncStatus;
+  /** Set by the installer: forwards a status to `sync://status` listeners. */
+  emitStatus: (status: SyncStatus) => void = () => {};
+  private readonly saveDelayMs: number;
+  private sequence = 0;
+
+  constructor(options: MockOptions = {}) {
+    const today = options.today ?? localIsoDate(new Date());
+    this.jobs = makeJobs(options.jobs ?? 60, today);
+    this.session = options.signedIn === false ? null : { user: TECHNICIAN, team_ids: [TEAM.id], signed_in_at: new Date().toISOString() };
+    this.saveDelayMs = options.saveDelayMs ?? 15;
+    this.status = {
+      connection: options.connection ?? "online",
+      phase: "idle",
+      signed_in: this.session !== null,
+      needs_sign_in: false,
+      pending_mutations: 0,
+      pending_blobs: 0,
+      pending_blob_bytes: 0,
+      needs_attention: 0,
+      last_success_at: new Date(Date.now() - 4 * 60_000).toISOString(),
+      last_attempt_at: new Date(Date.now() - 4 * 60_000).toISOString(),
+      next_attempt_at: null,
+      last_error: null,
+      progress: null,
+    };
+    if (options.withPendingWork) {
+      const job = this.jobs.find((j) => j.installation.status === "confirmed")!;
+      this.queue("installation.set_flags", job.installation.id);
+      this.queue("media.attach", job.installation.id);
+      const refused = this.queue("installation.start", job.installation.id);
+      refused.state = "needs_attention";
+      refused.last_error = "The installation is cancelled, not confirmed: Central Ops cancelled it after you started.";
+      this.status.pending_blobs = 2;
+      this.status.pending_blob_bytes = 7_340_032;
+      this.status.connection = "offline";
+      this.recount();
+    }
+  }
+
+  private job(id: unknown): MockJob {
+    const job = this.jobs.find((j) => j.installation.id === id);
+    if (!job) fail("not_found", `installation ${String(id)} is not on this device; sync and try again`);
+    return job;
+  }
+
+  private queue(kind: OutboxEntry["kind"], installationId: string | null): OutboxEntry {
+    const entry: OutboxEntry = {
+      mutation_id: `00000000-0000-4000-9000-${String(++this.sequence).padStart(12, "0")}`,
+      device_id: "00000000-0000-4000-9999-000000000001",
+      sequence: this.sequence,
+      kind,
+      installation_id: installationId,
+      mutation: { kind },
+      base_version: 1,
+      created_at: new Date().toISOString(),
+      state: "pending",
+      attempts: 0,
+      last_error: null,
+    };
+    this.outbox.push(entry);
+    this.recount();
+    return entry;
+  }
+
+  private recount() {
+    this.status = {
+      ...this.status,
+      pending_mutations: this.outbox.filter((e) => e.state === "pending").length,
+      needs_attention: this.outbox.filter((e) => e.state === "needs_attention").length,
+    };
+    this.emitStatus(this.status);
+  }
+
+  setStatus(patch: Partial<SyncStatus>) {
+    this.status = { ...this.status, ...patch };
+    this.emitStatus(this.status);
+  }
+
+  private requireSession(): Session {
+    if (!this.session) fail("not_signed_in", "nobody is signed in on this device; sign in first");
+    return this.session;
+  }
+
+  private summary(job: MockJob): InstallationSummary {
+    const i = job.installation;
+    return {
+      id: i.id,
+      installation_id: i.installation_id,
+      scheduled_date: i.scheduled_date,
+      scheduled_time_slot: i.scheduled_time_slot,
+      status: i.status,
+      material_ready: i.material_ready,
+      customer_confirmed: i.customer_confirmed,
+      demo_completed: i.demo_completed,
+      customer_name: job.lead.customer_name,
+      address_line1: job.lead.address_line1,
+      address_line2: job.lead.address_line2,
+      city: job.lead.city,
+      postcode: job.lead.postcode,
+      phone: job.lead.phone,
+      assignment_status: job.assignment.status,
+      has_pending_changes: this.outbox.some((e) => e.installation_id === i.id),
+      left_scope: false,
+      draft_superseded: false,
+    };
+  }
+
+  private list(query: InstallationQuery) {
+    const words = query.text.toLowerCase().split(/\s+/).filter(Boolean);
+    const matching = this.jobs.filter((j) => {
+      const i = j.installation;
+      if (query.from_date && i.scheduled_date < query.from_date) return false;
+      if (query.to_date && i.scheduled_date > query.to_date) return false;
+      if (query.statuses.length && !query.statuses.includes(i.status)) return false;
+      if (words.length) {
+        const text = [j.lead.customer_name, j.lead.address_line1, j.lead.address_line2, j.lead.city, j.lead.postcode, i.installation_id]
+          .join("\n")
+          .toLowerCase();
+        return words.every((w) => text.includes(w));
+      }
+      return true;
+    });
+    return {
+      items: matching.slice(query.offset, query.offset + query.limit).map((j) => this.summary(j)),
+      total: matching.length,
+    };
+  }
+
+  private detail(id: string): InstallationDetail {
+    const job = this.job(id);
+    const media = this.media.get(id) ?? [];
+    return {
+      installation: { ...job.installation },
+      server_version: 1,
+      lead: job.lead,
+      survey: job.survey,
+      assignments: [{ assignment: { ...job.assignment }, server_version: 1, team: TEAM, is_mine: true }],
+      report_draft: this.drafts.get(id) ?? null,
+      report: this.reports.get(id) ?? null,
+      media,
+      pending_changes: this.outbox.filter((e) => e.installation_id === id).length,
+      left_scope_at: null,
+      report_server_version: null,
+      report_signature_file: null,
+      report_draft_superseded_by: null,
+      media_files: media.map((m) => ({ media_id: m.id, file: { on_this_device: true, on_server: null } })),
+    };
+  }
+
+  private ensureDraft(id: string): ReportDraft {
+    let draft = this.drafts.get(id);
+    if (!draft) {
+      draft = {
+        installation_id: id,
+        charger_serial_number: "",
+        charger_model: "",
+        installation_successful: null,
+        demo_given: false,
+        issues_encountered: "",
+        general_notes: "",
+        start_override_reason: null,
+        customer_signature: null,
+        updated_at: new Date().toISOString(),
+      };
+      this.drafts.set(id, draft);
+    }
+    return draft;
+  }
+
+  private refuseIfSubmitted(id: string) {
+    if (this.reports.has(id)) fail("report_submitted", "the report for this installation has been submitted and can no longer be changed");
+  }
+
+  private mediaHashes(id: string): string[] {
+    return (this.media.get(id) ?? []).map((m) => m.file.sha256);
+  }
+
+  async handle(cmd: string, raw: unknown): Promise<unknown> {
+    const args = (raw ?? {}) as Record<string, unknown>;
+    this.calls.push({ cmd, args });
+    switch (cmd) {
+      case "app_info":
+        return {
+          version: "0.1.0",
+          data_dir: "/home/alex/.local/share/fieldbook",
+          default_server_url: "http://127.0.0.1:8787",
+          test_hooks: false,
+        } satisfies AppInfo;
+      case "current_session":
+        return this.session;
+      case "sign_in": {
+        if (!String(args.serverUrl).startsWith("http")) fail("invalid_server_url", "the server address is not a URL");
+        if (args.password !== `${String(args.username)}-demo-password`) {
+          fail("bad_credentials", "the username or password is wrong");
+        }
+        this.session = { user: { ...TECHNICIAN, username: String(args.username) }, team_ids: [TEAM.id], signed_in_at: new Date().toISOString() };
+        this.setStatus({ signed_in: true, needs_sign_in: false });
+        return this.session;
+      }
+      case "sign_out": {
+        const unsent = this.outbox.length + Number(this.status.pending_blobs);
+        if (unsent > 0 && !args.force) {
+          fail("unsynced_work", `${unsent} change(s) and file(s) have not been sent to the server yet; sync first, or sign out anyway`);
+        }
+        this.session = null;
+        this.setStatus({ signed_in: false });
+        return null;
+      }
+      case "list_installations":
+        this.requireSession();
+        return this.list(args.query as InstallationQuery);
+      case "get_installation":
+        return this.detail(String(args.id));
+      case "start_installation": {
+        const job = this.job(args.id);
+        const from = job.installation.status;
+        const needsOverride = ["planned", "material_pending", "material_ready"].includes(from);
+        if (from !== "confirmed" && !needsOverride) fail("lifecycle", `an installation cannot move from ${from} to in_progress`);
+        const reason = typeof args.overrideReason === "string" ? args.overrideReason.trim() : "";
+        if (needsOverride && !reason) {
+          fail("validation", "override_reason: Override reason is required", [
+            { field: "override_reason", code: "required", message: "Override reason is required" },
+          ]);
+        }
+        job.installation.status = "in_progress";
+        job.installation.material_ready = true;
+        const draft = this.ensureDraft(job.installation.id);
+        if (needsOverride) draft.start_override_reason = reason;
+        this.queue("installation.start", job.installation.id);
+        return job.installation;
+      }
+      case "finish_installation": {
+        const job = this.job(args.id);
+        if (job.installation.status !== "in_progress") fail("lifecycle", `an installation cannot move from ${job.installation.status} to completed`);
+        job.installation.status = "completed";
+        this.queue("installation.finish", job.installation.id);
+        return job.installation;
+      }
+      case "could_not_complete": {
+        const job = this.job(args.id);
+        const reason = String(args.reason ?? "").trim();
+        if (!reason) fail("validation", "reason: Reason is required", [{ field: "reason", code: "required", message: "Reason is required" }]);
+        job.installation.status = "rescheduled";
+        job.installation.status_reason = reason;
+        this.queue("installation.could_not_complete", job.installation.id);
+        return job.installation;
+      }
+      case "set_installation_flags": {
+        const job = this.job(args.id);
+        const flags = args.flags as InstallationFlags;
+        if (flags.customer_confirmed != null) job.installation.customer_confirmed = flags.customer_confirmed;
+        if (flags.demo_completed != null) job.installation.demo_completed = flags.demo_completed;
+        this.queue("installation.set_flags", job.installation.id);
+        return job.installation;
+      }
+      case "respond_to_assignment": {
+        const job = this.jobs.find((j) => j.assignment.id === args.assignmentId);
+        if (!job) return fail("not_found", "assignment is not on this device; sync and try again");
+        if (job.assignment.status !== "assigned") fail("lifecycle", `this assignment is ${job.assignment.status}; only a newly assigned job can be accepted or declined`);
+        job.assignment.status = args.accept ? "accepted" : "declined";
+        job.assignment.decline_reason = args.accept ? null : String(args.declineReason ?? "");
+        this.queue("assignment.respond", job.installation.id);
+        return job.assignment;
+      }
+      case "get_report_draft":
+        return this.drafts.get(String(args.installationId)) ?? null;
+      case "save_report_draft": {
+        const incoming = args.draft as ReportDraft;
+        this.job(incoming.installation_id);
+        this.refuseIfSubmitted(incoming.installation_id);
+        await sleep(this.saveDelayMs);
+        const stored = this.drafts.get(incoming.installation_id);
+        const draft: ReportDraft = {
+          ...incoming,
+          customer_signature: stored?.customer_signature ?? null,
+          start_override_reason: stored?.start_override_reason ?? null,
+          updated_at: new Date().toISOString(),
+        };
+        this.drafts.set(draft.installation_id, draft);
+        const problems = [];
+        if ([...draft.charger_serial_number].length > 50) {
+          problems.push({
+            field: "charger_serial_number",
+            code: "too_long" as const,
+            message: `Charger serial number is ${[...draft.charger_serial_number].length} characters long; the limit is 50`,
+          });
+        }
+        return {
+          draft,
+          problems: { errors: problems },
+          signature_matches: draft.customer_signature
+            ? draft.customer_signature.content_hash === (await reportContentHash(draft, this.mediaHashes(draft.installation_id)))
+            : null,
+        } satisfies DraftSaved;
+      }
+      case "sign_report": {
+        const id = String(args.installationId);
+        this.refuseIfSubmitted(id);
+        const strokes = args.strokes as SignatureStroke[];
+        const name = String(args.signerName ?? "").trim();
+        if (!name) fail("validation", "signer_name: Signer name is required", [{ field: "signer_name", code: "required", message: "Signer name is required" }]);
+        if (strokes.every((s) => s.points.length === 0)) {
+          fail("validation", "customer_signature: The signature is empty", [
+            { field: "customer_signature", code: "required", message: "The signature is empty: ask the customer to sign" },
+          ]);
+        }
+        const draft = this.ensureDraft(id);
+        const png = String(args.pngBase64);
+        draft.customer_signature = {
+          png: { sha256: fakeSha(png), size: Math.floor((png.length * 3) / 4), mime: "image/png" },
+          strokes,
+          signer_name: name,
+          signed_at: new Date().toISOString(),
+          content_hash: await reportContentHash(draft, this.mediaHashes(id)),
+        };
+        return draft;
+      }
+      case "submit_report": {
+        const id = String(args.installationId);
+        const job = this.job(id);
+        this.refuseIfSubmitted(id);
+        const draft = this.ensureDraft(id);
+        const hash = await reportContentHash(draft, this.mediaHashes(id));
+        const matches = draft.customer_signature ? draft.customer_signature.content_hash === hash : null;
+        const missing = missingForSubmit(draft, matches);
+        if (missing.length) fail("validation", missing.map((m) => `${m.field}: ${m.message}`).join("; "), missing);
+        if (job.installation.status !== "completed") fail("lifecycle", `an installation cannot move from ${job.installation.status} to report_submitted`);
+        const report: InstallationReport = {
+          id: fakeSha(id).slice(0, 8) + "-0000-4000-8000-000000000000",
+          installation_id: id,
+          submitted_by: this.requireSession().user.id,
+          charger_serial_number: draft.charger_serial_number,
+          charger_model: draft.charger_model,
+          installation_successful: draft.installation_successful ?? false,
+          demo_given: draft.demo_given,
+          customer_signature: draft.customer_signature,
+          issues_encountered: draft.issues_encountered,
+          general_notes: draft.general_notes,
+          submitted_at: new Date().toISOString(),
+          start_override_reason: draft.start_override_reason,
+          content_hash: hash,
+        };
+        this.reports.set(id, report);
+        job.installation.status = "report_submitted";
+        job.installation.demo_completed = draft.demo_given;
+        this.queue("report.submit", id);
+        return report;
+      }
+      case "get_report":
+        return this.reports.get(String(args.installationId)) ?? null;
+      case "attach_media": {
+        const id = String(args.installationId);
+        this.job(id);
+        this.refuseIfSubmitted(id);
+        const channel = args.onProgress as { onmessage?: (m: unknown) => void } | undefined;
+        const added: InstallationMedia[] = [];
+        for (const path of args.paths as string[]) {
+          const size = 2_400_000 + (path.length % 7) * 100_000;
+          for (const done of [0, size / 2, size]) {
+            channel?.onmessage?.({ path, bytes_done: done, bytes_total: size });
+            await sleep(5);
+          }
+          const item: InstallationMedia = {
+            id: `00000000-0000-4000-a000-${fakeSha(path + id).slice(0, 12)}`,
+            installation_id: id,
+            media_type: /\.(mp4|mov|m4v|webm|mkv|avi)$/i.test(path) ? "video" : "photo",
+            file: { sha256: fakeSha(path), size, mime: "image/jpeg" },
+            caption: "",
+            uploaded_by: this.requireSession().user.id,
+            uploaded_at: new Date().toISOString(),
+          };
+          const list = this.media.get(id) ?? [];
+          if (!list.some((m) => m.file.sha256 === item.file.sha256)) list.push(item);
+          this.media.set(id, list);
+          added.push(item);
+          this.queue("media.attach", id);
+        }
+        this.setStatus({ pending_blobs: Number(this.status.pending_blobs) + added.length });
+        return added;
+      }
+      case "set_media_caption": {
+        for (const list of this.media.values()) {
+          const item = list.find((m) => m.id === args.mediaId);
+          if (item) {
+            item.caption = String(args.caption);
+            this.queue("media.caption", item.installation_id);
+            return item;
+          }
+        }
+        return fail("not_found", "photo or video is not on this device; sync and try again");
+      }
+      case "remove_media": {
+        for (const [id, list] of this.media) {
+          const index = list.findIndex((m) => m.id === args.mediaId);
+          if (index >= 0) {
+            this.refuseIfSubmitted(id);
+            list.splice(index, 1);
+            this.queue("media.remove", id);
+            return null;
+          }
+        }
+        return fail("not_found", "photo or video is not on this device; sync and try again");
+      }
+      case "sync_status":
+        return this.status;
+      case "sync_now":
+        void this.simulateSync();
+        return null;
+      case "needs_attention":
+        return this.outbox.filter((e) => e.state === "needs_attention");
+      case "retry_outbox_entry": {
+        const entry = this.outbox.find((e) => e.mutation_id === args.mutationId);
+        if (entry) entry.state = "pending";
+        this.recount();
+        return null;
+      }
+      case "dismiss_outbox_entry":
+        this.outbox = this.outbox.filter((e) => e.mutation_id !== args.mutationId);
+        this.recount();
+        return null;
+      case "plugin:dialog|open":
+        // The preview's stand-in for the native dialog: three photos from the camera roll.
+        return ["/home/alex/Pictures/IMG_0412.jpg", "/home/alex/Pictures/IMG_0413.jpg", "/home/alex/Videos/walkthrough.mp4"];
+      case "storage_usage":
+        return { database_bytes: 18_350_080, media_bytes: 412_090_368, media_files: 57 };
+      default:
+        return fail("internal", `command ${cmd} not found`);
+    }
+  }
+
+  /** Walks through the phases like the engine: push, pull, upload, done. */
+  private async simulateSync() {
+    if (this.status.connection === "offline") {
+      this.setStatus({
+        last_attempt_at: new Date().toISOString(),
+        last_error: { code: "offline", message: "The server cannot be reached. Fieldbook keeps trying; your work is safe here." },
+      });
+      return;
+    }
+    const items = this.outbox.filter((e) => e.state === "pending").length;
+    const blobBytes = Number(this.status.pending_blob_bytes) || 4_800_000;
+    this.setStatus({ phase: "pushing", progress: { items_done: 0, items_total: items, bytes_done: 0, bytes_total: 0 } });
+    await sleep(150);
+    this.outbox = this.outbox.filter((e) => e.state !== "pending");
+    this.recount();
+    this.setStatus({ phase: "pulling", progress: { items_done: items, items_total: items, bytes_done: 0, bytes_total: 0 } });
+    await sleep(150);
+    this.setStatus({ phase: "uploading", progress: { items_done: 0, items_total: Number(this.status.pending_blobs), bytes_done: blobBytes / 2, bytes_total: blobBytes } });
+    await sleep(150);
+    const now = new Date().toISOString();
+    this.setStatus({
+      phase: "idle",
+      progress: null,
+      pending_blobs: 0,
+      pending_blob_bytes: 0,
+      last_success_at: now,
+      last_attempt_at: now,
+      last_error: null,
+    });
+  }
+}

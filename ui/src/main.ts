@@ -1,0 +1,18 @@
+import "./app.css";
+import { mount } from "svelte";
+import App from "./App.svelte";
+import { applyTheme, loadTheme } from "./lib/theme";
+
+applyTheme(loadTheme());
+
+async function boot() {
+  // `npm run build:mock` builds a browser preview with an in-memory backend
+  // (screenshots, demos); the app build never contains it.
+  if (import.meta.env.MODE === "mock") {
+    const { installMockBackend } = await import("./lib/backend/mock/install");
+    installMockBackend();
+  }
+  mount(App, { target: document.getElementById("app")! });
+}
+
+void boot();
