@@ -8,7 +8,7 @@ export type DropState = "over" | "left";
  * `onDrop(paths)` when dropped. Tauri hands us real file paths (a browser
  * drop event would only give File objects without paths).
  */
-export function onFileDrop(
+export async function onFileDrop(
   onDrop: (paths: string[]) => void,
   onHover: (state: DropState) => void,
 ): Promise<UnlistenFn> {

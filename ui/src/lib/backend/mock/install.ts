@@ -1,4 +1,4 @@
-import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
+import { clearMocks, mockIPC, mockWindows } from "@tauri-apps/api/mocks";
 import { emit } from "@tauri-apps/api/event";
 import { SYNC_STATUS_EVENT } from "../events";
 import { MockBackend, type MockOptions } from "./backend";
@@ -17,6 +17,7 @@ export function installMockBackend(options?: MockOptions): MockBackend {
       connection: params.get("connection") === "offline" ? "offline" : "online",
     },
   );
+  mockWindows("main");
   mockIPC((cmd, args) => backend.handle(cmd, args), { shouldMockEvents: true });
   backend.emitStatus = (status) => void emit(SYNC_STATUS_EVENT, status);
   return backend;

@@ -1,0 +1,123 @@
+import { describe, expect, it } from "vitest";
+import { ScheduleFeed, groupByDay } from "./schedule";
+import { makeJobs } from "./backend/mock/data";
+import type { InstallationPage, InstallationQuery, InstallationSummary } from "./types";
+
+function row(id: string, date: string, slot: InstallationSummary["scheduled_time_slot"] = "morning"): InstallationSummary {
+  return {
+    id,
+    installation_id: `INS-2026-${id.padStart(6, "0")}`,
+    scheduled_date: date,
+    scheduled_time_slot: slot,
+    status: "confirmed",
+    material_ready: true,
+    customer_confirmed: false,
+    demo_completed: false,
+    customer_name: `Customer ${id}`,
+    address_line1: "",
+    address_line2: "",
+    city: "",
+    postcode: "",
+    phone: "",
+    assignment_status: "accepted",
+    has_pending_changes: false,
+    left_scope: false,
+    draft_superseded: false,
+  };
+}
+
+describe("groupByDay", () => {
+  const today = "2026-11-27";
+
+  it("puts today first, then upcoming soonest first, then past most recent first", () => {
+    const rows = [
+      row("1", "2026-11-20"),
+      row("2", "2026-11-26"),
+      row("3", "2026-11-27"),
+      row("4", "2026-11-28"),
+      row("5", "2026-12-03"),
+      row("6", "2026-11-25"),
+    ];
+    const groups = groupByDay(rows, today);
+    expect(groups.map((g) => g.date)).toEqual([
+      "2026-11-27",
+      "2026-11-28",
+      "2026-12-03",
+      "2026-11-26",
+      "2026-11-25",
+      "2026-11-20",
+    ]);
+    expect(groups.map((g) => g.section)).toEqual(["today", "upcoming", "upcoming", "past", "past", "past"]);
+    expect(groups.slice(0, 2).map((g) => g.label)).toEqual(["Today", "Tomorrow"]);
+    expect(groups[3].label).toBe("Yesterday");
+    expect(groups[2].label).toMatch(/^Thursday,? 3 December 2026$/);
+  });
+
+  it("orders a day by time slot, then id, whatever order the rows came in", () => {
+    const rows = [
+      row("9", today, "full_day"),
+      row("8", today, "evening"),
+      row("7", today, "morning"),
+      row("6", today, "afternoon"),
+      row("5", today, "morning"),
+    ];
+    const [group] = groupByDay(rows, today);
+    expect(group.rows.map((r) => r.id)).toEqual(["5", "7", "6", "8", "9"]);
+  });
+
+  it("has no today group on a day without jobs", () => {
+    const groups = groupByDay([row("1", "2026-11-28"), row("2", "2026-11-26")], today);
+    expect(groups.map((g) => g.section)).toEqual(["upcoming", "past"]);
+  });
+});
+
+/** The store's list: sorted ascending by date, paged, with the total. */
+function fakeList(all: InstallationSummary[], withTotal: boolean) {
+  const queries: InstallationQuery[] = [];
+  const list = async (q: InstallationQuery): Promise<InstallationPage> => {
+    queries.push(q);
+    const matching = all.filter(
+      (r) => (!q.from_date || r.scheduled_date >= q.from_date) && (!q.to_date || r.scheduled_date <= q.to_date),
+    );
+    return { items: matching.slice(q.offset, q.offset + q.limit), total: withTotal ? matching.length : null };
+  };
+  return { list, queries };
+}
+
+describe("ScheduleFeed", () => {
+  const today = "2026-11-27";
+  const jobs = makeJobs(1000, today).map((j) => row(j.installation.id, j.installation.scheduled_date));
+
+  it("loads today and later first, then the past from its most recent end, without repeats", async () => {
+    const { list, queries } = fakeList(jobs, true);
+    const feed = new ScheduleFeed(list, { text: "", statuses: [] }, today, 100);
+    await feed.loadMore();
+    expect(feed.rows.every((r) => r.scheduled_date >= today)).toBe(true);
+    expect(feed.rows[0].scheduled_date).toBe(today);
+
+    while (!feed.done) await feed.loadMore();
+    expect(feed.rows).toHaveLength(1000);
+    expect(new Set(feed.rows.map((r) => r.id)).size).toBe(1000);
+    expect(feed.total).toBe(1000);
+    // The first past page read is the one just before today.
+    const firstPast = feed.rows.find((r) => r.scheduled_date < today)!;
+    expect(firstPast.scheduled_date).toBe("2026-11-26");
+    // Pages stay bounded: nothing ever asks for everything at once.
+    expect(Math.max(...queries.map((q) => q.limit))).toBe(100);
+  });
+
+  it("still reaches every row when the shell gives no total", async () => {
+    const { list } = fakeList(jobs, false);
+    const feed = new ScheduleFeed(list, { text: "", statuses: [] }, today, 64);
+    while (!feed.done) await feed.loadMore();
+    expect(new Set(feed.rows.map((r) => r.id)).size).toBe(1000);
+    expect(feed.total).toBeNull();
+  });
+
+  it("passes the filter to every query", async () => {
+    const { list, queries } = fakeList(jobs, true);
+    const feed = new ScheduleFeed(list, { text: "  mill lane ", statuses: ["confirmed"] }, today, 500);
+    while (!feed.done) await feed.loadMore();
+    expect(queries.every((q) => q.text === "mill lane" && q.statuses.join() === "confirmed")).toBe(true);
+  });
+});

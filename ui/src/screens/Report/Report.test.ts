@@ -1,0 +1,121 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { cleanup, render } from "vitest-browser-svelte";
+import Report from "./Report.svelte";
+import { installMockBackend, removeMockBackend } from "../../lib/backend/mock/install";
+import type { MockBackend } from "../../lib/backend/mock/backend";
+import { drawStroke } from "../../test/pointer";
+import type { ReportDraft } from "../../lib/types";
+
+let backend: MockBackend;
+
+beforeEach(() => {
+  backend = installMockBackend({ jobs: 12, saveDelayMs: 40 });
+});
+afterEach(async () => {
+  // Unmount first: the screen unlistens its drop handler through the mocked IPC.
+  await cleanup();
+  removeMockBackend();
+});
+
+/** A job the technician has started and finished, ready for its report. */
+function completedJob(): string {
+  const job = backend.jobs.find((j) => j.installation.status === "confirmed")!;
+  job.installation.status = "completed";
+  return job.installation.id;
+}
+
+function savedDrafts(): ReportDraft[] {
+  return backend.calls.filter((c) => c.cmd === "save_report_draft").map((c) => c.args.draft as ReportDraft);
+}
+
+describe("Report screen", () => {
+  it("autosaves typing in order and ends with what was typed last", async () => {
+    const id = completedJob();
+    const screen = await render(Report, { id });
+    const serial = screen.getByTestId("report-serial");
+    await expect.element(serial).toBeVisible();
+    await expect.element(screen.getByTestId("autosave-state")).toHaveTextContent("Saved");
+
+    // Type with pauses longer than the debounce, so several saves overlap the slow store.
+    for (const value of ["W", "WB-2", "WB-2026", "WB-2026-0042"]) {
+      await serial.fill(value);
+      await new Promise((r) => setTimeout(r, 420));
+    }
+    await screen.getByTestId("report-model").fill("Zappi v2.1 7 kW");
+    await expect.element(screen.getByTestId("autosave-state")).toHaveTextContent("Saved");
+
+    const drafts = savedDrafts();
+    expect(drafts.length).toBeGreaterThanOrEqual(2);
+    const serials = drafts.map((d) => d.charger_serial_number);
+    // Each save carries at least what the one before it had: never an older value after a newer one.
+    for (let i = 1; i < serials.length; i++) expect(serials[i].startsWith(serials[i - 1])).toBe(true);
+    expect(drafts[drafts.length - 1]).toMatchObject({
+      charger_serial_number: "WB-2026-0042",
+      charger_model: "Zappi v2.1 7 kW",
+    });
+    expect(backend.drafts.get(id)?.charger_model).toBe("Zappi v2.1 7 kW");
+  });
+
+  it("lists what is missing, then voids the signature when the report changes after signing", async () => {
+    const id = completedJob();
+    const screen = await render(Report, { id });
+    const missing = screen.getByTestId("missing-list");
+    await expect.element(missing).toHaveTextContent("Charger serial number");
+    await expect.element(missing).toHaveTextContent("Customer signature");
+
+    await screen.getByTestId("report-serial").fill("SN-77");
+    await screen.getByTestId("report-model").fill("Easee One");
+    await screen.getByTestId("report-successful-yes").click();
+    await expect.element(missing).not.toHaveTextContent("Charger serial number");
+    await expect.element(missing).toHaveTextContent("Customer signature");
+
+    await screen.getByTestId("open-signature").click();
+    const canvas = screen.getByTestId("signature-canvas").element();
+    await drawStroke(canvas, [[60, 80], [120, 120], [200, 90]]);
+    await screen.getByTestId("signature-save").click();
+    await expect.element(screen.getByTestId("signature-summary")).toHaveAttribute("data-valid", "true");
+    await expect.element(screen.getByTestId("missing-list")).not.toBeInTheDocument();
+    // The signature was bound to the saved content: the pending autosave went first.
+    expect(backend.drafts.get(id)?.customer_signature?.signer_name).toBeTruthy();
+
+    await screen.getByTestId("report-notes").fill("Customer asked for a longer cable.");
+    await expect.element(screen.getByTestId("signature-summary")).toHaveAttribute("data-valid", "false");
+    await expect.element(screen.getByTestId("signature-summary")).toHaveTextContent("no longer counts");
+    await expect.element(screen.getByTestId("missing-list")).toHaveTextContent("sign again");
+  });
+
+  it("submits a complete report and becomes read-only", async () => {
+    const id = completedJob();
+    const screen = await render(Report, { id });
+    await screen.getByTestId("report-serial").fill("SN-1");
+    await screen.getByTestId("report-model").fill("Ohme Home Pro");
+    await screen.getByTestId("report-successful-yes").click();
+    await screen.getByTestId("report-demo-given").click();
+    await screen.getByTestId("open-signature").click();
+    await drawStroke(screen.getByTestId("signature-canvas").element(), [[60, 80], [160, 100]]);
+    await screen.getByTestId("signature-save").click();
+    await expect.element(screen.getByTestId("signature-summary")).toBeVisible();
+
+    await screen.getByTestId("report-submit").click();
+    await screen.getByTestId("submit-confirm").click();
+    await expect.element(screen.getByTestId("report-submitted")).toBeVisible();
+    await expect.element(screen.getByTestId("report-serial")).toHaveAttribute("readonly");
+    await expect.element(screen.getByTestId("report-submit")).not.toBeInTheDocument();
+    expect(backend.reports.get(id)).toMatchObject({ charger_serial_number: "SN-1", demo_given: true });
+  });
+
+  it("adds files the way the dialog path does, with progress, and removes them", async () => {
+    const id = completedJob();
+    const screen = await render(Report, { id });
+    await screen.getByTestId("media-add").click();
+    await expect.poll(() => screen.getByTestId("media-item").elements().length).toBe(3);
+    const attach = backend.calls.find((c) => c.cmd === "attach_media")!;
+    expect(attach.args).toMatchObject({ installationId: id });
+    expect(attach.args.paths).toHaveLength(3);
+    await screen.getByTestId("media-caption").first().fill("Charger on the garage wall");
+    await screen.getByTestId("report-notes").click(); // blur saves the caption
+    await expect.poll(() => backend.media.get(id)?.[0].caption).toBe("Charger on the garage wall");
+    await screen.getByTestId("media-remove").first().click();
+    await expect.poll(() => screen.getByTestId("media-item").elements().length).toBe(2);
+  });
+});
