@@ -11,7 +11,8 @@ export default defineConfig({
   // Tauri loads the files from disk through its own protocol: relative paths.
   base: "./",
   clearScreen: false,
-  server: { port: 1420, strictPort: true },
+  // src-tauri/tauri.conf.json devUrl points here (`cargo tauri dev`).
+  server: { port: 5173, strictPort: true },
   build: {
     target: "es2022",
     outDir: process.env.FIELDBOOK_UI_OUT ?? "dist",

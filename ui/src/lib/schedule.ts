@@ -61,20 +61,21 @@ export type ListInstallations = (query: InstallationQuery) => Promise<Installati
  * Pages through the technician's installations in display order without ever
  * loading them all: first today and later (ascending), then the past, newest
  * first. The store pages in ascending date order, so the past is read from
- * its end once the first past page told how many there are.
+ * its end; the first call also asks how many past rows there are (a page of
+ * zero rows carries the total).
  */
 export class ScheduleFeed {
   rows: InstallationSummary[] = [];
-  /** Rows matching the filter, once both ranges reported a total. */
+  /** Rows matching the filter, when the shell reports totals. */
   total: number | null = null;
   done = false;
-  private phase: "current" | "past-probe" | "past" = "current";
+  private started = false;
+  private currentDone = false;
   private currentOffset = 0;
-  private currentTotal: number | null = null;
-  /** Exclusive end of the past rows not loaded yet (past is read backwards). */
-  private pastEnd = 0;
+  /** Past rows: read backwards from `pastEnd` when the total is known, else forwards. */
   private pastTotal: number | null = null;
-  private pastAscendingOffset = 0;
+  private pastEnd = 0;
+  private pastOffset = 0;
 
   constructor(
     private readonly list: ListInstallations,
@@ -98,37 +99,23 @@ export class ScheduleFeed {
   async loadMore(): Promise<InstallationSummary[]> {
     if (this.done) return [];
     const yesterday = addDays(this.today, -1);
-    if (this.phase === "current") {
-      const page = await this.list(this.query(this.today, null, this.currentOffset, this.pageSize));
-      this.currentOffset += page.items.length;
-      this.currentTotal = page.total;
-      if (page.items.length < this.pageSize) this.phase = "past-probe";
-      this.rows.push(...page.items);
-      this.updateTotal();
-      if (page.items.length === 0) return this.loadMore();
-      return page.items;
+    if (!this.started) {
+      this.started = true;
+      const [page, pastCount] = await Promise.all([
+        this.list(this.query(this.today, null, 0, this.pageSize)),
+        this.list(this.query(null, yesterday, 0, 0)),
+      ]);
+      this.pastTotal = pastCount.total;
+      this.pastEnd = pastCount.total ?? 0;
+      this.total = page.total != null && pastCount.total != null ? page.total + pastCount.total : null;
+      return this.takeCurrent(page);
     }
-    if (this.phase === "past-probe") {
-      const page = await this.list(this.query(null, yesterday, 0, this.pageSize));
-      this.pastTotal = page.total;
-      this.updateTotal();
-      if (page.total == null || page.total <= this.pageSize) {
-        // Everything fits in this page (or the shell gives no total: keep ascending).
-        this.phase = "past";
-        this.pastAscendingOffset = page.items.length;
-        this.pastEnd = 0;
-        const added = [...page.items].reverse();
-        this.rows.push(...added);
-        if (page.total != null || page.items.length < this.pageSize) this.done = true;
-        return added;
-      }
-      this.phase = "past";
-      this.pastEnd = page.total;
-      return this.loadMore();
+    if (!this.currentDone) {
+      return this.takeCurrent(await this.list(this.query(this.today, null, this.currentOffset, this.pageSize)));
     }
     if (this.pastTotal == null) {
-      const page = await this.list(this.query(null, yesterday, this.pastAscendingOffset, this.pageSize));
-      this.pastAscendingOffset += page.items.length;
+      const page = await this.list(this.query(null, yesterday, this.pastOffset, this.pageSize));
+      this.pastOffset += page.items.length;
       if (page.items.length < this.pageSize) this.done = true;
       this.rows.push(...page.items);
       return page.items;
@@ -137,13 +124,17 @@ export class ScheduleFeed {
     const page = await this.list(this.query(null, yesterday, start, this.pastEnd - start));
     this.pastEnd = start;
     if (start === 0) this.done = true;
-    const added = [...page.items].reverse();
-    this.rows.push(...added);
-    return added;
+    this.rows.push(...page.items);
+    return page.items;
   }
 
-  private updateTotal() {
-    this.total =
-      this.currentTotal != null && this.pastTotal != null ? this.currentTotal + this.pastTotal : null;
+  private takeCurrent(page: InstallationPage): InstallationSummary[] {
+    this.currentOffset += page.items.length;
+    this.rows.push(...page.items);
+    if (page.items.length < this.pageSize || (page.total != null && this.currentOffset >= page.total)) {
+      this.currentDone = true;
+      if (this.pastTotal === 0) this.done = true;
+    }
+    return page.items;
   }
 }
