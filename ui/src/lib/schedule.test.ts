@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ScheduleFeed, groupByDay } from "./schedule";
+import { ScheduleFeed, appendGroups, groupByDay } from "./schedule";
 import { makeJobs } from "./backend/mock/data";
 import type { InstallationPage, InstallationQuery, InstallationSummary } from "./types";
 
@@ -126,5 +126,26 @@ describe("ScheduleFeed", () => {
     const feed = new ScheduleFeed(list, { text: "  mill lane ", statuses: ["confirmed"] }, today, 500);
     while (!feed.done) await feed.loadMore();
     expect(queries.every((q) => q.text === "mill lane" && q.statuses.join() === "confirmed")).toBe(true);
+  });
+});
+
+describe("appendGroups", () => {
+  const today = "2026-11-27";
+
+  it("adds a page without replacing the day groups it does not touch", () => {
+    const first = groupByDay([row("1", today), row("2", "2026-11-28"), row("3", "2026-11-29", "morning")], today);
+    const next = appendGroups(first, [row("4", "2026-11-29", "evening"), row("5", "2026-11-30")], today);
+    expect(next.map((g) => g.date)).toEqual(["2026-11-27", "2026-11-28", "2026-11-29", "2026-11-30"]);
+    expect(next[0]).toBe(first[0]);
+    expect(next[1]).toBe(first[1]);
+    expect(next[2].rows.map((r) => r.id)).toEqual(["3", "4"]);
+  });
+
+  it("ends up exactly like grouping everything at once, whatever the pages", () => {
+    const all = makeJobs(300, today).map((j) => row(j.installation.id, j.installation.scheduled_date, j.installation.scheduled_time_slot));
+    let groups = appendGroups([], all.slice(0, 50), today);
+    for (let i = 50; i < all.length; i += 37) groups = appendGroups(groups, all.slice(i, i + 37), today);
+    const expected = groupByDay(all, today);
+    expect(groups.map((g) => [g.date, g.rows.map((r) => r.id)])).toEqual(expected.map((g) => [g.date, g.rows.map((r) => r.id)]));
   });
 });

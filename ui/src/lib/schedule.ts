@@ -50,6 +50,34 @@ export function groupByDay(rows: InstallationSummary[], today: string): DayGroup
   return groups;
 }
 
+/**
+ * Adds a page to groups already on screen without touching the groups it
+ * does not change (so a 10,000-row list re-renders only what is new). Pages
+ * arrive in display order, so only a day split across two pages merges.
+ */
+export function appendGroups(groups: DayGroup[], page: InstallationSummary[], today: string): DayGroup[] {
+  if (page.length === 0) return groups;
+  const added = groupByDay(page, today);
+  const out = groups.slice();
+  for (const group of added) {
+    const index = out.findIndex((g) => g.date === group.date);
+    if (index >= 0) {
+      out[index] = { ...out[index], rows: [...out[index].rows, ...group.rows].sort(bySlotThenId) };
+    } else {
+      out.push(group);
+    }
+  }
+  // Normally already in order; a page from an unexpected place still lands right.
+  const rank: Record<DaySection, number> = { today: 0, upcoming: 1, past: 2 };
+  const ordered = out.every((g, i) => {
+    if (i === 0) return true;
+    const prev = out[i - 1];
+    if (prev.section !== g.section) return rank[prev.section] < rank[g.section];
+    return g.section === "past" ? prev.date > g.date : prev.date < g.date;
+  });
+  return ordered ? out : groupByDay(out.flatMap((g) => g.rows), today);
+}
+
 export interface ScheduleFilter {
   text: string;
   statuses: InstallationStatus[];
