@@ -118,4 +118,37 @@ describe("Report screen", () => {
     await screen.getByTestId("media-remove").first().click();
     await expect.poll(() => screen.getByTestId("media-item").elements().length).toBe(2);
   });
+
+  it("lets the technician finish the installation from the report", async () => {
+    const id = backend.jobs.find((j) => j.installation.status === "in_progress")!.installation.id;
+    const screen = await render(Report, { id });
+    await expect.element(screen.getByTestId("missing-list")).toHaveTextContent("Finish installation");
+    await screen.getByRole("button", { name: "Finish installation now" }).click();
+    await expect.element(screen.getByTestId("missing-list")).not.toHaveTextContent("Finish installation");
+    expect(backend.jobs.find((j) => j.installation.id === id)!.installation.status).toBe("completed");
+  });
+
+  it("shows a submitted report that has no local draft, read-only", async () => {
+    const id = completedJob();
+    backend.reports.set(id, {
+      id: "00000000-0000-4000-8000-00000000beef",
+      installation_id: id,
+      submitted_by: "00000000-0000-4000-8000-0000000000a2",
+      charger_serial_number: "FROM-ANOTHER-DEVICE",
+      charger_model: "Easee One",
+      installation_successful: true,
+      demo_given: true,
+      customer_signature: null,
+      issues_encountered: "",
+      general_notes: "Submitted by Sam",
+      submitted_at: "2026-11-27T10:00:00Z",
+      start_override_reason: null,
+      content_hash: "0".repeat(64),
+    });
+    const screen = await render(Report, { id });
+    await expect.element(screen.getByTestId("report-submitted")).toBeVisible();
+    await expect.element(screen.getByTestId("report-serial")).toHaveValue("FROM-ANOTHER-DEVICE");
+    await expect.element(screen.getByTestId("report-notes")).toHaveValue("Submitted by Sam");
+    await expect.element(screen.getByTestId("media-add")).not.toBeInTheDocument();
+  });
 });
