@@ -35,8 +35,12 @@ export async function startApp(): Promise<void> {
     // navigate() already set it; only a typed URL or history step changes it here.
     if (routeHash(route) !== routeHash(app.route)) app.route = route;
   });
-  setInterval(() => (app.now = new Date()), 30_000);
-  await onSyncStatus((status) => (app.sync = status));
+  setInterval(() => {
+    app.now = new Date();
+  }, 30_000);
+  await onSyncStatus((status) => {
+    app.sync = status;
+  });
   const [info, session] = await Promise.all([backend.appInfo(), backend.currentSession()]);
   app.info = info;
   app.session = session;
