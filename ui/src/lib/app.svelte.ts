@@ -22,6 +22,8 @@ export function navigate(route: Route): void {
   const hash = routeHash(route);
   if (location.hash !== hash) location.hash = hash;
   app.route = route;
+  // A new screen starts at its top, not where the last one was scrolled to.
+  window.scrollTo({ top: 0 });
 }
 
 let started = false;
