@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { editingProblems, errorsByField, missingForSubmit, reportContentHash, signatureStillValid } from "./reportRules";
+import { sha256HexPure } from "./sha256";
 import type { CustomerSignature, ReportDraft } from "./types";
 
 function draft(patch: Partial<ReportDraft> = {}): ReportDraft {
@@ -101,5 +102,19 @@ describe("reportContentHash", () => {
     expect(await signatureStillValid({ ...content, customer_signature: signature(hash) }, media)).toBe(true);
     expect(await signatureStillValid({ ...content, demo_given: false, customer_signature: signature(hash) }, media)).toBe(false);
     expect(await signatureStillValid(content, media)).toBeNull();
+  });
+});
+
+describe("sha256HexPure (used where WebCrypto is unavailable)", () => {
+  it("agrees with WebCrypto on every padding boundary and on the report content", async () => {
+    const enc = new TextEncoder();
+    expect(sha256HexPure(enc.encode("abc"))).toBe("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    for (const length of [0, 1, 55, 56, 63, 64, 65, 119, 120, 1000]) {
+      const bytes = Uint8Array.from({ length }, (_, i) => (i * 31 + 7) & 0xff);
+      const web = [...new Uint8Array(await crypto.subtle.digest("SHA-256", bytes))]
+        .map((b) => b.toString(16).padStart(2, "0"))
+        .join("");
+      expect(sha256HexPure(bytes), `length ${length}`).toBe(web);
+    }
   });
 });

@@ -2,6 +2,7 @@
 // validation.rs, report.rs), run here so the form can say what is missing
 // before the technician presses Submit. The store re-checks on submit and its
 // field errors win.
+import { sha256Hex } from "./sha256";
 import type { FieldError, ReportDraft } from "./types";
 
 export const MAX_SERIAL_CHARS = 50;
@@ -142,9 +143,7 @@ export async function reportContentHash(draft: ReportDraft, mediaSha256: string[
     start_override_reason: draft.start_override_reason,
     media_sha256: media,
   };
-  const bytes = new TextEncoder().encode(JSON.stringify(content));
-  const digest = await crypto.subtle.digest("SHA-256", bytes);
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return sha256Hex(new TextEncoder().encode(JSON.stringify(content)));
 }
 
 /** Whether the draft's signature still covers what is on screen; null when unsigned. */
