@@ -48,8 +48,7 @@ export class Person {
     const el = await this.waitVisible(testId);
     await el.click();
     this.taps += 1;
-    await el.clearValue();
-    await el.setValue(text);
+    await el.setValue(text); // clears first
     this.fieldsTyped += 1;
     this.steps.push(`type ${testId}`);
   }

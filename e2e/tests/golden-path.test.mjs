@@ -3,7 +3,7 @@
 // away while the technician works on site and comes back afterwards:
 //
 //   sign in → schedule shows the demo jobs → server stopped → open a job,
-//   start it → fill the report → 3 photos → customer signature → finish and
+//   start it, finish it → fill the report → 3 photos → customer signature →
 //   submit → server started again → header shows synced → the server has the
 //   report, the 3 photos (same SHA-256 as the files) and the signature.
 //
@@ -33,7 +33,6 @@ const REPORT = {
   model: "Wallbox Pulsar Plus 11 kW",
   issues: "Cable run 2 m longer than surveyed; extra conduit fitted.",
   notes: "Customer shown the app pairing and the RFID card.",
-  signer: "Jamie Customer",
 };
 
 describe("golden path", { timeout: 15 * 60_000 }, () => {
@@ -46,6 +45,7 @@ describe("golden path", { timeout: 15 * 60_000 }, () => {
   let browser;
   let job; // the installation the technician works on (server record)
   let photos;
+  let signerName;
   let failed = false;
 
   // Steps share one app session: once a step fails the rest cannot succeed,
@@ -161,6 +161,10 @@ describe("golden path", { timeout: 15 * 60_000 }, () => {
       const s = await syncState();
       return s.connection === "offline" && Number(s.pending) >= 1;
     }, { timeoutMs: 60_000, intervalMs: 250 });
+
+    // The work on site is done: finishing is what lets the report be submitted.
+    await person.tap("action-finish");
+    await waitFor("the job to be completed", async () => (await person.$("installation-status").getAttribute("data-status")) === "completed");
   });
 
   step("fill in the report offline", async () => {
@@ -210,20 +214,15 @@ describe("golden path", { timeout: 15 * 60_000 }, () => {
     const canvas = await person.waitVisible("signature-canvas");
     await person.screenshot("05-signature-pad-empty");
     await drawSignature(browser, canvas, person);
-    await person.type("signature-name", REPORT.signer);
+    // The signer's name comes pre-filled with the customer's.
+    signerName = (await person.$("signature-name").getValue()).trim();
+    assert.ok(signerName.length > 0, "the signer's name is pre-filled");
     await person.screenshot("06-signature-pad-signed");
     await person.tap("signature-save");
     await person.waitVisible("signature-summary");
   });
 
-  step("finish the job and submit the report", async () => {
-    // Submitting needs the job finished (completed → report_submitted).
-    await person.tap("back");
-    await person.waitVisible("installation-screen");
-    await person.tap("action-finish");
-    await waitFor("the job to be completed", async () => (await person.$("installation-status").getAttribute("data-status")) === "completed");
-    await person.tap("open-report");
-    await person.waitVisible("report-screen");
+  step("submit the report", async () => {
     await person.tap("report-submit");
     await person.waitVisible("submit-confirm");
     const missing = await person.$$("missing-list");
@@ -263,7 +262,7 @@ describe("golden path", { timeout: 15 * 60_000 }, () => {
 
     const signature = report.customer_signature;
     assert.ok(signature, "the report is signed");
-    assert.equal(signature.signer_name, REPORT.signer);
+    assert.equal(signature.signer_name, signerName);
     assert.equal(signature.content_hash, report.content_hash, "the signature is bound to the submitted content");
     assert.ok(signature.strokes.length >= 2 && signature.strokes.every((s) => s.points.length >= 2), "strokes kept as evidence");
     assert.equal(record.signature_blob_available, true, "the signature PNG reached the server");
