@@ -1,0 +1,208 @@
+//! The HTTP client of the sync API (`/api/v1`): one function per route,
+//! speaking the `fieldbook-protocol` types, mapping failures onto
+//! [`SyncError`] (network → `offline`, 5xx → `server_error`, 401 →
+//! `unauthorized`, 429 → `rate_limited` with the server's wait).
+
+use std::time::Duration;
+
+use fieldbook_protocol::{
+    ErrorBody, ErrorCode, Health, LoginRequest, LoginResponse, PullPage, PushRequest, PushResponse,
+    SessionInfo,
+};
+use reqwest::{RequestBuilder, Response, StatusCode};
+use serde::de::DeserializeOwned;
+
+use crate::error::SyncError;
+
+/// A client for one server. Cheap to clone (reqwest pools connections).
+#[derive(Debug, Clone)]
+pub struct ApiClient {
+    http: reqwest::Client,
+    base: String,
+}
+
+/// Builds the shared reqwest client (rustls).
+pub fn http_client(timeout: Duration) -> Result<reqwest::Client, SyncError> {
+    reqwest::Client::builder()
+        .connect_timeout(timeout.min(Duration::from_secs(10)))
+        // Per-request deadline for the JSON routes; blob uploads set their own.
+        .timeout(timeout)
+        .user_agent(concat!("fieldbook-sync/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| SyncError::Protocol(format!("cannot build the HTTP client: {e}")))
+}
+
+/// Maps a transport failure: anything that did not produce a response is
+/// "offline" (the loop probes and retries), except a body we could not parse.
+pub fn transport_error(e: reqwest::Error) -> SyncError {
+    if e.is_decode() {
+        return SyncError::Protocol(e.to_string());
+    }
+    let mut detail = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(cause) = source {
+        detail = format!("{detail}: {cause}");
+        source = cause.source();
+    }
+    SyncError::Offline { detail }
+}
+
+/// Maps a non-2xx answer onto a [`SyncError`], reading the `{code, message}`
+/// body when there is one.
+pub async fn error_from_response(response: Response) -> SyncError {
+    let status = response.status();
+    let header_wait = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let text = response.text().await.unwrap_or_default();
+    let body: Option<ErrorBody> = serde_json::from_str(&text).ok();
+    let message = body
+        .as_ref()
+        .map(|b| b.message.clone())
+        .unwrap_or_else(|| text.chars().take(200).collect());
+    if status.is_server_error() {
+        return SyncError::Server {
+            status: status.as_u16(),
+            message,
+        };
+    }
+    match status {
+        StatusCode::UNAUTHORIZED => {
+            if body.as_ref().map(|b| b.code) == Some(ErrorCode::InvalidCredentials) {
+                SyncError::BadCredentials
+            } else {
+                SyncError::Unauthorized
+            }
+        }
+        StatusCode::TOO_MANY_REQUESTS => SyncError::RateLimited {
+            retry_after: body
+                .as_ref()
+                .and_then(|b| b.retry_after_secs)
+                .or(header_wait)
+                .map(Duration::from_secs),
+            message,
+        },
+        _ => match body {
+            Some(body) => SyncError::Refused {
+                status: status.as_u16(),
+                code: body.code,
+                message: body.message,
+            },
+            None => SyncError::Protocol(format!("HTTP {status} without an error body: {message}")),
+        },
+    }
+}
+
+async fn send_json<T: DeserializeOwned>(request: RequestBuilder) -> Result<T, SyncError> {
+    let response = request.send().await.map_err(transport_error)?;
+    if !response.status().is_success() {
+        return Err(error_from_response(response).await);
+    }
+    response.json().await.map_err(transport_error)
+}
+
+impl ApiClient {
+    /// `base` is a normalised server URL (no trailing slash).
+    pub fn new(http: reqwest::Client, base: impl Into<String>) -> Self {
+        Self {
+            http,
+            base: base.into(),
+        }
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}{path}", self.base, fieldbook_protocol::API_PREFIX)
+    }
+
+    /// `GET /health`: the connectivity probe.
+    pub async fn health(&self) -> Result<Health, SyncError> {
+        send_json(self.http.get(self.url("/health"))).await
+    }
+
+    /// `POST /auth/login`.
+    pub async fn login(&self, username: &str, password: &str) -> Result<LoginResponse, SyncError> {
+        let request = LoginRequest {
+            username: username.to_owned(),
+            password: password.to_owned(),
+        };
+        send_json(self.http.post(self.url("/auth/login")).json(&request)).await
+    }
+
+    /// `POST /auth/logout`: revokes the token on the server.
+    pub async fn logout(&self, token: &str) -> Result<(), SyncError> {
+        let response = self
+            .http
+            .post(self.url("/auth/logout"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .map_err(transport_error)?;
+        if response.status().is_success() {
+            Ok(())
+        } else {
+            Err(error_from_response(response).await)
+        }
+    }
+
+    /// `GET /auth/session`.
+    pub async fn session(&self, token: &str) -> Result<SessionInfo, SyncError> {
+        send_json(self.http.get(self.url("/auth/session")).bearer_auth(token)).await
+    }
+
+    /// `GET /sync/pull?cursor=N&limit=M`.
+    pub async fn pull(&self, token: &str, cursor: u64, limit: u32) -> Result<PullPage, SyncError> {
+        let page: PullPage = send_json(
+            self.http
+                .get(self.url("/sync/pull"))
+                .query(&[("cursor", cursor), ("limit", u64::from(limit))])
+                .bearer_auth(token),
+        )
+        .await?;
+        if page.next_cursor < page.cursor {
+            return Err(SyncError::Protocol(format!(
+                "pull cursor went backwards ({} after {})",
+                page.next_cursor, page.cursor
+            )));
+        }
+        Ok(page)
+    }
+
+    /// `POST /sync/push`: one answer per mutation, same order.
+    pub async fn push(
+        &self,
+        token: &str,
+        request: &PushRequest,
+    ) -> Result<PushResponse, SyncError> {
+        let response: PushResponse = send_json(
+            self.http
+                .post(self.url("/sync/push"))
+                .bearer_auth(token)
+                .json(request),
+        )
+        .await?;
+        let answered = response.results.len() == request.mutations.len()
+            && response
+                .results
+                .iter()
+                .zip(&request.mutations)
+                .all(|(result, sent)| result.mutation_id == sent.mutation_id);
+        if !answered {
+            return Err(SyncError::Protocol(format!(
+                "push answered {} result(s) for {} mutation(s), not one per mutation in order",
+                response.results.len(),
+                request.mutations.len()
+            )));
+        }
+        Ok(response)
+    }
+}

@@ -1,0 +1,625 @@
+//! The engine: sign-in / sign-out, one sync cycle (push, pull, blob
+//! uploads), and the background loop that runs it on start, after local
+//! changes (debounced), on request and when connectivity returns, never two
+//! at once.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::Utc;
+use fieldbook_store::Session;
+use rand::Rng;
+use tokio::sync::{watch, Notify};
+use tokio::time::Instant;
+use uuid::Uuid;
+
+use crate::client::{http_client, ApiClient};
+use crate::credentials::{CredentialStore, FileCredentialStore};
+use crate::error::SyncError;
+use crate::pull;
+use crate::push::{self, SequenceOffsets};
+use crate::settings::{normalise_server_url, Settings, SettingsFile};
+use crate::status::{
+    ConnectionState, SyncErrorInfo, SyncPhase, SyncProgress, SyncStatus, SyncSummary,
+};
+use crate::SharedStore;
+
+/// How the engine behaves; [`SyncOptions::new`] gives the defaults.
+#[derive(Debug, Clone)]
+pub struct SyncOptions {
+    /// Where the settings (server URL) and the token file live.
+    pub data_dir: PathBuf,
+    pub credentials: Arc<dyn CredentialStore>,
+    /// Wait after [`SyncEngine::notify_local_change`] before syncing, so a
+    /// burst of edits goes out in one push.
+    pub debounce: Duration,
+    /// Cap of the connectivity probe's exponential backoff.
+    pub max_backoff: Duration,
+    /// Deadline of one JSON request (blob uploads stream without one).
+    pub http_timeout: Duration,
+    /// A sync also runs this long after the last one, to pick up what ops
+    /// changed even when the technician changes nothing.
+    pub poll_interval: Duration,
+}
+
+impl SyncOptions {
+    /// Defaults: 2 s debounce, backoff capped at 3 min, 30 s requests, a
+    /// pull every 5 min, the token in a 0600 file in `data_dir`.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        let data_dir = data_dir.into();
+        Self {
+            credentials: Arc::new(FileCredentialStore::new(&data_dir)),
+            data_dir,
+            debounce: Duration::from_secs(2),
+            max_backoff: Duration::from_secs(180),
+            http_timeout: Duration::from_secs(30),
+            poll_interval: Duration::from_secs(300),
+        }
+    }
+}
+
+/// First retry delay after a failure; doubled per failure up to the cap.
+const INITIAL_BACKOFF: Duration = Duration::from_secs(1);
+
+/// Exponential backoff with jitter: each delay is drawn from the upper half
+/// of the current step, so many devices coming back after an outage do not
+/// hit the server in lockstep.
+#[derive(Debug, Clone)]
+struct Backoff {
+    step: Duration,
+    max: Duration,
+}
+
+impl Backoff {
+    fn new(max: Duration) -> Self {
+        Self {
+            step: INITIAL_BACKOFF.min(max),
+            max,
+        }
+    }
+
+    fn next_delay(&mut self) -> Duration {
+        let step = self.step;
+        self.step = (self.step * 2).min(self.max);
+        let half = step / 2;
+        let jitter = rand::thread_rng().gen_range(0..=half.as_millis() as u64);
+        half + Duration::from_millis(jitter)
+    }
+
+    fn reset(&mut self) {
+        self.step = INITIAL_BACKOFF.min(self.max);
+    }
+}
+
+/// What the loop has been asked to do.
+#[derive(Debug, Default)]
+struct Schedule {
+    /// "Sync now": skips the debounce and the backoff.
+    requested: bool,
+    /// When the debounce after the first unsynced local change ends. Later
+    /// changes do not push it back, so steady typing still syncs.
+    local_change_due: Option<Instant>,
+}
+
+struct Inner {
+    store: SharedStore,
+    options: SyncOptions,
+    http: reqwest::Client,
+    settings_file: SettingsFile,
+    settings: Mutex<Settings>,
+    token: Mutex<Option<String>>,
+    status: watch::Sender<SyncStatus>,
+    /// Held for the whole of a sync: never two at once.
+    in_flight: tokio::sync::Mutex<()>,
+    schedule: Mutex<Schedule>,
+    wake: Notify,
+    loop_started: AtomicBool,
+    /// Raised by a local change: a running blob upload stops at the next
+    /// chunk so the change is pushed without waiting for a long video.
+    blob_yield: Arc<AtomicBool>,
+}
+
+/// The sync engine of one data dir. Cheap to clone (an `Arc` inside);
+/// shares the store with the app's commands.
+#[derive(Clone)]
+pub struct SyncEngine {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for SyncEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SyncEngine")
+            .field("data_dir", &self.inner.options.data_dir)
+            .field("server_url", &self.server_url())
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().expect("sync engine lock poisoned")
+}
+
+impl SyncEngine {
+    /// Reads the saved server URL and token; does no network I/O.
+    pub fn new(store: SharedStore, options: SyncOptions) -> Result<SyncEngine, SyncError> {
+        let settings_file = SettingsFile::new(&options.data_dir);
+        let settings = settings_file.load()?;
+        let token = options.credentials.load()?;
+        let http = http_client(options.http_timeout)?;
+        let (status, _) = watch::channel(SyncStatus::default());
+        let engine = SyncEngine {
+            inner: Arc::new(Inner {
+                store,
+                options,
+                http,
+                settings_file,
+                settings: Mutex::new(settings),
+                token: Mutex::new(token),
+                status,
+                in_flight: tokio::sync::Mutex::new(()),
+                schedule: Mutex::new(Schedule::default()),
+                wake: Notify::new(),
+                loop_started: AtomicBool::new(false),
+                blob_yield: Arc::new(AtomicBool::new(false)),
+            }),
+        };
+        engine.refresh_counts()?;
+        Ok(engine)
+    }
+
+    /// The store this engine syncs.
+    pub fn store(&self) -> &SharedStore {
+        &self.inner.store
+    }
+
+    /// Logs in, records the session in the store (a different user than
+    /// before gets a new device id; refused while the previous user's work
+    /// is unsent) and remembers the server URL and token. Then asks the loop
+    /// for a sync.
+    pub async fn sign_in(
+        &self,
+        server_url: &str,
+        username: &str,
+        password: &str,
+    ) -> Result<Session, SyncError> {
+        let url = normalise_server_url(server_url)?;
+        let client = ApiClient::new(self.inner.http.clone(), url.clone());
+        let login = client.login(username.trim(), password).await?;
+        let team_ids: Vec<Uuid> = login.teams.iter().map(|t| t.id).collect();
+        let signed_in = {
+            let mut store = lock(&self.inner.store);
+            store.sign_in(&login.user, &team_ids)
+        };
+        let session = match signed_in {
+            Ok(session) => session,
+            Err(e) => {
+                // The token we just got must not linger on the server.
+                let _ = client.logout(&login.token).await;
+                return Err(e.into());
+            }
+        };
+        self.inner.options.credentials.save(&login.token)?;
+        {
+            let mut settings = lock(&self.inner.settings);
+            let mut updated = settings.clone();
+            updated.server_url = Some(url);
+            self.inner.settings_file.save(&updated)?;
+            *settings = updated;
+        }
+        *lock(&self.inner.token) = Some(login.token);
+        self.inner.status.send_modify(|s| {
+            s.signed_in = true;
+            s.needs_sign_in = false;
+            if s.last_error
+                .as_ref()
+                .is_some_and(|e| e.code == "unauthorized")
+            {
+                s.last_error = None;
+            }
+        });
+        self.refresh_counts()?;
+        self.request_sync();
+        Ok(session)
+    }
+
+    /// Signs out: refused with `unsynced_work` while mutations or files
+    /// wait to be sent, unless `force` (they stay on this computer for the
+    /// next sign-in of the same user). Revokes the token on the server if it
+    /// can be reached, forgets it here and clears the store's session.
+    pub async fn sign_out(&self, force: bool) -> Result<(), SyncError> {
+        let (pending_mutations, pending_blobs) = {
+            let store = lock(&self.inner.store);
+            let counts = store.outbox_counts()?;
+            let blobs = store.blobs_pending_upload(usize::MAX)?.len() as u64;
+            (counts.pending + counts.needs_attention, blobs)
+        };
+        if !force && (pending_mutations > 0 || pending_blobs > 0) {
+            return Err(SyncError::UnsyncedWork {
+                pending_mutations,
+                pending_blobs,
+            });
+        }
+        let token = lock(&self.inner.token).take();
+        if let (Some(token), Some(url)) = (token, self.server_url()) {
+            let client = ApiClient::new(self.inner.http.clone(), url);
+            // Best effort: offline, the token simply expires on the server.
+            let _ = tokio::time::timeout(Duration::from_secs(5), client.logout(&token)).await;
+        }
+        self.inner.options.credentials.clear()?;
+        lock(&self.inner.store).sign_out()?;
+        self.inner.status.send_modify(|s| {
+            s.signed_in = false;
+            s.needs_sign_in = false;
+            s.last_error = None;
+            s.next_attempt_at = None;
+        });
+        Ok(())
+    }
+
+    /// The server this device syncs with, once someone signed in.
+    pub fn server_url(&self) -> Option<String> {
+        lock(&self.inner.settings).server_url.clone()
+    }
+
+    /// Starts the background loop on the current tokio runtime. Idempotent.
+    pub fn start(&self) {
+        if self.inner.loop_started.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let engine = self.clone();
+        tokio::spawn(async move { engine.run_loop().await });
+    }
+
+    /// A local change was recorded: sync after the debounce.
+    pub fn notify_local_change(&self) {
+        self.inner.blob_yield.store(true, Ordering::Release);
+        {
+            let mut schedule = lock(&self.inner.schedule);
+            if schedule.local_change_due.is_none() {
+                schedule.local_change_due = Some(Instant::now() + self.inner.options.debounce);
+            }
+        }
+        self.inner.wake.notify_one();
+    }
+
+    /// "Sync now": the loop syncs at once, skipping the debounce and the
+    /// backoff. Does not wait for the sync.
+    pub fn request_sync(&self) {
+        lock(&self.inner.schedule).requested = true;
+        self.inner.wake.notify_one();
+    }
+
+    /// The status snapshot now.
+    pub fn status(&self) -> SyncStatus {
+        self.inner.status.borrow().clone()
+    }
+
+    /// Every change of the status, as it happens.
+    pub fn subscribe(&self) -> watch::Receiver<SyncStatus> {
+        self.inner.status.subscribe()
+    }
+
+    /// One full cycle: push the outbox, pull every page, upload files. Waits
+    /// for a sync already running to end first (never two at once).
+    pub async fn sync_once(&self) -> Result<SyncSummary, SyncError> {
+        let _in_flight = self.inner.in_flight.lock().await;
+        self.inner.status.send_modify(|s| {
+            s.last_attempt_at = Some(Utc::now());
+        });
+        let result = self.cycle().await;
+        let counts = self.refresh_counts();
+        self.inner.status.send_modify(|s| {
+            s.phase = SyncPhase::Idle;
+            s.progress = None;
+            match &result {
+                Ok((_, warning)) => {
+                    s.connection = ConnectionState::Online;
+                    s.last_success_at = Some(Utc::now());
+                    s.last_error = warning.clone();
+                }
+                Err(e) => {
+                    s.last_error = Some(e.info());
+                    match e {
+                        SyncError::Offline { .. } => s.connection = ConnectionState::Offline,
+                        SyncError::Unauthorized => {
+                            s.connection = ConnectionState::Online;
+                            s.needs_sign_in = true;
+                        }
+                        // The server answered: it is reachable.
+                        SyncError::Server { .. }
+                        | SyncError::RateLimited { .. }
+                        | SyncError::Refused { .. }
+                        | SyncError::ForeignDevice
+                        | SyncError::Protocol(_) => s.connection = ConnectionState::Online,
+                        _ => {}
+                    }
+                }
+            }
+        });
+        counts?;
+        result.map(|(summary, _)| summary)
+    }
+
+    fn set_phase(&self, phase: SyncPhase, progress: SyncProgress) {
+        self.inner.status.send_modify(|s| {
+            s.phase = phase;
+            s.progress = Some(progress);
+        });
+    }
+
+    /// Server, token and user of the current session.
+    fn connection(&self) -> Result<(ApiClient, String, Uuid), SyncError> {
+        let url = self.server_url().ok_or(SyncError::NotSignedIn)?;
+        let session = lock(&self.inner.store)
+            .session()?
+            .ok_or(SyncError::NotSignedIn)?;
+        let token = lock(&self.inner.token)
+            .clone()
+            .ok_or(SyncError::Unauthorized)?;
+        Ok((
+            ApiClient::new(self.inner.http.clone(), url),
+            token,
+            session.user.id,
+        ))
+    }
+
+    /// The summary, and what to show in the status line although the cycle
+    /// went through (a file that cannot be uploaded).
+    async fn cycle(&self) -> Result<(SyncSummary, Option<SyncErrorInfo>), SyncError> {
+        let (client, token, user_id) = self.connection()?;
+        let result = self.cycle_with(&client, &token, user_id).await;
+        if let Err(SyncError::Unauthorized) = result {
+            // The token is dead: forget it so a restart also asks for the
+            // password (unless a sign-in replaced it meanwhile). The outbox
+            // and the session stay.
+            let mut current = lock(&self.inner.token);
+            if current.as_deref() == Some(token.as_str()) {
+                *current = None;
+                drop(current);
+                self.inner.options.credentials.clear()?;
+            }
+        }
+        result
+    }
+
+    async fn cycle_with(
+        &self,
+        client: &ApiClient,
+        token: &str,
+        user_id: Uuid,
+    ) -> Result<(SyncSummary, Option<SyncErrorInfo>), SyncError> {
+        let mut summary = SyncSummary::default();
+        // Everything recorded so far goes out with this push.
+        self.inner.blob_yield.store(false, Ordering::Release);
+
+        self.set_phase(SyncPhase::Pushing, SyncProgress::default());
+        let offsets = SequenceOffsets {
+            settings: &self.inner.settings,
+            file: &self.inner.settings_file,
+        };
+        let status = &self.inner.status;
+        let pushed = push::push_all(
+            client,
+            token,
+            &self.inner.store,
+            &offsets,
+            &|done, total| {
+                status.send_modify(|s| {
+                    s.progress = Some(SyncProgress {
+                        items_done: done,
+                        items_total: Some(total),
+                        ..SyncProgress::default()
+                    });
+                });
+            },
+        )
+        .await?;
+        summary.pushed = pushed.applied;
+        summary.refused = pushed.refused;
+
+        self.set_phase(SyncPhase::Pulling, SyncProgress::default());
+        let pulled = pull::pull_all(
+            client,
+            token,
+            &self.inner.store,
+            user_id,
+            pushed.server_lost_history,
+            &|records| {
+                status.send_modify(|s| {
+                    s.progress = Some(SyncProgress {
+                        items_done: records,
+                        ..SyncProgress::default()
+                    });
+                });
+            },
+        )
+        .await?;
+        summary.pulled_records = pulled.records;
+
+        Ok((summary, None))
+    }
+
+    /// Re-reads the counts the status shows from the store.
+    fn refresh_counts(&self) -> Result<(), SyncError> {
+        let (counts, blobs, session) = {
+            let store = lock(&self.inner.store);
+            (
+                store.outbox_counts()?,
+                store.blobs_pending_upload(usize::MAX)?,
+                store.session()?,
+            )
+        };
+        let has_token = lock(&self.inner.token).is_some();
+        self.inner.status.send_if_modified(|s| {
+            let before = s.clone();
+            s.pending_mutations = counts.pending;
+            s.needs_attention = counts.needs_attention;
+            s.pending_blobs = blobs.len() as u64;
+            s.pending_blob_bytes = blobs
+                .iter()
+                .map(|b| b.blob.size.saturating_sub(b.upload_offset))
+                .sum();
+            s.signed_in = session.is_some();
+            s.needs_sign_in = session.is_some() && !has_token;
+            *s != before
+        });
+        Ok(())
+    }
+
+    /// What the loop does when its time comes: `requested` syncs at once;
+    /// otherwise, while the server was unreachable, a cheap health probe
+    /// goes first.
+    async fn due_sync(&self, requested: bool) -> Result<SyncSummary, SyncError> {
+        let offline = self.status().connection == ConnectionState::Offline;
+        if offline && !requested {
+            let url = self.server_url().ok_or(SyncError::NotSignedIn)?;
+            let client = ApiClient::new(self.inner.http.clone(), url);
+            if let Err(e) = client.health().await {
+                self.inner.status.send_modify(|s| {
+                    s.last_attempt_at = Some(Utc::now());
+                    s.last_error = Some(e.info());
+                });
+                return Err(e);
+            }
+            self.inner
+                .status
+                .send_modify(|s| s.connection = ConnectionState::Online);
+        }
+        self.sync_once().await
+    }
+
+    async fn run_loop(self) {
+        let options = &self.inner.options;
+        let mut backoff = Backoff::new(options.max_backoff);
+        // Sync on start.
+        let mut retry_at: Option<Instant> = Some(Instant::now());
+        let mut poll_at = Instant::now() + options.poll_interval;
+        loop {
+            let _ = self.refresh_counts();
+            let can_sync = {
+                let s = self.inner.status.borrow();
+                s.signed_in && !s.needs_sign_in
+            };
+            let (requested, local_due) = {
+                let schedule = lock(&self.inner.schedule);
+                (schedule.requested, schedule.local_change_due)
+            };
+            let deadline = if requested {
+                Some(Instant::now())
+            } else if !can_sync {
+                None
+            } else {
+                // While failing, local changes wait for the backoff too:
+                // the next attempt probes first.
+                match retry_at {
+                    Some(retry) => Some(retry),
+                    None => Some(local_due.map_or(poll_at, |due| due.min(poll_at))),
+                }
+            };
+            self.publish_next_attempt(deadline);
+            match deadline {
+                Some(deadline) if deadline > Instant::now() => {
+                    tokio::select! {
+                        _ = tokio::time::sleep_until(deadline) => {}
+                        _ = self.inner.wake.notified() => continue,
+                    }
+                }
+                Some(_) => {}
+                None => {
+                    self.inner.wake.notified().await;
+                    continue;
+                }
+            }
+            let requested = {
+                let mut schedule = lock(&self.inner.schedule);
+                let requested = schedule.requested;
+                schedule.requested = false;
+                if schedule
+                    .local_change_due
+                    .is_some_and(|due| due <= Instant::now())
+                    || requested
+                {
+                    schedule.local_change_due = None;
+                }
+                requested
+            };
+            if requested {
+                backoff.reset();
+            }
+            self.publish_next_attempt(None);
+            let result = self.due_sync(requested).await;
+            poll_at = Instant::now() + options.poll_interval;
+            retry_at = match result {
+                Ok(_) => {
+                    backoff.reset();
+                    None
+                }
+                Err(SyncError::Unauthorized) | Err(SyncError::NotSignedIn) => None,
+                Err(SyncError::RateLimited {
+                    retry_after: Some(wait),
+                    ..
+                }) => Some(Instant::now() + wait.min(options.max_backoff.max(wait))),
+                Err(e) => {
+                    let delay = backoff.next_delay();
+                    tracing::info!(error = %e, ?delay, "sync failed; retrying later");
+                    Some(Instant::now() + delay)
+                }
+            };
+            if let Some(retry) = retry_at {
+                // Whatever was due is covered by the retry.
+                let mut schedule = lock(&self.inner.schedule);
+                if schedule.local_change_due.is_some_and(|due| due <= retry) {
+                    schedule.local_change_due = None;
+                }
+            }
+        }
+    }
+
+    fn publish_next_attempt(&self, deadline: Option<Instant>) {
+        let at = deadline.map(|d| {
+            let wait = d.saturating_duration_since(Instant::now());
+            Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default()
+        });
+        self.inner.status.send_if_modified(|s| {
+            let changed =
+                s.next_attempt_at.map(|t| t.timestamp_millis()) != at.map(|t| t.timestamp_millis());
+            if changed {
+                s.next_attempt_at = at;
+            }
+            changed
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_with_jitter_up_to_the_cap() {
+        let mut backoff = Backoff::new(Duration::from_secs(8));
+        let mut previous_step = Duration::ZERO;
+        for _ in 0..10 {
+            let step = backoff.step;
+            let delay = backoff.next_delay();
+            assert!(
+                delay >= step / 2 && delay <= step,
+                "{delay:?} outside {step:?}"
+            );
+            assert!(step >= previous_step);
+            assert!(step <= Duration::from_secs(8));
+            previous_step = step;
+        }
+        assert_eq!(backoff.step, Duration::from_secs(8));
+        backoff.reset();
+        assert_eq!(backoff.step, INITIAL_BACKOFF);
+    }
+
+    #[test]
+    fn a_small_cap_also_caps_the_first_delay() {
+        let mut backoff = Backoff::new(Duration::from_millis(200));
+        assert!(backoff.next_delay() <= Duration::from_millis(200));
+    }
+}

@@ -1,0 +1,237 @@
+//! Pull: pages of server changes from the stored cursor, each committed by
+//! `Store::apply_server_batch` in one local transaction together with its
+//! cursor, so an interrupted first sync resumes at the page it stopped on.
+
+use fieldbook_protocol::{EntityKind, PullPage, MAX_PULL_LIMIT};
+use fieldbook_store::{
+    RecordKind, ServerBatch, ServerMedia, ServerReport, Tombstone, TombstoneReason, Versioned,
+};
+use uuid::Uuid;
+
+use crate::client::ApiClient;
+use crate::error::SyncError;
+use crate::recovery;
+use crate::SharedStore;
+
+/// Records per page: the server's maximum, fewest round trips.
+pub const PULL_PAGE_LIMIT: u32 = MAX_PULL_LIMIT;
+
+/// The store cursor scope of one user. Per user, because a different user
+/// on the same computer has another scope (other teams): their first pull
+/// must start from zero.
+pub fn cursor_scope(user_id: Uuid) -> String {
+    format!("pull:{user_id}")
+}
+
+fn version(v: u64) -> Result<i64, SyncError> {
+    i64::try_from(v).map_err(|_| SyncError::Protocol(format!("version {v} is out of range")))
+}
+
+fn versioned<T: Clone>(v: &fieldbook_protocol::Versioned<T>) -> Result<Versioned<T>, SyncError> {
+    Ok(Versioned {
+        record: v.record.clone(),
+        server_version: version(v.version)?,
+    })
+}
+
+fn all<T: Clone>(
+    list: &[fieldbook_protocol::Versioned<T>],
+) -> Result<Vec<Versioned<T>>, SyncError> {
+    list.iter().map(versioned).collect()
+}
+
+pub fn record_kind(kind: EntityKind) -> RecordKind {
+    match kind {
+        EntityKind::Installation => RecordKind::Installation,
+        EntityKind::Assignment => RecordKind::Assignment,
+        EntityKind::Lead => RecordKind::Lead,
+        EntityKind::Survey => RecordKind::Survey,
+        EntityKind::Team => RecordKind::Team,
+        EntityKind::User => RecordKind::User,
+        EntityKind::Report => RecordKind::Report,
+        EntityKind::Media => RecordKind::Media,
+    }
+}
+
+fn tombstone_reason(reason: fieldbook_protocol::TombstoneReason) -> TombstoneReason {
+    match reason {
+        fieldbook_protocol::TombstoneReason::LeftScope => TombstoneReason::LeftScope,
+        fieldbook_protocol::TombstoneReason::Deleted => TombstoneReason::Deleted,
+    }
+}
+
+/// The store's form of a pull page: versions as `server_version`, entity
+/// kinds as record kinds, blob availability as "on server".
+pub fn to_server_batch(scope: &str, page: &PullPage) -> Result<ServerBatch, SyncError> {
+    Ok(ServerBatch {
+        scope: scope.to_owned(),
+        cursor: version(page.next_cursor)?,
+        users: all(&page.users)?,
+        teams: all(&page.teams)?,
+        leads: all(&page.leads)?,
+        surveys: all(&page.surveys)?,
+        installations: all(&page.installations)?,
+        assignments: all(&page.assignments)?,
+        reports: page
+            .reports
+            .iter()
+            .map(|v| {
+                Ok(Versioned {
+                    record: ServerReport {
+                        report: v.record.report.clone(),
+                        signature_on_server: v.record.signature_blob_available,
+                    },
+                    server_version: version(v.version)?,
+                })
+            })
+            .collect::<Result<_, SyncError>>()?,
+        media: page
+            .media
+            .iter()
+            .map(|v| {
+                Ok(Versioned {
+                    record: ServerMedia {
+                        media: v.record.media.clone(),
+                        file_on_server: v.record.blob_available,
+                    },
+                    server_version: version(v.version)?,
+                })
+            })
+            .collect::<Result<_, SyncError>>()?,
+        tombstones: page
+            .tombstones
+            .iter()
+            .map(|t| Tombstone {
+                kind: record_kind(t.entity),
+                id: t.id,
+                reason: tombstone_reason(t.reason),
+            })
+            .collect(),
+    })
+}
+
+/// What a pull did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PullSummary {
+    pub pages: u64,
+    pub records: u64,
+    /// The server was behind this device's cursor, so the pull restarted
+    /// from zero.
+    pub restarted_from_zero: bool,
+}
+
+/// Pulls every page after the stored cursor of `user_id` (from zero when
+/// `from_zero`), applying each in its own transaction. `progress` gets the
+/// running count of records applied.
+pub async fn pull_all(
+    client: &ApiClient,
+    token: &str,
+    store: &SharedStore,
+    user_id: Uuid,
+    from_zero: bool,
+    progress: &(dyn Fn(u64) + Send + Sync),
+) -> Result<PullSummary, SyncError> {
+    let scope = cursor_scope(user_id);
+    let stored = {
+        let store = store.lock().expect("store lock poisoned");
+        store.sync_cursor(&scope)?
+    };
+    let mut cursor = if from_zero {
+        0
+    } else {
+        u64::try_from(stored.unwrap_or(0)).unwrap_or(0)
+    };
+    let mut summary = PullSummary::default();
+    let mut first = true;
+    loop {
+        // The first page overlaps the last change already applied by one
+        // sequence number, so a server that is behind this device (restored
+        // from a backup) shows itself: see recovery::server_is_behind.
+        let request_cursor = if first {
+            recovery::probe_cursor(cursor)
+        } else {
+            cursor
+        };
+        let page = client.pull(token, request_cursor, PULL_PAGE_LIMIT).await?;
+        if first && recovery::server_is_behind(cursor, &page) {
+            tracing::warn!(
+                cursor,
+                server_cursor = page.next_cursor,
+                "the server is behind this device; pulling everything again"
+            );
+            summary.restarted_from_zero = true;
+            cursor = 0;
+            first = false;
+            continue;
+        }
+        first = false;
+        let batch = to_server_batch(&scope, &page)?;
+        let records = page.len() as u64;
+        {
+            let mut store = store.lock().expect("store lock poisoned");
+            store.apply_server_batch(&batch)?;
+        }
+        summary.pages += 1;
+        summary.records += records;
+        progress(summary.records);
+        cursor = page.next_cursor;
+        if !page.has_more {
+            return Ok(summary);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fieldbook_protocol::{Tombstone as WireTombstone, Versioned as WireVersioned};
+
+    #[test]
+    fn every_entity_kind_maps_to_the_record_kind_of_the_same_name() {
+        for kind in EntityKind::ALL {
+            let json = serde_json::to_value(record_kind(*kind)).unwrap();
+            assert_eq!(json, serde_json::Value::String(kind.as_str().into()));
+        }
+    }
+
+    #[test]
+    fn a_page_becomes_a_batch_with_its_next_cursor() {
+        let team = fieldbook_domain::Team {
+            id: Uuid::new_v4(),
+            name: "North Crew".into(),
+            member_ids: vec![],
+        };
+        let page = PullPage {
+            cursor: 3,
+            next_cursor: 9,
+            has_more: false,
+            teams: vec![WireVersioned {
+                version: 7,
+                record: team.clone(),
+            }],
+            tombstones: vec![WireTombstone {
+                entity: EntityKind::Media,
+                id: team.id,
+                reason: fieldbook_protocol::TombstoneReason::Deleted,
+                version: 9,
+            }],
+            ..PullPage::default()
+        };
+        let batch = to_server_batch("pull:x", &page).unwrap();
+        assert_eq!(batch.scope, "pull:x");
+        assert_eq!(batch.cursor, 9);
+        assert_eq!(batch.teams[0].server_version, 7);
+        assert_eq!(batch.teams[0].record, team);
+        assert_eq!(batch.tombstones[0].kind, RecordKind::Media);
+        assert_eq!(batch.tombstones[0].reason, TombstoneReason::Deleted);
+    }
+
+    #[test]
+    fn versions_beyond_i64_are_a_protocol_error() {
+        let page = PullPage {
+            next_cursor: u64::MAX,
+            ..PullPage::default()
+        };
+        assert_eq!(to_server_batch("s", &page).unwrap_err().code(), "protocol");
+    }
+}
