@@ -23,6 +23,7 @@ use crate::{outbox, reports, session, Store};
 /// What the installation list shows. Empty text filter, no dates and no
 /// statuses list everything.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct InstallationQuery {
     /// First scheduled date included.
     pub from_date: Option<NaiveDate>,
@@ -52,6 +53,7 @@ impl Default for InstallationQuery {
 
 /// One row of the installation list.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct InstallationSummary {
     pub id: Uuid,
     pub installation_id: InstallationId,
@@ -83,6 +85,7 @@ pub struct InstallationSummary {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct AssignmentWithTeam {
     pub assignment: InstallationAssignment,
     pub server_version: i64,
@@ -94,6 +97,7 @@ pub struct AssignmentWithTeam {
 
 /// Everything the installation screen shows.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct InstallationDetail {
     pub installation: Installation,
     pub server_version: i64,
@@ -285,6 +289,14 @@ const SUMMARY_ASSIGNMENT_SQL: &str = "coalesce(
       WHERE a.installation_id = i.id AND a.status <> 'withdrawn'
       ORDER BY a.is_primary DESC, a.assigned_at DESC LIMIT 1))";
 
+/// The filter part of the installation list query.
+struct InstallationFilter {
+    args: Vec<String>,
+    /// Row ids of the text search hits, passed to SQL as one array.
+    hits: Option<std::rc::Rc<Vec<Value>>>,
+    where_clause: String,
+}
+
 impl Store {
     /// The installation list: filtered by date range, status and text,
     /// ordered by date and time slot.
@@ -295,50 +307,15 @@ impl Store {
         let my_teams = session::current(&self.conn)?
             .map(|s| s.team_ids)
             .unwrap_or_default();
-        let mut args: Vec<String> = vec![crate::db::to_json(&my_teams)];
-        let mut filters: Vec<String> = Vec::new();
-        if let Some(from) = query.from_date {
-            args.push(date(&from));
-            filters.push(format!("i.scheduled_date >= ?{}", args.len()));
-        }
-        if let Some(to) = query.to_date {
-            args.push(date(&to));
-            filters.push(format!("i.scheduled_date <= ?{}", args.len()));
-        }
-        if !query.statuses.is_empty() {
-            let mut marks = Vec::new();
-            for status in &query.statuses {
-                args.push(status.as_str().to_owned());
-                marks.push(format!("?{}", args.len()));
-            }
-            filters.push(format!("i.status IN ({})", marks.join(", ")));
-        }
-        let words: Vec<String> = fold(&query.text)
-            .split_whitespace()
-            .map(str::to_owned)
-            .collect();
-        let mut hits = None;
-        if !words.is_empty() {
-            let mut cache = self.search_index.borrow_mut();
-            if cache.is_none() {
-                *cache = Some(SearchIndex::load(&self.conn)?);
-            }
-            let rowids = cache
-                .as_ref()
-                .map(|i| i.matching(&words))
-                .unwrap_or_default();
-            if rowids.is_empty() {
-                return Ok(Vec::new());
-            }
-            let rowids: Vec<Value> = rowids.into_iter().map(Value::Integer).collect();
-            hits = Some(std::rc::Rc::new(rowids));
-            filters.push(format!("i.rowid IN rarray(?{})", args.len() + 1));
-        }
-        let where_clause = if filters.is_empty() {
-            String::new()
-        } else {
-            format!("WHERE {}", filters.join(" AND "))
+        let Some(filter) = self.installation_filter(query, vec![crate::db::to_json(&my_teams)])?
+        else {
+            return Ok(Vec::new());
         };
+        let InstallationFilter {
+            args,
+            hits,
+            where_clause,
+        } = filter;
         // The inner query filters, orders and pages; the lead join and the
         // per-row subqueries then run only for the rows of the page.
         let sql = format!(
@@ -407,6 +384,87 @@ impl Store {
                 ))
         });
         Ok(page)
+    }
+
+    /// How many installations match `query`, ignoring its `limit` and
+    /// `offset` (the list's "N jobs" and its scroll length).
+    pub fn count_installations(&self, query: &InstallationQuery) -> Result<u64> {
+        let Some(filter) = self.installation_filter(query, Vec::new())? else {
+            return Ok(0);
+        };
+        let sql = format!(
+            "SELECT count(*) FROM installations i {}",
+            filter.where_clause
+        );
+        let mut params: Vec<&dyn rusqlite::ToSql> = filter
+            .args
+            .iter()
+            .map(|a| a as &dyn rusqlite::ToSql)
+            .collect();
+        if let Some(hits) = &filter.hits {
+            params.push(hits);
+        }
+        Ok(self
+            .conn
+            .prepare_cached(&sql)?
+            .query_row(params_from_iter(params), |r| r.get(0))?)
+    }
+
+    /// The WHERE clause of the list for `query`, its arguments appended to
+    /// `args`. `None` when the text matches nothing.
+    fn installation_filter(
+        &self,
+        query: &InstallationQuery,
+        mut args: Vec<String>,
+    ) -> Result<Option<InstallationFilter>> {
+        let mut filters: Vec<String> = Vec::new();
+        if let Some(from) = query.from_date {
+            args.push(date(&from));
+            filters.push(format!("i.scheduled_date >= ?{}", args.len()));
+        }
+        if let Some(to) = query.to_date {
+            args.push(date(&to));
+            filters.push(format!("i.scheduled_date <= ?{}", args.len()));
+        }
+        if !query.statuses.is_empty() {
+            let mut marks = Vec::new();
+            for status in &query.statuses {
+                args.push(status.as_str().to_owned());
+                marks.push(format!("?{}", args.len()));
+            }
+            filters.push(format!("i.status IN ({})", marks.join(", ")));
+        }
+        let words: Vec<String> = fold(&query.text)
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect();
+        let mut hits = None;
+        if !words.is_empty() {
+            let mut cache = self.search_index.borrow_mut();
+            if cache.is_none() {
+                *cache = Some(SearchIndex::load(&self.conn)?);
+            }
+            let rowids = cache
+                .as_ref()
+                .map(|i| i.matching(&words))
+                .unwrap_or_default();
+            if rowids.is_empty() {
+                return Ok(None);
+            }
+            let rowids: Vec<Value> = rowids.into_iter().map(Value::Integer).collect();
+            hits = Some(std::rc::Rc::new(rowids));
+            filters.push(format!("i.rowid IN rarray(?{})", args.len() + 1));
+        }
+        let where_clause = if filters.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", filters.join(" AND "))
+        };
+        Ok(Some(InstallationFilter {
+            args,
+            hits,
+            where_clause,
+        }))
     }
 
     /// One installation with everything the detail screen shows.
@@ -664,6 +722,7 @@ pub(crate) struct ActionContext<'a> {
 
 /// A team's answer to an assignment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "response", rename_all = "snake_case")]
 pub enum AssignmentResponse {
     Accept,

@@ -69,6 +69,7 @@ fn load_media(conn: &Connection, media_id: Uuid) -> Result<InstallationMedia> {
 
 /// Where a photo's, video's or signature's bytes are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct FileAvailability {
     /// The file is in this device's media store (always for what was
     /// attached or signed here; for what came from another device only if
@@ -80,6 +81,7 @@ pub struct FileAvailability {
 
 /// [`FileAvailability`] of one photo or video.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct MediaAvailability {
     pub media_id: Uuid,
     pub file: FileAvailability,

@@ -13,6 +13,7 @@ use crate::error::{Result, StoreError};
 use crate::Store;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum OutboxState {
     /// Waiting to be pushed (or retried after a network error / 5xx).
@@ -40,6 +41,7 @@ impl OutboxState {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct OutboxEntry {
     pub mutation_id: Uuid,
     pub device_id: Uuid,
@@ -58,6 +60,7 @@ pub struct OutboxEntry {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct OutboxCounts {
     pub pending: u64,
     pub needs_attention: u64,

@@ -21,6 +21,7 @@ use crate::{installations, media, outbox, session, Store};
 /// typing (the draft is saved regardless, so nothing typed is lost), and
 /// whether an existing signature still matches the content.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct DraftSaved {
     pub draft: ReportDraft,
     pub problems: ValidationErrors,

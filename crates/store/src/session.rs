@@ -13,6 +13,7 @@ use crate::Store;
 /// The signed-in user, so actions know `submitted_by` / `uploaded_by`, and
 /// their teams, so the store knows which assignment is theirs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Session {
     pub user: User,
     pub team_ids: Vec<Uuid>,
