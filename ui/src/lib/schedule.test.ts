@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ScheduleFeed, appendGroups, groupByDay } from "./schedule";
 import { makeJobs } from "./backend/mock/data";
-import type { InstallationPage, InstallationQuery, InstallationSummary } from "./types";
+import type { ListPage, InstallationQuery, InstallationSummary } from "./types";
 
 function row(id: string, date: string, slot: InstallationSummary["scheduled_time_slot"] = "morning"): InstallationSummary {
   return {
@@ -74,7 +74,7 @@ describe("groupByDay", () => {
 /** The store's list: sorted ascending by date, paged, with the total. */
 function fakeList(all: InstallationSummary[], withTotal: boolean) {
   const queries: InstallationQuery[] = [];
-  const list = async (q: InstallationQuery): Promise<InstallationPage> => {
+  const list = async (q: InstallationQuery): Promise<ListPage> => {
     queries.push(q);
     const matching = all.filter(
       (r) => (!q.from_date || r.scheduled_date >= q.from_date) && (!q.to_date || r.scheduled_date <= q.to_date),

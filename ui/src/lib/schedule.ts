@@ -1,5 +1,5 @@
 import { addDays, dayLabel } from "./format";
-import type { InstallationPage, InstallationQuery, InstallationStatus, InstallationSummary, TimeSlot } from "./types";
+import type { ListPage, InstallationQuery, InstallationStatus, InstallationSummary, TimeSlot } from "./types";
 
 export type DaySection = "today" | "upcoming" | "past";
 
@@ -83,7 +83,7 @@ export interface ScheduleFilter {
   statuses: InstallationStatus[];
 }
 
-export type ListInstallations = (query: InstallationQuery) => Promise<InstallationPage>;
+export type ListInstallations = (query: InstallationQuery) => Promise<ListPage>;
 
 /**
  * Pages through the technician's installations in display order without ever
@@ -156,7 +156,7 @@ export class ScheduleFeed {
     return page.items;
   }
 
-  private takeCurrent(page: InstallationPage): InstallationSummary[] {
+  private takeCurrent(page: ListPage): InstallationSummary[] {
     this.currentOffset += page.items.length;
     this.rows.push(...page.items);
     if (page.items.length < this.pageSize || (page.total != null && this.currentOffset >= page.total)) {

@@ -4,12 +4,13 @@ import { Channel, invoke } from "@tauri-apps/api/core";
 import type {
   AppInfo,
   DraftSaved,
-  ImportProgress,
+  AttachProgress,
   InstallationDetail,
   InstallationFlags,
   InstallationMedia,
   InstallationPage,
   InstallationQuery,
+  ListPage,
   InstallationReport,
   InstallationSummary,
   OutboxEntry,
@@ -38,20 +39,14 @@ export const signIn = (serverUrl: string, username: string, password: string) =>
 export const signOut = (force: boolean) => call<void>("sign_out", { force });
 
 // ---- installations -----------------------------------------------------------
-type RawPage =
-  | InstallationSummary[]
-  | { items: InstallationSummary[]; total?: number | bigint | null }
-  | { installations: InstallationSummary[]; total?: number | bigint | null };
-
-/** The shell may answer with a bare list or a page object: normalise both. */
-export function normalisePage(raw: RawPage): InstallationPage {
+/** A page with its total; a bare list (a shell without totals) is taken as a page of unknown total. */
+export function normalisePage(raw: InstallationPage | InstallationSummary[]): ListPage {
   if (Array.isArray(raw)) return { items: raw, total: null };
-  const items = "items" in raw ? raw.items : raw.installations;
-  return { items, total: raw.total == null ? null : Number(raw.total) };
+  return { items: raw.items, total: raw.total };
 }
 
-export const listInstallations = async (query: InstallationQuery) =>
-  normalisePage(await call<RawPage>("list_installations", { query }));
+export const listInstallations = async (query: InstallationQuery): Promise<ListPage> =>
+  normalisePage(await call<InstallationPage>("list_installations", { query }));
 export const getInstallation = (id: Uuid) => call<InstallationDetail>("get_installation", { id });
 export const startInstallation = (id: Uuid, overrideReason: string | null) =>
   call<unknown>("start_installation", { id, overrideReason });
@@ -85,9 +80,9 @@ export const getReport = (installationId: Uuid) =>
 export function attachMedia(
   installationId: Uuid,
   paths: string[],
-  onProgress: (progress: ImportProgress) => void,
+  onProgress: (progress: AttachProgress) => void,
 ): Promise<InstallationMedia[]> {
-  const channel = new Channel<ImportProgress>();
+  const channel = new Channel<AttachProgress>();
   channel.onmessage = onProgress;
   return call<InstallationMedia[]>("attach_media", { installationId, paths, onProgress: channel });
 }

@@ -13,6 +13,7 @@ import type {
   InstallationQuery,
   InstallationReport,
   InstallationSummary,
+  Mutation,
   OutboxEntry,
   ReportDraft,
   Session,
@@ -91,9 +92,16 @@ export class MockBackend {
     };
     if (options.withPendingWork) {
       const job = this.jobs.find((j) => j.installation.status === "confirmed")!;
-      this.queue("installation.set_flags", job.installation.id);
-      this.queue("media.attach", job.installation.id);
-      const refused = this.queue("installation.start", job.installation.id);
+      const i = job.installation;
+      this.queue(
+        { kind: "installation.set_flags", payload: { installation_id: i.id, customer_confirmed: true, demo_completed: null, base_customer_confirmed: false, base_demo_completed: false } },
+        i.id,
+      );
+      this.queue({ kind: "media.remove", payload: { media_id: "00000000-0000-4000-a000-000000000001" } }, i.id);
+      const refused = this.queue(
+        { kind: "installation.start", payload: { installation_id: i.id, expected_from: "confirmed", override_reason: null, at: new Date().toISOString() } },
+        i.id,
+      );
       refused.state = "needs_attention";
       refused.last_error = "The installation is cancelled, not confirmed: Central Ops cancelled it after you started.";
       this.status.pending_blobs = 2;
@@ -109,14 +117,15 @@ export class MockBackend {
     return job;
   }
 
-  private queue(kind: OutboxEntry["kind"], installationId: string | null): OutboxEntry {
+  private queue(mutation: Mutation, installationId: string | null): OutboxEntry {
+    const kind = mutation.kind;
     const entry: OutboxEntry = {
       mutation_id: `00000000-0000-4000-9000-${String(++this.sequence).padStart(12, "0")}`,
       device_id: "00000000-0000-4000-9999-000000000001",
       sequence: this.sequence,
       kind,
       installation_id: installationId,
-      mutation: { kind },
+      mutation,
       base_version: 1,
       created_at: new Date().toISOString(),
       state: "pending",
@@ -292,14 +301,20 @@ export class MockBackend {
         job.installation.material_ready = true;
         const draft = this.ensureDraft(job.installation.id);
         if (needsOverride) draft.start_override_reason = reason;
-        this.queue("installation.start", job.installation.id);
+        this.queue(
+          { kind: "installation.start", payload: { installation_id: job.installation.id, expected_from: from, override_reason: needsOverride ? reason : null, at: new Date().toISOString() } },
+          job.installation.id,
+        );
         return job.installation;
       }
       case "finish_installation": {
         const job = this.job(args.id);
         if (job.installation.status !== "in_progress") fail("lifecycle", `an installation cannot move from ${job.installation.status} to completed`);
         job.installation.status = "completed";
-        this.queue("installation.finish", job.installation.id);
+        this.queue(
+          { kind: "installation.finish", payload: { installation_id: job.installation.id, expected_from: "in_progress", at: new Date().toISOString() } },
+          job.installation.id,
+        );
         return job.installation;
       }
       case "could_not_complete": {
@@ -308,7 +323,10 @@ export class MockBackend {
         if (!reason) fail("validation", "reason: Reason is required", [{ field: "reason", code: "required", message: "Reason is required" }]);
         job.installation.status = "rescheduled";
         job.installation.status_reason = reason;
-        this.queue("installation.could_not_complete", job.installation.id);
+        this.queue(
+          { kind: "installation.could_not_complete", payload: { installation_id: job.installation.id, expected_from: "in_progress", reason, at: new Date().toISOString() } },
+          job.installation.id,
+        );
         return job.installation;
       }
       case "set_installation_flags": {
@@ -316,7 +334,13 @@ export class MockBackend {
         const flags = args.flags as InstallationFlags;
         if (flags.customer_confirmed != null) job.installation.customer_confirmed = flags.customer_confirmed;
         if (flags.demo_completed != null) job.installation.demo_completed = flags.demo_completed;
-        this.queue("installation.set_flags", job.installation.id);
+        this.queue(
+          {
+            kind: "installation.set_flags",
+            payload: { installation_id: job.installation.id, ...flags, base_customer_confirmed: false, base_demo_completed: false },
+          },
+          job.installation.id,
+        );
         return job.installation;
       }
       case "respond_to_assignment": {
@@ -325,7 +349,13 @@ export class MockBackend {
         if (job.assignment.status !== "assigned") fail("lifecycle", `this assignment is ${job.assignment.status}; only a newly assigned job can be accepted or declined`);
         job.assignment.status = args.accept ? "accepted" : "declined";
         job.assignment.decline_reason = args.accept ? null : String(args.declineReason ?? "");
-        this.queue("assignment.respond", job.installation.id);
+        this.queue(
+          {
+            kind: "assignment.respond",
+            payload: { assignment_id: job.assignment.id, response: job.assignment.status, reason: job.assignment.decline_reason, at: new Date().toISOString() },
+          },
+          job.installation.id,
+        );
         return job.assignment;
       }
       case "get_report_draft":
@@ -409,7 +439,7 @@ export class MockBackend {
         this.reports.set(id, report);
         job.installation.status = "report_submitted";
         job.installation.demo_completed = draft.demo_given;
-        this.queue("report.submit", id);
+        this.queue({ kind: "report.submit", payload: { report } }, id);
         return report;
       }
       case "get_report":
@@ -439,7 +469,7 @@ export class MockBackend {
           if (!list.some((m) => m.file.sha256 === item.file.sha256)) list.push(item);
           this.media.set(id, list);
           added.push(item);
-          this.queue("media.attach", id);
+          this.queue({ kind: "media.attach", payload: { media: item } }, id);
         }
         this.setStatus({ pending_blobs: Number(this.status.pending_blobs) + added.length });
         return added;
@@ -449,7 +479,7 @@ export class MockBackend {
           const item = list.find((m) => m.id === args.mediaId);
           if (item) {
             item.caption = String(args.caption);
-            this.queue("media.caption", item.installation_id);
+            this.queue({ kind: "media.caption", payload: { media_id: item.id, caption: item.caption } }, item.installation_id);
             return item;
           }
         }
@@ -461,7 +491,7 @@ export class MockBackend {
           if (index >= 0) {
             this.refuseIfSubmitted(id);
             list.splice(index, 1);
-            this.queue("media.remove", id);
+            this.queue({ kind: "media.remove", payload: { media_id: String(args.mediaId) } }, id);
             return null;
           }
         }
