@@ -1,0 +1,534 @@
+//! End-to-end sync benchmark: the real engine against the real server on
+//! loopback, each number next to a baseline measured in the same run.
+//!
+//! 1. First sync of 10,000 installations (demo data, one team) through the
+//!    engine vs a raw rusqlite insert of the same rows into the same tables
+//!    (one transaction, no triggers, no sync bookkeeping). Goal: <= 3x.
+//! 2. Push of 1,000 mutations (flag changes on 1,000 jobs): mutations/s.
+//! 3. A 1 GiB upload through `BlobUploader` vs `curl -T` (one tus PATCH of a
+//!    same-sized file to the same server). Goal: >= 70% of curl's
+//!    throughput, and the uploading process's peak RSS growth <= 64 MiB. The
+//!    upload runs in a child process (this binary again) so the server's
+//!    memory, in this process, does not count.
+//!
+//! Run: `cargo bench -p fieldbook-sync --bench sync_bench`
+//! Sizes: `FIELDBOOK_BENCH_INSTALLATIONS` (10000), `FIELDBOOK_BENCH_UPLOAD_MIB`
+//! (1024), `FIELDBOOK_BENCH_UPLOAD_ROUNDS` (2; best round reported).
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use chrono::NaiveDate;
+use fieldbook_demo::{generate, DemoConfig};
+use fieldbook_domain::Sha256Hex;
+use fieldbook_server::{seed, AppState, PasswordHashing, ServerConfig};
+use fieldbook_store::Store;
+use fieldbook_sync::blobs::BlobUploader;
+use fieldbook_sync::{SharedStore, SyncEngine, SyncOptions, SyncPhase};
+use sha2::Digest as _;
+
+const UPLOAD_CHILD: &str = "--upload-child";
+/// Tables a first sync fills with the server's records; the baseline
+/// inserts exactly their rows.
+const RECORD_TABLES: &[&str] = &[
+    "users",
+    "teams",
+    "team_members",
+    "leads",
+    "surveys",
+    "installations",
+    "installation_assignments",
+];
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(at) = args.iter().position(|a| a == UPLOAD_CHILD) {
+        upload_child(&args[at + 1..]);
+        return;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(run());
+}
+
+async fn run() {
+    let installations = env_usize("FIELDBOOK_BENCH_INSTALLATIONS", 10_000);
+    let upload_mib = env_usize("FIELDBOOK_BENCH_UPLOAD_MIB", 1024);
+    let rounds = env_usize("FIELDBOOK_BENCH_UPLOAD_ROUNDS", 2).max(1);
+
+    // ---- server, seeded with the demo data set ----
+    let server_dir = tempfile::tempdir().expect("server dir");
+    let mut config = ServerConfig::new(server_dir.path().to_owned());
+    // The benchmark measures sync, not password hashing.
+    config.password_hashing = PasswordHashing::insecure_fast_for_tests();
+    let hashing = config.password_hashing;
+    let state = AppState::open(config).expect("open server");
+    let demo = generate(&DemoConfig::new(
+        installations,
+        1,
+        NaiveDate::from_ymd_opt(2026, 11, 27).expect("date"),
+    ));
+    seed::import_demo(&state.storage, hashing, &demo).expect("seed demo");
+    let server = fieldbook_server::start(state.clone(), SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .expect("start server");
+    let url = format!("http://{}", server.addr);
+    let tech = demo.technicians().next().expect("a technician");
+    println!(
+        "server: {} installations seeded (1 team); device signs in as {}",
+        demo.installations.len(),
+        tech.user.username
+    );
+
+    // ---- 1. first sync vs raw insert ----
+    let device_dir = tempfile::tempdir().expect("device dir");
+    let store_dir = device_dir.path().join("store");
+    let (store, engine) = open_device(device_dir.path());
+    engine
+        .sign_in(&url, &tech.user.username, &tech.password)
+        .await
+        .expect("sign in");
+    let t = Instant::now();
+    let first = engine.sync_once().await.expect("first sync");
+    let first_sync = t.elapsed();
+    let database = store.lock().expect("store").database_path();
+    let synced_installations = count_rows(&database, "installations");
+    let baseline_dir = tempfile::tempdir().expect("baseline dir");
+    let (rows, raw_insert) = raw_insert_baseline(&database, baseline_dir.path());
+    println!(
+        "first sync: {synced_installations} installations ({} records pulled) in {first_sync:.2?}; \
+         baseline raw insert of the same {rows} rows in one transaction: {raw_insert:.2?}; \
+         ratio {:.2}x (goal <= 3x)",
+        first.pulled_records,
+        first_sync.as_secs_f64() / raw_insert.as_secs_f64()
+    );
+
+    // ---- 2. push of 1,000 mutations ----
+    let made = {
+        let mut store = store.lock().expect("store");
+        let mut made = 0;
+        for installation in &demo.installations {
+            if made == 1000 {
+                break;
+            }
+            let flag = Some(!installation.customer_confirmed);
+            // Read-only jobs (report submitted, closed) refuse: skip them.
+            if store
+                .set_installation_flags(installation.id, flag, None)
+                .is_ok()
+            {
+                made += 1;
+            }
+        }
+        made
+    };
+    let mut phases = engine.subscribe();
+    let watch_phases = tokio::spawn(async move {
+        // The moment pushing ends (the cycle moves on to pulling).
+        let mut pushing_since = None;
+        while phases.changed().await.is_ok() {
+            let phase = phases.borrow_and_update().phase;
+            match (phase, pushing_since) {
+                (SyncPhase::Pushing, None) => pushing_since = Some(Instant::now()),
+                (SyncPhase::Pushing, Some(_)) => {}
+                (_, Some(since)) => return Some(since.elapsed()),
+                (_, None) => {}
+            }
+        }
+        None
+    });
+    let t = Instant::now();
+    let cycle = engine.sync_once().await.expect("push sync");
+    let whole_cycle = t.elapsed();
+    let push_time = watch_phases.await.expect("phase watcher");
+    match push_time {
+        Some(push) => println!(
+            "push: {} of {made} mutations applied ({} refused) in {push:.2?} = {:.0} mutations/s \
+             (the whole cycle incl. pulling them back: {whole_cycle:.2?})",
+            cycle.pushed,
+            cycle.refused,
+            cycle.pushed as f64 / push.as_secs_f64()
+        ),
+        None => println!(
+            "push: {} of {made} mutations in a cycle of {whole_cycle:.2?} = {:.0} mutations/s",
+            cycle.pushed,
+            cycle.pushed as f64 / whole_cycle.as_secs_f64()
+        ),
+    }
+
+    // ---- 3. 1 GiB upload vs curl ----
+    let token = login(&url, &tech.user.username, &tech.password).await;
+    let bytes = upload_mib << 20;
+    let mut best_curl: Option<Duration> = None;
+    let mut best_ours: Option<ChildResult> = None;
+    for round in 0..rounds {
+        let round = round as u64;
+        // curl: one PATCH of a whole file of the same size.
+        let curl_file = device_dir.path().join(format!("curl-{round}.mp4"));
+        let curl_sha = write_video(&curl_file, 1000 + round, bytes);
+        let curl_time = curl_upload(&url, &token, &curl_file, &curl_sha, bytes as u64).await;
+        assert!(
+            state.blobs.contains(&curl_sha),
+            "curl's upload reached the server"
+        );
+        best_curl = Some(best_curl.map_or(curl_time, |b| b.min(curl_time)));
+
+        // Ours: a same-sized file queued in the store, uploaded by a child
+        // process that opens the store (the parent lets go of it first).
+        let source = device_dir.path().join(format!("ours-{round}.mp4"));
+        write_video(&source, 2000 + round, bytes);
+        let sha = store
+            .lock()
+            .expect("store")
+            .attach_media(
+                demo.installations[0].id,
+                &source,
+                &format!("Benchmark video {round}"),
+            )
+            .expect("attach video")
+            .file
+            .sha256;
+        std::fs::remove_file(&source).expect("remove the source copy");
+        let child = run_upload_child(&store, &store_dir, &url, &token);
+        assert!(state.blobs.contains(&sha), "our upload reached the server");
+        assert_eq!(child.bytes, bytes as u64);
+        println!(
+            "upload round {}: curl -T {:.2?} ({:.0} MiB/s); BlobUploader {:.2?} ({:.0} MiB/s), peak RSS growth {:.1} MiB",
+            round + 1,
+            curl_time,
+            mib_per_sec(bytes, curl_time),
+            child.elapsed,
+            mib_per_sec(bytes, child.elapsed),
+            child.rss_growth_kib as f64 / 1024.0
+        );
+        std::fs::remove_file(&curl_file).expect("remove the curl file");
+        best_ours = Some(match best_ours {
+            Some(b) if b.elapsed <= child.elapsed => ChildResult {
+                rss_growth_kib: b.rss_growth_kib.max(child.rss_growth_kib),
+                ..b
+            },
+            Some(b) => ChildResult {
+                rss_growth_kib: b.rss_growth_kib.max(child.rss_growth_kib),
+                ..child
+            },
+            None => child,
+        });
+    }
+    let (curl, ours) = (
+        best_curl.expect("a round ran"),
+        best_ours.expect("a round ran"),
+    );
+    println!(
+        "upload of {upload_mib} MiB (best of {rounds}): BlobUploader {:.0} MiB/s vs curl -T {:.0} MiB/s = {:.0}% of curl (goal >= 70%); \
+         peak RSS growth of the uploading process {:.1} MiB (worst round; goal <= 64 MiB)",
+        mib_per_sec(bytes, ours.elapsed),
+        mib_per_sec(bytes, curl),
+        100.0 * curl.as_secs_f64() / ours.elapsed.as_secs_f64(),
+        ours.rss_growth_kib as f64 / 1024.0
+    );
+    server.shutdown().await.expect("shutdown");
+}
+
+fn mib_per_sec(bytes: usize, took: Duration) -> f64 {
+    bytes as f64 / (1 << 20) as f64 / took.as_secs_f64()
+}
+
+fn open_device(dir: &Path) -> (SharedStore, SyncEngine) {
+    let store = Arc::new(Mutex::new(
+        Store::open(dir.join("store")).expect("open store"),
+    ));
+    let engine =
+        SyncEngine::new(Arc::clone(&store), SyncOptions::new(dir.join("sync"))).expect("engine");
+    (store, engine)
+}
+
+async fn login(url: &str, username: &str, password: &str) -> String {
+    let response: fieldbook_protocol::LoginResponse = reqwest::Client::new()
+        .post(format!("{url}/api/v1/auth/login"))
+        .json(&serde_json::json!({"username": username, "password": password}))
+        .send()
+        .await
+        .expect("login")
+        .error_for_status()
+        .expect("login accepted")
+        .json()
+        .await
+        .expect("login body");
+    response.token
+}
+
+fn count_rows(database: &Path, table: &str) -> u64 {
+    let db =
+        rusqlite::Connection::open_with_flags(database, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .expect("open the store read-only");
+    db.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+        .expect("count")
+}
+
+/// Creates the record tables as the store defines them in a fresh database
+/// (same pragmas as the store), loads the synced rows into memory, then
+/// times inserting them all in one transaction.
+fn raw_insert_baseline(store_db: &Path, dir: &Path) -> (usize, Duration) {
+    let source =
+        rusqlite::Connection::open_with_flags(store_db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .expect("open the store read-only");
+    let mut target = rusqlite::Connection::open(dir.join("baseline.sqlite3")).expect("baseline db");
+    target
+        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0))
+        .expect("wal");
+    target
+        .execute_batch("PRAGMA synchronous = FULL;")
+        .expect("pragmas");
+    let mut tables = Vec::new();
+    for &table in RECORD_TABLES {
+        let create: String = source
+            .query_row(
+                "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?1",
+                [table],
+                |r| r.get(0),
+            )
+            .unwrap_or_else(|e| panic!("the store has no table {table}: {e}"));
+        target.execute_batch(&create).expect("create table");
+        let mut stmt = source
+            .prepare(&format!("SELECT * FROM {table}"))
+            .expect("select");
+        let columns = stmt.column_count();
+        let rows: Vec<Vec<rusqlite::types::Value>> = stmt
+            .query_map([], |r| {
+                (0..columns)
+                    .map(|i| r.get::<_, rusqlite::types::Value>(i))
+                    .collect()
+            })
+            .expect("query")
+            .map(|r| r.expect("row"))
+            .collect();
+        tables.push((table, columns, rows));
+    }
+    let total = tables.iter().map(|(_, _, rows)| rows.len()).sum();
+    let t = Instant::now();
+    let tx = target.transaction().expect("begin");
+    for (table, columns, rows) in &tables {
+        let placeholders = vec!["?"; *columns].join(", ");
+        let mut insert = tx
+            .prepare(&format!("INSERT INTO {table} VALUES ({placeholders})"))
+            .expect("prepare insert");
+        for row in rows {
+            insert
+                .execute(rusqlite::params_from_iter(row.iter()))
+                .expect("insert");
+        }
+    }
+    tx.commit().expect("commit");
+    (total, t.elapsed())
+}
+
+/// An MP4 by its header (videos are never decoded) of `bytes` bytes made
+/// from `seed`; returns its SHA-256.
+fn write_video(path: &Path, seed: u64, bytes: usize) -> Sha256Hex {
+    let mut file = std::io::BufWriter::with_capacity(
+        1 << 20,
+        std::fs::File::create(path).expect("create video"),
+    );
+    let mut hasher = sha2::Sha256::new();
+    let header = b"\0\0\0\x18ftypisom\0\0\0\0isomiso2";
+    file.write_all(header).expect("write");
+    hasher.update(header);
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut block = vec![0u8; 1 << 20];
+    let mut written = header.len();
+    while written < bytes {
+        for word in block.chunks_exact_mut(8) {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            word.copy_from_slice(&state.to_le_bytes());
+        }
+        let n = block.len().min(bytes - written);
+        file.write_all(&block[..n]).expect("write");
+        hasher.update(&block[..n]);
+        written += n;
+    }
+    file.flush().expect("flush");
+    Sha256Hex::from_bytes(hasher.finalize().into())
+}
+
+/// Creates a tus upload (POST, like our client) and times `curl -T` sending
+/// the whole file in one PATCH.
+async fn curl_upload(url: &str, token: &str, file: &Path, sha: &Sha256Hex, len: u64) -> Duration {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let created = reqwest::Client::new()
+        .post(format!("{url}/api/v1/blobs"))
+        .bearer_auth(token)
+        .header("Tus-Resumable", "1.0.0")
+        .header("Upload-Length", len)
+        .header(
+            "Upload-Metadata",
+            format!("sha256 {}", b64.encode(sha.as_str())),
+        )
+        .send()
+        .await
+        .expect("create upload for curl");
+    assert_eq!(created.status(), reqwest::StatusCode::CREATED);
+    let location = created
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .expect("Location")
+        .to_owned();
+    let t = Instant::now();
+    let output = tokio::process::Command::new("curl")
+        .args([
+            "-sS",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "-X",
+            "PATCH",
+        ])
+        .arg("-T")
+        .arg(file)
+        .args([
+            "-H",
+            "Tus-Resumable: 1.0.0",
+            "-H",
+            "Upload-Offset: 0",
+            "-H",
+            "Content-Type: application/offset+octet-stream",
+            // No 100-continue round trip: our client does not wait for one.
+            "-H",
+            "Expect:",
+            "-H",
+        ])
+        .arg(format!("Authorization: Bearer {token}"))
+        .arg(format!("{url}{location}"))
+        .output()
+        .await
+        .expect("run curl");
+    let took = t.elapsed();
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "204",
+        "curl PATCH: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    took
+}
+
+#[derive(Debug, Clone, Copy)]
+struct ChildResult {
+    bytes: u64,
+    elapsed: Duration,
+    rss_growth_kib: u64,
+}
+
+/// Runs this binary as the upload child on the device's store. The store's
+/// directory lock allows one process: the parent's store is closed for the
+/// child's run and opened again after.
+fn run_upload_child(store: &SharedStore, store_dir: &Path, url: &str, token: &str) -> ChildResult {
+    // Swap in a throwaway store so the device's one is closed.
+    *store.lock().expect("store") =
+        Store::open(store_dir.with_file_name("placeholder-store")).expect("placeholder store");
+    let output = Command::new(std::env::current_exe().expect("own path"))
+        .arg(UPLOAD_CHILD)
+        .arg(store_dir)
+        .arg(url)
+        .arg(token)
+        .output()
+        .expect("run the upload child");
+    *store.lock().expect("store") = Store::open(store_dir).expect("reopen store");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "upload child failed: {stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let line = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("RESULT "))
+        .expect("the child prints RESULT");
+    let field = |name: &str| -> u64 {
+        line.split_whitespace()
+            .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{name} in {line}"))
+    };
+    ChildResult {
+        bytes: field("bytes"),
+        elapsed: Duration::from_micros(field("micros")),
+        rss_growth_kib: field("hwm_kib").saturating_sub(field("rss_before_kib")),
+    }
+}
+
+/// `VmRSS` / `VmHWM` of this process, in KiB.
+fn proc_status_kib(key: &str) -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("read /proc/self/status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(key))
+        .and_then(|rest| {
+            rest.trim_start_matches(':')
+                .trim()
+                .split_whitespace()
+                .next()
+        })
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{key} in /proc/self/status"))
+}
+
+/// The child: uploads the store's queue with `BlobUploader` and prints the
+/// time and its peak RSS growth.
+fn upload_child(args: &[String]) {
+    let [store_dir, url, token, ..] = args else {
+        panic!("usage: {UPLOAD_CHILD} <store dir> <server url> <token>");
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let store: SharedStore = Arc::new(Mutex::new(
+        Store::open(PathBuf::from(store_dir)).expect("open store"),
+    ));
+    let client = reqwest::Client::new();
+    let uploader = BlobUploader::new(client, url, token.clone());
+    let pending: u64 = store
+        .lock()
+        .expect("store")
+        .blobs_pending_upload(usize::MAX)
+        .expect("queue")
+        .iter()
+        .map(|b| b.blob.size)
+        .sum();
+    let rss_before = proc_status_kib("VmRSS");
+    // Reset the peak to the current RSS (Linux: "5" clears VmHWM), so the
+    // peak measured is the upload's.
+    std::fs::write("/proc/self/clear_refs", "5").expect("reset VmHWM");
+    let t = Instant::now();
+    let summary = runtime
+        .block_on(uploader.upload_pending(&store, &|_| {}))
+        .expect("upload");
+    let elapsed = t.elapsed();
+    let hwm = proc_status_kib("VmHWM");
+    assert!(summary.failed.is_empty(), "{:?}", summary.failed);
+    println!(
+        "RESULT bytes={} micros={} rss_before_kib={rss_before} hwm_kib={hwm} pending={pending}",
+        summary.uploaded_bytes,
+        elapsed.as_micros()
+    );
+}
