@@ -125,7 +125,7 @@ describe("golden path", { timeout: 15 * 60_000 }, () => {
       const found = await person.$$("schedule-row");
       return found.length > 0 ? found : null;
     });
-    const shownIds = await Promise.all(rows.map((r) => r.getAttribute("data-installation-id")));
+    const shownIds = await attributes(rows, "data-installation-id");
     for (const id of shownIds) assert.ok(teamJobs.has(id), `row ${id} is one of the team's jobs`);
     assert.ok(shownIds.length >= Math.min(teamJobs.size, 5), `${shownIds.length} rows shown of ${teamJobs.size} jobs`);
     assert.ok((await person.$$("day-heading")).length > 0, "rows are grouped by day");
@@ -196,7 +196,7 @@ describe("golden path", { timeout: 15 * 60_000 }, () => {
       const found = await person.$$("media-item");
       return found.length === 3 ? found : null;
     });
-    const shown = await Promise.all(items.map((i) => i.getAttribute("data-sha256")));
+    const shown = await attributes(items, "data-sha256");
     assert.deepEqual(shown.toSorted(), photos.map((p) => p.sha256).toSorted(), "thumbnails are the files' hashes");
     // Thumbnails actually load over the media:// scheme.
     await waitFor("thumbnails to decode", () =>
@@ -331,6 +331,13 @@ describe("golden path", { timeout: 15 * 60_000 }, () => {
     await person.screenshot("11-settings");
   });
 });
+
+/** One attribute of each element (WebdriverIO's element arrays map asynchronously). */
+async function attributes(elements, name) {
+  const values = [];
+  for (const el of elements) values.push(await el.getAttribute(name));
+  return values;
+}
 
 /**
  * Draw a two-stroke signature on the canvas with WebDriver pointer actions
