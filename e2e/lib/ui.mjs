@@ -57,8 +57,14 @@ export class Person {
   async screenshot(name, dir = screenshotDir) {
     mkdirSync(dir, { recursive: true });
     const file = join(dir, `${name}.png`);
-    // Let transitions and image decoding settle before the shot.
+    // Let transitions finish, then wait for two animation frames so what is
+    // on the X screen is what the DOM says (WebKit paints asynchronously, and
+    // late on a busy machine).
     await this.browser.pause(400);
+    await this.browser.execute(
+      () => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(() => done(true)))),
+    );
+    await this.browser.pause(200);
     await run(imageMagick.import, ["-window", "root", file]);
     return file;
   }

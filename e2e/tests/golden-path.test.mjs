@@ -205,6 +205,7 @@ describe("golden path", { timeout: 15 * 60_000 }, () => {
         return imgs.length === 3 && imgs.every((img) => img.complete && img.naturalWidth > 0);
       }),
     );
+    await browser.execute((sel) => document.querySelector(sel).scrollIntoView({ block: "center" }), byTestId("media-item"));
     await person.screenshot("04-report");
   });
 
@@ -219,6 +220,7 @@ describe("golden path", { timeout: 15 * 60_000 }, () => {
     assert.ok(signerName.length > 0, "the signer's name is pre-filled");
     await person.screenshot("06-signature-pad-signed");
     await person.tap("signature-save");
+    await person.$("signature-pad").waitForDisplayed({ reverse: true, timeout: 20_000 });
     await person.waitVisible("signature-summary");
   });
 
