@@ -1,0 +1,158 @@
+//! What every command works with: the store shared with the sync engine, the
+//! media files, and the per-installation queue that orders report autosaves.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use fieldbook_media::MediaStore;
+use fieldbook_store::Store;
+use fieldbook_sync::{SharedStore, SyncEngine, SyncError, SyncOptions};
+use uuid::Uuid;
+
+use crate::error::{CommandError, CommandResult};
+
+/// Settings read once at start (environment variables of the app contract).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LaunchSettings {
+    /// `FIELDBOOK_SERVER_URL`: pre-filled on the sign-in screen.
+    pub default_server_url: Option<String>,
+    /// `FIELDBOOK_TEST_HOOKS=1`: the UI exposes its test-only helpers.
+    pub test_hooks: bool,
+}
+
+impl LaunchSettings {
+    pub fn from_env() -> Self {
+        Self {
+            default_server_url: std::env::var("FIELDBOOK_SERVER_URL")
+                .ok()
+                .map(|url| url.trim().to_owned())
+                .filter(|url| !url.is_empty()),
+            test_hooks: std::env::var("FIELDBOOK_TEST_HOOKS").is_ok_and(|v| v == "1"),
+        }
+    }
+}
+
+/// Cheap to clone; one per app (managed Tauri state) or per test.
+#[derive(Debug, Clone)]
+pub struct AppContext {
+    /// Behind a std mutex, shared with the sync engine. Never held across an
+    /// `.await`: every use runs on a blocking thread and lets go.
+    store: SharedStore,
+    sync: SyncEngine,
+    /// A copy of the store's media paths, so the `media://` protocol serves
+    /// files without waiting for the store's lock.
+    media: MediaStore,
+    data_dir: PathBuf,
+    database_path: PathBuf,
+    launch: LaunchSettings,
+    drafts: DraftQueue,
+}
+
+impl AppContext {
+    /// Wraps the opened store and creates its sync engine with the default
+    /// options (token and server URL in the data dir). No network I/O.
+    pub fn new(store: Store, launch: LaunchSettings) -> Result<Self, SyncError> {
+        let data_dir = store.data_dir().to_path_buf();
+        Self::with_sync_options(store, launch, SyncOptions::new(&data_dir))
+    }
+
+    pub fn with_sync_options(
+        store: Store,
+        launch: LaunchSettings,
+        options: SyncOptions,
+    ) -> Result<Self, SyncError> {
+        let media = store.media_store().clone();
+        let data_dir = store.data_dir().to_path_buf();
+        let database_path = store.database_path();
+        let store: SharedStore = Arc::new(Mutex::new(store));
+        let sync = SyncEngine::new(Arc::clone(&store), options)?;
+        Ok(Self {
+            store,
+            sync,
+            media,
+            data_dir,
+            database_path,
+            launch,
+            drafts: DraftQueue::default(),
+        })
+    }
+
+    pub fn sync(&self) -> &SyncEngine {
+        &self.sync
+    }
+
+    pub fn shared_store(&self) -> &SharedStore {
+        &self.store
+    }
+
+    pub fn media(&self) -> &MediaStore {
+        &self.media
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    pub fn database_path(&self) -> &Path {
+        &self.database_path
+    }
+
+    pub fn launch(&self) -> &LaunchSettings {
+        &self.launch
+    }
+
+    pub fn drafts(&self) -> &DraftQueue {
+        &self.drafts
+    }
+
+    /// Runs `f` with the store on a blocking thread: SQLite calls and file
+    /// imports must not stall the async runtime (nor the UI thread).
+    pub async fn with_store<T, F>(&self, f: F) -> CommandResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Store) -> fieldbook_store::Result<T> + Send + 'static,
+    {
+        let store = Arc::clone(&self.store);
+        tokio::task::spawn_blocking(move || {
+            let mut store = store.lock().map_err(|_| {
+                CommandError::internal(
+                    "an earlier action crashed while using the local database; restart Fieldbook",
+                )
+            })?;
+            f(&mut store).map_err(CommandError::from)
+        })
+        .await
+        .map_err(|e| CommandError::internal(format!("the action stopped unexpectedly: {e}")))?
+    }
+
+    /// A change of shared data (one that queued an outbox entry) was made:
+    /// the sync engine pushes it after its debounce.
+    pub fn local_change(&self) {
+        self.sync.notify_local_change();
+    }
+}
+
+/// Orders the report actions of each installation: autosaves, signing and
+/// submitting run one at a time per installation, in the order they were
+/// called (tokio's mutex is fair), so the last autosave wins and a submit
+/// sees every autosave queued before it.
+#[derive(Debug, Clone, Default)]
+pub struct DraftQueue {
+    per_installation: Arc<Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>>>,
+}
+
+impl DraftQueue {
+    /// Waits for the installation's earlier report actions, then holds its
+    /// turn until the guard is dropped.
+    pub async fn turn(&self, installation_id: Uuid) -> tokio::sync::OwnedMutexGuard<()> {
+        let slot = {
+            let mut map = self
+                .per_installation
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            Arc::clone(map.entry(installation_id).or_default())
+        };
+        slot.lock_owned().await
+    }
+}

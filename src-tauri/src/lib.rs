@@ -1,0 +1,250 @@
+//! The Fieldbook desktop app: the Tauri shell over `fieldbook-store` and
+//! `fieldbook-sync`.
+//!
+//! One module per feature; each holds its command bodies as plain functions
+//! over [`context::AppContext`] (tested without Tauri) and a `commands`
+//! submodule of one-line `#[tauri::command]` wrappers.
+
+pub mod bindings;
+pub mod context;
+pub mod error;
+pub mod installations;
+mod logging;
+pub mod media;
+pub mod media_protocol;
+pub mod reports;
+pub mod session;
+pub mod settings;
+pub mod sync;
+
+#[cfg(test)]
+mod test_support;
+
+use std::path::PathBuf;
+
+use sha2::Digest;
+use tauri::{AppHandle, Manager, Runtime, WebviewWindowBuilder};
+use tauri_plugin_dialog::{DialogExt, MessageDialogKind};
+
+use context::{AppContext, LaunchSettings};
+
+/// The window the UI lives in (`tauri.conf.json`, created in setup).
+const MAIN_WINDOW: &str = "main";
+
+/// Environment variable overriding the data folder (the app contract).
+pub const DATA_DIR_ENV: &str = "FIELDBOOK_DATA_DIR";
+
+pub fn run() {
+    let context = tauri::generate_context!();
+    let instance_id = single_instance_id(&context.config().identifier);
+    let app = tauri::Builder::default()
+        // First: a second launch on the same data folder must hand over to
+        // the running one before anything else opens the store.
+        .plugin(
+            tauri_plugin_single_instance::Builder::new()
+                .dbus_id(instance_id)
+                .callback(|app, _args, _cwd| focus_main_window(app))
+                .build(),
+        )
+        .plugin(tauri_plugin_dialog::init())
+        .register_asynchronous_uri_scheme_protocol(
+            media_protocol::SCHEME,
+            |ctx, request, responder| {
+                let Some(media) = ctx
+                    .app_handle()
+                    .try_state::<AppContext>()
+                    .map(|app| app.media().clone())
+                else {
+                    responder.respond(
+                        tauri::http::Response::builder()
+                            .status(tauri::http::StatusCode::SERVICE_UNAVAILABLE)
+                            .body(Vec::new())
+                            .unwrap_or_default(),
+                    );
+                    return;
+                };
+                // File reads stay off the UI thread.
+                tauri::async_runtime::spawn_blocking(move || {
+                    responder.respond(media_protocol::respond(&media, &request));
+                });
+            },
+        )
+        .invoke_handler(tauri::generate_handler![
+            session::commands::app_info,
+            session::commands::current_session,
+            session::commands::sign_in,
+            session::commands::sign_out,
+            installations::commands::list_installations,
+            installations::commands::get_installation,
+            installations::commands::start_installation,
+            installations::commands::finish_installation,
+            installations::commands::could_not_complete,
+            installations::commands::set_installation_flags,
+            installations::commands::respond_to_assignment,
+            reports::commands::get_report_draft,
+            reports::commands::save_report_draft,
+            reports::commands::sign_report,
+            reports::commands::submit_report,
+            reports::commands::get_report,
+            media::commands::attach_media,
+            media::commands::set_media_caption,
+            media::commands::remove_media,
+            sync::commands::sync_status,
+            sync::commands::sync_now,
+            sync::commands::needs_attention,
+            sync::commands::retry_outbox_entry,
+            sync::commands::dismiss_outbox_entry,
+            settings::commands::storage_usage,
+        ])
+        .setup(|app| {
+            setup(app.handle());
+            Ok(())
+        })
+        .build(context);
+    match app {
+        Ok(app) => app.run(|_, _| {}),
+        Err(e) => {
+            eprintln!("Fieldbook could not start: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+/// Opens the data folder's store, starts sync and shows the window; if the
+/// store cannot be opened (in use by another Fieldbook, written by a newer
+/// version, …) says so in a dialog and quits.
+fn setup<R: Runtime>(app: &AppHandle<R>) {
+    let data_dir = match data_dir(app) {
+        Ok(dir) => dir,
+        Err(message) => return fail_to_start(app, message),
+    };
+    // With an explicit data folder (tests, several technicians on one
+    // machine) the logs go with it; otherwise to the OS's log folder.
+    let log_dir = if std::env::var_os(DATA_DIR_ENV).is_some() {
+        Ok(data_dir.join("logs"))
+    } else {
+        app.path().app_log_dir()
+    };
+    match log_dir
+        .map_err(|e| e.to_string())
+        .and_then(|dir| logging::init(&dir))
+    {
+        Ok(guard) => {
+            app.manage(guard);
+        }
+        Err(message) => eprintln!("Fieldbook runs without a log file: {message}"),
+    }
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), data_dir = %data_dir.display(), "starting");
+
+    let store = match fieldbook_store::Store::open(&data_dir) {
+        Ok(store) => store,
+        Err(e) => {
+            tracing::error!(code = e.code(), error = %e, "cannot open the store");
+            return fail_to_start(app, capitalise(&e.to_string()));
+        }
+    };
+    let ctx = match AppContext::new(store, LaunchSettings::from_env()) {
+        Ok(ctx) => ctx,
+        Err(e) => {
+            tracing::error!(code = e.code(), error = %e, "cannot create the sync engine");
+            return fail_to_start(app, capitalise(&e.to_string()));
+        }
+    };
+    app.manage(ctx.clone());
+
+    // Size and position are remembered per data folder.
+    let window_state_file = data_dir.join("window-state.json");
+    if let Err(e) = app.plugin(
+        tauri_plugin_window_state::Builder::new()
+            .with_filename(window_state_file.to_string_lossy())
+            .build(),
+    ) {
+        tracing::warn!(error = %e, "window size and position will not be remembered");
+    }
+    if let Err(e) = create_main_window(app) {
+        tracing::error!(error = %e, "cannot open the window");
+        return fail_to_start(
+            app,
+            format!("The Fieldbook window could not be opened: {e}"),
+        );
+    }
+
+    let handle = app.clone();
+    tauri::async_runtime::spawn(async move {
+        ctx.sync().start();
+        sync::forward_status(handle, ctx).await;
+    });
+}
+
+fn data_dir<R: Runtime>(app: &AppHandle<R>) -> Result<PathBuf, String> {
+    let dir = match std::env::var_os(DATA_DIR_ENV).filter(|v| !v.is_empty()) {
+        Some(dir) => PathBuf::from(dir),
+        None => app
+            .path()
+            .app_data_dir()
+            .map_err(|e| format!("Fieldbook cannot find a folder for its data: {e}"))?,
+    };
+    std::fs::create_dir_all(&dir).map_err(|e| {
+        format!(
+            "Fieldbook cannot create its data folder {}: {e}. Check the disk and its permissions.",
+            dir.display()
+        )
+    })?;
+    Ok(dir)
+}
+
+fn create_main_window<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
+    let config = app
+        .config()
+        .app
+        .windows
+        .iter()
+        .find(|w| w.label == MAIN_WINDOW)
+        .cloned()
+        .ok_or_else(|| tauri::Error::WindowNotFound)?;
+    WebviewWindowBuilder::from_config(app, &config)?.build()?;
+    Ok(())
+}
+
+fn focus_main_window<R: Runtime>(app: &AppHandle<R>) {
+    if let Some(window) = app.get_webview_window(MAIN_WINDOW) {
+        let _ = window.unminimize();
+        let _ = window.show();
+        let _ = window.set_focus();
+    }
+}
+
+/// Shows why Fieldbook cannot start and quits once the message is closed.
+fn fail_to_start<R: Runtime>(app: &AppHandle<R>, message: String) {
+    eprintln!("Fieldbook cannot start: {message}");
+    let handle = app.clone();
+    app.dialog()
+        .message(message)
+        .title("Fieldbook cannot start")
+        .kind(MessageDialogKind::Error)
+        .show(move |_| handle.exit(1));
+}
+
+/// The single-instance plugin's D-Bus name: one per data folder, so two
+/// technicians' folders (or test runs) can be open at once, while a second
+/// launch on the same folder focuses the first window.
+fn single_instance_id(identifier: &str) -> String {
+    match std::env::var_os(DATA_DIR_ENV).filter(|v| !v.is_empty()) {
+        Some(dir) => {
+            let dir = PathBuf::from(dir);
+            let dir = std::path::absolute(&dir).unwrap_or(dir);
+            let digest = sha2::Sha256::digest(dir.as_os_str().as_encoded_bytes());
+            let short: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+            format!("{identifier}.data_{short}")
+        }
+        None => identifier.to_owned(),
+    }
+}
+
+fn capitalise(message: &str) -> String {
+    let mut chars = message.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
