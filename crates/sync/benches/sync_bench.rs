@@ -304,13 +304,21 @@ fn raw_insert_baseline(store_db: &Path, dir: &Path) -> (usize, Duration) {
             )
             .unwrap_or_else(|e| panic!("the store has no table {table}: {e}"));
         target.execute_batch(&create).expect("create table");
+        // Stored columns only: generated ones are computed, not inserted.
+        let names: Vec<String> = source
+            .prepare("SELECT name FROM pragma_table_xinfo(?1) WHERE hidden = 0 ORDER BY cid")
+            .expect("columns")
+            .query_map([table], |r| r.get(0))
+            .expect("columns")
+            .map(|r| r.expect("column"))
+            .collect();
+        let columns = names.join(", ");
         let mut stmt = source
-            .prepare(&format!("SELECT * FROM {table}"))
+            .prepare(&format!("SELECT {columns} FROM {table}"))
             .expect("select");
-        let columns = stmt.column_count();
         let rows: Vec<Vec<rusqlite::types::Value>> = stmt
             .query_map([], |r| {
-                (0..columns)
+                (0..names.len())
                     .map(|i| r.get::<_, rusqlite::types::Value>(i))
                     .collect()
             })
@@ -323,9 +331,11 @@ fn raw_insert_baseline(store_db: &Path, dir: &Path) -> (usize, Duration) {
     let t = Instant::now();
     let tx = target.transaction().expect("begin");
     for (table, columns, rows) in &tables {
-        let placeholders = vec!["?"; *columns].join(", ");
+        let placeholders = vec!["?"; columns.split(", ").count()].join(", ");
         let mut insert = tx
-            .prepare(&format!("INSERT INTO {table} VALUES ({placeholders})"))
+            .prepare(&format!(
+                "INSERT INTO {table} ({columns}) VALUES ({placeholders})"
+            ))
             .expect("prepare insert");
         for row in rows {
             insert

@@ -11,9 +11,14 @@
 //!   answers `200` + `Fieldbook-Blob-Exists: true`; that blob is done without
 //!   sending a byte.
 //! - **Flat memory**: the file is read chunk by chunk on a blocking thread,
-//!   at most three chunks alive at once (one being sent, one queued, one
-//!   being read), so a multi-GB video costs a few chunk sizes of memory. The
+//!   at most two chunks alive at once (one being sent, the next one read
+//!   ahead), so a multi-GB video costs two chunk sizes of memory. The
 //!   read-ahead overlaps disk reads and hashing with the network.
+//! - **Corrupt local files**: the server checks the whole file's SHA-256
+//!   when the last chunk arrives and answers 422; the blob is then reported
+//!   (not retried while the file stays as it is). The client does not hash
+//!   the whole file itself: that would be one more pass over a multi-GB
+//!   video for a case the server already catches.
 //! - **Never in the way**: the engine can raise a flag (see
 //!   [`BlobUploader::yield_to`]) and the uploader stops between chunks, so a
 //!   2 GB video never holds back a report or a status change.
@@ -38,9 +43,10 @@ use tokio::sync::mpsc;
 use crate::{SharedStore, SyncError};
 
 /// Bytes per PATCH. Big enough that the server's per-chunk fsync and the
-/// request overhead are small next to the transfer, small enough that a
-/// lost chunk on a slow link costs little and memory stays flat.
-pub const DEFAULT_CHUNK_SIZE: usize = 8 << 20;
+/// request's round trip are small next to the transfer (the upload waits
+/// for each answer), small enough that a lost chunk on a slow link costs
+/// little and two of them in memory stay far below 64 MiB.
+pub const DEFAULT_CHUNK_SIZE: usize = 16 << 20;
 
 const TUS_VERSION: &str = "1.0.0";
 const OFFSET_OCTET_STREAM: &str = "application/offset+octet-stream";
@@ -466,14 +472,6 @@ impl BlobUploader {
                     })
                 }
             };
-            if chunk.file_sha256.as_ref().is_some_and(|d| d != sha256) {
-                // Read from byte 0 to the end: the file itself is not what it
-                // claims to be. Sending the last chunk would only make the
-                // server hash and refuse it.
-                self.terminate(&target).await;
-                persist_progress(store, sha256, None, 0)?;
-                return Ok(ChunksEnd::Corrupt);
-            }
             let sent = chunk.data.len() as u64;
             let expected = chunk.offset + sent;
             match self.patch(&target, chunk).await {
@@ -757,9 +755,7 @@ enum Step {
 impl Step {
     fn transport(err: reqwest::Error) -> Step {
         Step::Transient {
-            error: SyncError::Offline {
-                detail: err.without_url().to_string(),
-            },
+            error: crate::client::transport_error(err),
             wait: None,
         }
     }
@@ -974,14 +970,12 @@ struct Chunk {
     offset: u64,
     data: Vec<u8>,
     digest: [u8; 32],
-    /// On the last chunk of a read that started at byte 0: the whole file's
-    /// SHA-256, so corruption is caught before the last chunk goes out.
-    file_sha256: Option<Sha256Hex>,
 }
 
 /// Reads `path` from `start` to `length` in chunks on a blocking thread,
-/// hashing each. The channel holds one chunk, so at most three exist at
-/// once; dropping the receiver stops the reader.
+/// hashing each. A chunk is read only once the channel has room, i.e. once
+/// the previous one was taken for sending: at most two exist at once.
+/// Dropping the receiver stops the reader.
 fn spawn_chunk_reader(
     path: PathBuf,
     start: u64,
@@ -989,9 +983,10 @@ fn spawn_chunk_reader(
     chunk_size: usize,
 ) -> mpsc::Receiver<std::io::Result<Chunk>> {
     let (tx, rx) = mpsc::channel(1);
+    let runtime = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || {
-        let result = read_chunks(&path, start, length, chunk_size, &mut |chunk| {
-            tx.blocking_send(Ok(chunk)).is_ok()
+        let result = read_chunks(&path, start, length, chunk_size, &mut || {
+            runtime.block_on(tx.reserve()).ok()
         });
         if let Err(err) = result {
             // Nobody may be listening any more; that is fine.
@@ -1001,20 +996,25 @@ fn spawn_chunk_reader(
     rx
 }
 
-/// The reading half of [`spawn_chunk_reader`], synchronous for testing.
-/// `emit` returns false when the consumer is gone.
-fn read_chunks(
+/// Room for one chunk in the reader's channel.
+type ChunkSlot<'a> = mpsc::Permit<'a, std::io::Result<Chunk>>;
+
+/// The reading half of [`spawn_chunk_reader`]. `slot` waits for room for
+/// the next chunk and returns `None` when the consumer is gone.
+fn read_chunks<'a>(
     path: &Path,
     start: u64,
     length: u64,
     chunk_size: usize,
-    emit: &mut dyn FnMut(Chunk) -> bool,
+    slot: &mut dyn FnMut() -> Option<ChunkSlot<'a>>,
 ) -> std::io::Result<()> {
     let mut file = File::open(path)?;
     file.seek(SeekFrom::Start(start))?;
-    let mut whole = (start == 0).then(Sha256::new);
     let mut offset = start;
     while offset < length {
+        let Some(slot) = slot() else {
+            return Ok(());
+        };
         let want = (length - offset).min(chunk_size as u64);
         let mut data = Vec::with_capacity(want as usize);
         (&mut file).take(want).read_to_end(&mut data)?;
@@ -1025,26 +1025,12 @@ fn read_chunks(
             ));
         }
         let digest: [u8; 32] = Sha256::digest(&data).into();
-        if let Some(hasher) = whole.as_mut() {
-            hasher.update(&data);
-        }
-        let next = offset + want;
-        let file_sha256 = if next == length {
-            whole
-                .take()
-                .map(|h| Sha256Hex::from_bytes(h.finalize().into()))
-        } else {
-            None
-        };
-        if !emit(Chunk {
+        slot.send(Ok(Chunk {
             offset,
             data,
             digest,
-            file_sha256,
-        }) {
-            return Ok(());
-        }
-        offset = next;
+        }));
+        offset += want;
     }
     Ok(())
 }
@@ -1054,11 +1040,12 @@ mod tests {
     use super::*;
 
     fn collect(path: &Path, start: u64, length: u64, chunk: usize) -> std::io::Result<Vec<Chunk>> {
+        let (tx, mut rx) = mpsc::channel(1024);
+        read_chunks(path, start, length, chunk, &mut || tx.try_reserve().ok())?;
         let mut out = Vec::new();
-        read_chunks(path, start, length, chunk, &mut |c| {
-            out.push(c);
-            true
-        })?;
+        while let Ok(read) = rx.try_recv() {
+            out.push(read?);
+        }
         Ok(out)
     }
 
@@ -1085,19 +1072,16 @@ mod tests {
             assert_eq!(c.data, bytes[range.clone()]);
             assert_eq!(c.digest, Sha256Hex::digest(&bytes[range]).to_bytes());
         }
-        // Only the last chunk of a read from 0 carries the file's hash.
-        assert!(chunks[..2].iter().all(|c| c.file_sha256.is_none()));
-        assert_eq!(chunks[2].file_sha256, Some(Sha256Hex::digest(&bytes)));
     }
 
     #[test]
-    fn a_resumed_read_starts_at_the_offset_and_cannot_vouch_for_the_file() {
+    fn a_resumed_read_starts_at_the_offset() {
         let bytes = vec![7u8; 5000];
         let file = file_with(&bytes);
         let chunks = collect(file.path(), 3000, 5000, 4096).unwrap();
         assert_eq!(chunks.len(), 1);
         assert_eq!((chunks[0].offset, chunks[0].data.len()), (3000, 2000));
-        assert_eq!(chunks[0].file_sha256, None);
+        assert_eq!(chunks[0].data, vec![7u8; 2000]);
     }
 
     #[test]
@@ -1108,15 +1092,22 @@ mod tests {
     }
 
     #[test]
-    fn the_reader_stops_when_the_consumer_is_gone() {
+    fn the_reader_reads_ahead_only_when_there_is_room() {
         let file = file_with(&[0u8; 1000]);
-        let mut seen = 0;
-        read_chunks(file.path(), 0, 1000, 100, &mut |_| {
-            seen += 1;
-            seen < 3
-        })
-        .unwrap();
-        assert_eq!(seen, 3);
+        // Room for two chunks and nobody taking them: the reader stops
+        // after two instead of reading the whole file into memory.
+        let (tx, mut rx) = mpsc::channel(2);
+        read_chunks(file.path(), 0, 1000, 100, &mut || tx.try_reserve().ok()).unwrap();
+        let mut offsets = Vec::new();
+        while let Ok(read) = rx.try_recv() {
+            offsets.push(read.unwrap().offset);
+        }
+        assert_eq!(offsets, vec![0, 100]);
+
+        // The consumer is gone: nothing is read.
+        let (tx, rx) = mpsc::channel::<std::io::Result<Chunk>>(2);
+        drop(rx);
+        read_chunks(file.path(), 0, 1000, 100, &mut || tx.try_reserve().ok()).unwrap();
     }
 
     #[test]

@@ -668,3 +668,94 @@ async fn a_sync_with_a_lost_chunk_answer_ends_with_the_file_uploaded() {
     let status = device.engine.status();
     assert_eq!((status.pending_blobs, status.pending_blob_bytes), (0, 0));
 }
+
+/// The file is damaged after part of it went up: the resumed upload cannot
+/// check the whole file itself, so the server's 422 tells; the device
+/// reports it, forgets the removed upload and does not loop.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_damaged_mid_upload_is_refused_by_the_server_and_reported() {
+    let w = world().await;
+    let device = Device::signed_in(&w.proxy.url(), "alex").await;
+    let size = 3 * MIB + 17;
+    let sha256 = device.attach_video(w.installation, 8, size);
+    let uploader = device.uploader(&w.proxy.url(), "alex", MIB).await;
+    w.proxy
+        .add_rule(FaultRule::new(PATCH, 2, FaultAction::CutRequestAfter(MIB / 4)).then_go_down());
+    let failed = uploader.upload_pending(&device.store, &|_| {}).await;
+    assert_eq!(failed.err().map(|e| e.code()), Some("offline"));
+    assert_eq!(device.blob_state(&sha256).upload_offset, MIB as u64);
+
+    {
+        use std::io::{Seek, SeekFrom, Write};
+        let local = device.blob_state(&sha256).local_path;
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&local)
+            .expect("open the stored copy");
+        file.seek(SeekFrom::Start(2 * MIB as u64 + 3)).unwrap();
+        file.write_all(b"damage").unwrap();
+    }
+    w.proxy.set_up();
+    let summary = device.upload(&uploader).await;
+    assert_eq!(summary.uploaded_blobs, 0);
+    assert_eq!(
+        summary
+            .failed
+            .iter()
+            .map(|f| f.code.as_str())
+            .collect::<Vec<_>>(),
+        vec!["local_file_corrupt"]
+    );
+    assert!(w.server.stored_blob_hash(&sha256).is_none());
+    let state = device.blob_state(&sha256);
+    assert_eq!((state.upload_url, state.upload_offset), (None, 0));
+    assert_eq!(state.state, BlobUploadState::Pending);
+
+    let before = w.proxy.bytes_up();
+    assert_eq!(device.upload(&uploader).await.failed.len(), 1);
+    assert_eq!(w.proxy.bytes_up(), before, "nothing re-sent");
+}
+
+/// The engine asks the uploader to make way (local changes to push): it
+/// stops at the next chunk boundary with its progress saved, and the next
+/// run goes on from there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_asked_to_yield_stops_between_chunks_and_resumes_later() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let w = world().await;
+    let device = Device::signed_in(&w.proxy.url(), "alex").await;
+    let size = 4 * MIB + 3;
+    let sha256 = device.attach_video(w.installation, 9, size);
+    let flag = Arc::new(AtomicBool::new(false));
+    let uploader = device
+        .uploader(&w.proxy.url(), "alex", MIB)
+        .await
+        .yield_to(Arc::clone(&flag));
+
+    let raise = Arc::clone(&flag);
+    let first = uploader
+        .upload_pending(&device.store, &move |p| {
+            if p.bytes_done >= MIB as u64 {
+                raise.store(true, Ordering::Release);
+            }
+        })
+        .await
+        .expect("first run");
+    assert!(first.interrupted);
+    assert_eq!(first.uploaded_blobs, 0);
+    let saved = device.blob_state(&sha256);
+    assert_eq!(saved.state, BlobUploadState::Pending);
+    assert!(saved.upload_offset >= MIB as u64 && saved.upload_offset < size as u64);
+    assert_eq!(first.uploaded_bytes, saved.upload_offset);
+
+    flag.store(false, Ordering::Release);
+    let second = device.upload(&uploader).await;
+    assert!(!second.interrupted);
+    assert_eq!(second.uploaded_blobs, 1);
+    assert_eq!(
+        first.uploaded_bytes + second.uploaded_bytes,
+        size as u64,
+        "no byte sent twice"
+    );
+    assert_intact(&w.server, &sha256);
+}
