@@ -1,11 +1,12 @@
 //! The desktop's sync engine: keeps a device's local store and the central
 //! server in step (pull, push, blob uploads, background loop).
 //!
-//! One module per feature: [`client`] (HTTP), [`credentials`] (token),
-//! [`settings`] (server URL), [`pull`], [`push`], [`status`], [`engine`]
-//! (sign-in, sync cycle, loop) and [`recovery`] (a server that lost this
-//! device's history).
+//! One module per feature: [`blobs`] (tus uploads), [`client`] (HTTP),
+//! [`credentials`] (token), [`settings`] (server URL), [`pull`], [`push`],
+//! [`status`], [`engine`] (sign-in, sync cycle, loop) and [`recovery`] (a
+//! server that lost this device's history).
 
+pub mod blobs;
 pub mod client;
 pub mod credentials;
 pub mod engine;
