@@ -15,6 +15,7 @@ use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
 use uuid::Uuid;
 
+use crate::blobs::{BlobProgress, BlobUploader};
 use crate::client::{http_client, ApiClient};
 use crate::credentials::{CredentialStore, FileCredentialStore};
 use crate::error::SyncError;
@@ -119,6 +120,8 @@ struct Inner {
     /// Raised by a local change: a running blob upload stops at the next
     /// chunk so the change is pushed without waiting for a long video.
     blob_yield: Arc<AtomicBool>,
+    /// Kept across syncs (per server) for its memory of corrupt local files.
+    uploader: Mutex<Option<(String, BlobUploader)>>,
 }
 
 /// The sync engine of one data dir. Cheap to clone (an `Arc` inside);
@@ -163,6 +166,7 @@ impl SyncEngine {
                 wake: Notify::new(),
                 loop_started: AtomicBool::new(false),
                 blob_yield: Arc::new(AtomicBool::new(false)),
+                uploader: Mutex::new(None),
             }),
         };
         engine.refresh_counts()?;
@@ -438,7 +442,45 @@ impl SyncEngine {
         .await?;
         summary.pulled_records = pulled.records;
 
-        Ok((summary, None))
+        // Files last: a long video must not hold back reports and status
+        // changes, which are on the server by now.
+        self.set_phase(SyncPhase::Uploading, SyncProgress::default());
+        let uploader = self.uploader(client, token);
+        let uploaded = uploader
+            .upload_pending(&self.inner.store, &|p: BlobProgress| {
+                status.send_modify(|s| {
+                    s.pending_blob_bytes = p.bytes_total.saturating_sub(p.bytes_done);
+                    s.progress = Some(SyncProgress {
+                        items_done: p.blobs_done,
+                        items_total: Some(p.blobs_total),
+                        bytes_done: p.bytes_done,
+                        bytes_total: p.bytes_total,
+                    });
+                });
+            })
+            .await?;
+        summary.uploaded_blobs = uploaded.uploaded_blobs;
+        summary.uploaded_bytes = uploaded.uploaded_bytes;
+        let warning = uploaded.failed.first().map(|f| SyncErrorInfo {
+            code: f.code.clone(),
+            message: f.message.clone(),
+        });
+        Ok((summary, warning))
+    }
+
+    /// The blob uploader for this server with the current token.
+    fn uploader(&self, client: &ApiClient, token: &str) -> BlobUploader {
+        let mut cached = lock(&self.inner.uploader);
+        match cached.as_ref() {
+            Some((url, uploader)) if url == client.base() => uploader.with_token(token.to_owned()),
+            _ => {
+                let uploader =
+                    BlobUploader::new(client.http().clone(), client.base(), token.to_owned())
+                        .yield_to(Arc::clone(&self.inner.blob_yield));
+                *cached = Some((client.base().to_owned(), uploader.clone()));
+                uploader
+            }
+        }
     }
 
     /// Re-reads the counts the status shows from the store.

@@ -546,3 +546,99 @@ pub fn signature(signer: &str) -> SignatureInput {
         signer_name: signer.into(),
     }
 }
+
+// ---- a proxy that watches concurrency ---------------------------------------
+
+/// An HTTP proxy on loopback in front of the server that holds every request
+/// for `delay` and records how many were in flight at once: two syncs that
+/// overlapped show up as two requests in flight.
+pub struct CountingProxy {
+    pub url: String,
+    in_flight: Arc<std::sync::atomic::AtomicUsize>,
+    max_in_flight: Arc<std::sync::atomic::AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl std::fmt::Debug for CountingProxy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CountingProxy")
+            .field("url", &self.url)
+            .finish()
+    }
+}
+
+impl CountingProxy {
+    pub async fn start(upstream: String, delay: Duration) -> CountingProxy {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let in_flight = Arc::new(AtomicUsize::new(0));
+        let max_in_flight = Arc::new(AtomicUsize::new(0));
+        let client = reqwest::Client::new();
+        let (now, max) = (Arc::clone(&in_flight), Arc::clone(&max_in_flight));
+        let handler = move |method: axum::http::Method,
+                            uri: axum::http::Uri,
+                            headers: axum::http::HeaderMap,
+                            body: axum::body::Bytes| {
+            let (client, upstream, now, max) =
+                (client.clone(), upstream.clone(), now.clone(), max.clone());
+            async move {
+                let current = now.fetch_add(1, Ordering::SeqCst) + 1;
+                max.fetch_max(current, Ordering::SeqCst);
+                tokio::time::sleep(delay).await;
+                let path = uri.path_and_query().map_or("/", |p| p.as_str());
+                let mut request = client.request(method, format!("{upstream}{path}"));
+                for (name, value) in &headers {
+                    if name != axum::http::header::HOST {
+                        request = request.header(name, value);
+                    }
+                }
+                let answer = request.body(body).send().await;
+                now.fetch_sub(1, Ordering::SeqCst);
+                match answer {
+                    Ok(response) => {
+                        let status = response.status();
+                        let headers = response.headers().clone();
+                        let bytes = response.bytes().await.unwrap_or_default();
+                        (status, headers, bytes)
+                    }
+                    Err(_) => (
+                        axum::http::StatusCode::BAD_GATEWAY,
+                        axum::http::HeaderMap::new(),
+                        axum::body::Bytes::new(),
+                    ),
+                }
+            }
+        };
+        let app = axum::Router::new().fallback(handler);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("proxy listen");
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        CountingProxy {
+            url,
+            in_flight,
+            max_in_flight,
+            task,
+        }
+    }
+
+    /// Most requests that were in flight at the same time so far.
+    pub fn max_in_flight(&self) -> usize {
+        self.max_in_flight.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    pub fn reset(&self) {
+        self.max_in_flight.store(
+            self.in_flight.load(std::sync::atomic::Ordering::SeqCst),
+            std::sync::atomic::Ordering::SeqCst,
+        );
+    }
+}
+
+impl Drop for CountingProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}

@@ -1,0 +1,551 @@
+//! The engine against the real server: the golden path with the server down
+//! while the technician works, two devices racing for a job, ops cancelling
+//! under a technician, a revoked token, and the background loop.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{eventually, wait_for_status, Device, TestServer, PASSWORD};
+use fieldbook_domain::InstallationStatus;
+use fieldbook_sync::{ConnectionState, SyncPhase};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn golden_path_offline_report_arrives_exactly_once() {
+    let mut server = TestServer::start().await;
+    let alex = server.add_technician("alex");
+    let team = server.add_team("North Crew", &[alex]);
+    let job = server.confirmed_job(team, "Ada Customer");
+
+    let device = Device::signed_in(&server, "alex").await;
+    assert_eq!(
+        device.installation(job).status,
+        InstallationStatus::Confirmed,
+        "the assigned job was pulled"
+    );
+
+    // On site, no network: the technician does the whole job offline.
+    server.stop().await;
+    device.start_job(job);
+    device.finish_job(job);
+    let (photos, signature) = device.complete_report(job, 3);
+    assert_eq!(
+        device.installation(job).status,
+        InstallationStatus::ReportSubmitted
+    );
+    let err = device.engine.sync_once().await.unwrap_err();
+    assert_eq!(err.code(), "offline");
+    let status = device.engine.status();
+    assert_eq!(status.connection, ConnectionState::Offline);
+    assert_eq!(
+        status.pending_mutations,
+        3 + 3,
+        "start, finish, 3 attaches, submit"
+    );
+    assert_eq!(status.pending_blobs, 4, "3 photos and the signature");
+    assert!(status.pending_blob_bytes > 0);
+    assert_eq!(status.last_error.as_ref().unwrap().code, "offline");
+
+    // Back in coverage; a second sync must not send anything twice.
+    server.resume().await;
+    let summary = device
+        .engine
+        .sync_once()
+        .await
+        .expect("sync after reconnect");
+    assert_eq!(summary.pushed, 6);
+    assert_eq!(summary.refused, 0);
+    assert_eq!(summary.uploaded_blobs, 4);
+    let again = device.engine.sync_once().await.expect("second sync");
+    assert_eq!((again.pushed, again.uploaded_blobs), (0, 0));
+
+    let status = device.engine.status();
+    assert!(status.is_fully_synced(), "{status:?}");
+    assert_eq!(status.needs_attention, 0);
+    assert_eq!(status.connection, ConnectionState::Online);
+    assert!(status.last_success_at.is_some());
+    assert!(status.last_error.is_none());
+
+    let on_server = server.installation(job);
+    assert_eq!(on_server.status, InstallationStatus::ReportSubmitted);
+    let report = server.report(job).expect("report on the server");
+    assert_eq!(report.charger_serial_number, "ZP-2026-000123");
+    let local_report = device
+        .with_store(|s| s.get_report(job))
+        .unwrap()
+        .expect("report on the device");
+    assert_eq!(report.id, local_report.id);
+    assert_eq!(report.content_hash, local_report.content_hash);
+    let media = server.media(job);
+    assert_eq!(media.len(), 3, "each photo exactly once");
+    let mut server_hashes: Vec<_> = media.iter().map(|m| m.file.sha256.clone()).collect();
+    let mut local_hashes = photos.clone();
+    server_hashes.sort();
+    local_hashes.sort();
+    assert_eq!(server_hashes, local_hashes);
+    for sha in photos.iter().chain([&signature]) {
+        assert_eq!(
+            server.blob_digest(sha).as_ref(),
+            Some(sha),
+            "blob {sha} on the server with the same bytes"
+        );
+    }
+    assert_eq!(
+        server.mutations_from(device.device_id()),
+        6,
+        "every mutation recorded exactly once"
+    );
+    assert_eq!(
+        server.count(
+            "SELECT count(*) FROM report_events WHERE installation_id = ?1",
+            &job.to_string()
+        ),
+        1,
+        "one submission event"
+    );
+    // The device agrees with the server after the pull.
+    assert_eq!(device.installation(job), on_server);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_devices_of_a_team_the_first_start_wins() {
+    let server = TestServer::start().await;
+    let alex = server.add_technician("alex");
+    let sam = server.add_technician("sam");
+    let team = server.add_team("North Crew", &[alex, sam]);
+    let job = server.confirmed_job(team, "Ada Customer");
+
+    let first = Device::signed_in(&server, "alex").await;
+    let second = Device::signed_in(&server, "sam").await;
+    assert!(first.has_installation(job) && second.has_installation(job));
+
+    first.start_job(job);
+    second.start_job(job);
+    let won = first.engine.sync_once().await.unwrap();
+    assert_eq!((won.pushed, won.refused), (1, 0));
+    let lost = second.engine.sync_once().await.unwrap();
+    assert_eq!((lost.pushed, lost.refused), (0, 1));
+
+    let parked = second.needs_attention();
+    assert_eq!(parked.len(), 1);
+    let reason = parked[0].last_error.as_deref().unwrap();
+    assert!(
+        reason.contains("already in_progress") && reason.contains("another device"),
+        "a clear reason: {reason}"
+    );
+    assert_eq!(second.engine.status().needs_attention, 1);
+    assert_eq!(second.engine.status().pending_mutations, 0);
+    // Rebased onto the server's state: started (by the team-mate).
+    let server_state = server.installation(job);
+    assert_eq!(server_state.status, InstallationStatus::InProgress);
+    assert_eq!(second.installation(job), server_state);
+    assert_eq!(first.installation(job), server_state);
+    // A conflict between team-mates is not something for ops to review.
+    assert_eq!(server_state.ops_review_note, None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ops_cancels_while_the_technician_finishes_offline() {
+    let mut server = TestServer::start().await;
+    let alex = server.add_technician("alex");
+    let team = server.add_team("North Crew", &[alex]);
+    let job = server.confirmed_job(team, "Ada Customer");
+    let device = Device::signed_in(&server, "alex").await;
+
+    // No coverage on site: the whole job is done offline.
+    server.stop().await;
+    device.start_job(job);
+    device.finish_job(job);
+    let (photos, _) = device.complete_report(job, 1);
+    // Meanwhile in the office.
+    server
+        .transition(job, InstallationStatus::Cancelled, "customer moved house")
+        .expect("ops cancels");
+    server.resume().await;
+    let summary = device.engine.sync_once().await.unwrap();
+    assert!(summary.refused >= 1, "{summary:?}");
+
+    // The server kept the technician's report and photo and flagged the job.
+    let on_server = server.installation(job);
+    assert_eq!(on_server.status, InstallationStatus::Cancelled);
+    let note = on_server.ops_review_note.clone().expect("flagged for ops");
+    assert!(note.contains("please review"), "{note}");
+    let report = server.report(job).expect("report kept on the server");
+    assert_eq!(report.installation_id, job);
+    assert_eq!(server.media(job).len(), 1);
+    assert_eq!(
+        server.blob_digest(&photos[0]).as_ref(),
+        Some(&photos[0]),
+        "photo bytes uploaded"
+    );
+
+    // The device says what happened and shows the server's state.
+    let parked = device.needs_attention();
+    assert!(!parked.is_empty());
+    assert!(
+        parked
+            .iter()
+            .any(|e| e.last_error.as_deref().unwrap_or("").contains("cancelled")),
+        "{parked:?}"
+    );
+    assert_eq!(device.engine.status().needs_attention, parked.len() as u64);
+    assert_eq!(device.engine.status().pending_mutations, 0);
+    assert_eq!(
+        device.installation(job).status,
+        InstallationStatus::Cancelled
+    );
+    assert_eq!(
+        device.installation(job).ops_review_note.as_deref(),
+        Some(note.as_str())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_token_keeps_the_outbox_until_the_next_sign_in() {
+    let server = TestServer::start().await;
+    let alex = server.add_technician("alex");
+    let team = server.add_team("North Crew", &[alex]);
+    let job = server.confirmed_job(team, "Ada Customer");
+    let device = Device::signed_in(&server, "alex").await;
+
+    // Signed out from elsewhere: the token is revoked on the server.
+    let token = device.saved_token().expect("token saved");
+    let response = reqwest::Client::new()
+        .post(format!("{}/api/v1/auth/logout", server.url()))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success());
+
+    device.start_job(job);
+    let err = device.engine.sync_once().await.unwrap_err();
+    assert_eq!(err.code(), "unauthorized");
+    let status = device.engine.status();
+    assert!(status.needs_sign_in && status.signed_in, "{status:?}");
+    assert_eq!(status.pending_mutations, 1, "the outbox is kept");
+    assert_eq!(device.saved_token(), None, "the dead token is forgotten");
+    assert_eq!(
+        server.installation(job).status,
+        InstallationStatus::Confirmed
+    );
+    // Still refused without a token, without losing anything.
+    assert_eq!(
+        device.engine.sync_once().await.unwrap_err().code(),
+        "unauthorized"
+    );
+    assert_eq!(device.pending_mutations(), 1);
+
+    device
+        .engine
+        .sign_in(&server.url(), "alex", PASSWORD)
+        .await
+        .unwrap();
+    assert!(!device.engine.status().needs_sign_in);
+    let summary = device.engine.sync_once().await.unwrap();
+    assert_eq!(summary.pushed, 1);
+    assert_eq!(
+        server.installation(job).status,
+        InstallationStatus::InProgress
+    );
+    assert_eq!(server.mutations_from(device.device_id()), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_password_and_bad_urls_are_refused_with_their_codes() {
+    let server = TestServer::start().await;
+    server.add_technician("alex");
+    let device = Device::new();
+    let err = device
+        .engine
+        .sign_in(&server.url(), "alex", "not the password")
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "bad_credentials");
+    let err = device
+        .engine
+        .sign_in("sync.example.com", "alex", PASSWORD)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "invalid_server_url");
+    assert_eq!(device.engine.server_url(), None);
+    assert!(!device.engine.status().signed_in);
+    assert_eq!(
+        device.engine.sync_once().await.unwrap_err().code(),
+        "not_signed_in"
+    );
+
+    let session = device
+        .engine
+        .sign_in(&format!("{}/", server.url()), "alex", PASSWORD)
+        .await
+        .unwrap();
+    assert_eq!(session.user.username, "alex");
+    assert_eq!(device.engine.server_url(), Some(server.url()));
+    // The URL and token survive a restart of the app.
+    let reopened = fieldbook_sync::SyncEngine::new(
+        device.store.clone(),
+        common::test_options(device.dir.path()),
+    )
+    .unwrap();
+    assert_eq!(reopened.server_url(), Some(server.url()));
+    assert!(reopened.status().signed_in && !reopened.status().needs_sign_in);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_out_refuses_while_work_is_unsent_unless_forced() {
+    let server = TestServer::start().await;
+    let alex = server.add_technician("alex");
+    let team = server.add_team("North Crew", &[alex]);
+    let job = server.confirmed_job(team, "Ada Customer");
+    let device = Device::signed_in(&server, "alex").await;
+    let token = device.saved_token().unwrap();
+    device.start_job(job);
+
+    let err = device.engine.sign_out(false).await.unwrap_err();
+    assert_eq!(err.code(), "unsynced_work");
+    assert!(device.engine.status().signed_in);
+
+    device.engine.sync_once().await.unwrap();
+    device.engine.sign_out(false).await.unwrap();
+    assert!(!device.engine.status().signed_in);
+    assert_eq!(device.saved_token(), None);
+    assert!(device.with_store(|s| s.session().unwrap()).is_none());
+    // The token was revoked on the server too.
+    let response = reqwest::Client::new()
+        .get(format!("{}/api/v1/auth/session", server.url()))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), reqwest::StatusCode::UNAUTHORIZED);
+
+    // Forced, with work pending: it stays for the next sign-in.
+    device
+        .engine
+        .sign_in(&server.url(), "alex", PASSWORD)
+        .await
+        .unwrap();
+    device.finish_job(job);
+    device.engine.sign_out(true).await.unwrap();
+    assert_eq!(device.pending_mutations(), 1);
+    device
+        .engine
+        .sign_in(&server.url(), "alex", PASSWORD)
+        .await
+        .unwrap();
+    device.engine.sync_once().await.unwrap();
+    assert_eq!(
+        server.installation(job).status,
+        InstallationStatus::Completed
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_loop_syncs_after_a_local_change_within_the_debounce() {
+    let server = TestServer::start().await;
+    let alex = server.add_technician("alex");
+    let team = server.add_team("North Crew", &[alex]);
+    let job = server.confirmed_job(team, "Ada Customer");
+    let device = Device::signed_in(&server, "alex").await;
+    device.engine.start();
+    device.engine.start(); // idempotent
+    wait_for_status(&device.engine, WAIT, "the start-up sync", |s| {
+        s.last_success_at.is_some() && s.phase == SyncPhase::Idle
+    })
+    .await;
+
+    let before = std::time::Instant::now();
+    device.start_job(job);
+    let server_ref = &server;
+    eventually(WAIT, "the start on the server", || {
+        server_ref.installation(job).status == InstallationStatus::InProgress
+    })
+    .await;
+    let took = before.elapsed();
+    // Debounce 150 ms; the sync itself is a few requests on loopback.
+    assert!(took < Duration::from_secs(3), "took {took:?}");
+    wait_for_status(&device.engine, WAIT, "an empty outbox", |s| {
+        s.pending_mutations == 0 && s.phase == SyncPhase::Idle
+    })
+    .await;
+
+    // Ops changes something; "Sync now" brings it without any local change.
+    let second_job = server.confirmed_job(team, "Grace Customer");
+    device.engine.request_sync();
+    let device_ref = &device;
+    eventually(WAIT, "the new job on the device", || {
+        device_ref.has_installation(second_job)
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_probe_reconnects_when_the_server_comes_back() {
+    let mut server = TestServer::start().await;
+    let alex = server.add_technician("alex");
+    let team = server.add_team("North Crew", &[alex]);
+    let job = server.confirmed_job(team, "Ada Customer");
+    let device = Device::signed_in(&server, "alex").await;
+    device.engine.start();
+
+    server.stop().await;
+    device.start_job(job);
+    let offline = wait_for_status(&device.engine, WAIT, "offline", |s| {
+        s.connection == ConnectionState::Offline
+    })
+    .await;
+    assert_eq!(offline.pending_mutations, 1);
+    let retry = wait_for_status(&device.engine, WAIT, "a scheduled retry", |s| {
+        s.next_attempt_at.is_some() && s.connection == ConnectionState::Offline
+    })
+    .await;
+    let wait = retry.next_attempt_at.unwrap() - chrono::Utc::now();
+    assert!(
+        wait <= chrono::Duration::milliseconds(450),
+        "the backoff is capped at max_backoff: {wait:?}"
+    );
+    // Several probes fail while the server is away.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert_eq!(device.engine.status().connection, ConnectionState::Offline);
+    assert_eq!(device.pending_mutations(), 1);
+
+    // No request_sync, no local change: the probe notices by itself.
+    server.resume().await;
+    let online = wait_for_status(&device.engine, WAIT, "back online and synced", |s| {
+        s.connection == ConnectionState::Online
+            && s.pending_mutations == 0
+            && s.phase == SyncPhase::Idle
+    })
+    .await;
+    assert!(online.last_error.is_none(), "{online:?}");
+    assert!(
+        online.last_success_at > offline.last_attempt_at,
+        "{online:?}"
+    );
+    assert_eq!(
+        server.installation(job).status,
+        InstallationStatus::InProgress
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_restored_from_an_older_state_gets_the_outbox_replayed() {
+    let mut server = TestServer::start().await;
+    let alex = server.add_technician("alex");
+    let team = server.add_team("North Crew", &[alex]);
+    let first_job = server.confirmed_job(team, "Ada Customer");
+    let second_job = server.confirmed_job(team, "Grace Customer");
+    let device = Device::signed_in(&server, "alex").await;
+
+    // The device's binding and sequence are lost on the server (restored
+    // from a backup taken before this device first pushed).
+    server.stop().await;
+    let before_device = tempfile::tempdir().unwrap();
+    copy_dir(server.data_dir(), before_device.path());
+    server.resume().await;
+    device.start_job(first_job);
+    device.engine.sync_once().await.unwrap();
+    assert_eq!(server.mutations_from(device.device_id()), 1);
+    server.stop().await;
+    std::fs::remove_dir_all(server.data_dir()).unwrap();
+    copy_dir(before_device.path(), server.data_dir());
+    server.restart().await;
+    assert_eq!(server.mutations_from(device.device_id()), 0);
+    assert_eq!(
+        server.installation(first_job).status,
+        InstallationStatus::Confirmed,
+        "the restored server lost the start"
+    );
+
+    // The device's next mutation is number 2; the server expects 1.
+    device.start_job(second_job);
+    let summary = device.engine.sync_once().await.expect("recovered sync");
+    assert_eq!(summary.pushed, 1);
+    assert_eq!(summary.refused, 0);
+    assert_eq!(
+        server.installation(second_job).status,
+        InstallationStatus::InProgress
+    );
+    assert_eq!(server.mutations_from(device.device_id()), 1);
+    // Pulled again from zero: the device shows what the server has.
+    assert_eq!(
+        device.installation(first_job),
+        server.installation(first_job)
+    );
+    // The renumbering holds for later mutations too.
+    device.finish_job(second_job);
+    device.engine.sync_once().await.unwrap();
+    assert_eq!(
+        server.installation(second_job).status,
+        InstallationStatus::Completed
+    );
+    assert_eq!(server.mutations_from(device.device_id()), 2);
+    assert!(device.needs_attention().is_empty());
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_concurrent_syncs_never_overlap() {
+    let server = TestServer::start().await;
+    let alex = server.add_technician("alex");
+    let sam = server.add_technician("sam");
+    let team = server.add_team("North Crew", &[alex, sam]);
+    let job = server.confirmed_job(team, "Ada Customer");
+    let proxy = common::CountingProxy::start(server.url(), Duration::from_millis(80)).await;
+
+    let device = Device::new();
+    device
+        .engine
+        .sign_in(&proxy.url, "alex", PASSWORD)
+        .await
+        .unwrap();
+    let other = Device::new();
+    other
+        .engine
+        .sign_in(&proxy.url, "sam", PASSWORD)
+        .await
+        .unwrap();
+
+    // The proxy does see overlap: two devices syncing at once.
+    proxy.reset();
+    let (a, b) = tokio::join!(device.engine.sync_once(), other.engine.sync_once());
+    a.unwrap();
+    b.unwrap();
+    assert!(
+        proxy.max_in_flight() >= 2,
+        "the proxy must be able to see overlap"
+    );
+
+    // One engine, two callers at once: the second waits for the first.
+    device.start_job(job);
+    proxy.reset();
+    let engine = device.engine.clone();
+    let (first, second) = tokio::join!(engine.sync_once(), device.engine.sync_once());
+    let (first, second) = (first.unwrap(), second.unwrap());
+    assert_eq!(
+        proxy.max_in_flight(),
+        1,
+        "two syncs of one engine overlapped"
+    );
+    assert_eq!(first.pushed + second.pushed, 1, "the start went out once");
+    assert_eq!(server.mutations_from(device.device_id()), 1);
+    assert_eq!(
+        server.installation(job).status,
+        InstallationStatus::InProgress
+    );
+}
