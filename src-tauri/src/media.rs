@@ -172,7 +172,7 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(attached.len(), 2);
-        let seen = seen.lock().unwrap();
+        let seen = seen.lock().unwrap().clone();
         for (path, media) in paths.iter().zip(&attached) {
             let last = seen
                 .iter()
