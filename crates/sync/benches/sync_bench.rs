@@ -491,12 +491,7 @@ fn proc_status_kib(key: &str) -> u64 {
     status
         .lines()
         .find_map(|l| l.strip_prefix(key))
-        .and_then(|rest| {
-            rest.trim_start_matches(':')
-                .trim()
-                .split_whitespace()
-                .next()
-        })
+        .and_then(|rest| rest.trim_start_matches(':').split_whitespace().next())
         .and_then(|v| v.parse().ok())
         .unwrap_or_else(|| panic!("{key} in /proc/self/status"))
 }

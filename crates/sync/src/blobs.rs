@@ -639,18 +639,6 @@ impl BlobUploader {
         })
     }
 
-    /// Best effort tus termination of an upload this device gives up on, so
-    /// it does not count against the user's unfinished-upload quota.
-    async fn terminate(&self, target: &Url) {
-        let result = self
-            .request(reqwest::Method::DELETE, target.clone())
-            .send()
-            .await;
-        if let Err(err) = result {
-            tracing::debug!(%err, "terminating an abandoned upload failed; the server expires it");
-        }
-    }
-
     fn known_corrupt(&self, sha256: &Sha256Hex, stamp: FileStamp) -> bool {
         self.corrupt_files
             .lock()
