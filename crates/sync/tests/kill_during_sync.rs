@@ -127,12 +127,28 @@ fn run_child() {
                 .await
                 .expect("sign in");
         }
-        let jobs: Vec<Uuid> = locked(&store)
-            .list_installations(&InstallationQuery::default())
-            .expect("list")
-            .iter()
-            .map(|s| s.id)
-            .collect();
+        let list_jobs = || -> Vec<Uuid> {
+            locked(&store)
+                .list_installations(&InstallationQuery::default())
+                .expect("list")
+                .iter()
+                .map(|s| s.id)
+                .collect()
+        };
+        // The first start (or one killed before its first sync finished)
+        // has no jobs yet.
+        let mut jobs = list_jobs();
+        for _ in 0..20 {
+            if jobs.len() >= JOBS {
+                break;
+            }
+            say("sync begin");
+            match engine.sync_once().await {
+                Ok(summary) => say(format!("sync ok {summary:?}")),
+                Err(e) => say(format!("sync failed {} {e}", e.code())),
+            }
+            jobs = list_jobs();
+        }
         // The first job only ever gets the large videos, so it is never
         // submitted and always takes one; the others get everything else.
         let (video_job, other_jobs) = jobs.split_first().expect("the device has jobs");
@@ -144,7 +160,7 @@ fn run_child() {
             if upload_round && cycle == 0 {
                 actions.push((TechAction::AttachVideo { bytes: VIDEO_BYTES }, *video_job));
             }
-            for _ in 0..1 + rng.below(4) {
+            for _ in 0..2 + rng.below(5) {
                 let job = other_jobs[rng.below(other_jobs.len() as u64) as usize];
                 actions.push((random_action(&mut rng), job));
             }
@@ -196,9 +212,9 @@ fn run_child() {
 }
 
 fn random_action(rng: &mut Lcg) -> TechAction {
-    match rng.below(12) {
+    match rng.below(14) {
         0..=2 => TechAction::Start,
-        3 => TechAction::Finish,
+        3 | 12 | 13 => TechAction::Finish,
         4 => TechAction::SetFlags {
             customer_confirmed: rng.below(2) == 0,
             demo_completed: (rng.below(2) == 0).then_some(true),
@@ -341,8 +357,14 @@ fn run_round(child: &mut Spawned, trigger: Trigger, seen: &mut Observed<'_>) -> 
                     (KillAt::Uploading, "Uploading") if kill_at_next_upload => {
                         Some("the upload phase".to_owned())
                     }
-                    (KillAt::Pushing, "Pushing") | (KillAt::Pulling, "Pulling") => {
-                        Some(format!("the {} phase", phase.to_lowercase()))
+                    (KillAt::Pushing, "Pushing") | (KillAt::Pulling, "Pulling")
+                        if report.syncs_begun > trigger.syncs_first =>
+                    {
+                        Some(format!(
+                            "the {} phase of sync {}",
+                            phase.to_lowercase(),
+                            report.syncs_begun
+                        ))
                     }
                     _ => None,
                 }
@@ -498,7 +520,7 @@ fn killed_during_sync_the_device_resumes_and_nothing_is_lost_or_doubled() {
                 KillAt::Pushing | KillAt::Pulling => rng.below(8),
                 KillAt::AnyMoment => rng.below(40),
             }),
-            syncs_first: rng.below(3),
+            syncs_first: 1 + rng.below(3),
             upload_bytes: VIDEO_BYTES as u64 / 8 + rng.below(VIDEO_BYTES as u64 * 3 / 4),
         };
         let mut child = spawn_child(&data_dir, &central.url(), round);

@@ -145,7 +145,7 @@ fn ops_action() -> impl Strategy<Value = OpsAction> {
 
 fn step() -> impl Strategy<Value = Step> {
     prop_oneof![
-        12 => (tech(), 0usize..6, tech_action())
+        12 => (tech(), 0usize..4, tech_action())
             .prop_map(|(who, job, action)| Step::Tech { who, job, action }),
         5 => tech().prop_map(|who| Step::Sync { who }),
         3 => (0usize..6, ops_action()).prop_map(|(job, action)| Step::Ops { job, action }),
@@ -435,6 +435,28 @@ impl World {
         Ok(())
     }
 
+    /// How many mutations the server applied, refused and answered with a
+    /// conflict, over all devices (printed with FIELDBOOK_MODEL_TRACE).
+    fn summary(&self) -> String {
+        let (mut applied, mut rejected, mut conflicts) = (0, 0, 0);
+        for device in &self.devices {
+            let Some(id) = device.ledger.device_id else {
+                continue;
+            };
+            for m in self.central.mutations_of_device(id) {
+                match m.outcome {
+                    MutationOutcome::Applied { .. } => applied += 1,
+                    MutationOutcome::Rejected { .. } => rejected += 1,
+                    MutationOutcome::Conflict { .. } => conflicts += 1,
+                }
+            }
+        }
+        format!(
+            "scenario: {} jobs, {applied} mutations applied, {rejected} rejected, {conflicts} conflicts",
+            self.jobs.len()
+        )
+    }
+
     fn check(&self) -> Result<(), String> {
         let mut problems = Vec::new();
         for device in &self.devices {
@@ -519,6 +541,9 @@ async fn run(steps: &[Step]) -> Result<(), String> {
         Ok(()) => world.check(),
         Err(e) => Err(e),
     };
+    if std::env::var_os("FIELDBOOK_MODEL_TRACE").is_some() {
+        eprintln!("{}\n{}", world.summary(), world.trace);
+    }
     outcome.map_err(|e| format!("{e}\nwhat happened:\n{}", world.trace))
 }
 
@@ -539,7 +564,7 @@ proptest! {
 
     #[test]
     fn devices_end_equal_to_the_server_with_every_mutation_once(
-        steps in proptest::collection::vec(step(), 1..28)
+        steps in proptest::collection::vec(step(), 1..40)
     ) {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)

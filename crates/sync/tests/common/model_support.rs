@@ -941,7 +941,7 @@ fn fill_draft(draft: &mut ReportDraft, unique: u64) {
     draft.charger_serial_number = format!("SN-{unique:06}");
     draft.charger_model = "Zappi 7kW".into();
     draft.installation_successful = Some(true);
-    draft.demo_given = unique % 2 == 0;
+    draft.demo_given = unique.is_multiple_of(2);
     draft.general_notes = format!("Installed on the garage wall ({unique})");
 }
 
