@@ -602,7 +602,7 @@ impl SyncEngine {
                 Err(SyncError::RateLimited {
                     retry_after: Some(wait),
                     ..
-                }) => Some(Instant::now() + wait.min(options.max_backoff.max(wait))),
+                }) => Some(Instant::now() + wait),
                 Err(e) => {
                     let delay = backoff.next_delay();
                     tracing::info!(error = %e, ?delay, "sync failed; retrying later");

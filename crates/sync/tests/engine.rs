@@ -350,10 +350,11 @@ async fn the_loop_syncs_after_a_local_change_within_the_debounce() {
     let team = server.add_team("North Crew", &[alex]);
     let job = server.confirmed_job(team, "Ada Customer");
     let device = Device::signed_in(&server, "alex").await;
+    let signed_in_sync = device.engine.status().last_success_at;
     device.engine.start();
     device.engine.start(); // idempotent
-    wait_for_status(&device.engine, WAIT, "the start-up sync", |s| {
-        s.last_success_at.is_some() && s.phase == SyncPhase::Idle
+    wait_for_status(&device.engine, WAIT, "the loop's start-up sync", |s| {
+        s.last_success_at > signed_in_sync && s.phase == SyncPhase::Idle
     })
     .await;
 
@@ -365,7 +366,12 @@ async fn the_loop_syncs_after_a_local_change_within_the_debounce() {
     })
     .await;
     let took = before.elapsed();
+    println!("local change to server: {took:?} (debounce 150 ms)");
     // Debounce 150 ms; the sync itself is a few requests on loopback.
+    assert!(
+        took >= Duration::from_millis(150),
+        "synced before the debounce: {took:?}"
+    );
     assert!(took < Duration::from_secs(3), "took {took:?}");
     wait_for_status(&device.engine, WAIT, "an empty outbox", |s| {
         s.pending_mutations == 0 && s.phase == SyncPhase::Idle
