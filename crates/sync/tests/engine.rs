@@ -555,3 +555,43 @@ async fn two_concurrent_syncs_never_overlap() {
         InstallationStatus::InProgress
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_behind_the_devices_cursor_is_pulled_again_from_zero() {
+    let mut server = TestServer::start().await;
+    let alex = server.add_technician("alex");
+    let team = server.add_team("North Crew", &[alex]);
+    server.confirmed_job(team, "Ada Customer");
+    let device = Device::signed_in(&server, "alex").await;
+
+    // A backup is taken; ops then plans more, which the device pulls.
+    server.stop().await;
+    let backup = tempfile::tempdir().unwrap();
+    copy_dir(server.data_dir(), backup.path());
+    server.resume().await;
+    // (New team-mates: a job would come back under the same INS- number.)
+    for n in 0..6 {
+        let user = server.add_technician(&format!("new.mate{n}"));
+        fieldbook_server::admin::add_team_member(&server.state.storage, team, user).unwrap();
+    }
+    let summary = device.engine.sync_once().await.unwrap();
+    assert!(summary.pulled_records >= 6, "{summary:?}");
+
+    // The server is restored from the backup: its change sequence is now
+    // below the device's cursor. Ops plans a new job, with sequence numbers
+    // the device believes it has seen.
+    server.stop().await;
+    std::fs::remove_dir_all(server.data_dir()).unwrap();
+    copy_dir(backup.path(), server.data_dir());
+    server.restart().await;
+    let new_job = server.create_installation("Hedy Customer");
+    server.assign(new_job, team);
+
+    let summary = device.engine.sync_once().await.unwrap();
+    assert!(summary.pulled_records > 0, "{summary:?}");
+    assert!(
+        device.has_installation(new_job),
+        "the job planned after the restore reached the device"
+    );
+    assert_eq!(device.installation(new_job), server.installation(new_job));
+}
