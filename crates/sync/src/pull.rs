@@ -164,6 +164,12 @@ pub async fn pull_all(
             first = false;
             continue;
         }
+        if first && request_cursor < cursor && !page.has_more && page.next_cursor == cursor {
+            // Nothing after the stored cursor: the page only repeats the
+            // last change, already applied (re-applying it would only
+            // throw away the store's search index).
+            return Ok(summary);
+        }
         first = false;
         let batch = to_server_batch(&scope, &page)?;
         let records = page.len() as u64;

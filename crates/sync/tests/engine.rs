@@ -144,6 +144,10 @@ async fn two_devices_of_a_team_the_first_start_wins() {
     assert_eq!(first.installation(job), server_state);
     // A conflict between team-mates is not something for ops to review.
     assert_eq!(server_state.ops_review_note, None);
+    // Up to date, a sync applies nothing again.
+    first.engine.sync_once().await.unwrap();
+    let idle = first.engine.sync_once().await.unwrap();
+    assert_eq!((idle.pushed, idle.pulled_records), (0, 0), "{idle:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
