@@ -287,11 +287,11 @@ fn run_round(child: &mut Spawned, trigger: Trigger, seen: &mut Observed<'_>) -> 
     let stdout = BufReader::new(child.0.stdout.take().expect("child stdout"));
     let mut report = RoundReport::default();
     let started = Instant::now();
-    // Set when an upload phase ended without the byte trigger firing (the
-    // engine reports no byte progress, or the video went first): the next
+    // Set when a sync uploaded the large video without the byte trigger
+    // firing (it went in fewer progress steps than expected): the next
     // upload phase is the kill point.
     let mut kill_at_next_upload = false;
-    let mut uploading = false;
+    let mut video_uploading = false;
     for line in stdout.lines() {
         let line = line.expect("child output");
         let Some((_, said)) = line.split_once(LINE_PREFIX) else {
@@ -337,38 +337,36 @@ fn run_round(child: &mut Spawned, trigger: Trigger, seen: &mut Observed<'_>) -> 
             }
             ["sync", "ok", ..] | ["sync", "failed", ..] => {
                 report.syncs_ended += 1;
-                if uploading && trigger.at == KillAt::Uploading {
+                if video_uploading && trigger.at == KillAt::Uploading {
                     kill_at_next_upload = true;
                 }
-                uploading = false;
+                video_uploading = false;
                 None
             }
             ["upload", done, total] => {
                 let done: u64 = done.parse().expect("bytes done");
                 let total: u64 = total.parse().expect("bytes total");
+                video_uploading |= total >= VIDEO_BYTES as u64;
                 (trigger.at == KillAt::Uploading
                     && total >= VIDEO_BYTES as u64
                     && done >= trigger.upload_bytes)
                     .then(|| format!("upload at {done} of {total} bytes"))
             }
-            ["phase", phase] => {
-                uploading |= *phase == "Uploading";
-                match (trigger.at, *phase) {
-                    (KillAt::Uploading, "Uploading") if kill_at_next_upload => {
-                        Some("the upload phase".to_owned())
-                    }
-                    (KillAt::Pushing, "Pushing") | (KillAt::Pulling, "Pulling")
-                        if report.syncs_begun > trigger.syncs_first =>
-                    {
-                        Some(format!(
-                            "the {} phase of sync {}",
-                            phase.to_lowercase(),
-                            report.syncs_begun
-                        ))
-                    }
-                    _ => None,
+            ["phase", phase] => match (trigger.at, *phase) {
+                (KillAt::Uploading, "Uploading") if kill_at_next_upload => {
+                    Some("the upload phase".to_owned())
                 }
-            }
+                (KillAt::Pushing, "Pushing") | (KillAt::Pulling, "Pulling")
+                    if report.syncs_begun > trigger.syncs_first =>
+                {
+                    Some(format!(
+                        "the {} phase of sync {}",
+                        phase.to_lowercase(),
+                        report.syncs_begun
+                    ))
+                }
+                _ => None,
+            },
             _ => None,
         };
         if let Some(moment) = fire {
@@ -521,7 +519,8 @@ fn killed_during_sync_the_device_resumes_and_nothing_is_lost_or_doubled() {
                 KillAt::AnyMoment => rng.below(40),
             }),
             syncs_first: 1 + rng.below(3),
-            upload_bytes: VIDEO_BYTES as u64 / 8 + rng.below(VIDEO_BYTES as u64 * 3 / 4),
+            // Well inside the video, past its first chunks.
+            upload_bytes: VIDEO_BYTES as u64 * 3 / 8 + rng.below(VIDEO_BYTES as u64 * 3 / 8),
         };
         let mut child = spawn_child(&data_dir, &central.url(), round);
         let mut seen = Observed {

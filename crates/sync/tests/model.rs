@@ -559,6 +559,12 @@ proptest! {
         cases: cases(),
         // A failing scenario shrinks in a few hundred runs at most.
         max_shrink_iters: 400,
+        // Failing scenarios are replayed first on the next run.
+        failure_persistence: Some(Box::new(
+            proptest::test_runner::FileFailurePersistence::Direct(
+                "tests/model.proptest-regressions",
+            ),
+        )),
         ..ProptestConfig::default()
     })]
 
