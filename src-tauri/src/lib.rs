@@ -36,7 +36,11 @@ pub const DATA_DIR_ENV: &str = "FIELDBOOK_DATA_DIR";
 
 pub fn run() {
     let context = tauri::generate_context!();
-    let instance_id = single_instance_id(&context.config().identifier);
+    let explicit_data_dir = std::env::var_os(DATA_DIR_ENV)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from);
+    let instance_id =
+        single_instance_id(&context.config().identifier, explicit_data_dir.as_deref());
     let app = tauri::Builder::default()
         // First: a second launch on the same data folder must hand over to
         // the running one before anything else opens the store.
@@ -228,11 +232,10 @@ fn fail_to_start<R: Runtime>(app: &AppHandle<R>, message: String) {
 /// The single-instance plugin's D-Bus name: one per data folder, so two
 /// technicians' folders (or test runs) can be open at once, while a second
 /// launch on the same folder focuses the first window.
-fn single_instance_id(identifier: &str) -> String {
-    match std::env::var_os(DATA_DIR_ENV).filter(|v| !v.is_empty()) {
+fn single_instance_id(identifier: &str, explicit_data_dir: Option<&std::path::Path>) -> String {
+    match explicit_data_dir {
         Some(dir) => {
-            let dir = PathBuf::from(dir);
-            let dir = std::path::absolute(&dir).unwrap_or(dir);
+            let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
             let digest = sha2::Sha256::digest(dir.as_os_str().as_encoded_bytes());
             let short: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
             format!("{identifier}.data_{short}")
@@ -246,5 +249,32 @@ fn capitalise(message: &str) -> String {
     match chars.next() {
         Some(first) => first.to_uppercase().chain(chars).collect(),
         None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    #[test]
+    fn each_data_folder_gets_its_own_single_instance_name() {
+        let id = "app.fieldbook.desktop";
+        assert_eq!(single_instance_id(id, None), id);
+        let a = single_instance_id(id, Some(Path::new("/tmp/tech-a")));
+        let b = single_instance_id(id, Some(Path::new("/tmp/tech-b")));
+        assert_ne!(a, b);
+        assert_eq!(a, single_instance_id(id, Some(Path::new("/tmp/tech-a"))));
+        // A D-Bus name element: letters, digits, `_`, `-`; not starting with a digit.
+        let last = a.rsplit('.').next().unwrap();
+        assert!(last.starts_with("data_"), "{a}");
+        assert!(last.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'));
+    }
+
+    #[test]
+    fn startup_messages_start_with_a_capital() {
+        assert_eq!(capitalise("this data was written"), "This data was written");
+        assert_eq!(capitalise(""), "");
     }
 }
