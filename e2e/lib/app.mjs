@@ -19,9 +19,26 @@ export class AppUnderTest {
     this.browser = null;
   }
 
-  /** Start tauri-driver and open a session, which launches the app. */
-  async launch() {
+  /**
+   * Start tauri-driver and open a session, which launches the app. A driver
+   * that does not answer the session request in time (WebKitWebDriver
+   * occasionally never comes up on a loaded machine) is stopped and the
+   * launch tried once more.
+   */
+  async launch({ attempts = 2, sessionTimeoutMs = 90_000 } = {}) {
     requireFile(this.application, "build it with `cargo build -p fieldbook` (after `npm run build` in ui/)");
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#launchOnce(sessionTimeoutMs);
+      } catch (err) {
+        await this.quit().catch(() => {});
+        if (attempt >= attempts) throw err;
+        console.warn(`launch attempt ${attempt} failed (${err.message}); retrying`);
+      }
+    }
+  }
+
+  async #launchOnce(sessionTimeoutMs) {
     const port = await freePort();
     const nativePort = await freePort();
     this.driver = new Child("tauri-driver", tauriDriverBinary(), ["--port", String(port), "--native-port", String(nativePort)], {
@@ -32,11 +49,13 @@ export class AppUnderTest {
       waitFor("tauri-driver to listen", () => fetch(`http://127.0.0.1:${port}/status`).then(() => true), { timeoutMs: 20_000 }),
       this.driver.spawnError,
     ]);
-    this.browser = await remote({
+    let timer;
+    this.sessionRequestedAt = Date.now();
+    const session = remote({
       hostname: "127.0.0.1",
       port,
       logLevel: "warn",
-      connectionRetryTimeout: 120_000,
+      connectionRetryTimeout: sessionTimeoutMs,
       connectionRetryCount: 0,
       capabilities: {
         // WebKitWebDriver speaks classic WebDriver only.
@@ -44,6 +63,19 @@ export class AppUnderTest {
         "tauri:options": { application: this.application },
       },
     });
+    try {
+      this.browser = await Promise.race([
+        session,
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`no WebDriver session within ${sessionTimeoutMs} ms`)), sessionTimeoutMs);
+        }),
+        this.driver.exited.then(({ code, signal }) => {
+          throw new Error(`tauri-driver exited (code ${code}, signal ${signal}) before the session opened`);
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
     return this.browser;
   }
 
