@@ -13,7 +13,8 @@
 //!
 //! Run: `cargo bench -p fieldbook-sync --bench sync_bench`
 //! Sizes: `FIELDBOOK_BENCH_INSTALLATIONS` (10000), `FIELDBOOK_BENCH_UPLOAD_MIB`
-//! (1024), `FIELDBOOK_BENCH_UPLOAD_ROUNDS` (2; best round reported).
+//! (1024), `FIELDBOOK_BENCH_UPLOAD_ROUNDS` (2; best round reported),
+//! `FIELDBOOK_BENCH_CHUNK_MIB` (the uploader's default chunk size).
 
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -511,7 +512,11 @@ fn upload_child(args: &[String]) {
         Store::open(PathBuf::from(store_dir)).expect("open store"),
     ));
     let client = reqwest::Client::new();
-    let uploader = BlobUploader::new(client, url, token.clone());
+    let chunk = env_usize(
+        "FIELDBOOK_BENCH_CHUNK_MIB",
+        fieldbook_sync::blobs::DEFAULT_CHUNK_SIZE >> 20,
+    );
+    let uploader = BlobUploader::new(client, url, token.clone()).chunk_size(chunk << 20);
     let pending: u64 = store
         .lock()
         .expect("store")

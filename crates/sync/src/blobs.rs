@@ -10,10 +10,12 @@
 //! - **Dedupe**: creating an upload for a hash the server already stores
 //!   answers `200` + `Fieldbook-Blob-Exists: true`; that blob is done without
 //!   sending a byte.
-//! - **Flat memory**: the file is read chunk by chunk on a blocking thread,
-//!   at most two chunks alive at once (one being sent, the next one read
-//!   ahead), so a multi-GB video costs two chunk sizes of memory. The
-//!   read-ahead overlaps disk reads and hashing with the network.
+//! - **Flat memory**: chunk bodies are streamed from the file in 1 MiB
+//!   pieces, never held whole; a blocking thread hashes the next chunk (for
+//!   its `Upload-Checksum`) while the current one is sent. Memory does not
+//!   grow with the chunk size, so chunks can be large: the upload waits for
+//!   the server's fsync after each one, and fewer waits mean throughput
+//!   close to a single plain PATCH.
 //! - **Corrupt local files**: the server checks the whole file's SHA-256
 //!   when the last chunk arrives and answers 422; the blob is then reported
 //!   (not retried while the file stays as it is). The client does not hash
@@ -34,7 +36,9 @@ use std::time::{Duration, SystemTime};
 use base64::Engine as _;
 use fieldbook_domain::Sha256Hex;
 use fieldbook_store::BlobUpload;
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE, LOCATION, RETRY_AFTER};
+use reqwest::header::{
+    HeaderMap, HeaderName, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, LOCATION, RETRY_AFTER,
+};
 use reqwest::{Response, StatusCode, Url};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -44,9 +48,13 @@ use crate::{SharedStore, SyncError};
 
 /// Bytes per PATCH. Big enough that the server's per-chunk fsync and the
 /// request's round trip are small next to the transfer (the upload waits
-/// for each answer), small enough that a lost chunk on a slow link costs
-/// little and two of them in memory stay far below 64 MiB.
-pub const DEFAULT_CHUNK_SIZE: usize = 16 << 20;
+/// for each answer), small enough that a chunk cut on a slow link costs
+/// little to resend. Memory does not depend on it (bodies are streamed).
+pub const DEFAULT_CHUNK_SIZE: usize = 64 << 20;
+/// Size of the pieces a chunk body is streamed in.
+const BODY_PIECE: usize = 1 << 20;
+/// Pieces read ahead of the socket.
+const BODY_PIECES_AHEAD: usize = 4;
 
 const TUS_VERSION: &str = "1.0.0";
 const OFFSET_OCTET_STREAM: &str = "application/offset+octet-stream";
@@ -472,9 +480,9 @@ impl BlobUploader {
                     })
                 }
             };
-            let sent = chunk.data.len() as u64;
+            let sent = chunk.len;
             let expected = chunk.offset + sent;
-            match self.patch(&target, chunk).await {
+            match self.patch(&target, &blob.local_path, chunk).await {
                 Ok(Patched::Offset(new_offset)) => {
                     state.failures.reset();
                     state.checksum_retries = 0;
@@ -492,7 +500,10 @@ impl BlobUploader {
                     }
                 }
                 Ok(Patched::OffsetMismatch(current)) => {
+                    // Normal once after a lost answer; a server whose offset
+                    // keeps disagreeing must not keep us looping.
                     state.offset = current;
+                    state.failures.absorb(Step::disagreement()).await?;
                     return Ok(ChunksEnd::Resync);
                 }
                 Ok(Patched::ChecksumMismatch) => {
@@ -520,6 +531,7 @@ impl BlobUploader {
                     on_offset(0);
                     state.url = None;
                     state.offset = None;
+                    state.failures.absorb(Step::disagreement()).await?;
                     return Ok(ChunksEnd::Resync);
                 }
                 Ok(Patched::Refused { code, message }) => {
@@ -603,7 +615,7 @@ impl BlobUploader {
         }
     }
 
-    async fn patch(&self, target: &Url, chunk: Chunk) -> Result<Patched, Step> {
+    async fn patch(&self, target: &Url, path: &Path, chunk: Chunk) -> Result<Patched, Step> {
         let checksum = format!(
             "sha256 {}",
             base64::engine::general_purpose::STANDARD.encode(chunk.digest)
@@ -614,7 +626,12 @@ impl BlobUploader {
             .header(CONTENT_TYPE, OFFSET_OCTET_STREAM)
             .header(&UPLOAD_OFFSET, chunk.offset)
             .header(&UPLOAD_CHECKSUM, checksum)
-            .body(chunk.data)
+            .header(CONTENT_LENGTH, chunk.len)
+            .body(reqwest::Body::wrap_stream(FileRegion::spawn(
+                path.to_owned(),
+                chunk.offset,
+                chunk.len,
+            )))
             .send()
             .await
             .map_err(Step::transport)?;
@@ -745,6 +762,17 @@ impl Step {
         Step::Transient {
             error: crate::client::transport_error(err),
             wait: None,
+        }
+    }
+
+    /// The server's view of the upload differs from ours (offset moved,
+    /// upload gone): follow it at once, but only a few times in a row.
+    fn disagreement() -> Step {
+        Step::Transient {
+            error: SyncError::Protocol(
+                "the server's upload offset keeps changing under this device".into(),
+            ),
+            wait: Some(Duration::ZERO),
         }
     }
 
@@ -953,16 +981,65 @@ impl ProgressTally {
     }
 }
 
-/// One PATCH body and its checksum.
+/// One PATCH: where, how long, and the checksum of those bytes.
 struct Chunk {
     offset: u64,
-    data: Vec<u8>,
+    len: u64,
     digest: [u8; 32],
 }
 
-/// Reads `path` from `start` to `length` in chunks on a blocking thread,
-/// hashing each. A chunk is read only once the channel has room, i.e. once
-/// the previous one was taken for sending: at most two exist at once.
+/// A chunk's bytes streamed from the file as a request body: a blocking
+/// thread reads `BODY_PIECE`s, at most `BODY_PIECES_AHEAD` ahead of the
+/// socket. A file that ends early ends the body with an error (the request
+/// fails; the next hash pass reports the file).
+struct FileRegion {
+    pieces: mpsc::Receiver<std::io::Result<Vec<u8>>>,
+}
+
+impl FileRegion {
+    fn spawn(path: PathBuf, offset: u64, len: u64) -> FileRegion {
+        let (tx, rx) = mpsc::channel(BODY_PIECES_AHEAD);
+        tokio::task::spawn_blocking(move || {
+            let read = || -> std::io::Result<()> {
+                let mut file = File::open(&path)?;
+                file.seek(SeekFrom::Start(offset))?;
+                let mut left = len;
+                while left > 0 {
+                    let want = left.min(BODY_PIECE as u64);
+                    let mut piece = Vec::with_capacity(want as usize);
+                    (&mut file).take(want).read_to_end(&mut piece)?;
+                    if piece.is_empty() {
+                        return Err(std::io::ErrorKind::UnexpectedEof.into());
+                    }
+                    left -= piece.len() as u64;
+                    if tx.blocking_send(Ok(piece)).is_err() {
+                        return Ok(()); // the request was dropped
+                    }
+                }
+                Ok(())
+            };
+            if let Err(err) = read() {
+                let _ = tx.blocking_send(Err(err));
+            }
+        });
+        FileRegion { pieces: rx }
+    }
+}
+
+impl futures_core::Stream for FileRegion {
+    type Item = std::io::Result<Vec<u8>>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        self.pieces.poll_recv(cx)
+    }
+}
+
+/// Hashes `path` from `start` to `length` chunk by chunk on a blocking
+/// thread. A chunk is hashed only once the channel has room, i.e. once the
+/// previous one was taken for sending: the hashing stays one chunk ahead.
 /// Dropping the receiver stops the reader.
 fn spawn_chunk_reader(
     path: PathBuf,
@@ -999,26 +1076,32 @@ fn read_chunks<'a>(
     let mut file = File::open(path)?;
     file.seek(SeekFrom::Start(start))?;
     let mut offset = start;
+    let mut buffer = vec![0u8; BODY_PIECE];
     while offset < length {
         let Some(slot) = slot() else {
             return Ok(());
         };
-        let want = (length - offset).min(chunk_size as u64);
-        let mut data = Vec::with_capacity(want as usize);
-        (&mut file).take(want).read_to_end(&mut data)?;
-        if (data.len() as u64) < want {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::UnexpectedEof,
-                format!("the file ends at {} bytes", offset + data.len() as u64),
-            ));
+        let len = (length - offset).min(chunk_size as u64);
+        let mut hasher = Sha256::new();
+        let mut left = len;
+        while left > 0 {
+            let want = left.min(buffer.len() as u64) as usize;
+            let n = file.read(&mut buffer[..want])?;
+            if n == 0 {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    format!("the file ends at {} bytes", offset + len - left),
+                ));
+            }
+            hasher.update(&buffer[..n]);
+            left -= n as u64;
         }
-        let digest: [u8; 32] = Sha256::digest(&data).into();
         slot.send(Ok(Chunk {
             offset,
-            data,
-            digest,
+            len,
+            digest: hasher.finalize().into(),
         }));
-        offset += want;
+        offset += len;
     }
     Ok(())
 }
@@ -1049,15 +1132,11 @@ mod tests {
         let file = file_with(&bytes);
         let chunks = collect(file.path(), 0, bytes.len() as u64, 4096).unwrap();
         assert_eq!(
-            chunks
-                .iter()
-                .map(|c| (c.offset, c.data.len()))
-                .collect::<Vec<_>>(),
+            chunks.iter().map(|c| (c.offset, c.len)).collect::<Vec<_>>(),
             vec![(0, 4096), (4096, 4096), (8192, 1808)]
         );
         for c in &chunks {
-            let range = c.offset as usize..c.offset as usize + c.data.len();
-            assert_eq!(c.data, bytes[range.clone()]);
+            let range = c.offset as usize..(c.offset + c.len) as usize;
             assert_eq!(c.digest, Sha256Hex::digest(&bytes[range]).to_bytes());
         }
     }
@@ -1068,8 +1147,8 @@ mod tests {
         let file = file_with(&bytes);
         let chunks = collect(file.path(), 3000, 5000, 4096).unwrap();
         assert_eq!(chunks.len(), 1);
-        assert_eq!((chunks[0].offset, chunks[0].data.len()), (3000, 2000));
-        assert_eq!(chunks[0].data, vec![7u8; 2000]);
+        assert_eq!((chunks[0].offset, chunks[0].len), (3000, 2000));
+        assert_eq!(chunks[0].digest, Sha256Hex::digest(&[7u8; 2000]).to_bytes());
     }
 
     #[test]
