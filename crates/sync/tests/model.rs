@@ -584,3 +584,57 @@ proptest! {
         }
     }
 }
+
+/// A photo removed on one device after a team-mate's report (which covers
+/// it) reached the server: the server refuses the removal, and the device
+/// must show the photo again, since the server keeps it.
+#[test]
+fn a_refused_photo_removal_brings_the_photo_back() {
+    use Tech::{Alex, Sam};
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let result = runtime.block_on(async {
+        let mut world = World::new().await;
+        let tech = |who, action| Step::Tech {
+            who,
+            job: 0,
+            action,
+        };
+        let before_wait = [
+            tech(Alex, TechAction::AttachPhoto),
+            Step::Sync { who: Alex },
+        ];
+        for (index, step) in before_wait.iter().enumerate() {
+            world.apply(index, step).await?;
+        }
+        // The server marks the photo "blob present" (a new version) once
+        // the upload landed; Alex pulls that version before removing.
+        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+        let after_wait = [
+            Step::Sync { who: Alex },
+            Step::Sync { who: Sam },
+            tech(Sam, TechAction::Start),
+            tech(Sam, TechAction::Finish),
+            tech(Sam, TechAction::SignAndSubmit),
+            Step::Sync { who: Sam },
+            tech(Alex, TechAction::RemoveMedia { pick: 0 }),
+        ];
+        for (index, step) in after_wait.iter().enumerate() {
+            world.apply(index + before_wait.len(), step).await?;
+        }
+        world.settle().await?;
+        if std::env::var_os("FIELDBOOK_MODEL_TRACE").is_some() {
+            eprintln!("{}\n{}", world.summary(), world.trace);
+        }
+        world
+            .check()
+            .map_err(|e| format!("{e}\nwhat happened:\n{}", world.trace))
+    });
+    runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+}
