@@ -1,0 +1,162 @@
+//! The command bodies against the real server (started on port 0 with demo
+//! data): sign in, pull the schedule, do a job with its report, photos and
+//! signature, and see the server accept all of it. No Tauri, no window.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use base64::Engine as _;
+use chrono::Utc;
+use fieldbook_app::context::{AppContext, LaunchSettings};
+use fieldbook_app::{installations, media, reports, session, sync};
+use fieldbook_domain::{InstallationStatus, SignaturePoint, SignatureStroke};
+use fieldbook_server::{AppState, PasswordHashing, ServerConfig};
+use fieldbook_store::{InstallationQuery, Store};
+use fieldbook_sync::SyncOptions;
+
+fn png(seed: u8) -> Vec<u8> {
+    let image =
+        image::RgbImage::from_fn(48, 32, |x, y| image::Rgb([x as u8 * 5, y as u8 * 7, seed]));
+    let mut out = std::io::Cursor::new(Vec::new());
+    image.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
+}
+
+fn device(dir: &Path) -> AppContext {
+    let mut options = SyncOptions::new(dir);
+    options.debounce = Duration::from_millis(100);
+    options.http_timeout = Duration::from_secs(10);
+    AppContext::with_sync_options(
+        Store::open(dir).unwrap(),
+        LaunchSettings::default(),
+        options,
+    )
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_made_through_the_commands_reaches_the_server() {
+    let server_dir = tempfile::tempdir().unwrap();
+    let mut config = ServerConfig::new(server_dir.path().join("server"));
+    config.password_hashing = PasswordHashing::insecure_fast_for_tests();
+    let state = AppState::open(config.clone()).unwrap();
+    let demo = fieldbook_demo::generate(&fieldbook_demo::DemoConfig::new(
+        40,
+        2,
+        Utc::now().date_naive(),
+    ));
+    fieldbook_server::seed::import_demo(&state.storage, config.password_hashing, &demo).unwrap();
+    let server = fieldbook_server::start(state, SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .unwrap();
+    let url = format!("http://{}", server.addr);
+    let technician = demo.technicians().next().unwrap().clone();
+
+    let device_dir = tempfile::tempdir().unwrap();
+    let ctx = device(device_dir.path());
+    let wrong = session::sign_in(
+        &ctx,
+        url.clone(),
+        technician.user.username.clone(),
+        "nope".into(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(wrong.code, "bad_credentials");
+    let signed_in = session::sign_in(
+        &ctx,
+        url.clone(),
+        technician.user.username.clone(),
+        technician.password.clone(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(signed_in.user.id, technician.user.id);
+    assert_eq!(
+        session::app_info(&ctx).default_server_url.as_deref(),
+        Some(url.as_str())
+    );
+    ctx.sync().sync_once().await.unwrap();
+
+    let confirmed = installations::list_installations(
+        &ctx,
+        InstallationQuery {
+            statuses: vec![InstallationStatus::Confirmed],
+            limit: 1,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert!(
+        confirmed.total >= 1,
+        "the pulled schedule has a confirmed job"
+    );
+    let job = confirmed.items[0].id;
+
+    installations::start_installation(&ctx, job, None)
+        .await
+        .unwrap();
+    let mut draft = reports::get_report_draft(&ctx, job).await.unwrap().unwrap();
+    draft.charger_serial_number = "ZAP-77".into();
+    draft.charger_model = "Zappi 2".into();
+    draft.installation_successful = Some(true);
+    draft.demo_given = true;
+    reports::save_report_draft(&ctx, draft).await.unwrap();
+    let mut paths = Vec::new();
+    for seed in 1..=3u8 {
+        let path = device_dir.path().join(format!("photo-{seed}.png"));
+        std::fs::write(&path, png(seed)).unwrap();
+        paths.push(path.to_string_lossy().into_owned());
+    }
+    let photos = media::attach_media(&ctx, job, paths, |_| {}).await.unwrap();
+    assert_eq!(photos.len(), 3);
+    installations::finish_installation(&ctx, job).await.unwrap();
+    let strokes = vec![SignatureStroke {
+        pen_color: "#000000".into(),
+        min_width: 0.5,
+        max_width: 2.5,
+        points: (0..10)
+            .map(|i| SignaturePoint {
+                x: f64::from(i) * 9.0,
+                y: 20.0 + f64::from(i % 4),
+                pressure: 0.5,
+                time: 1_000.0 + f64::from(i) * 16.0,
+            })
+            .collect(),
+    }];
+    let signature = base64::engine::general_purpose::STANDARD.encode(png(200));
+    reports::sign_report(&ctx, job, signature, strokes, "Dana Customer".into())
+        .await
+        .unwrap();
+    reports::submit_report(&ctx, job).await.unwrap();
+    let queued = ctx.with_store(|store| store.outbox_counts()).await.unwrap();
+    assert_eq!(queued.pending, 6, "start, 3 photos, finish and submit wait");
+
+    // Pushes the mutations, uploads the 3 photos and the signature.
+    let summary = ctx.sync().sync_once().await.unwrap();
+    assert_eq!(summary.refused, 0, "{summary:?}");
+    assert_eq!(summary.uploaded_blobs, 4, "{summary:?}");
+    let after = sync::sync_status(&ctx);
+    assert_eq!(
+        (after.pending_mutations, after.pending_blobs),
+        (0, 0),
+        "{after:?}"
+    );
+    assert!(sync::needs_attention(&ctx).await.unwrap().is_empty());
+    let detail = installations::get_installation(&ctx, job).await.unwrap();
+    assert!(
+        detail.report_server_version.is_some(),
+        "the server accepted the report"
+    );
+    assert_eq!(
+        detail.installation.status,
+        InstallationStatus::ReportSubmitted
+    );
+
+    // Nothing left unsent: signing out needs no force.
+    session::sign_out(&ctx, false).await.unwrap();
+    assert!(session::current_session(&ctx).await.unwrap().is_none());
+    server.shutdown().await.unwrap();
+}
