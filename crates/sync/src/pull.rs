@@ -27,17 +27,15 @@ fn version(v: u64) -> Result<i64, SyncError> {
     i64::try_from(v).map_err(|_| SyncError::Protocol(format!("version {v} is out of range")))
 }
 
-fn versioned<T: Clone>(v: &fieldbook_protocol::Versioned<T>) -> Result<Versioned<T>, SyncError> {
+fn versioned<T>(v: fieldbook_protocol::Versioned<T>) -> Result<Versioned<T>, SyncError> {
     Ok(Versioned {
-        record: v.record.clone(),
         server_version: version(v.version)?,
+        record: v.record,
     })
 }
 
-fn all<T: Clone>(
-    list: &[fieldbook_protocol::Versioned<T>],
-) -> Result<Vec<Versioned<T>>, SyncError> {
-    list.iter().map(versioned).collect()
+fn all<T>(list: Vec<fieldbook_protocol::Versioned<T>>) -> Result<Vec<Versioned<T>>, SyncError> {
+    list.into_iter().map(versioned).collect()
 }
 
 pub fn record_kind(kind: EntityKind) -> RecordKind {
@@ -61,46 +59,47 @@ fn tombstone_reason(reason: fieldbook_protocol::TombstoneReason) -> TombstoneRea
 }
 
 /// The store's form of a pull page: versions as `server_version`, entity
-/// kinds as record kinds, blob availability as "on server".
-pub fn to_server_batch(scope: &str, page: &PullPage) -> Result<ServerBatch, SyncError> {
+/// kinds as record kinds, blob availability as "on server". Takes the page
+/// by value so its records move into the batch instead of being copied.
+pub fn into_server_batch(scope: &str, page: PullPage) -> Result<ServerBatch, SyncError> {
     Ok(ServerBatch {
         scope: scope.to_owned(),
         cursor: version(page.next_cursor)?,
-        users: all(&page.users)?,
-        teams: all(&page.teams)?,
-        leads: all(&page.leads)?,
-        surveys: all(&page.surveys)?,
-        installations: all(&page.installations)?,
-        assignments: all(&page.assignments)?,
+        users: all(page.users)?,
+        teams: all(page.teams)?,
+        leads: all(page.leads)?,
+        surveys: all(page.surveys)?,
+        installations: all(page.installations)?,
+        assignments: all(page.assignments)?,
         reports: page
             .reports
-            .iter()
+            .into_iter()
             .map(|v| {
                 Ok(Versioned {
+                    server_version: version(v.version)?,
                     record: ServerReport {
-                        report: v.record.report.clone(),
+                        report: v.record.report,
                         signature_on_server: v.record.signature_blob_available,
                     },
-                    server_version: version(v.version)?,
                 })
             })
             .collect::<Result<_, SyncError>>()?,
         media: page
             .media
-            .iter()
+            .into_iter()
             .map(|v| {
                 Ok(Versioned {
+                    server_version: version(v.version)?,
                     record: ServerMedia {
-                        media: v.record.media.clone(),
+                        media: v.record.media,
                         file_on_server: v.record.blob_available,
                     },
-                    server_version: version(v.version)?,
                 })
             })
             .collect::<Result<_, SyncError>>()?,
         tombstones: page
             .tombstones
-            .iter()
+            .into_iter()
             .map(|t| Tombstone {
                 kind: record_kind(t.entity),
                 id: t.id,
@@ -108,6 +107,30 @@ pub fn to_server_batch(scope: &str, page: &PullPage) -> Result<ServerBatch, Sync
             })
             .collect(),
     })
+}
+
+/// Applies one batch on a blocking thread: a page of 1,000 rows keeps
+/// SQLite busy for tens of milliseconds, during which the async runtime
+/// fetches the next page.
+async fn apply_batch(store: &SharedStore, batch: ServerBatch) -> Result<(), SyncError> {
+    let store = store.clone();
+    let applied = tokio::task::spawn_blocking(move || {
+        let mut store = store.lock().expect("store lock poisoned");
+        store.apply_server_batch(&batch).map(drop)
+    })
+    .await;
+    match applied {
+        Ok(result) => Ok(result?),
+        Err(join) => match join.try_into_panic() {
+            Ok(panic) => std::panic::resume_unwind(panic),
+            // Only when the runtime shuts down under the pull; the page's
+            // transaction either committed with its cursor or did not.
+            Err(join) => Err(SyncError::Io {
+                context: "applying a pulled page".into(),
+                source: std::io::Error::other(join),
+            }),
+        },
+    }
 }
 
 /// What a pull did.
@@ -136,53 +159,57 @@ pub async fn pull_all(
         let store = store.lock().expect("store lock poisoned");
         store.sync_cursor(&scope)?
     };
-    let mut cursor = if from_zero {
+    let cursor = if from_zero {
         0
     } else {
         u64::try_from(stored.unwrap_or(0)).unwrap_or(0)
     };
     let mut summary = PullSummary::default();
-    let mut first = true;
+    // The first page overlaps the last change already applied by one
+    // sequence number, so a server that is behind this device (restored
+    // from a backup) shows itself: see recovery::server_is_behind.
+    let request_cursor = recovery::probe_cursor(cursor);
+    let mut page = client.pull(token, request_cursor, PULL_PAGE_LIMIT).await?;
+    if recovery::server_is_behind(cursor, &page) {
+        tracing::warn!(
+            cursor,
+            server_cursor = page.next_cursor,
+            "the server is behind this device; pulling everything again"
+        );
+        summary.restarted_from_zero = true;
+        page = client.pull(token, 0, PULL_PAGE_LIMIT).await?;
+    } else if request_cursor < cursor && !page.has_more && page.next_cursor == cursor {
+        // Nothing after the stored cursor: the page only repeats the
+        // last change, already applied (re-applying it would only
+        // throw away the store's search index).
+        return Ok(summary);
+    }
+    // Pipelined: the next page is fetched while this one is applied.
+    // Pages are still applied strictly in order, each in its own
+    // transaction with its cursor, so an interrupted pull resumes at the
+    // first page not applied (a prefetched page is simply fetched again).
     loop {
-        // The first page overlaps the last change already applied by one
-        // sequence number, so a server that is behind this device (restored
-        // from a backup) shows itself: see recovery::server_is_behind.
-        let request_cursor = if first {
-            recovery::probe_cursor(cursor)
-        } else {
-            cursor
-        };
-        let page = client.pull(token, request_cursor, PULL_PAGE_LIMIT).await?;
-        if first && recovery::server_is_behind(cursor, &page) {
-            tracing::warn!(
-                cursor,
-                server_cursor = page.next_cursor,
-                "the server is behind this device; pulling everything again"
-            );
-            summary.restarted_from_zero = true;
-            cursor = 0;
-            first = false;
-            continue;
-        }
-        if first && request_cursor < cursor && !page.has_more && page.next_cursor == cursor {
-            // Nothing after the stored cursor: the page only repeats the
-            // last change, already applied (re-applying it would only
-            // throw away the store's search index).
-            return Ok(summary);
-        }
-        first = false;
-        let batch = to_server_batch(&scope, &page)?;
         let records = page.len() as u64;
-        {
-            let mut store = store.lock().expect("store lock poisoned");
-            store.apply_server_batch(&batch)?;
-        }
+        let next_cursor = page.next_cursor;
+        let has_more = page.has_more;
+        let batch = into_server_batch(&scope, page)?;
+        let (applied, next) = if has_more {
+            let (applied, next) = tokio::join!(
+                apply_batch(store, batch),
+                client.pull(token, next_cursor, PULL_PAGE_LIMIT)
+            );
+            (applied, Some(next))
+        } else {
+            (apply_batch(store, batch).await, None)
+        };
+        // This page's failure comes first: the next one was only read.
+        applied?;
         summary.pages += 1;
         summary.records += records;
         progress(summary.records);
-        cursor = page.next_cursor;
-        if !page.has_more {
-            return Ok(summary);
+        match next {
+            Some(next) => page = next?,
+            None => return Ok(summary),
         }
     }
 }
@@ -223,7 +250,7 @@ mod tests {
             }],
             ..PullPage::default()
         };
-        let batch = to_server_batch("pull:x", &page).unwrap();
+        let batch = into_server_batch("pull:x", page).unwrap();
         assert_eq!(batch.scope, "pull:x");
         assert_eq!(batch.cursor, 9);
         assert_eq!(batch.teams[0].server_version, 7);
@@ -238,6 +265,6 @@ mod tests {
             next_cursor: u64::MAX,
             ..PullPage::default()
         };
-        assert_eq!(to_server_batch("s", &page).unwrap_err().code(), "protocol");
+        assert_eq!(into_server_batch("s", page).unwrap_err().code(), "protocol");
     }
 }
