@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use fieldbook_domain::InstallationMedia;
+use fieldbook_store::StoreError;
 use serde::Serialize;
 use tauri::ipc::Channel;
 use tauri::State;
@@ -11,7 +12,7 @@ use ts_rs::TS;
 use uuid::Uuid;
 
 use crate::context::AppContext;
-use crate::error::CommandResult;
+use crate::error::{CommandError, CommandResult};
 
 /// Import progress of one file, sent over the command's channel.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
@@ -43,14 +44,20 @@ pub async fn attach_media(
         let source = PathBuf::from(&path);
         let report = std::sync::Arc::clone(&on_progress);
         let shown = file_name(&source);
-        let result = ctx
+        // Checked first so a refused attach fails before a long copy; the
+        // copy itself runs without the store's lock (a 2 GB video must not
+        // stop other actions or sync), then the row is recorded under it.
+        let media_store = ctx
             .with_store(move |store| {
+                store.check_media_attachable(installation_id)?;
+                Ok(store.media_store().clone())
+            })
+            .await;
+        let imported = match media_store {
+            Ok(media_store) => tokio::task::spawn_blocking(move || {
                 let mut last_sent: Option<u64> = None;
-                store.attach_media_with_progress(
-                    installation_id,
-                    &source,
-                    "",
-                    &mut |bytes_done, bytes_total| {
+                media_store
+                    .import_file_with_progress(&source, &mut |bytes_done, bytes_total| {
                         let step = (bytes_total / 100).max(PROGRESS_STEP_MIN_BYTES);
                         let due = match last_sent {
                             None => true,
@@ -64,10 +71,23 @@ pub async fn attach_media(
                                 bytes_total,
                             });
                         }
-                    },
-                )
+                    })
+                    .map_err(|e| CommandError::from(StoreError::from(e)))
             })
-            .await;
+            .await
+            .map_err(|e| CommandError::internal(format!("the import stopped unexpectedly: {e}")))
+            .and_then(|imported| imported),
+            Err(e) => Err(e),
+        };
+        let result = match imported {
+            Ok(imported) => {
+                ctx.with_store(move |store| {
+                    store.attach_imported_media(installation_id, imported, "")
+                })
+                .await
+            }
+            Err(e) => Err(e),
+        };
         match result {
             Ok(media) => attached.push(media),
             Err(e) => {

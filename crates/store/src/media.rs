@@ -262,12 +262,33 @@ impl Store {
         on_progress: &mut dyn FnMut(u64, u64),
     ) -> Result<InstallationMedia> {
         validation::caption(caption)?;
-        session::require(&self.conn)?;
-        installations::load(&self.conn, installation_id)?;
-        reports::refuse_if_submitted(&self.conn, installation_id)?;
+        self.check_media_attachable(installation_id)?;
         // The copy may take minutes: done before the transaction so the
         // database is not held; if the transaction fails, the new file goes.
         let imported = self.media.import_file_with_progress(source, on_progress)?;
+        self.attach_imported_media(installation_id, imported, caption)
+    }
+
+    /// The checks [`Store::attach_imported_media`] makes again, for a caller
+    /// about to start a long import: a refused attach fails before the copy.
+    pub fn check_media_attachable(&self, installation_id: Uuid) -> Result<()> {
+        session::require(&self.conn)?;
+        installations::load(&self.conn, installation_id)?;
+        reports::refuse_if_submitted(&self.conn, installation_id)?;
+        Ok(())
+    }
+
+    /// Attaches a file that was imported with a clone of
+    /// [`Store::media_store`]. This lets the desktop app copy a 2 GB video
+    /// without holding the store, so other actions and sync go on meanwhile.
+    /// If the database refuses, a file the import just created is removed.
+    pub fn attach_imported_media(
+        &mut self,
+        installation_id: Uuid,
+        imported: ImportedMedia,
+        caption: &str,
+    ) -> Result<InstallationMedia> {
+        validation::caption(caption)?;
         let attached = self.attach_imported(installation_id, imported.clone(), caption);
         if attached.is_err() {
             self.forget_new_file(&imported);

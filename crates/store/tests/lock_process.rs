@@ -21,6 +21,12 @@ fn try_open_and_report() {
     }
 }
 
+/// The data-directory lock is an flock, owned by the open file description.
+/// A child forked by one test (between fork and exec) shares every open
+/// descriptor of this process, so it briefly holds the other test's lock too
+/// and that test's child sees "locked". The tests take turns instead.
+static ONE_TEST_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Runs the `try_open` child of `test_name` to its end and returns its report.
 fn open_in_child(test_name: &str, dir: &std::path::Path) -> Vec<String> {
     let out = child_command(test_name, "try_open", dir).output().unwrap();
@@ -40,6 +46,9 @@ fn another_process_is_refused_while_this_one_holds_the_store() {
         try_open_and_report();
         return;
     }
+    let _turn = ONE_TEST_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     assert_eq!(open_in_child(NAME, dir.path()), vec!["open locked"]);
@@ -67,6 +76,9 @@ fn a_killed_holder_releases_the_store() {
         }
         None => {}
     }
+    let _turn = ONE_TEST_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let dir = tempfile::tempdir().unwrap();
     // Create the store first so the holder does not race a fresh migration.
     drop(Store::open(dir.path()).unwrap());
@@ -77,7 +89,11 @@ fn a_killed_holder_releases_the_store() {
         .by_ref()
         .map(Result::unwrap)
         .find_map(|l| common::child_report(&l).map(str::to_owned));
-    assert_eq!(first_report.as_deref(), Some("holding"));
+    if first_report.as_deref() != Some("holding") {
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(&mut holder.0.stderr.take().unwrap(), &mut stderr).unwrap();
+        panic!("the holder did not report holding: {first_report:?}\n{stderr}");
+    }
 
     let err = Store::open(dir.path()).unwrap_err();
     assert_eq!(err.code(), "locked", "{err:?}");
