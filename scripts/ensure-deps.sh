@@ -54,6 +54,15 @@ installed_components=$(rustup component list --installed 2>/dev/null || true)
 grep -q '^clippy' <<<"$installed_components" && grep -q '^rustfmt' <<<"$installed_components" \
   || rustup component add clippy rustfmt
 
+# Vite 8 needs Node.js 20.19+ (or 22.12+); Debian 12's own nodejs is 18.
+node_version=$(node -p 'process.versions.node')
+node -e 'const [a, b] = process.versions.node.split(".").map(Number);
+  process.exit(a > 22 || (a === 22 && b >= 12) || (a === 20 && b >= 19) ? 0 : 1)' || {
+  echo "Node.js $node_version is too old for the UI build (needs 20.19+ or 22.12+):" >&2
+  echo "install a newer nodejs package (e.g. Debian 13's, or NodeSource's) and re-run" >&2
+  exit 1
+}
+
 # npm ci only when node_modules is missing or older than the lock file
 # (npm writes node_modules/.package-lock.json on every install).
 for dir in "${node_dirs[@]}"; do
