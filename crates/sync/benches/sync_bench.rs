@@ -454,7 +454,7 @@ struct ChildResult {
 fn run_upload_child(store: &SharedStore, store_dir: &Path, url: &str, token: &str) -> ChildResult {
     // Swap in a throwaway store so the device's one is closed.
     *store.lock().expect("store") =
-        Store::open(store_dir.with_file_name("placeholder-store")).expect("placeholder store");
+        Store::open(store_dir.with_file_name("stand-in-store")).expect("stand-in store");
     let output = Command::new(std::env::current_exe().expect("own path"))
         .arg(UPLOAD_CHILD)
         .arg(store_dir)
