@@ -27,7 +27,8 @@ app="$CARGO_TARGET_DIR/debug/fieldbook"
 
 mkdir -p "$run_dir"
 # run-demo.sh seeds on first use and then execs the server: its pid is the server's.
-scripts/run-demo.sh "$run_dir" "$addr" >"$run_dir/server.log" 2>&1 &
+FIELDBOOK_SERVER_BIN="$CARGO_TARGET_DIR/debug/fieldbook-server" \
+  scripts/run-demo.sh "$run_dir" "$addr" >"$run_dir/server.log" 2>&1 &
 server_pid=$!
 stop_server() {
   if kill -0 "$server_pid" 2>/dev/null; then

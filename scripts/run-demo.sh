@@ -9,8 +9,14 @@ addr=${2:-127.0.0.1:8787}
 data_dir="$run_dir/server"
 
 # The dev profile shares the test build cache and optimises dependencies.
-cargo build --locked -p fieldbook-server
-bin="$CARGO_TARGET_DIR/debug/fieldbook-server"
+# run-app.sh has built the server already (together with the app, so with the
+# app's feature set): building it alone here would rebuild it differently.
+if [ -n "${FIELDBOOK_SERVER_BIN:-}" ]; then
+  bin=$FIELDBOOK_SERVER_BIN
+else
+  cargo build --locked -p fieldbook-server
+  bin="$CARGO_TARGET_DIR/debug/fieldbook-server"
+fi
 
 if [ ! -f "$run_dir/credentials.txt" ]; then
   mkdir -p "$run_dir"
