@@ -8,6 +8,7 @@
 //! and the upload queue empty, every file on the server hashing to its name,
 //! and the device equal to the server's view of its team.
 
+mod common;
 #[path = "common/model_support.rs"]
 mod model_support;
 

@@ -10,6 +10,7 @@
 //! `FIELDBOOK_MODEL_CASES` raises the number of cases (default 16). A failure
 //! shrinks to a short sequence, printed with what each step did.
 
+mod common;
 #[path = "common/model_support.rs"]
 mod model_support;
 

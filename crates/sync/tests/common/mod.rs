@@ -94,7 +94,11 @@ impl TestServer {
     /// network is gone. The data stays; ops can keep working on it.
     pub async fn stop(&mut self) {
         if let Some(running) = self.running.take() {
-            running.shutdown().await.expect("server shutdown");
+            // A hung shutdown fails the test instead of hanging it.
+            tokio::time::timeout(Duration::from_secs(20), running.shutdown())
+                .await
+                .expect("the server did not stop within 20 s")
+                .expect("graceful shutdown");
         }
     }
 

@@ -10,7 +10,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::io::Write as _;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -22,44 +21,29 @@ use fieldbook_domain::{
     InstallationStatus, MutationKind, ReportDraft, Role, Sha256Hex, SignaturePoint,
     SignatureStroke, TimeSlot,
 };
-use fieldbook_protocol::{
-    AssignRequest, CreateInstallationRequest, CreateTeamRequest, CreateUserRequest, LeadInput,
-    MutationOutcome, PullPage, SurveyInput, TransitionRequest,
-};
+use fieldbook_protocol::{AssignRequest, MutationOutcome, PullPage, TransitionRequest};
 use fieldbook_server::storage::{Scope, StorageError};
-use fieldbook_server::{admin, AppState, PasswordHashing, RunningServer, ServerConfig};
+use fieldbook_server::{admin, AppState};
 use fieldbook_store::{
     AssignmentResponse, InstallationQuery, OutboxEntry, SignatureInput, Store, StoreError,
 };
 use fieldbook_sync::{FileCredentialStore, SharedStore, SyncEngine, SyncOptions};
 use uuid::Uuid;
 
-/// Every test user's password.
-pub const PASSWORD: &str = "model-test-password";
+use crate::common::TestServer;
+pub use crate::common::PASSWORD;
 
 // ---- the central server ----------------------------------------------------
 
-/// The real server on 127.0.0.1, on a port picked once: stopping and
-/// resuming it keeps the address, so the devices' saved server URL stays
-/// right across a network cut. Central Ops act on its database directly, so
-/// they keep working while the devices cannot reach it.
+/// The real server on 127.0.0.1 (the engine tests' [`TestServer`]), on a
+/// port picked once: stopping and resuming it keeps the address, so the
+/// devices' saved server URL stays right across a network cut. Central Ops
+/// act on its database directly, so they keep working while the devices
+/// cannot reach it. What is added here: ops actions that may be refused
+/// (the model tries moves at random) and readers of the whole team view.
+#[derive(Debug)]
 pub struct Central {
-    config: ServerConfig,
-    state: AppState,
-    running: Option<RunningServer>,
-    addr: SocketAddr,
-    pub ops_id: Uuid,
-    // Last: removed after the server stopped.
-    _dir: tempfile::TempDir,
-}
-
-impl std::fmt::Debug for Central {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Central")
-            .field("addr", &self.addr)
-            .field("up", &self.running.is_some())
-            .finish()
-    }
+    server: TestServer,
 }
 
 fn ops_error(e: fieldbook_server::error::ApiError) -> String {
@@ -68,132 +52,53 @@ fn ops_error(e: fieldbook_server::error::ApiError) -> String {
 
 impl Central {
     pub async fn start() -> Central {
-        let dir = tempfile::tempdir().expect("server temp dir");
-        let mut config = ServerConfig::new(dir.path().join("server"));
-        config.password_hashing = PasswordHashing::insecure_fast_for_tests();
-        // Media pulled while "awaiting blob" get their new version soon.
-        config.blob_arrival_poll = Duration::from_millis(100);
-        let state = AppState::open(config.clone()).expect("open server state");
-        let running = fieldbook_server::start(state.clone(), SocketAddr::from(([127, 0, 0, 1], 0)))
-            .await
-            .expect("start server");
-        let addr = running.addr;
-        let mut central = Central {
-            config,
-            state,
-            running: Some(running),
-            addr,
-            ops_id: Uuid::nil(),
-            _dir: dir,
-        };
-        central.ops_id = central.create_user("ops", Role::Ops);
-        central
+        Central {
+            server: TestServer::start().await,
+        }
     }
 
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.server.url()
     }
 
     pub fn is_up(&self) -> bool {
-        self.running.is_some()
+        self.server.is_up()
     }
 
     /// The network is cut: the server stops (in-flight requests finish).
     pub async fn stop(&mut self) {
-        if let Some(running) = self.running.take() {
-            tokio::time::timeout(Duration::from_secs(20), running.shutdown())
-                .await
-                .expect("the server did not stop within 20 s")
-                .expect("graceful shutdown");
-        }
+        self.server.stop().await;
     }
 
     /// The server comes back: its database and blobs are reopened from disk
     /// (a restarted process) and it listens on the same address again.
     pub async fn resume(&mut self) {
-        if self.running.is_some() {
-            return;
-        }
-        self.state = AppState::open(self.config.clone()).expect("reopen server state");
-        let mut attempts = 0;
-        loop {
-            match fieldbook_server::start(self.state.clone(), self.addr).await {
-                Ok(running) => {
-                    self.running = Some(running);
-                    return;
-                }
-                Err(e) if attempts < 100 => {
-                    // The port may take a moment to be free again.
-                    attempts += 1;
-                    let _ = e;
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
-                Err(e) => panic!("cannot listen on {} again: {e}", self.addr),
-            }
+        if !self.server.is_up() {
+            self.server.restart().await;
         }
     }
 
     pub fn state(&self) -> &AppState {
-        &self.state
+        &self.server.state
+    }
+
+    fn ops_id(&self) -> Uuid {
+        self.server.ops_id
     }
 
     // ---- Central Ops ----
 
     pub fn create_user(&self, username: &str, role: Role) -> Uuid {
-        let request = CreateUserRequest {
-            username: username.into(),
-            full_name: format!("{} Tester", capitalised(username)),
-            role,
-            password: PASSWORD.into(),
-        };
-        admin::create_user(&self.state.storage, self.config.password_hashing, &request)
-            .expect("create user")
-            .record
-            .id
+        self.server.add_user(username, role)
     }
 
     pub fn create_team(&self, name: &str, members: &[Uuid]) -> Uuid {
-        let request = CreateTeamRequest {
-            name: name.into(),
-            member_ids: members.to_vec(),
-        };
-        admin::create_team(&self.state.storage, &request)
-            .expect("create team")
-            .record
-            .id
+        self.server.add_team(name, members)
     }
 
     /// Plans an installation for `customer`; returns its id.
     pub fn create_installation(&self, customer: &str) -> Uuid {
-        let request = CreateInstallationRequest {
-            lead: LeadInput {
-                customer_name: customer.into(),
-                phone: "+44 20 7946 0000".into(),
-                email: "customer@example.com".into(),
-                address_line1: "1 Test Street".into(),
-                address_line2: String::new(),
-                city: "London".into(),
-                postcode: "N1 1AA".into(),
-                latitude: None,
-                longitude: None,
-                installer_notes: "Garage on the left".into(),
-            },
-            survey: SurveyInput {
-                approved_at: None,
-                surveyor_notes: "Brick wall".into(),
-                recommended_charger_model: "Zappi 7kW".into(),
-                main_fuse_amps: 100,
-                supply_capacity_kva: 23.0,
-                cable_run_length_m: 12.5,
-                photos_count: 3,
-            },
-            scheduled_date: NaiveDate::from_ymd_opt(2026, 12, 1).expect("date"),
-            scheduled_time_slot: TimeSlot::Morning,
-        };
-        admin::create_installation(&self.state.storage, self.ops_id, &request)
-            .expect("create installation")
-            .record
-            .id
+        self.server.create_installation(customer)
     }
 
     pub fn assign(&self, installation: Uuid, team: Uuid) -> Result<Uuid, String> {
@@ -201,7 +106,7 @@ impl Central {
             team_id: team,
             is_primary: true,
         };
-        admin::assign(&self.state.storage, installation, &request, self.ops_id)
+        admin::assign(&self.state().storage, installation, &request, self.ops_id())
             .map(|v| v.record.id)
             .map_err(ops_error)
     }
@@ -209,7 +114,7 @@ impl Central {
     /// Withdraws `team`'s live assignment to `installation`, if it has one.
     pub fn withdraw(&self, installation: Uuid, team: Uuid) -> Result<(), String> {
         let assignment = self
-            .state
+            .state()
             .storage
             .read(|db| db.assignments_of(installation))
             .map_err(|e: StorageError| e.to_string())?
@@ -219,7 +124,7 @@ impl Central {
                     && a.record.status != fieldbook_domain::AssignmentStatus::Withdrawn
             })
             .ok_or("the team has no live assignment")?;
-        admin::withdraw_assignment(&self.state.storage, assignment.record.id)
+        admin::withdraw_assignment(&self.state().storage, assignment.record.id)
             .map(drop)
             .map_err(ops_error)
     }
@@ -234,13 +139,13 @@ impl Central {
             scheduled_date: replan.then(|| NaiveDate::from_ymd_opt(2026, 12, 8).expect("date")),
             scheduled_time_slot: replan.then_some(TimeSlot::Afternoon),
         };
-        admin::transition(&self.state.storage, installation, &request)
+        admin::transition(&self.state().storage, installation, &request)
             .map(drop)
             .map_err(ops_error)
     }
 
     pub fn installation(&self, id: Uuid) -> Option<Installation> {
-        self.state
+        self.state()
             .storage
             .read(|db| db.installation(id))
             .expect("read installation")
@@ -252,9 +157,9 @@ impl Central {
     /// Everything `user` (a technician) sees: a pull from cursor 0 on one
     /// snapshot, i.e. the server's current view of their teams' jobs.
     pub fn team_view(&self, user: Uuid) -> View {
-        let blobs = &self.state.blobs;
+        let blobs = &self.state().blobs;
         let page: PullPage = self
-            .state
+            .state()
             .storage
             .read(|db| {
                 db.pull(
@@ -302,7 +207,7 @@ impl Central {
     /// The server's ledger of `device`'s mutations, in device order.
     pub fn mutations_of_device(&self, device: Uuid) -> Vec<ServerMutation> {
         let db = rusqlite::Connection::open_with_flags(
-            fieldbook_server::storage::database_path(&self.config.data_dir),
+            fieldbook_server::storage::database_path(self.server.data_dir()),
             rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
         )
         .expect("open the server database read-only");
@@ -336,7 +241,7 @@ impl Central {
 
     /// The last device sequence the server accepted from `device`.
     pub fn device_last_sequence(&self, device: Uuid) -> Option<u64> {
-        self.state
+        self.state()
             .storage
             .read(|db| db.device(device))
             .expect("read device")
@@ -345,7 +250,7 @@ impl Central {
 
     /// How many report events the server recorded for one mutation.
     pub fn report_events_of(&self, installation: Uuid, mutation_id: Uuid) -> usize {
-        self.state
+        self.state()
             .storage
             .read(|db| db.report_events(installation))
             .expect("read report events")
@@ -355,7 +260,7 @@ impl Central {
     }
 
     pub fn report_of(&self, installation: Uuid) -> Option<InstallationReport> {
-        self.state
+        self.state()
             .storage
             .read(|db| db.report_of(installation))
             .expect("read report")
@@ -363,7 +268,7 @@ impl Central {
     }
 
     pub fn media(&self, id: Uuid) -> Option<InstallationMedia> {
-        self.state
+        self.state()
             .storage
             .read(|db| db.media(id))
             .expect("read media")
@@ -373,7 +278,7 @@ impl Central {
     /// Whether the server holds the whole blob and its bytes hash to its name.
     pub fn blob_intact(&self, sha256: &Sha256Hex) -> Result<(), String> {
         let path = self
-            .state
+            .state()
             .blobs
             .path_of(sha256)
             .ok_or_else(|| format!("the server does not have blob {sha256}"))?;
@@ -383,14 +288,6 @@ impl Central {
         }
         Ok(())
     }
-}
-
-fn capitalised(name: &str) -> String {
-    let mut chars = name.chars();
-    chars
-        .next()
-        .map(|c| c.to_uppercase().chain(chars).collect())
-        .unwrap_or_default()
 }
 
 pub fn file_sha256(path: &Path) -> Sha256Hex {
