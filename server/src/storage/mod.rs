@@ -11,6 +11,11 @@
 //! sequence, and a pull that passed sequence N can never later find a
 //! smaller number committing behind it.
 
+mod blob_access;
+mod history;
+mod ops_list;
+mod people;
+mod planning;
 mod pull;
 mod records;
 
@@ -21,6 +26,9 @@ use std::time::Duration;
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
+pub use history::HistoryRow;
+pub use ops_list::{InstallationFilter, InstallationPageRows, PageAfter};
+pub use people::{DeviceContact, DeviceRecord, SessionRecord};
 pub use pull::pulled_report_from;
 pub use records::{DeviceRow, MutationRecord, Scope, SessionRow, StoredMutation};
 
@@ -30,6 +38,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("0001_schema.sql"),
     include_str!("0002_blob_arrival.sql"),
     include_str!("0003_user_references_and_member_removal.sql"),
+    include_str!("0004_ops_console.sql"),
 ];
 const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 /// Reader connections kept open for reuse; more are opened on demand.
@@ -148,6 +157,8 @@ impl Storage {
         let mut wtx = WriteTx {
             tx,
             now: Utc::now(),
+            actor: None,
+            reason: None,
         };
         let out = f(&mut wtx)?;
         wtx.tx.commit().map_err(StorageError::from)?;
@@ -190,6 +201,10 @@ pub struct Db<'c> {
 pub struct WriteTx<'c> {
     tx: rusqlite::Transaction<'c>,
     pub now: DateTime<Utc>,
+    /// Who makes this transaction's changes, for the installation history.
+    actor: Option<uuid::Uuid>,
+    /// Why, when the changed record has no field for it.
+    reason: Option<String>,
 }
 
 impl<'c> WriteTx<'c> {

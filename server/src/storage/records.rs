@@ -16,22 +16,25 @@ use uuid::Uuid;
 
 use super::{parse_timestamp, timestamp, Db, StorageError, WriteTx};
 
-fn from_json<T: DeserializeOwned>(body: &str) -> Result<T, StorageError> {
+pub(super) fn from_json<T: DeserializeOwned>(body: &str) -> Result<T, StorageError> {
     Ok(serde_json::from_str(body)?)
 }
 
-fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StorageError> {
+pub(super) fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StorageError> {
     Ok(serde_json::to_string(value)?)
 }
 
-fn versioned<T: DeserializeOwned>(body: String, seq: i64) -> Result<Versioned<T>, StorageError> {
+pub(super) fn versioned<T: DeserializeOwned>(
+    body: String,
+    seq: i64,
+) -> Result<Versioned<T>, StorageError> {
     Ok(Versioned {
         version: seq as u64,
         record: from_json(&body)?,
     })
 }
 
-fn parse_uuid(s: &str) -> Result<Uuid, StorageError> {
+pub(super) fn parse_uuid(s: &str) -> Result<Uuid, StorageError> {
     Uuid::parse_str(s).map_err(|e| StorageError::Corrupt(format!("uuid {s:?}: {e}")))
 }
 
@@ -623,6 +626,8 @@ impl WriteTx<'_> {
     }
 
     pub fn save_installation(&mut self, inst: &Installation) -> Result<u64, StorageError> {
+        let before = self.db().stored_installation(inst.id)?;
+        self.record_installation_history(before.as_ref(), inst)?;
         let seq = self.next_seq()?;
         self.tx
             .prepare_cached(
@@ -670,6 +675,8 @@ impl WriteTx<'_> {
     }
 
     pub fn save_assignment(&mut self, a: &InstallationAssignment) -> Result<u64, StorageError> {
+        let before = self.db().stored_assignment(a.id)?;
+        self.record_assignment_history(before.as_ref(), a)?;
         let seq = self.next_seq()?;
         self.tx
             .prepare_cached(
