@@ -60,7 +60,8 @@ test("ops sign in with the session cookie", async () => {
   await page.fill("input[name=password]", ops.password);
   await page.click("button[type=submit]");
   await page.waitForSelector("nav.sidebar");
-  const cookies = await browser.cookies(server.url);
+  // The cookie is scoped to /api, so ask for it by the API's address.
+  const cookies = await browser.cookies(`${server.url}/api/v1/ops/session`);
   const session = cookies.find((c) => c.name === "fieldbook_session");
   assert.ok(session, "a session cookie was set");
   assert.equal(session.httpOnly, true);
@@ -89,16 +90,37 @@ test("the table view filters and searches", async () => {
   await shoot(page, "installations");
 });
 
-test("plan an installation from an approved survey and assign the technician's team", async () => {
+/** Chooses the option of `select` whose text starts with `text`. */
+async function selectByText(select, text) {
+  const value = await page.$eval(select, (el, t) => [...el.options].find((o) => o.text.startsWith(t))?.value, text);
+  assert.ok(value, `${select} offers ${text}`);
+  await page.selectOption(select, value);
+}
+
+/** Records an approved survey through the Plan screen's dialog; it comes back selected. */
+async function recordSurvey(customer, screenshot) {
   await page.click("[data-nav=plan]");
-  const first = page.locator("button.survey").first();
-  await first.waitFor();
-  state.customer = (await first.getAttribute("data-survey")) ?? "";
-  await first.click();
+  await page.click("[data-action=record-survey]");
+  const form = page.locator("dialog[open] form");
+  await form.locator("[name=customer_name]").fill(customer);
+  await form.locator("[name=phone]").fill("+44 7700 900123");
+  await form.locator("[name=address_line1]").fill("14 Orchard Lane");
+  await form.locator("[name=city]").fill("Cambridge");
+  await form.locator("[name=postcode]").fill("CB1 2AB");
+  await form.locator("[name=recommended_charger_model]").fill("Zappi 2 7kW tethered");
+  await form.locator("[name=surveyor_notes]").fill("Garage wall, consumer unit 4 m away. Customer prefers mornings.");
+  if (screenshot) await shoot(page, "record-survey");
+  await form.locator("button[type=submit]").click();
+  await page.waitForSelector(`button.survey.on[data-survey="${customer}"]`);
+}
+
+test("plan an installation from an approved survey and assign the technician's team", async () => {
+  state.customer = "Ada Lovelace";
+  await recordSurvey(state.customer, true);
   await page.waitForSelector("form.plan");
   const today = new Date().toISOString().slice(0, 10);
   await page.fill("input[name=date]", today);
-  await page.selectOption("select[name=primary]", { label: new RegExp(`^${technician.teams[0]} `) });
+  await selectByText("select[name=primary]", technician.teams[0]);
   await shoot(page, "plan");
   await page.click("form.plan button[type=submit]");
   await page.waitForSelector("header.head h1.mono");
