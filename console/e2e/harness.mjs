@@ -53,6 +53,8 @@ export async function launchBrowser(userDataDir) {
 /** Screenshots of the page as it is, at both sizes, as docs/screenshots/console/NAME-WxH.png. */
 export async function shoot(page, name) {
   mkdirSync(screenshotDir, { recursive: true });
+  // The confirmation of the previous action fades after 3 s: not part of this screen.
+  await page.waitForSelector(".toast", { state: "detached", timeout: 5000 });
   for (const size of SIZES) {
     await page.setViewportSize(size);
     await page.waitForTimeout(150); // layout settles after the resize

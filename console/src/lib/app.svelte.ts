@@ -24,7 +24,7 @@ let noticeTimer: ReturnType<typeof setTimeout> | undefined;
 export function announce(text: string): void {
   app.notice = text;
   clearTimeout(noticeTimer);
-  noticeTimer = setTimeout(() => (app.notice = null), 4000);
+  noticeTimer = setTimeout(() => (app.notice = null), 3000);
 }
 
 export async function refreshCounts(): Promise<void> {
