@@ -6,13 +6,13 @@ use fieldbook_protocol::Versioned;
 use super::records::versioned;
 use super::{Db, StorageError};
 
+/// An unplanned survey and its customer.
+pub type SurveyWithLead = (Versioned<Survey>, Versioned<Lead>);
+
 impl Db<'_> {
     /// Approved surveys with no installation, oldest approval first, with
     /// their customers; at most `limit`.
-    pub fn unplanned_surveys(
-        &self,
-        limit: u32,
-    ) -> Result<Vec<(Versioned<Survey>, Versioned<Lead>)>, StorageError> {
+    pub fn unplanned_surveys(&self, limit: u32) -> Result<Vec<SurveyWithLead>, StorageError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT s.body, s.seq, l.body, l.seq FROM surveys s JOIN leads l ON l.id = s.lead_id \
              WHERE NOT EXISTS (SELECT 1 FROM installations i WHERE i.survey_id = s.id) \
