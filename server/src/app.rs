@@ -22,7 +22,7 @@ use crate::blobs::{self, BlobStore, UploadQuota};
 use crate::config::ServerConfig;
 use crate::error::ApiError;
 use crate::storage::Storage;
-use crate::{admin, auth, installations, openapi, pull, push};
+use crate::{admin, auth, held_work, installations, openapi, pull, push, send_back};
 
 /// What every handler can reach.
 #[derive(Debug, Clone)]
@@ -163,6 +163,23 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/v1/admin/assignments/{assignment_id}/withdraw",
             post(admin::withdraw_handler),
+        )
+        .route(
+            "/api/v1/admin/installations/{installation_id}/send-back",
+            post(send_back::send_back_handler),
+        )
+        .route("/api/v1/admin/held-work", get(held_work::list_handler))
+        .route(
+            "/api/v1/admin/held-work/{held_work_id}",
+            get(held_work::get_handler),
+        )
+        .route(
+            "/api/v1/admin/held-work/{held_work_id}/accept",
+            post(held_work::accept_handler),
+        )
+        .route(
+            "/api/v1/admin/held-work/{held_work_id}/keep",
+            post(held_work::keep_handler),
         )
         .route_layer(from_fn_with_state(state.clone(), auth::require_auth));
 

@@ -11,12 +11,14 @@ pub mod blobs;
 pub mod caller;
 pub mod config;
 pub mod error;
+pub mod held_work;
 pub mod installations;
 pub mod json;
 pub mod openapi;
 pub mod pull;
 pub mod push;
 pub mod seed;
+pub mod send_back;
 pub mod storage;
 
 pub use app::{start, AppState, RunningServer};

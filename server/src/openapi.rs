@@ -4,7 +4,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{admin, app, auth, installations, pull, push};
+use crate::{admin, app, auth, held_work, installations, pull, push, send_back};
 
 struct BearerAuth;
 
@@ -50,6 +50,11 @@ impl Modify for BearerAuth {
         admin::assign_handler,
         admin::transition_handler,
         admin::withdraw_handler,
+        send_back::send_back_handler,
+        held_work::list_handler,
+        held_work::get_handler,
+        held_work::accept_handler,
+        held_work::keep_handler,
     ),
     components(schemas(
         fieldbook_protocol::ErrorBody,
@@ -57,6 +62,12 @@ impl Modify for BearerAuth {
         fieldbook_protocol::RejectCode,
         fieldbook_protocol::MutationOutcome,
         fieldbook_protocol::Tombstone,
+        fieldbook_protocol::HeldWork,
+        fieldbook_protocol::HeldWorkNotice,
+        fieldbook_protocol::SendBackRequest,
+        fieldbook_protocol::AcceptHeldWorkRequest,
+        fieldbook_protocol::KeepHeldWorkRequest,
+        fieldbook_protocol::AcceptedHeldWork,
     )),
     modifiers(&BearerAuth),
     tags(
