@@ -410,6 +410,15 @@ pub fn transition_by(
             .installation(installation_id)?
             .ok_or_else(|| ApiError::not_found("installation"))?
             .record;
+        // Sending a report back also marks the report and records the note
+        // in its audit log: its own route, which knows who sends it.
+        if installation.status == InstallationStatus::ReportSubmitted
+            && request.to == InstallationStatus::Completed
+        {
+            return Err(ApiError::conflict(
+                "To send a report back, use POST /api/v1/admin/installations/{id}/send-back with a note",
+            ));
+        }
         if let Some(expected) = request.expected_from {
             if installation.status != expected {
                 return Err(ApiError::conflict(format!(
@@ -434,7 +443,7 @@ pub fn transition_by(
 }
 
 /// Admin routes exist only for Central Ops.
-fn require_ops(caller: &Caller) -> Result<(), ApiError> {
+pub(crate) fn require_ops(caller: &Caller) -> Result<(), ApiError> {
     if caller.role == Role::Ops {
         Ok(())
     } else {

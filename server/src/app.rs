@@ -22,7 +22,10 @@ use crate::blobs::{self, BlobStore, UploadQuota};
 use crate::config::ServerConfig;
 use crate::error::ApiError;
 use crate::storage::Storage;
-use crate::{admin, auth, blob_download, console_assets, installations, openapi, ops, pull, push};
+use crate::{
+    admin, auth, blob_download, console_assets, held_work, installations, openapi, ops, pull, push,
+    send_back,
+};
 
 /// What every handler can reach.
 #[derive(Debug, Clone)]
@@ -214,6 +217,23 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/v1/ops/devices/{device_id}/revoke",
             post(ops::people::revoke_device_handler),
+        )
+        .route(
+            "/api/v1/admin/installations/{installation_id}/send-back",
+            post(send_back::send_back_handler),
+        )
+        .route("/api/v1/admin/held-work", get(held_work::list_handler))
+        .route(
+            "/api/v1/admin/held-work/{held_work_id}",
+            get(held_work::get_handler),
+        )
+        .route(
+            "/api/v1/admin/held-work/{held_work_id}/accept",
+            post(held_work::accept_handler),
+        )
+        .route(
+            "/api/v1/admin/held-work/{held_work_id}/keep",
+            post(held_work::keep_handler),
         )
         .route_layer(from_fn_with_state(state.clone(), auth::require_auth));
 

@@ -13,6 +13,7 @@ pub mod caller;
 pub mod config;
 pub mod console_assets;
 pub mod error;
+pub mod held_work;
 pub mod installations;
 pub mod json;
 pub mod openapi;
@@ -20,6 +21,7 @@ pub mod ops;
 pub mod pull;
 pub mod push;
 pub mod seed;
+pub mod send_back;
 pub mod storage;
 
 pub use app::{start, AppState, RunningServer};

@@ -4,7 +4,9 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{admin, app, auth, blob_download, installations, ops, pull, push};
+use crate::{
+    admin, app, auth, blob_download, held_work, installations, ops, pull, push, send_back,
+};
 
 struct BearerAuth;
 
@@ -76,6 +78,11 @@ impl Modify for BearerAuth {
         ops::changes::changes_handler,
         blob_download::download_handler,
         blob_download::thumbnail_handler,
+        send_back::send_back_handler,
+        held_work::list_handler,
+        held_work::get_handler,
+        held_work::accept_handler,
+        held_work::keep_handler,
     ),
     components(schemas(
         fieldbook_protocol::ErrorBody,
@@ -83,6 +90,12 @@ impl Modify for BearerAuth {
         fieldbook_protocol::RejectCode,
         fieldbook_protocol::MutationOutcome,
         fieldbook_protocol::Tombstone,
+        fieldbook_protocol::HeldWork,
+        fieldbook_protocol::HeldWorkNotice,
+        fieldbook_protocol::SendBackRequest,
+        fieldbook_protocol::AcceptHeldWorkRequest,
+        fieldbook_protocol::KeepHeldWorkRequest,
+        fieldbook_protocol::AcceptedHeldWork,
     )),
     modifiers(&BearerAuth),
     tags(

@@ -41,6 +41,11 @@ fn export_bindings(out_dir: &Path) -> Result<(), ts_rs::ExportError> {
         p::People,
         p::ChangeEvent,
         p::CreateInstallationRequest,
+        p::HeldWork,
+        p::AcceptHeldWorkRequest,
+        p::KeepHeldWorkRequest,
+        p::AcceptedHeldWork,
+        p::SendBackRequest,
     );
     write_index(out_dir)
 }

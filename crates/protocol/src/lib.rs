@@ -11,6 +11,7 @@
 pub mod admin;
 pub mod auth;
 pub mod error;
+pub mod held_work;
 pub mod ops;
 pub mod pull;
 pub mod push;
@@ -18,6 +19,7 @@ pub mod push;
 pub use admin::*;
 pub use auth::*;
 pub use error::{ErrorBody, ErrorCode};
+pub use held_work::*;
 pub use ops::*;
 pub use pull::*;
 pub use push::*;

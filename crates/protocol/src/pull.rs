@@ -184,6 +184,11 @@ pub struct PullPage {
     pub media: Vec<Versioned<PulledMedia>>,
     /// Records to delete locally.
     pub tombstones: Vec<Tombstone>,
+    /// The caller's own held work (see [`crate::held_work`]): sent when it
+    /// is first held and again when ops decide. Technicians only.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
+    pub held_work: Vec<Versioned<crate::held_work::HeldWorkNotice>>,
 }
 
 impl PullPage {
@@ -198,6 +203,7 @@ impl PullPage {
             + self.reports.len()
             + self.media.len()
             + self.tombstones.len()
+            + self.held_work.len()
     }
 
     /// True when the page carries nothing (the device is up to date).

@@ -168,15 +168,20 @@ pub fn signature_evidence(
     events: &[ReportEvent],
 ) -> SignatureEvidence {
     let recomputed = report.recomputed_content_hash(media);
+    // The device of the submission the stored report came from (a
+    // correction replaces the report; ops' own events carry no device).
     let device_id = events
         .iter()
-        .find(|e| {
+        .filter(|e| {
             matches!(
                 e.event,
-                ReportEventKind::Submitted | ReportEventKind::SubmittedForReview
+                ReportEventKind::Submitted
+                    | ReportEventKind::SubmittedForReview
+                    | ReportEventKind::Corrected
             )
         })
-        .map(|e| e.device_id);
+        .filter_map(|e| e.device_id)
+        .last();
     let signature = report.customer_signature.as_ref();
     let (present, hash_ok) = match signature {
         Some(sig) => match blobs.path_of(&sig.png.sha256) {

@@ -12,6 +12,7 @@
 //! smaller number committing behind it.
 
 mod blob_access;
+mod held_work;
 mod history;
 mod ops_list;
 mod people;
@@ -26,6 +27,7 @@ use std::time::Duration;
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
+pub use held_work::NewHeldMutation;
 pub use history::HistoryRow;
 pub use ops_list::{InstallationFilter, InstallationPageRows, PageAfter};
 pub use people::{DeviceContact, DeviceRecord, SessionRecord};
@@ -39,6 +41,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("0002_blob_arrival.sql"),
     include_str!("0003_user_references_and_member_removal.sql"),
     include_str!("0004_ops_console.sql"),
+    include_str!("0004_held_work_and_send_back.sql"),
 ];
 const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 /// Reader connections kept open for reuse; more are opened on demand.
