@@ -193,6 +193,45 @@ test("ops close the installation and the device pulls closed", async () => {
   assert.equal(after.status, "closed");
 });
 
+test("work that arrives after ops withdrew the assignment is held; ops accept it and the report is attached", async () => {
+  const team = technician.teams[0];
+  await recordSurvey("Grace Hopper", false);
+  await page.fill("input[name=date]", new Date().toISOString().slice(0, 10));
+  await selectByText("select[name=primary]", team);
+  await page.click("form.plan button[type=submit]");
+  await page.waitForSelector(`[data-team="${team}"]`);
+  const id = decodeURIComponent(new URL(page.url()).hash.split("/")[2]);
+  const code = (await page.textContent("header.head h1.mono")).trim();
+
+  await device.sync();
+  assert.equal((await device.status(id)).present, true, "the laptop has the job before going offline");
+  // Offline on site the technician does the job; meanwhile ops give it away.
+  const work = await device.workOffline(id, 2);
+  await page.click(`[data-team="${team}"] button.danger`);
+  await page.fill("dialog[open] input[name=reason]", "Team needed for an emergency callout");
+  await page.click("dialog[open] button[type=submit]");
+  await page.waitForSelector("p.unassigned");
+
+  await page.click("[data-nav=review]");
+  await page.waitForSelector('[data-section="held-work"]');
+  await page.evaluate(() => (window.__sameDocument = true));
+  const synced = await device.sync();
+  assert.equal(synced.refused, 0, `held, not refused: ${JSON.stringify(synced)}`);
+  const held = `[data-section="held-work"] li[data-installation="${code}"]`;
+  await page.waitForSelector(held, { timeout: 20_000 });
+  assert.equal(await page.evaluate(() => window.__sameDocument), true, "the held work appeared without a reload");
+  await shoot(page, "held-work");
+
+  await page.click(`${held} [data-action=accept-held]`);
+  await page.waitForSelector(held, { state: "detached" });
+  await page.goto(`${consoleUrl()}#/installations/${id}/report`);
+  await page.waitForSelector('.head [data-status="report_submitted"]');
+  await page.waitForSelector(testId("evidence-verdict"));
+  const shown = await page.$$eval(".photos [data-sha256]", (els) => els.map((e) => e.dataset.sha256));
+  assert.deepEqual([...shown].sort(), [...work.photos].sort(), "the held photos are the installation's now");
+  assert.match(await page.textContent("[data-field=serial]"), /ZP-2026-004217/);
+});
+
 test("teams and people", async () => {
   await page.click("[data-nav=people]");
   await page.waitForSelector(`[data-person="${technician.username}"] .device`);

@@ -7,7 +7,10 @@
  */
 
 import type {
+  AcceptedHeldWork,
   ChangeEvent,
+  HeldWork,
+  HeldWorkStatus,
   ConsoleSession,
   CreateSurveyRequest,
   NavCounts,
@@ -219,6 +222,21 @@ export function followChanges(onchange: (event: ChangeEvent) => void, onstate: (
   source.onopen = () => onstate(true);
   source.onerror = () => onstate(false);
   return () => source.close();
+}
+
+/** Work that arrived after its assignment was withdrawn (held-work's routes), oldest first. */
+export function heldWork(filter: { status?: HeldWorkStatus; installation_id?: string }): Promise<HeldWork[]> {
+  return call("GET", `/api/v1/admin/held-work${query(filter)}`);
+}
+
+/** Attach held work's report and media to its installation (refused when it already has a report). */
+export function acceptHeldWork(id: string, note: string | null): Promise<AcceptedHeldWork> {
+  return call("POST", `/api/v1/admin/held-work/${encodeURIComponent(id)}/accept`, { note });
+}
+
+/** Keep held work on record without attaching it; the reason is shown to the technician. */
+export function keepHeldWork(id: string, reason: string): Promise<HeldWork> {
+  return call("POST", `/api/v1/admin/held-work/${encodeURIComponent(id)}/keep`, { reason });
 }
 
 /** Central Ops send a submitted report back to the technician with what to correct (held-work's route). */

@@ -11,6 +11,8 @@ export const app = $state({
   /** False until the first session check answered. */
   ready: false,
   counts: null as NavCounts | null,
+  /** Held work waiting for a decision (not in the server's review counts). */
+  heldWaiting: 0,
   /** The server's change sequence as last announced by the live feed. */
   seq: 0,
   live: false,
@@ -29,7 +31,9 @@ export function announce(text: string): void {
 
 export async function refreshCounts(): Promise<void> {
   try {
-    app.counts = await api.navCounts();
+    const [counts, held] = await Promise.all([api.navCounts(), api.heldWork({ status: "waiting" })]);
+    app.counts = counts;
+    app.heldWaiting = held.length;
   } catch {
     // The badges keep their last numbers; the screen shows its own errors.
   }
@@ -56,6 +60,7 @@ export function endSession(): void {
   stopFeed = null;
   app.session = null;
   app.counts = null;
+  app.heldWaiting = 0;
   app.live = false;
 }
 

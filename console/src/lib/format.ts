@@ -72,7 +72,7 @@ export const MOVE_LABELS: Record<InstallationStatus, string> = {
   material_ready: "Materials ready",
   confirmed: "Customer confirmed",
   in_progress: "Mark in progress",
-  completed: "Mark completed",
+  completed: "Send back to the technician…",
   report_submitted: "Mark report submitted",
   closed: "Close installation",
   rescheduled: "Reschedule…",
