@@ -277,6 +277,15 @@ impl Db<'_> {
         rows.into_iter().map(|(b, s)| versioned(b, s)).collect()
     }
 
+    /// Whether any installation's report has this id.
+    pub fn report_id_taken(&self, id: Uuid) -> Result<bool, StorageError> {
+        Ok(self.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM reports WHERE id = ?1)",
+            [id.to_string()],
+            |r| r.get(0),
+        )?)
+    }
+
     /// The installation's report and when the server received it.
     pub fn report_of(&self, installation: Uuid) -> Result<Option<StoredReport>, StorageError> {
         let row: Option<(String, i64, String)> = self
