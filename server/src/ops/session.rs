@@ -12,7 +12,7 @@
 //! Bearer-token requests need no CSRF token: browsers never attach them on
 //! their own. Only Central Ops may open a console session.
 
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::header::{AUTHORIZATION, COOKIE, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -113,11 +113,12 @@ fn session_cookie(token: &str, max_age_secs: i64) -> Result<HeaderValue, ApiErro
 )]
 pub async fn login_handler(
     State(state): State<AppState>,
+    peer: Option<Extension<ConnectInfo<std::net::SocketAddr>>>,
     ApiJson(request): ApiJson<LoginRequest>,
 ) -> Result<Response, ApiError> {
-    let login_state = state.clone();
-    let login =
-        blocking(move || auth::login(&login_state.storage, &login_state.config, &request)).await?;
+    // The same throttled, pooled login as the API's (per account and source).
+    let source = auth::login_source(peer.map(|Extension(ConnectInfo(addr))| addr.ip()));
+    let login = auth::login(&state, &source, request).await?;
     if login.user.role != Role::Ops {
         let hash = auth::token_hash(&login.token);
         blocking(move || Ok(state.storage.write(|tx| tx.revoke_session(&hash))?)).await?;

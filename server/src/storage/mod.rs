@@ -14,6 +14,7 @@
 mod blob_access;
 mod held_work;
 mod history;
+mod login_attempts;
 mod ops_list;
 mod people;
 mod planning;
@@ -29,6 +30,7 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 pub use held_work::NewHeldMutation;
 pub use history::HistoryRow;
+pub use login_attempts::{LoginLimit, LoginLimits};
 pub use ops_list::{InstallationFilter, InstallationPageRows, PageAfter};
 pub use people::{DeviceContact, DeviceRecord, SessionRecord};
 pub use pull::pulled_report_from;
@@ -40,6 +42,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("0001_schema.sql"),
     include_str!("0002_blob_arrival.sql"),
     include_str!("0003_user_references_and_member_removal.sql"),
+    include_str!("0004_login_attempts.sql"),
     include_str!("0004_ops_console.sql"),
     include_str!("0004_held_work_and_send_back.sql"),
 ];
