@@ -90,6 +90,36 @@ test("the table view filters and searches", async () => {
   await shoot(page, "installations");
 });
 
+test("board: drag a job to another team; Move… (keyboard) reschedules it to another day", async () => {
+  await page.click("[data-nav=board]");
+  await page.waitForSelector(".board .job");
+  // A job of a team on a weekday before Sunday, and another team's cell that day.
+  const job = page.locator('.cell:not(.unassigned) .job').first();
+  const code = await job.getAttribute("data-installation");
+  const from = job.locator("xpath=..");
+  const [lane, date] = [await from.getAttribute("data-lane"), await from.getAttribute("data-date")];
+  const target = page.locator(`.cell[data-date="${date}"]:not([data-lane="${lane}"]):not(.unassigned)`).first();
+  const targetLane = await target.getAttribute("data-lane");
+  await job.dragTo(target);
+  await page.waitForSelector("dialog[open] select[name=team]");
+  assert.equal(await page.inputValue("dialog[open] select[name=team]"), targetLane, "the drop chose the team");
+  await page.fill("dialog[open] input[name=reason]", "Balancing the week between the crews");
+  await shoot(page, "board-move");
+  await page.click("dialog[open] button[type=submit]");
+  await page.waitForSelector(`.cell[data-lane="${targetLane}"][data-date="${date}"] .job[data-installation="${code}"]`);
+
+  // The keyboard way: focus Move on the card, Enter, pick the next day.
+  const weekday = new Date(`${date}T00:00:00Z`).getUTCDay();
+  const other = new Date(Date.parse(`${date}T00:00:00Z`) + (weekday === 0 ? -1 : 1) * 86_400_000).toISOString().slice(0, 10);
+  await page.focus(`.job[data-installation="${code}"] button.move`);
+  await page.keyboard.press("Enter");
+  await page.waitForSelector("dialog[open] input[name=date]");
+  await page.fill("dialog[open] input[name=date]", other);
+  await page.fill("dialog[open] input[name=reason]", "Customer asked for another day");
+  await page.click("dialog[open] button[type=submit]");
+  await page.waitForSelector(`.cell[data-lane="${targetLane}"][data-date="${other}"] .job[data-installation="${code}"]`);
+});
+
 /** Chooses the option of `select` whose text starts with `text`. */
 async function selectByText(select, text) {
   const value = await page.$eval(select, (el, t) => [...el.options].find((o) => o.text.startsWith(t))?.value, text);
