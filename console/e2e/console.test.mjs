@@ -266,4 +266,9 @@ test("teams and people", async () => {
   await page.click("[data-nav=people]");
   await page.waitForSelector(`[data-person="${technician.username}"] .device`);
   await shoot(page, "people");
+  // A lost laptop: ops revoke it and it can no longer sync.
+  await page.click(`[data-person="${technician.username}"] .device button.danger`);
+  await page.click("dialog[open] button.danger");
+  await page.waitForSelector(`[data-person="${technician.username}"] .device.revoked`);
+  await assert.rejects(device.sync(), /unauthorized|revoked|sign in/i);
 });

@@ -172,6 +172,7 @@ pub fn signature_evidence(
     // correction replaces the report; ops' own events carry no device).
     let device_id = events
         .iter()
+        .rev()
         .filter(|e| {
             matches!(
                 e.event,
@@ -180,8 +181,7 @@ pub fn signature_evidence(
                     | ReportEventKind::Corrected
             )
         })
-        .filter_map(|e| e.device_id)
-        .last();
+        .find_map(|e| e.device_id);
     let signature = report.customer_signature.as_ref();
     let (present, hash_ok) = match signature {
         Some(sig) => match blobs.path_of(&sig.png.sha256) {
