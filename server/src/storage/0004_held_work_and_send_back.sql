@@ -35,7 +35,7 @@ CREATE TABLE held_mutations (
     -- removal of a held photo joins the same record.
     media_id     TEXT
 ) STRICT;
-CREATE INDEX held_mutations_work ON held_mutations (held_work_id, rowid);
+CREATE INDEX held_mutations_work ON held_mutations (held_work_id);
 CREATE INDEX held_mutations_media ON held_mutations (media_id) WHERE media_id IS NOT NULL;
 
 -- Report events made by Central Ops (send back, accept held work) carry a
