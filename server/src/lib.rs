@@ -15,6 +15,7 @@ pub mod held_work;
 pub mod installations;
 pub mod json;
 pub mod openapi;
+pub mod password;
 pub mod pull;
 pub mod push;
 pub mod seed;

@@ -12,6 +12,7 @@
 //! smaller number committing behind it.
 
 mod held_work;
+mod login_attempts;
 mod pull;
 mod records;
 
@@ -23,6 +24,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 pub use held_work::NewHeldMutation;
+pub use login_attempts::{LoginLimit, LoginLimits};
 pub use pull::pulled_report_from;
 pub use records::{DeviceRow, MutationRecord, Scope, SessionRow, StoredMutation};
 
@@ -32,7 +34,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("0001_schema.sql"),
     include_str!("0002_blob_arrival.sql"),
     include_str!("0003_user_references_and_member_removal.sql"),
-    include_str!("0004_held_work_and_send_back.sql"),
+    include_str!("0004_login_attempts.sql"),
+    include_str!("0005_held_work_and_send_back.sql"),
 ];
 const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 /// Reader connections kept open for reuse; more are opened on demand.
