@@ -708,6 +708,9 @@ impl Store {
                     )?;
                 }
             }
+            for v in &batch.installations {
+                reports::reopen_if_sent_back(tx, v.record.id, v.record.status)?;
+            }
             outcome.upserted = batch.users.len()
                 + batch.teams.len()
                 + batch.leads.len()

@@ -35,8 +35,6 @@ CREATE TABLE held_mutations (
     -- removal of a held photo joins the same record.
     media_id     TEXT
 ) STRICT;
--- SQLite refuses `rowid` in an index's columns; every index entry ends with
--- the rowid anyway, so this one also serves ORDER BY held_work_id, rowid.
 CREATE INDEX held_mutations_work ON held_mutations (held_work_id);
 CREATE INDEX held_mutations_media ON held_mutations (media_id) WHERE media_id IS NOT NULL;
 
