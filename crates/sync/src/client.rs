@@ -7,10 +7,12 @@ use std::time::Duration;
 
 use fieldbook_protocol::{
     ErrorBody, ErrorCode, Health, LoginRequest, LoginResponse, PullPage, PushRequest, PushResponse,
-    SessionInfo,
+    SessionInfo, APP_VERSION_HEADER, DEVICE_HEADER, PENDING_HEADER,
 };
 use reqwest::{RequestBuilder, Response, StatusCode};
 use serde::de::DeserializeOwned;
+
+use uuid::Uuid;
 
 use crate::error::SyncError;
 
@@ -19,6 +21,18 @@ use crate::error::SyncError;
 pub struct ApiClient {
     http: reqwest::Client,
     base: String,
+    /// Sent on pull and push so Central Ops see each laptop (last sync, app
+    /// version, changes waiting) and can revoke a lost one.
+    device: Option<DeviceHeaders>,
+}
+
+/// What a device says about itself on pull and push (the server's optional
+/// `x-fieldbook-*` headers).
+#[derive(Debug, Clone)]
+pub struct DeviceHeaders {
+    pub device_id: Uuid,
+    pub app_version: String,
+    pub pending_changes: u64,
 }
 
 /// Builds the shared reqwest client (rustls).
@@ -109,6 +123,23 @@ impl ApiClient {
         Self {
             http,
             base: base.into(),
+            device: None,
+        }
+    }
+
+    /// The same client, naming the device on pull and push.
+    pub fn with_device(mut self, device: DeviceHeaders) -> Self {
+        self.device = Some(device);
+        self
+    }
+
+    fn with_device_headers(&self, request: RequestBuilder) -> RequestBuilder {
+        match &self.device {
+            Some(d) => request
+                .header(DEVICE_HEADER, d.device_id.to_string())
+                .header(APP_VERSION_HEADER, d.app_version.as_str())
+                .header(PENDING_HEADER, d.pending_changes.to_string()),
+            None => request,
         }
     }
 
@@ -162,8 +193,7 @@ impl ApiClient {
     /// `GET /sync/pull?cursor=N&limit=M`.
     pub async fn pull(&self, token: &str, cursor: u64, limit: u32) -> Result<PullPage, SyncError> {
         let page: PullPage = send_json(
-            self.http
-                .get(self.url("/sync/pull"))
+            self.with_device_headers(self.http.get(self.url("/sync/pull")))
                 .query(&[("cursor", cursor), ("limit", u64::from(limit))])
                 .bearer_auth(token),
         )
@@ -184,8 +214,7 @@ impl ApiClient {
         request: &PushRequest,
     ) -> Result<PushResponse, SyncError> {
         let response: PushResponse = send_json(
-            self.http
-                .post(self.url("/sync/push"))
+            self.with_device_headers(self.http.post(self.url("/sync/push")))
                 .bearer_auth(token)
                 .json(request),
         )
