@@ -183,6 +183,9 @@ test("the technician's device pulls the job, works offline and submits", async (
   assert.equal(synced.pending_blobs, 0, JSON.stringify(synced));
   await page.waitForSelector(`[data-section="awaiting-close"] [data-installation="${state.code}"]`, { timeout: 20_000 });
   assert.equal(await page.evaluate(() => window.__sameDocument), true, "the report appeared without a reload");
+  // The server notices the uploaded files on its own (blob arrival): the
+  // "still arriving" entry clears by itself, live too.
+  await page.waitForSelector('[data-section="missing-blobs"] .empty', { timeout: 20_000 });
   await shoot(page, "review-queue");
 });
 

@@ -133,6 +133,14 @@ impl ApiClient {
         self
     }
 
+    /// The same client, reporting a new count of changes waiting to be pushed.
+    pub fn with_pending_changes(mut self, pending: u64) -> Self {
+        if let Some(device) = &mut self.device {
+            device.pending_changes = pending;
+        }
+        self
+    }
+
     fn with_device_headers(&self, request: RequestBuilder) -> RequestBuilder {
         match &self.device {
             Some(d) => request

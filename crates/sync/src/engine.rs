@@ -432,6 +432,9 @@ impl SyncEngine {
         summary.held = pushed.held;
 
         self.set_phase(SyncPhase::Pulling, SyncProgress::default());
+        // Ops see what is still waiting after this push, not before it.
+        let pending_after_push = lock(&self.inner.store).outbox_counts()?.pending;
+        let client = &client.clone().with_pending_changes(pending_after_push);
         let pulled = pull::pull_all(
             client,
             token,
