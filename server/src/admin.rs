@@ -18,14 +18,14 @@ use fieldbook_protocol::{
 use uuid::Uuid;
 
 use crate::app::AppState;
-use crate::auth::{hash_password, PasswordError};
 use crate::caller::Caller;
 use crate::config::PasswordHashing;
 use crate::error::{blocking, ApiError};
 use crate::json::{ApiJson, ApiPath};
+use crate::password::{hash_password, PasswordError};
 use crate::storage::Storage;
 
-const MAX_USERNAME_CHARS: usize = 64;
+use fieldbook_domain::validation::MAX_USERNAME_CHARS;
 
 fn validation_error(field: &str, message: impl Into<String>) -> ApiError {
     fieldbook_domain::ValidationErrors {

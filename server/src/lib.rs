@@ -14,6 +14,7 @@ pub mod error;
 pub mod installations;
 pub mod json;
 pub mod openapi;
+pub mod password;
 pub mod pull;
 pub mod push;
 pub mod seed;

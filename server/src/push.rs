@@ -184,10 +184,20 @@ fn apply_envelope(
             ),
         ));
     }
-    let outcome = tx.savepoint(
+    let applied = tx.savepoint(
         |tx| apply_mutation(tx, caller, envelope),
         |result| !matches!(result, Ok(MutationOutcome::Rejected { .. }) | Err(_)),
-    )?;
+    );
+    // A failure inside one mutation (its effects rolled back with the
+    // savepoint) is that mutation's answer, not the batch's: failing the
+    // batch would fail every retry too and wedge the device's queue.
+    let outcome = applied.unwrap_or_else(|e| {
+        tracing::error!(error = %e, mutation_id = %envelope.mutation_id, "mutation failed");
+        rejected(
+            RejectCode::StorageFailed,
+            "The server could not store this change, so it was not applied; tell Central Ops if it keeps happening",
+        )
+    });
     tx.record_mutation(&MutationRecord {
         mutation_id: envelope.mutation_id,
         device_id: envelope.device_id,
@@ -608,6 +618,12 @@ fn submit_report(
         return Ok(rejected(
             RejectCode::ReportExists,
             "This installation already has a different submitted report",
+        ));
+    }
+    if tx.db().report_id_taken(report.id)? {
+        return Ok(rejected(
+            RejectCode::ValidationFailed,
+            "Another installation's report already has this report id, so this report was not stored",
         ));
     }
     let media = tx.db().media_hashes_of(installation.id)?;

@@ -18,6 +18,8 @@ pub const MAX_TEXT_CHARS: usize = 20_000;
 pub const MAX_REASON_CHARS: usize = 1_000;
 /// Names (signer).
 pub const MAX_NAME_CHARS: usize = 200;
+/// Login names.
+pub const MAX_USERNAME_CHARS: usize = 64;
 
 /// What kind of problem a field has; stable codes the UI can branch on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

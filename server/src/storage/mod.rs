@@ -11,6 +11,7 @@
 //! sequence, and a pull that passed sequence N can never later find a
 //! smaller number committing behind it.
 
+mod login_attempts;
 mod pull;
 mod records;
 
@@ -21,6 +22,7 @@ use std::time::Duration;
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
+pub use login_attempts::{LoginLimit, LoginLimits};
 pub use pull::pulled_report_from;
 pub use records::{DeviceRow, MutationRecord, Scope, SessionRow, StoredMutation};
 
@@ -30,6 +32,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("0001_schema.sql"),
     include_str!("0002_blob_arrival.sql"),
     include_str!("0003_user_references_and_member_removal.sql"),
+    include_str!("0004_login_attempts.sql"),
 ];
 const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 /// Reader connections kept open for reuse; more are opened on demand.
