@@ -3,7 +3,7 @@
 //!
 //! Each mutation runs in its own write transaction together with the record
 //! of its mutation id and answer, so a retried push changes nothing and gets
-//! the stored answers. Conflicts follow DESIGN.md: when ops cancelled or
+//! the stored answers. Conflicts follow docs/architecture.md ("Conflict rules"): when ops cancelled or
 //! rescheduled a job that the technician meanwhile worked on offline, the
 //! technician's report and media are kept, a note is left for ops on the
 //! installation, and the answer is `conflict` with the server's state. Ops

@@ -284,7 +284,7 @@ pub fn ops_transition(
     Ok(())
 }
 
-/// Three-way merge of a flag both sides may set (DESIGN.md "Conflicts"):
+/// Three-way merge of a flag both sides may set (docs/architecture.md "Conflict rules"):
 /// a side that changed it against the base wins; if both changed it, true wins.
 pub fn merge_flag(base: bool, ours: bool, theirs: bool) -> bool {
     match (ours != base, theirs != base) {

@@ -40,7 +40,7 @@ pub struct SignatureStroke {
     pub points: Vec<SignaturePoint>,
 }
 
-/// The customer's sign-off (DESIGN.md "Signature evidence").
+/// The customer's sign-off (docs/architecture.md "Signature evidence").
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct CustomerSignature {

@@ -1,4 +1,4 @@
-// Typed wrappers over the Tauri commands (see prompts/app-contract.md). Every
+// Typed wrappers over the Tauri commands. Every
 // function rejects with an AppError `{code, message, fields?}`.
 import { Channel, invoke } from "@tauri-apps/api/core";
 import type {
