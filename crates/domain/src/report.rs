@@ -14,6 +14,11 @@ use crate::validation::{self, FieldError, FieldErrorCode, ValidationErrors};
 /// Upper bound on signature points, so a stuck pointer cannot grow a report
 /// without limit (a full-screen signature is a few thousand points).
 pub const MAX_SIGNATURE_POINTS: usize = 50_000;
+/// Upper bound on strokes (each has at least one point, so this only stops
+/// a flood of empty ones long before the point limit).
+pub const MAX_SIGNATURE_STROKES: usize = 5_000;
+/// Widest pen a stroke may claim, in CSS pixels.
+pub const MAX_PEN_WIDTH: f64 = 100.0;
 
 /// One point of a stroke as signature_pad records it (canvas CSS pixels,
 /// pressure 0..1, time in ms since the epoch).
@@ -60,6 +65,37 @@ impl CustomerSignature {
                 "customer_signature",
                 FieldErrorCode::InvalidFormat,
                 "The signature image must be a PNG",
+            ));
+        }
+        if self.strokes.len() > MAX_SIGNATURE_STROKES {
+            errs.errors.push(FieldError::new(
+                "customer_signature",
+                FieldErrorCode::TooLong,
+                format!(
+                    "The signature has {} strokes; clear it and sign again",
+                    self.strokes.len()
+                ),
+            ));
+        }
+        // One colour message for the whole signature is enough.
+        if let Some(Err(e)) = self
+            .strokes
+            .iter()
+            .map(|s| validation::pen_color(&s.pen_color))
+            .find(Result::is_err)
+        {
+            errs.errors.push(e);
+        }
+        let strokes_ok = self.strokes.iter().all(|s| {
+            !s.points.is_empty()
+                && (0.0..=MAX_PEN_WIDTH).contains(&s.min_width)
+                && (0.0..=MAX_PEN_WIDTH).contains(&s.max_width)
+        });
+        if !strokes_ok {
+            errs.errors.push(FieldError::new(
+                "customer_signature",
+                FieldErrorCode::InvalidFormat,
+                "The signature has an empty stroke or an impossible pen width; clear it and sign again",
             ));
         }
         let points: usize = self.strokes.iter().map(|s| s.points.len()).sum();
@@ -251,6 +287,13 @@ impl ReportDraft {
             &self.general_notes,
             validation::MAX_TEXT_CHARS,
         ));
+        if let Some(reason) = &self.start_override_reason {
+            errs.check(validation::optional_text(
+                "start_override_reason",
+                reason,
+                validation::MAX_REASON_CHARS,
+            ));
+        }
         match &self.customer_signature {
             None => errs.errors.push(FieldError::required(
                 "customer_signature",
@@ -347,6 +390,28 @@ impl InstallationReport {
             });
         }
         Ok(())
+    }
+
+    /// The length limits and formats of every free-text field, signature
+    /// included (what [`crate::Mutation::check_limits`] checks of a report).
+    pub fn check_limits(&self) -> ValidationErrors {
+        let draft = self.as_draft();
+        let mut errs = draft.validate_while_editing();
+        if let Some(reason) = &self.start_override_reason {
+            errs.check(validation::optional_text(
+                "start_override_reason",
+                reason,
+                validation::MAX_REASON_CHARS,
+            ));
+        }
+        if let Some(Err(e)) = self
+            .customer_signature
+            .as_ref()
+            .map(CustomerSignature::validate)
+        {
+            errs.errors.extend(e.errors);
+        }
+        errs
     }
 
     fn as_draft(&self) -> ReportDraft {

@@ -34,6 +34,9 @@ pub enum ErrorCode {
     Timeout,
     /// An unexpected server error; retry later.
     Internal,
+    /// The pull cursor is not one this server hands out (above
+    /// `MAX_PULL_CURSOR`): pull again from 0.
+    InvalidCursor,
 }
 
 impl ErrorCode {
@@ -51,6 +54,7 @@ impl ErrorCode {
             ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::Timeout => "timeout",
             ErrorCode::Internal => "internal",
+            ErrorCode::InvalidCursor => "invalid_cursor",
         }
     }
 }
@@ -100,6 +104,7 @@ mod tests {
         ErrorCode::PayloadTooLarge,
         ErrorCode::Timeout,
         ErrorCode::Internal,
+        ErrorCode::InvalidCursor,
     ];
 
     #[test]
