@@ -61,6 +61,7 @@ fn main() {
         started.elapsed().as_secs_f64()
     );
 
+    let one_job = data.installations[1234].installation_id.as_str().to_owned();
     let queries = [
         (
             "active, next 5 weeks, search \"smith\"",
@@ -83,6 +84,14 @@ fn main() {
                 ..Default::default()
             },
         ),
+        (
+            "one job by its INS id",
+            OpsInstallationQuery {
+                q: Some(one_job),
+                limit: Some(50),
+                ..Default::default()
+            },
+        ),
     ];
 
     state
@@ -97,6 +106,7 @@ fn main() {
                 ms(plain.1)
             );
             for (name, query) in &queries {
+                let name = *name;
                 let filter = filter_from(query).unwrap();
                 let sort = query.sort.unwrap_or_default();
                 let mut rows = 0;
