@@ -130,13 +130,14 @@ fn main() {
             .expect("start");
         let base = format!("http://{}", server.addr);
         let login = fieldbook_server::auth::login(
-            &state.storage,
-            &state.config,
-            &fieldbook_protocol::LoginRequest {
+            &state,
+            "bench",
+            fieldbook_protocol::LoginRequest {
                 username: ops.user.username.clone(),
                 password: ops.password.clone(),
             },
         )
+        .await
         .expect("login");
         let t = Instant::now();
         let (records, pages) = pull_over_http(&base, &login.token, 1000).await;

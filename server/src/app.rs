@@ -21,6 +21,7 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use crate::blobs::{self, BlobStore, UploadQuota};
 use crate::config::ServerConfig;
 use crate::error::ApiError;
+use crate::password::PasswordPool;
 use crate::storage::Storage;
 use crate::{admin, auth, blob_download, console_assets, installations, openapi, ops, pull, push};
 
@@ -30,6 +31,8 @@ pub struct AppState {
     pub storage: Arc<Storage>,
     pub config: Arc<ServerConfig>,
     pub blobs: Arc<BlobStore>,
+    /// Verifies login passwords, a bounded number at a time.
+    pub passwords: Arc<PasswordPool>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +41,8 @@ pub enum StartError {
     Storage(#[from] crate::storage::StorageError),
     #[error("cannot open the blob store: {0}")]
     Blobs(#[from] blobs::BlobError),
+    #[error("cannot prepare password hashing: {0}")]
+    Passwords(#[from] crate::password::PasswordError),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
@@ -55,8 +60,10 @@ impl AppState {
                 max_reserved_bytes: config.max_reserved_upload_bytes_per_user,
             },
         );
+        let passwords = PasswordPool::new(config.password_hashing, config.password_workers)?;
         Ok(AppState {
             storage: Arc::new(storage),
+            passwords: Arc::new(passwords),
             config: Arc::new(config),
             blobs: Arc::new(blobs),
         })
@@ -345,11 +352,15 @@ pub async fn start(state: AppState, addr: SocketAddr) -> Result<RunningServer, S
     );
     let app = router(state.clone());
     let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = shutdown_rx.await;
-            })
-            .await
+        // The peer address keys the login throttle.
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = shutdown_rx.await;
+        })
+        .await
     });
     tracing::info!(%addr, "listening");
     Ok(RunningServer {

@@ -6,82 +6,29 @@
 //! usernames and wrong passwords get the same answer after the same work, and
 //! every username (known or not) is throttled the same way.
 
-use std::sync::{Arc, OnceLock};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
 use axum::{Extension, Json};
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
-use fieldbook_domain::User;
+use fieldbook_domain::{validation, User};
 use fieldbook_protocol::{ErrorCode, LoginRequest, LoginResponse, SessionInfo};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 use crate::app::AppState;
 use crate::caller::Caller;
-use crate::config::PasswordHashing;
+use crate::config::ServerConfig;
 use crate::error::{blocking, ApiError};
 use crate::json::ApiJson;
-use crate::storage::{Storage, StorageError};
-
-/// Largest password accepted (argon2 would hash anything; a megabyte
-/// "password" is only a way to burn CPU).
-const MAX_PASSWORD_BYTES: usize = 1024;
-const MIN_PASSWORD_CHARS: usize = 8;
-
-#[derive(Debug, thiserror::Error)]
-pub enum PasswordError {
-    #[error("the password must have at least {MIN_PASSWORD_CHARS} characters and at most {MAX_PASSWORD_BYTES} bytes")]
-    BadLength,
-    #[error("password hashing failed: {0}")]
-    Hashing(String),
-}
-
-fn argon2(params: PasswordHashing) -> Result<Argon2<'static>, PasswordError> {
-    let params = Params::new(
-        params.memory_kib,
-        params.iterations,
-        params.parallelism,
-        None,
-    )
-    .map_err(|e| PasswordError::Hashing(e.to_string()))?;
-    Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
-}
-
-/// Hashes a new password (PHC string with its parameters and salt).
-pub fn hash_password(password: &str, params: PasswordHashing) -> Result<String, PasswordError> {
-    if password.chars().count() < MIN_PASSWORD_CHARS || password.len() > MAX_PASSWORD_BYTES {
-        return Err(PasswordError::BadLength);
-    }
-    let salt = SaltString::generate(&mut OsRng);
-    argon2(params)?
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| PasswordError::Hashing(e.to_string()))
-}
-
-/// Checks a password against a stored PHC hash (its own parameters apply).
-fn verify_password(password: &str, phc: &str) -> bool {
-    match PasswordHash::new(phc) {
-        Ok(hash) => Argon2::default()
-            .verify_password(password.as_bytes(), &hash)
-            .is_ok(),
-        Err(_) => false,
-    }
-}
-
-/// A hash to verify against when the username is unknown, so that answer
-/// costs the same time as a wrong password.
-fn decoy_hash(params: PasswordHashing) -> &'static str {
-    static DECOY: OnceLock<String> = OnceLock::new();
-    DECOY.get_or_init(|| hash_password("decoy-password-never-matches", params).unwrap_or_default())
-}
+use crate::password::MAX_PASSWORD_BYTES;
+use crate::storage::{LoginLimit, LoginLimits, Storage, StorageError};
 
 /// A fresh bearer token (256 bits, URL-safe base64).
 fn new_token() -> String {
@@ -113,48 +60,92 @@ fn too_many_attempts(until: DateTime<Utc>, now: DateTime<Utc>) -> ApiError {
     err
 }
 
-/// Checks credentials and opens a session.
-pub fn login(
-    storage: &Storage,
-    config: &crate::config::ServerConfig,
-    request: &LoginRequest,
-) -> Result<LoginResponse, ApiError> {
-    let username = request.username.trim();
-    let now = Utc::now();
-    let (locked_until, credentials) = storage.read(|db| {
-        Ok::<_, StorageError>((
-            db.login_locked_until(username)?,
-            db.user_credentials(username)?,
-        ))
-    })?;
-    if let Some(until) = locked_until.filter(|u| *u > now) {
-        return Err(too_many_attempts(until, now));
+fn duration(d: std::time::Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
+}
+
+/// The throttle's limits from the settings.
+fn login_limits(config: &ServerConfig) -> LoginLimits {
+    LoginLimits {
+        per_source: LoginLimit {
+            max_attempts: config.max_failed_logins,
+            window: duration(config.login_lockout),
+            lockout: duration(config.login_lockout),
+        },
+        per_account: LoginLimit {
+            max_attempts: config.max_failed_logins_per_account,
+            window: duration(config.login_backstop_window),
+            lockout: duration(config.login_lockout),
+        },
     }
-    let password_ok = match &credentials {
-        Some((_, phc)) => verify_password(&request.password, phc),
-        None => {
-            verify_password(&request.password, decoy_hash(config.password_hashing));
-            false
+}
+
+/// The source a login is throttled by: the peer's address, IPv6 by its /64
+/// (one subscriber's whole allocation; a single address there costs nothing
+/// to change). Without a peer address (a router driven without a
+/// listener) every login shares one source.
+pub fn login_source(peer: Option<IpAddr>) -> String {
+    match peer.map(|ip| ip.to_canonical()) {
+        Some(IpAddr::V4(v4)) => v4.to_string(),
+        Some(IpAddr::V6(v6)) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
         }
+        None => "unknown".into(),
+    }
+}
+
+/// Checks credentials and opens a session.
+///
+/// The attempt is counted (and the lock checked) in one write transaction
+/// before the password is hashed, so parallel guesses cannot overtake the
+/// throttle; hashing runs in the bounded [`crate::password::PasswordPool`].
+pub async fn login(
+    state: &AppState,
+    source: &str,
+    request: LoginRequest,
+) -> Result<LoginResponse, ApiError> {
+    let username = request.username.trim().to_owned();
+    // No account can have such a name or password: answer without work.
+    if username.chars().count() > validation::MAX_USERNAME_CHARS
+        || request.password.len() > MAX_PASSWORD_BYTES
+    {
+        return Err(invalid_credentials());
+    }
+    let limits = login_limits(&state.config);
+    let storage = Arc::clone(&state.storage);
+    let (user, from) = (username.clone(), source.to_owned());
+    let reserved = blocking(move || {
+        Ok(storage.write(|tx| {
+            if let Some(until) = tx.reserve_login_attempt(&user, &from, &limits)? {
+                return Ok::<_, StorageError>(Err(until));
+            }
+            Ok(Ok(tx.db().user_credentials(&user)?))
+        })?)
+    })
+    .await?;
+    let credentials = reserved.map_err(|until| too_many_attempts(until, Utc::now()))?;
+    let (user, phc) = match credentials {
+        Some((user, phc)) => (Some(user), Some(phc)),
+        None => (None, None),
     };
-    let user = match (password_ok, credentials) {
-        (true, Some((user, _))) => user,
-        _ => {
-            let lockout = chrono::Duration::from_std(config.login_lockout)
-                .unwrap_or(chrono::Duration::minutes(15));
-            storage
-                .write(|tx| tx.record_login_failure(username, config.max_failed_logins, lockout))?;
-            return Err(invalid_credentials());
-        }
+    let password_ok = state.passwords.verify(request.password, phc).await;
+    let Some(user) = user.filter(|_| password_ok) else {
+        // The reserved attempt stays counted as a failure.
+        return Err(invalid_credentials());
     };
     let token = new_token();
-    let expires_at =
-        now + chrono::Duration::from_std(config.session_ttl).unwrap_or(chrono::Duration::days(30));
-    let teams = storage.write(|tx| {
-        tx.clear_login_failures(username)?;
-        tx.insert_session(&token_hash(&token), user.id, expires_at)?;
-        tx.db().teams_of(user.id)
-    })?;
+    let expires_at = Utc::now() + duration(state.config.session_ttl);
+    let storage = Arc::clone(&state.storage);
+    let (user_id, hash, source) = (user.id, token_hash(&token), source.to_owned());
+    let teams = blocking(move || {
+        Ok(storage.write(|tx| {
+            tx.release_login_attempt(&username, &source)?;
+            tx.insert_session(&hash, user_id, expires_at)?;
+            tx.db().teams_of(user_id)
+        })?)
+    })
+    .await?;
     tracing::info!(user = %user.username, "login");
     Ok(LoginResponse {
         token,
@@ -277,16 +268,16 @@ pub async fn require_auth_except_tus_options(
     responses(
         (status = 200, description = "Logged in", body = LoginResponse),
         (status = 401, description = "Unknown username or wrong password (`invalid_credentials`)", body = fieldbook_protocol::ErrorBody),
-        (status = 429, description = "Account locked after repeated failures (`too_many_attempts`)", body = fieldbook_protocol::ErrorBody),
+        (status = 429, description = "Too many failed logins for this account from this address, or for this account from all addresses together (`too_many_attempts`); see `Retry-After`", body = fieldbook_protocol::ErrorBody),
     )
 )]
 pub async fn login_handler(
     State(state): State<AppState>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     ApiJson(request): ApiJson<LoginRequest>,
 ) -> Result<Json<LoginResponse>, ApiError> {
-    blocking(move || login(&state.storage, &state.config, &request))
-        .await
-        .map(Json)
+    let source = login_source(peer.map(|Extension(ConnectInfo(addr))| addr.ip()));
+    login(&state, &source, request).await.map(Json)
 }
 
 /// Revoke the token of this request.
@@ -336,24 +327,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn production_hashes_use_owasp_argon2id_parameters() {
-        let phc = hash_password("a long enough password", PasswordHashing::default()).unwrap();
-        assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
-        assert!(verify_password("a long enough password", &phc));
-        assert!(!verify_password("a long enough passworD", &phc));
-    }
-
-    #[test]
-    fn short_and_huge_passwords_are_refused() {
-        let fast = PasswordHashing::insecure_fast_for_tests();
-        assert!(matches!(
-            hash_password("short", fast),
-            Err(PasswordError::BadLength)
-        ));
-        assert!(matches!(
-            hash_password(&"x".repeat(MAX_PASSWORD_BYTES + 1), fast),
-            Err(PasswordError::BadLength)
-        ));
+    fn logins_are_throttled_by_ipv4_address_and_ipv6_prefix() {
+        let v4: IpAddr = "203.0.113.7".parse().unwrap();
+        assert_eq!(login_source(Some(v4)), "203.0.113.7");
+        let mapped: IpAddr = "::ffff:203.0.113.7".parse().unwrap();
+        assert_eq!(login_source(Some(mapped)), "203.0.113.7");
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:bbbb::9".parse().unwrap();
+        assert_eq!(login_source(Some(a)), login_source(Some(b)));
+        assert_eq!(login_source(Some(a)), "2001:db8:1:2::/64");
+        assert_eq!(login_source(None), "unknown");
     }
 
     #[test]

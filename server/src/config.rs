@@ -48,10 +48,21 @@ pub struct ServerConfig {
     pub password_hashing: PasswordHashing,
     /// How long a login token stays valid.
     pub session_ttl: Duration,
-    /// Failed logins in a row before an account is locked.
+    /// Failed logins for one account from one source address, within
+    /// `login_lockout`, before that address is locked out of that account.
     pub max_failed_logins: u32,
     /// How long the lock lasts.
     pub login_lockout: Duration,
+    /// Failed logins for one account from all addresses together, within
+    /// [`Self::login_backstop_window`], before the account is locked for
+    /// everyone: the slower backstop against guesses spread over many
+    /// addresses (`max_failed_logins` counts per account *and* address).
+    pub max_failed_logins_per_account: u32,
+    /// The window of [`Self::max_failed_logins_per_account`].
+    pub login_backstop_window: Duration,
+    /// Password verifications run at once (each holds an argon2 buffer of
+    /// `password_hashing.memory_kib`); more logins wait their turn.
+    pub password_workers: usize,
     /// Deadline for a JSON request (not for blob uploads, which stream).
     pub request_timeout: Duration,
     /// Largest push body (a batch with signed reports fits); other JSON
@@ -65,6 +76,8 @@ pub struct ServerConfig {
     pub max_reserved_upload_bytes_per_user: u64,
     /// How often to look for blobs that arrived after their records.
     pub blob_arrival_poll: Duration,
+    /// A pull page stops taking records once their JSON passes this size.
+    pub pull_page_bytes: usize,
 }
 
 impl ServerConfig {
@@ -77,6 +90,9 @@ impl ServerConfig {
             session_ttl: Duration::from_secs(30 * 24 * 3600),
             max_failed_logins: 5,
             login_lockout: Duration::from_secs(15 * 60),
+            max_failed_logins_per_account: 50,
+            login_backstop_window: Duration::from_secs(60 * 60),
+            password_workers: crate::password::PasswordPool::workers_for_this_machine(),
             request_timeout: Duration::from_secs(30),
             json_body_limit: 16 * 1024 * 1024,
             max_blob_bytes: MAX_BLOB_BYTES,
@@ -85,6 +101,7 @@ impl ServerConfig {
             max_reserved_upload_bytes_per_user: UploadQuota::default_for(MAX_BLOB_BYTES)
                 .max_reserved_bytes,
             blob_arrival_poll: Duration::from_secs(2),
+            pull_page_bytes: fieldbook_protocol::PULL_PAGE_BYTES,
         }
     }
 }

@@ -17,6 +17,7 @@ pub mod installations;
 pub mod json;
 pub mod openapi;
 pub mod ops;
+pub mod password;
 pub mod pull;
 pub mod push;
 pub mod seed;

@@ -3,7 +3,7 @@
 //!
 //! Each mutation runs in its own write transaction together with the record
 //! of its mutation id and answer, so a retried push changes nothing and gets
-//! the stored answers. Conflicts follow DESIGN.md: when ops cancelled or
+//! the stored answers. Conflicts follow docs/architecture.md ("Conflict rules"): when ops cancelled or
 //! rescheduled a job that the technician meanwhile worked on offline, the
 //! technician's report and media are kept, a note is left for ops on the
 //! installation, and the answer is `conflict` with the server's state. Ops
@@ -188,10 +188,35 @@ fn apply_envelope(
             ),
         ));
     }
-    let outcome = tx.savepoint(
+    // Oversized or malformed text is refused before anything is stored.
+    if let Err(e) = envelope.mutation.check_limits() {
+        let outcome = rejected(RejectCode::ValidationFailed, e.to_string());
+        return record(tx, caller, envelope, outcome);
+    }
+    let applied = tx.savepoint(
         |tx| apply_mutation(tx, caller, envelope),
         |result| !matches!(result, Ok(MutationOutcome::Rejected { .. }) | Err(_)),
-    )?;
+    );
+    // A failure inside one mutation (its effects rolled back with the
+    // savepoint) is that mutation's answer, not the batch's: failing the
+    // batch would fail every retry too and wedge the device's queue.
+    let outcome = applied.unwrap_or_else(|e| {
+        tracing::error!(error = %e, mutation_id = %envelope.mutation_id, "mutation failed");
+        rejected(
+            RejectCode::StorageFailed,
+            "The server could not store this change, so it was not applied; tell Central Ops if it keeps happening",
+        )
+    });
+    record(tx, caller, envelope, outcome)
+}
+
+/// Stores a mutation's answer under its id (advancing its device's sequence).
+fn record(
+    tx: &mut WriteTx<'_>,
+    caller: &Caller,
+    envelope: &MutationEnvelope,
+    outcome: MutationOutcome,
+) -> Result<MutationOutcome, ApiError> {
     tx.record_mutation(&MutationRecord {
         mutation_id: envelope.mutation_id,
         device_id: envelope.device_id,
@@ -612,6 +637,12 @@ fn submit_report(
         return Ok(rejected(
             RejectCode::ReportExists,
             "This installation already has a different submitted report",
+        ));
+    }
+    if tx.db().report_id_taken(report.id)? {
+        return Ok(rejected(
+            RejectCode::ValidationFailed,
+            "Another installation's report already has this report id, so this report was not stored",
         ));
     }
     let media = tx.db().media_hashes_of(installation.id)?;

@@ -2,9 +2,9 @@
 
 use fieldbook_demo::DemoData;
 
-use crate::auth::hash_password;
 use crate::config::PasswordHashing;
 use crate::error::ApiError;
+use crate::password::hash_password;
 use crate::storage::Storage;
 
 /// Imports the demo data in one transaction. Refuses a server that already

@@ -1,4 +1,4 @@
-//! The data model (see `shared/spec/data-model.md`), field by field.
+//! The data model (see `docs/data-model.md`), field by field.
 //!
 //! Foreign keys are carried as the referenced row's UUID (`*_id` fields); the
 //! spec's `lead`, `survey`, `created_by`… become `lead_id`, `survey_id`,
@@ -151,7 +151,7 @@ pub struct Installation {
     #[serde(default)]
     pub status_reason: Option<String>,
     /// Set by the server when an ops change raced a technician's offline work
-    /// (DESIGN.md "Conflicts"): the report and media were kept and ops must
+    /// (docs/architecture.md "Conflict rules"): the report and media were kept and ops must
     /// look. Not in the source spec.
     #[serde(default)]
     pub ops_review_note: Option<String>,

@@ -64,6 +64,10 @@ pub enum RejectCode {
     ForeignDevice,
     /// The mutation id was already used by another user or device.
     MutationIdReused,
+    /// The server failed to store this change (a storage error inside this
+    /// mutation); it had no effect. Recorded like any rejection, so the rest
+    /// of the queue goes on; tell Central Ops if it keeps happening.
+    StorageFailed,
 }
 
 impl RejectCode {
@@ -198,5 +202,6 @@ mod tests {
         assert!(RejectCode::ForeignDevice.is_transient());
         assert!(!RejectCode::ValidationFailed.is_transient());
         assert!(!RejectCode::ReportExists.is_transient());
+        assert!(!RejectCode::StorageFailed.is_transient());
     }
 }

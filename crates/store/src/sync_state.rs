@@ -216,7 +216,7 @@ fn delete_installation(conn: &Connection, id: Uuid) -> Result<bool> {
 }
 
 /// Re-applies the still-pending local mutations on top of freshly pulled rows
-/// (DESIGN.md "Rebase"), so the screen does not flip back to the server's
+/// (docs/architecture.md "Rebase"), so the screen does not flip back to the server's
 /// older state until the push is answered. A mutation that no longer fits the
 /// server's state is left alone here; the push will report it.
 fn rebase_pending(

@@ -12,7 +12,9 @@
 //! Bearer-token requests need no CSRF token: browsers never attach them on
 //! their own. Only Central Ops may open a console session.
 
-use axum::extract::{Request, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::header::{AUTHORIZATION, COOKIE, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -108,16 +110,17 @@ fn session_cookie(token: &str, max_age_secs: i64) -> Result<HeaderValue, ApiErro
         (status = 200, description = "Signed in; the session token is in the HttpOnly cookie `fieldbook_session`", body = ConsoleSession),
         (status = 401, description = "Unknown username or wrong password (`invalid_credentials`)", body = ErrorBody),
         (status = 403, description = "Not a Central Ops account", body = ErrorBody),
-        (status = 429, description = "Too many failed logins (`too_many_attempts`)", body = ErrorBody),
+        (status = 429, description = "Too many failed logins (`too_many_attempts`); see `Retry-After`", body = ErrorBody),
     )
 )]
 pub async fn login_handler(
     State(state): State<AppState>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     ApiJson(request): ApiJson<LoginRequest>,
 ) -> Result<Response, ApiError> {
-    let login_state = state.clone();
-    let login =
-        blocking(move || auth::login(&login_state.storage, &login_state.config, &request)).await?;
+    // The same throttled login as devices and scripts use.
+    let source = auth::login_source(peer.map(|Extension(ConnectInfo(addr))| addr.ip()));
+    let login = auth::login(&state, &source, request).await?;
     if login.user.role != Role::Ops {
         let hash = auth::token_hash(&login.token);
         blocking(move || Ok(state.storage.write(|tx| tx.revoke_session(&hash))?)).await?;

@@ -13,6 +13,7 @@
 
 mod blob_access;
 mod history;
+mod login_attempts;
 mod ops_list;
 mod people;
 mod planning;
@@ -27,6 +28,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 pub use history::HistoryRow;
+pub use login_attempts::{LoginLimit, LoginLimits};
 pub use ops_list::{InstallationFilter, InstallationPageRows, PageAfter};
 pub use people::{DeviceContact, DeviceRecord, SessionRecord};
 pub use pull::pulled_report_from;
@@ -38,7 +40,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("0001_schema.sql"),
     include_str!("0002_blob_arrival.sql"),
     include_str!("0003_user_references_and_member_removal.sql"),
-    include_str!("0004_ops_console.sql"),
+    include_str!("0004_login_attempts.sql"),
+    include_str!("0005_ops_console.sql"),
 ];
 const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 /// Reader connections kept open for reuse; more are opened on demand.

@@ -280,6 +280,15 @@ impl Db<'_> {
         rows.into_iter().map(|(b, s)| versioned(b, s)).collect()
     }
 
+    /// Whether any installation's report has this id.
+    pub fn report_id_taken(&self, id: Uuid) -> Result<bool, StorageError> {
+        Ok(self.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM reports WHERE id = ?1)",
+            [id.to_string()],
+            |r| r.get(0),
+        )?)
+    }
+
     /// The installation's report and when the server received it.
     pub fn report_of(&self, installation: Uuid) -> Result<Option<StoredReport>, StorageError> {
         let row: Option<(String, i64, String)> = self
@@ -422,22 +431,6 @@ impl Db<'_> {
             })
         })
         .transpose()
-    }
-
-    /// When the account's login lockout ends, if it is locked.
-    pub fn login_locked_until(
-        &self,
-        username: &str,
-    ) -> Result<Option<DateTime<Utc>>, StorageError> {
-        let row: Option<Option<String>> = self
-            .conn
-            .query_row(
-                "SELECT locked_until FROM login_failures WHERE username = ?1",
-                [username],
-                |r| r.get(0),
-            )
-            .optional()?;
-        row.flatten().map(|s| parse_timestamp(&s)).transpose()
     }
 
     pub fn device(&self, device_id: Uuid) -> Result<Option<DeviceRow>, StorageError> {
@@ -1001,37 +994,6 @@ impl WriteTx<'_> {
             "UPDATE sessions SET revoked_at = ?1 WHERE token_hash = ?2 AND revoked_at IS NULL",
             params![timestamp(self.now), token_hash],
         )?;
-        Ok(())
-    }
-
-    /// Counts a failed login; locks the account until `now + lockout` once
-    /// `max_failures` is reached. Returns the lock's end if locked.
-    pub fn record_login_failure(
-        &mut self,
-        username: &str,
-        max_failures: u32,
-        lockout: chrono::Duration,
-    ) -> Result<Option<DateTime<Utc>>, StorageError> {
-        let failures: i64 = self.tx.query_row(
-            "INSERT INTO login_failures (username, failures) VALUES (?1, 1) \
-             ON CONFLICT (username) DO UPDATE SET failures = failures + 1 RETURNING failures",
-            [username],
-            |r| r.get(0),
-        )?;
-        if failures as u64 >= u64::from(max_failures) {
-            let until = self.now + lockout;
-            self.tx.execute(
-                "UPDATE login_failures SET failures = 0, locked_until = ?1 WHERE username = ?2",
-                params![timestamp(until), username],
-            )?;
-            return Ok(Some(until));
-        }
-        Ok(None)
-    }
-
-    pub fn clear_login_failures(&mut self, username: &str) -> Result<(), StorageError> {
-        self.tx
-            .execute("DELETE FROM login_failures WHERE username = ?1", [username])?;
         Ok(())
     }
 
