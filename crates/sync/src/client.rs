@@ -7,12 +7,10 @@ use std::time::Duration;
 
 use fieldbook_protocol::{
     ErrorBody, ErrorCode, Health, LoginRequest, LoginResponse, PullPage, PushRequest, PushResponse,
-    SessionInfo, APP_VERSION_HEADER, DEVICE_HEADER, PENDING_HEADER,
+    SessionInfo,
 };
 use reqwest::{RequestBuilder, Response, StatusCode};
 use serde::de::DeserializeOwned;
-
-use uuid::Uuid;
 
 use crate::error::SyncError;
 
@@ -21,17 +19,15 @@ use crate::error::SyncError;
 pub struct ApiClient {
     http: reqwest::Client,
     base: String,
-    /// Sent on pull and push so Central Ops see each laptop (last sync, app
-    /// version, changes waiting) and can revoke a lost one.
-    device: Option<DeviceHeaders>,
+    device: Option<DeviceReport>,
 }
 
-/// What a device says about itself on pull and push (the server's optional
-/// `x-fieldbook-*` headers).
-#[derive(Debug, Clone)]
-pub struct DeviceHeaders {
-    pub device_id: Uuid,
-    pub app_version: String,
+/// What the device tells the server on pull and push, so Central Ops see
+/// when it last synced, its app version and what it still has to send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeviceReport {
+    pub device_id: uuid::Uuid,
+    /// Local changes waiting to be pushed.
     pub pending_changes: u64,
 }
 
@@ -127,26 +123,28 @@ impl ApiClient {
         }
     }
 
-    /// The same client, naming the device on pull and push.
-    pub fn with_device(mut self, device: DeviceHeaders) -> Self {
+    /// Sends the device's id, app version and pending changes on pull and
+    /// push (optional headers; servers that do not know them ignore them).
+    pub fn with_device(mut self, device: DeviceReport) -> Self {
         self.device = Some(device);
         self
     }
 
-    /// The same client, reporting a new count of changes waiting to be pushed.
-    pub fn with_pending_changes(mut self, pending: u64) -> Self {
-        if let Some(device) = &mut self.device {
-            device.pending_changes = pending;
-        }
-        self
-    }
-
     fn with_device_headers(&self, request: RequestBuilder) -> RequestBuilder {
-        match &self.device {
-            Some(d) => request
-                .header(DEVICE_HEADER, d.device_id.to_string())
-                .header(APP_VERSION_HEADER, d.app_version.as_str())
-                .header(PENDING_HEADER, d.pending_changes.to_string()),
+        let request = request.header(
+            fieldbook_protocol::APP_VERSION_HEADER,
+            env!("CARGO_PKG_VERSION"),
+        );
+        match self.device {
+            Some(device) => request
+                .header(
+                    fieldbook_protocol::DEVICE_HEADER,
+                    device.device_id.to_string(),
+                )
+                .header(
+                    fieldbook_protocol::PENDING_HEADER,
+                    device.pending_changes.to_string(),
+                ),
             None => request,
         }
     }
@@ -201,9 +199,12 @@ impl ApiClient {
     /// `GET /sync/pull?cursor=N&limit=M`.
     pub async fn pull(&self, token: &str, cursor: u64, limit: u32) -> Result<PullPage, SyncError> {
         let page: PullPage = send_json(
-            self.with_device_headers(self.http.get(self.url("/sync/pull")))
-                .query(&[("cursor", cursor), ("limit", u64::from(limit))])
-                .bearer_auth(token),
+            self.with_device_headers(
+                self.http
+                    .get(self.url("/sync/pull"))
+                    .query(&[("cursor", cursor), ("limit", u64::from(limit))])
+                    .bearer_auth(token),
+            ),
         )
         .await?;
         if page.next_cursor < page.cursor {
@@ -222,9 +223,12 @@ impl ApiClient {
         request: &PushRequest,
     ) -> Result<PushResponse, SyncError> {
         let response: PushResponse = send_json(
-            self.with_device_headers(self.http.post(self.url("/sync/push")))
-                .bearer_auth(token)
-                .json(request),
+            self.with_device_headers(
+                self.http
+                    .post(self.url("/sync/push"))
+                    .bearer_auth(token)
+                    .json(request),
+            ),
         )
         .await?;
         let answered = response.results.len() == request.mutations.len()

@@ -16,7 +16,7 @@ use tokio::time::Instant;
 use uuid::Uuid;
 
 use crate::blobs::{BlobProgress, BlobUploader};
-use crate::client::{http_client, ApiClient, DeviceHeaders};
+use crate::client::{http_client, ApiClient, DeviceReport};
 use crate::credentials::{CredentialStore, FileCredentialStore};
 use crate::error::SyncError;
 use crate::pull;
@@ -359,9 +359,8 @@ impl SyncEngine {
         let (session, device) = {
             let store = lock(&self.inner.store);
             let session = store.session()?.ok_or(SyncError::NotSignedIn)?;
-            let device = DeviceHeaders {
+            let device = DeviceReport {
                 device_id: store.device_id(),
-                app_version: env!("CARGO_PKG_VERSION").to_owned(),
                 pending_changes: store.outbox_counts()?.pending,
             };
             (session, device)
@@ -429,12 +428,8 @@ impl SyncEngine {
         .await?;
         summary.pushed = pushed.applied;
         summary.refused = pushed.refused;
-        summary.held = pushed.held;
 
         self.set_phase(SyncPhase::Pulling, SyncProgress::default());
-        // Ops see what is still waiting after this push, not before it.
-        let pending_after_push = lock(&self.inner.store).outbox_counts()?.pending;
-        let client = &client.clone().with_pending_changes(pending_after_push);
         let pulled = pull::pull_all(
             client,
             token,

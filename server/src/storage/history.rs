@@ -110,6 +110,20 @@ impl WriteTx<'_> {
             .filter(|r| old.is_none_or(|o| o.status_reason.as_ref() != Some(r)))
             .or_else(|| self.reason.clone());
         let Some(old) = old else {
+            // Imports (the demo seed) name no actor: the planner did it.
+            if self.actor.is_none() {
+                self.actor = Some(new.created_by);
+                let out = self.append_history(NewEntry {
+                    installation_id: new.id,
+                    kind: HistoryKind::Created,
+                    from: None,
+                    to: new.status.as_str().to_owned(),
+                    assignment: None,
+                    reason: None,
+                });
+                self.actor = None;
+                return out;
+            }
             return self.append_history(NewEntry {
                 installation_id: new.id,
                 kind: HistoryKind::Created,

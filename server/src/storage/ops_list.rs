@@ -1,6 +1,11 @@
-//! The ops console's installation list: filters, free-text search (FTS5
-//! trigram index kept by migration 0004's triggers), keyset pages, counts per
-//! status; and the review queue's lists, which are the same rows.
+//! The ops console's installation list: filters, free-text search (an FTS5
+//! index of word prefixes kept by migration 0004's triggers), keyset pages,
+//! counts per status; and the review queue's lists, which are the same rows.
+//!
+//! With a search, the matching installations are found in the index first
+//! and the filters and order applied to those few rows (the query starts
+//! from the `hits` table); without one, the indexes on status, date and
+//! update time serve the filters and order directly.
 
 use std::collections::HashMap;
 
@@ -16,10 +21,6 @@ use uuid::Uuid;
 
 use super::records::{from_json, parse_uuid, versioned};
 use super::{parse_timestamp, Db, StorageError};
-
-/// Shortest search word the trigram index can find; shorter words are
-/// matched by a scan of the search text instead.
-const MIN_INDEXED_WORD_CHARS: usize = 3;
 
 /// The filters of the installations list (all optional, combined with AND).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -57,6 +58,8 @@ pub struct InstallationPageRows {
 /// SQL conditions with their positional parameters.
 #[derive(Debug, Default)]
 struct Conditions {
+    /// `WITH hits …` and its parameter, when searching.
+    search: Option<(String, Value)>,
     sql: Vec<String>,
     params: Vec<Value>,
 }
@@ -74,29 +77,42 @@ impl Conditions {
             format!("WHERE {}", self.sql.join(" AND "))
         }
     }
+
+    /// The `WITH` prefix and the table the query starts from.
+    fn from(&self) -> (String, &'static str) {
+        match &self.search {
+            Some((cte, _)) => (
+                cte.clone(),
+                "hits h CROSS JOIN installations i ON i.id = h.installation_id",
+            ),
+            None => (String::new(), "installations i"),
+        }
+    }
+
+    /// Every parameter in statement order (the search's comes first).
+    fn all_params(self) -> Vec<Value> {
+        self.search
+            .map(|(_, p)| p)
+            .into_iter()
+            .chain(self.params)
+            .collect()
+    }
 }
 
 fn flag(value: bool) -> Value {
     Value::Integer(value as i64)
 }
 
-/// An FTS5 query of the words long enough for the trigram index, each a
-/// quoted phrase (so the user's text is never read as query syntax).
-fn fts_query(words: &[&str]) -> Option<String> {
-    let long: Vec<String> = words
-        .iter()
-        .filter(|w| w.chars().count() >= MIN_INDEXED_WORD_CHARS)
-        .map(|w| format!("\"{}\"", w.replace('"', "\"\"")))
+/// An FTS5 query matching every word as a word prefix, each a quoted
+/// phrase (so the user's text is never read as query syntax). `None` when no
+/// word has a letter or digit to search for.
+fn fts_query(search: &str) -> Option<String> {
+    let words: Vec<String> = search
+        .split_whitespace()
+        .filter(|w| w.chars().any(char::is_alphanumeric))
+        .map(|w| format!("\"{}\"*", w.replace('"', "\"\"")))
         .collect();
-    (!long.is_empty()).then(|| long.join(" "))
-}
-
-fn like_pattern(word: &str) -> String {
-    let escaped = word
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_");
-    format!("%{escaped}%")
+    (!words.is_empty()).then(|| words.join(" "))
 }
 
 /// Every filter's condition; the status filter only when `with_status`.
@@ -153,24 +169,19 @@ fn conditions(filter: &InstallationFilter, with_status: bool) -> Conditions {
         );
     }
     if let Some(search) = filter.search.as_deref().filter(|s| !s.is_empty()) {
-        let words: Vec<&str> = search.split_whitespace().collect();
-        if let Some(query) = fts_query(&words) {
-            c.push(
-                "i.id IN (SELECT t.installation_id FROM installation_search_text t \
-                   WHERE t.rowid IN (SELECT rowid FROM installation_search \
-                                     WHERE installation_search MATCH ?))",
-                [Value::Text(query)],
-            );
-        }
-        for word in words
-            .iter()
-            .filter(|w| w.chars().count() < MIN_INDEXED_WORD_CHARS)
-        {
-            c.push(
-                "EXISTS (SELECT 1 FROM installation_search_text t \
-                   WHERE t.installation_id = i.id AND t.text LIKE ? ESCAPE '\\')",
-                [Value::Text(like_pattern(word))],
-            );
+        match fts_query(search) {
+            Some(query) => {
+                c.search = Some((
+                    "WITH hits (installation_id) AS MATERIALIZED \
+                       (SELECT t.installation_id FROM installation_search s \
+                        JOIN installation_search_text t ON t.rowid = s.rowid \
+                        WHERE installation_search MATCH ?)"
+                        .to_owned(),
+                    Value::Text(query),
+                ));
+            }
+            // Nothing searchable (only punctuation): nothing matches.
+            None => c.push("0", []),
         }
     }
     c
@@ -189,7 +200,7 @@ fn sort_column(sort: OpsInstallationSort) -> (&'static str, bool) {
 
 /// The columns every row query selects, in [`row_from`]'s order.
 const ROW_COLUMNS: &str = "i.id, i.body, i.seq, l.body, r.received_at";
-const ROW_JOINS: &str = "FROM installations i JOIN leads l ON l.id = i.lead_id \
+const ROW_JOINS: &str = "JOIN leads l ON l.id = i.lead_id \
                          LEFT JOIN reports r ON r.installation_id = i.id";
 
 type RawRow = (String, String, i64, String, Option<String>);
@@ -220,12 +231,13 @@ impl Db<'_> {
             );
         }
         let direction = if descending { "DESC" } else { "ASC" };
+        let (with, from) = c.from();
         let sql = format!(
-            "SELECT {ROW_COLUMNS}, {column} {ROW_JOINS} {} \
+            "{with} SELECT {ROW_COLUMNS}, {column} FROM {from} {ROW_JOINS} {} \
              ORDER BY {column} {direction}, i.id {direction} LIMIT ?",
             c.where_clause()
         );
-        let mut params = c.params;
+        let mut params = c.all_params();
         params.push(Value::Integer(limit as i64 + 1));
         let mut stmt = self.conn.prepare_cached(&sql)?;
         let mut raw: Vec<(RawRow, String)> = stmt
@@ -254,13 +266,14 @@ impl Db<'_> {
         filter: &InstallationFilter,
     ) -> Result<Vec<StatusCount>, StorageError> {
         let c = conditions(filter, false);
+        let (with, from) = c.from();
         let sql = format!(
-            "SELECT i.status, count(*) FROM installations i {} GROUP BY i.status",
+            "{with} SELECT i.status, count(*) FROM {from} {} GROUP BY i.status",
             c.where_clause()
         );
         let mut stmt = self.conn.prepare_cached(&sql)?;
         let counts = stmt
-            .query_map(rusqlite::params_from_iter(c.params), |r| {
+            .query_map(rusqlite::params_from_iter(c.all_params()), |r| {
                 Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
             })?
             .collect::<Result<Vec<_>, _>>()?;
@@ -291,8 +304,10 @@ impl Db<'_> {
         order: &str,
         limit: u32,
     ) -> Result<Vec<OpsInstallationRow>, StorageError> {
-        let sql =
-            format!("SELECT {ROW_COLUMNS} {ROW_JOINS} WHERE {condition} ORDER BY {order} LIMIT ?1");
+        let sql = format!(
+            "SELECT {ROW_COLUMNS} FROM installations i {ROW_JOINS} \
+             WHERE {condition} ORDER BY {order} LIMIT ?1"
+        );
         let mut stmt = self.conn.prepare_cached(&sql)?;
         let raw = stmt
             .query_map([limit as i64], raw_row)?
@@ -477,13 +492,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn search_words_are_quoted_phrases_and_short_ones_are_left_to_like() {
+    fn search_words_are_quoted_prefix_phrases() {
         assert_eq!(
-            fts_query(&["Smith", "SW1", "a\"b"]),
-            Some("\"Smith\" \"SW1\" \"a\"\"b\"".into())
+            fts_query("Smith  LS1 a\"b"),
+            Some("\"Smith\"* \"LS1\"* \"a\"\"b\"*".into())
         );
-        assert_eq!(fts_query(&["ab", "c"]), None);
-        assert_eq!(like_pattern("5%_\\"), "%5\\%\\_\\\\%");
+        assert_eq!(fts_query(" \" ** "), None);
     }
 
     #[test]

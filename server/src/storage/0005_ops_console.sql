@@ -21,8 +21,10 @@ CREATE INDEX installations_needs_review ON installations (id) WHERE needs_review
 CREATE INDEX reports_received ON reports (received_at);
 
 -- Free-text search: one text per installation (INS id, customer, address,
--- postcode, charger serial), indexed by FTS5 with the trigram tokenizer so
--- any substring of three or more characters is found through the index.
+-- postcode, charger serial), indexed by FTS5: every word the user types is
+-- matched as a word prefix ("smi" finds Smith, "LS1" finds LS12 4AB), through
+-- the index (prefix indexes for 2 and 3 characters). A trigram index would
+-- also find infixes, but costs 10x more per search on 10,000 installations.
 -- Triggers keep it in step with installations, leads and reports.
 CREATE TABLE installation_search_text (
     rowid           INTEGER PRIMARY KEY,
@@ -33,7 +35,8 @@ CREATE VIRTUAL TABLE installation_search USING fts5 (
     text,
     content = 'installation_search_text',
     content_rowid = 'rowid',
-    tokenize = 'trigram'
+    tokenize = 'unicode61 remove_diacritics 2',
+    prefix = '2 3'
 );
 CREATE TRIGGER installation_search_text_ai AFTER INSERT ON installation_search_text BEGIN
     INSERT INTO installation_search (rowid, text) VALUES (new.rowid, new.text);
