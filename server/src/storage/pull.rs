@@ -33,6 +33,8 @@ impl Candidate {
         match self {
             Candidate::Row { body, .. } | Candidate::Report { body, .. } => body.len() + WRAPPER,
             Candidate::Team { .. } | Candidate::Tombstone(_) => 4 * WRAPPER,
+            // A held-work notice: ids, a status and a bounded reason.
+            Candidate::HeldWork { .. } => 16 * WRAPPER,
         }
     }
 }
