@@ -428,6 +428,7 @@ impl SyncEngine {
         .await?;
         summary.pushed = pushed.applied;
         summary.refused = pushed.refused;
+        summary.held = pushed.held;
 
         self.set_phase(SyncPhase::Pulling, SyncProgress::default());
         let pulled = pull::pull_all(
