@@ -755,6 +755,11 @@ async fn detail_shows_history_evidence_media_and_the_review_queue() {
         .unwrap();
     assert_eq!(start.actor.as_ref().unwrap().username, TECH_B);
 
+    // The report's charger serial is searchable.
+    let found = list_page(&server, ops, "q=SN-123456&has_report=true").await;
+    assert_eq!(found.total, 1);
+    assert_eq!(found.items[0].id, job.installation);
+
     // The review queue shows it; counts agree. The blobs' arrival is noted
     // by the server's blob watcher, so the "missing" list empties shortly.
     let mut waited = 0;
