@@ -419,9 +419,15 @@ async fn the_probe_reconnects_when_the_server_comes_back() {
 
     server.stop().await;
     device.start_job(job);
-    let offline = wait_for_status(&device.engine, WAIT, "offline", |s| {
-        s.connection == ConnectionState::Offline
-    })
+    // The start-up sync may already have failed (status offline, nothing
+    // pending) before the local change lands: wait for the status that has
+    // both, rather than the first offline one.
+    let offline = wait_for_status(
+        &device.engine,
+        WAIT,
+        "offline with the change pending",
+        |s| s.connection == ConnectionState::Offline && s.pending_mutations == 1,
+    )
     .await;
     assert_eq!(offline.pending_mutations, 1);
     let retry = wait_for_status(&device.engine, WAIT, "a scheduled retry", |s| {
