@@ -66,12 +66,14 @@ bench-app: test-deps ui
 	scripts/measure-cold-start.sh
 
 # libFuzzer through cargo fuzz (`cargo install cargo-fuzz`); its nightly flags
-# are allowed on the stable toolchain by RUSTC_BOOTSTRAP. New inputs found go
-# to fuzz/corpus/<target>; crashes to fuzz/artifacts/<target>.
+# are allowed on the stable toolchain by RUSTC_BOOTSTRAP. Starts from the
+# committed seeds in fuzz/corpus/<target>; new inputs go to fuzz/found/<target>
+# (not committed), crashes to fuzz/artifacts/<target>.
 FUZZ_SECONDS ?= 600
 FUZZ_TARGETS ?= push_request
 fuzz:
 	cd fuzz && for target in $(FUZZ_TARGETS); do \
-		RUSTC_BOOTSTRAP=1 nice -n 10 cargo fuzz run $$target corpus/$$target -- \
+		mkdir -p found/$$target && \
+		RUSTC_BOOTSTRAP=1 nice -n 10 cargo fuzz run $$target found/$$target corpus/$$target -- \
 			-max_total_time=$(FUZZ_SECONDS) -max_len=65536 || exit 1; \
 	done
