@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::ids::Sha256Hex;
-use crate::models::{BlobRef, InstallationReport};
+use crate::lifecycle;
+use crate::models::{BlobRef, InstallationReport, InstallationStatus};
 use crate::validation::{self, FieldError, FieldErrorCode, ValidationErrors};
 
 /// Upper bound on signature points, so a stuck pointer cannot grow a report
@@ -149,6 +150,27 @@ impl ReportContent<'_> {
         Sha256Hex::digest(&json)
     }
 }
+
+/// What the report screen shows about a draft, answered by the backend after
+/// every autosave and with the installation: the screen never restates these
+/// rules.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct ReportCheck {
+    /// Problems to show while typing (lengths, characters); never "required".
+    pub problems: ValidationErrors,
+    /// Everything that stops the report from being submitted now, in the
+    /// order of the form; empty when it can be submitted. The installation's
+    /// state comes first, as the field `installation_status`.
+    pub missing: Vec<FieldError>,
+    /// `None` when not signed; `Some(false)` when the report changed after
+    /// the customer signed and they must sign again.
+    pub signature_matches: Option<bool>,
+}
+
+/// The field name under which [`ReportDraft::check`] reports an installation
+/// that cannot take its report yet.
+pub const INSTALLATION_STATUS_FIELD: &str = "installation_status";
 
 /// A report being written on the device. Local only until submitted; every
 /// field may be incomplete.
@@ -295,6 +317,38 @@ impl ReportDraft {
             }
         }
         errs
+    }
+
+    /// Whether the signature still covers the content; `None` when unsigned.
+    pub fn signature_matches(&self, media: &[Sha256Hex]) -> Option<bool> {
+        self.customer_signature
+            .as_ref()
+            .map(|sig| sig.content_hash == self.content_hash(media))
+    }
+
+    /// Everything the report screen says about this draft, with the media
+    /// attached now and the installation in `status`.
+    pub fn check(&self, media: &[Sha256Hex], status: InstallationStatus) -> ReportCheck {
+        let mut missing = Vec::new();
+        let actions = lifecycle::technician_actions(status, true);
+        if !actions.submit_report {
+            let message = if actions.finish {
+                "Press “Finish installation” on the installation screen first"
+            } else {
+                "This job cannot take a report in its current state"
+            };
+            missing.push(FieldError::new(
+                INSTALLATION_STATUS_FIELD,
+                FieldErrorCode::InvalidFormat,
+                message,
+            ));
+        }
+        missing.extend(self.validate_for_submit(media).errors);
+        ReportCheck {
+            problems: self.validate_while_editing(),
+            missing,
+            signature_matches: self.signature_matches(media),
+        }
     }
 
     /// Turns a complete draft into the submitted report.
@@ -509,6 +563,71 @@ mod tests {
         sig.png.mime = "image/jpeg".into();
         let errs = d.validate_for_submit(&media());
         assert_eq!(errs.errors.len(), 3, "{errs:?}");
+    }
+
+    #[test]
+    fn check_lists_what_is_missing_in_form_order_with_the_job_state_first() {
+        let d = ReportDraft::new(Uuid::from_u128(7), now());
+        let check = d.check(&[], InstallationStatus::InProgress);
+        let fields: Vec<&str> = check.missing.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                INSTALLATION_STATUS_FIELD,
+                "charger_serial_number",
+                "charger_model",
+                "installation_successful",
+                "customer_signature"
+            ]
+        );
+        assert!(check.missing[0].message.contains("Finish installation"));
+        assert!(check.problems.is_empty());
+        assert_eq!(check.signature_matches, None);
+
+        let check = d.check(&[], InstallationStatus::Cancelled);
+        assert!(check.missing[0].message.contains("cannot take a report"));
+        let check = d.check(&[], InstallationStatus::Completed);
+        assert_eq!(check.missing[0].field, "charger_serial_number");
+    }
+
+    #[test]
+    fn check_of_a_complete_signed_draft_is_empty_until_something_changes() {
+        let mut d = complete_draft();
+        let check = d.check(&media(), InstallationStatus::Completed);
+        assert!(check.missing.is_empty(), "{:?}", check.missing);
+        assert_eq!(check.signature_matches, Some(true));
+
+        d.charger_model.push('!');
+        let check = d.check(&media(), InstallationStatus::Completed);
+        assert_eq!(check.signature_matches, Some(false));
+        assert_eq!(check.missing.len(), 1);
+        assert!(check.missing[0].message.contains("sign again"));
+        // A photo added after signing voids it too.
+        let d = complete_draft();
+        let mut more = media();
+        more.push(Sha256Hex::digest(b"photo 3"));
+        assert_eq!(d.signature_matches(&more), Some(false));
+    }
+
+    #[test]
+    fn check_reports_typing_problems_both_while_editing_and_before_submit() {
+        let mut d = ReportDraft::new(Uuid::from_u128(7), now());
+        d.charger_model = "Zappi\u{7}".into();
+        d.installation_successful = Some(false);
+        let check = d.check(&[], InstallationStatus::Completed);
+        assert_eq!(check.problems.errors.len(), 1);
+        assert_eq!(check.problems.errors[0].field, "charger_model");
+        let fields: Vec<&str> = check.missing.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "charger_serial_number",
+                "charger_model",
+                "issues_encountered",
+                "customer_signature"
+            ]
+        );
+        assert_eq!(check.missing[1].code, FieldErrorCode::ControlCharacters);
     }
 
     #[test]

@@ -6,8 +6,10 @@ import type { InstallationMedia } from "./InstallationMedia";
 import type { InstallationReport } from "./InstallationReport";
 import type { Lead } from "./Lead";
 import type { MediaAvailability } from "./MediaAvailability";
+import type { ReportCheck } from "./ReportCheck";
 import type { ReportDraft } from "./ReportDraft";
 import type { Survey } from "./Survey";
+import type { TechnicianActions } from "./TechnicianActions";
 
 /**
  * Everything the installation screen shows.
@@ -43,4 +45,14 @@ report_draft_superseded_by: string | null,
 /**
  * Where each photo's / video's file is, in the order of `media`.
  */
-media_files: Array<MediaAvailability>, };
+media_files: Array<MediaAvailability>, 
+/**
+ * What the technician may do now (the domain's answer for the status).
+ */
+actions: TechnicianActions, 
+/**
+ * The domain's check of the report draft (an empty one when none was
+ * started) against the media and status above; `None` once a report
+ * was submitted.
+ */
+report_check: ReportCheck | null, };
