@@ -6,7 +6,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement
 use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use crate::{admin, app, auth, installations, pull, push};
+use crate::{
+    admin, app, auth, blob_download, held_work, installations, ops, pull, push, send_back,
+};
 
 struct BearerAuth;
 
@@ -21,6 +23,15 @@ impl Modify for BearerAuth {
                     .description(Some("The token from POST /api/v1/auth/login"))
                     .build(),
             ),
+        );
+        components.add_security_scheme(
+            "cookie",
+            SecurityScheme::ApiKey(utoipa::openapi::security::ApiKey::Cookie(
+                utoipa::openapi::security::ApiKeyValue::with_description(
+                    fieldbook_protocol::SESSION_COOKIE,
+                    "The ops console's HttpOnly session cookie from POST /api/v1/ops/session; state-changing requests also need the X-CSRF-Token header",
+                ),
+            )),
         );
     }
 }
@@ -52,6 +63,28 @@ impl Modify for BearerAuth {
         admin::assign_handler,
         admin::transition_handler,
         admin::withdraw_handler,
+        ops::session::login_handler,
+        ops::session::session_handler,
+        ops::session::logout_handler,
+        ops::installations::list_handler,
+        ops::installations::detail_handler,
+        ops::review::review_handler,
+        ops::review::counts_handler,
+        ops::planning::unplanned_handler,
+        ops::planning::create_survey_handler,
+        ops::planning::plan_handler,
+        ops::assignments::reassign_handler,
+        ops::people::people_handler,
+        ops::people::revoke_session_handler,
+        ops::people::revoke_device_handler,
+        ops::changes::changes_handler,
+        blob_download::download_handler,
+        blob_download::thumbnail_handler,
+        send_back::send_back_handler,
+        held_work::list_handler,
+        held_work::get_handler,
+        held_work::accept_handler,
+        held_work::keep_handler,
     ),
     components(schemas(
         fieldbook_protocol::ErrorBody,
@@ -59,6 +92,14 @@ impl Modify for BearerAuth {
         fieldbook_protocol::RejectCode,
         fieldbook_protocol::MutationOutcome,
         fieldbook_protocol::Tombstone,
+        fieldbook_protocol::HeldWork,
+        fieldbook_protocol::HeldWorkNotice,
+        fieldbook_protocol::SendBackRequest,
+        fieldbook_protocol::AcceptHeldWorkRequest,
+        fieldbook_protocol::KeepHeldWorkRequest,
+        fieldbook_protocol::AcceptedHeldWork,
+        // A query parameter's enum: parameters do not register their schemas.
+        fieldbook_protocol::OpsInstallationSort,
     )),
     modifiers(&BearerAuth),
     tags(
@@ -67,6 +108,7 @@ impl Modify for BearerAuth {
         (name = "sync", description = "Pull changes by cursor, push named mutations"),
         (name = "installations", description = "Read one record by id (scoped: other teams' ids are 404)"),
         (name = "admin", description = "Central Ops: users, teams, installations, assignments, lifecycle moves"),
+        (name = "ops", description = "Central Ops' console: session cookie, installations list and detail, review queue, planning, reassignment, people and devices, live changes (ops only: technicians get 403)"),
     )
 )]
 struct ServerApi;

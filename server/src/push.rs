@@ -10,6 +10,13 @@
 //! moves that keep the technician's action valid are not conflicts: a start
 //! the device based on `planned` stands if ops confirmed meanwhile, and a
 //! report kept for review completes the job once it is finished again.
+//!
+//! Work for an installation that left the technician's scope while they
+//! worked offline (assignment withdrawn or reassigned, removed from the
+//! team) is held for Central Ops (`held`, see `fieldbook_protocol::held_work`)
+//! instead of refused; work for an installation that was never in their
+//! scope is `not_found`. A report ops sent back is replaced by the
+//! technician's corrected version, the earlier one kept in the audit log.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -17,12 +24,13 @@ use axum::{Extension, Json};
 use chrono::{DateTime, Utc};
 use fieldbook_domain::mutation::media_type_for_mime;
 use fieldbook_domain::{
-    lifecycle, validation, AssignmentStatus, Installation, InstallationStatus, LifecycleError,
-    Mutation, StartRequest,
+    lifecycle, validation, AssignmentStatus, Installation, InstallationMedia, InstallationStatus,
+    LifecycleError, Mutation, Role, StartRequest,
 };
 use fieldbook_protocol::{
-    ErrorBody, ErrorCode, MutationEnvelope, MutationOutcome, MutationResult, PushRequest,
-    PushResponse, RejectCode, ReportEvent, ReportEventKind, ServerState, Versioned, MAX_PUSH_BATCH,
+    ErrorBody, ErrorCode, HeldBecause, MutationEnvelope, MutationOutcome, MutationResult,
+    PushRequest, PushResponse, RejectCode, ReportEvent, ReportEventKind, ServerState, Versioned,
+    MAX_PUSH_BATCH,
 };
 use uuid::Uuid;
 
@@ -30,7 +38,7 @@ use crate::app::AppState;
 use crate::caller::Caller;
 use crate::error::{blocking, ApiError};
 use crate::json::ApiJson;
-use crate::storage::{MutationRecord, Scope, Storage, WriteTx};
+use crate::storage::{MutationRecord, NewHeldMutation, Scope, Storage, WriteTx};
 
 fn rejected(code: RejectCode, reason: impl Into<String>) -> MutationOutcome {
     MutationOutcome::Rejected {
@@ -136,7 +144,11 @@ pub fn push(
     }
     let mut results = Vec::with_capacity(request.mutations.len());
     for envelope in &request.mutations {
-        let outcome = storage.write(|tx| apply_envelope(tx, caller, envelope))?;
+        let outcome = storage.write(|tx| {
+            // The installation history names who made each move.
+            tx.set_actor(caller.user_id);
+            apply_envelope(tx, caller, envelope)
+        })?;
         results.push(MutationResult {
             mutation_id: envelope.mutation_id,
             outcome,
@@ -240,6 +252,86 @@ fn installation_in_scope(
     Ok(tx.db().installation(id)?.map(|v| v.record))
 }
 
+/// What the technician reads when their work is held.
+fn held_message(because: HeldBecause) -> String {
+    let why = match because {
+        HeldBecause::AssignmentWithdrawn => {
+            "Central Ops took this job off your team (the assignment was withdrawn or reassigned)"
+        }
+        HeldBecause::RemovedFromTeam => "You were removed from the team that has this job",
+    };
+    format!(
+        "{why} before this arrived. It was received and kept, and waits for Central Ops to accept it or keep it on record; their decision will show on this job."
+    )
+}
+
+/// Work for an installation outside the caller's scope. If it was in their
+/// scope before (they worked it offline while ops withdrew or reassigned
+/// their team's assignment, or removed them from the team), the mutation is
+/// kept in a held record for ops and answered `held`: never refused, never
+/// lost. Otherwise it is `not_found`, exactly like an id that does not
+/// exist, so other teams' ids cannot be probed.
+fn hold_or_not_found(
+    tx: &mut WriteTx<'_>,
+    caller: &Caller,
+    envelope: &MutationEnvelope,
+    installation_id: Uuid,
+    media_id: Option<Uuid>,
+    what: &str,
+) -> Result<MutationOutcome, ApiError> {
+    let because = match caller.role {
+        Role::Ops => None,
+        Role::Technician => tx.db().formerly_in_scope(installation_id, caller.user_id)?,
+    };
+    let Some(because) = because else {
+        return Ok(not_found(what));
+    };
+    let held_work_id = tx.hold_mutation(&NewHeldMutation {
+        installation_id,
+        submitted_by: caller.user_id,
+        device_id: envelope.device_id,
+        because,
+        mutation_id: envelope.mutation_id,
+        mutation: &envelope.mutation,
+        media_id,
+    })?;
+    Ok(MutationOutcome::Held {
+        held_work_id,
+        message: held_message(because),
+    })
+}
+
+/// The checks a photo / video record must pass, held or applied.
+fn media_problem(media: &InstallationMedia) -> Option<MutationOutcome> {
+    if let Err(e) = validation::caption(&media.caption) {
+        return Some(rejected(RejectCode::ValidationFailed, e.to_string()));
+    }
+    if media_type_for_mime(&media.file.mime) != Some(media.media_type) {
+        return Some(rejected(
+            RejectCode::ValidationFailed,
+            format!(
+                "A {} cannot have the file type {:?}",
+                media.media_type, media.file.mime
+            ),
+        ));
+    }
+    None
+}
+
+/// The installation a `media.caption` / `media.remove` is about when the
+/// media is not in the caller's scope: a held photo of theirs, or a photo of
+/// an installation that has since left their scope.
+fn media_installation_out_of_scope(
+    tx: &WriteTx<'_>,
+    caller: &Caller,
+    media_id: Uuid,
+) -> Result<Option<Uuid>, ApiError> {
+    if let Some(installation) = tx.db().held_media_installation(media_id, caller.user_id)? {
+        return Ok(Some(installation));
+    }
+    Ok(tx.db().media(media_id)?.map(|m| m.record.installation_id))
+}
+
 /// Answers `conflict` with the installation as the server holds it, after
 /// leaving `review_note` for ops on it when there is one.
 fn installation_conflict(
@@ -316,7 +408,14 @@ fn apply_mutation(
             at,
         } => {
             let Some(installation) = installation_in_scope(tx, caller, *installation_id)? else {
-                return Ok(not_found("installation"));
+                return hold_or_not_found(
+                    tx,
+                    caller,
+                    envelope,
+                    *installation_id,
+                    None,
+                    "installation",
+                );
             };
             let mut updated = installation.clone();
             let request = StartRequest {
@@ -350,7 +449,14 @@ fn apply_mutation(
             at,
         } => {
             let Some(installation) = installation_in_scope(tx, caller, *installation_id)? else {
-                return Ok(not_found("installation"));
+                return hold_or_not_found(
+                    tx,
+                    caller,
+                    envelope,
+                    *installation_id,
+                    None,
+                    "installation",
+                );
             };
             let mut updated = installation.clone();
             match lifecycle::finish(&mut updated, *expected_from, tx.now) {
@@ -370,7 +476,14 @@ fn apply_mutation(
             at,
         } => {
             let Some(installation) = installation_in_scope(tx, caller, *installation_id)? else {
-                return Ok(not_found("installation"));
+                return hold_or_not_found(
+                    tx,
+                    caller,
+                    envelope,
+                    *installation_id,
+                    None,
+                    "installation",
+                );
             };
             let mut updated = installation.clone();
             match lifecycle::could_not_complete(&mut updated, *expected_from, reason, tx.now) {
@@ -397,7 +510,14 @@ fn apply_mutation(
         } => {
             let Some(mut installation) = installation_in_scope(tx, caller, *installation_id)?
             else {
-                return Ok(not_found("installation"));
+                return hold_or_not_found(
+                    tx,
+                    caller,
+                    envelope,
+                    *installation_id,
+                    None,
+                    "installation",
+                );
             };
             if let Some(ours) = customer_confirmed {
                 installation.customer_confirmed = lifecycle::merge_flag(
@@ -430,22 +550,20 @@ fn apply_mutation(
         ),
         Mutation::ReportSubmit { report } => submit_report(tx, caller, envelope, report),
         Mutation::MediaAttach { media } => {
+            if let Some(problem) = media_problem(media) {
+                return Ok(problem);
+            }
             let Some(installation) = installation_in_scope(tx, caller, media.installation_id)?
             else {
-                return Ok(not_found("installation"));
+                return hold_or_not_found(
+                    tx,
+                    caller,
+                    envelope,
+                    media.installation_id,
+                    Some(media.id),
+                    "installation",
+                );
             };
-            if let Err(e) = validation::caption(&media.caption) {
-                return Ok(rejected(RejectCode::ValidationFailed, e.to_string()));
-            }
-            if media_type_for_mime(&media.file.mime) != Some(media.media_type) {
-                return Ok(rejected(
-                    RejectCode::ValidationFailed,
-                    format!(
-                        "A {} cannot have the file type {:?}",
-                        media.media_type, media.file.mime
-                    ),
-                ));
-            }
             if let Some(existing) = tx.db().media(media.id)? {
                 let same = existing.record.installation_id == installation.id
                     && existing.record.file.sha256 == media.file.sha256;
@@ -469,7 +587,20 @@ fn apply_mutation(
         }
         Mutation::MediaCaption { media_id, caption } => {
             let Some(mut media) = own_media(tx, caller, *media_id)? else {
-                return Ok(not_found("media"));
+                if let Err(e) = validation::caption(caption) {
+                    return Ok(rejected(RejectCode::ValidationFailed, e.to_string()));
+                }
+                return match media_installation_out_of_scope(tx, caller, *media_id)? {
+                    Some(installation) => hold_or_not_found(
+                        tx,
+                        caller,
+                        envelope,
+                        installation,
+                        Some(*media_id),
+                        "media",
+                    ),
+                    None => Ok(not_found("media")),
+                };
             };
             if media.uploaded_by != caller.user_id {
                 return Ok(rejected(
@@ -487,7 +618,17 @@ fn apply_mutation(
         }
         Mutation::MediaRemove { media_id } => {
             let Some(media) = own_media(tx, caller, *media_id)? else {
-                return Ok(not_found("media"));
+                return match media_installation_out_of_scope(tx, caller, *media_id)? {
+                    Some(installation) => hold_or_not_found(
+                        tx,
+                        caller,
+                        envelope,
+                        installation,
+                        Some(*media_id),
+                        "media",
+                    ),
+                    None => Ok(not_found("media")),
+                };
             };
             if media.uploaded_by != caller.user_id {
                 return Ok(rejected(
@@ -495,7 +636,11 @@ fn apply_mutation(
                     "Only the person who added a photo or video can remove it",
                 ));
             }
-            if tx.db().report_of(media.installation_id)?.is_some() {
+            // Sent back: the technician is correcting the report and may
+            // change its photos.
+            if tx.db().report_of(media.installation_id)?.is_some()
+                && !tx.db().report_sent_back(media.installation_id)?
+            {
                 return Ok(rejected(
                     RejectCode::InvalidTransition,
                     "The report was submitted with this media; it can no longer be removed",
@@ -593,7 +738,14 @@ fn submit_report(
     report: &fieldbook_domain::InstallationReport,
 ) -> Result<MutationOutcome, ApiError> {
     let Some(installation) = installation_in_scope(tx, caller, report.installation_id)? else {
-        return Ok(not_found("installation"));
+        return hold_or_not_found(
+            tx,
+            caller,
+            envelope,
+            report.installation_id,
+            None,
+            "installation",
+        );
     };
     let mut report = report.clone();
     // The server knows who is submitting; the payload's claim does not count
@@ -605,10 +757,12 @@ fn submit_report(
         report_id: report.id,
         installation_id: installation.id,
         received_at,
-        device_id: envelope.device_id,
+        device_id: Some(envelope.device_id),
         user_id: caller.user_id,
-        mutation_id: envelope.mutation_id,
+        mutation_id: Some(envelope.mutation_id),
         content_hash: report.content_hash.clone(),
+        note: None,
+        earlier_version: None,
     };
     if let Some((existing, _)) = tx.db().report_of(installation.id)? {
         if existing.record.id == report.id && existing.record.content_hash == report.content_hash {
@@ -619,6 +773,8 @@ fn submit_report(
                 if let Err(e) = complete_with_report(tx, caller, &installation, demo_given)? {
                     return Ok(lifecycle_rejection(e));
                 }
+                // Also a sent-back report resubmitted unchanged.
+                tx.set_report_sent_back(installation.id, false)?;
                 tx.append_report_event(&event(ReportEventKind::Submitted))?;
                 return Ok(MutationOutcome::Applied {
                     version: existing.version,
@@ -629,6 +785,25 @@ fn submit_report(
             return Ok(MutationOutcome::Applied {
                 version: existing.version,
             });
+        }
+        // Ops sent the report back and the technician corrected it: the
+        // correction replaces the report (one per installation), and the
+        // earlier version stays in the audit log.
+        if installation.status == InstallationStatus::Completed
+            && tx.db().report_sent_back(installation.id)?
+        {
+            let media = tx.db().media_hashes_of(installation.id)?;
+            if let Err(e) = report.validate(&media) {
+                return Ok(rejected(RejectCode::ValidationFailed, e.to_string()));
+            }
+            if let Err(e) = complete_with_report(tx, caller, &installation, report.demo_given)? {
+                return Ok(lifecycle_rejection(e));
+            }
+            let version = tx.replace_report(&report)?;
+            let mut corrected = event(ReportEventKind::Corrected);
+            corrected.earlier_version = Some(Box::new(existing.record));
+            tx.append_report_event(&corrected)?;
+            return Ok(MutationOutcome::Applied { version });
         }
         return Ok(rejected(
             RejectCode::ReportExists,
@@ -679,7 +854,7 @@ fn submit_report(
     post, path = "/api/v1/sync/push", tag = "sync", security(("bearer" = [])),
     request_body = PushRequest,
     responses(
-        (status = 200, description = "One result per mutation, in order: applied{version}, rejected{code, reason} or conflict{server_state}", body = PushResponse),
+        (status = 200, description = "One result per mutation, in order: applied{version}, rejected{code, reason}, conflict{server_state} or held{held_work_id, message} (the installation left the caller's scope while they worked offline: kept for Central Ops)", body = PushResponse),
         (status = 400, description = "Malformed body", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 413, description = "Too many mutations or too large a body", body = ErrorBody),

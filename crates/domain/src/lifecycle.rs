@@ -61,6 +61,11 @@ const MOVES: &[(InstallationStatus, InstallationStatus, Allowed)] = &[
     (InProgress, Rescheduled, Allowed::Both),
     (Completed, ReportSubmitted, Allowed::Technician),
     (ReportSubmitted, Closed, Allowed::Ops),
+    // "Send back to the technician": ops review found something to correct.
+    // The spec's status list is fixed, so the job goes back to `completed`
+    // (finished, report not accepted yet) with the note as `status_reason`;
+    // see [`send_back`].
+    (ReportSubmitted, Completed, Allowed::Ops),
     (Rescheduled, Planned, Allowed::Ops),
 ];
 
@@ -294,8 +299,55 @@ pub fn submit_report(
     Ok(())
 }
 
+/// Ops: "Send back to the technician" (`report_submitted → completed`) with
+/// a note saying what to correct. The note becomes the installation's
+/// `status_reason`, which the technician sees; their submitted report
+/// becomes editable again and resubmitting it moves the job back to
+/// `report_submitted`.
+pub fn send_back(
+    inst: &mut Installation,
+    note: &str,
+    now: DateTime<Utc>,
+) -> Result<(), LifecycleError> {
+    check_move(inst.status, Completed, Actor::Ops)?;
+    let note = required_reason("note", Some(note))?;
+    set_status(inst, Completed, now);
+    inst.status_reason = Some(note);
+    Ok(())
+}
+
+/// States in which Central Ops may accept held work (a report that arrived
+/// after the job left the technician's scope) as the installation's report:
+/// every state but those that already have a report.
+pub fn can_accept_held_report(status: InstallationStatus) -> bool {
+    !matches!(status, ReportSubmitted | Closed)
+}
+
+/// Ops: accept a held report as the installation's report. The job moves to
+/// `report_submitted` from wherever ops had moved it (withdrawn, reassigned,
+/// rescheduled or cancelled while the work was being done), exactly as if the
+/// report had arrived in time, so the ordinary review (close or send back)
+/// follows. `demo_completed` comes from the report, as on a normal submit.
+pub fn accept_held_report(
+    inst: &mut Installation,
+    demo_given: bool,
+    now: DateTime<Utc>,
+) -> Result<(), LifecycleError> {
+    if !can_accept_held_report(inst.status) {
+        return Err(LifecycleError::NoSuchMove {
+            from: inst.status,
+            to: ReportSubmitted,
+        });
+    }
+    set_status(inst, ReportSubmitted, now);
+    inst.demo_completed = demo_given;
+    Ok(())
+}
+
 /// Ops: any move of the table that ops may make. Rescheduling may carry a new
-/// date / slot; `rescheduled → planned` requires one.
+/// date / slot; `rescheduled → planned` requires one. Sending a report back
+/// (`report_submitted → completed`) requires a reason (the note); see
+/// [`send_back`].
 pub fn ops_transition(
     inst: &mut Installation,
     to: InstallationStatus,
@@ -304,11 +356,19 @@ pub fn ops_transition(
     now: DateTime<Utc>,
 ) -> Result<(), LifecycleError> {
     check_move(inst.status, to, Actor::Ops)?;
+    if inst.status == ReportSubmitted && to == Completed {
+        return send_back(inst, reason.unwrap_or(""), now);
+    }
     if inst.status == Rescheduled && to == Planned && new_schedule.is_none() {
         return Err(LifecycleError::Invalid(FieldError::required(
             "scheduled_date",
             "a rescheduled installation needs a new date and time slot",
         )));
+    }
+    // The technician and the history must be told why a job was moved or
+    // called off.
+    if matches!(to, Rescheduled | Cancelled) {
+        required_reason("reason", reason)?;
     }
     if let Some(reason) = reason {
         validation::optional_text("reason", reason, validation::MAX_REASON_CHARS)
@@ -388,6 +448,7 @@ mod tests {
         (InProgress, Rescheduled, true, true),
         (Completed, ReportSubmitted, false, true),
         (ReportSubmitted, Closed, true, false),
+        (ReportSubmitted, Completed, true, false),
         (Rescheduled, Planned, true, false),
     ];
 
@@ -424,8 +485,8 @@ mod tests {
                 }
             }
         }
-        assert_eq!(allowed_count, 20);
-        assert_eq!(forbidden_count, 200 - 20);
+        assert_eq!(allowed_count, 21);
+        assert_eq!(forbidden_count, 200 - 21);
     }
 
     #[test]
@@ -441,6 +502,22 @@ mod tests {
         assert!(allowed_moves(Planned, Actor::Technician).is_empty());
         assert!(allowed_moves(Closed, Actor::Ops).is_empty());
         assert!(allowed_moves(Cancelled, Actor::Ops).is_empty());
+    }
+
+    #[test]
+    fn ops_must_say_why_they_reschedule_or_cancel() {
+        for to in [Rescheduled, Cancelled] {
+            let mut inst = installation(Planned);
+            for reason in [None, Some("  ")] {
+                assert!(matches!(
+                    ops_transition(&mut inst, to, reason, None, now()),
+                    Err(LifecycleError::Invalid(_))
+                ));
+                assert_eq!(inst.status, Planned, "nothing changed");
+            }
+            ops_transition(&mut inst, to, Some("customer away"), None, now()).unwrap();
+            assert_eq!(inst.status_reason.as_deref(), Some("customer away"));
+        }
     }
 
     #[test]
@@ -518,7 +595,7 @@ mod tests {
                     NaiveDate::from_ymd_opt(2026, 12, 1).unwrap(),
                     TimeSlot::Evening,
                 ));
-                ops_transition(&mut inst, to, None, schedule, now()).unwrap();
+                ops_transition(&mut inst, to, Some("ops said so"), schedule, now()).unwrap();
                 assert_eq!(
                     inst.material_ready,
                     to.implies_material_ready(),
@@ -657,6 +734,60 @@ mod tests {
         assert!(ops_transition(&mut inst, InProgress, None, None, now()).is_err());
         let mut inst = installation(Completed);
         assert!(ops_transition(&mut inst, ReportSubmitted, None, None, now()).is_err());
+    }
+
+    #[test]
+    fn send_back_needs_a_note_and_reopens_the_report() {
+        let mut inst = installation(ReportSubmitted);
+        for blank in ["", "   "] {
+            let err = send_back(&mut inst, blank, now()).unwrap_err();
+            assert!(matches!(err, LifecycleError::Invalid(_)), "{err:?}");
+            assert_eq!(
+                inst.status, ReportSubmitted,
+                "refused move must not change state"
+            );
+        }
+        let err = ops_transition(&mut inst, Completed, None, None, now()).unwrap_err();
+        assert!(matches!(err, LifecycleError::Invalid(_)), "{err:?}");
+        send_back(&mut inst, "  photo of the RCD label is missing ", now()).unwrap();
+        assert_eq!(inst.status, Completed);
+        assert_eq!(
+            inst.status_reason.as_deref(),
+            Some("photo of the RCD label is missing")
+        );
+        // The technician resubmits: back to report_submitted.
+        submit_report(&mut inst, true, now()).unwrap();
+        assert_eq!(inst.status, ReportSubmitted);
+    }
+
+    #[test]
+    fn only_a_submitted_report_can_be_sent_back_and_only_by_ops() {
+        for &from in InstallationStatus::ALL {
+            let mut inst = installation(from);
+            let result = send_back(&mut inst, "fix the serial", now());
+            assert_eq!(result.is_ok(), from == ReportSubmitted, "{from}");
+        }
+        assert!(matches!(
+            check_move(ReportSubmitted, Completed, Actor::Technician),
+            Err(LifecycleError::NotPermitted { .. })
+        ));
+    }
+
+    #[test]
+    fn a_held_report_is_accepted_from_any_state_without_a_report() {
+        for &from in InstallationStatus::ALL {
+            let mut inst = installation(from);
+            let result = accept_held_report(&mut inst, true, now());
+            if matches!(from, ReportSubmitted | Closed) {
+                assert!(result.is_err(), "{from}");
+                assert_eq!(inst.status, from);
+            } else {
+                result.unwrap();
+                assert_eq!(inst.status, ReportSubmitted, "{from}");
+                assert!(inst.demo_completed);
+                assert!(inst.material_ready);
+            }
+        }
     }
 
     #[test]

@@ -58,6 +58,7 @@ pub struct AddTeamMemberRequest {
 /// The customer record of a new installation (the server assigns its id).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct LeadInput {
     /// The customer's name.
     pub customer_name: String,
@@ -90,6 +91,7 @@ pub struct LeadInput {
 /// The approved survey of a new installation (the server assigns its id).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct SurveyInput {
     /// Defaults to now.
     #[serde(default)]
@@ -114,6 +116,7 @@ pub struct SurveyInput {
 /// survey. The server assigns `INS-YYYY-NNNNNN`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct CreateInstallationRequest {
     /// The customer.
     pub lead: LeadInput,
@@ -128,6 +131,7 @@ pub struct CreateInstallationRequest {
 /// `POST /api/v1/admin/installations/{id}/assignments`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct AssignRequest {
     /// The team to assign.
     pub team_id: Uuid,
@@ -143,6 +147,7 @@ fn default_true() -> bool {
 /// `POST /api/v1/admin/installations/{id}/transition`: an ops lifecycle move.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct TransitionRequest {
     /// The state to move to.
     pub to: InstallationStatus,
@@ -181,6 +186,7 @@ pub struct InstallationDetail {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum ReportEventKind {
     /// Received and the installation moved to `report_submitted`.
     Submitted,
@@ -189,11 +195,37 @@ pub enum ReportEventKind {
     SubmittedForReview,
     /// The same report was sent again (a replay after a lost answer).
     Resubmitted,
+    /// Central Ops sent the report back to the technician with a note
+    /// (`report_submitted → completed`); `user_id` is the ops user.
+    SentBack,
+    /// The technician resubmitted a sent-back report with changed content:
+    /// it replaced the report, and `earlier_version` keeps the one it
+    /// replaced. (A resubmission with unchanged content is `submitted`.)
+    Corrected,
+    /// Central Ops accepted held work (see [`crate::held_work`]) as the
+    /// installation's report; `user_id` is the ops user, `mutation_id` the
+    /// technician's `report.submit`.
+    AcceptedFromHeldWork,
+}
+
+impl ReportEventKind {
+    /// The wire / storage name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportEventKind::Submitted => "submitted",
+            ReportEventKind::SubmittedForReview => "submitted_for_review",
+            ReportEventKind::Resubmitted => "resubmitted",
+            ReportEventKind::SentBack => "sent_back",
+            ReportEventKind::Corrected => "corrected",
+            ReportEventKind::AcceptedFromHeldWork => "accepted_from_held_work",
+        }
+    }
 }
 
 /// One entry of a report's audit log.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ReportEvent {
     /// What happened.
     pub event: ReportEventKind,
@@ -203,14 +235,50 @@ pub struct ReportEvent {
     pub installation_id: Uuid,
     /// Server clock when the event was recorded.
     pub received_at: DateTime<Utc>,
-    /// The device that sent it.
-    pub device_id: Uuid,
-    /// The user whose token sent it.
+    /// The device that sent it (none for a decision by Central Ops).
+    pub device_id: Option<Uuid>,
+    /// The user who did it: the technician who sent it, or the ops user who
+    /// sent it back or accepted it.
     pub user_id: Uuid,
-    /// The `report.submit` mutation that carried it.
-    pub mutation_id: Uuid,
+    /// The `report.submit` mutation that carried it (none when ops sent it
+    /// back).
+    pub mutation_id: Option<Uuid>,
     /// The report's content hash as received.
     pub content_hash: Sha256Hex,
+    /// The send-back note, or the note ops gave when accepting held work.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// For `corrected`: the report as it was before the correction replaced
+    /// it (the server keeps every version).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub earlier_version: Option<Box<fieldbook_domain::InstallationReport>>,
+}
+
+/// `POST /api/v1/admin/installations/{installation_id}/send-back`: Central
+/// Ops send a submitted report back to the technician
+/// (`report_submitted → completed`). The report stays until the technician
+/// resubmits; the note is the installation's `status_reason`, shown on the
+/// device, and is recorded in the report's audit log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct SendBackRequest {
+    /// What the technician must correct (required).
+    pub note: String,
+}
+
+/// Answer of `POST /api/v1/admin/held-work/{held_work_id}/accept`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct AcceptedHeldWork {
+    /// The held record with its decision.
+    pub held_work: crate::held_work::HeldWork,
+    /// The installation after the held report was attached
+    /// (`report_submitted`).
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub installation: Versioned<Installation>,
 }
 
 /// `GET /api/v1/media/{id}`: a media record and whether its blob has arrived.

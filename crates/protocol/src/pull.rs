@@ -39,6 +39,7 @@ pub struct PullQuery {
 /// A record with the server version it was read at. The version is the global
 /// change sequence of the record's last change: larger means newer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Versioned<T> {
     /// The record's server version (global change sequence of its last change).
@@ -50,6 +51,7 @@ pub struct Versioned<T> {
 /// A media record as pulled: the domain record plus whether its bytes have
 /// reached the server yet (`media.attach` is accepted before the upload ends).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PulledMedia {
     /// The media record as attached by the technician.
@@ -60,6 +62,7 @@ pub struct PulledMedia {
 
 /// A submitted report as pulled.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PulledReport {
     /// The report as submitted.
@@ -187,6 +190,11 @@ pub struct PullPage {
     pub media: Vec<Versioned<PulledMedia>>,
     /// Records to delete locally.
     pub tombstones: Vec<Tombstone>,
+    /// The caller's own held work (see [`crate::held_work`]): sent when it
+    /// is first held and again when ops decide. Technicians only.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
+    pub held_work: Vec<Versioned<crate::held_work::HeldWorkNotice>>,
 }
 
 impl PullPage {
@@ -201,6 +209,7 @@ impl PullPage {
             + self.reports.len()
             + self.media.len()
             + self.tombstones.len()
+            + self.held_work.len()
     }
 
     /// True when the page carries nothing (the device is up to date).

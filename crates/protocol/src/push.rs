@@ -117,6 +117,18 @@ pub enum MutationOutcome {
         /// What the server holds now.
         server_state: Box<ServerState>,
     },
+    /// The installation left the caller's scope while they worked offline
+    /// (ops withdrew or reassigned their team's assignment, or removed them
+    /// from the team). The work was received and kept, not applied: it waits
+    /// in a held record for Central Ops to accept it or keep it on record.
+    /// Not an error: the device shows it as "received, waiting for Central
+    /// Ops" and learns the decision from `PullPage::held_work`.
+    Held {
+        /// The held record it joined.
+        held_work_id: uuid::Uuid,
+        /// What happens next, for the technician.
+        message: String,
+    },
 }
 
 /// One mutation's answer, by mutation id.
@@ -168,6 +180,21 @@ mod tests {
         assert_eq!(
             serde_json::from_value::<MutationOutcome>(json).unwrap(),
             conflict
+        );
+    }
+
+    #[test]
+    fn held_is_its_own_outcome() {
+        let held = MutationOutcome::Held {
+            held_work_id: Uuid::nil(),
+            message: "waiting for Central Ops".into(),
+        };
+        let json = serde_json::to_value(&held).unwrap();
+        assert_eq!(json["status"], "held");
+        assert_eq!(json["held_work_id"], Uuid::nil().to_string());
+        assert_eq!(
+            serde_json::from_value::<MutationOutcome>(json).unwrap(),
+            held
         );
     }
 

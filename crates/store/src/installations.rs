@@ -127,6 +127,10 @@ pub struct InstallationDetail {
     pub report_draft_superseded_by: Option<Uuid>,
     /// Where each photo's / video's file is, in the order of `media`.
     pub media_files: Vec<crate::media::MediaAvailability>,
+    /// Work the server received after the job left this device's scope and
+    /// holds for Central Ops: "received, waiting for Central Ops", then
+    /// their decision. Not an error, not in needs-attention.
+    pub held_work: Vec<crate::held_work::HeldWork>,
     /// What the technician may do now (the domain's answer for the status).
     pub actions: TechnicianActions,
     /// The domain's check of the report draft (an empty one when none was
@@ -532,6 +536,7 @@ impl Store {
             report_server_version: reports::report_server_version(conn, id)?,
             report_signature_file: reports::signature_availability(conn, id)?,
             report_draft_superseded_by: reports::draft_superseded_by(conn, id)?,
+            held_work: crate::held_work::for_installation(conn, id)?,
             media_files: crate::media::availability_for_installation(conn, id)?,
             installation,
             server_version,

@@ -7,6 +7,7 @@
 
 mod db;
 mod error;
+mod held_work;
 mod installations;
 mod media;
 mod migrations;
@@ -25,6 +26,7 @@ use rusqlite::Connection;
 use uuid::Uuid;
 
 pub use error::{Result, StoreError};
+pub use held_work::{HeldWork, HeldWorkStatus, ServerHeldWork};
 pub use installations::{
     AssignmentResponse, AssignmentWithTeam, InstallationDetail, InstallationQuery,
     InstallationSummary,

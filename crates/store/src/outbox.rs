@@ -240,6 +240,31 @@ impl Store {
         })
     }
 
+    /// The server received the mutation but holds it for Central Ops (the
+    /// job left this device's scope while it was worked offline): the entry
+    /// leaves the outbox — it was received, nothing is left to send or to fix
+    /// — and the job keeps a held-work record, "waiting for Central Ops",
+    /// until the decision comes with a pull. The local view stays as the
+    /// technician left it. Returns whether the entry was there.
+    pub fn hold_outbox_entry(
+        &mut self,
+        mutation_id: Uuid,
+        held_work_id: Uuid,
+        message: &str,
+    ) -> Result<bool> {
+        self.in_write_transaction(|tx, _| {
+            let Some((mutation, installation_id)) = load_for_removal(tx, mutation_id)? else {
+                return Ok(false);
+            };
+            if let Some(job) = crate::held_work::entry_installation(tx, installation_id, &mutation)?
+            {
+                crate::held_work::record_held(tx, held_work_id, job, message, Utc::now())?;
+            }
+            remove(tx, mutation_id, installation_id)?;
+            Ok(true)
+        })
+    }
+
     /// The technician dismissed an entry the server rejected or answered with
     /// a conflict. Only entries needing attention can be dismissed: a pending
     /// one is work not yet sent. Returns whether such an entry was there.

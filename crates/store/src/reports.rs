@@ -111,13 +111,17 @@ pub(crate) fn load_draft(conn: &Connection, installation_id: Uuid) -> Result<Opt
         .optional()?)
 }
 
+/// Writes the draft's fields; a draft reopened from a sent-back report keeps
+/// that report's id.
 fn write_draft(conn: &Connection, d: &ReportDraft) -> Result<()> {
     let s = signature_values(d.customer_signature.as_ref());
     let sql = format!(
         "INSERT OR REPLACE INTO report_drafts (installation_id, charger_serial_number,
              charger_model, installation_successful, demo_given, issues_encountered,
-             general_notes, start_override_reason, updated_at, {SIGNATURE_COLUMNS})
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
+             general_notes, start_override_reason, updated_at, {SIGNATURE_COLUMNS},
+             reopened_report_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
+                 (SELECT reopened_report_id FROM report_drafts WHERE installation_id = ?1))"
     );
     conn.prepare_cached(&sql)?.execute(params![
         d.installation_id.to_string(),
@@ -258,7 +262,16 @@ pub(crate) fn apply_pulled_report(
             conn.prepare_cached("DELETE FROM installation_reports WHERE id = ?1")?
                 .execute([local.id.to_string()])?;
         }
-        None => {}
+        None => {
+            // The draft is this very report, sent back for correction: it
+            // stays the draft while the job is still `completed`.
+            let still_sent_back = reopened_report_id(conn, installation_id)? == Some(report.id)
+                && installations::load(conn, installation_id)?.0.status
+                    == fieldbook_domain::InstallationStatus::Completed;
+            if still_sent_back {
+                return Ok(());
+            }
+        }
     }
     conn.prepare_cached(
         "UPDATE report_drafts
@@ -289,6 +302,59 @@ pub(crate) fn apply_pulled_report(
         signature_on_device
     ])?;
     Ok(())
+}
+
+/// The id of the sent-back report a draft was reopened from.
+fn reopened_report_id(conn: &Connection, installation_id: Uuid) -> Result<Option<Uuid>> {
+    Ok(conn
+        .prepare_cached("SELECT reopened_report_id FROM report_drafts WHERE installation_id = ?1")?
+        .query_row([installation_id.to_string()], |r| get_opt_parsed(r, 0))
+        .optional()?
+        .flatten())
+}
+
+/// Central Ops sent the report back (the server's installation is
+/// `completed` while this device holds the submitted report): the report
+/// becomes an editable draft again — fields and signature as submitted —
+/// that remembers the report's id, which the resubmission keeps (the server
+/// replaces the report and keeps the earlier version in its audit log). The
+/// note is the installation's `status_reason`. The signature covers the
+/// content hash: if the correction changes the content, the customer signs
+/// again (the draft's signature then no longer matches). Not while this
+/// device's own submission is unsent. Returns whether it reopened one.
+pub(crate) fn reopen_if_sent_back(
+    conn: &Connection,
+    installation_id: Uuid,
+    server_status: fieldbook_domain::InstallationStatus,
+) -> Result<bool> {
+    if server_status != fieldbook_domain::InstallationStatus::Completed {
+        return Ok(false);
+    }
+    let Some(report) = load_report(conn, installation_id)? else {
+        return Ok(false);
+    };
+    let submit_unsent: bool = conn
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM outbox WHERE installation_id = ?1 AND kind = ?2)",
+        )?
+        .query_row(
+            params![
+                installation_id.to_string(),
+                fieldbook_domain::MutationKind::ReportSubmit.as_str()
+            ],
+            |r| r.get(0),
+        )?;
+    if submit_unsent {
+        return Ok(false);
+    }
+    write_draft(conn, &draft_from_report(&report, Utc::now()))?;
+    conn.prepare_cached(
+        "UPDATE report_drafts SET reopened_report_id = ?2 WHERE installation_id = ?1",
+    )?
+    .execute(params![installation_id.to_string(), report.id.to_string()])?;
+    conn.prepare_cached("DELETE FROM installation_reports WHERE id = ?1")?
+        .execute([report.id.to_string()])?;
+    Ok(true)
 }
 
 /// The report that won over this device's draft, when one did.
@@ -530,7 +596,9 @@ impl Store {
             let draft = load_draft(tx, installation_id)?
                 .unwrap_or_else(|| ReportDraft::new(installation_id, now));
             let media = media::hashes_for_installation(tx, installation_id)?;
-            let report = draft.into_report(Uuid::new_v4(), session.user.id, now, &media)?;
+            // A sent-back report keeps its id when resubmitted.
+            let report_id = reopened_report_id(tx, installation_id)?.unwrap_or_else(Uuid::new_v4);
+            let report = draft.into_report(report_id, session.user.id, now, &media)?;
             fieldbook_domain::lifecycle::submit_report(&mut inst, report.demo_given, now)?;
             installations::save_state(tx, &inst)?;
             insert_report(tx, &report)?;

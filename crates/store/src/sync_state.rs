@@ -62,6 +62,9 @@ pub struct ServerBatch {
     /// Records that left this device's scope or were deleted, in the
     /// server's order.
     pub tombstones: Vec<Tombstone>,
+    /// This user's held work (status and Central Ops' decision).
+    #[serde(default)]
+    pub held_work: Vec<Versioned<crate::held_work::ServerHeldWork>>,
 }
 
 /// The kinds of record a tombstone can name.
@@ -152,9 +155,11 @@ fn upsert_team(conn: &Connection, team: &Team, server_version: i64) -> Result<()
 
 /// Whether the installation holds local work the server has not received.
 fn has_unsent_work(conn: &Connection, id: Uuid) -> Result<bool> {
+    // Held work counts too: the technician must see Central Ops' decision.
     Ok(conn
         .prepare_cached(
             "SELECT EXISTS (SELECT 1 FROM outbox WHERE installation_id = ?1)
+                 OR EXISTS (SELECT 1 FROM held_work WHERE installation_id = ?1)
                  OR EXISTS (SELECT 1 FROM report_drafts WHERE installation_id = ?1
                               AND superseded_by_report IS NOT NULL)
                  OR (EXISTS (SELECT 1 FROM report_drafts WHERE installation_id = ?1)
@@ -703,6 +708,9 @@ impl Store {
                     )?;
                 }
             }
+            for v in &batch.installations {
+                reports::reopen_if_sent_back(tx, v.record.id, v.record.status)?;
+            }
             outcome.upserted = batch.users.len()
                 + batch.teams.len()
                 + batch.leads.len()
@@ -713,6 +721,9 @@ impl Store {
                 + batch.media.len();
             for tombstone in &batch.tombstones {
                 apply_tombstone(tx, tombstone, &mut outcome)?;
+            }
+            for v in &batch.held_work {
+                crate::held_work::apply_pulled(tx, &v.record, v.server_version)?;
             }
             if !batch.installations.is_empty()
                 || !batch.assignments.is_empty()

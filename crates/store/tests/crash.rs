@@ -71,6 +71,7 @@ fn seed_store(data_dir: &Path, demo: &DemoData) {
             reports: Vec::new(),
             media: Vec::new(),
             tombstones: Vec::new(),
+            held_work: Vec::new(),
         })
         .unwrap();
     let technician = &demo.technicians().next().unwrap().user;

@@ -273,6 +273,7 @@ fn demo_data_search_matches_a_naive_filter() {
             reports: vec![],
             media: vec![],
             tombstones: vec![],
+            held_work: vec![],
         })
         .unwrap();
     let probe = &demo.leads[17];

@@ -4,7 +4,8 @@
 
 use fieldbook_protocol::{EntityKind, PullPage, MAX_PULL_LIMIT};
 use fieldbook_store::{
-    RecordKind, ServerBatch, ServerMedia, ServerReport, Tombstone, TombstoneReason, Versioned,
+    HeldWorkStatus, RecordKind, ServerBatch, ServerHeldWork, ServerMedia, ServerReport, Tombstone,
+    TombstoneReason, Versioned,
 };
 use uuid::Uuid;
 
@@ -48,6 +49,14 @@ pub fn record_kind(kind: EntityKind) -> RecordKind {
         EntityKind::User => RecordKind::User,
         EntityKind::Report => RecordKind::Report,
         EntityKind::Media => RecordKind::Media,
+    }
+}
+
+fn held_status(status: fieldbook_protocol::HeldWorkStatus) -> HeldWorkStatus {
+    match status {
+        fieldbook_protocol::HeldWorkStatus::Waiting => HeldWorkStatus::Waiting,
+        fieldbook_protocol::HeldWorkStatus::Accepted => HeldWorkStatus::Accepted,
+        fieldbook_protocol::HeldWorkStatus::KeptOnRecord => HeldWorkStatus::KeptOnRecord,
     }
 }
 
@@ -106,6 +115,22 @@ pub fn into_server_batch(scope: &str, page: PullPage) -> Result<ServerBatch, Syn
                 reason: tombstone_reason(t.reason),
             })
             .collect(),
+        held_work: page
+            .held_work
+            .into_iter()
+            .map(|v| {
+                Ok(Versioned {
+                    server_version: version(v.version)?,
+                    record: ServerHeldWork {
+                        id: v.record.id,
+                        installation_id: v.record.installation_id,
+                        status: held_status(v.record.status),
+                        decision_reason: v.record.decision.as_ref().and_then(|d| d.reason.clone()),
+                        decided_at: v.record.decision.map(|d| d.decided_at),
+                    },
+                })
+            })
+            .collect::<Result<_, SyncError>>()?,
     })
 }
 

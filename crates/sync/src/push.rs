@@ -1,7 +1,8 @@
 //! Push: the outbox in order, in batches. Each answer is applied on its
 //! own: `applied` acknowledges the entry, `rejected` / `conflict` parks it in
 //! needs-attention with the server's reason (a refused entry never blocks the
-//! ones behind it), network errors and 5xx stop the push with the entries
+//! ones behind it), `held` moves it to the job's held work (received,
+//! waiting for Central Ops), network errors and 5xx stop the push with the entries
 //! still pending, to be sent again (the server answers a resent mutation id
 //! with its stored answer, so nothing applies twice).
 
@@ -31,6 +32,8 @@ const MAX_SEQUENCE_REPAIRS: u32 = 3;
 pub struct PushSummary {
     pub applied: u64,
     pub refused: u64,
+    /// Received by the server and held for Central Ops to decide on.
+    pub held: u64,
     /// The server had lost mutations this device sent before (restored or
     /// reset): the caller pulls everything again.
     pub server_lost_history: bool,
@@ -184,6 +187,15 @@ pub async fn push_all(
                     MutationOutcome::Conflict { server_state } => {
                         store.move_to_needs_attention(entry.mutation_id, &server_state.message)?;
                         summary.refused += 1;
+                    }
+                    // Received and kept for Central Ops: not an error, not
+                    // for needs-attention; the decision comes with a pull.
+                    MutationOutcome::Held {
+                        held_work_id,
+                        message,
+                    } => {
+                        store.hold_outbox_entry(entry.mutation_id, *held_work_id, message)?;
+                        summary.held += 1;
                     }
                 }
                 done += 1;

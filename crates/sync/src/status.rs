@@ -98,6 +98,11 @@ pub struct SyncSummary {
     /// needs-attention).
     #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub refused: u64,
+    /// Mutations the server received for jobs that had left this device's
+    /// scope and holds for Central Ops (now the jobs' held work, not an
+    /// error).
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub held: u64,
     /// Records and tombstones applied from pull pages.
     #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub pulled_records: u64,

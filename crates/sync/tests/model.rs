@@ -436,10 +436,10 @@ impl World {
         Ok(())
     }
 
-    /// How many mutations the server applied, refused and answered with a
-    /// conflict, over all devices (printed with FIELDBOOK_MODEL_TRACE).
+    /// How many mutations the server applied, refused, answered with a
+    /// conflict and held for ops, over all devices (printed with FIELDBOOK_MODEL_TRACE).
     fn summary(&self) -> String {
-        let (mut applied, mut rejected, mut conflicts) = (0, 0, 0);
+        let (mut applied, mut rejected, mut conflicts, mut held) = (0, 0, 0, 0);
         for device in &self.devices {
             let Some(id) = device.ledger.device_id else {
                 continue;
@@ -449,11 +449,12 @@ impl World {
                     MutationOutcome::Applied { .. } => applied += 1,
                     MutationOutcome::Rejected { .. } => rejected += 1,
                     MutationOutcome::Conflict { .. } => conflicts += 1,
+                    MutationOutcome::Held { .. } => held += 1,
                 }
             }
         }
         format!(
-            "scenario: {} jobs, {applied} mutations applied, {rejected} rejected, {conflicts} conflicts",
+            "scenario: {} jobs, {applied} mutations applied, {rejected} rejected, {conflicts} conflicts, {held} held",
             self.jobs.len()
         )
     }

@@ -22,6 +22,7 @@ enum Candidate {
     Team { id: String },
     Report { body: String, received_at: String },
     Tombstone(Tombstone),
+    HeldWork { id: String },
 }
 
 impl Candidate {
@@ -32,6 +33,8 @@ impl Candidate {
         match self {
             Candidate::Row { body, .. } | Candidate::Report { body, .. } => body.len() + WRAPPER,
             Candidate::Team { .. } | Candidate::Tombstone(_) => 4 * WRAPPER,
+            // A held-work notice: ids, a status and a bounded reason.
+            Candidate::HeldWork { .. } => 16 * WRAPPER,
         }
     }
 }
@@ -128,6 +131,13 @@ fn report_query() -> String {
          ORDER BY r.seq LIMIT :n",
         in_scope_sql("r.installation_id")
     )
+}
+
+/// The caller's own held work (technicians only: it is about their
+/// devices' outboxes).
+fn held_work_query() -> &'static str {
+    "SELECT h.seq, h.id FROM held_work h WHERE h.seq > :cursor AND :all = 0 \
+     AND h.submitted_by = :user ORDER BY h.seq LIMIT :n"
 }
 
 /// Tombstones the caller should apply: deletions of records in scope, and
@@ -244,6 +254,16 @@ impl Db<'_> {
             }
         }
         {
+            let mut stmt = self.conn.prepare_cached(held_work_query())?;
+            let rows = stmt.query_map(params, |r| {
+                Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?))
+            })?;
+            for row in rows {
+                let (seq, id) = row?;
+                candidates.push((seq, Candidate::HeldWork { id }));
+            }
+        }
+        {
             let mut stmt = self.conn.prepare_cached(&tombstone_query())?;
             let rows = stmt.query_map(params, |r| {
                 Ok((
@@ -342,6 +362,14 @@ impl Db<'_> {
                     });
                 }
                 Candidate::Tombstone(t) => page.tombstones.push(t),
+                Candidate::HeldWork { id } => {
+                    if let Some(notice) = self.held_work_notice(parse_uuid(&id)?)? {
+                        page.held_work.push(Versioned {
+                            version: seq,
+                            record: notice,
+                        });
+                    }
+                }
             }
         }
         Ok(page)

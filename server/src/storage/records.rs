@@ -7,31 +7,32 @@ use fieldbook_domain::{
     Installation, InstallationAssignment, InstallationId, InstallationMedia, InstallationReport,
     Lead, Role, Sha256Hex, Survey, Team, User,
 };
-use fieldbook_protocol::{
-    EntityKind, MutationOutcome, ReportEvent, ReportEventKind, TombstoneReason, Versioned,
-};
+use fieldbook_protocol::{EntityKind, MutationOutcome, ReportEvent, TombstoneReason, Versioned};
 use rusqlite::{params, OptionalExtension};
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
 use super::{parse_timestamp, timestamp, Db, StorageError, WriteTx};
 
-fn from_json<T: DeserializeOwned>(body: &str) -> Result<T, StorageError> {
+pub(super) fn from_json<T: DeserializeOwned>(body: &str) -> Result<T, StorageError> {
     Ok(serde_json::from_str(body)?)
 }
 
-fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StorageError> {
+pub(super) fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StorageError> {
     Ok(serde_json::to_string(value)?)
 }
 
-fn versioned<T: DeserializeOwned>(body: String, seq: i64) -> Result<Versioned<T>, StorageError> {
+pub(super) fn versioned<T: DeserializeOwned>(
+    body: String,
+    seq: i64,
+) -> Result<Versioned<T>, StorageError> {
     Ok(Versioned {
         version: seq as u64,
         record: from_json(&body)?,
     })
 }
 
-fn parse_uuid(s: &str) -> Result<Uuid, StorageError> {
+pub(super) fn parse_uuid(s: &str) -> Result<Uuid, StorageError> {
     Uuid::parse_str(s).map_err(|e| StorageError::Corrupt(format!("uuid {s:?}: {e}")))
 }
 
@@ -300,6 +301,17 @@ impl Db<'_> {
             .transpose()
     }
 
+    /// Whether the installation's report is sent back to the technician.
+    pub fn report_sent_back(&self, installation: Uuid) -> Result<bool, StorageError> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM reports \
+                 WHERE installation_id = ?1 AND sent_back_at IS NOT NULL)",
+            )?
+            .query_row([installation.to_string()], |r| r.get(0))?)
+    }
+
     pub fn media(&self, id: Uuid) -> Result<Option<Versioned<InstallationMedia>>, StorageError> {
         self.body_by_id("SELECT body, seq FROM media WHERE id = ?1", &id.to_string())
     }
@@ -344,38 +356,58 @@ impl Db<'_> {
     pub fn report_events(&self, installation: Uuid) -> Result<Vec<ReportEvent>, StorageError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT event, report_id, installation_id, received_at, device_id, user_id, \
-                    mutation_id, content_hash \
+                    mutation_id, content_hash, note, earlier_body \
              FROM report_events WHERE installation_id = ?1 ORDER BY id",
         )?;
+        type Row = (
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+        );
         let rows = stmt
             .query_map([installation.to_string()], |r| {
                 Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
-                    r.get::<_, String>(4)?,
-                    r.get::<_, String>(5)?,
-                    r.get::<_, String>(6)?,
-                    r.get::<_, String>(7)?,
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                    r.get(8)?,
+                    r.get(9)?,
                 ))
             })?
-            .collect::<Result<Vec<_>, _>>()?;
+            .collect::<Result<Vec<Row>, _>>()?;
+        // Ops events have no device or mutation: stored as ''.
+        let optional = |s: &str| (!s.is_empty()).then(|| parse_uuid(s)).transpose();
         rows.into_iter()
-            .map(|(event, report, inst, at, device, user, mutation, hash)| {
-                Ok(ReportEvent {
-                    event: from_json(&format!("\"{event}\""))?,
-                    report_id: parse_uuid(&report)?,
-                    installation_id: parse_uuid(&inst)?,
-                    received_at: parse_timestamp(&at)?,
-                    device_id: parse_uuid(&device)?,
-                    user_id: parse_uuid(&user)?,
-                    mutation_id: parse_uuid(&mutation)?,
-                    content_hash: hash
-                        .parse()
-                        .map_err(|_| StorageError::Corrupt(format!("sha256 {hash:?}")))?,
-                })
-            })
+            .map(
+                |(event, report, inst, at, device, user, mutation, hash, note, earlier)| {
+                    Ok(ReportEvent {
+                        event: from_json(&format!("\"{event}\""))?,
+                        report_id: parse_uuid(&report)?,
+                        installation_id: parse_uuid(&inst)?,
+                        received_at: parse_timestamp(&at)?,
+                        device_id: optional(&device)?,
+                        user_id: parse_uuid(&user)?,
+                        mutation_id: optional(&mutation)?,
+                        content_hash: hash
+                            .parse()
+                            .map_err(|_| StorageError::Corrupt(format!("sha256 {hash:?}")))?,
+                        note,
+                        earlier_version: earlier.map(|b| from_json(&b)).transpose()?,
+                    })
+                },
+            )
             .collect()
     }
 
@@ -616,6 +648,8 @@ impl WriteTx<'_> {
     }
 
     pub fn save_installation(&mut self, inst: &Installation) -> Result<u64, StorageError> {
+        let before = self.db().stored_installation(inst.id)?;
+        self.record_installation_history(before.as_ref(), inst)?;
         let seq = self.next_seq()?;
         self.tx
             .prepare_cached(
@@ -663,6 +697,8 @@ impl WriteTx<'_> {
     }
 
     pub fn save_assignment(&mut self, a: &InstallationAssignment) -> Result<u64, StorageError> {
+        let before = self.db().stored_assignment(a.id)?;
+        self.record_assignment_history(before.as_ref(), a)?;
         let seq = self.next_seq()?;
         self.tx
             .prepare_cached(
@@ -710,24 +746,68 @@ impl WriteTx<'_> {
     }
 
     pub fn append_report_event(&mut self, event: &ReportEvent) -> Result<(), StorageError> {
-        let kind = match event.event {
-            ReportEventKind::Submitted => "submitted",
-            ReportEventKind::SubmittedForReview => "submitted_for_review",
-            ReportEventKind::Resubmitted => "resubmitted",
-        };
+        let earlier = event.earlier_version.as_deref().map(to_json).transpose()?;
         self.tx.execute(
             "INSERT INTO report_events (event, report_id, installation_id, received_at, \
-               device_id, user_id, mutation_id, content_hash) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+               device_id, user_id, mutation_id, content_hash, note, earlier_body) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             params![
-                kind,
+                event.event.as_str(),
                 event.report_id.to_string(),
                 event.installation_id.to_string(),
                 timestamp(event.received_at),
-                event.device_id.to_string(),
+                event.device_id.map(|d| d.to_string()).unwrap_or_default(),
                 event.user_id.to_string(),
-                event.mutation_id.to_string(),
-                event.content_hash.as_str()
+                event.mutation_id.map(|m| m.to_string()).unwrap_or_default(),
+                event.content_hash.as_str(),
+                event.note,
+                earlier
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Replaces an installation's report with a corrected version (after ops
+    /// sent it back): same row, new body and version; the sent-back mark is
+    /// cleared. The caller keeps the earlier version in the report events.
+    pub fn replace_report(&mut self, report: &InstallationReport) -> Result<u64, StorageError> {
+        let seq = self.next_seq()?;
+        let signature = report
+            .customer_signature
+            .as_ref()
+            .map(|s| s.png.sha256.as_str());
+        self.tx.execute(
+            "UPDATE reports SET id = ?1, body = ?3, received_at = ?4, seq = ?5, \
+               signature_sha256 = ?6, signature_blob_present = ?7, submitted_by = ?8, \
+               sent_back_at = NULL \
+             WHERE installation_id = ?2",
+            params![
+                report.id.to_string(),
+                report.installation_id.to_string(),
+                to_json(report)?,
+                timestamp(self.now),
+                seq as i64,
+                signature,
+                signature.is_none() as i64,
+                report.submitted_by.to_string()
+            ],
+        )?;
+        self.make_user_visible_with(report.submitted_by, report.installation_id)?;
+        Ok(seq)
+    }
+
+    /// Marks (or clears) the installation's report as sent back to the
+    /// technician.
+    pub fn set_report_sent_back(
+        &mut self,
+        installation: Uuid,
+        sent_back: bool,
+    ) -> Result<(), StorageError> {
+        self.tx.execute(
+            "UPDATE reports SET sent_back_at = ?2 WHERE installation_id = ?1",
+            params![
+                installation.to_string(),
+                sent_back.then(|| timestamp(self.now))
             ],
         )?;
         Ok(())
@@ -942,7 +1022,7 @@ impl WriteTx<'_> {
     /// that sees the installation must have that user. Those who see it
     /// only through a team `user` is not in may have a cursor past the user's
     /// row, so the row gets a new version. (Team-mates already have it.)
-    fn make_user_visible_with(
+    pub(super) fn make_user_visible_with(
         &mut self,
         user: Uuid,
         installation: Uuid,

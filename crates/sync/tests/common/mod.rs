@@ -14,14 +14,18 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 use fieldbook_domain::lifecycle::StartRequest;
+use fieldbook_domain::Mutation;
 use fieldbook_domain::{
     Installation, InstallationMedia, InstallationReport, InstallationStatus, ReportDraft, Role,
     Sha256Hex, SignaturePoint, SignatureStroke, TimeSlot,
 };
 use fieldbook_protocol::{
-    AssignRequest, CreateInstallationRequest, CreateTeamRequest, CreateUserRequest, LeadInput,
+    AcceptHeldWorkRequest, AcceptedHeldWork, AssignRequest, CreateInstallationRequest,
+    CreateTeamRequest, CreateUserRequest, HeldWork, HeldWorkQuery, HeldWorkStatus,
+    KeepHeldWorkRequest, LeadInput, MutationEnvelope, PushRequest, PushResponse, ReportEvent,
     SurveyInput, TransitionRequest,
 };
+use fieldbook_server::caller::Caller;
 use fieldbook_server::{admin, AppState, PasswordHashing, RunningServer, ServerConfig};
 use fieldbook_store::{SignatureInput, Store};
 use fieldbook_sync::{SharedStore, SyncEngine, SyncOptions, SyncStatus};
@@ -239,7 +243,105 @@ impl TestServer {
         id
     }
 
+    /// Ops withdraws an assignment (the team's devices pull tombstones).
+    pub fn withdraw(&self, assignment: Uuid) {
+        admin::withdraw_assignment(&self.state.storage, assignment)
+            .unwrap_or_else(|e| ops_failed("withdraw", e));
+    }
+
+    /// Ops removes a technician from a team.
+    pub fn remove_member(&self, team: Uuid, user: Uuid) {
+        admin::remove_team_member(&self.state.storage, team, user)
+            .unwrap_or_else(|e| ops_failed("remove member", e));
+    }
+
+    /// Held work (for the review queue), oldest first.
+    pub fn held_work(&self, status: Option<HeldWorkStatus>) -> Vec<HeldWork> {
+        let query = HeldWorkQuery {
+            status,
+            installation_id: None,
+        };
+        fieldbook_server::held_work::list(&self.state.storage, &query)
+            .unwrap_or_else(|e| ops_failed("list held work", e))
+    }
+
+    /// Ops accepts held work as the installation's report.
+    pub fn accept_held(
+        &self,
+        id: Uuid,
+        note: Option<&str>,
+    ) -> Result<AcceptedHeldWork, fieldbook_server::error::ApiError> {
+        let request = AcceptHeldWorkRequest {
+            note: note.map(str::to_owned),
+        };
+        fieldbook_server::held_work::accept(&self.state.storage, id, self.ops_id, &request)
+    }
+
+    /// Ops keeps held work on record with a reason.
+    pub fn keep_held(
+        &self,
+        id: Uuid,
+        reason: &str,
+    ) -> Result<HeldWork, fieldbook_server::error::ApiError> {
+        let request = KeepHeldWorkRequest {
+            reason: reason.into(),
+        };
+        fieldbook_server::held_work::keep(&self.state.storage, id, self.ops_id, &request)
+    }
+
+    /// Ops sends the installation's report back to the technician.
+    pub fn send_back(
+        &self,
+        installation: Uuid,
+        note: &str,
+    ) -> Result<Installation, fieldbook_server::error::ApiError> {
+        fieldbook_server::send_back::send_back(&self.state.storage, installation, self.ops_id, note)
+            .map(|v| v.record)
+    }
+
+    /// Pushes `mutations` as `user` from `device` (a client the engine
+    /// would never be: it sends ids it never pulled).
+    pub fn push_as(&self, user: Uuid, device: Uuid, mutations: Vec<Mutation>) -> PushResponse {
+        let (username, role, team_ids) = self
+            .state
+            .storage
+            .read(|db| {
+                let user = db.user(user)?.expect("user").record;
+                let teams = db.team_ids_of(user.id)?;
+                Ok::<_, fieldbook_server::storage::StorageError>((user.username, user.role, teams))
+            })
+            .expect("read caller");
+        let caller = Caller {
+            user_id: user,
+            username,
+            role,
+            team_ids,
+        };
+        let request = PushRequest {
+            mutations: mutations
+                .into_iter()
+                .enumerate()
+                .map(|(i, mutation)| MutationEnvelope {
+                    mutation_id: Uuid::new_v4(),
+                    device_id: device,
+                    device_seq: i as u64 + 1,
+                    base_version: None,
+                    mutation,
+                })
+                .collect(),
+        };
+        fieldbook_server::push::push(&self.state.storage, &caller, &request)
+            .unwrap_or_else(|e| ops_failed("push", e))
+    }
+
     // ---- what the server holds ---------------------------------------------
+
+    pub fn report_events(&self, installation: Uuid) -> Vec<ReportEvent> {
+        self.state
+            .storage
+            .read(|db| db.report_events(installation))
+            .expect("read report events")
+    }
 
     pub fn installation(&self, id: Uuid) -> Installation {
         self.state

@@ -255,7 +255,7 @@ impl Central {
             .read(|db| db.report_events(installation))
             .expect("read report events")
             .iter()
-            .filter(|e| e.mutation_id == mutation_id)
+            .filter(|e| e.mutation_id == Some(mutation_id))
             .count()
     }
 

@@ -1,0 +1,316 @@
+//! Central Ops' decisions on held work (see `fieldbook_protocol::held_work`):
+//! list it for the review queue, accept it as the installation's report, or
+//! keep it on record with a reason. Every decision is written once with who,
+//! when and why; accepting also leaves an `accepted_from_held_work` event in
+//! the report's audit log.
+
+use axum::extract::State;
+use axum::{Extension, Json};
+use fieldbook_domain::{lifecycle, validation, InstallationMedia, Mutation, Sha256Hex};
+use fieldbook_protocol::{
+    AcceptHeldWorkRequest, AcceptedHeldWork, ErrorBody, HeldWork, HeldWorkDecision, HeldWorkQuery,
+    HeldWorkStatus, KeepHeldWorkRequest, ReportEvent, ReportEventKind, Versioned,
+};
+use uuid::Uuid;
+
+use crate::admin::require_ops;
+use crate::app::AppState;
+use crate::caller::Caller;
+use crate::error::{blocking, ApiError};
+use crate::json::{ApiJson, ApiPath, ApiQuery};
+use crate::storage::{Storage, WriteTx};
+
+fn field_check(result: Result<(), validation::FieldError>) -> Result<(), ApiError> {
+    result.map_err(|e| fieldbook_domain::ValidationErrors { errors: vec![e] }.into())
+}
+
+fn waiting(tx: &WriteTx<'_>, id: Uuid) -> Result<HeldWork, ApiError> {
+    let held = tx
+        .db()
+        .held_work(id)?
+        .ok_or_else(|| ApiError::not_found("held work"))?;
+    if held.status != HeldWorkStatus::Waiting {
+        return Err(ApiError::conflict(format!(
+            "This held work was already decided ({}); a decision is final",
+            held.status.as_str()
+        )));
+    }
+    Ok(held)
+}
+
+/// Applies the held photo / video changes to the installation, in the order
+/// they arrived, and returns the hashes of the held photos and videos that
+/// remain (what the technician's report was signed over, when they had no
+/// team-mates' media).
+fn apply_held_media(tx: &mut WriteTx<'_>, held: &HeldWork) -> Result<Vec<Sha256Hex>, ApiError> {
+    let mut attached: Vec<InstallationMedia> = Vec::new();
+    for held_mutation in &held.mutations {
+        match &held_mutation.mutation {
+            Mutation::MediaAttach { media } => {
+                let mut media = media.clone();
+                // Media belongs to whoever pushed it, whatever the payload says.
+                media.uploaded_by = held.submitted_by;
+                if tx.db().media(media.id)?.is_none() {
+                    tx.save_media(&media)?;
+                }
+                attached.push(media);
+            }
+            Mutation::MediaCaption { media_id, caption } => {
+                if let Some(mut media) = own_media(tx, held, *media_id)? {
+                    media.caption = caption.clone();
+                    tx.save_media(&media)?;
+                }
+                if let Some(m) = attached.iter_mut().find(|m| m.id == *media_id) {
+                    m.caption = caption.clone();
+                }
+            }
+            Mutation::MediaRemove { media_id } => {
+                if let Some(media) = own_media(tx, held, *media_id)? {
+                    tx.delete_media(&media)?;
+                }
+                attached.retain(|m| m.id != *media_id);
+            }
+            // Lifecycle moves and flags are kept on record only: accepting
+            // decides the status (report_submitted), see `accept`.
+            _ => {}
+        }
+    }
+    Ok(attached.into_iter().map(|m| m.file.sha256).collect())
+}
+
+/// A media record of the held work's installation uploaded by its sender.
+fn own_media(
+    tx: &WriteTx<'_>,
+    held: &HeldWork,
+    media_id: Uuid,
+) -> Result<Option<InstallationMedia>, ApiError> {
+    Ok(tx.db().media(media_id)?.map(|m| m.record).filter(|m| {
+        m.installation_id == held.installation_id && m.uploaded_by == held.submitted_by
+    }))
+}
+
+/// Held records, oldest first (the review queue lists the waiting ones).
+pub fn list(storage: &Storage, query: &HeldWorkQuery) -> Result<Vec<HeldWork>, ApiError> {
+    storage.read(|db| Ok(db.held_work_list(query)?))
+}
+
+/// Accepts the held report as the installation's report: only when the
+/// installation has none (one report per installation) and the record holds
+/// one. Its photos and videos are attached first (the report's content hash
+/// covers them), then the report, and the installation moves to
+/// `report_submitted` from whatever state ops had moved it to, so the
+/// ordinary review (close, or send back) follows. The technician's lifecycle
+/// moves (finish, could not complete) are not replayed: accepting the report
+/// is the decision about the status.
+pub fn accept(
+    storage: &Storage,
+    id: Uuid,
+    decided_by: Uuid,
+    request: &AcceptHeldWorkRequest,
+) -> Result<AcceptedHeldWork, ApiError> {
+    let note = request
+        .note
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(str::to_owned);
+    if let Some(note) = &note {
+        field_check(validation::optional_text(
+            "note",
+            note,
+            validation::MAX_REASON_CHARS,
+        ))?;
+    }
+    storage.write(|tx| {
+        let held = waiting(tx, id)?;
+        let mut installation = tx
+            .db()
+            .installation(held.installation_id)?
+            .ok_or_else(ApiError::internal)?
+            .record;
+        if tx.db().report_of(installation.id)?.is_some() {
+            return Err(ApiError::conflict(
+                "The installation already has a report (one per installation): keep this work on record instead",
+            ));
+        }
+        let Some((report_mutation_id, report)) =
+            held.mutations.iter().rev().find_map(|m| match &m.mutation {
+                Mutation::ReportSubmit { report } => Some((m.mutation_id, report)),
+                _ => None,
+            })
+        else {
+            return Err(ApiError::conflict(
+                "This held work has no report to accept: keep it on record instead",
+            ));
+        };
+        let mut report = (**report).clone();
+        report.submitted_by = held.submitted_by;
+        let held_media = apply_held_media(tx, &held)?;
+        let all_media = tx.db().media_hashes_of(installation.id)?;
+        // Signed over the media on the technician's device: their own, or
+        // their own plus team-mates' that the installation still has.
+        if let Err(e) = report.validate(&all_media) {
+            if report.validate(&held_media).is_err() {
+                return Err(e.into());
+            }
+        }
+        lifecycle::accept_held_report(&mut installation, report.demo_given, tx.now)?;
+        installation.status_reason = note.clone();
+        let version = tx.save_installation(&installation)?;
+        tx.insert_report(&report)?;
+        tx.append_report_event(&ReportEvent {
+            event: ReportEventKind::AcceptedFromHeldWork,
+            report_id: report.id,
+            installation_id: installation.id,
+            received_at: tx.now,
+            device_id: None,
+            user_id: decided_by,
+            mutation_id: Some(report_mutation_id),
+            content_hash: report.content_hash.clone(),
+            note: note.clone(),
+            earlier_version: None,
+        })?;
+        let decision = HeldWorkDecision {
+            status: HeldWorkStatus::Accepted,
+            decided_by,
+            decided_at: tx.now,
+            reason: note,
+        };
+        if !tx.decide_held_work(id, &decision)? {
+            return Err(ApiError::internal());
+        }
+        Ok(AcceptedHeldWork {
+            held_work: tx.db().held_work(id)?.ok_or_else(ApiError::internal)?,
+            installation: Versioned {
+                version,
+                record: installation,
+            },
+        })
+    })
+}
+
+/// Keeps the held work on record without applying any of it; the reason is
+/// required and shown to the technician.
+pub fn keep(
+    storage: &Storage,
+    id: Uuid,
+    decided_by: Uuid,
+    request: &KeepHeldWorkRequest,
+) -> Result<HeldWork, ApiError> {
+    field_check(validation::required_text(
+        "reason",
+        &request.reason,
+        validation::MAX_REASON_CHARS,
+    ))?;
+    storage.write(|tx| {
+        waiting(tx, id)?;
+        let decision = HeldWorkDecision {
+            status: HeldWorkStatus::KeptOnRecord,
+            decided_by,
+            decided_at: tx.now,
+            reason: Some(request.reason.trim().to_owned()),
+        };
+        if !tx.decide_held_work(id, &decision)? {
+            return Err(ApiError::internal());
+        }
+        tx.db().held_work(id)?.ok_or_else(ApiError::internal)
+    })
+}
+
+/// Held work: what technicians sent for installations that had left their
+/// scope (ops only).
+#[utoipa::path(
+    get, path = "/api/v1/admin/held-work", tag = "admin", security(("bearer" = [])),
+    params(HeldWorkQuery),
+    responses(
+        (status = 200, description = "Held records, oldest first", body = Vec<HeldWork>),
+        (status = 400, description = "Bad query", body = ErrorBody),
+        (status = 404, description = "Caller is not Central Ops", body = ErrorBody),
+    )
+)]
+pub async fn list_handler(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ApiQuery(query): ApiQuery<HeldWorkQuery>,
+) -> Result<Json<Vec<HeldWork>>, ApiError> {
+    require_ops(&caller)?;
+    blocking(move || list(&state.storage, &query))
+        .await
+        .map(Json)
+}
+
+/// One held record (ops only).
+#[utoipa::path(
+    get, path = "/api/v1/admin/held-work/{held_work_id}", tag = "admin",
+    security(("bearer" = [])),
+    params(("held_work_id" = Uuid, Path, description = "Held record id")),
+    responses(
+        (status = 200, description = "The held record", body = HeldWork),
+        (status = 404, description = "No such record, or caller is not Central Ops", body = ErrorBody),
+    )
+)]
+pub async fn get_handler(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<Json<HeldWork>, ApiError> {
+    require_ops(&caller)?;
+    blocking(move || {
+        state.storage.read(|db| {
+            db.held_work(id)?
+                .ok_or_else(|| ApiError::not_found("held work"))
+        })
+    })
+    .await
+    .map(Json)
+}
+
+/// Accept held work as the installation's report (ops only).
+#[utoipa::path(
+    post, path = "/api/v1/admin/held-work/{held_work_id}/accept", tag = "admin",
+    security(("bearer" = [])),
+    params(("held_work_id" = Uuid, Path, description = "Held record id")),
+    request_body = AcceptHeldWorkRequest,
+    responses(
+        (status = 200, description = "Accepted: the report and its media are attached and the installation is report_submitted", body = AcceptedHeldWork),
+        (status = 404, description = "No such record, or caller is not Central Ops", body = ErrorBody),
+        (status = 409, description = "Already decided, the installation already has a report, or the record holds no report", body = ErrorBody),
+        (status = 422, description = "The held report is invalid (e.g. its content hash does not match its media), or the note is too long", body = ErrorBody),
+    )
+)]
+pub async fn accept_handler(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(request): ApiJson<AcceptHeldWorkRequest>,
+) -> Result<Json<AcceptedHeldWork>, ApiError> {
+    require_ops(&caller)?;
+    blocking(move || accept(&state.storage, id, caller.user_id, &request))
+        .await
+        .map(Json)
+}
+
+/// Keep held work on record with a reason, without attaching it (ops only).
+#[utoipa::path(
+    post, path = "/api/v1/admin/held-work/{held_work_id}/keep", tag = "admin",
+    security(("bearer" = [])),
+    params(("held_work_id" = Uuid, Path, description = "Held record id")),
+    request_body = KeepHeldWorkRequest,
+    responses(
+        (status = 200, description = "Kept on record", body = HeldWork),
+        (status = 404, description = "No such record, or caller is not Central Ops", body = ErrorBody),
+        (status = 409, description = "Already decided", body = ErrorBody),
+        (status = 422, description = "Missing or too long reason", body = ErrorBody),
+    )
+)]
+pub async fn keep_handler(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(request): ApiJson<KeepHeldWorkRequest>,
+) -> Result<Json<HeldWork>, ApiError> {
+    require_ops(&caller)?;
+    blocking(move || keep(&state.storage, id, caller.user_id, &request))
+        .await
+        .map(Json)
+}

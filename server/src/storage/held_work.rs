@@ -1,0 +1,359 @@
+//! Held work (see `fieldbook_protocol::held_work`): mutations kept for a
+//! decision by Central Ops because their installation had left the sender's
+//! scope, and the decisions.
+
+use chrono::{DateTime, Utc};
+use fieldbook_domain::{Mutation, MutationKind, Sha256Hex};
+use fieldbook_protocol::{
+    HeldBecause, HeldMutation, HeldWork, HeldWorkDecision, HeldWorkNotice, HeldWorkQuery,
+    HeldWorkStatus,
+};
+use rusqlite::{params, OptionalExtension};
+use uuid::Uuid;
+
+use super::records::{from_json, parse_uuid, to_json};
+use super::{parse_timestamp, timestamp, Db, StorageError, WriteTx};
+
+/// A mutation to hold.
+#[derive(Debug, Clone, Copy)]
+pub struct NewHeldMutation<'a> {
+    pub installation_id: Uuid,
+    pub submitted_by: Uuid,
+    pub device_id: Uuid,
+    pub because: HeldBecause,
+    pub mutation_id: Uuid,
+    pub mutation: &'a Mutation,
+    /// The photo / video a `media.*` mutation is about.
+    pub media_id: Option<Uuid>,
+}
+
+fn because_str(because: HeldBecause) -> &'static str {
+    match because {
+        HeldBecause::AssignmentWithdrawn => "assignment_withdrawn",
+        HeldBecause::RemovedFromTeam => "removed_from_team",
+    }
+}
+
+fn parse_because(s: &str) -> Result<HeldBecause, StorageError> {
+    match s {
+        "assignment_withdrawn" => Ok(HeldBecause::AssignmentWithdrawn),
+        "removed_from_team" => Ok(HeldBecause::RemovedFromTeam),
+        other => Err(StorageError::Corrupt(format!("held work reason {other:?}"))),
+    }
+}
+
+fn parse_status(s: &str) -> Result<HeldWorkStatus, StorageError> {
+    HeldWorkStatus::parse(s).ok_or_else(|| StorageError::Corrupt(format!("held work status {s:?}")))
+}
+
+const HELD_COLUMNS: &str = "id, installation_id, submitted_by, device_id, because, status, \
+    first_received_at, last_received_at, decided_by, decided_at, decision_reason";
+
+/// A `held_work` row, before its mutations are read.
+struct HeldRow {
+    id: Uuid,
+    installation_id: Uuid,
+    submitted_by: Uuid,
+    device_id: Uuid,
+    because: HeldBecause,
+    status: HeldWorkStatus,
+    first_received_at: DateTime<Utc>,
+    last_received_at: DateTime<Utc>,
+    decision: Option<HeldWorkDecision>,
+}
+
+type RawHeldRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+fn raw_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawHeldRow> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+        r.get(7)?,
+        r.get(8)?,
+        r.get(9)?,
+        r.get(10)?,
+    ))
+}
+
+fn held_row(raw: RawHeldRow) -> Result<HeldRow, StorageError> {
+    let (id, inst, by, device, because, status, first, last, decided_by, decided_at, reason) = raw;
+    let status = parse_status(&status)?;
+    let decision = match (decided_by, decided_at) {
+        (Some(by), Some(at)) => Some(HeldWorkDecision {
+            status,
+            decided_by: parse_uuid(&by)?,
+            decided_at: parse_timestamp(&at)?,
+            reason,
+        }),
+        _ => None,
+    };
+    Ok(HeldRow {
+        id: parse_uuid(&id)?,
+        installation_id: parse_uuid(&inst)?,
+        submitted_by: parse_uuid(&by)?,
+        device_id: parse_uuid(&device)?,
+        because: parse_because(&because)?,
+        status,
+        first_received_at: parse_timestamp(&first)?,
+        last_received_at: parse_timestamp(&last)?,
+        decision,
+    })
+}
+
+impl Db<'_> {
+    /// Why an installation outside `user`'s scope was in it before, if it
+    /// was: they were removed from a team that had it, or one of their teams
+    /// lost it (assignment withdrawn or reassigned). Read from the
+    /// "left scope" tombstones those changes leave. `None`: it never was
+    /// (or does not exist), and work for it is refused as not found.
+    pub fn formerly_in_scope(
+        &self,
+        installation: Uuid,
+        user: Uuid,
+    ) -> Result<Option<HeldBecause>, StorageError> {
+        let (removed, withdrawn): (bool, bool) = self
+            .conn
+            .prepare_cached(
+                "SELECT \
+                   EXISTS (SELECT 1 FROM tombstones WHERE entity = 'installation' \
+                     AND entity_id = ?1 AND reason = 'left_scope' AND user_id = ?2), \
+                   EXISTS (SELECT 1 FROM tombstones WHERE entity = 'installation' \
+                     AND entity_id = ?1 AND reason = 'left_scope' \
+                     AND team_id IN (SELECT team_id FROM team_members WHERE user_id = ?2))",
+            )?
+            .query_row(params![installation.to_string(), user.to_string()], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?;
+        Ok(if removed {
+            Some(HeldBecause::RemovedFromTeam)
+        } else if withdrawn {
+            Some(HeldBecause::AssignmentWithdrawn)
+        } else {
+            None
+        })
+    }
+
+    /// The installation of a photo / video that `user` attached in held
+    /// work (it is in no installation's media until ops accept it).
+    pub fn held_media_installation(
+        &self,
+        media_id: Uuid,
+        user: Uuid,
+    ) -> Result<Option<Uuid>, StorageError> {
+        self.conn
+            .prepare_cached(
+                "SELECT w.installation_id FROM held_mutations m \
+                 JOIN held_work w ON w.id = m.held_work_id \
+                 WHERE m.media_id = ?1 AND w.submitted_by = ?2 AND m.kind = 'media.attach' \
+                 LIMIT 1",
+            )?
+            .query_row(params![media_id.to_string(), user.to_string()], |r| {
+                r.get::<_, String>(0)
+            })
+            .optional()?
+            .map(|s| parse_uuid(&s))
+            .transpose()
+    }
+
+    fn held_mutations(&self, held_work_id: Uuid) -> Result<Vec<HeldMutation>, StorageError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT mutation_id, payload, received_at FROM held_mutations \
+             WHERE held_work_id = ?1 ORDER BY rowid",
+        )?;
+        let rows = stmt
+            .query_map([held_work_id.to_string()], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter()
+            .map(|(id, payload, at)| {
+                let mutation: Mutation = from_json(&payload)?;
+                Ok(HeldMutation {
+                    mutation_id: parse_uuid(&id)?,
+                    kind: mutation.kind(),
+                    received_at: parse_timestamp(&at)?,
+                    mutation,
+                })
+            })
+            .collect()
+    }
+
+    fn held_from_row(&self, row: HeldRow) -> Result<HeldWork, StorageError> {
+        let mutations = self.held_mutations(row.id)?;
+        let has_report = mutations
+            .iter()
+            .any(|m| m.kind == MutationKind::ReportSubmit);
+        let media_sha256: Vec<Sha256Hex> = mutations
+            .iter()
+            .filter_map(|m| match &m.mutation {
+                Mutation::MediaAttach { media } => Some(media.file.sha256.clone()),
+                _ => None,
+            })
+            .collect();
+        Ok(HeldWork {
+            id: row.id,
+            installation_id: row.installation_id,
+            submitted_by: row.submitted_by,
+            device_id: row.device_id,
+            because: row.because,
+            status: row.status,
+            first_received_at: row.first_received_at,
+            last_received_at: row.last_received_at,
+            has_report,
+            media_sha256,
+            mutations,
+            decision: row.decision,
+        })
+    }
+
+    pub fn held_work(&self, id: Uuid) -> Result<Option<HeldWork>, StorageError> {
+        let sql = format!("SELECT {HELD_COLUMNS} FROM held_work WHERE id = ?1");
+        let raw = self
+            .conn
+            .prepare_cached(&sql)?
+            .query_row([id.to_string()], raw_row)
+            .optional()?;
+        raw.map(|raw| self.held_from_row(held_row(raw)?))
+            .transpose()
+    }
+
+    /// Held records, oldest first, filtered by status and installation.
+    pub fn held_work_list(&self, query: &HeldWorkQuery) -> Result<Vec<HeldWork>, StorageError> {
+        let sql = format!(
+            "SELECT {HELD_COLUMNS} FROM held_work \
+             WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR installation_id = ?2) \
+             ORDER BY first_received_at, id"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let raws = stmt
+            .query_map(
+                params![
+                    query.status.map(HeldWorkStatus::as_str),
+                    query.installation_id.map(|i| i.to_string())
+                ],
+                raw_row,
+            )?
+            .collect::<Result<Vec<_>, _>>()?;
+        raws.into_iter()
+            .map(|raw| self.held_from_row(held_row(raw)?))
+            .collect()
+    }
+
+    /// What the sender's device learns about a held record.
+    pub fn held_work_notice(&self, id: Uuid) -> Result<Option<HeldWorkNotice>, StorageError> {
+        Ok(self.held_work(id)?.map(|held| HeldWorkNotice {
+            id: held.id,
+            installation_id: held.installation_id,
+            mutation_ids: held.mutations.iter().map(|m| m.mutation_id).collect(),
+            status: held.status,
+            decision: held.decision,
+        }))
+    }
+}
+
+impl WriteTx<'_> {
+    /// Adds a mutation to the sender's open held record for the
+    /// installation (opening one if there is none) and gives the record a
+    /// new version, so the sender's devices pull it. Returns the record id.
+    pub fn hold_mutation(&mut self, m: &NewHeldMutation<'_>) -> Result<Uuid, StorageError> {
+        let now = timestamp(self.now);
+        let open: Option<String> = self
+            .tx
+            .prepare_cached(
+                "SELECT id FROM held_work \
+                 WHERE installation_id = ?1 AND submitted_by = ?2 AND status = 'waiting'",
+            )?
+            .query_row(
+                params![m.installation_id.to_string(), m.submitted_by.to_string()],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let seq = self.next_seq()?;
+        let id = match open {
+            Some(id) => {
+                self.tx.execute(
+                    "UPDATE held_work SET last_received_at = ?2, seq = ?3 WHERE id = ?1",
+                    params![id, now, seq as i64],
+                )?;
+                parse_uuid(&id)?
+            }
+            None => {
+                let id = Uuid::new_v4();
+                self.tx.execute(
+                    "INSERT INTO held_work (id, installation_id, submitted_by, device_id, \
+                       because, status, first_received_at, last_received_at, seq) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, 'waiting', ?6, ?6, ?7)",
+                    params![
+                        id.to_string(),
+                        m.installation_id.to_string(),
+                        m.submitted_by.to_string(),
+                        m.device_id.to_string(),
+                        because_str(m.because),
+                        now,
+                        seq as i64
+                    ],
+                )?;
+                id
+            }
+        };
+        self.tx.execute(
+            "INSERT INTO held_mutations (mutation_id, held_work_id, kind, payload, received_at, \
+               media_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                m.mutation_id.to_string(),
+                id.to_string(),
+                m.mutation.kind().as_str(),
+                to_json(m.mutation)?,
+                now,
+                m.media_id.map(|i| i.to_string())
+            ],
+        )?;
+        Ok(id)
+    }
+
+    /// Records ops' decision on a waiting record (once: a decided record is
+    /// never changed) with a new version, so the sender's devices pull it.
+    /// Returns false if the record was not waiting.
+    pub fn decide_held_work(
+        &mut self,
+        id: Uuid,
+        decision: &HeldWorkDecision,
+    ) -> Result<bool, StorageError> {
+        let seq = self.next_seq()?;
+        let changed = self.tx.execute(
+            "UPDATE held_work SET status = ?2, decided_by = ?3, decided_at = ?4, \
+               decision_reason = ?5, seq = ?6 \
+             WHERE id = ?1 AND status = 'waiting'",
+            params![
+                id.to_string(),
+                decision.status.as_str(),
+                decision.decided_by.to_string(),
+                timestamp(decision.decided_at),
+                decision.reason,
+                seq as i64
+            ],
+        )?;
+        Ok(changed == 1)
+    }
+}
