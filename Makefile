@@ -5,6 +5,8 @@
 #   make test       formatting, lints, every Rust and UI test, and the end-to-end suite
 #   make bench      the criterion benchmarks
 #   make bench-app  cold start of the app to a 5,000-job schedule vs. a bare window
+#   make fuzz       each fuzz target for FUZZ_SECONDS (cargo fuzz; `make test`
+#                   replays their committed seed corpus)
 #
 # The cargo target directory lives outside the clone so that repeated runs
 # (and CI on the same machine) build incrementally.
@@ -18,7 +20,7 @@ ADDR ?= 127.0.0.1:8787
 # No window manager and no display in CI: one virtual 1366x768 screen.
 XVFB_RUN = xvfb-run -a -s "-screen 0 1366x768x24"
 
-.PHONY: run run-server test deps test-deps ui lint unit ui-test e2e bench bench-app console console-test console-e2e
+.PHONY: run run-server test deps test-deps ui lint unit ui-test e2e bench bench-app console console-test console-e2e fuzz
 
 deps:
 	scripts/ensure-deps.sh build
@@ -79,3 +81,16 @@ bench: console
 
 bench-app: test-deps ui console
 	scripts/measure-cold-start.sh
+
+# libFuzzer through cargo fuzz (`cargo install cargo-fuzz`); its nightly flags
+# are allowed on the stable toolchain by RUSTC_BOOTSTRAP. Starts from the
+# committed seeds in fuzz/corpus/<target>; new inputs go to fuzz/found/<target>
+# (not committed), crashes to fuzz/artifacts/<target>.
+FUZZ_SECONDS ?= 600
+FUZZ_TARGETS ?= push_request
+fuzz:
+	cd fuzz && for target in $(FUZZ_TARGETS); do \
+		mkdir -p found/$$target && \
+		RUSTC_BOOTSTRAP=1 nice -n 10 cargo fuzz run $$target found/$$target corpus/$$target -- \
+			-max_total_time=$(FUZZ_SECONDS) -max_len=65536 || exit 1; \
+	done

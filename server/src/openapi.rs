@@ -98,6 +98,8 @@ impl Modify for BearerAuth {
         fieldbook_protocol::AcceptHeldWorkRequest,
         fieldbook_protocol::KeepHeldWorkRequest,
         fieldbook_protocol::AcceptedHeldWork,
+        // A query parameter's enum: parameters do not register their schemas.
+        fieldbook_protocol::OpsInstallationSort,
     )),
     modifiers(&BearerAuth),
     tags(

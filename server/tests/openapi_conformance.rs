@@ -12,6 +12,7 @@ use std::collections::BTreeSet;
 use common::{TestServer, OPS_USER};
 use fieldbook_domain::Role;
 use reqwest::Method;
+use serde_json::Value;
 
 /// The request bodies tried on operations that take one.
 #[derive(Debug, Clone, Copy)]
@@ -141,4 +142,74 @@ async fn every_answer_to_generated_requests_is_documented_for_its_route() {
         undocumented.len(),
         undocumented.into_iter().collect::<Vec<_>>().join("\n")
     );
+}
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enumerations_and_the_mutation_are_documented_as_what_they_are() {
+    let server = TestServer::start().await;
+    let (_, doc) = server
+        .call(Method::GET, "/api/v1/openapi.json", None, None)
+        .await;
+    let schemas = &doc["components"]["schemas"];
+    let enum_values = |name: &str| -> Vec<String> {
+        schemas[name]["enum"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{name} is not an enum: {}", schemas[name]))
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert!(enum_values("InstallationStatus").contains(&"in_progress".to_owned()));
+    assert!(enum_values("Role").contains(&"technician".to_owned()));
+    assert!(enum_values("TimeSlot").contains(&"morning".to_owned()));
+    assert!(enum_values("RejectCode").contains(&"storage_failed".to_owned()));
+    // The request fields that take them refer to them.
+    let refers = |schema: &Value, field: &str, target: &str| {
+        let text = schema["properties"][field].to_string();
+        assert!(
+            text.contains(&format!("#/components/schemas/{target}")),
+            "{field} does not refer to {target}: {text}"
+        );
+    };
+    refers(&schemas["CreateUserRequest"], "role", "Role");
+    refers(&schemas["TransitionRequest"], "to", "InstallationStatus");
+    refers(&schemas["MutationEnvelope"], "mutation", "Mutation");
+    // The mutation is a union of its kinds, each with its payload.
+    let mutation = schemas["Mutation"].to_string();
+    for kind in [
+        "installation.start",
+        "installation.finish",
+        "installation.could_not_complete",
+        "installation.set_flags",
+        "assignment.respond",
+        "report.submit",
+        "media.attach",
+        "media.caption",
+        "media.remove",
+    ] {
+        assert!(mutation.contains(kind), "{kind} missing from {mutation}");
+    }
+    assert!(schemas["Mutation"]["oneOf"].is_array(), "{mutation}");
+
+    // Every reference resolves.
+    fn refs(value: &Value, out: &mut Vec<String>) {
+        match value {
+            Value::Object(map) => {
+                for (key, v) in map {
+                    match (key.as_str(), v) {
+                        ("$ref", Value::String(r)) => out.push(r.clone()),
+                        _ => refs(v, out),
+                    }
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
+            _ => {}
+        }
+    }
+    let mut all = Vec::new();
+    refs(&doc, &mut all);
+    assert!(!all.is_empty());
+    for r in all {
+        let name = r.trim_start_matches("#/components/schemas/");
+        assert!(schemas[name].is_object(), "dangling reference {r}");
+    }
 }

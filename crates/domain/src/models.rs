@@ -19,6 +19,7 @@ macro_rules! choice_enum {
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
         #[serde(rename_all = "snake_case")]
         #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
         pub enum $name {
             $($(#[$vmeta])* $variant),+
         }
@@ -123,6 +124,7 @@ impl TimeSlot {
 /// approved.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Installation {
     pub id: Uuid,
     /// Human-readable id, `INS-YYYY-NNNNNN`, assigned by the server.
@@ -160,6 +162,7 @@ pub struct Installation {
 /// Links an installation to a field team.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InstallationAssignment {
     pub id: Uuid,
     pub installation_id: Uuid,
@@ -181,6 +184,7 @@ pub struct InstallationAssignment {
 /// A blob (photo, video, signature image) referenced by content hash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BlobRef {
     pub sha256: Sha256Hex,
     #[cfg_attr(feature = "ts", ts(type = "number"))]
@@ -191,6 +195,7 @@ pub struct BlobRef {
 /// Post-installation record submitted by the field team; one per installation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InstallationReport {
     pub id: Uuid,
     pub installation_id: Uuid,
@@ -216,6 +221,7 @@ pub struct InstallationReport {
 /// A photo or video of the installation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InstallationMedia {
     pub id: Uuid,
     pub installation_id: Uuid,
@@ -233,6 +239,7 @@ pub struct InstallationMedia {
 /// device).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Lead {
     pub id: Uuid,
     pub customer_name: String,
@@ -250,6 +257,7 @@ pub struct Lead {
 /// The approved site survey (read-only on the device).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Survey {
     pub id: Uuid,
     pub lead_id: Uuid,
@@ -268,6 +276,7 @@ pub struct Survey {
 /// A field team.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Team {
     pub id: Uuid,
     pub name: String,
@@ -278,6 +287,7 @@ pub struct Team {
 /// A person who uses Fieldbook.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct User {
     pub id: Uuid,
     pub username: String,

@@ -18,6 +18,7 @@ use crate::validation::{self, ValidationErrors, MAX_REASON_CHARS};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "payload")]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Mutation {
     /// "Start installation" (`confirmed → in_progress`, or "start anyway").
     #[serde(rename = "installation.start")]
@@ -75,6 +76,7 @@ pub enum Mutation {
 /// The mutation's name without its payload (the outbox's `kind` column).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum MutationKind {
     #[serde(rename = "installation.start")]
     InstallationStart,

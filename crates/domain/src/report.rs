@@ -24,6 +24,7 @@ pub const MAX_PEN_WIDTH: f64 = 100.0;
 /// pressure 0..1, time in ms since the epoch).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SignaturePoint {
     pub x: f64,
     pub y: f64,
@@ -34,6 +35,7 @@ pub struct SignaturePoint {
 /// One continuous stroke (pointer down → up).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SignatureStroke {
     pub pen_color: String,
     pub min_width: f64,
@@ -44,6 +46,7 @@ pub struct SignatureStroke {
 /// The customer's sign-off (docs/architecture.md "Signature evidence").
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CustomerSignature {
     /// The rendered PNG, a content-addressed blob.
     pub png: BlobRef,
@@ -173,6 +176,7 @@ pub const INSTALLATION_STATUS_FIELD: &str = "installation_status";
 /// field may be incomplete.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReportDraft {
     pub installation_id: Uuid,
     pub charger_serial_number: String,

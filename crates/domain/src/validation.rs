@@ -36,6 +36,7 @@ pub const MAX_EMAIL_CHARS: usize = 254;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum FieldErrorCode {
     Required,
     TooLong,
@@ -46,6 +47,7 @@ pub enum FieldErrorCode {
 /// One field's problem, with a message a technician can act on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FieldError {
     pub field: String,
     pub code: FieldErrorCode,
@@ -77,6 +79,7 @@ impl std::error::Error for FieldError {}
 /// All problems found in one object.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, thiserror::Error)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[error("{}", .errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
 pub struct ValidationErrors {
     pub errors: Vec<FieldError>,

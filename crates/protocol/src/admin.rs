@@ -19,7 +19,6 @@ pub struct CreateUserRequest {
     pub username: String,
     /// The name people see.
     pub full_name: String,
-    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "technician"))]
     /// `ops` or `technician`.
     pub role: Role,
     /// At least 8 characters; stored only as an argon2id hash.
@@ -125,7 +124,6 @@ pub struct CreateInstallationRequest {
     pub survey: SurveyInput,
     /// Planned date.
     pub scheduled_date: NaiveDate,
-    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "morning"))]
     /// Planned time window.
     pub scheduled_time_slot: TimeSlot,
 }
@@ -152,11 +150,9 @@ fn default_true() -> bool {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct TransitionRequest {
     /// The state to move to.
-    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "confirmed"))]
     pub to: InstallationStatus,
     /// If given, the move is refused unless the installation is in this state.
     #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub expected_from: Option<InstallationStatus>,
     /// Why (shown to the technician).
     #[serde(default)]
@@ -166,7 +162,6 @@ pub struct TransitionRequest {
     pub scheduled_date: Option<NaiveDate>,
     /// New time slot (with the date).
     #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub scheduled_time_slot: Option<TimeSlot>,
 }
 
@@ -176,19 +171,14 @@ pub struct TransitionRequest {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InstallationDetail {
     /// The installation.
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub installation: Versioned<Installation>,
     /// The caller's teams' assignments to it (all of them for ops).
-    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
     pub assignments: Vec<Versioned<InstallationAssignment>>,
     /// The customer.
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub lead: Versioned<Lead>,
     /// The approved survey.
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub survey: Versioned<Survey>,
     /// The submitted report, if any.
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub report: Option<Versioned<PulledReport>>,
 }
 
@@ -254,7 +244,6 @@ pub struct ReportEvent {
     /// back).
     pub mutation_id: Option<Uuid>,
     /// The report's content hash as received.
-    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub content_hash: Sha256Hex,
     /// The send-back note, or the note ops gave when accepting held work.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -36,10 +36,8 @@ pub struct LoginResponse {
     /// After this instant the token is refused; log in again.
     pub expires_at: DateTime<Utc>,
     /// Who logged in.
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub user: User,
     /// The teams the user belongs to (their sync scope).
-    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
     pub teams: Vec<Team>,
 }
 
@@ -61,9 +59,7 @@ pub struct SessionInfo {
     /// When the token stops working.
     pub expires_at: DateTime<Utc>,
     /// Who the token belongs to.
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub user: User,
     /// The user's teams (their sync scope).
-    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
     pub teams: Vec<Team>,
 }

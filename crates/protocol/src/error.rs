@@ -71,7 +71,6 @@ pub struct ErrorBody {
     pub message: String,
     /// Per-field problems when `code` is `validation_failed`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
     pub fields: Vec<FieldError>,
     /// Seconds to wait before retrying, when `code` is `too_many_attempts`.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -40,6 +40,7 @@ pub struct PullQuery {
 /// change sequence of the record's last change: larger means newer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Versioned<T> {
     /// The record's server version (global change sequence of its last change).
     pub version: u64,
@@ -51,6 +52,7 @@ pub struct Versioned<T> {
 /// reached the server yet (`media.attach` is accepted before the upload ends).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PulledMedia {
     /// The media record as attached by the technician.
     pub media: InstallationMedia,
@@ -61,6 +63,7 @@ pub struct PulledMedia {
 /// A submitted report as pulled.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PulledReport {
     /// The report as submitted.
     pub report: InstallationReport,
@@ -170,28 +173,20 @@ pub struct PullPage {
     /// True when more changes exist after `next_cursor`: pull again at once.
     pub has_more: bool,
     /// Installations in scope.
-    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
     pub installations: Vec<Versioned<Installation>>,
     /// The caller's teams' assignments to installations in scope.
-    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
     pub assignments: Vec<Versioned<InstallationAssignment>>,
     /// Customer records of installations in scope.
-    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
     pub leads: Vec<Versioned<Lead>>,
     /// Surveys of installations in scope.
-    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
     pub surveys: Vec<Versioned<Survey>>,
     /// The caller's teams, with members.
-    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
     pub teams: Vec<Versioned<Team>>,
     /// The caller and their team-mates.
-    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
     pub users: Vec<Versioned<User>>,
     /// Submitted reports of installations in scope.
-    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
     pub reports: Vec<Versioned<PulledReport>>,
     /// Photos and videos of installations in scope.
-    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
     pub media: Vec<Versioned<PulledMedia>>,
     /// Records to delete locally.
     pub tombstones: Vec<Tombstone>,

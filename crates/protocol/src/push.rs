@@ -30,7 +30,6 @@ pub struct MutationEnvelope {
     #[serde(default)]
     pub base_version: Option<u64>,
     /// The change itself: `{"kind": "installation.start", "payload": {…}}`.
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub mutation: Mutation,
 }
 
@@ -85,11 +84,9 @@ impl RejectCode {
 pub struct ServerState {
     /// The installation concerned, as the server holds it now.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub installation: Option<Versioned<Installation>>,
     /// The assignment concerned, as the server holds it now.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub assignment: Option<Versioned<InstallationAssignment>>,
     /// What happened, for the technician ("Central Ops cancelled this job; your
     /// report was kept and flagged for review").

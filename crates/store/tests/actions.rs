@@ -841,3 +841,34 @@ fn changing_the_media_after_signing_voids_the_signature_but_not_a_caption() {
     assert_eq!(f.store.get_report(job.id).unwrap(), Some(report));
     assert_eq!(kinds(&f).last(), Some(&MutationKind::MediaCaption));
 }
+
+/// Issue 15: the device applies the shared signature limits as it builds the
+/// signature, so it never queues one the server would refuse.
+#[test]
+fn a_signature_with_a_forged_pen_colour_or_empty_strokes_is_refused() {
+    let mut f = Fixture::new();
+    let job = f.add_job(Confirmed, "Ada Lovelace");
+    f.store
+        .start_installation(job.id, &StartRequest::default())
+        .unwrap();
+    let mut forged = signature("Ada Lovelace");
+    forged.strokes[0].pen_color = "#".repeat(2 * 1024 * 1024);
+    let err = f.store.sign_report(job.id, &forged).unwrap_err();
+    assert_eq!(
+        field_codes(&err),
+        [("pen_color".into(), FieldErrorCode::TooLong)]
+    );
+    let mut empty = signature("Ada Lovelace");
+    let blank = fieldbook_domain::SignatureStroke {
+        points: Vec::new(),
+        ..empty.strokes[0].clone()
+    };
+    empty.strokes.extend(std::iter::repeat_n(blank, 10));
+    let err = f.store.sign_report(job.id, &empty).unwrap_err();
+    assert_eq!(
+        field_codes(&err),
+        [("customer_signature".into(), FieldErrorCode::InvalidFormat)]
+    );
+    let draft = f.store.get_report_draft(job.id).unwrap().unwrap();
+    assert!(draft.customer_signature.is_none());
+}
