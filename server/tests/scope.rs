@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use base64::Engine as _;
 use common::{finish, photo, signed_report, start, Device, TestServer, TwoTeams, TECH_A, TECH_B};
 use fieldbook_domain::{InstallationStatus, Mutation, Sha256Hex};
-use fieldbook_protocol::{EntityKind, PullPage, TombstoneReason};
+use fieldbook_protocol::{EntityKind, MutationOutcome, PullPage, TombstoneReason};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -148,6 +148,13 @@ const ID_ROUTES: &[(&str, &str)] = &[
         "/api/v1/admin/installations/{installation_id}/transition",
     ),
     ("POST", "/api/v1/admin/assignments/{assignment_id}/withdraw"),
+    (
+        "POST",
+        "/api/v1/admin/installations/{installation_id}/send-back",
+    ),
+    ("GET", "/api/v1/admin/held-work/{held_work_id}"),
+    ("POST", "/api/v1/admin/held-work/{held_work_id}/accept"),
+    ("POST", "/api/v1/admin/held-work/{held_work_id}/keep"),
     ("HEAD", "/api/v1/blobs/{upload_id}"),
     ("PATCH", "/api/v1/blobs/{upload_id}"),
     // Last: it deletes the upload the other blob rows use.
@@ -163,12 +170,30 @@ struct TeamBObjects {
     /// A member of team B who is not bob (whose token the rows use).
     member: Uuid,
     upload: String,
+    /// Team B's installation with a submitted report, for send-back (the
+    /// transition row closes `installation`).
+    submitted: Uuid,
+    /// Bob's held work with a report (accepted by its row) and without
+    /// (kept on record by its row).
+    held_with_report: Uuid,
+    held_to_keep: Uuid,
 }
 
 impl TeamBObjects {
     fn fill(&self, template: &str) -> String {
+        let installation = if template.ends_with("/send-back") {
+            self.submitted
+        } else {
+            self.installation
+        };
+        let held = if template.ends_with("/keep") {
+            self.held_to_keep
+        } else {
+            self.held_with_report
+        };
         template
-            .replace("{installation_id}", &self.installation.to_string())
+            .replace("{installation_id}", &installation.to_string())
+            .replace("{held_work_id}", &held.to_string())
             .replace("{media_id}", &self.media.to_string())
             .replace("{team_id}", &self.team.to_string())
             .replace("{assignment_id}", &self.assignment.to_string())
@@ -185,6 +210,9 @@ fn body_for(template: &str, world: &TwoTeams, team_c: Uuid) -> Option<Value> {
         t if t.ends_with("/assignments") => Some(json!({"team_id": team_c})),
         t if t.ends_with("/transition") => Some(json!({"to": "closed"})),
         t if t.ends_with("/withdraw") => Some(json!({})),
+        t if t.ends_with("/send-back") => Some(json!({"note": "fix the serial"})),
+        t if t.ends_with("/accept") => Some(json!({})),
+        t if t.ends_with("/keep") => Some(json!({"reason": "done by another team"})),
         _ => None,
     }
 }
@@ -282,6 +310,61 @@ async fn every_id_route_answers_404_to_another_team() {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
+    // A second job with a submitted report (for send-back), and two jobs
+    // taken off team B while bob worked them: his work is held.
+    let submitted = server
+        .confirmed_installation(&world.ops, world.team_b)
+        .await;
+    let media2 = photo(submitted, b"bob's second photo");
+    let report2 = signed_report(submitted, std::slice::from_ref(&media2.file.sha256));
+    let outcomes = bob
+        .push(
+            &server,
+            vec![
+                start(submitted),
+                finish(submitted),
+                Mutation::MediaAttach { media: media2 },
+                Mutation::ReportSubmit {
+                    report: Box::new(report2),
+                },
+            ],
+        )
+        .await;
+    assert!(outcomes.iter().all(common::is_applied), "{outcomes:?}");
+    let mut held = Vec::new();
+    for with_report in [true, false] {
+        let job = server
+            .confirmed_installation(&world.ops, world.team_b)
+            .await;
+        let (_, detail) = server
+            .get(&format!("/api/v1/installations/{job}"), &world.ops)
+            .await;
+        let job_assignment: Uuid = detail["assignments"][0]["record"]["id"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        server.withdraw(&world.ops, job_assignment).await;
+        let held_media = photo(job, b"bob's held photo");
+        let mut work = vec![start(job), finish(job)];
+        if with_report {
+            let held_report = signed_report(job, std::slice::from_ref(&held_media.file.sha256));
+            work.push(Mutation::MediaAttach { media: held_media });
+            work.push(Mutation::ReportSubmit {
+                report: Box::new(held_report),
+            });
+        }
+        let outcomes = bob.push(&server, work).await;
+        let ids: BTreeSet<Uuid> = outcomes
+            .iter()
+            .map(|o| match o {
+                MutationOutcome::Held { held_work_id, .. } => *held_work_id,
+                other => panic!("expected held, got {other:?}"),
+            })
+            .collect();
+        assert_eq!(ids.len(), 1, "one held record per job: {ids:?}");
+        held.extend(ids);
+    }
     let objects = TeamBObjects {
         installation,
         media: media.id,
@@ -289,6 +372,9 @@ async fn every_id_route_answers_404_to_another_team() {
         assignment,
         member,
         upload,
+        submitted,
+        held_with_report: held[0],
+        held_to_keep: held[1],
     };
     let team_c = server.add_team(&world.ops, "Team C", &[]).await;
     let alice = server.token(TECH_A).await;
@@ -383,6 +469,28 @@ async fn the_cross_team_table_covers_every_id_route_in_the_openapi_document() {
         stale.is_empty(),
         "table rows not in the document: {stale:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_ops_list_held_work() {
+    let server = TestServer::start().await;
+    let world = TwoTeams::create(&server).await;
+    let alice = server.token(TECH_A).await;
+    for path in [
+        "/api/v1/admin/held-work",
+        "/api/v1/admin/held-work?status=waiting",
+    ] {
+        let (status, body) = server.get(path, &alice).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {body}");
+        assert_eq!(body["code"], "not_found");
+        let (status, body) = server.get(path, &world.ops).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {body}");
+        assert!(body.as_array().unwrap().is_empty());
+    }
+    let (status, body) = server
+        .get("/api/v1/admin/held-work?status=lost", &world.ops)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -707,16 +815,12 @@ async fn a_member_who_leaves_a_team_pulls_tombstones_with_the_same_token() {
         .get(&format!("/api/v1/installations/{kept}"), &alice)
         .await;
     assert_eq!(status, StatusCode::OK);
+    // Work she finishes on it offline is not refused: it was in her scope,
+    // so it is held for Central Ops (issue 9), not applied.
     let mut device = Device::login(&server, TECH_A).await;
     let outcome = device.push_one(&server, finish(lost)).await;
     assert!(
-        matches!(
-            outcome,
-            fieldbook_protocol::MutationOutcome::Rejected {
-                code: fieldbook_protocol::RejectCode::NotFound,
-                ..
-            }
-        ),
+        matches!(outcome, MutationOutcome::Held { .. }),
         "{outcome:?}"
     );
 

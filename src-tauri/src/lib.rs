@@ -99,6 +99,7 @@ pub fn run() {
             sync::commands::retry_outbox_entry,
             sync::commands::dismiss_outbox_entry,
             settings::commands::storage_usage,
+            installations::commands::dismiss_held_work,
         ])
         .setup(|app| {
             setup(app.handle());

@@ -16,6 +16,8 @@ export type {
   FieldError,
   FieldErrorCode,
   FileAvailability,
+  HeldWork,
+  HeldWorkStatus,
   Installation,
   InstallationAssignment,
   InstallationDetail,

@@ -98,5 +98,8 @@ export const retryOutboxEntry = (mutationId: Uuid) => call<void>("retry_outbox_e
 export const dismissOutboxEntry = (mutationId: Uuid) =>
   call<void>("dismiss_outbox_entry", { mutationId });
 
+// ---- held work (received after the job left this device's scope) -------------
+export const dismissHeldWork = (id: Uuid) => call<boolean>("dismiss_held_work", { id });
+
 // ---- settings ----------------------------------------------------------------
 export const storageUsage = () => call<StorageUsage>("storage_usage");
