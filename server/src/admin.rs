@@ -6,14 +6,15 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Extension, Json};
-use chrono::Utc;
+use chrono::{NaiveDate, Utc};
 use fieldbook_domain::{
     lifecycle, validation, AssignmentStatus, Installation, InstallationAssignment,
-    InstallationStatus, Lead, Role, Survey, Team, User,
+    InstallationStatus, Lead, Role, Survey, Team, TimeSlot, User,
 };
 use fieldbook_protocol::{
     AddTeamMemberRequest, AssignRequest, CreateInstallationRequest, CreateTeamRequest,
-    CreateUserRequest, ErrorBody, TransitionRequest, Versioned,
+    CreateUserRequest, ErrorBody, LeadInput, SurveyInput, TransitionRequest, Versioned,
+    WithdrawRequest,
 };
 use uuid::Uuid;
 
@@ -23,7 +24,7 @@ use crate::config::PasswordHashing;
 use crate::error::{blocking, ApiError};
 use crate::json::{ApiJson, ApiPath};
 use crate::password::{hash_password, PasswordError};
-use crate::storage::Storage;
+use crate::storage::{Storage, WriteTx};
 
 use fieldbook_domain::validation::MAX_USERNAME_CHARS;
 
@@ -158,72 +159,95 @@ pub fn create_installation(
     created_by: Uuid,
     request: &CreateInstallationRequest,
 ) -> Result<Versioned<Installation>, ApiError> {
-    field_check(validation::person_name(
-        "customer_name",
-        &request.lead.customer_name,
-    ))?;
-    field_check(validation::required_text(
-        "address_line1",
-        &request.lead.address_line1,
-        validation::MAX_NAME_CHARS,
-    ))?;
-    field_check(validation::charger_model(
-        &request.survey.recommended_charger_model,
-    ))?;
-    let lead = Lead {
-        id: Uuid::new_v4(),
-        customer_name: request.lead.customer_name.trim().to_owned(),
-        phone: request.lead.phone.clone(),
-        email: request.lead.email.clone(),
-        address_line1: request.lead.address_line1.clone(),
-        address_line2: request.lead.address_line2.clone(),
-        city: request.lead.city.clone(),
-        postcode: request.lead.postcode.clone(),
-        latitude: request.lead.latitude,
-        longitude: request.lead.longitude,
-        installer_notes: request.lead.installer_notes.clone(),
-    };
-    let survey = Survey {
-        id: Uuid::new_v4(),
-        lead_id: lead.id,
-        approved_at: request.survey.approved_at.unwrap_or_else(Utc::now),
-        surveyor_notes: request.survey.surveyor_notes.clone(),
-        recommended_charger_model: request.survey.recommended_charger_model.clone(),
-        main_fuse_amps: request.survey.main_fuse_amps,
-        supply_capacity_kva: request.survey.supply_capacity_kva,
-        cable_run_length_m: request.survey.cable_run_length_m,
-        photos_count: request.survey.photos_count,
-    };
+    let (lead, survey) = lead_and_survey(&request.lead, &request.survey)?;
     storage.write(|tx| {
         match tx.db().user(created_by)? {
             Some(u) if u.record.role == Role::Ops => {}
             _ => return Err(ApiError::forbidden("Only Central Ops create installations")),
         }
-        let installation = Installation {
-            id: Uuid::new_v4(),
-            installation_id: tx.next_installation_id()?,
-            survey_id: survey.id,
-            lead_id: lead.id,
-            scheduled_date: request.scheduled_date,
-            scheduled_time_slot: request.scheduled_time_slot,
-            status: InstallationStatus::Planned,
-            material_ready: false,
-            customer_confirmed: false,
-            demo_completed: false,
-            created_by,
-            created_at: tx.now,
-            updated_at: tx.now,
-            status_reason: None,
-            ops_review_note: None,
-        };
+        tx.set_actor(created_by);
         tx.save_lead(&lead)?;
         tx.save_survey(&survey)?;
+        let installation = planned_installation(
+            tx,
+            &survey,
+            created_by,
+            request.scheduled_date,
+            request.scheduled_time_slot,
+        )?;
         let version = tx.save_installation(&installation)?;
         Ok(Versioned {
             version,
             record: installation,
         })
     })
+}
+
+/// A new `planned` installation of an approved survey, with the next
+/// `INS-YYYY-NNNNNN` (not saved yet).
+pub fn planned_installation(
+    tx: &mut WriteTx<'_>,
+    survey: &Survey,
+    created_by: Uuid,
+    scheduled_date: NaiveDate,
+    scheduled_time_slot: TimeSlot,
+) -> Result<Installation, ApiError> {
+    Ok(Installation {
+        id: Uuid::new_v4(),
+        installation_id: tx.next_installation_id()?,
+        survey_id: survey.id,
+        lead_id: survey.lead_id,
+        scheduled_date,
+        scheduled_time_slot,
+        status: InstallationStatus::Planned,
+        material_ready: false,
+        customer_confirmed: false,
+        demo_completed: false,
+        created_by,
+        created_at: tx.now,
+        updated_at: tx.now,
+        status_reason: None,
+        ops_review_note: None,
+    })
+}
+
+/// A validated new lead and its approved survey (ids assigned here).
+pub fn lead_and_survey(lead: &LeadInput, survey: &SurveyInput) -> Result<(Lead, Survey), ApiError> {
+    field_check(validation::person_name(
+        "customer_name",
+        &lead.customer_name,
+    ))?;
+    field_check(validation::required_text(
+        "address_line1",
+        &lead.address_line1,
+        validation::MAX_NAME_CHARS,
+    ))?;
+    field_check(validation::charger_model(&survey.recommended_charger_model))?;
+    let new_lead = Lead {
+        id: Uuid::new_v4(),
+        customer_name: lead.customer_name.trim().to_owned(),
+        phone: lead.phone.clone(),
+        email: lead.email.clone(),
+        address_line1: lead.address_line1.clone(),
+        address_line2: lead.address_line2.clone(),
+        city: lead.city.clone(),
+        postcode: lead.postcode.clone(),
+        latitude: lead.latitude,
+        longitude: lead.longitude,
+        installer_notes: lead.installer_notes.clone(),
+    };
+    let new_survey = Survey {
+        id: Uuid::new_v4(),
+        lead_id: new_lead.id,
+        approved_at: survey.approved_at.unwrap_or_else(Utc::now),
+        surveyor_notes: survey.surveyor_notes.clone(),
+        recommended_charger_model: survey.recommended_charger_model.clone(),
+        main_fuse_amps: survey.main_fuse_amps,
+        supply_capacity_kva: survey.supply_capacity_kva,
+        cable_run_length_m: survey.cable_run_length_m,
+        photos_count: survey.photos_count,
+    };
+    Ok((new_lead, new_survey))
 }
 
 /// Assigns an installation to a team (primary or backup).
@@ -234,46 +258,56 @@ pub fn assign(
     assigned_by: Uuid,
 ) -> Result<Versioned<InstallationAssignment>, ApiError> {
     storage.write(|tx| {
-        let installation = tx
-            .db()
-            .installation(installation_id)?
-            .ok_or_else(|| ApiError::not_found("installation"))?
-            .record;
-        if tx.db().team(request.team_id)?.is_none() {
-            return Err(ApiError::not_found("team"));
-        }
-        let active = tx
-            .db()
-            .assignments_of(installation_id)?
-            .into_iter()
-            .any(|a| {
-                a.record.team_id == request.team_id
-                    && a.record.status != AssignmentStatus::Withdrawn
-            });
-        if active {
-            return Err(ApiError::conflict(
-                "The team is already assigned to this installation",
-            ));
-        }
-        let assignment = InstallationAssignment {
-            id: Uuid::new_v4(),
-            installation_id,
-            team_id: request.team_id,
-            assigned_by,
-            is_primary: request.is_primary,
-            assigned_at: tx.now,
-            status: AssignmentStatus::Assigned,
-            decline_reason: None,
-            responded_at: None,
-        };
-        tx.save_assignment(&assignment)?;
-        // The team gains the installation: give it and its family new versions
-        // so the team's devices pull them even if older than their cursor.
-        tx.touch_installation_family(&installation)?;
-        tx.db()
-            .assignment(assignment.id)?
-            .ok_or_else(ApiError::internal)
+        tx.set_actor(assigned_by);
+        assign_in_tx(tx, installation_id, request, assigned_by)
     })
+}
+
+/// [`assign`] inside a caller's transaction.
+pub fn assign_in_tx(
+    tx: &mut WriteTx<'_>,
+    installation_id: Uuid,
+    request: &AssignRequest,
+    assigned_by: Uuid,
+) -> Result<Versioned<InstallationAssignment>, ApiError> {
+    let installation = tx
+        .db()
+        .installation(installation_id)?
+        .ok_or_else(|| ApiError::not_found("installation"))?
+        .record;
+    if tx.db().team(request.team_id)?.is_none() {
+        return Err(ApiError::not_found("team"));
+    }
+    let active = tx
+        .db()
+        .assignments_of(installation_id)?
+        .into_iter()
+        .any(|a| {
+            a.record.team_id == request.team_id && a.record.status != AssignmentStatus::Withdrawn
+        });
+    if active {
+        return Err(ApiError::conflict(
+            "The team is already assigned to this installation",
+        ));
+    }
+    let assignment = InstallationAssignment {
+        id: Uuid::new_v4(),
+        installation_id,
+        team_id: request.team_id,
+        assigned_by,
+        is_primary: request.is_primary,
+        assigned_at: tx.now,
+        status: AssignmentStatus::Assigned,
+        decline_reason: None,
+        responded_at: None,
+    };
+    tx.save_assignment(&assignment)?;
+    // The team gains the installation: give it and its family new versions
+    // so the team's devices pull them even if older than their cursor.
+    tx.touch_installation_family(&installation)?;
+    tx.db()
+        .assignment(assignment.id)?
+        .ok_or_else(ApiError::internal)
 }
 
 /// Withdraws an assignment; the team's devices get tombstones unless the team
@@ -282,7 +316,37 @@ pub fn withdraw_assignment(
     storage: &Storage,
     assignment_id: Uuid,
 ) -> Result<Versioned<InstallationAssignment>, ApiError> {
+    storage.write(|tx| withdraw_in_tx(tx, assignment_id))
+}
+
+/// [`withdraw_assignment`] by an ops user, with an optional reason kept in
+/// the installation's history.
+pub fn withdraw_assignment_by(
+    storage: &Storage,
+    assignment_id: Uuid,
+    actor: Uuid,
+    reason: Option<String>,
+) -> Result<Versioned<InstallationAssignment>, ApiError> {
+    if let Some(reason) = &reason {
+        field_check(validation::optional_text(
+            "reason",
+            reason,
+            validation::MAX_REASON_CHARS,
+        ))?;
+    }
     storage.write(|tx| {
+        tx.set_actor(actor);
+        tx.set_reason(reason);
+        withdraw_in_tx(tx, assignment_id)
+    })
+}
+
+/// [`withdraw_assignment`] inside a caller's transaction.
+pub fn withdraw_in_tx(
+    tx: &mut WriteTx<'_>,
+    assignment_id: Uuid,
+) -> Result<Versioned<InstallationAssignment>, ApiError> {
+    {
         let mut assignment = tx
             .db()
             .assignment(assignment_id)?
@@ -308,7 +372,7 @@ pub fn withdraw_assignment(
             version,
             record: assignment,
         })
-    })
+    }
 }
 
 /// An ops lifecycle move (confirm, reschedule, cancel, close…).
@@ -316,6 +380,16 @@ pub fn transition(
     storage: &Storage,
     installation_id: Uuid,
     request: &TransitionRequest,
+) -> Result<Versioned<Installation>, ApiError> {
+    transition_by(storage, installation_id, request, None)
+}
+
+/// [`transition`], recording who made the move in the history.
+pub fn transition_by(
+    storage: &Storage,
+    installation_id: Uuid,
+    request: &TransitionRequest,
+    actor: Option<Uuid>,
 ) -> Result<Versioned<Installation>, ApiError> {
     let new_schedule = match (request.scheduled_date, request.scheduled_time_slot) {
         (Some(d), Some(s)) => Some((d, s)),
@@ -328,6 +402,9 @@ pub fn transition(
         }
     };
     storage.write(|tx| {
+        if let Some(actor) = actor {
+            tx.set_actor(actor);
+        }
         let mut installation = tx
             .db()
             .installation(installation_id)?
@@ -514,6 +591,7 @@ pub async fn assign_handler(
     post, path = "/api/v1/admin/assignments/{assignment_id}/withdraw", tag = "admin",
     security(("bearer" = [])),
     params(("assignment_id" = Uuid, Path, description = "Assignment id")),
+    request_body(content = Option<WithdrawRequest>, description = "Optional: why (kept in the installation's history)"),
     responses(
         (status = 200, description = "The withdrawn, versioned assignment"),
         (status = 404, description = "No such assignment, or caller is not Central Ops", body = ErrorBody),
@@ -524,9 +602,18 @@ pub async fn withdraw_handler(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     ApiPath(assignment_id): ApiPath<Uuid>,
+    body: axum::body::Bytes,
 ) -> Result<Json<Versioned<InstallationAssignment>>, ApiError> {
     require_ops(&caller)?;
-    blocking(move || withdraw_assignment(&state.storage, assignment_id))
+    // The body is optional (older scripts send none).
+    let reason = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        serde_json::from_slice::<WithdrawRequest>(&body)
+            .map_err(|e| ApiError::bad_request(format!("Invalid JSON body: {e}")))?
+            .reason
+    };
+    blocking(move || withdraw_assignment_by(&state.storage, assignment_id, caller.user_id, reason))
         .await
         .map(Json)
 }
@@ -551,7 +638,14 @@ pub async fn transition_handler(
     ApiJson(request): ApiJson<TransitionRequest>,
 ) -> Result<Json<Versioned<Installation>>, ApiError> {
     require_ops(&caller)?;
-    blocking(move || transition(&state.storage, installation_id, &request))
-        .await
-        .map(Json)
+    blocking(move || {
+        transition_by(
+            &state.storage,
+            installation_id,
+            &request,
+            Some(caller.user_id),
+        )
+    })
+    .await
+    .map(Json)
 }

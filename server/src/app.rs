@@ -23,7 +23,10 @@ use crate::config::ServerConfig;
 use crate::error::ApiError;
 use crate::password::PasswordPool;
 use crate::storage::Storage;
-use crate::{admin, auth, held_work, installations, openapi, pull, push, send_back};
+use crate::{
+    admin, auth, blob_download, console_assets, held_work, installations, openapi, ops, pull, push,
+    send_back,
+};
 
 /// What every handler can reach.
 #[derive(Debug, Clone)]
@@ -117,17 +120,29 @@ pub fn router(state: AppState) -> Router {
     let public = Router::new()
         .route("/api/v1/health", get(health))
         .route("/api/v1/openapi.json", get(openapi_json))
-        .route("/api/v1/auth/login", post(auth::login_handler));
+        .route("/api/v1/auth/login", post(auth::login_handler))
+        .route("/api/v1/ops/session", post(ops::session::login_handler));
 
     let authenticated = Router::new()
         .route("/api/v1/auth/logout", post(auth::logout_handler))
         .route("/api/v1/auth/session", get(auth::session_handler))
-        .route("/api/v1/sync/pull", get(pull::pull_handler))
+        .route(
+            "/api/v1/sync/pull",
+            get(pull::pull_handler).layer(from_fn_with_state(
+                state.clone(),
+                ops::people::record_device_contact,
+            )),
+        )
         // A push batch may carry signed reports with their strokes: the one
         // route with a large JSON limit.
         .route(
             "/api/v1/sync/push",
-            post(push::push_handler).layer(DefaultBodyLimit::max(state.config.json_body_limit)),
+            post(push::push_handler)
+                .layer(DefaultBodyLimit::max(state.config.json_body_limit))
+                .layer(from_fn_with_state(
+                    state.clone(),
+                    ops::people::record_device_contact,
+                )),
         )
         .route(
             "/api/v1/installations/{installation_id}",
@@ -188,6 +203,45 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/admin/held-work/{held_work_id}/keep",
             post(held_work::keep_handler),
         )
+        .route(
+            "/api/v1/ops/session",
+            get(ops::session::session_handler).delete(ops::session::logout_handler),
+        )
+        .route(
+            "/api/v1/ops/installations",
+            get(ops::installations::list_handler),
+        )
+        .route(
+            "/api/v1/ops/installations/{installation_id}",
+            get(ops::installations::detail_handler),
+        )
+        .route("/api/v1/ops/review", get(ops::review::review_handler))
+        .route("/api/v1/ops/counts", get(ops::review::counts_handler))
+        .route(
+            "/api/v1/ops/surveys/unplanned",
+            get(ops::planning::unplanned_handler),
+        )
+        .route(
+            "/api/v1/ops/surveys",
+            post(ops::planning::create_survey_handler),
+        )
+        .route(
+            "/api/v1/ops/surveys/{survey_id}/installation",
+            post(ops::planning::plan_handler),
+        )
+        .route(
+            "/api/v1/ops/assignments/{assignment_id}/reassign",
+            post(ops::assignments::reassign_handler),
+        )
+        .route("/api/v1/ops/people", get(ops::people::people_handler))
+        .route(
+            "/api/v1/ops/sessions/{session_id}/revoke",
+            post(ops::people::revoke_session_handler),
+        )
+        .route(
+            "/api/v1/ops/devices/{device_id}/revoke",
+            post(ops::people::revoke_device_handler),
+        )
         .route_layer(from_fn_with_state(state.clone(), auth::require_auth));
 
     let json_api = public
@@ -206,8 +260,30 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(DefaultBodyLimit::disable());
 
+    // Long-lived answers (event streams, video downloads): authenticated,
+    // but outside the JSON request deadline.
+    let streaming: Router = Router::new()
+        .route("/api/v1/ops/changes", get(ops::changes::changes_handler))
+        .route(
+            "/api/v1/blobs/{upload_id}",
+            get(blob_download::download_handler),
+        )
+        .route(
+            "/api/v1/blobs/{upload_id}/thumbnail",
+            get(blob_download::thumbnail_handler),
+        )
+        .route_layer(from_fn_with_state(state.clone(), auth::require_auth))
+        .with_state(state.clone());
+
+    let console: Router = Router::new()
+        .route("/console", get(console_assets::redirect_to_console))
+        .route("/console/", get(console_assets::console_handler))
+        .route("/console/{*path}", get(console_assets::console_handler));
+
     json_api
         .merge(blob_api)
+        .merge(streaming)
+        .merge(console)
         .fallback(route_not_found)
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(

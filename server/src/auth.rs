@@ -38,7 +38,7 @@ fn new_token() -> String {
 }
 
 /// What the database keeps instead of the token.
-fn token_hash(token: &str) -> String {
+pub(crate) fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
@@ -182,11 +182,12 @@ fn authenticate(
 }
 
 fn bearer(request: &Request) -> Option<String> {
-    let value = request
-        .headers()
-        .get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?;
+    bearer_token(request.headers())
+}
+
+/// The bearer token of an `Authorization: Bearer …` header.
+pub(crate) fn bearer_token(headers: &axum::http::HeaderMap) -> Option<String> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme
         .eq_ignore_ascii_case("bearer")
@@ -203,14 +204,35 @@ pub struct SessionToken {
     user: User,
 }
 
-/// Middleware: requires a valid bearer token and puts the [`Caller`] (and the
+impl SessionToken {
+    /// The token's hash (the session's id in storage).
+    pub fn hash(&self) -> &str {
+        &self.hash
+    }
+
+    pub fn expires_at(&self) -> DateTime<Utc> {
+        self.expires_at
+    }
+
+    pub fn user(&self) -> &User {
+        &self.user
+    }
+}
+
+/// Middleware: requires a valid bearer token (or console session cookie) and puts the [`Caller`] (and the
 /// [`SessionToken`]) into the request extensions.
 pub async fn require_auth(
     State(state): State<AppState>,
     mut request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    let token = bearer(&request).ok_or_else(ApiError::unauthorized)?;
+    // Scripts and devices send a bearer token; the ops console's browser
+    // sends its HttpOnly session cookie (CSRF-checked, see ops::session).
+    let token = match bearer(&request) {
+        Some(token) => token,
+        None => crate::ops::session::cookie_token_checked(&request)?
+            .ok_or_else(ApiError::unauthorized)?,
+    };
     let storage = Arc::clone(&state.storage);
     let hash = token_hash(&token);
     let found = blocking(move || Ok(authenticate(&storage, &token)?)).await?;

@@ -4,7 +4,9 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{admin, app, auth, held_work, installations, pull, push, send_back};
+use crate::{
+    admin, app, auth, blob_download, held_work, installations, ops, pull, push, send_back,
+};
 
 struct BearerAuth;
 
@@ -19,6 +21,15 @@ impl Modify for BearerAuth {
                     .description(Some("The token from POST /api/v1/auth/login"))
                     .build(),
             ),
+        );
+        components.add_security_scheme(
+            "cookie",
+            SecurityScheme::ApiKey(utoipa::openapi::security::ApiKey::Cookie(
+                utoipa::openapi::security::ApiKeyValue::with_description(
+                    fieldbook_protocol::SESSION_COOKIE,
+                    "The ops console's HttpOnly session cookie from POST /api/v1/ops/session; state-changing requests also need the X-CSRF-Token header",
+                ),
+            )),
         );
     }
 }
@@ -55,6 +66,23 @@ impl Modify for BearerAuth {
         held_work::get_handler,
         held_work::accept_handler,
         held_work::keep_handler,
+        ops::session::login_handler,
+        ops::session::session_handler,
+        ops::session::logout_handler,
+        ops::installations::list_handler,
+        ops::installations::detail_handler,
+        ops::review::review_handler,
+        ops::review::counts_handler,
+        ops::planning::unplanned_handler,
+        ops::planning::create_survey_handler,
+        ops::planning::plan_handler,
+        ops::assignments::reassign_handler,
+        ops::people::people_handler,
+        ops::people::revoke_session_handler,
+        ops::people::revoke_device_handler,
+        ops::changes::changes_handler,
+        blob_download::download_handler,
+        blob_download::thumbnail_handler,
     ),
     components(schemas(
         fieldbook_protocol::ErrorBody,
@@ -76,6 +104,7 @@ impl Modify for BearerAuth {
         (name = "sync", description = "Pull changes by cursor, push named mutations"),
         (name = "installations", description = "Read one record by id (scoped: other teams' ids are 404)"),
         (name = "admin", description = "Central Ops: users, teams, installations, assignments, lifecycle moves"),
+        (name = "ops", description = "Central Ops' console: session cookie, installations list and detail, review queue, planning, reassignment, people and devices, live changes (ops only: technicians get 403)"),
     )
 )]
 struct ServerApi;

@@ -144,7 +144,11 @@ pub fn push(
     }
     let mut results = Vec::with_capacity(request.mutations.len());
     for envelope in &request.mutations {
-        let outcome = storage.write(|tx| apply_envelope(tx, caller, envelope))?;
+        let outcome = storage.write(|tx| {
+            // The installation history names who made each move.
+            tx.set_actor(caller.user_id);
+            apply_envelope(tx, caller, envelope)
+        })?;
         results.push(MutationResult {
             mutation_id: envelope.mutation_id,
             outcome,

@@ -50,6 +50,10 @@ pub fn import_demo(
         for assignment in &data.assignments {
             tx.save_assignment(assignment)?;
         }
+        for (lead, survey) in &data.unplanned_surveys {
+            tx.save_lead(lead)?;
+            tx.save_survey(survey)?;
+        }
         Ok(())
     })
 }

@@ -55,6 +55,8 @@ pub struct DemoData {
     pub surveys: Vec<Survey>,
     pub installations: Vec<Installation>,
     pub assignments: Vec<InstallationAssignment>,
+    /// Approved surveys (with their leads) that have no installation yet.
+    pub unplanned_surveys: Vec<(Lead, Survey)>,
 }
 
 impl DemoData {
@@ -211,6 +213,56 @@ fn status_for(rng: &mut StdRng, days_from_today: i64) -> InstallationStatus {
     }
 }
 
+/// A customer with a made-up name and address.
+fn demo_lead(rng: &mut StdRng) -> Lead {
+    let first = *pick(rng, FIRST_NAMES);
+    let last = *pick(rng, LAST_NAMES);
+    let &(city, area, lat, lon) = pick(rng, CITIES);
+    Lead {
+        id: uuid(rng),
+        customer_name: format!("{first} {last}"),
+        phone: format!("+44 7700 9{:05}", rng.gen_range(0..100_000)),
+        email: format!(
+            "{}.{}{}@example.com",
+            first.to_lowercase(),
+            last.to_lowercase().replace('\'', ""),
+            rng.gen_range(1..100)
+        ),
+        address_line1: format!("{} {}", rng.gen_range(1..240), pick(rng, STREETS)),
+        address_line2: if rng.gen_bool(0.15) {
+            format!("Flat {}", rng.gen_range(1..20))
+        } else {
+            String::new()
+        },
+        city: city.to_owned(),
+        postcode: format!(
+            "{area}{} {}{}{}",
+            rng.gen_range(1..30),
+            rng.gen_range(1..10),
+            (b'A' + rng.gen_range(0..26)) as char,
+            (b'A' + rng.gen_range(0..26)) as char
+        ),
+        latitude: Some(lat + rng.gen_range(-0.08..0.08)),
+        longitude: Some(lon + rng.gen_range(-0.12..0.12)),
+        installer_notes: (*pick(rng, INSTALLER_NOTES)).to_owned(),
+    }
+}
+
+/// An approved survey of a lead.
+fn demo_survey(rng: &mut StdRng, lead_id: Uuid, approved_at: DateTime<Utc>) -> Survey {
+    Survey {
+        id: uuid(rng),
+        lead_id,
+        approved_at,
+        surveyor_notes: (*pick(rng, SURVEY_NOTES)).to_owned(),
+        recommended_charger_model: (*pick(rng, CHARGER_MODELS)).to_owned(),
+        main_fuse_amps: *pick(rng, &[60u16, 80, 100]),
+        supply_capacity_kva: *pick(rng, &[13.8f64, 18.4, 23.0]),
+        cable_run_length_m: f64::from(rng.gen_range(20..300u32)) / 10.0,
+        photos_count: rng.gen_range(3..12),
+    }
+}
+
 /// Generates the data set described by `config`.
 pub fn generate(config: &DemoConfig) -> DemoData {
     let mut rng = StdRng::seed_from_u64(config.seed);
@@ -292,37 +344,7 @@ pub fn generate(config: &DemoConfig) -> DemoData {
     let mut per_year_sequence = std::collections::BTreeMap::<i32, u32>::new();
 
     for i in 0..n {
-        let first = *pick(&mut rng, FIRST_NAMES);
-        let last = *pick(&mut rng, LAST_NAMES);
-        let &(city, area, lat, lon) = pick(&mut rng, CITIES);
-        let lead = Lead {
-            id: uuid(&mut rng),
-            customer_name: format!("{first} {last}"),
-            phone: format!("+44 7700 9{:05}", rng.gen_range(0..100_000)),
-            email: format!(
-                "{}.{}{}@example.com",
-                first.to_lowercase(),
-                last.to_lowercase().replace('\'', ""),
-                rng.gen_range(1..100)
-            ),
-            address_line1: format!("{} {}", rng.gen_range(1..240), pick(&mut rng, STREETS)),
-            address_line2: if rng.gen_bool(0.15) {
-                format!("Flat {}", rng.gen_range(1..20))
-            } else {
-                String::new()
-            },
-            city: city.to_owned(),
-            postcode: format!(
-                "{area}{} {}{}{}",
-                rng.gen_range(1..30),
-                rng.gen_range(1..10),
-                (b'A' + rng.gen_range(0..26)) as char,
-                (b'A' + rng.gen_range(0..26)) as char
-            ),
-            latitude: Some(lat + rng.gen_range(-0.08..0.08)),
-            longitude: Some(lon + rng.gen_range(-0.12..0.12)),
-            installer_notes: (*pick(&mut rng, INSTALLER_NOTES)).to_owned(),
-        };
+        let lead = demo_lead(&mut rng);
 
         let offset_days = if n <= 60 {
             // Small demos: a handful of jobs every working day from today on,
@@ -342,17 +364,7 @@ pub fn generate(config: &DemoConfig) -> DemoData {
         );
         let created_at = at(created_date, rng.gen_range(8..18), rng.gen_range(0..60));
 
-        let survey = Survey {
-            id: uuid(&mut rng),
-            lead_id: lead.id,
-            approved_at,
-            surveyor_notes: (*pick(&mut rng, SURVEY_NOTES)).to_owned(),
-            recommended_charger_model: (*pick(&mut rng, CHARGER_MODELS)).to_owned(),
-            main_fuse_amps: *pick(&mut rng, &[60u16, 80, 100]),
-            supply_capacity_kva: *pick(&mut rng, &[13.8f64, 18.4, 23.0]),
-            cable_run_length_m: f64::from(rng.gen_range(20..300u32)) / 10.0,
-            photos_count: rng.gen_range(3..12),
-        };
+        let survey = demo_survey(&mut rng, lead.id, approved_at);
 
         let year = created_at.year();
         let seq = per_year_sequence.entry(year).or_insert(0);
@@ -426,6 +438,21 @@ pub fn generate(config: &DemoConfig) -> DemoData {
         installations.push(installation);
     }
 
+    // Approved surveys Central Ops have not planned yet (the console's Plan
+    // screen): drawn last, so the rest of the set is the same as without them.
+    let unplanned = if n == 0 { 0 } else { (n / 50).clamp(4, 200) };
+    let mut unplanned_surveys = Vec::with_capacity(unplanned);
+    for _ in 0..unplanned {
+        let lead = demo_lead(&mut rng);
+        let approved_at = at(
+            today - Duration::days(rng.gen_range(1..10)),
+            rng.gen_range(9..17),
+            rng.gen_range(0..60),
+        );
+        let survey = demo_survey(&mut rng, lead.id, approved_at);
+        unplanned_surveys.push((lead, survey));
+    }
+
     DemoData {
         users,
         teams,
@@ -433,6 +460,7 @@ pub fn generate(config: &DemoConfig) -> DemoData {
         surveys,
         installations,
         assignments,
+        unplanned_surveys,
     }
 }
 

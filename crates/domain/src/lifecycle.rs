@@ -324,6 +324,11 @@ pub fn ops_transition(
             "a rescheduled installation needs a new date and time slot",
         )));
     }
+    // The technician and the history must be told why a job was moved or
+    // called off.
+    if matches!(to, Rescheduled | Cancelled) {
+        required_reason("reason", reason)?;
+    }
     if let Some(reason) = reason {
         validation::optional_text("reason", reason, validation::MAX_REASON_CHARS)
             .map_err(LifecycleError::Invalid)?;
@@ -459,6 +464,22 @@ mod tests {
     }
 
     #[test]
+    fn ops_must_say_why_they_reschedule_or_cancel() {
+        for to in [Rescheduled, Cancelled] {
+            let mut inst = installation(Planned);
+            for reason in [None, Some("  ")] {
+                assert!(matches!(
+                    ops_transition(&mut inst, to, reason, None, now()),
+                    Err(LifecycleError::Invalid(_))
+                ));
+                assert_eq!(inst.status, Planned, "nothing changed");
+            }
+            ops_transition(&mut inst, to, Some("customer away"), None, now()).unwrap();
+            assert_eq!(inst.status_reason.as_deref(), Some("customer away"));
+        }
+    }
+
+    #[test]
     fn material_ready_flag_follows_status() {
         for &to in InstallationStatus::ALL {
             for &from in InstallationStatus::ALL {
@@ -470,7 +491,7 @@ mod tests {
                     NaiveDate::from_ymd_opt(2026, 12, 1).unwrap(),
                     TimeSlot::Evening,
                 ));
-                ops_transition(&mut inst, to, Some("why"), schedule, now()).unwrap();
+                ops_transition(&mut inst, to, Some("ops said so"), schedule, now()).unwrap();
                 assert_eq!(
                     inst.material_ready,
                     to.implies_material_ready(),

@@ -281,6 +281,13 @@ impl ReportDraft {
 
 impl InstallationReport {
     /// Re-checks a submitted report (the server does this on `report.submit`).
+    /// The content hash of this report's fields with `media`, computed now
+    /// (the server's signature evidence check compares it with what was
+    /// signed).
+    pub fn recomputed_content_hash(&self, media: &[Sha256Hex]) -> Sha256Hex {
+        self.as_draft().content_hash(media)
+    }
+
     pub fn validate(&self, media: &[Sha256Hex]) -> Result<(), ValidationErrors> {
         self.as_draft().validate_for_submit(media).into_result()?;
         if self.content_hash != self.as_draft().content_hash(media) {

@@ -59,6 +59,7 @@ pub struct AddTeamMemberRequest {
 /// The customer record of a new installation (the server assigns its id).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct LeadInput {
     /// The customer's name.
     pub customer_name: String,
@@ -91,6 +92,7 @@ pub struct LeadInput {
 /// The approved survey of a new installation (the server assigns its id).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct SurveyInput {
     /// Defaults to now.
     #[serde(default)]
@@ -115,6 +117,7 @@ pub struct SurveyInput {
 /// survey. The server assigns `INS-YYYY-NNNNNN`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct CreateInstallationRequest {
     /// The customer.
     pub lead: LeadInput,
@@ -130,6 +133,7 @@ pub struct CreateInstallationRequest {
 /// `POST /api/v1/admin/installations/{id}/assignments`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct AssignRequest {
     /// The team to assign.
     pub team_id: Uuid,
@@ -145,6 +149,7 @@ fn default_true() -> bool {
 /// `POST /api/v1/admin/installations/{id}/transition`: an ops lifecycle move.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct TransitionRequest {
     /// The state to move to.
     #[cfg_attr(feature = "openapi", schema(value_type = String, example = "confirmed"))]
@@ -191,6 +196,7 @@ pub struct InstallationDetail {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum ReportEventKind {
     /// Received and the installation moved to `report_submitted`.
     Submitted,
@@ -229,6 +235,7 @@ impl ReportEventKind {
 /// One entry of a report's audit log.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ReportEvent {
     /// What happened.
     pub event: ReportEventKind,
@@ -266,6 +273,7 @@ pub struct ReportEvent {
 /// device, and is recorded in the report's audit log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct SendBackRequest {
     /// What the technician must correct (required).
     pub note: String,
@@ -274,6 +282,7 @@ pub struct SendBackRequest {
 /// Answer of `POST /api/v1/admin/held-work/{held_work_id}/accept`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct AcceptedHeldWork {
     /// The held record with its decision.
     pub held_work: crate::held_work::HeldWork,

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 /// Credentials for `POST /api/v1/auth/login`.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct LoginRequest {
     /// The account name, as given by Central Ops.
     pub username: String,

@@ -21,6 +21,7 @@ use uuid::Uuid;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum HeldWorkStatus {
     /// Received; Central Ops have not decided yet.
     Waiting,
@@ -58,6 +59,7 @@ impl HeldWorkStatus {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum HeldBecause {
     /// Ops withdrew (or reassigned) the assignment of the technician's team.
     AssignmentWithdrawn,
@@ -68,6 +70,7 @@ pub enum HeldBecause {
 /// One mutation kept in a held record, exactly as the device sent it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct HeldMutation {
     /// The envelope's mutation id (a replay is answered with the same `held`).
     pub mutation_id: Uuid,
@@ -84,6 +87,7 @@ pub struct HeldMutation {
 /// Who decided about a held record, when and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct HeldWorkDecision {
     /// `accepted` or `kept_on_record`.
     pub status: HeldWorkStatus,
@@ -98,6 +102,7 @@ pub struct HeldWorkDecision {
 /// A held record as Central Ops see it (`GET /api/v1/admin/held-work`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct HeldWork {
     /// The held record's id.
     pub id: Uuid,
@@ -130,6 +135,7 @@ pub struct HeldWork {
 /// Query of `GET /api/v1/admin/held-work`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct HeldWorkQuery {
     /// Only records in this state (all of them when omitted).
     #[serde(default)]
@@ -145,6 +151,7 @@ pub struct HeldWorkQuery {
 /// already has a report or the record holds no report.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct AcceptHeldWorkRequest {
     /// Optional note for the audit trail and the technician.
     #[serde(default)]
@@ -155,6 +162,7 @@ pub struct AcceptHeldWorkRequest {
 /// record without attaching it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct KeepHeldWorkRequest {
     /// Why it is not attached (required; shown to the technician).
     pub reason: String,
@@ -164,6 +172,7 @@ pub struct KeepHeldWorkRequest {
 /// technician who sent it (`PullPage::held_work`), newest state only.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct HeldWorkNotice {
     /// The held record's id (the `held_work_id` of the `held` push answer).
     pub id: Uuid,

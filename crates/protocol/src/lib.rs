@@ -12,6 +12,7 @@ pub mod admin;
 pub mod auth;
 pub mod error;
 pub mod held_work;
+pub mod ops;
 pub mod pull;
 pub mod push;
 
@@ -19,6 +20,7 @@ pub use admin::*;
 pub use auth::*;
 pub use error::{ErrorBody, ErrorCode};
 pub use held_work::*;
+pub use ops::*;
 pub use pull::*;
 pub use push::*;
 

@@ -28,6 +28,7 @@ pub struct PullQuery {
 /// A record with the server version it was read at. The version is the global
 /// change sequence of the record's last change: larger means newer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Versioned<T> {
     /// The record's server version (global change sequence of its last change).
     pub version: u64,
@@ -38,6 +39,7 @@ pub struct Versioned<T> {
 /// A media record as pulled: the domain record plus whether its bytes have
 /// reached the server yet (`media.attach` is accepted before the upload ends).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct PulledMedia {
     /// The media record as attached by the technician.
     pub media: InstallationMedia,
@@ -47,6 +49,7 @@ pub struct PulledMedia {
 
 /// A submitted report as pulled.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct PulledReport {
     /// The report as submitted.
     pub report: InstallationReport,

@@ -19,6 +19,16 @@ use crate::error::SyncError;
 pub struct ApiClient {
     http: reqwest::Client,
     base: String,
+    device: Option<DeviceReport>,
+}
+
+/// What the device tells the server on pull and push, so Central Ops see
+/// when it last synced, its app version and what it still has to send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeviceReport {
+    pub device_id: uuid::Uuid,
+    /// Local changes waiting to be pushed.
+    pub pending_changes: u64,
 }
 
 /// Builds the shared reqwest client (rustls).
@@ -109,6 +119,33 @@ impl ApiClient {
         Self {
             http,
             base: base.into(),
+            device: None,
+        }
+    }
+
+    /// Sends the device's id, app version and pending changes on pull and
+    /// push (optional headers; servers that do not know them ignore them).
+    pub fn with_device(mut self, device: DeviceReport) -> Self {
+        self.device = Some(device);
+        self
+    }
+
+    fn with_device_headers(&self, request: RequestBuilder) -> RequestBuilder {
+        let request = request.header(
+            fieldbook_protocol::APP_VERSION_HEADER,
+            env!("CARGO_PKG_VERSION"),
+        );
+        match self.device {
+            Some(device) => request
+                .header(
+                    fieldbook_protocol::DEVICE_HEADER,
+                    device.device_id.to_string(),
+                )
+                .header(
+                    fieldbook_protocol::PENDING_HEADER,
+                    device.pending_changes.to_string(),
+                ),
+            None => request,
         }
     }
 
@@ -162,10 +199,12 @@ impl ApiClient {
     /// `GET /sync/pull?cursor=N&limit=M`.
     pub async fn pull(&self, token: &str, cursor: u64, limit: u32) -> Result<PullPage, SyncError> {
         let page: PullPage = send_json(
-            self.http
-                .get(self.url("/sync/pull"))
-                .query(&[("cursor", cursor), ("limit", u64::from(limit))])
-                .bearer_auth(token),
+            self.with_device_headers(
+                self.http
+                    .get(self.url("/sync/pull"))
+                    .query(&[("cursor", cursor), ("limit", u64::from(limit))])
+                    .bearer_auth(token),
+            ),
         )
         .await?;
         if page.next_cursor < page.cursor {
@@ -184,10 +223,12 @@ impl ApiClient {
         request: &PushRequest,
     ) -> Result<PushResponse, SyncError> {
         let response: PushResponse = send_json(
-            self.http
-                .post(self.url("/sync/push"))
-                .bearer_auth(token)
-                .json(request),
+            self.with_device_headers(
+                self.http
+                    .post(self.url("/sync/push"))
+                    .bearer_auth(token)
+                    .json(request),
+            ),
         )
         .await?;
         let answered = response.results.len() == request.mutations.len()

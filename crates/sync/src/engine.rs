@@ -16,7 +16,7 @@ use tokio::time::Instant;
 use uuid::Uuid;
 
 use crate::blobs::{BlobProgress, BlobUploader};
-use crate::client::{http_client, ApiClient};
+use crate::client::{http_client, ApiClient, DeviceReport};
 use crate::credentials::{CredentialStore, FileCredentialStore};
 use crate::error::SyncError;
 use crate::pull;
@@ -356,14 +356,20 @@ impl SyncEngine {
     /// Server, token and user of the current session.
     fn connection(&self) -> Result<(ApiClient, String, Uuid), SyncError> {
         let url = self.server_url().ok_or(SyncError::NotSignedIn)?;
-        let session = lock(&self.inner.store)
-            .session()?
-            .ok_or(SyncError::NotSignedIn)?;
+        let (session, device) = {
+            let store = lock(&self.inner.store);
+            let session = store.session()?.ok_or(SyncError::NotSignedIn)?;
+            let device = DeviceReport {
+                device_id: store.device_id(),
+                pending_changes: store.outbox_counts()?.pending,
+            };
+            (session, device)
+        };
         let token = lock(&self.inner.token)
             .clone()
             .ok_or(SyncError::Unauthorized)?;
         Ok((
-            ApiClient::new(self.inner.http.clone(), url),
+            ApiClient::new(self.inner.http.clone(), url).with_device(device),
             token,
             session.user.id,
         ))

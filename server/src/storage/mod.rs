@@ -11,8 +11,13 @@
 //! sequence, and a pull that passed sequence N can never later find a
 //! smaller number committing behind it.
 
+mod blob_access;
 mod held_work;
+mod history;
 mod login_attempts;
+mod ops_list;
+mod people;
+mod planning;
 mod pull;
 mod records;
 
@@ -24,7 +29,10 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 pub use held_work::NewHeldMutation;
+pub use history::HistoryRow;
 pub use login_attempts::{LoginLimit, LoginLimits};
+pub use ops_list::{InstallationFilter, InstallationPageRows, PageAfter};
+pub use people::{DeviceContact, DeviceRecord, SessionRecord};
 pub use pull::pulled_report_from;
 pub use records::{DeviceRow, MutationRecord, Scope, SessionRow, StoredMutation};
 
@@ -35,7 +43,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("0002_blob_arrival.sql"),
     include_str!("0003_user_references_and_member_removal.sql"),
     include_str!("0004_login_attempts.sql"),
-    include_str!("0005_held_work_and_send_back.sql"),
+    include_str!("0004_ops_console.sql"),
+    include_str!("0006_held_work_and_send_back.sql"),
 ];
 const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 /// Reader connections kept open for reuse; more are opened on demand.
@@ -154,6 +163,8 @@ impl Storage {
         let mut wtx = WriteTx {
             tx,
             now: Utc::now(),
+            actor: None,
+            reason: None,
         };
         let out = f(&mut wtx)?;
         wtx.tx.commit().map_err(StorageError::from)?;
@@ -196,6 +207,10 @@ pub struct Db<'c> {
 pub struct WriteTx<'c> {
     tx: rusqlite::Transaction<'c>,
     pub now: DateTime<Utc>,
+    /// Who makes this transaction's changes, for the installation history.
+    actor: Option<uuid::Uuid>,
+    /// Why, when the changed record has no field for it.
+    reason: Option<String>,
 }
 
 impl<'c> WriteTx<'c> {

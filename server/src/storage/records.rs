@@ -22,7 +22,10 @@ pub(super) fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StorageE
     Ok(serde_json::to_string(value)?)
 }
 
-fn versioned<T: DeserializeOwned>(body: String, seq: i64) -> Result<Versioned<T>, StorageError> {
+pub(super) fn versioned<T: DeserializeOwned>(
+    body: String,
+    seq: i64,
+) -> Result<Versioned<T>, StorageError> {
     Ok(Versioned {
         version: seq as u64,
         record: from_json(&body)?,
@@ -645,6 +648,8 @@ impl WriteTx<'_> {
     }
 
     pub fn save_installation(&mut self, inst: &Installation) -> Result<u64, StorageError> {
+        let before = self.db().stored_installation(inst.id)?;
+        self.record_installation_history(before.as_ref(), inst)?;
         let seq = self.next_seq()?;
         self.tx
             .prepare_cached(
@@ -692,6 +697,8 @@ impl WriteTx<'_> {
     }
 
     pub fn save_assignment(&mut self, a: &InstallationAssignment) -> Result<u64, StorageError> {
+        let before = self.db().stored_assignment(a.id)?;
+        self.record_assignment_history(before.as_ref(), a)?;
         let seq = self.next_seq()?;
         self.tx
             .prepare_cached(

@@ -1,0 +1,42 @@
+//! Which blobs a caller may download: a blob is reachable through the media
+//! records and report signatures that name it, and a technician only through
+//! those of installations in their teams' scope.
+
+use rusqlite::OptionalExtension;
+
+use super::records::{in_scope_sql, Scope};
+use super::{Db, StorageError};
+
+impl Db<'_> {
+    /// The MIME type recorded for a blob by a media record or a report
+    /// signature the caller can see; `None` if no such record exists.
+    pub fn blob_mime_in_scope(
+        &self,
+        sha256: &str,
+        scope: Scope,
+    ) -> Result<Option<String>, StorageError> {
+        let sql = format!(
+            "SELECT json_extract(m.body, '$.file.mime') FROM media m \
+               WHERE m.sha256 = :sha AND {media_scope} \
+             UNION ALL \
+             SELECT 'image/png' FROM reports r \
+               WHERE r.signature_sha256 = :sha AND {report_scope} \
+             LIMIT 1",
+            media_scope = in_scope_sql("m.installation_id"),
+            report_scope = in_scope_sql("r.installation_id"),
+        );
+        Ok(self
+            .conn
+            .prepare_cached(&sql)?
+            .query_row(
+                rusqlite::named_params! {
+                    ":sha": sha256,
+                    ":all": scope.everything as i64,
+                    ":user": scope.user_id.to_string(),
+                },
+                |r| r.get::<_, Option<String>>(0),
+            )
+            .optional()?
+            .map(|mime| mime.unwrap_or_else(|| "application/octet-stream".to_owned())))
+    }
+}

@@ -1,0 +1,273 @@
+//! The installation history (migration 0004): every status, schedule and
+//! assignment change with who, when and why. Written by the record writers
+//! (`save_installation`, `save_assignment`) so no path that changes an
+//! installation can forget it; the actor and a free reason come from the
+//! write transaction ([`WriteTx::set_actor`], [`WriteTx::set_reason`]).
+
+use fieldbook_domain::{Installation, InstallationAssignment};
+use fieldbook_protocol::HistoryKind;
+use rusqlite::{params, OptionalExtension};
+use uuid::Uuid;
+
+use super::records::parse_uuid;
+use super::{parse_timestamp, timestamp, Db, StorageError, WriteTx};
+
+/// One stored history row (names are resolved by the caller).
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryRow {
+    pub id: u64,
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub actor_id: Option<Uuid>,
+    pub kind: HistoryKind,
+    pub from: Option<String>,
+    pub to: String,
+    pub assignment_id: Option<Uuid>,
+    pub team_id: Option<Uuid>,
+    pub is_primary: Option<bool>,
+    pub reason: Option<String>,
+}
+
+fn kind_name(kind: HistoryKind) -> &'static str {
+    match kind {
+        HistoryKind::Created => "created",
+        HistoryKind::Status => "status",
+        HistoryKind::Schedule => "schedule",
+        HistoryKind::Assigned => "assigned",
+        HistoryKind::AssignmentStatus => "assignment_status",
+    }
+}
+
+fn kind_from_name(name: &str) -> Result<HistoryKind, StorageError> {
+    Ok(match name {
+        "created" => HistoryKind::Created,
+        "status" => HistoryKind::Status,
+        "schedule" => HistoryKind::Schedule,
+        "assigned" => HistoryKind::Assigned,
+        "assignment_status" => HistoryKind::AssignmentStatus,
+        other => return Err(StorageError::Corrupt(format!("history kind {other:?}"))),
+    })
+}
+
+fn schedule(inst: &Installation) -> String {
+    format!("{} {}", inst.scheduled_date, inst.scheduled_time_slot)
+}
+
+/// A history row about to be written.
+struct NewEntry<'a> {
+    installation_id: Uuid,
+    kind: HistoryKind,
+    from: Option<String>,
+    to: String,
+    assignment: Option<&'a InstallationAssignment>,
+    reason: Option<String>,
+}
+
+impl WriteTx<'_> {
+    /// Who makes the changes of this transaction (recorded in the history).
+    pub fn set_actor(&mut self, user_id: Uuid) {
+        self.actor = Some(user_id);
+    }
+
+    /// Why ops make the changes of this transaction, when the record itself
+    /// has no field for it (a withdrawal's reason).
+    pub fn set_reason(&mut self, reason: Option<String>) {
+        self.reason = reason.filter(|r| !r.trim().is_empty());
+    }
+
+    fn append_history(&mut self, entry: NewEntry<'_>) -> Result<(), StorageError> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO installation_history (installation_id, at, actor_id, kind, \
+                   from_value, to_value, assignment_id, team_id, is_primary, reason) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )?
+            .execute(params![
+                entry.installation_id.to_string(),
+                timestamp(self.now),
+                self.actor.map(|a| a.to_string()),
+                kind_name(entry.kind),
+                entry.from,
+                entry.to,
+                entry.assignment.map(|a| a.id.to_string()),
+                entry.assignment.map(|a| a.team_id.to_string()),
+                entry.assignment.map(|a| a.is_primary as i64),
+                entry.reason,
+            ])?;
+        Ok(())
+    }
+
+    /// Records what changed between the stored installation and `new`.
+    pub(super) fn record_installation_history(
+        &mut self,
+        old: Option<&Installation>,
+        new: &Installation,
+    ) -> Result<(), StorageError> {
+        // The record keeps its last reason across later moves: only a
+        // reason that changed with this save belongs to this entry.
+        let reason = new
+            .status_reason
+            .clone()
+            .filter(|r| old.is_none_or(|o| o.status_reason.as_ref() != Some(r)))
+            .or_else(|| self.reason.clone());
+        let Some(old) = old else {
+            // Imports (the demo seed) name no actor: the planner did it.
+            if self.actor.is_none() {
+                self.actor = Some(new.created_by);
+                let out = self.append_history(NewEntry {
+                    installation_id: new.id,
+                    kind: HistoryKind::Created,
+                    from: None,
+                    to: new.status.as_str().to_owned(),
+                    assignment: None,
+                    reason: None,
+                });
+                self.actor = None;
+                return out;
+            }
+            return self.append_history(NewEntry {
+                installation_id: new.id,
+                kind: HistoryKind::Created,
+                from: None,
+                to: new.status.as_str().to_owned(),
+                assignment: None,
+                reason: None,
+            });
+        };
+        if old.status != new.status {
+            self.append_history(NewEntry {
+                installation_id: new.id,
+                kind: HistoryKind::Status,
+                from: Some(old.status.as_str().to_owned()),
+                to: new.status.as_str().to_owned(),
+                assignment: None,
+                reason: reason.clone(),
+            })?;
+        }
+        if schedule(old) != schedule(new) {
+            self.append_history(NewEntry {
+                installation_id: new.id,
+                kind: HistoryKind::Schedule,
+                from: Some(schedule(old)),
+                to: schedule(new),
+                assignment: None,
+                reason,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Records what changed between the stored assignment and `new`.
+    pub(super) fn record_assignment_history(
+        &mut self,
+        old: Option<&InstallationAssignment>,
+        new: &InstallationAssignment,
+    ) -> Result<(), StorageError> {
+        let reason = new
+            .decline_reason
+            .clone()
+            .filter(|_| new.status == fieldbook_domain::AssignmentStatus::Declined)
+            .or_else(|| self.reason.clone());
+        let (kind, from) = match old {
+            None => (HistoryKind::Assigned, None),
+            Some(old) if old.status != new.status => (
+                HistoryKind::AssignmentStatus,
+                Some(old.status.as_str().to_owned()),
+            ),
+            Some(_) => return Ok(()),
+        };
+        self.append_history(NewEntry {
+            installation_id: new.installation_id,
+            kind,
+            from,
+            to: new.status.as_str().to_owned(),
+            assignment: Some(new),
+            reason,
+        })
+    }
+}
+
+impl Db<'_> {
+    /// The installation's history, oldest first.
+    pub fn installation_history(
+        &self,
+        installation: Uuid,
+    ) -> Result<Vec<HistoryRow>, StorageError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, at, actor_id, kind, from_value, to_value, assignment_id, team_id, \
+                    is_primary, reason \
+             FROM installation_history WHERE installation_id = ?1 ORDER BY id",
+        )?;
+        type Raw = (
+            i64,
+            String,
+            Option<String>,
+            String,
+            Option<String>,
+            String,
+            Option<String>,
+            Option<String>,
+            Option<i64>,
+            Option<String>,
+        );
+        let rows = stmt
+            .query_map([installation.to_string()], |r| {
+                Ok::<Raw, _>((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                    r.get(8)?,
+                    r.get(9)?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter()
+            .map(
+                |(id, at, actor, kind, from, to, assignment, team, primary, reason)| {
+                    Ok(HistoryRow {
+                        id: id as u64,
+                        at: parse_timestamp(&at)?,
+                        actor_id: actor.as_deref().map(parse_uuid).transpose()?,
+                        kind: kind_from_name(&kind)?,
+                        from,
+                        to,
+                        assignment_id: assignment.as_deref().map(parse_uuid).transpose()?,
+                        team_id: team.as_deref().map(parse_uuid).transpose()?,
+                        is_primary: primary.map(|p| p != 0),
+                        reason,
+                    })
+                },
+            )
+            .collect()
+    }
+
+    /// The stored installation, for comparing before a save.
+    pub(super) fn stored_installation(
+        &self,
+        id: Uuid,
+    ) -> Result<Option<Installation>, StorageError> {
+        let body: Option<String> = self
+            .conn
+            .prepare_cached("SELECT body FROM installations WHERE id = ?1")?
+            .query_row([id.to_string()], |r| r.get(0))
+            .optional()?;
+        body.map(|b| super::records::from_json(&b)).transpose()
+    }
+
+    /// The stored assignment, for comparing before a save.
+    pub(super) fn stored_assignment(
+        &self,
+        id: Uuid,
+    ) -> Result<Option<InstallationAssignment>, StorageError> {
+        let body: Option<String> = self
+            .conn
+            .prepare_cached("SELECT body FROM assignments WHERE id = ?1")?
+            .query_row([id.to_string()], |r| r.get(0))
+            .optional()?;
+        body.map(|b| super::records::from_json(&b)).transpose()
+    }
+}
