@@ -223,6 +223,31 @@ pub fn lead_and_survey(lead: &LeadInput, survey: &SurveyInput) -> Result<(Lead, 
         validation::MAX_NAME_CHARS,
     ))?;
     field_check(validation::charger_model(&survey.recommended_charger_model))?;
+    // Every other text of the lead and survey is fanned out to the team's
+    // devices: bounded like the technician's own fields.
+    for (field, value, max) in [
+        ("phone", &lead.phone, validation::MAX_PHONE_CHARS),
+        ("email", &lead.email, validation::MAX_EMAIL_CHARS),
+        (
+            "address_line2",
+            &lead.address_line2,
+            validation::MAX_ADDRESS_CHARS,
+        ),
+        ("city", &lead.city, validation::MAX_ADDRESS_CHARS),
+        ("postcode", &lead.postcode, validation::MAX_ADDRESS_CHARS),
+        (
+            "installer_notes",
+            &lead.installer_notes,
+            validation::MAX_TEXT_CHARS,
+        ),
+        (
+            "surveyor_notes",
+            &survey.surveyor_notes,
+            validation::MAX_TEXT_CHARS,
+        ),
+    ] {
+        field_check(validation::optional_text(field, value, max))?;
+    }
     let new_lead = Lead {
         id: Uuid::new_v4(),
         customer_name: lead.customer_name.trim().to_owned(),

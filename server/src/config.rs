@@ -76,6 +76,8 @@ pub struct ServerConfig {
     pub max_reserved_upload_bytes_per_user: u64,
     /// How often to look for blobs that arrived after their records.
     pub blob_arrival_poll: Duration,
+    /// A pull page stops taking records once their JSON passes this size.
+    pub pull_page_bytes: usize,
 }
 
 impl ServerConfig {
@@ -99,6 +101,7 @@ impl ServerConfig {
             max_reserved_upload_bytes_per_user: UploadQuota::default_for(MAX_BLOB_BYTES)
                 .max_reserved_bytes,
             blob_arrival_poll: Duration::from_secs(2),
+            pull_page_bytes: fieldbook_protocol::PULL_PAGE_BYTES,
         }
     }
 }

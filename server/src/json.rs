@@ -35,7 +35,7 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
         return ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::PayloadTooLarge,
-            "The request body is too large; send fewer mutations per push",
+            "The request body is larger than this route accepts (a push: send fewer mutations at once)",
         );
     }
     match rejection {

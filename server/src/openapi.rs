@@ -1,7 +1,9 @@
 //! The OpenAPI 3 document, generated from the handlers' annotations and
 //! merged with the blob routes' document.
 
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::path::{Operation, ParameterIn, PathItem};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use crate::{
@@ -113,5 +115,89 @@ struct ServerApi;
 pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = ServerApi::openapi();
     doc.merge(crate::blobs::BlobsApi::openapi());
+    add_common_answers(&mut doc);
     doc
+}
+
+fn operations(item: &mut PathItem) -> impl Iterator<Item = (&'static str, &mut Operation)> {
+    [
+        ("get", item.get.as_mut()),
+        ("put", item.put.as_mut()),
+        ("post", item.post.as_mut()),
+        ("delete", item.delete.as_mut()),
+        ("options", item.options.as_mut()),
+        ("head", item.head.as_mut()),
+        ("patch", item.patch.as_mut()),
+    ]
+    .into_iter()
+    .filter_map(|(method, op)| op.map(|op| (method, op)))
+}
+
+/// Answers the middleware gives on every route, added to each operation from
+/// what it takes, in one place so that no route's document can forget them
+/// (the handlers document only their own answers):
+/// - 401 where a token is required (every blob route but tus `OPTIONS`
+///   needs one too, see [`crate::auth::require_auth_except_tus_options`]);
+/// - 400 for a path or query parameter that does not parse, and 400/413 for
+///   a JSON body that does not parse or is over the route's limit;
+/// - 500 for a failure of the server, and 503 `timeout` on the JSON routes
+///   (blob uploads have no request deadline).
+fn add_common_answers(doc: &mut utoipa::openapi::OpenApi) {
+    let error = |description: &str| {
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("ErrorBody")))
+                    .build(),
+            )
+            .build()
+    };
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let blob_route = path.starts_with("/api/v1/blobs");
+        for (method, op) in operations(item) {
+            if blob_route && method != "options" && op.security.is_none() {
+                op.security = Some(vec![SecurityRequirement::new(
+                    "bearer",
+                    Vec::<String>::new(),
+                )]);
+            }
+            let authenticated = op.security.as_ref().is_some_and(|s| !s.is_empty());
+            let parameters = op.parameters.as_deref().unwrap_or_default();
+            let parsed_parameters = parameters
+                .iter()
+                .any(|p| matches!(p.parameter_in, ParameterIn::Path | ParameterIn::Query));
+            let json_body = op
+                .request_body
+                .as_ref()
+                .is_some_and(|body| body.content.contains_key("application/json"));
+            let mut common = Vec::new();
+            if authenticated {
+                common.push(("401", "No valid token (`unauthorized`): log in again"));
+            }
+            if parsed_parameters || json_body {
+                common.push((
+                    "400",
+                    "A path or query parameter, or the JSON body, does not parse (`bad_request`)",
+                ));
+            }
+            if json_body {
+                common.push((
+                    "413",
+                    "The body is larger than this route accepts (`payload_too_large`)",
+                ));
+            }
+            common.push(("500", "The server failed (`internal`); try again later"));
+            if !blob_route {
+                common.push(("503", "The server took too long (`timeout`); try again"));
+            }
+            for (status, description) in common {
+                op.responses
+                    .responses
+                    .entry(status.to_owned())
+                    .or_insert_with(|| error(description).into());
+            }
+        }
+    }
 }

@@ -196,6 +196,11 @@ fn apply_envelope(
             ),
         ));
     }
+    // Oversized or malformed text is refused before anything is stored.
+    if let Err(e) = envelope.mutation.check_limits() {
+        let outcome = rejected(RejectCode::ValidationFailed, e.to_string());
+        return record(tx, caller, envelope, outcome);
+    }
     let applied = tx.savepoint(
         |tx| apply_mutation(tx, caller, envelope),
         |result| !matches!(result, Ok(MutationOutcome::Rejected { .. }) | Err(_)),
@@ -210,6 +215,16 @@ fn apply_envelope(
             "The server could not store this change, so it was not applied; tell Central Ops if it keeps happening",
         )
     });
+    record(tx, caller, envelope, outcome)
+}
+
+/// Stores a mutation's answer under its id (advancing its device's sequence).
+fn record(
+    tx: &mut WriteTx<'_>,
+    caller: &Caller,
+    envelope: &MutationEnvelope,
+    outcome: MutationOutcome,
+) -> Result<MutationOutcome, ApiError> {
     tx.record_mutation(&MutationRecord {
         mutation_id: envelope.mutation_id,
         device_id: envelope.device_id,

@@ -99,16 +99,20 @@ async fn pages_are_bounded_and_bad_cursors_are_clear_errors() {
     for n in 0..3 {
         server.create_installation(&token, &format!("C{n}")).await;
     }
-    let page = server.pull(&token, 0, 0).await;
-    assert_eq!(page.len(), 1, "limit 0 is clamped to 1");
+    let page = server.pull(&token, 0, 1).await;
+    assert_eq!(page.len(), 1);
     assert!(page.has_more);
 
-    let (status, body) = server
-        .get("/api/v1/sync/pull?cursor=0&limit=1000000", &token)
+    // Out of range limits are refused, not clamped (issue 15).
+    for limit in [0, 1_000_000] {
+        let (status, body) = server
+            .get(&format!("/api/v1/sync/pull?cursor=0&limit={limit}"), &token)
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "limit {limit}: {body}");
+    }
+    let page = server
+        .pull(&token, 0, fieldbook_protocol::MAX_PULL_LIMIT)
         .await;
-    assert_eq!(status, StatusCode::OK);
-    let page: fieldbook_protocol::PullPage = serde_json::from_value(body).unwrap();
-    assert!(page.len() <= fieldbook_protocol::MAX_PULL_LIMIT as usize);
     assert!(!page.has_more);
 
     // Past the end: an empty last page that keeps the cursor.

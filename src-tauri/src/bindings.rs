@@ -21,6 +21,7 @@ pub fn export_bindings(out_dir: &Path) -> Result<(), ts_rs::ExportError> {
     }
     export!(
         crate::error::CommandError,
+        crate::error::ErrorCode,
         crate::session::AppInfo,
         fieldbook_store::Session,
         fieldbook_store::InstallationQuery,
@@ -39,6 +40,7 @@ pub fn export_bindings(out_dir: &Path) -> Result<(), ts_rs::ExportError> {
         fieldbook_store::OutboxEntry,
         crate::settings::StorageUsage,
     );
+    crate::command_list::write_command_types(out_dir, &cfg)?;
     write_index(out_dir)
 }
 
@@ -91,6 +93,7 @@ mod tests {
         export_bindings(fresh_dir.path()).unwrap();
         let fresh = read_bindings(fresh_dir.path()).unwrap();
         assert!(fresh.contains_key("SyncStatus.ts") && fresh.contains_key("ReportDraft.ts"));
+        assert!(fresh.contains_key("Commands.ts") && fresh.contains_key("ErrorCode.ts"));
 
         if std::env::var("FIELDBOOK_UPDATE_BINDINGS").is_ok_and(|v| v == "1") {
             std::fs::create_dir_all(&committed_dir).unwrap();

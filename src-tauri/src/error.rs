@@ -3,14 +3,69 @@
 
 use fieldbook_domain::FieldError;
 use fieldbook_store::StoreError;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use ts_rs::TS;
+
+/// Every `code` a command can answer with: the store's, the media files' and
+/// the sync engine's codes, plus the app's own `invalid_input` and
+/// `internal`. Exported to TypeScript as a union, so the UI's
+/// `err.code === "…"` checks are type-checked. A test in
+/// `src-tauri/src/error.rs` fails when one of those crates gains a code that
+/// is missing here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    // The store.
+    Locked,
+    SchemaTooNew,
+    NotFound,
+    Validation,
+    Lifecycle,
+    ReportSubmitted,
+    NotSignedIn,
+    NotPermitted,
+    UnsentWorkOfAnotherUser,
+    Io,
+    Database,
+    Corrupt,
+    // Photos and videos.
+    EmptyFile,
+    NotMedia,
+    UnsupportedPhotoFormat,
+    CorruptImage,
+    ImageTooLarge,
+    // The sync engine.
+    Offline,
+    ServerError,
+    Unauthorized,
+    BadCredentials,
+    RateLimited,
+    UnsyncedWork,
+    InvalidServerUrl,
+    ForeignDevice,
+    Refused,
+    Protocol,
+    // The app.
+    InvalidInput,
+    Internal,
+}
+
+impl ErrorCode {
+    /// The code of a library error. A code this enum lacks is a bug the test
+    /// below catches; should one slip through, the UI gets `internal` and the
+    /// log says which code it was.
+    fn of(code: &'static str) -> ErrorCode {
+        serde_json::from_value(serde_json::Value::from(code)).unwrap_or_else(|_| {
+            tracing::error!(code, "an error code missing from ErrorCode");
+            ErrorCode::Internal
+        })
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, TS)]
 pub struct CommandError {
-    /// Stable, machine-readable: the store's and the sync engine's codes, plus
-    /// `invalid_input` (a malformed argument) and `internal`.
-    pub code: String,
+    /// Stable, machine-readable; the UI branches on it.
+    pub code: ErrorCode,
     /// For the technician: what happened and what to do.
     pub message: String,
     /// Field-level problems of a validation error, to show beside each input.
@@ -20,9 +75,9 @@ pub struct CommandError {
 }
 
 impl CommandError {
-    pub fn new(code: &str, message: impl Into<String>) -> Self {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
-            code: code.to_owned(),
+            code,
             message: message.into(),
             fields: None,
         }
@@ -30,12 +85,12 @@ impl CommandError {
 
     /// An argument the UI sent that cannot be right (bad base64, …).
     pub fn invalid_input(message: impl Into<String>) -> Self {
-        Self::new("invalid_input", message)
+        Self::new(ErrorCode::InvalidInput, message)
     }
 
     /// A failure of the app itself (a panicked worker, a poisoned lock).
     pub fn internal(message: impl Into<String>) -> Self {
-        Self::new("internal", message)
+        Self::new(ErrorCode::Internal, message)
     }
 
     /// The same error with `context` in front of its message ("IMG_2.jpg: …").
@@ -47,7 +102,13 @@ impl CommandError {
 
 impl std::fmt::Display for CommandError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.code, self.message)
+        let code = serde_json::to_value(self.code).unwrap_or_default();
+        write!(
+            f,
+            "{}: {}",
+            code.as_str().unwrap_or("internal"),
+            self.message
+        )
     }
 }
 
@@ -56,7 +117,7 @@ impl std::error::Error for CommandError {}
 impl From<StoreError> for CommandError {
     fn from(e: StoreError) -> Self {
         Self {
-            code: e.code().to_owned(),
+            code: ErrorCode::of(e.code()),
             message: e.to_string(),
             fields: e.validation_errors().map(|v| v.errors.clone()),
         }
@@ -69,7 +130,7 @@ impl From<fieldbook_sync::SyncError> for CommandError {
         if let fieldbook_sync::SyncError::Store(store) = e {
             return store.into();
         }
-        Self::new(e.code(), e.to_string())
+        Self::new(ErrorCode::of(e.code()), e.to_string())
     }
 }
 
@@ -108,7 +169,7 @@ mod tests {
             pending_mutations: 3,
             pending_blobs: 2,
         });
-        assert_eq!(err.code, "unsynced_work");
+        assert_eq!(err.code, ErrorCode::UnsyncedWork);
         assert!(
             err.message.contains("3 change(s) and 2 file(s)"),
             "{}",
@@ -118,8 +179,41 @@ mod tests {
         let err = CommandError::from(fieldbook_sync::SyncError::Store(StoreError::from(
             FieldError::required("reason", "Reason is required"),
         )));
-        assert_eq!(err.code, "validation");
+        assert_eq!(err.code, ErrorCode::Validation);
         assert_eq!(err.fields.as_ref().map(Vec::len), Some(1));
+    }
+
+    /// The `code()` of each library error, read from its source: every
+    /// code it can return must be a member of [`ErrorCode`].
+    #[test]
+    fn every_library_error_code_is_in_the_union() {
+        let sources = [
+            ("store", include_str!("../../crates/store/src/error.rs")),
+            ("media", include_str!("../../crates/media/src/error.rs")),
+            ("sync", include_str!("../../crates/sync/src/error.rs")),
+        ];
+        for (library, source) in sources {
+            let start = source
+                .find("pub fn code(&self) -> &'static str {")
+                .unwrap_or_else(|| panic!("{library}: no code() found"));
+            let body = &source[start..];
+            let body = &body[..body.find("\n    }\n").expect("end of code()")];
+            let codes: Vec<&str> = body
+                .split("=> \"")
+                .skip(1)
+                .map(|rest| &rest[..rest.find('"').unwrap()])
+                .collect();
+            assert!(codes.len() >= 5, "{library}: only {codes:?}");
+            for code in codes {
+                let parsed: Result<ErrorCode, _> =
+                    serde_json::from_value(serde_json::Value::from(code));
+                assert!(
+                    parsed.is_ok(),
+                    "{library}'s code {code:?} is missing from ErrorCode"
+                );
+            }
+        }
+        assert_eq!(ErrorCode::of("no_such_code"), ErrorCode::Internal);
     }
 
     #[test]

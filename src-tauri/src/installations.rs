@@ -288,7 +288,7 @@ mod tests {
         let fx = Fixture::new();
         let id = fx.job_in(InstallationStatus::Planned);
         let err = start_installation(&fx.ctx, id, None).await.unwrap_err();
-        assert_eq!(err.code, "validation");
+        assert_eq!(err.code, crate::error::ErrorCode::Validation);
         let fields = err.fields.expect("field problems");
         assert_eq!(fields[0].field, "override_reason");
 
@@ -313,7 +313,7 @@ mod tests {
         let err = could_not_complete(&fx.ctx, id, "  ".into())
             .await
             .unwrap_err();
-        assert_eq!(err.code, "validation");
+        assert_eq!(err.code, crate::error::ErrorCode::Validation);
         let job = could_not_complete(&fx.ctx, id, "No power to the garage".into())
             .await
             .unwrap();
@@ -353,7 +353,7 @@ mod tests {
         let err = respond_to_assignment(&fx.ctx, assignment.id, false, None)
             .await
             .unwrap_err();
-        assert_eq!(err.code, "validation");
+        assert_eq!(err.code, crate::error::ErrorCode::Validation);
         let declined = respond_to_assignment(
             &fx.ctx,
             assignment.id,
@@ -366,14 +366,14 @@ mod tests {
         let err = respond_to_assignment(&fx.ctx, assignment.id, true, None)
             .await
             .unwrap_err();
-        assert_eq!(err.code, "lifecycle");
+        assert_eq!(err.code, crate::error::ErrorCode::Lifecycle);
     }
 
     #[tokio::test]
     async fn an_unknown_installation_is_not_found() {
         let fx = Fixture::new();
         let err = get_installation(&fx.ctx, Uuid::new_v4()).await.unwrap_err();
-        assert_eq!(err.code, "not_found");
+        assert_eq!(err.code, crate::error::ErrorCode::NotFound);
         assert!(
             err.message.contains("sync and try again"),
             "{}",

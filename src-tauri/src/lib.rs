@@ -6,6 +6,7 @@
 //! submodule of one-line `#[tauri::command]` wrappers.
 
 pub mod bindings;
+pub mod command_list;
 pub mod context;
 pub mod error;
 pub mod installations;
@@ -18,6 +19,8 @@ pub mod settings;
 pub mod sync;
 
 #[cfg(test)]
+mod mock_answers;
+#[cfg(test)]
 mod test_support;
 
 use std::path::PathBuf;
@@ -26,6 +29,7 @@ use sha2::Digest;
 use tauri::{AppHandle, Manager, Runtime, WebviewWindowBuilder};
 use tauri_plugin_dialog::{DialogExt, MessageDialogKind};
 
+use command_list::invoke_handler;
 use context::{AppContext, LaunchSettings};
 
 /// The window the UI lives in (`tauri.conf.json`, created in setup).
@@ -73,34 +77,7 @@ pub fn run() {
                 });
             },
         )
-        .invoke_handler(tauri::generate_handler![
-            session::commands::app_info,
-            session::commands::current_session,
-            session::commands::sign_in,
-            session::commands::sign_out,
-            installations::commands::list_installations,
-            installations::commands::get_installation,
-            installations::commands::start_installation,
-            installations::commands::finish_installation,
-            installations::commands::could_not_complete,
-            installations::commands::set_installation_flags,
-            installations::commands::respond_to_assignment,
-            reports::commands::get_report_draft,
-            reports::commands::save_report_draft,
-            reports::commands::sign_report,
-            reports::commands::submit_report,
-            reports::commands::get_report,
-            media::commands::attach_media,
-            media::commands::set_media_caption,
-            media::commands::remove_media,
-            sync::commands::sync_status,
-            sync::commands::sync_now,
-            sync::commands::needs_attention,
-            sync::commands::retry_outbox_entry,
-            sync::commands::dismiss_outbox_entry,
-            settings::commands::storage_usage,
-            installations::commands::dismiss_held_work,
-        ])
+        .invoke_handler(command_list::with_app_commands!(invoke_handler))
         .setup(|app| {
             setup(app.handle());
             Ok(())

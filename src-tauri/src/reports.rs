@@ -231,7 +231,7 @@ mod tests {
         let mut late = base.clone();
         late.general_notes = "after submit".into();
         let err = save_report_draft(&fx.ctx, late).await.unwrap_err();
-        assert_eq!(err.code, "report_submitted");
+        assert_eq!(err.code, crate::error::ErrorCode::ReportSubmitted);
     }
 
     async fn finish_installation_for(fx: &Fixture, id: Uuid) {
@@ -248,11 +248,12 @@ mod tests {
         draft.charger_model = "x".repeat(500);
         let saved = save_report_draft(&fx.ctx, draft).await.unwrap();
         assert!(saved
+            .check
             .problems
             .errors
             .iter()
             .any(|e| e.field == "charger_model"));
-        assert_eq!(saved.signature_matches, None);
+        assert_eq!(saved.check.signature_matches, None);
     }
 
     #[tokio::test]
@@ -271,7 +272,7 @@ mod tests {
         let mut changed = signed.clone();
         changed.general_notes = "Customer asked for a longer cable".into();
         let saved = save_report_draft(&fx.ctx, changed).await.unwrap();
-        assert_eq!(saved.signature_matches, Some(false));
+        assert_eq!(saved.check.signature_matches, Some(false));
     }
 
     #[tokio::test]
@@ -281,12 +282,12 @@ mod tests {
         let err = sign_report(&fx.ctx, id, "%%%".into(), strokes(), "Dana".into())
             .await
             .unwrap_err();
-        assert_eq!(err.code, "invalid_input");
+        assert_eq!(err.code, crate::error::ErrorCode::InvalidInput);
         let jpeg_ish = base64::engine::general_purpose::STANDARD.encode([0xFF, 0xD8, 0xFF, 0xE0]);
         let err = sign_report(&fx.ctx, id, jpeg_ish, strokes(), "Dana".into())
             .await
             .unwrap_err();
-        assert_eq!(err.code, "invalid_input");
+        assert_eq!(err.code, crate::error::ErrorCode::InvalidInput);
         assert!(err.message.contains("sign again"), "{}", err.message);
     }
 
@@ -296,7 +297,7 @@ mod tests {
         let id = fx.started_job().await;
         finish_installation_for(&fx, id).await;
         let err = submit_report(&fx.ctx, id).await.unwrap_err();
-        assert_eq!(err.code, "validation");
+        assert_eq!(err.code, crate::error::ErrorCode::Validation);
         let fields: Vec<String> = err.fields.unwrap().into_iter().map(|f| f.field).collect();
         assert!(
             fields.contains(&"charger_serial_number".to_owned()),

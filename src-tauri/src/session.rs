@@ -64,8 +64,8 @@ pub mod commands {
     use super::*;
 
     #[tauri::command]
-    pub fn app_info(ctx: State<'_, AppContext>) -> AppInfo {
-        super::app_info(&ctx)
+    pub async fn app_info(ctx: State<'_, AppContext>) -> CommandResult<AppInfo> {
+        Ok(super::app_info(&ctx))
     }
 
     #[tauri::command]
@@ -124,7 +124,7 @@ mod tests {
         let fx = Fixture::new();
         fx.started_job().await;
         let err = sign_out(&fx.ctx, false).await.unwrap_err();
-        assert_eq!(err.code, "unsynced_work");
+        assert_eq!(err.code, crate::error::ErrorCode::UnsyncedWork);
         assert!(current_session(&fx.ctx).await.unwrap().is_some());
         sign_out(&fx.ctx, true).await.unwrap();
         assert!(current_session(&fx.ctx).await.unwrap().is_none());
@@ -136,6 +136,6 @@ mod tests {
         let err = sign_in(&fx.ctx, "not a url".into(), "alex".into(), "pw".into())
             .await
             .unwrap_err();
-        assert_eq!(err.code, "invalid_server_url");
+        assert_eq!(err.code, crate::error::ErrorCode::InvalidServerUrl);
     }
 }

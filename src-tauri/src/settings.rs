@@ -36,7 +36,7 @@ pub async fn storage_usage(ctx: &AppContext) -> CommandResult<StorageUsage> {
         }
         add_media(&media_root, true, &mut usage).map_err(|e| {
             CommandError::new(
-                "io",
+                crate::error::ErrorCode::Io,
                 format!(
                     "could not measure the media folder {}: {e}",
                     media_root.display()

@@ -70,13 +70,14 @@ pub mod commands {
     use super::*;
 
     #[tauri::command]
-    pub fn sync_status(ctx: State<'_, AppContext>) -> SyncStatus {
-        super::sync_status(&ctx)
+    pub async fn sync_status(ctx: State<'_, AppContext>) -> CommandResult<SyncStatus> {
+        Ok(super::sync_status(&ctx))
     }
 
     #[tauri::command]
-    pub fn sync_now(ctx: State<'_, AppContext>) {
-        super::sync_now(&ctx)
+    pub async fn sync_now(ctx: State<'_, AppContext>) -> CommandResult<()> {
+        super::sync_now(&ctx);
+        Ok(())
     }
 
     #[tauri::command]

@@ -63,7 +63,7 @@ async fn a_report_made_through_the_commands_reaches_the_server() {
     )
     .await
     .unwrap_err();
-    assert_eq!(wrong.code, "bad_credentials");
+    assert_eq!(wrong.code, fieldbook_app::error::ErrorCode::BadCredentials);
     let signed_in = session::sign_in(
         &ctx,
         url.clone(),

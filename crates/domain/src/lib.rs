@@ -13,8 +13,8 @@ pub mod report;
 pub mod validation;
 
 pub use ids::{InstallationId, InstallationIdError, Sha256Hex};
-pub use lifecycle::{Actor, LifecycleError, StartRequest};
+pub use lifecycle::{Actor, LifecycleError, StartAction, StartRequest, TechnicianActions};
 pub use models::*;
 pub use mutation::{Mutation, MutationKind};
-pub use report::{CustomerSignature, ReportDraft, SignaturePoint, SignatureStroke};
+pub use report::{CustomerSignature, ReportCheck, ReportDraft, SignaturePoint, SignatureStroke};
 pub use validation::{FieldError, FieldErrorCode, ValidationErrors};

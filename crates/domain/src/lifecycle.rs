@@ -166,6 +166,47 @@ pub fn start_needs_override(status: InstallationStatus) -> Option<bool> {
     }
 }
 
+/// "Start installation" as the installation screen offers it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct StartAction {
+    /// Only through "start anyway", with a reason (the job is not confirmed).
+    pub needs_override: bool,
+}
+
+/// What a technician may do with an installation in a given state: the
+/// buttons the installation and report screens offer. Computed here so the
+/// screens never restate the state machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct TechnicianActions {
+    /// `None`: the job cannot be started from this state.
+    pub start: Option<StartAction>,
+    /// "Finish installation".
+    pub finish: bool,
+    /// "Could not complete" (with a reason).
+    pub could_not_complete: bool,
+    /// The report can be opened: work has begun on site, or a draft or a
+    /// report exists already.
+    pub open_report: bool,
+    /// The report can be submitted ("Finish installation" came first).
+    pub submit_report: bool,
+}
+
+/// The technician's moves from `status`, read off the move table.
+/// `has_report` says whether a report draft or a submitted report exists.
+pub fn technician_actions(status: InstallationStatus, has_report: bool) -> TechnicianActions {
+    let may = |to| check_move(status, to, Actor::Technician).is_ok();
+    TechnicianActions {
+        start: start_needs_override(status).map(|needs_override| StartAction { needs_override }),
+        finish: may(Completed),
+        could_not_complete: may(Rescheduled),
+        open_report: has_report
+            || matches!(status, InProgress | Completed | ReportSubmitted | Closed),
+        submit_report: may(ReportSubmitted),
+    }
+}
+
 fn set_status(inst: &mut Installation, to: InstallationStatus, now: DateTime<Utc>) {
     inst.status = to;
     inst.material_ready |= to.implies_material_ready();
@@ -476,6 +517,69 @@ mod tests {
             }
             ops_transition(&mut inst, to, Some("customer away"), None, now()).unwrap();
             assert_eq!(inst.status_reason.as_deref(), Some("customer away"));
+        }
+    }
+
+    #[test]
+    fn technician_actions_follow_the_move_table() {
+        let start = |needs_override| Some(StartAction { needs_override });
+        // (status, start, finish, could not complete, open report, submit report)
+        let expected = [
+            (Planned, start(true), false, false, false, false),
+            (MaterialPending, start(true), false, false, false, false),
+            (MaterialReady, start(true), false, false, false, false),
+            (Confirmed, start(false), false, false, false, false),
+            (InProgress, None, true, true, true, false),
+            (Completed, None, false, false, true, true),
+            (ReportSubmitted, None, false, false, true, false),
+            (Closed, None, false, false, true, false),
+            (Rescheduled, None, false, false, false, false),
+            (Cancelled, None, false, false, false, false),
+        ];
+        assert_eq!(expected.len(), InstallationStatus::ALL.len());
+        for (status, start, finish, could_not_complete, open_report, submit_report) in expected {
+            assert!(technician_actions(status, true).open_report, "{status}");
+            assert_eq!(
+                technician_actions(status, false),
+                TechnicianActions {
+                    start,
+                    finish,
+                    could_not_complete,
+                    open_report,
+                    submit_report,
+                },
+                "{status}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_offered_action_is_accepted_by_the_moves() {
+        for &status in InstallationStatus::ALL {
+            let actions = technician_actions(status, false);
+            let reason = StartRequest {
+                override_reason: Some("customer present".into()),
+            };
+            assert_eq!(
+                actions.start.is_some(),
+                start(&mut installation(status), status, &reason, now()).is_ok(),
+                "{status}"
+            );
+            assert_eq!(
+                actions.finish,
+                finish(&mut installation(status), status, now()).is_ok(),
+                "{status}"
+            );
+            assert_eq!(
+                actions.could_not_complete,
+                could_not_complete(&mut installation(status), status, "no power", now()).is_ok(),
+                "{status}"
+            );
+            assert_eq!(
+                actions.submit_report,
+                submit_report(&mut installation(status), true, now()).is_ok(),
+                "{status}"
+            );
         }
     }
 

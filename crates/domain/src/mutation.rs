@@ -12,6 +12,7 @@ use uuid::Uuid;
 use crate::models::{
     AssignmentStatus, BlobRef, InstallationMedia, InstallationReport, InstallationStatus, MediaType,
 };
+use crate::validation::{self, ValidationErrors, MAX_REASON_CHARS};
 
 /// One technician action on shared data.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -152,6 +153,38 @@ impl Mutation {
         }
     }
 
+    /// Every free-text field within its length limit and format (the
+    /// limits of [`crate::validation`]). The server checks this before
+    /// anything else, so an oversized value is never stored or fanned out
+    /// in pulls; the device's store applies the same rules as it builds
+    /// the values.
+    pub fn check_limits(&self) -> Result<(), ValidationErrors> {
+        let mut errs = ValidationErrors::default();
+        let reason = |field, value: &str| validation::optional_text(field, value, MAX_REASON_CHARS);
+        match self {
+            Mutation::InstallationStart {
+                override_reason: Some(r),
+                ..
+            } => errs.check(reason("override_reason", r)),
+            Mutation::InstallationCouldNotComplete { reason: r, .. }
+            | Mutation::AssignmentRespond {
+                reason: Some(r), ..
+            } => errs.check(reason("reason", r)),
+            Mutation::ReportSubmit { report } => errs.errors.extend(report.check_limits().errors),
+            Mutation::MediaAttach { media } => {
+                errs.check(validation::caption(&media.caption));
+                errs.check(validation::mime("mime", &media.file.mime));
+            }
+            Mutation::MediaCaption { caption, .. } => errs.check(validation::caption(caption)),
+            Mutation::InstallationStart { .. }
+            | Mutation::InstallationFinish { .. }
+            | Mutation::InstallationSetFlags { .. }
+            | Mutation::AssignmentRespond { .. }
+            | Mutation::MediaRemove { .. } => {}
+        }
+        errs.into_result()
+    }
+
     /// Blobs this mutation refers to (they upload on their own queue).
     pub fn blobs(&self) -> Vec<&BlobRef> {
         match self {
@@ -178,6 +211,45 @@ pub fn media_type_for_mime(mime: &str) -> Option<MediaType> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn oversized_text_in_any_mutation_is_refused_before_it_is_applied() {
+        let at = DateTime::<Utc>::from_timestamp(0, 0).unwrap();
+        let huge = "x".repeat(MAX_REASON_CHARS + 1);
+        let refused = [
+            Mutation::InstallationStart {
+                installation_id: Uuid::nil(),
+                expected_from: InstallationStatus::Planned,
+                override_reason: Some(huge.clone()),
+                at,
+            },
+            Mutation::InstallationCouldNotComplete {
+                installation_id: Uuid::nil(),
+                expected_from: InstallationStatus::InProgress,
+                reason: huge.clone(),
+                at,
+            },
+            Mutation::AssignmentRespond {
+                assignment_id: Uuid::nil(),
+                response: AssignmentStatus::Accepted,
+                reason: Some(huge.clone()),
+                at,
+            },
+            Mutation::MediaCaption {
+                media_id: Uuid::nil(),
+                caption: huge,
+            },
+        ];
+        for mutation in refused {
+            assert!(mutation.check_limits().is_err(), "{:?}", mutation.kind());
+        }
+        let finish = Mutation::InstallationFinish {
+            installation_id: Uuid::nil(),
+            expected_from: InstallationStatus::InProgress,
+            at,
+        };
+        assert!(finish.check_limits().is_ok());
+    }
 
     #[test]
     fn wire_format_is_kind_plus_payload() {

@@ -7,12 +7,18 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::ids::Sha256Hex;
-use crate::models::{BlobRef, InstallationReport};
+use crate::lifecycle;
+use crate::models::{BlobRef, InstallationReport, InstallationStatus};
 use crate::validation::{self, FieldError, FieldErrorCode, ValidationErrors};
 
 /// Upper bound on signature points, so a stuck pointer cannot grow a report
 /// without limit (a full-screen signature is a few thousand points).
 pub const MAX_SIGNATURE_POINTS: usize = 50_000;
+/// Upper bound on strokes (each has at least one point, so this only stops
+/// a flood of empty ones long before the point limit).
+pub const MAX_SIGNATURE_STROKES: usize = 5_000;
+/// Widest pen a stroke may claim, in CSS pixels.
+pub const MAX_PEN_WIDTH: f64 = 100.0;
 
 /// One point of a stroke as signature_pad records it (canvas CSS pixels,
 /// pressure 0..1, time in ms since the epoch).
@@ -59,6 +65,37 @@ impl CustomerSignature {
                 "customer_signature",
                 FieldErrorCode::InvalidFormat,
                 "The signature image must be a PNG",
+            ));
+        }
+        if self.strokes.len() > MAX_SIGNATURE_STROKES {
+            errs.errors.push(FieldError::new(
+                "customer_signature",
+                FieldErrorCode::TooLong,
+                format!(
+                    "The signature has {} strokes; clear it and sign again",
+                    self.strokes.len()
+                ),
+            ));
+        }
+        // One colour message for the whole signature is enough.
+        if let Some(Err(e)) = self
+            .strokes
+            .iter()
+            .map(|s| validation::pen_color(&s.pen_color))
+            .find(Result::is_err)
+        {
+            errs.errors.push(e);
+        }
+        let strokes_ok = self.strokes.iter().all(|s| {
+            !s.points.is_empty()
+                && (0.0..=MAX_PEN_WIDTH).contains(&s.min_width)
+                && (0.0..=MAX_PEN_WIDTH).contains(&s.max_width)
+        });
+        if !strokes_ok {
+            errs.errors.push(FieldError::new(
+                "customer_signature",
+                FieldErrorCode::InvalidFormat,
+                "The signature has an empty stroke or an impossible pen width; clear it and sign again",
             ));
         }
         let points: usize = self.strokes.iter().map(|s| s.points.len()).sum();
@@ -110,6 +147,27 @@ impl ReportContent<'_> {
         Sha256Hex::digest(&json)
     }
 }
+
+/// What the report screen shows about a draft, answered by the backend after
+/// every autosave and with the installation: the screen never restates these
+/// rules.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct ReportCheck {
+    /// Problems to show while typing (lengths, characters); never "required".
+    pub problems: ValidationErrors,
+    /// Everything that stops the report from being submitted now, in the
+    /// order of the form; empty when it can be submitted. The installation's
+    /// state comes first, as the field `installation_status`.
+    pub missing: Vec<FieldError>,
+    /// `None` when not signed; `Some(false)` when the report changed after
+    /// the customer signed and they must sign again.
+    pub signature_matches: Option<bool>,
+}
+
+/// The field name under which [`ReportDraft::check`] reports an installation
+/// that cannot take its report yet.
+pub const INSTALLATION_STATUS_FIELD: &str = "installation_status";
 
 /// A report being written on the device. Local only until submitted; every
 /// field may be incomplete.
@@ -229,6 +287,13 @@ impl ReportDraft {
             &self.general_notes,
             validation::MAX_TEXT_CHARS,
         ));
+        if let Some(reason) = &self.start_override_reason {
+            errs.check(validation::optional_text(
+                "start_override_reason",
+                reason,
+                validation::MAX_REASON_CHARS,
+            ));
+        }
         match &self.customer_signature {
             None => errs.errors.push(FieldError::required(
                 "customer_signature",
@@ -248,6 +313,38 @@ impl ReportDraft {
             }
         }
         errs
+    }
+
+    /// Whether the signature still covers the content; `None` when unsigned.
+    pub fn signature_matches(&self, media: &[Sha256Hex]) -> Option<bool> {
+        self.customer_signature
+            .as_ref()
+            .map(|sig| sig.content_hash == self.content_hash(media))
+    }
+
+    /// Everything the report screen says about this draft, with the media
+    /// attached now and the installation in `status`.
+    pub fn check(&self, media: &[Sha256Hex], status: InstallationStatus) -> ReportCheck {
+        let mut missing = Vec::new();
+        let actions = lifecycle::technician_actions(status, true);
+        if !actions.submit_report {
+            let message = if actions.finish {
+                "Press “Finish installation” on the installation screen first"
+            } else {
+                "This job cannot take a report in its current state"
+            };
+            missing.push(FieldError::new(
+                INSTALLATION_STATUS_FIELD,
+                FieldErrorCode::InvalidFormat,
+                message,
+            ));
+        }
+        missing.extend(self.validate_for_submit(media).errors);
+        ReportCheck {
+            problems: self.validate_while_editing(),
+            missing,
+            signature_matches: self.signature_matches(media),
+        }
     }
 
     /// Turns a complete draft into the submitted report.
@@ -300,6 +397,28 @@ impl InstallationReport {
             });
         }
         Ok(())
+    }
+
+    /// The length limits and formats of every free-text field, signature
+    /// included (what [`crate::Mutation::check_limits`] checks of a report).
+    pub fn check_limits(&self) -> ValidationErrors {
+        let draft = self.as_draft();
+        let mut errs = draft.validate_while_editing();
+        if let Some(reason) = &self.start_override_reason {
+            errs.check(validation::optional_text(
+                "start_override_reason",
+                reason,
+                validation::MAX_REASON_CHARS,
+            ));
+        }
+        if let Some(Err(e)) = self
+            .customer_signature
+            .as_ref()
+            .map(CustomerSignature::validate)
+        {
+            errs.errors.extend(e.errors);
+        }
+        errs
     }
 
     fn as_draft(&self) -> ReportDraft {
@@ -447,6 +566,71 @@ mod tests {
         sig.png.mime = "image/jpeg".into();
         let errs = d.validate_for_submit(&media());
         assert_eq!(errs.errors.len(), 3, "{errs:?}");
+    }
+
+    #[test]
+    fn check_lists_what_is_missing_in_form_order_with_the_job_state_first() {
+        let d = ReportDraft::new(Uuid::from_u128(7), now());
+        let check = d.check(&[], InstallationStatus::InProgress);
+        let fields: Vec<&str> = check.missing.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                INSTALLATION_STATUS_FIELD,
+                "charger_serial_number",
+                "charger_model",
+                "installation_successful",
+                "customer_signature"
+            ]
+        );
+        assert!(check.missing[0].message.contains("Finish installation"));
+        assert!(check.problems.is_empty());
+        assert_eq!(check.signature_matches, None);
+
+        let check = d.check(&[], InstallationStatus::Cancelled);
+        assert!(check.missing[0].message.contains("cannot take a report"));
+        let check = d.check(&[], InstallationStatus::Completed);
+        assert_eq!(check.missing[0].field, "charger_serial_number");
+    }
+
+    #[test]
+    fn check_of_a_complete_signed_draft_is_empty_until_something_changes() {
+        let mut d = complete_draft();
+        let check = d.check(&media(), InstallationStatus::Completed);
+        assert!(check.missing.is_empty(), "{:?}", check.missing);
+        assert_eq!(check.signature_matches, Some(true));
+
+        d.charger_model.push('!');
+        let check = d.check(&media(), InstallationStatus::Completed);
+        assert_eq!(check.signature_matches, Some(false));
+        assert_eq!(check.missing.len(), 1);
+        assert!(check.missing[0].message.contains("sign again"));
+        // A photo added after signing voids it too.
+        let d = complete_draft();
+        let mut more = media();
+        more.push(Sha256Hex::digest(b"photo 3"));
+        assert_eq!(d.signature_matches(&more), Some(false));
+    }
+
+    #[test]
+    fn check_reports_typing_problems_both_while_editing_and_before_submit() {
+        let mut d = ReportDraft::new(Uuid::from_u128(7), now());
+        d.charger_model = "Zappi\u{7}".into();
+        d.installation_successful = Some(false);
+        let check = d.check(&[], InstallationStatus::Completed);
+        assert_eq!(check.problems.errors.len(), 1);
+        assert_eq!(check.problems.errors[0].field, "charger_model");
+        let fields: Vec<&str> = check.missing.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "charger_serial_number",
+                "charger_model",
+                "issues_encountered",
+                "customer_signature"
+            ]
+        );
+        assert_eq!(check.missing[1].code, FieldErrorCode::ControlCharacters);
     }
 
     #[test]

@@ -20,6 +20,17 @@ pub const MAX_REASON_CHARS: usize = 1_000;
 pub const MAX_NAME_CHARS: usize = 200;
 /// Login names.
 pub const MAX_USERNAME_CHARS: usize = 64;
+/// A media type (`type/subtype`, RFC 6838 allows 127 characters for each;
+/// real ones are far shorter).
+pub const MAX_MIME_CHARS: usize = 127;
+/// A signature pen colour (`#rrggbbaa`, `rgba(255, 255, 255, 0.5)`, `black`).
+pub const MAX_PEN_COLOR_CHARS: usize = 32;
+/// Addresses, towns and postcodes of a customer site.
+pub const MAX_ADDRESS_CHARS: usize = 200;
+/// Phone numbers.
+pub const MAX_PHONE_CHARS: usize = 50;
+/// E-mail addresses (RFC 5321's path limit).
+pub const MAX_EMAIL_CHARS: usize = 254;
 
 /// What kind of problem a field has; stable codes the UI can branch on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -212,6 +223,51 @@ pub fn person_name(field: &str, value: &str) -> Result<(), FieldError> {
     single_line(field, value)
 }
 
+/// A media type such as `image/jpeg`: one line, `type/subtype` made of the
+/// characters RFC 6838 allows, at most [`MAX_MIME_CHARS`].
+pub fn mime(field: &str, value: &str) -> Result<(), FieldError> {
+    max_chars(field, value, MAX_MIME_CHARS)?;
+    let token = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "!#$&^_.+-".contains(c))
+    };
+    match value.split_once('/') {
+        Some((kind, subtype)) if token(kind) && token(subtype) => Ok(()),
+        _ => Err(FieldError::new(
+            field,
+            FieldErrorCode::InvalidFormat,
+            format!(
+                "{} must be a media type such as image/jpeg",
+                humanise(field)
+            ),
+        )),
+    }
+}
+
+/// A signature pen colour as the canvas takes it (`#1a2b3c`,
+/// `rgb(10, 20, 40)`, `black`): at most [`MAX_PEN_COLOR_CHARS`] of letters,
+/// digits and `#(),.% `.
+pub fn pen_color(value: &str) -> Result<(), FieldError> {
+    let field = "pen_color";
+    if value.trim().is_empty() {
+        return Err(FieldError::required(field, "The pen colour is missing"));
+    }
+    max_chars(field, value, MAX_PEN_COLOR_CHARS)?;
+    if value
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "#(),.% ".contains(c))
+    {
+        Ok(())
+    } else {
+        Err(FieldError::new(
+            field,
+            FieldErrorCode::InvalidFormat,
+            "The pen colour must be a CSS colour such as #000000 or rgb(0, 0, 0)",
+        ))
+    }
+}
+
 /// Installation id in the `INS-YYYY-NNNNNN` format.
 pub fn installation_id(value: &str) -> Result<(), FieldError> {
     value
@@ -332,6 +388,42 @@ mod tests {
         );
         let e = no_control_chars("general_notes", "a\u{1}").unwrap_err();
         assert!(e.message.contains("U+0001"), "{}", e.message);
+    }
+
+    #[test]
+    fn mime_and_pen_colour_are_bounded_and_well_formed() {
+        assert_eq!(code(mime("mime", "image/jpeg")), None);
+        assert_eq!(code(mime("mime", "video/x-matroska")), None);
+        assert_eq!(
+            code(mime("mime", &format!("image/{}", "x".repeat(200)))),
+            Some(FieldErrorCode::TooLong)
+        );
+        for bad in [
+            "",
+            "image",
+            "image/",
+            "/jpeg",
+            "image/jp eg",
+            "image/jpeg\n",
+        ] {
+            assert_eq!(
+                code(mime("mime", bad)),
+                Some(FieldErrorCode::InvalidFormat),
+                "{bad:?}"
+            );
+        }
+        for good in ["black", "#1a2b3c", "rgb(10, 20, 40)", "rgba(0, 0, 0, 0.5)"] {
+            assert_eq!(code(pen_color(good)), None, "{good}");
+        }
+        assert_eq!(code(pen_color("")), Some(FieldErrorCode::Required));
+        assert_eq!(
+            code(pen_color(&"#".repeat(33))),
+            Some(FieldErrorCode::TooLong)
+        );
+        assert_eq!(
+            code(pen_color("url(javascript:x)")),
+            Some(FieldErrorCode::InvalidFormat)
+        );
     }
 
     #[test]

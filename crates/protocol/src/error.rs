@@ -35,6 +35,9 @@ pub enum ErrorCode {
     Timeout,
     /// An unexpected server error; retry later.
     Internal,
+    /// The pull cursor is not one this server hands out (above
+    /// `MAX_PULL_CURSOR`): pull again from 0.
+    InvalidCursor,
 }
 
 impl ErrorCode {
@@ -52,6 +55,7 @@ impl ErrorCode {
             ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::Timeout => "timeout",
             ErrorCode::Internal => "internal",
+            ErrorCode::InvalidCursor => "invalid_cursor",
         }
     }
 }
@@ -102,6 +106,7 @@ mod tests {
         ErrorCode::PayloadTooLarge,
         ErrorCode::Timeout,
         ErrorCode::Internal,
+        ErrorCode::InvalidCursor,
     ];
 
     #[test]

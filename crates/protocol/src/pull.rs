@@ -12,16 +12,27 @@ use uuid::Uuid;
 pub const MAX_PULL_LIMIT: u32 = 1000;
 /// Page size when `limit` is omitted.
 pub const DEFAULT_PULL_LIMIT: u32 = 500;
+/// Largest cursor: sequences are stored as signed 64-bit integers.
+pub const MAX_PULL_CURSOR: u64 = i64::MAX as u64;
+/// The server stops adding records to a page once their JSON would pass
+/// this many bytes (a single larger record still comes, alone), so a page
+/// stays small enough to apply in one local transaction.
+pub const PULL_PAGE_BYTES: usize = 4 * 1024 * 1024;
 
 /// Query of `GET /api/v1/sync/pull`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
 pub struct PullQuery {
-    /// The `next_cursor` of the previous page; 0 (or omitted) for a first sync.
+    /// The `next_cursor` of the previous page; 0 (or omitted) for a first
+    /// sync. At most [`MAX_PULL_CURSOR`] (larger: 400 `invalid_cursor`).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", param(maximum = 9223372036854775807_u64))]
     pub cursor: u64,
-    /// Most records (plus tombstones) in the page; clamped to 1..=1000.
+    /// Most records (plus tombstones) in the page, 1..=1000 (default 500;
+    /// outside the range: 400 `bad_request`). A page may hold fewer: it is
+    /// also bounded by [`PULL_PAGE_BYTES`].
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 1000))]
     pub limit: Option<u32>,
 }
 

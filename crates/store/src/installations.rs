@@ -6,7 +6,8 @@ use fieldbook_domain::lifecycle::{self, StartRequest};
 use fieldbook_domain::validation::{self, MAX_REASON_CHARS};
 use fieldbook_domain::{
     AssignmentStatus, Installation, InstallationAssignment, InstallationId, InstallationMedia,
-    InstallationReport, InstallationStatus, Lead, Mutation, ReportDraft, Survey, Team, TimeSlot,
+    InstallationReport, InstallationStatus, Lead, Mutation, ReportCheck, ReportDraft, Sha256Hex,
+    Survey, Team, TechnicianActions, TimeSlot,
 };
 use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
@@ -130,6 +131,12 @@ pub struct InstallationDetail {
     /// holds for Central Ops: "received, waiting for Central Ops", then
     /// their decision. Not an error, not in needs-attention.
     pub held_work: Vec<crate::held_work::HeldWork>,
+    /// What the technician may do now (the domain's answer for the status).
+    pub actions: TechnicianActions,
+    /// The domain's check of the report draft (an empty one when none was
+    /// started) against the media and status above; `None` once a report
+    /// was submitted.
+    pub report_check: Option<ReportCheck>,
 }
 
 const INSTALLATION_COLUMNS: &str = "id, installation_id, survey_id, lead_id, scheduled_date, \
@@ -496,13 +503,32 @@ impl Store {
                 })
             })
             .collect::<Result<_>>()?;
+        let report_draft = reports::load_draft(conn, id)?;
+        let report = reports::load_report(conn, id)?;
+        let media = crate::media::list_for_installation(conn, id)?;
+        let actions = lifecycle::technician_actions(
+            installation.status,
+            report_draft.is_some() || report.is_some(),
+        );
+        let report_check = match report {
+            Some(_) => None,
+            None => {
+                let hashes: Vec<Sha256Hex> = media.iter().map(|m| m.file.sha256.clone()).collect();
+                let draft = report_draft
+                    .clone()
+                    .unwrap_or_else(|| ReportDraft::new(id, Utc::now()));
+                Some(draft.check(&hashes, installation.status))
+            }
+        };
         Ok(InstallationDetail {
             lead: load_lead(conn, installation.lead_id)?,
             survey: load_survey(conn, installation.survey_id)?,
             assignments,
-            report_draft: reports::load_draft(conn, id)?,
-            report: reports::load_report(conn, id)?,
-            media: crate::media::list_for_installation(conn, id)?,
+            report_draft,
+            report,
+            media,
+            actions,
+            report_check,
             pending_changes: outbox::count_for_installation(conn, id)?,
             left_scope_at: conn
                 .prepare_cached("SELECT left_scope_at FROM installations WHERE id = ?1")?

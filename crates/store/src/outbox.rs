@@ -96,6 +96,9 @@ pub(crate) fn append(
     base_version: Option<i64>,
     now: DateTime<Utc>,
 ) -> Result<Uuid> {
+    // The server refuses a mutation over the shared limits; never queue one
+    // (every action passes here, in the transaction of its local change).
+    mutation.check_limits()?;
     let sequence: i64 = conn.query_row(
         "UPDATE device SET last_sequence = last_sequence + 1 RETURNING last_sequence",
         [],

@@ -3,8 +3,8 @@
 
 use chrono::{DateTime, Utc};
 use fieldbook_domain::{
-    BlobRef, CustomerSignature, InstallationReport, Mutation, ReportDraft, SignatureStroke,
-    ValidationErrors,
+    BlobRef, CustomerSignature, InstallationReport, Mutation, ReportCheck, ReportDraft,
+    SignatureStroke,
 };
 use fieldbook_media::MediaStore;
 use rusqlite::{params, Connection, OptionalExtension, Row};
@@ -17,17 +17,16 @@ use crate::media::FileAvailability;
 use crate::sync_state::ServerReport;
 use crate::{installations, media, outbox, session, Store};
 
-/// What an autosave returns: the draft as stored, the problems to show while
-/// typing (the draft is saved regardless, so nothing typed is lost), and
-/// whether an existing signature still matches the content.
+/// What an autosave returns: the draft as stored and the domain's check of
+/// it (problems to show while typing — the draft is saved regardless, so
+/// nothing typed is lost —, what is missing before submit, and whether an
+/// existing signature still matches the content).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct DraftSaved {
     pub draft: ReportDraft,
-    pub problems: ValidationErrors,
-    /// `None` when not signed; `Some(false)` when the report changed after
-    /// the customer signed and they must sign again.
-    pub signature_matches: Option<bool>,
+    #[serde(flatten)]
+    pub check: ReportCheck,
 }
 
 /// The customer's signature as captured by the signature pad.
@@ -451,13 +450,6 @@ pub(crate) fn set_start_override_reason(
     Ok(())
 }
 
-fn signature_matches(draft: &ReportDraft, media: &[fieldbook_domain::Sha256Hex]) -> Option<bool> {
-    draft
-        .customer_signature
-        .as_ref()
-        .map(|sig| sig.content_hash == draft.content_hash(media))
-}
-
 impl Store {
     pub fn get_report_draft(&self, installation_id: Uuid) -> Result<Option<ReportDraft>> {
         load_draft(&self.conn, installation_id)
@@ -468,14 +460,14 @@ impl Store {
     }
 
     /// Autosave. Stores what was typed even when it is too long or has
-    /// control characters (those come back in `problems`); refused once the
+    /// control characters (those come back in `check.problems`); refused once the
     /// report is submitted. The signature and the "start anyway" reason are
     /// kept as stored: only [`Store::sign_report`] and
     /// [`Store::start_installation`] set them.
     pub fn save_report_draft(&mut self, draft: &ReportDraft) -> Result<DraftSaved> {
         let installation_id = draft.installation_id;
         self.in_write_transaction(|tx, _| {
-            installations::load(tx, installation_id)?;
+            let (installation, _) = installations::load(tx, installation_id)?;
             refuse_if_submitted(tx, installation_id)?;
             let stored = load_draft(tx, installation_id)?;
             let mut draft = draft.clone();
@@ -485,8 +477,7 @@ impl Store {
             write_draft(tx, &draft)?;
             let media = media::hashes_for_installation(tx, installation_id)?;
             Ok(DraftSaved {
-                problems: draft.validate_while_editing(),
-                signature_matches: signature_matches(&draft, &media),
+                check: draft.check(&media, installation.status),
                 draft,
             })
         })

@@ -332,6 +332,7 @@ fn draft_autosave_keeps_what_was_typed_and_reports_problems() {
     draft.general_notes = "Line one\nline two\u{7}".into();
     let saved = f.store.save_report_draft(&draft).unwrap();
     let problems: Vec<_> = saved
+        .check
         .problems
         .errors
         .iter()
@@ -344,7 +345,7 @@ fn draft_autosave_keeps_what_was_typed_and_reports_problems() {
             ("general_notes", FieldErrorCode::ControlCharacters)
         ]
     );
-    assert_eq!(saved.signature_matches, None);
+    assert_eq!(saved.check.signature_matches, None);
     let stored = f.store.get_report_draft(job.id).unwrap().unwrap();
     assert_eq!(
         stored.charger_serial_number,
@@ -353,6 +354,88 @@ fn draft_autosave_keeps_what_was_typed_and_reports_problems() {
     );
     assert_eq!(stored.general_notes, "Line one\nline two\u{7}");
     assert_eq!(kinds(&f).len(), outbox_before, "drafts are local only");
+}
+
+/// The screens ask the backend what a technician may do and what the report
+/// still needs: the detail and every autosave carry the domain's answers.
+#[test]
+fn detail_and_autosave_carry_the_allowed_moves_and_what_the_report_needs() {
+    let mut f = Fixture::new();
+    let job = f.add_job(MaterialReady, "Ada Lovelace");
+    let detail = f.store.get_installation(job.id).unwrap();
+    assert_eq!(
+        detail.actions,
+        fieldbook_domain::lifecycle::technician_actions(MaterialReady, false)
+    );
+    assert!(detail.actions.start.unwrap().needs_override);
+    assert!(!detail.actions.open_report, "no work on site yet");
+    let check = detail.report_check.expect("an empty report is checked");
+    assert!(check.missing[0].message.contains("cannot take a report"));
+
+    f.store
+        .start_installation(
+            job.id,
+            &StartRequest {
+                override_reason: Some("Customer insisted".into()),
+            },
+        )
+        .unwrap();
+    let detail = f.store.get_installation(job.id).unwrap();
+    assert!(detail.actions.start.is_none());
+    assert!(detail.actions.finish && detail.actions.could_not_complete);
+    assert!(detail.actions.open_report && !detail.actions.submit_report);
+    let missing: Vec<_> = detail.report_check.unwrap().missing;
+    assert_eq!(missing[0].field, "installation_status");
+    assert!(missing[0].message.contains("Finish installation"));
+
+    f.store.finish_installation(job.id).unwrap();
+    let saved = f
+        .store
+        .save_report_draft(&complete_draft(&f, job.id))
+        .unwrap();
+    let fields: Vec<_> = saved
+        .check
+        .missing
+        .iter()
+        .map(|e| e.field.as_str())
+        .collect();
+    assert_eq!(
+        fields,
+        ["customer_signature"],
+        "only the signature is missing"
+    );
+
+    f.store
+        .sign_report(job.id, &signature("Ada Lovelace"))
+        .unwrap();
+    let detail = f.store.get_installation(job.id).unwrap();
+    assert!(detail.actions.submit_report);
+    let check = detail.report_check.unwrap();
+    assert!(check.missing.is_empty(), "{:?}", check.missing);
+    assert_eq!(check.signature_matches, Some(true));
+
+    // A photo added after signing voids the signature, in the detail too.
+    let photo = write_jpeg(f.dir.path(), "late.jpg", 3);
+    f.store.attach_media(job.id, &photo, "").unwrap();
+    let check = f
+        .store
+        .get_installation(job.id)
+        .unwrap()
+        .report_check
+        .unwrap();
+    assert_eq!(check.signature_matches, Some(false));
+    assert!(check.missing[0].message.contains("sign again"));
+
+    f.store
+        .sign_report(job.id, &signature("Ada Lovelace"))
+        .unwrap();
+    f.store.submit_report(job.id).unwrap();
+    let detail = f.store.get_installation(job.id).unwrap();
+    assert!(
+        detail.report_check.is_none(),
+        "a submitted report is not checked"
+    );
+    assert!(detail.actions.open_report && !detail.actions.submit_report);
 }
 
 #[test]
@@ -381,7 +464,7 @@ fn draft_cannot_forge_signature_or_override_reason() {
     );
     assert_eq!(saved.draft.customer_signature, signed.customer_signature);
     // The content changed after signing (fields were filled in).
-    assert_eq!(saved.signature_matches, Some(false));
+    assert_eq!(saved.check.signature_matches, Some(false));
 }
 
 #[test]
@@ -401,7 +484,11 @@ fn sign_then_submit_completes_the_job() {
         .store
         .save_report_draft(&complete_draft(&f, job.id))
         .unwrap();
-    assert!(saved.problems.is_empty(), "{:?}", saved.problems);
+    assert!(
+        saved.check.problems.is_empty(),
+        "{:?}",
+        saved.check.problems
+    );
 
     let draft = f
         .store
@@ -726,7 +813,7 @@ fn changing_the_media_after_signing_voids_the_signature_but_not_a_caption() {
         .store
         .save_report_draft(&f.store.get_report_draft(job.id).unwrap().unwrap())
         .unwrap();
-    assert_eq!(saved.signature_matches, Some(true));
+    assert_eq!(saved.check.signature_matches, Some(true));
 
     // Removing a photo the customer saw voids the signature: no submit
     // until they sign again.
@@ -735,7 +822,7 @@ fn changing_the_media_after_signing_voids_the_signature_but_not_a_caption() {
         .store
         .save_report_draft(&f.store.get_report_draft(job.id).unwrap().unwrap())
         .unwrap();
-    assert_eq!(saved.signature_matches, Some(false));
+    assert_eq!(saved.check.signature_matches, Some(false));
     let err = f.store.submit_report(job.id).unwrap_err();
     assert_eq!(
         field_codes(&err),

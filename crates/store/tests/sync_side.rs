@@ -669,7 +669,7 @@ fn a_refused_report_can_be_reopened_edited_and_submitted_again() {
     let mut edited = reopened.clone();
     edited.general_notes = "Typed on site, corrected".into();
     let saved = f.store.save_report_draft(&edited).unwrap();
-    assert_eq!(saved.signature_matches, Some(false));
+    assert_eq!(saved.check.signature_matches, Some(false));
     f.store
         .sign_report(job.id, &common::signature("Ada Lovelace"))
         .unwrap();

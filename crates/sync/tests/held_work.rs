@@ -349,7 +349,7 @@ async fn a_report_sent_back_is_corrected_signed_again_and_replaces_the_report() 
     let saved = device
         .with_store(|s| s.save_report_draft(&draft))
         .expect("save");
-    assert_eq!(saved.signature_matches, Some(false));
+    assert_eq!(saved.check.signature_matches, Some(false));
     assert!(device.with_store(|s| s.submit_report(job)).is_err());
     device
         .with_store(|s| s.sign_report(job, &common::signature("Ada Customer")))

@@ -562,6 +562,7 @@ pub async fn append_chunk(
     responses(
         (status = 204, description = "Upload removed"),
         (status = 404, description = "Unknown, expired, rejected, or another user's upload", body = BlobErrorBody),
+        (status = 412, description = "Missing or unsupported Tus-Resumable", body = BlobErrorBody),
         (status = 423, description = "A PATCH on this upload is still running", body = BlobErrorBody),
     )
 )]

@@ -25,6 +25,21 @@ enum Candidate {
     HeldWork { id: String },
 }
 
+impl Candidate {
+    /// About the size of the record's JSON in a page: its stored body plus
+    /// the version wrapper. Teams and tombstones are small and bounded.
+    fn json_bytes(&self) -> usize {
+        const WRAPPER: usize = 64;
+        match self {
+            Candidate::Row { body, .. } | Candidate::Report { body, .. } => body.len() + WRAPPER,
+            Candidate::Team { .. } | Candidate::Tombstone(_) => 4 * WRAPPER,
+            // Ids, a status and a bounded decision reason; the list of
+            // mutation ids grows with the record, so a generous estimate.
+            Candidate::HeldWork { .. } => 32 * WRAPPER,
+        }
+    }
+}
+
 fn my_teams() -> &'static str {
     "(SELECT team_id FROM team_members WHERE user_id = :user)"
 }
@@ -182,6 +197,20 @@ impl Db<'_> {
         limit: u32,
         blob_available: &dyn Fn(&Sha256Hex) -> bool,
     ) -> Result<PullPage, StorageError> {
+        self.pull_within(scope, cursor, limit, usize::MAX, blob_available)
+    }
+
+    /// [`Self::pull`], also cut once the records' JSON would pass
+    /// `max_bytes`. The first record always comes, however large, so no
+    /// record can wedge a device's pull.
+    pub fn pull_within(
+        &self,
+        scope: PullScope,
+        cursor: u64,
+        limit: u32,
+        max_bytes: usize,
+        blob_available: &dyn Fn(&Sha256Hex) -> bool,
+    ) -> Result<PullPage, StorageError> {
         let limit = limit.max(1) as usize;
         let user = scope.user_id.to_string();
         let params = named_params! {
@@ -266,8 +295,21 @@ impl Db<'_> {
         }
 
         candidates.sort_unstable_by_key(|(seq, _)| *seq);
-        let has_more = candidates.len() > limit;
+        let mut has_more = candidates.len() > limit;
         candidates.truncate(limit);
+        let mut bytes = 0usize;
+        let fitting = candidates
+            .iter()
+            .take_while(|(_, candidate)| {
+                let first = bytes == 0;
+                bytes = bytes.saturating_add(candidate.json_bytes());
+                first || bytes <= max_bytes
+            })
+            .count();
+        if fitting < candidates.len() {
+            has_more = true;
+            candidates.truncate(fitting);
+        }
         let next_cursor = if has_more {
             candidates.last().map_or(cursor, |(seq, _)| *seq)
         } else {

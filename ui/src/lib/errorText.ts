@@ -1,11 +1,12 @@
-import type { AppError } from "./types";
+import type { AppError, SyncErrorInfo } from "./types";
 
 /**
  * What to tell a person about an error: the store/sync message already says
  * what happened and what to do; for codes where the raw message is technical
- * we say it in plain words.
+ * we say it in plain words. A command's error has an `ErrorCode`; the sync
+ * status's last error may also carry an upload's own code (any string).
  */
-export function errorText(error: AppError, context?: "sign_in"): string {
+export function errorText(error: AppError | SyncErrorInfo, context?: "sign_in"): string {
   switch (error.code) {
     case "bad_credentials":
       return "The username or password is not right. Check them and try again.";

@@ -4,7 +4,7 @@ import type { Sha256Hex } from "./Sha256Hex";
 import type { SignatureStroke } from "./SignatureStroke";
 
 /**
- * The customer's sign-off (DESIGN.md "Signature evidence").
+ * The customer's sign-off (docs/architecture.md "Signature evidence").
  */
 export type CustomerSignature = { 
 /**

@@ -45,7 +45,7 @@ created_by: string, created_at: string, updated_at: string,
 status_reason: string | null, 
 /**
  * Set by the server when an ops change raced a technician's offline work
- * (DESIGN.md "Conflicts"): the report and media were kept and ops must
+ * (docs/architecture.md "Conflict rules"): the report and media were kept and ops must
  * look. Not in the source spec.
  */
 ops_review_note: string | null, };

@@ -3,4 +3,4 @@
 /**
  * What happened to a report (append-only audit log).
  */
-export type ReportEventKind = "submitted" | "submitted_for_review" | "resubmitted";
+export type ReportEventKind = "submitted" | "submitted_for_review" | "resubmitted" | "sent_back" | "corrected" | "accepted_from_held_work";

@@ -1,42 +1,41 @@
-// Typed wrappers over the Tauri commands. Every
-// function rejects with an AppError `{code, message, fields?}`.
+// Typed wrappers over the Tauri commands. Every function rejects with an
+// AppError `{code, message, fields?}`. Names, arguments and results come from
+// the generated map `Commands` (src-tauri/src/command_list.rs): a command
+// renamed or retyped in Rust fails the type check here.
 import { Channel, invoke } from "@tauri-apps/api/core";
 import type {
-  AppInfo,
-  DraftSaved,
   AttachProgress,
-  InstallationDetail,
+  Commands,
   InstallationFlags,
   InstallationMedia,
   InstallationPage,
   InstallationQuery,
-  ListPage,
-  InstallationReport,
   InstallationSummary,
-  OutboxEntry,
+  ListPage,
   ReportDraft,
-  Session,
   SignatureStroke,
-  StorageUsage,
-  SyncStatus,
   Uuid,
 } from "../types";
 import { toAppError } from "./errors";
 
-async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {
+export type CommandName = keyof Commands;
+export type CommandArgs<C extends CommandName> = Commands[C]["args"];
+export type CommandResult<C extends CommandName> = Commands[C]["result"];
+
+async function call<C extends CommandName>(command: C, args: CommandArgs<C>): Promise<CommandResult<C>> {
   try {
-    return await invoke<T>(command, args);
+    return await invoke<CommandResult<C>>(command, args);
   } catch (raw) {
     throw toAppError(raw);
   }
 }
 
 // ---- session -----------------------------------------------------------------
-export const appInfo = () => call<AppInfo>("app_info");
-export const currentSession = () => call<Session | null>("current_session");
+export const appInfo = () => call("app_info", {});
+export const currentSession = () => call("current_session", {});
 export const signIn = (serverUrl: string, username: string, password: string) =>
-  call<Session>("sign_in", { serverUrl, username, password });
-export const signOut = (force: boolean) => call<void>("sign_out", { force });
+  call("sign_in", { serverUrl, username, password });
+export const signOut = (force: boolean) => call("sign_out", { force });
 
 // ---- installations -----------------------------------------------------------
 /** A page with its total; a bare list (a shell without totals) is taken as a page of unknown total. */
@@ -46,35 +45,35 @@ export function normalisePage(raw: InstallationPage | InstallationSummary[]): Li
 }
 
 export const listInstallations = async (query: InstallationQuery): Promise<ListPage> =>
-  normalisePage(await call<InstallationPage>("list_installations", { query }));
-export const getInstallation = (id: Uuid) => call<InstallationDetail>("get_installation", { id });
+  normalisePage(await call("list_installations", { query }));
+export const getInstallation = (id: Uuid) => call("get_installation", { id });
 export const startInstallation = (id: Uuid, overrideReason: string | null) =>
-  call<unknown>("start_installation", { id, overrideReason });
-export const finishInstallation = (id: Uuid) => call<unknown>("finish_installation", { id });
+  call("start_installation", { id, overrideReason });
+export const finishInstallation = (id: Uuid) => call("finish_installation", { id });
 export const couldNotComplete = (id: Uuid, reason: string) =>
-  call<unknown>("could_not_complete", { id, reason });
+  call("could_not_complete", { id, reason });
 export const setInstallationFlags = (id: Uuid, flags: InstallationFlags) =>
-  call<unknown>("set_installation_flags", { id, flags });
+  call("set_installation_flags", { id, flags });
 export const respondToAssignment = (
   assignmentId: Uuid,
   accept: boolean,
   declineReason: string | null,
-) => call<unknown>("respond_to_assignment", { assignmentId, accept, declineReason });
+) => call("respond_to_assignment", { assignmentId, accept, declineReason });
 
 // ---- reports -----------------------------------------------------------------
 export const getReportDraft = (installationId: Uuid) =>
-  call<ReportDraft | null>("get_report_draft", { installationId });
-export const saveReportDraft = (draft: ReportDraft) => call<DraftSaved>("save_report_draft", { draft });
+  call("get_report_draft", { installationId });
+export const saveReportDraft = (draft: ReportDraft) => call("save_report_draft", { draft });
 export const signReport = (
   installationId: Uuid,
   pngBase64: string,
   strokes: SignatureStroke[],
   signerName: string,
-) => call<ReportDraft>("sign_report", { installationId, pngBase64, strokes, signerName });
+) => call("sign_report", { installationId, pngBase64, strokes, signerName });
 export const submitReport = (installationId: Uuid) =>
-  call<InstallationReport>("submit_report", { installationId });
+  call("submit_report", { installationId });
 export const getReport = (installationId: Uuid) =>
-  call<InstallationReport | null>("get_report", { installationId });
+  call("get_report", { installationId });
 
 // ---- media -------------------------------------------------------------------
 export function attachMedia(
@@ -84,22 +83,22 @@ export function attachMedia(
 ): Promise<InstallationMedia[]> {
   const channel = new Channel<AttachProgress>();
   channel.onmessage = onProgress;
-  return call<InstallationMedia[]>("attach_media", { installationId, paths, onProgress: channel });
+  return call("attach_media", { installationId, paths, onProgress: channel });
 }
 export const setMediaCaption = (mediaId: Uuid, caption: string) =>
-  call<unknown>("set_media_caption", { mediaId, caption });
-export const removeMedia = (mediaId: Uuid) => call<void>("remove_media", { mediaId });
+  call("set_media_caption", { mediaId, caption });
+export const removeMedia = (mediaId: Uuid) => call("remove_media", { mediaId });
 
 // ---- sync --------------------------------------------------------------------
-export const syncStatus = () => call<SyncStatus>("sync_status");
-export const syncNow = () => call<void>("sync_now");
-export const needsAttention = () => call<OutboxEntry[]>("needs_attention");
-export const retryOutboxEntry = (mutationId: Uuid) => call<void>("retry_outbox_entry", { mutationId });
+export const syncStatus = () => call("sync_status", {});
+export const syncNow = () => call("sync_now", {});
+export const needsAttention = () => call("needs_attention", {});
+export const retryOutboxEntry = (mutationId: Uuid) => call("retry_outbox_entry", { mutationId });
 export const dismissOutboxEntry = (mutationId: Uuid) =>
-  call<void>("dismiss_outbox_entry", { mutationId });
+  call("dismiss_outbox_entry", { mutationId });
 
 // ---- held work (received after the job left this device's scope) -------------
-export const dismissHeldWork = (id: Uuid) => call<boolean>("dismiss_held_work", { id });
+export const dismissHeldWork = (id: Uuid) => call("dismiss_held_work", { id });
 
 // ---- settings ----------------------------------------------------------------
-export const storageUsage = () => call<StorageUsage>("storage_usage");
+export const storageUsage = () => call("storage_usage", {});

@@ -1,11 +1,12 @@
-import type { AppError, FieldError } from "../types";
+import type { AppError, ErrorCode, FieldError } from "../types";
 
 /** Turns whatever a rejected command gave us into `{code, message, fields}`. */
 export function toAppError(raw: unknown): AppError {
   if (raw && typeof raw === "object" && "code" in raw && "message" in raw) {
     const e = raw as { code: unknown; message: unknown; fields?: unknown };
     return {
-      code: String(e.code),
+      // The shell only answers codes of the ErrorCode union (src-tauri/src/error.rs).
+      code: String(e.code) as ErrorCode,
       message: String(e.message),
       fields: Array.isArray(e.fields) ? (e.fields as FieldError[]) : null,
     };

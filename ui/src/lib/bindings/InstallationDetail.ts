@@ -7,8 +7,10 @@ import type { InstallationMedia } from "./InstallationMedia";
 import type { InstallationReport } from "./InstallationReport";
 import type { Lead } from "./Lead";
 import type { MediaAvailability } from "./MediaAvailability";
+import type { ReportCheck } from "./ReportCheck";
 import type { ReportDraft } from "./ReportDraft";
 import type { Survey } from "./Survey";
+import type { TechnicianActions } from "./TechnicianActions";
 
 /**
  * Everything the installation screen shows.
@@ -50,4 +52,14 @@ media_files: Array<MediaAvailability>,
  * holds for Central Ops: "received, waiting for Central Ops", then
  * their decision. Not an error, not in needs-attention.
  */
-held_work: Array<HeldWork>, };
+held_work: Array<HeldWork>, 
+/**
+ * What the technician may do now (the domain's answer for the status).
+ */
+actions: TechnicianActions, 
+/**
+ * The domain's check of the report draft (an empty one when none was
+ * started) against the media and status above; `None` once a report
+ * was submitted.
+ */
+report_check: ReportCheck | null, };

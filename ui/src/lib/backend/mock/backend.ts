@@ -1,27 +1,34 @@
 // An in-memory stand-in for the Tauri shell: answers the same commands with
 // the same shapes and error codes. Used by the Vitest tests (through mockIPC)
 // and by `npm run build:mock`, the browser preview used for screenshots.
+//
+// It knows no rule of its own. Which moves a technician may make and what a
+// report still needs are the domain crate's answers, generated into
+// ./domainAnswers.ts (src-tauri/src/mock_answers.rs, stale-checked by a Rust
+// test); the mock only looks them up for its job's status and its draft's
+// shape. Its own bookkeeping: a signature counts until anything on the draft
+// or its media changes after signing.
 import { localIsoDate } from "../../format";
-import { missingForSubmit, reportContentHash } from "../../reportRules";
+import type { CommandArgs, CommandName, CommandResult } from "../commands";
 import type {
   AppError,
-  AppInfo,
-  DraftSaved,
+  ErrorCode,
   HeldWork,
   InstallationDetail,
-  InstallationFlags,
   InstallationMedia,
   InstallationQuery,
   InstallationReport,
   InstallationSummary,
   Mutation,
   OutboxEntry,
+  ReportCheck,
   ReportDraft,
   Session,
-  SignatureStroke,
   SyncStatus,
+  TechnicianActions,
 } from "../../types";
 import { TEAM, TECHNICIAN, makeJobs, type MockJob } from "./data";
+import { REPORT_MISSING_BY_SHAPE, REPORT_PROBLEMS, REPORT_STATUS_PROBLEM, TECHNICIAN_ACTIONS } from "./domainAnswers";
 
 export interface MockOptions {
   jobs?: number;
@@ -41,7 +48,7 @@ export interface RecordedCall {
   args: Record<string, unknown>;
 }
 
-function fail(code: string, message: string, fields?: AppError["fields"]): never {
+function fail(code: ErrorCode, message: string, fields?: AppError["fields"]): never {
   throw { code, message, fields: fields ?? null } satisfies AppError;
 }
 
@@ -59,6 +66,9 @@ function fakeSha(text: string): string {
   return out;
 }
 
+/** One function per command of the generated map: a command missing or mistyped here fails the type check. */
+type Handlers = { [C in CommandName]: (args: CommandArgs<C>) => Promise<CommandResult<C>> | CommandResult<C> };
+
 export class MockBackend {
   readonly calls: RecordedCall[] = [];
   readonly jobs: MockJob[];
@@ -71,6 +81,8 @@ export class MockBackend {
   /** Jobs that left this device's scope (kept for their work). */
   leftScope = new Set<string>();
   outbox: OutboxEntry[] = [];
+  /** What each draft and its media were when the customer signed. */
+  private signedContent = new Map<string, string>();
   status: SyncStatus;
   /** Set by the installer: forwards a status to `sync://status` listeners. */
   emitStatus: (status: SyncStatus) => void = () => {};
@@ -233,6 +245,39 @@ export class MockBackend {
     };
   }
 
+  private actions(id: string): TechnicianActions {
+    const hasReport = this.drafts.has(id) || this.reports.has(id);
+    const answers = TECHNICIAN_ACTIONS[this.job(id).installation.status];
+    return hasReport ? answers.with_report : answers.without_report;
+  }
+
+  /** What the draft and its media are now, to tell whether a signature still counts. */
+  private content(id: string, draft: ReportDraft): string {
+    const { customer_signature: _signature, updated_at: _saved, ...typed } = draft;
+    return JSON.stringify([typed, this.mediaHashes(id).sort()]);
+  }
+
+  /** The domain's check, looked up for this job's status and this draft's shape. */
+  private reportCheck(id: string): ReportCheck {
+    const draft = this.drafts.get(id) ?? this.emptyDraft(id);
+    const filled = (text: string) => (text.trim() ? "1" : "0");
+    const signed = draft.customer_signature;
+    const signatureMatches = signed ? this.signedContent.get(id) === this.content(id, draft) : null;
+    const shape = [
+      filled(draft.charger_serial_number),
+      filled(draft.charger_model),
+      draft.installation_successful === null ? "n" : draft.installation_successful ? "t" : "f",
+      filled(draft.issues_encountered),
+      signatureMatches === null ? "n" : signatureMatches ? "v" : "x",
+    ].join("");
+    const statusProblem = REPORT_STATUS_PROBLEM[this.job(id).installation.status];
+    return {
+      problems: { errors: [] },
+      missing: [...(statusProblem ? [statusProblem] : []), ...REPORT_MISSING_BY_SHAPE[shape].map((i) => REPORT_PROBLEMS[i])],
+      signature_matches: signatureMatches,
+    };
+  }
+
   private detail(id: string): InstallationDetail {
     const job = this.job(id);
     const media = this.media.get(id) ?? [];
@@ -250,26 +295,32 @@ export class MockBackend {
       report_server_version: null,
       report_signature_file: null,
       report_draft_superseded_by: null,
-      held_work: this.heldWork.get(id) ?? [],
       media_files: media.map((m) => ({ media_id: m.id, file: { on_this_device: true, on_server: null } })),
+      held_work: this.heldWork.get(id) ?? [],
+      actions: this.actions(id),
+      report_check: this.reports.has(id) ? null : this.reportCheck(id),
+    };
+  }
+
+  private emptyDraft(id: string): ReportDraft {
+    return {
+      installation_id: id,
+      charger_serial_number: "",
+      charger_model: "",
+      installation_successful: null,
+      demo_given: false,
+      issues_encountered: "",
+      general_notes: "",
+      start_override_reason: null,
+      customer_signature: null,
+      updated_at: new Date().toISOString(),
     };
   }
 
   private ensureDraft(id: string): ReportDraft {
     let draft = this.drafts.get(id);
     if (!draft) {
-      draft = {
-        installation_id: id,
-        charger_serial_number: "",
-        charger_model: "",
-        installation_successful: null,
-        demo_given: false,
-        issues_encountered: "",
-        general_notes: "",
-        start_override_reason: null,
-        customer_signature: null,
-        updated_at: new Date().toISOString(),
-      };
+      draft = this.emptyDraft(id);
       this.drafts.set(id, draft);
     }
     return draft;
@@ -286,283 +337,274 @@ export class MockBackend {
   async handle(cmd: string, raw: unknown): Promise<unknown> {
     const args = (raw ?? {}) as Record<string, unknown>;
     this.calls.push({ cmd, args });
-    switch (cmd) {
-      case "app_info":
-        return {
-          version: "0.1.0",
-          data_dir: "/home/alex/.local/share/fieldbook",
-          default_server_url: "http://127.0.0.1:8787",
-          test_hooks: false,
-        } satisfies AppInfo;
-      case "current_session":
-        return this.session;
-      case "sign_in": {
-        if (!String(args.serverUrl).startsWith("http")) fail("invalid_server_url", "the server address is not a URL");
-        if (args.password !== `${String(args.username)}-demo-password`) {
-          fail("bad_credentials", "the username or password is wrong");
-        }
-        this.session = { user: { ...TECHNICIAN, username: String(args.username) }, team_ids: [TEAM.id], signed_in_at: new Date().toISOString() };
-        this.setStatus({ signed_in: true, needs_sign_in: false });
-        return this.session;
-      }
-      case "sign_out": {
-        const unsent = this.outbox.length + Number(this.status.pending_blobs);
-        if (unsent > 0 && !args.force) {
-          fail("unsynced_work", `${unsent} change(s) and file(s) have not been sent to the server yet; sync first, or sign out anyway`);
-        }
-        this.session = null;
-        this.setStatus({ signed_in: false });
-        return null;
-      }
-      case "list_installations":
-        this.requireSession();
-        return this.list(args.query as InstallationQuery);
-      case "get_installation":
-        return this.detail(String(args.id));
-      case "start_installation": {
-        const job = this.job(args.id);
-        const from = job.installation.status;
-        const needsOverride = ["planned", "material_pending", "material_ready"].includes(from);
-        if (from !== "confirmed" && !needsOverride) fail("lifecycle", `an installation cannot move from ${from} to in_progress`);
-        const reason = typeof args.overrideReason === "string" ? args.overrideReason.trim() : "";
-        if (needsOverride && !reason) {
-          fail("validation", "override_reason: Override reason is required", [
-            { field: "override_reason", code: "required", message: "Override reason is required" },
-          ]);
-        }
-        job.installation.status = "in_progress";
-        job.installation.material_ready = true;
-        const draft = this.ensureDraft(job.installation.id);
-        if (needsOverride) draft.start_override_reason = reason;
-        this.queue(
-          { kind: "installation.start", payload: { installation_id: job.installation.id, expected_from: from, override_reason: needsOverride ? reason : null, at: new Date().toISOString() } },
-          job.installation.id,
-        );
-        return job.installation;
-      }
-      case "finish_installation": {
-        const job = this.job(args.id);
-        if (job.installation.status !== "in_progress") fail("lifecycle", `an installation cannot move from ${job.installation.status} to completed`);
-        job.installation.status = "completed";
-        this.queue(
-          { kind: "installation.finish", payload: { installation_id: job.installation.id, expected_from: "in_progress", at: new Date().toISOString() } },
-          job.installation.id,
-        );
-        return job.installation;
-      }
-      case "could_not_complete": {
-        const job = this.job(args.id);
-        const reason = String(args.reason ?? "").trim();
-        if (!reason) fail("validation", "reason: Reason is required", [{ field: "reason", code: "required", message: "Reason is required" }]);
-        job.installation.status = "rescheduled";
-        job.installation.status_reason = reason;
-        this.queue(
-          { kind: "installation.could_not_complete", payload: { installation_id: job.installation.id, expected_from: "in_progress", reason, at: new Date().toISOString() } },
-          job.installation.id,
-        );
-        return job.installation;
-      }
-      case "set_installation_flags": {
-        const job = this.job(args.id);
-        const flags = args.flags as InstallationFlags;
-        if (flags.customer_confirmed != null) job.installation.customer_confirmed = flags.customer_confirmed;
-        if (flags.demo_completed != null) job.installation.demo_completed = flags.demo_completed;
-        this.queue(
-          {
-            kind: "installation.set_flags",
-            payload: { installation_id: job.installation.id, ...flags, base_customer_confirmed: false, base_demo_completed: false },
-          },
-          job.installation.id,
-        );
-        return job.installation;
-      }
-      case "respond_to_assignment": {
-        const job = this.jobs.find((j) => j.assignment.id === args.assignmentId);
-        if (!job) return fail("not_found", "assignment is not on this device; sync and try again");
-        if (job.assignment.status !== "assigned") fail("lifecycle", `this assignment is ${job.assignment.status}; only a newly assigned job can be accepted or declined`);
-        job.assignment.status = args.accept ? "accepted" : "declined";
-        job.assignment.decline_reason = args.accept ? null : String(args.declineReason ?? "");
-        this.queue(
-          {
-            kind: "assignment.respond",
-            payload: { assignment_id: job.assignment.id, response: job.assignment.status, reason: job.assignment.decline_reason, at: new Date().toISOString() },
-          },
-          job.installation.id,
-        );
-        return job.assignment;
-      }
-      case "get_report_draft":
-        return this.drafts.get(String(args.installationId)) ?? null;
-      case "save_report_draft": {
-        const incoming = args.draft as ReportDraft;
-        this.job(incoming.installation_id);
-        this.refuseIfSubmitted(incoming.installation_id);
-        await sleep(this.saveDelayMs);
-        const stored = this.drafts.get(incoming.installation_id);
-        const draft: ReportDraft = {
-          ...incoming,
-          customer_signature: stored?.customer_signature ?? null,
-          start_override_reason: stored?.start_override_reason ?? null,
-          updated_at: new Date().toISOString(),
-        };
-        this.drafts.set(draft.installation_id, draft);
-        const problems = [];
-        if ([...draft.charger_serial_number].length > 50) {
-          problems.push({
-            field: "charger_serial_number",
-            code: "too_long" as const,
-            message: `Charger serial number is ${[...draft.charger_serial_number].length} characters long; the limit is 50`,
-          });
-        }
-        return {
-          draft,
-          problems: { errors: problems },
-          signature_matches: draft.customer_signature
-            ? draft.customer_signature.content_hash === (await reportContentHash(draft, this.mediaHashes(draft.installation_id)))
-            : null,
-        } satisfies DraftSaved;
-      }
-      case "sign_report": {
-        const id = String(args.installationId);
-        this.refuseIfSubmitted(id);
-        const strokes = args.strokes as SignatureStroke[];
-        const name = String(args.signerName ?? "").trim();
-        if (!name) fail("validation", "signer_name: Signer name is required", [{ field: "signer_name", code: "required", message: "Signer name is required" }]);
-        if (strokes.every((s) => s.points.length === 0)) {
-          fail("validation", "customer_signature: The signature is empty", [
-            { field: "customer_signature", code: "required", message: "The signature is empty: ask the customer to sign" },
-          ]);
-        }
-        const draft = this.ensureDraft(id);
-        const png = String(args.pngBase64);
-        draft.customer_signature = {
-          png: { sha256: fakeSha(png), size: Math.floor((png.length * 3) / 4), mime: "image/png" },
-          strokes,
-          signer_name: name,
-          signed_at: new Date().toISOString(),
-          content_hash: await reportContentHash(draft, this.mediaHashes(id)),
-        };
-        return draft;
-      }
-      case "submit_report": {
-        const id = String(args.installationId);
-        const job = this.job(id);
-        this.refuseIfSubmitted(id);
-        const draft = this.ensureDraft(id);
-        const hash = await reportContentHash(draft, this.mediaHashes(id));
-        const matches = draft.customer_signature ? draft.customer_signature.content_hash === hash : null;
-        const missing = missingForSubmit(draft, matches);
-        if (missing.length) fail("validation", missing.map((m) => `${m.field}: ${m.message}`).join("; "), missing);
-        if (job.installation.status !== "completed") fail("lifecycle", `an installation cannot move from ${job.installation.status} to report_submitted`);
-        const report: InstallationReport = {
-          id: fakeSha(id).slice(0, 8) + "-0000-4000-8000-000000000000",
-          installation_id: id,
-          submitted_by: this.requireSession().user.id,
-          charger_serial_number: draft.charger_serial_number,
-          charger_model: draft.charger_model,
-          installation_successful: draft.installation_successful ?? false,
-          demo_given: draft.demo_given,
-          customer_signature: draft.customer_signature,
-          issues_encountered: draft.issues_encountered,
-          general_notes: draft.general_notes,
-          submitted_at: new Date().toISOString(),
-          start_override_reason: draft.start_override_reason,
-          content_hash: hash,
-        };
-        this.reports.set(id, report);
-        job.installation.status = "report_submitted";
-        job.installation.demo_completed = draft.demo_given;
-        this.queue({ kind: "report.submit", payload: { report } }, id);
-        return report;
-      }
-      case "get_report":
-        return this.reports.get(String(args.installationId)) ?? null;
-      case "attach_media": {
-        const id = String(args.installationId);
-        this.job(id);
-        this.refuseIfSubmitted(id);
-        const channel = args.onProgress as { onmessage?: (m: unknown) => void } | undefined;
-        const added: InstallationMedia[] = [];
-        for (const path of args.paths as string[]) {
-          const size = 2_400_000 + (path.length % 7) * 100_000;
-          for (const done of [0, size / 2, size]) {
-            channel?.onmessage?.({ path, bytes_done: done, bytes_total: size });
-            await sleep(5);
-          }
-          const item: InstallationMedia = {
-            id: `00000000-0000-4000-a000-${fakeSha(path + id).slice(0, 12)}`,
-            installation_id: id,
-            media_type: /\.(mp4|mov|m4v|webm|mkv|avi)$/i.test(path) ? "video" : "photo",
-            file: { sha256: fakeSha(path), size, mime: "image/jpeg" },
-            caption: "",
-            uploaded_by: this.requireSession().user.id,
-            uploaded_at: new Date().toISOString(),
-          };
-          const list = this.media.get(id) ?? [];
-          if (!list.some((m) => m.file.sha256 === item.file.sha256)) list.push(item);
-          this.media.set(id, list);
-          added.push(item);
-          this.queue({ kind: "media.attach", payload: { media: item } }, id);
-        }
-        this.setStatus({ pending_blobs: Number(this.status.pending_blobs) + added.length });
-        return added;
-      }
-      case "set_media_caption": {
-        for (const list of this.media.values()) {
-          const item = list.find((m) => m.id === args.mediaId);
-          if (item) {
-            item.caption = String(args.caption);
-            this.queue({ kind: "media.caption", payload: { media_id: item.id, caption: item.caption } }, item.installation_id);
-            return item;
-          }
-        }
-        return fail("not_found", "photo or video is not on this device; sync and try again");
-      }
-      case "remove_media": {
-        for (const [id, list] of this.media) {
-          const index = list.findIndex((m) => m.id === args.mediaId);
-          if (index >= 0) {
-            this.refuseIfSubmitted(id);
-            list.splice(index, 1);
-            this.queue({ kind: "media.remove", payload: { media_id: String(args.mediaId) } }, id);
-            return null;
-          }
-        }
-        return fail("not_found", "photo or video is not on this device; sync and try again");
-      }
-      case "sync_status":
-        return this.status;
-      case "sync_now":
-        void this.simulateSync();
-        return null;
-      case "needs_attention":
-        return this.outbox.filter((e) => e.state === "needs_attention");
-      case "retry_outbox_entry": {
-        const entry = this.outbox.find((e) => e.mutation_id === args.mutationId);
-        if (entry) entry.state = "pending";
-        this.recount();
-        return null;
-      }
-      case "dismiss_held_work": {
-        const id = String(args.id);
-        const held = this.heldWork.get(id) ?? [];
-        const kept = held.filter((h) => h.status === "waiting");
-        this.heldWork.set(id, kept);
-        return kept.length < held.length;
-      }
-      case "dismiss_outbox_entry":
-        this.outbox = this.outbox.filter((e) => e.mutation_id !== args.mutationId);
-        this.recount();
-        return null;
-      case "plugin:dialog|open":
-        // The preview's stand-in for the native dialog: three photos from the camera roll.
-        return ["/home/alex/Pictures/IMG_0412.jpg", "/home/alex/Pictures/IMG_0413.jpg", "/home/alex/Videos/walkthrough.mp4"];
-      case "storage_usage":
-        return { database_bytes: 18_350_080, media_bytes: 412_090_368, media_files: 57 };
-      default:
-        return fail("internal", `command ${cmd} not found`);
+    if (cmd === "plugin:dialog|open") {
+      // The preview's stand-in for the native dialog: three photos from the camera roll.
+      return ["/home/alex/Pictures/IMG_0412.jpg", "/home/alex/Pictures/IMG_0413.jpg", "/home/alex/Videos/walkthrough.mp4"];
     }
+    if (!(cmd in this.handlers)) return fail("internal", `command ${cmd} not found`);
+    const handler = this.handlers[cmd as CommandName] as (args: unknown) => unknown;
+    return handler(args);
   }
+
+  private readonly handlers: Handlers = {
+    app_info: () => ({
+      version: "0.1.0",
+      data_dir: "/home/alex/.local/share/fieldbook",
+      default_server_url: "http://127.0.0.1:8787",
+      test_hooks: false,
+    }),
+    current_session: () => this.session,
+    sign_in: (args) => {
+      if (!args.serverUrl.startsWith("http")) fail("invalid_server_url", "the server address is not a URL");
+      if (args.password !== `${args.username}-demo-password`) {
+        fail("bad_credentials", "the username or password is wrong");
+      }
+      this.session = { user: { ...TECHNICIAN, username: args.username }, team_ids: [TEAM.id], signed_in_at: new Date().toISOString() };
+      this.setStatus({ signed_in: true, needs_sign_in: false });
+      return this.session;
+    },
+    sign_out: (args) => {
+      const unsent = this.outbox.length + Number(this.status.pending_blobs);
+      if (unsent > 0 && !args.force) {
+        fail("unsynced_work", `${unsent} change(s) and file(s) have not been sent to the server yet; sync first, or sign out anyway`);
+      }
+      this.session = null;
+      this.setStatus({ signed_in: false });
+      return null;
+    },
+    list_installations: (args) => {
+      this.requireSession();
+      return this.list(args.query);
+    },
+    get_installation: (args) => this.detail(args.id),
+    start_installation: (args) => {
+      const job = this.job(args.id);
+      const from = job.installation.status;
+      const start = this.actions(args.id).start;
+      if (!start) return fail("lifecycle", `an installation cannot move from ${from} to in_progress`);
+      const reason = args.overrideReason?.trim() ?? "";
+      if (start.needs_override && !reason) {
+        fail("validation", "override_reason: Override reason is required", [
+          { field: "override_reason", code: "required", message: "Override reason is required" },
+        ]);
+      }
+      job.installation.status = "in_progress";
+      job.installation.material_ready = true;
+      const draft = this.ensureDraft(job.installation.id);
+      if (start.needs_override) draft.start_override_reason = reason;
+      this.queue(
+        {
+          kind: "installation.start",
+          payload: { installation_id: job.installation.id, expected_from: from, override_reason: start.needs_override ? reason : null, at: new Date().toISOString() },
+        },
+        job.installation.id,
+      );
+      return job.installation;
+    },
+    finish_installation: (args) => {
+      const job = this.job(args.id);
+      if (!this.actions(args.id).finish) fail("lifecycle", `an installation cannot move from ${job.installation.status} to completed`);
+      job.installation.status = "completed";
+      this.queue(
+        { kind: "installation.finish", payload: { installation_id: job.installation.id, expected_from: "in_progress", at: new Date().toISOString() } },
+        job.installation.id,
+      );
+      return job.installation;
+    },
+    could_not_complete: (args) => {
+      const job = this.job(args.id);
+      if (!this.actions(args.id).could_not_complete) {
+        fail("lifecycle", `an installation cannot move from ${job.installation.status} to rescheduled`);
+      }
+      const reason = args.reason.trim();
+      if (!reason) fail("validation", "reason: Reason is required", [{ field: "reason", code: "required", message: "Reason is required" }]);
+      job.installation.status = "rescheduled";
+      job.installation.status_reason = reason;
+      this.queue(
+        { kind: "installation.could_not_complete", payload: { installation_id: job.installation.id, expected_from: "in_progress", reason, at: new Date().toISOString() } },
+        job.installation.id,
+      );
+      return job.installation;
+    },
+    set_installation_flags: (args) => {
+      const job = this.job(args.id);
+      const flags = args.flags;
+      if (flags.customer_confirmed != null) job.installation.customer_confirmed = flags.customer_confirmed;
+      if (flags.demo_completed != null) job.installation.demo_completed = flags.demo_completed;
+      this.queue(
+        {
+          kind: "installation.set_flags",
+          payload: { installation_id: job.installation.id, ...flags, base_customer_confirmed: false, base_demo_completed: false },
+        },
+        job.installation.id,
+      );
+      return job.installation;
+    },
+    respond_to_assignment: (args) => {
+      const job = this.jobs.find((j) => j.assignment.id === args.assignmentId);
+      if (!job) return fail("not_found", "assignment is not on this device; sync and try again");
+      if (job.assignment.status !== "assigned") fail("lifecycle", `this assignment is ${job.assignment.status}; only a newly assigned job can be accepted or declined`);
+      job.assignment.status = args.accept ? "accepted" : "declined";
+      job.assignment.decline_reason = args.accept ? null : (args.declineReason ?? "");
+      this.queue(
+        {
+          kind: "assignment.respond",
+          payload: { assignment_id: job.assignment.id, response: job.assignment.status, reason: job.assignment.decline_reason, at: new Date().toISOString() },
+        },
+        job.installation.id,
+      );
+      return job.assignment;
+    },
+    get_report_draft: (args) => this.drafts.get(args.installationId) ?? null,
+    save_report_draft: async (args) => {
+      const incoming = args.draft;
+      this.job(incoming.installation_id);
+      this.refuseIfSubmitted(incoming.installation_id);
+      await sleep(this.saveDelayMs);
+      const stored = this.drafts.get(incoming.installation_id);
+      const draft: ReportDraft = {
+        ...incoming,
+        customer_signature: stored?.customer_signature ?? null,
+        start_override_reason: stored?.start_override_reason ?? null,
+        updated_at: new Date().toISOString(),
+      };
+      this.drafts.set(draft.installation_id, draft);
+      return { draft, ...this.reportCheck(draft.installation_id) };
+    },
+    sign_report: (args) => {
+      const id = args.installationId;
+      this.refuseIfSubmitted(id);
+      const strokes = args.strokes;
+      const name = args.signerName.trim();
+      if (!name) fail("validation", "signer_name: Signer name is required", [{ field: "signer_name", code: "required", message: "Signer name is required" }]);
+      if (strokes.every((s) => s.points.length === 0)) {
+        fail("validation", "customer_signature: The signature is empty", [
+          { field: "customer_signature", code: "required", message: "The signature is empty: ask the customer to sign" },
+        ]);
+      }
+      const draft = this.ensureDraft(id);
+      const png = args.pngBase64;
+      draft.customer_signature = {
+        png: { sha256: fakeSha(png), size: Math.floor((png.length * 3) / 4), mime: "image/png" },
+        strokes,
+        signer_name: name,
+        signed_at: new Date().toISOString(),
+        content_hash: fakeSha(this.content(id, draft)),
+      };
+      this.signedContent.set(id, this.content(id, draft));
+      return draft;
+    },
+    submit_report: (args) => {
+      const id = args.installationId;
+      const job = this.job(id);
+      this.refuseIfSubmitted(id);
+      const draft = this.ensureDraft(id);
+      const [first, ...rest] = this.reportCheck(id).missing;
+      if (first?.field === "installation_status") fail("lifecycle", `an installation cannot move from ${job.installation.status} to report_submitted`);
+      const missing = first ? [first, ...rest] : [];
+      if (missing.length) fail("validation", missing.map((m) => `${m.field}: ${m.message}`).join("; "), missing);
+      const report: InstallationReport = {
+        id: fakeSha(id).slice(0, 8) + "-0000-4000-8000-000000000000",
+        installation_id: id,
+        submitted_by: this.requireSession().user.id,
+        charger_serial_number: draft.charger_serial_number,
+        charger_model: draft.charger_model,
+        installation_successful: draft.installation_successful ?? false,
+        demo_given: draft.demo_given,
+        customer_signature: draft.customer_signature,
+        issues_encountered: draft.issues_encountered,
+        general_notes: draft.general_notes,
+        submitted_at: new Date().toISOString(),
+        start_override_reason: draft.start_override_reason,
+        content_hash: fakeSha(this.content(id, draft)),
+      };
+      this.reports.set(id, report);
+      job.installation.status = "report_submitted";
+      job.installation.demo_completed = draft.demo_given;
+      this.queue({ kind: "report.submit", payload: { report } }, id);
+      return report;
+    },
+    get_report: (args) => this.reports.get(args.installationId) ?? null,
+    attach_media: async (args) => {
+      const id = args.installationId;
+      this.job(id);
+      this.refuseIfSubmitted(id);
+      // mockIPC hands the channel over as the object the page created.
+      const channel = args.onProgress as unknown as { onmessage?: (m: unknown) => void } | undefined;
+      const added: InstallationMedia[] = [];
+      for (const path of args.paths) {
+        const size = 2_400_000 + (path.length % 7) * 100_000;
+        for (const done of [0, size / 2, size]) {
+          channel?.onmessage?.({ path, bytes_done: done, bytes_total: size });
+          await sleep(5);
+        }
+        const item: InstallationMedia = {
+          id: `00000000-0000-4000-a000-${fakeSha(path + id).slice(0, 12)}`,
+          installation_id: id,
+          media_type: /\.(mp4|mov|m4v|webm|mkv|avi)$/i.test(path) ? "video" : "photo",
+          file: { sha256: fakeSha(path), size, mime: "image/jpeg" },
+          caption: "",
+          uploaded_by: this.requireSession().user.id,
+          uploaded_at: new Date().toISOString(),
+        };
+        const list = this.media.get(id) ?? [];
+        if (!list.some((m) => m.file.sha256 === item.file.sha256)) list.push(item);
+        this.media.set(id, list);
+        added.push(item);
+        this.queue({ kind: "media.attach", payload: { media: item } }, id);
+      }
+      this.setStatus({ pending_blobs: Number(this.status.pending_blobs) + added.length });
+      return added;
+    },
+    set_media_caption: (args) => {
+      for (const list of this.media.values()) {
+        const item = list.find((m) => m.id === args.mediaId);
+        if (item) {
+          item.caption = args.caption;
+          this.queue({ kind: "media.caption", payload: { media_id: item.id, caption: item.caption } }, item.installation_id);
+          return item;
+        }
+      }
+      return fail("not_found", "photo or video is not on this device; sync and try again");
+    },
+    remove_media: (args) => {
+      for (const [id, list] of this.media) {
+        const index = list.findIndex((m) => m.id === args.mediaId);
+        if (index >= 0) {
+          this.refuseIfSubmitted(id);
+          list.splice(index, 1);
+          this.queue({ kind: "media.remove", payload: { media_id: args.mediaId } }, id);
+          return null;
+        }
+      }
+      return fail("not_found", "photo or video is not on this device; sync and try again");
+    },
+    sync_status: () => this.status,
+    sync_now: () => {
+      void this.simulateSync();
+      return null;
+    },
+    needs_attention: () => this.outbox.filter((e) => e.state === "needs_attention"),
+    retry_outbox_entry: (args) => {
+      const entry = this.outbox.find((e) => e.mutation_id === args.mutationId);
+      if (entry) entry.state = "pending";
+      this.recount();
+      return null;
+    },
+    dismiss_held_work: (args) => {
+      const held = this.heldWork.get(args.id) ?? [];
+      const waiting = held.filter((h) => h.status === "waiting");
+      this.heldWork.set(args.id, waiting);
+      return waiting.length < held.length;
+    },
+    dismiss_outbox_entry: (args) => {
+      const before = this.outbox.length;
+      this.outbox = this.outbox.filter((e) => e.mutation_id !== args.mutationId);
+      this.recount();
+      return this.outbox.length < before;
+    },
+    storage_usage: () => ({ database_bytes: 18_350_080, media_bytes: 412_090_368, media_files: 57 }),
+  };
 
   /** Walks through the phases like the engine: push, pull, upload, done. */
   private async simulateSync() {
