@@ -18,7 +18,7 @@ ADDR ?= 127.0.0.1:8787
 # No window manager and no display in CI: one virtual 1366x768 screen.
 XVFB_RUN = xvfb-run -a -s "-screen 0 1366x768x24"
 
-.PHONY: run run-server test deps test-deps ui lint unit ui-test e2e bench bench-app
+.PHONY: run run-server test deps test-deps ui lint unit ui-test e2e bench bench-app console console-test console-e2e
 
 deps:
 	scripts/ensure-deps.sh build
@@ -31,34 +31,51 @@ test-deps:
 ui: deps
 	cd ui && npm run build
 
-lint: ui
+# console/dist is embedded in fieldbook-server (served at /console/): it must
+# exist before any cargo command that builds the server.
+console: deps
+	cd console && npm run build
+
+lint: ui console
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 
-unit: ui
+unit: ui console
 	cargo test --workspace --locked
 
 ui-test: test-deps
 	cd ui && npm run check
 	cd ui && npm test
 
-e2e: test-deps ui
+e2e: test-deps ui console
 	cargo build --locked -p fieldbook -p fieldbook-server
 	$(XVFB_RUN) npm --prefix e2e test
 
-test: lint unit ui-test e2e
+test: lint unit ui-test console-test e2e console-e2e
 
-run:
+console-test: test-deps
+	cd console && npm run check
+	cd console && npm test
+
+# Ops in a real browser (Debian's chromium) against the real server, with a
+# technician device driven by the real sync engine; writes the console's
+# screenshots to docs/screenshots/console/.
+console-e2e: test-deps console
+	cargo build --locked -p fieldbook-server
+	cargo build --locked -p fieldbook-sync --example console_device
+	npm --prefix console run e2e
+
+run: console
 	scripts/ensure-deps.sh run
 	scripts/run-app.sh "$(RUN_DIR)" "$(ADDR)"
 
 # Only the server (for curl, or an app started by other means).
-run-server: deps
+run-server: deps console
 	scripts/run-demo.sh "$(RUN_DIR)" "$(ADDR)"
 
-bench:
+bench: console
 	scripts/ensure-deps.sh bench
 	cargo bench --workspace --locked
 
-bench-app: test-deps ui
+bench-app: test-deps ui console
 	scripts/measure-cold-start.sh

@@ -4,7 +4,7 @@
 # stays fast on a machine that has run it before: a few dpkg queries and
 # timestamp checks).
 #
-#   scripts/ensure-deps.sh build   # compilers, webkit2gtk -dev packages, Node.js, ui/node_modules
+#   scripts/ensure-deps.sh build   # compilers, webkit2gtk -dev packages, Node.js, ui/ and console/node_modules
 #   scripts/ensure-deps.sh run     # build + what the desktop app needs to start (Xvfb when there is no display)
 #   scripts/ensure-deps.sh test    # build + Xvfb, WebKitWebDriver, tauri-driver, ImageMagick, Chromium, e2e/node_modules
 #   scripts/ensure-deps.sh bench   # build + tools the benchmarks compare against (vipsthumbnail, curl)
@@ -21,7 +21,7 @@ tools_dir=${FIELDBOOK_TOOLS_DIR:-$HOME/.cache/fieldbook-tools}
 # The Tauri app links webkit2gtk 4.1 (which pulls in gtk3, soup3, JavaScriptCore).
 want=(build-essential pkg-config cmake nasm curl ca-certificates libwebkit2gtk-4.1-dev)
 command -v node >/dev/null && command -v npm >/dev/null || want+=(nodejs npm)
-node_dirs=(ui)
+node_dirs=(ui console)
 case "$mode" in
   build) ;;
   run) want+=(xvfb xauth) ;;

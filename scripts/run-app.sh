@@ -48,10 +48,12 @@ done
 curl -fsS -m 2 "$url/api/v1/health" >/dev/null || { echo "the server does not answer on $url (see $run_dir/server.log)" >&2; exit 1; }
 
 technician=$(awk -F' / ' '$3 == "technician" { sub(/^ +/, "", $1); print $1 " / " $2 " (team " $4 ")"; exit }' "$run_dir/credentials.txt")
+ops=$(awk -F' / ' '$3 == "ops" { sub(/^ +/, "", $1); print $1 " / " $2; exit }' "$run_dir/credentials.txt")
 cat <<EOF
 
   Fieldbook server:  $url   (log: $run_dir/server.log; all demo accounts: $run_dir/credentials.txt)
   Sign in as:        ${technician:-alex / alex-demo-password}
+  Central Ops:       $url/console/   (in a browser; sign in as ${ops:-an ops account of credentials.txt})
   Device data:       $run_dir/device
 
 EOF

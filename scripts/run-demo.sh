@@ -27,5 +27,7 @@ else
   cat "$run_dir/credentials.txt"
 fi
 
+ops=$(awk -F' / ' '$3 == "ops" { sub(/^ +/, "", $1); print $1 " / " $2; exit }' "$run_dir/credentials.txt")
 echo "==> Fieldbook server on http://$addr (Ctrl-C to stop)"
+echo "==> Central Ops console: http://$addr/console/ (sign in as ${ops:-an ops account above})"
 exec "$bin" serve --addr "$addr" --data-dir "$data_dir"

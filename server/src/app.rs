@@ -187,23 +187,6 @@ pub fn router(state: AppState) -> Router {
             post(admin::withdraw_handler),
         )
         .route(
-            "/api/v1/admin/installations/{installation_id}/send-back",
-            post(send_back::send_back_handler),
-        )
-        .route("/api/v1/admin/held-work", get(held_work::list_handler))
-        .route(
-            "/api/v1/admin/held-work/{held_work_id}",
-            get(held_work::get_handler),
-        )
-        .route(
-            "/api/v1/admin/held-work/{held_work_id}/accept",
-            post(held_work::accept_handler),
-        )
-        .route(
-            "/api/v1/admin/held-work/{held_work_id}/keep",
-            post(held_work::keep_handler),
-        )
-        .route(
             "/api/v1/ops/session",
             get(ops::session::session_handler).delete(ops::session::logout_handler),
         )
@@ -241,6 +224,23 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/v1/ops/devices/{device_id}/revoke",
             post(ops::people::revoke_device_handler),
+        )
+        .route(
+            "/api/v1/admin/installations/{installation_id}/send-back",
+            post(send_back::send_back_handler),
+        )
+        .route("/api/v1/admin/held-work", get(held_work::list_handler))
+        .route(
+            "/api/v1/admin/held-work/{held_work_id}",
+            get(held_work::get_handler),
+        )
+        .route(
+            "/api/v1/admin/held-work/{held_work_id}/accept",
+            post(held_work::accept_handler),
+        )
+        .route(
+            "/api/v1/admin/held-work/{held_work_id}/keep",
+            post(held_work::keep_handler),
         )
         .route_layer(from_fn_with_state(state.clone(), auth::require_auth));
 

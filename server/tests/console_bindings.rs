@@ -42,10 +42,9 @@ fn export_bindings(out_dir: &Path) -> Result<(), ts_rs::ExportError> {
         p::ChangeEvent,
         p::CreateInstallationRequest,
         p::HeldWork,
-        p::HeldWorkQuery,
         p::AcceptHeldWorkRequest,
-        p::AcceptedHeldWork,
         p::KeepHeldWorkRequest,
+        p::AcceptedHeldWork,
         p::SendBackRequest,
     );
     write_index(out_dir)

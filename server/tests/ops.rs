@@ -725,8 +725,9 @@ async fn detail_shows_history_evidence_media_and_the_review_queue() {
     assert_eq!(detail.media.len(), 1);
     assert!(detail.media[0].blob_available);
     assert_eq!(detail.report_events.len(), 1);
-    assert_eq!(detail.allowed_moves.len(), 1, "{:?}", detail.allowed_moves);
-    assert_eq!(detail.allowed_moves[0].as_str(), "closed");
+    // From report_submitted ops close it or send it back (held-work's move).
+    let allowed: Vec<&str> = detail.allowed_moves.iter().map(|s| s.as_str()).collect();
+    assert_eq!(allowed, ["closed", "completed"]);
     let moves: Vec<(String, String)> = detail
         .history
         .iter()
@@ -753,6 +754,11 @@ async fn detail_shows_history_evidence_media_and_the_review_queue() {
         .find(|h| h.to == "in_progress")
         .unwrap();
     assert_eq!(start.actor.as_ref().unwrap().username, TECH_B);
+
+    // The report's charger serial is searchable.
+    let found = list_page(&server, ops, "q=SN-123456&has_report=true").await;
+    assert_eq!(found.total, 1);
+    assert_eq!(found.items[0].id, job.installation);
 
     // The review queue shows it; counts agree. The blobs' arrival is noted
     // by the server's blob watcher, so the "missing" list empties shortly.

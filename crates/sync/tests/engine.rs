@@ -68,6 +68,22 @@ async fn golden_path_offline_report_arrives_exactly_once() {
     assert!(status.last_success_at.is_some());
     assert!(status.last_error.is_none());
 
+    // The device told the server who it is, its app version and what it had
+    // left to send (shown to Central Ops on the People screen).
+    let seen = server
+        .state
+        .storage
+        .read(|db| db.device_record(device.device_id()))
+        .unwrap()
+        .expect("the device is known to the server");
+    assert_eq!(seen.app_version.as_deref(), Some(env!("CARGO_PKG_VERSION")));
+    assert_eq!(
+        seen.pending_changes,
+        Some(0),
+        "nothing left after the second sync"
+    );
+    assert!(seen.last_sync_at.is_some());
+
     let on_server = server.installation(job);
     assert_eq!(on_server.status, InstallationStatus::ReportSubmitted);
     let report = server.report(job).expect("report on the server");
@@ -403,9 +419,15 @@ async fn the_probe_reconnects_when_the_server_comes_back() {
 
     server.stop().await;
     device.start_job(job);
-    let offline = wait_for_status(&device.engine, WAIT, "offline", |s| {
-        s.connection == ConnectionState::Offline
-    })
+    // The start-up sync may already have failed (status offline, nothing
+    // pending) before the local change lands: wait for the status that has
+    // both, rather than the first offline one.
+    let offline = wait_for_status(
+        &device.engine,
+        WAIT,
+        "offline with the change pending",
+        |s| s.connection == ConnectionState::Offline && s.pending_mutations == 1,
+    )
     .await;
     assert_eq!(offline.pending_mutations, 1);
     let retry = wait_for_status(&device.engine, WAIT, "a scheduled retry", |s| {

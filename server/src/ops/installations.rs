@@ -168,11 +168,12 @@ pub fn signature_evidence(
     events: &[ReportEvent],
 ) -> SignatureEvidence {
     let recomputed = report.recomputed_content_hash(media);
-    // The device that sent the report as it stands (a correction replaces it).
+    // The device of the submission the stored report came from (a
+    // correction replaces the report; ops' own events carry no device).
     let device_id = events
         .iter()
         .rev()
-        .find(|e| {
+        .filter(|e| {
             matches!(
                 e.event,
                 ReportEventKind::Submitted
@@ -180,7 +181,7 @@ pub fn signature_evidence(
                     | ReportEventKind::Corrected
             )
         })
-        .and_then(|e| e.device_id);
+        .find_map(|e| e.device_id);
     let signature = report.customer_signature.as_ref();
     let (present, hash_ok) = match signature {
         Some(sig) => match blobs.path_of(&sig.png.sha256) {

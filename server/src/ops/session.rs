@@ -110,7 +110,7 @@ fn session_cookie(token: &str, max_age_secs: i64) -> Result<HeaderValue, ApiErro
         (status = 200, description = "Signed in; the session token is in the HttpOnly cookie `fieldbook_session`", body = ConsoleSession),
         (status = 401, description = "Unknown username or wrong password (`invalid_credentials`)", body = ErrorBody),
         (status = 403, description = "Not a Central Ops account", body = ErrorBody),
-        (status = 429, description = "Too many failed logins (`too_many_attempts`)", body = ErrorBody),
+        (status = 429, description = "Too many failed logins (`too_many_attempts`); see `Retry-After`", body = ErrorBody),
     )
 )]
 pub async fn login_handler(
@@ -118,7 +118,7 @@ pub async fn login_handler(
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     ApiJson(request): ApiJson<LoginRequest>,
 ) -> Result<Response, ApiError> {
-    // The same bounded, throttled login as the API's (per account and source).
+    // The same throttled login as devices and scripts use.
     let source = auth::login_source(peer.map(|Extension(ConnectInfo(addr))| addr.ip()));
     let login = auth::login(&state, &source, request).await?;
     if login.user.role != Role::Ops {

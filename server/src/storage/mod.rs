@@ -43,7 +43,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("0002_blob_arrival.sql"),
     include_str!("0003_user_references_and_member_removal.sql"),
     include_str!("0004_login_attempts.sql"),
-    include_str!("0004_ops_console.sql"),
+    include_str!("0005_ops_console.sql"),
     include_str!("0006_held_work_and_send_back.sql"),
 ];
 const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

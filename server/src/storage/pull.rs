@@ -33,9 +33,8 @@ impl Candidate {
         match self {
             Candidate::Row { body, .. } | Candidate::Report { body, .. } => body.len() + WRAPPER,
             Candidate::Team { .. } | Candidate::Tombstone(_) => 4 * WRAPPER,
-            // Ids, a status and a bounded decision reason; the list of
-            // mutation ids grows with the record, so a generous estimate.
-            Candidate::HeldWork { .. } => 32 * WRAPPER,
+            // A held-work notice: ids, a status and a bounded reason.
+            Candidate::HeldWork { .. } => 16 * WRAPPER,
         }
     }
 }

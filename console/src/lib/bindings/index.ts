@@ -21,7 +21,6 @@ export type { HeldBecause } from "./HeldBecause";
 export type { HeldMutation } from "./HeldMutation";
 export type { HeldWork } from "./HeldWork";
 export type { HeldWorkDecision } from "./HeldWorkDecision";
-export type { HeldWorkQuery } from "./HeldWorkQuery";
 export type { HeldWorkStatus } from "./HeldWorkStatus";
 export type { HistoryEntry } from "./HistoryEntry";
 export type { HistoryKind } from "./HistoryKind";

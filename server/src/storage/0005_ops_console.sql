@@ -41,7 +41,8 @@ CREATE VIRTUAL TABLE installation_search USING fts5 (
 CREATE TRIGGER installation_search_text_ai AFTER INSERT ON installation_search_text BEGIN
     INSERT INTO installation_search (rowid, text) VALUES (new.rowid, new.text);
 END;
-CREATE TRIGGER installation_search_text_au AFTER UPDATE ON installation_search_text BEGIN
+CREATE TRIGGER installation_search_text_au AFTER UPDATE OF text ON installation_search_text
+WHEN old.text IS NOT new.text BEGIN
     INSERT INTO installation_search (installation_search, rowid, text)
         VALUES ('delete', old.rowid, old.text);
     INSERT INTO installation_search (rowid, text) VALUES (new.rowid, new.text);
@@ -70,7 +71,7 @@ CREATE TRIGGER installations_search_ai AFTER INSERT ON installations BEGIN
         WHERE installation_id = new.id
     ON CONFLICT (installation_id) DO UPDATE SET text = excluded.text;
 END;
-CREATE TRIGGER leads_search_au AFTER UPDATE ON leads BEGIN
+CREATE TRIGGER leads_search_au AFTER UPDATE OF body ON leads BEGIN
     INSERT INTO installation_search_text (installation_id, text)
         SELECT s.installation_id, s.text FROM installation_search_source s
         JOIN installations i ON i.id = s.installation_id
@@ -83,7 +84,7 @@ CREATE TRIGGER reports_search_ai AFTER INSERT ON reports BEGIN
         WHERE installation_id = new.installation_id
     ON CONFLICT (installation_id) DO UPDATE SET text = excluded.text;
 END;
-CREATE TRIGGER reports_search_au AFTER UPDATE ON reports BEGIN
+CREATE TRIGGER reports_search_au AFTER UPDATE OF body ON reports BEGIN
     INSERT INTO installation_search_text (installation_id, text)
         SELECT installation_id, text FROM installation_search_source
         WHERE installation_id = new.installation_id
