@@ -49,6 +49,15 @@ pub async fn get_installation(ctx: &AppContext, id: Uuid) -> CommandResult<Insta
         .await
 }
 
+/// The technician has seen Central Ops' decision on work held for them
+/// (see `fieldbook_store::HeldWork`) and lets it go; a job kept only for it
+/// leaves the device. Returns whether there was decided work to dismiss.
+#[tracing::instrument(skip(ctx), err(level = "warn"))]
+pub async fn dismiss_held_work(ctx: &AppContext, id: Uuid) -> CommandResult<bool> {
+    ctx.with_store(move |store| store.dismiss_held_work(id))
+        .await
+}
+
 #[tracing::instrument(skip(ctx), err(level = "warn"))]
 pub async fn start_installation(
     ctx: &AppContext,
@@ -139,6 +148,11 @@ pub mod commands {
         id: Uuid,
     ) -> CommandResult<InstallationDetail> {
         super::get_installation(&ctx, id).await
+    }
+
+    #[tauri::command]
+    pub async fn dismiss_held_work(ctx: State<'_, AppContext>, id: Uuid) -> CommandResult<bool> {
+        super::dismiss_held_work(&ctx, id).await
     }
 
     #[tauri::command]

@@ -135,6 +135,7 @@ pub struct HeldWork {
 /// Query of `GET /api/v1/admin/held-work`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct HeldWorkQuery {
     /// Only records in this state (all of them when omitted).
     #[serde(default)]
@@ -171,6 +172,7 @@ pub struct KeepHeldWorkRequest {
 /// technician who sent it (`PullPage::held_work`), newest state only.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct HeldWorkNotice {
     /// The held record's id (the `held_work_id` of the `held` push answer).
     pub id: Uuid,

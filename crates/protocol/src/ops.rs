@@ -472,6 +472,12 @@ pub struct ReviewQueue {
     pub flagged_for_review: Vec<OpsInstallationRow>,
     /// Reports whose photos, videos or signature have not arrived yet.
     pub missing_blobs: Vec<MissingBlobsRow>,
+    /// Work that arrived after the job left its technician's scope
+    /// (assignment withdrawn or reassigned, technician removed from the
+    /// team), waiting for ops to accept it as the report or keep it on
+    /// record, oldest first (see [`crate::held_work`]).
+    #[serde(default)]
+    pub held_work: Vec<crate::held_work::HeldWork>,
 }
 
 /// `GET /api/v1/ops/counts`: badges for the console's navigation.
@@ -485,6 +491,9 @@ pub struct NavCounts {
     pub flagged_for_review: u64,
     /// Reports with blobs still uploading.
     pub missing_blobs: u64,
+    /// Held work waiting for a decision.
+    #[serde(default)]
+    pub held_work: u64,
     /// Every entry of the review queue together.
     pub review_total: u64,
     /// Approved surveys with no installation yet.

@@ -111,8 +111,8 @@ pub struct InstallationDetail {
     /// Outbox entries for this installation (pending or needing attention).
     pub pending_changes: u64,
     /// When the server said this job left this device's scope; it is kept
-    /// because it holds unsent work (its changes will most likely be
-    /// refused). `None` while in scope.
+    /// because it holds work the server has not received yet, or work the
+    /// server holds for Central Ops (`held_work`). `None` while in scope.
     pub left_scope_at: Option<DateTime<Utc>>,
     /// The server version of the submitted report once the server accepted
     /// it; `None` before (or when there is no report).

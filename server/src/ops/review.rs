@@ -2,7 +2,9 @@
 
 use axum::extract::State;
 use axum::{Extension, Json};
-use fieldbook_protocol::{ErrorBody, MissingBlobsRow, NavCounts, ReviewQueue};
+use fieldbook_protocol::{
+    ErrorBody, HeldWorkQuery, HeldWorkStatus, MissingBlobsRow, NavCounts, ReviewQueue,
+};
 
 use crate::app::AppState;
 use crate::caller::Caller;
@@ -27,17 +29,28 @@ pub fn review_queue(db: &Db<'_>) -> Result<ReviewQueue, ApiError> {
                 },
             )
             .collect(),
+        held_work: db.held_work_list(&waiting_held_work())?,
     })
+}
+
+/// Held work still waiting for a decision.
+fn waiting_held_work() -> HeldWorkQuery {
+    HeldWorkQuery {
+        status: Some(HeldWorkStatus::Waiting),
+        installation_id: None,
+    }
 }
 
 pub fn nav_counts(db: &Db<'_>) -> Result<NavCounts, ApiError> {
     let (awaiting_close, flagged_for_review, missing_blobs, unplanned_surveys, unassigned) =
         db.ops_nav_counts()?;
+    let held_work = db.held_work_count(HeldWorkStatus::Waiting)?;
     Ok(NavCounts {
         awaiting_close,
         flagged_for_review,
         missing_blobs,
-        review_total: awaiting_close + flagged_for_review + missing_blobs,
+        held_work,
+        review_total: awaiting_close + flagged_for_review + missing_blobs + held_work,
         unplanned_surveys,
         unassigned,
         seq: db.change_seq()?,
@@ -45,7 +58,7 @@ pub fn nav_counts(db: &Db<'_>) -> Result<NavCounts, ApiError> {
 }
 
 /// What waits for Central Ops: reports to close, flagged installations,
-/// reports whose photos or signature have not arrived.
+/// reports whose photos or signature have not arrived, held work.
 #[utoipa::path(
     get, path = "/api/v1/ops/review", tag = "ops",
     security(("bearer" = []), ("cookie" = [])),

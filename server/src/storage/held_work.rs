@@ -260,6 +260,14 @@ impl Db<'_> {
             .collect()
     }
 
+    /// How many held records are in `status` (the review queue's badge).
+    pub fn held_work_count(&self, status: HeldWorkStatus) -> Result<u64, StorageError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT count(*) FROM held_work WHERE status = ?1")?
+            .query_row([status.as_str()], |r| r.get::<_, i64>(0))? as u64)
+    }
+
     /// What the sender's device learns about a held record.
     pub fn held_work_notice(&self, id: Uuid) -> Result<Option<HeldWorkNotice>, StorageError> {
         Ok(self.held_work(id)?.map(|held| HeldWorkNotice {

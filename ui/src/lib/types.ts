@@ -18,6 +18,8 @@ export type {
   FieldError,
   FieldErrorCode,
   FileAvailability,
+  HeldWork,
+  HeldWorkStatus,
   Installation,
   InstallationAssignment,
   InstallationDetail,

@@ -17,6 +17,10 @@ flagged_for_review: number,
  */
 missing_blobs: number, 
 /**
+ * Held work waiting for a decision.
+ */
+held_work: number, 
+/**
  * Every entry of the review queue together.
  */
 review_total: number, 

@@ -97,5 +97,8 @@ export const retryOutboxEntry = (mutationId: Uuid) => call("retry_outbox_entry",
 export const dismissOutboxEntry = (mutationId: Uuid) =>
   call("dismiss_outbox_entry", { mutationId });
 
+// ---- held work (received after the job left this device's scope) -------------
+export const dismissHeldWork = (id: Uuid) => call("dismiss_held_work", { id });
+
 // ---- settings ----------------------------------------------------------------
 export const storageUsage = () => call("storage_usage", {});

@@ -27,6 +27,7 @@ export type Commands = {
   sign_out: { args: { force: boolean }, result: null },
   list_installations: { args: { query: InstallationQuery }, result: InstallationPage },
   get_installation: { args: { id: string }, result: InstallationDetail },
+  dismiss_held_work: { args: { id: string }, result: boolean },
   start_installation: { args: { id: string, overrideReason: string | null }, result: Installation },
   finish_installation: { args: { id: string }, result: Installation },
   could_not_complete: { args: { id: string, reason: string }, result: Installation },

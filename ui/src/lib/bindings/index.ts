@@ -14,6 +14,8 @@ export type { ErrorCode } from "./ErrorCode";
 export type { FieldError } from "./FieldError";
 export type { FieldErrorCode } from "./FieldErrorCode";
 export type { FileAvailability } from "./FileAvailability";
+export type { HeldWork } from "./HeldWork";
+export type { HeldWorkStatus } from "./HeldWorkStatus";
 export type { Installation } from "./Installation";
 export type { InstallationAssignment } from "./InstallationAssignment";
 export type { InstallationDetail } from "./InstallationDetail";

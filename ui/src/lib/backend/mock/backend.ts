@@ -13,6 +13,7 @@ import type { CommandArgs, CommandName, CommandResult } from "../commands";
 import type {
   AppError,
   ErrorCode,
+  HeldWork,
   InstallationDetail,
   InstallationMedia,
   InstallationQuery,
@@ -37,6 +38,8 @@ export interface MockOptions {
   saveDelayMs?: number;
   /** Start with some unsent work and one refused change. */
   withPendingWork?: boolean;
+  /** Start with work held for Central Ops on one job and a report sent back on another. */
+  withHeldWork?: boolean;
   connection?: SyncStatus["connection"];
 }
 
@@ -73,6 +76,10 @@ export class MockBackend {
   drafts = new Map<string, ReportDraft>();
   reports = new Map<string, InstallationReport>();
   media = new Map<string, InstallationMedia[]>();
+  /** Work the server holds for Central Ops, by installation. */
+  heldWork = new Map<string, HeldWork[]>();
+  /** Jobs that left this device's scope (kept for their work). */
+  leftScope = new Set<string>();
   outbox: OutboxEntry[] = [];
   /** What each draft and its media were when the customer signed. */
   private signedContent = new Map<string, string>();
@@ -121,6 +128,31 @@ export class MockBackend {
       this.status.connection = "offline";
       this.recount();
     }
+    if (options.withHeldWork) this.seedHeldWork();
+  }
+
+  /** One job taken off the team while it was worked offline (its work held), one report sent back. */
+  private seedHeldWork(): void {
+    const [held, sentBack] = this.jobs.filter((j) => j.installation.status === "completed");
+    const heldId = held.installation.id;
+    this.leftScope.add(heldId);
+    this.heldWork.set(heldId, [
+      {
+        id: "00000000-0000-4000-a100-000000000001",
+        installation_id: heldId,
+        status: "waiting",
+        message:
+          "Central Ops took this job off your team (the assignment was withdrawn or reassigned) before this arrived. It was received and kept, and waits for Central Ops to accept it or keep it on record; their decision will show on this job.",
+        decision_reason: null,
+        decided_at: null,
+        received_at: new Date(Date.now() - 600_000).toISOString(),
+      },
+    ]);
+    sentBack.installation.status_reason = "The serial number does not match the photo of the label";
+    const draft = this.ensureDraft(sentBack.installation.id);
+    draft.charger_serial_number = "ZP-2026-000123";
+    draft.charger_model = "Zappi 7kW";
+    draft.installation_successful = true;
   }
 
   private job(id: unknown): MockJob {
@@ -259,11 +291,12 @@ export class MockBackend {
       report: this.reports.get(id) ?? null,
       media,
       pending_changes: this.outbox.filter((e) => e.installation_id === id).length,
-      left_scope_at: null,
+      left_scope_at: this.leftScope.has(id) ? new Date(Date.now() - 3_600_000).toISOString() : null,
       report_server_version: null,
       report_signature_file: null,
       report_draft_superseded_by: null,
       media_files: media.map((m) => ({ media_id: m.id, file: { on_this_device: true, on_server: null } })),
+      held_work: this.heldWork.get(id) ?? [],
       actions: this.actions(id),
       report_check: this.reports.has(id) ? null : this.reportCheck(id),
     };
@@ -557,6 +590,12 @@ export class MockBackend {
       if (entry) entry.state = "pending";
       this.recount();
       return null;
+    },
+    dismiss_held_work: (args) => {
+      const held = this.heldWork.get(args.id) ?? [];
+      const waiting = held.filter((h) => h.status === "waiting");
+      this.heldWork.set(args.id, waiting);
+      return waiting.length < held.length;
     },
     dismiss_outbox_entry: (args) => {
       const before = this.outbox.length;

@@ -5,7 +5,7 @@ import { MockBackend, type MockOptions } from "./backend";
 
 /**
  * Routes every `invoke` to an in-memory MockBackend. Options default from the
- * page's query string in the browser preview: `?jobs=10000&signedOut=1&pending=1`.
+ * page's query string in the browser preview: `?jobs=10000&signedOut=1&pending=1&held=1`.
  */
 export function installMockBackend(options?: MockOptions): MockBackend {
   const params = typeof location === "undefined" ? new URLSearchParams() : new URLSearchParams(location.search);
@@ -14,6 +14,7 @@ export function installMockBackend(options?: MockOptions): MockBackend {
       jobs: params.has("jobs") ? Number(params.get("jobs")) : 60,
       signedIn: !params.has("signedOut"),
       withPendingWork: params.has("pending"),
+      withHeldWork: params.has("held"),
       connection: params.get("connection") === "offline" ? "offline" : "online",
     },
   );
