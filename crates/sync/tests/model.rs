@@ -496,7 +496,9 @@ impl World {
                     .map(|p| format!("{who:?}: {p}")),
             );
             // Refused or conflicting answers are the technician's to see:
-            // exactly those are in the needs-attention list.
+            // exactly those are in the needs-attention list. Work the server
+            // held for Central Ops (the job left the team while the device
+            // was offline) is received, not refused: it waits for ops.
             let parked: BTreeSet<Uuid> = store
                 .needs_attention()
                 .expect("needs attention")
@@ -505,7 +507,12 @@ impl World {
                 .collect();
             let refused: BTreeSet<Uuid> = stored
                 .iter()
-                .filter(|m| !matches!(m.outcome, MutationOutcome::Applied { .. }))
+                .filter(|m| {
+                    !matches!(
+                        m.outcome,
+                        MutationOutcome::Applied { .. } | MutationOutcome::Held { .. }
+                    )
+                })
                 .map(|m| m.mutation_id)
                 .collect();
             if parked != refused {

@@ -360,7 +360,11 @@ pub fn device_view(store: &Store) -> DeviceView {
         };
         job.sort();
         if detail.left_scope_at.is_some() {
-            let holds_work = detail.pending_changes > 0 || detail.report_draft.is_some();
+            // Work the server holds for Central Ops keeps the job too, until
+            // the technician has seen the decision.
+            let holds_work = detail.pending_changes > 0
+                || detail.report_draft.is_some()
+                || !detail.held_work.is_empty();
             if !holds_work {
                 view.kept_without_reason.push(summary.id);
             }
