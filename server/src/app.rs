@@ -25,7 +25,7 @@ use crate::password::PasswordPool;
 use crate::storage::Storage;
 use crate::{
     admin, auth, blob_download, console_assets, held_work, installations, openapi, ops, pull, push,
-    send_back,
+    send_back, updates,
 };
 
 /// What every handler can reach.
@@ -275,6 +275,18 @@ pub fn router(state: AppState) -> Router {
         .route_layer(from_fn_with_state(state.clone(), auth::require_auth))
         .with_state(state.clone());
 
+    // App updates: public, and the artifact streams outside the deadline.
+    let updates: Router = Router::new()
+        .route(
+            "/api/v1/updates/{target}/{current_version}",
+            get(updates::manifest_handler),
+        )
+        .route(
+            "/api/v1/updates/{target}/files/{file_name}",
+            get(updates::artifact_handler),
+        )
+        .with_state(state.clone());
+
     let console: Router = Router::new()
         .route("/console", get(console_assets::redirect_to_console))
         .route("/console/", get(console_assets::console_handler))
@@ -283,6 +295,7 @@ pub fn router(state: AppState) -> Router {
     json_api
         .merge(blob_api)
         .merge(streaming)
+        .merge(updates)
         .merge(console)
         .fallback(route_not_found)
         .layer(PropagateRequestIdLayer::x_request_id())

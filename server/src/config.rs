@@ -78,6 +78,10 @@ pub struct ServerConfig {
     pub blob_arrival_poll: Duration,
     /// A pull page stops taking records once their JSON passes this size.
     pub pull_page_bytes: usize,
+    /// The address devices reach this server at (`https://fieldbook.example.com`),
+    /// used in update download links; `None`: taken from each request's
+    /// `Host` (and a reverse proxy's `X-Forwarded-Proto`).
+    pub public_url: Option<String>,
 }
 
 impl ServerConfig {
@@ -102,6 +106,7 @@ impl ServerConfig {
                 .max_reserved_bytes,
             blob_arrival_poll: Duration::from_secs(2),
             pull_page_bytes: fieldbook_protocol::PULL_PAGE_BYTES,
+            public_url: None,
         }
     }
 }

@@ -24,6 +24,7 @@ pub mod push;
 pub mod seed;
 pub mod send_back;
 pub mod storage;
+pub mod updates;
 
 pub use app::{start, AppState, RunningServer};
 pub use config::{PasswordHashing, ServerConfig};

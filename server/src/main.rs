@@ -46,6 +46,11 @@ enum Command {
         /// Log as JSON lines instead of text.
         #[arg(long)]
         json_logs: bool,
+        /// The address devices reach this server at (e.g.
+        /// https://fieldbook.example.com), for update download links;
+        /// default: each request's Host.
+        #[arg(long, env = "FIELDBOOK_PUBLIC_URL")]
+        public_url: Option<String>,
     },
     /// Fill an empty server with demo teams, users, leads, surveys,
     /// installations and assignments, and print the demo credentials.
@@ -73,6 +78,28 @@ enum Command {
     Installation {
         #[command(subcommand)]
         command: InstallationCommand,
+    },
+    /// Publish a signed app build as the update devices of a target get.
+    /// Sign it on the build machine first (`cargo tauri signer sign
+    /// --app-version VERSION FILE`); the private key never comes here.
+    PublishUpdate {
+        #[command(flatten)]
+        data: DataDir,
+        /// The app build (`Fieldbook_0.2.0_amd64.deb`).
+        #[arg(long)]
+        file: PathBuf,
+        /// Its signature file (`Fieldbook_0.2.0_amd64.deb.sig`).
+        #[arg(long)]
+        signature: PathBuf,
+        /// Its version, as signed.
+        #[arg(long)]
+        version: String,
+        /// Release notes the technician sees.
+        #[arg(long)]
+        notes: Option<String>,
+        /// Which devices get it: `{os}-{arch}-{bundle}`.
+        #[arg(long, default_value = fieldbook_server::updates::DEFAULT_TARGET)]
+        target: String,
     },
 }
 
@@ -252,8 +279,10 @@ fn init_tracing(json: bool) {
     }
 }
 
-async fn serve(addr: SocketAddr, data_dir: &Path) -> Result<()> {
-    let state = AppState::open(ServerConfig::new(data_dir.to_owned()))?;
+async fn serve(addr: SocketAddr, data_dir: &Path, public_url: Option<String>) -> Result<()> {
+    let mut config = ServerConfig::new(data_dir.to_owned());
+    config.public_url = public_url;
+    let state = AppState::open(config)?;
     let mut server = fieldbook_server::start(state, addr).await?;
     println!("fieldbook-server listening on http://{}", server.addr);
     let interrupted = tokio::select! {
@@ -475,9 +504,36 @@ async fn main() -> Result<()> {
             addr,
             data,
             json_logs,
+            public_url,
         } => {
             init_tracing(json_logs);
-            serve(addr, &data.data_dir).await
+            serve(addr, &data.data_dir, public_url).await
+        }
+        Command::PublishUpdate {
+            data,
+            file,
+            signature,
+            version,
+            notes,
+            target,
+        } => {
+            let signature = std::fs::read_to_string(&signature)
+                .with_context(|| format!("cannot read {}", signature.display()))?;
+            let release = fieldbook_server::updates::publish(
+                &data.data_dir,
+                &fieldbook_server::updates::PublishRequest {
+                    target: &target,
+                    file: &file,
+                    signature: &signature,
+                    version: &version,
+                    notes: notes.as_deref(),
+                },
+            )?;
+            println!(
+                "published {} {} for {} ({} bytes, sha256 {})",
+                release.file_name, release.version, release.target, release.size, release.sha256
+            );
+            Ok(())
         }
         Command::SeedDemo {
             data,

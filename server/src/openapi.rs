@@ -7,7 +7,7 @@ use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use crate::{
-    admin, app, auth, blob_download, held_work, installations, ops, pull, push, send_back,
+    admin, app, auth, blob_download, held_work, installations, ops, pull, push, send_back, updates,
 };
 
 struct BearerAuth;
@@ -85,6 +85,8 @@ impl Modify for BearerAuth {
         held_work::get_handler,
         held_work::accept_handler,
         held_work::keep_handler,
+        updates::manifest_handler,
+        updates::artifact_handler,
     ),
     components(schemas(
         fieldbook_protocol::ErrorBody,
@@ -100,6 +102,7 @@ impl Modify for BearerAuth {
         fieldbook_protocol::AcceptedHeldWork,
         // A query parameter's enum: parameters do not register their schemas.
         fieldbook_protocol::OpsInstallationSort,
+        fieldbook_protocol::UpdateManifest,
     )),
     modifiers(&BearerAuth),
     tags(
@@ -108,6 +111,7 @@ impl Modify for BearerAuth {
         (name = "sync", description = "Pull changes by cursor, push named mutations"),
         (name = "installations", description = "Read one record by id (scoped: other teams' ids are 404)"),
         (name = "admin", description = "Central Ops: users, teams, installations, assignments, lifecycle moves"),
+        (name = "updates", description = "App updates published by ops with `fieldbook-server publish-update` (public: a signed build is no secret)"),
         (name = "ops", description = "Central Ops' console: session cookie, installations list and detail, review queue, planning, reassignment, people and devices, live changes (ops only: technicians get 403)"),
     )
 )]

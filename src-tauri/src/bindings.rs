@@ -39,6 +39,9 @@ pub fn export_bindings(out_dir: &Path) -> Result<(), ts_rs::ExportError> {
         fieldbook_sync::SyncStatus,
         fieldbook_store::OutboxEntry,
         crate::settings::StorageUsage,
+        crate::settings::DiagnosticsSaved,
+        fieldbook_sync::updates::UpdateStatus,
+        fieldbook_sync::updates::InstallReadiness,
     );
     crate::command_list::write_command_types(out_dir, &cfg)?;
     write_index(out_dir)

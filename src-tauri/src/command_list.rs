@@ -78,6 +78,10 @@ macro_rules! with_app_commands {
             sync::retry_outbox_entry(mutation_id: uuid::Uuid) -> ();
             sync::dismiss_outbox_entry(mutation_id: uuid::Uuid) -> bool;
             settings::storage_usage() -> crate::settings::StorageUsage;
+            settings::save_diagnostics(path: String) -> crate::settings::DiagnosticsSaved;
+            updates::update_status() -> fieldbook_sync::updates::UpdateStatus;
+            updates::install_readiness() -> fieldbook_sync::updates::InstallReadiness;
+            updates::install_update() -> ();
         }
     };
 }

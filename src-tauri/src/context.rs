@@ -19,6 +19,9 @@ pub struct LaunchSettings {
     pub default_server_url: Option<String>,
     /// `FIELDBOOK_TEST_HOOKS=1`: the UI exposes its test-only helpers.
     pub test_hooks: bool,
+    /// Where the log files go (set up before the store opens); `None` when
+    /// the app runs without a log file.
+    pub log_dir: Option<PathBuf>,
 }
 
 impl LaunchSettings {
@@ -29,6 +32,7 @@ impl LaunchSettings {
                 .map(|url| url.trim().to_owned())
                 .filter(|url| !url.is_empty()),
             test_hooks: std::env::var("FIELDBOOK_TEST_HOOKS").is_ok_and(|v| v == "1"),
+            log_dir: None,
         }
     }
 }
@@ -47,6 +51,8 @@ pub struct AppContext {
     database_path: PathBuf,
     launch: LaunchSettings,
     drafts: DraftQueue,
+    /// The background updater of an installed build (see `crate::updates`).
+    updater: Option<fieldbook_sync::updates::Updater>,
 }
 
 impl AppContext {
@@ -75,6 +81,7 @@ impl AppContext {
             database_path,
             launch,
             drafts: DraftQueue::default(),
+            updater: None,
         })
     }
 
@@ -104,6 +111,16 @@ impl AppContext {
 
     pub fn drafts(&self) -> &DraftQueue {
         &self.drafts
+    }
+
+    /// Adds the background updater (installed builds with an update key).
+    pub fn with_updater(mut self, updater: fieldbook_sync::updates::Updater) -> Self {
+        self.updater = Some(updater);
+        self
+    }
+
+    pub fn updater(&self) -> Option<&fieldbook_sync::updates::Updater> {
+        self.updater.as_ref()
     }
 
     /// Runs `f` with the store on a blocking thread: SQLite calls and file

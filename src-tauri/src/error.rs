@@ -45,9 +45,13 @@ pub enum ErrorCode {
     ForeignDevice,
     Refused,
     Protocol,
+    UpdateRejected,
     // The app.
     InvalidInput,
     Internal,
+    /// Installing the update now would put unsent work at risk, or no
+    /// update is downloaded; the message says what to do.
+    UpdateNotReady,
 }
 
 impl ErrorCode {

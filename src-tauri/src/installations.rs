@@ -29,7 +29,8 @@ pub struct InstallationFlags {
     pub demo_completed: Option<bool>,
 }
 
-#[tracing::instrument(skip(ctx), err(level = "warn"))]
+// The search text may be a customer's name: not traced.
+#[tracing::instrument(skip(ctx, query), err(level = "warn"))]
 pub async fn list_installations(
     ctx: &AppContext,
     query: InstallationQuery,
@@ -58,7 +59,7 @@ pub async fn dismiss_held_work(ctx: &AppContext, id: Uuid) -> CommandResult<bool
         .await
 }
 
-#[tracing::instrument(skip(ctx), err(level = "warn"))]
+#[tracing::instrument(skip(ctx, override_reason), err(level = "warn"))]
 pub async fn start_installation(
     ctx: &AppContext,
     id: Uuid,
@@ -81,7 +82,7 @@ pub async fn finish_installation(ctx: &AppContext, id: Uuid) -> CommandResult<In
     Ok(finished)
 }
 
-#[tracing::instrument(skip(ctx), err(level = "warn"))]
+#[tracing::instrument(skip(ctx, reason), err(level = "warn"))]
 pub async fn could_not_complete(
     ctx: &AppContext,
     id: Uuid,
@@ -109,7 +110,7 @@ pub async fn set_installation_flags(
     Ok(updated)
 }
 
-#[tracing::instrument(skip(ctx), err(level = "warn"))]
+#[tracing::instrument(skip(ctx, decline_reason), err(level = "warn"))]
 pub async fn respond_to_assignment(
     ctx: &AppContext,
     assignment_id: Uuid,

@@ -10,13 +10,14 @@ pub mod command_list;
 pub mod context;
 pub mod error;
 pub mod installations;
-mod logging;
+pub mod logging;
 pub mod media;
 pub mod media_protocol;
 pub mod reports;
 pub mod session;
 pub mod settings;
 pub mod sync;
+pub mod updates;
 
 #[cfg(test)]
 mod mock_answers;
@@ -55,6 +56,7 @@ pub fn run() {
                 .build(),
         )
         .plugin(tauri_plugin_dialog::init())
+        .plugin(tauri_plugin_updater::Builder::new().build())
         .register_asynchronous_uri_scheme_protocol(
             media_protocol::SCHEME,
             |ctx, request, responder| {
@@ -107,15 +109,19 @@ fn setup<R: Runtime>(app: &AppHandle<R>) {
     } else {
         app.path().app_log_dir()
     };
-    match log_dir
-        .map_err(|e| e.to_string())
-        .and_then(|dir| logging::init(&dir))
-    {
-        Ok(guard) => {
+    let log_dir = match log_dir.map_err(|e| e.to_string()).and_then(|dir| {
+        let guard = logging::init(&dir)?;
+        Ok((dir, guard))
+    }) {
+        Ok((dir, guard)) => {
             app.manage(guard);
+            Some(dir)
         }
-        Err(message) => eprintln!("Fieldbook runs without a log file: {message}"),
-    }
+        Err(message) => {
+            eprintln!("Fieldbook runs without a log file: {message}");
+            None
+        }
+    };
     tracing::info!(version = env!("CARGO_PKG_VERSION"), data_dir = %data_dir.display(), "starting");
 
     let store = match fieldbook_store::Store::open(&data_dir) {
@@ -125,12 +131,21 @@ fn setup<R: Runtime>(app: &AppHandle<R>) {
             return fail_to_start(app, capitalise(&e.to_string()));
         }
     };
-    let ctx = match AppContext::new(store, LaunchSettings::from_env()) {
+    let launch = LaunchSettings {
+        log_dir,
+        ..LaunchSettings::from_env()
+    };
+    let ctx = match AppContext::new(store, launch) {
         Ok(ctx) => ctx,
         Err(e) => {
             tracing::error!(code = e.code(), error = %e, "cannot create the sync engine");
             return fail_to_start(app, capitalise(&e.to_string()));
         }
+    };
+    let updater = updates::updater_for(app, &ctx);
+    let ctx = match updater.clone() {
+        Some(updater) => ctx.with_updater(updater),
+        None => ctx,
     };
     app.manage(ctx.clone());
 
@@ -156,6 +171,10 @@ fn setup<R: Runtime>(app: &AppHandle<R>) {
         ctx.sync().start();
         sync::forward_status(handle, ctx).await;
     });
+    if let Some(updater) = updater {
+        let handle = app.clone();
+        tauri::async_runtime::spawn(updates::run(handle, updater));
+    }
 }
 
 fn data_dir<R: Runtime>(app: &AppHandle<R>) -> Result<PathBuf, String> {

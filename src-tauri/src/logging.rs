@@ -1,5 +1,10 @@
 //! Logs: tracing to a daily-rotated file (a week kept) in the log folder,
 //! and to stderr in debug builds.
+//!
+//! The logs go into the diagnostics bundle support receives, so nothing
+//! traced may carry a secret or customer data: commands `skip` passwords,
+//! search text, reasons, captions and names, the sync engine never traces
+//! its token, and `tests/diagnostics.rs` checks both at debug level.
 
 use std::path::Path;
 
@@ -13,8 +18,22 @@ use tracing_subscriber::{fmt, EnvFilter, Layer};
 #[derive(Debug)]
 pub struct LogGuard(#[allow(dead_code)] WorkerGuard);
 
-/// `RUST_LOG` overrides the default level (info, debug for Fieldbook's crates).
+/// The level when `RUST_LOG` is not set: info, debug for Fieldbook's crates.
+const DEFAULT_FILTER: &str = "info,fieldbook_app=debug,fieldbook_sync=debug,fieldbook_store=debug";
+
+/// `RUST_LOG` overrides the default level (ignored when it does not parse).
 pub fn init(log_dir: &Path) -> Result<LogGuard, String> {
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|v| !v.trim().is_empty() && EnvFilter::try_new(v).is_ok())
+        .unwrap_or_else(|| DEFAULT_FILTER.to_owned());
+    init_with_filter(log_dir, &filter)
+}
+
+/// Logs at the level of `filter` (`EnvFilter` syntax).
+pub fn init_with_filter(log_dir: &Path, filter: &str) -> Result<LogGuard, String> {
+    let filter =
+        EnvFilter::try_new(filter).map_err(|e| format!("bad log filter {filter:?}: {e}"))?;
     std::fs::create_dir_all(log_dir)
         .map_err(|e| format!("cannot create the log folder {}: {e}", log_dir.display()))?;
     let appender = RollingFileAppender::builder()
@@ -25,19 +44,14 @@ pub fn init(log_dir: &Path) -> Result<LogGuard, String> {
         .build(log_dir)
         .map_err(|e| format!("cannot open a log file in {}: {e}", log_dir.display()))?;
     let (writer, guard) = tracing_appender::non_blocking(appender);
-    let filter = || {
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-            EnvFilter::new("info,fieldbook_app=debug,fieldbook_sync=debug,fieldbook_store=debug")
-        })
-    };
     let file = fmt::layer()
         .with_ansi(false)
         .with_writer(writer)
-        .with_filter(filter());
+        .with_filter(filter.clone());
     let stderr = cfg!(debug_assertions).then(|| {
         fmt::layer()
             .with_writer(std::io::stderr)
-            .with_filter(filter())
+            .with_filter(filter)
     });
     tracing_subscriber::registry()
         .with(file)

@@ -31,7 +31,8 @@ const PROGRESS_STEP_MIN_BYTES: u64 = 256 * 1024;
 /// Imports each file in turn and attaches it to the installation. Stops at
 /// the first file that cannot be added (the files before it stay attached);
 /// the error names the file.
-#[tracing::instrument(skip(ctx, on_progress), err(level = "warn"))]
+// File names can name the customer: only their number is traced.
+#[tracing::instrument(skip(ctx, paths, on_progress), fields(files = paths.len()), err(level = "warn"))]
 pub async fn attach_media(
     ctx: &AppContext,
     installation_id: Uuid,
@@ -105,7 +106,7 @@ pub async fn attach_media(
     Ok(attached)
 }
 
-#[tracing::instrument(skip(ctx), err(level = "warn"))]
+#[tracing::instrument(skip(ctx, caption), err(level = "warn"))]
 pub async fn set_media_caption(
     ctx: &AppContext,
     media_id: Uuid,

@@ -31,7 +31,7 @@ pub async fn save_report_draft(ctx: &AppContext, draft: ReportDraft) -> CommandR
         .await
 }
 
-#[tracing::instrument(skip(ctx, png_base64, strokes), err(level = "warn"))]
+#[tracing::instrument(skip(ctx, png_base64, strokes, signer_name), err(level = "warn"))]
 pub async fn sign_report(
     ctx: &AppContext,
     installation_id: Uuid,

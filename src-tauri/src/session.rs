@@ -100,6 +100,7 @@ mod tests {
         let fx = Fixture::with_launch(LaunchSettings {
             default_server_url: Some("http://127.0.0.1:8787".into()),
             test_hooks: true,
+            log_dir: None,
         });
         let info = app_info(&fx.ctx);
         assert_eq!(

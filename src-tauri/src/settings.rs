@@ -1,6 +1,7 @@
-//! The settings screen: how much disk the local data uses.
+//! The settings screen: how much disk the local data uses, and "Save
+//! diagnostics…" (the support bundle, collected by `fieldbook_sync::diagnostics`).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use tauri::State;
@@ -49,6 +50,47 @@ pub async fn storage_usage(ctx: &AppContext) -> CommandResult<StorageUsage> {
     .map_err(|e| CommandError::internal(format!("measuring storage stopped unexpectedly: {e}")))?
 }
 
+/// The support bundle as written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct DiagnosticsSaved {
+    /// Where the zip went (with `.zip` added when the name had no extension).
+    pub path: String,
+    /// The files inside it.
+    pub entries: Vec<String>,
+}
+
+/// Writes the support bundle to `path`, the file the technician chose in
+/// the save dialog.
+#[tracing::instrument(skip(ctx), err(level = "warn"))]
+pub async fn save_diagnostics(ctx: &AppContext, path: String) -> CommandResult<DiagnosticsSaved> {
+    if path.trim().is_empty() {
+        return Err(CommandError::new(
+            crate::error::ErrorCode::Validation,
+            "choose where to save the diagnostics file",
+        ));
+    }
+    let mut out = PathBuf::from(path);
+    if out.extension().is_none() {
+        out.set_extension("zip");
+    }
+    let engine = ctx.sync().clone();
+    let log_dir = ctx.launch().log_dir.clone();
+    tokio::task::spawn_blocking(move || {
+        let diagnostics = engine.diagnostics(env!("CARGO_PKG_VERSION"))?;
+        let saved = fieldbook_sync::diagnostics::save_diagnostics_zip(
+            &diagnostics,
+            log_dir.as_deref(),
+            &out,
+        )?;
+        Ok(DiagnosticsSaved {
+            path: saved.path.display().to_string(),
+            entries: saved.entries,
+        })
+    })
+    .await
+    .map_err(|e| CommandError::internal(format!("saving diagnostics stopped unexpectedly: {e}")))?
+}
+
 /// Blobs sit in two-hex-digit shard folders of the media root; thumbnails and
 /// unfinished imports in `thumbs/` and `tmp/` count as bytes only.
 fn add_media(dir: &Path, at_root: bool, usage: &mut StorageUsage) -> std::io::Result<()> {
@@ -87,6 +129,14 @@ pub mod commands {
     #[tauri::command]
     pub async fn storage_usage(ctx: State<'_, AppContext>) -> CommandResult<StorageUsage> {
         super::storage_usage(&ctx).await
+    }
+
+    #[tauri::command]
+    pub async fn save_diagnostics(
+        ctx: State<'_, AppContext>,
+        path: String,
+    ) -> CommandResult<DiagnosticsSaved> {
+        super::save_diagnostics(&ctx, path).await
     }
 }
 

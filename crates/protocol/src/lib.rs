@@ -15,6 +15,7 @@ pub mod held_work;
 pub mod ops;
 pub mod pull;
 pub mod push;
+pub mod updates;
 
 pub use admin::*;
 pub use auth::*;
@@ -23,6 +24,7 @@ pub use held_work::*;
 pub use ops::*;
 pub use pull::*;
 pub use push::*;
+pub use updates::*;
 
 /// Version segment of every route: `/api/v1/...`. A breaking change to any
 /// type in this crate gets a new version and a new prefix.

@@ -6,6 +6,7 @@
 //! same SQLite transaction, so a crash leaves either both or neither.
 
 mod db;
+mod diagnostics;
 mod error;
 mod held_work;
 mod installations;
@@ -25,6 +26,7 @@ use fieldbook_media::MediaStore;
 use rusqlite::Connection;
 use uuid::Uuid;
 
+pub use diagnostics::{BlobQueueCounts, OutboxErrorSummary, StoreDiagnostics};
 pub use error::{Result, StoreError};
 pub use held_work::{HeldWork, HeldWorkStatus, ServerHeldWork};
 pub use installations::{

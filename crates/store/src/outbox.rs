@@ -31,7 +31,7 @@ impl OutboxState {
         }
     }
 
-    fn parse(s: &str) -> Option<Self> {
+    pub(crate) fn parse(s: &str) -> Option<Self> {
         match s {
             "pending" => Some(OutboxState::Pending),
             "needs_attention" => Some(OutboxState::NeedsAttention),

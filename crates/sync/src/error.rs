@@ -69,6 +69,11 @@ pub enum SyncError {
 
     #[error(transparent)]
     Store(#[from] StoreError),
+
+    /// A downloaded app update failed verification (signature, version or
+    /// size); it was deleted and is never installed.
+    #[error("the downloaded update was refused: {0}; it was deleted and Fieldbook keeps running this version (tell Central Ops if this repeats)")]
+    UpdateRejected(String),
 }
 
 impl SyncError {
@@ -90,6 +95,7 @@ impl SyncError {
             SyncError::Protocol(_) => "protocol",
             SyncError::Io { .. } => "io",
             SyncError::Store(e) => e.code(),
+            SyncError::UpdateRejected(_) => "update_rejected",
         }
     }
 

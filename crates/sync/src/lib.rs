@@ -9,6 +9,7 @@
 pub mod blobs;
 pub mod client;
 pub mod credentials;
+pub mod diagnostics;
 pub mod engine;
 pub mod error;
 mod files;
@@ -17,6 +18,7 @@ pub mod push;
 pub mod recovery;
 pub mod settings;
 pub mod status;
+pub mod updates;
 
 pub use credentials::{CredentialStore, FileCredentialStore};
 pub use engine::{SyncEngine, SyncOptions};

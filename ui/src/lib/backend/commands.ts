@@ -102,3 +102,11 @@ export const dismissHeldWork = (id: Uuid) => call("dismiss_held_work", { id });
 
 // ---- settings ----------------------------------------------------------------
 export const storageUsage = () => call("storage_usage", {});
+export const saveDiagnostics = (path: string) => call("save_diagnostics", { path });
+
+// ---- updates -----------------------------------------------------------------
+export const updateStatus = () => call("update_status", {});
+/** Whether installing now is safe: the backend's rule (unsent work, a running sync). */
+export const installReadiness = () => call("install_readiness", {});
+/** Installs the downloaded update and restarts Fieldbook (after the technician agreed). */
+export const installUpdate = () => call("install_update", {});

@@ -1,4 +1,4 @@
-import { open } from "@tauri-apps/plugin-dialog";
+import { open, save } from "@tauri-apps/plugin-dialog";
 
 export const PHOTO_EXTENSIONS = ["jpg", "jpeg", "png", "heic", "heif", "webp"];
 export const VIDEO_EXTENSIONS = ["mp4", "mov", "m4v", "webm", "mkv", "avi"];
@@ -17,4 +17,13 @@ export async function pickMediaFiles(): Promise<string[]> {
   });
   if (picked == null) return [];
   return Array.isArray(picked) ? picked : [picked];
+}
+
+/** The native save dialog for the diagnostics zip; null when cancelled. */
+export async function chooseDiagnosticsFile(suggestedName: string): Promise<string | null> {
+  return save({
+    title: "Save diagnostics",
+    defaultPath: suggestedName,
+    filters: [{ name: "Zip archive", extensions: ["zip"] }],
+  });
 }

@@ -1,7 +1,13 @@
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
-import type { SyncStatus } from "../types";
+import type { SyncStatus, UpdateStatus } from "../types";
 
 export const SYNC_STATUS_EVENT = "sync://status";
+export const UPDATE_STATUS_EVENT = "update://status";
+
+/** Calls `handler` with every UpdateStatus of the background updater. */
+export function onUpdateStatus(handler: (status: UpdateStatus) => void): Promise<UnlistenFn> {
+  return listen<UpdateStatus>(UPDATE_STATUS_EVENT, (event) => handler(event.payload));
+}
 
 /** Calls `handler` with every SyncStatus the shell forwards from the engine. */
 export function onSyncStatus(handler: (status: SyncStatus) => void): Promise<UnlistenFn> {

@@ -3,7 +3,9 @@
 import type { Channel } from "@tauri-apps/api/core";
 import type { AppInfo } from "./AppInfo";
 import type { AttachProgress } from "./AttachProgress";
+import type { DiagnosticsSaved } from "./DiagnosticsSaved";
 import type { DraftSaved } from "./DraftSaved";
+import type { InstallReadiness } from "./InstallReadiness";
 import type { Installation } from "./Installation";
 import type { InstallationAssignment } from "./InstallationAssignment";
 import type { InstallationDetail } from "./InstallationDetail";
@@ -18,6 +20,7 @@ import type { Session } from "./Session";
 import type { SignatureStroke } from "./SignatureStroke";
 import type { StorageUsage } from "./StorageUsage";
 import type { SyncStatus } from "./SyncStatus";
+import type { UpdateStatus } from "./UpdateStatus";
 
 /** Every command the app answers: the arguments `invoke` takes, and the result. */
 export type Commands = {
@@ -47,4 +50,8 @@ export type Commands = {
   retry_outbox_entry: { args: { mutationId: string }, result: null },
   dismiss_outbox_entry: { args: { mutationId: string }, result: boolean },
   storage_usage: { args: Record<string, never>, result: StorageUsage },
+  save_diagnostics: { args: { path: string }, result: DiagnosticsSaved },
+  update_status: { args: Record<string, never>, result: UpdateStatus },
+  install_readiness: { args: Record<string, never>, result: InstallReadiness },
+  install_update: { args: Record<string, never>, result: null },
 };

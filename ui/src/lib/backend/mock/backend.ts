@@ -14,6 +14,7 @@ import type {
   AppError,
   ErrorCode,
   HeldWork,
+  InstallReadiness,
   InstallationDetail,
   InstallationMedia,
   InstallationQuery,
@@ -26,6 +27,7 @@ import type {
   Session,
   SyncStatus,
   TechnicianActions,
+  UpdateStatus,
 } from "../../types";
 import { TEAM, TECHNICIAN, makeJobs, type MockJob } from "./data";
 import { REPORT_MISSING_BY_SHAPE, REPORT_PROBLEMS, REPORT_STATUS_PROBLEM, TECHNICIAN_ACTIONS } from "./domainAnswers";
@@ -41,6 +43,8 @@ export interface MockOptions {
   /** Start with work held for Central Ops on one job and a report sent back on another. */
   withHeldWork?: boolean;
   connection?: SyncStatus["connection"];
+  /** A newer version downloaded and ready to install. */
+  withUpdate?: boolean;
 }
 
 export interface RecordedCall {
@@ -84,6 +88,15 @@ export class MockBackend {
   /** What each draft and its media were when the customer signed. */
   private signedContent = new Map<string, string>();
   status: SyncStatus;
+  /** The background updater's state. */
+  update: UpdateStatus;
+  /**
+   * What the shell's rule answers about installing now. Not computed here
+   * (the rule is Rust's): tests set the answer they need.
+   */
+  readiness: InstallReadiness;
+  /** install_update was accepted (the real shell restarts instead). */
+  installedUpdate = false;
   /** Set by the installer: forwards a status to `sync://status` listeners. */
   emitStatus: (status: SyncStatus) => void = () => {};
   private readonly saveDelayMs: number;
@@ -109,6 +122,19 @@ export class MockBackend {
       last_error: null,
       progress: null,
     };
+    this.update = {
+      current_version: "0.1.0",
+      available_version: options.withUpdate ? "0.2.0" : null,
+      notes: options.withUpdate ? "Photos upload faster on weak connections. The schedule remembers its filter." : null,
+      bytes_done: options.withUpdate ? 9_437_184 : 0,
+      bytes_total: options.withUpdate ? 9_437_184 : 0,
+      downloaded: options.withUpdate ?? false,
+      paused: false,
+      last_error: null,
+    };
+    this.readiness = options.withUpdate
+      ? { state: "ready" }
+      : { state: "wait", reason: "no update has been downloaded" };
     if (options.withPendingWork) {
       const job = this.jobs.find((j) => j.installation.status === "confirmed")!;
       const i = job.installation;
@@ -340,6 +366,11 @@ export class MockBackend {
     if (cmd === "plugin:dialog|open") {
       // The preview's stand-in for the native dialog: three photos from the camera roll.
       return ["/home/alex/Pictures/IMG_0412.jpg", "/home/alex/Pictures/IMG_0413.jpg", "/home/alex/Videos/walkthrough.mp4"];
+    }
+    if (cmd === "plugin:dialog|save") {
+      // The preview's stand-in for the native save dialog: the suggested name in the home folder.
+      const options = (args.options ?? {}) as { defaultPath?: string };
+      return `/home/alex/${options.defaultPath ?? "fieldbook-diagnostics.zip"}`;
     }
     if (!(cmd in this.handlers)) return fail("internal", `command ${cmd} not found`);
     const handler = this.handlers[cmd as CommandName] as (args: unknown) => unknown;
@@ -604,6 +635,20 @@ export class MockBackend {
       return this.outbox.length < before;
     },
     storage_usage: () => ({ database_bytes: 18_350_080, media_bytes: 412_090_368, media_files: 57 }),
+    update_status: () => this.update,
+    install_readiness: () => this.readiness,
+    install_update: () => {
+      if (this.readiness.state === "wait") fail("update_not_ready", this.readiness.reason);
+      this.installedUpdate = true;
+      return null;
+    },
+    save_diagnostics: ({ path }) => {
+      if (!path.trim()) fail("validation", "choose where to save the diagnostics file");
+      return {
+        path: /\.[^/]+$/.test(path) ? path : `${path}.zip`,
+        entries: ["summary.json", "sync-status.json", "database.json", "queues.json", `logs/fieldbook.${localIsoDate(new Date())}.log`],
+      };
+    },
   };
 
   /** Walks through the phases like the engine: push, pull, upload, done. */

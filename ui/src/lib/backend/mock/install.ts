@@ -5,7 +5,7 @@ import { MockBackend, type MockOptions } from "./backend";
 
 /**
  * Routes every `invoke` to an in-memory MockBackend. Options default from the
- * page's query string in the browser preview: `?jobs=10000&signedOut=1&pending=1&held=1`.
+ * page's query string in the browser preview: `?jobs=10000&signedOut=1&pending=1&held=1&update=1`.
  */
 export function installMockBackend(options?: MockOptions): MockBackend {
   const params = typeof location === "undefined" ? new URLSearchParams() : new URLSearchParams(location.search);
@@ -16,6 +16,7 @@ export function installMockBackend(options?: MockOptions): MockBackend {
       withPendingWork: params.has("pending"),
       withHeldWork: params.has("held"),
       connection: params.get("connection") === "offline" ? "offline" : "online",
+      withUpdate: params.has("update"),
     },
   );
   mockWindows("main");
