@@ -44,7 +44,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
-use crate::{SharedStore, SyncError};
+use crate::{with_store, SharedStore, SyncError};
 
 /// Bytes per PATCH. Big enough that the server's per-chunk fsync and the
 /// request's round trip are small next to the transfer (the upload waits
@@ -942,16 +942,6 @@ fn upload_metadata(sha256: &Sha256Hex, mime: &str) -> HeaderValue {
         value.push_str(&b64.encode(mime));
     }
     HeaderValue::from_str(&value).expect("base64 and ASCII letters are valid header text")
-}
-
-fn with_store<T>(
-    store: &SharedStore,
-    f: impl FnOnce(&mut fieldbook_store::Store) -> fieldbook_store::Result<T>,
-) -> Result<T, SyncError> {
-    // A panic elsewhere while holding the lock leaves SQLite consistent
-    // (transactions roll back), so the store stays usable.
-    let mut guard = store.lock().unwrap_or_else(PoisonError::into_inner);
-    Ok(f(&mut guard)?)
 }
 
 fn persist_progress(
