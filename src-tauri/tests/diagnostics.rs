@@ -8,7 +8,6 @@
 //! One test per binary: it installs the process-wide log subscriber.
 
 use std::io::Read;
-use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
@@ -16,18 +15,10 @@ use base64::Engine as _;
 use chrono::Utc;
 use fieldbook_app::context::{AppContext, LaunchSettings};
 use fieldbook_app::{installations, logging, media, reports, session, settings};
-use fieldbook_domain::{InstallationStatus, SignaturePoint, SignatureStroke};
-use fieldbook_server::{AppState, PasswordHashing, ServerConfig};
+use fieldbook_domain::InstallationStatus;
 use fieldbook_store::{InstallationQuery, Store};
 use fieldbook_sync::{CredentialStore, FileCredentialStore, SyncOptions};
-
-fn png(seed: u8) -> Vec<u8> {
-    let image =
-        image::RgbImage::from_fn(48, 32, |x, y| image::Rgb([x as u8 * 5, y as u8 * 7, seed]));
-    let mut out = std::io::Cursor::new(Vec::new());
-    image.write_to(&mut out, image::ImageFormat::Png).unwrap();
-    out.into_inner()
-}
+use fieldbook_testkit::{drawn_signature, png_bytes, TestServer};
 
 fn device(dir: &Path, log_dir: &Path) -> AppContext {
     let mut options = SyncOptions::new(dir);
@@ -66,19 +57,13 @@ async fn diagnostics_and_logs_carry_no_customer_data_and_no_secrets() {
     let log_dir = dir.path().join("logs");
     let log_guard = logging::init_with_filter(&log_dir, "debug").unwrap();
 
-    let mut config = ServerConfig::new(dir.path().join("server"));
-    config.password_hashing = PasswordHashing::insecure_fast_for_tests();
-    let state = AppState::open(config.clone()).unwrap();
     let demo = fieldbook_demo::generate(&fieldbook_demo::DemoConfig::new(
         40,
         2,
         Utc::now().date_naive(),
     ));
-    fieldbook_server::seed::import_demo(&state.storage, config.password_hashing, &demo).unwrap();
-    let server = fieldbook_server::start(state, SocketAddr::from(([127, 0, 0, 1], 0)))
-        .await
-        .unwrap();
-    let url = format!("http://{}", server.addr);
+    let server = TestServer::start_with_demo(&demo).await;
+    let url = server.base_url();
     let technician = demo.technicians().next().unwrap().clone();
 
     let device_dir = dir.path().join("device");
@@ -135,7 +120,7 @@ async fn diagnostics_and_logs_carry_no_customer_data_and_no_secrets() {
     draft.issues_encountered = issues.into();
     reports::save_report_draft(&ctx, draft).await.unwrap();
     let photo = device_dir.join(format!("{}-meter.png", customer.postcode));
-    std::fs::write(&photo, png(1)).unwrap();
+    std::fs::write(&photo, png_bytes(48, 32, 1)).unwrap();
     let attached = media::attach_media(&ctx, job, vec![photo.display().to_string()], |_| {})
         .await
         .unwrap();
@@ -143,20 +128,8 @@ async fn diagnostics_and_logs_carry_no_customer_data_and_no_secrets() {
         .await
         .unwrap();
     installations::finish_installation(&ctx, job).await.unwrap();
-    let strokes = vec![SignatureStroke {
-        pen_color: "#000000".into(),
-        min_width: 0.5,
-        max_width: 2.5,
-        points: (0..10)
-            .map(|i| SignaturePoint {
-                x: f64::from(i) * 9.0,
-                y: 20.0 + f64::from(i % 4),
-                pressure: 0.5,
-                time: 1_000.0 + f64::from(i) * 16.0,
-            })
-            .collect(),
-    }];
-    let signature = base64::engine::general_purpose::STANDARD.encode(png(200));
+    let (signature_png, strokes) = drawn_signature();
+    let signature = base64::engine::general_purpose::STANDARD.encode(signature_png);
     reports::sign_report(
         &ctx,
         job,
@@ -275,5 +248,5 @@ async fn diagnostics_and_logs_carry_no_customer_data_and_no_secrets() {
             );
         }
     }
-    server.shutdown().await.unwrap();
+    drop(server);
 }

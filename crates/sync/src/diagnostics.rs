@@ -99,13 +99,10 @@ impl SyncEngine {
     /// Collects the bundle's facts. Runs the database's integrity check
     /// with the store locked: call from a blocking thread.
     pub fn diagnostics(&self, app_version: &str) -> Result<Diagnostics, SyncError> {
-        let (store, user_id): (StoreDiagnostics, Option<Uuid>) = {
-            let store = self
-                .store()
-                .lock()
-                .map_err(|_| SyncError::io("the local database is unusable", poisoned()))?;
-            (store.diagnostics()?, store.session()?.map(|s| s.user.id))
-        };
+        let (store, user_id): (StoreDiagnostics, Option<Uuid>) =
+            crate::with_store(self.store(), |side| {
+                Ok((side.diagnostics()?, side.session()?.map(|s| s.user.id)))
+            })?;
         Ok(Diagnostics {
             summary: Summary {
                 created_at: Utc::now(),
@@ -129,10 +126,6 @@ impl SyncEngine {
             },
         })
     }
-}
-
-fn poisoned() -> std::io::Error {
-    std::io::Error::other("an earlier action crashed while using it; restart Fieldbook")
 }
 
 /// Writes the bundle to `out` (replacing it atomically): the facts as JSON

@@ -94,7 +94,7 @@ async fn a_published_update_is_found_downloaded_resumed_and_verified() {
     .unwrap();
 
     let http = http();
-    let url = server.url();
+    let url = server.base_url();
     // Same and newer versions, and other targets, get 204.
     assert!(check_for_update(&http, &url, DEFAULT_TARGET, "0.2.0")
         .await
@@ -192,7 +192,7 @@ async fn a_tampered_artifact_or_signature_is_refused_and_deleted() {
     )
     .unwrap();
     let http = http();
-    let manifest = check_for_update(&http, &server.url(), DEFAULT_TARGET, "0.1.0")
+    let manifest = check_for_update(&http, &server.base_url(), DEFAULT_TARGET, "0.1.0")
         .await
         .unwrap()
         .unwrap();

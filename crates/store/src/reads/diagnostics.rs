@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::db::{get_choice, get_opt_ts, get_ts, get_uuid};
 use crate::error::Result;
-use crate::outbox::{OutboxCounts, OutboxState};
+use crate::rows::outbox::{OutboxCounts, OutboxState};
 use crate::Store;
 
 /// How many refused or failing outbox entries, and failed blob uploads, are
