@@ -129,7 +129,7 @@ impl Store {
         Ok(StoreDiagnostics {
             device_id: self.device_id,
             schema_version,
-            supported_schema_version: crate::schema_version(),
+            supported_schema_version: crate::migrations::schema_version(),
             integrity_check,
             table_counts,
             outbox: self.outbox_counts()?,
@@ -149,7 +149,7 @@ mod tests {
         let store = Store::open(dir.path()).unwrap();
         let diagnostics = store.diagnostics().unwrap();
         assert_eq!(diagnostics.integrity_check, ["ok"]);
-        assert_eq!(diagnostics.schema_version, crate::schema_version());
+        assert_eq!(diagnostics.schema_version, crate::migrations::schema_version());
         assert_eq!(diagnostics.device_id, store.device_id());
         assert_eq!(diagnostics.table_counts["outbox"], 0);
         assert_eq!(diagnostics.table_counts["device"], 1);
