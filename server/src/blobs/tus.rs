@@ -196,20 +196,25 @@ fn header_str<'a>(
         .transpose()
 }
 
-/// A tus length/offset: a non-negative decimal integer, nothing else (Rust's
-/// parser would accept a leading `+`).
 fn parse_tus_u64(headers: &HeaderMap, name: &'static HeaderName) -> Result<Option<u64>, TusError> {
     let Some(raw) = header_str(headers, name)? else {
         return Ok(None);
     };
+    parse_tus_number(name.as_str(), raw).map(Some)
+}
+
+/// A tus length/offset (`Upload-Offset`, `Upload-Length`): a non-negative
+/// decimal integer, nothing else (Rust's parser would accept a leading `+`).
+/// Public for the `tus_headers` fuzz target.
+pub fn parse_tus_number(name: &'static str, raw: &str) -> Result<u64, TusError> {
     let invalid = TusError::InvalidHeader {
-        name: name.as_str(),
+        name,
         problem: "must be a non-negative decimal integer",
     };
     if raw.is_empty() || !raw.bytes().all(|b| b.is_ascii_digit()) {
         return Err(invalid);
     }
-    raw.parse().map(Some).map_err(|_| invalid)
+    raw.parse().map_err(|_| invalid)
 }
 
 /// What the client declared in `Upload-Metadata`.
