@@ -123,6 +123,11 @@ impl TusError {
                 B::WholeFileHashMismatch { .. } => {
                     (StatusCode::UNPROCESSABLE_ENTITY, "blob_hash_mismatch")
                 }
+                // The disk is full: the upload keeps its durable offset and
+                // resumes once an operator frees space. 5xx, so clients retry.
+                B::Io { source, .. } if source.kind() == std::io::ErrorKind::StorageFull => {
+                    (StatusCode::INSUFFICIENT_STORAGE, "server_storage_full")
+                }
                 B::Io { .. } | B::CorruptRecord { .. } => {
                     (StatusCode::INTERNAL_SERVER_ERROR, "storage_error")
                 }
@@ -134,7 +139,12 @@ impl TusError {
 impl IntoResponse for TusError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
-        let message = if status.is_server_error() {
+        let message = if status == StatusCode::INSUFFICIENT_STORAGE {
+            tracing::error!(error = %self, "blob request failed: the server's disk is full");
+            "the server's disk is full; what was received up to Upload-Offset is kept: retry \
+             later and resume from there"
+                .to_owned()
+        } else if status.is_server_error() {
             tracing::error!(error = %self, "blob request failed");
             "the server could not store the upload; retry later".to_owned()
         } else {
@@ -385,6 +395,7 @@ pub async fn tus_options(State(store): State<Arc<BlobStore>>) -> Response {
         (status = 412, description = "Tus-Resumable missing or not 1.0.0", body = BlobErrorBody),
         (status = 413, description = "Upload-Length exceeds Tus-Max-Size (`blob_too_large`)", body = BlobErrorBody),
         (status = 429, description = "The caller's unfinished uploads are at their limit: too many at once (`too_many_unfinished_uploads`) or too many bytes reserved (`upload_quota_exceeded`); finish or DELETE some first", body = BlobErrorBody),
+        (status = 507, description = "The server's disk is full (`server_storage_full`); nothing was created: retry later", body = BlobErrorBody),
     )
 )]
 pub async fn create_upload(
@@ -521,6 +532,7 @@ pub async fn upload_status(
         (status = 422, description = "All bytes arrived but their SHA-256 is not the declared hash (`blob_hash_mismatch`); the upload was removed", body = BlobErrorBody),
         (status = 423, description = "Another PATCH on this upload is still running (`upload_locked`); retry later", body = BlobErrorBody),
         (status = 460, description = "The chunk does not match Upload-Checksum (`checksum_mismatch`); discarded, offset unchanged", body = BlobErrorBody),
+        (status = 507, description = "The server's disk is full (`server_storage_full`); the offset stays where the last durable bytes end: retry later and resume from Upload-Offset", body = BlobErrorBody),
     )
 )]
 pub async fn append_chunk(
