@@ -576,6 +576,10 @@ fn killed_mid_action_the_store_reopens_consistent() {
     let mut actions: BTreeMap<String, u32> = BTreeMap::new();
     for round in 1..=rounds {
         if (round - 1) % ROUNDS_PER_STORE == 0 {
+            // The previous store was checked after each of its rounds.
+            if data_dir.exists() {
+                std::fs::remove_dir_all(&data_dir).unwrap();
+            }
             data_dir = dir.path().join(format!("data-{round}"));
             seed_store(&data_dir, &demo);
             acked = AckedSaves::default();

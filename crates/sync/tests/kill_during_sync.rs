@@ -54,6 +54,17 @@ fn job_count() -> usize {
 /// The video attached before a round that is killed mid-upload: large enough
 /// that its upload takes many chunks on loopback.
 const VIDEO_BYTES: usize = 24 * 1024 * 1024;
+/// A soak attaches one in every few of its hundreds of rounds; smaller, so
+/// that the device's and the server's copies stay within a CI disk.
+const SOAK_VIDEO_BYTES: usize = 8 * 1024 * 1024;
+
+fn video_bytes() -> usize {
+    if rounds() > ROUNDS.len() {
+        SOAK_VIDEO_BYTES
+    } else {
+        VIDEO_BYTES
+    }
+}
 
 /// Where a round's kill lands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -174,7 +185,12 @@ fn run_child() {
         for cycle in 0u64..400 {
             let mut actions: Vec<(TechAction, Uuid)> = Vec::new();
             if upload_round && cycle == 0 {
-                actions.push((TechAction::AttachVideo { bytes: VIDEO_BYTES }, *video_job));
+                actions.push((
+                    TechAction::AttachVideo {
+                        bytes: video_bytes(),
+                    },
+                    *video_job,
+                ));
             }
             for _ in 0..2 + rng.below(5) {
                 let job = other_jobs[rng.below(other_jobs.len() as u64) as usize];
@@ -362,9 +378,9 @@ fn run_round(child: &mut Spawned, trigger: Trigger, seen: &mut Observed<'_>) -> 
             ["upload", done, total] => {
                 let done: u64 = done.parse().expect("bytes done");
                 let total: u64 = total.parse().expect("bytes total");
-                video_uploading |= total >= VIDEO_BYTES as u64;
+                video_uploading |= total >= video_bytes() as u64;
                 (trigger.at == KillAt::Uploading
-                    && total >= VIDEO_BYTES as u64
+                    && total >= video_bytes() as u64
                     && done >= trigger.upload_bytes)
                     .then(|| format!("upload at {done} of {total} bytes"))
             }
@@ -553,7 +569,7 @@ fn killed_during_sync_the_device_resumes_and_nothing_is_lost_or_doubled() {
             }),
             syncs_first: 1 + rng.below(3),
             // Well inside the video, past its first chunks.
-            upload_bytes: VIDEO_BYTES as u64 * 3 / 8 + rng.below(VIDEO_BYTES as u64 * 3 / 8),
+            upload_bytes: video_bytes() as u64 * 3 / 8 + rng.below(video_bytes() as u64 * 3 / 8),
         };
         let mut child = spawn_child(&data_dir, &central.url(), round);
         let mut seen = Observed {
@@ -624,7 +640,7 @@ fn killed_during_sync_the_device_resumes_and_nothing_is_lost_or_doubled() {
     let videos = server
         .values()
         .flat_map(|j| &j.media)
-        .filter(|m| m.file.size as usize == VIDEO_BYTES)
+        .filter(|m| m.file.size as usize == video_bytes())
         .count();
     eprintln!(
         "after {} rounds: {} mutations on the server, {media} photos/videos ({videos} large videos), {reports} reports",
