@@ -5,7 +5,6 @@
 //! and completes once space is back. The disk is a small tmpfs (see
 //! crates/store/tests/no_space/disk.rs, shared with the device's test).
 
-mod common;
 #[path = "../../crates/store/tests/no_space/disk.rs"]
 mod disk;
 
@@ -14,7 +13,7 @@ use fieldbook_domain::{Role, Sha256Hex};
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use common::TestServer;
+use fieldbook_testkit::TestServer;
 
 const TEST_NAME: &str =
     "receiving_an_upload_on_a_full_disk_keeps_its_offset_and_resumes_once_space_returns";

@@ -3,9 +3,7 @@
 //! sent it (or stopped sending it) kept pushing with its old token, or with
 //! a fresh login, after Central Ops revoked it.
 
-mod common;
-
-use common::{finish, is_applied, start, Device, TestServer, TwoTeams, TECH_A};
+use fieldbook_testkit::{finish, is_applied, start, ProtocolDevice, TestServer, TwoTeams, TECH_A};
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -13,7 +11,7 @@ use serde_json::json;
 async fn a_revoked_device_can_neither_push_nor_keep_its_token_without_the_device_header() {
     let server = TestServer::start().await;
     let world = TwoTeams::create(&server).await;
-    let mut device = Device::login(&server, TECH_A).await;
+    let mut device = ProtocolDevice::login(&server, TECH_A).await;
     let job = server
         .confirmed_installation(&world.ops, world.team_a)
         .await;
@@ -58,7 +56,7 @@ async fn a_revoked_device_can_neither_push_nor_keep_its_token_without_the_device
     assert_eq!(status_now["status"], "in_progress", "{status_now}");
 
     // The person's other devices still work.
-    let mut other = Device::login(&server, TECH_A).await;
+    let mut other = ProtocolDevice::login(&server, TECH_A).await;
     let finished = other.push_one(&server, finish(job)).await;
     assert!(is_applied(&finished), "{finished:?}");
 }
