@@ -632,6 +632,7 @@ fn killed_mid_action_the_store_reopens_consistent() {
         intact_rounds += 1;
         let lost_now = acked.lost(&data_dir);
         lost += lost_now;
+        acked.forget_in_flight();
         eprintln!(
             "round {round}: killed after {done} actions; {entries} outbox entries; \
              {lost_now} acknowledged saves lost"
@@ -700,6 +701,20 @@ impl AckedSaves {
             self.drafts.remove(&job);
         }
         Some(action)
+    }
+
+    /// After a round's check: the action the kill interrupted may or may not
+    /// have changed its job's draft, so that draft is no longer held to the
+    /// last acknowledged save (a later acknowledged save sets it again).
+    fn forget_in_flight(&mut self) {
+        match self.in_flight {
+            InFlight::Nothing => {}
+            InFlight::Job(job) => {
+                self.drafts.remove(&job);
+            }
+            InFlight::Unknown => self.drafts.clear(),
+        }
+        self.in_flight = InFlight::Nothing;
     }
 
     /// Acknowledged saves the reopened store does not hold.
