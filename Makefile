@@ -7,6 +7,8 @@
 #   make bench-app  cold start of the app to a 5,000-job schedule vs. a bare window
 #   make fuzz       each fuzz target for FUZZ_SECONDS (cargo fuzz; `make test`
 #                   replays their committed seed corpus)
+#   make soak       the store's kill-during-save loop for 1,000 rounds and the
+#                   sync kill loop for 200, with their counts
 #
 # The cargo target directory lives outside the clone so that repeated runs
 # (and CI on the same machine) build incrementally.
@@ -20,7 +22,7 @@ ADDR ?= 127.0.0.1:8787
 # No window manager and no display in CI: one virtual 1366x768 screen.
 XVFB_RUN = xvfb-run -a -s "-screen 0 1366x768x24"
 
-.PHONY: run run-server test deps test-deps ui lint unit ui-test e2e bench bench-app console console-test console-e2e fuzz
+.PHONY: run run-server test deps test-deps ui lint unit ui-test e2e bench bench-app console console-test console-e2e fuzz soak
 
 deps:
 	scripts/ensure-deps.sh build
@@ -87,10 +89,21 @@ bench-app: test-deps ui console
 # committed seeds in fuzz/corpus/<target>; new inputs go to fuzz/found/<target>
 # (not committed), crashes to fuzz/artifacts/<target>.
 FUZZ_SECONDS ?= 600
-FUZZ_TARGETS ?= push_request
+FUZZ_TARGETS ?= push_request push_apply tus_headers photo_import media_url
 fuzz:
 	cd fuzz && for target in $(FUZZ_TARGETS); do \
 		mkdir -p found/$$target && \
 		RUSTC_BOOTSTRAP=1 nice -n 10 cargo fuzz run $$target found/$$target corpus/$$target -- \
 			-max_total_time=$(FUZZ_SECONDS) -max_len=65536 || exit 1; \
 	done
+
+# The crash loops of `make test`, run long: the store's kill-during-save loop
+# (crates/store/tests/crash.rs) and the sync kill loop
+# (crates/sync/tests/kill_during_sync.rs). Each prints its rounds and ends
+# with a summary line: acknowledged saves lost (must be 0) and the integrity
+# check (must pass every round); either failing fails the run.
+SOAK_STORE_ROUNDS ?= 1000
+SOAK_SYNC_ROUNDS ?= 200
+soak: console
+	FIELDBOOK_STORE_CRASH_ROUNDS=$(SOAK_STORE_ROUNDS) cargo test --locked --workspace --test crash -- --nocapture
+	FIELDBOOK_SYNC_KILL_ROUNDS=$(SOAK_SYNC_ROUNDS) cargo test --locked --workspace --test kill_during_sync -- --nocapture
