@@ -8,6 +8,7 @@
 #   scripts/ensure-deps.sh run     # build + what the desktop app needs to start (Xvfb when there is no display)
 #   scripts/ensure-deps.sh test    # build + Xvfb, WebKitWebDriver, tauri-driver, ImageMagick, Chromium, e2e/node_modules
 #   scripts/ensure-deps.sh bench   # build + tools the benchmarks compare against (vipsthumbnail, curl)
+#   scripts/ensure-deps.sh package # build + tauri-cli (`cargo tauri bundle`) and cargo-deb, for `make package`
 #
 # tauri-driver is installed with `cargo install` into $FIELDBOOK_TOOLS_DIR
 # (default ~/.cache/fieldbook-tools), outside the clone, so CI on the same
@@ -30,7 +31,8 @@ case "$mode" in
     node_dirs+=(e2e)
     ;;
   bench) want+=(libvips-tools) ;;
-  *) echo "usage: $0 build|run|test|bench" >&2; exit 2 ;;
+  package) ;;
+  *) echo "usage: $0 build|run|test|bench|package" >&2; exit 2 ;;
 esac
 
 missing=()
@@ -80,4 +82,20 @@ if [ "$mode" = test ]; then
     # Its own temporary target dir: no need to wait for the workspace's build lock.
     env -u CARGO_TARGET_DIR cargo install --quiet --locked --root "$tools_dir" tauri-driver
   fi
+fi
+
+if [ "$mode" = package ]; then
+  mkdir -p "$tools_dir"
+  # One install at a time into the shared tool dir (two builds at once on
+  # the same machine would race for it).
+  exec 9>"$tools_dir/.install.lock"
+  flock 9
+  for tool in tauri-cli:cargo-tauri cargo-deb:cargo-deb; do
+    crate=${tool%%:*} bin=${tool##*:}
+    if [ ! -x "$tools_dir/bin/$bin" ]; then
+      echo "==> installing $crate into $tools_dir (tauri-cli takes ~10 minutes)"
+      env -u CARGO_TARGET_DIR cargo install --quiet --locked --root "$tools_dir" "$crate"
+    fi
+  done
+  exec 9>&-
 fi
