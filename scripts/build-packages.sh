@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the two Debian packages: the desktop app through the Tauri bundler
-# (`cargo tauri bundle --bundles deb`) and the server through cargo-deb
+# (`tauri bundle --bundles deb`, tauri-cli from npm) and the server through cargo-deb
 # (server/Cargo.toml's [package.metadata.deb]: binary, config file, systemd
 # unit, maintainer scripts). Both binaries come from ONE cargo build of the
 # two packages together (the same feature set as `make e2e`), so the debug
@@ -16,7 +16,7 @@ profile=${1:?release or debug}
 out_dir=${2:?output directory}
 : "${CARGO_TARGET_DIR:?set CARGO_TARGET_DIR (the Makefile does)}"
 tools_dir=${FIELDBOOK_TOOLS_DIR:-$HOME/.cache/fieldbook-tools}
-export PATH="$tools_dir/bin:$PATH"
+export PATH="$tools_dir/bin:$tools_dir/tauri-cli/node_modules/.bin:$PATH"
 
 case "$profile" in
   release) cargo_flags=(--release) tauri_flags=() deb_profile=release ;;
@@ -32,7 +32,7 @@ built=$(date +%s)
 
 rm -rf "$bin_dir/bundle/deb"
 echo "==> the desktop app's .deb (Tauri bundler)"
-(cd src-tauri && cargo tauri bundle "${tauri_flags[@]}" --bundles deb --ci)
+(cd src-tauri && tauri bundle "${tauri_flags[@]}" --bundles deb --ci)
 echo "==> the server's .deb (cargo-deb)"
 mkdir -p "$out_dir"
 rm -f "$out_dir"/*.deb

@@ -8,7 +8,7 @@
 #   scripts/ensure-deps.sh run     # build + what the desktop app needs to start (Xvfb when there is no display)
 #   scripts/ensure-deps.sh test    # build + Xvfb, WebKitWebDriver, tauri-driver, ImageMagick, Chromium, e2e/node_modules
 #   scripts/ensure-deps.sh bench   # build + tools the benchmarks compare against (vipsthumbnail, curl)
-#   scripts/ensure-deps.sh package # build + tauri-cli (`cargo tauri bundle`) and cargo-deb, for `make package`
+#   scripts/ensure-deps.sh package # build + tauri-cli (the Tauri bundler) and cargo-deb, for `make package`
 #
 # tauri-driver is installed with `cargo install` into $FIELDBOOK_TOOLS_DIR
 # (default ~/.cache/fieldbook-tools), outside the clone, so CI on the same
@@ -90,12 +90,17 @@ if [ "$mode" = package ]; then
   # the same machine would race for it).
   exec 9>"$tools_dir/.install.lock"
   flock 9
-  for tool in tauri-cli:cargo-tauri cargo-deb:cargo-deb; do
-    crate=${tool%%:*} bin=${tool##*:}
-    if [ ! -x "$tools_dir/bin/$bin" ]; then
-      echo "==> installing $crate into $tools_dir (tauri-cli takes ~10 minutes)"
-      env -u CARGO_TARGET_DIR cargo install --quiet --locked --root "$tools_dir" "$crate"
-    fi
-  done
+  # tauri-cli from npm: a prebuilt binary in seconds (`cargo install
+  # tauri-cli` compiles ~800 crates: 10-40 minutes on a shared 2-core machine).
+  # The same minor version as the tauri crate in Cargo.lock.
+  tauri_cli_version=2.12.5
+  if [ "$("$tools_dir/tauri-cli/node_modules/.bin/tauri" --version 2>/dev/null)" != "tauri-cli $tauri_cli_version" ]; then
+    echo "==> installing @tauri-apps/cli $tauri_cli_version into $tools_dir/tauri-cli"
+    npm install --prefix "$tools_dir/tauri-cli" --no-audit --no-fund --no-save "@tauri-apps/cli@$tauri_cli_version"
+  fi
+  if [ ! -x "$tools_dir/bin/cargo-deb" ]; then
+    echo "==> installing cargo-deb into $tools_dir"
+    env -u CARGO_TARGET_DIR cargo install --quiet --locked --root "$tools_dir" cargo-deb
+  fi
   exec 9>&-
 fi
