@@ -9,6 +9,8 @@
 #                   replays their committed seed corpus)
 #   make soak       the store's kill-during-save loop for 1,000 rounds and the
 #                   sync kill loop for 200, with their counts
+#   make package    the desktop app's and the server's .deb packages (release) in dist/
+#   make test-packages  install both (debug builds) with dpkg as root, use them, remove them
 #
 # The cargo target directory lives outside the clone so that repeated runs
 # (and CI on the same machine) build incrementally.
@@ -22,7 +24,7 @@ ADDR ?= 127.0.0.1:8787
 # No window manager and no display in CI: one virtual 1366x768 screen.
 XVFB_RUN = xvfb-run -a -s "-screen 0 1366x768x24"
 
-.PHONY: run run-server test deps test-deps ui lint unit ui-test e2e bench bench-app console console-test console-e2e fuzz soak
+.PHONY: run run-server test deps test-deps ui lint unit ui-test e2e bench bench-app console console-test console-e2e fuzz soak package test-packages
 
 deps:
 	scripts/ensure-deps.sh build
@@ -107,3 +109,18 @@ SOAK_SYNC_ROUNDS ?= 200
 soak: console
 	FIELDBOOK_STORE_CRASH_ROUNDS=$(SOAK_STORE_ROUNDS) cargo test --locked --workspace --test crash -- --nocapture
 	FIELDBOOK_SYNC_KILL_ROUNDS=$(SOAK_SYNC_ROUNDS) cargo test --locked --workspace --test kill_during_sync -- --nocapture
+# Installable packages (docs/packaging.md): the desktop app through the
+# Tauri bundler, the server through cargo-deb (systemd unit, fieldbook user,
+# /etc/fieldbook-server/config.toml, /var/lib/fieldbook-server). Release build.
+PACKAGE_DIR ?= $(CURDIR)/dist
+package: ui console
+	scripts/ensure-deps.sh package
+	scripts/build-packages.sh release "$(PACKAGE_DIR)"
+
+# As root: builds debug-profile packages (reusing the test build), installs
+# them with dpkg, runs the server as its systemd unit would, signs in from
+# the installed app under Xvfb, then removes and purges both and checks that
+# only the server's data is left. .ci/run runs it after `make test`.
+test-packages: test-deps ui console
+	scripts/ensure-deps.sh package
+	scripts/test-packages.sh
