@@ -242,17 +242,23 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), PublishError> {
 }
 
 /// The address devices reach this server at: the configured public URL, else
-/// the request's `Host` (with `X-Forwarded-Proto` from a reverse proxy).
+/// the request's `Host` (https with the server's own TLS, or as a reverse
+/// proxy's `X-Forwarded-Proto` says).
 fn base_url(state: &AppState, headers: &HeaderMap) -> Option<String> {
     if let Some(url) = &state.config.public_url {
         return Some(url.trim_end_matches('/').to_owned());
     }
     let host = headers.get(header::HOST)?.to_str().ok()?;
-    let scheme = headers
+    let forwarded = headers
         .get("x-forwarded-proto")
         .and_then(|v| v.to_str().ok())
-        .filter(|v| *v == "https" || *v == "http")
-        .unwrap_or("http");
+        .filter(|v| *v == "https" || *v == "http");
+    let scheme = match forwarded {
+        Some(scheme) => scheme,
+        // The server's own TLS.
+        None if state.config.tls.is_some() => "https",
+        None => "http",
+    };
     Some(format!("{scheme}://{host}"))
 }
 

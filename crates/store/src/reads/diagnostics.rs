@@ -149,7 +149,10 @@ mod tests {
         let store = Store::open(dir.path()).unwrap();
         let diagnostics = store.diagnostics().unwrap();
         assert_eq!(diagnostics.integrity_check, ["ok"]);
-        assert_eq!(diagnostics.schema_version, crate::migrations::schema_version());
+        assert_eq!(
+            diagnostics.schema_version,
+            crate::migrations::schema_version()
+        );
         assert_eq!(diagnostics.device_id, store.device_id());
         assert_eq!(diagnostics.table_counts["outbox"], 0);
         assert_eq!(diagnostics.table_counts["device"], 1);
