@@ -144,10 +144,11 @@ pub async fn push_all(
                     MutationOutcome::Rejected {
                         code: RejectCode::SequenceGap,
                         reason,
+                        expected_device_seq,
                     } => {
                         // Nothing from here on in this batch was recorded
                         // (every later number is off by the same amount).
-                        let repair = recovery::expected_sequence(reason)
+                        let repair = recovery::expected_sequence(*expected_device_seq, reason)
                             .and_then(|expected| {
                                 recovery::repair_sequence(entry.sequence, sent.device_seq, expected)
                             })
