@@ -43,7 +43,7 @@ pub use apply::{
 pub use error::{Result, StoreError};
 pub use migrations::schema_version;
 pub use reads::{AssignmentWithTeam, InstallationDetail, InstallationQuery, InstallationSummary};
-pub use rows::blobs::{BlobUpload, BlobUploadState};
+pub use rows::blobs::{BlobUpload, BlobUploadState, CorruptFile};
 pub use rows::held_work::{HeldWork, HeldWorkStatus, ServerHeldWork};
 pub use rows::media::MediaAvailability;
 pub use rows::outbox::{OutboxCounts, OutboxEntry, OutboxState};

@@ -7,7 +7,9 @@ use fieldbook_domain::{Sha256Hex, User};
 use uuid::Uuid;
 
 use crate::error::Result;
-use crate::{ApplyOutcome, BlobUpload, OutboxCounts, OutboxEntry, ServerBatch, Session, Store};
+use crate::{
+    ApplyOutcome, BlobUpload, CorruptFile, OutboxCounts, OutboxEntry, ServerBatch, Session, Store,
+};
 
 /// The store as the sync engine sees it (borrowed for one short step: the
 /// engine never holds it across an `.await`).
@@ -111,5 +113,15 @@ impl SyncSide<'_> {
     /// See [`Store::mark_blob_uploaded`].
     pub fn mark_blob_uploaded(&mut self, sha256: &Sha256Hex) -> Result<()> {
         self.store.mark_blob_uploaded(sha256)
+    }
+
+    /// See [`Store::mark_blob_corrupt`].
+    pub fn mark_blob_corrupt(&mut self, sha256: &Sha256Hex, file: CorruptFile) -> Result<()> {
+        self.store.mark_blob_corrupt(sha256, file)
+    }
+
+    /// See [`Store::blob_corrupt_file`].
+    pub fn blob_corrupt_file(&self, sha256: &Sha256Hex) -> Result<Option<CorruptFile>> {
+        self.store.blob_corrupt_file(sha256)
     }
 }

@@ -120,7 +120,7 @@ struct Inner {
     /// Raised by a local change: a running blob upload stops at the next
     /// chunk so the change is pushed without waiting for a long video.
     blob_yield: Arc<AtomicBool>,
-    /// Kept across syncs (per server) for its memory of corrupt local files.
+    /// Kept across syncs (per server) with its settings and yield flag.
     uploader: Mutex<Option<(String, BlobUploader)>>,
 }
 

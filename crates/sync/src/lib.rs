@@ -78,7 +78,11 @@ mod tests {
                     continue;
                 }
                 let text = std::fs::read_to_string(&path).unwrap();
-                for needle in ["store.lock()", "lock(&self.inner.store)", "store lock poisoned"] {
+                for needle in [
+                    "store.lock()",
+                    "lock(&self.inner.store)",
+                    "store lock poisoned",
+                ] {
                     if text.contains(needle) {
                         offenders.push(format!("{} contains `{needle}`", path.display()));
                     }

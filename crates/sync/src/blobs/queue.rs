@@ -1,12 +1,12 @@
 //! The upload queue: every blob the store has waiting, oldest first, with
-//! the progress the status line shows and the memory of local files found
-//! corrupt (skipped until they change).
+//! the progress the status line shows and the local files found corrupt
+//! (remembered in the store, skipped until they change).
 
 use std::path::Path;
-use std::sync::PoisonError;
 use std::time::SystemTime;
 
 use fieldbook_domain::Sha256Hex;
+use fieldbook_store::CorruptFile;
 use serde::Serialize;
 
 use super::{BlobEnd, BlobUploader};
@@ -54,22 +54,19 @@ pub struct BlobUploadSummary {
     pub interrupted: bool,
 }
 
-/// Size and modification time of a local file: a file known to be corrupt
-/// is skipped until it changes, so it is not re-sent on every sync.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct FileStamp {
-    pub(super) len: u64,
-    modified: Option<SystemTime>,
-}
-
-impl FileStamp {
-    pub(super) fn of(path: &Path) -> std::io::Result<FileStamp> {
-        let meta = std::fs::metadata(path)?;
-        Ok(FileStamp {
-            len: meta.len(),
-            modified: meta.modified().ok(),
-        })
-    }
+/// The local file as it is now (size and modification time): a file found
+/// corrupt is skipped until this changes.
+pub(super) fn file_stamp(path: &Path) -> std::io::Result<CorruptFile> {
+    let meta = std::fs::metadata(path)?;
+    let modified_ns = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+        .and_then(|d| i64::try_from(d.as_nanos()).ok());
+    Ok(CorruptFile {
+        size: meta.len(),
+        modified_ns,
+    })
 }
 
 impl BlobUploader {
@@ -134,20 +131,27 @@ impl BlobUploader {
         Ok(summary)
     }
 
-    pub(super) fn known_corrupt(&self, sha256: &Sha256Hex, stamp: FileStamp) -> bool {
-        self.corrupt_files
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(sha256)
-            .is_some_and(|known| *known == stamp)
+    /// Whether the file is still as it was when the server found it
+    /// corrupt (kept in the store: a restart does not forget it).
+    pub(super) fn known_corrupt(
+        &self,
+        store: &SharedStore,
+        sha256: &Sha256Hex,
+        stamp: CorruptFile,
+    ) -> Result<bool, SyncError> {
+        Ok(with_store(store, |s| s.blob_corrupt_file(sha256))? == Some(stamp))
     }
 
-    pub(super) fn remember_corrupt(&self, sha256: &Sha256Hex, path: &Path) {
-        if let Ok(stamp) = FileStamp::of(path) {
-            self.corrupt_files
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .insert(sha256.clone(), stamp);
+    pub(super) fn remember_corrupt(
+        &self,
+        store: &SharedStore,
+        sha256: &Sha256Hex,
+        path: &Path,
+    ) -> Result<(), SyncError> {
+        match file_stamp(path) {
+            Ok(stamp) => with_store(store, |s| s.mark_blob_corrupt(sha256, stamp)),
+            // Gone meanwhile: the next run reports it missing.
+            Err(_) => Ok(()),
         }
     }
 }
