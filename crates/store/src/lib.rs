@@ -37,8 +37,8 @@ use uuid::Uuid;
 
 pub use actions::{AssignmentResponse, DraftSaved, SignatureInput};
 pub use apply::{
-    ApplyOutcome, RecordKind, ServerBatch, ServerMedia, ServerReport, Tombstone, TombstoneReason,
-    Versioned,
+    ApplyOutcome, RecordKind, ResyncOutcome, ServerBatch, ServerMedia, ServerReport, Tombstone,
+    TombstoneReason, Versioned,
 };
 pub use error::{Result, StoreError};
 pub use migrations::schema_version;

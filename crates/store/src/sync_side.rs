@@ -8,7 +8,8 @@ use uuid::Uuid;
 
 use crate::error::Result;
 use crate::{
-    ApplyOutcome, BlobUpload, CorruptFile, OutboxCounts, OutboxEntry, ServerBatch, Session, Store,
+    ApplyOutcome, BlobUpload, CorruptFile, OutboxCounts, OutboxEntry, ResyncOutcome, ServerBatch,
+    Session, Store,
 };
 
 /// The store as the sync engine sees it (borrowed for one short step: the
@@ -91,6 +92,21 @@ impl SyncSide<'_> {
     /// See [`Store::apply_server_batch`].
     pub fn apply_server_batch(&mut self, batch: &ServerBatch) -> Result<ApplyOutcome> {
         self.store.apply_server_batch(batch)
+    }
+
+    /// See [`Store::begin_full_resync`].
+    pub fn begin_full_resync(&mut self) -> Result<()> {
+        self.store.begin_full_resync()
+    }
+
+    /// See [`Store::full_resync_pending`].
+    pub fn full_resync_pending(&self) -> Result<bool> {
+        self.store.full_resync_pending()
+    }
+
+    /// See [`Store::finish_full_resync`].
+    pub fn finish_full_resync(&mut self) -> Result<ResyncOutcome> {
+        self.store.finish_full_resync()
     }
 
     // ---- blob uploads ------------------------------------------------------------
