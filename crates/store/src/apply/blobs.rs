@@ -32,6 +32,7 @@ impl Store {
     /// hash did not match): remembered with the file's size and time, so it
     /// is not sent again — also after a restart — until the file changes.
     pub fn mark_blob_corrupt(&mut self, sha256: &Sha256Hex, file: CorruptFile) -> Result<()> {
+        tracing::debug!(%sha256, size = file.size, "local file marked corrupt");
         in_transaction(self, |tx, _| blobs::set_corrupt(tx, sha256, file))
     }
 }

@@ -244,6 +244,18 @@ impl Store {
             }
             outcome.awaiting_installation = awaiting::count(tx)?;
             sync_state::set_cursor(tx, &batch.scope, batch.cursor, Utc::now())?;
+            tracing::debug!(
+                cursor = batch.cursor,
+                upserted = outcome.upserted,
+                installations = batch.installations.len(),
+                tombstones = batch.tombstones.len(),
+                deleted = outcome.deleted,
+                kept = outcome.kept.len(),
+                rebased = outcome.rebased,
+                awaiting_installation = outcome.awaiting_installation,
+                reused_numbers = outcome.reused_numbers.len(),
+                "pull page applied"
+            );
             Ok(outcome)
         })
     }

@@ -407,6 +407,18 @@ enum BlobEnd {
     Interrupted,
 }
 
+impl BlobEnd {
+    /// For the log.
+    fn as_str(&self) -> &'static str {
+        match self {
+            BlobEnd::Uploaded => "uploaded",
+            BlobEnd::Deduplicated => "already_on_server",
+            BlobEnd::Failed(_) => "failed",
+            BlobEnd::Interrupted => "yielded",
+        }
+    }
+}
+
 enum ChunksEnd {
     /// Ask the server where the upload stands (or create a new one) and go on.
     Resync,

@@ -8,6 +8,7 @@ use std::time::SystemTime;
 use fieldbook_domain::Sha256Hex;
 use fieldbook_store::CorruptFile;
 use serde::Serialize;
+use tracing::Instrument as _;
 
 use super::{BlobEnd, BlobUploader};
 use crate::{with_store, SharedStore, SyncError};
@@ -102,10 +103,24 @@ impl BlobUploader {
                 tally.offsets[index] = offset;
                 progress(tally.snapshot());
             };
+            let span = tracing::info_span!(
+                "upload",
+                sha256 = %blob.blob.sha256,
+                size = blob.blob.size,
+                from_offset = blob.upload_offset,
+            );
             let outcome = self
                 .upload_one(&endpoint, store, blob, &mut on_offset)
+                .instrument(span.clone())
                 .await?;
+            // No await below in this round: the span can be entered.
+            let _entered = span.enter();
             summary.uploaded_bytes += outcome.sent_bytes;
+            tracing::debug!(
+                sent_bytes = outcome.sent_bytes,
+                end = outcome.end.as_str(),
+                "blob upload ended"
+            );
             let stored = matches!(outcome.end, BlobEnd::Uploaded | BlobEnd::Deduplicated);
             match outcome.end {
                 BlobEnd::Uploaded => summary.uploaded_blobs += 1,
