@@ -3,7 +3,7 @@
 //! tombstones applied, pending local mutations re-applied on top, and the
 //! scope's cursor advanced — all in one transaction.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use chrono::Utc;
 use fieldbook_domain::{
@@ -161,19 +161,29 @@ impl Store {
             }
             outcome.reused_numbers = release_reused_numbers(tx, &batch.installations)?;
             let mut touched = HashSet::new();
+            // The page's own leads give most search texts without a lookup.
+            let page_leads: HashMap<Uuid, &Lead> = batch
+                .leads
+                .iter()
+                .map(|v| (v.record.id, &v.record))
+                .collect();
+            let mut search_texts = Vec::with_capacity(batch.installations.len());
             for v in &batch.installations {
                 let inst = &v.record;
-                let rowid = installations::upsert(tx, inst, v.server_version)?;
-                let lead_part = leads::load_lead(tx, inst.lead_id)?
-                    .map(|l| search::lead_text(&l))
-                    .unwrap_or_default();
-                installations::write_search_text(
-                    tx,
-                    rowid,
-                    &search::installation_text(&lead_part, inst.installation_id.as_str()),
-                )?;
+                installations::upsert(tx, inst, v.server_version)?;
+                let lead_part = match page_leads.get(&inst.lead_id) {
+                    Some(lead) => search::lead_text(lead),
+                    None => leads::load_lead(tx, inst.lead_id)?
+                        .map(|l| search::lead_text(&l))
+                        .unwrap_or_default(),
+                };
+                search_texts.push((
+                    inst.id,
+                    search::installation_text(&lead_part, inst.installation_id.as_str()),
+                ));
                 touched.insert(inst.id);
             }
+            installations::write_search_texts(tx, &search_texts)?;
             for v in &batch.assignments {
                 assignments::upsert(tx, &v.record, v.server_version)?;
             }

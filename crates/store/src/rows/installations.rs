@@ -67,11 +67,9 @@ pub(crate) fn refs(conn: &Connection, id: Uuid) -> Result<Option<(String, String
 
 /// Writes a server snapshot (and what the server said about the fields
 /// technician mutations change); a row sent again is back in scope.
-/// Returns the row's rowid (the key of its search text).
-pub(crate) fn upsert(conn: &Connection, inst: &Installation, server_version: i64) -> Result<i64> {
-    Ok(conn
-        .prepare_cached(
-            "INSERT INTO installations (id, installation_id, survey_id, lead_id, scheduled_date,
+pub(crate) fn upsert(conn: &Connection, inst: &Installation, server_version: i64) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO installations (id, installation_id, survey_id, lead_id, scheduled_date,
                  scheduled_time_slot, status, material_ready, customer_confirmed, demo_completed,
                  created_by, created_at, updated_at, status_reason, ops_review_note, server_version,
                  server_status, server_material_ready, server_customer_confirmed,
@@ -96,39 +94,45 @@ pub(crate) fn upsert(conn: &Connection, inst: &Installation, server_version: i64
                  server_updated_at = excluded.server_updated_at,
                  server_status_reason = excluded.server_status_reason,
                  left_scope_at = NULL, -- sent again: back in scope
-                 displaced_number = NULL
-             RETURNING rowid",
-        )?
-        .query_row(
-            params![
-                inst.id.to_string(),
-                inst.installation_id.as_str(),
-                inst.survey_id.to_string(),
-                inst.lead_id.to_string(),
-                date(&inst.scheduled_date),
-                inst.scheduled_time_slot.as_str(),
-                inst.status.as_str(),
-                inst.material_ready,
-                inst.customer_confirmed,
-                inst.demo_completed,
-                inst.created_by.to_string(),
-                ts(&inst.created_at),
-                ts(&inst.updated_at),
-                inst.status_reason,
-                inst.ops_review_note,
-                server_version,
-            ],
-            |r| r.get(0),
-        )?)
+                 displaced_number = NULL",
+    )?
+    .execute(params![
+        inst.id.to_string(),
+        inst.installation_id.as_str(),
+        inst.survey_id.to_string(),
+        inst.lead_id.to_string(),
+        date(&inst.scheduled_date),
+        inst.scheduled_time_slot.as_str(),
+        inst.status.as_str(),
+        inst.material_ready,
+        inst.customer_confirmed,
+        inst.demo_completed,
+        inst.created_by.to_string(),
+        ts(&inst.created_at),
+        ts(&inst.updated_at),
+        inst.status_reason,
+        inst.ops_review_note,
+        server_version,
+    ])?;
+    Ok(())
 }
 
-/// Sets the search text of the installation with `rowid`.
-pub(crate) fn write_search_text(conn: &Connection, rowid: i64, text: &str) -> Result<()> {
+/// Sets the search text of a page's installations, `(id, text)` pairs, in
+/// one statement (a statement per row cost more than the text itself).
+pub(crate) fn write_search_texts(conn: &Connection, texts: &[(Uuid, String)]) -> Result<()> {
+    if texts.is_empty() {
+        return Ok(());
+    }
+    let pairs: Vec<(String, &str)> = texts
+        .iter()
+        .map(|(id, text)| (id.to_string(), text.as_str()))
+        .collect();
     conn.prepare_cached(
         "INSERT OR REPLACE INTO installation_search (installation_rowid, search_text)
-         VALUES (?1, ?2)",
+         SELECT i.rowid, t.value ->> 1
+         FROM json_each(?1) AS t JOIN installations AS i ON i.id = t.value ->> 0",
     )?
-    .execute(params![rowid, text])?;
+    .execute([serde_json::to_string(&pairs).expect("strings serialise to JSON")])?;
     Ok(())
 }
 
