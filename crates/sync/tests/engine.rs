@@ -16,8 +16,8 @@ const WAIT: Duration = Duration::from_secs(20);
 async fn golden_path_offline_report_arrives_exactly_once() {
     let mut server = TestServer::start().await;
     let alex = server.add_technician("alex");
-    let team = server.add_team("North Crew", &[alex]);
-    let job = server.confirmed_job(team, "Ada Customer");
+    let team = server.ops().add_team("North Crew", &[alex]);
+    let job = server.ops().confirmed_job(team, "Ada Customer");
 
     let device = Device::signed_in(&server, "alex").await;
     assert_eq!(
@@ -130,8 +130,8 @@ async fn two_devices_of_a_team_the_first_start_wins() {
     let server = TestServer::start().await;
     let alex = server.add_technician("alex");
     let sam = server.add_technician("sam");
-    let team = server.add_team("North Crew", &[alex, sam]);
-    let job = server.confirmed_job(team, "Ada Customer");
+    let team = server.ops().add_team("North Crew", &[alex, sam]);
+    let job = server.ops().confirmed_job(team, "Ada Customer");
 
     let first = Device::signed_in(&server, "alex").await;
     let second = Device::signed_in(&server, "sam").await;
@@ -170,8 +170,8 @@ async fn two_devices_of_a_team_the_first_start_wins() {
 async fn ops_cancels_while_the_technician_finishes_offline() {
     let mut server = TestServer::start().await;
     let alex = server.add_technician("alex");
-    let team = server.add_team("North Crew", &[alex]);
-    let job = server.confirmed_job(team, "Ada Customer");
+    let team = server.ops().add_team("North Crew", &[alex]);
+    let job = server.ops().confirmed_job(team, "Ada Customer");
     let device = Device::signed_in(&server, "alex").await;
 
     // No coverage on site: the whole job is done offline.
@@ -181,6 +181,7 @@ async fn ops_cancels_while_the_technician_finishes_offline() {
     let (photos, _) = device.complete_report(job, 1);
     // Meanwhile in the office.
     server
+        .ops()
         .transition(job, InstallationStatus::Cancelled, "customer moved house")
         .expect("ops cancels");
     server.resume().await;
@@ -226,14 +227,14 @@ async fn ops_cancels_while_the_technician_finishes_offline() {
 async fn a_revoked_token_keeps_the_outbox_until_the_next_sign_in() {
     let server = TestServer::start().await;
     let alex = server.add_technician("alex");
-    let team = server.add_team("North Crew", &[alex]);
-    let job = server.confirmed_job(team, "Ada Customer");
+    let team = server.ops().add_team("North Crew", &[alex]);
+    let job = server.ops().confirmed_job(team, "Ada Customer");
     let device = Device::signed_in(&server, "alex").await;
 
     // Signed out from elsewhere: the token is revoked on the server.
     let token = device.saved_token().expect("token saved");
     let response = reqwest::Client::new()
-        .post(format!("{}/api/v1/auth/logout", server.url()))
+        .post(format!("{}/api/v1/auth/logout", server.base_url()))
         .bearer_auth(&token)
         .send()
         .await
@@ -260,7 +261,7 @@ async fn a_revoked_token_keeps_the_outbox_until_the_next_sign_in() {
 
     device
         .engine
-        .sign_in(&server.url(), "alex", PASSWORD)
+        .sign_in(&server.base_url(), "alex", PASSWORD)
         .await
         .unwrap();
     assert!(!device.engine.status().needs_sign_in);
@@ -280,7 +281,7 @@ async fn wrong_password_and_bad_urls_are_refused_with_their_codes() {
     let device = Device::new();
     let err = device
         .engine
-        .sign_in(&server.url(), "alex", "not the password")
+        .sign_in(&server.base_url(), "alex", "not the password")
         .await
         .unwrap_err();
     assert_eq!(err.code(), "bad_credentials");
@@ -299,18 +300,18 @@ async fn wrong_password_and_bad_urls_are_refused_with_their_codes() {
 
     let session = device
         .engine
-        .sign_in(&format!("{}/", server.url()), "alex", PASSWORD)
+        .sign_in(&format!("{}/", server.base_url()), "alex", PASSWORD)
         .await
         .unwrap();
     assert_eq!(session.user.username, "alex");
-    assert_eq!(device.engine.server_url(), Some(server.url()));
+    assert_eq!(device.engine.server_url(), Some(server.base_url()));
     // The URL and token survive a restart of the app.
     let reopened = fieldbook_sync::SyncEngine::new(
         device.store.clone(),
         common::test_options(device.dir.path()),
     )
     .unwrap();
-    assert_eq!(reopened.server_url(), Some(server.url()));
+    assert_eq!(reopened.server_url(), Some(server.base_url()));
     assert!(reopened.status().signed_in && !reopened.status().needs_sign_in);
 }
 
@@ -318,8 +319,8 @@ async fn wrong_password_and_bad_urls_are_refused_with_their_codes() {
 async fn sign_out_refuses_while_work_is_unsent_unless_forced() {
     let server = TestServer::start().await;
     let alex = server.add_technician("alex");
-    let team = server.add_team("North Crew", &[alex]);
-    let job = server.confirmed_job(team, "Ada Customer");
+    let team = server.ops().add_team("North Crew", &[alex]);
+    let job = server.ops().confirmed_job(team, "Ada Customer");
     let device = Device::signed_in(&server, "alex").await;
     let token = device.saved_token().unwrap();
     device.start_job(job);
@@ -335,7 +336,7 @@ async fn sign_out_refuses_while_work_is_unsent_unless_forced() {
     assert!(device.with_store(|s| s.session().unwrap()).is_none());
     // The token was revoked on the server too.
     let response = reqwest::Client::new()
-        .get(format!("{}/api/v1/auth/session", server.url()))
+        .get(format!("{}/api/v1/auth/session", server.base_url()))
         .bearer_auth(&token)
         .send()
         .await
@@ -345,7 +346,7 @@ async fn sign_out_refuses_while_work_is_unsent_unless_forced() {
     // Forced, with work pending: it stays for the next sign-in.
     device
         .engine
-        .sign_in(&server.url(), "alex", PASSWORD)
+        .sign_in(&server.base_url(), "alex", PASSWORD)
         .await
         .unwrap();
     device.finish_job(job);
@@ -353,7 +354,7 @@ async fn sign_out_refuses_while_work_is_unsent_unless_forced() {
     assert_eq!(device.pending_mutations(), 1);
     device
         .engine
-        .sign_in(&server.url(), "alex", PASSWORD)
+        .sign_in(&server.base_url(), "alex", PASSWORD)
         .await
         .unwrap();
     device.engine.sync_once().await.unwrap();
@@ -367,8 +368,8 @@ async fn sign_out_refuses_while_work_is_unsent_unless_forced() {
 async fn the_loop_syncs_after_a_local_change_within_the_debounce() {
     let server = TestServer::start().await;
     let alex = server.add_technician("alex");
-    let team = server.add_team("North Crew", &[alex]);
-    let job = server.confirmed_job(team, "Ada Customer");
+    let team = server.ops().add_team("North Crew", &[alex]);
+    let job = server.ops().confirmed_job(team, "Ada Customer");
     let device = Device::signed_in(&server, "alex").await;
     let signed_in_sync = device.engine.status().last_success_at;
     device.engine.start();
@@ -399,7 +400,7 @@ async fn the_loop_syncs_after_a_local_change_within_the_debounce() {
     .await;
 
     // Ops changes something; "Sync now" brings it without any local change.
-    let second_job = server.confirmed_job(team, "Grace Customer");
+    let second_job = server.ops().confirmed_job(team, "Grace Customer");
     device.engine.request_sync();
     let device_ref = &device;
     eventually(WAIT, "the new job on the device", || {
@@ -412,8 +413,8 @@ async fn the_loop_syncs_after_a_local_change_within_the_debounce() {
 async fn the_probe_reconnects_when_the_server_comes_back() {
     let mut server = TestServer::start().await;
     let alex = server.add_technician("alex");
-    let team = server.add_team("North Crew", &[alex]);
-    let job = server.confirmed_job(team, "Ada Customer");
+    let team = server.ops().add_team("North Crew", &[alex]);
+    let job = server.ops().confirmed_job(team, "Ada Customer");
     let device = Device::signed_in(&server, "alex").await;
     device.engine.start();
 
@@ -467,9 +468,9 @@ async fn the_probe_reconnects_when_the_server_comes_back() {
 async fn a_server_restored_from_an_older_state_gets_the_outbox_replayed() {
     let mut server = TestServer::start().await;
     let alex = server.add_technician("alex");
-    let team = server.add_team("North Crew", &[alex]);
-    let first_job = server.confirmed_job(team, "Ada Customer");
-    let second_job = server.confirmed_job(team, "Grace Customer");
+    let team = server.ops().add_team("North Crew", &[alex]);
+    let first_job = server.ops().confirmed_job(team, "Ada Customer");
+    let second_job = server.ops().confirmed_job(team, "Grace Customer");
     let device = Device::signed_in(&server, "alex").await;
 
     // The device's binding and sequence are lost on the server (restored
@@ -634,9 +635,9 @@ async fn two_concurrent_syncs_never_overlap() {
     let server = TestServer::start().await;
     let alex = server.add_technician("alex");
     let sam = server.add_technician("sam");
-    let team = server.add_team("North Crew", &[alex, sam]);
-    let job = server.confirmed_job(team, "Ada Customer");
-    let proxy = common::CountingProxy::start(server.url(), Duration::from_millis(80)).await;
+    let team = server.ops().add_team("North Crew", &[alex, sam]);
+    let job = server.ops().confirmed_job(team, "Ada Customer");
+    let proxy = common::CountingProxy::start(server.base_url(), Duration::from_millis(80)).await;
 
     let device = Device::new();
     device
@@ -684,8 +685,8 @@ async fn two_concurrent_syncs_never_overlap() {
 async fn a_server_behind_the_devices_cursor_is_pulled_again_from_zero() {
     let mut server = TestServer::start().await;
     let alex = server.add_technician("alex");
-    let team = server.add_team("North Crew", &[alex]);
-    server.confirmed_job(team, "Ada Customer");
+    let team = server.ops().add_team("North Crew", &[alex]);
+    server.ops().confirmed_job(team, "Ada Customer");
     let device = Device::signed_in(&server, "alex").await;
 
     // A backup is taken; ops then plans more, which the device pulls.
@@ -708,8 +709,8 @@ async fn a_server_behind_the_devices_cursor_is_pulled_again_from_zero() {
     std::fs::remove_dir_all(server.data_dir()).unwrap();
     copy_dir(backup.path(), server.data_dir());
     server.restart().await;
-    let new_job = server.create_installation("Hedy Customer");
-    server.assign(new_job, team);
+    let new_job = server.ops().create_installation("Hedy Customer");
+    server.ops().assign(new_job, team);
 
     let summary = device.engine.sync_once().await.unwrap();
     assert!(summary.pulled_records > 0, "{summary:?}");
