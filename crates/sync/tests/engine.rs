@@ -526,14 +526,14 @@ async fn a_server_restored_from_an_older_state_gets_the_outbox_replayed() {
 async fn a_pull_from_zero_removes_the_jobs_the_server_no_longer_has() {
     let mut server = TestServer::start().await;
     let alex = server.add_technician("alex");
-    let team = server.add_team("North Crew", &[alex]);
-    let kept = server.confirmed_job(team, "Ada Customer");
+    let team = server.ops().add_team("North Crew", &[alex]);
+    let kept = server.ops().confirmed_job(team, "Ada Customer");
     let device = Device::signed_in(&server, "alex").await;
     server.stop().await;
     let backup = tempfile::tempdir().unwrap();
     copy_dir(server.data_dir(), backup.path());
     server.resume().await;
-    let gone = server.confirmed_job(team, "Barbara Customer");
+    let gone = server.ops().confirmed_job(team, "Barbara Customer");
     device.engine.sync_once().await.unwrap();
     assert!(device.has_installation(gone));
 
@@ -567,8 +567,8 @@ async fn a_pull_from_zero_removes_the_jobs_the_server_no_longer_has() {
 async fn a_restored_server_that_reuses_ins_numbers_gets_a_full_resync_that_keeps_unsent_work() {
     let mut server = TestServer::start().await;
     let alex = server.add_technician("alex");
-    let team = server.add_team("North Crew", &[alex]);
-    let kept_before_backup = server.confirmed_job(team, "Ada Customer");
+    let team = server.ops().add_team("North Crew", &[alex]);
+    let kept_before_backup = server.ops().confirmed_job(team, "Ada Customer");
     let device = Device::signed_in(&server, "alex").await;
 
     server.stop().await;
@@ -576,9 +576,9 @@ async fn a_restored_server_that_reuses_ins_numbers_gets_a_full_resync_that_keeps
     copy_dir(server.data_dir(), backup.path());
     server.resume().await;
     // After the backup: three jobs reach the device; one is started offline.
-    let worked = server.confirmed_job(team, "Grace Customer");
-    let idle = server.confirmed_job(team, "Linus Customer");
-    let gone = server.confirmed_job(team, "Barbara Customer");
+    let worked = server.ops().confirmed_job(team, "Grace Customer");
+    let idle = server.ops().confirmed_job(team, "Linus Customer");
+    let gone = server.ops().confirmed_job(team, "Barbara Customer");
     device.engine.sync_once().await.unwrap();
     let worked_number = device.installation(worked).installation_id;
     let idle_number = device.installation(idle).installation_id;
@@ -590,8 +590,8 @@ async fn a_restored_server_that_reuses_ins_numbers_gets_a_full_resync_that_keeps
     std::fs::remove_dir_all(server.data_dir()).unwrap();
     copy_dir(backup.path(), server.data_dir());
     server.restart().await;
-    let first = server.confirmed_job(team, "Hedy Customer");
-    let second = server.confirmed_job(team, "Alan Customer");
+    let first = server.ops().confirmed_job(team, "Hedy Customer");
+    let second = server.ops().confirmed_job(team, "Alan Customer");
     assert_eq!(server.installation(first).installation_id, worked_number);
     assert_eq!(server.installation(second).installation_id, idle_number);
 

@@ -535,7 +535,7 @@ async fn a_corrupt_local_file_is_not_resent_after_a_restart() {
         before,
         "nothing re-sent after the restart"
     );
-    assert!(w.server.stored_blob_hash(&sha256).is_none());
+    assert!(w.server.blob_digest(&sha256).is_none());
 }
 
 /// Through the engine: a sync whose upload loses a chunk's answer still ends

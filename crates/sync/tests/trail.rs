@@ -45,8 +45,8 @@ async fn a_sync_cycle_leaves_a_trail_in_the_log() {
 
     let server = TestServer::start().await;
     let alex = server.add_technician("alex");
-    let team = server.add_team("North Crew", &[alex]);
-    let job = server.confirmed_job(team, "Ada Customer");
+    let team = server.ops().add_team("North Crew", &[alex]);
+    let job = server.ops().confirmed_job(team, "Ada Customer");
     let device = Device::signed_in(&server, "alex").await;
     device.start_job(job);
     device.finish_job(job);
