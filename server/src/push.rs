@@ -35,6 +35,7 @@ use fieldbook_protocol::{
 use uuid::Uuid;
 
 use crate::app::AppState;
+use crate::auth::SessionToken;
 use crate::caller::Caller;
 use crate::error::{blocking, ApiError};
 use crate::json::ApiJson;
@@ -140,6 +141,26 @@ pub fn push(
             format!(
                 "A push carries at most {MAX_PUSH_BATCH} mutations; send the rest in the next push"
             ),
+        ));
+    }
+    // A revoked device's work is refused whatever headers come with it (the
+    // device header is optional; the envelopes always name their device).
+    let mut devices: Vec<Uuid> = request.mutations.iter().map(|m| m.device_id).collect();
+    devices.sort_unstable();
+    devices.dedup();
+    let revoked = storage.read(|db| -> Result<bool, ApiError> {
+        for device in &devices {
+            if db.device_revoked(*device)? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    })?;
+    if revoked {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            ErrorCode::Unauthorized,
+            "Central Ops revoked this device; ask them to re-enable it or use another device",
         ));
     }
     let mut results = Vec::with_capacity(request.mutations.len());
@@ -863,9 +884,20 @@ fn submit_report(
 pub async fn push_handler(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
+    Extension(session): Extension<SessionToken>,
     ApiJson(request): ApiJson<PushRequest>,
 ) -> Result<Json<PushResponse>, ApiError> {
-    blocking(move || push(&state.storage, &caller, &request))
-        .await
-        .map(Json)
+    blocking(move || {
+        let response = push(&state.storage, &caller, &request)?;
+        // The session is the device's from now on, header or not: revoking
+        // the device revokes this token too.
+        if let Some(device) = request.mutations.last().map(|m| m.device_id) {
+            state
+                .storage
+                .write(|tx| tx.link_session_to_device(session.hash(), device, caller.user_id))?;
+        }
+        Ok(response)
+    })
+    .await
+    .map(Json)
 }
