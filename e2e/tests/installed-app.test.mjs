@@ -62,16 +62,25 @@ describe("the installed app", { timeout: 5 * 60_000 }, () => {
     await person.type("signin-password", password);
     await person.tap("signin-submit");
     await person.waitVisible("schedule-screen", 30_000);
+    let seen = [];
     const row = await waitFor(
       `a schedule row for ${customer}`,
       async () => {
+        seen = [];
         for (const r of await person.$$("schedule-row")) {
-          if ((await r.getText()).includes(customer)) return r;
+          // textContent, not getText(): WebKitWebDriver leaves the
+          // customer column out of the rendered text of the row's grid.
+          const text = await r.getProperty("textContent");
+          seen.push(text);
+          if (text.includes(customer)) return r;
         }
         return null;
       },
       { timeoutMs: 60_000, intervalMs: 250 },
-    );
+    ).catch(async (err) => {
+      await person.screenshot("failure-installed-app", workDir).catch(() => {});
+      throw new Error(`${err.message}; rows seen: ${JSON.stringify(seen)} (screenshot in ${workDir})`);
+    });
     assert.ok(await row.isDisplayed());
     const shot = await person.screenshot("12-installed-from-deb", screenshotDir);
     console.log(`screenshot: ${shot}`);

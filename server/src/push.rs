@@ -45,6 +45,7 @@ fn rejected(code: RejectCode, reason: impl Into<String>) -> MutationOutcome {
     MutationOutcome::Rejected {
         code,
         reason: reason.into(),
+        expected_device_seq: None,
     }
 }
 
@@ -207,15 +208,18 @@ fn apply_envelope(
         Some(device) => device.last_seq,
     };
     if envelope.device_seq != last_seq + 1 {
-        return Ok(rejected(
-            RejectCode::SequenceGap,
-            format!(
+        // The expected number is a field for the device and stays in the
+        // reason, word for word, for devices older than the field.
+        return Ok(MutationOutcome::Rejected {
+            code: RejectCode::SequenceGap,
+            reason: format!(
                 "Expected device sequence {}, got {}; resend from {}",
                 last_seq + 1,
                 envelope.device_seq,
                 last_seq + 1
             ),
-        ));
+            expected_device_seq: Some(last_seq + 1),
+        });
     }
     // Oversized or malformed text is refused before anything is stored.
     if let Err(e) = envelope.mutation.check_limits() {
@@ -875,7 +879,7 @@ fn submit_report(
     post, path = "/api/v1/sync/push", tag = "sync", security(("bearer" = [])),
     request_body = PushRequest,
     responses(
-        (status = 200, description = "One result per mutation, in order: applied{version}, rejected{code, reason}, conflict{server_state} or held{held_work_id, message} (the installation left the caller's scope while they worked offline: kept for Central Ops)", body = PushResponse),
+        (status = 200, description = "One result per mutation, in order: applied{version}, rejected{code, reason, expected_device_seq (with sequence_gap: the device sequence to resend from)}, conflict{server_state} or held{held_work_id, message} (the installation left the caller's scope while they worked offline: kept for Central Ops)", body = PushResponse),
         (status = 400, description = "Malformed body", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 413, description = "Too many mutations or too large a body", body = ErrorBody),

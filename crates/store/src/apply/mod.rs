@@ -7,12 +7,14 @@ mod blobs;
 mod outbox;
 mod page;
 mod pulled;
+mod resync;
 mod tombstones;
 
 pub use page::{
     ApplyOutcome, RecordKind, ServerBatch, ServerMedia, ServerReport, Tombstone, TombstoneReason,
     Versioned,
 };
+pub use resync::ResyncOutcome;
 
 use rusqlite::{Connection, TransactionBehavior};
 
