@@ -276,9 +276,12 @@ impl SyncEngine {
         tokio::spawn(async move { engine.run_loop().await });
     }
 
-    /// A local change was recorded: sync after the debounce.
+    /// A local change was recorded: the status's pending counts are re-read
+    /// at once (the header shows them the moment the change is saved, not
+    /// at the next sync), and the loop syncs after the debounce.
     pub fn notify_local_change(&self) {
         self.inner.blob_yield.store(true, Ordering::Release);
+        self.recount_pending();
         {
             let mut schedule = lock(&self.inner.schedule);
             if schedule.local_change_due.is_none() {
@@ -487,6 +490,22 @@ impl SyncEngine {
                 *cached = Some((client.base().to_owned(), uploader.clone()));
                 uploader
             }
+        }
+    }
+
+    /// Re-reads the pending counts off the caller's thread when there is a
+    /// runtime (the store lock may be held by a page being applied), else
+    /// right here.
+    fn recount_pending(&self) {
+        let engine = self.clone();
+        let recount = move || {
+            if let Err(err) = engine.refresh_counts() {
+                tracing::warn!(%err, "could not re-count the pending changes");
+            }
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => drop(runtime.spawn_blocking(recount)),
+            Err(_) => recount(),
         }
     }
 

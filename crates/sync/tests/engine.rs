@@ -409,6 +409,30 @@ async fn the_loop_syncs_after_a_local_change_within_the_debounce() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pending_count_changes_when_a_change_is_saved_not_at_the_next_sync() {
+    let mut server = TestServer::start().await;
+    let alex = server.add_technician("alex");
+    let team = server.add_team("North Crew", &[alex]);
+    let job = server.confirmed_job(team, "Ada Customer");
+    let device = Device::signed_in(&server, "alex").await;
+    assert_eq!(device.engine.status().pending_mutations, 0);
+    let synced = device.engine.status().last_success_at;
+    let attempted = device.engine.status().last_attempt_at;
+
+    // No loop running and the server down: only the local change can move the count.
+    server.stop().await;
+    let mut changes = device.engine.subscribe();
+    device.start_job(job);
+    tokio::time::timeout(WAIT, changes.wait_for(|s| s.pending_mutations == 1))
+        .await
+        .expect("the count changed without a sync")
+        .expect("the engine is alive");
+    let status = device.engine.status();
+    assert_eq!(status.last_success_at, synced, "no sync ran");
+    assert_eq!(status.last_attempt_at, attempted, "no sync was tried");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_probe_reconnects_when_the_server_comes_back() {
     let mut server = TestServer::start().await;
     let alex = server.add_technician("alex");
