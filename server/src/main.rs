@@ -46,6 +46,10 @@ enum Command {
         /// Log as JSON lines instead of text.
         #[arg(long)]
         json_logs: bool,
+        /// Closed and cancelled jobs last changed longer ago than this many
+        /// days are no longer sent to devices (and leave them).
+        #[arg(long, env = "FIELDBOOK_RETENTION_DAYS", default_value_t = fieldbook_server::config::DEFAULT_RETENTION_DAYS)]
+        retention_days: u32,
     },
     /// Fill an empty server with demo teams, users, leads, surveys,
     /// installations and assignments, and print the demo credentials.
@@ -252,8 +256,10 @@ fn init_tracing(json: bool) {
     }
 }
 
-async fn serve(addr: SocketAddr, data_dir: &Path) -> Result<()> {
-    let state = AppState::open(ServerConfig::new(data_dir.to_owned()))?;
+async fn serve(addr: SocketAddr, data_dir: &Path, retention_days: u32) -> Result<()> {
+    let mut config = ServerConfig::new(data_dir.to_owned());
+    config.retention_days = retention_days;
+    let state = AppState::open(config)?;
     let mut server = fieldbook_server::start(state, addr).await?;
     println!("fieldbook-server listening on http://{}", server.addr);
     let interrupted = tokio::select! {
@@ -475,9 +481,10 @@ async fn main() -> Result<()> {
             addr,
             data,
             json_logs,
+            retention_days,
         } => {
             init_tracing(json_logs);
-            serve(addr, &data.data_dir).await
+            serve(addr, &data.data_dir, retention_days).await
         }
         Command::SeedDemo {
             data,

@@ -13,6 +13,7 @@ mod media;
 mod migrations;
 mod outbox;
 mod reports;
+mod retention;
 mod search;
 mod session;
 mod sync_state;

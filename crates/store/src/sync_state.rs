@@ -154,7 +154,7 @@ fn upsert_team(conn: &Connection, team: &Team, server_version: i64) -> Result<()
 }
 
 /// Whether the installation holds local work the server has not received.
-fn has_unsent_work(conn: &Connection, id: Uuid) -> Result<bool> {
+pub(crate) fn has_unsent_work(conn: &Connection, id: Uuid) -> Result<bool> {
     // Held work counts too: the technician must see Central Ops' decision.
     Ok(conn
         .prepare_cached(
@@ -194,7 +194,7 @@ pub(crate) fn remove_if_left_scope_and_sent(conn: &Connection, id: Uuid) -> Resu
     Ok(())
 }
 
-fn delete_installation(conn: &Connection, id: Uuid) -> Result<bool> {
+pub(crate) fn delete_installation(conn: &Connection, id: Uuid) -> Result<bool> {
     let refs: Option<(String, String)> = conn
         .prepare_cached("SELECT lead_id, survey_id FROM installations WHERE id = ?1")?
         .query_row([id.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))

@@ -19,8 +19,10 @@ use crate::blobs::{BlobProgress, BlobUploader};
 use crate::client::{http_client, ApiClient, DeviceReport};
 use crate::credentials::{CredentialStore, FileCredentialStore};
 use crate::error::SyncError;
+use crate::near_window;
 use crate::pull;
 use crate::push::{self, SequenceOffsets};
+use crate::retention;
 use crate::settings::{normalise_server_url, Settings, SettingsFile};
 use crate::status::{
     ConnectionState, SyncErrorInfo, SyncPhase, SyncProgress, SyncStatus, SyncSummary,
@@ -298,6 +300,17 @@ impl SyncEngine {
         self.inner.wake.notify_one();
     }
 
+    /// Asks the server for the signed-in user's jobs matching `text`,
+    /// including those no longer on this device (retention). Fails with
+    /// `offline` when the server cannot be reached.
+    pub async fn search_server(
+        &self,
+        text: &str,
+    ) -> Result<fieldbook_protocol::InstallationSearchResults, SyncError> {
+        let (client, token, _) = self.connection()?;
+        client.search_installations(&token, text).await
+    }
+
     /// The status snapshot now.
     pub fn status(&self) -> SyncStatus {
         self.inner.status.borrow().clone()
@@ -320,6 +333,7 @@ impl SyncEngine {
         self.inner.status.send_modify(|s| {
             s.phase = SyncPhase::Idle;
             s.progress = None;
+            s.first_sync = false;
             match &result {
                 Ok((_, warning)) => {
                     s.connection = ConnectionState::Online;
@@ -434,6 +448,32 @@ impl SyncEngine {
         summary.held = pushed.held;
 
         self.set_phase(SyncPhase::Pulling, SyncProgress::default());
+        let mut near_records = 0;
+        if !pushed.server_lost_history && near_window::is_first_sync(&self.inner.store, user_id)? {
+            // A first sync: the coming days' jobs first, so the technician
+            // can work while everything else arrives.
+            status.send_modify(|s| s.first_sync = true);
+            let today = chrono::Local::now().date_naive();
+            match near_window::pull_near_window(client, token, &self.inner.store, user_id, today)
+                .await
+            {
+                Ok(Some(records)) => {
+                    near_records = records;
+                    status.send_modify(|s| {
+                        s.pulled_at = Some(Utc::now());
+                        s.progress = Some(SyncProgress {
+                            items_done: records,
+                            ..SyncProgress::default()
+                        });
+                    });
+                }
+                Ok(None) => {}
+                // The full pull below brings the same jobs (or fails the same way).
+                Err(err) => {
+                    tracing::warn!(%err, "could not fetch the near window; pulling everything")
+                }
+            }
+        }
         let pulled = pull::pull_all(
             client,
             token,
@@ -443,7 +483,7 @@ impl SyncEngine {
             &|records| {
                 status.send_modify(|s| {
                     s.progress = Some(SyncProgress {
-                        items_done: records,
+                        items_done: near_records + records,
                         ..SyncProgress::default()
                     });
                 });
@@ -451,6 +491,13 @@ impl SyncEngine {
         )
         .await?;
         summary.pulled_records = pulled.records;
+        let retired = match pulled.retention_days {
+            Some(days) => retention::remove_retired(&self.inner.store, days).await?,
+            None => 0,
+        };
+        if pulled.records > 0 || retired > 0 {
+            status.send_modify(|s| s.pulled_at = Some(Utc::now()));
+        }
 
         // Files last: a long video must not hold back reports and status
         // changes, which are on the server by now.

@@ -12,9 +12,11 @@ pub mod credentials;
 pub mod engine;
 pub mod error;
 mod files;
+pub mod near_window;
 pub mod pull;
 pub mod push;
 pub mod recovery;
+pub mod retention;
 pub mod settings;
 pub mod status;
 

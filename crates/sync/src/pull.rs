@@ -166,6 +166,8 @@ pub struct PullSummary {
     /// The server was behind this device's cursor, so the pull restarted
     /// from zero.
     pub restarted_from_zero: bool,
+    /// The server's retention window in days (`None`: an older server).
+    pub retention_days: Option<u32>,
 }
 
 /// Pulls every page after the stored cursor of `user_id` (from zero when
@@ -207,6 +209,7 @@ pub async fn pull_all(
         // Nothing after the stored cursor: the page only repeats the
         // last change, already applied (re-applying it would only
         // throw away the store's search index).
+        summary.retention_days = page.retention_days;
         return Ok(summary);
     }
     // Pipelined: the next page is fetched while this one is applied.
@@ -215,6 +218,7 @@ pub async fn pull_all(
     // first page not applied (a prefetched page is simply fetched again).
     loop {
         let records = page.len() as u64;
+        summary.retention_days = page.retention_days.or(summary.retention_days);
         let next_cursor = page.next_cursor;
         let has_more = page.has_more;
         let batch = into_server_batch(&scope, page)?;

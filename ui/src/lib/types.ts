@@ -1,7 +1,8 @@
 // The shapes the Tauri commands exchange with the UI: generated from the Rust
 // types with ts-rs (./bindings, committed by the shell; a Rust test fails
 // when they are stale). Only UI-side conveniences are defined here.
-import type { CommandError, FieldError, InstallationSummary } from "./bindings";
+import type { CommandError, FieldError, InstallationSummary   ServerSearchHit,
+} from "./bindings";
 
 export type {
   AppInfo,

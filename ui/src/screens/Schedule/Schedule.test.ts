@@ -104,4 +104,24 @@ describe("Schedule screen", () => {
     await screen.getByTestId("schedule-search").fill("no such customer anywhere");
     await expect.element(screen.getByText("No installations match")).toBeVisible();
   });
+
+  it("asks the server for jobs that left the device, and says so when offline", async () => {
+    const backend = installMockBackend({ jobs: 40 });
+    const screen = await render(Schedule, {});
+    await expect.element(screen.getByTestId("schedule-row").first()).toBeVisible();
+    await screen.getByTestId("schedule-search").fill("Archie");
+    await expect.element(screen.getByText("No installations match")).toBeVisible();
+    await screen.getByTestId("server-search-button").click();
+    const hit = screen.getByTestId("server-search-hit");
+    await expect.element(hit).toHaveTextContent("INS-2026-900001");
+    await expect.element(hit).toHaveTextContent("On the server only");
+    expect(backend.calls.some((c) => c.cmd === "search_server" && c.args.text === "Archie")).toBe(true);
+
+    backend.status.connection = "offline";
+    await screen.getByTestId("schedule-search").fill("Archie O");
+    await expect.element(screen.getByTestId("server-search-hit")).not.toBeInTheDocument();
+    await screen.getByTestId("server-search-button").click();
+    await expect.element(screen.getByTestId("server-search-error")).toHaveAttribute("data-code", "offline");
+    await expect.element(screen.getByTestId("server-search-error")).toHaveTextContent("You are offline");
+  });
 });
