@@ -5,6 +5,7 @@
 //! the request extensions. See [`tus`] for the HTTP contract and [`store`]
 //! for the on-disk layout and durability rules.
 
+mod chunk_writer;
 pub mod store;
 pub mod tus;
 

@@ -26,9 +26,10 @@ use chrono::{DateTime, Utc};
 use fieldbook_domain::Sha256Hex;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 use tokio::sync::OwnedMutexGuard;
 use uuid::Uuid;
+
+use super::chunk_writer::{ChunkWriter, Written};
 
 /// Uploads untouched for this long are removed by
 /// [`BlobStore::remove_expired_uploads`].
@@ -37,8 +38,6 @@ pub const UPLOAD_EXPIRY: Duration = Duration::from_secs(7 * 24 * 60 * 60);
 /// A PATCH whose body stalls this long is treated as a cut connection, so a
 /// half-open TCP connection cannot hold an upload's lock forever.
 pub const DEFAULT_PATCH_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
-
-const WRITE_BUFFER_BYTES: usize = 1 << 20;
 
 /// How much unfinished upload space one user may hold at once, so an
 /// authenticated client cannot fill the disk with uploads it never finishes
@@ -490,7 +489,7 @@ impl BlobStore {
         }
 
         let part = self.part_path(record.id);
-        let mut file = tokio::fs::OpenOptions::new()
+        let file = tokio::fs::OpenOptions::new()
             .write(true)
             .open(&part)
             .await
@@ -499,18 +498,22 @@ impl BlobStore {
         file.set_len(record.offset)
             .await
             .map_err(io_err("truncating to the committed offset"))?;
-        file.seek(SeekFrom::Start(record.offset))
-            .await
+        let mut file = file.into_std().await;
+        std::io::Seek::seek(&mut file, SeekFrom::Start(record.offset))
             .map_err(io_err("seeking to the committed offset"))?;
 
-        // hyper hands over small frames; batching them keeps the number of
-        // blocking write calls (one thread hop each) low.
-        let mut out = tokio::io::BufWriter::with_capacity(WRITE_BUFFER_BYTES, file);
-        let mut file_hasher = writer.hasher.clone();
+        // The writing thread writes and keeps the whole-file hash; this task
+        // receives and checks the chunk's own checksum (see ChunkWriter).
+        let sink = ChunkWriter::start(file, writer.hasher.clone());
         let mut chunk_hasher = chunk.checksum.map(|_| Sha256::new());
         let mut written: u64 = 0;
         let mut cut = false;
-        let discard = |file: tokio::fs::File| async move {
+        let discard = || async {
+            let file = tokio::fs::OpenOptions::new()
+                .write(true)
+                .open(&part)
+                .await
+                .map_err(io_err("discarding a rejected chunk"))?;
             file.set_len(record.offset)
                 .await
                 .map_err(io_err("discarding a rejected chunk"))
@@ -534,42 +537,40 @@ impl BlobStore {
                 continue; // trailers carry nothing we use
             };
             if written + data.len() as u64 > remaining {
-                discard(out.into_inner()).await?;
+                // Whatever the writer did, the chunk is refused.
+                let _ = sink.finish().await;
+                discard().await?;
                 return Err(BlobError::ChunkExceedsLength {
                     length: record.length,
                     remaining,
                 });
             }
-            if let Err(source) = out.write_all(&data).await {
-                discard(out.into_inner()).await?;
+            if let Some(h) = chunk_hasher.as_mut() {
+                h.update(&data);
+            }
+            written += data.len() as u64;
+            if !sink.write(data).await {
+                break; // the write failed: finish() says why
+            }
+        }
+        if chunk.content_length.is_some_and(|len| written < len) {
+            cut = true;
+        }
+        let Written { file, file_hasher } = match sink.finish().await {
+            Ok(done) => done,
+            Err(source) => {
+                discard().await?;
                 return Err(BlobError::Io {
                     context: format!("writing {}", part.display()),
                     source,
                 });
             }
-            if let Some(h) = file_hasher.as_mut() {
-                h.update(&data);
-            }
-            if let Some(h) = chunk_hasher.as_mut() {
-                h.update(&data);
-            }
-            written += data.len() as u64;
-        }
-        if chunk.content_length.is_some_and(|len| written < len) {
-            cut = true;
-        }
-        if let Err(source) = out.flush().await {
-            discard(out.into_inner()).await?;
-            return Err(BlobError::Io {
-                context: format!("writing {}", part.display()),
-                source,
-            });
-        }
-        let file = out.into_inner();
+        };
 
         if let (Some(expected), Some(hasher)) = (chunk.checksum, chunk_hasher) {
             if cut || <[u8; 32]>::from(hasher.finalize()) != expected {
-                discard(file).await?;
+                drop(file);
+                discard().await?;
                 return Err(if cut {
                     BlobError::Interrupted {
                         offset: record.offset,
@@ -580,10 +581,15 @@ impl BlobStore {
             }
         }
 
-        file.sync_data()
+        // Durable before the offset is: most of it was written back while
+        // the body arrived, so this waits for the tail only.
+        tokio::task::spawn_blocking(move || file.sync_data())
             .await
+            .map_err(|join| BlobError::Io {
+                context: format!("syncing {}", part.display()),
+                source: std::io::Error::other(join.to_string()),
+            })?
             .map_err(io_err(format!("syncing {}", part.display())))?;
-        drop(file);
         let mut committed = record.clone();
         committed.offset = record.offset + written;
         committed.updated_at = Utc::now();
