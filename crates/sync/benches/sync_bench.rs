@@ -220,11 +220,17 @@ async fn run() {
             child.rss_growth_kib as f64 / 1024.0
         );
         std::fs::remove_file(&curl_file).expect("remove the curl file");
-        // Both blobs off the server's disk, so every round starts alike.
+        // Both blobs off the server's disk and ours off the device's, so
+        // every round starts alike and the disk does not fill up.
         for blob in [&curl_sha, &sha] {
             if let Some(path) = state.blobs.path_of(blob) {
                 std::fs::remove_file(path).expect("remove an uploaded blob");
             }
+        }
+        let hex = sha.as_str();
+        let device_copy = store_dir.join("media").join(&hex[..2]).join(hex);
+        if device_copy.is_file() {
+            std::fs::remove_file(device_copy).expect("remove the device's copy");
         }
         ours.push(child);
     }

@@ -1,8 +1,7 @@
 // The shapes the Tauri commands exchange with the UI: generated from the Rust
 // types with ts-rs (./bindings, committed by the shell; a Rust test fails
 // when they are stale). Only UI-side conveniences are defined here.
-import type { CommandError, FieldError, InstallationSummary   ServerSearchHit,
-} from "./bindings";
+import type { CommandError, FieldError, InstallationSummary } from "./bindings";
 
 export type {
   AppInfo,
@@ -56,6 +55,7 @@ export type {
   TimeSlot,
   User,
   ValidationErrors,
+  ServerSearchHit,
 } from "./bindings";
 
 export type Uuid = string;

