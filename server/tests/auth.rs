@@ -1,12 +1,10 @@
 //! Login, identical failure answers, per-account throttling, expiry and
 //! revocation, tokens stored only as hashes.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{TestServer, OPS_USER, PASSWORD};
 use fieldbook_domain::Role;
+use fieldbook_testkit::{TestServer, OPS_USER, PASSWORD};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 

@@ -2,13 +2,12 @@
 //! out to every team-mate's pull, pull pages were bounded by count only,
 //! and a cursor above i64::MAX wrapped.
 
-mod common;
-
-use common::{
-    finish, is_applied, photo, signed_report, start, Device, TestServer, TwoTeams, TECH_A, TECH_A2,
-};
 use fieldbook_domain::Mutation;
 use fieldbook_protocol::{MutationOutcome, RejectCode};
+use fieldbook_testkit::{
+    finish, is_applied, photo, signed_report, start, ProtocolDevice, TestServer, TwoTeams, TECH_A,
+    TECH_A2,
+};
 use reqwest::StatusCode;
 
 fn reject_code(outcome: &MutationOutcome) -> Option<RejectCode> {
@@ -27,7 +26,7 @@ async fn oversized_strings_are_rejected_and_never_reach_a_team_mate() {
     let job = server
         .confirmed_installation(&world.ops, world.team_a)
         .await;
-    let mut device = Device::login(&server, TECH_A).await;
+    let mut device = ProtocolDevice::login(&server, TECH_A).await;
     let outcomes = device.push(&server, vec![start(job), finish(job)]).await;
     assert!(outcomes.iter().all(is_applied), "{outcomes:?}");
 
@@ -73,7 +72,7 @@ async fn pull_pages_are_bounded_in_bytes_and_a_larger_record_still_comes_alone()
     let job = server
         .confirmed_installation(&world.ops, world.team_a)
         .await;
-    let mut device = Device::login(&server, TECH_A).await;
+    let mut device = ProtocolDevice::login(&server, TECH_A).await;
     for i in 0..12 {
         let mut media = photo(job, format!("photo {i}").as_bytes());
         media.caption = format!("{i} {}", "c".repeat(240));
@@ -112,7 +111,7 @@ async fn pull_pages_are_bounded_in_bytes_and_a_larger_record_still_comes_alone()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cursors_above_i64_max_and_limits_out_of_range_are_refused() {
     let server = TestServer::start().await;
-    let token = server.token(common::OPS_USER).await;
+    let token = server.token(fieldbook_testkit::OPS_USER).await;
     for cursor in [u64::MAX, i64::MAX as u64 + 1] {
         let (status, body) = server
             .get(&format!("/api/v1/sync/pull?cursor={cursor}"), &token)

@@ -42,20 +42,22 @@ async fn fake_auth(mut request: Request, next: Next) -> Response {
     next.run(request).await
 }
 
-struct TestServer {
+/// The tus router alone behind a fake authentication layer (the blob
+/// module in isolation; the whole server is `fieldbook_testkit::TestServer`).
+struct TusRouterServer {
     addr: std::net::SocketAddr,
     store: Arc<BlobStore>,
     shutdown: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<()>,
 }
 
-impl TestServer {
-    async fn start(data_dir: &Path) -> TestServer {
+impl TusRouterServer {
+    async fn start(data_dir: &Path) -> TusRouterServer {
         let store = BlobStore::open(data_dir, MAX_BLOB_BYTES).expect("open blob store");
-        TestServer::start_with(store).await
+        TusRouterServer::start_with(store).await
     }
 
-    async fn start_with(store: BlobStore) -> TestServer {
+    async fn start_with(store: BlobStore) -> TusRouterServer {
         let store = Arc::new(store);
         let app = Router::new()
             .nest(MOUNT, router(Arc::clone(&store)))
@@ -71,7 +73,7 @@ impl TestServer {
                 .await
                 .unwrap();
         });
-        TestServer {
+        TusRouterServer {
             addr,
             store,
             shutdown,
@@ -158,7 +160,12 @@ impl Client {
             .header("tus-resumable", "1.0.0")
     }
 
-    async fn create(&self, server: &TestServer, sha256: &Sha256Hex, len: u64) -> reqwest::Response {
+    async fn create(
+        &self,
+        server: &TusRouterServer,
+        sha256: &Sha256Hex,
+        len: u64,
+    ) -> reqwest::Response {
         self.tus(reqwest::Method::POST, server.url(MOUNT))
             .header("upload-length", len.to_string())
             .header("upload-metadata", metadata_for(sha256))
@@ -168,7 +175,7 @@ impl Client {
     }
 
     /// Creates an upload and returns its absolute URL.
-    async fn create_upload(&self, server: &TestServer, data: &[u8]) -> String {
+    async fn create_upload(&self, server: &TusRouterServer, data: &[u8]) -> String {
         let response = self
             .create(server, &Sha256Hex::digest(data), data.len() as u64)
             .await;
@@ -273,7 +280,7 @@ async fn raw_request(
 }
 
 fn raw_patch_head(
-    server: &TestServer,
+    server: &TusRouterServer,
     url: &str,
     user: Uuid,
     offset: u64,
@@ -331,7 +338,7 @@ async fn patch_when_unlocked(
 #[tokio::test]
 async fn options_advertises_tus_capabilities() {
     let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(dir.path()).await;
+    let server = TusRouterServer::start(dir.path()).await;
     let client = Client::new(Uuid::new_v4());
     let response = client
         .http
@@ -361,7 +368,7 @@ async fn options_advertises_tus_capabilities() {
 #[tokio::test]
 async fn chunked_upload_with_checksums_stores_the_verified_blob() {
     let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(dir.path()).await;
+    let server = TusRouterServer::start(dir.path()).await;
     let client = Client::new(Uuid::new_v4());
     let data = test_bytes(1_000_003, 1);
     let sha = Sha256Hex::digest(&data);
@@ -408,7 +415,7 @@ async fn chunked_upload_with_checksums_stores_the_verified_blob() {
 #[tokio::test]
 async fn cut_connection_keeps_received_bytes_and_resumes() {
     let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(dir.path()).await;
+    let server = TusRouterServer::start(dir.path()).await;
     let client = Client::new(Uuid::new_v4());
     let data = test_bytes(600_000, 2);
     let url = client.create_upload(&server, &data).await;
@@ -435,7 +442,7 @@ async fn cut_connection_keeps_received_bytes_and_resumes() {
 #[tokio::test]
 async fn cut_connection_with_checksum_discards_the_partial_chunk() {
     let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(dir.path()).await;
+    let server = TusRouterServer::start(dir.path()).await;
     let client = Client::new(Uuid::new_v4());
     let data = test_bytes(300_000, 3);
     let url = client.create_upload(&server, &data).await;
@@ -464,7 +471,7 @@ async fn cut_connection_with_checksum_discards_the_partial_chunk() {
 #[tokio::test]
 async fn cut_after_the_last_byte_still_completes_the_blob() {
     let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(dir.path()).await;
+    let server = TusRouterServer::start(dir.path()).await;
     let client = Client::new(Uuid::new_v4());
     let data = test_bytes(5_000, 20);
     let sha = Sha256Hex::digest(&data);
@@ -500,7 +507,7 @@ async fn stalled_body_counts_as_a_cut_connection() {
     let store = BlobStore::open(dir.path(), MAX_BLOB_BYTES)
         .unwrap()
         .with_patch_idle_timeout(Duration::from_millis(300));
-    let server = TestServer::start_with(store).await;
+    let server = TusRouterServer::start_with(store).await;
     let client = Client::new(Uuid::new_v4());
     let data = test_bytes(50_000, 4);
     let url = client.create_upload(&server, &data).await;
@@ -521,7 +528,7 @@ async fn stalled_body_counts_as_a_cut_connection() {
 #[tokio::test]
 async fn concurrent_patch_on_the_same_upload_is_423() {
     let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(dir.path()).await;
+    let server = TusRouterServer::start(dir.path()).await;
     let client = Client::new(Uuid::new_v4());
     let data = test_bytes(40_000, 21);
     let url = client.create_upload(&server, &data).await;
@@ -563,7 +570,7 @@ async fn concurrent_patch_on_the_same_upload_is_423() {
 #[tokio::test]
 async fn wrong_offset_is_409_with_the_current_offset() {
     let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(dir.path()).await;
+    let server = TusRouterServer::start(dir.path()).await;
     let client = Client::new(Uuid::new_v4());
     let data = test_bytes(10_000, 5);
     let url = client.create_upload(&server, &data).await;
@@ -585,7 +592,7 @@ async fn wrong_offset_is_409_with_the_current_offset() {
 #[tokio::test]
 async fn checksum_mismatch_is_460_and_keeps_the_offset() {
     let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(dir.path()).await;
+    let server = TusRouterServer::start(dir.path()).await;
     let client = Client::new(Uuid::new_v4());
     let data = test_bytes(20_000, 6);
     let url = client.create_upload(&server, &data).await;
@@ -639,7 +646,7 @@ async fn checksum_mismatch_is_460_and_keeps_the_offset() {
 #[tokio::test]
 async fn zero_byte_uploads_are_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(dir.path()).await;
+    let server = TusRouterServer::start(dir.path()).await;
     let client = Client::new(Uuid::new_v4());
     let empty = Sha256Hex::digest(b"");
     let response = client.create(&server, &empty, 0).await;
@@ -654,7 +661,7 @@ async fn zero_byte_uploads_are_refused() {
 #[tokio::test]
 async fn oversize_is_413_before_any_body_is_read() {
     let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(dir.path()).await;
+    let server = TusRouterServer::start(dir.path()).await;
     let client = Client::new(Uuid::new_v4());
     let sha = Sha256Hex::digest(b"big");
 
@@ -691,7 +698,7 @@ async fn oversize_is_413_before_any_body_is_read() {
 #[tokio::test]
 async fn chunked_body_past_the_length_is_413_and_discarded() {
     let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(dir.path()).await;
+    let server = TusRouterServer::start(dir.path()).await;
     let client = Client::new(Uuid::new_v4());
     let data = test_bytes(1_000, 8);
     let url = client.create_upload(&server, &data).await;
@@ -719,7 +726,7 @@ async fn chunked_body_past_the_length_is_413_and_discarded() {
 #[tokio::test]
 async fn duplicate_hash_is_instantly_complete() {
     let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(dir.path()).await;
+    let server = TusRouterServer::start(dir.path()).await;
     let alice = Client::new(Uuid::new_v4());
     let bob = Client::new(Uuid::new_v4());
     let data = test_bytes(70_000, 10);
@@ -760,7 +767,7 @@ async fn duplicate_hash_is_instantly_complete() {
 #[tokio::test]
 async fn two_users_uploading_the_same_file_both_finish() {
     let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(dir.path()).await;
+    let server = TusRouterServer::start(dir.path()).await;
     let alice = Client::new(Uuid::new_v4());
     let bob = Client::new(Uuid::new_v4());
     let data = test_bytes(90_000, 19);
@@ -789,7 +796,7 @@ async fn two_users_uploading_the_same_file_both_finish() {
 #[tokio::test]
 async fn whole_file_hash_mismatch_is_rejected_and_never_visible() {
     let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(dir.path()).await;
+    let server = TusRouterServer::start(dir.path()).await;
     let client = Client::new(Uuid::new_v4());
     let declared = test_bytes(40_000, 11);
     let sent = test_bytes(40_000, 12);
@@ -832,7 +839,7 @@ async fn whole_file_hash_mismatch_is_rejected_and_never_visible() {
 #[tokio::test]
 async fn another_users_upload_id_is_404() {
     let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(dir.path()).await;
+    let server = TusRouterServer::start(dir.path()).await;
     let owner = Client::new(Uuid::new_v4());
     let stranger = Client::new(Uuid::new_v4());
     let data = test_bytes(30_000, 13);
@@ -876,7 +883,7 @@ async fn another_users_upload_id_is_404() {
 #[tokio::test]
 async fn second_post_by_the_owner_returns_the_unfinished_upload() {
     let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(dir.path()).await;
+    let server = TusRouterServer::start(dir.path()).await;
     let client = Client::new(Uuid::new_v4());
     let data = test_bytes(30_000, 14);
     let sha = Sha256Hex::digest(&data);
@@ -896,7 +903,7 @@ async fn second_post_by_the_owner_returns_the_unfinished_upload() {
 #[tokio::test]
 async fn protocol_violations_are_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(dir.path()).await;
+    let server = TusRouterServer::start(dir.path()).await;
     let client = Client::new(Uuid::new_v4());
     let data = test_bytes(1_000, 15);
     let sha = Sha256Hex::digest(&data);
@@ -948,7 +955,7 @@ async fn protocol_violations_are_refused() {
 #[tokio::test]
 async fn termination_removes_the_upload() {
     let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(dir.path()).await;
+    let server = TusRouterServer::start(dir.path()).await;
     let client = Client::new(Uuid::new_v4());
     let data = test_bytes(10_000, 16);
     let url = client.create_upload(&server, &data).await;
@@ -970,7 +977,7 @@ async fn termination_removes_the_upload() {
 #[tokio::test]
 async fn restart_keeps_uploads_resumable_from_the_durable_offset() {
     let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(dir.path()).await;
+    let server = TusRouterServer::start(dir.path()).await;
     let client = Client::new(Uuid::new_v4());
     let data = test_bytes(500_000, 17);
     let sha = Sha256Hex::digest(&data);
@@ -995,7 +1002,7 @@ async fn restart_keeps_uploads_resumable_from_the_durable_offset() {
     std::io::Write::write_all(&mut file, &test_bytes(7_777, 99)).unwrap();
     drop(file);
 
-    let server = TestServer::start(dir.path()).await;
+    let server = TusRouterServer::start(dir.path()).await;
     let url = server.url(&format!("{MOUNT}/{upload_id}")); // new port
     let client = Client::new(client.user);
     assert_eq!(client.offset(&url).await, 200_000);
@@ -1006,7 +1013,7 @@ async fn restart_keeps_uploads_resumable_from_the_durable_offset() {
     server.stop().await;
 
     // Complete blobs and finished uploads survive a restart too.
-    let server = TestServer::start(dir.path()).await;
+    let server = TusRouterServer::start(dir.path()).await;
     let url = server.url(&format!("{MOUNT}/{upload_id}"));
     assert!(server.store.contains(&sha));
     assert_eq!(client.offset(&url).await, data.len() as u64);
@@ -1023,7 +1030,7 @@ async fn restart_keeps_uploads_resumable_from_the_durable_offset() {
 #[tokio::test]
 async fn stale_uploads_expire() {
     let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(dir.path()).await;
+    let server = TusRouterServer::start(dir.path()).await;
     let client = Client::new(Uuid::new_v4());
     let data = test_bytes(2_000, 18);
     let url = client.create_upload(&server, &data).await;
@@ -1070,7 +1077,7 @@ async fn upload_throughput() {
     let sha = Sha256Hex::digest(&data);
     let dir = tempfile::tempdir().unwrap();
     let store = BlobStore::open(dir.path(), u64::MAX).unwrap();
-    let server = TestServer::start_with(store).await;
+    let server = TusRouterServer::start_with(store).await;
     let client = Client::new(Uuid::new_v4());
 
     let started = Instant::now();

@@ -1,13 +1,11 @@
 //! The blob routes as the real server mounts them: behind the auth layer, at
 //! `/api/v1/blobs`, with the JSON API's body limit and deadline not applying.
 
-mod common;
-
 use base64::Engine as _;
 use fieldbook_domain::{Role, Sha256Hex};
 use reqwest::{Method, StatusCode};
 
-use common::TestServer;
+use fieldbook_testkit::TestServer;
 
 fn header(response: &reqwest::Response, name: &str) -> Option<String> {
     response

@@ -1,8 +1,6 @@
 //! Bad input gets a clear `{code, message}` answer.
 
-mod common;
-
-use common::{TestServer, OPS_USER};
+use fieldbook_testkit::{TestServer, OPS_USER};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -181,7 +179,7 @@ async fn a_json_request_past_its_deadline_gets_a_timeout_answer() {
 
     let deadline = std::time::Duration::from_millis(300);
     let server = TestServer::start_with(|c| c.request_timeout = deadline).await;
-    let addr = server.base.trim_start_matches("http://").to_owned();
+    let addr = server.addr().to_string();
     let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
     let started = std::time::Instant::now();
     stream

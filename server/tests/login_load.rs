@@ -5,11 +5,9 @@
 //! Alone in its test binary so the process's peak resident memory is the
 //! server's under this one burst.
 
-mod common;
-
-use common::{TestServer, PASSWORD};
 use fieldbook_domain::Role;
 use fieldbook_server::PasswordHashing;
+use fieldbook_testkit::{TestServer, PASSWORD};
 use reqwest::StatusCode;
 use serde_json::json;
 

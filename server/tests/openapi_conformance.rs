@@ -5,12 +5,10 @@
 //! and every answer's status must be one the document gives for that
 //! operation.
 
-mod common;
-
 use std::collections::BTreeSet;
 
-use common::{TestServer, OPS_USER};
 use fieldbook_domain::Role;
+use fieldbook_testkit::{TestServer, OPS_USER};
 use reqwest::Method;
 use serde_json::Value;
 

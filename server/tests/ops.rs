@@ -4,19 +4,17 @@
 //! planning, reassignment, people, live changes and console routes do what
 //! the console relies on.
 
-mod common;
-
 use std::time::Duration;
 
 use base64::Engine as _;
-use common::{
-    finish, photo, signed_report, start, Device, TestServer, TwoTeams, OPS_USER, PASSWORD, TECH_A,
-    TECH_B,
-};
 use fieldbook_domain::{InstallationStatus, Mutation, Sha256Hex};
 use fieldbook_protocol::{
     ConsoleSession, EvidenceVerdict, NavCounts, OpsInstallationDetail, OpsInstallationPage, People,
     PlannedInstallation, ReviewQueue, UnplannedSurvey,
+};
+use fieldbook_testkit::{
+    finish, photo, signed_report, start, ProtocolDevice, TestServer, TwoTeams, OPS_USER, PASSWORD,
+    TECH_A, TECH_B,
 };
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -166,18 +164,18 @@ struct WorkedJob {
     installation: Uuid,
     photo_bytes: Vec<u8>,
     signature_bytes: Vec<u8>,
-    bob: Device,
+    bob: ProtocolDevice,
 }
 
 async fn worked_job(server: &TestServer, world: &TwoTeams) -> WorkedJob {
     let installation = server
         .confirmed_installation(&world.ops, world.team_b)
         .await;
-    let mut bob = Device::login(server, TECH_B).await;
+    let mut bob = ProtocolDevice::login(server, TECH_B).await;
     let photo_bytes = png(800, 600);
     let mut media = photo(installation, &photo_bytes);
     media.file.mime = "image/png".into();
-    let signature_bytes = b"signature png".to_vec();
+    let signature_bytes = fieldbook_testkit::signature_png();
     let report = signed_report(installation, std::slice::from_ref(&media.file.sha256));
     let outcomes = bob
         .push(
@@ -192,7 +190,10 @@ async fn worked_job(server: &TestServer, world: &TwoTeams) -> WorkedJob {
             ],
         )
         .await;
-    assert!(outcomes.iter().all(common::is_applied), "{outcomes:?}");
+    assert!(
+        outcomes.iter().all(fieldbook_testkit::is_applied),
+        "{outcomes:?}"
+    );
     upload_blob(server, &bob.token, &photo_bytes).await;
     upload_blob(server, &bob.token, &signature_bytes).await;
     WorkedJob {
@@ -288,12 +289,8 @@ async fn blob_downloads_follow_team_scope() {
                     .send()
                     .await
                     .unwrap();
-                if suffix.is_empty() || hash == &photo {
-                    assert_eq!(response.status(), StatusCode::OK, "{path}");
-                } else {
-                    // The signature blob here is not a real image.
-                    assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
-                }
+                // Both the photo and the signature are real images.
+                assert_eq!(response.status(), StatusCode::OK, "{path}");
             }
         }
     }
@@ -367,6 +364,20 @@ async fn blob_downloads_serve_ranges_etags_and_thumbnails() {
     assert_eq!((image.width(), image.height()), (320, 240));
     let dir = server.data_dir().join("blobs").join("thumbnails");
     assert_eq!(std::fs::read_dir(dir).unwrap().count(), 1, "cached once");
+
+    // A blob that is not an image has no thumbnail.
+    let not_an_image = b"%PDF-1.7 not an image".to_vec();
+    upload_blob(&server, &job.bob.token, &not_an_image).await;
+    let (status, answer) = server
+        .get(
+            &format!(
+                "/api/v1/blobs/{}/thumbnail",
+                Sha256Hex::digest(&not_an_image)
+            ),
+            &world.ops,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{answer}");
 
     // tus still works on the same path prefix.
     let (status, _) = server
@@ -812,7 +823,7 @@ async fn evidence_and_queue_notice_missing_and_changed_content() {
     let installation = server
         .confirmed_installation(&world.ops, world.team_b)
         .await;
-    let mut bob = Device::login(&server, TECH_B).await;
+    let mut bob = ProtocolDevice::login(&server, TECH_B).await;
     let media = photo(installation, b"late photo");
     let report = signed_report(installation, std::slice::from_ref(&media.file.sha256));
     bob.push(
@@ -848,7 +859,7 @@ async fn evidence_and_queue_notice_missing_and_changed_content() {
     let outcome = bob
         .push_one(&server, Mutation::MediaAttach { media: extra })
         .await;
-    if common::is_applied(&outcome) {
+    if fieldbook_testkit::is_applied(&outcome) {
         let (_, detail) = server
             .get(
                 &format!("/api/v1/ops/installations/{installation}"),
@@ -988,7 +999,7 @@ async fn body_id(server: &TestServer, ops: &str, installation: Uuid, team: Uuid)
 async fn people_show_devices_and_revoking_a_device_ends_its_sessions() {
     let server = TestServer::start().await;
     let world = TwoTeams::create(&server).await;
-    let bob = Device::login(&server, TECH_B).await;
+    let bob = ProtocolDevice::login(&server, TECH_B).await;
     let pull = |device: Uuid, token: String| {
         server
             .client

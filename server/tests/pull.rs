@@ -1,11 +1,9 @@
 //! Pull paging: bounded pages, and no row missed or duplicated while ops keep
 //! writing during the pull.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 
-use common::{TestServer, TwoTeams, TECH_A};
+use fieldbook_testkit::{TestServer, TwoTeams, TECH_A};
 use reqwest::StatusCode;
 use uuid::Uuid;
 
@@ -95,7 +93,7 @@ async fn paging_under_concurrent_writes_misses_and_repeats_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pages_are_bounded_and_bad_cursors_are_clear_errors() {
     let server = TestServer::start().await;
-    let token = server.token(common::OPS_USER).await;
+    let token = server.token(fieldbook_testkit::OPS_USER).await;
     for n in 0..3 {
         server.create_installation(&token, &format!("C{n}")).await;
     }
@@ -269,7 +267,7 @@ async fn jobs_closed_or_cancelled_before_the_retention_window_are_not_pulled_but
         BTreeSet::from([old_cancelled, new_cancelled, old_open])
     );
     // Team B sees none of them; a one-letter search is refused.
-    let bob = server.token(common::TECH_B).await;
+    let bob = server.token(fieldbook_testkit::TECH_B).await;
     let (_, body) = server.get("/api/v1/installations/search?q=ada", &bob).await;
     assert_eq!(body["items"].as_array().unwrap().len(), 0);
     let (status, body) = server.get("/api/v1/installations/search?q=a", &token).await;

@@ -1,15 +1,13 @@
 //! Push: idempotent replays, device sequence and ownership, and every
 //! lifecycle race between a technician's offline work and Central Ops.
 
-mod common;
-
 use chrono::Utc;
-use common::{
-    finish, is_applied, photo, signed_report, start, Device, TestServer, TwoTeams, TECH_A, TECH_A2,
-    TECH_B,
-};
 use fieldbook_domain::{AssignmentStatus, InstallationStatus, Mutation};
 use fieldbook_protocol::{MutationOutcome, RejectCode};
+use fieldbook_testkit::{
+    finish, is_applied, photo, signed_report, start, ProtocolDevice, TestServer, TwoTeams, TECH_A,
+    TECH_A2, TECH_B,
+};
 use reqwest::StatusCode;
 use serde_json::json;
 use uuid::Uuid;
@@ -44,11 +42,11 @@ async fn change_seq(server: &TestServer) -> u64 {
 }
 
 /// A confirmed job of team A that its technician has started (applied).
-async fn started_by_tech_a(server: &TestServer, world: &TwoTeams) -> (Uuid, Device) {
+async fn started_by_tech_a(server: &TestServer, world: &TwoTeams) -> (Uuid, ProtocolDevice) {
     let installation = server
         .confirmed_installation(&world.ops, world.team_a)
         .await;
-    let mut device = Device::login(server, TECH_A).await;
+    let mut device = ProtocolDevice::login(server, TECH_A).await;
     assert!(is_applied(
         &device.push_one(server, start(installation)).await
     ));
@@ -62,7 +60,7 @@ async fn the_same_batch_pushed_five_times_has_one_effect() {
     let installation = server
         .confirmed_installation(&world.ops, world.team_a)
         .await;
-    let mut device = Device::login(&server, TECH_A).await;
+    let mut device = ProtocolDevice::login(&server, TECH_A).await;
     let media = photo(installation, b"photo bytes");
     let report = signed_report(installation, std::slice::from_ref(&media.file.sha256));
     let batch = device.envelopes(vec![
@@ -144,7 +142,7 @@ async fn sequence_gaps_and_foreign_devices_are_rejected_without_a_trace() {
     let installation = server
         .confirmed_installation(&world.ops, world.team_a)
         .await;
-    let mut device = Device::login(&server, TECH_A).await;
+    let mut device = ProtocolDevice::login(&server, TECH_A).await;
     let mut envelopes = device.envelopes(vec![start(installation), finish(installation)]);
 
     // Number 2 before number 1: a gap.
@@ -157,7 +155,7 @@ async fn sequence_gaps_and_foreign_devices_are_rejected_without_a_trace() {
     assert!(ok.iter().all(is_applied), "{ok:?}");
 
     // Another user on the same device id is refused.
-    let mut andy = Device::login(&server, TECH_A2).await;
+    let mut andy = ProtocolDevice::login(&server, TECH_A2).await;
     andy.id = device.id;
     let outcome = andy
         .push_one(
@@ -176,7 +174,7 @@ async fn sequence_gaps_and_foreign_devices_are_rejected_without_a_trace() {
     // A mutation id already used by someone else is not theirs to replay.
     envelopes[0].device_id = Uuid::new_v4();
     envelopes[0].device_seq = 1;
-    let bob = Device::login(&server, TECH_B).await;
+    let bob = ProtocolDevice::login(&server, TECH_B).await;
     let stolen = bob
         .push_envelopes(&server, std::slice::from_ref(&envelopes[0]))
         .await;
@@ -190,7 +188,7 @@ async fn start_racing_an_ops_cancellation_is_a_conflict_flagged_for_ops() {
     let installation = server
         .confirmed_installation(&world.ops, world.team_a)
         .await;
-    let mut device = Device::login(&server, TECH_A).await;
+    let mut device = ProtocolDevice::login(&server, TECH_A).await;
     // Ops cancel while the technician is offline and starts the job.
     let (status, _) = server
         .transition(&world.ops, installation, InstallationStatus::Cancelled)
@@ -276,7 +274,7 @@ async fn offline_start_finish_and_report_racing_an_ops_cancellation() {
     let installation = server
         .confirmed_installation(&world.ops, world.team_a)
         .await;
-    let mut device = Device::login(&server, TECH_A).await;
+    let mut device = ProtocolDevice::login(&server, TECH_A).await;
     let (status, _) = server
         .transition(&world.ops, installation, InstallationStatus::Cancelled)
         .await;
@@ -316,8 +314,8 @@ async fn two_devices_starting_the_same_job_one_wins_no_ops_flag() {
     let installation = server
         .confirmed_installation(&world.ops, world.team_a)
         .await;
-    let mut alice = Device::login(&server, TECH_A).await;
-    let mut andy = Device::login(&server, TECH_A2).await;
+    let mut alice = ProtocolDevice::login(&server, TECH_A).await;
+    let mut andy = ProtocolDevice::login(&server, TECH_A2).await;
     let (a, b) = tokio::join!(
         alice.push_one(&server, start(installation)),
         andy.push_one(&server, start(installation)),
@@ -366,7 +364,7 @@ async fn invalid_mutations_are_rejected_and_change_nothing() {
     let installation = server
         .confirmed_installation(&world.ops, world.team_a)
         .await;
-    let mut device = Device::login(&server, TECH_A).await;
+    let mut device = ProtocolDevice::login(&server, TECH_A).await;
 
     // Finishing a job that was never started: no such move.
     let outcome = device
@@ -451,8 +449,8 @@ async fn flags_merge_three_way_and_true_wins() {
     let installation = server
         .confirmed_installation(&world.ops, world.team_a)
         .await;
-    let mut alice = Device::login(&server, TECH_A).await;
-    let mut andy = Device::login(&server, TECH_A2).await;
+    let mut alice = ProtocolDevice::login(&server, TECH_A).await;
+    let mut andy = ProtocolDevice::login(&server, TECH_A2).await;
     let set = |value: bool| Mutation::InstallationSetFlags {
         installation_id: installation,
         customer_confirmed: Some(value),
@@ -474,7 +472,7 @@ async fn assignment_responses_and_withdrawal_race() {
     let world = TwoTeams::create(&server).await;
     let installation = server.create_installation(&world.ops, "Resp").await;
     let assignment = server.assign(&world.ops, installation, world.team_a).await;
-    let mut device = Device::login(&server, TECH_A).await;
+    let mut device = ProtocolDevice::login(&server, TECH_A).await;
     let respond = |response: AssignmentStatus, reason: Option<&str>| Mutation::AssignmentRespond {
         assignment_id: assignment,
         response,
@@ -491,7 +489,7 @@ async fn assignment_responses_and_withdrawal_race() {
     assert!(is_applied(&outcome), "{outcome:?}");
 
     // Bob's team cannot answer for team A.
-    let mut bob = Device::login(&server, TECH_B).await;
+    let mut bob = ProtocolDevice::login(&server, TECH_B).await;
     let outcome = bob
         .push_one(&server, respond(AssignmentStatus::Declined, Some("no")))
         .await;
@@ -523,8 +521,8 @@ async fn media_caption_and_removal_belong_to_the_uploader() {
     let installation = server
         .confirmed_installation(&world.ops, world.team_a)
         .await;
-    let mut alice = Device::login(&server, TECH_A).await;
-    let mut andy = Device::login(&server, TECH_A2).await;
+    let mut alice = ProtocolDevice::login(&server, TECH_A).await;
+    let mut andy = ProtocolDevice::login(&server, TECH_A2).await;
     let media = photo(installation, b"meter");
     assert!(is_applied(
         &alice
@@ -578,7 +576,7 @@ async fn replays_after_a_server_restart_get_the_stored_answers() {
     let installation = server
         .confirmed_installation(&world.ops, world.team_a)
         .await;
-    let mut device = Device::login(&server, TECH_A).await;
+    let mut device = ProtocolDevice::login(&server, TECH_A).await;
     let batch = device.envelopes(vec![start(installation), finish(installation)]);
     let first = device.push_envelopes(&server, &batch).await;
     assert!(first.iter().all(is_applied), "{first:?}");
@@ -609,7 +607,7 @@ async fn start_anyway_needs_a_reason_and_records_it() {
     let world = TwoTeams::create(&server).await;
     let installation = server.create_installation(&world.ops, "Early").await;
     server.assign(&world.ops, installation, world.team_a).await;
-    let mut device = Device::login(&server, TECH_A).await;
+    let mut device = ProtocolDevice::login(&server, TECH_A).await;
     let start_anyway = |reason: Option<&str>| Mutation::InstallationStart {
         installation_id: installation,
         expected_from: InstallationStatus::Planned,
@@ -642,7 +640,7 @@ async fn the_report_audit_log_is_append_only() {
     let installation = server
         .confirmed_installation(&world.ops, world.team_a)
         .await;
-    let mut device = Device::login(&server, TECH_A).await;
+    let mut device = ProtocolDevice::login(&server, TECH_A).await;
     let outcomes = device
         .push(
             &server,
@@ -720,8 +718,8 @@ async fn media_awaiting_its_blob_is_pulled_again_when_the_blob_arrives() {
     let installation = server
         .confirmed_installation(&world.ops, world.team_a)
         .await;
-    let mut alice = Device::login(&server, TECH_A).await;
-    let andy = Device::login(&server, TECH_A2).await;
+    let mut alice = ProtocolDevice::login(&server, TECH_A).await;
+    let andy = ProtocolDevice::login(&server, TECH_A2).await;
     let bytes = b"a photo that uploads later";
     let media = photo(installation, bytes);
     assert!(is_applied(
@@ -768,7 +766,7 @@ async fn an_applied_sequence_number_resent_under_a_new_mutation_id_is_rejected_n
     let installation = server
         .confirmed_installation(&world.ops, world.team_a)
         .await;
-    let mut device = Device::login(&server, TECH_A).await;
+    let mut device = ProtocolDevice::login(&server, TECH_A).await;
     let first = device.envelopes(vec![start(installation)]);
     assert!(is_applied(&device.push_envelopes(&server, &first).await[0]));
 
@@ -803,7 +801,7 @@ async fn an_applied_sequence_number_resent_under_a_new_mutation_id_is_rejected_n
 async fn start_anyway_racing_an_ops_move_that_still_allows_the_start_is_applied() {
     let server = TestServer::start().await;
     let world = TwoTeams::create(&server).await;
-    let mut device = Device::login(&server, TECH_A).await;
+    let mut device = ProtocolDevice::login(&server, TECH_A).await;
     let start_anyway = |installation, from| Mutation::InstallationStart {
         installation_id: installation,
         expected_from: from,

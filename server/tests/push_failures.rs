@@ -3,13 +3,11 @@
 //! never drained. Now it is that mutation's rejection and the batch and the
 //! device's sequence go on.
 
-mod common;
-
-use common::{
-    finish, is_applied, photo, signed_report, start, Device, TestServer, TwoTeams, TECH_A,
-};
 use fieldbook_domain::Mutation;
 use fieldbook_protocol::{MutationOutcome, RejectCode};
+use fieldbook_testkit::{
+    finish, is_applied, photo, signed_report, start, ProtocolDevice, TestServer, TwoTeams, TECH_A,
+};
 
 fn reject_code(outcome: &MutationOutcome) -> Option<RejectCode> {
     match outcome {
@@ -19,8 +17,11 @@ fn reject_code(outcome: &MutationOutcome) -> Option<RejectCode> {
 }
 
 /// Two confirmed jobs of team A, both started and finished by its technician.
-async fn two_finished_jobs(server: &TestServer, world: &TwoTeams) -> (Device, [uuid::Uuid; 2]) {
-    let mut device = Device::login(server, TECH_A).await;
+async fn two_finished_jobs(
+    server: &TestServer,
+    world: &TwoTeams,
+) -> (ProtocolDevice, [uuid::Uuid; 2]) {
+    let mut device = ProtocolDevice::login(server, TECH_A).await;
     let mut jobs = [uuid::Uuid::nil(); 2];
     for job in &mut jobs {
         *job = server

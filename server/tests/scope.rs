@@ -2,14 +2,14 @@
 //! leaves the scope, and 404 for every id route outside it — with a check
 //! that the OpenAPI document has no id route missing from the table.
 
-mod common;
-
 use std::collections::BTreeSet;
 
 use base64::Engine as _;
-use common::{finish, photo, signed_report, start, Device, TestServer, TwoTeams, TECH_A, TECH_B};
 use fieldbook_domain::{InstallationStatus, Mutation, Sha256Hex};
 use fieldbook_protocol::{EntityKind, MutationOutcome, PullPage, TombstoneReason};
+use fieldbook_testkit::{
+    finish, photo, signed_report, start, ProtocolDevice, TestServer, TwoTeams, TECH_A, TECH_B,
+};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -274,7 +274,7 @@ async fn every_id_route_answers_404_to_another_team() {
         .unwrap();
 
     // Bob works the job: media, report; and starts a blob upload.
-    let mut bob = Device::login(&server, TECH_B).await;
+    let mut bob = ProtocolDevice::login(&server, TECH_B).await;
     let media = photo(installation, b"bob's photo");
     let report = signed_report(installation, std::slice::from_ref(&media.file.sha256));
     let outcomes = bob
@@ -292,7 +292,10 @@ async fn every_id_route_answers_404_to_another_team() {
             ],
         )
         .await;
-    assert!(outcomes.iter().all(common::is_applied), "{outcomes:?}");
+    assert!(
+        outcomes.iter().all(fieldbook_testkit::is_applied),
+        "{outcomes:?}"
+    );
     let blob = b"0123456789";
     let response = server
         .client
@@ -343,7 +346,10 @@ async fn every_id_route_answers_404_to_another_team() {
             ],
         )
         .await;
-    assert!(outcomes.iter().all(common::is_applied), "{outcomes:?}");
+    assert!(
+        outcomes.iter().all(fieldbook_testkit::is_applied),
+        "{outcomes:?}"
+    );
     let mut held = Vec::new();
     for with_report in [true, false] {
         let job = server
@@ -604,7 +610,7 @@ async fn a_technicians_pull_resolves_every_user_its_records_name() {
 
     // Bob (team B) works the job before team A is involved: his photo and
     // report name him, a user team A does not otherwise know.
-    let mut bob = Device::login(&server, TECH_B).await;
+    let mut bob = ProtocolDevice::login(&server, TECH_B).await;
     let media = photo(shared, b"bob's photo");
     let report = signed_report(shared, std::slice::from_ref(&media.file.sha256));
     let outcomes = bob
@@ -620,7 +626,10 @@ async fn a_technicians_pull_resolves_every_user_its_records_name() {
             ],
         )
         .await;
-    assert!(outcomes.iter().all(common::is_applied), "{outcomes:?}");
+    assert!(
+        outcomes.iter().all(fieldbook_testkit::is_applied),
+        "{outcomes:?}"
+    );
 
     // Alice's device has synced everything so far: nothing of this job.
     let alice = server.token(TECH_A).await;
@@ -694,18 +703,21 @@ async fn a_technicians_pull_resolves_every_user_its_records_name() {
         .last()
         .unwrap()
         .next_cursor;
-    let mut andy = Device::login(&server, common::TECH_A2).await;
+    let mut andy = ProtocolDevice::login(&server, fieldbook_testkit::TECH_A2).await;
     let andy_photo = photo(shared, b"andy's photo");
     let outcome = andy
         .push_one(&server, Mutation::MediaAttach { media: andy_photo })
         .await;
-    assert!(common::is_applied(&outcome), "{outcome:?}");
+    assert!(fieldbook_testkit::is_applied(&outcome), "{outcome:?}");
     let pages = server.pull_all(&bob.token, bob_cursor, 1000).await;
     let usernames: BTreeSet<String> = pages
         .iter()
         .flat_map(|p| p.users.iter().map(|u| u.record.username.clone()))
         .collect();
-    assert!(usernames.contains(common::TECH_A2), "{usernames:?}");
+    assert!(
+        usernames.contains(fieldbook_testkit::TECH_A2),
+        "{usernames:?}"
+    );
     let pages = server
         .pull_all(&alice, alice_cursor_after_backup, 1000)
         .await;
@@ -755,7 +767,7 @@ async fn a_member_who_leaves_a_team_pulls_tombstones_with_the_same_token() {
     let kept_backup_assignment: Uuid = body["record"]["id"].as_str().unwrap().parse().unwrap();
     // Bob worked `lost`: it has media, so its family is more than the
     // installation itself.
-    let mut bob = Device::login(&server, TECH_B).await;
+    let mut bob = ProtocolDevice::login(&server, TECH_B).await;
     let media = photo(lost, b"bob's photo");
     let outcomes = bob
         .push(
@@ -768,7 +780,10 @@ async fn a_member_who_leaves_a_team_pulls_tombstones_with_the_same_token() {
             ],
         )
         .await;
-    assert!(outcomes.iter().all(common::is_applied), "{outcomes:?}");
+    assert!(
+        outcomes.iter().all(fieldbook_testkit::is_applied),
+        "{outcomes:?}"
+    );
 
     let alice = server.token(TECH_A).await;
     let pages = server.pull_all(&alice, 0, 1000).await;
@@ -831,7 +846,7 @@ async fn a_member_who_leaves_a_team_pulls_tombstones_with_the_same_token() {
     assert_eq!(status, StatusCode::OK);
     // Work she finishes on it offline is not refused: it was in her scope,
     // so it is held for Central Ops (issue 9), not applied.
-    let mut device = Device::login(&server, TECH_A).await;
+    let mut device = ProtocolDevice::login(&server, TECH_A).await;
     let outcome = device.push_one(&server, finish(lost)).await;
     assert!(
         matches!(outcome, MutationOutcome::Held { .. }),

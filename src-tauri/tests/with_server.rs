@@ -2,7 +2,6 @@
 //! data): sign in, pull the schedule, do a job with its report, photos and
 //! signature, and see the server accept all of it. No Tauri, no window.
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
@@ -10,18 +9,10 @@ use base64::Engine as _;
 use chrono::Utc;
 use fieldbook_app::context::{AppContext, LaunchSettings};
 use fieldbook_app::{installations, media, reports, session, sync};
-use fieldbook_domain::{InstallationStatus, SignaturePoint, SignatureStroke};
-use fieldbook_server::{AppState, PasswordHashing, ServerConfig};
+use fieldbook_domain::InstallationStatus;
 use fieldbook_store::{InstallationQuery, Store};
 use fieldbook_sync::SyncOptions;
-
-fn png(seed: u8) -> Vec<u8> {
-    let image =
-        image::RgbImage::from_fn(48, 32, |x, y| image::Rgb([x as u8 * 5, y as u8 * 7, seed]));
-    let mut out = std::io::Cursor::new(Vec::new());
-    image.write_to(&mut out, image::ImageFormat::Png).unwrap();
-    out.into_inner()
-}
+use fieldbook_testkit::TestServer;
 
 fn device(dir: &Path) -> AppContext {
     let mut options = SyncOptions::new(dir);
@@ -37,20 +28,13 @@ fn device(dir: &Path) -> AppContext {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_report_made_through_the_commands_reaches_the_server() {
-    let server_dir = tempfile::tempdir().unwrap();
-    let mut config = ServerConfig::new(server_dir.path().join("server"));
-    config.password_hashing = PasswordHashing::insecure_fast_for_tests();
-    let state = AppState::open(config.clone()).unwrap();
     let demo = fieldbook_demo::generate(&fieldbook_demo::DemoConfig::new(
         40,
         2,
         Utc::now().date_naive(),
     ));
-    fieldbook_server::seed::import_demo(&state.storage, config.password_hashing, &demo).unwrap();
-    let server = fieldbook_server::start(state, SocketAddr::from(([127, 0, 0, 1], 0)))
-        .await
-        .unwrap();
-    let url = format!("http://{}", server.addr);
+    let server = TestServer::start_with_demo(&demo).await;
+    let url = server.base_url();
     let technician = demo.technicians().next().unwrap().clone();
 
     let device_dir = tempfile::tempdir().unwrap();
@@ -107,26 +91,15 @@ async fn a_report_made_through_the_commands_reaches_the_server() {
     let mut paths = Vec::new();
     for seed in 1..=3u8 {
         let path = device_dir.path().join(format!("photo-{seed}.png"));
-        std::fs::write(&path, png(seed)).unwrap();
+        std::fs::write(&path, fieldbook_testkit::png_bytes(48, 32, seed)).unwrap();
         paths.push(path.to_string_lossy().into_owned());
     }
     let photos = media::attach_media(&ctx, job, paths, |_| {}).await.unwrap();
     assert_eq!(photos.len(), 3);
     installations::finish_installation(&ctx, job).await.unwrap();
-    let strokes = vec![SignatureStroke {
-        pen_color: "#000000".into(),
-        min_width: 0.5,
-        max_width: 2.5,
-        points: (0..10)
-            .map(|i| SignaturePoint {
-                x: f64::from(i) * 9.0,
-                y: 20.0 + f64::from(i % 4),
-                pressure: 0.5,
-                time: 1_000.0 + f64::from(i) * 16.0,
-            })
-            .collect(),
-    }];
-    let signature = base64::engine::general_purpose::STANDARD.encode(png(200));
+    let strokes = fieldbook_testkit::signature_strokes();
+    let signature =
+        base64::engine::general_purpose::STANDARD.encode(fieldbook_testkit::signature_png());
     reports::sign_report(&ctx, job, signature, strokes, "Dana Customer".into())
         .await
         .unwrap();
@@ -158,5 +131,5 @@ async fn a_report_made_through_the_commands_reaches_the_server() {
     // Nothing left unsent: signing out needs no force.
     session::sign_out(&ctx, false).await.unwrap();
     assert!(session::current_session(&ctx).await.unwrap().is_none());
-    server.shutdown().await.unwrap();
+    drop(server);
 }

@@ -36,14 +36,29 @@ pub(crate) fn lock_data_dir(dir: &Path) -> Result<DataDirLock> {
         .write(true)
         .open(&path)
         .map_err(|e| StoreError::io(format!("cannot open {}", path.display()), e))?;
-    match file.try_lock_exclusive() {
-        Ok(true) => Ok(DataDirLock { _file: file }),
-        Ok(false) => Err(StoreError::Locked {
-            path: dir.to_path_buf(),
-        }),
-        Err(e) => Err(StoreError::io(format!("cannot lock {}", path.display()), e)),
+    // A lock held only for a moment is waited for: a process this one (or
+    // the other holder) forks shares the lock's open file until it execs,
+    // which is enough to make a first attempt fail.
+    let deadline = std::time::Instant::now() + LOCK_WAIT;
+    loop {
+        match file.try_lock_exclusive() {
+            Ok(true) => return Ok(DataDirLock { _file: file }),
+            Ok(false) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(LOCK_RETRY);
+            }
+            Ok(false) => {
+                return Err(StoreError::Locked {
+                    path: dir.to_path_buf(),
+                })
+            }
+            Err(e) => return Err(StoreError::io(format!("cannot lock {}", path.display()), e)),
+        }
     }
 }
+
+/// How long a held directory lock is waited for before the open is refused.
+const LOCK_WAIT: Duration = Duration::from_millis(1500);
+const LOCK_RETRY: Duration = Duration::from_millis(25);
 
 pub(crate) fn open_connection(path: &Path) -> Result<Connection> {
     let conn = Connection::open(path)?;

@@ -3,20 +3,29 @@
 //!
 //! Every technician action is one function that validates with
 //! `fieldbook_domain`, applies the change and appends its outbox entry in the
-//! same SQLite transaction, so a crash leaves either both or neither.
+//! same SQLite transaction, so a crash leaves either both or neither. The
+//! sync engine works through [`SyncSide`], not the whole store.
 
+// The layers, bottom up (a module uses only the layers below it; the test
+// `layers` in tests/layers.rs checks every `use crate::` line):
+// - base: `db`, `error`, `migrations`, `search`;
+// - `rows`: per-table reads and writes, each module on its own table group;
+// - `local_state`: rules over several tables that actions and apply share
+//   (rebase, jobs that left the scope);
+// - `reads`, `actions`, `apply`: what screens read, the technician's
+//   actions, what the server sends. Actions and apply never use each other;
+//   each opens its own transactions, nothing else does;
+// - `sync_side`: the narrow handle the sync engine works through.
+mod actions;
+mod apply;
 mod db;
 mod error;
-mod held_work;
-mod installations;
-mod media;
+mod local_state;
 mod migrations;
-mod outbox;
-mod reports;
-mod retention;
+mod reads;
+mod rows;
 mod search;
-mod session;
-mod sync_state;
+mod sync_side;
 
 use std::cell::RefCell;
 use std::fmt;
@@ -26,21 +35,21 @@ use fieldbook_media::MediaStore;
 use rusqlite::Connection;
 use uuid::Uuid;
 
-pub use error::{Result, StoreError};
-pub use held_work::{HeldWork, HeldWorkStatus, ServerHeldWork};
-pub use installations::{
-    AssignmentResponse, AssignmentWithTeam, InstallationDetail, InstallationQuery,
-    InstallationSummary,
-};
-pub use media::{BlobUpload, BlobUploadState, FileAvailability, MediaAvailability};
-pub use migrations::schema_version;
-pub use outbox::{OutboxCounts, OutboxEntry, OutboxState};
-pub use reports::{DraftSaved, SignatureInput};
-pub use session::Session;
-pub use sync_state::{
+pub use actions::{AssignmentResponse, DraftSaved, SignatureInput};
+pub use apply::{
     ApplyOutcome, RecordKind, ServerBatch, ServerMedia, ServerReport, Tombstone, TombstoneReason,
     Versioned,
 };
+pub use error::{Result, StoreError};
+pub use migrations::schema_version;
+pub use reads::{AssignmentWithTeam, InstallationDetail, InstallationQuery, InstallationSummary};
+pub use rows::blobs::{BlobUpload, BlobUploadState};
+pub use rows::held_work::{HeldWork, HeldWorkStatus, ServerHeldWork};
+pub use rows::media::MediaAvailability;
+pub use rows::outbox::{OutboxCounts, OutboxEntry, OutboxState};
+pub use rows::session::Session;
+pub use rows::FileAvailability;
+pub use sync_side::SyncSide;
 
 /// The local store of one data directory. Holds the directory lock for its
 /// whole life; dropping it releases the lock.
@@ -73,7 +82,7 @@ impl Store {
         let lock = db::lock_data_dir(&data_dir)?;
         let mut conn = db::open_connection(&data_dir.join(db::DATABASE_FILE))?;
         migrations::migrate(&mut conn)?;
-        let device_id = session::ensure_device_id(&conn)?;
+        let device_id = rows::session::ensure_device_id(&conn)?;
         let media = MediaStore::open(data_dir.join(db::MEDIA_DIR))?;
         Ok(Store {
             conn,

@@ -50,3 +50,24 @@ impl SearchIndex {
 pub(crate) fn fold(s: &str) -> String {
     s.to_lowercase()
 }
+
+/// The lead's part of an installation's search text; fields are joined
+/// with newlines so a search word (which has no whitespace) never matches
+/// across two fields.
+pub(crate) fn lead_text(lead: &fieldbook_domain::Lead) -> String {
+    fold(
+        &[
+            lead.customer_name.as_str(),
+            &lead.address_line1,
+            &lead.address_line2,
+            &lead.city,
+            &lead.postcode,
+        ]
+        .join("\n"),
+    )
+}
+
+/// An installation's whole search text: its lead's part and its number.
+pub(crate) fn installation_text(lead_part: &str, installation_number: &str) -> String {
+    format!("{lead_part}\n{}", fold(installation_number))
+}

@@ -105,3 +105,34 @@ fn a_killed_holder_releases_the_store() {
     assert_eq!(open_in_child(NAME, dir.path()), vec!["open ok"]);
     Store::open(dir.path()).unwrap();
 }
+
+/// A lock held for a moment (here by another open file description, as a
+/// child forked by this process holds it until it execs) is waited for: the
+/// open succeeds once it is released, instead of failing at once.
+#[test]
+fn a_lock_held_for_a_moment_is_waited_for() {
+    use fs4::fs_std::FileExt;
+    let _turn = ONE_TEST_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    drop(Store::open(dir.path()).unwrap());
+    let holder = std::fs::OpenOptions::new()
+        .write(true)
+        .open(dir.path().join("fieldbook.lock"))
+        .unwrap();
+    assert!(
+        holder.try_lock_exclusive().unwrap(),
+        "the test holds the lock"
+    );
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        drop(holder);
+    });
+    let started = std::time::Instant::now();
+    let store = Store::open(dir.path());
+    release.join().unwrap();
+    let store = store.unwrap_or_else(|e| panic!("the open gave up while the lock was brief: {e}"));
+    assert!(started.elapsed() >= std::time::Duration::from_millis(250));
+    drop(store);
+}

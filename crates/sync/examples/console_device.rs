@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use fieldbook_domain::lifecycle::StartRequest;
-use fieldbook_domain::{InstallationStatus, ReportDraft, SignaturePoint, SignatureStroke};
+use fieldbook_domain::{InstallationStatus, ReportDraft};
 use fieldbook_store::{SignatureInput, Store};
 use fieldbook_sync::{SharedStore, SyncEngine, SyncOptions};
 use serde_json::json;
@@ -163,7 +163,7 @@ fn work_offline(
     draft.general_notes =
         "Installed on the garage wall, 1.2 m high. App paired with the customer's phone.".into();
     store.save_report_draft(&draft)?;
-    let (png, strokes) = signature();
+    let (png, strokes) = fieldbook_testkit::drawn_signature();
     let signed = store.sign_report(
         id,
         &SignatureInput {
@@ -216,51 +216,4 @@ fn photo(n: u8) -> image::RgbImage {
             ])
         }
     })
-}
-
-/// A handwritten-looking signature: the strokes and the PNG drawn from them.
-fn signature() -> (Vec<u8>, Vec<SignatureStroke>) {
-    let (w, h) = (480u32, 160u32);
-    let points: Vec<SignaturePoint> = (0..160)
-        .map(|i| {
-            let t = f64::from(i) / 160.0;
-            SignaturePoint {
-                x: 30.0 + t * 420.0,
-                y: 85.0 - 38.0 * (t * 18.0).sin() * (1.0 - t * 0.6) + 12.0 * (t * 5.0).cos(),
-                pressure: 0.5,
-                time: 1_780_000_000_000.0 + f64::from(i) * 12.0,
-            }
-        })
-        .collect();
-    let mut img = image::RgbaImage::from_pixel(w, h, image::Rgba([255, 255, 255, 0]));
-    for pair in points.windows(2) {
-        let (a, b) = (&pair[0], &pair[1]);
-        for step in 0..=8 {
-            let s = f64::from(step) / 8.0;
-            let (cx, cy) = (a.x + (b.x - a.x) * s, a.y + (b.y - a.y) * s);
-            for dx in -2i32..=2 {
-                for dy in -2i32..=2 {
-                    let (px, py) = (cx as i32 + dx, cy as i32 + dy);
-                    if dx * dx + dy * dy <= 4
-                        && px >= 0
-                        && py >= 0
-                        && (px as u32) < w
-                        && (py as u32) < h
-                    {
-                        img.put_pixel(px as u32, py as u32, image::Rgba([20, 30, 90, 255]));
-                    }
-                }
-            }
-        }
-    }
-    let mut png = std::io::Cursor::new(Vec::new());
-    img.write_to(&mut png, image::ImageFormat::Png)
-        .expect("encode the signature PNG in memory");
-    let strokes = vec![SignatureStroke {
-        pen_color: "#141e5a".into(),
-        min_width: 1.5,
-        max_width: 3.5,
-        points,
-    }];
-    (png.into_inner(), strokes)
 }

@@ -27,7 +27,7 @@ use crate::settings::{normalise_server_url, Settings, SettingsFile};
 use crate::status::{
     ConnectionState, SyncErrorInfo, SyncPhase, SyncProgress, SyncStatus, SyncSummary,
 };
-use crate::SharedStore;
+use crate::{lock_store, with_store, SharedStore};
 
 /// How the engine behaves; [`SyncOptions::new`] gives the defaults.
 #[derive(Debug, Clone)]
@@ -195,8 +195,8 @@ impl SyncEngine {
         let login = client.login(username.trim(), password).await?;
         let team_ids: Vec<Uuid> = login.teams.iter().map(|t| t.id).collect();
         let signed_in = {
-            let mut store = lock(&self.inner.store);
-            store.sign_in(&login.user, &team_ids)
+            let mut store = lock_store(&self.inner.store);
+            store.side().sign_in(&login.user, &team_ids)
         };
         let session = match signed_in {
             Ok(session) => session,
@@ -236,7 +236,8 @@ impl SyncEngine {
     /// can be reached, forgets it here and clears the store's session.
     pub async fn sign_out(&self, force: bool) -> Result<(), SyncError> {
         let (pending_mutations, pending_blobs) = {
-            let store = lock(&self.inner.store);
+            let mut lock = lock_store(&self.inner.store);
+            let store = lock.side();
             let counts = store.outbox_counts()?;
             let blobs = store.blobs_pending_upload(usize::MAX)?.len() as u64;
             (counts.pending + counts.needs_attention, blobs)
@@ -254,7 +255,7 @@ impl SyncEngine {
             let _ = tokio::time::timeout(Duration::from_secs(5), client.logout(&token)).await;
         }
         self.inner.options.credentials.clear()?;
-        lock(&self.inner.store).sign_out()?;
+        with_store(&self.inner.store, |s| s.sign_out())?;
         self.inner.status.send_modify(|s| {
             s.signed_in = false;
             s.needs_sign_in = false;
@@ -374,7 +375,8 @@ impl SyncEngine {
     fn connection(&self) -> Result<(ApiClient, String, Uuid), SyncError> {
         let url = self.server_url().ok_or(SyncError::NotSignedIn)?;
         let (session, device) = {
-            let store = lock(&self.inner.store);
+            let mut lock = lock_store(&self.inner.store);
+            let store = lock.side();
             let session = store.session()?.ok_or(SyncError::NotSignedIn)?;
             let device = DeviceReport {
                 device_id: store.device_id(),
@@ -559,7 +561,8 @@ impl SyncEngine {
     /// Re-reads the counts the status shows from the store.
     fn refresh_counts(&self) -> Result<(), SyncError> {
         let (counts, blobs, session) = {
-            let store = lock(&self.inner.store);
+            let mut lock = lock_store(&self.inner.store);
+            let store = lock.side();
             (
                 store.outbox_counts()?,
                 store.blobs_pending_upload(usize::MAX)?,

@@ -14,7 +14,7 @@ use uuid::Uuid;
 use crate::client::ApiClient;
 use crate::error::SyncError;
 use crate::pull::{cursor_scope, into_server_batch};
-use crate::SharedStore;
+use crate::{with_store, SharedStore};
 
 /// Today and the 13 days after it: the two weeks a technician plans in.
 pub const NEAR_WINDOW_DAYS: u32 = 14;
@@ -26,8 +26,7 @@ pub fn near_window_scope(user_id: Uuid) -> String {
 
 /// Whether this user's device has not pulled anything yet (no pull cursor).
 pub fn is_first_sync(store: &SharedStore, user_id: Uuid) -> Result<bool, SyncError> {
-    let store = store.lock().expect("store lock poisoned");
-    Ok(store.sync_cursor(&cursor_scope(user_id))?.is_none())
+    Ok(with_store(store, |s| s.sync_cursor(&cursor_scope(user_id)))?.is_none())
 }
 
 /// Fetches and applies the window from `today`; returns how many records it
@@ -47,8 +46,7 @@ pub async fn pull_near_window(
     let batch = into_server_batch(&near_window_scope(user_id), page)?;
     let store = store.clone();
     tokio::task::spawn_blocking(move || {
-        let mut store = store.lock().expect("store lock poisoned");
-        store.apply_server_batch(&batch).map(drop)
+        with_store(&store, |s| s.apply_server_batch(&batch).map(drop))
     })
     .await
     .map_err(|join| SyncError::Io {

@@ -12,7 +12,7 @@ use uuid::Uuid;
 use crate::client::ApiClient;
 use crate::error::SyncError;
 use crate::recovery;
-use crate::SharedStore;
+use crate::{with_store, SharedStore};
 
 /// Records per page: the server's maximum, fewest round trips.
 pub const PULL_PAGE_LIMIT: u32 = MAX_PULL_LIMIT;
@@ -140,12 +140,11 @@ pub fn into_server_batch(scope: &str, page: PullPage) -> Result<ServerBatch, Syn
 async fn apply_batch(store: &SharedStore, batch: ServerBatch) -> Result<(), SyncError> {
     let store = store.clone();
     let applied = tokio::task::spawn_blocking(move || {
-        let mut store = store.lock().expect("store lock poisoned");
-        store.apply_server_batch(&batch).map(drop)
+        with_store(&store, |s| s.apply_server_batch(&batch).map(drop))
     })
     .await;
     match applied {
-        Ok(result) => Ok(result?),
+        Ok(result) => result,
         Err(join) => match join.try_into_panic() {
             Ok(panic) => std::panic::resume_unwind(panic),
             // Only when the runtime shuts down under the pull; the page's
@@ -182,10 +181,7 @@ pub async fn pull_all(
     progress: &(dyn Fn(u64) + Send + Sync),
 ) -> Result<PullSummary, SyncError> {
     let scope = cursor_scope(user_id);
-    let stored = {
-        let store = store.lock().expect("store lock poisoned");
-        store.sync_cursor(&scope)?
-    };
+    let stored = with_store(store, |s| s.sync_cursor(&scope))?;
     let cursor = if from_zero {
         0
     } else {

@@ -17,7 +17,7 @@ use crate::client::ApiClient;
 use crate::error::SyncError;
 use crate::recovery;
 use crate::settings::{Settings, SettingsFile};
-use crate::SharedStore;
+use crate::{lock_store, with_store, SharedStore};
 
 /// Mutations per request: the server's maximum.
 pub const PUSH_BATCH: usize = MAX_PUSH_BATCH;
@@ -95,18 +95,12 @@ pub async fn push_all(
     offsets: &SequenceOffsets<'_>,
     progress: &(dyn Fn(u64, u64) + Send + Sync),
 ) -> Result<PushSummary, SyncError> {
-    let total = {
-        let store = store.lock().expect("store lock poisoned");
-        store.outbox_counts()?.pending
-    };
+    let total = with_store(store, |s| s.outbox_counts())?.pending;
     let mut summary = PushSummary::default();
     let mut repairs = 0;
     let mut done = 0;
     loop {
-        let batch = {
-            let store = store.lock().expect("store lock poisoned");
-            store.pending_outbox(PUSH_BATCH)?
-        };
+        let batch = with_store(store, |s| s.pending_outbox(PUSH_BATCH))?;
         if batch.is_empty() {
             return Ok(summary);
         }
@@ -121,18 +115,21 @@ pub async fn push_all(
             Ok(response) => response,
             Err(e) => {
                 if e.is_retryable() {
-                    let mut store = store.lock().expect("store lock poisoned");
                     let message = e.to_string();
-                    for entry in &batch {
-                        store.record_push_failure(entry.mutation_id, &message)?;
-                    }
+                    with_store(store, |s| {
+                        for entry in &batch {
+                            s.record_push_failure(entry.mutation_id, &message)?;
+                        }
+                        Ok(())
+                    })?;
                 }
                 return Err(e);
             }
         };
         let mut renumbered = false;
         {
-            let mut store = store.lock().expect("store lock poisoned");
+            let mut lock = lock_store(store);
+            let mut store = lock.side();
             for ((entry, sent), result) in
                 batch.iter().zip(&request.mutations).zip(&response.results)
             {
@@ -170,7 +167,8 @@ pub async fn push_all(
                             lost_history = repair.server_lost_history,
                             "the server expects another device sequence; renumbering"
                         );
-                        drop(store);
+                        // The store is not needed while the offset is saved.
+                        drop(lock);
                         offsets.set(entry.device_id, repair.offset)?;
                         summary.server_lost_history |= repair.server_lost_history;
                         renumbered = true;

@@ -6,7 +6,7 @@
 use chrono::{Days, Local};
 
 use crate::error::SyncError;
-use crate::SharedStore;
+use crate::{with_store, SharedStore};
 
 /// Removes the retired jobs for a window of `days`; returns how many left.
 pub async fn remove_retired(store: &SharedStore, days: u32) -> Result<usize, SyncError> {
@@ -18,8 +18,7 @@ pub async fn remove_retired(store: &SharedStore, days: u32) -> Result<usize, Syn
     };
     let store = store.clone();
     let removed = tokio::task::spawn_blocking(move || {
-        let mut store = store.lock().expect("store lock poisoned");
-        store.remove_retired_installations(cutoff)
+        with_store(&store, |s| s.remove_retired_installations(cutoff))
     })
     .await
     .map_err(|join| SyncError::Io {

@@ -17,8 +17,8 @@ const WAIT: Duration = Duration::from_secs(20);
 async fn golden_path_offline_report_arrives_exactly_once() {
     let mut server = TestServer::start().await;
     let alex = server.add_technician("alex");
-    let team = server.add_team("North Crew", &[alex]);
-    let job = server.confirmed_job(team, "Ada Customer");
+    let team = server.ops().add_team("North Crew", &[alex]);
+    let job = server.ops().confirmed_job(team, "Ada Customer");
 
     let device = Device::signed_in(&server, "alex").await;
     assert_eq!(
@@ -131,8 +131,8 @@ async fn two_devices_of_a_team_the_first_start_wins() {
     let server = TestServer::start().await;
     let alex = server.add_technician("alex");
     let sam = server.add_technician("sam");
-    let team = server.add_team("North Crew", &[alex, sam]);
-    let job = server.confirmed_job(team, "Ada Customer");
+    let team = server.ops().add_team("North Crew", &[alex, sam]);
+    let job = server.ops().confirmed_job(team, "Ada Customer");
 
     let first = Device::signed_in(&server, "alex").await;
     let second = Device::signed_in(&server, "sam").await;
@@ -171,8 +171,8 @@ async fn two_devices_of_a_team_the_first_start_wins() {
 async fn ops_cancels_while_the_technician_finishes_offline() {
     let mut server = TestServer::start().await;
     let alex = server.add_technician("alex");
-    let team = server.add_team("North Crew", &[alex]);
-    let job = server.confirmed_job(team, "Ada Customer");
+    let team = server.ops().add_team("North Crew", &[alex]);
+    let job = server.ops().confirmed_job(team, "Ada Customer");
     let device = Device::signed_in(&server, "alex").await;
 
     // No coverage on site: the whole job is done offline.
@@ -182,6 +182,7 @@ async fn ops_cancels_while_the_technician_finishes_offline() {
     let (photos, _) = device.complete_report(job, 1);
     // Meanwhile in the office.
     server
+        .ops()
         .transition(job, InstallationStatus::Cancelled, "customer moved house")
         .expect("ops cancels");
     server.resume().await;
@@ -227,14 +228,14 @@ async fn ops_cancels_while_the_technician_finishes_offline() {
 async fn a_revoked_token_keeps_the_outbox_until_the_next_sign_in() {
     let server = TestServer::start().await;
     let alex = server.add_technician("alex");
-    let team = server.add_team("North Crew", &[alex]);
-    let job = server.confirmed_job(team, "Ada Customer");
+    let team = server.ops().add_team("North Crew", &[alex]);
+    let job = server.ops().confirmed_job(team, "Ada Customer");
     let device = Device::signed_in(&server, "alex").await;
 
     // Signed out from elsewhere: the token is revoked on the server.
     let token = device.saved_token().expect("token saved");
     let response = reqwest::Client::new()
-        .post(format!("{}/api/v1/auth/logout", server.url()))
+        .post(format!("{}/api/v1/auth/logout", server.base_url()))
         .bearer_auth(&token)
         .send()
         .await
@@ -261,7 +262,7 @@ async fn a_revoked_token_keeps_the_outbox_until_the_next_sign_in() {
 
     device
         .engine
-        .sign_in(&server.url(), "alex", PASSWORD)
+        .sign_in(&server.base_url(), "alex", PASSWORD)
         .await
         .unwrap();
     assert!(!device.engine.status().needs_sign_in);
@@ -281,7 +282,7 @@ async fn wrong_password_and_bad_urls_are_refused_with_their_codes() {
     let device = Device::new();
     let err = device
         .engine
-        .sign_in(&server.url(), "alex", "not the password")
+        .sign_in(&server.base_url(), "alex", "not the password")
         .await
         .unwrap_err();
     assert_eq!(err.code(), "bad_credentials");
@@ -300,18 +301,18 @@ async fn wrong_password_and_bad_urls_are_refused_with_their_codes() {
 
     let session = device
         .engine
-        .sign_in(&format!("{}/", server.url()), "alex", PASSWORD)
+        .sign_in(&format!("{}/", server.base_url()), "alex", PASSWORD)
         .await
         .unwrap();
     assert_eq!(session.user.username, "alex");
-    assert_eq!(device.engine.server_url(), Some(server.url()));
+    assert_eq!(device.engine.server_url(), Some(server.base_url()));
     // The URL and token survive a restart of the app.
     let reopened = fieldbook_sync::SyncEngine::new(
         device.store.clone(),
         common::test_options(device.dir.path()),
     )
     .unwrap();
-    assert_eq!(reopened.server_url(), Some(server.url()));
+    assert_eq!(reopened.server_url(), Some(server.base_url()));
     assert!(reopened.status().signed_in && !reopened.status().needs_sign_in);
 }
 
@@ -319,8 +320,8 @@ async fn wrong_password_and_bad_urls_are_refused_with_their_codes() {
 async fn sign_out_refuses_while_work_is_unsent_unless_forced() {
     let server = TestServer::start().await;
     let alex = server.add_technician("alex");
-    let team = server.add_team("North Crew", &[alex]);
-    let job = server.confirmed_job(team, "Ada Customer");
+    let team = server.ops().add_team("North Crew", &[alex]);
+    let job = server.ops().confirmed_job(team, "Ada Customer");
     let device = Device::signed_in(&server, "alex").await;
     let token = device.saved_token().unwrap();
     device.start_job(job);
@@ -336,7 +337,7 @@ async fn sign_out_refuses_while_work_is_unsent_unless_forced() {
     assert!(device.with_store(|s| s.session().unwrap()).is_none());
     // The token was revoked on the server too.
     let response = reqwest::Client::new()
-        .get(format!("{}/api/v1/auth/session", server.url()))
+        .get(format!("{}/api/v1/auth/session", server.base_url()))
         .bearer_auth(&token)
         .send()
         .await
@@ -346,7 +347,7 @@ async fn sign_out_refuses_while_work_is_unsent_unless_forced() {
     // Forced, with work pending: it stays for the next sign-in.
     device
         .engine
-        .sign_in(&server.url(), "alex", PASSWORD)
+        .sign_in(&server.base_url(), "alex", PASSWORD)
         .await
         .unwrap();
     device.finish_job(job);
@@ -354,7 +355,7 @@ async fn sign_out_refuses_while_work_is_unsent_unless_forced() {
     assert_eq!(device.pending_mutations(), 1);
     device
         .engine
-        .sign_in(&server.url(), "alex", PASSWORD)
+        .sign_in(&server.base_url(), "alex", PASSWORD)
         .await
         .unwrap();
     device.engine.sync_once().await.unwrap();
@@ -368,8 +369,8 @@ async fn sign_out_refuses_while_work_is_unsent_unless_forced() {
 async fn the_loop_syncs_after_a_local_change_within_the_debounce() {
     let server = TestServer::start().await;
     let alex = server.add_technician("alex");
-    let team = server.add_team("North Crew", &[alex]);
-    let job = server.confirmed_job(team, "Ada Customer");
+    let team = server.ops().add_team("North Crew", &[alex]);
+    let job = server.ops().confirmed_job(team, "Ada Customer");
     let device = Device::signed_in(&server, "alex").await;
     let signed_in_sync = device.engine.status().last_success_at;
     device.engine.start();
@@ -400,7 +401,7 @@ async fn the_loop_syncs_after_a_local_change_within_the_debounce() {
     .await;
 
     // Ops changes something; "Sync now" brings it without any local change.
-    let second_job = server.confirmed_job(team, "Grace Customer");
+    let second_job = server.ops().confirmed_job(team, "Grace Customer");
     device.engine.request_sync();
     let device_ref = &device;
     eventually(WAIT, "the new job on the device", || {
@@ -413,8 +414,8 @@ async fn the_loop_syncs_after_a_local_change_within_the_debounce() {
 async fn the_pending_count_changes_when_a_change_is_saved_not_at_the_next_sync() {
     let mut server = TestServer::start().await;
     let alex = server.add_technician("alex");
-    let team = server.add_team("North Crew", &[alex]);
-    let job = server.confirmed_job(team, "Ada Customer");
+    let team = server.ops().add_team("North Crew", &[alex]);
+    let job = server.ops().confirmed_job(team, "Ada Customer");
     let device = Device::signed_in(&server, "alex").await;
     assert_eq!(device.engine.status().pending_mutations, 0);
     let synced = device.engine.status().last_success_at;
@@ -437,12 +438,12 @@ async fn the_pending_count_changes_when_a_change_is_saved_not_at_the_next_sync()
 async fn a_first_sync_brings_the_coming_days_first_without_moving_the_pull_cursor() {
     let server = TestServer::start().await;
     let alex = server.add_technician("alex");
-    let team = server.add_team("North Crew", &[alex]);
+    let team = server.ops().add_team("North Crew", &[alex]);
     // The fixtures schedule every job on 2026-12-01.
-    let job = server.confirmed_job(team, "Ada Customer");
+    let job = server.ops().confirmed_job(team, "Ada Customer");
     let client = fieldbook_sync::client::ApiClient::new(
         fieldbook_sync::client::http_client(WAIT).unwrap(),
-        server.url(),
+        server.base_url(),
     );
     let day = |d: &str| d.parse::<chrono::NaiveDate>().unwrap();
 
@@ -450,7 +451,7 @@ async fn a_first_sync_brings_the_coming_days_first_without_moving_the_pull_curso
     let early = Device::new();
     early
         .engine
-        .sign_in(&server.url(), "alex", PASSWORD)
+        .sign_in(&server.base_url(), "alex", PASSWORD)
         .await
         .unwrap();
     let token = early.saved_token().unwrap();
@@ -465,7 +466,7 @@ async fn a_first_sync_brings_the_coming_days_first_without_moving_the_pull_curso
     let device = Device::new();
     device
         .engine
-        .sign_in(&server.url(), "alex", PASSWORD)
+        .sign_in(&server.base_url(), "alex", PASSWORD)
         .await
         .unwrap();
     let token = device.saved_token().unwrap();
@@ -505,12 +506,13 @@ async fn a_first_sync_brings_the_coming_days_first_without_moving_the_pull_curso
 async fn cancelled_jobs_past_the_retention_window_leave_the_device_unless_work_is_unsent() {
     let server = TestServer::start().await;
     let alex = server.add_technician("alex");
-    let team = server.add_team("North Crew", &[alex]);
-    let old = server.confirmed_job(team, "Ada Customer");
-    let old_with_draft = server.confirmed_job(team, "Grace Customer");
-    let recent = server.confirmed_job(team, "Mary Customer");
+    let team = server.ops().add_team("North Crew", &[alex]);
+    let old = server.ops().confirmed_job(team, "Ada Customer");
+    let old_with_draft = server.ops().confirmed_job(team, "Grace Customer");
+    let recent = server.ops().confirmed_job(team, "Mary Customer");
     for job in [old, old_with_draft, recent] {
         server
+            .ops()
             .transition(job, InstallationStatus::Cancelled, "customer moved")
             .expect("cancel");
     }
@@ -550,8 +552,8 @@ async fn cancelled_jobs_past_the_retention_window_leave_the_device_unless_work_i
 async fn the_probe_reconnects_when_the_server_comes_back() {
     let mut server = TestServer::start().await;
     let alex = server.add_technician("alex");
-    let team = server.add_team("North Crew", &[alex]);
-    let job = server.confirmed_job(team, "Ada Customer");
+    let team = server.ops().add_team("North Crew", &[alex]);
+    let job = server.ops().confirmed_job(team, "Ada Customer");
     let device = Device::signed_in(&server, "alex").await;
     device.engine.start();
 
@@ -605,9 +607,9 @@ async fn the_probe_reconnects_when_the_server_comes_back() {
 async fn a_server_restored_from_an_older_state_gets_the_outbox_replayed() {
     let mut server = TestServer::start().await;
     let alex = server.add_technician("alex");
-    let team = server.add_team("North Crew", &[alex]);
-    let first_job = server.confirmed_job(team, "Ada Customer");
-    let second_job = server.confirmed_job(team, "Grace Customer");
+    let team = server.ops().add_team("North Crew", &[alex]);
+    let first_job = server.ops().confirmed_job(team, "Ada Customer");
+    let second_job = server.ops().confirmed_job(team, "Grace Customer");
     let device = Device::signed_in(&server, "alex").await;
 
     // The device's binding and sequence are lost on the server (restored
@@ -674,9 +676,9 @@ async fn two_concurrent_syncs_never_overlap() {
     let server = TestServer::start().await;
     let alex = server.add_technician("alex");
     let sam = server.add_technician("sam");
-    let team = server.add_team("North Crew", &[alex, sam]);
-    let job = server.confirmed_job(team, "Ada Customer");
-    let proxy = common::CountingProxy::start(server.url(), Duration::from_millis(80)).await;
+    let team = server.ops().add_team("North Crew", &[alex, sam]);
+    let job = server.ops().confirmed_job(team, "Ada Customer");
+    let proxy = common::CountingProxy::start(server.base_url(), Duration::from_millis(80)).await;
 
     let device = Device::new();
     device
@@ -724,8 +726,8 @@ async fn two_concurrent_syncs_never_overlap() {
 async fn a_server_behind_the_devices_cursor_is_pulled_again_from_zero() {
     let mut server = TestServer::start().await;
     let alex = server.add_technician("alex");
-    let team = server.add_team("North Crew", &[alex]);
-    server.confirmed_job(team, "Ada Customer");
+    let team = server.ops().add_team("North Crew", &[alex]);
+    server.ops().confirmed_job(team, "Ada Customer");
     let device = Device::signed_in(&server, "alex").await;
 
     // A backup is taken; ops then plans more, which the device pulls.
@@ -748,8 +750,8 @@ async fn a_server_behind_the_devices_cursor_is_pulled_again_from_zero() {
     std::fs::remove_dir_all(server.data_dir()).unwrap();
     copy_dir(backup.path(), server.data_dir());
     server.restart().await;
-    let new_job = server.create_installation("Hedy Customer");
-    server.assign(new_job, team);
+    let new_job = server.ops().create_installation("Hedy Customer");
+    server.ops().assign(new_job, team);
 
     let summary = device.engine.sync_once().await.unwrap();
     assert!(summary.pulled_records > 0, "{summary:?}");

@@ -7,173 +7,31 @@
 #[path = "common/proxy.rs"]
 mod proxy;
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chrono::NaiveDate;
-use fieldbook_domain::{Role, Sha256Hex, TimeSlot};
-use fieldbook_protocol::{
-    AssignRequest, CreateInstallationRequest, CreateTeamRequest, CreateUserRequest, LeadInput,
-    SurveyInput,
-};
-use fieldbook_server::{admin, AppState, PasswordHashing, RunningServer, ServerConfig};
+use fieldbook_domain::Sha256Hex;
 use fieldbook_store::{BlobUploadState, Store};
 use fieldbook_sync::blobs::{BlobUploadSummary, BlobUploader, RetryPolicy};
 use fieldbook_sync::{SharedStore, SyncEngine, SyncOptions};
+use fieldbook_testkit::{TestServer, PASSWORD};
 use proxy::{FaultAction, FaultProxy, FaultRule};
 use uuid::Uuid;
 
-const PASSWORD: &str = "fault-test-password";
 const MIB: usize = 1 << 20;
 const PATCH: &str = "PATCH /api/v1/blobs/";
 const PUSH: &str = "POST /api/v1/sync/push";
 
 // ---- the server ------------------------------------------------------------
 
-/// The real server on 127.0.0.1 port 0 with a temp data dir; a restart
-/// reopens everything from disk and listens on a new port.
-struct Server {
-    config: ServerConfig,
-    state: AppState,
-    running: Option<RunningServer>,
-    ops_id: Uuid,
-    _dir: tempfile::TempDir,
-}
-
-impl Server {
-    async fn start() -> Server {
-        let dir = tempfile::tempdir().expect("server temp dir");
-        let mut config = ServerConfig::new(dir.path().join("server"));
-        config.password_hashing = PasswordHashing::insecure_fast_for_tests();
-        let state = AppState::open(config.clone()).expect("open server state");
-        let running = fieldbook_server::start(state.clone(), SocketAddr::from(([127, 0, 0, 1], 0)))
-            .await
-            .expect("start server");
-        let mut server = Server {
-            config,
-            state,
-            running: Some(running),
-            ops_id: Uuid::nil(),
-            _dir: dir,
-        };
-        server.ops_id = server.user("ops", Role::Ops);
-        server
-    }
-
-    fn addr(&self) -> SocketAddr {
-        self.running.as_ref().expect("server is running").addr
-    }
-
-    /// Stops the server, reopens its data dir from disk and serves it again.
-    async fn restart(&mut self) {
-        if let Some(running) = self.running.take() {
-            tokio::time::timeout(Duration::from_secs(30), running.shutdown())
-                .await
-                .expect("the server stops within 30 s")
-                .expect("graceful shutdown");
-        }
-        self.state = AppState::open(self.config.clone()).expect("reopen server state");
-        self.running = Some(
-            fieldbook_server::start(self.state.clone(), SocketAddr::from(([127, 0, 0, 1], 0)))
-                .await
-                .expect("restart server"),
-        );
-    }
-
-    fn user(&self, username: &str, role: Role) -> Uuid {
-        let request = CreateUserRequest {
-            username: username.into(),
-            full_name: format!("{username} Tester"),
-            role,
-            password: PASSWORD.into(),
-        };
-        admin::create_user(&self.state.storage, self.config.password_hashing, &request)
-            .expect("create user")
-            .record
-            .id
-    }
-
-    /// A team of `members` with one planned installation assigned to it.
-    fn team_with_job(&self, members: &[Uuid]) -> Uuid {
-        let team = admin::create_team(
-            &self.state.storage,
-            &CreateTeamRequest {
-                name: "North Crew".into(),
-                member_ids: members.to_vec(),
-            },
-        )
-        .expect("create team")
-        .record
-        .id;
-        let request = CreateInstallationRequest {
-            lead: LeadInput {
-                customer_name: "Olivia Smith".into(),
-                phone: "+44 20 7946 0000".into(),
-                email: "olivia@example.com".into(),
-                address_line1: "1 Test Street".into(),
-                address_line2: String::new(),
-                city: "London".into(),
-                postcode: "N1 1AA".into(),
-                latitude: None,
-                longitude: None,
-                installer_notes: String::new(),
-            },
-            survey: SurveyInput {
-                approved_at: None,
-                surveyor_notes: "Brick wall".into(),
-                recommended_charger_model: "Zappi 7kW".into(),
-                main_fuse_amps: 100,
-                supply_capacity_kva: 23.0,
-                cable_run_length_m: 12.5,
-                photos_count: 3,
-            },
-            scheduled_date: NaiveDate::from_ymd_opt(2026, 12, 1).expect("date"),
-            scheduled_time_slot: TimeSlot::Morning,
-        };
-        let installation = admin::create_installation(&self.state.storage, self.ops_id, &request)
-            .expect("create installation")
-            .record
-            .id;
-        admin::assign(
-            &self.state.storage,
-            installation,
-            &AssignRequest {
-                team_id: team,
-                is_primary: true,
-            },
-            self.ops_id,
-        )
-        .expect("assign");
-        installation
-    }
-
-    /// `(device_seq, mutation_id)` of every mutation the server recorded
-    /// from `device`, read from its database.
-    fn mutations_of_device(&self, device: Uuid) -> Vec<(i64, String)> {
-        let db = rusqlite::Connection::open_with_flags(
-            fieldbook_server::storage::database_path(&self.config.data_dir),
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-        )
-        .expect("open the server database read-only");
-        let mut stmt = db
-            .prepare(
-                "SELECT device_seq, mutation_id FROM mutations WHERE device_id = ?1
-                 ORDER BY device_seq",
-            )
-            .expect("prepare");
-        let rows = stmt
-            .query_map([device.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))
-            .expect("query");
-        rows.map(|r| r.expect("row")).collect()
-    }
-
-    /// The SHA-256 of the blob the server stores under `sha256`.
-    fn stored_blob_hash(&self, sha256: &Sha256Hex) -> Option<Sha256Hex> {
-        let path = self.state.blobs.path_of(sha256)?;
-        Some(file_sha256(&path))
-    }
+/// A team of `members` with one planned installation assigned to it.
+fn team_with_job(server: &TestServer, members: &[Uuid]) -> Uuid {
+    let ops = server.ops();
+    let team = ops.add_team("North Crew", members);
+    let installation = ops.create_installation("Olivia Smith");
+    ops.assign(installation, team);
+    installation
 }
 
 // ---- a device ----------------------------------------------------------------
@@ -276,14 +134,6 @@ async fn login(url: &str, username: &str) -> String {
     response.token
 }
 
-fn file_sha256(path: &Path) -> Sha256Hex {
-    use sha2::Digest;
-    let mut file = std::fs::File::open(path).expect("open file");
-    let mut hasher = sha2::Sha256::new();
-    std::io::copy(&mut file, &mut hasher).expect("hash file");
-    Sha256Hex::from_bytes(hasher.finalize().into())
-}
-
 /// An MP4 by its header (videos are never decoded) of `bytes` bytes whose
 /// content depends on `seed`.
 fn write_video(path: &Path, seed: u64, bytes: usize) {
@@ -309,17 +159,17 @@ fn write_video(path: &Path, seed: u64, bytes: usize) {
 }
 
 struct World {
-    server: Server,
+    server: TestServer,
     proxy: FaultProxy,
     installation: Uuid,
 }
 
 /// Server, proxy, and a team with alex and sam and one job.
 async fn world() -> World {
-    let server = Server::start().await;
-    let alex = server.user("alex", Role::Technician);
-    let sam = server.user("sam", Role::Technician);
-    let installation = server.team_with_job(&[alex, sam]);
+    let server = TestServer::start().await;
+    let alex = server.add_technician("alex");
+    let sam = server.add_technician("sam");
+    let installation = team_with_job(&server, &[alex, sam]);
     let proxy = FaultProxy::start(server.addr()).await;
     World {
         server,
@@ -438,9 +288,9 @@ async fn a_push_cut_mid_request_is_applied_once_on_retry() {
 // ---- uploads -----------------------------------------------------------------
 
 /// The server has the blob and it hashes to its name.
-fn assert_intact(server: &Server, sha256: &Sha256Hex) {
+fn assert_intact(server: &TestServer, sha256: &Sha256Hex) {
     assert_eq!(
-        server.stored_blob_hash(sha256).as_ref(),
+        server.blob_digest(sha256).as_ref(),
         Some(sha256),
         "the server's blob matches its SHA-256"
     );
@@ -635,7 +485,7 @@ async fn a_corrupt_local_file_is_reported_and_not_resent() {
     assert_eq!(summary.uploaded_blobs, 0);
     assert_eq!(summary.failed.len(), 1);
     assert_eq!(summary.failed[0].code, "local_file_corrupt");
-    assert!(w.server.stored_blob_hash(&sha256).is_none());
+    assert!(w.server.blob_digest(&sha256).is_none());
     let state = device.blob_state(&sha256);
     assert_eq!(
         state.state,
@@ -706,7 +556,7 @@ async fn a_file_damaged_mid_upload_is_refused_by_the_server_and_reported() {
             .collect::<Vec<_>>(),
         vec!["local_file_corrupt"]
     );
-    assert!(w.server.stored_blob_hash(&sha256).is_none());
+    assert!(w.server.blob_digest(&sha256).is_none());
     let state = device.blob_state(&sha256);
     assert_eq!((state.upload_url, state.upload_offset), (None, 0));
     assert_eq!(state.state, BlobUploadState::Pending);

@@ -24,9 +24,10 @@ use uuid::Uuid;
 
 /// Created, assigned to `team` and confirmed; returns (installation, assignment).
 fn confirmed_job(server: &TestServer, team: Uuid, customer: &str) -> (Uuid, Uuid) {
-    let id = server.create_installation(customer);
-    let assignment = server.assign(id, team);
+    let id = server.ops().create_installation(customer);
+    let assignment = server.ops().assign(id, team);
     server
+        .ops()
         .transition(id, InstallationStatus::Confirmed, "customer confirmed")
         .expect("confirm");
     (id, assignment)
@@ -57,14 +58,14 @@ async fn work_offline(
 async fn work_for_a_withdrawn_assignment_is_held_then_accepted_as_the_report() {
     let mut server = TestServer::start().await;
     let alex = server.add_technician("alex");
-    let team = server.add_team("North Crew", &[alex]);
+    let team = server.ops().add_team("North Crew", &[alex]);
     let (job, assignment) = confirmed_job(&server, team, "Ada Customer");
     let device = Device::signed_in(&server, "alex").await;
     assert!(device.has_installation(job));
 
     let (photos, signature) = work_offline(&mut server, &device, job).await;
     // Meanwhile, ops took the job off the team.
-    server.withdraw(assignment);
+    server.ops().withdraw(assignment);
 
     let summary = device.engine.sync_once().await.expect("sync");
     assert_eq!(
@@ -96,7 +97,7 @@ async fn work_for_a_withdrawn_assignment_is_held_then_accepted_as_the_report() {
     let local_report = device.with_store(|s| s.get_report(job)).unwrap().unwrap();
 
     // Ops see it in the queue; nothing was applied to the installation.
-    let queue = server.held_work(Some(HeldWorkStatus::Waiting));
+    let queue = server.ops().held_work(Some(HeldWorkStatus::Waiting));
     assert_eq!(queue.len(), 1);
     let held = &queue[0];
     assert_eq!(held.id, held_here[0].id);
@@ -122,6 +123,7 @@ async fn work_for_a_withdrawn_assignment_is_held_then_accepted_as_the_report() {
 
     // Accept: the report and its photos become the installation's.
     let accepted = server
+        .ops()
         .accept_held(held.id, Some("work was done, keep it"))
         .expect("accept");
     assert_eq!(accepted.held_work.status, HeldWorkStatus::Accepted);
@@ -160,6 +162,7 @@ async fn work_for_a_withdrawn_assignment_is_held_then_accepted_as_the_report() {
     // A decision is final.
     assert_eq!(
         server
+            .ops()
             .accept_held(held.id, None)
             .unwrap_err()
             .body
@@ -191,23 +194,24 @@ async fn work_after_removal_from_the_team_is_held_and_kept_on_record() {
     let mut server = TestServer::start().await;
     let alex = server.add_technician("alex");
     let sam = server.add_technician("sam");
-    let team = server.add_team("North Crew", &[alex, sam]);
+    let team = server.ops().add_team("North Crew", &[alex, sam]);
     let (job, _) = confirmed_job(&server, team, "Ada Customer");
     let device = Device::signed_in(&server, "alex").await;
 
     work_offline(&mut server, &device, job).await;
-    server.remove_member(team, alex);
+    server.ops().remove_member(team, alex);
 
     let summary = device.engine.sync_once().await.expect("sync");
     assert_eq!(summary.held, 6, "{summary:?}");
     assert!(device.needs_attention().is_empty());
-    let queue = server.held_work(Some(HeldWorkStatus::Waiting));
+    let queue = server.ops().held_work(Some(HeldWorkStatus::Waiting));
     assert_eq!(queue.len(), 1);
     assert_eq!(queue[0].because, HeldBecause::RemovedFromTeam);
 
     // A reason is required to keep it on record.
     assert_eq!(
         server
+            .ops()
             .keep_held(queue[0].id, "  ")
             .unwrap_err()
             .body
@@ -216,6 +220,7 @@ async fn work_after_removal_from_the_team_is_held_and_kept_on_record() {
         "validation_failed"
     );
     let kept = server
+        .ops()
         .keep_held(queue[0].id, "Sam's team finished the job the next day")
         .expect("keep");
     assert_eq!(kept.status, HeldWorkStatus::KeptOnRecord);
@@ -224,9 +229,15 @@ async fn work_after_removal_from_the_team_is_held_and_kept_on_record() {
         server.installation(job).status,
         InstallationStatus::Confirmed
     );
-    assert!(server.held_work(Some(HeldWorkStatus::Waiting)).is_empty());
+    assert!(server
+        .ops()
+        .held_work(Some(HeldWorkStatus::Waiting))
+        .is_empty());
     assert_eq!(
-        server.held_work(Some(HeldWorkStatus::KeptOnRecord)).len(),
+        server
+            .ops()
+            .held_work(Some(HeldWorkStatus::KeptOnRecord))
+            .len(),
         1
     );
 
@@ -242,7 +253,7 @@ async fn work_after_removal_from_the_team_is_held_and_kept_on_record() {
         Some("Sam's team finished the job the next day")
     );
     // Work that arrives after the decision opens a new record.
-    let media_after = server.push_as(
+    let media_after = server.ops().push_as(
         alex,
         Uuid::new_v4(),
         vec![Mutation::InstallationFinish {
@@ -262,12 +273,12 @@ async fn work_for_an_installation_never_in_scope_is_not_found() {
     let server = TestServer::start().await;
     let alex = server.add_technician("alex");
     let bea = server.add_technician("bea");
-    let north = server.add_team("North Crew", &[alex]);
-    server.add_team("South Crew", &[bea]);
+    let north = server.ops().add_team("North Crew", &[alex]);
+    server.ops().add_team("South Crew", &[bea]);
     let (job, assignment) = confirmed_job(&server, north, "Ada Customer");
     // Even once the job left North's scope, South never had it.
-    server.withdraw(assignment);
-    let answer = server.push_as(
+    server.ops().withdraw(assignment);
+    let answer = server.ops().push_as(
         bea,
         Uuid::new_v4(),
         vec![
@@ -291,14 +302,14 @@ async fn work_for_an_installation_never_in_scope_is_not_found() {
             other => panic!("expected not_found, got {other:?}"),
         }
     }
-    assert!(server.held_work(None).is_empty(), "nothing held");
+    assert!(server.ops().held_work(None).is_empty(), "nothing held");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_report_sent_back_is_corrected_signed_again_and_replaces_the_report() {
     let server = TestServer::start().await;
     let alex = server.add_technician("alex");
-    let team = server.add_team("North Crew", &[alex]);
+    let team = server.ops().add_team("North Crew", &[alex]);
     let (job, _) = confirmed_job(&server, team, "Ada Customer");
     let device = Device::signed_in(&server, "alex").await;
     device.start_job(job);
@@ -314,16 +325,28 @@ async fn a_report_sent_back_is_corrected_signed_again_and_replaces_the_report() 
 
     // Ops: a note is required; then the report goes back.
     assert_eq!(
-        server.send_back(job, " ").unwrap_err().body.code.as_str(),
+        server
+            .ops()
+            .send_back(job, " ")
+            .unwrap_err()
+            .body
+            .code
+            .as_str(),
         "validation_failed"
     );
     let note = "The serial number does not match the photo of the label";
-    let sent_back = server.send_back(job, note).expect("send back");
+    let sent_back = server.ops().send_back(job, note).expect("send back");
     assert_eq!(sent_back.status, InstallationStatus::Completed);
     assert_eq!(sent_back.status_reason.as_deref(), Some(note));
     // A second send-back finds no submitted report.
     assert_eq!(
-        server.send_back(job, note).unwrap_err().body.code.as_str(),
+        server
+            .ops()
+            .send_back(job, note)
+            .unwrap_err()
+            .body
+            .code
+            .as_str(),
         "conflict"
     );
 

@@ -6,6 +6,7 @@
 //! for the on-disk layout and durability rules.
 
 mod chunk_writer;
+mod offset_file;
 pub mod store;
 pub mod tus;
 

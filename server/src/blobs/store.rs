@@ -6,7 +6,9 @@
 //!   first two hex digits, so no directory grows to millions of entries);
 //! - `uploads/<uuid>.part` — bytes of an unfinished upload;
 //! - `uploads/<uuid>.json` — its [`UploadRecord`]: owner, declared hash and
-//!   length, and the *committed* offset.
+//!   length (and the offset as of its last write);
+//! - `uploads/<uuid>.offset` — the *committed* offset, overwritten in place
+//!   by every chunk (see `offset_file`); the larger of the two counts.
 //!
 //! The committed offset is written only after the `.part` file was fsynced up
 //! to it, so what HEAD reports is always on disk. Bytes past it (a chunk that
@@ -30,6 +32,7 @@ use tokio::sync::OwnedMutexGuard;
 use uuid::Uuid;
 
 use super::chunk_writer::{ChunkWriter, Written};
+use super::offset_file;
 
 /// Uploads untouched for this long are removed by
 /// [`BlobStore::remove_expired_uploads`].
@@ -311,6 +314,10 @@ impl BlobStore {
         self.uploads_dir.join(format!("{id}.part"))
     }
 
+    fn offset_path(&self, id: Uuid) -> PathBuf {
+        self.uploads_dir.join(format!("{id}.offset"))
+    }
+
     fn record_path(&self, id: Uuid) -> PathBuf {
         self.uploads_dir.join(format!("{id}.json"))
     }
@@ -401,6 +408,9 @@ impl BlobStore {
             std::fs::File::create(&part).map_err(io_err(format!("creating {}", part.display())))?;
         file.sync_all()
             .map_err(io_err(format!("syncing {}", part.display())))?;
+        let offset = self.offset_path(record.id);
+        offset_file::write(&self.uploads_dir, &offset, 0)
+            .map_err(io_err(format!("writing {}", offset.display())))?;
         self.persist_record(&record)?;
         let upload = TusUpload::from(&record);
         self.insert_slot(record, Some(Sha256::new()));
@@ -593,7 +603,7 @@ impl BlobStore {
         let mut committed = record.clone();
         committed.offset = record.offset + written;
         committed.updated_at = Utc::now();
-        self.persist_record_async(committed.clone()).await?;
+        self.commit_offset(committed.id, committed.offset).await?;
         slot.replace_record(committed.clone());
         writer.hasher = file_hasher;
 
@@ -697,7 +707,11 @@ impl BlobStore {
     }
 
     fn remove_upload_files(&self, id: Uuid) -> Result<(), BlobError> {
-        for path in [self.record_path(id), self.part_path(id)] {
+        for path in [
+            self.record_path(id),
+            self.part_path(id),
+            self.offset_path(id),
+        ] {
             match std::fs::remove_file(&path) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -711,6 +725,7 @@ impl BlobStore {
         UploadPaths {
             part: self.part_path(record.id),
             record: self.record_path(record.id),
+            offset: self.offset_path(record.id),
             uploads_dir: self.uploads_dir.clone(),
             blob: self.blob_path(&record.sha256),
         }
@@ -720,15 +735,20 @@ impl BlobStore {
         write_record(&self.uploads_dir, &self.record_path(record.id), record)
     }
 
-    async fn persist_record_async(&self, record: UploadRecord) -> Result<(), BlobError> {
+    /// Makes `offset` the upload's durable offset (after its bytes were
+    /// synced): see [`offset_file`].
+    async fn commit_offset(&self, id: Uuid, offset: u64) -> Result<(), BlobError> {
         let dir = self.uploads_dir.clone();
-        let path = self.record_path(record.id);
-        tokio::task::spawn_blocking(move || write_record(&dir, &path, &record))
-            .await
-            .map_err(|join| BlobError::Io {
-                context: "saving an upload record".into(),
-                source: std::io::Error::other(join.to_string()),
-            })?
+        let path = self.offset_path(id);
+        tokio::task::spawn_blocking(move || {
+            offset_file::write(&dir, &path, offset)
+                .map_err(io_err(format!("writing {}", path.display())))
+        })
+        .await
+        .map_err(|join| BlobError::Io {
+            context: "saving an upload offset".into(),
+            source: std::io::Error::other(join.to_string()),
+        })?
     }
 
     /// Startup recovery; see [`BlobStore::open`].
@@ -737,6 +757,7 @@ impl BlobStore {
             .map_err(io_err(format!("listing {}", self.uploads_dir.display())))?;
         let mut records = Vec::new();
         let mut parts = Vec::new();
+        let mut offsets = Vec::new();
         for entry in entries {
             let path = entry
                 .map_err(io_err(format!("listing {}", self.uploads_dir.display())))?
@@ -746,6 +767,7 @@ impl BlobStore {
             match (id, path.extension().and_then(|e| e.to_str())) {
                 (Some(id), Some("json")) => records.push((id, path)),
                 (Some(id), Some("part")) => parts.push(id),
+                (Some(id), Some("offset")) => offsets.push(id),
                 // Leftover temp files of an interrupted record write, or junk.
                 _ => remove_if_file(&path)?,
             }
@@ -765,6 +787,7 @@ impl BlobStore {
             };
             if record.complete {
                 remove_if_file(&self.part_path(id))?;
+                remove_if_file(&self.offset_path(id))?;
                 if !self.contains(&record.sha256) {
                     // The blob was removed out of band: the upload must not
                     // claim to be complete.
@@ -772,6 +795,18 @@ impl BlobStore {
                     continue;
                 }
             } else {
+                // Chunks commit to the offset file; the record has the
+                // offset of its last full write.
+                let offset_path = self.offset_path(id);
+                if let Some(offset) = offset_file::read(&offset_path) {
+                    if offset > record.offset && offset <= record.length {
+                        record.offset = offset;
+                    }
+                }
+                // An upload busy until the crash is not an abandoned one.
+                if let Ok(modified) = std::fs::metadata(&offset_path).and_then(|m| m.modified()) {
+                    record.updated_at = record.updated_at.max(DateTime::<Utc>::from(modified));
+                }
                 match self.recover_part(record)? {
                     Some(recovered) => record = recovered,
                     None => continue,
@@ -782,6 +817,11 @@ impl BlobStore {
         for id in parts {
             if !self.slots().contains_key(&id) {
                 remove_if_file(&self.part_path(id))?;
+            }
+        }
+        for id in offsets {
+            if !self.slots().contains_key(&id) {
+                remove_if_file(&self.offset_path(id))?;
             }
         }
         Ok(())
@@ -815,6 +855,9 @@ impl BlobStore {
                 .map_err(io_err(format!("truncating {}", part.display())))?;
             record.offset = offset;
             self.persist_record(&record)?;
+            let offset_path = self.offset_path(record.id);
+            offset_file::write(&self.uploads_dir, &offset_path, offset)
+                .map_err(io_err(format!("writing {}", offset_path.display())))?;
         }
         if record.offset == record.length {
             let paths = self.upload_paths(&record);
@@ -856,6 +899,7 @@ pub fn spawn_upload_expiry(
 struct UploadPaths {
     part: PathBuf,
     record: PathBuf,
+    offset: PathBuf,
     uploads_dir: PathBuf,
     blob: PathBuf,
 }
@@ -875,6 +919,7 @@ fn publish_upload(
     if actual != record.sha256 {
         remove_if_file(&paths.part)?;
         remove_if_file(&paths.record)?;
+        remove_if_file(&paths.offset)?;
         return Err(BlobError::WholeFileHashMismatch {
             declared: record.sha256,
             actual,
@@ -900,6 +945,8 @@ fn publish_upload(
     record.offset = record.length;
     record.updated_at = Utc::now();
     write_record(&paths.uploads_dir, &paths.record, &record)?;
+    // The record says complete now; the offset file has nothing left to say.
+    remove_if_file(&paths.offset)?;
     Ok(record)
 }
 

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use fieldbook_domain::{
     AssignmentStatus, Installation, InstallationAssignment, InstallationId, InstallationStatus,
-    Lead, Role, SignaturePoint, SignatureStroke, Survey, Team, TimeSlot, User,
+    Lead, Role, Survey, Team, TimeSlot, User,
 };
 use fieldbook_store::{
     RecordKind, ServerBatch, SignatureInput, Store, Tombstone, TombstoneReason, Versioned,
@@ -220,47 +220,14 @@ pub fn job_left_scope(id: Uuid) -> Tombstone {
     left_scope(RecordKind::Installation, id)
 }
 
-/// A real PNG of `w`×`h` pixels.
-pub fn png_bytes(w: u32, h: u32, seed: u8) -> Vec<u8> {
-    let img = image::RgbImage::from_fn(w, h, |x, y| {
-        image::Rgb([(x as u8).wrapping_add(seed), y as u8, seed])
-    });
-    let mut out = std::io::Cursor::new(Vec::new());
-    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
-    out.into_inner()
-}
+#[allow(unused_imports)] // each test binary uses a different subset
+pub use fieldbook_testkit::{png_bytes, write_jpeg};
 
-/// Writes a real JPEG photo to `dir/name` and returns its path.
-pub fn write_jpeg(dir: &Path, name: &str, seed: u8) -> PathBuf {
-    let img = image::RgbImage::from_fn(64, 48, |x, y| {
-        image::Rgb([
-            (x as u8).wrapping_mul(3).wrapping_add(seed),
-            (y as u8) * 2,
-            seed,
-        ])
-    });
-    let path = dir.join(name);
-    img.save_with_format(&path, image::ImageFormat::Jpeg)
-        .unwrap();
-    path
-}
-
+/// The customer's signature as the signature pad hands it to the store.
 pub fn signature(signer: &str) -> SignatureInput {
     SignatureInput {
-        png: png_bytes(120, 40, 7),
-        strokes: vec![SignatureStroke {
-            pen_color: "#000".into(),
-            min_width: 0.5,
-            max_width: 2.5,
-            points: (0..20)
-                .map(|i| SignaturePoint {
-                    x: f64::from(i) * 3.0,
-                    y: 10.0 + f64::from(i % 5),
-                    pressure: 0.5,
-                    time: 1_700_000_000_000.0 + f64::from(i) * 16.0,
-                })
-                .collect(),
-        }],
+        png: fieldbook_testkit::signature_png(),
+        strokes: fieldbook_testkit::signature_strokes(),
         signer_name: signer.into(),
     }
 }

@@ -18,8 +18,7 @@ use chrono::{NaiveDate, Utc};
 use fieldbook_domain::lifecycle::StartRequest;
 use fieldbook_domain::{
     Installation, InstallationAssignment, InstallationMedia, InstallationReport,
-    InstallationStatus, MutationKind, ReportDraft, Role, Sha256Hex, SignaturePoint,
-    SignatureStroke, TimeSlot,
+    InstallationStatus, MutationKind, ReportDraft, Role, Sha256Hex, TimeSlot,
 };
 use fieldbook_protocol::{AssignRequest, MutationOutcome, PullPage, TransitionRequest};
 use fieldbook_server::storage::{Scope, StorageError};
@@ -58,7 +57,7 @@ impl Central {
     }
 
     pub fn url(&self) -> String {
-        self.server.url()
+        self.server.base_url()
     }
 
     pub fn is_up(&self) -> bool {
@@ -93,12 +92,12 @@ impl Central {
     }
 
     pub fn create_team(&self, name: &str, members: &[Uuid]) -> Uuid {
-        self.server.add_team(name, members)
+        self.server.ops().add_team(name, members)
     }
 
     /// Plans an installation for `customer`; returns its id.
     pub fn create_installation(&self, customer: &str) -> Uuid {
-        self.server.create_installation(customer)
+        self.server.ops().create_installation(customer)
     }
 
     pub fn assign(&self, installation: Uuid, team: Uuid) -> Result<Uuid, String> {
@@ -885,19 +884,7 @@ pub fn write_video(path: &Path, seed: u64, bytes: usize) {
 pub fn signature(n: u64) -> SignatureInput {
     SignatureInput {
         png: unique_png(n ^ 0xA5A5),
-        strokes: vec![SignatureStroke {
-            pen_color: "#000".into(),
-            min_width: 0.5,
-            max_width: 2.5,
-            points: (0..12)
-                .map(|i| SignaturePoint {
-                    x: f64::from(i) * 3.0,
-                    y: 10.0 + f64::from(i % 5),
-                    pressure: 0.5,
-                    time: 1_700_000_000_000.0 + f64::from(i) * 16.0,
-                })
-                .collect(),
-        }],
+        strokes: fieldbook_testkit::signature_strokes(),
         signer_name: "Olivia Smith".into(),
     }
 }

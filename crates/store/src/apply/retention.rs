@@ -5,10 +5,12 @@
 //! this removes the ones a device already holds.
 
 use chrono::NaiveDate;
-use uuid::Uuid;
 
-use crate::sync_state::{delete_installation, has_unsent_work};
-use crate::{Result, Store};
+use super::in_transaction;
+use crate::error::Result;
+use crate::local_state::left_scope::{has_unsent_work, remove_installation};
+use crate::rows::installations;
+use crate::Store;
 
 impl Store {
     /// Removes the closed and cancelled installations last changed before
@@ -16,21 +18,12 @@ impl Store {
     /// work, an unsubmitted or superseded draft), with their lead, survey,
     /// assignments, report and media rows. Returns how many left.
     pub fn remove_retired_installations(&mut self, changed_before: NaiveDate) -> Result<usize> {
+        // Leads and installations carry search text.
         self.search_index.get_mut().take();
-        self.in_write_transaction(|tx, _| {
-            let candidates: Vec<String> = tx
-                .prepare_cached(
-                    "SELECT id FROM installations WHERE status IN ('closed', 'cancelled')
-                       AND substr(updated_at, 1, 10) < ?1",
-                )?
-                .query_map([changed_before.to_string()], |r| r.get(0))?
-                .collect::<rusqlite::Result<_>>()?;
+        in_transaction(self, |tx, _| {
             let mut removed = 0;
-            for id in candidates {
-                let Ok(id) = Uuid::parse_str(&id) else {
-                    continue;
-                };
-                if !has_unsent_work(tx, id)? && delete_installation(tx, id)? {
+            for id in installations::retired_before(tx, changed_before)? {
+                if !has_unsent_work(tx, id)? && remove_installation(tx, id)? {
                     removed += 1;
                 }
             }

@@ -1,17 +1,16 @@
-//! Held work on the device: what the server received for a job that had left
+//! Rows of `held_work`. Held work on the device: what the server received for a job that had left
 //! this device's scope (ops withdrew or reassigned the assignment, or removed
 //! the technician from the team) and keeps for Central Ops to decide on. It
 //! is not an error and not in needs-attention: the job shows "received,
 //! waiting for Central Ops", then the decision, which the pull brings.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::db::{get_choice, get_opt_ts, get_ts, get_uuid, ts};
 use crate::error::Result;
-use crate::Store;
 
 /// Where held work stands (the server's decision).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,8 +94,8 @@ pub(crate) fn record_held(
     Ok(())
 }
 
-/// Applies a pulled held record: its status and decision, for a job on this
-/// device (a device that never had the job has nothing to show it on).
+/// Writes a pulled held record: its status and decision (never an older
+/// version over a newer one).
 pub(crate) fn apply_pulled(
     conn: &Connection,
     held: &ServerHeldWork,
@@ -105,8 +104,7 @@ pub(crate) fn apply_pulled(
     conn.prepare_cached(
         "INSERT INTO held_work (id, installation_id, status, message, decision_reason,
                                 decided_at, received_at, server_version)
-         SELECT ?1, ?2, ?3, '', ?4, ?5, ?6, ?7
-         WHERE EXISTS (SELECT 1 FROM installations WHERE id = ?2)
+         VALUES (?1, ?2, ?3, '', ?4, ?5, ?6, ?7)
          ON CONFLICT (id) DO UPDATE SET status = excluded.status,
              decision_reason = excluded.decision_reason, decided_at = excluded.decided_at,
              server_version = excluded.server_version
@@ -144,49 +142,18 @@ pub(crate) fn for_installation(conn: &Connection, installation_id: Uuid) -> Resu
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-/// The installation a held outbox entry was about: the entry's own, or
-/// for a caption / removal the photo's.
-pub(crate) fn entry_installation(
-    conn: &Connection,
-    installation_id: Option<Uuid>,
-    mutation: &fieldbook_domain::Mutation,
-) -> Result<Option<Uuid>> {
-    if installation_id.is_some() {
-        return Ok(installation_id);
-    }
-    let media_id = match mutation {
-        fieldbook_domain::Mutation::MediaCaption { media_id, .. }
-        | fieldbook_domain::Mutation::MediaRemove { media_id } => *media_id,
-        _ => return Ok(None),
-    };
+/// Whether the job has held work (the technician must see Central Ops'
+/// decision).
+pub(crate) fn exists_for_installation(conn: &Connection, installation_id: Uuid) -> Result<bool> {
     Ok(conn
-        .prepare_cached("SELECT installation_id FROM installation_media WHERE id = ?1")?
-        .query_row([media_id.to_string()], |r| get_uuid(r, 0))
-        .optional()?)
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM held_work WHERE installation_id = ?1)")?
+        .query_row([installation_id.to_string()], |r| r.get(0))?)
 }
 
-impl Store {
-    /// Held work on one job (see [`HeldWork`]).
-    pub fn held_work(&self, installation_id: Uuid) -> Result<Vec<HeldWork>> {
-        for_installation(&self.conn, installation_id)
-    }
-
-    /// The technician has seen Central Ops' decision and lets it go. Only
-    /// decided work can be dismissed (waiting work is still theirs to see);
-    /// a job kept only for it (it left this device's scope) goes with it.
-    /// Returns whether anything was dismissed.
-    pub fn dismiss_held_work(&mut self, installation_id: Uuid) -> Result<bool> {
-        self.search_index.get_mut().take();
-        self.in_write_transaction(|tx, _| {
-            let n = tx
-                .prepare_cached(
-                    "DELETE FROM held_work WHERE installation_id = ?1 AND status != 'waiting'",
-                )?
-                .execute([installation_id.to_string()])?;
-            if n > 0 {
-                crate::sync_state::remove_if_left_scope_and_sent(tx, installation_id)?;
-            }
-            Ok(n > 0)
-        })
-    }
+/// Deletes the job's decided held work; returns whether there was any.
+pub(crate) fn delete_decided(conn: &Connection, installation_id: Uuid) -> Result<bool> {
+    let n = conn
+        .prepare_cached("DELETE FROM held_work WHERE installation_id = ?1 AND status != 'waiting'")?
+        .execute([installation_id.to_string()])?;
+    Ok(n > 0)
 }

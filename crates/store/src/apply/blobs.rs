@@ -1,0 +1,30 @@
+//! The blob upload queue's progress, as the uploader learns it from the
+//! server.
+
+use chrono::Utc;
+use fieldbook_domain::Sha256Hex;
+
+use super::in_transaction;
+use crate::error::Result;
+use crate::rows::blobs;
+use crate::Store;
+
+impl Store {
+    /// Remembers the tus upload URL and the offset the server confirmed, so an
+    /// upload resumes after a crash or restart.
+    pub fn set_blob_upload_progress(
+        &mut self,
+        sha256: &Sha256Hex,
+        upload_url: Option<&str>,
+        upload_offset: u64,
+    ) -> Result<()> {
+        in_transaction(self, |tx, _| {
+            blobs::set_progress(tx, sha256, upload_url, upload_offset)
+        })
+    }
+
+    /// The server has the whole blob (uploaded, or it already had the hash).
+    pub fn mark_blob_uploaded(&mut self, sha256: &Sha256Hex) -> Result<()> {
+        in_transaction(self, |tx, _| blobs::mark_uploaded(tx, sha256, Utc::now()))
+    }
+}

@@ -1,0 +1,236 @@
+//! One pull page: its records are upserted (referenced rows first; reports
+//! and media after their installation, or kept waiting for it), its
+//! tombstones applied, pending local mutations re-applied on top, and the
+//! scope's cursor advanced — all in one transaction.
+
+use std::collections::HashSet;
+
+use chrono::Utc;
+use fieldbook_domain::{
+    Installation, InstallationAssignment, InstallationMedia, InstallationReport, Lead, Survey,
+    Team, User,
+};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::{in_transaction, pulled, tombstones};
+use crate::db::to_json;
+use crate::error::Result;
+use crate::local_state::rebase;
+use crate::rows::{assignments, awaiting, held_work, installations, leads, people, sync_state};
+use crate::search;
+use crate::Store;
+
+/// A server row and the change sequence it was read at.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Versioned<T> {
+    pub record: T,
+    pub server_version: i64,
+}
+
+/// A submitted report as the server has it (submitted here or on another
+/// device of the team).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServerReport {
+    pub report: InstallationReport,
+    /// The server has the signature PNG (true when the report is unsigned).
+    pub signature_on_server: bool,
+}
+
+/// A photo or video record as the server has it (attached here or on
+/// another device).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServerMedia {
+    pub media: InstallationMedia,
+    /// The server has the bytes (false while the upload is under way).
+    pub file_on_server: bool,
+}
+
+/// One pull page.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ServerBatch {
+    /// Which cursor this page advances (e.g. "installations").
+    pub scope: String,
+    /// The cursor to resume from after this page.
+    pub cursor: i64,
+    pub users: Vec<Versioned<User>>,
+    pub teams: Vec<Versioned<Team>>,
+    pub leads: Vec<Versioned<Lead>>,
+    pub surveys: Vec<Versioned<Survey>>,
+    pub installations: Vec<Versioned<Installation>>,
+    pub assignments: Vec<Versioned<InstallationAssignment>>,
+    pub reports: Vec<Versioned<ServerReport>>,
+    pub media: Vec<Versioned<ServerMedia>>,
+    /// Records that left this device's scope or were deleted, in the
+    /// server's order.
+    pub tombstones: Vec<Tombstone>,
+    /// This user's held work (status and Central Ops' decision).
+    #[serde(default)]
+    pub held_work: Vec<Versioned<crate::rows::held_work::ServerHeldWork>>,
+}
+
+/// The kinds of record a tombstone can name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordKind {
+    Installation,
+    Assignment,
+    Report,
+    Media,
+    Lead,
+    Survey,
+    Team,
+    User,
+}
+
+/// Why the server sent a tombstone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TombstoneReason {
+    /// The record still exists but this device no longer sees it (the job
+    /// was reassigned, the assignment withdrawn, the user left the team).
+    LeftScope,
+    /// The record was deleted (a photo or video removed by its uploader).
+    Deleted,
+}
+
+/// "Delete your local copy of this record" — unless it holds work this
+/// device has not sent (see [`Store::apply_server_batch`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tombstone {
+    pub kind: RecordKind,
+    pub id: Uuid,
+    pub reason: TombstoneReason,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ApplyOutcome {
+    pub upserted: usize,
+    pub deleted: usize,
+    /// Tombstoned installations kept because they hold work the server has not
+    /// received yet (outbox entries, an unsubmitted or superseded report
+    /// draft): nothing typed by a technician is discarded. Their tombstoned
+    /// assignments, reports, media, lead and survey stay with them.
+    pub kept: Vec<Uuid>,
+    /// Installations, assignments and photos / videos whose pending local
+    /// mutations were re-applied on top of the server's row.
+    pub rebased: usize,
+    /// Pulled reports and photos / videos waiting for their installation,
+    /// which a later page brings (they are placed then).
+    pub awaiting_installation: usize,
+}
+
+impl Store {
+    /// Applies one pull page in one transaction: snapshots are upserted
+    /// (referenced rows first; submitted reports and media after their
+    /// installation, or kept waiting for it), tombstoned installations
+    /// removed, pending local mutations re-applied on top, and the scope's
+    /// cursor advanced. If anything fails, nothing of the page is kept and
+    /// the cursor stays.
+    pub fn apply_server_batch(&mut self, batch: &ServerBatch) -> Result<ApplyOutcome> {
+        // Leads, installations and tombstones change search text; also on
+        // failure, a rebuild is cheaper than reasoning about a rollback.
+        self.search_index.get_mut().take();
+        in_transaction(self, |tx, files| {
+            let mut outcome = ApplyOutcome::default();
+            for v in &batch.users {
+                people::upsert_user(tx, &v.record, v.server_version)?;
+            }
+            for v in &batch.teams {
+                people::upsert_team(tx, &v.record, v.server_version)?;
+            }
+            for v in &batch.leads {
+                leads::upsert_lead(tx, &v.record, v.server_version)?;
+                installations::refresh_search_for_lead(
+                    tx,
+                    v.record.id,
+                    &search::lead_text(&v.record),
+                )?;
+            }
+            for v in &batch.surveys {
+                leads::upsert_survey(tx, &v.record, v.server_version)?;
+            }
+            let mut touched = HashSet::new();
+            for v in &batch.installations {
+                let inst = &v.record;
+                let rowid = installations::upsert(tx, inst, v.server_version)?;
+                let lead_part = leads::load_lead(tx, inst.lead_id)?
+                    .map(|l| search::lead_text(&l))
+                    .unwrap_or_default();
+                installations::write_search_text(
+                    tx,
+                    rowid,
+                    &search::installation_text(&lead_part, inst.installation_id.as_str()),
+                )?;
+                touched.insert(inst.id);
+            }
+            for v in &batch.assignments {
+                assignments::upsert(tx, &v.record, v.server_version)?;
+            }
+            // Reports and media after the installations they reference;
+            // those still without one wait for the page that brings it.
+            let mut touched_media = pulled::place_waiting(tx, files)?;
+            for v in &batch.reports {
+                let report = &v.record.report;
+                if installations::exists(tx, report.installation_id)? {
+                    pulled::apply_report(tx, files, &v.record, v.server_version)?;
+                } else {
+                    awaiting::park(
+                        tx,
+                        "report",
+                        report.id,
+                        report.installation_id,
+                        v.server_version,
+                        &to_json(&v.record),
+                    )?;
+                }
+            }
+            for v in &batch.media {
+                let m = &v.record.media;
+                if installations::exists(tx, m.installation_id)? {
+                    pulled::apply_media(tx, files, &v.record, v.server_version)?;
+                    touched_media.insert(m.id);
+                } else {
+                    awaiting::park(
+                        tx,
+                        "media",
+                        m.id,
+                        m.installation_id,
+                        v.server_version,
+                        &to_json(&v.record),
+                    )?;
+                }
+            }
+            for v in &batch.installations {
+                pulled::reopen_if_sent_back(tx, v.record.id, v.record.status)?;
+            }
+            outcome.upserted = batch.users.len()
+                + batch.teams.len()
+                + batch.leads.len()
+                + batch.surveys.len()
+                + batch.installations.len()
+                + batch.assignments.len()
+                + batch.reports.len()
+                + batch.media.len();
+            for tombstone in &batch.tombstones {
+                tombstones::apply(tx, tombstone, &mut outcome)?;
+            }
+            for v in &batch.held_work {
+                // Only for a job on this device: a device that never had
+                // the job has nothing to show it on.
+                if installations::exists(tx, v.record.installation_id)? {
+                    held_work::apply_pulled(tx, &v.record, v.server_version)?;
+                }
+            }
+            if !batch.installations.is_empty()
+                || !batch.assignments.is_empty()
+                || !touched_media.is_empty()
+            {
+                outcome.rebased = rebase::rebase_pending(tx, &touched, &touched_media)?;
+            }
+            outcome.awaiting_installation = awaiting::count(tx)?;
+            sync_state::set_cursor(tx, &batch.scope, batch.cursor, Utc::now())?;
+            Ok(outcome)
+        })
+    }
+}

@@ -1,0 +1,113 @@
+//! Rows of `leads` (the customer) and `surveys`.
+
+use fieldbook_domain::{Lead, Survey};
+use rusqlite::{params, Connection, OptionalExtension};
+use uuid::Uuid;
+
+use crate::db::{get_ts, get_uuid, ts};
+use crate::error::Result;
+
+pub(crate) fn load_lead(conn: &Connection, id: Uuid) -> Result<Option<Lead>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT id, customer_name, phone, email, address_line1, address_line2, city, postcode,
+                    latitude, longitude, installer_notes
+             FROM leads WHERE id = ?1",
+        )?
+        .query_row([id.to_string()], |r| {
+            Ok(Lead {
+                id: get_uuid(r, 0)?,
+                customer_name: r.get(1)?,
+                phone: r.get(2)?,
+                email: r.get(3)?,
+                address_line1: r.get(4)?,
+                address_line2: r.get(5)?,
+                city: r.get(6)?,
+                postcode: r.get(7)?,
+                latitude: r.get(8)?,
+                longitude: r.get(9)?,
+                installer_notes: r.get(10)?,
+            })
+        })
+        .optional()?)
+}
+
+pub(crate) fn load_survey(conn: &Connection, id: Uuid) -> Result<Option<Survey>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT id, lead_id, approved_at, surveyor_notes, recommended_charger_model,
+                    main_fuse_amps, supply_capacity_kva, cable_run_length_m, photos_count
+             FROM surveys WHERE id = ?1",
+        )?
+        .query_row([id.to_string()], |r| {
+            Ok(Survey {
+                id: get_uuid(r, 0)?,
+                lead_id: get_uuid(r, 1)?,
+                approved_at: get_ts(r, 2)?,
+                surveyor_notes: r.get(3)?,
+                recommended_charger_model: r.get(4)?,
+                main_fuse_amps: r.get(5)?,
+                supply_capacity_kva: r.get(6)?,
+                cable_run_length_m: r.get(7)?,
+                photos_count: r.get(8)?,
+            })
+        })
+        .optional()?)
+}
+
+pub(crate) fn upsert_lead(conn: &Connection, lead: &Lead, server_version: i64) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO leads (id, customer_name, phone, email, address_line1,
+             address_line2, city, postcode, latitude, longitude, installer_notes, server_version)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+    )?
+    .execute(params![
+        lead.id.to_string(),
+        lead.customer_name,
+        lead.phone,
+        lead.email,
+        lead.address_line1,
+        lead.address_line2,
+        lead.city,
+        lead.postcode,
+        lead.latitude,
+        lead.longitude,
+        lead.installer_notes,
+        server_version,
+    ])?;
+    Ok(())
+}
+
+pub(crate) fn upsert_survey(conn: &Connection, survey: &Survey, server_version: i64) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO surveys (id, lead_id, approved_at, surveyor_notes,
+             recommended_charger_model, main_fuse_amps, supply_capacity_kva, cable_run_length_m,
+             photos_count, server_version)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    )?
+    .execute(params![
+        survey.id.to_string(),
+        survey.lead_id.to_string(),
+        ts(&survey.approved_at),
+        survey.surveyor_notes,
+        survey.recommended_charger_model,
+        survey.main_fuse_amps,
+        survey.supply_capacity_kva,
+        survey.cable_run_length_m,
+        survey.photos_count,
+        server_version,
+    ])?;
+    Ok(())
+}
+
+pub(crate) fn delete_lead(conn: &Connection, id: &str) -> Result<usize> {
+    Ok(conn
+        .prepare_cached("DELETE FROM leads WHERE id = ?1")?
+        .execute([id])?)
+}
+
+pub(crate) fn delete_survey(conn: &Connection, id: &str) -> Result<usize> {
+    Ok(conn
+        .prepare_cached("DELETE FROM surveys WHERE id = ?1")?
+        .execute([id])?)
+}

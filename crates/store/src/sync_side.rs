@@ -1,0 +1,123 @@
+//! The narrow handle the sync engine works through: what sign-in, push,
+//! pull and blob uploads need of the store, and nothing of the technician's
+//! actions or the screens' reads. `fieldbook-sync` reaches the store only
+//! through [`Store::sync_side`].
+
+use fieldbook_domain::{Sha256Hex, User};
+use uuid::Uuid;
+
+use crate::error::Result;
+use crate::{ApplyOutcome, BlobUpload, OutboxCounts, OutboxEntry, ServerBatch, Session, Store};
+
+/// The store as the sync engine sees it (borrowed for one short step: the
+/// engine never holds it across an `.await`).
+#[derive(Debug)]
+pub struct SyncSide<'a> {
+    store: &'a mut Store,
+}
+
+impl Store {
+    /// The handle the sync engine uses.
+    pub fn sync_side(&mut self) -> SyncSide<'_> {
+        SyncSide { store: self }
+    }
+}
+
+impl SyncSide<'_> {
+    // ---- who syncs -------------------------------------------------------------
+
+    pub fn device_id(&self) -> Uuid {
+        self.store.device_id()
+    }
+
+    pub fn session(&self) -> Result<Option<Session>> {
+        self.store.session()
+    }
+
+    /// See [`Store::sign_in`].
+    pub fn sign_in(&mut self, user: &User, team_ids: &[Uuid]) -> Result<Session> {
+        self.store.sign_in(user, team_ids)
+    }
+
+    /// See [`Store::sign_out`].
+    pub fn sign_out(&mut self) -> Result<()> {
+        self.store.sign_out()
+    }
+
+    // ---- push ------------------------------------------------------------------
+
+    pub fn outbox_counts(&self) -> Result<OutboxCounts> {
+        self.store.outbox_counts()
+    }
+
+    pub fn pending_outbox(&self, limit: usize) -> Result<Vec<OutboxEntry>> {
+        self.store.pending_outbox(limit)
+    }
+
+    /// See [`Store::acknowledge_outbox`].
+    pub fn acknowledge_outbox(&mut self, mutation_id: Uuid, applied_version: i64) -> Result<bool> {
+        self.store.acknowledge_outbox(mutation_id, applied_version)
+    }
+
+    /// See [`Store::hold_outbox_entry`].
+    pub fn hold_outbox_entry(
+        &mut self,
+        mutation_id: Uuid,
+        held_work_id: Uuid,
+        message: &str,
+    ) -> Result<bool> {
+        self.store
+            .hold_outbox_entry(mutation_id, held_work_id, message)
+    }
+
+    /// See [`Store::record_push_failure`].
+    pub fn record_push_failure(&mut self, mutation_id: Uuid, error: &str) -> Result<()> {
+        self.store.record_push_failure(mutation_id, error)
+    }
+
+    /// See [`Store::move_to_needs_attention`].
+    pub fn move_to_needs_attention(&mut self, mutation_id: Uuid, reason: &str) -> Result<()> {
+        self.store.move_to_needs_attention(mutation_id, reason)
+    }
+
+    // ---- pull ------------------------------------------------------------------
+
+    pub fn sync_cursor(&self, scope: &str) -> Result<Option<i64>> {
+        self.store.sync_cursor(scope)
+    }
+
+    /// See [`Store::apply_server_batch`].
+    pub fn apply_server_batch(&mut self, batch: &ServerBatch) -> Result<ApplyOutcome> {
+        self.store.apply_server_batch(batch)
+    }
+
+    /// See [`Store::remove_retired_installations`].
+    pub fn remove_retired_installations(
+        &mut self,
+        changed_before: chrono::NaiveDate,
+    ) -> Result<usize> {
+        self.store.remove_retired_installations(changed_before)
+    }
+
+    // ---- blob uploads ------------------------------------------------------------
+
+    pub fn blobs_pending_upload(&self, limit: usize) -> Result<Vec<BlobUpload>> {
+        self.store.blobs_pending_upload(limit)
+    }
+
+    /// See [`Store::set_blob_upload_progress`].
+    pub fn set_blob_upload_progress(
+        &mut self,
+        sha256: &Sha256Hex,
+        upload_url: Option<&str>,
+        upload_offset: u64,
+    ) -> Result<()> {
+        self.store
+            .set_blob_upload_progress(sha256, upload_url, upload_offset)
+    }
+
+    /// See [`Store::mark_blob_uploaded`].
+    pub fn mark_blob_uploaded(&mut self, sha256: &Sha256Hex) -> Result<()> {
+        self.store.mark_blob_uploaded(sha256)
+    }
+}

@@ -1,0 +1,214 @@
+//! Chunk bodies: a blocking thread reads and hashes the next chunk (for its
+//! `Upload-Checksum`) while the current one is sent, and each PATCH body is
+//! streamed from the file in small pieces, so memory stays flat whatever
+//! the chunk size.
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+use tokio::sync::mpsc;
+
+/// Size of the pieces a chunk body is streamed in.
+const BODY_PIECE: usize = 1 << 20;
+/// Pieces read ahead of the socket.
+const BODY_PIECES_AHEAD: usize = 4;
+
+/// One PATCH: where, how long, and the checksum of those bytes.
+pub(super) struct Chunk {
+    pub(super) offset: u64,
+    pub(super) len: u64,
+    pub(super) digest: [u8; 32],
+}
+
+/// A chunk's bytes streamed from the file as a request body: a blocking
+/// thread reads `BODY_PIECE`s, at most `BODY_PIECES_AHEAD` ahead of the
+/// socket. A file that ends early ends the body with an error (the request
+/// fails; the next hash pass reports the file).
+pub(super) struct FileRegion {
+    pieces: mpsc::Receiver<std::io::Result<Vec<u8>>>,
+}
+
+impl FileRegion {
+    pub(super) fn spawn(path: PathBuf, offset: u64, len: u64) -> FileRegion {
+        let (tx, rx) = mpsc::channel(BODY_PIECES_AHEAD);
+        tokio::task::spawn_blocking(move || {
+            let read = || -> std::io::Result<()> {
+                let mut file = File::open(&path)?;
+                file.seek(SeekFrom::Start(offset))?;
+                let mut left = len;
+                while left > 0 {
+                    let want = left.min(BODY_PIECE as u64);
+                    let mut piece = Vec::with_capacity(want as usize);
+                    (&mut file).take(want).read_to_end(&mut piece)?;
+                    if piece.is_empty() {
+                        return Err(std::io::ErrorKind::UnexpectedEof.into());
+                    }
+                    left -= piece.len() as u64;
+                    if tx.blocking_send(Ok(piece)).is_err() {
+                        return Ok(()); // the request was dropped
+                    }
+                }
+                Ok(())
+            };
+            if let Err(err) = read() {
+                let _ = tx.blocking_send(Err(err));
+            }
+        });
+        FileRegion { pieces: rx }
+    }
+}
+
+impl futures_core::Stream for FileRegion {
+    type Item = std::io::Result<Vec<u8>>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        self.pieces.poll_recv(cx)
+    }
+}
+
+/// Hashes `path` from `start` to `length` chunk by chunk on a blocking
+/// thread. A chunk is hashed only once the channel has room, i.e. once the
+/// previous one was taken for sending: the hashing stays one chunk ahead.
+/// Dropping the receiver stops the reader.
+pub(super) fn spawn_chunk_reader(
+    path: PathBuf,
+    start: u64,
+    length: u64,
+    chunk_size: usize,
+) -> mpsc::Receiver<std::io::Result<Chunk>> {
+    let (tx, rx) = mpsc::channel(1);
+    let runtime = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || {
+        let result = read_chunks(&path, start, length, chunk_size, &mut || {
+            runtime.block_on(tx.reserve()).ok()
+        });
+        if let Err(err) = result {
+            // Nobody may be listening any more; that is fine.
+            let _ = tx.blocking_send(Err(err));
+        }
+    });
+    rx
+}
+
+/// Room for one chunk in the reader's channel.
+type ChunkSlot<'a> = mpsc::Permit<'a, std::io::Result<Chunk>>;
+
+/// The reading half of [`spawn_chunk_reader`]. `slot` waits for room for
+/// the next chunk and returns `None` when the consumer is gone.
+fn read_chunks<'a>(
+    path: &Path,
+    start: u64,
+    length: u64,
+    chunk_size: usize,
+    slot: &mut dyn FnMut() -> Option<ChunkSlot<'a>>,
+) -> std::io::Result<()> {
+    let mut file = File::open(path)?;
+    file.seek(SeekFrom::Start(start))?;
+    let mut offset = start;
+    let mut buffer = vec![0u8; BODY_PIECE];
+    while offset < length {
+        let Some(slot) = slot() else {
+            return Ok(());
+        };
+        let len = (length - offset).min(chunk_size as u64);
+        let mut hasher = Sha256::new();
+        let mut left = len;
+        while left > 0 {
+            let want = left.min(buffer.len() as u64) as usize;
+            let n = file.read(&mut buffer[..want])?;
+            if n == 0 {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    format!("the file ends at {} bytes", offset + len - left),
+                ));
+            }
+            hasher.update(&buffer[..n]);
+            left -= n as u64;
+        }
+        slot.send(Ok(Chunk {
+            offset,
+            len,
+            digest: hasher.finalize().into(),
+        }));
+        offset += len;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fieldbook_domain::Sha256Hex;
+
+    fn collect(path: &Path, start: u64, length: u64, chunk: usize) -> std::io::Result<Vec<Chunk>> {
+        let (tx, mut rx) = mpsc::channel(1024);
+        read_chunks(path, start, length, chunk, &mut || tx.try_reserve().ok())?;
+        let mut out = Vec::new();
+        while let Ok(read) = rx.try_recv() {
+            out.push(read?);
+        }
+        Ok(out)
+    }
+
+    fn file_with(bytes: &[u8]) -> tempfile::NamedTempFile {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        std::io::Write::write_all(&mut file, bytes).unwrap();
+        file
+    }
+
+    #[test]
+    fn chunks_cover_the_file_with_their_own_checksums() {
+        let bytes: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
+        let file = file_with(&bytes);
+        let chunks = collect(file.path(), 0, bytes.len() as u64, 4096).unwrap();
+        assert_eq!(
+            chunks.iter().map(|c| (c.offset, c.len)).collect::<Vec<_>>(),
+            vec![(0, 4096), (4096, 4096), (8192, 1808)]
+        );
+        for c in &chunks {
+            let range = c.offset as usize..(c.offset + c.len) as usize;
+            assert_eq!(c.digest, Sha256Hex::digest(&bytes[range]).to_bytes());
+        }
+    }
+
+    #[test]
+    fn a_resumed_read_starts_at_the_offset() {
+        let bytes = vec![7u8; 5000];
+        let file = file_with(&bytes);
+        let chunks = collect(file.path(), 3000, 5000, 4096).unwrap();
+        assert_eq!(chunks.len(), 1);
+        assert_eq!((chunks[0].offset, chunks[0].len), (3000, 2000));
+        assert_eq!(chunks[0].digest, Sha256Hex::digest(&[7u8; 2000]).to_bytes());
+    }
+
+    #[test]
+    fn a_file_shorter_than_recorded_is_an_unexpected_eof() {
+        let file = file_with(&[1u8; 100]);
+        let err = collect(file.path(), 0, 150, 64).err().unwrap();
+        assert_eq!(err.kind(), std::io::ErrorKind::UnexpectedEof);
+    }
+
+    #[test]
+    fn the_reader_reads_ahead_only_when_there_is_room() {
+        let file = file_with(&[0u8; 1000]);
+        // Room for two chunks and nobody taking them: the reader stops
+        // after two instead of reading the whole file into memory.
+        let (tx, mut rx) = mpsc::channel(2);
+        read_chunks(file.path(), 0, 1000, 100, &mut || tx.try_reserve().ok()).unwrap();
+        let mut offsets = Vec::new();
+        while let Ok(read) = rx.try_recv() {
+            offsets.push(read.unwrap().offset);
+        }
+        assert_eq!(offsets, vec![0, 100]);
+
+        // The consumer is gone: nothing is read.
+        let (tx, rx) = mpsc::channel::<std::io::Result<Chunk>>(2);
+        drop(rx);
+        read_chunks(file.path(), 0, 1000, 100, &mut || tx.try_reserve().ok()).unwrap();
+    }
+}

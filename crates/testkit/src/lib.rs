@@ -1,0 +1,24 @@
+//! Fieldbook's one test kit, shared by the server's, the sync engine's and
+//! the app's integration tests and benchmarks:
+//!
+//! - [`TestServer`]: the real `fieldbook-server` on 127.0.0.1 port 0 over a
+//!   temp data dir, which can be stopped and resumed on the same address
+//!   (the network pulled and plugged back) or restarted from disk;
+//! - [`Ops`]: Central Ops acting through the server library (the CLI's path),
+//!   and [`TestServer`]'s HTTP helpers acting through the admin API;
+//! - [`ProtocolDevice`] and [`TwoTeams`]: a client that speaks the sync
+//!   protocol by hand, and the two-team world scope tests need;
+//! - test media: real PNG/JPEG bytes, signatures and signed reports.
+
+mod media;
+mod ops;
+mod protocol_device;
+mod server;
+
+pub use media::{
+    drawn_signature, photo, png_bytes, signature_png, signature_strokes, signed_report, write_jpeg,
+};
+pub use ops::Ops;
+pub use protocol_device::{finish, is_applied, start, ProtocolDevice, TwoTeams};
+pub use protocol_device::{TECH_A, TECH_A2, TECH_B};
+pub use server::{installation_request, TestServer, OPS_USER, PASSWORD};

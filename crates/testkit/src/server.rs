@@ -1,0 +1,503 @@
+//! The real server on 127.0.0.1 over a temp data dir.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use fieldbook_domain::{Installation, InstallationMedia, InstallationReport, Role, Sha256Hex};
+use fieldbook_protocol::{
+    CreateInstallationRequest, CreateUserRequest, LeadInput, LoginResponse, PullPage, ReportEvent,
+    SurveyInput,
+};
+use fieldbook_server::{admin, AppState, PasswordHashing, RunningServer, ServerConfig};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use tempfile::TempDir;
+use uuid::Uuid;
+
+use crate::ops::Ops;
+
+/// The Central Ops user every [`TestServer`] starts with.
+pub const OPS_USER: &str = "ops";
+/// Every test user's password.
+pub const PASSWORD: &str = "correct horse battery";
+
+/// The server under test. It listens on one address for its whole life:
+/// [`stop`](Self::stop) and [`resume`](Self::resume) pull and plug the
+/// network; [`restart`](Self::restart) also reopens the data from disk.
+/// Dropping it stops the server, then deletes the data dir.
+pub struct TestServer {
+    config: ServerConfig,
+    pub state: AppState,
+    pub client: reqwest::Client,
+    running: Option<RunningServer>,
+    addr: SocketAddr,
+    /// The Central Ops user ([`OPS_USER`]).
+    pub ops_id: Uuid,
+    // Last: removed after the server stopped.
+    _dir: TempDir,
+}
+
+impl std::fmt::Debug for TestServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestServer")
+            .field("addr", &self.addr)
+            .field("up", &self.running.is_some())
+            .finish()
+    }
+}
+
+impl TestServer {
+    /// A server with the test-only fast password hashing, blob arrival
+    /// noticed within 100 ms, and the ops user.
+    pub async fn start() -> TestServer {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Like [`start`](Self::start), with settings adjusted by `adjust`.
+    pub async fn start_with(adjust: impl FnOnce(&mut ServerConfig)) -> TestServer {
+        Self::open(adjust, |server| server.add_user(OPS_USER, Role::Ops)).await
+    }
+
+    /// A server holding the demo data set `demo` (its users keep their demo
+    /// passwords; its first ops user plays [`ops`](Self::ops)).
+    pub async fn start_with_demo(demo: &fieldbook_demo::DemoData) -> TestServer {
+        Self::open(
+            |_| {},
+            |server| {
+                fieldbook_server::seed::import_demo(
+                    &server.state.storage,
+                    server.config.password_hashing,
+                    demo,
+                )
+                .expect("import the demo data");
+                demo.ops_users()
+                    .next()
+                    .expect("the demo data has an ops user")
+                    .user
+                    .id
+            },
+        )
+        .await
+    }
+
+    async fn open(
+        adjust: impl FnOnce(&mut ServerConfig),
+        seed: impl FnOnce(&TestServer) -> Uuid,
+    ) -> TestServer {
+        let dir = tempfile::tempdir().expect("server temp dir");
+        let mut config = ServerConfig::new(dir.path().join("server"));
+        config.password_hashing = PasswordHashing::insecure_fast_for_tests();
+        config.blob_arrival_poll = Duration::from_millis(100);
+        adjust(&mut config);
+        let state = AppState::open(config.clone()).expect("open server state");
+        let running = fieldbook_server::start(state.clone(), SocketAddr::from(([127, 0, 0, 1], 0)))
+            .await
+            .expect("start server");
+        let addr = running.addr;
+        let mut server = TestServer {
+            config,
+            state,
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(60))
+                .build()
+                .expect("http client"),
+            running: Some(running),
+            addr,
+            ops_id: Uuid::nil(),
+            _dir: dir,
+        };
+        server.ops_id = seed(&server);
+        server
+    }
+
+    /// `http://127.0.0.1:<port>`: the same for the server's whole life.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The base URL followed by `path` (which starts with `/`).
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url())
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn is_up(&self) -> bool {
+        self.running.is_some()
+    }
+
+    pub fn config(&self) -> &ServerConfig {
+        &self.config
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.config.data_dir
+    }
+
+    /// Stops listening (in-flight requests finish): to the devices, the
+    /// network is gone. The data stays; ops can keep working on it.
+    pub async fn stop(&mut self) {
+        if let Some(running) = self.running.take() {
+            // A hung shutdown fails the test instead of hanging it.
+            tokio::time::timeout(Duration::from_secs(30), running.shutdown())
+                .await
+                .expect("the server did not stop within 30 s")
+                .expect("graceful shutdown");
+        }
+    }
+
+    /// Serves the same data again on the same address. The port was free a
+    /// moment ago; retried briefly in case the OS holds it a little longer.
+    pub async fn resume(&mut self) {
+        assert!(self.running.is_none(), "the server is already up");
+        let mut last_error = None;
+        for _ in 0..50 {
+            match fieldbook_server::start(self.state.clone(), self.addr).await {
+                Ok(running) => {
+                    self.running = Some(running);
+                    return;
+                }
+                Err(e) => {
+                    last_error = Some(e);
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+        panic!("cannot listen on {} again: {last_error:?}", self.addr);
+    }
+
+    /// A full restart: stop, reopen the data dir from disk, serve on the
+    /// same address.
+    pub async fn restart(&mut self) {
+        self.stop().await;
+        self.state = AppState::open(self.config.clone()).expect("reopen server state");
+        self.resume().await;
+    }
+
+    /// Central Ops acting through the server library (the CLI's path).
+    pub fn ops(&self) -> Ops<'_> {
+        Ops::new(&self.state, self.ops_id)
+    }
+
+    /// Adds a user (password [`PASSWORD`]) through the admin functions.
+    pub fn add_user(&self, username: &str, role: Role) -> Uuid {
+        let request = CreateUserRequest {
+            username: username.into(),
+            full_name: format!("{username} Tester"),
+            role,
+            password: PASSWORD.into(),
+        };
+        admin::create_user(
+            &self.state.storage,
+            self.state.config.password_hashing,
+            &request,
+        )
+        .unwrap_or_else(|e| panic!("create user {username}: {e}"))
+        .record
+        .id
+    }
+
+    pub fn add_technician(&self, username: &str) -> Uuid {
+        self.add_user(username, Role::Technician)
+    }
+
+    // ---- HTTP ------------------------------------------------------------
+
+    pub async fn login(&self, username: &str) -> LoginResponse {
+        let response = self
+            .client
+            .post(self.url("/api/v1/auth/login"))
+            .json(&json!({"username": username, "password": PASSWORD}))
+            .send()
+            .await
+            .expect("login request");
+        assert_eq!(response.status(), StatusCode::OK, "login as {username}");
+        response.json().await.expect("login body")
+    }
+
+    pub async fn token(&self, username: &str) -> String {
+        self.login(username).await.token
+    }
+
+    /// Sends a request; returns status and JSON body (Null if none, a JSON
+    /// string if the body is not JSON).
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status();
+        let text = response.text().await.expect("body");
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        (status, value)
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: &Value) -> (StatusCode, Value) {
+        self.call(Method::POST, path, Some(token), Some(body)).await
+    }
+
+    /// One pull page (panics unless 200).
+    pub async fn pull(&self, token: &str, cursor: u64, limit: u32) -> PullPage {
+        let (status, body) = self
+            .get(
+                &format!("/api/v1/sync/pull?cursor={cursor}&limit={limit}"),
+                token,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "pull: {body}");
+        serde_json::from_value(body).expect("pull page")
+    }
+
+    /// Pulls until `has_more` is false; returns the pages.
+    pub async fn pull_all(&self, token: &str, mut cursor: u64, limit: u32) -> Vec<PullPage> {
+        let mut pages = Vec::new();
+        loop {
+            let page = self.pull(token, cursor, limit).await;
+            assert!(page.next_cursor >= cursor, "cursor went backwards");
+            cursor = page.next_cursor;
+            let more = page.has_more;
+            pages.push(page);
+            if !more {
+                return pages;
+            }
+        }
+    }
+
+    /// A team with the given members (HTTP admin route).
+    pub async fn add_team(&self, ops_token: &str, name: &str, members: &[Uuid]) -> Uuid {
+        let (status, body) = self
+            .post(
+                "/api/v1/admin/teams",
+                ops_token,
+                &json!({"name": name, "member_ids": members}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["record"]["id"].as_str().unwrap().parse().unwrap()
+    }
+
+    /// Plans an installation (HTTP admin route); returns its UUID.
+    pub async fn create_installation(&self, ops_token: &str, customer: &str) -> Uuid {
+        let request = installation_request(customer);
+        let (status, body) = self
+            .post(
+                "/api/v1/admin/installations",
+                ops_token,
+                &serde_json::to_value(&request).unwrap(),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["record"]["id"].as_str().unwrap().parse().unwrap()
+    }
+
+    /// Assigns an installation to a team; returns the assignment id.
+    pub async fn assign(&self, ops_token: &str, installation: Uuid, team: Uuid) -> Uuid {
+        let (status, body) = self
+            .post(
+                &format!("/api/v1/admin/installations/{installation}/assignments"),
+                ops_token,
+                &json!({"team_id": team, "is_primary": true}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["record"]["id"].as_str().unwrap().parse().unwrap()
+    }
+
+    pub async fn withdraw(&self, ops_token: &str, assignment: Uuid) {
+        let (status, body) = self
+            .post(
+                &format!("/api/v1/admin/assignments/{assignment}/withdraw"),
+                ops_token,
+                &json!({}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+
+    /// An ops lifecycle move; returns the answer.
+    pub async fn transition(
+        &self,
+        ops_token: &str,
+        installation: Uuid,
+        to: fieldbook_domain::InstallationStatus,
+    ) -> (StatusCode, Value) {
+        self.post(
+            &format!("/api/v1/admin/installations/{installation}/transition"),
+            ops_token,
+            &json!({"to": to, "reason": "test"}),
+        )
+        .await
+    }
+
+    /// A planned, confirmed installation assigned to `team`.
+    pub async fn confirmed_installation(&self, ops_token: &str, team: Uuid) -> Uuid {
+        let id = self.create_installation(ops_token, "Ada Customer").await;
+        self.assign(ops_token, id, team).await;
+        let (status, body) = self
+            .transition(
+                ops_token,
+                id,
+                fieldbook_domain::InstallationStatus::Confirmed,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        id
+    }
+
+    /// The installation record as `token`'s caller sees it.
+    pub async fn installation_status(&self, token: &str, id: Uuid) -> Value {
+        let (status, body) = self
+            .get(&format!("/api/v1/installations/{id}"), token)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["installation"]["record"].clone()
+    }
+
+    // ---- what the server holds ---------------------------------------------
+
+    pub fn report_events(&self, installation: Uuid) -> Vec<ReportEvent> {
+        self.state
+            .storage
+            .read(|db| db.report_events(installation))
+            .expect("read report events")
+    }
+
+    pub fn installation(&self, id: Uuid) -> Installation {
+        self.state
+            .storage
+            .read(|db| db.installation(id))
+            .expect("read installation")
+            .expect("installation on the server")
+            .record
+    }
+
+    pub fn report(&self, installation: Uuid) -> Option<InstallationReport> {
+        self.state
+            .storage
+            .read(|db| db.report_of(installation))
+            .expect("read report")
+            .map(|(report, _)| report.record)
+    }
+
+    /// A read-only connection to the server's database, for checks the
+    /// server library has no reader for (exactly-once counts).
+    pub fn database(&self) -> rusqlite::Connection {
+        rusqlite::Connection::open_with_flags(
+            fieldbook_server::storage::database_path(&self.config.data_dir),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .expect("open the server database read-only")
+    }
+
+    /// The single number a SQL count with one parameter answers.
+    pub fn count(&self, sql: &str, param: &str) -> u64 {
+        self.database()
+            .query_row(sql, [param], |r| r.get(0))
+            .expect(sql)
+    }
+
+    /// Media rows of an installation on the server.
+    pub fn media(&self, installation: Uuid) -> Vec<InstallationMedia> {
+        let db = self.database();
+        let mut stmt = db
+            .prepare("SELECT body FROM media WHERE installation_id = ?1")
+            .expect("prepare media query");
+        stmt.query_map([installation.to_string()], |r| r.get::<_, String>(0))
+            .expect("query media")
+            .map(|body| serde_json::from_str(&body.expect("media row")).expect("media body"))
+            .collect()
+    }
+
+    /// Mutations the server recorded from a device, any outcome.
+    pub fn mutations_from(&self, device_id: Uuid) -> u64 {
+        self.count(
+            "SELECT count(*) FROM mutations WHERE device_id = ?1",
+            &device_id.to_string(),
+        )
+    }
+
+    /// `(device_seq, mutation_id)` of every mutation the server recorded
+    /// from `device`, in sequence order.
+    pub fn mutations_of_device(&self, device: Uuid) -> Vec<(i64, String)> {
+        let db = self.database();
+        let mut stmt = db
+            .prepare(
+                "SELECT device_seq, mutation_id FROM mutations WHERE device_id = ?1
+                 ORDER BY device_seq",
+            )
+            .expect("prepare");
+        let rows = stmt
+            .query_map([device.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect("query");
+        rows.map(|r| r.expect("row")).collect()
+    }
+
+    /// The SHA-256 of the blob's bytes as stored on the server, if there
+    /// (streamed: test videos are large).
+    pub fn blob_digest(&self, sha256: &Sha256Hex) -> Option<Sha256Hex> {
+        use sha2::Digest;
+        let path = self.state.blobs.path_of(sha256)?;
+        let mut file = std::fs::File::open(path).ok()?;
+        let mut hasher = sha2::Sha256::new();
+        std::io::copy(&mut file, &mut hasher).expect("read the stored blob");
+        Some(Sha256Hex::from_bytes(hasher.finalize().into()))
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        // Dropping the running server signals its shutdown; the temp dir
+        // goes after it (field order).
+        self.running.take();
+    }
+}
+
+/// What ops type in to plan an installation for `customer` on 1 Dec 2026.
+pub fn installation_request(customer: &str) -> CreateInstallationRequest {
+    CreateInstallationRequest {
+        lead: LeadInput {
+            customer_name: customer.into(),
+            phone: "+44 20 7946 0000".into(),
+            email: "customer@example.com".into(),
+            address_line1: "1 Test Street".into(),
+            address_line2: String::new(),
+            city: "London".into(),
+            postcode: "N1 1AA".into(),
+            latitude: None,
+            longitude: None,
+            installer_notes: "Side gate".into(),
+        },
+        survey: SurveyInput {
+            approved_at: None,
+            surveyor_notes: "Brick wall".into(),
+            recommended_charger_model: "Zappi 7kW".into(),
+            main_fuse_amps: 100,
+            supply_capacity_kva: 23.0,
+            cable_run_length_m: 12.5,
+            photos_count: 3,
+        },
+        scheduled_date: chrono::NaiveDate::from_ymd_opt(2026, 12, 1).expect("a date"),
+        scheduled_time_slot: fieldbook_domain::TimeSlot::Morning,
+    }
+}
