@@ -1133,8 +1133,43 @@ mod tests {
         left.sort();
         assert_eq!(
             left,
-            vec![format!("{}.json", kept.id), format!("{}.part", kept.id)]
+            vec![
+                format!("{}.json", kept.id),
+                format!("{}.offset", kept.id),
+                format!("{}.part", kept.id)
+            ]
         );
+    }
+
+    #[test]
+    fn open_takes_the_offset_the_chunks_committed_to_the_offset_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let owner = Uuid::new_v4();
+        let data = vec![9u8; 1000];
+        let upload = {
+            let store = BlobStore::open(dir.path(), MAX).unwrap();
+            new_upload(&store, owner, &data)
+        };
+        // Two chunks committed (300 bytes) then a crash mid-way through a
+        // third (100 more bytes on disk): the record still says 0.
+        let uploads = dir.path().join("blobs/uploads");
+        std::fs::write(uploads.join(format!("{}.part", upload.id)), &data[..400]).unwrap();
+        let offset = uploads.join(format!("{}.offset", upload.id));
+        offset_file::write(&uploads, &offset, 300).unwrap();
+        let store = BlobStore::open(dir.path(), MAX).unwrap();
+        assert_eq!(store.upload_status(upload.id, owner).unwrap().offset, 300);
+        assert_eq!(
+            std::fs::metadata(uploads.join(format!("{}.part", upload.id)))
+                .unwrap()
+                .len(),
+            300,
+            "the uncommitted bytes were cut off"
+        );
+        // An offset file that is not one we wrote whole falls back to the record.
+        drop(store);
+        std::fs::write(&offset, b"garbage").unwrap();
+        let store = BlobStore::open(dir.path(), MAX).unwrap();
+        assert_eq!(store.upload_status(upload.id, owner).unwrap().offset, 300);
     }
 
     #[test]
