@@ -8,6 +8,10 @@
 #   make bench-first-sign-in  first sign-in to the coming days' jobs with 5,000 and 10,000 jobs
 #   make fuzz       each fuzz target for FUZZ_SECONDS (cargo fuzz; `make test`
 #                   replays their committed seed corpus)
+#   make soak       the store's kill-during-save loop for 1,000 rounds and the
+#                   sync kill loop for 200, with their counts
+#   make package    the desktop app's and the server's .deb packages (release) in dist/
+#   make test-packages  install both (debug builds) with dpkg as root, use them, remove them
 #
 # The cargo target directory lives outside the clone so that repeated runs
 # (and CI on the same machine) build incrementally.
@@ -21,7 +25,7 @@ ADDR ?= 127.0.0.1:8787
 # No window manager and no display in CI: one virtual 1366x768 screen.
 XVFB_RUN = xvfb-run -a -s "-screen 0 1366x768x24"
 
-.PHONY: run run-server test deps test-deps ui lint unit ui-test e2e bench bench-app console console-test console-e2e fuzz bench-first-sign-in
+.PHONY: run run-server test deps test-deps ui lint unit ui-test e2e bench bench-app console console-test console-e2e fuzz soak package test-packages bench-first-sign-in
 
 deps:
 	scripts/ensure-deps.sh build
@@ -91,10 +95,36 @@ bench-first-sign-in: test-deps ui console
 # committed seeds in fuzz/corpus/<target>; new inputs go to fuzz/found/<target>
 # (not committed), crashes to fuzz/artifacts/<target>.
 FUZZ_SECONDS ?= 600
-FUZZ_TARGETS ?= push_request
+FUZZ_TARGETS ?= push_request push_apply tus_headers photo_import media_url
 fuzz:
 	cd fuzz && for target in $(FUZZ_TARGETS); do \
 		mkdir -p found/$$target && \
 		RUSTC_BOOTSTRAP=1 nice -n 10 cargo fuzz run $$target found/$$target corpus/$$target -- \
 			-max_total_time=$(FUZZ_SECONDS) -max_len=65536 || exit 1; \
 	done
+
+# The crash loops of `make test`, run long: the store's kill-during-save loop
+# (crates/store/tests/crash.rs) and the sync kill loop
+# (crates/sync/tests/kill_during_sync.rs). Each prints its rounds and ends
+# with a summary line: acknowledged saves lost (must be 0) and the integrity
+# check (must pass every round); either failing fails the run.
+SOAK_STORE_ROUNDS ?= 1000
+SOAK_SYNC_ROUNDS ?= 200
+soak: console
+	FIELDBOOK_STORE_CRASH_ROUNDS=$(SOAK_STORE_ROUNDS) cargo test --locked --workspace --test crash -- --nocapture
+	FIELDBOOK_SYNC_KILL_ROUNDS=$(SOAK_SYNC_ROUNDS) cargo test --locked --workspace --test kill_during_sync -- --nocapture
+# Installable packages (docs/packaging.md): the desktop app through the
+# Tauri bundler, the server through cargo-deb (systemd unit, fieldbook user,
+# /etc/fieldbook-server/config.toml, /var/lib/fieldbook-server). Release build.
+PACKAGE_DIR ?= $(CURDIR)/dist
+package: ui console
+	scripts/ensure-deps.sh package
+	scripts/build-packages.sh release "$(PACKAGE_DIR)"
+
+# As root: builds debug-profile packages (reusing the test build), installs
+# them with dpkg, runs the server as its systemd unit would, signs in from
+# the installed app under Xvfb, then removes and purges both and checks that
+# only the server's data is left. .ci/run runs it after `make test`.
+test-packages: test-deps ui console
+	scripts/ensure-deps.sh package
+	scripts/test-packages.sh

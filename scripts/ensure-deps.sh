@@ -8,6 +8,7 @@
 #   scripts/ensure-deps.sh run     # build + what the desktop app needs to start (Xvfb when there is no display)
 #   scripts/ensure-deps.sh test    # build + Xvfb, WebKitWebDriver, tauri-driver, ImageMagick, Chromium, e2e/node_modules
 #   scripts/ensure-deps.sh bench   # build + tools the benchmarks compare against (vipsthumbnail, curl)
+#   scripts/ensure-deps.sh package # build + tauri-cli (the Tauri bundler) and cargo-deb, for `make package`
 #
 # tauri-driver is installed with `cargo install` into $FIELDBOOK_TOOLS_DIR
 # (default ~/.cache/fieldbook-tools), outside the clone, so CI on the same
@@ -30,7 +31,8 @@ case "$mode" in
     node_dirs+=(e2e)
     ;;
   bench) want+=(libvips-tools) ;;
-  *) echo "usage: $0 build|run|test|bench" >&2; exit 2 ;;
+  package) ;;
+  *) echo "usage: $0 build|run|test|bench|package" >&2; exit 2 ;;
 esac
 
 missing=()
@@ -80,4 +82,25 @@ if [ "$mode" = test ]; then
     # Its own temporary target dir: no need to wait for the workspace's build lock.
     env -u CARGO_TARGET_DIR cargo install --quiet --locked --root "$tools_dir" tauri-driver
   fi
+fi
+
+if [ "$mode" = package ]; then
+  mkdir -p "$tools_dir"
+  # One install at a time into the shared tool dir (two builds at once on
+  # the same machine would race for it).
+  exec 9>"$tools_dir/.install.lock"
+  flock 9
+  # tauri-cli from npm: a prebuilt binary in seconds (`cargo install
+  # tauri-cli` compiles ~800 crates: 10-40 minutes on a shared 2-core machine).
+  # The same minor version as the tauri crate in Cargo.lock.
+  tauri_cli_version=2.12.5
+  if [ "$("$tools_dir/tauri-cli/node_modules/.bin/tauri" --version 2>/dev/null)" != "tauri-cli $tauri_cli_version" ]; then
+    echo "==> installing @tauri-apps/cli $tauri_cli_version into $tools_dir/tauri-cli"
+    npm install --prefix "$tools_dir/tauri-cli" --no-audit --no-fund --no-save "@tauri-apps/cli@$tauri_cli_version"
+  fi
+  if [ ! -x "$tools_dir/bin/cargo-deb" ]; then
+    echo "==> installing cargo-deb into $tools_dir"
+    env -u CARGO_TARGET_DIR cargo install --quiet --locked --root "$tools_dir" cargo-deb
+  fi
+  exec 9>&-
 fi

@@ -19,10 +19,12 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use crate::blobs::{self, BlobStore, UploadQuota};
+use crate::client_address::Peer;
 use crate::config::ServerConfig;
 use crate::error::ApiError;
 use crate::password::PasswordPool;
 use crate::storage::Storage;
+use crate::tls::{self, TlsListener};
 use crate::{
     admin, auth, blob_download, console_assets, held_work, installations, openapi, ops, pull, push,
     send_back,
@@ -46,6 +48,8 @@ pub enum StartError {
     Blobs(#[from] blobs::BlobError),
     #[error("cannot prepare password hashing: {0}")]
     Passwords(#[from] crate::password::PasswordError),
+    #[error("cannot set up TLS: {0}")]
+    Tls(#[from] crate::tls::TlsError),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
@@ -355,7 +359,10 @@ impl Drop for RunningServer {
 }
 
 /// Binds `addr` (port 0 picks a free port) and serves in a background task.
+/// With `config.tls` set it serves HTTPS only.
 pub async fn start(state: AppState, addr: SocketAddr) -> Result<RunningServer, StartError> {
+    // Read the certificate before binding: a bad file fails the start.
+    let tls = state.config.tls.as_ref().map(tls::acceptor).transpose()?;
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|source| StartError::Listen { addr, source })?;
@@ -375,18 +382,27 @@ pub async fn start(state: AppState, addr: SocketAddr) -> Result<RunningServer, S
         UPLOAD_EXPIRY_SWEEP,
         blobs::UPLOAD_EXPIRY,
     );
-    let app = router(state.clone());
-    let task = tokio::spawn(async move {
-        // The peer address keys the login throttle.
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            let _ = shutdown_rx.await;
-        })
-        .await
-    });
+    // The peer address keys the login throttle (see client_address).
+    let app = router(state.clone()).into_make_service_with_connect_info::<Peer>();
+    let stop = async move {
+        let _ = shutdown_rx.await;
+    };
+    let task = match tls {
+        None => tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(stop)
+                .await
+        }),
+        Some(acceptor) => {
+            let listener = TlsListener::new(listener, acceptor)
+                .map_err(|source| StartError::Listen { addr, source })?;
+            tokio::spawn(async move {
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(stop)
+                    .await
+            })
+        }
+    };
     tracing::info!(%addr, "listening");
     Ok(RunningServer {
         addr,

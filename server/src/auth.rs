@@ -6,12 +6,12 @@
 //! usernames and wrong passwords get the same answer after the same work, and
 //! every username (known or not) is throttled the same way.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use argon2::password_hash::rand_core::OsRng;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{header, Method, StatusCode};
+use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
 use axum::{Extension, Json};
@@ -24,6 +24,7 @@ use sha2::{Digest, Sha256};
 
 use crate::app::AppState;
 use crate::caller::Caller;
+use crate::client_address::{client_address, Peer};
 use crate::config::ServerConfig;
 use crate::error::{blocking, ApiError};
 use crate::json::ApiJson;
@@ -273,11 +274,22 @@ pub async fn require_auth_except_tus_options(
 )]
 pub async fn login_handler(
     State(state): State<AppState>,
-    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    peer: Option<Extension<ConnectInfo<Peer>>>,
+    headers: HeaderMap,
     ApiJson(request): ApiJson<LoginRequest>,
 ) -> Result<Json<LoginResponse>, ApiError> {
-    let source = login_source(peer.map(|Extension(ConnectInfo(addr))| addr.ip()));
+    let source = request_login_source(&state, peer, &headers);
     login(&state, &source, request).await.map(Json)
+}
+
+/// [`login_source`] of the request's client (see [`client_address`]).
+pub fn request_login_source(
+    state: &AppState,
+    peer: Option<Extension<ConnectInfo<Peer>>>,
+    headers: &HeaderMap,
+) -> String {
+    let peer = peer.map(|Extension(ConnectInfo(Peer(addr)))| addr);
+    login_source(client_address(&state.config, peer, headers))
 }
 
 /// Revoke the token of this request.

@@ -1,8 +1,11 @@
 //! Server settings. Production defaults live here; tests lower the password
 //! hashing cost only through [`PasswordHashing::insecure_fast_for_tests`].
 
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
+
+use ipnet::IpNet;
 
 use crate::blobs::UploadQuota;
 
@@ -82,6 +85,21 @@ pub struct ServerConfig {
     /// days ago are no longer pulled, and devices remove their copies once
     /// nothing about them is unsent. Still readable by id.
     pub retention_days: u32,
+    /// Serve HTTPS with this certificate and key instead of plain HTTP.
+    pub tls: Option<TlsFiles>,
+    /// The address people and devices use (`https://fieldbook.example.com`),
+    /// when a reverse proxy sits in front of the server.
+    pub public_url: Option<String>,
+    /// Reverse proxies whose `X-Forwarded-For` is believed. Nobody else's:
+    /// the header is free text any client can send.
+    pub trusted_proxies: Vec<IpNet>,
+}
+
+/// A PEM certificate chain (leaf first) and its PEM private key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 /// Default of [`ServerConfig::retention_days`].
@@ -110,6 +128,57 @@ impl ServerConfig {
             blob_arrival_poll: Duration::from_secs(2),
             pull_page_bytes: fieldbook_protocol::PULL_PAGE_BYTES,
             retention_days: DEFAULT_RETENTION_DAYS,
+            tls: None,
+            public_url: None,
+            trusted_proxies: Vec::new(),
         }
+    }
+
+    /// Whether browsers reach the server over HTTPS (its own TLS, or a TLS
+    /// proxy in front of it), so cookies must be `Secure`.
+    pub fn serves_https(&self) -> bool {
+        self.tls.is_some()
+            || self.public_url.as_deref().is_some_and(|url| {
+                url.get(..8)
+                    .is_some_and(|s| s.eq_ignore_ascii_case("https://"))
+            })
+    }
+
+    /// Whether `peer` is one of the configured reverse proxies.
+    pub fn is_trusted_proxy(&self, peer: IpAddr) -> bool {
+        let peer = peer.to_canonical();
+        self.trusted_proxies.iter().any(|net| net.contains(&peer))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookies_are_secure_with_own_tls_or_an_https_public_url() {
+        let mut config = ServerConfig::new("/tmp/x".into());
+        assert!(!config.serves_https());
+        config.public_url = Some("http://fieldbook.example.com".into());
+        assert!(!config.serves_https());
+        config.public_url = Some("HTTPS://fieldbook.example.com".into());
+        assert!(config.serves_https());
+        config.public_url = None;
+        config.tls = Some(TlsFiles {
+            cert: "c.pem".into(),
+            key: "k.pem".into(),
+        });
+        assert!(config.serves_https());
+    }
+
+    #[test]
+    fn trusted_proxies_match_by_network_and_mapped_ipv4() {
+        let mut config = ServerConfig::new("/tmp/x".into());
+        config.trusted_proxies = vec!["10.0.0.0/8".parse().unwrap(), "::1/128".parse().unwrap()];
+        assert!(config.is_trusted_proxy("10.1.2.3".parse().unwrap()));
+        assert!(config.is_trusted_proxy("::ffff:10.1.2.3".parse().unwrap()));
+        assert!(config.is_trusted_proxy("::1".parse().unwrap()));
+        assert!(!config.is_trusted_proxy("11.0.0.1".parse().unwrap()));
+        assert!(!config.is_trusted_proxy("127.0.0.1".parse().unwrap()));
     }
 }

@@ -6,11 +6,14 @@
 pub mod admin;
 pub mod app;
 pub mod auth;
+pub mod backup;
 pub mod blob_arrival;
 pub mod blob_download;
 pub mod blobs;
 pub mod caller;
+pub mod client_address;
 pub mod config;
+pub mod config_file;
 pub mod console_assets;
 pub mod error;
 pub mod held_work;
@@ -24,6 +27,7 @@ pub mod push;
 pub mod seed;
 pub mod send_back;
 pub mod storage;
+pub mod tls;
 
 pub use app::{start, AppState, RunningServer};
-pub use config::{PasswordHashing, ServerConfig};
+pub use config::{PasswordHashing, ServerConfig, TlsFiles};

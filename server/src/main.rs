@@ -1,19 +1,22 @@
 //! `fieldbook-server`: serve the sync API, seed demo data, and the Central Ops
 //! admin commands.
 
+use std::ffi::OsString;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use chrono::{NaiveDate, Utc};
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use fieldbook_domain::{InstallationId, InstallationStatus, Role, TimeSlot};
 use fieldbook_protocol::{
     AssignRequest, CreateInstallationRequest, CreateTeamRequest, CreateUserRequest, LeadInput,
     SurveyInput, TransitionRequest,
 };
+use fieldbook_server::config_file::ConfigFile;
 use fieldbook_server::storage::Storage;
-use fieldbook_server::{admin, seed, AppState, ServerConfig};
+use fieldbook_server::{admin, backup, seed, AppState, ServerConfig, TlsFiles};
+use ipnet::IpNet;
 use tracing_subscriber::EnvFilter;
 use uuid::Uuid;
 
@@ -24,9 +27,16 @@ use uuid::Uuid;
     about = "Fieldbook's central sync server"
 )]
 struct Cli {
+    /// A TOML file with the settings of `serve` and the data directory
+    /// (keys named like the flags: `data_dir`, `addr`, `tls_cert`, …).
+    /// Flags and environment variables override it.
+    #[arg(long, global = true, env = CONFIG_ENV, value_name = "FILE")]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
+
+const CONFIG_ENV: &str = "FIELDBOOK_CONFIG";
 
 #[derive(Debug, Args)]
 struct DataDir {
@@ -50,6 +60,27 @@ enum Command {
         /// days are no longer sent to devices (and leave them).
         #[arg(long, env = "FIELDBOOK_RETENTION_DAYS", default_value_t = fieldbook_server::config::DEFAULT_RETENTION_DAYS)]
         retention_days: u32,
+        #[command(flatten)]
+        tls: TlsArgs,
+        /// The URL people and devices use, when it is not `addr` (behind a
+        /// reverse proxy). An https:// URL makes the console's cookie Secure.
+        #[arg(long, value_parser = parse_public_url)]
+        public_url: Option<String>,
+        /// A reverse proxy (address or network, e.g. 127.0.0.1 or
+        /// 10.0.0.0/24) whose X-Forwarded-For names the client for the login
+        /// throttle. Repeatable. Without it the header is ignored.
+        #[arg(long = "trusted-proxy", value_name = "ADDR_OR_NET", value_parser = parse_network)]
+        trusted_proxies: Vec<IpNet>,
+    },
+    /// Write an online, consistent copy of the database to a new file
+    /// (SQLite `VACUUM INTO`) and check it; the server may keep running.
+    /// Copy the data directory's blobs/ afterwards (see docs/operations.md).
+    Backup {
+        #[command(flatten)]
+        data: DataDir,
+        /// The backup file to create (never overwritten).
+        #[arg(long)]
+        to: PathBuf,
     },
     /// Fill an empty server with demo teams, users, leads, surveys,
     /// installations and assignments, and print the demo credentials.
@@ -78,6 +109,27 @@ enum Command {
         #[command(subcommand)]
         command: InstallationCommand,
     },
+}
+
+/// The server's own HTTPS (both or neither).
+#[derive(Debug, Args)]
+struct TlsArgs {
+    /// PEM certificate chain (leaf first): serve HTTPS instead of HTTP.
+    #[arg(long, requires = "tls_key", value_name = "FILE")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert (readable by the server's user only).
+    #[arg(long, requires = "tls_cert", value_name = "FILE")]
+    tls_key: Option<PathBuf>,
+}
+
+impl TlsArgs {
+    fn files(self) -> Option<TlsFiles> {
+        match (self.tls_cert, self.tls_key) {
+            (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+            // clap's `requires` makes it both or neither.
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -207,6 +259,24 @@ enum InstallationCommand {
     },
 }
 
+fn parse_public_url(s: &str) -> Result<String, String> {
+    let lower = s.to_ascii_lowercase();
+    if (lower.starts_with("https://") || lower.starts_with("http://"))
+        && !s.contains(char::is_whitespace)
+    {
+        Ok(s.trim_end_matches('/').to_owned())
+    } else {
+        Err("expected an http:// or https:// URL, e.g. https://fieldbook.example.com".to_owned())
+    }
+}
+
+/// An address (one host) or a network in CIDR notation.
+fn parse_network(s: &str) -> Result<IpNet, String> {
+    s.parse::<IpNet>()
+        .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
+        .map_err(|_| "expected an IP address or a network such as 10.0.0.0/24".to_owned())
+}
+
 fn parse_role(s: &str) -> Result<Role, String> {
     Role::parse(s).ok_or_else(|| "expected `ops` or `technician`".to_owned())
 }
@@ -256,12 +326,15 @@ fn init_tracing(json: bool) {
     }
 }
 
-async fn serve(addr: SocketAddr, data_dir: &Path, retention_days: u32) -> Result<()> {
-    let mut config = ServerConfig::new(data_dir.to_owned());
-    config.retention_days = retention_days;
+async fn serve(addr: SocketAddr, config: ServerConfig) -> Result<()> {
+    let scheme = if config.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     let state = AppState::open(config)?;
     let mut server = fieldbook_server::start(state, addr).await?;
-    println!("fieldbook-server listening on http://{}", server.addr);
+    println!("fieldbook-server listening on {scheme}://{}", server.addr);
     let interrupted = tokio::select! {
         result = shutdown_signal() => {
             result?;
@@ -473,18 +546,83 @@ fn installation_command(command: InstallationCommand) -> Result<()> {
     Ok(())
 }
 
+/// `--config FILE` (or `--config=FILE`, or $FIELDBOOK_CONFIG), looked up
+/// before the real parse because the file supplies the flags' defaults.
+fn config_path(args: &[OsString]) -> Option<PathBuf> {
+    let mut args = args.iter().skip(1);
+    while let Some(arg) = args.next() {
+        if arg == "--" {
+            break;
+        }
+        if arg == "--config" {
+            return args.next().map(PathBuf::from);
+        }
+        if let Some(path) = arg.to_str().and_then(|a| a.strip_prefix("--config=")) {
+            return Some(path.into());
+        }
+    }
+    std::env::var_os(CONFIG_ENV).map(PathBuf::from)
+}
+
+/// The CLI with the config file's values as the defaults of the flags of
+/// the same name, in every subcommand that has them: a flag or its
+/// environment variable still wins.
+fn with_file_defaults(mut command: clap::Command, file: &ConfigFile) -> clap::Command {
+    for (id, values) in file.flag_defaults() {
+        if command.get_arguments().any(|a| a.get_id() == id) {
+            command = command.mut_arg(id, |arg| arg.default_values(values.clone()).required(false));
+        }
+    }
+    let names: Vec<String> = command
+        .get_subcommands()
+        .map(|s| s.get_name().to_owned())
+        .collect();
+    for name in names {
+        command = command.mut_subcommand(name, |sub| with_file_defaults(sub, file));
+    }
+    command
+}
+
+fn parse_cli() -> Result<Cli> {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let file = match config_path(&args) {
+        Some(path) => ConfigFile::load(&path)?,
+        None => ConfigFile::default(),
+    };
+    let matches = with_file_defaults(Cli::command(), &file).get_matches_from(args);
+    Cli::from_arg_matches(&matches).map_err(|e| e.exit())
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
-    let cli = Cli::parse();
+    let cli = parse_cli()?;
     match cli.command {
         Command::Serve {
             addr,
             data,
             json_logs,
             retention_days,
+            tls,
+            public_url,
+            trusted_proxies,
         } => {
             init_tracing(json_logs);
-            serve(addr, &data.data_dir, retention_days).await
+            let mut config = ServerConfig::new(data.data_dir);
+            config.tls = tls.files();
+            config.public_url = public_url;
+            config.trusted_proxies = trusted_proxies;
+            config.retention_days = retention_days;
+            serve(addr, config).await
+        }
+        Command::Backup { data, to } => {
+            let done = backup::backup_database(&data.data_dir, &to)?;
+            println!(
+                "backup {} ({} bytes, schema version {}): integrity check ok",
+                done.path.display(),
+                done.bytes,
+                done.schema_version
+            );
+            Ok(())
         }
         Command::SeedDemo {
             data,
@@ -522,11 +660,119 @@ async fn main() -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    fn parse_with(file: &ConfigFile, args: &[&str]) -> Result<Cli, clap::Error> {
+        let matches = with_file_defaults(Cli::command(), file).try_get_matches_from(
+            std::iter::once("fieldbook-server").chain(args.iter().copied()),
+        )?;
+        Cli::from_arg_matches(&matches)
+    }
+
+    #[test]
+    fn the_config_file_fills_flags_and_flags_win() {
+        let file = ConfigFile {
+            addr: Some("0.0.0.0:9443".parse().unwrap()),
+            data_dir: Some("/var/lib/fieldbook-server".into()),
+            tls_cert: Some("/etc/fb/cert.pem".into()),
+            tls_key: Some("/etc/fb/key.pem".into()),
+            trusted_proxies: Some(vec!["127.0.0.1".into()]),
+            ..ConfigFile::default()
+        };
+        let Command::Serve {
+            addr,
+            data,
+            tls,
+            trusted_proxies,
+            ..
+        } = parse_with(&file, &["serve"]).unwrap().command
+        else {
+            panic!("not serve");
+        };
+        assert_eq!(addr, "0.0.0.0:9443".parse::<SocketAddr>().unwrap());
+        assert_eq!(data.data_dir, PathBuf::from("/var/lib/fieldbook-server"));
+        assert_eq!(tls.files().unwrap().cert, PathBuf::from("/etc/fb/cert.pem"));
+        assert_eq!(
+            trusted_proxies,
+            vec!["127.0.0.1/32".parse::<IpNet>().unwrap()]
+        );
+
+        let Command::Serve { addr, data, .. } = parse_with(
+            &file,
+            &["serve", "--addr", "127.0.0.1:0", "--data-dir", "/tmp/other"],
+        )
+        .unwrap()
+        .command
+        else {
+            panic!("not serve");
+        };
+        assert_eq!(addr, "127.0.0.1:0".parse::<SocketAddr>().unwrap());
+        assert_eq!(data.data_dir, PathBuf::from("/tmp/other"));
+
+        // The admin commands take the data directory from the file too.
+        let Command::User {
+            command: UserCommand::Add { data, .. },
+        } = parse_with(
+            &file,
+            &[
+                "user",
+                "add",
+                "--username",
+                "u",
+                "--full-name",
+                "U",
+                "--role",
+                "ops",
+                "--password",
+                "p",
+            ],
+        )
+        .unwrap()
+        .command
+        else {
+            panic!("not user add");
+        };
+        assert_eq!(data.data_dir, PathBuf::from("/var/lib/fieldbook-server"));
+    }
+
+    #[test]
+    fn without_a_file_the_data_dir_is_required_and_tls_needs_both_files() {
+        let none = ConfigFile::default();
+        assert!(parse_with(&none, &["serve"]).is_err());
+        assert!(parse_with(&none, &["serve", "--data-dir", "/d", "--tls-cert", "c.pem"]).is_err());
+        assert!(parse_with(
+            &none,
+            &[
+                "serve",
+                "--data-dir",
+                "/d",
+                "--public-url",
+                "fieldbook.example.com"
+            ]
+        )
+        .is_err());
+        assert!(parse_with(
+            &none,
+            &["serve", "--data-dir", "/d", "--trusted-proxy", "proxy"]
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn the_config_path_is_found_in_any_position() {
+        let args = |a: &[&str]| a.iter().map(OsString::from).collect::<Vec<_>>();
+        assert_eq!(
+            config_path(&args(&["fs", "--config", "/etc/f.toml", "serve"])),
+            Some(PathBuf::from("/etc/f.toml"))
+        );
+        assert_eq!(
+            config_path(&args(&["fs", "serve", "--config=/etc/g.toml"])),
+            Some(PathBuf::from("/etc/g.toml"))
+        );
     }
 
     #[test]

@@ -35,6 +35,7 @@ use fieldbook_protocol::{
 use uuid::Uuid;
 
 use crate::app::AppState;
+use crate::auth::SessionToken;
 use crate::caller::Caller;
 use crate::error::{blocking, ApiError};
 use crate::json::ApiJson;
@@ -44,6 +45,7 @@ fn rejected(code: RejectCode, reason: impl Into<String>) -> MutationOutcome {
     MutationOutcome::Rejected {
         code,
         reason: reason.into(),
+        expected_device_seq: None,
     }
 }
 
@@ -142,6 +144,26 @@ pub fn push(
             ),
         ));
     }
+    // A revoked device's work is refused whatever headers come with it (the
+    // device header is optional; the envelopes always name their device).
+    let mut devices: Vec<Uuid> = request.mutations.iter().map(|m| m.device_id).collect();
+    devices.sort_unstable();
+    devices.dedup();
+    let revoked = storage.read(|db| -> Result<bool, ApiError> {
+        for device in &devices {
+            if db.device_revoked(*device)? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    })?;
+    if revoked {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            ErrorCode::Unauthorized,
+            "Central Ops revoked this device; ask them to re-enable it or use another device",
+        ));
+    }
     let mut results = Vec::with_capacity(request.mutations.len());
     for envelope in &request.mutations {
         let outcome = storage.write(|tx| {
@@ -186,15 +208,18 @@ fn apply_envelope(
         Some(device) => device.last_seq,
     };
     if envelope.device_seq != last_seq + 1 {
-        return Ok(rejected(
-            RejectCode::SequenceGap,
-            format!(
+        // The expected number is a field for the device and stays in the
+        // reason, word for word, for devices older than the field.
+        return Ok(MutationOutcome::Rejected {
+            code: RejectCode::SequenceGap,
+            reason: format!(
                 "Expected device sequence {}, got {}; resend from {}",
                 last_seq + 1,
                 envelope.device_seq,
                 last_seq + 1
             ),
-        ));
+            expected_device_seq: Some(last_seq + 1),
+        });
     }
     // Oversized or malformed text is refused before anything is stored.
     if let Err(e) = envelope.mutation.check_limits() {
@@ -854,7 +879,7 @@ fn submit_report(
     post, path = "/api/v1/sync/push", tag = "sync", security(("bearer" = [])),
     request_body = PushRequest,
     responses(
-        (status = 200, description = "One result per mutation, in order: applied{version}, rejected{code, reason}, conflict{server_state} or held{held_work_id, message} (the installation left the caller's scope while they worked offline: kept for Central Ops)", body = PushResponse),
+        (status = 200, description = "One result per mutation, in order: applied{version}, rejected{code, reason, expected_device_seq (with sequence_gap: the device sequence to resend from)}, conflict{server_state} or held{held_work_id, message} (the installation left the caller's scope while they worked offline: kept for Central Ops)", body = PushResponse),
         (status = 400, description = "Malformed body", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 413, description = "Too many mutations or too large a body", body = ErrorBody),
@@ -863,9 +888,20 @@ fn submit_report(
 pub async fn push_handler(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
+    Extension(session): Extension<SessionToken>,
     ApiJson(request): ApiJson<PushRequest>,
 ) -> Result<Json<PushResponse>, ApiError> {
-    blocking(move || push(&state.storage, &caller, &request))
-        .await
-        .map(Json)
+    blocking(move || {
+        let response = push(&state.storage, &caller, &request)?;
+        // The session is the device's from now on, header or not: revoking
+        // the device revokes this token too.
+        if let Some(device) = request.mutations.last().map(|m| m.device_id) {
+            state
+                .storage
+                .write(|tx| tx.link_session_to_device(session.hash(), device, caller.user_id))?;
+        }
+        Ok(response)
+    })
+    .await
+    .map(Json)
 }

@@ -187,6 +187,10 @@ async fn enumerations_and_the_mutation_are_documented_as_what_they_are() {
         assert!(mutation.contains(kind), "{kind} missing from {mutation}");
     }
     assert!(schemas["Mutation"]["oneOf"].is_array(), "{mutation}");
+    // A sequence gap names the sequence to resend from as a field of the
+    // rejection, not only in its words.
+    let outcome = schemas["MutationOutcome"].to_string();
+    assert!(outcome.contains("expected_device_seq"), "{outcome}");
 
     // Every reference resolves.
     fn refs(value: &Value, out: &mut Vec<String>) {

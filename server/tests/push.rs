@@ -150,6 +150,18 @@ async fn sequence_gaps_and_foreign_devices_are_rejected_without_a_trace() {
         .push_envelopes(&server, std::slice::from_ref(&envelopes[1]))
         .await;
     assert_eq!(reject_code(&gap[0]), Some(RejectCode::SequenceGap));
+    // The number to resend from is a field, not only words in the reason.
+    assert!(
+        matches!(
+            gap[0],
+            MutationOutcome::Rejected {
+                expected_device_seq: Some(1),
+                ..
+            }
+        ),
+        "{:?}",
+        gap[0]
+    );
     // Not recorded: the same envelopes in order now go through.
     let ok = device.push_envelopes(&server, &envelopes).await;
     assert!(ok.iter().all(is_applied), "{ok:?}");

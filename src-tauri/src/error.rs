@@ -28,6 +28,8 @@ pub enum ErrorCode {
     Io,
     Database,
     Corrupt,
+    /// The disk is full (also for photos and videos): nothing was saved.
+    DiskFull,
     // Photos and videos.
     EmptyFile,
     NotMedia,

@@ -9,7 +9,7 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
-use fieldbook_domain::Sha256Hex;
+use fieldbook_media::media_url::{parse_media_path, parse_range, MediaUrlError, MediaUrlTarget};
 use fieldbook_media::MediaStore;
 use tauri::http::{header, Method, Request, Response, StatusCode};
 
@@ -30,30 +30,21 @@ pub fn respond(media: &MediaStore, request: &Request<Vec<u8>>) -> Response<Vec<u
     if request.method() != Method::GET && request.method() != Method::HEAD {
         return plain(StatusCode::METHOD_NOT_ALLOWED, "only GET and HEAD");
     }
-    let mut parts = request.uri().path().trim_start_matches('/').split('/');
-    let (kind, hash) = match (parts.next(), parts.next(), parts.next()) {
-        (Some(kind), Some(hash), None) => (kind, hash),
-        _ => {
-            return plain(
-                StatusCode::NOT_FOUND,
-                "expected /thumb/<sha256> or /file/<sha256>",
-            )
-        }
+    let target = match parse_media_path(request.uri().path()) {
+        Ok(target) => target,
+        Err(e @ MediaUrlError::NotAHash) => return plain(StatusCode::BAD_REQUEST, &e.to_string()),
+        Err(e) => return plain(StatusCode::NOT_FOUND, &e.to_string()),
     };
-    let Ok(sha256) = hash.parse::<Sha256Hex>() else {
-        return plain(StatusCode::BAD_REQUEST, "not a SHA-256 hash");
-    };
-    let (path, content_type) = match kind {
-        "thumb" => match media.thumbnail_path(&sha256) {
+    let (path, content_type) = match target {
+        MediaUrlTarget::Thumbnail(sha256) => match media.thumbnail_path(&sha256) {
             Some(path) => (path, "image/jpeg"),
             None => return plain(StatusCode::NOT_FOUND, "no thumbnail"),
         },
-        "file" => {
+        MediaUrlTarget::File(sha256) => {
             let path = media.blob_path(&sha256);
             let content_type = sniff_content_type(&path);
             (path, content_type)
         }
-        _ => return plain(StatusCode::NOT_FOUND, "unknown media kind"),
     };
     let range = request
         .headers()
@@ -173,48 +164,6 @@ fn read_file(path: &Path, range: Option<&str>, head_only: bool) -> Result<FilePa
     })
 }
 
-/// One `bytes=` range; several ranges are answered as if there were none.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ByteRange {
-    From { start: u64, end: Option<u64> },
-    Last(u64),
-}
-
-impl ByteRange {
-    /// Inclusive bounds within a file of `total` bytes, if any byte is in it.
-    fn resolve(self, total: u64) -> Option<(u64, u64)> {
-        if total == 0 {
-            return None;
-        }
-        match self {
-            ByteRange::From { start, end } => {
-                (start < total).then(|| (start, end.unwrap_or(u64::MAX).min(total - 1)))
-            }
-            ByteRange::Last(0) => None,
-            ByteRange::Last(n) => Some((total.saturating_sub(n), total - 1)),
-        }
-    }
-}
-
-fn parse_range(value: &str) -> Option<ByteRange> {
-    let spec = value.trim().strip_prefix("bytes=")?;
-    if spec.contains(',') {
-        return None;
-    }
-    let (start, end) = spec.split_once('-')?;
-    let (start, end) = (start.trim(), end.trim());
-    if start.is_empty() {
-        return end.parse().ok().map(ByteRange::Last);
-    }
-    let start: u64 = start.parse().ok()?;
-    let end = if end.is_empty() {
-        None
-    } else {
-        Some(end.parse::<u64>().ok().filter(|end| *end >= start)?)
-    };
-    Some(ByteRange::From { start, end })
-}
-
 fn plain(status: StatusCode, message: &str) -> Response<Vec<u8>> {
     Response::builder()
         .status(status)
@@ -226,6 +175,7 @@ fn plain(status: StatusCode, message: &str) -> Response<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use fieldbook_domain::Sha256Hex;
 
     fn get(media: &MediaStore, uri: &str, range: Option<&str>) -> Response<Vec<u8>> {
         let mut request = Request::builder().method(Method::GET).uri(uri);
@@ -318,37 +268,6 @@ mod tests {
         assert_eq!(
             beyond.headers()[header::CONTENT_RANGE],
             format!("bytes */{total}").as_str()
-        );
-    }
-
-    #[test]
-    fn parses_only_single_byte_ranges() {
-        assert_eq!(
-            parse_range("bytes=0-99"),
-            Some(ByteRange::From {
-                start: 0,
-                end: Some(99)
-            })
-        );
-        assert_eq!(
-            parse_range("bytes=5-"),
-            Some(ByteRange::From {
-                start: 5,
-                end: None
-            })
-        );
-        assert_eq!(parse_range("bytes=-7"), Some(ByteRange::Last(7)));
-        assert_eq!(parse_range("bytes=9-3"), None);
-        assert_eq!(parse_range("bytes=0-1,4-5"), None);
-        assert_eq!(parse_range("items=0-1"), None);
-        assert_eq!(ByteRange::Last(50).resolve(10), Some((0, 9)));
-        assert_eq!(
-            ByteRange::From {
-                start: 0,
-                end: Some(500)
-            }
-            .resolve(10),
-            Some((0, 9))
         );
     }
 }

@@ -52,6 +52,9 @@ impl MediaError {
             MediaError::UnsupportedPhotoFormat { .. } => "unsupported_photo_format",
             MediaError::CorruptImage { .. } => "corrupt_image",
             MediaError::ImageTooLarge { .. } => "image_too_large",
+            MediaError::Io { source, .. } if source.kind() == std::io::ErrorKind::StorageFull => {
+                "disk_full"
+            }
             MediaError::Io { .. } => "io",
         }
     }

@@ -17,6 +17,7 @@
 //! failed import leaves nothing behind.
 
 mod error;
+pub mod media_url;
 mod photo;
 mod sniff;
 

@@ -148,6 +148,9 @@ fn check_with_image_crate(
     let mut decoder = reader.into_decoder().map_err(image_error)?;
     let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
     let (raw_w, raw_h) = decoder.dimensions();
+    // A GIF or PNG header may claim a zero side, which decoders accept
+    // (found by the photo_import fuzz target).
+    check_side_limits(raw_w as usize, raw_h as usize)?;
     limits.reserve(decoder.total_bytes()).map_err(|_| {
         MediaError::too_large(format!(
             "{raw_w}×{raw_h} pixels would need {} MiB to decode; the limit is {} MiB",

@@ -109,6 +109,11 @@ pub enum MutationOutcome {
         code: RejectCode,
         /// Why, for the technician.
         reason: String,
+        /// With `sequence_gap`: the device sequence the server expects next
+        /// (resend from it). Absent otherwise, and from servers older than
+        /// this field (their reason reads "Expected device sequence N, …").
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        expected_device_seq: Option<u64>,
     },
     /// The server's state moved on (e.g. ops cancelled the job). What could be
     /// kept was kept (a report, media, a note for ops); `server_state` is what
@@ -164,10 +169,12 @@ mod tests {
         let rejected = serde_json::to_value(MutationOutcome::Rejected {
             code: RejectCode::SequenceGap,
             reason: "expected 3".into(),
+            expected_device_seq: Some(3),
         })
         .unwrap();
         assert_eq!(rejected["status"], "rejected");
         assert_eq!(rejected["code"], "sequence_gap");
+        assert_eq!(rejected["expected_device_seq"], 3);
         let conflict = MutationOutcome::Conflict {
             server_state: Box::new(ServerState {
                 message: "ops cancelled".into(),
@@ -181,6 +188,32 @@ mod tests {
             serde_json::from_value::<MutationOutcome>(json).unwrap(),
             conflict
         );
+    }
+
+    #[test]
+    fn the_expected_sequence_is_optional_both_ways() {
+        // An older server's rejection (no field) still reads; a rejection
+        // without an expected sequence does not carry the field, so an
+        // older device sees exactly what it knew.
+        let old: MutationOutcome = serde_json::from_value(serde_json::json!({
+            "status": "rejected", "code": "sequence_gap",
+            "reason": "Expected device sequence 7, got 12; resend from 7"
+        }))
+        .unwrap();
+        assert!(matches!(
+            old,
+            MutationOutcome::Rejected {
+                expected_device_seq: None,
+                ..
+            }
+        ));
+        let plain = serde_json::to_value(MutationOutcome::Rejected {
+            code: RejectCode::NotFound,
+            reason: "No such installation".into(),
+            expected_device_seq: None,
+        })
+        .unwrap();
+        assert!(plain.get("expected_device_seq").is_none(), "{plain}");
     }
 
     #[test]

@@ -75,6 +75,9 @@ pub(crate) fn open_connection(path: &Path) -> Result<Connection> {
     // installations; 64 MB is a ceiling, not an allocation.
     conn.execute_batch("PRAGMA cache_size = -65536;")?;
     conn.busy_timeout(Duration::from_secs(5))?;
+    // Applying a pull page cycles through more statements than rusqlite's
+    // default cache of 16 holds; re-preparing them on every page is waste.
+    conn.set_prepared_statement_cache_capacity(64);
     rusqlite::vtab::array::load_module(&conn)?;
     Ok(conn)
 }

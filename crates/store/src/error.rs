@@ -65,6 +65,11 @@ pub enum StoreError {
     #[error("the local database failed: {0}")]
     Database(rusqlite::Error),
 
+    #[error(
+        "this computer's disk is full, so this change was not saved (everything saved before is kept); free some space and try again"
+    )]
+    DiskFull,
+
     #[error("the local database holds a value this version cannot read ({0}); sync again, and contact support if this repeats")]
     Corrupt(String),
 }
@@ -83,7 +88,11 @@ impl StoreError {
             StoreError::NotUploader => "not_permitted",
             StoreError::UnsentWorkOfAnotherUser { .. } => "unsent_work_of_another_user",
             StoreError::Media(e) => e.code(),
+            StoreError::Io { source, .. } if source.kind() == std::io::ErrorKind::StorageFull => {
+                "disk_full"
+            }
             StoreError::Io { .. } => "io",
+            StoreError::DiskFull => "disk_full",
             StoreError::Database(_) | StoreError::MigrationFailed { .. } => "database",
             StoreError::Corrupt(_) => "corrupt",
         }
@@ -119,6 +128,11 @@ impl From<rusqlite::Error> for StoreError {
         match e {
             rusqlite::Error::FromSqlConversionFailure(column, _, cause) => {
                 StoreError::Corrupt(format!("column {column}: {cause}"))
+            }
+            // SQLITE_FULL: a write found no space; the transaction was
+            // rolled back, so what was saved before is intact.
+            other if other.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull) => {
+                StoreError::DiskFull
             }
             other => StoreError::Database(other),
         }

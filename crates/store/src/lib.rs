@@ -37,13 +37,13 @@ use uuid::Uuid;
 
 pub use actions::{AssignmentResponse, DraftSaved, SignatureInput};
 pub use apply::{
-    ApplyOutcome, RecordKind, ServerBatch, ServerMedia, ServerReport, Tombstone, TombstoneReason,
-    Versioned,
+    ApplyOutcome, RecordKind, ResyncOutcome, ServerBatch, ServerMedia, ServerReport, Tombstone,
+    TombstoneReason, Versioned,
 };
 pub use error::{Result, StoreError};
 pub use migrations::schema_version;
 pub use reads::{AssignmentWithTeam, InstallationDetail, InstallationQuery, InstallationSummary};
-pub use rows::blobs::{BlobUpload, BlobUploadState};
+pub use rows::blobs::{BlobUpload, BlobUploadState, CorruptFile};
 pub use rows::held_work::{HeldWork, HeldWorkStatus, ServerHeldWork};
 pub use rows::media::MediaAvailability;
 pub use rows::outbox::{OutboxCounts, OutboxEntry, OutboxState};

@@ -7,7 +7,10 @@ use fieldbook_domain::{Sha256Hex, User};
 use uuid::Uuid;
 
 use crate::error::Result;
-use crate::{ApplyOutcome, BlobUpload, OutboxCounts, OutboxEntry, ServerBatch, Session, Store};
+use crate::{
+    ApplyOutcome, BlobUpload, CorruptFile, OutboxCounts, OutboxEntry, ResyncOutcome, ServerBatch,
+    Session, Store,
+};
 
 /// The store as the sync engine sees it (borrowed for one short step: the
 /// engine never holds it across an `.await`).
@@ -99,6 +102,21 @@ impl SyncSide<'_> {
         self.store.remove_retired_installations(changed_before)
     }
 
+    /// See [`Store::begin_full_resync`].
+    pub fn begin_full_resync(&mut self) -> Result<()> {
+        self.store.begin_full_resync()
+    }
+
+    /// See [`Store::full_resync_pending`].
+    pub fn full_resync_pending(&self) -> Result<bool> {
+        self.store.full_resync_pending()
+    }
+
+    /// See [`Store::finish_full_resync`].
+    pub fn finish_full_resync(&mut self) -> Result<ResyncOutcome> {
+        self.store.finish_full_resync()
+    }
+
     // ---- blob uploads ------------------------------------------------------------
 
     pub fn blobs_pending_upload(&self, limit: usize) -> Result<Vec<BlobUpload>> {
@@ -119,5 +137,15 @@ impl SyncSide<'_> {
     /// See [`Store::mark_blob_uploaded`].
     pub fn mark_blob_uploaded(&mut self, sha256: &Sha256Hex) -> Result<()> {
         self.store.mark_blob_uploaded(sha256)
+    }
+
+    /// See [`Store::mark_blob_corrupt`].
+    pub fn mark_blob_corrupt(&mut self, sha256: &Sha256Hex, file: CorruptFile) -> Result<()> {
+        self.store.mark_blob_corrupt(sha256, file)
+    }
+
+    /// See [`Store::blob_corrupt_file`].
+    pub fn blob_corrupt_file(&self, sha256: &Sha256Hex) -> Result<Option<CorruptFile>> {
+        self.store.blob_corrupt_file(sha256)
     }
 }

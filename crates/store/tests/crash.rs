@@ -25,7 +25,12 @@ use fieldbook_store::{
 use uuid::Uuid;
 
 const TEST_NAME: &str = "killed_mid_action_the_store_reopens_consistent";
+/// Rounds of the normal test; `make soak` sets [`ROUNDS_ENV`] to 1,000.
 const ROUNDS: u64 = 8;
+const ROUNDS_ENV: &str = "FIELDBOOK_STORE_CRASH_ROUNDS";
+/// A fresh store every so many rounds: after a few hundred actions every
+/// job is submitted and a technician has nothing left to do.
+const ROUNDS_PER_STORE: u64 = 10;
 const SEED_ENV: &str = "FIELDBOOK_STORE_TEST_CRASH_SEED";
 const JOBS: usize = 30;
 
@@ -230,12 +235,30 @@ fn run_technician(seed: u64) {
     // kills it long before.
     for attempt in 0u64..20_000 {
         let job = jobs[rng.below(jobs.len())];
+        // The job of the action a kill may interrupt.
+        child_says(format!("begin {job}"));
         let unique = seed * 1_000_000 + attempt;
         match act(&mut store, &mut rng, &scratch, unique, job) {
             Ok(None) => {}
             Ok(Some(name)) => {
                 done += 1;
-                child_says(format!("done {done} {name}"));
+                // What the parent may hold the store to after a kill: the
+                // outbox entries acknowledged so far and, for a draft save,
+                // the saved serial number.
+                let outbox = store.outbox_counts().unwrap();
+                let draft = match name {
+                    "save draft" => store
+                        .get_installation(job)
+                        .unwrap()
+                        .report_draft
+                        .map(|d| d.charger_serial_number)
+                        .unwrap_or_default(),
+                    _ => String::new(),
+                };
+                child_says(format!(
+                    "done {done} {name}\t{job}\t{}\t{draft}",
+                    outbox.pending + outbox.needs_attention
+                ));
             }
             // Refusals a technician can meet (e.g. submitting before
             // signing); anything else is a store failure.
@@ -532,10 +555,16 @@ fn killed_mid_action_the_store_reopens_consistent() {
         run_technician(seed);
         return;
     }
+    let rounds: u64 = std::env::var(ROUNDS_ENV)
+        .ok()
+        .map(|r| r.parse().expect("a round count"))
+        .unwrap_or(ROUNDS);
     let demo = demo();
     let dir = tempfile::tempdir().unwrap();
-    let data_dir = dir.path().join("data");
-    seed_store(&data_dir, &demo);
+    let mut data_dir = PathBuf::new();
+    let mut acked = AckedSaves::default();
+    let mut lost = 0u64;
+    let mut intact_rounds = 0u64;
 
     let mut kill_points = Lcg(u64::from(
         SystemTime::now()
@@ -545,7 +574,16 @@ fn killed_mid_action_the_store_reopens_consistent() {
     ));
     let mut total_actions = 0;
     let mut actions: BTreeMap<String, u32> = BTreeMap::new();
-    for round in 1..=ROUNDS {
+    for round in 1..=rounds {
+        if (round - 1) % ROUNDS_PER_STORE == 0 {
+            // The previous store was checked after each of its rounds.
+            if data_dir.exists() {
+                std::fs::remove_dir_all(&data_dir).unwrap();
+            }
+            data_dir = dir.path().join(format!("data-{round}"));
+            seed_store(&data_dir, &demo);
+            acked = AckedSaves::default();
+        }
         // Random-ish, printed so a failing round can be told apart.
         let kill_after = 3 + kill_points.below(40) as u64;
         let mut child = ChildGuard(
@@ -554,13 +592,11 @@ fn killed_mid_action_the_store_reopens_consistent() {
                 .spawn()
                 .unwrap(),
         );
-        let stdout = BufReader::new(child.0.stdout.take().unwrap());
+        let mut lines = BufReader::new(child.0.stdout.take().unwrap()).lines();
         let mut done = 0;
-        for line in stdout.lines() {
-            let line = line.unwrap();
-            if let Some(report) = common::child_report(&line) {
+        for line in lines.by_ref() {
+            if let Some(action) = acked.read(&line.unwrap()) {
                 done += 1;
-                let action = report.splitn(3, ' ').nth(2).unwrap_or_default().to_owned();
                 *actions.entry(action).or_insert(0) += 1;
                 if done >= kill_after {
                     break;
@@ -581,11 +617,126 @@ fn killed_mid_action_the_store_reopens_consistent() {
         // SIGKILL while the child is in the middle of its next action.
         child.0.kill().unwrap();
         child.0.wait().unwrap();
+        // What it said before it died is in the pipe: acknowledgements after
+        // the one that triggered the kill, and the action under way.
+        for line in lines {
+            let Ok(line) = line else { break };
+            if let Some(action) = acked.read(&line) {
+                done += 1;
+                *actions.entry(action).or_insert(0) += 1;
+            }
+        }
         total_actions += done;
 
         let entries = check_consistency(&data_dir, &demo);
-        eprintln!("round {round}: killed after {done} actions; {entries} outbox entries");
+        intact_rounds += 1;
+        let lost_now = acked.lost(&data_dir);
+        lost += lost_now;
+        acked.forget_in_flight();
+        eprintln!(
+            "round {round}: killed after {done} actions; {entries} outbox entries; \
+             {lost_now} acknowledged saves lost"
+        );
     }
     eprintln!("actions before the kills: {actions:?}");
-    assert!(total_actions >= ROUNDS * 3);
+    eprintln!(
+        "store kill-during-save: {rounds} rounds, {total_actions} acknowledged actions, \
+         acknowledged saves lost: {lost}, integrity check passed {intact_rounds}/{rounds} rounds"
+    );
+    assert_eq!(lost, 0, "acknowledged saves lost");
+    assert!(total_actions >= rounds * 3);
+}
+
+/// What the child acknowledged (its action returned `Ok`) before a kill.
+#[derive(Default)]
+struct AckedSaves {
+    /// Outbox entries acknowledged so far (each mutation is one).
+    outbox: u64,
+    /// Per job, the serial number of its last acknowledged draft save, while
+    /// no later action on the job was acknowledged.
+    drafts: HashMap<Uuid, String>,
+    /// The job of the action under way when the kill came (it may have
+    /// changed that job's draft after its last acknowledged save).
+    in_flight: InFlight,
+}
+
+#[derive(Default, Clone, Copy, PartialEq)]
+enum InFlight {
+    #[default]
+    Nothing,
+    Job(Uuid),
+    /// The kill cut the child's line: any job may have changed.
+    Unknown,
+}
+
+impl AckedSaves {
+    /// Takes in one line of the child's output; the action's name if it was
+    /// an acknowledgement.
+    fn read(&mut self, line: &str) -> Option<String> {
+        let report = common::child_report(line)?;
+        if let Some(job) = report.strip_prefix("begin ") {
+            self.in_flight = job.parse().map_or(InFlight::Unknown, InFlight::Job);
+            return None;
+        }
+        let mut fields = report.split('\t');
+        let action = fields.next()?.splitn(3, ' ').nth(2)?.to_owned();
+        let parsed = match fields.collect::<Vec<_>>()[..] {
+            [job, outbox, draft] => job
+                .parse::<Uuid>()
+                .ok()
+                .zip(outbox.parse::<u64>().ok())
+                .map(|(job, outbox)| (job, outbox, draft)),
+            _ => None,
+        };
+        let Some((job, outbox, draft)) = parsed else {
+            // Only the last line can be cut short by the kill.
+            self.in_flight = InFlight::Unknown;
+            return None;
+        };
+        self.outbox = outbox;
+        self.in_flight = InFlight::Nothing;
+        if action == "save draft" {
+            self.drafts.insert(job, draft.to_owned());
+        } else {
+            self.drafts.remove(&job);
+        }
+        Some(action)
+    }
+
+    /// After a round's check: the action the kill interrupted may or may not
+    /// have changed its job's draft, so that draft is no longer held to the
+    /// last acknowledged save (a later acknowledged save sets it again).
+    fn forget_in_flight(&mut self) {
+        match self.in_flight {
+            InFlight::Nothing => {}
+            InFlight::Job(job) => {
+                self.drafts.remove(&job);
+            }
+            InFlight::Unknown => self.drafts.clear(),
+        }
+        self.in_flight = InFlight::Nothing;
+    }
+
+    /// Acknowledged saves the reopened store does not hold.
+    fn lost(&self, data_dir: &Path) -> u64 {
+        let store = Store::open(data_dir).unwrap();
+        let counts = store.outbox_counts().unwrap();
+        let outbox_lost = self
+            .outbox
+            .saturating_sub(counts.pending + counts.needs_attention);
+        let drafts_lost = self
+            .drafts
+            .iter()
+            .filter(|(job, _)| match self.in_flight {
+                InFlight::Nothing => true,
+                InFlight::Job(in_flight) => **job != in_flight,
+                InFlight::Unknown => false,
+            })
+            .filter(|(job, serial)| {
+                let draft = store.get_installation(**job).unwrap().report_draft;
+                draft.map(|d| d.charger_serial_number).as_ref() != Some(*serial)
+            })
+            .count() as u64;
+        outbox_lost + drafts_lost
+    }
 }

@@ -122,7 +122,7 @@ struct Inner {
     /// Raised by a local change: a running blob upload stops at the next
     /// chunk so the change is pushed without waiting for a long video.
     blob_yield: Arc<AtomicBool>,
-    /// Kept across syncs (per server) for its memory of corrupt local files.
+    /// Kept across syncs (per server) with its settings and yield flag.
     uploader: Mutex<Option<(String, BlobUploader)>>,
 }
 
@@ -329,7 +329,11 @@ impl SyncEngine {
         self.inner.status.send_modify(|s| {
             s.last_attempt_at = Some(Utc::now());
         });
-        let result = self.cycle().await;
+        let started = std::time::Instant::now();
+        let span = tracing::info_span!("sync_cycle");
+        let result = tracing::Instrument::instrument(self.cycle(), span.clone()).await;
+        let _entered = span.enter();
+        log_cycle(&result, started.elapsed());
         let counts = self.refresh_counts();
         self.inner.status.send_modify(|s| {
             s.phase = SyncPhase::Idle;
@@ -493,11 +497,19 @@ impl SyncEngine {
         )
         .await?;
         summary.pulled_records = pulled.records;
+        if pulled.restarted_from_zero {
+            tracing::info!(
+                pages = pulled.pages,
+                removed = pulled.removed,
+                kept = pulled.kept,
+                "pulled everything again from zero (the server had lost history)"
+            );
+        }
         let retired = match pulled.retention_days {
             Some(days) => retention::remove_retired(&self.inner.store, days).await?,
             None => 0,
         };
-        if pulled.records > 0 || retired > 0 {
+        if pulled.records > 0 || pulled.removed > 0 || retired > 0 {
             status.send_modify(|s| s.pulled_at = Some(Utc::now()));
         }
 
@@ -708,6 +720,31 @@ impl SyncEngine {
             }
             changed
         });
+    }
+}
+
+/// The one line per cycle a support person reads first: what went where,
+/// how long it took, and why it failed.
+fn log_cycle(result: &Result<(SyncSummary, Option<SyncErrorInfo>), SyncError>, took: Duration) {
+    let duration_ms = took.as_millis() as u64;
+    match result {
+        Ok((summary, warning)) => tracing::info!(
+            pushed = summary.pushed,
+            refused = summary.refused,
+            held = summary.held,
+            pulled_records = summary.pulled_records,
+            uploaded_blobs = summary.uploaded_blobs,
+            uploaded_bytes = summary.uploaded_bytes,
+            warning = warning.as_ref().map(|w| w.code.as_str()),
+            duration_ms,
+            "sync cycle done"
+        ),
+        Err(e) => tracing::warn!(
+            code = e.code(),
+            error = %e,
+            duration_ms,
+            "sync cycle failed"
+        ),
     }
 }
 

@@ -4,8 +4,8 @@
 
 use fieldbook_protocol::{EntityKind, PullPage, MAX_PULL_LIMIT};
 use fieldbook_store::{
-    HeldWorkStatus, RecordKind, ServerBatch, ServerHeldWork, ServerMedia, ServerReport, Tombstone,
-    TombstoneReason, Versioned,
+    ApplyOutcome, HeldWorkStatus, RecordKind, ServerBatch, ServerHeldWork, ServerMedia,
+    ServerReport, Tombstone, TombstoneReason, Versioned,
 };
 use uuid::Uuid;
 
@@ -137,10 +137,12 @@ pub fn into_server_batch(scope: &str, page: PullPage) -> Result<ServerBatch, Syn
 /// Applies one batch on a blocking thread: a page of 1,000 rows keeps
 /// SQLite busy for tens of milliseconds, during which the async runtime
 /// fetches the next page.
-async fn apply_batch(store: &SharedStore, batch: ServerBatch) -> Result<(), SyncError> {
+async fn apply_batch(store: &SharedStore, batch: ServerBatch) -> Result<ApplyOutcome, SyncError> {
     let store = store.clone();
+    let span = tracing::Span::current();
     let applied = tokio::task::spawn_blocking(move || {
-        with_store(&store, |s| s.apply_server_batch(&batch).map(drop))
+        let _entered = span.enter();
+        with_store(&store, |s| s.apply_server_batch(&batch))
     })
     .await;
     match applied {
@@ -162,16 +164,30 @@ async fn apply_batch(store: &SharedStore, batch: ServerBatch) -> Result<(), Sync
 pub struct PullSummary {
     pub pages: u64,
     pub records: u64,
-    /// The server was behind this device's cursor, so the pull restarted
-    /// from zero.
+    /// The server had lost history (it was behind this device's cursor,
+    /// the push found it had forgotten this device, or it gave the INS-
+    /// number of a job on this device to another job), so the pull started
+    /// again from zero: a full resync.
     pub restarted_from_zero: bool,
     /// The server's retention window in days (`None`: an older server).
     pub retention_days: Option<u32>,
+    /// Jobs the server no longer has that the full resync removed.
+    pub removed: u64,
+    /// Jobs the server no longer has that were kept for their unsent work.
+    pub kept: u64,
 }
 
-/// Pulls every page after the stored cursor of `user_id` (from zero when
-/// `from_zero`), applying each in its own transaction. `progress` gets the
-/// running count of records applied.
+/// Starts a full resync (see `fieldbook_store::Store::begin_full_resync`)
+/// and returns the cursor to pull from: zero.
+fn begin_full_resync(store: &SharedStore, summary: &mut PullSummary) -> Result<u64, SyncError> {
+    with_store(store, |s| s.begin_full_resync())?;
+    summary.restarted_from_zero = true;
+    Ok(0)
+}
+
+/// Pulls every page after the stored cursor of `user_id` (from zero, as a
+/// full resync, when `from_zero`), applying each in its own transaction.
+/// `progress` gets the running count of records applied.
 pub async fn pull_all(
     client: &ApiClient,
     token: &str,
@@ -182,12 +198,14 @@ pub async fn pull_all(
 ) -> Result<PullSummary, SyncError> {
     let scope = cursor_scope(user_id);
     let stored = with_store(store, |s| s.sync_cursor(&scope))?;
-    let cursor = if from_zero {
-        0
-    } else {
-        u64::try_from(stored.unwrap_or(0)).unwrap_or(0)
-    };
     let mut summary = PullSummary::default();
+    let cursor = match (from_zero, stored) {
+        // A device that holds pulled rows: what the server no longer has
+        // must leave it.
+        (true, Some(_)) => begin_full_resync(store, &mut summary)?,
+        (true, None) => 0,
+        (false, stored) => u64::try_from(stored.unwrap_or(0)).unwrap_or(0),
+    };
     // The first page overlaps the last change already applied by one
     // sequence number, so a server that is behind this device (restored
     // from a backup) shows itself: see recovery::server_is_behind.
@@ -199,14 +217,14 @@ pub async fn pull_all(
             server_cursor = page.next_cursor,
             "the server is behind this device; pulling everything again"
         );
-        summary.restarted_from_zero = true;
-        page = client.pull(token, 0, PULL_PAGE_LIMIT).await?;
+        let cursor = begin_full_resync(store, &mut summary)?;
+        page = client.pull(token, cursor, PULL_PAGE_LIMIT).await?;
     } else if request_cursor < cursor && !page.has_more && page.next_cursor == cursor {
         // Nothing after the stored cursor: the page only repeats the
         // last change, already applied (re-applying it would only
         // throw away the store's search index).
         summary.retention_days = page.retention_days;
-        return Ok(summary);
+        return finish_pending_resync(store, summary);
     }
     // Pipelined: the next page is fetched while this one is applied.
     // Pages are still applied strictly in order, each in its own
@@ -217,26 +235,60 @@ pub async fn pull_all(
         summary.retention_days = page.retention_days.or(summary.retention_days);
         let next_cursor = page.next_cursor;
         let has_more = page.has_more;
+        let span = tracing::debug_span!("pull_page", cursor = page.cursor, next_cursor, records);
         let batch = into_server_batch(&scope, page)?;
         let (applied, next) = if has_more {
             let (applied, next) = tokio::join!(
-                apply_batch(store, batch),
+                tracing::Instrument::instrument(apply_batch(store, batch), span),
                 client.pull(token, next_cursor, PULL_PAGE_LIMIT)
             );
             (applied, Some(next))
         } else {
-            (apply_batch(store, batch).await, None)
+            let applied = tracing::Instrument::instrument(apply_batch(store, batch), span).await;
+            (applied, None)
         };
         // This page's failure comes first: the next one was only read.
-        applied?;
+        let outcome = applied?;
         summary.pages += 1;
         summary.records += records;
         progress(summary.records);
+        if !outcome.reused_numbers.is_empty() && !summary.restarted_from_zero {
+            // The server gave numbers of jobs it no longer has to new jobs:
+            // it lost history the cursor did not show. Start again from
+            // zero so everything else it lost leaves the device too.
+            tracing::warn!(
+                jobs = outcome.reused_numbers.len(),
+                "the server reused INS- numbers of jobs on this device; pulling everything again"
+            );
+            let cursor = begin_full_resync(store, &mut summary)?;
+            page = client.pull(token, cursor, PULL_PAGE_LIMIT).await?;
+            continue;
+        }
         match next {
             Some(next) => page = next?,
-            None => return Ok(summary),
+            None => return finish_pending_resync(store, summary),
         }
     }
+}
+
+/// After the last page: ends a full resync under way (also one a crash
+/// interrupted after its last page).
+fn finish_pending_resync(
+    store: &SharedStore,
+    mut summary: PullSummary,
+) -> Result<PullSummary, SyncError> {
+    if !with_store(store, |s| s.full_resync_pending())? {
+        return Ok(summary);
+    }
+    let ended = with_store(store, |s| s.finish_full_resync())?;
+    summary.removed = ended.removed.len() as u64;
+    summary.kept = ended.kept.len() as u64;
+    tracing::info!(
+        removed = summary.removed,
+        kept = summary.kept,
+        "full resync ended: jobs the server no longer has left this device (kept while they hold unsent work)"
+    );
+    Ok(summary)
 }
 
 #[cfg(test)]

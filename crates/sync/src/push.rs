@@ -111,21 +111,31 @@ pub async fn push_all(
         let request = PushRequest {
             mutations: envelopes,
         };
-        let response = match client.push(token, &request).await {
-            Ok(response) => response,
-            Err(e) => {
-                if e.is_retryable() {
-                    let message = e.to_string();
-                    with_store(store, |s| {
-                        for entry in &batch {
-                            s.record_push_failure(entry.mutation_id, &message)?;
-                        }
-                        Ok(())
-                    })?;
+        let span = tracing::info_span!(
+            "push_batch",
+            entries = batch.len(),
+            first_sequence = batch.first().map(|e| e.sequence),
+        );
+        let response =
+            match tracing::Instrument::instrument(client.push(token, &request), span.clone()).await
+            {
+                Ok(response) => response,
+                Err(e) => {
+                    if e.is_retryable() {
+                        let message = e.to_string();
+                        with_store(store, |s| {
+                            for entry in &batch {
+                                s.record_push_failure(entry.mutation_id, &message)?;
+                            }
+                            Ok(())
+                        })?;
+                    }
+                    return Err(e);
                 }
-                return Err(e);
-            }
-        };
+            };
+        // The answers are applied without an await: the span can be entered.
+        let _entered = span.enter();
+        tracing::debug!(answers = response.results.len(), "push answered");
         let mut renumbered = false;
         {
             let mut lock = lock_store(store);
@@ -144,10 +154,11 @@ pub async fn push_all(
                     MutationOutcome::Rejected {
                         code: RejectCode::SequenceGap,
                         reason,
+                        expected_device_seq,
                     } => {
                         // Nothing from here on in this batch was recorded
                         // (every later number is off by the same amount).
-                        let repair = recovery::expected_sequence(reason)
+                        let repair = recovery::expected_sequence(*expected_device_seq, reason)
                             .and_then(|expected| {
                                 recovery::repair_sequence(entry.sequence, sent.device_seq, expected)
                             })
@@ -178,11 +189,24 @@ pub async fn push_all(
                         code: RejectCode::ForeignDevice,
                         ..
                     } => return Err(SyncError::ForeignDevice),
-                    MutationOutcome::Rejected { reason, .. } => {
+                    MutationOutcome::Rejected { code, reason, .. } => {
+                        tracing::info!(
+                            mutation = %entry.mutation_id,
+                            kind = entry.kind.as_str(),
+                            code = ?code,
+                            reason = %reason,
+                            "mutation rejected; parked for the technician"
+                        );
                         store.move_to_needs_attention(entry.mutation_id, reason)?;
                         summary.refused += 1;
                     }
                     MutationOutcome::Conflict { server_state } => {
+                        tracing::info!(
+                            mutation = %entry.mutation_id,
+                            kind = entry.kind.as_str(),
+                            message = %server_state.message,
+                            "mutation in conflict with the server; parked for the technician"
+                        );
                         store.move_to_needs_attention(entry.mutation_id, &server_state.message)?;
                         summary.refused += 1;
                     }

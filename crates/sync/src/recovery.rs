@@ -7,8 +7,10 @@
 //! What the server answers in those cases (server/src/push.rs,
 //! server/src/storage/pull.rs):
 //! - a device id it does not know is bound afresh with sequence 0, so the
-//!   device's next mutation is `rejected{sequence_gap}` with "Expected device
-//!   sequence 1, got N" — not recorded, so the device may resend;
+//!   device's next mutation is `rejected{sequence_gap}` with
+//!   `expected_device_seq: 1` (and, for older devices, "Expected device
+//!   sequence 1, got N" in the reason) — not recorded, so the device may
+//!   resend;
 //! - a pull cursor ahead of its change sequence is echoed back unchanged with
 //!   an empty page. To notice it, the first page of every pull is asked one
 //!   sequence number early ([`probe_cursor`]): a server that is up to date
@@ -29,9 +31,18 @@ pub fn server_is_behind(stored: u64, page: &PullPage) -> bool {
     stored > 0 && !page.has_more && page.next_cursor < stored
 }
 
-/// The sequence the server expects, from its `sequence_gap` reason
-/// ("Expected device sequence 7, got 12; resend from 7").
-pub fn expected_sequence(reason: &str) -> Option<u64> {
+/// The sequence the server expects after a `sequence_gap`: the answer's
+/// `expected_device_seq` field, or — from a server older than that field —
+/// the number in its reason ("Expected device sequence 7, got 12; resend
+/// from 7").
+pub fn expected_sequence(field: Option<u64>, reason: &str) -> Option<u64> {
+    match field {
+        Some(expected) => Some(expected).filter(|n| *n >= 1),
+        None => expected_sequence_in_reason(reason),
+    }
+}
+
+fn expected_sequence_in_reason(reason: &str) -> Option<u64> {
     const MARKER: &str = "expected device sequence ";
     let lower = reason.to_ascii_lowercase();
     let start = lower.find(MARKER)? + MARKER.len();
@@ -93,17 +104,32 @@ mod tests {
     }
 
     #[test]
-    fn reads_the_expected_sequence_from_the_servers_reason() {
+    fn reads_the_expected_sequence_from_an_older_servers_reason() {
         assert_eq!(
-            expected_sequence("Expected device sequence 7, got 12; resend from 7"),
+            expected_sequence(None, "Expected device sequence 7, got 12; resend from 7"),
             Some(7)
         );
         assert_eq!(
-            expected_sequence("expected device sequence 1, got 3"),
+            expected_sequence(None, "expected device sequence 1, got 3"),
             Some(1)
         );
-        assert_eq!(expected_sequence("Expected device sequence 0, got 3"), None);
-        assert_eq!(expected_sequence("sequence gap"), None);
+        assert_eq!(
+            expected_sequence(None, "Expected device sequence 0, got 3"),
+            None
+        );
+        assert_eq!(expected_sequence(None, "sequence gap"), None);
+    }
+
+    #[test]
+    fn the_structured_field_wins_over_the_words() {
+        // A server may word its reason any way (or translate it): the field
+        // is what counts.
+        assert_eq!(expected_sequence(Some(4), "Séquence attendue : 4"), Some(4));
+        assert_eq!(
+            expected_sequence(Some(2), "Expected device sequence 9, got 12"),
+            Some(2)
+        );
+        assert_eq!(expected_sequence(Some(0), "sequence gap"), None);
     }
 
     #[test]

@@ -658,6 +658,104 @@ async fn a_server_restored_from_an_older_state_gets_the_outbox_replayed() {
     assert!(device.needs_attention().is_empty());
 }
 
+/// A re-pull from zero (the server is behind the device: restored from a
+/// backup) removes the local jobs the server no longer has, with their
+/// customer data; the jobs it has stay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pull_from_zero_removes_the_jobs_the_server_no_longer_has() {
+    let mut server = TestServer::start().await;
+    let alex = server.add_technician("alex");
+    let team = server.ops().add_team("North Crew", &[alex]);
+    let kept = server.ops().confirmed_job(team, "Ada Customer");
+    let device = Device::signed_in(&server, "alex").await;
+    server.stop().await;
+    let backup = tempfile::tempdir().unwrap();
+    copy_dir(server.data_dir(), backup.path());
+    server.resume().await;
+    let gone = server.ops().confirmed_job(team, "Barbara Customer");
+    device.engine.sync_once().await.unwrap();
+    assert!(device.has_installation(gone));
+
+    server.stop().await;
+    std::fs::remove_dir_all(server.data_dir()).unwrap();
+    copy_dir(backup.path(), server.data_dir());
+    server.restart().await;
+    device.engine.sync_once().await.unwrap();
+    assert!(
+        !device.has_installation(gone),
+        "the server no longer has it"
+    );
+    assert_eq!(device.installation(kept), server.installation(kept));
+    let leads = device.with_store(|s| {
+        s.list_installations(&fieldbook_store::InstallationQuery::default())
+            .unwrap()
+            .into_iter()
+            .map(|i| i.customer_name)
+            .collect::<Vec<_>>()
+    });
+    assert_eq!(leads, vec!["Ada Customer".to_owned()]);
+}
+
+/// A server restored from a backup hands out again the INS- numbers of jobs
+/// created after the backup, which the device still holds. That must not
+/// make every sync fail on the local UNIQUE constraint: the device resyncs
+/// from zero, keeps the job that holds unsent work (under its own number,
+/// out of scope, its work in "needs attention") and lets go of the jobs the
+/// server no longer has — also the one whose number was not reused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restored_server_that_reuses_ins_numbers_gets_a_full_resync_that_keeps_unsent_work() {
+    let mut server = TestServer::start().await;
+    let alex = server.add_technician("alex");
+    let team = server.ops().add_team("North Crew", &[alex]);
+    let kept_before_backup = server.ops().confirmed_job(team, "Ada Customer");
+    let device = Device::signed_in(&server, "alex").await;
+
+    server.stop().await;
+    let backup = tempfile::tempdir().unwrap();
+    copy_dir(server.data_dir(), backup.path());
+    server.resume().await;
+    // After the backup: three jobs reach the device; one is started offline.
+    let worked = server.ops().confirmed_job(team, "Grace Customer");
+    let idle = server.ops().confirmed_job(team, "Linus Customer");
+    let gone = server.ops().confirmed_job(team, "Barbara Customer");
+    device.engine.sync_once().await.unwrap();
+    let worked_number = device.installation(worked).installation_id;
+    let idle_number = device.installation(idle).installation_id;
+    server.stop().await;
+    device.start_job(worked);
+
+    // Restored: ops plan two new jobs, which get the numbers of `worked`
+    // and `idle` again.
+    std::fs::remove_dir_all(server.data_dir()).unwrap();
+    copy_dir(backup.path(), server.data_dir());
+    server.restart().await;
+    let first = server.ops().confirmed_job(team, "Hedy Customer");
+    let second = server.ops().confirmed_job(team, "Alan Customer");
+    assert_eq!(server.installation(first).installation_id, worked_number);
+    assert_eq!(server.installation(second).installation_id, idle_number);
+
+    let summary = device.engine.sync_once().await;
+    assert!(summary.is_ok(), "{summary:?}");
+    for job in [first, second, kept_before_backup] {
+        assert_eq!(device.installation(job), server.installation(job));
+    }
+    // The started job stays with its work, under the number it had.
+    assert!(device.has_installation(worked), "unsent work kept");
+    assert_eq!(device.installation(worked).installation_id, worked_number);
+    let detail = device.with_store(|s| s.get_installation(worked).unwrap());
+    assert!(detail.left_scope_at.is_some(), "{detail:?}");
+    assert_eq!(
+        detail.pending_changes, 1,
+        "the start is still on the device"
+    );
+    // The jobs the server no longer has are gone from the device.
+    assert!(!device.has_installation(idle), "number reused: released");
+    assert!(!device.has_installation(gone), "not on the server: removed");
+    // And the next syncs go through too.
+    device.engine.sync_once().await.unwrap();
+    assert_eq!(device.installation(first), server.installation(first));
+}
+
 fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {

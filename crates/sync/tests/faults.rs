@@ -500,6 +500,44 @@ async fn a_corrupt_local_file_is_reported_and_not_resent() {
     assert_eq!(w.proxy.bytes_up(), before, "nothing re-sent");
 }
 
+/// "Corrupt local file, do not resend" survives an app restart: the store
+/// remembers the file as it was found, so a new engine and uploader do not
+/// send it again; a changed file is tried again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corrupt_local_file_is_not_resent_after_a_restart() {
+    let w = world().await;
+    let device = Device::signed_in(&w.proxy.url(), "alex").await;
+    let size = 2 * MIB + 5;
+    let sha256 = device.attach_video(w.installation, 9, size);
+    let local = device.blob_state(&sha256).local_path;
+    {
+        use std::io::{Seek, SeekFrom, Write};
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&local)
+            .expect("open the stored copy");
+        file.seek(SeekFrom::Start(MIB as u64 + 10)).unwrap();
+        file.write_all(b"bit rot").unwrap();
+    }
+    let uploader = device.uploader(&w.proxy.url(), "alex", MIB).await;
+    let summary = device.upload(&uploader).await;
+    assert_eq!(summary.failed[0].code, "local_file_corrupt");
+    drop(uploader);
+
+    let device = device.reopen();
+    let uploader = device.uploader(&w.proxy.url(), "alex", MIB).await;
+    let before = w.proxy.bytes_up();
+    let again = device.upload(&uploader).await;
+    assert_eq!(again.failed.len(), 1, "{again:?}");
+    assert_eq!(again.failed[0].code, "local_file_corrupt");
+    assert_eq!(
+        w.proxy.bytes_up(),
+        before,
+        "nothing re-sent after the restart"
+    );
+    assert!(w.server.blob_digest(&sha256).is_none());
+}
+
 /// Through the engine: a sync whose upload loses a chunk's answer still ends
 /// with the file on the server, and the status has nothing pending.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

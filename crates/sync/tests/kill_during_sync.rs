@@ -34,11 +34,37 @@ const DIR_ENV: &str = "FIELDBOOK_SYNC_TEST_KILL_DIR";
 const URL_ENV: &str = "FIELDBOOK_SYNC_TEST_KILL_URL";
 const ROUND_ENV: &str = "FIELDBOOK_SYNC_TEST_KILL_ROUND";
 const LINE_PREFIX: &str = "KILLCHILD ";
+/// `make soak` sets it to 200; the normal test runs [`ROUNDS`] once.
+const ROUNDS_ENV: &str = "FIELDBOOK_SYNC_KILL_ROUNDS";
 const USERNAME: &str = "alex";
+/// Jobs for the normal ten rounds; a soak gets more, so that work is left
+/// to do (and to push) in its last rounds.
 const JOBS: usize = 8;
+
+fn rounds() -> usize {
+    std::env::var(ROUNDS_ENV)
+        .ok()
+        .map(|r| r.parse().expect("a round count"))
+        .unwrap_or(ROUNDS.len())
+}
+
+fn job_count() -> usize {
+    JOBS.max(rounds() * JOBS / ROUNDS.len())
+}
 /// The video attached before a round that is killed mid-upload: large enough
 /// that its upload takes many chunks on loopback.
 const VIDEO_BYTES: usize = 24 * 1024 * 1024;
+/// A soak attaches one in every few of its hundreds of rounds; smaller, so
+/// that the device's and the server's copies stay within a CI disk.
+const SOAK_VIDEO_BYTES: usize = 8 * 1024 * 1024;
+
+fn video_bytes() -> usize {
+    if rounds() > ROUNDS.len() {
+        SOAK_VIDEO_BYTES
+    } else {
+        VIDEO_BYTES
+    }
+}
 
 /// Where a round's kill lands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,7 +115,7 @@ fn run_child() {
         .expect("child without a round")
         .parse()
         .expect("round number");
-    let upload_round = ROUNDS[round as usize] == KillAt::Uploading;
+    let upload_round = ROUNDS[round as usize % ROUNDS.len()] == KillAt::Uploading;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -140,7 +166,7 @@ fn run_child() {
         // has no jobs yet.
         let mut jobs = list_jobs();
         for _ in 0..20 {
-            if jobs.len() >= JOBS {
+            if jobs.len() >= job_count() {
                 break;
             }
             say("sync begin");
@@ -159,7 +185,12 @@ fn run_child() {
         for cycle in 0u64..400 {
             let mut actions: Vec<(TechAction, Uuid)> = Vec::new();
             if upload_round && cycle == 0 {
-                actions.push((TechAction::AttachVideo { bytes: VIDEO_BYTES }, *video_job));
+                actions.push((
+                    TechAction::AttachVideo {
+                        bytes: video_bytes(),
+                    },
+                    *video_job,
+                ));
             }
             for _ in 0..2 + rng.below(5) {
                 let job = other_jobs[rng.below(other_jobs.len() as u64) as usize];
@@ -347,9 +378,9 @@ fn run_round(child: &mut Spawned, trigger: Trigger, seen: &mut Observed<'_>) -> 
             ["upload", done, total] => {
                 let done: u64 = done.parse().expect("bytes done");
                 let total: u64 = total.parse().expect("bytes total");
-                video_uploading |= total >= VIDEO_BYTES as u64;
+                video_uploading |= total >= video_bytes() as u64;
                 (trigger.at == KillAt::Uploading
-                    && total >= VIDEO_BYTES as u64
+                    && total >= video_bytes() as u64
                     && done >= trigger.upload_bytes)
                     .then(|| format!("upload at {done} of {total} bytes"))
             }
@@ -410,8 +441,15 @@ fn check_after_kill(
     data_dir: &Path,
     ledger: &mut Ledger,
     round: usize,
-) -> Vec<(u64, u64)> {
+) -> (Vec<(u64, u64)>, usize) {
     let store = open_store(data_dir);
+    let integrity: String = rusqlite::Connection::open_with_flags(
+        store.database_path(),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .and_then(|db| db.query_row("PRAGMA integrity_check", [], |r| r.get(0)))
+    .expect("integrity check");
+    assert_eq!(integrity, "ok", "round {round}: the database is damaged");
     let fresh = ledger.record(&store);
     let pending: Vec<i64> = store
         .pending_outbox(usize::MAX)
@@ -460,6 +498,14 @@ fn check_after_kill(
             "round {round}: the outbox is empty but the server lacks mutations"
         );
     }
+    // Mutations the device said it saved that are neither on the server
+    // nor still queued (the assertions above make this 0; counted for the
+    // soak's figures).
+    let lost = ledger
+        .entries
+        .keys()
+        .filter(|seq| **seq > acknowledged_up_to && !pending.contains(seq))
+        .count();
     let uploads = store
         .blobs_pending_upload(usize::MAX)
         .expect("upload queue");
@@ -470,11 +516,12 @@ fn check_after_kill(
         .collect();
     eprintln!(
         "round {round}: {} outbox entries ({fresh} not reported before the kill), server has \
-         1..={acknowledged_up_to}, {} uploads pending, (size, offset kept) {partial:?}",
+         1..={acknowledged_up_to}, {} uploads pending, (size, offset kept) {partial:?}, \
+         {lost} acknowledged saves lost",
         pending.len(),
         uploads.len()
     );
-    partial
+    (partial, lost)
 }
 
 #[test]
@@ -491,7 +538,7 @@ fn killed_during_sync_the_device_resumes_and_nothing_is_lost_or_doubled() {
     let central = runtime.block_on(Central::start());
     let alex = central.create_user(USERNAME, Role::Technician);
     let north = central.create_team("North Crew", &[alex]);
-    for n in 0..JOBS {
+    for n in 0..job_count() {
         let id = central.create_installation(&format!("Customer Number {n}"));
         central.assign(id, north).expect("assign");
         if n % 4 != 3 {
@@ -511,7 +558,8 @@ fn killed_during_sync_the_device_resumes_and_nothing_is_lost_or_doubled() {
     ));
     let mut log = MutationLog::default();
     let mut upload_kills = Vec::new();
-    for (round, at) in ROUNDS.iter().enumerate() {
+    let mut lost = 0;
+    for (round, at) in ROUNDS.iter().cycle().take(rounds()).enumerate() {
         let trigger = Trigger {
             at: *at,
             delay: Duration::from_millis(match at {
@@ -521,7 +569,7 @@ fn killed_during_sync_the_device_resumes_and_nothing_is_lost_or_doubled() {
             }),
             syncs_first: 1 + rng.below(3),
             // Well inside the video, past its first chunks.
-            upload_bytes: VIDEO_BYTES as u64 * 3 / 8 + rng.below(VIDEO_BYTES as u64 * 3 / 8),
+            upload_bytes: video_bytes() as u64 * 3 / 8 + rng.below(video_bytes() as u64 * 3 / 8),
         };
         let mut child = spawn_child(&data_dir, &central.url(), round);
         let mut seen = Observed {
@@ -534,7 +582,9 @@ fn killed_during_sync_the_device_resumes_and_nothing_is_lost_or_doubled() {
             "round {round}: SIGKILL {:?} after {killed_in} ({} actions, {} of {} syncs ended)",
             trigger.delay, report.actions, report.syncs_ended, report.syncs_begun
         );
-        let partial = check_after_kill(&central, &data_dir, &mut ledger, round);
+        let (partial, lost_now) = check_after_kill(&central, &data_dir, &mut ledger, round);
+        lost += lost_now;
+        assert_eq!(lost, 0, "round {round}: acknowledged saves lost");
         if *at == KillAt::Uploading {
             upload_kills.push((killed_in, partial));
         }
@@ -590,12 +640,18 @@ fn killed_during_sync_the_device_resumes_and_nothing_is_lost_or_doubled() {
     let videos = server
         .values()
         .flat_map(|j| &j.media)
-        .filter(|m| m.file.size as usize == VIDEO_BYTES)
+        .filter(|m| m.file.size as usize == video_bytes())
         .count();
     eprintln!(
         "after {} rounds: {} mutations on the server, {media} photos/videos ({videos} large videos), {reports} reports",
-        ROUNDS.len(),
+        rounds(),
         stored.len()
+    );
+    eprintln!(
+        "sync kill loop: {} rounds, {} mutations acknowledged by the device, acknowledged saves \
+         lost: {lost}, store integrity check passed every round",
+        rounds(),
+        ledger.entries.len()
     );
     if videos == 0 {
         problems.push("no large video reached the server".into());

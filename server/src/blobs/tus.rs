@@ -123,6 +123,11 @@ impl TusError {
                 B::WholeFileHashMismatch { .. } => {
                     (StatusCode::UNPROCESSABLE_ENTITY, "blob_hash_mismatch")
                 }
+                // The disk is full: the upload keeps its durable offset and
+                // resumes once an operator frees space. 5xx, so clients retry.
+                B::Io { source, .. } if source.kind() == std::io::ErrorKind::StorageFull => {
+                    (StatusCode::INSUFFICIENT_STORAGE, "server_storage_full")
+                }
                 B::Io { .. } | B::CorruptRecord { .. } => {
                     (StatusCode::INTERNAL_SERVER_ERROR, "storage_error")
                 }
@@ -134,7 +139,12 @@ impl TusError {
 impl IntoResponse for TusError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
-        let message = if status.is_server_error() {
+        let message = if status == StatusCode::INSUFFICIENT_STORAGE {
+            tracing::error!(error = %self, "blob request failed: the server's disk is full");
+            "the server's disk is full; what was received up to Upload-Offset is kept: retry \
+             later and resume from there"
+                .to_owned()
+        } else if status.is_server_error() {
             tracing::error!(error = %self, "blob request failed");
             "the server could not store the upload; retry later".to_owned()
         } else {
@@ -196,20 +206,25 @@ fn header_str<'a>(
         .transpose()
 }
 
-/// A tus length/offset: a non-negative decimal integer, nothing else (Rust's
-/// parser would accept a leading `+`).
 fn parse_tus_u64(headers: &HeaderMap, name: &'static HeaderName) -> Result<Option<u64>, TusError> {
     let Some(raw) = header_str(headers, name)? else {
         return Ok(None);
     };
+    parse_tus_number(name.as_str(), raw).map(Some)
+}
+
+/// A tus length/offset (`Upload-Offset`, `Upload-Length`): a non-negative
+/// decimal integer, nothing else (Rust's parser would accept a leading `+`).
+/// Public for the `tus_headers` fuzz target.
+pub fn parse_tus_number(name: &'static str, raw: &str) -> Result<u64, TusError> {
     let invalid = TusError::InvalidHeader {
-        name: name.as_str(),
+        name,
         problem: "must be a non-negative decimal integer",
     };
     if raw.is_empty() || !raw.bytes().all(|b| b.is_ascii_digit()) {
         return Err(invalid);
     }
-    raw.parse().map(Some).map_err(|_| invalid)
+    raw.parse().map_err(|_| invalid)
 }
 
 /// What the client declared in `Upload-Metadata`.
@@ -380,6 +395,7 @@ pub async fn tus_options(State(store): State<Arc<BlobStore>>) -> Response {
         (status = 412, description = "Tus-Resumable missing or not 1.0.0", body = BlobErrorBody),
         (status = 413, description = "Upload-Length exceeds Tus-Max-Size (`blob_too_large`)", body = BlobErrorBody),
         (status = 429, description = "The caller's unfinished uploads are at their limit: too many at once (`too_many_unfinished_uploads`) or too many bytes reserved (`upload_quota_exceeded`); finish or DELETE some first", body = BlobErrorBody),
+        (status = 507, description = "The server's disk is full (`server_storage_full`); nothing was created: retry later", body = BlobErrorBody),
     )
 )]
 pub async fn create_upload(
@@ -516,6 +532,7 @@ pub async fn upload_status(
         (status = 422, description = "All bytes arrived but their SHA-256 is not the declared hash (`blob_hash_mismatch`); the upload was removed", body = BlobErrorBody),
         (status = 423, description = "Another PATCH on this upload is still running (`upload_locked`); retry later", body = BlobErrorBody),
         (status = 460, description = "The chunk does not match Upload-Checksum (`checksum_mismatch`); discarded, offset unchanged", body = BlobErrorBody),
+        (status = 507, description = "The server's disk is full (`server_storage_full`); the offset stays where the last durable bytes end: retry later and resume from Upload-Offset", body = BlobErrorBody),
     )
 )]
 pub async fn append_chunk(

@@ -12,8 +12,6 @@
 //! Bearer-token requests need no CSRF token: browsers never attach them on
 //! their own. Only Central Ops may open a console session.
 
-use std::net::SocketAddr;
-
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::header::{AUTHORIZATION, COOKIE, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
@@ -27,6 +25,7 @@ use sha2::{Digest, Sha256};
 use crate::app::AppState;
 use crate::auth::{self, SessionToken};
 use crate::caller::Caller;
+use crate::client_address::Peer;
 use crate::error::{blocking, ApiError};
 use crate::json::ApiJson;
 
@@ -95,9 +94,13 @@ pub fn cookie_token_checked(request: &Request) -> Result<Option<String>, ApiErro
     Ok(Some(token))
 }
 
-fn session_cookie(token: &str, max_age_secs: i64) -> Result<HeaderValue, ApiError> {
+/// `secure`: browsers reach the server over HTTPS (its own TLS, or a TLS
+/// proxy named by `public_url`), so the cookie must never travel over
+/// plain HTTP.
+fn session_cookie(token: &str, max_age_secs: i64, secure: bool) -> Result<HeaderValue, ApiError> {
+    let secure = if secure { "; Secure" } else { "" };
     HeaderValue::from_str(&format!(
-        "{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/api; Max-Age={max_age_secs}"
+        "{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/api; Max-Age={max_age_secs}{secure}"
     ))
     .map_err(|_| ApiError::internal())
 }
@@ -115,11 +118,12 @@ fn session_cookie(token: &str, max_age_secs: i64) -> Result<HeaderValue, ApiErro
 )]
 pub async fn login_handler(
     State(state): State<AppState>,
-    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    peer: Option<Extension<ConnectInfo<Peer>>>,
+    headers: HeaderMap,
     ApiJson(request): ApiJson<LoginRequest>,
 ) -> Result<Response, ApiError> {
     // The same throttled login as devices and scripts use.
-    let source = auth::login_source(peer.map(|Extension(ConnectInfo(addr))| addr.ip()));
+    let source = auth::request_login_source(&state, peer, &headers);
     let login = auth::login(&state, &source, request).await?;
     if login.user.role != Role::Ops {
         let hash = auth::token_hash(&login.token);
@@ -135,9 +139,10 @@ pub async fn login_handler(
         expires_at: login.expires_at,
     };
     let mut response = Json(body).into_response();
-    response
-        .headers_mut()
-        .insert(SET_COOKIE, session_cookie(&login.token, max_age)?);
+    response.headers_mut().insert(
+        SET_COOKIE,
+        session_cookie(&login.token, max_age, state.config.serves_https())?,
+    );
     Ok(response)
 }
 
@@ -184,11 +189,12 @@ pub async fn logout_handler(
 ) -> Result<Response, ApiError> {
     super::require_ops(&caller)?;
     let hash = session.hash().to_owned();
+    let secure = state.config.serves_https();
     blocking(move || Ok(state.storage.write(|tx| tx.revoke_session(&hash))?)).await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
     response
         .headers_mut()
-        .insert(SET_COOKIE, session_cookie("", 0)?);
+        .insert(SET_COOKIE, session_cookie("", 0, secure)?);
     Ok(response)
 }
 

@@ -30,6 +30,10 @@ pub struct LoginLimits {
 /// The `source` of the per-account backstop row.
 const ALL_SOURCES: &str = "*";
 
+/// How long an address that signed in stays exempt from the per-account
+/// backstop after its last successful login.
+const KNOWN_SOURCE_FOR_DAYS: i64 = 30;
+
 #[derive(Debug, Clone, Copy)]
 struct Counter {
     attempts: u32,
@@ -51,10 +55,13 @@ impl WriteTx<'_> {
         let now = self.now;
         let mut counters = Vec::with_capacity(2);
         let mut locked_until: Option<DateTime<Utc>> = None;
-        for (source, limit) in [
-            (source, limits.per_source),
-            (ALL_SOURCES, limits.per_account),
-        ] {
+        // An address this account signed in from is held to its own limit
+        // only: strangers' guesses, which feed the backstop, cannot lock it.
+        let mut keys = vec![(source, limits.per_source)];
+        if !self.known_login_source(username, source)? {
+            keys.push((ALL_SOURCES, limits.per_account));
+        }
+        for (source, limit) in keys {
             let counter = self.login_counter(username, source, &limit)?;
             let lock = match counter.locked_until {
                 Some(until) => Some(until),
@@ -99,7 +106,28 @@ impl WriteTx<'_> {
              WHERE username = ?1 AND source = ?2",
             params![username, ALL_SOURCES],
         )?;
+        self.tx.execute(
+            "INSERT INTO login_known_sources (username, source, last_success_at) \
+             VALUES (?1, ?2, ?3) \
+             ON CONFLICT (username, source) DO UPDATE SET last_success_at = excluded.last_success_at",
+            params![username, source, timestamp(self.now)],
+        )?;
         Ok(())
+    }
+
+    /// Whether `username` signed in from `source` within the last
+    /// [`KNOWN_SOURCE_FOR_DAYS`] days.
+    fn known_login_source(&self, username: &str, source: &str) -> Result<bool, StorageError> {
+        let since = timestamp(self.now - Duration::days(KNOWN_SOURCE_FOR_DAYS));
+        Ok(self
+            .tx
+            .prepare_cached(
+                "SELECT 1 FROM login_known_sources \
+                 WHERE username = ?1 AND source = ?2 AND last_success_at >= ?3",
+            )?
+            .query_row(params![username, source, since], |_| Ok(()))
+            .optional()?
+            .is_some())
     }
 
     /// The counter as it stands now: an ended lock or window starts afresh.
@@ -178,6 +206,9 @@ impl WriteTx<'_> {
         self.tx
             .prepare_cached("DELETE FROM login_attempts WHERE window_start < ?1")?
             .execute([timestamp(self.now - kept_for)])?;
+        self.tx
+            .prepare_cached("DELETE FROM login_known_sources WHERE last_success_at < ?1")?
+            .execute([timestamp(self.now - Duration::days(KNOWN_SOURCE_FOR_DAYS))])?;
         Ok(())
     }
 }
@@ -223,12 +254,35 @@ mod tests {
         storage
             .write(|tx| tx.release_login_attempt("tina", "10.0.0.2"))
             .unwrap();
+        // Once it signed in, its attempts no longer feed the backstop.
         assert_eq!(reserve(&storage, "10.0.0.2"), None);
-        // 3 + 1 attempts count against the account; one more reaches 5,
-        // then the backstop locks every address.
+        // 3 attempts count against the account; two more reach 5, then the
+        // backstop locks every address that never signed in.
         assert_eq!(reserve(&storage, "10.0.0.3"), None);
+        assert_eq!(reserve(&storage, "10.0.0.6"), None);
         assert!(reserve(&storage, "10.0.0.4").is_some());
         assert!(reserve(&storage, "10.0.0.5").is_some());
+    }
+
+    #[test]
+    fn the_backstop_does_not_lock_out_an_address_that_signed_in_before() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = Storage::open(dir.path()).unwrap();
+        // Tina signs in from her laptop's address.
+        assert_eq!(reserve(&storage, "10.0.0.1"), None);
+        storage
+            .write(|tx| tx.release_login_attempt("tina", "10.0.0.1"))
+            .unwrap();
+        // Strangers spread guesses over many addresses until the backstop locks.
+        for n in 0..5 {
+            assert_eq!(reserve(&storage, &format!("192.0.2.{n}")), None);
+        }
+        assert!(reserve(&storage, "192.0.2.99").is_some(), "backstop locked");
+        // Her own address still gets in, up to its own limit.
+        for _ in 0..3 {
+            assert_eq!(reserve(&storage, "10.0.0.1"), None);
+        }
+        assert!(reserve(&storage, "10.0.0.1").is_some(), "per-address limit");
     }
 
     #[test]

@@ -47,6 +47,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("0004_login_attempts.sql"),
     include_str!("0005_ops_console.sql"),
     include_str!("0006_held_work_and_send_back.sql"),
+    include_str!("0007_login_known_sources.sql"),
 ];
 const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 /// Reader connections kept open for reuse; more are opened on demand.

@@ -209,6 +209,28 @@ impl WriteTx<'_> {
         Ok(())
     }
 
+    /// Records that the session `session_token_hash` is used by `device_id`,
+    /// if that device is `user_id`'s (a push names its device in every
+    /// mutation, also without the device header).
+    pub fn link_session_to_device(
+        &mut self,
+        session_token_hash: &str,
+        device_id: Uuid,
+        user_id: Uuid,
+    ) -> Result<(), StorageError> {
+        self.tx
+            .prepare_cached(
+                "UPDATE sessions SET device_id = ?1 WHERE token_hash = ?2 \
+                 AND EXISTS (SELECT 1 FROM devices WHERE device_id = ?1 AND user_id = ?3)",
+            )?
+            .execute(params![
+                device_id.to_string(),
+                session_token_hash,
+                user_id.to_string()
+            ])?;
+        Ok(())
+    }
+
     /// Revokes a device and every open session it was seen using. False if
     /// no such device.
     pub fn revoke_device(&mut self, device_id: Uuid) -> Result<bool, StorageError> {

@@ -6,7 +6,7 @@ use fieldbook_domain::Sha256Hex;
 
 use super::in_transaction;
 use crate::error::Result;
-use crate::rows::blobs;
+use crate::rows::blobs::{self, CorruptFile};
 use crate::Store;
 
 impl Store {
@@ -26,5 +26,13 @@ impl Store {
     /// The server has the whole blob (uploaded, or it already had the hash).
     pub fn mark_blob_uploaded(&mut self, sha256: &Sha256Hex) -> Result<()> {
         in_transaction(self, |tx, _| blobs::mark_uploaded(tx, sha256, Utc::now()))
+    }
+
+    /// The server found the local file of `sha256` corrupt (its whole-file
+    /// hash did not match): remembered with the file's size and time, so it
+    /// is not sent again — also after a restart — until the file changes.
+    pub fn mark_blob_corrupt(&mut self, sha256: &Sha256Hex, file: CorruptFile) -> Result<()> {
+        tracing::debug!(%sha256, size = file.size, "local file marked corrupt");
+        in_transaction(self, |tx, _| blobs::set_corrupt(tx, sha256, file))
     }
 }

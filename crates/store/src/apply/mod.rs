@@ -7,6 +7,7 @@ mod blobs;
 mod outbox;
 mod page;
 mod pulled;
+mod resync;
 mod retention;
 mod tombstones;
 
@@ -14,6 +15,7 @@ pub use page::{
     ApplyOutcome, RecordKind, ServerBatch, ServerMedia, ServerReport, Tombstone, TombstoneReason,
     Versioned,
 };
+pub use resync::ResyncOutcome;
 
 use rusqlite::{Connection, TransactionBehavior};
 

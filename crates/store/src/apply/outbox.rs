@@ -100,6 +100,12 @@ impl Store {
             }
             absorb_applied(tx, &mutation)?;
             remove(tx, mutation_id, installation_id)?;
+            tracing::debug!(
+                mutation = %mutation_id,
+                kind = mutation.kind().as_str(),
+                version = applied_version,
+                "outbox entry acknowledged"
+            );
             Ok(true)
         })
     }
@@ -120,6 +126,12 @@ impl Store {
             let Some((mutation, installation_id)) = outbox::mutation_of(tx, mutation_id)? else {
                 return Ok(false);
             };
+            tracing::debug!(
+                mutation = %mutation_id,
+                kind = mutation.kind().as_str(),
+                held_work = %held_work_id,
+                "outbox entry held by the server for Central Ops"
+            );
             if let Some(job) = held_installation(tx, installation_id, &mutation)? {
                 held_work::record_held(tx, held_work_id, job, message, Utc::now())?;
             }
@@ -148,6 +160,7 @@ impl Store {
             if !outbox::park(tx, mutation_id, reason)? {
                 return Err(StoreError::not_found("outbox entry", mutation_id));
             }
+            tracing::debug!(mutation = %mutation_id, reason, "outbox entry needs attention; local view rebuilt");
             if let Some((_, Some(installation_id))) = outbox::mutation_of(tx, mutation_id)? {
                 rebase::rebase_installation(tx, installation_id)?;
             }

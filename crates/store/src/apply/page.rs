@@ -3,7 +3,7 @@
 //! tombstones applied, pending local mutations re-applied on top, and the
 //! scope's cursor advanced — all in one transaction.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use chrono::Utc;
 use fieldbook_domain::{
@@ -16,8 +16,10 @@ use uuid::Uuid;
 use super::{in_transaction, pulled, tombstones};
 use crate::db::to_json;
 use crate::error::Result;
-use crate::local_state::rebase;
-use crate::rows::{assignments, awaiting, held_work, installations, leads, people, sync_state};
+use crate::local_state::{left_scope, rebase};
+use crate::rows::{
+    assignments, awaiting, held_work, installations, leads, people, resync, sync_state,
+};
 use crate::search;
 use crate::Store;
 
@@ -118,6 +120,13 @@ pub struct ApplyOutcome {
     /// Pulled reports and photos / videos waiting for their installation,
     /// which a later page brings (they are placed then).
     pub awaiting_installation: usize,
+    /// Jobs on this device whose INS- number the server gave to another job
+    /// of this page: the server no longer has them (it was restored from a
+    /// backup or reset). Each was removed, or kept under its old number
+    /// while it holds unsent work. Non-empty: the server lost history and a
+    /// full resync is due.
+    #[serde(default)]
+    pub reused_numbers: Vec<Uuid>,
 }
 
 impl Store {
@@ -150,20 +159,31 @@ impl Store {
             for v in &batch.surveys {
                 leads::upsert_survey(tx, &v.record, v.server_version)?;
             }
+            outcome.reused_numbers = release_reused_numbers(tx, &batch.installations)?;
             let mut touched = HashSet::new();
+            // The page's own leads give most search texts without a lookup.
+            let page_leads: HashMap<Uuid, &Lead> = batch
+                .leads
+                .iter()
+                .map(|v| (v.record.id, &v.record))
+                .collect();
+            let mut search_texts = Vec::with_capacity(batch.installations.len());
             for v in &batch.installations {
                 let inst = &v.record;
-                let rowid = installations::upsert(tx, inst, v.server_version)?;
-                let lead_part = leads::load_lead(tx, inst.lead_id)?
-                    .map(|l| search::lead_text(&l))
-                    .unwrap_or_default();
-                installations::write_search_text(
-                    tx,
-                    rowid,
-                    &search::installation_text(&lead_part, inst.installation_id.as_str()),
-                )?;
+                installations::upsert(tx, inst, v.server_version)?;
+                let lead_part = match page_leads.get(&inst.lead_id) {
+                    Some(lead) => search::lead_text(lead),
+                    None => leads::load_lead(tx, inst.lead_id)?
+                        .map(|l| search::lead_text(&l))
+                        .unwrap_or_default(),
+                };
+                search_texts.push((
+                    inst.id,
+                    search::installation_text(&lead_part, inst.installation_id.as_str()),
+                ));
                 touched.insert(inst.id);
             }
+            installations::write_search_texts(tx, &search_texts)?;
             for v in &batch.assignments {
                 assignments::upsert(tx, &v.record, v.server_version)?;
             }
@@ -228,9 +248,64 @@ impl Store {
             {
                 outcome.rebased = rebase::rebase_pending(tx, &touched, &touched_media)?;
             }
+            if resync::is_active(tx)? {
+                let brought: Vec<Uuid> = touched.iter().copied().collect();
+                resync::cross_off(tx, resync::INSTALLATION, &brought)?;
+            }
             outcome.awaiting_installation = awaiting::count(tx)?;
             sync_state::set_cursor(tx, &batch.scope, batch.cursor, Utc::now())?;
+            tracing::debug!(
+                cursor = batch.cursor,
+                upserted = outcome.upserted,
+                installations = batch.installations.len(),
+                tombstones = batch.tombstones.len(),
+                deleted = outcome.deleted,
+                kept = outcome.kept.len(),
+                rebased = outcome.rebased,
+                awaiting_installation = outcome.awaiting_installation,
+                reused_numbers = outcome.reused_numbers.len(),
+                "pull page applied"
+            );
             Ok(outcome)
         })
     }
+}
+
+/// Before a page's installations are written: a local job that holds the
+/// INS- number of a different job of the page is gone from the server (its
+/// numbers are unique; a restored server hands them out again). It is
+/// removed, or — holding unsent work — kept under its number, out of scope,
+/// the unique column left to the server's job. Returns those jobs.
+fn release_reused_numbers(
+    conn: &rusqlite::Connection,
+    incoming: &[Versioned<Installation>],
+) -> Result<Vec<Uuid>> {
+    if incoming.is_empty() {
+        return Ok(Vec::new());
+    }
+    let numbers: std::collections::HashMap<&str, Uuid> = incoming
+        .iter()
+        .map(|v| (v.record.installation_id.as_str(), v.record.id))
+        .collect();
+    let holders =
+        installations::holders_of_numbers(conn, numbers.keys().map(|n| (*n).to_owned()).collect())?;
+    let mut released = Vec::new();
+    for (holder, number) in holders {
+        if numbers.get(number.as_str()) == Some(&holder) {
+            continue;
+        }
+        tracing::debug!(
+            installation = %holder,
+            number = %number,
+            "the server gave this job's number to another job; releasing it"
+        );
+        if left_scope::has_unsent_work(conn, holder)? {
+            installations::displace_number(conn, holder)?;
+            installations::mark_left_scope(conn, holder)?;
+        } else {
+            left_scope::remove_installation(conn, holder)?;
+        }
+        released.push(holder);
+    }
+    Ok(released)
 }

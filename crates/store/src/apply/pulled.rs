@@ -36,6 +36,12 @@ pub(super) fn apply_report(
             return Ok(());
         }
         Some(local) => {
+            tracing::debug!(
+                installation = %installation_id,
+                ours = %local.id,
+                theirs = %report.id,
+                "another device's report won; ours is kept as a read-only draft"
+            );
             reports::write_draft(conn, &reports::draft_from_report(&local, now))?;
             reports::delete_report(conn, local.id)?;
         }
@@ -117,6 +123,11 @@ pub(super) fn reopen_if_sent_back(
     )? {
         return Ok(false);
     }
+    tracing::debug!(
+        installation = %installation_id,
+        report = %report.id,
+        "report sent back by Central Ops; reopened as a draft"
+    );
     reports::write_draft(conn, &reports::draft_from_report(&report, Utc::now()))?;
     reports::set_reopened_report_id(conn, installation_id, report.id)?;
     reports::delete_report(conn, report.id)?;

@@ -22,6 +22,11 @@ pub(super) fn apply(
     let deleted = match tombstone.kind {
         RecordKind::Installation => {
             if left_scope::has_unsent_work(conn, id)? {
+                tracing::debug!(
+                    installation = %id,
+                    reason = ?tombstone.reason,
+                    "job left this device's scope; kept for its unsent work"
+                );
                 installations::mark_left_scope(conn, id)?;
                 outcome.kept.push(id);
                 0

@@ -200,7 +200,8 @@ impl Store {
                     i.left_scope_at IS NOT NULL,
                     EXISTS (SELECT 1 FROM report_drafts d
                             WHERE d.installation_id = i.id AND d.superseded_by_report IS NOT NULL)
-             FROM (SELECT i.id, i.installation_id, i.scheduled_date, i.scheduled_time_slot,
+             FROM (SELECT i.id, coalesce(i.displaced_number, i.installation_id) AS installation_id,
+                          i.scheduled_date, i.scheduled_time_slot,
                           i.status, i.material_ready, i.customer_confirmed, i.demo_completed,
                           i.lead_id, i.slot_order, i.left_scope_at
                    FROM installations i {where_clause}

@@ -12,7 +12,7 @@ use fieldbook_domain::{InstallationMedia, InstallationReport, ReportDraft, Sha25
 use uuid::Uuid;
 
 use crate::error::Result;
-use crate::rows::blobs::BlobUpload;
+use crate::rows::blobs::{BlobUpload, CorruptFile};
 use crate::rows::held_work::HeldWork;
 use crate::rows::outbox::{OutboxCounts, OutboxEntry, OutboxState};
 use crate::rows::FileAvailability;
@@ -83,5 +83,11 @@ impl Store {
 
     pub fn blob_upload(&self, sha256: &Sha256Hex) -> Result<BlobUpload> {
         blobs::load(&self.conn, &self.media, sha256)
+    }
+
+    /// How the file of `sha256` was when the server found it corrupt, if it
+    /// did (see [`Store::mark_blob_corrupt`]).
+    pub fn blob_corrupt_file(&self, sha256: &Sha256Hex) -> Result<Option<CorruptFile>> {
+        blobs::corrupt(&self.conn, sha256)
     }
 }

@@ -151,3 +151,40 @@ pub(crate) fn is_queued(conn: &Connection, sha256: &str) -> Result<bool> {
         .prepare_cached("SELECT EXISTS (SELECT 1 FROM blobs WHERE sha256 = ?1)")?
         .query_row([sha256], |r| r.get(0))?)
 }
+
+/// A local file the server found corrupt, as it was then: its size and
+/// modification time (nanoseconds since the epoch, when the OS says).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CorruptFile {
+    pub size: u64,
+    pub modified_ns: Option<i64>,
+}
+
+/// Records that the file of `sha256` was found corrupt as it is now.
+pub(crate) fn set_corrupt(conn: &Connection, sha256: &Sha256Hex, file: CorruptFile) -> Result<()> {
+    let n = conn
+        .prepare_cached(
+            "UPDATE blobs SET corrupt_size = ?2, corrupt_modified_ns = ?3 WHERE sha256 = ?1",
+        )?
+        .execute(params![sha256.as_str(), file.size, file.modified_ns])?;
+    if n == 0 {
+        return Err(StoreError::not_found("file", sha256));
+    }
+    Ok(())
+}
+
+/// How the file of `sha256` was when it was found corrupt, if it was.
+pub(crate) fn corrupt(conn: &Connection, sha256: &Sha256Hex) -> Result<Option<CorruptFile>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT corrupt_size, corrupt_modified_ns FROM blobs
+             WHERE sha256 = ?1 AND corrupt_size IS NOT NULL",
+        )?
+        .query_row([sha256.as_str()], |r| {
+            Ok(CorruptFile {
+                size: r.get(0)?,
+                modified_ns: r.get(1)?,
+            })
+        })
+        .optional()?)
+}

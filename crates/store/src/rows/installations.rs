@@ -8,7 +8,10 @@ use uuid::Uuid;
 use crate::db::{date, get_choice, get_date, get_opt_ts, get_parsed, get_ts, get_uuid, ts};
 use crate::error::{Result, StoreError};
 
-const COLUMNS: &str = "id, installation_id, survey_id, lead_id, scheduled_date, \
+// A job kept although the server gave its number to another job shows the
+// number it had (`displaced_number`), not its placeholder.
+const COLUMNS: &str =
+    "id, coalesce(displaced_number, installation_id), survey_id, lead_id, scheduled_date, \
     scheduled_time_slot, status, material_ready, customer_confirmed, demo_completed, created_by, \
     created_at, updated_at, status_reason, ops_review_note, server_version";
 
@@ -64,11 +67,9 @@ pub(crate) fn refs(conn: &Connection, id: Uuid) -> Result<Option<(String, String
 
 /// Writes a server snapshot (and what the server said about the fields
 /// technician mutations change); a row sent again is back in scope.
-/// Returns the row's rowid (the key of its search text).
-pub(crate) fn upsert(conn: &Connection, inst: &Installation, server_version: i64) -> Result<i64> {
-    Ok(conn
-        .prepare_cached(
-            "INSERT INTO installations (id, installation_id, survey_id, lead_id, scheduled_date,
+pub(crate) fn upsert(conn: &Connection, inst: &Installation, server_version: i64) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO installations (id, installation_id, survey_id, lead_id, scheduled_date,
                  scheduled_time_slot, status, material_ready, customer_confirmed, demo_completed,
                  created_by, created_at, updated_at, status_reason, ops_review_note, server_version,
                  server_status, server_material_ready, server_customer_confirmed,
@@ -92,39 +93,46 @@ pub(crate) fn upsert(conn: &Connection, inst: &Installation, server_version: i64
                  server_demo_completed = excluded.server_demo_completed,
                  server_updated_at = excluded.server_updated_at,
                  server_status_reason = excluded.server_status_reason,
-                 left_scope_at = NULL -- sent again: back in scope
-             RETURNING rowid",
-        )?
-        .query_row(
-            params![
-                inst.id.to_string(),
-                inst.installation_id.as_str(),
-                inst.survey_id.to_string(),
-                inst.lead_id.to_string(),
-                date(&inst.scheduled_date),
-                inst.scheduled_time_slot.as_str(),
-                inst.status.as_str(),
-                inst.material_ready,
-                inst.customer_confirmed,
-                inst.demo_completed,
-                inst.created_by.to_string(),
-                ts(&inst.created_at),
-                ts(&inst.updated_at),
-                inst.status_reason,
-                inst.ops_review_note,
-                server_version,
-            ],
-            |r| r.get(0),
-        )?)
+                 left_scope_at = NULL, -- sent again: back in scope
+                 displaced_number = NULL",
+    )?
+    .execute(params![
+        inst.id.to_string(),
+        inst.installation_id.as_str(),
+        inst.survey_id.to_string(),
+        inst.lead_id.to_string(),
+        date(&inst.scheduled_date),
+        inst.scheduled_time_slot.as_str(),
+        inst.status.as_str(),
+        inst.material_ready,
+        inst.customer_confirmed,
+        inst.demo_completed,
+        inst.created_by.to_string(),
+        ts(&inst.created_at),
+        ts(&inst.updated_at),
+        inst.status_reason,
+        inst.ops_review_note,
+        server_version,
+    ])?;
+    Ok(())
 }
 
-/// Sets the search text of the installation with `rowid`.
-pub(crate) fn write_search_text(conn: &Connection, rowid: i64, text: &str) -> Result<()> {
+/// Sets the search text of a page's installations, `(id, text)` pairs, in
+/// one statement (a statement per row cost more than the text itself).
+pub(crate) fn write_search_texts(conn: &Connection, texts: &[(Uuid, String)]) -> Result<()> {
+    if texts.is_empty() {
+        return Ok(());
+    }
+    let pairs: Vec<(String, &str)> = texts
+        .iter()
+        .map(|(id, text)| (id.to_string(), text.as_str()))
+        .collect();
     conn.prepare_cached(
         "INSERT OR REPLACE INTO installation_search (installation_rowid, search_text)
-         VALUES (?1, ?2)",
+         SELECT i.rowid, t.value ->> 1
+         FROM json_each(?1) AS t JOIN installations AS i ON i.id = t.value ->> 0",
     )?
-    .execute(params![rowid, text])?;
+    .execute([serde_json::to_string(&pairs).expect("strings serialise to JSON")])?;
     Ok(())
 }
 
@@ -137,7 +145,8 @@ pub(crate) fn refresh_search_for_lead(
 ) -> Result<()> {
     conn.prepare_cached(
         "UPDATE installation_search
-         SET search_text = ?2 || char(10) || (SELECT lower(i.installation_id)
+         SET search_text = ?2 || char(10) || (SELECT lower(coalesce(i.displaced_number,
+                                                                     i.installation_id))
                                              FROM installations i
                                              WHERE i.rowid = installation_rowid)
          WHERE installation_rowid IN (SELECT rowid FROM installations WHERE lead_id = ?1)",
@@ -280,4 +289,42 @@ pub(crate) fn retired_before(
         .query_map([date(&changed_before)], |r| get_uuid(r, 0))?
         .collect::<rusqlite::Result<_>>()?;
     Ok(ids)
+}
+
+/// The local jobs that hold one of `numbers` (INS- numbers), with the number
+/// each holds: one statement for a whole page.
+pub(crate) fn holders_of_numbers(
+    conn: &Connection,
+    numbers: Vec<String>,
+) -> Result<Vec<(Uuid, String)>> {
+    let numbers: Vec<rusqlite::types::Value> = numbers
+        .into_iter()
+        .map(rusqlite::types::Value::Text)
+        .collect();
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, installation_id FROM installations WHERE installation_id IN rarray(?1)",
+    )?;
+    let rows = stmt.query_map([std::rc::Rc::new(numbers)], |r| {
+        Ok((get_uuid(r, 0)?, r.get(1)?))
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Gives up the job's INS- number (the server gave it to another job): the
+/// number stays what the job shows, the unique column takes a placeholder.
+pub(crate) fn displace_number(conn: &Connection, id: Uuid) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE installations
+         SET displaced_number = installation_id, installation_id = 'displaced-' || rowid
+         WHERE id = ?1 AND displaced_number IS NULL",
+    )?
+    .execute([id.to_string()])?;
+    Ok(())
+}
+
+/// Every installation on the device.
+pub(crate) fn all_ids(conn: &Connection) -> Result<Vec<Uuid>> {
+    let mut stmt = conn.prepare_cached("SELECT id FROM installations")?;
+    let rows = stmt.query_map([], |r| get_uuid(r, 0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
 }

@@ -14,6 +14,7 @@ pub(crate) mod media;
 pub(crate) mod outbox;
 pub(crate) mod people;
 pub(crate) mod reports;
+pub(crate) mod resync;
 pub(crate) mod session;
 pub(crate) mod sync_state;
 

@@ -18,7 +18,8 @@
 //!   close to a single plain PATCH.
 //! - **Corrupt local files**: the server checks the whole file's SHA-256
 //!   when the last chunk arrives and answers 422; the blob is then reported
-//!   (not retried while the file stays as it is). The client does not hash
+//!   (not retried while the file stays as it is, also after a restart: the
+//!   store keeps the file's size and time). The client does not hash
 //!   the whole file itself: that would be one more pass over a multi-GB
 //!   video for a case the server already catches.
 //! - **Never in the way**: the engine can raise a flag (see
@@ -37,7 +38,7 @@ mod tus;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use fieldbook_domain::Sha256Hex;
@@ -47,7 +48,7 @@ pub use queue::{BlobFailure, BlobProgress, BlobUploadSummary};
 pub use retry::RetryPolicy;
 
 use chunk_body::spawn_chunk_reader;
-use queue::FileStamp;
+use queue::file_stamp;
 use retry::{Failures, Step};
 use tus::{Created, Endpoint, Patched};
 
@@ -63,8 +64,7 @@ pub const DEFAULT_CHUNK_SIZE: usize = 64 << 20;
 /// many tries in a row (the link or the file changes under us).
 const MAX_CHECKSUM_RETRIES: u32 = 3;
 
-/// Uploads the store's blob queue with tus. Clones share the memory of
-/// which local files were found corrupt.
+/// Uploads the store's blob queue with tus.
 #[derive(Clone)]
 pub struct BlobUploader {
     client: reqwest::Client,
@@ -74,7 +74,6 @@ pub struct BlobUploader {
     patch_timeout: Duration,
     retry: RetryPolicy,
     yield_flag: Option<Arc<AtomicBool>>,
-    corrupt_files: Arc<Mutex<std::collections::HashMap<Sha256Hex, FileStamp>>>,
 }
 
 impl std::fmt::Debug for BlobUploader {
@@ -100,7 +99,6 @@ impl BlobUploader {
             patch_timeout: Duration::from_secs(600),
             retry: RetryPolicy::default(),
             yield_flag: None,
-            corrupt_files: Arc::default(),
         }
     }
 
@@ -130,7 +128,7 @@ impl BlobUploader {
         self
     }
 
-    /// Same uploader (and memory of corrupt files) with another token, after
+    /// Same uploader (settings, yield flag) with another token, after
     /// the person signed in again.
     pub fn with_token(&self, token: String) -> Self {
         BlobUploader {
@@ -165,7 +163,7 @@ impl BlobUploader {
                 message,
             }),
         };
-        let stamp = match FileStamp::of(&blob.local_path) {
+        let stamp = match file_stamp(&blob.local_path) {
             Ok(stamp) => stamp,
             Err(err) => {
                 return Ok(failed(
@@ -177,7 +175,7 @@ impl BlobUploader {
                 ))
             }
         };
-        if stamp.len != length || self.known_corrupt(sha256, stamp) {
+        if stamp.size != length || self.known_corrupt(store, sha256, stamp)? {
             return Ok(failed(
                 "local_file_corrupt",
                 corrupt_message(&blob.local_path),
@@ -254,7 +252,7 @@ impl BlobUploader {
                     })
                 }
                 ChunksEnd::Corrupt => {
-                    self.remember_corrupt(sha256, &blob.local_path);
+                    self.remember_corrupt(store, sha256, &blob.local_path)?;
                     let mut outcome =
                         failed("local_file_corrupt", corrupt_message(&blob.local_path));
                     outcome.sent_bytes = state.sent_bytes;
@@ -407,6 +405,18 @@ enum BlobEnd {
     Deduplicated,
     Failed(BlobFailure),
     Interrupted,
+}
+
+impl BlobEnd {
+    /// For the log.
+    fn as_str(&self) -> &'static str {
+        match self {
+            BlobEnd::Uploaded => "uploaded",
+            BlobEnd::Deduplicated => "already_on_server",
+            BlobEnd::Failed(_) => "failed",
+            BlobEnd::Interrupted => "yielded",
+        }
+    }
 }
 
 enum ChunksEnd {

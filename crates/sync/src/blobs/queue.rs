@@ -1,13 +1,14 @@
 //! The upload queue: every blob the store has waiting, oldest first, with
-//! the progress the status line shows and the memory of local files found
-//! corrupt (skipped until they change).
+//! the progress the status line shows and the local files found corrupt
+//! (remembered in the store, skipped until they change).
 
 use std::path::Path;
-use std::sync::PoisonError;
 use std::time::SystemTime;
 
 use fieldbook_domain::Sha256Hex;
+use fieldbook_store::CorruptFile;
 use serde::Serialize;
+use tracing::Instrument as _;
 
 use super::{BlobEnd, BlobUploader};
 use crate::{with_store, SharedStore, SyncError};
@@ -54,22 +55,19 @@ pub struct BlobUploadSummary {
     pub interrupted: bool,
 }
 
-/// Size and modification time of a local file: a file known to be corrupt
-/// is skipped until it changes, so it is not re-sent on every sync.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct FileStamp {
-    pub(super) len: u64,
-    modified: Option<SystemTime>,
-}
-
-impl FileStamp {
-    pub(super) fn of(path: &Path) -> std::io::Result<FileStamp> {
-        let meta = std::fs::metadata(path)?;
-        Ok(FileStamp {
-            len: meta.len(),
-            modified: meta.modified().ok(),
-        })
-    }
+/// The local file as it is now (size and modification time): a file found
+/// corrupt is skipped until this changes.
+pub(super) fn file_stamp(path: &Path) -> std::io::Result<CorruptFile> {
+    let meta = std::fs::metadata(path)?;
+    let modified_ns = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+        .and_then(|d| i64::try_from(d.as_nanos()).ok());
+    Ok(CorruptFile {
+        size: meta.len(),
+        modified_ns,
+    })
 }
 
 impl BlobUploader {
@@ -105,10 +103,24 @@ impl BlobUploader {
                 tally.offsets[index] = offset;
                 progress(tally.snapshot());
             };
+            let span = tracing::info_span!(
+                "upload",
+                sha256 = %blob.blob.sha256,
+                size = blob.blob.size,
+                from_offset = blob.upload_offset,
+            );
             let outcome = self
                 .upload_one(&endpoint, store, blob, &mut on_offset)
+                .instrument(span.clone())
                 .await?;
+            // No await below in this round: the span can be entered.
+            let _entered = span.enter();
             summary.uploaded_bytes += outcome.sent_bytes;
+            tracing::debug!(
+                sent_bytes = outcome.sent_bytes,
+                end = outcome.end.as_str(),
+                "blob upload ended"
+            );
             let stored = matches!(outcome.end, BlobEnd::Uploaded | BlobEnd::Deduplicated);
             match outcome.end {
                 BlobEnd::Uploaded => summary.uploaded_blobs += 1,
@@ -134,20 +146,27 @@ impl BlobUploader {
         Ok(summary)
     }
 
-    pub(super) fn known_corrupt(&self, sha256: &Sha256Hex, stamp: FileStamp) -> bool {
-        self.corrupt_files
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(sha256)
-            .is_some_and(|known| *known == stamp)
+    /// Whether the file is still as it was when the server found it
+    /// corrupt (kept in the store: a restart does not forget it).
+    pub(super) fn known_corrupt(
+        &self,
+        store: &SharedStore,
+        sha256: &Sha256Hex,
+        stamp: CorruptFile,
+    ) -> Result<bool, SyncError> {
+        Ok(with_store(store, |s| s.blob_corrupt_file(sha256))? == Some(stamp))
     }
 
-    pub(super) fn remember_corrupt(&self, sha256: &Sha256Hex, path: &Path) {
-        if let Ok(stamp) = FileStamp::of(path) {
-            self.corrupt_files
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .insert(sha256.clone(), stamp);
+    pub(super) fn remember_corrupt(
+        &self,
+        store: &SharedStore,
+        sha256: &Sha256Hex,
+        path: &Path,
+    ) -> Result<(), SyncError> {
+        match file_stamp(path) {
+            Ok(stamp) => with_store(store, |s| s.mark_blob_corrupt(sha256, stamp)),
+            // Gone meanwhile: the next run reports it missing.
+            Err(_) => Ok(()),
         }
     }
 }

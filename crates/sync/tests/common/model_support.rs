@@ -539,7 +539,7 @@ pub fn ledger_problems(central: &Central, ledger: &Ledger, label: &str) -> Vec<S
                 m.sequence, m.kind
             )),
         }
-        if let MutationOutcome::Rejected { code, reason } = &m.outcome {
+        if let MutationOutcome::Rejected { code, reason, .. } = &m.outcome {
             let code = serde_json::to_value(code).expect("code");
             if code == "sequence_gap" || code == "mutation_id_reused" || code == "foreign_device" {
                 out.push(format!(

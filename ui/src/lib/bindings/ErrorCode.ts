@@ -8,4 +8,4 @@
  * `src-tauri/src/error.rs` fails when one of those crates gains a code that
  * is missing here.
  */
-export type ErrorCode = "locked" | "schema_too_new" | "not_found" | "validation" | "lifecycle" | "report_submitted" | "not_signed_in" | "not_permitted" | "unsent_work_of_another_user" | "io" | "database" | "corrupt" | "empty_file" | "not_media" | "unsupported_photo_format" | "corrupt_image" | "image_too_large" | "offline" | "server_error" | "unauthorized" | "bad_credentials" | "rate_limited" | "unsynced_work" | "invalid_server_url" | "foreign_device" | "refused" | "protocol" | "invalid_input" | "internal";
+export type ErrorCode = "locked" | "schema_too_new" | "not_found" | "validation" | "lifecycle" | "report_submitted" | "not_signed_in" | "not_permitted" | "unsent_work_of_another_user" | "io" | "database" | "corrupt" | "disk_full" | "empty_file" | "not_media" | "unsupported_photo_format" | "corrupt_image" | "image_too_large" | "offline" | "server_error" | "unauthorized" | "bad_credentials" | "rate_limited" | "unsynced_work" | "invalid_server_url" | "foreign_device" | "refused" | "protocol" | "invalid_input" | "internal";
