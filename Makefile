@@ -5,6 +5,7 @@
 #   make test       formatting, lints, every Rust and UI test, and the end-to-end suite
 #   make bench      the criterion benchmarks
 #   make bench-app  cold start of the app to a 5,000-job schedule vs. a bare window
+#   make bench-first-sign-in  first sign-in to the coming days' jobs with 5,000 and 10,000 jobs
 #   make fuzz       each fuzz target for FUZZ_SECONDS (cargo fuzz; `make test`
 #                   replays their committed seed corpus)
 #   make soak       the store's kill-during-save loop for 1,000 rounds and the
@@ -24,7 +25,7 @@ ADDR ?= 127.0.0.1:8787
 # No window manager and no display in CI: one virtual 1366x768 screen.
 XVFB_RUN = xvfb-run -a -s "-screen 0 1366x768x24"
 
-.PHONY: run run-server test deps test-deps ui lint unit ui-test e2e bench bench-app console console-test console-e2e fuzz soak package test-packages
+.PHONY: run run-server test deps test-deps ui lint unit ui-test e2e bench bench-app console console-test console-e2e fuzz soak package test-packages bench-first-sign-in
 
 deps:
 	scripts/ensure-deps.sh build
@@ -85,6 +86,9 @@ bench: console
 
 bench-app: test-deps ui console
 	scripts/measure-cold-start.sh
+
+bench-first-sign-in: test-deps ui console
+	scripts/measure-first-sign-in.sh
 
 # libFuzzer through cargo fuzz (`cargo install cargo-fuzz`); its nightly flags
 # are allowed on the stable toolchain by RUSTC_BOOTSTRAP. Starts from the

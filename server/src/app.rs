@@ -137,6 +137,7 @@ pub fn router(state: AppState) -> Router {
                 ops::people::record_device_contact,
             )),
         )
+        .route("/api/v1/sync/near-window", get(pull::near_window_handler))
         // A push batch may carry signed reports with their strokes: the one
         // route with a large JSON limit.
         .route(
@@ -147,6 +148,10 @@ pub fn router(state: AppState) -> Router {
                     state.clone(),
                     ops::people::record_device_contact,
                 )),
+        )
+        .route(
+            "/api/v1/installations/search",
+            get(installations::search_handler),
         )
         .route(
             "/api/v1/installations/{installation_id}",

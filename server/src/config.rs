@@ -81,6 +81,10 @@ pub struct ServerConfig {
     pub blob_arrival_poll: Duration,
     /// A pull page stops taking records once their JSON passes this size.
     pub pull_page_bytes: usize,
+    /// Closed and cancelled installations last changed more than this many
+    /// days ago are no longer pulled, and devices remove their copies once
+    /// nothing about them is unsent. Still readable by id.
+    pub retention_days: u32,
     /// Serve HTTPS with this certificate and key instead of plain HTTP.
     pub tls: Option<TlsFiles>,
     /// The address people and devices use (`https://fieldbook.example.com`),
@@ -97,6 +101,9 @@ pub struct TlsFiles {
     pub cert: PathBuf,
     pub key: PathBuf,
 }
+
+/// Default of [`ServerConfig::retention_days`].
+pub const DEFAULT_RETENTION_DAYS: u32 = 30;
 
 impl ServerConfig {
     /// Production defaults for a data dir.
@@ -120,6 +127,7 @@ impl ServerConfig {
                 .max_reserved_bytes,
             blob_arrival_poll: Duration::from_secs(2),
             pull_page_bytes: fieldbook_protocol::PULL_PAGE_BYTES,
+            retention_days: DEFAULT_RETENTION_DAYS,
             tls: None,
             public_url: None,
             trusted_proxies: Vec::new(),

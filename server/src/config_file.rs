@@ -30,6 +30,8 @@ pub struct ConfigFile {
     pub trusted_proxies: Option<Vec<String>>,
     /// Log as JSON lines (`--json-logs`).
     pub json_logs: Option<bool>,
+    /// Days closed and cancelled jobs stay on devices (`--retention-days`).
+    pub retention_days: Option<u32>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -78,6 +80,10 @@ impl ConfigFile {
             ("public_url", self.public_url.clone().map(|u| vec![u])),
             ("trusted_proxies", self.trusted_proxies.clone()),
             ("json_logs", self.json_logs.map(|b| vec![b.to_string()])),
+            (
+                "retention_days",
+                self.retention_days.map(|d| vec![d.to_string()]),
+            ),
         ]
         .into_iter()
         .filter_map(|(id, values)| values.map(|v| (id, v)))

@@ -171,3 +171,40 @@ pub async fn media_handler(
     .await
     .map(Json)
 }
+
+/// The caller's jobs whose customer name, postcode or `INS-` number contains
+/// `q`, including those that left devices by retention.
+#[utoipa::path(
+    get, path = "/api/v1/installations/search", tag = "installations",
+    security(("bearer" = [])),
+    params(fieldbook_protocol::InstallationSearchQuery),
+    responses(
+        (status = 200, description = "At most 50 jobs in your scope, most recently scheduled first", body = fieldbook_protocol::InstallationSearchResults),
+        (status = 400, description = "`q` shorter than 2 or longer than 100 characters (`bad_request`)", body = ErrorBody),
+    )
+)]
+pub async fn search_handler(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    crate::json::ApiQuery(query): crate::json::ApiQuery<
+        fieldbook_protocol::InstallationSearchQuery,
+    >,
+) -> Result<Json<fieldbook_protocol::InstallationSearchResults>, ApiError> {
+    let text = query.q.trim().to_owned();
+    let length = text.chars().count();
+    if !(2..=fieldbook_protocol::MAX_SEARCH_TEXT).contains(&length) {
+        return Err(ApiError::bad_request(format!(
+            "search for 2 to {} characters; got {length}",
+            fieldbook_protocol::MAX_SEARCH_TEXT
+        )));
+    }
+    let scope = scope(&caller);
+    blocking(move || {
+        let items = state
+            .storage
+            .read(|db| db.search_installations(scope, &text))?;
+        Ok(fieldbook_protocol::InstallationSearchResults { items })
+    })
+    .await
+    .map(Json)
+}

@@ -56,6 +56,10 @@ enum Command {
         /// Log as JSON lines instead of text.
         #[arg(long)]
         json_logs: bool,
+        /// Closed and cancelled jobs last changed longer ago than this many
+        /// days are no longer sent to devices (and leave them).
+        #[arg(long, env = "FIELDBOOK_RETENTION_DAYS", default_value_t = fieldbook_server::config::DEFAULT_RETENTION_DAYS)]
+        retention_days: u32,
         #[command(flatten)]
         tls: TlsArgs,
         /// The URL people and devices use, when it is not `addr` (behind a
@@ -619,6 +623,7 @@ async fn main() -> Result<()> {
             addr,
             data,
             json_logs,
+            retention_days,
             tls,
             public_url,
             trusted_proxies,
@@ -628,6 +633,7 @@ async fn main() -> Result<()> {
             config.tls = tls.files();
             config.public_url = public_url;
             config.trusted_proxies = trusted_proxies;
+            config.retention_days = retention_days;
             serve(addr, config).await
         }
         Command::PublishUpdate {

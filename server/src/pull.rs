@@ -4,7 +4,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use fieldbook_protocol::{
-    ErrorBody, ErrorCode, PullPage, PullQuery, DEFAULT_PULL_LIMIT, MAX_PULL_CURSOR, MAX_PULL_LIMIT,
+    ErrorBody, ErrorCode, NearWindowQuery, PullPage, PullQuery, DEFAULT_PULL_LIMIT,
+    MAX_NEAR_WINDOW_DAYS, MAX_NEAR_WINDOW_INSTALLATIONS, MAX_PULL_CURSOR, MAX_PULL_LIMIT,
 };
 
 use crate::app::AppState;
@@ -44,12 +45,64 @@ pub async fn pull_handler(
     }
     let scope = Scope::for_user(caller.user_id, caller.role);
     let max_bytes = state.config.pull_page_bytes;
+    let retention_days = state.config.retention_days;
+    let retired_before = chrono::Utc::now()
+        .date_naive()
+        .checked_sub_days(chrono::Days::new(u64::from(retention_days)));
     blocking(move || {
         let blobs = &state.blobs;
         let available = |hash: &fieldbook_domain::Sha256Hex| blobs.contains(hash);
+        let mut page = state.storage.read(|db| {
+            db.pull_within(
+                scope,
+                query.cursor,
+                limit,
+                max_bytes,
+                retired_before,
+                &available,
+            )
+        })?;
+        page.retention_days = Some(retention_days);
+        Ok(page)
+    })
+    .await
+    .map(Json)
+}
+
+/// The caller's installations of the coming days, for a first sync to show
+/// them before the full pull (see [`NearWindowQuery`]). Not part of the
+/// change feed: it does not move the device's cursor.
+#[utoipa::path(
+    get, path = "/api/v1/sync/near-window", tag = "sync", security(("bearer" = [])),
+    params(NearWindowQuery),
+    responses(
+        (status = 200, description = "The window's installations (soonest first, at most 1000) with their assignments, leads, surveys, the caller's teams and the users they name; cursor 0, next_cursor the server's last change sequence, has_more when the window held more", body = PullPage),
+        (status = 400, description = "`days` outside 1..=62 or `from` not a date (`bad_request`)", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+    )
+)]
+pub async fn near_window_handler(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ApiQuery(query): ApiQuery<NearWindowQuery>,
+) -> Result<Json<PullPage>, ApiError> {
+    if !(1..=MAX_NEAR_WINDOW_DAYS).contains(&query.days) {
+        return Err(ApiError::bad_request(format!(
+            "days must be between 1 and {MAX_NEAR_WINDOW_DAYS}; got {}",
+            query.days
+        )));
+    }
+    let to = query
+        .from
+        .checked_add_days(chrono::Days::new(u64::from(query.days - 1)))
+        .ok_or_else(|| {
+            ApiError::bad_request("the window ends after the last date this server knows")
+        })?;
+    let scope = Scope::for_user(caller.user_id, caller.role);
+    blocking(move || {
         Ok(state
             .storage
-            .read(|db| db.pull_within(scope, query.cursor, limit, max_bytes, &available))?)
+            .read(|db| db.near_window(scope, query.from, to, MAX_NEAR_WINDOW_INSTALLATIONS))?)
     })
     .await
     .map(Json)

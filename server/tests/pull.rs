@@ -127,3 +127,149 @@ async fn pages_are_bounded_and_bad_cursors_are_clear_errors() {
         assert!(!body["message"].as_str().unwrap().is_empty());
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_near_window_holds_the_callers_jobs_of_those_days_and_what_their_rows_need() {
+    let server = TestServer::start().await;
+    let teams = TwoTeams::create(&server).await;
+    // Every fixture job is scheduled on 2026-12-01.
+    let mine = server
+        .confirmed_installation(&teams.ops, teams.team_a)
+        .await;
+    let theirs = server
+        .confirmed_installation(&teams.ops, teams.team_b)
+        .await;
+    let token = server.token(TECH_A).await;
+    let near = |from: &str, days: u32| {
+        let path = format!("/api/v1/sync/near-window?from={from}&days={days}");
+        let (server, token) = (&server, &token);
+        async move { server.get(&path, token).await }
+    };
+
+    let (status, body) = near("2026-11-25", 14).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let page: fieldbook_protocol::PullPage = serde_json::from_value(body).unwrap();
+    let ids: Vec<Uuid> = page.installations.iter().map(|v| v.record.id).collect();
+    assert_eq!(ids, vec![mine], "only team A's job, not {theirs}");
+    assert_eq!(page.assignments.len(), 1);
+    assert_eq!(page.assignments[0].record.installation_id, mine);
+    assert_eq!(page.leads.len(), 1);
+    assert_eq!(page.surveys.len(), 1);
+    assert_eq!(page.teams.len(), 1, "the caller's own team");
+    assert!(page.users.iter().any(|u| u.record.id == teams.tech_a));
+    assert!(!page.has_more);
+    assert_eq!(page.cursor, 0);
+    // Each record has the version the change feed gives it.
+    let feed = server
+        .pull(&token, 0, fieldbook_protocol::MAX_PULL_LIMIT)
+        .await;
+    let in_feed = feed
+        .installations
+        .iter()
+        .find(|v| v.record.id == mine)
+        .unwrap();
+    assert_eq!(page.installations[0].version, in_feed.version);
+    assert!(page.next_cursor >= in_feed.version);
+
+    // A window that ends the day before, or starts the day after, is empty.
+    for (from, days) in [("2026-11-17", 14), ("2026-12-02", 14)] {
+        let (status, body) = near(from, days).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["installations"].as_array().unwrap().len(), 0, "{from}");
+    }
+    // The last day of the window is in it.
+    let (_, body) = near("2026-11-18", 14).await;
+    assert_eq!(body["installations"].as_array().unwrap().len(), 1);
+
+    for query in [
+        "from=2026-11-25&days=0",
+        "from=2026-11-25&days=63",
+        "from=tomorrow&days=3",
+        "days=3",
+    ] {
+        let (status, body) = server
+            .get(&format!("/api/v1/sync/near-window?{query}"), &token)
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");
+        assert_eq!(body["code"], "bad_request");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_closed_or_cancelled_before_the_retention_window_are_not_pulled_but_can_be_found() {
+    let server = TestServer::start().await;
+    let teams = TwoTeams::create(&server).await;
+    let token = server.token(TECH_A).await;
+    let old_cancelled = server
+        .confirmed_installation(&teams.ops, teams.team_a)
+        .await;
+    let new_cancelled = server
+        .confirmed_installation(&teams.ops, teams.team_a)
+        .await;
+    let old_open = server
+        .confirmed_installation(&teams.ops, teams.team_a)
+        .await;
+    for id in [old_cancelled, new_cancelled] {
+        let (status, body) = server
+            .transition(
+                &teams.ops,
+                id,
+                fieldbook_domain::InstallationStatus::Cancelled,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    // Two of them were last changed long ago (written straight into the database).
+    let db =
+        rusqlite::Connection::open(fieldbook_server::storage::database_path(server.data_dir()))
+            .unwrap();
+    for id in [old_cancelled, old_open] {
+        db.execute(
+            "UPDATE installations SET body = json_set(body, '$.updated_at', '2026-01-05T10:00:00Z') WHERE id = ?1",
+            [id.to_string()],
+        )
+        .unwrap();
+    }
+
+    let pages = server.pull_all(&token, 0, 1000).await;
+    let pulled: BTreeSet<Uuid> = pages
+        .iter()
+        .flat_map(|p| p.installations.iter().map(|v| v.record.id))
+        .collect();
+    assert_eq!(pulled, BTreeSet::from([new_cancelled, old_open]));
+    let leads = pages.iter().map(|p| p.leads.len()).sum::<usize>();
+    let assignments = pages.iter().map(|p| p.assignments.len()).sum::<usize>();
+    assert_eq!(
+        (leads, assignments),
+        (2, 2),
+        "the retired job's lead and assignment stay too"
+    );
+    assert!(pages.iter().all(|p| p.retention_days == Some(30)));
+
+    // Still readable on the server: by id, and by search.
+    let (status, _) = server
+        .get(&format!("/api/v1/installations/{old_cancelled}"), &token)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = server
+        .get("/api/v1/installations/search?q=ada%20cust", &token)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let found: fieldbook_protocol::InstallationSearchResults =
+        serde_json::from_value(body).unwrap();
+    let found: BTreeSet<Uuid> = found
+        .items
+        .iter()
+        .map(|f| f.installation.record.id)
+        .collect();
+    assert_eq!(
+        found,
+        BTreeSet::from([old_cancelled, new_cancelled, old_open])
+    );
+    // Team B sees none of them; a one-letter search is refused.
+    let bob = server.token(fieldbook_testkit::TECH_B).await;
+    let (_, body) = server.get("/api/v1/installations/search?q=ada", &bob).await;
+    assert_eq!(body["items"].as_array().unwrap().len(), 0);
+    let (status, body) = server.get("/api/v1/installations/search?q=a", &token).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+}

@@ -26,6 +26,7 @@ pub fn export_bindings(out_dir: &Path) -> Result<(), ts_rs::ExportError> {
         fieldbook_store::Session,
         fieldbook_store::InstallationQuery,
         crate::installations::InstallationPage,
+        crate::installations::ServerSearchHit,
         crate::installations::InstallationFlags,
         fieldbook_store::InstallationDetail,
         fieldbook_domain::Installation,

@@ -34,6 +34,8 @@ macro_rules! with_app_commands {
             installations::list_installations(query: fieldbook_store::InstallationQuery)
                 -> crate::installations::InstallationPage;
             installations::get_installation(id: uuid::Uuid) -> fieldbook_store::InstallationDetail;
+            installations::search_server(text: String)
+                -> Vec<crate::installations::ServerSearchHit>;
             installations::dismiss_held_work(id: uuid::Uuid) -> bool;
             installations::start_installation(id: uuid::Uuid, override_reason: Option<String>)
                 -> fieldbook_domain::Installation;

@@ -44,6 +44,58 @@ pub async fn list_installations(
     .await
 }
 
+/// A job found on the server by [`search_server`]: enough to recognise it.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+pub struct ServerSearchHit {
+    pub id: Uuid,
+    pub installation_id: String,
+    pub scheduled_date: chrono::NaiveDate,
+    pub status: fieldbook_domain::InstallationStatus,
+    pub customer_name: String,
+    pub postcode: String,
+    pub city: String,
+    /// The job is on this device too (open it from the schedule).
+    pub on_device: bool,
+}
+
+/// Searches the technician's jobs on the server, including those that left
+/// this device by retention; `offline` when the server cannot be reached.
+#[tracing::instrument(skip(ctx), err(level = "warn"))]
+pub async fn search_server(ctx: &AppContext, text: String) -> CommandResult<Vec<ServerSearchHit>> {
+    let found = ctx.sync().search_server(&text).await?;
+    let ids: Vec<Uuid> = found
+        .items
+        .iter()
+        .map(|f| f.installation.record.id)
+        .collect();
+    let on_device = ctx
+        .with_store(move |store| {
+            Ok(ids
+                .iter()
+                .map(|id| store.get_installation(*id).is_ok())
+                .collect::<Vec<_>>())
+        })
+        .await?;
+    Ok(found
+        .items
+        .into_iter()
+        .zip(on_device)
+        .map(|(f, on_device)| {
+            let (i, lead) = (f.installation.record, f.lead.record);
+            ServerSearchHit {
+                id: i.id,
+                installation_id: i.installation_id.to_string(),
+                scheduled_date: i.scheduled_date,
+                status: i.status,
+                customer_name: lead.customer_name,
+                postcode: lead.postcode,
+                city: lead.city,
+                on_device,
+            }
+        })
+        .collect())
+}
+
 #[tracing::instrument(skip(ctx), err(level = "warn"))]
 pub async fn get_installation(ctx: &AppContext, id: Uuid) -> CommandResult<InstallationDetail> {
     ctx.with_store(move |store| store.get_installation(id))
@@ -141,6 +193,14 @@ pub mod commands {
         query: InstallationQuery,
     ) -> CommandResult<InstallationPage> {
         super::list_installations(&ctx, query).await
+    }
+
+    #[tauri::command]
+    pub async fn search_server(
+        ctx: State<'_, AppContext>,
+        text: String,
+    ) -> CommandResult<Vec<ServerSearchHit>> {
+        super::search_server(&ctx, text).await
     }
 
     #[tauri::command]

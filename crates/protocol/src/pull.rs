@@ -195,6 +195,12 @@ pub struct PullPage {
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
     pub held_work: Vec<Versioned<crate::held_work::HeldWorkNotice>>,
+    /// The server's retention window in days: closed and cancelled
+    /// installations last changed longer ago than this are not pulled, and a
+    /// device removes its copies once nothing about them is unsent. Absent
+    /// from older servers (keep everything).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention_days: Option<u32>,
 }
 
 impl PullPage {
@@ -216,6 +222,71 @@ impl PullPage {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// Most days `GET /api/v1/sync/near-window` covers.
+pub const MAX_NEAR_WINDOW_DAYS: u32 = 62;
+/// Most installations in a near window (the soonest when there are more).
+pub const MAX_NEAR_WINDOW_INSTALLATIONS: u32 = 1000;
+
+/// Query of `GET /api/v1/sync/near-window`: the caller's installations
+/// scheduled from `from` for `days` days (`from` included), for a device's
+/// first sync to show the coming days before its full pull from zero.
+///
+/// The answer is a [`PullPage`] that is **not** part of the change feed:
+/// apply its records as upserts but keep the pull cursor where it is (0 on a
+/// first sync); the full pull brings every record again, at the same or a
+/// newer version. It carries installations, their assignments to the
+/// caller's teams, leads, surveys, the caller's teams and the users those
+/// records name; no reports, media, tombstones or held work. `has_more`:
+/// the window held more than [`MAX_NEAR_WINDOW_INSTALLATIONS`]
+/// installations (the soonest came). `next_cursor`: the server's last
+/// change sequence when it was read. Added in protocol version 1 without a
+/// version change: a server without it answers 404 and a device then just
+/// pulls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+pub struct NearWindowQuery {
+    /// First day of the window (the device's today), `YYYY-MM-DD`.
+    #[cfg_attr(feature = "openapi", param(value_type = String, format = Date))]
+    pub from: chrono::NaiveDate,
+    /// Days in the window, 1..=62 (outside: 400 `bad_request`).
+    #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 62))]
+    pub days: u32,
+}
+
+/// Query of `GET /api/v1/installations/search`: find the caller's jobs on
+/// the server, including those no longer on the device (closed or cancelled
+/// before the retention window).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+pub struct InstallationSearchQuery {
+    /// 2..=100 characters: part of a customer's name, a postcode, or an
+    /// `INS-` number (case does not matter).
+    pub q: String,
+}
+
+/// Longest search text.
+pub const MAX_SEARCH_TEXT: usize = 100;
+/// Most jobs one search answers with (the most recently scheduled).
+pub const MAX_SEARCH_RESULTS: usize = 50;
+
+/// One job found by `GET /api/v1/installations/search`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FoundInstallation {
+    /// The job as the server has it now.
+    pub installation: Versioned<Installation>,
+    /// The job's customer.
+    pub lead: Versioned<Lead>,
+}
+
+/// Answer of `GET /api/v1/installations/search`, most recently scheduled first.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct InstallationSearchResults {
+    /// At most [`MAX_SEARCH_RESULTS`].
+    pub items: Vec<FoundInstallation>,
 }
 
 #[cfg(test)]

@@ -99,6 +99,14 @@ impl SyncSide<'_> {
         self.store.apply_server_batch(batch)
     }
 
+    /// See [`Store::remove_retired_installations`].
+    pub fn remove_retired_installations(
+        &mut self,
+        changed_before: chrono::NaiveDate,
+    ) -> Result<usize> {
+        self.store.remove_retired_installations(changed_before)
+    }
+
     /// See [`Store::begin_full_resync`].
     pub fn begin_full_resync(&mut self) -> Result<()> {
         self.store.begin_full_resync()

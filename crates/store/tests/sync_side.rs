@@ -1327,3 +1327,42 @@ fn assignment_lead_survey_team_and_user_tombstones_remove_only_what_no_job_needs
         0
     );
 }
+
+#[test]
+fn retired_jobs_leave_the_device_unless_something_about_them_is_unsent() {
+    let mut f = Fixture::new();
+    // Every fixture job was last changed on 2026-11-20 (t0).
+    let closed = f.add_job(InstallationStatus::Closed, "Ada Lovelace");
+    let cancelled = f.add_job(InstallationStatus::Cancelled, "Grace Hopper");
+    let open = f.add_job(InstallationStatus::Confirmed, "Mary Somerville");
+    let unsent = f.add_job(InstallationStatus::Cancelled, "Emmy Noether");
+    // A draft the server never received keeps a cancelled job on the device.
+    f.store
+        .save_report_draft(&fieldbook_domain::ReportDraft::new(unsent.id, common::t0()))
+        .unwrap();
+
+    // Changed on the cutoff day itself: still inside the window.
+    let cutoff = common::t0().date_naive();
+    assert_eq!(f.store.remove_retired_installations(cutoff).unwrap(), 0);
+
+    let removed = f
+        .store
+        .remove_retired_installations(cutoff.succ_opt().unwrap())
+        .unwrap();
+    assert_eq!(removed, 2);
+    for gone in [&closed, &cancelled] {
+        assert!(f.store.get_installation(gone.id).is_err());
+    }
+    assert!(f.store.get_installation(open.id).is_ok());
+    assert!(f.store.get_installation(unsent.id).is_ok());
+    // The customer's data went with the job.
+    let conn = f.raw_connection();
+    let leads: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM leads WHERE id = ?1",
+            [closed.lead.id.to_string()],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(leads, 0);
+}

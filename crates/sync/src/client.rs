@@ -216,6 +216,48 @@ impl ApiClient {
         Ok(page)
     }
 
+    /// `GET /sync/near-window`: the caller's jobs of the coming days, for a
+    /// first sync to show before its full pull. `None` from a server that
+    /// does not have the route (404): the device then only pulls.
+    pub async fn near_window(
+        &self,
+        token: &str,
+        from: chrono::NaiveDate,
+        days: u32,
+    ) -> Result<Option<PullPage>, SyncError> {
+        let response = self
+            .http
+            .get(self.url("/sync/near-window"))
+            .query(&[("from", from.to_string()), ("days", days.to_string())])
+            .bearer_auth(token)
+            .send()
+            .await
+            .map_err(transport_error)?;
+        if response.status() == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        if !response.status().is_success() {
+            return Err(error_from_response(response).await);
+        }
+        response.json().await.map(Some).map_err(transport_error)
+    }
+
+    /// `GET /installations/search`: the caller's jobs on the server whose
+    /// customer, postcode or number contains `text`.
+    pub async fn search_installations(
+        &self,
+        token: &str,
+        text: &str,
+    ) -> Result<fieldbook_protocol::InstallationSearchResults, SyncError> {
+        send_json(
+            self.http
+                .get(self.url("/installations/search"))
+                .query(&[("q", text)])
+                .bearer_auth(token),
+        )
+        .await
+    }
+
     /// `POST /sync/push`: one answer per mutation, same order.
     pub async fn push(
         &self,

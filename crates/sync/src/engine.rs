@@ -19,8 +19,10 @@ use crate::blobs::{BlobProgress, BlobUploader};
 use crate::client::{http_client, ApiClient, DeviceReport};
 use crate::credentials::{CredentialStore, FileCredentialStore};
 use crate::error::SyncError;
+use crate::near_window;
 use crate::pull;
 use crate::push::{self, SequenceOffsets};
+use crate::retention;
 use crate::settings::{normalise_server_url, Settings, SettingsFile};
 use crate::status::{
     ConnectionState, SyncErrorInfo, SyncPhase, SyncProgress, SyncStatus, SyncSummary,
@@ -277,9 +279,12 @@ impl SyncEngine {
         tokio::spawn(async move { engine.run_loop().await });
     }
 
-    /// A local change was recorded: sync after the debounce.
+    /// A local change was recorded: the status's pending counts are re-read
+    /// at once (the header shows them the moment the change is saved, not
+    /// at the next sync), and the loop syncs after the debounce.
     pub fn notify_local_change(&self) {
         self.inner.blob_yield.store(true, Ordering::Release);
+        self.recount_pending();
         {
             let mut schedule = lock(&self.inner.schedule);
             if schedule.local_change_due.is_none() {
@@ -294,6 +299,17 @@ impl SyncEngine {
     pub fn request_sync(&self) {
         lock(&self.inner.schedule).requested = true;
         self.inner.wake.notify_one();
+    }
+
+    /// Asks the server for the signed-in user's jobs matching `text`,
+    /// including those no longer on this device (retention). Fails with
+    /// `offline` when the server cannot be reached.
+    pub async fn search_server(
+        &self,
+        text: &str,
+    ) -> Result<fieldbook_protocol::InstallationSearchResults, SyncError> {
+        let (client, token, _) = self.connection()?;
+        client.search_installations(&token, text).await
     }
 
     /// The status snapshot now.
@@ -322,6 +338,7 @@ impl SyncEngine {
         self.inner.status.send_modify(|s| {
             s.phase = SyncPhase::Idle;
             s.progress = None;
+            s.first_sync = false;
             match &result {
                 Ok((_, warning)) => {
                     s.connection = ConnectionState::Online;
@@ -437,6 +454,32 @@ impl SyncEngine {
         summary.held = pushed.held;
 
         self.set_phase(SyncPhase::Pulling, SyncProgress::default());
+        let mut near_records = 0;
+        if !pushed.server_lost_history && near_window::is_first_sync(&self.inner.store, user_id)? {
+            // A first sync: the coming days' jobs first, so the technician
+            // can work while everything else arrives.
+            status.send_modify(|s| s.first_sync = true);
+            let today = chrono::Local::now().date_naive();
+            match near_window::pull_near_window(client, token, &self.inner.store, user_id, today)
+                .await
+            {
+                Ok(Some(records)) => {
+                    near_records = records;
+                    status.send_modify(|s| {
+                        s.pulled_at = Some(Utc::now());
+                        s.progress = Some(SyncProgress {
+                            items_done: records,
+                            ..SyncProgress::default()
+                        });
+                    });
+                }
+                Ok(None) => {}
+                // The full pull below brings the same jobs (or fails the same way).
+                Err(err) => {
+                    tracing::warn!(%err, "could not fetch the near window; pulling everything")
+                }
+            }
+        }
         let pulled = pull::pull_all(
             client,
             token,
@@ -446,7 +489,7 @@ impl SyncEngine {
             &|records| {
                 status.send_modify(|s| {
                     s.progress = Some(SyncProgress {
-                        items_done: records,
+                        items_done: near_records + records,
                         ..SyncProgress::default()
                     });
                 });
@@ -461,6 +504,13 @@ impl SyncEngine {
                 kept = pulled.kept,
                 "pulled everything again from zero (the server had lost history)"
             );
+        }
+        let retired = match pulled.retention_days {
+            Some(days) => retention::remove_retired(&self.inner.store, days).await?,
+            None => 0,
+        };
+        if pulled.records > 0 || pulled.removed > 0 || retired > 0 {
+            status.send_modify(|s| s.pulled_at = Some(Utc::now()));
         }
 
         // Files last: a long video must not hold back reports and status
@@ -501,6 +551,22 @@ impl SyncEngine {
                 *cached = Some((client.base().to_owned(), uploader.clone()));
                 uploader
             }
+        }
+    }
+
+    /// Re-reads the pending counts off the caller's thread when there is a
+    /// runtime (the store lock may be held by a page being applied), else
+    /// right here.
+    fn recount_pending(&self) {
+        let engine = self.clone();
+        let recount = move || {
+            if let Err(err) = engine.refresh_counts() {
+                tracing::warn!(%err, "could not re-count the pending changes");
+            }
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => drop(runtime.spawn_blocking(recount)),
+            Err(_) => recount(),
         }
     }
 

@@ -169,6 +169,8 @@ pub struct PullSummary {
     /// number of a job on this device to another job), so the pull started
     /// again from zero: a full resync.
     pub restarted_from_zero: bool,
+    /// The server's retention window in days (`None`: an older server).
+    pub retention_days: Option<u32>,
     /// Jobs the server no longer has that the full resync removed.
     pub removed: u64,
     /// Jobs the server no longer has that were kept for their unsent work.
@@ -221,6 +223,7 @@ pub async fn pull_all(
         // Nothing after the stored cursor: the page only repeats the
         // last change, already applied (re-applying it would only
         // throw away the store's search index).
+        summary.retention_days = page.retention_days;
         return finish_pending_resync(store, summary);
     }
     // Pipelined: the next page is fetched while this one is applied.
@@ -229,6 +232,7 @@ pub async fn pull_all(
     // first page not applied (a prefetched page is simply fetched again).
     loop {
         let records = page.len() as u64;
+        summary.retention_days = page.retention_days.or(summary.retention_days);
         let next_cursor = page.next_cursor;
         let has_more = page.has_more;
         let span = tracing::debug_span!("pull_page", cursor = page.cursor, next_cursor, records);

@@ -78,6 +78,16 @@ pub struct SyncStatus {
     pub next_attempt_at: Option<DateTime<Utc>>,
     pub last_error: Option<SyncErrorInfo>,
     pub progress: Option<SyncProgress>,
+    /// This device's first pull for the signed-in user is running: the
+    /// coming days' jobs may already be on screen, the rest is arriving
+    /// (`progress` counts the records so far).
+    #[serde(default)]
+    pub first_sync: bool,
+    /// When records from the server were last written to the local store
+    /// (the near window of a first sync, or a pull that brought changes):
+    /// lists on screen reload when it moves.
+    #[serde(default)]
+    pub pulled_at: Option<DateTime<Utc>>,
 }
 
 impl SyncStatus {

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use common::{eventually, wait_for_status, Device, TestServer, PASSWORD};
 use fieldbook_domain::InstallationStatus;
+use fieldbook_sync::near_window;
 use fieldbook_sync::{ConnectionState, SyncPhase};
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -407,6 +408,144 @@ async fn the_loop_syncs_after_a_local_change_within_the_debounce() {
         device_ref.has_installation(second_job)
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pending_count_changes_when_a_change_is_saved_not_at_the_next_sync() {
+    let mut server = TestServer::start().await;
+    let alex = server.add_technician("alex");
+    let team = server.ops().add_team("North Crew", &[alex]);
+    let job = server.ops().confirmed_job(team, "Ada Customer");
+    let device = Device::signed_in(&server, "alex").await;
+    assert_eq!(device.engine.status().pending_mutations, 0);
+    let synced = device.engine.status().last_success_at;
+    let attempted = device.engine.status().last_attempt_at;
+
+    // No loop running and the server down: only the local change can move the count.
+    server.stop().await;
+    let mut changes = device.engine.subscribe();
+    device.start_job(job);
+    tokio::time::timeout(WAIT, changes.wait_for(|s| s.pending_mutations == 1))
+        .await
+        .expect("the count changed without a sync")
+        .expect("the engine is alive");
+    let status = device.engine.status();
+    assert_eq!(status.last_success_at, synced, "no sync ran");
+    assert_eq!(status.last_attempt_at, attempted, "no sync was tried");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_sync_brings_the_coming_days_first_without_moving_the_pull_cursor() {
+    let server = TestServer::start().await;
+    let alex = server.add_technician("alex");
+    let team = server.ops().add_team("North Crew", &[alex]);
+    // The fixtures schedule every job on 2026-12-01.
+    let job = server.ops().confirmed_job(team, "Ada Customer");
+    let client = fieldbook_sync::client::ApiClient::new(
+        fieldbook_sync::client::http_client(WAIT).unwrap(),
+        server.base_url(),
+    );
+    let day = |d: &str| d.parse::<chrono::NaiveDate>().unwrap();
+
+    // The window ending before the job brings none of it.
+    let early = Device::new();
+    early
+        .engine
+        .sign_in(&server.base_url(), "alex", PASSWORD)
+        .await
+        .unwrap();
+    let token = early.saved_token().unwrap();
+    let brought =
+        near_window::pull_near_window(&client, &token, &early.store, alex, day("2026-11-01"))
+            .await
+            .unwrap();
+    assert!(brought.is_some(), "this server has the near window");
+    assert!(!early.has_installation(job));
+
+    // The window holding its date brings the job and what its row needs.
+    let device = Device::new();
+    device
+        .engine
+        .sign_in(&server.base_url(), "alex", PASSWORD)
+        .await
+        .unwrap();
+    let token = device.saved_token().unwrap();
+    let brought =
+        near_window::pull_near_window(&client, &token, &device.store, alex, day("2026-11-25"))
+            .await
+            .unwrap()
+            .unwrap();
+    assert!(
+        brought >= 4,
+        "installation, assignment, lead, survey (+ team, users): {brought}"
+    );
+    let local = device.installation(job);
+    assert_eq!(local.status, InstallationStatus::Confirmed);
+    let listed = device.with_store(|s| s.get_installation(job).unwrap());
+    assert_eq!(listed.lead.unwrap().customer_name, "Ada Customer");
+    assert_eq!(listed.assignments.len(), 1);
+    assert!(
+        near_window::is_first_sync(&device.store, alex).unwrap(),
+        "the pull cursor is untouched: the full pull still starts from zero"
+    );
+
+    // The full pull then runs as always, and the status says it is over.
+    let summary = device.engine.sync_once().await.unwrap();
+    assert!(summary.pulled_records >= brought, "{summary:?}");
+    assert!(!near_window::is_first_sync(&device.store, alex).unwrap());
+    let status = device.engine.status();
+    assert!(!status.first_sync);
+    assert!(status.pulled_at.is_some());
+    assert_eq!(
+        device.installation(job).status,
+        InstallationStatus::Confirmed
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelled_jobs_past_the_retention_window_leave_the_device_unless_work_is_unsent() {
+    let server = TestServer::start().await;
+    let alex = server.add_technician("alex");
+    let team = server.ops().add_team("North Crew", &[alex]);
+    let old = server.ops().confirmed_job(team, "Ada Customer");
+    let old_with_draft = server.ops().confirmed_job(team, "Grace Customer");
+    let recent = server.ops().confirmed_job(team, "Mary Customer");
+    for job in [old, old_with_draft, recent] {
+        server
+            .ops()
+            .transition(job, InstallationStatus::Cancelled, "customer moved")
+            .expect("cancel");
+    }
+    let device = Device::signed_in(&server, "alex").await;
+    assert!(device.has_installation(old) && device.has_installation(recent));
+    // Two were last changed long ago (on this device's copy), one of them
+    // with a report draft the server never received.
+    device.with_store(|s| {
+        s.save_report_draft(&fieldbook_domain::ReportDraft::new(
+            old_with_draft,
+            chrono::Utc::now(),
+        ))
+        .unwrap();
+        let db = rusqlite::Connection::open(s.database_path()).unwrap();
+        for job in [old, old_with_draft] {
+            db.execute(
+                "UPDATE installations SET updated_at = '2026-01-05T10:00:00.000000000Z' WHERE id = ?1",
+                [job.to_string()],
+            )
+            .unwrap();
+        }
+    });
+
+    device.engine.sync_once().await.expect("sync");
+    assert!(
+        !device.has_installation(old),
+        "retired and nothing unsent: gone"
+    );
+    assert!(
+        device.has_installation(old_with_draft),
+        "its draft keeps it"
+    );
+    assert!(device.has_installation(recent), "inside the window");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

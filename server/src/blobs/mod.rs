@@ -5,6 +5,8 @@
 //! the request extensions. See [`tus`] for the HTTP contract and [`store`]
 //! for the on-disk layout and durability rules.
 
+mod chunk_writer;
+mod offset_file;
 pub mod store;
 pub mod tus;
 

@@ -6,7 +6,9 @@
 //!   first two hex digits, so no directory grows to millions of entries);
 //! - `uploads/<uuid>.part` — bytes of an unfinished upload;
 //! - `uploads/<uuid>.json` — its [`UploadRecord`]: owner, declared hash and
-//!   length, and the *committed* offset.
+//!   length (and the offset as of its last write);
+//! - `uploads/<uuid>.offset` — the *committed* offset, overwritten in place
+//!   by every chunk (see `offset_file`); the larger of the two counts.
 //!
 //! The committed offset is written only after the `.part` file was fsynced up
 //! to it, so what HEAD reports is always on disk. Bytes past it (a chunk that
@@ -26,9 +28,11 @@ use chrono::{DateTime, Utc};
 use fieldbook_domain::Sha256Hex;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 use tokio::sync::OwnedMutexGuard;
 use uuid::Uuid;
+
+use super::chunk_writer::{ChunkWriter, Written};
+use super::offset_file;
 
 /// Uploads untouched for this long are removed by
 /// [`BlobStore::remove_expired_uploads`].
@@ -37,8 +41,6 @@ pub const UPLOAD_EXPIRY: Duration = Duration::from_secs(7 * 24 * 60 * 60);
 /// A PATCH whose body stalls this long is treated as a cut connection, so a
 /// half-open TCP connection cannot hold an upload's lock forever.
 pub const DEFAULT_PATCH_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
-
-const WRITE_BUFFER_BYTES: usize = 1 << 20;
 
 /// How much unfinished upload space one user may hold at once, so an
 /// authenticated client cannot fill the disk with uploads it never finishes
@@ -312,6 +314,10 @@ impl BlobStore {
         self.uploads_dir.join(format!("{id}.part"))
     }
 
+    fn offset_path(&self, id: Uuid) -> PathBuf {
+        self.uploads_dir.join(format!("{id}.offset"))
+    }
+
     fn record_path(&self, id: Uuid) -> PathBuf {
         self.uploads_dir.join(format!("{id}.json"))
     }
@@ -402,6 +408,9 @@ impl BlobStore {
             std::fs::File::create(&part).map_err(io_err(format!("creating {}", part.display())))?;
         file.sync_all()
             .map_err(io_err(format!("syncing {}", part.display())))?;
+        let offset = self.offset_path(record.id);
+        offset_file::write(&self.uploads_dir, &offset, 0)
+            .map_err(io_err(format!("writing {}", offset.display())))?;
         self.persist_record(&record)?;
         let upload = TusUpload::from(&record);
         self.insert_slot(record, Some(Sha256::new()));
@@ -490,7 +499,7 @@ impl BlobStore {
         }
 
         let part = self.part_path(record.id);
-        let mut file = tokio::fs::OpenOptions::new()
+        let file = tokio::fs::OpenOptions::new()
             .write(true)
             .open(&part)
             .await
@@ -499,18 +508,22 @@ impl BlobStore {
         file.set_len(record.offset)
             .await
             .map_err(io_err("truncating to the committed offset"))?;
-        file.seek(SeekFrom::Start(record.offset))
-            .await
+        let mut file = file.into_std().await;
+        std::io::Seek::seek(&mut file, SeekFrom::Start(record.offset))
             .map_err(io_err("seeking to the committed offset"))?;
 
-        // hyper hands over small frames; batching them keeps the number of
-        // blocking write calls (one thread hop each) low.
-        let mut out = tokio::io::BufWriter::with_capacity(WRITE_BUFFER_BYTES, file);
-        let mut file_hasher = writer.hasher.clone();
+        // The writing thread writes and keeps the whole-file hash; this task
+        // receives and checks the chunk's own checksum (see ChunkWriter).
+        let sink = ChunkWriter::start(file, writer.hasher.clone());
         let mut chunk_hasher = chunk.checksum.map(|_| Sha256::new());
         let mut written: u64 = 0;
         let mut cut = false;
-        let discard = |file: tokio::fs::File| async move {
+        let discard = || async {
+            let file = tokio::fs::OpenOptions::new()
+                .write(true)
+                .open(&part)
+                .await
+                .map_err(io_err("discarding a rejected chunk"))?;
             file.set_len(record.offset)
                 .await
                 .map_err(io_err("discarding a rejected chunk"))
@@ -534,42 +547,40 @@ impl BlobStore {
                 continue; // trailers carry nothing we use
             };
             if written + data.len() as u64 > remaining {
-                discard(out.into_inner()).await?;
+                // Whatever the writer did, the chunk is refused.
+                let _ = sink.finish().await;
+                discard().await?;
                 return Err(BlobError::ChunkExceedsLength {
                     length: record.length,
                     remaining,
                 });
             }
-            if let Err(source) = out.write_all(&data).await {
-                discard(out.into_inner()).await?;
+            if let Some(h) = chunk_hasher.as_mut() {
+                h.update(&data);
+            }
+            written += data.len() as u64;
+            if !sink.write(data).await {
+                break; // the write failed: finish() says why
+            }
+        }
+        if chunk.content_length.is_some_and(|len| written < len) {
+            cut = true;
+        }
+        let Written { file, file_hasher } = match sink.finish().await {
+            Ok(done) => done,
+            Err(source) => {
+                discard().await?;
                 return Err(BlobError::Io {
                     context: format!("writing {}", part.display()),
                     source,
                 });
             }
-            if let Some(h) = file_hasher.as_mut() {
-                h.update(&data);
-            }
-            if let Some(h) = chunk_hasher.as_mut() {
-                h.update(&data);
-            }
-            written += data.len() as u64;
-        }
-        if chunk.content_length.is_some_and(|len| written < len) {
-            cut = true;
-        }
-        if let Err(source) = out.flush().await {
-            discard(out.into_inner()).await?;
-            return Err(BlobError::Io {
-                context: format!("writing {}", part.display()),
-                source,
-            });
-        }
-        let file = out.into_inner();
+        };
 
         if let (Some(expected), Some(hasher)) = (chunk.checksum, chunk_hasher) {
             if cut || <[u8; 32]>::from(hasher.finalize()) != expected {
-                discard(file).await?;
+                drop(file);
+                discard().await?;
                 return Err(if cut {
                     BlobError::Interrupted {
                         offset: record.offset,
@@ -580,14 +591,19 @@ impl BlobStore {
             }
         }
 
-        file.sync_data()
+        // Durable before the offset is: most of it was written back while
+        // the body arrived, so this waits for the tail only.
+        tokio::task::spawn_blocking(move || file.sync_data())
             .await
+            .map_err(|join| BlobError::Io {
+                context: format!("syncing {}", part.display()),
+                source: std::io::Error::other(join.to_string()),
+            })?
             .map_err(io_err(format!("syncing {}", part.display())))?;
-        drop(file);
         let mut committed = record.clone();
         committed.offset = record.offset + written;
         committed.updated_at = Utc::now();
-        self.persist_record_async(committed.clone()).await?;
+        self.commit_offset(committed.id, committed.offset).await?;
         slot.replace_record(committed.clone());
         writer.hasher = file_hasher;
 
@@ -691,7 +707,11 @@ impl BlobStore {
     }
 
     fn remove_upload_files(&self, id: Uuid) -> Result<(), BlobError> {
-        for path in [self.record_path(id), self.part_path(id)] {
+        for path in [
+            self.record_path(id),
+            self.part_path(id),
+            self.offset_path(id),
+        ] {
             match std::fs::remove_file(&path) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -705,6 +725,7 @@ impl BlobStore {
         UploadPaths {
             part: self.part_path(record.id),
             record: self.record_path(record.id),
+            offset: self.offset_path(record.id),
             uploads_dir: self.uploads_dir.clone(),
             blob: self.blob_path(&record.sha256),
         }
@@ -714,15 +735,20 @@ impl BlobStore {
         write_record(&self.uploads_dir, &self.record_path(record.id), record)
     }
 
-    async fn persist_record_async(&self, record: UploadRecord) -> Result<(), BlobError> {
+    /// Makes `offset` the upload's durable offset (after its bytes were
+    /// synced): see [`offset_file`].
+    async fn commit_offset(&self, id: Uuid, offset: u64) -> Result<(), BlobError> {
         let dir = self.uploads_dir.clone();
-        let path = self.record_path(record.id);
-        tokio::task::spawn_blocking(move || write_record(&dir, &path, &record))
-            .await
-            .map_err(|join| BlobError::Io {
-                context: "saving an upload record".into(),
-                source: std::io::Error::other(join.to_string()),
-            })?
+        let path = self.offset_path(id);
+        tokio::task::spawn_blocking(move || {
+            offset_file::write(&dir, &path, offset)
+                .map_err(io_err(format!("writing {}", path.display())))
+        })
+        .await
+        .map_err(|join| BlobError::Io {
+            context: "saving an upload offset".into(),
+            source: std::io::Error::other(join.to_string()),
+        })?
     }
 
     /// Startup recovery; see [`BlobStore::open`].
@@ -731,6 +757,7 @@ impl BlobStore {
             .map_err(io_err(format!("listing {}", self.uploads_dir.display())))?;
         let mut records = Vec::new();
         let mut parts = Vec::new();
+        let mut offsets = Vec::new();
         for entry in entries {
             let path = entry
                 .map_err(io_err(format!("listing {}", self.uploads_dir.display())))?
@@ -740,6 +767,7 @@ impl BlobStore {
             match (id, path.extension().and_then(|e| e.to_str())) {
                 (Some(id), Some("json")) => records.push((id, path)),
                 (Some(id), Some("part")) => parts.push(id),
+                (Some(id), Some("offset")) => offsets.push(id),
                 // Leftover temp files of an interrupted record write, or junk.
                 _ => remove_if_file(&path)?,
             }
@@ -759,6 +787,7 @@ impl BlobStore {
             };
             if record.complete {
                 remove_if_file(&self.part_path(id))?;
+                remove_if_file(&self.offset_path(id))?;
                 if !self.contains(&record.sha256) {
                     // The blob was removed out of band: the upload must not
                     // claim to be complete.
@@ -766,6 +795,18 @@ impl BlobStore {
                     continue;
                 }
             } else {
+                // Chunks commit to the offset file; the record has the
+                // offset of its last full write.
+                let offset_path = self.offset_path(id);
+                if let Some(offset) = offset_file::read(&offset_path) {
+                    if offset > record.offset && offset <= record.length {
+                        record.offset = offset;
+                    }
+                }
+                // An upload busy until the crash is not an abandoned one.
+                if let Ok(modified) = std::fs::metadata(&offset_path).and_then(|m| m.modified()) {
+                    record.updated_at = record.updated_at.max(DateTime::<Utc>::from(modified));
+                }
                 match self.recover_part(record)? {
                     Some(recovered) => record = recovered,
                     None => continue,
@@ -776,6 +817,11 @@ impl BlobStore {
         for id in parts {
             if !self.slots().contains_key(&id) {
                 remove_if_file(&self.part_path(id))?;
+            }
+        }
+        for id in offsets {
+            if !self.slots().contains_key(&id) {
+                remove_if_file(&self.offset_path(id))?;
             }
         }
         Ok(())
@@ -809,6 +855,9 @@ impl BlobStore {
                 .map_err(io_err(format!("truncating {}", part.display())))?;
             record.offset = offset;
             self.persist_record(&record)?;
+            let offset_path = self.offset_path(record.id);
+            offset_file::write(&self.uploads_dir, &offset_path, offset)
+                .map_err(io_err(format!("writing {}", offset_path.display())))?;
         }
         if record.offset == record.length {
             let paths = self.upload_paths(&record);
@@ -850,6 +899,7 @@ pub fn spawn_upload_expiry(
 struct UploadPaths {
     part: PathBuf,
     record: PathBuf,
+    offset: PathBuf,
     uploads_dir: PathBuf,
     blob: PathBuf,
 }
@@ -869,6 +919,7 @@ fn publish_upload(
     if actual != record.sha256 {
         remove_if_file(&paths.part)?;
         remove_if_file(&paths.record)?;
+        remove_if_file(&paths.offset)?;
         return Err(BlobError::WholeFileHashMismatch {
             declared: record.sha256,
             actual,
@@ -894,6 +945,8 @@ fn publish_upload(
     record.offset = record.length;
     record.updated_at = Utc::now();
     write_record(&paths.uploads_dir, &paths.record, &record)?;
+    // The record says complete now; the offset file has nothing left to say.
+    remove_if_file(&paths.offset)?;
     Ok(record)
 }
 
@@ -1080,8 +1133,43 @@ mod tests {
         left.sort();
         assert_eq!(
             left,
-            vec![format!("{}.json", kept.id), format!("{}.part", kept.id)]
+            vec![
+                format!("{}.json", kept.id),
+                format!("{}.offset", kept.id),
+                format!("{}.part", kept.id)
+            ]
         );
+    }
+
+    #[test]
+    fn open_takes_the_offset_the_chunks_committed_to_the_offset_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let owner = Uuid::new_v4();
+        let data = vec![9u8; 1000];
+        let upload = {
+            let store = BlobStore::open(dir.path(), MAX).unwrap();
+            new_upload(&store, owner, &data)
+        };
+        // Two chunks committed (300 bytes) then a crash mid-way through a
+        // third (100 more bytes on disk): the record still says 0.
+        let uploads = dir.path().join("blobs/uploads");
+        std::fs::write(uploads.join(format!("{}.part", upload.id)), &data[..400]).unwrap();
+        let offset = uploads.join(format!("{}.offset", upload.id));
+        offset_file::write(&uploads, &offset, 300).unwrap();
+        let store = BlobStore::open(dir.path(), MAX).unwrap();
+        assert_eq!(store.upload_status(upload.id, owner).unwrap().offset, 300);
+        assert_eq!(
+            std::fs::metadata(uploads.join(format!("{}.part", upload.id)))
+                .unwrap()
+                .len(),
+            300,
+            "the uncommitted bytes were cut off"
+        );
+        // An offset file that is not one we wrote whole falls back to the record.
+        drop(store);
+        std::fs::write(&offset, b"garbage").unwrap();
+        let store = BlobStore::open(dir.path(), MAX).unwrap();
+        assert_eq!(store.upload_status(upload.id, owner).unwrap().offset, 300);
     }
 
     #[test]

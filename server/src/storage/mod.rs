@@ -15,11 +15,13 @@ mod blob_access;
 mod held_work;
 mod history;
 mod login_attempts;
+mod near_window;
 mod ops_list;
 mod people;
 mod planning;
 mod pull;
 mod records;
+mod search;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;

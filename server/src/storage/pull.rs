@@ -6,6 +6,7 @@
 //! is the last one and the next cursor is the snapshot's highest sequence
 //! (skipping changes the caller may not see). All of it runs on one snapshot.
 
+use chrono::NaiveDate;
 use fieldbook_domain::{InstallationMedia, InstallationReport, Sha256Hex};
 use fieldbook_protocol::{
     EntityKind, PullPage, PulledMedia, PulledReport, Tombstone, TombstoneReason, Versioned,
@@ -43,15 +44,33 @@ fn my_teams() -> &'static str {
     "(SELECT team_id FROM team_members WHERE user_id = :user)"
 }
 
-fn row_queries() -> Vec<(EntityKind, String)> {
+/// In scope and not retired: a closed or cancelled installation whose last
+/// change is older than the retention window is left out of pulls (with its
+/// assignments, lead, survey, report and media), so a first sync does not
+/// bring it and devices drop their copy (see `fieldbook_store` retention).
+/// The date is a formatted `NaiveDate` (digits and dashes only).
+fn kept_sql(installation_col: &str, retired_before: Option<NaiveDate>) -> String {
+    let scope = in_scope_sql(installation_col);
+    match retired_before {
+        None => scope,
+        Some(date) => format!(
+            "({scope} AND NOT EXISTS (SELECT 1 FROM installations ri WHERE ri.id = {installation_col} \
+               AND ri.status IN ('closed', 'cancelled') \
+               AND substr(json_extract(ri.body, '$.updated_at'), 1, 10) < '{date}'))"
+        ),
+    }
+}
+
+fn row_queries(retired_before: Option<NaiveDate>) -> Vec<(EntityKind, String)> {
     let inst = in_scope_sql;
+    let kept = |col: &str| kept_sql(col, retired_before);
     vec![
         (
             EntityKind::Installation,
             format!(
                 "SELECT i.seq, i.body FROM installations i WHERE i.seq > :cursor AND {} \
                  ORDER BY i.seq LIMIT :n",
-                inst("i.id")
+                kept("i.id")
             ),
         ),
         (
@@ -60,7 +79,7 @@ fn row_queries() -> Vec<(EntityKind, String)> {
                 "SELECT a.seq, a.body FROM assignments a WHERE a.seq > :cursor \
                  AND (:all = 1 OR a.team_id IN {}) AND {} ORDER BY a.seq LIMIT :n",
                 my_teams(),
-                inst("a.installation_id")
+                kept("a.installation_id")
             ),
         ),
         (
@@ -69,7 +88,7 @@ fn row_queries() -> Vec<(EntityKind, String)> {
                 "SELECT l.seq, l.body FROM leads l WHERE l.seq > :cursor AND (:all = 1 OR EXISTS \
                  (SELECT 1 FROM installations li WHERE li.lead_id = l.id AND {})) \
                  ORDER BY l.seq LIMIT :n",
-                inst("li.id")
+                kept("li.id")
             ),
         ),
         (
@@ -78,7 +97,7 @@ fn row_queries() -> Vec<(EntityKind, String)> {
                 "SELECT s.seq, s.body FROM surveys s WHERE s.seq > :cursor AND (:all = 1 OR EXISTS \
                  (SELECT 1 FROM installations si WHERE si.survey_id = s.id AND {})) \
                  ORDER BY s.seq LIMIT :n",
-                inst("si.id")
+                kept("si.id")
             ),
         ),
         // Themselves, their team-mates, and every user an in-scope record
@@ -111,7 +130,7 @@ fn row_queries() -> Vec<(EntityKind, String)> {
             format!(
                 "SELECT m.seq, m.body FROM media m WHERE m.seq > :cursor AND {} \
                  ORDER BY m.seq LIMIT :n",
-                inst("m.installation_id")
+                kept("m.installation_id")
             ),
         ),
     ]
@@ -125,11 +144,11 @@ fn team_query() -> String {
     )
 }
 
-fn report_query() -> String {
+fn report_query(retired_before: Option<NaiveDate>) -> String {
     format!(
         "SELECT r.seq, r.body, r.received_at FROM reports r WHERE r.seq > :cursor AND {} \
          ORDER BY r.seq LIMIT :n",
-        in_scope_sql("r.installation_id")
+        kept_sql("r.installation_id", retired_before)
     )
 }
 
@@ -196,18 +215,21 @@ impl Db<'_> {
         limit: u32,
         blob_available: &dyn Fn(&Sha256Hex) -> bool,
     ) -> Result<PullPage, StorageError> {
-        self.pull_within(scope, cursor, limit, usize::MAX, blob_available)
+        self.pull_within(scope, cursor, limit, usize::MAX, None, blob_available)
     }
 
     /// [`Self::pull`], also cut once the records' JSON would pass
     /// `max_bytes`. The first record always comes, however large, so no
-    /// record can wedge a device's pull.
+    /// record can wedge a device's pull. With `retired_before`, closed and
+    /// cancelled installations last changed before that day are left out
+    /// (see [`kept_sql`]).
     pub fn pull_within(
         &self,
         scope: PullScope,
         cursor: u64,
         limit: u32,
         max_bytes: usize,
+        retired_before: Option<NaiveDate>,
         blob_available: &dyn Fn(&Sha256Hex) -> bool,
     ) -> Result<PullPage, StorageError> {
         let limit = limit.max(1) as usize;
@@ -219,7 +241,7 @@ impl Db<'_> {
             ":user": user,
         };
         let mut candidates: Vec<(u64, Candidate)> = Vec::new();
-        for (kind, sql) in row_queries() {
+        for (kind, sql) in row_queries(retired_before) {
             let mut stmt = self.conn.prepare_cached(&sql)?;
             let rows = stmt.query_map(params, |r| {
                 Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?))
@@ -240,7 +262,7 @@ impl Db<'_> {
             }
         }
         {
-            let mut stmt = self.conn.prepare_cached(&report_query())?;
+            let mut stmt = self.conn.prepare_cached(&report_query(retired_before))?;
             let rows = stmt.query_map(params, |r| {
                 Ok((
                     r.get::<_, i64>(0)? as u64,

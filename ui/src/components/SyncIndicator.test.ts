@@ -17,6 +17,8 @@ const base: SyncStatus = {
   next_attempt_at: null,
   last_error: null,
   progress: null,
+  first_sync: false,
+  pulled_at: null,
 };
 
 describe("SyncIndicator", () => {

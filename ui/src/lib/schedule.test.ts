@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ScheduleFeed, appendGroups, groupByDay } from "./schedule";
+import { ScheduleFeed, appendGroups, groupByDay, scheduleItems } from "./schedule";
 import { makeJobs } from "./backend/mock/data";
 import type { ListPage, InstallationQuery, InstallationSummary } from "./types";
 
@@ -83,6 +83,16 @@ function fakeList(all: InstallationSummary[], withTotal: boolean) {
   };
   return { list, queries };
 }
+
+describe("scheduleItems", () => {
+  it("puts each day's heading before its jobs, in display order, with keys that say what they are", () => {
+    const groups = groupByDay([row("1", "2026-11-26"), row("2", "2026-11-27"), row("3", "2026-11-27", "evening")], "2026-11-27");
+    const items = scheduleItems(groups);
+    expect(items.map((i) => i.key)).toEqual(["day:2026-11-27", "row:2", "row:3", "day:2026-11-26", "row:1"]);
+    expect(items.map((i) => i.group.date)).toEqual(["2026-11-27", "2026-11-27", "2026-11-27", "2026-11-26", "2026-11-26"]);
+    expect(scheduleItems([])).toEqual([]);
+  });
+});
 
 describe("ScheduleFeed", () => {
   const today = "2026-11-27";

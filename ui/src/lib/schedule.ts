@@ -166,3 +166,18 @@ export class ScheduleFeed {
     return page.items;
   }
 }
+
+/** One line of the virtual schedule: a day's heading or one of its jobs. */
+export type ScheduleItem =
+  | { kind: "day"; key: string; group: DayGroup }
+  | { kind: "row"; key: string; row: InstallationSummary; group: DayGroup };
+
+/** Flattens day groups into the lines the virtual list renders, each day's heading before its jobs. */
+export function scheduleItems(groups: DayGroup[]): ScheduleItem[] {
+  const items: ScheduleItem[] = [];
+  for (const group of groups) {
+    items.push({ kind: "day", key: `day:${group.date}`, group });
+    for (const row of group.rows) items.push({ kind: "row", key: `row:${row.id}`, row, group });
+  }
+  return items;
+}

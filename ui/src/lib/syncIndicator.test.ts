@@ -19,6 +19,8 @@ function status(patch: Partial<SyncStatus>): SyncStatus {
     next_attempt_at: null,
     last_error: null,
     progress: null,
+    first_sync: false,
+    pulled_at: null,
     ...patch,
   };
 }

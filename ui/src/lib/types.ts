@@ -58,6 +58,7 @@ export type {
   TimeSlot,
   User,
   ValidationErrors,
+  ServerSearchHit,
 } from "./bindings";
 
 export type Uuid = string;

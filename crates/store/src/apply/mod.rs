@@ -8,6 +8,7 @@ mod outbox;
 mod page;
 mod pulled;
 mod resync;
+mod retention;
 mod tombstones;
 
 pub use page::{

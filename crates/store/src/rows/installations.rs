@@ -274,6 +274,23 @@ pub(crate) fn survey_in_use(conn: &Connection, survey_id: &str) -> Result<bool> 
         .query_row([survey_id], |r| r.get(0))?)
 }
 
+/// Closed and cancelled jobs last changed before the day `changed_before`
+/// (retention; `updated_at` is fixed-width RFC 3339, so its first ten
+/// characters are the day).
+pub(crate) fn retired_before(
+    conn: &Connection,
+    changed_before: chrono::NaiveDate,
+) -> Result<Vec<Uuid>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id FROM installations WHERE status IN ('closed', 'cancelled')
+           AND substr(updated_at, 1, 10) < ?1",
+    )?;
+    let ids = stmt
+        .query_map([date(&changed_before)], |r| get_uuid(r, 0))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(ids)
+}
+
 /// The local jobs that hold one of `numbers` (INS- numbers), with the number
 /// each holds: one statement for a whole page.
 pub(crate) fn holders_of_numbers(

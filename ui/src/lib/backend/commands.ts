@@ -47,6 +47,8 @@ export function normalisePage(raw: InstallationPage | InstallationSummary[]): Li
 export const listInstallations = async (query: InstallationQuery): Promise<ListPage> =>
   normalisePage(await call("list_installations", { query }));
 export const getInstallation = (id: Uuid) => call("get_installation", { id });
+/** The technician's jobs on the server (also those no longer on this device); fails `offline` without a connection. */
+export const searchServer = (text: string) => call("search_server", { text });
 export const startInstallation = (id: Uuid, overrideReason: string | null) =>
   call("start_installation", { id, overrideReason });
 export const finishInstallation = (id: Uuid) => call("finish_installation", { id });

@@ -16,6 +16,7 @@ import type { InstallationQuery } from "./InstallationQuery";
 import type { InstallationReport } from "./InstallationReport";
 import type { OutboxEntry } from "./OutboxEntry";
 import type { ReportDraft } from "./ReportDraft";
+import type { ServerSearchHit } from "./ServerSearchHit";
 import type { Session } from "./Session";
 import type { SignatureStroke } from "./SignatureStroke";
 import type { StorageUsage } from "./StorageUsage";
@@ -30,6 +31,7 @@ export type Commands = {
   sign_out: { args: { force: boolean }, result: null },
   list_installations: { args: { query: InstallationQuery }, result: InstallationPage },
   get_installation: { args: { id: string }, result: InstallationDetail },
+  search_server: { args: { text: string }, result: Array<ServerSearchHit> },
   dismiss_held_work: { args: { id: string }, result: boolean },
   start_installation: { args: { id: string, overrideReason: string | null }, result: Installation },
   finish_installation: { args: { id: string }, result: Installation },

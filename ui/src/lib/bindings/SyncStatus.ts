@@ -21,4 +21,16 @@ needs_sign_in: boolean, pending_mutations: number, pending_blobs: number, pendin
  * When the background loop will try next (after a failure or while
  * waiting for the debounce); `None` when it just waits for changes.
  */
-next_attempt_at: string | null, last_error: SyncErrorInfo | null, progress: SyncProgress | null, };
+next_attempt_at: string | null, last_error: SyncErrorInfo | null, progress: SyncProgress | null, 
+/**
+ * This device's first pull for the signed-in user is running: the
+ * coming days' jobs may already be on screen, the rest is arriving
+ * (`progress` counts the records so far).
+ */
+first_sync: boolean, 
+/**
+ * When records from the server were last written to the local store
+ * (the near window of a first sync, or a pull that brought changes):
+ * lists on screen reload when it moves.
+ */
+pulled_at: string | null, };

@@ -39,6 +39,7 @@ export type { OutboxState } from "./OutboxState";
 export type { ReportCheck } from "./ReportCheck";
 export type { ReportDraft } from "./ReportDraft";
 export type { Role } from "./Role";
+export type { ServerSearchHit } from "./ServerSearchHit";
 export type { Session } from "./Session";
 export type { Sha256Hex } from "./Sha256Hex";
 export type { SignaturePoint } from "./SignaturePoint";

@@ -8,7 +8,7 @@
 // test); the mock only looks them up for its job's status and its draft's
 // shape. Its own bookkeeping: a signature counts until anything on the draft
 // or its media changes after signing.
-import { localIsoDate } from "../../format";
+import { addDays, localIsoDate } from "../../format";
 import type { CommandArgs, CommandName, CommandResult } from "../commands";
 import type {
   AppError,
@@ -76,6 +76,8 @@ type Handlers = { [C in CommandName]: (args: CommandArgs<C>) => Promise<CommandR
 export class MockBackend {
   readonly calls: RecordedCall[] = [];
   readonly jobs: MockJob[];
+  /** Jobs only the server still has (closed long ago: they left the device by retention). */
+  readonly archived: MockJob[];
   session: Session | null;
   drafts = new Map<string, ReportDraft>();
   reports = new Map<string, InstallationReport>();
@@ -105,6 +107,14 @@ export class MockBackend {
   constructor(options: MockOptions = {}) {
     const today = options.today ?? localIsoDate(new Date());
     this.jobs = makeJobs(options.jobs ?? 60, today);
+    const old = makeJobs(1, addDays(today, -120))[0];
+    this.archived = [
+      {
+        ...old,
+        installation: { ...old.installation, id: "00000000-0000-4000-8000-00000000a001", installation_id: "INS-2026-900001", status: "closed" },
+        lead: { ...old.lead, customer_name: "Archie Oldfield" },
+      },
+    ];
     this.session = options.signedIn === false ? null : { user: TECHNICIAN, team_ids: [TEAM.id], signed_in_at: new Date().toISOString() };
     this.saveDelayMs = options.saveDelayMs ?? 15;
     this.status = {
@@ -121,6 +131,8 @@ export class MockBackend {
       next_attempt_at: null,
       last_error: null,
       progress: null,
+      first_sync: false,
+      pulled_at: null,
     };
     this.update = {
       current_version: "0.1.0",
@@ -408,6 +420,23 @@ export class MockBackend {
       return this.list(args.query);
     },
     get_installation: (args) => this.detail(args.id),
+    search_server: (args) => {
+      if (this.status.connection === "offline") fail("offline", "The server cannot be reached. Check the connection and try again.");
+      const q = args.text.trim().toLowerCase();
+      const hit = (j: MockJob, onDevice: boolean) => ({
+        id: j.installation.id,
+        installation_id: j.installation.installation_id,
+        scheduled_date: j.installation.scheduled_date,
+        status: j.installation.status,
+        customer_name: j.lead.customer_name,
+        postcode: j.lead.postcode,
+        city: j.lead.city,
+        on_device: onDevice,
+      });
+      const matches = (j: MockJob) =>
+        [j.lead.customer_name, j.lead.postcode, j.installation.installation_id].some((t) => t.toLowerCase().includes(q));
+      return [...this.archived.filter(matches).map((j) => hit(j, false)), ...this.jobs.filter(matches).map((j) => hit(j, true))].slice(0, 50);
+    },
     start_installation: (args) => {
       const job = this.job(args.id);
       const from = job.installation.status;
