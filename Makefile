@@ -2,7 +2,8 @@
 #
 #   make run        the desktop app against a local server with demo data
 #   make run-server only that server
-#   make test       formatting, lints, every Rust and UI test, and the end-to-end suite
+#   make test       formatting, lints, every Rust and UI test, the end-to-end suites,
+#                   and last the .deb install test (make test-packages)
 #   make bench      the criterion benchmarks
 #   make bench-app  cold start of the app to a 5,000-job schedule vs. a bare window
 #   make bench-first-sign-in  first sign-in to the coming days' jobs with 5,000 and 10,000 jobs
@@ -11,7 +12,7 @@
 #   make soak       the store's kill-during-save loop for 1,000 rounds and the
 #                   sync kill loop for 200, with their counts
 #   make package    the desktop app's and the server's .deb packages (release) in dist/
-#   make test-packages  install both (debug builds) with dpkg as root, use them, remove them
+#   make test-packages  install both (debug builds) with dpkg (root, or sudo), use them, remove them
 #
 # The cargo target directory lives outside the clone so that repeated runs
 # (and CI on the same machine) build incrementally.
@@ -58,7 +59,7 @@ e2e: test-deps ui console
 	cargo build --locked -p fieldbook -p fieldbook-server
 	$(XVFB_RUN) npm --prefix e2e test
 
-test: lint unit ui-test console-test e2e console-e2e
+test: lint unit ui-test console-test e2e console-e2e test-packages
 
 console-test: test-deps
 	cd console && npm run check

@@ -27,7 +27,12 @@ cd "$(dirname "$0")/.."
 : "${CARGO_TARGET_DIR:?set CARGO_TARGET_DIR (the Makefile does)}"
 repo=$(pwd)
 
-[ "$(id -u)" -eq 0 ] || { echo "test-packages installs packages with dpkg: run it as root" >&2; exit 1; }
+# dpkg needs root: a developer's `make test` asks sudo once, keeping the
+# cargo/tool locations and PATH of the caller.
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "test-packages installs packages with dpkg: run it as root (sudo is not installed)" >&2; exit 1; }
+  exec sudo --preserve-env=CARGO_TARGET_DIR,FIELDBOOK_TOOLS_DIR,CARGO_HOME,RUSTUP_HOME,HOME,PATH "$0" "$@"
+fi
 for pkg in fieldbook fieldbook-server; do
   if dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
     echo "$pkg is installed on this machine; this test installs and purges it: remove it first" >&2
