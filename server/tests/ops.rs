@@ -6,7 +6,6 @@
 
 use std::time::Duration;
 
-use base64::Engine as _;
 use fieldbook_domain::{InstallationStatus, Mutation, Sha256Hex};
 use fieldbook_protocol::{
     ConsoleSession, EvidenceVerdict, NavCounts, OpsInstallationDetail, OpsInstallationPage, People,
@@ -116,40 +115,6 @@ async fn plan(
     serde_json::from_value(body).unwrap()
 }
 
-async fn upload_blob(server: &TestServer, token: &str, bytes: &[u8]) {
-    let hash = Sha256Hex::digest(bytes);
-    let response = server
-        .client
-        .post(server.url("/api/v1/blobs"))
-        .bearer_auth(token)
-        .header("Tus-Resumable", "1.0.0")
-        .header("Upload-Length", bytes.len().to_string())
-        .header(
-            "Upload-Metadata",
-            format!(
-                "sha256 {}",
-                base64::engine::general_purpose::STANDARD.encode(hash.as_str())
-            ),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::CREATED);
-    let location = response.headers()["location"].to_str().unwrap().to_owned();
-    let response = server
-        .client
-        .patch(server.url(&location))
-        .bearer_auth(token)
-        .header("Tus-Resumable", "1.0.0")
-        .header("Content-Type", "application/offset+octet-stream")
-        .header("Upload-Offset", "0")
-        .body(bytes.to_vec())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::NO_CONTENT);
-}
-
 /// A real PNG of the given size.
 fn png(width: u32, height: u32) -> Vec<u8> {
     let image = image::RgbImage::from_pixel(width, height, image::Rgb([200, 30, 30]));
@@ -194,8 +159,8 @@ async fn worked_job(server: &TestServer, world: &TwoTeams) -> WorkedJob {
         outcomes.iter().all(fieldbook_testkit::is_applied),
         "{outcomes:?}"
     );
-    upload_blob(server, &bob.token, &photo_bytes).await;
-    upload_blob(server, &bob.token, &signature_bytes).await;
+    server.upload_blob(&bob.token, &photo_bytes).await;
+    server.upload_blob(&bob.token, &signature_bytes).await;
     WorkedJob {
         installation,
         photo_bytes,
@@ -367,7 +332,7 @@ async fn blob_downloads_serve_ranges_etags_and_thumbnails() {
 
     // A blob that is not an image has no thumbnail.
     let not_an_image = b"%PDF-1.7 not an image".to_vec();
-    upload_blob(&server, &job.bob.token, &not_an_image).await;
+    server.upload_blob(&job.bob.token, &not_an_image).await;
     let (status, answer) = server
         .get(
             &format!(

@@ -683,43 +683,6 @@ async fn the_report_audit_log_is_append_only() {
     assert_eq!(rows, 1);
 }
 
-/// Uploads `bytes` through the tus routes in one PATCH.
-async fn upload_blob(server: &TestServer, token: &str, bytes: &[u8]) {
-    use base64::Engine as _;
-    let sha = fieldbook_domain::Sha256Hex::digest(bytes);
-    let created = server
-        .client
-        .post(server.url("/api/v1/blobs"))
-        .bearer_auth(token)
-        .header("Tus-Resumable", "1.0.0")
-        .header("Upload-Length", bytes.len().to_string())
-        .header(
-            "Upload-Metadata",
-            format!(
-                "sha256 {}",
-                base64::engine::general_purpose::STANDARD.encode(sha.as_str())
-            ),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status(), StatusCode::CREATED);
-    let location = created.headers()["location"].to_str().unwrap().to_owned();
-    let id = location.rsplit('/').next().unwrap();
-    let patched = server
-        .client
-        .patch(server.url(&format!("/api/v1/blobs/{id}")))
-        .bearer_auth(token)
-        .header("Tus-Resumable", "1.0.0")
-        .header("Upload-Offset", "0")
-        .header("Content-Type", "application/offset+octet-stream")
-        .body(bytes.to_vec())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(patched.status(), StatusCode::NO_CONTENT);
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn media_awaiting_its_blob_is_pulled_again_when_the_blob_arrives() {
     let server = TestServer::start_with(|c| {
@@ -751,7 +714,7 @@ async fn media_awaiting_its_blob_is_pulled_again_when_the_blob_arrives() {
     assert!(!seen[0].record.blob_available);
     let cursor = pages.last().unwrap().next_cursor;
 
-    upload_blob(&server, &alice.token, bytes).await;
+    server.upload_blob(&alice.token, bytes).await;
 
     // Within a few watcher rounds the media record gets a new version that
     // says the blob is there (generous deadline for a busy machine).

@@ -365,6 +365,46 @@ impl TestServer {
         id
     }
 
+    /// Uploads `bytes` as a blob through the tus routes in one PATCH
+    /// (panics unless created and completed).
+    pub async fn upload_blob(&self, token: &str, bytes: &[u8]) {
+        use base64::Engine as _;
+        let sha256 = Sha256Hex::digest(bytes);
+        let created = self
+            .client
+            .post(self.url("/api/v1/blobs"))
+            .bearer_auth(token)
+            .header("Tus-Resumable", "1.0.0")
+            .header("Upload-Length", bytes.len().to_string())
+            .header(
+                "Upload-Metadata",
+                format!(
+                    "sha256 {}",
+                    base64::engine::general_purpose::STANDARD.encode(sha256.as_str())
+                ),
+            )
+            .send()
+            .await
+            .expect("tus create");
+        assert_eq!(created.status(), StatusCode::CREATED, "tus create");
+        let location = created.headers()["location"]
+            .to_str()
+            .expect("upload location")
+            .to_owned();
+        let patched = self
+            .client
+            .patch(self.url(&location))
+            .bearer_auth(token)
+            .header("Tus-Resumable", "1.0.0")
+            .header("Content-Type", "application/offset+octet-stream")
+            .header("Upload-Offset", "0")
+            .body(bytes.to_vec())
+            .send()
+            .await
+            .expect("tus patch");
+        assert_eq!(patched.status(), StatusCode::NO_CONTENT, "tus patch");
+    }
+
     /// The installation record as `token`'s caller sees it.
     pub async fn installation_status(&self, token: &str, id: Uuid) -> Value {
         let (status, body) = self
