@@ -51,6 +51,7 @@ lint: ui console
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 
 unit: ui console
+	scripts/ensure-deps.sh postgres
 	cargo test --workspace --locked
 
 ui-test: test-deps
