@@ -28,6 +28,9 @@ case "$mode" in
   run) want+=(xvfb xauth) ;;
   test)
     want+=(xvfb xauth webkit2gtk-driver imagemagick chromium)
+    # crates/secrets/tests/keyring.rs: a real Secret Service on a private
+    # session bus (dbus-run-session), read back with secret-tool.
+    want+=(dbus-daemon gnome-keyring libsecret-tools)
     node_dirs+=(e2e)
     ;;
   bench) want+=(libvips-tools) ;;
