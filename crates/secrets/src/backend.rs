@@ -78,8 +78,7 @@ impl Backend {
 
     pub(crate) fn delete(&self, item: Item) -> Result<()> {
         match self {
-            Backend::OsKeyring { folder_id } => match entry(folder_id, item)?.delete_credential()
-            {
+            Backend::OsKeyring { folder_id } => match entry(folder_id, item)?.delete_credential() {
                 Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
                 Err(e) => Err(keyring_error("delete", item, e)),
             },

@@ -11,7 +11,9 @@ pub enum SecretsError {
     )]
     KeyringUnavailable { reason: String },
 
-    #[error("the keyring could not {action} the {what}: {reason}; unlock the keyring and try again")]
+    #[error(
+        "the keyring could not {action} the {what}: {reason}; unlock the keyring and try again"
+    )]
     Keyring {
         action: &'static str,
         what: &'static str,

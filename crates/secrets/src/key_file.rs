@@ -39,7 +39,10 @@ pub(crate) fn read_if_exists(path: &Path) -> Result<Option<Vec<u8>>> {
     match fs::read(path) {
         Ok(bytes) => Ok(Some(bytes)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(SecretsError::io(format!("cannot read {}", path.display()), e)),
+        Err(e) => Err(SecretsError::io(
+            format!("cannot read {}", path.display()),
+            e,
+        )),
     }
 }
 
@@ -47,7 +50,10 @@ pub(crate) fn remove_if_exists(path: &Path) -> Result<()> {
     match fs::remove_file(path) {
         Ok(()) => sync_parent(path),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(SecretsError::io(format!("cannot remove {}", path.display()), e)),
+        Err(e) => Err(SecretsError::io(
+            format!("cannot remove {}", path.display()),
+            e,
+        )),
     }
 }
 

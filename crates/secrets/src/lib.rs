@@ -168,20 +168,18 @@ impl Secrets {
         let marker_path = data_dir.join(MARKER_FILE);
         let secrets = match read_marker(&marker_path)? {
             Some(marker) => {
-                let backend = match marker.backend {
-                    MarkerBackend::OsKeyring => {
-                        Backend::os_keyring(&marker.folder_id).map_err(|reason| {
-                            SecretsError::KeyringUnavailable {
+                let backend =
+                    match marker.backend {
+                        MarkerBackend::OsKeyring => Backend::os_keyring(&marker.folder_id)
+                            .map_err(|reason| SecretsError::KeyringUnavailable {
                                 reason: reason.to_string(),
-                            }
-                        })?
-                    }
-                    MarkerBackend::File => Backend::file(&key_file_dir, &marker.folder_id),
-                };
+                            })?,
+                        MarkerBackend::File => Backend::file(&key_file_dir, &marker.folder_id),
+                    };
                 Secrets { data_dir, backend }
             }
             None => {
-                let folder_id = hex::encode(SecretKey::random().as_bytes()[..16].to_vec());
+                let folder_id = hex::encode(&SecretKey::random().as_bytes()[..16]);
                 let backend = match keyring {
                     KeyringUse::WhenAvailable => match Backend::os_keyring(&folder_id) {
                         Ok(backend) => backend,

@@ -19,7 +19,9 @@ fn role() -> Option<String> {
 }
 
 fn test_dir() -> std::path::PathBuf {
-    std::env::var_os(DIR_ENV).expect("the parent passes the folder").into()
+    std::env::var_os(DIR_ENV)
+        .expect("the parent passes the folder")
+        .into()
 }
 
 /// Runs `test` of this binary again with `role`, under a fresh session bus
@@ -68,7 +70,10 @@ fn run_child(test: &str, role: &str, dir: &Path, with_keyring: bool) {
         "child {role} failed:\n{stdout}\n{stderr}"
     );
     // A filtered-out test also "succeeds": make sure the body really ran.
-    assert!(stdout.contains("1 passed"), "child {role} ran no test:\n{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("1 passed"),
+        "child {role} ran no test:\n{stdout}\n{stderr}"
+    );
 }
 
 fn secret_tool_search() -> String {
@@ -112,13 +117,19 @@ fn keys_and_token_go_to_a_real_secret_service_when_one_answers() {
             assert!(listed.contains(&*db_key.to_hex()), "{listed}");
             assert!(listed.contains("token-in-the-keyring"), "{listed}");
             let marker = std::fs::read_to_string(data.join(MARKER_FILE)).unwrap();
-            assert!(!marker.contains(&*db_key.to_hex()), "the marker holds no key");
+            assert!(
+                !marker.contains(&*db_key.to_hex()),
+                "the marker holds no key"
+            );
 
             // Opened again: the same keys, not new ones.
             drop(secrets);
             let again = Secrets::open(&data, &key_dir).unwrap();
             assert_eq!(again.database_key().unwrap().as_bytes(), db_key.as_bytes());
-            assert_eq!(again.token().unwrap().as_deref(), Some("token-in-the-keyring"));
+            assert_eq!(
+                again.token().unwrap().as_deref(),
+                Some("token-in-the-keyring")
+            );
             again.clear_token().unwrap();
             assert_eq!(again.token().unwrap(), None);
 
@@ -247,8 +258,8 @@ fn a_key_file_inside_the_data_folder_is_refused() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let err = Secrets::open_with(dir.path(), &dir.path().join("keys"), KeyringUse::Never)
-        .unwrap_err();
+    let err =
+        Secrets::open_with(dir.path(), &dir.path().join("keys"), KeyringUse::Never).unwrap_err();
     assert_eq!(err.code(), "key_file_inside_data_folder");
     assert!(!dir.path().join(MARKER_FILE).exists());
 }

@@ -121,7 +121,9 @@ pub(crate) fn open_keyed(path: &Path, key: Option<&DatabaseKey>) -> Result<Conne
     if let Some(key) = key {
         conn.pragma_update(None, "key", &*key.raw_key())?;
     }
-    match conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get::<_, i64>(0)) {
+    match conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| {
+        r.get::<_, i64>(0)
+    }) {
         Ok(_) => Ok(conn),
         Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::NotADatabase) => {
             Err(StoreError::WrongKey {

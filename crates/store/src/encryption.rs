@@ -196,7 +196,10 @@ fn wal_is_empty(path: &Path) -> Result<bool> {
     match fs::metadata(with_suffix(path, "-wal")) {
         Ok(meta) => Ok(meta.len() == 0),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(true),
-        Err(e) => Err(StoreError::io(format!("cannot read {}-wal", path.display()), e)),
+        Err(e) => Err(StoreError::io(
+            format!("cannot read {}-wal", path.display()),
+            e,
+        )),
     }
 }
 
@@ -210,7 +213,10 @@ fn remove_if_exists(path: &Path) -> Result<()> {
     match fs::remove_file(path) {
         Ok(()) => sync_dir(path),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(StoreError::io(format!("cannot remove {}", path.display()), e)),
+        Err(e) => Err(StoreError::io(
+            format!("cannot remove {}", path.display()),
+            e,
+        )),
     }
 }
 

@@ -63,7 +63,11 @@ fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
             if path.is_dir() {
                 stack.push(path);
             } else {
-                let rel = path.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+                let rel = path
+                    .strip_prefix(dir)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
                 files.insert(rel, std::fs::read(&path).unwrap());
             }
         }
@@ -99,7 +103,10 @@ fn assert_no_plaintext(dir: &Path, demo: &DemoData) {
             "{file} is an unencrypted SQLite file"
         );
         for secret in secrets_of(demo) {
-            assert!(!contains(&bytes, &secret), "{file} holds {secret:?} in plaintext");
+            assert!(
+                !contains(&bytes, &secret),
+                "{file} holds {secret:?} in plaintext"
+            );
         }
     }
 }
@@ -167,7 +174,11 @@ fn a_wrong_or_missing_key_is_refused_and_changes_nothing_on_disk() {
     assert!(wrong.to_string().contains("nothing was changed"), "{wrong}");
     let missing = Store::open(dir.path()).unwrap_err();
     assert_eq!(missing.code(), "wrong_database_key", "{missing}");
-    assert_eq!(snapshot(dir.path()), before, "a refused open wrote to the disk");
+    assert_eq!(
+        snapshot(dir.path()),
+        before,
+        "a refused open wrote to the disk"
+    );
 
     // And the right key still opens it.
     let store = Store::open_encrypted(dir.path(), &key()).unwrap();

@@ -124,7 +124,10 @@ mod tests {
         let secrets = file_secrets(dir.path());
         let store = KeyringCredentialStore::new(secrets.clone(), &data);
         assert_eq!(store.load().unwrap().as_deref(), Some("old-token"));
-        assert!(!data.join(TOKEN_FILE).exists(), "no token left in the data folder");
+        assert!(
+            !data.join(TOKEN_FILE).exists(),
+            "no token left in the data folder"
+        );
         assert_eq!(secrets.token().unwrap().as_deref(), Some("old-token"));
         store.save("new-token").unwrap();
         assert_eq!(store.load().unwrap().as_deref(), Some("new-token"));
