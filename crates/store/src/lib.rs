@@ -40,6 +40,7 @@ pub use apply::{
     ApplyOutcome, RecordKind, ResyncOutcome, ServerBatch, ServerMedia, ServerReport, Tombstone,
     TombstoneReason, Versioned,
 };
+pub use db::{make_private, PRIVATE_DIR_MODE, PRIVATE_FILE_MODE};
 pub use error::{Result, StoreError};
 pub use migrations::schema_version;
 pub use reads::{
@@ -83,7 +84,10 @@ impl Store {
     pub fn open(data_dir: impl AsRef<Path>) -> Result<Store> {
         let data_dir = data_dir.as_ref().to_path_buf();
         let lock = db::lock_data_dir(&data_dir)?;
-        let mut conn = db::open_connection(&data_dir.join(db::DATABASE_FILE))?;
+        db::make_private(&data_dir)?;
+        let database_path = data_dir.join(db::DATABASE_FILE);
+        db::create_private_database_file(&database_path)?;
+        let mut conn = db::open_connection(&database_path)?;
         migrations::migrate(&mut conn)?;
         let device_id = rows::session::ensure_device_id(&conn)?;
         let media = MediaStore::open(data_dir.join(db::MEDIA_DIR))?;
