@@ -5,6 +5,7 @@
 //! over [`context::AppContext`] (tested without Tauri) and a `commands`
 //! submodule of one-line `#[tauri::command]` wrappers.
 
+pub mod app_lock;
 pub mod bindings;
 pub mod command_list;
 pub mod context;

@@ -155,6 +155,18 @@ pub(crate) fn create_private_database_file(path: &Path) -> Result<()> {
     }
 }
 
+/// Removes a file; one that is already gone is fine.
+pub(crate) fn remove_if_exists(path: &Path) -> Result<()> {
+    match fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(StoreError::io(
+            format!("cannot erase {}", path.display()),
+            e,
+        )),
+    }
+}
+
 /// How long a held directory lock is waited for before the open is refused.
 const LOCK_WAIT: Duration = Duration::from_millis(1500);
 const LOCK_RETRY: Duration = Duration::from_millis(25);

@@ -115,6 +115,46 @@ impl Store {
         self.data_dir.join(db::DATABASE_FILE)
     }
 
+    /// Erases everything this store holds (remote wipe): the database with
+    /// its WAL and SHM, and every media file and thumbnail. Then starts an
+    /// empty database with a new device id in the same folder, so the app
+    /// keeps running and opens on the sign-in screen. The folder lock is
+    /// held throughout: no other Fieldbook can open the folder halfway.
+    ///
+    /// Deleting files does not overwrite their blocks on an SSD; what makes
+    /// the leftovers unreadable is the encryption at rest whose keys the
+    /// wipe deletes with the token (see docs/security.md).
+    pub fn erase_all_data(&mut self) -> Result<()> {
+        // Closed first: SQLite must not write the WAL back after the delete.
+        let old = std::mem::replace(&mut self.conn, Connection::open_in_memory()?);
+        old.close().map_err(|(_, e)| e)?;
+        self.search_index.replace(None);
+        let database = self.database_path();
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let mut path = database.clone().into_os_string();
+            path.push(suffix);
+            db::remove_if_exists(std::path::Path::new(&path))?;
+        }
+        let media_dir = self.data_dir.join(db::MEDIA_DIR);
+        match std::fs::remove_dir_all(&media_dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(StoreError::io(
+                    format!("cannot erase {}", media_dir.display()),
+                    e,
+                ))
+            }
+        }
+        db::create_private_database_file(&database)?;
+        let mut conn = db::open_connection(&database)?;
+        migrations::migrate(&mut conn)?;
+        self.device_id = rows::session::ensure_device_id(&conn)?;
+        self.conn = conn;
+        self.media = MediaStore::open(media_dir)?;
+        Ok(())
+    }
+
     /// The content-addressed media files (blob and thumbnail paths).
     pub fn media_store(&self) -> &MediaStore {
         &self.media

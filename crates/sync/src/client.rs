@@ -72,6 +72,13 @@ pub async fn error_from_response(response: Response) -> SyncError {
         .as_ref()
         .map(|b| b.message.clone())
         .unwrap_or_else(|| text.chars().take(200).collect());
+    if let Some(order) = body
+        .as_ref()
+        .filter(|b| b.code == ErrorCode::WipeOrdered)
+        .and_then(|b| b.wipe.clone())
+    {
+        return SyncError::WipeOrdered(order);
+    }
     if status.is_server_error() {
         return SyncError::Server {
             status: status.as_u16(),

@@ -59,6 +59,9 @@ export type {
   User,
   ValidationErrors,
   ServerSearchHit,
+  LockStatus,
+  UnlockOutcome,
+  WipeNotice,
 } from "./bindings";
 
 export type Uuid = string;
