@@ -31,9 +31,14 @@ pub struct DeviceReport {
     pub pending_changes: u64,
 }
 
-/// Builds the shared reqwest client (rustls).
+/// Builds the shared reqwest client (rustls): the built-in web roots plus
+/// the operating system's certificate store (see [`crate::transport`]).
 pub fn http_client(timeout: Duration) -> Result<reqwest::Client, SyncError> {
-    reqwest::Client::builder()
+    let mut builder = reqwest::Client::builder();
+    for root in crate::transport::os_root_certificates() {
+        builder = builder.add_root_certificate(root.clone());
+    }
+    builder
         .connect_timeout(timeout.min(Duration::from_secs(10)))
         // Per-request deadline for the JSON routes; blob uploads set their own.
         .timeout(timeout)

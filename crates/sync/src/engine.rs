@@ -47,6 +47,9 @@ pub struct SyncOptions {
     /// A sync also runs this long after the last one, to pick up what ops
     /// changed even when the technician changes nothing.
     pub poll_interval: Duration,
+    /// The one host plain `http://` may go to besides loopback (a server
+    /// on a private network; see [`crate::transport`]).
+    pub allowed_http_host: Option<String>,
 }
 
 impl SyncOptions {
@@ -61,6 +64,7 @@ impl SyncOptions {
             max_backoff: Duration::from_secs(180),
             http_timeout: Duration::from_secs(30),
             poll_interval: Duration::from_secs(300),
+            allowed_http_host: None,
         }
     }
 }
@@ -216,7 +220,7 @@ impl SyncEngine {
         username: &str,
         password: &str,
     ) -> Result<Session, SyncError> {
-        let url = normalise_server_url(server_url)?;
+        let url = self.checked_server_url(server_url)?;
         // A wipe not yet confirmed: this is the next contact.
         self.confirm_pending_wipe().await;
         let client = ApiClient::new(self.inner.http.clone(), url.clone());
@@ -303,6 +307,21 @@ impl SyncEngine {
             s.next_attempt_at = None;
         });
         Ok(())
+    }
+
+    /// A typed server address, normalised and checked against the
+    /// transport rules (no plain http:// off this computer).
+    fn checked_server_url(&self, server_url: &str) -> Result<String, SyncError> {
+        let url = normalise_server_url(server_url)?;
+        let parsed = reqwest::Url::parse(&url).map_err(|e| SyncError::InvalidServerUrl {
+            url: url.clone(),
+            reason: e.to_string(),
+        })?;
+        crate::transport::check_transport(
+            &parsed,
+            self.inner.options.allowed_http_host.as_deref(),
+        )?;
+        Ok(url)
     }
 
     /// The server this device syncs with, once someone signed in.
@@ -417,7 +436,9 @@ impl SyncEngine {
 
     /// Server, token and user of the current session.
     fn connection(&self) -> Result<(ApiClient, String, Uuid), SyncError> {
-        let url = self.server_url().ok_or(SyncError::NotSignedIn)?;
+        let saved = self.server_url().ok_or(SyncError::NotSignedIn)?;
+        // Saved by an earlier version, or before the setting changed.
+        let url = self.checked_server_url(&saved)?;
         let (session, device) = {
             let mut lock = lock_store(&self.inner.store);
             let store = lock.side();

@@ -21,6 +21,7 @@ pub mod recovery;
 pub mod retention;
 pub mod settings;
 pub mod status;
+pub mod transport;
 pub mod updates;
 pub mod wipe;
 

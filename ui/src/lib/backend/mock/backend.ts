@@ -406,6 +406,7 @@ export class MockBackend {
       data_dir: "/home/alex/.local/share/fieldbook",
       default_server_url: "http://127.0.0.1:8787",
       test_hooks: false,
+      insecure_http_host: null,
     }),
     current_session: () => this.session,
     sign_in: (args) => {
