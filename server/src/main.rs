@@ -737,7 +737,7 @@ async fn main() -> Result<()> {
             println!(
                 "device {} ordered wiped as {}; {}",
                 device.device_id,
-                kind.as_str(),
+                device.wipe_kind.unwrap_or(kind).as_str(),
                 match device.wipe_confirmed_at {
                     Some(at) => format!("confirmed at {at}"),
                     None => "not confirmed yet".to_owned(),
