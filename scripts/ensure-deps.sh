@@ -28,6 +28,9 @@ case "$mode" in
   run) want+=(xvfb xauth) ;;
   test)
     want+=(xvfb xauth webkit2gtk-driver imagemagick chromium)
+    # The update test (make test-packages): tauri-plugin-updater installs a
+    # .deb with pkexec, else sudo; without a polkit agent here it is sudo.
+    want+=(sudo)
     node_dirs+=(e2e)
     ;;
   bench) want+=(libvips-tools) ;;

@@ -74,7 +74,7 @@ describe("lock screen", { timeout: 10 * 60_000 }, () => {
     await person.waitVisible("lock-screen", 10_000);
     assert.equal(await person.$("schedule-screen").isExisting(), false, "the schedule is still in the page");
     assert.equal(await person.$("sync-indicator").isExisting(), false, "the header is still in the page");
-    await person.screenshot("13-lock-screen");
+    await person.screenshot("lock-screen");
   });
 
   step("a wrong password is refused with the tries left", async () => {
@@ -82,7 +82,7 @@ describe("lock screen", { timeout: 10 * 60_000 }, () => {
     await person.tap("unlock-submit");
     const error = await person.waitVisible("unlock-error");
     assert.match(await error.getText(), /4 tries left/);
-    await person.screenshot("14-lock-screen-wrong-password");
+    await person.screenshot("lock-screen-wrong-password");
   });
 
   step("a restart while locked opens locked", async () => {

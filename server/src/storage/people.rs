@@ -7,7 +7,7 @@ use fieldbook_protocol::{DeviceInfo, SessionSummary, WipeKind};
 use rusqlite::{params, OptionalExtension};
 use uuid::Uuid;
 
-use super::records::{from_json, parse_uuid};
+use super::rows::{from_json, parse_uuid};
 use super::{parse_timestamp, timestamp, Db, StorageError, WriteTx};
 
 /// What a device told the server about itself on a pull or push.
@@ -29,7 +29,7 @@ pub struct SessionRecord {
 /// A device row as stored.
 pub type DeviceRecord = DeviceInfo;
 
-pub(super) fn optional_time(s: Option<String>) -> Result<Option<DateTime<Utc>>, StorageError> {
+fn optional_time(s: Option<String>) -> Result<Option<DateTime<Utc>>, StorageError> {
     s.as_deref().map(parse_timestamp).transpose()
 }
 

@@ -7,7 +7,6 @@ use fieldbook_protocol::{WipeKind, WipeOrder};
 use rusqlite::{params, OptionalExtension};
 use uuid::Uuid;
 
-use super::people::optional_time;
 use super::{parse_timestamp, timestamp, Db, StorageError, WriteTx};
 
 /// What confirming a wipe did.
@@ -70,19 +69,6 @@ impl Db<'_> {
             .query_row([device_id.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?;
         row.map(|(kind, at)| order_from(kind, at, None)).transpose()
-    }
-
-    /// When the device confirmed its wipe, if it did.
-    pub fn wipe_confirmed_at(
-        &self,
-        device_id: Uuid,
-    ) -> Result<Option<DateTime<Utc>>, StorageError> {
-        let at: Option<Option<String>> = self
-            .conn
-            .prepare_cached("SELECT wipe_confirmed_at FROM devices WHERE device_id = ?1")?
-            .query_row([device_id.to_string()], |r| r.get(0))
-            .optional()?;
-        optional_time(at.flatten())
     }
 }
 
