@@ -32,6 +32,9 @@ case "$mode" in
     # The update test (make test-packages): tauri-plugin-updater installs a
     # .deb with pkexec, else sudo; without a polkit agent here it is sudo.
     want+=(sudo)
+    # crates/secrets/tests/keyring.rs: a real Secret Service on a private
+    # session bus (dbus-run-session), read back with secret-tool.
+    want+=(dbus-daemon gnome-keyring libsecret-tools)
     node_dirs+=(e2e)
     ;;
   bench) want+=(libvips-tools) ;;

@@ -31,9 +31,14 @@ pub struct DeviceReport {
     pub pending_changes: u64,
 }
 
-/// Builds the shared reqwest client (rustls).
+/// Builds the shared reqwest client (rustls): the built-in web roots plus
+/// the operating system's certificate store (see [`crate::transport`]).
 pub fn http_client(timeout: Duration) -> Result<reqwest::Client, SyncError> {
-    reqwest::Client::builder()
+    let mut builder = reqwest::Client::builder();
+    for root in crate::transport::os_root_certificates() {
+        builder = builder.add_root_certificate(root.clone());
+    }
+    builder
         .connect_timeout(timeout.min(Duration::from_secs(10)))
         // Per-request deadline for the JSON routes; blob uploads set their own.
         .timeout(timeout)
@@ -72,6 +77,13 @@ pub async fn error_from_response(response: Response) -> SyncError {
         .as_ref()
         .map(|b| b.message.clone())
         .unwrap_or_else(|| text.chars().take(200).collect());
+    if let Some(order) = body
+        .as_ref()
+        .filter(|b| b.code == ErrorCode::WipeOrdered)
+        .and_then(|b| b.wipe.clone())
+    {
+        return SyncError::WipeOrdered(order);
+    }
     if status.is_server_error() {
         return SyncError::Server {
             status: status.as_u16(),

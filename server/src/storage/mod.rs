@@ -37,6 +37,7 @@ mod search;
 mod sessions;
 mod users_teams;
 mod versions;
+mod wipe;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -54,6 +55,7 @@ pub use people::{DeviceContact, DeviceRecord, SessionRecord};
 pub use pull::pulled_report_from;
 pub use scope::Scope;
 pub use sessions::SessionRow;
+pub use wipe::WipeConfirmed;
 
 /// Migrations in order; migration N brings `PRAGMA user_version` to N.
 /// Never edit one that has shipped: add the next.
@@ -65,6 +67,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("0005_ops_console.sql"),
     include_str!("0006_held_work_and_send_back.sql"),
     include_str!("0007_login_known_sources.sql"),
+    include_str!("0008_device_wipe.sql"),
 ];
 const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 /// Reader connections kept open for reuse; more are opened on demand.

@@ -45,6 +45,7 @@ export type {
   SignatureStroke,
   StartAction,
   StorageUsage,
+  KeyStorage,
   DiagnosticsSaved,
   UpdateStatus,
   InstallReadiness,
@@ -59,6 +60,9 @@ export type {
   User,
   ValidationErrors,
   ServerSearchHit,
+  LockStatus,
+  UnlockOutcome,
+  WipeNotice,
 } from "./bindings";
 
 export type Uuid = string;
