@@ -170,6 +170,7 @@ const ID_ROUTES_TESTED_IN_OPS: &[(&str, &str)] = &[
     ("POST", "/api/v1/ops/assignments/{assignment_id}/reassign"),
     ("POST", "/api/v1/ops/sessions/{session_id}/revoke"),
     ("POST", "/api/v1/ops/devices/{device_id}/revoke"),
+    ("POST", "/api/v1/ops/devices/{device_id}/wipe"),
     ("GET", "/api/v1/blobs/{sha256}"),
     ("GET", "/api/v1/blobs/{sha256}/thumbnail"),
 ];
