@@ -23,6 +23,9 @@ pub struct LaunchSettings {
     /// Where the log files go (set up before the store opens); `None` when
     /// the app runs without a log file.
     pub log_dir: Option<PathBuf>,
+    /// `FIELDBOOK_ALLOW_HTTP_HOST`: the one server on a private network
+    /// that plain http:// may reach (the sign-in screen warns).
+    pub allowed_http_host: Option<String>,
 }
 
 impl LaunchSettings {
@@ -34,6 +37,10 @@ impl LaunchSettings {
                 .filter(|url| !url.is_empty()),
             test_hooks: std::env::var("FIELDBOOK_TEST_HOOKS").is_ok_and(|v| v == "1"),
             log_dir: None,
+            allowed_http_host: std::env::var("FIELDBOOK_ALLOW_HTTP_HOST")
+                .ok()
+                .map(|host| host.trim().to_owned())
+                .filter(|host| !host.is_empty()),
         }
     }
 }
@@ -64,7 +71,9 @@ impl AppContext {
     /// options (token and server URL in the data dir). No network I/O.
     pub fn new(store: Store, launch: LaunchSettings) -> Result<Self, SyncError> {
         let data_dir = store.data_dir().to_path_buf();
-        Self::with_sync_options(store, launch, SyncOptions::new(&data_dir))
+        let mut options = SyncOptions::new(&data_dir);
+        options.allowed_http_host = launch.allowed_http_host.clone();
+        Self::with_sync_options(store, launch, options)
     }
 
     /// The app's way in: the data folder's keys from the OS keyring (or the

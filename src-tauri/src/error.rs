@@ -48,6 +48,8 @@ pub enum ErrorCode {
     Refused,
     Protocol,
     UpdateRejected,
+    /// Central Ops had this computer wiped (the engine erased it).
+    WipeOrdered,
     // The app.
     InvalidInput,
     Internal,

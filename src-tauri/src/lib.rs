@@ -5,6 +5,7 @@
 //! over [`context::AppContext`] (tested without Tauri) and a `commands`
 //! submodule of one-line `#[tauri::command]` wrappers.
 
+pub mod app_lock;
 pub mod bindings;
 pub mod command_list;
 pub mod context;
@@ -40,6 +41,7 @@ const MAIN_WINDOW: &str = "main";
 pub const DATA_DIR_ENV: &str = "FIELDBOOK_DATA_DIR";
 
 pub fn run() {
+    restrict_new_files_to_this_user();
     let context = tauri::generate_context!();
     let explicit_data_dir = std::env::var_os(DATA_DIR_ENV)
         .filter(|v| !v.is_empty())
@@ -177,6 +179,16 @@ fn setup<R: Runtime>(app: &AppHandle<R>) {
     }
 }
 
+/// Every file and folder Fieldbook creates from here on (database, WAL,
+/// media, logs, window state, token) is for this OS user only, whichever
+/// library creates it: the log appender and the window-state plugin take no
+/// file mode of their own. Existing files are tightened by
+/// [`fieldbook_store::make_private`] at start.
+fn restrict_new_files_to_this_user() {
+    #[cfg(unix)]
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
+}
+
 fn data_dir<R: Runtime>(app: &AppHandle<R>) -> Result<PathBuf, String> {
     let dir = match std::env::var_os(DATA_DIR_ENV).filter(|v| !v.is_empty()) {
         Some(dir) => PathBuf::from(dir),
@@ -185,7 +197,7 @@ fn data_dir<R: Runtime>(app: &AppHandle<R>) -> Result<PathBuf, String> {
             .app_data_dir()
             .map_err(|e| format!("Fieldbook cannot find a folder for its data: {e}"))?,
     };
-    std::fs::create_dir_all(&dir).map_err(|e| {
+    fieldbook_store::make_private(&dir).map_err(|e| {
         format!(
             "Fieldbook cannot create its data folder {}: {e}. Check the disk and its permissions.",
             dir.display()

@@ -28,10 +28,9 @@ pub(crate) struct DataDirLock {
 }
 
 pub(crate) fn lock_data_dir(dir: &Path) -> Result<DataDirLock> {
-    fs::create_dir_all(dir)
-        .map_err(|e| StoreError::io(format!("cannot create {}", dir.display()), e))?;
+    create_private_dir(dir)?;
     let path = dir.join(LOCK_FILE);
-    let file = OpenOptions::new()
+    let file = private_file_options()
         .create(true)
         .truncate(false)
         .write(true)
@@ -54,6 +53,118 @@ pub(crate) fn lock_data_dir(dir: &Path) -> Result<DataDirLock> {
             }
             Err(e) => return Err(StoreError::io(format!("cannot lock {}", path.display()), e)),
         }
+    }
+}
+
+// ---- for the signed-in OS user only -----------------------------------------
+
+/// Mode of every folder in the data folder: owner only.
+pub const PRIVATE_DIR_MODE: u32 = 0o700;
+/// Mode of every file in the data folder: owner read/write only.
+pub const PRIVATE_FILE_MODE: u32 = 0o600;
+
+/// Creates `dir` (and missing parents) readable by its owner only. Parents
+/// that already exist keep their mode; the data folder itself is made
+/// private by [`make_private`].
+pub(crate) fn create_private_dir(dir: &Path) -> Result<()> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(PRIVATE_DIR_MODE);
+    }
+    builder
+        .create(dir)
+        .map_err(|e| StoreError::io(format!("cannot create {}", dir.display()), e))
+}
+
+/// Open options that create a file only its owner can read.
+pub(crate) fn private_file_options() -> OpenOptions {
+    #[allow(unused_mut)]
+    let mut options = OpenOptions::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(PRIVATE_FILE_MODE);
+    }
+    options
+}
+
+/// Makes `dir` and everything in it private to the OS user running
+/// Fieldbook: folders 0700, files 0600. Folders written by earlier versions
+/// (0755 folders, 0644 database) are tightened this way at every start.
+/// Symbolic links are neither followed nor changed: a link planted in the
+/// folder must not make Fieldbook chmod a file elsewhere. On other systems
+/// than Unix the user's profile folder's ACLs already apply; nothing to do.
+pub fn make_private(dir: &Path) -> Result<()> {
+    create_private_dir(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let chmod = |path: &Path, mode: u32| {
+            fs::set_permissions(path, fs::Permissions::from_mode(mode))
+                .map_err(|e| StoreError::io(format!("cannot restrict {}", path.display()), e))
+        };
+        let mut folders = vec![dir.to_path_buf()];
+        while let Some(folder) = folders.pop() {
+            chmod(&folder, PRIVATE_DIR_MODE)?;
+            let entries = fs::read_dir(&folder)
+                .map_err(|e| StoreError::io(format!("cannot list {}", folder.display()), e))?;
+            for entry in entries {
+                let entry = entry
+                    .map_err(|e| StoreError::io(format!("cannot list {}", folder.display()), e))?;
+                let kind = entry.file_type().map_err(|e| {
+                    StoreError::io(format!("cannot inspect {}", entry.path().display()), e)
+                })?;
+                if kind.is_dir() {
+                    folders.push(entry.path());
+                } else if kind.is_file() {
+                    let path = entry.path();
+                    let mode = entry
+                        .metadata()
+                        .map_err(|e| {
+                            StoreError::io(format!("cannot inspect {}", path.display()), e)
+                        })?
+                        .permissions()
+                        .mode();
+                    if mode & 0o077 != 0 {
+                        chmod(&path, mode & 0o700 | PRIVATE_FILE_MODE)?;
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Creates the SQLite file (empty: a valid new database) before SQLite
+/// does, so it is born 0600; SQLite gives its `-wal` and `-shm` files the
+/// mode of the database file.
+pub(crate) fn create_private_database_file(path: &Path) -> Result<()> {
+    match private_file_options()
+        .write(true)
+        .create_new(true)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::io(
+            format!("cannot create {}", path.display()),
+            e,
+        )),
+    }
+}
+
+/// Removes a file; one that is already gone is fine.
+pub(crate) fn remove_if_exists(path: &Path) -> Result<()> {
+    match fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(StoreError::io(
+            format!("cannot erase {}", path.display()),
+            e,
+        )),
     }
 }
 

@@ -78,6 +78,11 @@ pub enum SyncError {
     /// size); it was deleted and is never installed.
     #[error("the downloaded update was refused: {0}; it was deleted and Fieldbook keeps running this version (tell Central Ops if this repeats)")]
     UpdateRejected(String),
+
+    /// Central Ops ordered this device wiped (`410 wipe_ordered`, or a
+    /// retired device with nothing left to send): the engine erases it.
+    #[error("Central Ops ordered this computer wiped")]
+    WipeOrdered(fieldbook_protocol::WipeOrder),
 }
 
 impl SyncError {
@@ -101,6 +106,7 @@ impl SyncError {
             SyncError::Store(e) => e.code(),
             SyncError::Secrets(e) => e.code(),
             SyncError::UpdateRejected(_) => "update_rejected",
+            SyncError::WipeOrdered(_) => "wipe_ordered",
         }
     }
 

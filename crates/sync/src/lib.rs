@@ -6,6 +6,7 @@
 //! [`status`], [`engine`] (sign-in, sync cycle, loop) and [`recovery`] (a
 //! server that lost this device's history).
 
+pub mod app_lock;
 pub mod blobs;
 pub mod client;
 pub mod credentials;
@@ -20,7 +21,9 @@ pub mod recovery;
 pub mod retention;
 pub mod settings;
 pub mod status;
+pub mod transport;
 pub mod updates;
+pub mod wipe;
 
 pub use credentials::{CredentialStore, FileCredentialStore, KeyringCredentialStore};
 pub use engine::{SyncEngine, SyncOptions};
@@ -28,6 +31,7 @@ pub use error::SyncError;
 pub use status::{
     ConnectionState, SyncErrorInfo, SyncPhase, SyncProgress, SyncStatus, SyncSummary,
 };
+pub use wipe::{erase_everything, WipeNotice};
 
 /// The local store, shared between the app's commands and the engine. Never
 /// held across an `.await`: lock, read or write, unlock.

@@ -60,6 +60,9 @@ export type {
   User,
   ValidationErrors,
   ServerSearchHit,
+  LockStatus,
+  UnlockOutcome,
+  WipeNotice,
 } from "./bindings";
 
 export type Uuid = string;

@@ -27,6 +27,7 @@ import type {
   ReportDraft,
   Session,
   SyncStatus,
+  LockStatus,
   TechnicianActions,
   UpdateStatus,
 } from "../../types";
@@ -103,6 +104,15 @@ export class MockBackend {
     kind: "os_keyring",
     description: "Keys are kept in this computer's keyring, locked with your desktop sign-in.",
   };
+  /** The idle lock as the shell's `lock_status` reports it. */
+  lock: LockStatus = {
+    locked: false,
+    customer_signing: false,
+    must_sign_in: false,
+    failed_unlocks: 0,
+    idle_lock_minutes: 10,
+    can_unlock_offline: true,
+  };
   /** install_update was accepted (the real shell restarts instead). */
   installedUpdate = false;
   /** Set by the installer: forwards a status to `sync://status` listeners. */
@@ -139,6 +149,7 @@ export class MockBackend {
       progress: null,
       first_sync: false,
       pulled_at: null,
+      wiped: null,
     };
     this.update = {
       current_version: "0.1.0",
@@ -401,6 +412,7 @@ export class MockBackend {
       data_dir: "/home/alex/.local/share/fieldbook",
       default_server_url: "http://127.0.0.1:8787",
       test_hooks: false,
+      insecure_http_host: null,
     }),
     current_session: () => this.session,
     sign_in: (args) => {
@@ -677,6 +689,30 @@ export class MockBackend {
       if (this.readiness.state === "wait") fail("update_not_ready", this.readiness.reason);
       this.installedUpdate = true;
       return null;
+    },
+    lock_status: () => this.lock,
+    lock_app: () => {
+      this.lock = { ...this.lock, locked: this.lock.can_unlock_offline };
+      return this.lock;
+    },
+    unlock_app: ({ password }) => {
+      if (!this.lock.locked) return "unlocked";
+      if (password === `${this.session?.user.username ?? "alex"}-demo-password`) {
+        this.lock = { ...this.lock, locked: false, failed_unlocks: 0 };
+        return "unlocked";
+      }
+      const failed = this.lock.failed_unlocks + 1;
+      this.lock = { ...this.lock, failed_unlocks: failed, must_sign_in: failed >= 5, can_unlock_offline: failed < 5 };
+      return failed >= 5 ? "must_sign_in" : "wrong_password";
+    },
+    set_customer_signing: ({ signing }) => {
+      this.lock = { ...this.lock, customer_signing: signing };
+      return this.lock;
+    },
+    set_idle_lock_minutes: ({ minutes }) => {
+      if (![2, 5, 10, 15, 30].includes(minutes)) fail("protocol", `${minutes} minutes is not an idle lock time Fieldbook offers`);
+      this.lock = { ...this.lock, idle_lock_minutes: minutes };
+      return this.lock;
     },
     save_diagnostics: ({ path }) => {
       if (!path.trim()) fail("validation", "choose where to save the diagnostics file");
