@@ -25,7 +25,7 @@ pub mod transport;
 pub mod updates;
 pub mod wipe;
 
-pub use credentials::{CredentialStore, FileCredentialStore};
+pub use credentials::{CredentialStore, FileCredentialStore, KeyringCredentialStore};
 pub use engine::{SyncEngine, SyncOptions};
 pub use error::SyncError;
 pub use status::{

@@ -28,6 +28,7 @@ mod near_window;
 mod ops_list;
 mod people;
 mod planning;
+pub mod postgres;
 mod pull;
 mod reports;
 mod rows;

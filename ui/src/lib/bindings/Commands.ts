@@ -14,7 +14,7 @@ import type { InstallationMedia } from "./InstallationMedia";
 import type { InstallationPage } from "./InstallationPage";
 import type { InstallationQuery } from "./InstallationQuery";
 import type { InstallationReport } from "./InstallationReport";
-import type { LockStatus } from "./LockStatus";
+import type { KeyStorage } from "./KeyStorage";
 import type { OutboxEntry } from "./OutboxEntry";
 import type { ReportDraft } from "./ReportDraft";
 import type { ServerSearchHit } from "./ServerSearchHit";
@@ -22,7 +22,6 @@ import type { Session } from "./Session";
 import type { SignatureStroke } from "./SignatureStroke";
 import type { StorageUsage } from "./StorageUsage";
 import type { SyncStatus } from "./SyncStatus";
-import type { UnlockOutcome } from "./UnlockOutcome";
 import type { UpdateStatus } from "./UpdateStatus";
 
 /** Every command the app answers: the arguments `invoke` takes, and the result. */
@@ -58,9 +57,5 @@ export type Commands = {
   update_status: { args: Record<string, never>, result: UpdateStatus },
   install_readiness: { args: Record<string, never>, result: InstallReadiness },
   install_update: { args: Record<string, never>, result: null },
-  lock_status: { args: Record<string, never>, result: LockStatus },
-  lock_app: { args: Record<string, never>, result: LockStatus },
-  unlock_app: { args: { password: string }, result: UnlockOutcome },
-  set_customer_signing: { args: { signing: boolean }, result: LockStatus },
-  set_idle_lock_minutes: { args: { minutes: number }, result: LockStatus },
+  key_storage: { args: Record<string, never>, result: KeyStorage },
 };

@@ -15,6 +15,7 @@ import type {
   ErrorCode,
   HeldWork,
   InstallReadiness,
+  KeyStorage,
   InstallationDetail,
   InstallationMedia,
   InstallationQuery,
@@ -98,6 +99,11 @@ export class MockBackend {
    * (the rule is Rust's): tests set the answer they need.
    */
   readiness: InstallReadiness;
+  /** Where the shell says the keys are kept (its answer; tests set it). */
+  keyStorage: KeyStorage = {
+    kind: "os_keyring",
+    description: "Keys are kept in this computer's keyring, locked with your desktop sign-in.",
+  };
   /** The idle lock as the shell's `lock_status` reports it. */
   lock: LockStatus = {
     locked: false,
@@ -676,6 +682,7 @@ export class MockBackend {
       return this.outbox.length < before;
     },
     storage_usage: () => ({ database_bytes: 18_350_080, media_bytes: 412_090_368, media_files: 57 }),
+    key_storage: () => this.keyStorage,
     update_status: () => this.update,
     install_readiness: () => this.readiness,
     install_update: () => {
