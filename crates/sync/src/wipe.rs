@@ -29,9 +29,9 @@ use crate::{files, with_store, SharedStore};
 pub const WIPE_RECORD_FILE: &str = "wipe-notice.json";
 
 /// Erases everything Fieldbook holds about its work on this computer: the
-/// database (with WAL and SHM), every media file and thumbnail, and the
-/// bearer token and the idle lock's password verifier. The store starts again empty (new device id), so the app
-/// opens on the sign-in screen.
+/// database (with WAL and SHM), every media file and thumbnail, the bearer
+/// token and the idle lock's password verifier. The store starts again
+/// empty (new device id), so the app opens on the sign-in screen.
 pub fn erase_everything(
     store: &SharedStore,
     credentials: &dyn CredentialStore,
