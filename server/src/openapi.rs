@@ -7,7 +7,8 @@ use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use crate::{
-    admin, app, auth, blob_download, held_work, installations, ops, pull, push, send_back, updates,
+    admin, app, auth, blob_download, held_work, installations, ops, pull, push, report_templates,
+    send_back, updates,
 };
 
 struct BearerAuth;
@@ -89,6 +90,10 @@ impl Modify for BearerAuth {
         held_work::keep_handler,
         updates::manifest_handler,
         updates::artifact_handler,
+        report_templates::publish_handler,
+        report_templates::list_handler,
+        report_templates::get_handler,
+        report_templates::set_installation_template_handler,
     ),
     components(schemas(
         fieldbook_protocol::ErrorBody,

@@ -131,7 +131,7 @@ pub fn answers_ts() -> String {
             },
         );
         let empty = ReportDraft::new(Uuid::from_u128(1), Utc::now());
-        let first = empty.check(&[], status).missing.into_iter().next();
+        let first = empty.check(&[], status, None).missing.into_iter().next();
         status_problem.insert(
             status.as_str(),
             first.filter(|e| e.field == INSTALLATION_STATUS_FIELD),
@@ -178,7 +178,9 @@ fn missing_by_shape() -> (Vec<FieldError>, BTreeMap<String, Vec<usize>>) {
                 for issues in [false, true] {
                     for signed in [Signed::No, Signed::Valid, Signed::Void] {
                         let draft = draft_of_shape(serial, model, successful, issues, signed);
-                        let missing = draft.check(&[], InstallationStatus::Completed).missing;
+                        let missing = draft
+                            .check(&[], InstallationStatus::Completed, None)
+                            .missing;
                         let indices: Vec<usize> = missing
                             .into_iter()
                             .map(|problem| {
@@ -243,12 +245,12 @@ mod tests {
         );
         let complete = draft_of_shape(true, true, Some(true), false, Signed::Valid);
         assert!(complete
-            .check(&[], InstallationStatus::Completed)
+            .check(&[], InstallationStatus::Completed, None)
             .missing
             .is_empty());
         let void = draft_of_shape(true, true, Some(true), false, Signed::Void);
         assert_eq!(
-            void.check(&[], InstallationStatus::Completed)
+            void.check(&[], InstallationStatus::Completed, None)
                 .signature_matches,
             Some(false)
         );

@@ -15,6 +15,7 @@ pub mod held_work;
 pub mod ops;
 pub mod pull;
 pub mod push;
+pub mod templates;
 pub mod updates;
 
 pub use admin::*;
@@ -24,6 +25,7 @@ pub use held_work::*;
 pub use ops::*;
 pub use pull::*;
 pub use push::*;
+pub use templates::*;
 pub use updates::*;
 
 /// Version segment of every route: `/api/v1/...`. A breaking change to any

@@ -22,6 +22,7 @@ mod planning;
 mod pull;
 mod records;
 mod search;
+mod templates;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -37,6 +38,7 @@ pub use ops_list::{InstallationFilter, InstallationPageRows, PageAfter};
 pub use people::{DeviceContact, DeviceRecord, SessionRecord};
 pub use pull::pulled_report_from;
 pub use records::{DeviceRow, MutationRecord, Scope, SessionRow, StoredMutation};
+pub use templates::PublishedTemplate;
 
 /// Migrations in order; migration N brings `PRAGMA user_version` to N.
 /// Never edit one that has shipped: add the next.
@@ -48,6 +50,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("0005_ops_console.sql"),
     include_str!("0006_held_work_and_send_back.sql"),
     include_str!("0007_login_known_sources.sql"),
+    include_str!("0008_templates.sql"),
 ];
 const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 /// Reader connections kept open for reuse; more are opened on demand.
