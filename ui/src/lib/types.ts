@@ -59,6 +59,14 @@ export type {
   User,
   ValidationErrors,
   ServerSearchHit,
+  ReportTemplate,
+  PhotoSlot,
+  SlotFill,
+  TestField,
+  TestSection,
+  TestValue,
+  TemplateCheck,
+  TemplateRef,
 } from "./bindings";
 
 export type Uuid = string;
