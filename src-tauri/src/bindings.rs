@@ -43,6 +43,7 @@ pub fn export_bindings(out_dir: &Path) -> Result<(), ts_rs::ExportError> {
         crate::settings::DiagnosticsSaved,
         fieldbook_sync::updates::UpdateStatus,
         fieldbook_sync::updates::InstallReadiness,
+        crate::settings::KeyStorage,
     );
     crate::command_list::write_command_types(out_dir, &cfg)?;
     write_index(out_dir)

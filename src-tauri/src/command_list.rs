@@ -84,6 +84,7 @@ macro_rules! with_app_commands {
             updates::update_status() -> fieldbook_sync::updates::UpdateStatus;
             updates::install_readiness() -> fieldbook_sync::updates::InstallReadiness;
             updates::install_update() -> ();
+            settings::key_storage() -> crate::settings::KeyStorage;
         }
     };
 }

@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use fieldbook_media::MediaStore;
-use fieldbook_store::Store;
-use fieldbook_sync::{SharedStore, SyncEngine, SyncError, SyncOptions};
+use fieldbook_secrets::{KeyBackend, Secrets};
+use fieldbook_store::{DatabaseKey, Store};
+use fieldbook_sync::{KeyringCredentialStore, SharedStore, SyncEngine, SyncError, SyncOptions};
 use uuid::Uuid;
 
 use crate::error::{CommandError, CommandResult};
@@ -53,6 +54,9 @@ pub struct AppContext {
     drafts: DraftQueue,
     /// The background updater of an installed build (see `crate::updates`).
     updater: Option<fieldbook_sync::updates::Updater>,
+    /// The data folder's keys and the token; `None` for a store opened
+    /// unencrypted (tests and tools, through [`AppContext::new`]).
+    secrets: Option<Arc<Secrets>>,
 }
 
 impl AppContext {
@@ -61,6 +65,25 @@ impl AppContext {
     pub fn new(store: Store, launch: LaunchSettings) -> Result<Self, SyncError> {
         let data_dir = store.data_dir().to_path_buf();
         Self::with_sync_options(store, launch, SyncOptions::new(&data_dir))
+    }
+
+    /// The app's way in: the data folder's keys from the OS keyring (or the
+    /// key file in `key_file_dir` where no keyring answers; created on first
+    /// start), the store encrypted with its key (an older unencrypted folder
+    /// is converted first), and the token kept with the keys.
+    pub fn open_encrypted(
+        data_dir: &Path,
+        key_file_dir: &Path,
+        launch: LaunchSettings,
+    ) -> Result<Self, SyncError> {
+        let secrets = Arc::new(Secrets::open(data_dir, key_file_dir)?);
+        let key = DatabaseKey::new(*secrets.database_key()?.as_bytes());
+        let store = Store::open_encrypted(data_dir, &key)?;
+        let mut options = SyncOptions::new(data_dir);
+        options.credentials = Arc::new(KeyringCredentialStore::new(Arc::clone(&secrets), data_dir));
+        let mut ctx = Self::with_sync_options(store, launch, options)?;
+        ctx.secrets = Some(secrets);
+        Ok(ctx)
     }
 
     pub fn with_sync_options(
@@ -82,6 +105,7 @@ impl AppContext {
             launch,
             drafts: DraftQueue::default(),
             updater: None,
+            secrets: None,
         })
     }
 
@@ -117,6 +141,16 @@ impl AppContext {
     pub fn with_updater(mut self, updater: fieldbook_sync::updates::Updater) -> Self {
         self.updater = Some(updater);
         self
+    }
+
+    /// The data folder's keys and token (remote wipe forgets them all).
+    pub fn secrets(&self) -> Option<&Arc<Secrets>> {
+        self.secrets.as_ref()
+    }
+
+    /// Where the keys are kept; `None` when the store is not encrypted.
+    pub fn key_backend(&self) -> Option<KeyBackend> {
+        self.secrets.as_ref().map(|s| s.backend())
     }
 
     pub fn updater(&self) -> Option<&fieldbook_sync::updates::Updater> {

@@ -24,7 +24,7 @@ mod mock_answers;
 #[cfg(test)]
 mod test_support;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use sha2::Digest;
 use tauri::{AppHandle, Manager, Runtime, WebviewWindowBuilder};
@@ -124,24 +124,24 @@ fn setup<R: Runtime>(app: &AppHandle<R>) {
     };
     tracing::info!(version = env!("CARGO_PKG_VERSION"), data_dir = %data_dir.display(), "starting");
 
-    let store = match fieldbook_store::Store::open(&data_dir) {
-        Ok(store) => store,
-        Err(e) => {
-            tracing::error!(code = e.code(), error = %e, "cannot open the store");
-            return fail_to_start(app, capitalise(&e.to_string()));
-        }
+    let key_file_dir = match key_file_dir(app, &data_dir) {
+        Ok(dir) => dir,
+        Err(message) => return fail_to_start(app, message),
     };
     let launch = LaunchSettings {
         log_dir,
         ..LaunchSettings::from_env()
     };
-    let ctx = match AppContext::new(store, launch) {
+    let ctx = match AppContext::open_encrypted(&data_dir, &key_file_dir, launch) {
         Ok(ctx) => ctx,
         Err(e) => {
-            tracing::error!(code = e.code(), error = %e, "cannot create the sync engine");
+            tracing::error!(code = e.code(), error = %e, "cannot open the store");
             return fail_to_start(app, capitalise(&e.to_string()));
         }
     };
+    if let Some(backend) = ctx.key_backend() {
+        tracing::info!(?backend, "keys opened");
+    }
     let updater = updates::updater_for(app, &ctx);
     let ctx = match updater.clone() {
         Some(updater) => ctx.with_updater(updater),
@@ -192,6 +192,23 @@ fn data_dir<R: Runtime>(app: &AppHandle<R>) -> Result<PathBuf, String> {
         )
     })?;
     Ok(dir)
+}
+
+/// Where the keys go when no OS keyring answers: outside the data folder,
+/// so a copy of the folder does not carry them. Beside an explicit data
+/// folder (`<folder>-keys`), else in the app's config folder (`keys/`).
+fn key_file_dir<R: Runtime>(app: &AppHandle<R>, data_dir: &Path) -> Result<PathBuf, String> {
+    if std::env::var_os(DATA_DIR_ENV).is_some_and(|v| !v.is_empty()) {
+        let name = data_dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "fieldbook".to_owned());
+        return Ok(data_dir.with_file_name(format!("{name}-keys")));
+    }
+    app.path()
+        .app_config_dir()
+        .map(|dir| dir.join("keys"))
+        .map_err(|e| format!("Fieldbook cannot find a folder for its keys: {e}"))
 }
 
 fn create_main_window<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {

@@ -11,6 +11,7 @@ use fs4::fs_std::FileExt;
 use rusqlite::types::Type;
 use rusqlite::{Connection, Row};
 use uuid::Uuid;
+use zeroize::Zeroizing;
 
 use crate::error::{Result, StoreError};
 
@@ -60,8 +61,81 @@ pub(crate) fn lock_data_dir(dir: &Path) -> Result<DataDirLock> {
 const LOCK_WAIT: Duration = Duration::from_millis(1500);
 const LOCK_RETRY: Duration = Duration::from_millis(25);
 
-pub(crate) fn open_connection(path: &Path) -> Result<Connection> {
+/// The random 256-bit key a data folder's database is encrypted with
+/// (SQLCipher). Kept by fieldbook-secrets; wiped from memory when dropped.
+#[derive(Clone)]
+pub struct DatabaseKey(Zeroizing<[u8; 32]>);
+
+impl DatabaseKey {
+    pub fn new(bytes: [u8; 32]) -> Self {
+        DatabaseKey(Zeroizing::new(bytes))
+    }
+
+    /// SQLCipher's raw-key form (`x'…'`): used as the key as is, without the
+    /// passphrase derivation that would cost a second at every start.
+    pub(crate) fn raw_key(&self) -> Zeroizing<String> {
+        use std::fmt::Write;
+        let mut raw = Zeroizing::new(String::with_capacity(68));
+        raw.push_str("x'");
+        for byte in self.0.iter() {
+            let _ = write!(raw, "{byte:02x}");
+        }
+        raw.push('\'');
+        raw
+    }
+}
+
+impl std::fmt::Debug for DatabaseKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DatabaseKey(…)")
+    }
+}
+
+/// The first 16 bytes of every unencrypted SQLite file. An encrypted file
+/// starts with its random salt instead.
+const PLAINTEXT_HEADER: &[u8; 16] = b"SQLite format 3\0";
+
+/// Whether `path` is an unencrypted SQLite database (a missing or empty
+/// file is not: it becomes whatever the first open makes it).
+pub(crate) fn is_plaintext_database(path: &Path) -> Result<bool> {
+    use std::io::Read;
+    let mut file = match File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(StoreError::io(format!("cannot open {}", path.display()), e)),
+    };
+    let mut header = [0u8; 16];
+    match file.read_exact(&mut header) {
+        Ok(()) => Ok(&header == PLAINTEXT_HEADER),
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(false),
+        Err(e) => Err(StoreError::io(format!("cannot read {}", path.display()), e)),
+    }
+}
+
+/// Opens `path` with `key` (SQLCipher) or unencrypted (`None`), and reads
+/// the schema once: a wrong or missing key fails right here, before any
+/// pragma or migration could write to the file.
+pub(crate) fn open_keyed(path: &Path, key: Option<&DatabaseKey>) -> Result<Connection> {
     let conn = Connection::open(path)?;
+    // The key before anything else: SQLCipher reads nothing until it has it.
+    if let Some(key) = key {
+        conn.pragma_update(None, "key", &*key.raw_key())?;
+    }
+    match conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| {
+        r.get::<_, i64>(0)
+    }) {
+        Ok(_) => Ok(conn),
+        Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::NotADatabase) => {
+            Err(StoreError::WrongKey {
+                path: path.to_path_buf(),
+            })
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub(crate) fn open_connection(path: &Path, key: Option<&DatabaseKey>) -> Result<Connection> {
+    let conn = open_keyed(path, key)?;
     let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(StoreError::io(

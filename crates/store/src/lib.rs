@@ -8,7 +8,7 @@
 
 // The layers, bottom up (a module uses only the layers below it; the test
 // `layers` in tests/layers.rs checks every `use crate::` line):
-// - base: `db`, `error`, `migrations`, `search`;
+// - base: `db`, `encryption`, `error`, `migrations`, `search`;
 // - `rows`: per-table reads and writes, each module on its own table group;
 // - `local_state`: rules over several tables that actions and apply share
 //   (rebase, jobs that left the scope);
@@ -19,6 +19,7 @@
 mod actions;
 mod apply;
 mod db;
+mod encryption;
 mod error;
 mod local_state;
 mod migrations;
@@ -40,6 +41,7 @@ pub use apply::{
     ApplyOutcome, RecordKind, ResyncOutcome, ServerBatch, ServerMedia, ServerReport, Tombstone,
     TombstoneReason, Versioned,
 };
+pub use db::DatabaseKey;
 pub use error::{Result, StoreError};
 pub use migrations::schema_version;
 pub use reads::{
@@ -77,13 +79,31 @@ impl fmt::Debug for Store {
 }
 
 impl Store {
-    /// Opens (creating if needed) the store in `data_dir`: takes the directory
-    /// lock, opens `fieldbook.sqlite3` in WAL mode, migrates it and opens the
-    /// media files under `media/`.
+    /// Opens (creating if needed) the store in `data_dir` unencrypted: takes
+    /// the directory lock, opens `fieldbook.sqlite3` in WAL mode, migrates it
+    /// and opens the media files under `media/`. The app uses
+    /// [`Store::open_encrypted`]; tests and tools that read the file with
+    /// plain SQLite use this.
     pub fn open(data_dir: impl AsRef<Path>) -> Result<Store> {
-        let data_dir = data_dir.as_ref().to_path_buf();
+        Self::open_with(data_dir.as_ref(), None)
+    }
+
+    /// [`Store::open`] with the database encrypted by `key` (SQLCipher). An
+    /// unencrypted database left by an older version is converted first
+    /// (crash-safe and resumable, see the `encryption` module). A wrong key
+    /// fails with [`StoreError::WrongKey`] and changes nothing on disk.
+    pub fn open_encrypted(data_dir: impl AsRef<Path>, key: &DatabaseKey) -> Result<Store> {
+        Self::open_with(data_dir.as_ref(), Some(key))
+    }
+
+    fn open_with(data_dir: &Path, key: Option<&DatabaseKey>) -> Result<Store> {
+        let data_dir = data_dir.to_path_buf();
         let lock = db::lock_data_dir(&data_dir)?;
-        let mut conn = db::open_connection(&data_dir.join(db::DATABASE_FILE))?;
+        let database = data_dir.join(db::DATABASE_FILE);
+        if let Some(key) = key {
+            encryption::encrypt_in_place(&database, key)?;
+        }
+        let mut conn = db::open_connection(&database, key)?;
         migrations::migrate(&mut conn)?;
         let device_id = rows::session::ensure_device_id(&conn)?;
         let media = MediaStore::open(data_dir.join(db::MEDIA_DIR))?;

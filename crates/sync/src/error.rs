@@ -70,6 +70,10 @@ pub enum SyncError {
     #[error(transparent)]
     Store(#[from] StoreError),
 
+    /// The keyring or key file holding the token failed.
+    #[error(transparent)]
+    Secrets(#[from] fieldbook_secrets::SecretsError),
+
     /// A downloaded app update failed verification (signature, version or
     /// size); it was deleted and is never installed.
     #[error("the downloaded update was refused: {0}; it was deleted and Fieldbook keeps running this version (tell Central Ops if this repeats)")]
@@ -95,6 +99,7 @@ impl SyncError {
             SyncError::Protocol(_) => "protocol",
             SyncError::Io { .. } => "io",
             SyncError::Store(e) => e.code(),
+            SyncError::Secrets(e) => e.code(),
             SyncError::UpdateRejected(_) => "update_rejected",
         }
     }

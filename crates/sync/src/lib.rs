@@ -22,7 +22,7 @@ pub mod settings;
 pub mod status;
 pub mod updates;
 
-pub use credentials::{CredentialStore, FileCredentialStore};
+pub use credentials::{CredentialStore, FileCredentialStore, KeyringCredentialStore};
 pub use engine::{SyncEngine, SyncOptions};
 pub use error::SyncError;
 pub use status::{

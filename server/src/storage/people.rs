@@ -7,7 +7,7 @@ use fieldbook_protocol::{DeviceInfo, SessionSummary};
 use rusqlite::{params, OptionalExtension};
 use uuid::Uuid;
 
-use super::records::{from_json, parse_uuid};
+use super::rows::{from_json, parse_uuid};
 use super::{parse_timestamp, timestamp, Db, StorageError, WriteTx};
 
 /// What a device told the server about itself on a pull or push.

@@ -6,7 +6,7 @@ use fieldbook_protocol::Versioned;
 use rusqlite::{params, OptionalExtension};
 use uuid::Uuid;
 
-use super::records::{from_json, to_json};
+use super::rows::{from_json, to_json};
 use super::{timestamp, Db, StorageError, WriteTx};
 
 /// The outcome of a publish: the version now current, and whether this

@@ -45,6 +45,7 @@ export type {
   SignatureStroke,
   StartAction,
   StorageUsage,
+  KeyStorage,
   DiagnosticsSaved,
   UpdateStatus,
   InstallReadiness,

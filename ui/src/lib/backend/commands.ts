@@ -105,6 +105,7 @@ export const dismissHeldWork = (id: Uuid) => call("dismiss_held_work", { id });
 // ---- settings ----------------------------------------------------------------
 export const storageUsage = () => call("storage_usage", {});
 export const saveDiagnostics = (path: string) => call("save_diagnostics", { path });
+export const keyStorage = () => call("key_storage", {});
 
 // ---- updates -----------------------------------------------------------------
 export const updateStatus = () => call("update_status", {});

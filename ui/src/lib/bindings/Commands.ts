@@ -14,6 +14,7 @@ import type { InstallationMedia } from "./InstallationMedia";
 import type { InstallationPage } from "./InstallationPage";
 import type { InstallationQuery } from "./InstallationQuery";
 import type { InstallationReport } from "./InstallationReport";
+import type { KeyStorage } from "./KeyStorage";
 import type { OutboxEntry } from "./OutboxEntry";
 import type { ReportDraft } from "./ReportDraft";
 import type { ServerSearchHit } from "./ServerSearchHit";
@@ -56,4 +57,5 @@ export type Commands = {
   update_status: { args: Record<string, never>, result: UpdateStatus },
   install_readiness: { args: Record<string, never>, result: InstallReadiness },
   install_update: { args: Record<string, never>, result: null },
+  key_storage: { args: Record<string, never>, result: KeyStorage },
 };

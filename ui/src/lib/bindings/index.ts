@@ -31,6 +31,7 @@ export type { InstallationQuery } from "./InstallationQuery";
 export type { InstallationReport } from "./InstallationReport";
 export type { InstallationStatus } from "./InstallationStatus";
 export type { InstallationSummary } from "./InstallationSummary";
+export type { KeyStorage } from "./KeyStorage";
 export type { Lead } from "./Lead";
 export type { MediaAvailability } from "./MediaAvailability";
 export type { MediaType } from "./MediaType";

@@ -15,6 +15,7 @@ import type {
   ErrorCode,
   HeldWork,
   InstallReadiness,
+  KeyStorage,
   InstallationDetail,
   InstallationMedia,
   InstallationQuery,
@@ -121,6 +122,11 @@ export class MockBackend {
    * (the rule is Rust's): tests set the answer they need.
    */
   readiness: InstallReadiness;
+  /** Where the shell says the keys are kept (its answer; tests set it). */
+  keyStorage: KeyStorage = {
+    kind: "os_keyring",
+    description: "Keys are kept in this computer's keyring, locked with your desktop sign-in.",
+  };
   /** install_update was accepted (the real shell restarts instead). */
   installedUpdate = false;
   /** Set by the installer: forwards a status to `sync://status` listeners. */
@@ -738,6 +744,7 @@ export class MockBackend {
       return this.outbox.length < before;
     },
     storage_usage: () => ({ database_bytes: 18_350_080, media_bytes: 412_090_368, media_files: 57 }),
+    key_storage: () => this.keyStorage,
     update_status: () => this.update,
     install_readiness: () => this.readiness,
     install_update: () => {
