@@ -56,8 +56,8 @@ pub use people::{DeviceContact, DeviceRecord, SessionRecord};
 pub use pull::pulled_report_from;
 pub use scope::Scope;
 pub use sessions::SessionRow;
-pub use wipe::WipeConfirmed;
 pub use templates::PublishedTemplate;
+pub use wipe::WipeConfirmed;
 
 /// Migrations in order; migration N brings `PRAGMA user_version` to N.
 /// Never edit one that has shipped: add the next.
