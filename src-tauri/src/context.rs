@@ -91,6 +91,7 @@ impl AppContext {
         let mut options = SyncOptions::new(data_dir);
         options.credentials = Arc::new(KeyringCredentialStore::new(Arc::clone(&secrets), data_dir));
         options.secrets = Some(Arc::clone(&secrets));
+        options.allowed_http_host = launch.allowed_http_host.clone();
         let mut ctx = Self::with_sync_options(store, launch, options)?;
         ctx.secrets = Some(secrets);
         Ok(ctx)

@@ -31,9 +31,9 @@ use crate::{files, with_store, SharedStore};
 pub const WIPE_RECORD_FILE: &str = "wipe-notice.json";
 
 /// Erases everything Fieldbook holds about its work on this computer: the
-/// database (with WAL and SHM), every media file and thumbnail, and the
-/// bearer token and the idle lock's password verifier. The store starts again empty (new device id), so the app
-/// opens on the sign-in screen.
+/// database (with WAL and SHM), every media file and thumbnail, the bearer
+/// token and the idle lock's password verifier. The store starts again
+/// empty (new device id), so the app opens on the sign-in screen.
 ///
 /// With the data folder's `secrets` (an encrypted store) the keys are
 /// renewed once the old database is deleted: the old key, and with it
