@@ -84,11 +84,17 @@ async function coldStart(label, binary, env, rendered, workDir, check) {
     const page = await browser.execute(() => ({
       navigation: performance.timeOrigin,
       loaded: performance.timeOrigin + (performance.getEntriesByType("navigation")[0]?.domContentLoadedEventEnd ?? 0),
+      // The app's own marks (ui/src: started, schedule-query, schedule-loaded).
+      marks: performance
+        .getEntriesByType("mark")
+        .filter((m) => m.name.startsWith("fieldbook:"))
+        .map((m) => [m.name.slice("fieldbook:".length), performance.timeOrigin + m.startTime]),
     }));
     const split = {
       native: Math.round(page.navigation - processStart),
       page: Math.round(page.loaded - page.navigation),
       rest: Math.round(renderedAt - page.loaded),
+      marks: page.marks.map(([name, at]) => `${name} +${Math.round(at - page.loaded)}`).join(", "),
     };
     if (check) await check(browser);
     return { fromProcessStart: renderedAt - processStart, fromSessionRequest: renderedAt - requestedAt, split };
@@ -162,7 +168,8 @@ try {
       `  run ${i + 1}: app ${results.app[i].fromProcessStart} ms, bare ${results.bare[i].fromProcessStart} ms ` +
         `(from session request: ${results.app[i].fromSessionRequest} / ${results.bare[i].fromSessionRequest} ms)`,
     );
-    const describe = ({ native, page, rest }) => `native start ${native} ms, page load ${page} ms, then ${rest} ms`;
+    const describe = ({ native, page, rest, marks }) =>
+      `native start ${native} ms, page load ${page} ms, then ${rest} ms${marks ? ` (${marks} ms)` : ""}`;
     console.log(`    app: ${describe(results.app[i].split)}; bare: ${describe(results.bare[i].split)}`);
   }
   const app = median(results.app.map((r) => r.fromProcessStart));
