@@ -6,6 +6,7 @@
 //! all build on these types, so the rules live in exactly one place.
 
 pub mod ids;
+pub mod label;
 pub mod lifecycle;
 pub mod models;
 pub mod mutation;

@@ -17,6 +17,7 @@
 //! failed import leaves nothing behind.
 
 mod error;
+pub mod label_codes;
 pub mod media_url;
 mod photo;
 mod sniff;
@@ -26,6 +27,7 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+use fieldbook_domain::label::LabelCode;
 use fieldbook_domain::{BlobRef, MediaType, Sha256Hex};
 use sha2::{Digest, Sha256};
 use tempfile::NamedTempFile;
@@ -73,6 +75,9 @@ pub struct ImportedMedia {
     pub thumbnail: Option<PathBuf>,
     /// The same bytes were already in the store; nothing new was written.
     pub already_present: bool,
+    /// Barcodes and QR codes found in a photo (empty for videos and for
+    /// photos without a readable code).
+    pub codes: Vec<LabelCode>,
 }
 
 /// Bytes hashed into a fsynced temp file, not yet visible under their blob name.
@@ -215,9 +220,11 @@ impl MediaStore {
     ) -> Result<ImportedMedia, MediaError> {
         // The decode (CPU) runs on a second thread while this one hashes,
         // writes and fsyncs (mostly IO wait): an import costs about the longer
-        // of the two instead of their sum.
-        let (checked, staged) = std::thread::scope(|scope| {
+        // of the two instead of their sum. The code search is a third decode
+        // (at a larger scale), on its own thread for the same reason.
+        let (checked, staged, codes) = std::thread::scope(|scope| {
             let checker = scope.spawn(|| photo::check_photo(bytes, codec));
+            let code_reader = scope.spawn(|| label_codes::read_codes(bytes, codec));
             let staged = self.stage(
                 bytes,
                 &mut io::empty(),
@@ -228,7 +235,9 @@ impl MediaStore {
             let checked = checker.join().unwrap_or_else(|_| {
                 Err(MediaError::corrupt("the image decoder failed on this file"))
             });
-            (checked, staged)
+            // A decoder panic on a strange photo costs its codes, not the photo.
+            let codes = code_reader.join().unwrap_or_default();
+            (checked, staged, codes)
         });
         // The photo's verdict comes first: "damaged photo" is the more useful
         // message even if the disk also failed. Either way `staged` is dropped
@@ -261,6 +270,7 @@ impl MediaStore {
             height: Some(checked.height),
             thumbnail: Some(thumbnail),
             already_present,
+            codes,
         })
     }
 
@@ -283,6 +293,7 @@ impl MediaStore {
             height: None,
             thumbnail: None,
             already_present,
+            codes: Vec::new(),
         })
     }
 
