@@ -27,7 +27,7 @@ case "$mode" in
   build) ;;
   run) want+=(xvfb xauth) ;;
   test)
-    want+=(xvfb xauth webkit2gtk-driver imagemagick chromium)
+    want+=(xvfb xauth webkit2gtk-driver imagemagick chromium qpdf poppler-utils)
     node_dirs+=(e2e)
     ;;
   bench) want+=(libvips-tools) ;;

@@ -74,6 +74,7 @@ macro_rules! with_app_commands {
             media::set_media_caption(media_id: uuid::Uuid, caption: String)
                 -> fieldbook_domain::InstallationMedia;
             media::remove_media(media_id: uuid::Uuid) -> ();
+            media::label_offers(installation_id: uuid::Uuid) -> Vec<fieldbook_store::LabelOffer>;
             sync::sync_status() -> fieldbook_sync::SyncStatus;
             sync::sync_now() -> ();
             sync::needs_attention() -> Vec<fieldbook_store::OutboxEntry>;

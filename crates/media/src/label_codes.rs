@@ -77,7 +77,7 @@ fn decode_all(luma: &GrayImage, formats: &[BarcodeFormat], try_harder: bool) -> 
         return Vec::new();
     };
     let mut bitmap = BinaryBitmap::new(HybridBinarizer::new(source));
-    let mut hints = DecodeHints {
+    let hints = DecodeHints {
         TryHarder: Some(try_harder),
         PossibleFormats: Some(formats.iter().copied().collect()),
         // GS1-128: the leading FNC1 becomes "]C1" and later ones GS (U+001D),
@@ -87,7 +87,7 @@ fn decode_all(luma: &GrayImage, formats: &[BarcodeFormat], try_harder: bool) -> 
     };
     let mut reader = GenericMultipleBarcodeReader::new(MultiUseMultiFormatReader::default());
     let results = reader
-        .decode_multiple_with_hints(&mut bitmap, &mut hints)
+        .decode_multiple_with_hints(&mut bitmap, &hints)
         .unwrap_or_default();
     let mut seen = HashSet::new();
     results

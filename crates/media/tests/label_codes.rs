@@ -116,20 +116,17 @@ fn homography(from: [(f64, f64); 4], to: [(f64, f64); 4]) -> [f64; 8] {
             .max_by(|&r, &s| a[r][col].abs().total_cmp(&a[s][col].abs()))
             .unwrap();
         a.swap(col, pivot);
-        for row in 0..8 {
+        let pivot_row = a[col];
+        for (row, values) in a.iter_mut().enumerate() {
             if row != col {
-                let factor = a[row][col] / a[col][col];
-                for k in col..9 {
-                    a[row][k] -= factor * a[col][k];
+                let factor = values[col] / pivot_row[col];
+                for (value, pivot_value) in values.iter_mut().zip(pivot_row).skip(col) {
+                    *value -= factor * pivot_value;
                 }
             }
         }
     }
-    let mut h = [0.0; 8];
-    for i in 0..8 {
-        h[i] = a[i][8] / a[i][i];
-    }
-    h
+    std::array::from_fn(|i| a[i][8] / a[i][i])
 }
 
 fn rotate(photo: &GrayImage, degrees: f64) -> GrayImage {

@@ -44,7 +44,7 @@ pub use error::{Result, StoreError};
 pub use migrations::schema_version;
 pub use reads::{
     AssignmentWithTeam, BlobQueueCounts, InstallationDetail, InstallationQuery,
-    InstallationSummary, OutboxErrorSummary, StoreDiagnostics,
+    InstallationSummary, LabelOffer, OutboxErrorSummary, StoreDiagnostics,
 };
 pub use rows::blobs::{BlobUpload, BlobUploadState, CorruptFile};
 pub use rows::held_work::{HeldWork, HeldWorkStatus, ServerHeldWork};

@@ -872,3 +872,70 @@ fn a_signature_with_a_forged_pen_colour_or_empty_strokes_is_refused() {
     let draft = f.store.get_report_draft(job.id).unwrap().unwrap();
     assert!(draft.customer_signature.is_none());
 }
+
+/// A photo of a label whose QR code says `payload`.
+fn qr_label_photo(dir: &std::path::Path, name: &str, payload: &str) -> std::path::PathBuf {
+    use rxing::Writer;
+    let matrix = rxing::MultiFormatWriter
+        .encode(payload, &rxing::BarcodeFormat::QR_CODE, 0, 0)
+        .unwrap();
+    let module = 8;
+    let margin = 120;
+    let side = matrix.width() * module + 2 * margin;
+    let photo = image::GrayImage::from_fn(side, side, |x, y| {
+        let inside = |v: u32| v >= margin && v < side - margin;
+        let dark =
+            inside(x) && inside(y) && matrix.get((x - margin) / module, (y - margin) / module);
+        image::Luma([if dark { 25 } else { 235 }])
+    });
+    let path = dir.join(name);
+    photo.save(&path).unwrap();
+    path
+}
+
+#[test]
+fn a_label_photo_offers_its_serial_and_model_until_it_is_removed() {
+    let mut f = Fixture::new();
+    let job = f.add_job(InProgress, "Ada Lovelace");
+    let plain = write_jpeg(f.dir.path(), "wall.jpg", 4);
+    f.store.attach_media(job.id, &plain, "").unwrap();
+    assert!(f.store.label_offers(job.id).unwrap().is_empty());
+
+    let label = qr_label_photo(
+        f.dir.path(),
+        "label.png",
+        "SN=EVC-22-0042;MODEL=Pulsar Plus",
+    );
+    let media = f
+        .store
+        .attach_media(job.id, &label, "Serial label")
+        .unwrap();
+    let offers = f.store.label_offers(job.id).unwrap();
+    assert_eq!(offers.len(), 1, "{offers:?}");
+    assert_eq!(offers[0].media_id, media.id);
+    assert_eq!(
+        offers[0].format,
+        fieldbook_domain::label::CodeFormat::QrCode
+    );
+    assert_eq!(offers[0].serial_number.as_deref(), Some("EVC-22-0042"));
+    assert_eq!(offers[0].model.as_deref(), Some("Pulsar Plus"));
+    // Only offered: the draft is untouched until the technician confirms.
+    let draft = f.store.get_report_draft(job.id).unwrap();
+    assert!(draft.is_none_or(|d| d.charger_serial_number.is_empty()));
+
+    // The same label photographed again is one offer, not two.
+    let again = qr_label_photo(
+        f.dir.path(),
+        "label2.png",
+        "SN=EVC-22-0042;MODEL=Pulsar Plus",
+    );
+    image::open(&again).unwrap().blur(0.5).save(&again).unwrap();
+    let second = f.store.attach_media(job.id, &again, "").unwrap();
+    assert_eq!(f.store.label_offers(job.id).unwrap().len(), 1);
+
+    // The offers go with their photos.
+    f.store.remove_media(media.id).unwrap();
+    assert_eq!(f.store.label_offers(job.id).unwrap()[0].media_id, second.id);
+    f.store.remove_media(second.id).unwrap();
+    assert!(f.store.label_offers(job.id).unwrap().is_empty());
+}

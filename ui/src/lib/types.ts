@@ -28,6 +28,7 @@ export type {
   InstallationPage,
   InstallationQuery,
   InstallationReport,
+  LabelOffer,
   InstallationStatus,
   InstallationSummary,
   Lead,

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::{in_transaction, refuse_if_submitted};
 use crate::error::{Result, StoreError};
-use crate::rows::{blobs, installations, media, outbox, reports, session};
+use crate::rows::{blobs, installations, media, media_codes, outbox, reports, session};
 use crate::Store;
 
 /// The server accepts caption changes and removals only from the uploader;
@@ -127,6 +127,7 @@ impl Store {
                 uploaded_at: now,
             };
             media::insert_attached(tx, &attached, imported.width, imported.height)?;
+            media_codes::insert(tx, attached.id, &imported.codes)?;
             blobs::queue(tx, ctx.media, &attached.file, now)?;
             let mutation = Mutation::MediaAttach {
                 media: attached.clone(),

@@ -11,6 +11,7 @@ pub(crate) mod held_work;
 pub(crate) mod installations;
 pub(crate) mod leads;
 pub(crate) mod media;
+pub(crate) mod media_codes;
 pub(crate) mod outbox;
 pub(crate) mod people;
 pub(crate) mod reports;

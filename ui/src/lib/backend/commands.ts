@@ -90,6 +90,7 @@ export function attachMedia(
 export const setMediaCaption = (mediaId: Uuid, caption: string) =>
   call("set_media_caption", { mediaId, caption });
 export const removeMedia = (mediaId: Uuid) => call("remove_media", { mediaId });
+export const labelOffers = (installationId: Uuid) => call("label_offers", { installationId });
 
 // ---- sync --------------------------------------------------------------------
 export const syncStatus = () => call("sync_status", {});

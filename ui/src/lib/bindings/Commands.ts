@@ -14,6 +14,7 @@ import type { InstallationMedia } from "./InstallationMedia";
 import type { InstallationPage } from "./InstallationPage";
 import type { InstallationQuery } from "./InstallationQuery";
 import type { InstallationReport } from "./InstallationReport";
+import type { LabelOffer } from "./LabelOffer";
 import type { OutboxEntry } from "./OutboxEntry";
 import type { ReportDraft } from "./ReportDraft";
 import type { ServerSearchHit } from "./ServerSearchHit";
@@ -46,6 +47,7 @@ export type Commands = {
   attach_media: { args: { installationId: string, paths: Array<string>, onProgress: Channel<AttachProgress> }, result: Array<InstallationMedia> },
   set_media_caption: { args: { mediaId: string, caption: string }, result: InstallationMedia },
   remove_media: { args: { mediaId: string }, result: null },
+  label_offers: { args: { installationId: string }, result: Array<LabelOffer> },
   sync_status: { args: Record<string, never>, result: SyncStatus },
   sync_now: { args: Record<string, never>, result: null },
   needs_attention: { args: Record<string, never>, result: Array<OutboxEntry> },

@@ -152,3 +152,33 @@ describe("Report screen", () => {
     await expect.element(screen.getByTestId("media-add")).not.toBeInTheDocument();
   });
 });
+
+describe("Serial from the label photo", () => {
+  it("offers what the label's code says and fills it only on the technician's one tap", async () => {
+    const id = completedJob();
+    backend.labelOffers.set(id, [
+      {
+        media_id: "00000000-0000-4000-a000-00000000abcd",
+        format: "qr_code",
+        serial_number: "EVC-22-0042",
+        model: "Pulsar Plus",
+      },
+    ]);
+    const screen = await render(Report, { id });
+    const offer = screen.getByTestId("label-offer");
+    await expect.element(offer).toHaveTextContent("EVC-22-0042");
+    await expect.element(offer).toHaveTextContent("Pulsar Plus");
+    // Offered, not filled.
+    await expect.element(screen.getByTestId("report-serial")).toHaveValue("");
+
+    await screen.getByTestId("label-offer-use").click();
+    await expect.element(screen.getByTestId("report-serial")).toHaveValue("EVC-22-0042");
+    await expect.element(screen.getByTestId("report-model")).toHaveValue("Pulsar Plus");
+    await expect.element(screen.getByTestId("label-offer")).not.toBeInTheDocument();
+    await expect.element(screen.getByTestId("autosave-state")).toHaveTextContent("Saved");
+    expect(backend.drafts.get(id)).toMatchObject({
+      charger_serial_number: "EVC-22-0042",
+      charger_model: "Pulsar Plus",
+    });
+  });
+});

@@ -19,6 +19,7 @@ import type {
   InstallationMedia,
   InstallationQuery,
   InstallationReport,
+  LabelOffer,
   InstallationSummary,
   Mutation,
   OutboxEntry,
@@ -80,6 +81,8 @@ export class MockBackend {
   readonly archived: MockJob[];
   session: Session | null;
   drafts = new Map<string, ReportDraft>();
+  /** What the label photos of a job say (the mock reads no pixels: tests put offers here). */
+  labelOffers = new Map<string, LabelOffer[]>();
   reports = new Map<string, InstallationReport>();
   media = new Map<string, InstallationMedia[]>();
   /** Work the server holds for Central Ops, by installation. */
@@ -639,6 +642,7 @@ export class MockBackend {
       }
       return fail("not_found", "photo or video is not on this device; sync and try again");
     },
+    label_offers: (args) => this.labelOffers.get(args.installationId) ?? [],
     sync_status: () => this.status,
     sync_now: () => {
       void this.simulateSync();
