@@ -47,6 +47,7 @@ pub use reads::{
     InstallationSummary, LabelOffer, OutboxErrorSummary, StoreDiagnostics,
 };
 pub use rows::blobs::{BlobUpload, BlobUploadState, CorruptFile};
+pub use rows::certificates::Certificate;
 pub use rows::held_work::{HeldWork, HeldWorkStatus, ServerHeldWork};
 pub use rows::media::MediaAvailability;
 pub use rows::outbox::{OutboxCounts, OutboxEntry, OutboxState};

@@ -939,3 +939,67 @@ fn a_label_photo_offers_its_serial_and_model_until_it_is_removed() {
     f.store.remove_media(second.id).unwrap();
     assert!(f.store.label_offers(job.id).unwrap().is_empty());
 }
+
+#[test]
+fn a_submitted_report_gets_its_certificate_made_on_the_device() {
+    let mut f = Fixture::new();
+    let job = f.add_job(Confirmed, "Ada Lovelace");
+    f.store
+        .start_installation(job.id, &StartRequest::default())
+        .unwrap();
+    let photo = write_jpeg(f.dir.path(), "charger.jpg", 1);
+    f.store
+        .attach_media(job.id, &photo, "Charger on wall")
+        .unwrap();
+    f.store.finish_installation(job.id).unwrap();
+    f.store
+        .save_report_draft(&complete_draft(&f, job.id))
+        .unwrap();
+    f.store
+        .sign_report(job.id, &signature("Ada Lovelace"))
+        .unwrap();
+
+    // Not before submit: there is nothing certified yet.
+    let err = f
+        .store
+        .make_certificate(job.id, "https://fieldbook.example.com")
+        .unwrap_err();
+    assert_eq!(err.code(), "not_found", "{err}");
+
+    let report = f.store.submit_report(job.id).unwrap();
+    let certificate = f
+        .store
+        .make_certificate(job.id, "https://fieldbook.example.com")
+        .unwrap();
+    assert_eq!(certificate.report_content_hash, report.content_hash);
+    assert_eq!(certificate.file.mime, "application/pdf");
+    let path = f.store.media_store().blob_path(&certificate.file.sha256);
+    let pdf = std::fs::read(&path).unwrap();
+    assert!(pdf.starts_with(b"%PDF-"));
+    assert_eq!(pdf.len() as u64, certificate.file.size);
+
+    let text = std::process::Command::new("pdftotext")
+        .args([path.to_str().unwrap(), "-"])
+        .output()
+        .expect("pdftotext (poppler-utils) is needed");
+    let text = String::from_utf8(text.stdout).unwrap();
+    for expected in [
+        "ZP-2026-00042",
+        "Zappi 7kW",
+        "Ada Lovelace",
+        "Customer shown the app",
+        "Charger on wall",
+        report.content_hash.as_str(),
+    ] {
+        assert!(text.contains(expected), "{expected:?} not in:\n{text}");
+    }
+
+    // Asked again: the same certificate, not a new one.
+    assert_eq!(
+        f.store
+            .make_certificate(job.id, "https://fieldbook.example.com")
+            .unwrap(),
+        certificate
+    );
+    assert_eq!(f.store.certificate(job.id).unwrap(), Some(certificate));
+}

@@ -3,6 +3,7 @@
 //! one IMMEDIATE transaction opened here ([`in_transaction`]), so a crash
 //! leaves both or neither. Uses rows and `local_state`; never `apply`.
 
+mod certificate;
 mod held_work;
 mod installations;
 mod media;

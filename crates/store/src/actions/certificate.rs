@@ -1,0 +1,120 @@
+//! The completion certificate of a submitted report: rendered on this device
+//! (offline) by `fieldbook-certificate`, kept in the media store and recorded.
+
+use chrono::Utc;
+use fieldbook_certificate::{
+    render, results_from_report, verify_url, CertificateInput, CertificatePhoto,
+    CertificateSignature,
+};
+use fieldbook_domain::{Lead, MediaType};
+use uuid::Uuid;
+
+use crate::error::{Result, StoreError};
+use crate::rows::certificates::{self, Certificate};
+use crate::rows::{installations, leads, media, people, reports, session};
+use crate::Store;
+
+fn address_lines(lead: &Lead) -> Vec<String> {
+    [
+        lead.address_line1.as_str(),
+        lead.address_line2.as_str(),
+        lead.city.as_str(),
+        lead.postcode.as_str(),
+    ]
+    .into_iter()
+    .map(str::trim)
+    .filter(|line| !line.is_empty())
+    .map(str::to_owned)
+    .collect()
+}
+
+impl Store {
+    /// The certificate of the installation's submitted report, made now if
+    /// there is none yet for the report as submitted (or its file is gone).
+    /// `server_url` is the server this device syncs with: the certificate's
+    /// QR code points there for checking. Works offline.
+    pub fn make_certificate(
+        &mut self,
+        installation_id: Uuid,
+        server_url: &str,
+    ) -> Result<Certificate> {
+        let conn = &self.conn;
+        let report = reports::load_report(conn, installation_id)?.ok_or_else(|| {
+            StoreError::not_found("submitted report of installation", installation_id)
+        })?;
+        if let Some(existing) = certificates::load(conn, installation_id)? {
+            if existing.report_content_hash == report.content_hash
+                && self.media.contains(&existing.file.sha256)
+            {
+                return Ok(existing);
+            }
+        }
+        let (installation, _) = installations::load(conn, installation_id)?;
+        let lead = leads::load_lead(conn, installation.lead_id)?;
+        let installed_by = match people::full_name(conn, &report.submitted_by.to_string())? {
+            Some(name) => name,
+            None => session::require(conn)?.user.full_name,
+        };
+        // Thumbnails of the photos whose files are on this device (a photo
+        // added on a team-mate's device may not be).
+        let photos = media::list_for_installation(conn, installation_id)?
+            .into_iter()
+            .filter(|m| m.media_type == MediaType::Photo)
+            .filter_map(|m| {
+                let path = self.media.thumbnail_path(&m.file.sha256)?;
+                let image = std::fs::read(path).ok()?;
+                Some(CertificatePhoto {
+                    caption: m.caption,
+                    image,
+                })
+            })
+            .collect();
+        let signature = match &report.customer_signature {
+            Some(signature) => {
+                let path = self.media.blob_path(&signature.png.sha256);
+                let png = std::fs::read(&path).map_err(|e| {
+                    StoreError::io(format!("read the signature {}", path.display()), e)
+                })?;
+                Some(CertificateSignature {
+                    signer_name: signature.signer_name.clone(),
+                    signed_at: signature.signed_at,
+                    png,
+                })
+            }
+            None => None,
+        };
+        let number = installation.installation_id.to_string();
+        let input = CertificateInput {
+            verify_url: verify_url(server_url, &number, report.content_hash.as_str()),
+            installation_number: number,
+            customer_name: lead
+                .as_ref()
+                .map(|l| l.customer_name.clone())
+                .unwrap_or_default(),
+            site_address: lead.as_ref().map(address_lines).unwrap_or_default(),
+            installed_by,
+            submitted_at: report.submitted_at,
+            charger_model: report.charger_model.clone(),
+            charger_serial_number: report.charger_serial_number.clone(),
+            results: results_from_report(&report),
+            photos,
+            signature,
+            content_hash: report.content_hash.as_str().to_owned(),
+        };
+        let pdf = render(&input)?;
+        let file = self.media.store_generated(&pdf, "application/pdf")?;
+        let certificate = Certificate {
+            installation_id,
+            file,
+            report_content_hash: report.content_hash,
+            created_at: Utc::now(),
+        };
+        certificates::upsert(&self.conn, &certificate)?;
+        Ok(certificate)
+    }
+
+    /// The installation's certificate, if one was made on this device.
+    pub fn certificate(&self, installation_id: Uuid) -> Result<Option<Certificate>> {
+        certificates::load(&self.conn, installation_id)
+    }
+}
