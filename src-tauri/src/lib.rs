@@ -6,6 +6,7 @@
 //! submodule of one-line `#[tauri::command]` wrappers.
 
 pub mod bindings;
+pub mod certificates;
 pub mod command_list;
 pub mod context;
 pub mod error;

@@ -9,6 +9,7 @@ export type {
   AssignmentWithTeam,
   AttachProgress,
   BlobRef,
+  Certificate,
   CommandError,
   Commands,
   ConnectionState,

@@ -91,6 +91,9 @@ export const setMediaCaption = (mediaId: Uuid, caption: string) =>
   call("set_media_caption", { mediaId, caption });
 export const removeMedia = (mediaId: Uuid) => call("remove_media", { mediaId });
 export const labelOffers = (installationId: Uuid) => call("label_offers", { installationId });
+export const makeCertificate = (installationId: Uuid) => call("make_certificate", { installationId });
+export const saveCertificateCopy = (installationId: Uuid, path: string) =>
+  call("save_certificate_copy", { installationId, path });
 
 // ---- sync --------------------------------------------------------------------
 export const syncStatus = () => call("sync_status", {});

@@ -102,6 +102,15 @@ describe("Report screen", () => {
     await expect.element(screen.getByTestId("report-serial")).toHaveAttribute("readonly");
     await expect.element(screen.getByTestId("report-submit")).not.toBeInTheDocument();
     expect(backend.reports.get(id)).toMatchObject({ charger_serial_number: "SN-1", demo_given: true });
+
+    // The certificate is made right after submit, and a copy goes where the save dialog says.
+    const certificate = screen.getByTestId("certificate");
+    await expect.element(certificate).toHaveTextContent("PDF");
+    expect(backend.calls.filter((c) => c.cmd === "make_certificate")).toHaveLength(1);
+    await screen.getByTestId("certificate-save").click();
+    await expect.element(screen.getByTestId("certificate-saved")).toHaveTextContent(".pdf");
+    const saved = backend.calls.find((c) => c.cmd === "save_certificate_copy")!;
+    expect(saved.args).toMatchObject({ installationId: id });
   });
 
   it("adds files the way the dialog path does, with progress, and removes them", async () => {

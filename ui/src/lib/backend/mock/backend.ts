@@ -588,6 +588,20 @@ export class MockBackend {
       return report;
     },
     get_report: (args) => this.reports.get(args.installationId) ?? null,
+    make_certificate: (args) => {
+      const report = this.reports.get(args.installationId);
+      if (!report) return fail("not_found", `submitted report of installation ${args.installationId} is not on this device; sync and try again`);
+      return {
+        installation_id: report.installation_id,
+        file: { sha256: fakeSha(`certificate ${report.content_hash}`), size: 180_000, mime: "application/pdf" },
+        report_content_hash: report.content_hash,
+        created_at: report.submitted_at,
+      };
+    },
+    save_certificate_copy: (args) => {
+      if (!this.reports.has(args.installationId)) return fail("not_found", "certificate of installation is not on this device");
+      return args.path.endsWith(".pdf") ? args.path : `${args.path}.pdf`;
+    },
     attach_media: async (args) => {
       const id = args.installationId;
       this.job(id);
