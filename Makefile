@@ -13,6 +13,8 @@
 #                   sync kill loop for 200, with their counts
 #   make package    the desktop app's and the server's .deb packages (release) in dist/
 #   make test-packages  install both (debug builds) with dpkg (root, or sudo), use them, remove them
+#   make conformance URL=… OPS_USER=…  the protocol conformance suite against any server
+#                   (password in FIELDBOOK_CONFORMANCE_OPS_PASSWORD)
 #
 # The cargo target directory lives outside the clone so that repeated runs
 # (and CI on the same machine) build incrementally.
@@ -49,6 +51,7 @@ lint: ui console
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 
 unit: ui console
+	scripts/ensure-deps.sh postgres
 	cargo test --workspace --locked
 
 ui-test: test-deps
@@ -129,3 +132,11 @@ package: ui console
 test-packages: test-deps ui console
 	scripts/ensure-deps.sh package
 	scripts/test-packages.sh
+
+# The black-box protocol suite against any server (this one or another
+# implementation); the ops password comes from FIELDBOOK_CONFORMANCE_OPS_PASSWORD.
+.PHONY: conformance
+OPS_USER ?= ops
+conformance:
+	@test -n "$(URL)" || { echo "usage: make conformance URL=http://host:port OPS_USER=ops"; exit 2; }
+	cargo run --locked -q -p fieldbook-conformance -- --base-url "$(URL)" --ops-user "$(OPS_USER)"

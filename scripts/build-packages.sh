@@ -32,6 +32,10 @@ built=$(date +%s)
 
 rm -rf "$bin_dir/bundle/deb"
 echo "==> the desktop app's .deb (Tauri bundler)"
+# TAURI_CONFIG (a JSON merge into tauri.conf.json, e.g. another version or
+# update key) reaches the compiled app through tauri-build; the bundler gets
+# the same merge so the package says the same.
+[ -z "${TAURI_CONFIG:-}" ] || tauri_flags+=(--config "$TAURI_CONFIG")
 (cd src-tauri && tauri bundle "${tauri_flags[@]}" --bundles deb --ci)
 echo "==> the server's .deb (cargo-deb)"
 mkdir -p "$out_dir"

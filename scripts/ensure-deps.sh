@@ -9,6 +9,7 @@
 #   scripts/ensure-deps.sh test    # build + Xvfb, WebKitWebDriver, tauri-driver, ImageMagick, Chromium, e2e/node_modules
 #   scripts/ensure-deps.sh bench   # build + tools the benchmarks compare against (vipsthumbnail, curl)
 #   scripts/ensure-deps.sh package # build + tauri-cli (the Tauri bundler) and cargo-deb, for `make package`
+#   scripts/ensure-deps.sh postgres # build + PostgreSQL's server binaries (the storage tests start a throwaway cluster)
 #
 # tauri-driver is installed with `cargo install` into $FIELDBOOK_TOOLS_DIR
 # (default ~/.cache/fieldbook-tools), outside the clone, so CI on the same
@@ -27,12 +28,21 @@ case "$mode" in
   build) ;;
   run) want+=(xvfb xauth) ;;
   test)
-    want+=(xvfb xauth webkit2gtk-driver imagemagick chromium qpdf poppler-utils)
+    want+=(xvfb xauth webkit2gtk-driver imagemagick chromium)
+    # crates/certificate/tests/pdf.rs and the store's certificate test: pdftotext, pdffonts, qpdf --check.
+    want+=(qpdf poppler-utils)
+    # The update test (make test-packages): tauri-plugin-updater installs a
+    # .deb with pkexec, else sudo; without a polkit agent here it is sudo.
+    want+=(sudo)
+    # crates/secrets/tests/keyring.rs: a real Secret Service on a private
+    # session bus (dbus-run-session), read back with secret-tool.
+    want+=(dbus-daemon gnome-keyring libsecret-tools)
     node_dirs+=(e2e)
     ;;
   bench) want+=(libvips-tools) ;;
   package) ;;
-  *) echo "usage: $0 build|run|test|bench|package" >&2; exit 2 ;;
+  postgres) want+=(postgresql) ;;
+  *) echo "usage: $0 build|run|test|bench|package|postgres" >&2; exit 2 ;;
 esac
 
 missing=()

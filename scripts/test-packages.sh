@@ -14,6 +14,16 @@
 #  4. Sign in from the INSTALLED app (/usr/bin/fieldbook) under Xvfb with
 #     tauri-driver (e2e/tests/installed-app.test.mjs); screenshot
 #     docs/screenshots/12-installed-from-deb.png.
+#  4b. The update loop. Both app packages of this test trust an update key
+#     made for the test (`tauri signer generate`; TAURI_CONFIG sets
+#     plugins.updater.pubkey at build time): version N (the workspace's) is
+#     installed, N+1 (same code, version bumped) is signed with
+#     `tauri signer sign --app-version` and published with the installed
+#     server's `publish-update`. The installed app finds it, downloads and
+#     verifies it, and after "Install and restart…" the plugin installs it
+#     (`dpkg -i` through sudo: the plugin tries pkexec first, which needs a
+#     polkit agent this machine has not) and the app restarts; it opens
+#     again on the same data. Screenshot 13-update-ready.png.
 #  5. dpkg -r both: every file the packages installed is gone except the
 #     server's config file (a conffile) and its data. dpkg --purge: the
 #     config file and the unit's enablement are gone too; only the data
@@ -70,9 +80,25 @@ step() { printf '\n==> %s\n' "$*"; }
 fail() { echo "FAIL: $*" >&2; exit 1; }
 t0=$(date +%s)
 
-step "building debug-profile packages"
-scripts/build-packages.sh debug "$pkg_dir"
+step "an update signing key for this test"
+tools_dir=${FIELDBOOK_TOOLS_DIR:-$HOME/.cache/fieldbook-tools}
+tauri_cli="$tools_dir/tauri-cli/node_modules/.bin/tauri"
+"$tauri_cli" signer generate --ci -p "" -w "$work/update.key" -f >/dev/null
+update_pubkey=$(cat "$work/update.key.pub")
+# tauri.conf.json has no version of its own: the app's is the workspace's.
+version=$(python3 -c 'import tomllib; print(tomllib.load(open("Cargo.toml", "rb"))["workspace"]["package"]["version"])')
+next_version=$(python3 -c 'import sys; v = sys.argv[1].split("."); v[-1] = str(int(v[-1]) + 1); print(".".join(v))' "$version")
+echo "app $version is installed, $next_version is published as its update"
+
+step "building debug-profile packages ($version, then the update $next_version)"
+TAURI_CONFIG="{\"plugins\":{\"updater\":{\"pubkey\":\"$update_pubkey\"}}}" \
+  scripts/build-packages.sh debug "$pkg_dir"
+TAURI_CONFIG="{\"version\":\"$next_version\",\"plugins\":{\"updater\":{\"pubkey\":\"$update_pubkey\"}}}" \
+  scripts/build-packages.sh debug "$work/next"
+update_deb=$(ls "$work"/next/*.deb | grep -v '/fieldbook-server_')
+[ "$(dpkg-deb -f "$update_deb" Version)" = "$next_version" ] || fail "the update package is $(dpkg-deb -f "$update_deb" Version)"
 app_deb=$(ls "$pkg_dir"/*.deb | grep -v '/fieldbook-server_')
+[ "$(dpkg-deb -f "$app_deb" Version)" = "$version" ] || fail "the app package is $(dpkg-deb -f "$app_deb" Version)"
 server_deb=$(ls "$pkg_dir"/fieldbook-server_*.deb)
 app_pkg=$(dpkg-deb -f "$app_deb" Package)
 [ "$app_pkg" = fieldbook ] || fail "the app's package is called $app_pkg, expected fieldbook"
@@ -141,6 +167,13 @@ job=$(cli installation create --created-by planner --customer-name "$customer" -
 cli installation assign --installation "$job" --team "Package Crew" --assigned-by planner
 cli installation transition --installation "$job" --to confirmed
 
+step "publishing $next_version as an update, signed off the server"
+"$tauri_cli" signer sign -f "$work/update.key" -p "" --app-version "$next_version" "$update_deb" >/dev/null
+chmod 0644 "$update_deb" "$update_deb.sig"
+cli publish-update --file "$update_deb" --signature "$update_deb.sig" --version "$next_version" \
+  --notes "The update the package test installs"
+curl -fsS "$url/api/v1/updates/linux-x86_64-deb/$version" | head -c 300; echo
+
 step "an online backup of the installed server's database"
 /usr/bin/fieldbook-server --config "$config" backup --to "$work/backup.sqlite3"
 
@@ -148,7 +181,7 @@ step "signing in from the installed app (/usr/bin/fieldbook) under Xvfb"
 t_app=$(date +%s)
 FIELDBOOK_APP_BIN=/usr/bin/fieldbook FIELDBOOK_PKG_SERVER_URL="$url" \
   FIELDBOOK_PKG_USERNAME=pat FIELDBOOK_PKG_PASSWORD="$password" FIELDBOOK_PKG_CUSTOMER="$customer" \
-  FIELDBOOK_PKG_WORK_DIR="$work" \
+  FIELDBOOK_PKG_WORK_DIR="$work" FIELDBOOK_PKG_UPDATE_VERSION="$next_version" \
   xvfb-run -a -s "-screen 0 1366x768x24" node --test --test-reporter=spec e2e/tests/installed-app.test.mjs
 t_app_done=$(date +%s)
 

@@ -331,6 +331,11 @@ describe("golden path", { timeout: 15 * 60_000 }, () => {
     assert.match(await person.$("settings-user").getText(), /alex/i);
     assert.match(await person.$("storage-used").getText(), /\d/);
     await person.screenshot("11-settings");
+    // The lower half: updates (this build is not installed from a package,
+    // so it says it cannot update itself) and "Save diagnostics…".
+    await (await person.waitVisible("save-diagnostics")).scrollIntoView({ block: "end" });
+    assert.ok(await person.$("updates").isDisplayed());
+    await person.screenshot("12-settings-updates-diagnostics");
   });
 });
 

@@ -27,7 +27,7 @@ use crate::storage::Storage;
 use crate::tls::{self, TlsListener};
 use crate::{
     admin, auth, blob_download, console_assets, held_work, installations, openapi, ops, pull, push,
-    send_back, updates,
+    send_back, updates, wipe,
 };
 
 /// What every handler can reach.
@@ -125,7 +125,11 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/health", get(health))
         .route("/api/v1/openapi.json", get(openapi_json))
         .route("/api/v1/auth/login", post(auth::login_handler))
-        .route("/api/v1/ops/session", post(ops::session::login_handler));
+        .route("/api/v1/ops/session", post(ops::session::login_handler))
+        .route(
+            "/api/v1/devices/wipe-confirmation",
+            post(wipe::confirm_wipe_handler),
+        );
 
     let authenticated = Router::new()
         .route("/api/v1/auth/logout", post(auth::logout_handler))
@@ -233,6 +237,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/v1/ops/devices/{device_id}/revoke",
             post(ops::people::revoke_device_handler),
+        )
+        .route(
+            "/api/v1/ops/devices/{device_id}/wipe",
+            post(wipe::order_wipe_handler),
         )
         .route(
             "/api/v1/admin/installations/{installation_id}/send-back",

@@ -32,7 +32,7 @@ use crate::password::MAX_PASSWORD_BYTES;
 use crate::storage::{LoginLimit, LoginLimits, Storage, StorageError};
 
 /// A fresh bearer token (256 bits, URL-safe base64).
-fn new_token() -> String {
+pub(crate) fn new_token() -> String {
     let mut bytes = [0u8; 32];
     OsRng.fill_bytes(&mut bytes);
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
@@ -157,10 +157,16 @@ pub async fn login(
 }
 
 /// The caller behind a token, if the session is valid now.
-fn authenticate(
-    storage: &Storage,
-    token: &str,
-) -> Result<Option<(Caller, User, DateTime<Utc>)>, StorageError> {
+/// The caller behind a token, the session's expiry and the wipe order of
+/// the device the session belongs to, if ops gave one.
+type Authenticated = (
+    Caller,
+    User,
+    DateTime<Utc>,
+    Option<fieldbook_protocol::WipeOrder>,
+);
+
+fn authenticate(storage: &Storage, token: &str) -> Result<Option<Authenticated>, StorageError> {
     storage.read(|db| {
         let Some(session) = db.session(&token_hash(token))? else {
             return Ok(None);
@@ -178,7 +184,8 @@ fn authenticate(
             role: user.role,
             team_ids: db.team_ids_of(user.id)?,
         };
-        Ok(Some((caller, user, session.expires_at)))
+        let wipe = db.wipe_order_for_session(&token_hash(token))?;
+        Ok(Some((caller, user, session.expires_at, wipe)))
     })
 }
 
@@ -237,7 +244,19 @@ pub async fn require_auth(
     let storage = Arc::clone(&state.storage);
     let hash = token_hash(&token);
     let found = blocking(move || Ok(authenticate(&storage, &token)?)).await?;
-    let (caller, user, expires_at) = found.ok_or_else(ApiError::unauthorized)?;
+    let (caller, user, expires_at, wipe) = found.ok_or_else(ApiError::unauthorized)?;
+    match wipe {
+        // A lost device gets nothing but the order.
+        Some(order) if order.kind == fieldbook_protocol::WipeKind::Lost => {
+            return Err(crate::wipe::wipe_ordered(order));
+        }
+        Some(order) => {
+            request
+                .extensions_mut()
+                .insert(crate::wipe::PendingWipe(order));
+        }
+        None => {}
+    }
     tracing::Span::current().record("user", caller.username.as_str());
     request.extensions_mut().insert(caller);
     request.extensions_mut().insert(SessionToken {

@@ -29,6 +29,7 @@ pub mod send_back;
 pub mod storage;
 pub mod tls;
 pub mod updates;
+pub mod wipe;
 
 pub use app::{start, AppState, RunningServer};
 pub use config::{PasswordHashing, ServerConfig, TlsFiles};

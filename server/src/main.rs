@@ -109,6 +109,11 @@ enum Command {
         #[command(subcommand)]
         command: InstallationCommand,
     },
+    /// Central Ops: devices (remote wipe).
+    Device {
+        #[command(subcommand)]
+        command: DeviceCommand,
+    },
     /// Publish a signed app build as the update devices of a target get.
     /// Sign it on the build machine first (`cargo tauri signer sign
     /// --app-version VERSION FILE`); the private key never comes here.
@@ -152,6 +157,27 @@ impl TlsArgs {
             _ => None,
         }
     }
+}
+
+#[derive(Debug, Subcommand)]
+enum DeviceCommand {
+    /// Order a device to erase its data: `retired` first sends everything
+    /// still unsent, `lost` wipes at its first contact and may send nothing.
+    Wipe {
+        #[command(flatten)]
+        data: DataDir,
+        /// The device id (Central Ops' people page lists them).
+        #[arg(long)]
+        device: Uuid,
+        /// `retired` or `lost`.
+        #[arg(long, value_parser = parse_wipe_kind)]
+        kind: fieldbook_protocol::WipeKind,
+    },
+}
+
+fn parse_wipe_kind(text: &str) -> Result<fieldbook_protocol::WipeKind, String> {
+    fieldbook_protocol::WipeKind::parse(text.trim())
+        .ok_or_else(|| format!("{text:?} is not a wipe kind: use `retired` or `lost`"))
 }
 
 #[derive(Debug, Subcommand)]
@@ -702,6 +728,23 @@ async fn main() -> Result<()> {
         }
         Command::Team { command } => team_command(command),
         Command::Installation { command } => installation_command(command),
+        Command::Device {
+            command: DeviceCommand::Wipe { data, device, kind },
+        } => {
+            let storage = open_storage(&data)?;
+            let device = fieldbook_server::wipe::order_wipe(&storage, device, kind)
+                .map_err(|e| anyhow::anyhow!("{}", e.body.message))?;
+            println!(
+                "device {} ordered wiped as {}; {}",
+                device.device_id,
+                device.wipe_kind.unwrap_or(kind).as_str(),
+                match device.wipe_confirmed_at {
+                    Some(at) => format!("confirmed at {at}"),
+                    None => "not confirmed yet".to_owned(),
+                }
+            );
+            Ok(())
+        }
     }
 }
 

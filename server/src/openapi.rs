@@ -8,6 +8,7 @@ use utoipa::{Modify, OpenApi};
 
 use crate::{
     admin, app, auth, blob_download, held_work, installations, ops, pull, push, send_back, updates,
+    wipe,
 };
 
 struct BearerAuth;
@@ -89,6 +90,8 @@ impl Modify for BearerAuth {
         held_work::keep_handler,
         updates::manifest_handler,
         updates::artifact_handler,
+        wipe::order_wipe_handler,
+        wipe::confirm_wipe_handler,
     ),
     components(schemas(
         fieldbook_protocol::ErrorBody,
@@ -105,6 +108,8 @@ impl Modify for BearerAuth {
         // A query parameter's enum: parameters do not register their schemas.
         fieldbook_protocol::OpsInstallationSort,
         fieldbook_protocol::UpdateManifest,
+        fieldbook_protocol::WipeOrder,
+        fieldbook_protocol::WipeKind,
     )),
     modifiers(&BearerAuth),
     tags(

@@ -27,6 +27,7 @@ use crate::storage::Scope;
 pub async fn pull_handler(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
+    wipe: Option<Extension<crate::wipe::PendingWipe>>,
     ApiQuery(query): ApiQuery<PullQuery>,
 ) -> Result<Json<PullPage>, ApiError> {
     let limit = query.limit.unwrap_or(DEFAULT_PULL_LIMIT);
@@ -63,6 +64,8 @@ pub async fn pull_handler(
             )
         })?;
         page.retention_days = Some(retention_days);
+        // A retired device: it wipes once everything unsent is sent.
+        page.wipe = wipe.map(|Extension(pending)| pending.0);
         Ok(page)
     })
     .await

@@ -257,3 +257,81 @@ fn user_and_team_commands_create_what_they_say() {
     let added = membership("add-member");
     assert!(String::from_utf8_lossy(&added.stdout).ends_with("(1 members)\n"));
 }
+
+/// `device wipe`: Central Ops order a device wiped from the command line;
+/// the device's own session is told at its next request, with the secret
+/// to confirm with.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn device_wipe_orders_a_lost_device_to_erase_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    run(&["seed-demo", "--data-dir", d, "--installations", "5"]);
+    let served = Served::start(d);
+    let client = reqwest::Client::new();
+    let login: Value = client
+        .post(format!("{}/api/v1/auth/login", served.base))
+        .json(&json!({"username": "alex", "password": "alex-demo-password"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = login["token"].as_str().expect("token").to_owned();
+    let device = uuid::Uuid::new_v4().to_string();
+    let pull = |client: &reqwest::Client| {
+        client
+            .get(format!("{}/api/v1/sync/pull?limit=1", served.base))
+            .bearer_auth(&token)
+            .header("X-Fieldbook-Device", &device)
+            .send()
+    };
+    assert_eq!(pull(&client).await.unwrap().status(), 200);
+
+    let out = run(&[
+        "device",
+        "wipe",
+        "--data-dir",
+        d,
+        "--device",
+        &device,
+        "--kind",
+        "lost",
+    ]);
+    assert!(
+        out.contains("ordered wiped as lost; not confirmed yet"),
+        "{out}"
+    );
+    let answer = pull(&client).await.unwrap();
+    assert_eq!(answer.status(), 410);
+    let body: Value = answer.json().await.unwrap();
+    assert_eq!(body["code"], "wipe_ordered", "{body}");
+    assert!(body["wipe"]["confirmation"].is_string(), "{body}");
+
+    // A device the server never saw, or a kind that does not exist, is refused.
+    for args in [
+        vec![
+            "device",
+            "wipe",
+            "--data-dir",
+            d,
+            "--device",
+            "00000000-0000-0000-0000-000000000001",
+            "--kind",
+            "lost",
+        ],
+        vec![
+            "device",
+            "wipe",
+            "--data-dir",
+            d,
+            "--device",
+            &device,
+            "--kind",
+            "stolen",
+        ],
+    ] {
+        let output = Command::new(BIN).args(&args).output().unwrap();
+        assert!(!output.status.success(), "{args:?} succeeded");
+    }
+}

@@ -45,6 +45,9 @@ pub fn export_bindings(out_dir: &Path) -> Result<(), ts_rs::ExportError> {
         crate::settings::DiagnosticsSaved,
         fieldbook_sync::updates::UpdateStatus,
         fieldbook_sync::updates::InstallReadiness,
+        crate::settings::KeyStorage,
+        fieldbook_sync::app_lock::LockStatus,
+        fieldbook_sync::app_lock::UnlockOutcome,
     );
     crate::command_list::write_command_types(out_dir, &cfg)?;
     write_index(out_dir)

@@ -87,6 +87,12 @@ macro_rules! with_app_commands {
             updates::update_status() -> fieldbook_sync::updates::UpdateStatus;
             updates::install_readiness() -> fieldbook_sync::updates::InstallReadiness;
             updates::install_update() -> ();
+            settings::key_storage() -> crate::settings::KeyStorage;
+            app_lock::lock_status() -> fieldbook_sync::app_lock::LockStatus;
+            app_lock::lock_app() -> fieldbook_sync::app_lock::LockStatus;
+            app_lock::unlock_app(password: String) -> fieldbook_sync::app_lock::UnlockOutcome;
+            app_lock::set_customer_signing(signing: bool) -> fieldbook_sync::app_lock::LockStatus;
+            app_lock::set_idle_lock_minutes(minutes: u32) -> fieldbook_sync::app_lock::LockStatus;
         }
     };
 }

@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use fieldbook_media::MediaStore;
-use fieldbook_store::Store;
-use fieldbook_sync::{SharedStore, SyncEngine, SyncError, SyncOptions};
+use fieldbook_secrets::{KeyBackend, Secrets};
+use fieldbook_store::{DatabaseKey, Store};
+use fieldbook_sync::{KeyringCredentialStore, SharedStore, SyncEngine, SyncError, SyncOptions};
 use uuid::Uuid;
 
 use crate::error::{CommandError, CommandResult};
@@ -22,6 +23,9 @@ pub struct LaunchSettings {
     /// Where the log files go (set up before the store opens); `None` when
     /// the app runs without a log file.
     pub log_dir: Option<PathBuf>,
+    /// `FIELDBOOK_ALLOW_HTTP_HOST`: the one server on a private network
+    /// that plain http:// may reach (the sign-in screen warns).
+    pub allowed_http_host: Option<String>,
 }
 
 impl LaunchSettings {
@@ -33,6 +37,10 @@ impl LaunchSettings {
                 .filter(|url| !url.is_empty()),
             test_hooks: std::env::var("FIELDBOOK_TEST_HOOKS").is_ok_and(|v| v == "1"),
             log_dir: None,
+            allowed_http_host: std::env::var("FIELDBOOK_ALLOW_HTTP_HOST")
+                .ok()
+                .map(|host| host.trim().to_owned())
+                .filter(|host| !host.is_empty()),
         }
     }
 }
@@ -53,6 +61,9 @@ pub struct AppContext {
     drafts: DraftQueue,
     /// The background updater of an installed build (see `crate::updates`).
     updater: Option<fieldbook_sync::updates::Updater>,
+    /// The data folder's keys and the token; `None` for a store opened
+    /// unencrypted (tests and tools, through [`AppContext::new`]).
+    secrets: Option<Arc<Secrets>>,
 }
 
 impl AppContext {
@@ -60,7 +71,28 @@ impl AppContext {
     /// options (token and server URL in the data dir). No network I/O.
     pub fn new(store: Store, launch: LaunchSettings) -> Result<Self, SyncError> {
         let data_dir = store.data_dir().to_path_buf();
-        Self::with_sync_options(store, launch, SyncOptions::new(&data_dir))
+        let mut options = SyncOptions::new(&data_dir);
+        options.allowed_http_host = launch.allowed_http_host.clone();
+        Self::with_sync_options(store, launch, options)
+    }
+
+    /// The app's way in: the data folder's keys from the OS keyring (or the
+    /// key file in `key_file_dir` where no keyring answers; created on first
+    /// start), the store encrypted with its key (an older unencrypted folder
+    /// is converted first), and the token kept with the keys.
+    pub fn open_encrypted(
+        data_dir: &Path,
+        key_file_dir: &Path,
+        launch: LaunchSettings,
+    ) -> Result<Self, SyncError> {
+        let secrets = Arc::new(Secrets::open(data_dir, key_file_dir)?);
+        let key = DatabaseKey::new(*secrets.database_key()?.as_bytes());
+        let store = Store::open_encrypted(data_dir, &key)?;
+        let mut options = SyncOptions::new(data_dir);
+        options.credentials = Arc::new(KeyringCredentialStore::new(Arc::clone(&secrets), data_dir));
+        let mut ctx = Self::with_sync_options(store, launch, options)?;
+        ctx.secrets = Some(secrets);
+        Ok(ctx)
     }
 
     pub fn with_sync_options(
@@ -82,6 +114,7 @@ impl AppContext {
             launch,
             drafts: DraftQueue::default(),
             updater: None,
+            secrets: None,
         })
     }
 
@@ -117,6 +150,16 @@ impl AppContext {
     pub fn with_updater(mut self, updater: fieldbook_sync::updates::Updater) -> Self {
         self.updater = Some(updater);
         self
+    }
+
+    /// The data folder's keys and token (remote wipe forgets them all).
+    pub fn secrets(&self) -> Option<&Arc<Secrets>> {
+        self.secrets.as_ref()
+    }
+
+    /// Where the keys are kept; `None` when the store is not encrypted.
+    pub fn key_backend(&self) -> Option<KeyBackend> {
+        self.secrets.as_ref().map(|s| s.backend())
     }
 
     pub fn updater(&self) -> Option<&fieldbook_sync::updates::Updater> {

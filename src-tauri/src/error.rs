@@ -50,12 +50,22 @@ pub enum ErrorCode {
     Refused,
     Protocol,
     UpdateRejected,
+    /// Central Ops had this computer wiped (the engine erased it).
+    WipeOrdered,
     // The app.
     InvalidInput,
     Internal,
     /// Installing the update now would put unsent work at risk, or no
     /// update is downloaded; the message says what to do.
     UpdateNotReady,
+    // Encryption at rest (the store) and the keys (fieldbook-secrets).
+    WrongDatabaseKey,
+    EncryptionCheckFailed,
+    KeyringUnavailable,
+    Keyring,
+    KeyMissing,
+    KeyFileCorrupt,
+    KeyFileInsideDataFolder,
 }
 
 impl ErrorCode {
@@ -199,6 +209,7 @@ mod tests {
             ("store", include_str!("../../crates/store/src/error.rs")),
             ("media", include_str!("../../crates/media/src/error.rs")),
             ("sync", include_str!("../../crates/sync/src/error.rs")),
+            ("secrets", include_str!("../../crates/secrets/src/error.rs")),
         ];
         for (library, source) in sources {
             let start = source

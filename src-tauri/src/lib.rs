@@ -5,6 +5,7 @@
 //! over [`context::AppContext`] (tested without Tauri) and a `commands`
 //! submodule of one-line `#[tauri::command]` wrappers.
 
+pub mod app_lock;
 pub mod bindings;
 pub mod certificates;
 pub mod command_list;
@@ -25,7 +26,7 @@ mod mock_answers;
 #[cfg(test)]
 mod test_support;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use sha2::Digest;
 use tauri::{AppHandle, Manager, Runtime, WebviewWindowBuilder};
@@ -41,6 +42,7 @@ const MAIN_WINDOW: &str = "main";
 pub const DATA_DIR_ENV: &str = "FIELDBOOK_DATA_DIR";
 
 pub fn run() {
+    restrict_new_files_to_this_user();
     let context = tauri::generate_context!();
     let explicit_data_dir = std::env::var_os(DATA_DIR_ENV)
         .filter(|v| !v.is_empty())
@@ -125,24 +127,24 @@ fn setup<R: Runtime>(app: &AppHandle<R>) {
     };
     tracing::info!(version = env!("CARGO_PKG_VERSION"), data_dir = %data_dir.display(), "starting");
 
-    let store = match fieldbook_store::Store::open(&data_dir) {
-        Ok(store) => store,
-        Err(e) => {
-            tracing::error!(code = e.code(), error = %e, "cannot open the store");
-            return fail_to_start(app, capitalise(&e.to_string()));
-        }
+    let key_file_dir = match key_file_dir(app, &data_dir) {
+        Ok(dir) => dir,
+        Err(message) => return fail_to_start(app, message),
     };
     let launch = LaunchSettings {
         log_dir,
         ..LaunchSettings::from_env()
     };
-    let ctx = match AppContext::new(store, launch) {
+    let ctx = match AppContext::open_encrypted(&data_dir, &key_file_dir, launch) {
         Ok(ctx) => ctx,
         Err(e) => {
-            tracing::error!(code = e.code(), error = %e, "cannot create the sync engine");
+            tracing::error!(code = e.code(), error = %e, "cannot open the store");
             return fail_to_start(app, capitalise(&e.to_string()));
         }
     };
+    if let Some(backend) = ctx.key_backend() {
+        tracing::info!(?backend, "keys opened");
+    }
     let updater = updates::updater_for(app, &ctx);
     let ctx = match updater.clone() {
         Some(updater) => ctx.with_updater(updater),
@@ -178,6 +180,16 @@ fn setup<R: Runtime>(app: &AppHandle<R>) {
     }
 }
 
+/// Every file and folder Fieldbook creates from here on (database, WAL,
+/// media, logs, window state, token) is for this OS user only, whichever
+/// library creates it: the log appender and the window-state plugin take no
+/// file mode of their own. Existing files are tightened by
+/// [`fieldbook_store::make_private`] at start.
+fn restrict_new_files_to_this_user() {
+    #[cfg(unix)]
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
+}
+
 fn data_dir<R: Runtime>(app: &AppHandle<R>) -> Result<PathBuf, String> {
     let dir = match std::env::var_os(DATA_DIR_ENV).filter(|v| !v.is_empty()) {
         Some(dir) => PathBuf::from(dir),
@@ -186,13 +198,30 @@ fn data_dir<R: Runtime>(app: &AppHandle<R>) -> Result<PathBuf, String> {
             .app_data_dir()
             .map_err(|e| format!("Fieldbook cannot find a folder for its data: {e}"))?,
     };
-    std::fs::create_dir_all(&dir).map_err(|e| {
+    fieldbook_store::make_private(&dir).map_err(|e| {
         format!(
             "Fieldbook cannot create its data folder {}: {e}. Check the disk and its permissions.",
             dir.display()
         )
     })?;
     Ok(dir)
+}
+
+/// Where the keys go when no OS keyring answers: outside the data folder,
+/// so a copy of the folder does not carry them. Beside an explicit data
+/// folder (`<folder>-keys`), else in the app's config folder (`keys/`).
+fn key_file_dir<R: Runtime>(app: &AppHandle<R>, data_dir: &Path) -> Result<PathBuf, String> {
+    if std::env::var_os(DATA_DIR_ENV).is_some_and(|v| !v.is_empty()) {
+        let name = data_dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "fieldbook".to_owned());
+        return Ok(data_dir.with_file_name(format!("{name}-keys")));
+    }
+    app.path()
+        .app_config_dir()
+        .map(|dir| dir.join("keys"))
+        .map_err(|e| format!("Fieldbook cannot find a folder for its keys: {e}"))
 }
 
 fn create_main_window<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {

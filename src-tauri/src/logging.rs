@@ -34,7 +34,9 @@ pub fn init(log_dir: &Path) -> Result<LogGuard, String> {
 pub fn init_with_filter(log_dir: &Path, filter: &str) -> Result<LogGuard, String> {
     let filter =
         EnvFilter::try_new(filter).map_err(|e| format!("bad log filter {filter:?}: {e}"))?;
-    std::fs::create_dir_all(log_dir)
+    // The logs name jobs and places: for this OS user only, also the files
+    // an earlier version left readable.
+    fieldbook_store::make_private(log_dir)
         .map_err(|e| format!("cannot create the log folder {}: {e}", log_dir.display()))?;
     let appender = RollingFileAppender::builder()
         .rotation(Rotation::DAILY)

@@ -19,6 +19,9 @@ pub struct AppInfo {
     pub default_server_url: Option<String>,
     /// Test-only hooks are on (`FIELDBOOK_TEST_HOOKS=1`).
     pub test_hooks: bool,
+    /// Plain http:// is allowed to this host on a private network: the
+    /// sign-in screen warns that its traffic can be read there.
+    pub insecure_http_host: Option<String>,
 }
 
 pub fn app_info(ctx: &AppContext) -> AppInfo {
@@ -30,6 +33,9 @@ pub fn app_info(ctx: &AppContext) -> AppInfo {
             .server_url()
             .or_else(|| ctx.launch().default_server_url.clone()),
         test_hooks: ctx.launch().test_hooks,
+        insecure_http_host: fieldbook_sync::transport::allowed_http_host_warning(
+            ctx.launch().allowed_http_host.as_deref(),
+        ),
     }
 }
 
@@ -101,6 +107,7 @@ mod tests {
             default_server_url: Some("http://127.0.0.1:8787".into()),
             test_hooks: true,
             log_dir: None,
+            allowed_http_host: Some("fieldbook-box.lan".into()),
         });
         let info = app_info(&fx.ctx);
         assert_eq!(
@@ -108,6 +115,10 @@ mod tests {
             Some("http://127.0.0.1:8787")
         );
         assert!(info.test_hooks);
+        assert_eq!(
+            info.insecure_http_host.as_deref(),
+            Some("fieldbook-box.lan")
+        );
         assert_eq!(info.data_dir, fx.dir.path().display().to_string());
         assert_eq!(info.version, env!("CARGO_PKG_VERSION"));
     }

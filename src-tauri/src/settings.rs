@@ -50,6 +50,33 @@ pub async fn storage_usage(ctx: &AppContext) -> CommandResult<StorageUsage> {
     .map_err(|e| CommandError::internal(format!("measuring storage stopped unexpectedly: {e}")))?
 }
 
+/// Where the keys that encrypt this data folder are kept, for Settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct KeyStorage {
+    /// `os_keyring`, `file` (no keyring answered), or `unencrypted` (a
+    /// folder opened without keys: tests and tools only).
+    pub kind: String,
+    /// One sentence for the technician.
+    pub description: String,
+}
+
+pub fn key_storage(ctx: &AppContext) -> KeyStorage {
+    match ctx.key_backend() {
+        Some(backend) => KeyStorage {
+            kind: match backend {
+                fieldbook_secrets::KeyBackend::OsKeyring => "os_keyring",
+                fieldbook_secrets::KeyBackend::File { .. } => "file",
+            }
+            .to_owned(),
+            description: backend.description(),
+        },
+        None => KeyStorage {
+            kind: "unencrypted".to_owned(),
+            description: "This data folder is not encrypted.".to_owned(),
+        },
+    }
+}
+
 /// The support bundle as written.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 pub struct DiagnosticsSaved {
@@ -129,6 +156,11 @@ pub mod commands {
     #[tauri::command]
     pub async fn storage_usage(ctx: State<'_, AppContext>) -> CommandResult<StorageUsage> {
         super::storage_usage(&ctx).await
+    }
+
+    #[tauri::command]
+    pub async fn key_storage(ctx: State<'_, AppContext>) -> CommandResult<KeyStorage> {
+        Ok(super::key_storage(&ctx))
     }
 
     #[tauri::command]

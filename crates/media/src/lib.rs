@@ -99,7 +99,7 @@ impl MediaStore {
             root,
         };
         for dir in [&store.root, &store.tmp_dir, &store.thumbs_dir] {
-            fs::create_dir_all(dir).map_err(|e| MediaError::io("create directory", dir, e))?;
+            create_private_dir(dir)?;
         }
         store.remove_stale_temp_files()?;
         Ok(store)
@@ -466,8 +466,23 @@ fn create_dir_durably(dir: &Path, parent: &Path) -> Result<(), MediaError> {
     if dir.is_dir() {
         return Ok(());
     }
-    fs::create_dir_all(dir).map_err(|e| MediaError::io("create directory", dir, e))?;
+    create_private_dir(dir)?;
     sync_dir(parent)
+}
+
+/// Media folders are for the OS user running Fieldbook only (0700); the
+/// files in them are temp files (created 0600) renamed into place.
+fn create_private_dir(dir: &Path) -> Result<(), MediaError> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder
+        .create(dir)
+        .map_err(|e| MediaError::io("create directory", dir, e))
 }
 
 /// Makes a rename in `dir` durable.

@@ -38,6 +38,9 @@ pub enum ErrorCode {
     /// The pull cursor is not one this server hands out (above
     /// `MAX_PULL_CURSOR`): pull again from 0.
     InvalidCursor,
+    /// Central Ops ordered this device wiped: the order is in `wipe`; the
+    /// device erases its data and confirms (see [`crate::wipe`]).
+    WipeOrdered,
 }
 
 impl ErrorCode {
@@ -56,6 +59,7 @@ impl ErrorCode {
             ErrorCode::Timeout => "timeout",
             ErrorCode::Internal => "internal",
             ErrorCode::InvalidCursor => "invalid_cursor",
+            ErrorCode::WipeOrdered => "wipe_ordered",
         }
     }
 }
@@ -75,6 +79,9 @@ pub struct ErrorBody {
     /// Seconds to wait before retrying, when `code` is `too_many_attempts`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after_secs: Option<u64>,
+    /// The wipe order, when `code` is `wipe_ordered`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wipe: Option<crate::wipe::WipeOrder>,
 }
 
 impl ErrorBody {
@@ -85,6 +92,7 @@ impl ErrorBody {
             message: message.into(),
             fields: Vec::new(),
             retry_after_secs: None,
+            wipe: None,
         }
     }
 }
@@ -106,6 +114,7 @@ mod tests {
         ErrorCode::Timeout,
         ErrorCode::Internal,
         ErrorCode::InvalidCursor,
+        ErrorCode::WipeOrdered,
     ];
 
     #[test]

@@ -16,6 +16,7 @@ pub mod ops;
 pub mod pull;
 pub mod push;
 pub mod updates;
+pub mod wipe;
 
 pub use admin::*;
 pub use auth::*;
@@ -25,6 +26,7 @@ pub use ops::*;
 pub use pull::*;
 pub use push::*;
 pub use updates::*;
+pub use wipe::*;
 
 /// Version segment of every route: `/api/v1/...`. A breaking change to any
 /// type in this crate gets a new version and a new prefix.

@@ -619,6 +619,15 @@ pub struct DeviceInfo {
     pub last_device_seq: u64,
     /// When ops revoked it, if they did.
     pub revoked_at: Option<DateTime<Utc>>,
+    /// The wipe ops ordered, if they did (see [`crate::wipe`]).
+    #[serde(default)]
+    pub wipe_kind: Option<crate::wipe::WipeKind>,
+    /// When ops ordered the wipe.
+    #[serde(default)]
+    pub wipe_ordered_at: Option<DateTime<Utc>>,
+    /// When the device confirmed it erased itself.
+    #[serde(default)]
+    pub wipe_confirmed_at: Option<DateTime<Utc>>,
 }
 
 /// A login session (console or bearer token), never the token itself.

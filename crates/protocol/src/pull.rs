@@ -201,6 +201,10 @@ pub struct PullPage {
     /// from older servers (keep everything).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention_days: Option<u32>,
+    /// Central Ops retired this device: send everything still unsent, then
+    /// erase and confirm (see [`crate::wipe`]). Absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wipe: Option<crate::wipe::WipeOrder>,
 }
 
 impl PullPage {

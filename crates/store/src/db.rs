@@ -11,6 +11,7 @@ use fs4::fs_std::FileExt;
 use rusqlite::types::Type;
 use rusqlite::{Connection, Row};
 use uuid::Uuid;
+use zeroize::Zeroizing;
 
 use crate::error::{Result, StoreError};
 
@@ -27,10 +28,9 @@ pub(crate) struct DataDirLock {
 }
 
 pub(crate) fn lock_data_dir(dir: &Path) -> Result<DataDirLock> {
-    fs::create_dir_all(dir)
-        .map_err(|e| StoreError::io(format!("cannot create {}", dir.display()), e))?;
+    create_private_dir(dir)?;
     let path = dir.join(LOCK_FILE);
-    let file = OpenOptions::new()
+    let file = private_file_options()
         .create(true)
         .truncate(false)
         .write(true)
@@ -56,12 +56,197 @@ pub(crate) fn lock_data_dir(dir: &Path) -> Result<DataDirLock> {
     }
 }
 
+// ---- for the signed-in OS user only -----------------------------------------
+
+/// Mode of every folder in the data folder: owner only.
+pub const PRIVATE_DIR_MODE: u32 = 0o700;
+/// Mode of every file in the data folder: owner read/write only.
+pub const PRIVATE_FILE_MODE: u32 = 0o600;
+
+/// Creates `dir` (and missing parents) readable by its owner only. Parents
+/// that already exist keep their mode; the data folder itself is made
+/// private by [`make_private`].
+pub(crate) fn create_private_dir(dir: &Path) -> Result<()> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(PRIVATE_DIR_MODE);
+    }
+    builder
+        .create(dir)
+        .map_err(|e| StoreError::io(format!("cannot create {}", dir.display()), e))
+}
+
+/// Open options that create a file only its owner can read.
+pub(crate) fn private_file_options() -> OpenOptions {
+    #[allow(unused_mut)]
+    let mut options = OpenOptions::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(PRIVATE_FILE_MODE);
+    }
+    options
+}
+
+/// Makes `dir` and everything in it private to the OS user running
+/// Fieldbook: folders 0700, files 0600. Folders written by earlier versions
+/// (0755 folders, 0644 database) are tightened this way at every start.
+/// Symbolic links are neither followed nor changed: a link planted in the
+/// folder must not make Fieldbook chmod a file elsewhere. On other systems
+/// than Unix the user's profile folder's ACLs already apply; nothing to do.
+pub fn make_private(dir: &Path) -> Result<()> {
+    create_private_dir(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let chmod = |path: &Path, mode: u32| {
+            fs::set_permissions(path, fs::Permissions::from_mode(mode))
+                .map_err(|e| StoreError::io(format!("cannot restrict {}", path.display()), e))
+        };
+        let mut folders = vec![dir.to_path_buf()];
+        while let Some(folder) = folders.pop() {
+            chmod(&folder, PRIVATE_DIR_MODE)?;
+            let entries = fs::read_dir(&folder)
+                .map_err(|e| StoreError::io(format!("cannot list {}", folder.display()), e))?;
+            for entry in entries {
+                let entry = entry
+                    .map_err(|e| StoreError::io(format!("cannot list {}", folder.display()), e))?;
+                let kind = entry.file_type().map_err(|e| {
+                    StoreError::io(format!("cannot inspect {}", entry.path().display()), e)
+                })?;
+                if kind.is_dir() {
+                    folders.push(entry.path());
+                } else if kind.is_file() {
+                    let path = entry.path();
+                    let mode = entry
+                        .metadata()
+                        .map_err(|e| {
+                            StoreError::io(format!("cannot inspect {}", path.display()), e)
+                        })?
+                        .permissions()
+                        .mode();
+                    if mode & 0o077 != 0 {
+                        chmod(&path, mode & 0o700 | PRIVATE_FILE_MODE)?;
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Creates the SQLite file (empty: a valid new database) before SQLite
+/// does, so it is born 0600; SQLite gives its `-wal` and `-shm` files the
+/// mode of the database file.
+pub(crate) fn create_private_database_file(path: &Path) -> Result<()> {
+    match private_file_options()
+        .write(true)
+        .create_new(true)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::io(
+            format!("cannot create {}", path.display()),
+            e,
+        )),
+    }
+}
+
+/// Removes a file; one that is already gone is fine.
+pub(crate) fn remove_if_exists(path: &Path) -> Result<()> {
+    match fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(StoreError::io(
+            format!("cannot erase {}", path.display()),
+            e,
+        )),
+    }
+}
+
 /// How long a held directory lock is waited for before the open is refused.
 const LOCK_WAIT: Duration = Duration::from_millis(1500);
 const LOCK_RETRY: Duration = Duration::from_millis(25);
 
-pub(crate) fn open_connection(path: &Path) -> Result<Connection> {
+/// The random 256-bit key a data folder's database is encrypted with
+/// (SQLCipher). Kept by fieldbook-secrets; wiped from memory when dropped.
+#[derive(Clone)]
+pub struct DatabaseKey(Zeroizing<[u8; 32]>);
+
+impl DatabaseKey {
+    pub fn new(bytes: [u8; 32]) -> Self {
+        DatabaseKey(Zeroizing::new(bytes))
+    }
+
+    /// SQLCipher's raw-key form (`x'…'`): used as the key as is, without the
+    /// passphrase derivation that would cost a second at every start.
+    pub(crate) fn raw_key(&self) -> Zeroizing<String> {
+        use std::fmt::Write;
+        let mut raw = Zeroizing::new(String::with_capacity(68));
+        raw.push_str("x'");
+        for byte in self.0.iter() {
+            let _ = write!(raw, "{byte:02x}");
+        }
+        raw.push('\'');
+        raw
+    }
+}
+
+impl std::fmt::Debug for DatabaseKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DatabaseKey(…)")
+    }
+}
+
+/// The first 16 bytes of every unencrypted SQLite file. An encrypted file
+/// starts with its random salt instead.
+const PLAINTEXT_HEADER: &[u8; 16] = b"SQLite format 3\0";
+
+/// Whether `path` is an unencrypted SQLite database (a missing or empty
+/// file is not: it becomes whatever the first open makes it).
+pub(crate) fn is_plaintext_database(path: &Path) -> Result<bool> {
+    use std::io::Read;
+    let mut file = match File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(StoreError::io(format!("cannot open {}", path.display()), e)),
+    };
+    let mut header = [0u8; 16];
+    match file.read_exact(&mut header) {
+        Ok(()) => Ok(&header == PLAINTEXT_HEADER),
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(false),
+        Err(e) => Err(StoreError::io(format!("cannot read {}", path.display()), e)),
+    }
+}
+
+/// Opens `path` with `key` (SQLCipher) or unencrypted (`None`), and reads
+/// the schema once: a wrong or missing key fails right here, before any
+/// pragma or migration could write to the file.
+pub(crate) fn open_keyed(path: &Path, key: Option<&DatabaseKey>) -> Result<Connection> {
     let conn = Connection::open(path)?;
+    // The key before anything else: SQLCipher reads nothing until it has it.
+    if let Some(key) = key {
+        conn.pragma_update(None, "key", &*key.raw_key())?;
+    }
+    match conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| {
+        r.get::<_, i64>(0)
+    }) {
+        Ok(_) => Ok(conn),
+        Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::NotADatabase) => {
+            Err(StoreError::WrongKey {
+                path: path.to_path_buf(),
+            })
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub(crate) fn open_connection(path: &Path, key: Option<&DatabaseKey>) -> Result<Connection> {
+    let conn = open_keyed(path, key)?;
     let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(StoreError::io(

@@ -65,6 +65,15 @@ pub enum StoreError {
         source: std::io::Error,
     },
 
+    #[error(
+        "the local database {} cannot be opened with this computer's key (the key is wrong or missing, e.g. the keyring was reset); nothing was changed: restore the keyring, or move the data folder away and sign in again to download your jobs",
+        path.display()
+    )]
+    WrongKey { path: PathBuf },
+
+    #[error("the encrypted copy of the local database does not match the original ({0}); the original is kept as it was: free some disk space and start Fieldbook again, or contact support")]
+    EncryptionCheckFailed(String),
+
     #[error("the local database failed: {0}")]
     Database(rusqlite::Error),
 
@@ -99,6 +108,8 @@ impl StoreError {
             StoreError::DiskFull => "disk_full",
             StoreError::Database(_) | StoreError::MigrationFailed { .. } => "database",
             StoreError::Corrupt(_) => "corrupt",
+            StoreError::WrongKey { .. } => "wrong_database_key",
+            StoreError::EncryptionCheckFailed(_) => "encryption_check_failed",
         }
     }
 

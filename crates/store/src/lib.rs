@@ -8,7 +8,7 @@
 
 // The layers, bottom up (a module uses only the layers below it; the test
 // `layers` in tests/layers.rs checks every `use crate::` line):
-// - base: `db`, `error`, `migrations`, `search`;
+// - base: `db`, `encryption`, `error`, `migrations`, `search`;
 // - `rows`: per-table reads and writes, each module on its own table group;
 // - `local_state`: rules over several tables that actions and apply share
 //   (rebase, jobs that left the scope);
@@ -19,6 +19,7 @@
 mod actions;
 mod apply;
 mod db;
+mod encryption;
 mod error;
 mod local_state;
 mod migrations;
@@ -40,6 +41,8 @@ pub use apply::{
     ApplyOutcome, RecordKind, ResyncOutcome, ServerBatch, ServerMedia, ServerReport, Tombstone,
     TombstoneReason, Versioned,
 };
+pub use db::DatabaseKey;
+pub use db::{make_private, PRIVATE_DIR_MODE, PRIVATE_FILE_MODE};
 pub use error::{Result, StoreError};
 pub use migrations::schema_version;
 pub use reads::{
@@ -65,6 +68,9 @@ pub struct Store {
     /// Built on the first text search; dropped whenever a sync page was
     /// applied (the only writer of search text).
     search_index: RefCell<Option<search::SearchIndex>>,
+    /// The key the database was opened with (`None`: unencrypted); the
+    /// empty database a remote wipe leaves behind gets the same.
+    key: Option<DatabaseKey>,
     _lock: db::DataDirLock,
 }
 
@@ -78,13 +84,35 @@ impl fmt::Debug for Store {
 }
 
 impl Store {
-    /// Opens (creating if needed) the store in `data_dir`: takes the directory
-    /// lock, opens `fieldbook.sqlite3` in WAL mode, migrates it and opens the
-    /// media files under `media/`.
+    /// Opens (creating if needed) the store in `data_dir` unencrypted: takes
+    /// the directory lock, opens `fieldbook.sqlite3` in WAL mode, migrates it
+    /// and opens the media files under `media/`. The app uses
+    /// [`Store::open_encrypted`]; tests and tools that read the file with
+    /// plain SQLite use this.
     pub fn open(data_dir: impl AsRef<Path>) -> Result<Store> {
-        let data_dir = data_dir.as_ref().to_path_buf();
+        Self::open_with(data_dir.as_ref(), None)
+    }
+
+    /// [`Store::open`] with the database encrypted by `key` (SQLCipher). An
+    /// unencrypted database left by an older version is converted first
+    /// (crash-safe and resumable, see the `encryption` module). A wrong key
+    /// fails with [`StoreError::WrongKey`] and changes nothing on disk.
+    pub fn open_encrypted(data_dir: impl AsRef<Path>, key: &DatabaseKey) -> Result<Store> {
+        Self::open_with(data_dir.as_ref(), Some(key))
+    }
+
+    fn open_with(data_dir: &Path, key: Option<&DatabaseKey>) -> Result<Store> {
+        let data_dir = data_dir.to_path_buf();
         let lock = db::lock_data_dir(&data_dir)?;
-        let mut conn = db::open_connection(&data_dir.join(db::DATABASE_FILE))?;
+        let database = data_dir.join(db::DATABASE_FILE);
+        if let Some(key) = key {
+            // First, before anything creates the database file: a conversion
+            // a crash interrupted is finished or undone from what is on disk.
+            encryption::encrypt_in_place(&database, key)?;
+        }
+        db::make_private(&data_dir)?;
+        db::create_private_database_file(&database)?;
+        let mut conn = db::open_connection(&database, key)?;
         migrations::migrate(&mut conn)?;
         let device_id = rows::session::ensure_device_id(&conn)?;
         let media = MediaStore::open(data_dir.join(db::MEDIA_DIR))?;
@@ -94,6 +122,7 @@ impl Store {
             device_id,
             data_dir,
             search_index: RefCell::new(None),
+            key: key.cloned(),
             _lock: lock,
         })
     }
@@ -110,6 +139,46 @@ impl Store {
     /// Path of the SQLite file (for diagnostics and tests).
     pub fn database_path(&self) -> PathBuf {
         self.data_dir.join(db::DATABASE_FILE)
+    }
+
+    /// Erases everything this store holds (remote wipe): the database with
+    /// its WAL and SHM, and every media file and thumbnail. Then starts an
+    /// empty database with a new device id in the same folder, so the app
+    /// keeps running and opens on the sign-in screen. The folder lock is
+    /// held throughout: no other Fieldbook can open the folder halfway.
+    ///
+    /// Deleting files does not overwrite their blocks on an SSD; what makes
+    /// the leftovers unreadable is the encryption at rest whose keys the
+    /// wipe deletes with the token (see docs/security.md).
+    pub fn erase_all_data(&mut self) -> Result<()> {
+        // Closed first: SQLite must not write the WAL back after the delete.
+        let old = std::mem::replace(&mut self.conn, Connection::open_in_memory()?);
+        old.close().map_err(|(_, e)| e)?;
+        self.search_index.replace(None);
+        let database = self.database_path();
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let mut path = database.clone().into_os_string();
+            path.push(suffix);
+            db::remove_if_exists(std::path::Path::new(&path))?;
+        }
+        let media_dir = self.data_dir.join(db::MEDIA_DIR);
+        match std::fs::remove_dir_all(&media_dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(StoreError::io(
+                    format!("cannot erase {}", media_dir.display()),
+                    e,
+                ))
+            }
+        }
+        db::create_private_database_file(&database)?;
+        let mut conn = db::open_connection(&database, self.key.as_ref())?;
+        migrations::migrate(&mut conn)?;
+        self.device_id = rows::session::ensure_device_id(&conn)?;
+        self.conn = conn;
+        self.media = MediaStore::open(media_dir)?;
+        Ok(())
     }
 
     /// The content-addressed media files (blob and thumbnail paths).

@@ -52,6 +52,11 @@ impl SyncSide<'_> {
         self.store.sign_out()
     }
 
+    /// See [`Store::erase_all_data`] (remote wipe).
+    pub fn erase_all_data(&mut self) -> Result<()> {
+        self.store.erase_all_data()
+    }
+
     // ---- push ------------------------------------------------------------------
 
     pub fn outbox_counts(&self) -> Result<OutboxCounts> {

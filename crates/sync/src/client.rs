@@ -31,9 +31,14 @@ pub struct DeviceReport {
     pub pending_changes: u64,
 }
 
-/// Builds the shared reqwest client (rustls).
+/// Builds the shared reqwest client (rustls): the built-in web roots plus
+/// the operating system's certificate store (see [`crate::transport`]).
 pub fn http_client(timeout: Duration) -> Result<reqwest::Client, SyncError> {
-    reqwest::Client::builder()
+    let mut builder = reqwest::Client::builder();
+    for root in crate::transport::os_root_certificates() {
+        builder = builder.add_root_certificate(root.clone());
+    }
+    builder
         .connect_timeout(timeout.min(Duration::from_secs(10)))
         // Per-request deadline for the JSON routes; blob uploads set their own.
         .timeout(timeout)
@@ -72,6 +77,13 @@ pub async fn error_from_response(response: Response) -> SyncError {
         .as_ref()
         .map(|b| b.message.clone())
         .unwrap_or_else(|| text.chars().take(200).collect());
+    if let Some(order) = body
+        .as_ref()
+        .filter(|b| b.code == ErrorCode::WipeOrdered)
+        .and_then(|b| b.wipe.clone())
+    {
+        return SyncError::WipeOrdered(order);
+    }
     if status.is_server_error() {
         return SyncError::Server {
             status: status.as_u16(),
@@ -105,8 +117,45 @@ pub async fn error_from_response(response: Response) -> SyncError {
     }
 }
 
+/// Whether a request failed because the connection it went out on was closed
+/// before any answer came back: typically a pooled keep-alive connection the
+/// server (restarted, or timing out idle connections) closed just as we
+/// reused it. Nothing was answered, so nothing was decided for this request.
+fn closed_before_answer(e: &reqwest::Error) -> bool {
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        if let Some(hyper_error) = cause.downcast_ref::<hyper::Error>() {
+            if hyper_error.is_incomplete_message() {
+                return true;
+            }
+        }
+        source = cause.source();
+    }
+    false
+}
+
+/// Sends a request, and sends it once more on a fresh connection when the
+/// first went out on a connection that was closed before any answer. Every
+/// request this client makes may be sent twice: reads do not change
+/// anything, and a push is idempotent by mutation id (the server answers a
+/// repeated mutation with its first result).
+async fn send(request: RequestBuilder) -> Result<Response, SyncError> {
+    let again = request.try_clone();
+    match request.send().await {
+        Ok(response) => Ok(response),
+        Err(e) if closed_before_answer(&e) => match again {
+            Some(again) => {
+                tracing::debug!(error = %e, "connection closed before an answer; sending once more");
+                again.send().await.map_err(transport_error)
+            }
+            None => Err(transport_error(e)),
+        },
+        Err(e) => Err(transport_error(e)),
+    }
+}
+
 async fn send_json<T: DeserializeOwned>(request: RequestBuilder) -> Result<T, SyncError> {
-    let response = request.send().await.map_err(transport_error)?;
+    let response = send(request).await?;
     if !response.status().is_success() {
         return Err(error_from_response(response).await);
     }
@@ -177,13 +226,7 @@ impl ApiClient {
 
     /// `POST /auth/logout`: revokes the token on the server.
     pub async fn logout(&self, token: &str) -> Result<(), SyncError> {
-        let response = self
-            .http
-            .post(self.url("/auth/logout"))
-            .bearer_auth(token)
-            .send()
-            .await
-            .map_err(transport_error)?;
+        let response = send(self.http.post(self.url("/auth/logout")).bearer_auth(token)).await?;
         if response.status().is_success() {
             Ok(())
         } else {
@@ -225,14 +268,13 @@ impl ApiClient {
         from: chrono::NaiveDate,
         days: u32,
     ) -> Result<Option<PullPage>, SyncError> {
-        let response = self
-            .http
-            .get(self.url("/sync/near-window"))
-            .query(&[("from", from.to_string()), ("days", days.to_string())])
-            .bearer_auth(token)
-            .send()
-            .await
-            .map_err(transport_error)?;
+        let response = send(
+            self.http
+                .get(self.url("/sync/near-window"))
+                .query(&[("from", from.to_string()), ("days", days.to_string())])
+                .bearer_auth(token),
+        )
+        .await?;
         if response.status() == StatusCode::NOT_FOUND {
             return Ok(None);
         }
@@ -287,5 +329,74 @@ impl ApiClient {
             )));
         }
         Ok(response)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    /// Reads one HTTP request head (the health probe has no body).
+    async fn read_request(stream: &mut tokio::net::TcpStream) {
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = stream.read(&mut buf).await.unwrap();
+            assert!(n > 0, "client closed before sending its request");
+            seen.extend_from_slice(&buf[..n]);
+        }
+    }
+
+    /// A server that takes the first request and closes the connection
+    /// without answering (what a restarting server does to a pooled
+    /// keep-alive connection), then answers the next connection properly.
+    async fn server_that_drops_the_first_request() -> (String, tokio::task::JoinHandle<usize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let task = tokio::spawn(async move {
+            let (mut first, _) = listener.accept().await.unwrap();
+            read_request(&mut first).await;
+            drop(first);
+            let (mut second, _) = listener.accept().await.unwrap();
+            read_request(&mut second).await;
+            let body = serde_json::to_string(&Health {
+                status: "ok".into(),
+                api_version: "v1".into(),
+                server_version: "test".into(),
+            })
+            .unwrap();
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            second.write_all(answer.as_bytes()).await.unwrap();
+            second.shutdown().await.unwrap();
+            2
+        });
+        (base, task)
+    }
+
+    #[tokio::test]
+    async fn a_request_dropped_without_an_answer_is_sent_once_more() {
+        let (base, server) = server_that_drops_the_first_request().await;
+        let client = ApiClient::new(http_client(Duration::from_secs(5)).unwrap(), base);
+        let health = client
+            .health()
+            .await
+            .expect("answered on the second connection");
+        assert_eq!(health.status, "ok");
+        assert_eq!(server.await.unwrap(), 2, "exactly two connections");
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_not_retried_and_reads_as_offline() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        drop(listener);
+        let client = ApiClient::new(http_client(Duration::from_secs(5)).unwrap(), base);
+        let error = client.health().await.unwrap_err();
+        assert!(matches!(error, SyncError::Offline { .. }), "{error:?}");
     }
 }

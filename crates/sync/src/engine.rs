@@ -15,6 +15,7 @@ use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
 use uuid::Uuid;
 
+use crate::app_lock::AppLock;
 use crate::blobs::{BlobProgress, BlobUploader};
 use crate::client::{http_client, ApiClient, DeviceReport};
 use crate::credentials::{CredentialStore, FileCredentialStore};
@@ -27,6 +28,7 @@ use crate::settings::{normalise_server_url, Settings, SettingsFile};
 use crate::status::{
     ConnectionState, SyncErrorInfo, SyncPhase, SyncProgress, SyncStatus, SyncSummary,
 };
+use crate::wipe::{erase_everything, send_confirmation, WipeRecord, WipeRecordFile};
 use crate::{lock_store, with_store, SharedStore};
 
 /// How the engine behaves; [`SyncOptions::new`] gives the defaults.
@@ -45,6 +47,9 @@ pub struct SyncOptions {
     /// A sync also runs this long after the last one, to pick up what ops
     /// changed even when the technician changes nothing.
     pub poll_interval: Duration,
+    /// The one host plain `http://` may go to besides loopback (a server
+    /// on a private network; see [`crate::transport`]).
+    pub allowed_http_host: Option<String>,
 }
 
 impl SyncOptions {
@@ -59,6 +64,7 @@ impl SyncOptions {
             max_backoff: Duration::from_secs(180),
             http_timeout: Duration::from_secs(30),
             poll_interval: Duration::from_secs(300),
+            allowed_http_host: None,
         }
     }
 }
@@ -124,6 +130,10 @@ struct Inner {
     blob_yield: Arc<AtomicBool>,
     /// Kept across syncs (per server) with its settings and yield flag.
     uploader: Mutex<Option<(String, BlobUploader)>>,
+    /// The record of a remote wipe, kept until the next sign-in.
+    wipe_file: WipeRecordFile,
+    /// The idle lock; its verifier is set at sign-in.
+    app_lock: Arc<AppLock>,
 }
 
 /// The sync engine of one data dir. Cheap to clone (an `Arc` inside);
@@ -151,6 +161,9 @@ impl SyncEngine {
     pub fn new(store: SharedStore, options: SyncOptions) -> Result<SyncEngine, SyncError> {
         let settings_file = SettingsFile::new(&options.data_dir);
         let settings = settings_file.load()?;
+        let wipe_file = WipeRecordFile::new(&options.data_dir);
+        let wipe = wipe_file.load()?;
+        let app_lock = Arc::new(AppLock::open(&options.data_dir)?);
         let token = options.credentials.load()?;
         let http = http_client(options.http_timeout)?;
         let (status, _) = watch::channel(SyncStatus::default());
@@ -169,8 +182,25 @@ impl SyncEngine {
                 loop_started: AtomicBool::new(false),
                 blob_yield: Arc::new(AtomicBool::new(false)),
                 uploader: Mutex::new(None),
+                wipe_file,
+                app_lock,
             }),
         };
+        if let Some(mut record) = wipe {
+            if !record.erased {
+                // The power went out halfway through a wipe: finish it.
+                tracing::warn!("finishing a remote wipe that was interrupted");
+                engine.erase_everything()?;
+                *lock(&engine.inner.token) = None;
+                record.erased = true;
+                record.wiped_at = Some(Utc::now());
+                engine.inner.wipe_file.save(&record)?;
+            }
+            engine
+                .inner
+                .status
+                .send_modify(|s| s.wiped = Some(record.notice()));
+        }
         engine.refresh_counts()?;
         Ok(engine)
     }
@@ -190,7 +220,9 @@ impl SyncEngine {
         username: &str,
         password: &str,
     ) -> Result<Session, SyncError> {
-        let url = normalise_server_url(server_url)?;
+        let url = self.checked_server_url(server_url)?;
+        // A wipe not yet confirmed: this is the next contact.
+        self.confirm_pending_wipe().await;
         let client = ApiClient::new(self.inner.http.clone(), url.clone());
         let login = client.login(username.trim(), password).await?;
         let team_ids: Vec<Uuid> = login.teams.iter().map(|t| t.id).collect();
@@ -207,6 +239,12 @@ impl SyncEngine {
             }
         };
         self.inner.options.credentials.save(&login.token)?;
+        // The password that just worked unlocks the idle lock offline.
+        let app_lock = Arc::clone(&self.inner.app_lock);
+        let password = password.to_owned();
+        tokio::task::spawn_blocking(move || app_lock.remember_password(&password))
+            .await
+            .map_err(|e| SyncError::Protocol(format!("hashing the password stopped: {e}")))??;
         {
             let mut settings = lock(&self.inner.settings);
             let mut updated = settings.clone();
@@ -215,9 +253,14 @@ impl SyncEngine {
             *settings = updated;
         }
         *lock(&self.inner.token) = Some(login.token);
+        // Someone signed in again after a wipe: its message has been seen.
+        if self.status().wiped.is_some() {
+            self.inner.wipe_file.remove()?;
+        }
         self.inner.status.send_modify(|s| {
             s.signed_in = true;
             s.needs_sign_in = false;
+            s.wiped = None;
             if s.last_error
                 .as_ref()
                 .is_some_and(|e| e.code == "unauthorized")
@@ -255,6 +298,7 @@ impl SyncEngine {
             let _ = tokio::time::timeout(Duration::from_secs(5), client.logout(&token)).await;
         }
         self.inner.options.credentials.clear()?;
+        self.inner.app_lock.forget()?;
         with_store(&self.inner.store, |s| s.sign_out())?;
         self.inner.status.send_modify(|s| {
             s.signed_in = false;
@@ -263,6 +307,21 @@ impl SyncEngine {
             s.next_attempt_at = None;
         });
         Ok(())
+    }
+
+    /// A typed server address, normalised and checked against the
+    /// transport rules (no plain http:// off this computer).
+    fn checked_server_url(&self, server_url: &str) -> Result<String, SyncError> {
+        let url = normalise_server_url(server_url)?;
+        let parsed = reqwest::Url::parse(&url).map_err(|e| SyncError::InvalidServerUrl {
+            url: url.clone(),
+            reason: e.to_string(),
+        })?;
+        crate::transport::check_transport(
+            &parsed,
+            self.inner.options.allowed_http_host.as_deref(),
+        )?;
+        Ok(url)
     }
 
     /// The server this device syncs with, once someone signed in.
@@ -377,7 +436,9 @@ impl SyncEngine {
 
     /// Server, token and user of the current session.
     fn connection(&self) -> Result<(ApiClient, String, Uuid), SyncError> {
-        let url = self.server_url().ok_or(SyncError::NotSignedIn)?;
+        let saved = self.server_url().ok_or(SyncError::NotSignedIn)?;
+        // Saved by an earlier version, or before the setting changed.
+        let url = self.checked_server_url(&saved)?;
         let (session, device) = {
             let mut lock = lock_store(&self.inner.store);
             let store = lock.side();
@@ -403,6 +464,10 @@ impl SyncEngine {
     async fn cycle(&self) -> Result<(SyncSummary, Option<SyncErrorInfo>), SyncError> {
         let (client, token, user_id) = self.connection()?;
         let result = self.cycle_with(&client, &token, user_id).await;
+        if let Err(SyncError::WipeOrdered(order)) = result {
+            self.carry_out_wipe(order, client.base()).await?;
+            return Ok((SyncSummary::default(), None));
+        }
         if let Err(SyncError::Unauthorized) = result {
             // The token is dead: forget it so a restart also asks for the
             // password (unless a sign-in replaced it meanwhile). The outbox
@@ -532,11 +597,113 @@ impl SyncEngine {
             .await?;
         summary.uploaded_blobs = uploaded.uploaded_blobs;
         summary.uploaded_bytes = uploaded.uploaded_bytes;
+        if let Some(order) = pulled.wipe {
+            // Retired: wipe once everything this device holds reached the
+            // server (reports, changes and files); until then keep sending.
+            let (counts, blobs) = {
+                let mut lock = lock_store(&self.inner.store);
+                let store = lock.side();
+                (
+                    store.outbox_counts()?,
+                    store.blobs_pending_upload(usize::MAX)?.len(),
+                )
+            };
+            if counts.pending == 0 && blobs == 0 {
+                return Err(SyncError::WipeOrdered(order));
+            }
+            tracing::info!(
+                pending = counts.pending,
+                files = blobs,
+                "retired by Central Ops; wiping once everything is sent"
+            );
+        }
         let warning = uploaded.failed.first().map(|f| SyncErrorInfo {
             code: f.code.clone(),
             message: f.message.clone(),
         });
         Ok((summary, warning))
+    }
+
+    /// Erases this device as ordered, then confirms to `server_url` (or at
+    /// the next contact when that fails). See [`crate::wipe`].
+    async fn carry_out_wipe(
+        &self,
+        order: fieldbook_protocol::WipeOrder,
+        server_url: &str,
+    ) -> Result<(), SyncError> {
+        tracing::warn!(
+            kind = order.kind.as_str(),
+            "Central Ops ordered this device wiped; erasing"
+        );
+        let device_id = lock_store(&self.inner.store).side().device_id();
+        let mut record = WipeRecord::new(&order, device_id, server_url);
+        self.inner.wipe_file.save(&record)?;
+        *lock(&self.inner.token) = None;
+        lock(&self.inner.uploader).take();
+        self.erase_everything()?;
+        record.erased = true;
+        record.wiped_at = Some(Utc::now());
+        self.inner.wipe_file.save(&record)?;
+        self.inner.status.send_modify(|s| {
+            s.wiped = Some(record.notice());
+            s.signed_in = false;
+            s.needs_sign_in = false;
+        });
+        self.confirm_pending_wipe().await;
+        Ok(())
+    }
+
+    /// [`erase_everything`] of this engine's store, token and lock.
+    fn erase_everything(&self) -> Result<(), SyncError> {
+        erase_everything(
+            &self.inner.store,
+            self.inner.options.credentials.as_ref(),
+            &self.inner.app_lock,
+        )
+    }
+
+    /// The idle lock of this data dir.
+    pub fn app_lock(&self) -> &Arc<AppLock> {
+        &self.inner.app_lock
+    }
+
+    /// Tells the server a wipe happened, if it was not told yet. Best
+    /// effort: offline, it is tried again at the next start or sign-in.
+    async fn confirm_pending_wipe(&self) {
+        let Ok(Some(mut record)) = self.inner.wipe_file.load() else {
+            return;
+        };
+        if !record.erased || record.confirmation.is_none() {
+            return;
+        }
+        let sent = tokio::time::timeout(
+            Duration::from_secs(10),
+            send_confirmation(&self.inner.http, &record),
+        )
+        .await;
+        match sent {
+            Ok(Ok(accepted)) => {
+                if accepted {
+                    record.confirmed_at = Some(Utc::now());
+                    tracing::info!("the server recorded the wipe");
+                } else {
+                    tracing::warn!(
+                        "the server refused the wipe confirmation; not sending it again"
+                    );
+                }
+                record.confirmation = None;
+                if let Err(err) = self.inner.wipe_file.save(&record) {
+                    tracing::warn!(%err, "could not note the wipe confirmation");
+                }
+                self.inner
+                    .status
+                    .send_modify(|s| s.wiped = Some(record.notice()));
+            }
+            Ok(Err(err)) => {
+                tracing::info!(%err, "wipe confirmation not sent; trying at the next contact")
+            }
+            Err(_) => tracing::info!("wipe confirmation timed out; trying at the next contact"),
+        }
     }
 
     /// The blob uploader for this server with the current token.
@@ -621,6 +788,7 @@ impl SyncEngine {
     }
 
     async fn run_loop(self) {
+        self.confirm_pending_wipe().await;
         let options = &self.inner.options;
         let mut backoff = Backoff::new(options.max_backoff);
         // Sync on start.

@@ -70,10 +70,19 @@ pub enum SyncError {
     #[error(transparent)]
     Store(#[from] StoreError),
 
+    /// The keyring or key file holding the token failed.
+    #[error(transparent)]
+    Secrets(#[from] fieldbook_secrets::SecretsError),
+
     /// A downloaded app update failed verification (signature, version or
     /// size); it was deleted and is never installed.
     #[error("the downloaded update was refused: {0}; it was deleted and Fieldbook keeps running this version (tell Central Ops if this repeats)")]
     UpdateRejected(String),
+
+    /// Central Ops ordered this device wiped (`410 wipe_ordered`, or a
+    /// retired device with nothing left to send): the engine erases it.
+    #[error("Central Ops ordered this computer wiped")]
+    WipeOrdered(fieldbook_protocol::WipeOrder),
 }
 
 impl SyncError {
@@ -95,7 +104,9 @@ impl SyncError {
             SyncError::Protocol(_) => "protocol",
             SyncError::Io { .. } => "io",
             SyncError::Store(e) => e.code(),
+            SyncError::Secrets(e) => e.code(),
             SyncError::UpdateRejected(_) => "update_rejected",
+            SyncError::WipeOrdered(_) => "wipe_ordered",
         }
     }
 

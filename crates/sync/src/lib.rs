@@ -6,6 +6,7 @@
 //! [`status`], [`engine`] (sign-in, sync cycle, loop) and [`recovery`] (a
 //! server that lost this device's history).
 
+pub mod app_lock;
 pub mod blobs;
 pub mod client;
 pub mod credentials;
@@ -20,14 +21,17 @@ pub mod recovery;
 pub mod retention;
 pub mod settings;
 pub mod status;
+pub mod transport;
 pub mod updates;
+pub mod wipe;
 
-pub use credentials::{CredentialStore, FileCredentialStore};
+pub use credentials::{CredentialStore, FileCredentialStore, KeyringCredentialStore};
 pub use engine::{SyncEngine, SyncOptions};
 pub use error::SyncError;
 pub use status::{
     ConnectionState, SyncErrorInfo, SyncPhase, SyncProgress, SyncStatus, SyncSummary,
 };
+pub use wipe::{erase_everything, WipeNotice};
 
 /// The local store, shared between the app's commands and the engine. Never
 /// held across an `.await`: lock, read or write, unlock.

@@ -160,7 +160,7 @@ async fn apply_batch(store: &SharedStore, batch: ServerBatch) -> Result<ApplyOut
 }
 
 /// What a pull did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct PullSummary {
     pub pages: u64,
     pub records: u64,
@@ -175,6 +175,8 @@ pub struct PullSummary {
     pub removed: u64,
     /// Jobs the server no longer has that were kept for their unsent work.
     pub kept: u64,
+    /// Central Ops retired this device (the last page's order).
+    pub wipe: Option<fieldbook_protocol::WipeOrder>,
 }
 
 /// Starts a full resync (see `fieldbook_store::Store::begin_full_resync`)
@@ -224,6 +226,7 @@ pub async fn pull_all(
         // last change, already applied (re-applying it would only
         // throw away the store's search index).
         summary.retention_days = page.retention_days;
+        summary.wipe = page.wipe.clone();
         return finish_pending_resync(store, summary);
     }
     // Pipelined: the next page is fetched while this one is applied.
@@ -233,6 +236,7 @@ pub async fn pull_all(
     loop {
         let records = page.len() as u64;
         summary.retention_days = page.retention_days.or(summary.retention_days);
+        summary.wipe = page.wipe.clone().or(summary.wipe.take());
         let next_cursor = page.next_cursor;
         let has_more = page.has_more;
         let span = tracing::debug_span!("pull_page", cursor = page.cursor, next_cursor, records);

@@ -88,6 +88,10 @@ pub struct SyncStatus {
     /// lists on screen reload when it moves.
     #[serde(default)]
     pub pulled_at: Option<DateTime<Utc>>,
+    /// Central Ops had this computer wiped: the sign-in screen says why.
+    /// Cleared by the next sign-in.
+    #[serde(default)]
+    pub wiped: Option<crate::wipe::WipeNotice>,
 }
 
 impl SyncStatus {

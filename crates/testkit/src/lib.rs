@@ -8,10 +8,13 @@
 //!   and [`TestServer`]'s HTTP helpers acting through the admin API;
 //! - [`ProtocolDevice`] and [`TwoTeams`]: a client that speaks the sync
 //!   protocol by hand, and the two-team world scope tests need;
-//! - test media: real PNG/JPEG bytes, signatures and signed reports.
+//! - test media: real PNG/JPEG bytes, signatures and signed reports;
+//! - [`ThrowawayPostgres`]: a temporary PostgreSQL cluster for the
+//!   PostgreSQL storage tests.
 
 mod media;
 mod ops;
+mod postgres;
 mod protocol_device;
 mod server;
 
@@ -19,6 +22,7 @@ pub use media::{
     drawn_signature, photo, png_bytes, signature_png, signature_strokes, signed_report, write_jpeg,
 };
 pub use ops::Ops;
+pub use postgres::{PostgresUnavailable, ThrowawayPostgres, POSTGRES_USER};
 pub use protocol_device::{finish, is_applied, start, ProtocolDevice, TwoTeams};
 pub use protocol_device::{TECH_A, TECH_A2, TECH_B};
 pub use server::{installation_request, TestServer, OPS_USER, PASSWORD};

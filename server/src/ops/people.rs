@@ -12,7 +12,7 @@ use axum::response::Response;
 use axum::{Extension, Json};
 use chrono::Utc;
 use fieldbook_protocol::{
-    DeviceInfo, ErrorBody, ErrorCode, People, Person, TeamSummary, APP_VERSION_HEADER,
+    DeviceInfo, ErrorBody, ErrorCode, People, Person, TeamSummary, WipeKind, APP_VERSION_HEADER,
     DEVICE_HEADER, PENDING_HEADER,
 };
 use uuid::Uuid;
@@ -23,6 +23,7 @@ use crate::caller::Caller;
 use crate::error::{blocking, ApiError};
 use crate::json::ApiPath;
 use crate::storage::{DeviceContact, Storage};
+use crate::wipe::PendingWipe;
 
 /// Longest app version string kept.
 const MAX_APP_VERSION_CHARS: usize = 64;
@@ -180,17 +181,33 @@ pub async fn record_device_contact(
     request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
+    let mut request = request;
     if let Some(contact) = contact_from_headers(request.headers(), caller.user_id) {
         let storage = std::sync::Arc::clone(&state.storage);
         let hash = session.hash().to_owned();
-        let revoked = blocking(move || {
+        let (wipe, revoked) = blocking(move || {
+            // Named by the headers, the device may not be this session's:
+            // the order goes without its confirmation secret.
+            let wipe = storage.read(|db| db.wipe_order_for_device(contact.device_id))?;
+            if wipe.as_ref().is_some_and(|o| o.kind == WipeKind::Lost) {
+                return Ok((wipe, true));
+            }
             if storage.read(|db| db.device_revoked(contact.device_id))? {
-                return Ok(true);
+                return Ok((wipe, true));
             }
             storage.write(|tx| tx.record_device_contact(&contact, &hash))?;
-            Ok(false)
+            Ok((wipe, false))
         })
         .await?;
+        match wipe {
+            Some(order) if order.kind == WipeKind::Lost => {
+                return Err(crate::wipe::wipe_ordered(order));
+            }
+            Some(order) if request.extensions().get::<PendingWipe>().is_none() => {
+                request.extensions_mut().insert(PendingWipe(order));
+            }
+            _ => {}
+        }
         if revoked {
             return Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,

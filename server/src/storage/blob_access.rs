@@ -4,7 +4,7 @@
 
 use rusqlite::OptionalExtension;
 
-use super::records::{in_scope_sql, Scope};
+use super::scope::{in_scope_sql, Scope};
 use super::{Db, StorageError};
 
 impl Db<'_> {

@@ -11,7 +11,7 @@ use fieldbook_protocol::{
 use rusqlite::{params, OptionalExtension};
 use uuid::Uuid;
 
-use super::records::{from_json, parse_uuid, to_json};
+use super::rows::{from_json, parse_uuid, to_json};
 use super::{parse_timestamp, timestamp, Db, StorageError, WriteTx};
 
 /// A mutation to hold.

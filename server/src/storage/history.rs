@@ -9,7 +9,7 @@ use fieldbook_protocol::HistoryKind;
 use rusqlite::{params, OptionalExtension};
 use uuid::Uuid;
 
-use super::records::parse_uuid;
+use super::rows::parse_uuid;
 use super::{parse_timestamp, timestamp, Db, StorageError, WriteTx};
 
 /// One stored history row (names are resolved by the caller).
@@ -255,7 +255,7 @@ impl Db<'_> {
             .prepare_cached("SELECT body FROM installations WHERE id = ?1")?
             .query_row([id.to_string()], |r| r.get(0))
             .optional()?;
-        body.map(|b| super::records::from_json(&b)).transpose()
+        body.map(|b| super::rows::from_json(&b)).transpose()
     }
 
     /// The stored assignment, for comparing before a save.
@@ -268,6 +268,6 @@ impl Db<'_> {
             .prepare_cached("SELECT body FROM assignments WHERE id = ?1")?
             .query_row([id.to_string()], |r| r.get(0))
             .optional()?;
-        body.map(|b| super::records::from_json(&b)).transpose()
+        body.map(|b| super::rows::from_json(&b)).transpose()
     }
 }

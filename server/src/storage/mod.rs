@@ -4,6 +4,12 @@
 //! [`WriteTx`] (writes), so a PostgreSQL backend can be added behind the same
 //! methods later.
 //!
+//! One module per table group (`users_teams`, `installations`, `reports`,
+//! `media`, `sessions`, `devices`, ...), each holding that group's reads and
+//! writes; `versions` holds how a change reaches devices (the sequence, new
+//! versions, tombstones), `scope` who sees what, `rows` the shared row
+//! conversions.
+//!
 //! Writes go through one connection behind a mutex and run as `BEGIN
 //! IMMEDIATE` transactions that take their change sequence numbers inside the
 //! transaction. SQLite admits one writer at a time, so transactions commit in
@@ -12,16 +18,26 @@
 //! smaller number committing behind it.
 
 mod blob_access;
+mod devices;
 mod held_work;
 mod history;
+mod installations;
 mod login_attempts;
+mod media;
 mod near_window;
 mod ops_list;
 mod people;
 mod planning;
+pub mod postgres;
 mod pull;
-mod records;
+mod reports;
+mod rows;
+mod scope;
 mod search;
+mod sessions;
+mod users_teams;
+mod versions;
+mod wipe;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -30,13 +46,16 @@ use std::time::Duration;
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
+pub use devices::{DeviceRow, MutationRecord, StoredMutation};
 pub use held_work::NewHeldMutation;
 pub use history::HistoryRow;
 pub use login_attempts::{LoginLimit, LoginLimits};
 pub use ops_list::{InstallationFilter, InstallationPageRows, PageAfter};
 pub use people::{DeviceContact, DeviceRecord, SessionRecord};
 pub use pull::pulled_report_from;
-pub use records::{DeviceRow, MutationRecord, Scope, SessionRow, StoredMutation};
+pub use scope::Scope;
+pub use sessions::SessionRow;
+pub use wipe::WipeConfirmed;
 
 /// Migrations in order; migration N brings `PRAGMA user_version` to N.
 /// Never edit one that has shipped: add the next.
@@ -48,6 +67,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("0005_ops_console.sql"),
     include_str!("0006_held_work_and_send_back.sql"),
     include_str!("0007_login_known_sources.sql"),
+    include_str!("0008_device_wipe.sql"),
 ];
 const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 /// Reader connections kept open for reuse; more are opened on demand.

@@ -13,8 +13,8 @@ use chrono::NaiveDate;
 use fieldbook_protocol::PullPage;
 use rusqlite::named_params;
 
-use super::records::in_scope_sql;
-use super::records::{parse_uuid, versioned, Scope};
+use super::rows::{parse_uuid, versioned};
+use super::scope::{in_scope_sql, Scope};
 use super::{Db, StorageError};
 
 /// The window's installations (at most `:n`), as a CTE every read below

@@ -19,7 +19,7 @@ use fieldbook_protocol::{
 use rusqlite::types::Value;
 use uuid::Uuid;
 
-use super::records::{from_json, parse_uuid, versioned};
+use super::rows::{from_json, parse_uuid, versioned};
 use super::{parse_timestamp, Db, StorageError};
 
 /// The filters of the installations list (all optional, combined with AND).

@@ -3,11 +3,11 @@
 
 use chrono::{DateTime, Utc};
 use fieldbook_domain::{Team, User};
-use fieldbook_protocol::{DeviceInfo, SessionSummary};
+use fieldbook_protocol::{DeviceInfo, SessionSummary, WipeKind};
 use rusqlite::{params, OptionalExtension};
 use uuid::Uuid;
 
-use super::records::{from_json, parse_uuid};
+use super::rows::{from_json, parse_uuid};
 use super::{parse_timestamp, timestamp, Db, StorageError, WriteTx};
 
 /// What a device told the server about itself on a pull or push.
@@ -75,7 +75,7 @@ impl Db<'_> {
     pub fn all_devices(&self) -> Result<Vec<DeviceRecord>, StorageError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT device_id, user_id, first_seen, last_seen_at, app_version, pending_changes, \
-                    last_seq, revoked_at \
+                    last_seq, revoked_at, wipe_kind, wipe_ordered_at, wipe_confirmed_at \
              FROM devices ORDER BY coalesce(last_seen_at, first_seen) DESC, device_id",
         )?;
         type Raw = (
@@ -86,6 +86,9 @@ impl Db<'_> {
             Option<String>,
             Option<i64>,
             i64,
+            Option<String>,
+            Option<String>,
+            Option<String>,
             Option<String>,
         );
         let rows = stmt
@@ -99,12 +102,27 @@ impl Db<'_> {
                     r.get(5)?,
                     r.get(6)?,
                     r.get(7)?,
+                    r.get(8)?,
+                    r.get(9)?,
+                    r.get(10)?,
                 ))
             })?
             .collect::<Result<Vec<_>, _>>()?;
         rows.into_iter()
             .map(
-                |(device, user, first, last, version, pending, seq, revoked)| {
+                |(
+                    device,
+                    user,
+                    first,
+                    last,
+                    version,
+                    pending,
+                    seq,
+                    revoked,
+                    wipe_kind,
+                    wipe_ordered,
+                    wipe_confirmed,
+                )| {
                     Ok(DeviceInfo {
                         device_id: parse_uuid(&device)?,
                         user_id: parse_uuid(&user)?,
@@ -114,6 +132,9 @@ impl Db<'_> {
                         pending_changes: pending.map(|p| p as u64),
                         last_device_seq: seq as u64,
                         revoked_at: optional_time(revoked)?,
+                        wipe_kind: wipe_kind.as_deref().and_then(WipeKind::parse),
+                        wipe_ordered_at: optional_time(wipe_ordered)?,
+                        wipe_confirmed_at: optional_time(wipe_confirmed)?,
                     })
                 },
             )

@@ -3,7 +3,7 @@
 use fieldbook_domain::{Lead, Survey};
 use fieldbook_protocol::Versioned;
 
-use super::records::versioned;
+use super::rows::versioned;
 use super::{Db, StorageError};
 
 /// An unplanned survey and its customer.

@@ -14,8 +14,8 @@ use fieldbook_protocol::{
 use rusqlite::named_params;
 use uuid::Uuid;
 
-use super::records::in_scope_sql;
-use super::records::Scope as PullScope;
+use super::scope::in_scope_sql;
+use super::scope::Scope as PullScope;
 use super::{parse_timestamp, Db, StorageError};
 
 enum Candidate {

@@ -4,7 +4,8 @@
 use fieldbook_protocol::{FoundInstallation, MAX_SEARCH_RESULTS};
 use rusqlite::named_params;
 
-use super::records::{in_scope_sql, versioned, Scope};
+use super::rows::versioned;
+use super::scope::{in_scope_sql, Scope};
 use super::{Db, StorageError};
 
 impl Db<'_> {

@@ -19,6 +19,7 @@ const base: SyncStatus = {
   progress: null,
   first_sync: false,
   pulled_at: null,
+  wiped: null,
 };
 
 describe("SyncIndicator", () => {

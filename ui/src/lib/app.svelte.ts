@@ -2,6 +2,7 @@
 // screen. Screens read it; only the backend wrapper talks to the shell.
 import * as backend from "./backend/commands";
 import { onSyncStatus } from "./backend/events";
+import { appLock } from "./appLock.svelte";
 import { parseHash, routeHash, type Route } from "./router";
 import type { AppInfo, Session, SyncStatus } from "./types";
 
@@ -19,6 +20,7 @@ class AppState {
 export const app = new AppState();
 
 export function navigate(route: Route): void {
+  if (appLock.status?.customer_signing) return;
   const hash = routeHash(route);
   if (location.hash !== hash) location.hash = hash;
   app.route = route;
@@ -33,6 +35,12 @@ export async function startApp(): Promise<void> {
   if (started) return;
   started = true;
   window.addEventListener("hashchange", () => {
+    // The customer holds the laptop to sign: no way off the signature pad
+    // (history keys, the mouse's back button).
+    if (appLock.status?.customer_signing) {
+      history.replaceState(null, "", routeHash(app.route));
+      return;
+    }
     const route = parseHash(location.hash);
     // navigate() already set it; only a typed URL or history step changes it here.
     if (routeHash(route) !== routeHash(app.route)) app.route = route;
@@ -42,6 +50,8 @@ export async function startApp(): Promise<void> {
   }, 30_000);
   await onSyncStatus((status) => {
     app.sync = status;
+    // Central Ops had this computer wiped: nothing is left to show.
+    if (status.wiped && app.session) app.session = null;
   });
   const [info, session] = await Promise.all([backend.appInfo(), backend.currentSession()]);
   app.info = info;

@@ -21,6 +21,7 @@ function status(patch: Partial<SyncStatus>): SyncStatus {
     progress: null,
     first_sync: false,
     pulled_at: null,
+    wiped: null,
     ...patch,
   };
 }

@@ -47,6 +47,7 @@ export type {
   SignatureStroke,
   StartAction,
   StorageUsage,
+  KeyStorage,
   DiagnosticsSaved,
   UpdateStatus,
   InstallReadiness,
@@ -61,6 +62,9 @@ export type {
   User,
   ValidationErrors,
   ServerSearchHit,
+  LockStatus,
+  UnlockOutcome,
+  WipeNotice,
 } from "./bindings";
 
 export type Uuid = string;

@@ -74,4 +74,6 @@ export type { UnplannedSurvey } from "./UnplannedSurvey";
 export type { User } from "./User";
 export type { UserRef } from "./UserRef";
 export type { Versioned } from "./Versioned";
+export type { WipeKind } from "./WipeKind";
+export type { WipeOrder } from "./WipeOrder";
 export type { WithdrawRequest } from "./WithdrawRequest";

@@ -37,6 +37,13 @@ export const signIn = (serverUrl: string, username: string, password: string) =>
   call("sign_in", { serverUrl, username, password });
 export const signOut = (force: boolean) => call("sign_out", { force });
 
+// ---- idle lock and customer signing --------------------------------------------
+export const lockStatus = () => call("lock_status", {});
+export const lockApp = () => call("lock_app", {});
+export const unlockApp = (password: string) => call("unlock_app", { password });
+export const setCustomerSigning = (signing: boolean) => call("set_customer_signing", { signing });
+export const setIdleLockMinutes = (minutes: number) => call("set_idle_lock_minutes", { minutes });
+
 // ---- installations -----------------------------------------------------------
 /** A page with its total; a bare list (a shell without totals) is taken as a page of unknown total. */
 export function normalisePage(raw: InstallationPage | InstallationSummary[]): ListPage {
@@ -109,6 +116,7 @@ export const dismissHeldWork = (id: Uuid) => call("dismiss_held_work", { id });
 // ---- settings ----------------------------------------------------------------
 export const storageUsage = () => call("storage_usage", {});
 export const saveDiagnostics = (path: string) => call("save_diagnostics", { path });
+export const keyStorage = () => call("key_storage", {});
 
 // ---- updates -----------------------------------------------------------------
 export const updateStatus = () => call("update_status", {});

@@ -12,4 +12,9 @@ default_server_url: string | null,
 /**
  * Test-only hooks are on (`FIELDBOOK_TEST_HOOKS=1`).
  */
-test_hooks: boolean, };
+test_hooks: boolean, 
+/**
+ * Plain http:// is allowed to this host on a private network: the
+ * sign-in screen warns that its traffic can be read there.
+ */
+insecure_http_host: string | null, };

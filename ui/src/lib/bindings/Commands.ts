@@ -14,7 +14,7 @@ import type { InstallationMedia } from "./InstallationMedia";
 import type { InstallationPage } from "./InstallationPage";
 import type { InstallationQuery } from "./InstallationQuery";
 import type { InstallationReport } from "./InstallationReport";
-import type { LabelOffer } from "./LabelOffer";
+import type { KeyStorage } from "./KeyStorage";
 import type { OutboxEntry } from "./OutboxEntry";
 import type { ReportDraft } from "./ReportDraft";
 import type { ServerSearchHit } from "./ServerSearchHit";
@@ -47,7 +47,6 @@ export type Commands = {
   attach_media: { args: { installationId: string, paths: Array<string>, onProgress: Channel<AttachProgress> }, result: Array<InstallationMedia> },
   set_media_caption: { args: { mediaId: string, caption: string }, result: InstallationMedia },
   remove_media: { args: { mediaId: string }, result: null },
-  label_offers: { args: { installationId: string }, result: Array<LabelOffer> },
   sync_status: { args: Record<string, never>, result: SyncStatus },
   sync_now: { args: Record<string, never>, result: null },
   needs_attention: { args: Record<string, never>, result: Array<OutboxEntry> },
@@ -58,4 +57,5 @@ export type Commands = {
   update_status: { args: Record<string, never>, result: UpdateStatus },
   install_readiness: { args: Record<string, never>, result: InstallReadiness },
   install_update: { args: Record<string, never>, result: null },
+  key_storage: { args: Record<string, never>, result: KeyStorage },
 };

@@ -3,6 +3,7 @@ import type { ConnectionState } from "./ConnectionState";
 import type { SyncErrorInfo } from "./SyncErrorInfo";
 import type { SyncPhase } from "./SyncPhase";
 import type { SyncProgress } from "./SyncProgress";
+import type { WipeNotice } from "./WipeNotice";
 
 /**
  * The snapshot the UI renders as-is.
@@ -33,4 +34,9 @@ first_sync: boolean,
  * (the near window of a first sync, or a pull that brought changes):
  * lists on screen reload when it moves.
  */
-pulled_at: string | null, };
+pulled_at: string | null, 
+/**
+ * Central Ops had this computer wiped: the sign-in screen says why.
+ * Cleared by the next sign-in.
+ */
+wiped: WipeNotice | null, };

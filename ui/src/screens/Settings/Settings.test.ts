@@ -46,4 +46,15 @@ describe("Settings", () => {
     const screen = await render(Settings, { onsignedout: () => {} });
     await expect.element(screen.getByTestId("update-none")).toHaveTextContent("Fieldbook 0.1.0 is the latest version");
   });
+
+  it("says plainly where the keys are kept, as the shell answers", async () => {
+    const backend = installMockBackend({ jobs: 4 });
+    backend.keyStorage = {
+      kind: "file",
+      description: "Keys are kept in a file (/home/alex/.config/fieldbook/keys/1.json) because no keyring is available.",
+    };
+    const screen = await render(Settings, { onsignedout: () => {} });
+    await expect.element(screen.getByTestId("key-storage")).toHaveTextContent("because no keyring is available");
+    expect(backend.calls.some((c) => c.cmd === "key_storage")).toBe(true);
+  });
 });

@@ -15,6 +15,7 @@ import type {
   ErrorCode,
   HeldWork,
   InstallReadiness,
+  KeyStorage,
   InstallationDetail,
   InstallationMedia,
   InstallationQuery,
@@ -27,6 +28,7 @@ import type {
   ReportDraft,
   Session,
   SyncStatus,
+  LockStatus,
   TechnicianActions,
   UpdateStatus,
 } from "../../types";
@@ -100,6 +102,20 @@ export class MockBackend {
    * (the rule is Rust's): tests set the answer they need.
    */
   readiness: InstallReadiness;
+  /** Where the shell says the keys are kept (its answer; tests set it). */
+  keyStorage: KeyStorage = {
+    kind: "os_keyring",
+    description: "Keys are kept in this computer's keyring, locked with your desktop sign-in.",
+  };
+  /** The idle lock as the shell's `lock_status` reports it. */
+  lock: LockStatus = {
+    locked: false,
+    customer_signing: false,
+    must_sign_in: false,
+    failed_unlocks: 0,
+    idle_lock_minutes: 10,
+    can_unlock_offline: true,
+  };
   /** install_update was accepted (the real shell restarts instead). */
   installedUpdate = false;
   /** Set by the installer: forwards a status to `sync://status` listeners. */
@@ -136,6 +152,7 @@ export class MockBackend {
       progress: null,
       first_sync: false,
       pulled_at: null,
+      wiped: null,
     };
     this.update = {
       current_version: "0.1.0",
@@ -398,6 +415,7 @@ export class MockBackend {
       data_dir: "/home/alex/.local/share/fieldbook",
       default_server_url: "http://127.0.0.1:8787",
       test_hooks: false,
+      insecure_http_host: null,
     }),
     current_session: () => this.session,
     sign_in: (args) => {
@@ -682,12 +700,37 @@ export class MockBackend {
       return this.outbox.length < before;
     },
     storage_usage: () => ({ database_bytes: 18_350_080, media_bytes: 412_090_368, media_files: 57 }),
+    key_storage: () => this.keyStorage,
     update_status: () => this.update,
     install_readiness: () => this.readiness,
     install_update: () => {
       if (this.readiness.state === "wait") fail("update_not_ready", this.readiness.reason);
       this.installedUpdate = true;
       return null;
+    },
+    lock_status: () => this.lock,
+    lock_app: () => {
+      this.lock = { ...this.lock, locked: this.lock.can_unlock_offline };
+      return this.lock;
+    },
+    unlock_app: ({ password }) => {
+      if (!this.lock.locked) return "unlocked";
+      if (password === `${this.session?.user.username ?? "alex"}-demo-password`) {
+        this.lock = { ...this.lock, locked: false, failed_unlocks: 0 };
+        return "unlocked";
+      }
+      const failed = this.lock.failed_unlocks + 1;
+      this.lock = { ...this.lock, failed_unlocks: failed, must_sign_in: failed >= 5, can_unlock_offline: failed < 5 };
+      return failed >= 5 ? "must_sign_in" : "wrong_password";
+    },
+    set_customer_signing: ({ signing }) => {
+      this.lock = { ...this.lock, customer_signing: signing };
+      return this.lock;
+    },
+    set_idle_lock_minutes: ({ minutes }) => {
+      if (![2, 5, 10, 15, 30].includes(minutes)) fail("protocol", `${minutes} minutes is not an idle lock time Fieldbook offers`);
+      this.lock = { ...this.lock, idle_lock_minutes: minutes };
+      return this.lock;
     },
     save_diagnostics: ({ path }) => {
       if (!path.trim()) fail("validation", "choose where to save the diagnostics file");

@@ -1,0 +1,313 @@
+//! The encrypted store: nothing readable on disk, a wrong or missing key
+//! refused without touching a byte, and the upgrade of an unencrypted data
+//! folder in place, also when the process is killed midway (a child process
+//! converts a large folder and is SIGKILLed at spread-out moments).
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::{child_command, child_data_dir, child_role, child_says, ChildGuard};
+use fieldbook_demo::{generate, DemoConfig, DemoData};
+use fieldbook_store::{DatabaseKey, InstallationQuery, ServerBatch, Store, Versioned};
+
+const KEY: [u8; 32] = [7; 32];
+const OTHER_KEY: [u8; 32] = [9; 32];
+
+fn key() -> DatabaseKey {
+    DatabaseKey::new(KEY)
+}
+
+fn v<T>(record: T, server_version: i64) -> Versioned<T> {
+    Versioned {
+        record,
+        server_version,
+    }
+}
+
+fn demo(jobs: usize) -> DemoData {
+    let today = chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
+    generate(&DemoConfig::new(jobs, 1, today))
+}
+
+fn seed(store: &mut Store, demo: &DemoData) {
+    store
+        .apply_server_batch(&ServerBatch {
+            scope: "installations".into(),
+            cursor: 1,
+            users: demo.users.iter().map(|u| v(u.user.clone(), 1)).collect(),
+            teams: demo.teams.iter().map(|t| v(t.clone(), 1)).collect(),
+            leads: demo.leads.iter().map(|l| v(l.clone(), 1)).collect(),
+            surveys: demo.surveys.iter().map(|s| v(s.clone(), 1)).collect(),
+            installations: demo.installations.iter().map(|i| v(i.clone(), 1)).collect(),
+            assignments: demo.assignments.iter().map(|a| v(a.clone(), 1)).collect(),
+            ..Default::default()
+        })
+        .unwrap();
+    let technician = &demo.technicians().next().unwrap().user;
+    let teams: Vec<_> = demo.teams.iter().map(|t| t.id).collect();
+    store.sign_in(technician, &teams).unwrap();
+}
+
+/// Every file under `dir` (relative path → bytes), the lock file aside
+/// (its content is nothing; holding it is the point).
+fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut files = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let rel = path
+                    .strip_prefix(dir)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
+                files.insert(rel, std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    files
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+/// Customer data that must never be readable on disk.
+fn secrets_of(demo: &DemoData) -> Vec<String> {
+    demo.leads
+        .iter()
+        .take(20)
+        .flat_map(|l| {
+            [
+                l.customer_name.clone(),
+                l.phone.clone(),
+                l.address_line1.clone(),
+            ]
+        })
+        .collect()
+}
+
+fn assert_no_plaintext(dir: &Path, demo: &DemoData) {
+    for (file, bytes) in snapshot(dir) {
+        assert!(
+            !bytes.starts_with(b"SQLite format 3"),
+            "{file} is an unencrypted SQLite file"
+        );
+        for secret in secrets_of(demo) {
+            assert!(
+                !contains(&bytes, &secret),
+                "{file} holds {secret:?} in plaintext"
+            );
+        }
+    }
+}
+
+fn job_names(store: &Store) -> Vec<String> {
+    let mut names: Vec<String> = store
+        .list_installations(&InstallationQuery::default())
+        .unwrap()
+        .into_iter()
+        .map(|s| s.customer_name)
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn an_encrypted_store_keeps_no_customer_data_readable_and_reopens_with_its_key() {
+    if child_role().is_some() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let demo = demo(40);
+    let names = {
+        let mut store = Store::open_encrypted(dir.path(), &key()).unwrap();
+        seed(&mut store, &demo);
+        let names = job_names(&store);
+        assert!(!names.is_empty());
+        // Still open: the WAL holds the latest pages and must be encrypted too.
+        assert_no_plaintext(dir.path(), &demo);
+        names
+    };
+    assert_no_plaintext(dir.path(), &demo);
+    let store = Store::open_encrypted(dir.path(), &key()).unwrap();
+    assert_eq!(job_names(&store), names);
+
+    // The file keeps every guarantee of the unencrypted store.
+    let raw = rusqlite::Connection::open(store.database_path()).unwrap();
+    raw.pragma_update(None, "key", format!("x'{}'", "07".repeat(32)))
+        .unwrap();
+    let mode: String = raw
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+    let ok: String = raw
+        .query_row("PRAGMA quick_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(ok, "ok");
+}
+
+#[test]
+fn a_wrong_or_missing_key_is_refused_and_changes_nothing_on_disk() {
+    if child_role().is_some() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let demo = demo(10);
+    {
+        let mut store = Store::open_encrypted(dir.path(), &key()).unwrap();
+        seed(&mut store, &demo);
+    }
+    let before = snapshot(dir.path());
+
+    let wrong = Store::open_encrypted(dir.path(), &DatabaseKey::new(OTHER_KEY)).unwrap_err();
+    assert_eq!(wrong.code(), "wrong_database_key", "{wrong}");
+    assert!(wrong.to_string().contains("nothing was changed"), "{wrong}");
+    let missing = Store::open(dir.path()).unwrap_err();
+    assert_eq!(missing.code(), "wrong_database_key", "{missing}");
+    assert_eq!(
+        snapshot(dir.path()),
+        before,
+        "a refused open wrote to the disk"
+    );
+
+    // And the right key still opens it.
+    let store = Store::open_encrypted(dir.path(), &key()).unwrap();
+    assert_eq!(job_names(&store).len(), demo.installations.len());
+}
+
+#[test]
+fn an_unencrypted_folder_is_converted_on_the_first_encrypted_open() {
+    if child_role().is_some() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let demo = demo(40);
+    let (names, device_id) = {
+        let mut store = Store::open(dir.path()).unwrap();
+        seed(&mut store, &demo);
+        (job_names(&store), store.device_id())
+    };
+    let database = dir.path().join("fieldbook.sqlite3");
+    let plain = std::fs::read(&database).unwrap();
+    assert!(plain.starts_with(b"SQLite format 3"));
+
+    let store = Store::open_encrypted(dir.path(), &key()).unwrap();
+    assert_eq!(job_names(&store), names);
+    assert_eq!(store.device_id(), device_id);
+    assert!(store.session().unwrap().is_some());
+    drop(store);
+    assert_no_plaintext(dir.path(), &demo);
+    let left: Vec<String> = snapshot(dir.path()).into_keys().collect();
+    assert!(
+        !left.iter().any(|f| f.contains(".encrypt")),
+        "conversion files left: {left:?}"
+    );
+    // Converted once: the next open just opens.
+    let store = Store::open_encrypted(dir.path(), &key()).unwrap();
+    assert_eq!(job_names(&store), names);
+}
+
+// ---- killed midway ---------------------------------------------------------------
+
+const KILL_TEST: &str = "a_conversion_killed_at_any_moment_resumes_and_loses_nothing";
+/// Large enough that a conversion takes a while to kill inside of.
+const KILL_JOBS: usize = 1500;
+const KILL_ROUNDS: u32 = 6;
+
+/// The child: converts the folder it is given, saying when it starts.
+fn convert_in_child() {
+    let dir = child_data_dir();
+    child_says("converting");
+    let store = Store::open_encrypted(&dir, &key()).unwrap();
+    drop(store);
+    child_says("converted");
+}
+
+fn run_child(dir: &Path, kill_after: Option<Duration>) -> bool {
+    let mut child = ChildGuard(child_command(KILL_TEST, "convert", dir).spawn().unwrap());
+    let stdout = child.0.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    // Wait for the child to be under way before the clock starts.
+    for line in lines.by_ref() {
+        if line.unwrap().contains("CHILD converting") {
+            break;
+        }
+    }
+    match kill_after {
+        Some(delay) => {
+            std::thread::sleep(delay);
+            let _ = child.0.kill();
+            child.0.wait().unwrap();
+            false
+        }
+        None => {
+            let finished = lines.any(|l| l.unwrap().contains("CHILD converted"));
+            child.0.wait().unwrap();
+            finished
+        }
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &to.join(entry.file_name()));
+        } else {
+            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_conversion_killed_at_any_moment_resumes_and_loses_nothing() {
+    match child_role().as_deref() {
+        Some("convert") => return convert_in_child(),
+        Some(_) => return,
+        None => {}
+    }
+    let root = tempfile::tempdir().unwrap();
+    let original = root.path().join("original");
+    let demo = demo(KILL_JOBS);
+    let names = {
+        let mut store = Store::open(&original).unwrap();
+        seed(&mut store, &demo);
+        job_names(&store)
+    };
+
+    // How long one uninterrupted conversion takes here.
+    let timed = root.path().join("timed");
+    copy_dir(&original, &timed);
+    let started = Instant::now();
+    assert!(run_child(&timed, None), "the conversion did not finish");
+    let full = started.elapsed();
+    eprintln!("one conversion of {KILL_JOBS} jobs takes {full:?} here");
+
+    for round in 0..KILL_ROUNDS {
+        let dir = root.path().join(format!("round-{round}"));
+        copy_dir(&original, &dir);
+        // Spread over the whole conversion, and once more killed on resume.
+        let first = full.mul_f64(f64::from(round) / f64::from(KILL_ROUNDS));
+        run_child(&dir, Some(first));
+        run_child(&dir, Some(full.mul_f64(0.5)));
+        let leftovers: Vec<String> = snapshot(&dir).into_keys().collect();
+        let store = Store::open_encrypted(&dir, &key()).unwrap_or_else(|e| {
+            panic!("round {round} (killed after {first:?}, files {leftovers:?}): {e}")
+        });
+        assert_eq!(job_names(&store), names, "round {round}");
+        drop(store);
+        assert_no_plaintext(&dir, &demo);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,202 @@
+//! Remote wipe on the device: what Central Ops' order makes Fieldbook do
+//! (see `fieldbook_protocol::wipe` for the server's side).
+//!
+//! The engine erases through [`erase_everything`], the one place that knows
+//! what "everything" is. A record of the wipe (`wipe-notice.json`, no
+//! customer data) is written before erasing and kept until the next
+//! sign-in, so that
+//! - a crash or power cut halfway through erasing is finished at the next
+//!   start ([`WipeRecord::erased`] is still false);
+//! - the sign-in screen says why the data is gone;
+//! - the confirmation is sent at the next contact when the network was gone
+//!   at wipe time. The device confirms only after erasing, so a recorded
+//!   confirmation means the erase really happened.
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use fieldbook_protocol::{WipeConfirmation, WipeKind, WipeOrder};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::app_lock::AppLock;
+use crate::client::{error_from_response, transport_error};
+use crate::credentials::CredentialStore;
+use crate::error::SyncError;
+use crate::{files, with_store, SharedStore};
+
+/// File name of the wipe record in the data dir.
+pub const WIPE_RECORD_FILE: &str = "wipe-notice.json";
+
+/// Erases everything Fieldbook holds about its work on this computer: the
+/// database (with WAL and SHM), every media file and thumbnail, and the
+/// bearer token and the idle lock's password verifier. The store starts again empty (new device id), so the app
+/// opens on the sign-in screen.
+pub fn erase_everything(
+    store: &SharedStore,
+    credentials: &dyn CredentialStore,
+    app_lock: &AppLock,
+) -> Result<(), SyncError> {
+    with_store(store, |s| s.erase_all_data())?;
+    credentials.clear()?;
+    app_lock.forget()?;
+    Ok(())
+}
+
+/// What the sign-in screen shows after a wipe.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct WipeNotice {
+    /// Central Ops reported the laptop lost (else retired).
+    pub lost: bool,
+    pub wiped_at: DateTime<Utc>,
+    /// The server recorded the wipe (else it is told at the next contact).
+    pub confirmed: bool,
+    /// Why the data is gone and what to do, for the person.
+    pub message: String,
+}
+
+/// The wipe as remembered in the data dir.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct WipeRecord {
+    pub kind: WipeKind,
+    pub ordered_at: DateTime<Utc>,
+    /// The device that was wiped (the store has a new id afterwards).
+    pub device_id: Uuid,
+    pub server_url: String,
+    /// The order's secret, kept until the server took the confirmation.
+    pub confirmation: Option<String>,
+    /// Everything was erased (false while the erase is under way).
+    pub erased: bool,
+    pub wiped_at: Option<DateTime<Utc>>,
+    pub confirmed_at: Option<DateTime<Utc>>,
+}
+
+impl WipeRecord {
+    pub(crate) fn new(order: &WipeOrder, device_id: Uuid, server_url: &str) -> Self {
+        Self {
+            kind: order.kind,
+            ordered_at: order.ordered_at,
+            device_id,
+            server_url: server_url.to_owned(),
+            confirmation: order.confirmation.clone(),
+            erased: false,
+            wiped_at: None,
+            confirmed_at: None,
+        }
+    }
+
+    pub(crate) fn notice(&self) -> WipeNotice {
+        let lost = self.kind == WipeKind::Lost;
+        let what = if lost {
+            "Central Ops reported this computer lost, so Fieldbook erased its jobs, reports, photos and sign-in from it."
+        } else {
+            "Central Ops retired this computer: everything on it was sent to the server, then Fieldbook erased its jobs, reports, photos and sign-in from it."
+        };
+        WipeNotice {
+            lost,
+            wiped_at: self.wiped_at.unwrap_or(self.ordered_at),
+            confirmed: self.confirmed_at.is_some(),
+            message: format!(
+                "{what} If this is a mistake, ask Central Ops; to work on this computer again, sign in."
+            ),
+        }
+    }
+}
+
+/// The wipe record file of one data dir.
+#[derive(Debug, Clone)]
+pub(crate) struct WipeRecordFile {
+    path: PathBuf,
+}
+
+impl WipeRecordFile {
+    pub(crate) fn new(data_dir: &Path) -> Self {
+        Self {
+            path: data_dir.join(WIPE_RECORD_FILE),
+        }
+    }
+
+    pub(crate) fn load(&self) -> Result<Option<WipeRecord>, SyncError> {
+        match files::read_if_exists(&self.path)? {
+            None => Ok(None),
+            Some(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+                SyncError::io(
+                    format!("{} is damaged", self.path.display()),
+                    std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+                )
+            }),
+        }
+    }
+
+    pub(crate) fn save(&self, record: &WipeRecord) -> Result<(), SyncError> {
+        let bytes = serde_json::to_vec_pretty(record).expect("wipe record serialises");
+        files::write_atomically(&self.path, &bytes, 0o600)
+    }
+
+    pub(crate) fn remove(&self) -> Result<(), SyncError> {
+        files::remove_if_exists(&self.path)
+    }
+}
+
+/// Sends the confirmation of `record` (no token: it was erased). `Ok(true)`
+/// when the server took it, `Ok(false)` when it refused it (no open order,
+/// or not its secret: nothing more can be done), an error when it could not
+/// be reached.
+pub(crate) async fn send_confirmation(
+    http: &reqwest::Client,
+    record: &WipeRecord,
+) -> Result<bool, SyncError> {
+    let Some(confirmation) = record.confirmation.clone() else {
+        return Ok(false);
+    };
+    let url = format!(
+        "{}{}{}",
+        record.server_url,
+        fieldbook_protocol::API_PREFIX,
+        fieldbook_protocol::WIPE_CONFIRMATION_PATH
+    );
+    let body = WipeConfirmation {
+        device_id: record.device_id,
+        confirmation,
+    };
+    let response = http
+        .post(url)
+        .json(&body)
+        .send()
+        .await
+        .map_err(transport_error)?;
+    if response.status().is_success() {
+        return Ok(true);
+    }
+    match error_from_response(response).await {
+        SyncError::Refused { .. } => Ok(false),
+        other => Err(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_record_survives_a_round_trip_and_says_why() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = WipeRecordFile::new(dir.path());
+        assert_eq!(file.load().unwrap(), None);
+        let order = WipeOrder {
+            kind: WipeKind::Lost,
+            ordered_at: Utc::now(),
+            confirmation: Some("secret".into()),
+        };
+        let record = WipeRecord::new(&order, Uuid::new_v4(), "https://sync.example.com");
+        file.save(&record).unwrap();
+        assert_eq!(file.load().unwrap(), Some(record.clone()));
+        let notice = record.notice();
+        assert!(notice.lost);
+        assert!(!notice.confirmed);
+        assert!(notice.message.contains("lost"), "{}", notice.message);
+        file.remove().unwrap();
+        assert_eq!(file.load().unwrap(), None);
+    }
+}

@@ -1,0 +1,114 @@
+//! Media records, and which records still wait for their blob.
+
+use fieldbook_domain::{InstallationMedia, Sha256Hex};
+use fieldbook_protocol::{EntityKind, TombstoneReason, Versioned};
+use rusqlite::params;
+use uuid::Uuid;
+
+use super::rows::{parse_uuid, to_json};
+use super::versions::TombstoneAudience;
+use super::{timestamp, Db, StorageError, WriteTx};
+
+impl Db<'_> {
+    pub fn media(&self, id: Uuid) -> Result<Option<Versioned<InstallationMedia>>, StorageError> {
+        self.body_by_id("SELECT body, seq FROM media WHERE id = ?1", &id.to_string())
+    }
+
+    /// Hashes of the media currently attached to an installation (what a
+    /// report's content hash covers).
+    pub fn media_hashes_of(&self, installation: Uuid) -> Result<Vec<Sha256Hex>, StorageError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT sha256 FROM media WHERE installation_id = ?1")?;
+        let rows = stmt
+            .query_map([installation.to_string()], |r| r.get::<_, String>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter()
+            .map(|s| {
+                s.parse()
+                    .map_err(|_| StorageError::Corrupt(format!("sha256 {s:?}")))
+            })
+            .collect()
+    }
+
+    /// Media records and reports whose blob had not arrived when they were
+    /// last versioned, as (kind, record id, blob hash); at most `limit` of each.
+    pub fn awaiting_blobs(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<(EntityKind, Uuid, Sha256Hex)>, StorageError> {
+        let mut out = Vec::new();
+        for (kind, sql) in [
+            (
+                EntityKind::Media,
+                "SELECT id, sha256 FROM media WHERE blob_present = 0 LIMIT ?1",
+            ),
+            (
+                EntityKind::Report,
+                "SELECT id, signature_sha256 FROM reports WHERE signature_blob_present = 0 LIMIT ?1",
+            ),
+        ] {
+            let mut stmt = self.conn.prepare_cached(sql)?;
+            let rows = stmt
+                .query_map([limit as i64], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            for (id, hash) in rows {
+                let hash = hash
+                    .parse()
+                    .map_err(|_| StorageError::Corrupt(format!("sha256 {hash:?}")))?;
+                out.push((kind, parse_uuid(&id)?, hash));
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl WriteTx<'_> {
+    pub fn save_media(&mut self, media: &InstallationMedia) -> Result<u64, StorageError> {
+        let seq = self.next_seq()?;
+        self.tx
+            .prepare_cached(
+                "INSERT INTO media (id, installation_id, sha256, body, received_at, seq, uploaded_by) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+                 ON CONFLICT (id) DO UPDATE SET body = excluded.body, seq = excluded.seq, \
+                   uploaded_by = excluded.uploaded_by",
+            )?
+            .execute(params![
+                media.id.to_string(),
+                media.installation_id.to_string(),
+                media.file.sha256.as_str(),
+                to_json(media)?,
+                timestamp(self.now),
+                seq as i64,
+                media.uploaded_by.to_string()
+            ])?;
+        self.make_user_visible_with(media.uploaded_by, media.installation_id)?;
+        Ok(seq)
+    }
+
+    /// The blob of a media record arrived: record it with a new version so
+    /// devices that pulled it "awaiting blob" pull it again.
+    pub fn mark_media_blob_present(&mut self, media_id: Uuid) -> Result<u64, StorageError> {
+        let seq = self.next_seq()?;
+        self.tx.execute(
+            "UPDATE media SET blob_present = 1, seq = ?1 WHERE id = ?2",
+            params![seq as i64, media_id.to_string()],
+        )?;
+        Ok(seq)
+    }
+
+    /// Deletes a media record and leaves a tombstone for everyone in scope.
+    pub fn delete_media(&mut self, media: &InstallationMedia) -> Result<u64, StorageError> {
+        self.tx
+            .execute("DELETE FROM media WHERE id = ?1", [media.id.to_string()])?;
+        self.tombstone(
+            EntityKind::Media,
+            media.id,
+            TombstoneReason::Deleted,
+            TombstoneAudience::EveryoneInScope,
+            Some(media.installation_id),
+        )
+    }
+}

@@ -1,0 +1,238 @@
+//! A lost laptop gives nothing away: after a real sync of the demo data and
+//! a report with photos and a signature, opened the way the app opens its
+//! data folder ([`AppContext::open_encrypted`]), no file under the data
+//! folder (database, WAL, logs, settings) holds a customer's name, phone
+//! number, address or gate code, nor the bearer token, in plaintext. The same
+//! holds for a folder written by the unencrypted version and converted on
+//! its first encrypted start.
+//!
+//! Photos, videos and signatures are NOT encrypted yet (media encryption
+//! did not land); the texts checked here are not in them, and this test
+//! claims nothing about the photos' own bytes.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use base64::Engine as _;
+use chrono::Utc;
+use fieldbook_app::context::{AppContext, LaunchSettings};
+use fieldbook_app::{installations, media, reports, session};
+use fieldbook_demo::{DemoConfig, DemoData};
+use fieldbook_domain::InstallationStatus;
+use fieldbook_store::{InstallationQuery, Store};
+use fieldbook_sync::SyncOptions;
+use fieldbook_testkit::TestServer;
+
+fn demo() -> DemoData {
+    fieldbook_demo::generate(&DemoConfig::new(40, 2, Utc::now().date_naive()))
+}
+
+/// What must never be readable on the disk: every demo customer's name,
+/// phone, address line and installer notes (one of which holds a gate code).
+fn customer_texts(demo: &DemoData) -> Vec<String> {
+    let mut texts: Vec<String> = demo
+        .leads
+        .iter()
+        .flat_map(|l| {
+            [
+                l.customer_name.clone(),
+                l.phone.clone(),
+                l.address_line1.clone(),
+                l.installer_notes.clone(),
+            ]
+        })
+        .filter(|t| t.len() >= 6)
+        .collect();
+    assert!(
+        texts.iter().any(|t| t.contains("gate code is")),
+        "the demo data has a gate code to look for"
+    );
+    texts.sort();
+    texts.dedup();
+    texts
+}
+
+fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files_under(&path, out);
+        } else {
+            out.push(path);
+        }
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Greps every file under `dir`; returns how many files were read.
+fn assert_nothing_readable(dir: &Path, texts: &[String], token: &str) -> usize {
+    let mut files = Vec::new();
+    files_under(dir, &mut files);
+    for file in &files {
+        let bytes = std::fs::read(file).unwrap();
+        assert!(
+            !bytes.starts_with(b"SQLite format 3"),
+            "{} is an unencrypted database",
+            file.display()
+        );
+        for text in texts {
+            assert!(
+                !contains(&bytes, text.as_bytes()),
+                "{} holds {text:?} in plaintext",
+                file.display()
+            );
+        }
+        assert!(
+            !contains(&bytes, token.as_bytes()),
+            "{} holds the bearer token",
+            file.display()
+        );
+    }
+    files.len()
+}
+
+/// Signs in, pulls the schedule, does one job with 3 photos and a signature,
+/// and pushes it all; returns the job's customer.
+async fn work_a_day(ctx: &AppContext, server: &TestServer, demo: &DemoData, dir: &Path) {
+    let technician = demo.technicians().next().unwrap().clone();
+    session::sign_in(
+        ctx,
+        server.base_url(),
+        technician.user.username.clone(),
+        technician.password.clone(),
+    )
+    .await
+    .unwrap();
+    ctx.sync().sync_once().await.unwrap();
+    let confirmed = installations::list_installations(
+        ctx,
+        InstallationQuery {
+            statuses: vec![InstallationStatus::Confirmed],
+            limit: 1,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let job = confirmed.items[0].id;
+    installations::start_installation(ctx, job, None)
+        .await
+        .unwrap();
+    let mut draft = reports::get_report_draft(ctx, job).await.unwrap().unwrap();
+    draft.charger_serial_number = "ZAP-77".into();
+    draft.charger_model = "Zappi 2".into();
+    draft.installation_successful = Some(true);
+    draft.demo_given = true;
+    reports::save_report_draft(ctx, draft).await.unwrap();
+    let mut paths = Vec::new();
+    for seed in 1..=3u8 {
+        let path = dir.join(format!("photo-{seed}.png"));
+        std::fs::write(&path, fieldbook_testkit::png_bytes(48, 32, seed)).unwrap();
+        paths.push(path.to_string_lossy().into_owned());
+    }
+    media::attach_media(ctx, job, paths, |_| {}).await.unwrap();
+    installations::finish_installation(ctx, job).await.unwrap();
+    let signature =
+        base64::engine::general_purpose::STANDARD.encode(fieldbook_testkit::signature_png());
+    reports::sign_report(
+        ctx,
+        job,
+        signature,
+        fieldbook_testkit::signature_strokes(),
+        "Dana Customer".into(),
+    )
+    .await
+    .unwrap();
+    reports::submit_report(ctx, job).await.unwrap();
+    let summary = ctx.sync().sync_once().await.unwrap();
+    assert_eq!(summary.refused, 0, "{summary:?}");
+    assert_eq!(summary.uploaded_blobs, 4, "{summary:?}");
+}
+
+fn token_of(ctx: &AppContext) -> String {
+    ctx.secrets()
+        .expect("opened encrypted")
+        .token()
+        .unwrap()
+        .expect("signed in")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_day_of_work_no_customer_data_or_token_is_readable_in_the_data_folder() {
+    let demo = demo();
+    let texts = customer_texts(&demo);
+    let server = TestServer::start_with_demo(&demo).await;
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    let keys = root.path().join("data-keys");
+    let photos = root.path().join("photos");
+    std::fs::create_dir_all(&photos).unwrap();
+    let _logs = fieldbook_app::logging::init_with_filter(&data.join("logs"), "debug").unwrap();
+
+    let ctx = AppContext::open_encrypted(&data, &keys, LaunchSettings::default()).unwrap();
+    work_a_day(&ctx, &server, &demo, &photos).await;
+    let token = token_of(&ctx);
+    // While open (the WAL holds the latest pages) and after closing.
+    assert!(assert_nothing_readable(&data, &texts, &token) >= 5);
+    drop(ctx);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_nothing_readable(&data, &texts, &token);
+
+    // The keys are where Settings says they are, never in the data folder.
+    let ctx = AppContext::open_encrypted(&data, &keys, LaunchSettings::default()).unwrap();
+    let storage = fieldbook_app::settings::key_storage(&ctx);
+    match ctx.key_backend().unwrap() {
+        fieldbook_secrets::KeyBackend::File { path } => {
+            assert!(path.starts_with(&keys), "{}", path.display());
+            assert_eq!(storage.kind, "file");
+            assert!(storage.description.contains("no keyring is available"));
+        }
+        fieldbook_secrets::KeyBackend::OsKeyring => assert_eq!(storage.kind, "os_keyring"),
+    }
+    // Still signed in with the token from the key store.
+    assert!(session::current_session(&ctx).await.unwrap().is_some());
+    ctx.sync().sync_once().await.unwrap();
+    ctx.secrets().unwrap().forget_everything().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_folder_of_the_unencrypted_version_is_converted_and_then_gives_nothing_away() {
+    let demo = demo();
+    let texts = customer_texts(&demo);
+    let server = TestServer::start_with_demo(&demo).await;
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    let keys = root.path().join("data-keys");
+    let photos = root.path().join("photos");
+    std::fs::create_dir_all(&photos).unwrap();
+
+    // Today's version: plaintext database, token in a 0600 file beside it.
+    {
+        let ctx = AppContext::with_sync_options(
+            Store::open(&data).unwrap(),
+            LaunchSettings::default(),
+            SyncOptions::new(&data),
+        )
+        .unwrap();
+        work_a_day(&ctx, &server, &demo, &photos).await;
+    }
+    let old_token =
+        std::fs::read_to_string(data.join(fieldbook_sync::credentials::TOKEN_FILE)).unwrap();
+    let database = std::fs::read(data.join("fieldbook.sqlite3")).unwrap();
+    assert!(
+        texts.iter().any(|t| contains(&database, t.as_bytes())),
+        "the old version's database is readable (else this test proves nothing)"
+    );
+
+    let ctx = AppContext::open_encrypted(&data, &keys, LaunchSettings::default()).unwrap();
+    // The technician stays signed in: the token moved into the key store.
+    assert!(session::current_session(&ctx).await.unwrap().is_some());
+    ctx.sync().sync_once().await.unwrap();
+    assert_eq!(token_of(&ctx), old_token.trim());
+    assert!(!data.join(fieldbook_sync::credentials::TOKEN_FILE).exists());
+    assert_nothing_readable(&data, &texts, old_token.trim());
+    ctx.secrets().unwrap().forget_everything().unwrap();
+}
