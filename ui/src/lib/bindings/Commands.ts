@@ -17,6 +17,7 @@ import type { InstallationQuery } from "./InstallationQuery";
 import type { InstallationReport } from "./InstallationReport";
 import type { KeyStorage } from "./KeyStorage";
 import type { LabelOffer } from "./LabelOffer";
+import type { LockStatus } from "./LockStatus";
 import type { OutboxEntry } from "./OutboxEntry";
 import type { ReportDraft } from "./ReportDraft";
 import type { ServerSearchHit } from "./ServerSearchHit";
@@ -24,6 +25,7 @@ import type { Session } from "./Session";
 import type { SignatureStroke } from "./SignatureStroke";
 import type { StorageUsage } from "./StorageUsage";
 import type { SyncStatus } from "./SyncStatus";
+import type { UnlockOutcome } from "./UnlockOutcome";
 import type { UpdateStatus } from "./UpdateStatus";
 
 /** Every command the app answers: the arguments `invoke` takes, and the result. */
@@ -63,4 +65,9 @@ export type Commands = {
   install_readiness: { args: Record<string, never>, result: InstallReadiness },
   install_update: { args: Record<string, never>, result: null },
   key_storage: { args: Record<string, never>, result: KeyStorage },
+  lock_status: { args: Record<string, never>, result: LockStatus },
+  lock_app: { args: Record<string, never>, result: LockStatus },
+  unlock_app: { args: { password: string }, result: UnlockOutcome },
+  set_customer_signing: { args: { signing: boolean }, result: LockStatus },
+  set_idle_lock_minutes: { args: { minutes: number }, result: LockStatus },
 };
