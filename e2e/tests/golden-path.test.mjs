@@ -3,9 +3,12 @@
 // away while the technician works on site and comes back afterwards:
 //
 //   sign in → schedule shows the demo jobs → server stopped → open a job,
-//   start it, finish it → fill the report → 3 photos → customer signature →
-//   submit → server started again → header shows synced → the server has the
-//   report, the 3 photos (same SHA-256 as the files) and the signature.
+//   start it, finish it → fill the report → 5 photos → the commissioning
+//   tests (one unusual reading confirmed) → the photo checklist (4 photos, one
+//   slot with a reason) → customer signature → submit → server started again
+//   → header shows synced → the server has the report with its template
+//   version and test results, the 5 photos (same SHA-256 as the files) and
+//   the signature.
 //
 // Then a small sync-panel check: a job started offline that ops cancelled
 // meanwhile comes back as "needs attention" with the server's reason.
@@ -28,6 +31,28 @@ import { waitFor } from "../lib/processes.mjs";
 const run = promisify(execFile);
 
 const TECHNICIAN = { username: "alex", password: "alex-demo-password", fullName: null };
+/** The commissioning tests as the technician enters them: [field, kind, value]. */
+const TESTS = [
+  ["earthing_arrangement", "option", "tn-c-s"],
+  ["pen_fault_protection", "option", "yes"],
+  ["pen_fault_method", "option", "charger-open-pen"],
+  ["ze", "input", "0.21"],
+  ["zs", "input", "1.52"], // above the usual 1.37 Ω: asks for a confirmation
+  ["r1_r2", "input", "0.27"],
+  ["insulation_resistance", "input", "999"],
+  ["insulation_test_voltage", "option", "500"],
+  ["polarity_confirmed", "option", "yes"],
+  ["rcd_type", "option", "a-rdc-dd"],
+  ["rcd_trip_time", "input", "23.5"],
+  ["maximum_demand", "input", "63"],
+  ["load_management_fitted", "option", "no"],
+  ["dno_notification_required", "option", "no"],
+];
+/** Photo slots filled with the photos in this order; the cable route gets a reason. */
+const PHOTO_SLOTS = ["charger-wide", "serial-label", "consumer-unit", "earthing"];
+const NO_PHOTO = { slot: "cable-route", reason: "Cable runs inside the wall cavity" };
+const PHOTOS = 5;
+
 const REPORT = {
   serial: "WB-2026-004711",
   model: "Wallbox Pulsar Plus 11 kW",
@@ -46,6 +71,7 @@ describe("golden path", { timeout: 15 * 60_000 }, () => {
   let job; // the installation the technician works on (server record)
   let photos;
   let signerName;
+  const slotPhotos = {}; // slot key → SHA-256 of the photo chosen for it
   let failed = false;
 
   // Steps share one app session: once a step fails the rest cannot succeed,
@@ -65,7 +91,7 @@ describe("golden path", { timeout: 15 * 60_000 }, () => {
   before(async () => {
     await server.seed();
     await server.start();
-    photos = await makePhotos(workDir, 3);
+    photos = await makePhotos(workDir, PHOTOS);
     app = new AppUnderTest({
       logFile: join(workDir, "app.log"),
       env: {
@@ -179,12 +205,12 @@ describe("golden path", { timeout: 15 * 60_000 }, () => {
     await waitFor("the autosave to finish", async () => (await person.$("autosave-state").getText()).trim() === "Saved");
   });
 
-  step("add 3 photos (file dialog bypassed by the test hook)", async () => {
+  step(`add ${PHOTOS} photos (file dialog bypassed by the test hook)`, async () => {
     await waitFor("the test hook", () => browser.execute(() => typeof window.__fieldbookTest?.attachFiles === "function"));
     // The dialog's result goes down the same path as a real pick: one tap on
     // "Add photos", then attach_media with the chosen paths.
     person.taps += 1;
-    person.steps.push("tap media-add (dialog: pick 3 photos)");
+    person.steps.push(`tap media-add (dialog: pick ${PHOTOS} photos)`);
     const error = await browser.executeAsync((paths, done) => {
       window.__fieldbookTest.attachFiles(paths).then(
         () => done(null),
@@ -192,21 +218,75 @@ describe("golden path", { timeout: 15 * 60_000 }, () => {
       );
     }, photos.map((p) => p.path));
     assert.equal(error, null, "attachFiles resolved");
-    const items = await waitFor("3 media items", async () => {
+    const items = await waitFor(`${PHOTOS} media items`, async () => {
       const found = await person.$$("media-item");
-      return found.length === 3 ? found : null;
+      return found.length === PHOTOS ? found : null;
     });
     const shown = await attributes(items, "data-sha256");
     assert.deepEqual(shown.toSorted(), photos.map((p) => p.sha256).toSorted(), "thumbnails are the files' hashes");
     // Thumbnails actually load over the media:// scheme.
     await waitFor("thumbnails to decode", () =>
-      browser.execute(() => {
+      browser.execute((n) => {
         const imgs = [...document.querySelectorAll('[data-testid="media-item"] img')];
-        return imgs.length === 3 && imgs.every((img) => img.complete && img.naturalWidth > 0);
-      }),
+        return imgs.length === n && imgs.every((img) => img.complete && img.naturalWidth > 0);
+      }, PHOTOS),
     );
     await browser.execute((sel) => document.querySelector(sel).scrollIntoView({ block: "center" }), byTestId("media-item"));
     await person.screenshot("04-report");
+  });
+
+  step("enter the commissioning tests, confirming the unusual reading", async () => {
+    const scrollTo = (testId) =>
+      browser.execute((sel) => document.querySelector(sel)?.scrollIntoView({ block: "center" }), byTestId(testId));
+    for (const [field, kind, value] of TESTS) {
+      // Conditional fields appear once the backend's check of the last
+      // autosave says they apply.
+      await person.waitVisible(`test-${field}`);
+      await scrollTo(`test-${field}`);
+      if (kind === "option") await person.tap(`test-option-${field}-${value}`);
+      else await person.type(`test-input-${field}`, value);
+    }
+    await scrollTo("test-zs");
+    await person.waitVisible("test-confirm-zs");
+    await person.screenshot("04b-report-tests-confirm");
+    await person.tap("test-confirm-zs");
+    await person.waitVisible("test-confirmed-zs");
+    await waitFor("the autosave to finish", async () => (await person.$("autosave-state").getText()).trim() === "Saved");
+    // The form asks nothing more of the tests.
+    const missing = await person.$$("missing-list");
+    for (const list of missing) {
+      if (await list.isDisplayed()) assert.doesNotMatch(await list.getText(), /Earth fault loop|Earthing arrangement|RCD/);
+    }
+    await scrollTo("commissioning-tests");
+    await person.screenshot("04c-report-tests");
+  });
+
+  step("fill the photo checklist: 4 photos and a reason", async () => {
+    const thumbs = await person.$$("media-item");
+    const order = await attributes(thumbs, "data-sha256");
+    for (const [i, slot] of PHOTO_SLOTS.entries()) {
+      await browser.execute((sel) => document.querySelector(sel)?.scrollIntoView({ block: "center" }), byTestId(`slot-${slot}`));
+      await person.tap(`slot-choose-${slot}`);
+      const picks = await waitFor("the photo picker", async () => {
+        const found = await person.$$("slot-pick");
+        return found.length === PHOTOS ? found : null;
+      });
+      await person.tap(picks[i], `photo ${i + 1} for ${slot}`);
+      await waitFor(`${slot} to be done`, async () => (await person.$(`slot-${slot}`).getAttribute("data-state")) === "done");
+      slotPhotos[slot] = order[i];
+    }
+    await person.tap(`slot-none-${NO_PHOTO.slot}`);
+    await person.type(`slot-reason-${NO_PHOTO.slot}`, NO_PHOTO.reason);
+    await waitFor("the checklist to be complete", async () => (await person.$("checklist-count").getText()).startsWith("5 of 5"));
+    await waitFor("the autosave to finish", async () => (await person.$("autosave-state").getText()).trim() === "Saved");
+    await waitFor("checklist thumbnails to decode", () =>
+      browser.execute(() => {
+        const imgs = [...document.querySelectorAll('[data-testid="photo-checklist"] .thumb img')];
+        return imgs.length === 4 && imgs.every((img) => img.complete && img.naturalWidth > 0);
+      }),
+    );
+    await browser.execute((sel) => document.querySelector(sel).scrollIntoView({ block: "start" }), byTestId("photo-checklist"));
+    await person.screenshot("04d-photo-checklist");
   });
 
   step("the customer signs on the pad", async () => {
@@ -236,7 +316,7 @@ describe("golden path", { timeout: 15 * 60_000 }, () => {
     await person.waitVisible("report-submitted");
     await person.screenshot("08-report-submitted");
     const pending = Number((await syncState()).pending);
-    assert.ok(pending >= 5, `start, finish, report, 3 photos and the signature are waiting (pending ${pending})`);
+    assert.ok(pending >= 3 + PHOTOS, `start, finish, report, ${PHOTOS} photos and the signature are waiting (pending ${pending})`);
   });
 
   step("the server comes back and everything syncs by itself", async () => {
@@ -248,7 +328,7 @@ describe("golden path", { timeout: 15 * 60_000 }, () => {
     await person.screenshot("09-sync-synced");
   });
 
-  step("the server has the report, the 3 photos (hash-equal) and the signature", async () => {
+  step(`the server has the report with its template version and tests, the ${PHOTOS} photos (hash-equal) and the signature`, async () => {
     const api = await ApiClient.login(server.url, "ops", "ops-demo-password");
     const detail = await api.get(`/api/v1/installations/${job.id}`);
     assert.equal(detail.installation.record.status, "report_submitted");
@@ -262,6 +342,16 @@ describe("golden path", { timeout: 15 * 60_000 }, () => {
     assert.equal(report.general_notes, REPORT.notes);
     assert.equal(detail.installation.record.demo_completed, true);
 
+    // Filled against the built-in default template, version 1; the values
+    // exactly as typed, the unusual one with its confirmation.
+    assert.deepEqual(report.template, { id: "uk-ev-charger", version: 1 });
+    for (const [field, , value] of TESTS) assert.equal(report.test_results[field]?.value, value, field);
+    assert.equal(report.test_results.zs.confirmed, "1.52");
+    for (const [slot, sha256] of Object.entries(slotPhotos)) {
+      assert.deepEqual(report.photo_slots[slot], { kind: "photo", sha256 }, slot);
+    }
+    assert.deepEqual(report.photo_slots[NO_PHOTO.slot], { kind: "no_photo", reason: NO_PHOTO.reason });
+
     const signature = report.customer_signature;
     assert.ok(signature, "the report is signed");
     assert.equal(signature.signer_name, signerName);
@@ -272,7 +362,7 @@ describe("golden path", { timeout: 15 * 60_000 }, () => {
 
     const { media } = await api.pullAll();
     const jobMedia = media.map((v) => v.record).filter((m) => m.media.installation_id === job.id);
-    assert.equal(jobMedia.length, 3, "3 photos on the server");
+    assert.equal(jobMedia.length, PHOTOS, `${PHOTOS} photos on the server`);
     assert.deepEqual(jobMedia.map((m) => m.media.file.sha256).toSorted(), photos.map((p) => p.sha256).toSorted());
     for (const m of jobMedia) {
       const one = await api.get(`/api/v1/media/${m.media.id}`);

@@ -15,7 +15,7 @@ fuzz_target!(|data: &[u8]| {
     for envelope in &request.mutations {
         let _ = envelope.mutation.check_limits();
         if let Mutation::ReportSubmit { report } = &envelope.mutation {
-            let _ = report.validate(&[]);
+            let _ = report.validate(&[], None);
         }
     }
     let encoded = serde_json::to_vec(&request).expect("a decoded request encodes");

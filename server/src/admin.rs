@@ -208,6 +208,7 @@ pub fn planned_installation(
         updated_at: tx.now,
         status_reason: None,
         ops_review_note: None,
+        report_template_id: None,
     })
 }
 

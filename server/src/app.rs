@@ -9,7 +9,7 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{from_fn_with_state, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use fieldbook_protocol::{ErrorCode, Health};
 use tokio::net::TcpListener;
@@ -27,7 +27,7 @@ use crate::storage::Storage;
 use crate::tls::{self, TlsListener};
 use crate::{
     admin, auth, blob_download, console_assets, held_work, installations, openapi, ops, pull, push,
-    send_back, updates, wipe,
+    report_templates, send_back, updates, wipe,
 };
 
 /// What every handler can reach.
@@ -258,6 +258,18 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/v1/admin/held-work/{held_work_id}/keep",
             post(held_work::keep_handler),
+        )
+        .route(
+            "/api/v1/admin/report-templates",
+            get(report_templates::list_handler).post(report_templates::publish_handler),
+        )
+        .route(
+            "/api/v1/admin/report-templates/{template_id}/{version}",
+            get(report_templates::get_handler),
+        )
+        .route(
+            "/api/v1/admin/installations/{installation_id}/report-template",
+            put(report_templates::set_installation_template_handler),
         )
         .route_layer(from_fn_with_state(state.clone(), auth::require_auth));
 

@@ -149,8 +149,9 @@ pub fn accept(
         let all_media = tx.db().media_hashes_of(installation.id)?;
         // Signed over the media on the technician's device: their own, or
         // their own plus team-mates' that the installation still has.
-        if let Err(e) = report.validate(&all_media) {
-            if report.validate(&held_media).is_err() {
+        let template = crate::report_templates::template_of(&tx.db(), &report)?;
+        if let Err(e) = report.validate(&all_media, template.as_ref()) {
+            if report.validate(&held_media, template.as_ref()).is_err() {
                 return Err(e.into());
             }
         }

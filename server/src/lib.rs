@@ -24,6 +24,7 @@ pub mod ops;
 pub mod password;
 pub mod pull;
 pub mod push;
+pub mod report_templates;
 pub mod seed;
 pub mod send_back;
 pub mod storage;

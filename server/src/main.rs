@@ -136,6 +136,84 @@ enum Command {
         #[arg(long, default_value = fieldbook_server::updates::DEFAULT_TARGET)]
         target: String,
     },
+    /// Central Ops: report templates (which photos and test results a job needs).
+    Template {
+        #[command(subcommand)]
+        command: TemplateCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TemplateCommand {
+    /// Publish a template from a JSON file (a ReportTemplate; its version
+    /// is ignored): prints the version now current. Publishing a changed
+    /// template makes a new version; old versions stay.
+    Publish {
+        #[command(flatten)]
+        data: DataDir,
+        #[arg(long)]
+        file: PathBuf,
+    },
+    /// Print the newest version of every template as JSON.
+    List {
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Choose an installation's template (`default` for the default one).
+    Set {
+        #[command(flatten)]
+        data: DataDir,
+        /// INS-YYYY-NNNNNN or UUID.
+        #[arg(long)]
+        installation: String,
+        /// A published template's id, or `default`.
+        #[arg(long)]
+        template: String,
+    },
+}
+
+fn template_command(command: TemplateCommand) -> Result<()> {
+    match command {
+        TemplateCommand::Publish { data, file } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            let template: fieldbook_domain::ReportTemplate = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not a report template", file.display()))?;
+            let storage = open_storage(&data)?;
+            let published = fieldbook_server::report_templates::publish(&storage, &template, None)?;
+            let t = &published.template.record;
+            if published.created {
+                println!("published template {} version {}", t.id, t.version);
+            } else {
+                println!("unchanged: template {} version {}", t.id, t.version);
+            }
+        }
+        TemplateCommand::List { data } => {
+            let storage = open_storage(&data)?;
+            let list = fieldbook_server::report_templates::list(&storage)?;
+            println!("{}", serde_json::to_string_pretty(&list)?);
+        }
+        TemplateCommand::Set {
+            data,
+            installation,
+            template,
+        } => {
+            let storage = open_storage(&data)?;
+            let installation = installation_uuid(&storage, &installation)?;
+            let template = (template != "default").then_some(template);
+            let saved = fieldbook_server::report_templates::set_installation_template(
+                &storage,
+                installation,
+                template.as_deref(),
+            )?;
+            println!(
+                "installation {} uses template {}",
+                saved.record.installation_id,
+                saved.record.report_template_id()
+            );
+        }
+    }
+    Ok(())
 }
 
 /// The server's own HTTPS (both or neither).
@@ -745,6 +823,7 @@ async fn main() -> Result<()> {
             );
             Ok(())
         }
+        Command::Template { command } => template_command(command),
     }
 }
 

@@ -7,8 +7,8 @@ use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use crate::{
-    admin, app, auth, blob_download, held_work, installations, ops, pull, push, send_back, updates,
-    wipe,
+    admin, app, auth, blob_download, held_work, installations, ops, pull, push, report_templates,
+    send_back, updates, wipe,
 };
 
 struct BearerAuth;
@@ -92,6 +92,10 @@ impl Modify for BearerAuth {
         updates::artifact_handler,
         wipe::order_wipe_handler,
         wipe::confirm_wipe_handler,
+        report_templates::publish_handler,
+        report_templates::list_handler,
+        report_templates::get_handler,
+        report_templates::set_installation_template_handler,
     ),
     components(schemas(
         fieldbook_protocol::ErrorBody,

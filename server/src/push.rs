@@ -818,7 +818,8 @@ fn submit_report(
             && tx.db().report_sent_back(installation.id)?
         {
             let media = tx.db().media_hashes_of(installation.id)?;
-            if let Err(e) = report.validate(&media) {
+            let template = crate::report_templates::template_of(&tx.db(), &report)?;
+            if let Err(e) = report.validate(&media, template.as_ref()) {
                 return Ok(rejected(RejectCode::ValidationFailed, e.to_string()));
             }
             if let Err(e) = complete_with_report(tx, caller, &installation, report.demo_given)? {
@@ -842,7 +843,10 @@ fn submit_report(
         ));
     }
     let media = tx.db().media_hashes_of(installation.id)?;
-    if let Err(e) = report.validate(&media) {
+    // Checked against the template version the report was filled against,
+    // whatever is newest now: old reports stay valid.
+    let template = crate::report_templates::template_of(&tx.db(), &report)?;
+    if let Err(e) = report.validate(&media, template.as_ref()) {
         return Ok(rejected(RejectCode::ValidationFailed, e.to_string()));
     }
     if installation.status == InstallationStatus::Completed {

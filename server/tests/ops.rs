@@ -63,6 +63,11 @@ fn ops_routes(
             format!("/api/v1/ops/devices/{}/revoke", Uuid::new_v4()),
             None,
         ),
+        (
+            Method::POST,
+            format!("/api/v1/ops/devices/{}/wipe", Uuid::new_v4()),
+            Some(json!({"kind": "lost"})),
+        ),
         (Method::GET, "/api/v1/ops/changes".into(), None),
     ]
 }
@@ -1179,6 +1184,7 @@ async fn every_ops_route_is_in_the_openapi_document() {
         ("get", "/api/v1/ops/people"),
         ("post", "/api/v1/ops/sessions/{session_id}/revoke"),
         ("post", "/api/v1/ops/devices/{device_id}/revoke"),
+        ("post", "/api/v1/ops/devices/{device_id}/wipe"),
         ("get", "/api/v1/ops/changes"),
         ("get", "/api/v1/blobs/{sha256}"),
         ("get", "/api/v1/blobs/{sha256}/thumbnail"),

@@ -6,6 +6,10 @@
 //! changes that committed late below its cursor, which shows this test
 //! detects the problem it guards against.
 //!
+//! Some writers crash mid-transaction (their connection cut, no rollback
+//! sent): their leases must stop holding the watermark back, or the pullers
+//! would never catch up (the round has a deadline).
+//!
 //! Against a throwaway cluster (`initdb` into a temp dir); skipped, saying
 //! so, only when PostgreSQL is not installed.
 
@@ -47,11 +51,22 @@ fn cluster() -> Option<ThrowawayPostgres> {
 }
 
 async fn connect(pg: &ThrowawayPostgres, database: &str) -> Client {
+    connect_with_handle(pg, database).await.0
+}
+
+/// A client and the task driving its connection (abort it to cut the
+/// connection as a crashing process would).
+async fn connect_with_handle(
+    pg: &ThrowawayPostgres,
+    database: &str,
+) -> (
+    Client,
+    tokio::task::JoinHandle<Result<(), tokio_postgres::Error>>,
+) {
     let (client, connection) = tokio_postgres::connect(&pg.connection_string(database), NoTls)
         .await
         .expect("connect to the throwaway cluster");
-    tokio::spawn(connection);
-    client
+    (client, tokio::spawn(connection))
 }
 
 /// One page from `cursor`: the numbers and the next cursor.
@@ -134,18 +149,34 @@ async fn puller(
     }
 }
 
-/// A server process writing changes; returns the numbers it committed.
+/// A server process writing changes; returns the numbers it committed and
+/// how many times it crashed mid-transaction.
 async fn writer(
     pg: Arc<ThrowawayPostgres>,
     database: String,
     mode: Pulls,
     seed: u64,
-) -> BTreeSet<i64> {
+) -> (BTreeSet<i64>, usize) {
     let mut rng = StdRng::seed_from_u64(seed);
-    let mut client = connect(&pg, &database).await;
+    let (mut client, mut connection) = connect_with_handle(&pg, &database).await;
     let lease_conn = connect(&pg, &database).await;
     let mut committed = BTreeSet::new();
+    let mut crashes = 0;
     for _ in 0..TRANSACTIONS_PER_WRITER {
+        if rng.gen_bool(0.05) {
+            crashes += 1;
+            // Crash: a number taken, then the connection cut without a
+            // rollback; the server aborts the transaction when it notices.
+            let tx = client.transaction().await.expect("begin");
+            if mode == Pulls::Watermark {
+                change_seq::lease(&tx, &lease_conn).await.expect("lease");
+            }
+            change_seq::next_seq(&tx).await.expect("next seq");
+            connection.abort();
+            drop(tx);
+            (client, connection) = connect_with_handle(&pg, &database).await;
+            continue;
+        }
         let tx = client.transaction().await.expect("begin");
         if mode == Pulls::Watermark {
             change_seq::lease(&tx, &lease_conn).await.expect("lease");
@@ -169,7 +200,7 @@ async fn writer(
             committed.extend(taken);
         }
     }
-    committed
+    (committed, crashes)
 }
 
 /// One round: fresh database, writers and pullers at once. Returns what was
@@ -179,6 +210,7 @@ async fn round(
     database: &str,
     mode: Pulls,
 ) -> (BTreeSet<i64>, Vec<BTreeSet<i64>>) {
+    let mut crashes = 0;
     pg.create_database(database).expect("create database");
     let setup = connect(pg, database).await;
     setup
@@ -190,6 +222,8 @@ async fn round(
         .await
         .expect("changes table");
     let writers_done = Arc::new(AtomicBool::new(false));
+    // A stuck watermark shows as pullers that never catch up.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
     let pullers: Vec<_> = (0..PULLERS)
         .map(|_| {
             tokio::spawn(puller(
@@ -212,12 +246,18 @@ async fn round(
         .collect();
     let mut committed = BTreeSet::new();
     for w in writers {
-        committed.extend(w.await.expect("writer task"));
+        let (numbers, crashed) = w.await.expect("writer task");
+        committed.extend(numbers);
+        crashes += crashed;
     }
+    println!("{database}: {crashes} writer crashes mid-transaction");
     writers_done.store(true, Ordering::SeqCst);
     let mut pulled = Vec::new();
     for p in pullers {
-        pulled.push(p.await.expect("puller task"));
+        let got = tokio::time::timeout_at(deadline, p)
+            .await
+            .expect("pullers did not catch up within 120 s: the watermark is stuck");
+        pulled.push(got.expect("puller task"));
     }
     let stored: BTreeSet<i64> = setup
         .query("SELECT seq FROM changes", &[])

@@ -149,6 +149,10 @@ const ID_ROUTES: &[(&str, &str)] = &[
     ),
     ("POST", "/api/v1/admin/assignments/{assignment_id}/withdraw"),
     (
+        "PUT",
+        "/api/v1/admin/installations/{installation_id}/report-template",
+    ),
+    (
         "POST",
         "/api/v1/admin/installations/{installation_id}/send-back",
     ),
@@ -170,16 +174,22 @@ const ID_ROUTES_TESTED_IN_OPS: &[(&str, &str)] = &[
     ("POST", "/api/v1/ops/assignments/{assignment_id}/reassign"),
     ("POST", "/api/v1/ops/sessions/{session_id}/revoke"),
     ("POST", "/api/v1/ops/devices/{device_id}/revoke"),
+    ("POST", "/api/v1/ops/devices/{device_id}/wipe"),
     ("GET", "/api/v1/blobs/{sha256}"),
     ("GET", "/api/v1/blobs/{sha256}/thumbnail"),
 ];
 
 /// Routes with path parameters that name no team's object: the published
 /// app update (by platform target and the caller's version) is the same
-/// for everyone and needs no sign-in.
+/// for everyone and needs no sign-in; a report template is the company's.
 const PARAMETER_ROUTES_WITHOUT_TEAM_OBJECTS: &[(&str, &str)] = &[
     ("GET", "/api/v1/updates/{target}/{current_version}"),
     ("GET", "/api/v1/updates/{target}/files/{file_name}"),
+    // Report templates are the company's, the same for every team.
+    (
+        "GET",
+        "/api/v1/admin/report-templates/{template_id}/{version}",
+    ),
 ];
 
 /// Team B's objects, which team A must not reach.
@@ -231,6 +241,8 @@ fn body_for(template: &str, world: &TwoTeams, team_c: Uuid) -> Option<Value> {
         t if t.ends_with("/assignments") => Some(json!({"team_id": team_c})),
         t if t.ends_with("/transition") => Some(json!({"to": "closed"})),
         t if t.ends_with("/withdraw") => Some(json!({})),
+        // The default template: the owner's call changes nothing team A sees.
+        t if t.ends_with("/report-template") => Some(json!({"template_id": null})),
         t if t.ends_with("/send-back") => Some(json!({"note": "fix the serial"})),
         t if t.ends_with("/accept") => Some(json!({})),
         t if t.ends_with("/keep") => Some(json!({"reason": "done by another team"})),

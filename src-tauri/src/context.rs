@@ -90,6 +90,8 @@ impl AppContext {
         let store = Store::open_encrypted(data_dir, &key)?;
         let mut options = SyncOptions::new(data_dir);
         options.credentials = Arc::new(KeyringCredentialStore::new(Arc::clone(&secrets), data_dir));
+        options.secrets = Some(Arc::clone(&secrets));
+        options.allowed_http_host = launch.allowed_http_host.clone();
         let mut ctx = Self::with_sync_options(store, launch, options)?;
         ctx.secrets = Some(secrets);
         Ok(ctx)

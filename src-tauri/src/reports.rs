@@ -176,6 +176,7 @@ mod tests {
         let mut draft = draft_with_serial(fx, id, "ZAP-0001").await;
         draft.charger_model = "Zappi 2".into();
         draft.installation_successful = Some(true);
+        fieldbook_testkit::fill_default_template(&mut draft);
         draft.demo_given = true;
         save_report_draft(&fx.ctx, draft).await.unwrap();
     }

@@ -116,6 +116,8 @@ async fn diagnostics_and_logs_carry_no_customer_data_and_no_secrets() {
     draft.charger_model = "Zappi 2".into();
     draft.installation_successful = Some(true);
     draft.demo_given = true;
+    // The default UK template's test results and photo checklist.
+    fieldbook_testkit::fill_default_template(&mut draft);
     draft.general_notes = notes.into();
     draft.issues_encountered = issues.into();
     reports::save_report_draft(&ctx, draft).await.unwrap();

@@ -126,6 +126,8 @@ async fn work_a_day(ctx: &AppContext, server: &TestServer, demo: &DemoData, dir:
     draft.charger_model = "Zappi 2".into();
     draft.installation_successful = Some(true);
     draft.demo_given = true;
+    // The default UK template's test results and photo checklist.
+    fieldbook_testkit::fill_default_template(&mut draft);
     reports::save_report_draft(ctx, draft).await.unwrap();
     let mut paths = Vec::new();
     for seed in 1..=3u8 {

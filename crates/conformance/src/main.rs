@@ -48,13 +48,20 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if reports.is_empty() {
+        eprintln!(
+            "no check name contains {:?}; names look like pull.bad_cursor_and_limit_are_refused",
+            args.only.unwrap_or_default()
+        );
+        return ExitCode::FAILURE;
+    }
     let failed = reports.iter().filter(|r| !r.passed()).count();
     println!(
         "{} checks: {} passed, {failed} failed",
         reports.len(),
         reports.len() - failed
     );
-    if failed == 0 && !reports.is_empty() {
+    if failed == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

@@ -84,6 +84,67 @@ pub struct World {
     pub bob: Technician,
 }
 
+/// Creating users and teams as Central Ops (also before the world exists).
+struct Admin<'a> {
+    api: &'a Api,
+    run: &'a str,
+    ops_token: &'a str,
+}
+
+impl Admin<'_> {
+    fn name(&self, name: &str) -> String {
+        format!("cf-{}-{name}", self.run)
+    }
+
+    async fn user(&self, name: &str, role: Role) -> Result<Uuid, CheckError> {
+        let answer = self
+            .api
+            .post(
+                "/api/v1/admin/users",
+                self.ops_token,
+                &json!({
+                    "username": self.name(name),
+                    "full_name": format!("Conformance {name}"),
+                    "role": role,
+                    "password": PASSWORD,
+                }),
+            )
+            .await?;
+        expect::status(&answer, StatusCode::CREATED)?;
+        id_at(&answer, &["record", "id"])
+    }
+
+    async fn technician(&self, name: &str) -> Result<Technician, CheckError> {
+        let user_id = self.user(name, Role::Technician).await?;
+        let username = self.name(name);
+        let token = self.login_token(&username).await?;
+        Ok(Technician {
+            username,
+            user_id,
+            token,
+        })
+    }
+
+    async fn login_token(&self, username: &str) -> Result<String, CheckError> {
+        let answer = login(self.api, username, PASSWORD).await?;
+        expect::status(&answer, StatusCode::OK)?;
+        token_of(&answer)
+    }
+
+    async fn team(&self, name: &str, members: &[Uuid]) -> Result<Uuid, CheckError> {
+        let answer = self
+            .api
+            .post(
+                "/api/v1/admin/teams",
+                self.ops_token,
+                &json!({"name": self.name(&format!("team-{name}")), "member_ids": members}),
+            )
+            .await?;
+        expect::status(&answer, StatusCode::CREATED)?;
+        id_at(&answer, &["record", "id"])
+    }
+}
+
 impl World {
     /// Logs in as Central Ops and creates two teams with one technician each.
     pub async fn create(
@@ -99,80 +160,60 @@ impl World {
             ))
         })?;
         let ops_token = token_of(&login)?;
-        let mut world = World {
+        let admin = Admin {
+            api: &api,
+            run: &run,
+            ops_token: &ops_token,
+        };
+        let mut alice = admin.technician("alice").await?;
+        let mut bob = admin.technician("bob").await?;
+        let team_a = admin.team("a", &[alice.user_id]).await?;
+        let team_b = admin.team("b", &[bob.user_id]).await?;
+        // Log in again: the login answer names the user's teams.
+        alice.token = admin.login_token(&alice.username).await?;
+        bob.token = admin.login_token(&bob.username).await?;
+        Ok(World {
             api,
             run,
             ops_token,
-            team_a: Uuid::nil(),
-            team_b: Uuid::nil(),
-            alice: placeholder(),
-            bob: placeholder(),
-        };
-        world.alice = world.technician("alice").await?;
-        world.bob = world.technician("bob").await?;
-        world.team_a = world.team("a", &[world.alice.user_id]).await?;
-        world.team_b = world.team("b", &[world.bob.user_id]).await?;
-        // Log in again: the login answer names the user's teams.
-        world.alice.token = world.login_token(&world.alice.username).await?;
-        world.bob.token = world.login_token(&world.bob.username).await?;
-        Ok(world)
+            team_a,
+            team_b,
+            alice,
+            bob,
+        })
+    }
+
+    fn admin(&self) -> Admin<'_> {
+        Admin {
+            api: &self.api,
+            run: &self.run,
+            ops_token: &self.ops_token,
+        }
     }
 
     /// `cf-<run>-<name>`.
     pub fn name(&self, name: &str) -> String {
-        format!("cf-{}-{name}", self.run)
+        self.admin().name(name)
     }
 
     /// Creates a user through the admin API; returns its id.
     pub async fn user(&self, name: &str, role: Role) -> Result<Uuid, CheckError> {
-        let answer = self
-            .api
-            .post(
-                "/api/v1/admin/users",
-                &self.ops_token,
-                &json!({
-                    "username": self.name(name),
-                    "full_name": format!("Conformance {name}"),
-                    "role": role,
-                    "password": PASSWORD,
-                }),
-            )
-            .await?;
-        expect::status(&answer, StatusCode::CREATED)?;
-        id_at(&answer, &["record", "id"])
+        self.admin().user(name, role).await
     }
 
     /// A new technician, logged in.
     pub async fn technician(&self, name: &str) -> Result<Technician, CheckError> {
-        let user_id = self.user(name, Role::Technician).await?;
-        let username = self.name(name);
-        let token = self.login_token(&username).await?;
-        Ok(Technician {
-            username,
-            user_id,
-            token,
-        })
+        self.admin().technician(name).await
     }
 
     /// A fresh token for a suite user.
     pub async fn login_token(&self, username: &str) -> Result<String, CheckError> {
-        let answer = login(&self.api, username, PASSWORD).await?;
-        expect::status(&answer, StatusCode::OK)?;
-        token_of(&answer)
+        self.admin().login_token(username).await
     }
 
     /// A new team with these members.
     pub async fn team(&self, name: &str, members: &[Uuid]) -> Result<Uuid, CheckError> {
-        let answer = self
-            .api
-            .post(
-                "/api/v1/admin/teams",
-                &self.ops_token,
-                &json!({"name": self.name(&format!("team-{name}")), "member_ids": members}),
-            )
-            .await?;
-        expect::status(&answer, StatusCode::CREATED)?;
-        id_at(&answer, &["record", "id"])
+        self.admin().team(name, members).await
     }
 
     /// Plans an installation and assigns it to `team`; returns the
@@ -276,14 +317,6 @@ impl World {
             .tus_patch(token, &location, 0, bytes, Some(bytes))
             .await?;
         expect::status(&patched, StatusCode::NO_CONTENT)
-    }
-}
-
-fn placeholder() -> Technician {
-    Technician {
-        username: String::new(),
-        user_id: Uuid::nil(),
-        token: String::new(),
     }
 }
 

@@ -395,6 +395,7 @@ pub fn generate(config: &DemoConfig) -> DemoData {
                 _ => None,
             },
             ops_review_note: None,
+            report_template_id: None,
         };
 
         let team = &teams[i % teams.len()];

@@ -424,6 +424,7 @@ mod tests {
             updated_at: now(),
             status_reason: None,
             ops_review_note: None,
+            report_template_id: None,
         }
     }
 

@@ -157,6 +157,20 @@ pub struct Installation {
     /// look. Not in the source spec.
     #[serde(default)]
     pub ops_review_note: Option<String>,
+    /// The report template this job is filled against (the latest version
+    /// the device holds); `None`: [`crate::template::DEFAULT_TEMPLATE_ID`].
+    /// Not in the source spec.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report_template_id: Option<String>,
+}
+
+impl Installation {
+    /// The id of the report template this job uses.
+    pub fn report_template_id(&self) -> &str {
+        self.report_template_id
+            .as_deref()
+            .unwrap_or(crate::template::DEFAULT_TEMPLATE_ID)
+    }
 }
 
 /// Links an installation to a field team.
@@ -216,6 +230,16 @@ pub struct InstallationReport {
     pub start_override_reason: Option<String>,
     /// SHA-256 of the canonical report content (fields + media hashes).
     pub content_hash: Sha256Hex,
+    /// The report template version it was filled against; absent on reports
+    /// from devices older than templates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<crate::template::TemplateRef>,
+    /// Commissioning test results by field key (see [`crate::template`]).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub test_results: crate::template::TestResults,
+    /// The photo checklist: a photo (by hash) or a reason per slot key.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub photo_slots: crate::template::PhotoSlotFills,
 }
 
 /// A photo or video of the installation.

@@ -2,6 +2,8 @@
 //! every change), the customer's signature bound to what they saw, and the
 //! canonical content hash that binds the two.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -9,6 +11,7 @@ use uuid::Uuid;
 use crate::ids::Sha256Hex;
 use crate::lifecycle;
 use crate::models::{BlobRef, InstallationReport, InstallationStatus};
+use crate::template::{PhotoSlotFills, ReportTemplate, TemplateCheck, TemplateRef, TestResults};
 use crate::validation::{self, FieldError, FieldErrorCode, ValidationErrors};
 
 /// Upper bound on signature points, so a stuck pointer cannot grow a report
@@ -142,6 +145,14 @@ pub struct ReportContent<'a> {
     pub general_notes: &'a str,
     pub start_override_reason: Option<&'a str>,
     pub media_sha256: Vec<&'a Sha256Hex>,
+    // The template parts come last and only when present, so the hash of a
+    // report without a template is what it was before templates existed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub template: Option<&'a TemplateRef>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub test_results: &'a TestResults,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub photo_slots: &'a PhotoSlotFills,
 }
 
 impl ReportContent<'_> {
@@ -166,7 +177,14 @@ pub struct ReportCheck {
     /// `None` when not signed; `Some(false)` when the report changed after
     /// the customer signed and they must sign again.
     pub signature_matches: Option<bool>,
+    /// The template's answer (which fields and photo slots apply, what is
+    /// invalid, unconfirmed or missing); `None` for a report without a
+    /// template. Its blocking entries are also in `missing`.
+    pub template: Option<TemplateCheck>,
 }
+
+/// The field under which a report names a template this side does not hold.
+pub const TEMPLATE_FIELD: &str = "template";
 
 /// The field name under which [`ReportDraft::check`] reports an installation
 /// that cannot take its report yet.
@@ -190,6 +208,16 @@ pub struct ReportDraft {
     pub start_override_reason: Option<String>,
     pub customer_signature: Option<CustomerSignature>,
     pub updated_at: DateTime<Utc>,
+    /// The template the draft is filled against; `None` for drafts started
+    /// before templates (they submit as before).
+    #[serde(default)]
+    pub template: Option<TemplateRef>,
+    /// Commissioning test results by field key.
+    #[serde(default)]
+    pub test_results: TestResults,
+    /// The photo checklist: a photo or a reason per slot key.
+    #[serde(default)]
+    pub photo_slots: PhotoSlotFills,
 }
 
 impl ReportDraft {
@@ -205,6 +233,9 @@ impl ReportDraft {
             start_override_reason: None,
             customer_signature: None,
             updated_at: now,
+            template: None,
+            test_results: BTreeMap::new(),
+            photo_slots: BTreeMap::new(),
         }
     }
 
@@ -223,6 +254,9 @@ impl ReportDraft {
             general_notes: &self.general_notes,
             start_override_reason: self.start_override_reason.as_deref(),
             media_sha256,
+            template: self.template.as_ref(),
+            test_results: &self.test_results,
+            photo_slots: &self.photo_slots,
         }
         .hash()
     }
@@ -260,9 +294,39 @@ impl ReportDraft {
         errs
     }
 
+    /// What the draft's template says about its test results and photo
+    /// slots. `template` must be the version the draft names (the caller
+    /// looks it up); a draft naming a template that was not found gets one
+    /// blocking error instead. `None` when the draft has no template.
+    pub fn check_template(
+        &self,
+        media: &[Sha256Hex],
+        template: Option<&ReportTemplate>,
+    ) -> Option<TemplateCheck> {
+        let wanted = self.template.as_ref()?;
+        match template.filter(|t| &t.template_ref() == wanted) {
+            Some(t) => Some(t.check(&self.test_results, &self.photo_slots, media)),
+            None => Some(TemplateCheck {
+                missing: vec![FieldError::new(
+                    TEMPLATE_FIELD,
+                    FieldErrorCode::InvalidFormat,
+                    format!(
+                        "Report template {} version {} is not known here: sync and try again",
+                        wanted.id, wanted.version
+                    ),
+                )],
+                ..TemplateCheck::default()
+            }),
+        }
+    }
+
     /// Everything missing or wrong before the report can be submitted, given
-    /// the media currently attached.
-    pub fn validate_for_submit(&self, media: &[Sha256Hex]) -> ValidationErrors {
+    /// the media currently attached and the template the draft names.
+    pub fn validate_for_submit(
+        &self,
+        media: &[Sha256Hex],
+        template: Option<&ReportTemplate>,
+    ) -> ValidationErrors {
         let mut errs = ValidationErrors::default();
         errs.check(validation::charger_serial_number(
             &self.charger_serial_number,
@@ -298,6 +362,9 @@ impl ReportDraft {
                 validation::MAX_REASON_CHARS,
             ));
         }
+        if let Some(check) = self.check_template(media, template) {
+            errs.errors.extend(check.blocking());
+        }
         match &self.customer_signature {
             None => errs.errors.push(FieldError::required(
                 "customer_signature",
@@ -327,8 +394,14 @@ impl ReportDraft {
     }
 
     /// Everything the report screen says about this draft, with the media
-    /// attached now and the installation in `status`.
-    pub fn check(&self, media: &[Sha256Hex], status: InstallationStatus) -> ReportCheck {
+    /// attached now, the installation in `status` and the template the
+    /// draft names.
+    pub fn check(
+        &self,
+        media: &[Sha256Hex],
+        status: InstallationStatus,
+        template: Option<&ReportTemplate>,
+    ) -> ReportCheck {
         let mut missing = Vec::new();
         let actions = lifecycle::technician_actions(status, true);
         if !actions.submit_report {
@@ -343,11 +416,17 @@ impl ReportDraft {
                 message,
             ));
         }
-        missing.extend(self.validate_for_submit(media).errors);
+        missing.extend(self.validate_for_submit(media, template).errors);
+        let template = self.check_template(media, template);
+        let mut problems = self.validate_while_editing();
+        if let Some(t) = &template {
+            problems.errors.extend(t.invalid.iter().cloned());
+        }
         ReportCheck {
-            problems: self.validate_while_editing(),
+            problems,
             missing,
             signature_matches: self.signature_matches(media),
+            template,
         }
     }
 
@@ -358,8 +437,9 @@ impl ReportDraft {
         submitted_by: Uuid,
         submitted_at: DateTime<Utc>,
         media: &[Sha256Hex],
+        template: Option<&ReportTemplate>,
     ) -> Result<InstallationReport, ValidationErrors> {
-        self.validate_for_submit(media).into_result()?;
+        self.validate_for_submit(media, template).into_result()?;
         let content_hash = self.content_hash(media);
         Ok(InstallationReport {
             id,
@@ -376,6 +456,9 @@ impl ReportDraft {
             submitted_at,
             start_override_reason: self.start_override_reason,
             content_hash,
+            template: self.template,
+            test_results: self.test_results,
+            photo_slots: self.photo_slots,
         })
     }
 }
@@ -389,8 +472,17 @@ impl InstallationReport {
         self.as_draft().content_hash(media)
     }
 
-    pub fn validate(&self, media: &[Sha256Hex]) -> Result<(), ValidationErrors> {
-        self.as_draft().validate_for_submit(media).into_result()?;
+    /// `template` is the version the report names (looked up by the
+    /// caller); old reports keep validating against the version they were
+    /// filled against, whatever is newest.
+    pub fn validate(
+        &self,
+        media: &[Sha256Hex],
+        template: Option<&ReportTemplate>,
+    ) -> Result<(), ValidationErrors> {
+        self.as_draft()
+            .validate_for_submit(media, template)
+            .into_result()?;
         if self.content_hash != self.as_draft().content_hash(media) {
             return Err(ValidationErrors {
                 errors: vec![FieldError::new(
@@ -422,6 +514,14 @@ impl InstallationReport {
         {
             errs.errors.extend(e.errors);
         }
+        errs.errors.extend(
+            crate::template::check_fill_limits(
+                self.template.as_ref(),
+                &self.test_results,
+                &self.photo_slots,
+            )
+            .errors,
+        );
         errs
     }
 
@@ -437,6 +537,9 @@ impl InstallationReport {
             start_override_reason: self.start_override_reason.clone(),
             customer_signature: self.customer_signature.clone(),
             updated_at: self.submitted_at,
+            template: self.template.clone(),
+            test_results: self.test_results.clone(),
+            photo_slots: self.photo_slots.clone(),
         }
     }
 }
@@ -497,11 +600,17 @@ mod tests {
     #[test]
     fn complete_draft_submits() {
         let d = complete_draft();
-        assert!(d.validate_for_submit(&media()).is_empty());
+        assert!(d.validate_for_submit(&media(), None).is_empty());
         let r = d
-            .into_report(Uuid::from_u128(1), Uuid::from_u128(2), now(), &media())
+            .into_report(
+                Uuid::from_u128(1),
+                Uuid::from_u128(2),
+                now(),
+                &media(),
+                None,
+            )
             .unwrap();
-        assert!(r.validate(&media()).is_ok());
+        assert!(r.validate(&media(), None).is_ok());
         assert_eq!(
             r.content_hash,
             r.customer_signature.as_ref().unwrap().content_hash
@@ -511,7 +620,7 @@ mod tests {
     #[test]
     fn empty_draft_lists_everything_missing() {
         let d = ReportDraft::new(Uuid::from_u128(7), now());
-        let errs = d.validate_for_submit(&[]);
+        let errs = d.validate_for_submit(&[], None);
         let fields: Vec<&str> = errs.errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(
             fields,
@@ -529,7 +638,7 @@ mod tests {
     fn changing_anything_after_signing_voids_the_signature() {
         let mut d = complete_draft();
         d.general_notes.push('!');
-        let errs = d.validate_for_submit(&media());
+        let errs = d.validate_for_submit(&media(), None);
         assert_eq!(errs.errors.len(), 1);
         assert!(errs.errors[0].message.contains("sign again"));
 
@@ -537,7 +646,7 @@ mod tests {
         let mut more = media();
         more.push(Sha256Hex::digest(b"photo 3"));
         assert!(
-            !d.validate_for_submit(&more).is_empty(),
+            !d.validate_for_submit(&more, None).is_empty(),
             "adding a photo voids it"
         );
     }
@@ -557,7 +666,7 @@ mod tests {
         d.installation_successful = Some(false);
         let hash = d.content_hash(&media());
         d.customer_signature.as_mut().unwrap().content_hash = hash;
-        let errs = d.validate_for_submit(&media());
+        let errs = d.validate_for_submit(&media(), None);
         assert_eq!(errs.errors[0].field, "issues_encountered");
     }
 
@@ -568,14 +677,14 @@ mod tests {
         sig.strokes.clear();
         sig.signer_name = " ".into();
         sig.png.mime = "image/jpeg".into();
-        let errs = d.validate_for_submit(&media());
+        let errs = d.validate_for_submit(&media(), None);
         assert_eq!(errs.errors.len(), 3, "{errs:?}");
     }
 
     #[test]
     fn check_lists_what_is_missing_in_form_order_with_the_job_state_first() {
         let d = ReportDraft::new(Uuid::from_u128(7), now());
-        let check = d.check(&[], InstallationStatus::InProgress);
+        let check = d.check(&[], InstallationStatus::InProgress, None);
         let fields: Vec<&str> = check.missing.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(
             fields,
@@ -591,21 +700,21 @@ mod tests {
         assert!(check.problems.is_empty());
         assert_eq!(check.signature_matches, None);
 
-        let check = d.check(&[], InstallationStatus::Cancelled);
+        let check = d.check(&[], InstallationStatus::Cancelled, None);
         assert!(check.missing[0].message.contains("cannot take a report"));
-        let check = d.check(&[], InstallationStatus::Completed);
+        let check = d.check(&[], InstallationStatus::Completed, None);
         assert_eq!(check.missing[0].field, "charger_serial_number");
     }
 
     #[test]
     fn check_of_a_complete_signed_draft_is_empty_until_something_changes() {
         let mut d = complete_draft();
-        let check = d.check(&media(), InstallationStatus::Completed);
+        let check = d.check(&media(), InstallationStatus::Completed, None);
         assert!(check.missing.is_empty(), "{:?}", check.missing);
         assert_eq!(check.signature_matches, Some(true));
 
         d.charger_model.push('!');
-        let check = d.check(&media(), InstallationStatus::Completed);
+        let check = d.check(&media(), InstallationStatus::Completed, None);
         assert_eq!(check.signature_matches, Some(false));
         assert_eq!(check.missing.len(), 1);
         assert!(check.missing[0].message.contains("sign again"));
@@ -621,7 +730,7 @@ mod tests {
         let mut d = ReportDraft::new(Uuid::from_u128(7), now());
         d.charger_model = "Zappi\u{7}".into();
         d.installation_successful = Some(false);
-        let check = d.check(&[], InstallationStatus::Completed);
+        let check = d.check(&[], InstallationStatus::Completed, None);
         assert_eq!(check.problems.errors.len(), 1);
         assert_eq!(check.problems.errors[0].field, "charger_model");
         let fields: Vec<&str> = check.missing.iter().map(|e| e.field.as_str()).collect();
@@ -644,5 +753,83 @@ mod tests {
         let errs = d.validate_while_editing();
         assert_eq!(errs.errors.len(), 1);
         assert_eq!(errs.errors[0].code, FieldErrorCode::TooLong);
+    }
+
+    #[test]
+    fn a_report_without_a_template_hashes_as_before_templates() {
+        let d = complete_draft();
+        let content = serde_json::to_value(ReportContent {
+            installation_id: d.installation_id,
+            charger_serial_number: &d.charger_serial_number,
+            charger_model: &d.charger_model,
+            installation_successful: d.installation_successful,
+            demo_given: d.demo_given,
+            issues_encountered: &d.issues_encountered,
+            general_notes: &d.general_notes,
+            start_override_reason: None,
+            media_sha256: vec![],
+            template: None,
+            test_results: &BTreeMap::new(),
+            photo_slots: &BTreeMap::new(),
+        })
+        .unwrap();
+        let keys: Vec<&String> = content.as_object().unwrap().keys().collect();
+        assert_eq!(keys.len(), 9, "no template keys: {keys:?}");
+        // Pinned: the hash of this draft from before templates existed.
+        assert_eq!(
+            d.content_hash(&media()).as_str(),
+            "090b6ec6d327a6191dbe9d816655a8ba5fdc9000162d0847cb110a3cdca6b75e"
+        );
+    }
+
+    #[test]
+    fn a_draft_with_a_template_is_checked_against_that_version() {
+        let template = crate::default_uk_template();
+        let mut d = complete_draft();
+        d.template = Some(template.template_ref());
+        let check = d.check(&media(), InstallationStatus::Completed, Some(&template));
+        let t = check.template.as_ref().unwrap();
+        assert!(!t.missing.is_empty());
+        // Every blocking template entry is in `missing` too, after the
+        // report's own fields; the signature no longer matches since the
+        // template was named after signing.
+        let fields: Vec<&str> = check.missing.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields[0], "test_results.earthing_arrangement");
+        assert_eq!(*fields.last().unwrap(), "customer_signature");
+
+        // The device or server lacking that version blocks with one clear error.
+        let mut newer = template.clone();
+        newer.version = 2;
+        let check = d.check(&media(), InstallationStatus::Completed, Some(&newer));
+        assert_eq!(check.missing[0].field, TEMPLATE_FIELD);
+        assert!(check.missing[0]
+            .message
+            .contains("version 1 is not known here"));
+        assert!(d.validate_for_submit(&media(), None).errors[0].field == TEMPLATE_FIELD);
+    }
+
+    #[test]
+    fn test_results_and_photo_slots_are_part_of_what_is_signed() {
+        let mut d = complete_draft();
+        let before = d.content_hash(&media());
+        d.template = Some(crate::default_uk_template().template_ref());
+        let with_template = d.content_hash(&media());
+        assert_ne!(before, with_template);
+        d.test_results.insert(
+            "zs".into(),
+            crate::TestValue {
+                value: "0.48".into(),
+                confirmed: None,
+            },
+        );
+        let with_result = d.content_hash(&media());
+        assert_ne!(with_template, with_result);
+        d.photo_slots.insert(
+            "earthing".into(),
+            crate::SlotFill::NoPhoto {
+                reason: "Behind the meter cabinet".into(),
+            },
+        );
+        assert_ne!(with_result, d.content_hash(&media()));
     }
 }

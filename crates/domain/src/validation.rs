@@ -42,6 +42,9 @@ pub enum FieldErrorCode {
     TooLong,
     InvalidFormat,
     ControlCharacters,
+    /// A possible but unusual value (a test result outside its usual
+    /// limits): the technician must confirm it before submitting.
+    NeedsConfirmation,
 }
 
 /// One field's problem, with a message a technician can act on.

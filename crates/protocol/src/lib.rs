@@ -15,6 +15,7 @@ pub mod held_work;
 pub mod ops;
 pub mod pull;
 pub mod push;
+pub mod templates;
 pub mod updates;
 pub mod wipe;
 
@@ -25,6 +26,7 @@ pub use held_work::*;
 pub use ops::*;
 pub use pull::*;
 pub use push::*;
+pub use templates::*;
 pub use updates::*;
 pub use wipe::*;
 

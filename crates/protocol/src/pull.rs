@@ -2,8 +2,8 @@
 //! that changed after `cursor`, oldest change first.
 
 use fieldbook_domain::{
-    Installation, InstallationAssignment, InstallationMedia, InstallationReport, Lead, Survey,
-    Team, User,
+    Installation, InstallationAssignment, InstallationMedia, InstallationReport, Lead,
+    ReportTemplate, Survey, Team, User,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -205,6 +205,12 @@ pub struct PullPage {
     /// erase and confirm (see [`crate::wipe`]). Absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wipe: Option<crate::wipe::WipeOrder>,
+    /// Report template versions published since the cursor (every caller
+    /// gets every template; versions never change, so each comes once).
+    /// The built-in default template's first version is never sent: every
+    /// device has it. Absent from older servers; older devices ignore it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub report_templates: Vec<Versioned<ReportTemplate>>,
 }
 
 impl PullPage {
@@ -220,6 +226,7 @@ impl PullPage {
             + self.media.len()
             + self.tombstones.len()
             + self.held_work.len()
+            + self.report_templates.len()
     }
 
     /// True when the page carries nothing (the device is up to date).

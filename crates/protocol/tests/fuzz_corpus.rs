@@ -16,7 +16,7 @@ fn check(data: &[u8]) -> bool {
     for envelope in &request.mutations {
         let _ = envelope.mutation.check_limits();
         if let Mutation::ReportSubmit { report } = &envelope.mutation {
-            let _ = report.validate(&[]);
+            let _ = report.validate(&[], None);
         }
     }
     let encoded = serde_json::to_vec(&request).expect("a decoded request encodes");

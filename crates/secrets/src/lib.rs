@@ -19,6 +19,7 @@ mod key_file;
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::{RwLock, RwLockReadGuard};
 
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
@@ -139,7 +140,10 @@ enum MarkerBackend {
 #[derive(Debug)]
 pub struct Secrets {
     data_dir: PathBuf,
-    backend: Backend,
+    key_file_dir: PathBuf,
+    keyring: KeyringUse,
+    /// Replaced by [`Secrets::renew`].
+    backend: RwLock<Backend>,
 }
 
 impl Secrets {
@@ -166,52 +170,43 @@ impl Secrets {
             });
         }
         let marker_path = data_dir.join(MARKER_FILE);
-        let secrets = match read_marker(&marker_path)? {
-            Some(marker) => {
-                let backend =
-                    match marker.backend {
-                        MarkerBackend::OsKeyring => Backend::os_keyring(&marker.folder_id)
-                            .map_err(|reason| SecretsError::KeyringUnavailable {
-                                reason: reason.to_string(),
-                            })?,
-                        MarkerBackend::File => Backend::file(&key_file_dir, &marker.folder_id),
-                    };
-                Secrets { data_dir, backend }
-            }
-            None => {
-                let folder_id = hex::encode(&SecretKey::random().as_bytes()[..16]);
-                let backend = match keyring {
-                    KeyringUse::WhenAvailable => match Backend::os_keyring(&folder_id) {
-                        Ok(backend) => backend,
-                        Err(reason) => {
-                            tracing::warn!(%reason, "no OS keyring answers; keys go to a file");
-                            Backend::file(&key_file_dir, &folder_id)
+        let backend = match read_marker(&marker_path)? {
+            Some(marker) => match marker.backend {
+                MarkerBackend::OsKeyring => {
+                    Backend::os_keyring(&marker.folder_id).map_err(|reason| {
+                        SecretsError::KeyringUnavailable {
+                            reason: reason.to_string(),
                         }
-                    },
-                    KeyringUse::Never => Backend::file(&key_file_dir, &folder_id),
-                };
-                let secrets = Secrets { data_dir, backend };
-                // Keys first, marker last: a marker always means the keys exist.
-                secrets.set(Item::DatabaseKey, &SecretKey::random().to_hex())?;
-                secrets.set(Item::MediaKey, &SecretKey::random().to_hex())?;
-                let marker = Marker {
-                    backend: match secrets.backend {
-                        Backend::OsKeyring { .. } => MarkerBackend::OsKeyring,
-                        Backend::File { .. } => MarkerBackend::File,
-                    },
-                    folder_id,
-                };
-                let json = serde_json::to_vec(&marker).expect("the marker serialises");
-                key_file::write_atomically(&marker_path, &json, 0o600)?;
-                secrets
-            }
+                    })?
+                }
+                MarkerBackend::File => Backend::file(&key_file_dir, &marker.folder_id),
+            },
+            None => start_fresh(&data_dir, &key_file_dir, keyring)?,
         };
-        Ok(secrets)
+        Ok(Secrets {
+            data_dir,
+            key_file_dir,
+            keyring,
+            backend: RwLock::new(backend),
+        })
+    }
+
+    /// Forgets every key and the token ([`Secrets::forget_everything`]) and
+    /// makes new keys, as on a first start. Remote wipe calls this once the
+    /// old database is deleted: whatever of it is left on the disk stays
+    /// encrypted with a key that no longer exists, and the new empty database
+    /// gets the new key. A crash midway is safe: without a marker the next
+    /// start makes new keys for the (deleted) database.
+    pub fn renew(&self) -> Result<()> {
+        self.forget_everything()?;
+        let fresh = start_fresh(&self.data_dir, &self.key_file_dir, self.keyring)?;
+        *self.backend.write().unwrap_or_else(|e| e.into_inner()) = fresh;
+        Ok(())
     }
 
     /// Where the keys are (Settings shows [`KeyBackend::description`]).
     pub fn backend(&self) -> KeyBackend {
-        self.backend.kind()
+        self.current().kind()
     }
 
     /// The key the local database is encrypted with.
@@ -226,7 +221,7 @@ impl Secrets {
 
     pub fn token(&self) -> Result<Option<String>> {
         Ok(self
-            .backend
+            .current()
             .get(Item::SessionToken)?
             .map(|token| token.trim().to_owned())
             .filter(|token| !token.is_empty()))
@@ -237,7 +232,7 @@ impl Secrets {
     }
 
     pub fn clear_token(&self) -> Result<()> {
-        self.backend.delete(Item::SessionToken)
+        self.current().delete(Item::SessionToken)
     }
 
     /// Deletes both keys and the token from wherever they are (keyring and
@@ -245,10 +240,11 @@ impl Secrets {
     /// decrypt the data folder. Remote wipe calls this; it can be called
     /// again after a crash midway (what is already gone is skipped).
     pub fn forget_everything(&self) -> Result<()> {
+        let backend = self.current();
         for item in Item::ALL {
-            self.backend.delete(item)?;
+            backend.delete(item)?;
         }
-        self.backend.remove_key_file()?;
+        backend.remove_key_file()?;
         let marker = self.data_dir.join(MARKER_FILE);
         key_file::remove_if_exists(&marker)?;
         tracing::info!(data_dir = %self.data_dir.display(), "all keys and the token are forgotten");
@@ -256,19 +252,21 @@ impl Secrets {
     }
 
     fn key(&self, item: Item) -> Result<SecretKey> {
-        let hex_digits = self
-            .backend
-            .get(item)?
-            .ok_or_else(|| SecretsError::KeyMissing {
-                what: item.name(),
-                place: self.backend.kind().place(),
-                data_dir: self.data_dir.clone(),
-            })?;
+        let backend = self.current();
+        let hex_digits = backend.get(item)?.ok_or_else(|| SecretsError::KeyMissing {
+            what: item.name(),
+            place: backend.kind().place(),
+            data_dir: self.data_dir.clone(),
+        })?;
         SecretKey::from_hex(&hex_digits).ok_or(SecretsError::MalformedKey { what: item.name() })
     }
 
     fn set(&self, item: Item, value: &str) -> Result<()> {
-        self.backend.set(item, value)
+        self.current().set(item, value)
+    }
+
+    fn current(&self) -> RwLockReadGuard<'_, Backend> {
+        self.backend.read().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -279,6 +277,35 @@ impl KeyBackend {
             KeyBackend::File { path } => path.display().to_string(),
         }
     }
+}
+
+/// First start of a data folder: picks where the keys go, creates both
+/// keys there, and then (last) writes the marker.
+fn start_fresh(data_dir: &Path, key_file_dir: &Path, keyring: KeyringUse) -> Result<Backend> {
+    let folder_id = hex::encode(&SecretKey::random().as_bytes()[..16]);
+    let backend = match keyring {
+        KeyringUse::WhenAvailable => match Backend::os_keyring(&folder_id) {
+            Ok(backend) => backend,
+            Err(reason) => {
+                tracing::warn!(%reason, "no OS keyring answers; keys go to a file");
+                Backend::file(key_file_dir, &folder_id)
+            }
+        },
+        KeyringUse::Never => Backend::file(key_file_dir, &folder_id),
+    };
+    // Keys first, marker last: a marker always means the keys exist.
+    backend.set(Item::DatabaseKey, &SecretKey::random().to_hex())?;
+    backend.set(Item::MediaKey, &SecretKey::random().to_hex())?;
+    let marker = Marker {
+        backend: match backend {
+            Backend::OsKeyring { .. } => MarkerBackend::OsKeyring,
+            Backend::File { .. } => MarkerBackend::File,
+        },
+        folder_id,
+    };
+    let json = serde_json::to_vec(&marker).expect("the marker serialises");
+    key_file::write_atomically(&data_dir.join(MARKER_FILE), &json, 0o600)?;
+    Ok(backend)
 }
 
 fn read_marker(path: &Path) -> Result<Option<Marker>> {

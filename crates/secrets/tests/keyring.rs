@@ -250,6 +250,25 @@ fn the_key_file_backend_keeps_forgets_and_reports_missing_keys() {
     let fresh = Secrets::open_with(&data, &key_dir, KeyringUse::Never).unwrap();
     assert_ne!(fresh.database_key().unwrap().as_bytes(), key.as_bytes());
     assert_eq!(fresh.token().unwrap(), None);
+
+    // Renewed (remote wipe): the old keys and token are gone, new ones work
+    // at once and after a restart.
+    fresh.save_token("token-before-the-wipe").unwrap();
+    let old_key = fresh.database_key().unwrap();
+    let KeyBackend::File { path: old_file } = fresh.backend() else {
+        unreachable!()
+    };
+    fresh.renew().unwrap();
+    assert!(!old_file.exists(), "the old key file is deleted");
+    assert_eq!(fresh.token().unwrap(), None);
+    let new_key = fresh.database_key().unwrap();
+    assert_ne!(new_key.as_bytes(), old_key.as_bytes());
+    drop(fresh);
+    let reopened = Secrets::open_with(&data, &key_dir, KeyringUse::Never).unwrap();
+    assert_eq!(
+        reopened.database_key().unwrap().as_bytes(),
+        new_key.as_bytes()
+    );
 }
 
 #[test]

@@ -3,6 +3,10 @@
 //! search column on first sync is visible.
 //!
 //! `cargo bench -p fieldbook-store --bench search`
+//!
+//! It starts with encryption off vs on (SQLCipher, as the app opens its
+//! store), interleaved round by round in the same run: first sync and the
+//! list's queries. `FIELDBOOK_BENCH_ENCRYPTION=0` skips that part.
 
 use std::time::{Duration, Instant};
 
@@ -10,7 +14,7 @@ use chrono::NaiveDate;
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use fieldbook_demo::{generate, DemoConfig, DemoData};
 use fieldbook_domain::InstallationStatus;
-use fieldbook_store::{InstallationQuery, ServerBatch, Store, Versioned};
+use fieldbook_store::{DatabaseKey, InstallationQuery, ServerBatch, Store, Versioned};
 
 const INSTALLATIONS: usize = 10_000;
 /// Rows the list shows at once (a screenful); the UI pages for more.
@@ -89,8 +93,98 @@ fn first_sync(store: &mut Store, data: &DemoData) {
     }
 }
 
+/// Rounds of the encryption comparison (each: one store of each kind).
+const ENCRYPTION_ROUNDS: usize = 5;
+
+/// Encryption off vs on, each round one unencrypted and one encrypted store
+/// (so both see the same machine load): the first sync of every
+/// installation, then, reopened with a cold page cache, the list's queries
+/// (a week, a status, a surname) 20 times each.
+fn encryption_on_vs_off(data: &DemoData) {
+    let key = DatabaseKey::new([42; 32]);
+    let technician = data.technicians().next().unwrap().user.clone();
+    let teams: Vec<_> = data.teams.iter().map(|t| t.id).collect();
+    let start_date = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
+    let surname = data.leads[1234]
+        .customer_name
+        .split(' ')
+        .next_back()
+        .unwrap()
+        .to_lowercase();
+    let queries = [
+        InstallationQuery {
+            from_date: Some(start_date),
+            to_date: Some(start_date + chrono::Days::new(6)),
+            limit: SCREEN,
+            ..Default::default()
+        },
+        InstallationQuery {
+            statuses: vec![InstallationStatus::Confirmed],
+            limit: SCREEN,
+            ..Default::default()
+        },
+        InstallationQuery {
+            text: surname,
+            limit: SCREEN,
+            ..Default::default()
+        },
+    ];
+    let open = |dir: &std::path::Path, encrypted: bool| {
+        if encrypted {
+            Store::open_encrypted(dir, &key).unwrap()
+        } else {
+            Store::open(dir).unwrap()
+        }
+    };
+    // [off, on]
+    let mut syncs = [Vec::new(), Vec::new()];
+    let mut searches = [Vec::new(), Vec::new()];
+    for _ in 0..ENCRYPTION_ROUNDS {
+        for (variant, encrypted) in [false, true].into_iter().enumerate() {
+            let dir = tempfile::tempdir().unwrap();
+            let mut store = open(dir.path(), encrypted);
+            let start = Instant::now();
+            first_sync(&mut store, data);
+            syncs[variant].push(start.elapsed());
+            store.sign_in(&technician, &teams).unwrap();
+            drop(store);
+            let store = open(dir.path(), encrypted);
+            let start = Instant::now();
+            for query in &queries {
+                for _ in 0..20 {
+                    black_box(store.list_installations(query).unwrap());
+                }
+            }
+            searches[variant].push(start.elapsed());
+        }
+    }
+    for (what, times) in [
+        ("first sync", &mut syncs),
+        ("60 list queries", &mut searches),
+    ] {
+        for t in times.iter_mut() {
+            t.sort();
+        }
+        let [off, on] = &*times;
+        let median = |t: &Vec<Duration>| t[t.len() / 2];
+        println!(
+            "encryption {what} ({ENCRYPTION_ROUNDS} rounds): off best {:.1} ms, median {:.1} ms; \
+             on best {:.1} ms, median {:.1} ms; on/off best {:.2}x, median {:.2}x (goal <= 1.3x)",
+            ms(off[0]),
+            ms(median(off)),
+            ms(on[0]),
+            ms(median(on)),
+            on[0].as_secs_f64() / off[0].as_secs_f64(),
+            median(on).as_secs_f64() / median(off).as_secs_f64(),
+        );
+    }
+}
+
 fn bench(c: &mut Criterion) {
     let data = demo();
+    if std::env::var("FIELDBOOK_BENCH_ENCRYPTION").as_deref() != Ok("0") {
+        encryption_on_vs_off(&data);
+    }
 
     // Bulk insert: a fresh store per run, measured by hand (criterion's
     // iteration counts would make this take minutes).

@@ -61,9 +61,10 @@ pub(crate) fn encrypt_in_place(path: &Path, key: &DatabaseKey) -> Result<()> {
     }
 
     tracing::info!(path = %path.display(), "encrypting the local database");
-    export(path, &encrypting, key)?;
-    if let Err(e) = verify(&encrypting, key, path) {
+    // A failed copy (disk full, say) gives its space back at once.
+    if let Err(e) = export(path, &encrypting, key).and_then(|()| verify(&encrypting, key, path)) {
         remove_if_exists(&encrypting)?;
+        remove_if_exists(&with_suffix(&encrypting, "-journal"))?;
         return Err(e);
     }
     sync_file(&encrypting)?;
@@ -247,4 +248,99 @@ fn sync_dir(path: &Path) -> Result<()> {
     #[cfg(not(unix))]
     let _ = path;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Store;
+
+    const KEY: [u8; 32] = [3; 32];
+
+    /// An unencrypted store in `dir` (as today's version leaves it); its
+    /// device id tells one database from another.
+    fn plaintext_store(dir: &Path) -> uuid::Uuid {
+        Store::open(dir).unwrap().device_id()
+    }
+
+    fn database(dir: &Path) -> PathBuf {
+        dir.join(db::DATABASE_FILE)
+    }
+
+    fn device_id_with_key(dir: &Path) -> uuid::Uuid {
+        Store::open_encrypted(dir, &DatabaseKey::new(KEY))
+            .unwrap()
+            .device_id()
+    }
+
+    fn leftovers(dir: &Path) -> Vec<String> {
+        fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| name.contains(".encrypt"))
+            .collect()
+    }
+
+    #[test]
+    fn a_half_written_copy_is_thrown_away_and_the_conversion_starts_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let id = plaintext_store(dir.path());
+        let path = database(dir.path());
+        fs::write(with_suffix(&path, ENCRYPTING_SUFFIX), b"half a database").unwrap();
+        encrypt_in_place(&path, &DatabaseKey::new(KEY)).unwrap();
+        assert!(!db::is_plaintext_database(&path).unwrap());
+        assert_eq!(leftovers(dir.path()), Vec::<String>::new());
+        assert_eq!(device_id_with_key(dir.path()), id);
+    }
+
+    #[test]
+    fn a_verified_copy_left_by_a_crash_before_the_swap_is_swapped_in() {
+        let dir = tempfile::tempdir().unwrap();
+        let id = plaintext_store(dir.path());
+        let path = database(dir.path());
+        let key = DatabaseKey::new(KEY);
+        let encrypted = with_suffix(&path, ENCRYPTED_SUFFIX);
+        export(&path, &encrypted, &key).unwrap();
+        verify(&encrypted, &key, &path).unwrap();
+        // The process died here: original and verified copy side by side.
+        encrypt_in_place(&path, &key).unwrap();
+        assert!(!encrypted.exists());
+        assert!(!db::is_plaintext_database(&path).unwrap());
+        assert_eq!(device_id_with_key(dir.path()), id);
+    }
+
+    #[test]
+    fn a_copy_that_does_not_match_the_original_is_never_swapped_in() {
+        let dir = tempfile::tempdir().unwrap();
+        let other = tempfile::tempdir().unwrap();
+        let id = plaintext_store(dir.path());
+        let other_id = plaintext_store(other.path());
+        assert_ne!(id, other_id);
+        let path = database(dir.path());
+        let key = DatabaseKey::new(KEY);
+        // A "verified copy" of some other database under the right name.
+        export(
+            &database(other.path()),
+            &with_suffix(&path, ENCRYPTED_SUFFIX),
+            &key,
+        )
+        .unwrap();
+        let err = verify(&with_suffix(&path, ENCRYPTED_SUFFIX), &key, &path).unwrap_err();
+        assert_eq!(err.code(), "encryption_check_failed", "{err}");
+
+        encrypt_in_place(&path, &key).unwrap();
+        assert_eq!(leftovers(dir.path()), Vec::<String>::new());
+        assert_eq!(device_id_with_key(dir.path()), id, "the original's rows");
+    }
+
+    #[test]
+    fn a_stray_copy_beside_an_encrypted_database_is_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let id = device_id_with_key(dir.path());
+        let path = database(dir.path());
+        fs::write(with_suffix(&path, ENCRYPTED_SUFFIX), b"stray").unwrap();
+        encrypt_in_place(&path, &DatabaseKey::new(KEY)).unwrap();
+        assert_eq!(leftovers(dir.path()), Vec::<String>::new());
+        assert_eq!(device_id_with_key(dir.path()), id);
+    }
 }

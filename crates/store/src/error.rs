@@ -74,6 +74,9 @@ pub enum StoreError {
     #[error("the encrypted copy of the local database does not match the original ({0}); the original is kept as it was: free some disk space and start Fieldbook again, or contact support")]
     EncryptionCheckFailed(String),
 
+    #[error("the data was erased but new keys could not be made ({0}); unlock the keyring and start Fieldbook again")]
+    KeysNotRenewed(String),
+
     #[error("the local database failed: {0}")]
     Database(rusqlite::Error),
 
@@ -110,6 +113,7 @@ impl StoreError {
             StoreError::Corrupt(_) => "corrupt",
             StoreError::WrongKey { .. } => "wrong_database_key",
             StoreError::EncryptionCheckFailed(_) => "encryption_check_failed",
+            StoreError::KeysNotRenewed(_) => "keyring",
         }
     }
 

@@ -151,6 +151,19 @@ impl Store {
     /// the leftovers unreadable is the encryption at rest whose keys the
     /// wipe deletes with the token (see docs/security.md).
     pub fn erase_all_data(&mut self) -> Result<()> {
+        let key = self.key.clone();
+        self.erase_all_data_with_new_key(move || Ok(key))
+    }
+
+    /// [`Store::erase_all_data`] for an encrypted store whose keys the wipe
+    /// replaces: `new_key` runs once the old files are deleted (it forgets
+    /// the old key and makes a new one) and the empty database gets its
+    /// answer. In that order a crash leaves either the old database with its
+    /// old key or no database at all, never a database without its key.
+    pub fn erase_all_data_with_new_key(
+        &mut self,
+        new_key: impl FnOnce() -> std::result::Result<Option<DatabaseKey>, String>,
+    ) -> Result<()> {
         // Closed first: SQLite must not write the WAL back after the delete.
         let old = std::mem::replace(&mut self.conn, Connection::open_in_memory()?);
         old.close().map_err(|(_, e)| e)?;
@@ -172,6 +185,7 @@ impl Store {
                 ))
             }
         }
+        self.key = new_key().map_err(StoreError::KeysNotRenewed)?;
         db::create_private_database_file(&database)?;
         let mut conn = db::open_connection(&database, self.key.as_ref())?;
         migrations::migrate(&mut conn)?;

@@ -57,6 +57,15 @@ impl SyncSide<'_> {
         self.store.erase_all_data()
     }
 
+    /// See [`Store::erase_all_data_with_new_key`] (remote wipe of an
+    /// encrypted store).
+    pub fn erase_all_data_with_new_key(
+        &mut self,
+        new_key: impl FnOnce() -> std::result::Result<Option<crate::DatabaseKey>, String>,
+    ) -> Result<()> {
+        self.store.erase_all_data_with_new_key(new_key)
+    }
+
     // ---- push ------------------------------------------------------------------
 
     pub fn outbox_counts(&self) -> Result<OutboxCounts> {

@@ -37,6 +37,7 @@ fn complete_draft(f: &Fixture, job: uuid::Uuid) -> ReportDraft {
     d.installation_successful = Some(true);
     d.demo_given = true;
     d.general_notes = "Customer shown the app".into();
+    fieldbook_testkit::fill_default_template(&mut d);
     d
 }
 
@@ -577,15 +578,19 @@ fn submit_is_refused_with_field_errors_until_the_report_is_complete_and_signed()
 
     let err = f.store.submit_report(job.id).unwrap_err();
     let fields: Vec<String> = field_codes(&err).into_iter().map(|(f, _)| f).collect();
+    // The report's own fields, then what the default template (pinned
+    // when the job started) needs, then the signature.
     assert_eq!(
-        fields,
-        vec![
+        fields[..4],
+        [
             "charger_serial_number",
             "charger_model",
             "installation_successful",
-            "customer_signature"
+            "test_results.earthing_arrangement",
         ]
     );
+    assert!(fields.contains(&"photo_slots.serial-label".to_owned()));
+    assert_eq!(fields.last().unwrap(), "customer_signature");
 
     // Signed, then the report changed: the signature no longer matches.
     f.store

@@ -114,6 +114,7 @@ fn submit_rolls_back_report_status_assignment_and_blob() {
     draft.charger_serial_number = "SN-1".into();
     draft.charger_model = "Model".into();
     draft.installation_successful = Some(true);
+    fieldbook_testkit::fill_default_template(&mut draft);
     f.store.save_report_draft(&draft).unwrap();
     f.store
         .sign_report(job.id, &signature("Ada Lovelace"))

@@ -77,6 +77,7 @@ fn seed_store(data_dir: &Path, demo: &DemoData) {
             media: Vec::new(),
             tombstones: Vec::new(),
             held_work: Vec::new(),
+            report_templates: Vec::new(),
         })
         .unwrap();
     let technician = &demo.technicians().next().unwrap().user;
@@ -152,6 +153,7 @@ fn act(
             draft.charger_serial_number = format!("SN-{}", unique % 7);
             draft.charger_model = "Zappi 7kW".into();
             draft.installation_successful = Some(true);
+            fieldbook_testkit::fill_default_template(&mut draft);
             draft.demo_given = unique.is_multiple_of(2);
             draft.general_notes = format!("note {unique}");
             store.save_report_draft(&draft)?;
@@ -189,6 +191,7 @@ fn act(
                     d.charger_serial_number = format!("SN-{unique}");
                     d.charger_model = "Zappi 7kW".into();
                     d.installation_successful = Some(true);
+                    fieldbook_testkit::fill_default_template(&mut d);
                     store.save_report_draft(&d)?;
                     Ok(Some("save draft"))
                 }

@@ -211,6 +211,7 @@ fn page_of_new_jobs(f: &Fixture, jobs: u32, cursor: i64) -> ServerBatch {
             updated_at: t0(),
             status_reason: None,
             ops_review_note: None,
+            report_template_id: None,
         };
         let assignment = InstallationAssignment {
             id: Uuid::new_v4(),

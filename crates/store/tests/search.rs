@@ -274,6 +274,7 @@ fn demo_data_search_matches_a_naive_filter() {
             media: vec![],
             tombstones: vec![],
             held_work: vec![],
+            report_templates: vec![],
         })
         .unwrap();
     let probe = &demo.leads[17];

@@ -319,6 +319,7 @@ fn a_pending_report_submission_survives_a_pull_of_the_old_state() {
     draft.charger_serial_number = "SN-9".into();
     draft.charger_model = "Model X".into();
     draft.installation_successful = Some(true);
+    fieldbook_testkit::fill_default_template(&mut draft);
     draft.demo_given = true;
     f.store.save_report_draft(&draft).unwrap();
     f.store
@@ -367,6 +368,7 @@ fn acknowledging_records_the_server_version_of_the_report_and_media() {
     draft.charger_serial_number = "SN-1".into();
     draft.charger_model = "Model".into();
     draft.installation_successful = Some(true);
+    fieldbook_testkit::fill_default_template(&mut draft);
     f.store.save_report_draft(&draft).unwrap();
     f.store
         .sign_report(job.id, &common::signature("Ada Lovelace"))
@@ -639,6 +641,7 @@ fn a_refused_report_can_be_reopened_edited_and_submitted_again() {
     draft.charger_serial_number = "SN-1".into();
     draft.charger_model = "Model".into();
     draft.installation_successful = Some(true);
+    fieldbook_testkit::fill_default_template(&mut draft);
     draft.general_notes = "Typed on site".into();
     f.store.save_report_draft(&draft).unwrap();
     f.store
@@ -734,6 +737,9 @@ fn team_mates_report(installation_id: uuid::Uuid, by: uuid::Uuid) -> Installatio
         submitted_at: common::t0(),
         start_override_reason: None,
         content_hash: Sha256Hex::digest(b"content"),
+        template: None,
+        test_results: Default::default(),
+        photo_slots: Default::default(),
     }
 }
 
@@ -795,6 +801,7 @@ fn complete_draft(f: &mut Fixture, id: uuid::Uuid, notes: &str) {
     draft.charger_serial_number = "SN-ALEX".into();
     draft.charger_model = "Model A".into();
     draft.installation_successful = Some(true);
+    fieldbook_testkit::fill_default_template(&mut draft);
     draft.general_notes = notes.into();
     f.store.save_report_draft(&draft).unwrap();
     f.store
@@ -1005,6 +1012,7 @@ fn this_devices_unsent_report_losing_to_a_team_mates_becomes_a_superseded_draft(
     draft.charger_serial_number = "SN-ALEX".into();
     draft.charger_model = "Model A".into();
     draft.installation_successful = Some(true);
+    fieldbook_testkit::fill_default_template(&mut draft);
     draft.general_notes = "Alex's report".into();
     f.store.save_report_draft(&draft).unwrap();
     f.store

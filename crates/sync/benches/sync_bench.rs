@@ -12,6 +12,10 @@
 //!    child process (this binary again) so the server's memory, in this
 //!    process, does not count.
 //!
+//! 4. First sync with encryption off vs on (SQLCipher, as the app opens its
+//!    store), interleaved round by round: `FIELDBOOK_BENCH_ENCRYPTION_ROUNDS`
+//!    (5; 0 skips it).
+//!
 //! Run: `cargo bench -p fieldbook-sync --bench sync_bench`
 //! Sizes: `FIELDBOOK_BENCH_INSTALLATIONS` (10000), `FIELDBOOK_BENCH_SYNC_ROUNDS`
 //! (5 first syncs, each with its own raw-insert baseline; best and median
@@ -142,6 +146,10 @@ async fn run() {
         best_sync.as_secs_f64() / best_raw.as_secs_f64(),
         median_sync.as_secs_f64() / median_raw.as_secs_f64()
     );
+    let encryption_rounds = env_usize("FIELDBOOK_BENCH_ENCRYPTION_ROUNDS", 5);
+    if encryption_rounds > 0 {
+        first_sync_encryption_on_vs_off(&url, tech, encryption_rounds).await;
+    }
     let (device_dir, store, engine) = last_device.expect("a round ran");
     let store_dir = device_dir.path().join("store");
 
@@ -304,6 +312,50 @@ fn best_and_median(times: &mut [Duration]) -> (Duration, Duration) {
 
 fn mib_per_sec(bytes: usize, took: Duration) -> f64 {
     bytes as f64 / (1 << 20) as f64 / took.as_secs_f64()
+}
+
+/// A fresh device's first sync with an unencrypted store, then with an
+/// encrypted one, `rounds` times; best and median of each.
+async fn first_sync_encryption_on_vs_off(
+    url: &str,
+    tech: &fieldbook_demo::DemoUser,
+    rounds: usize,
+) {
+    let key = fieldbook_store::DatabaseKey::new([42; 32]);
+    // [off, on]
+    let mut times = [Vec::new(), Vec::new()];
+    for _ in 0..rounds {
+        for (variant, encrypted) in [false, true].into_iter().enumerate() {
+            let dir = tempfile::tempdir().expect("device dir");
+            let store = if encrypted {
+                Store::open_encrypted(dir.path().join("store"), &key)
+            } else {
+                Store::open(dir.path().join("store"))
+            }
+            .expect("open store");
+            let store = Arc::new(Mutex::new(store));
+            let engine = SyncEngine::new(
+                Arc::clone(&store),
+                SyncOptions::new(dir.path().join("sync")),
+            )
+            .expect("engine");
+            engine
+                .sign_in(url, &tech.user.username, &tech.password)
+                .await
+                .expect("sign in");
+            let t = Instant::now();
+            engine.sync_once().await.expect("first sync");
+            times[variant].push(t.elapsed());
+        }
+    }
+    let (best_off, median_off) = best_and_median(&mut times[0]);
+    let (best_on, median_on) = best_and_median(&mut times[1]);
+    println!(
+        "first sync, encryption off vs on ({rounds} rounds): off best {best_off:.2?}, median {median_off:.2?}; \
+         on best {best_on:.2?}, median {median_on:.2?}; on/off best {:.2}x, median {:.2}x (goal <= 1.3x)",
+        best_on.as_secs_f64() / best_off.as_secs_f64(),
+        median_on.as_secs_f64() / median_off.as_secs_f64()
+    );
 }
 
 fn open_device(dir: &Path) -> (SharedStore, SyncEngine) {

@@ -158,6 +158,7 @@ fn work_offline(
     draft.charger_serial_number = "ZP-2026-004217".into();
     draft.charger_model = "Zappi 2 7kW tethered".into();
     draft.installation_successful = Some(true);
+    fieldbook_testkit::fill_default_template(&mut draft);
     draft.demo_given = true;
     draft.issues_encountered = "Cable run 3 m longer than surveyed; used spare SWA.".into();
     draft.general_notes =

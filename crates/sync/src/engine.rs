@@ -37,6 +37,9 @@ pub struct SyncOptions {
     /// Where the settings (server URL) and the token file live.
     pub data_dir: PathBuf,
     pub credentials: Arc<dyn CredentialStore>,
+    /// The data folder's keys, when its store is encrypted: remote wipe
+    /// renews them (see [`crate::wipe::erase_everything`]).
+    pub secrets: Option<Arc<fieldbook_secrets::Secrets>>,
     /// Wait after [`SyncEngine::notify_local_change`] before syncing, so a
     /// burst of edits goes out in one push.
     pub debounce: Duration,
@@ -59,6 +62,7 @@ impl SyncOptions {
         let data_dir = data_dir.into();
         Self {
             credentials: Arc::new(FileCredentialStore::new(&data_dir)),
+            secrets: None,
             data_dir,
             debounce: Duration::from_secs(2),
             max_backoff: Duration::from_secs(180),
@@ -659,6 +663,7 @@ impl SyncEngine {
             &self.inner.store,
             self.inner.options.credentials.as_ref(),
             &self.inner.app_lock,
+            self.inner.options.secrets.as_deref(),
         )
     }
 

@@ -131,6 +131,7 @@ pub fn into_server_batch(scope: &str, page: PullPage) -> Result<ServerBatch, Syn
                 })
             })
             .collect::<Result<_, SyncError>>()?,
+        report_templates: all(page.report_templates)?,
     })
 }
 

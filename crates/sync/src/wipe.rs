@@ -16,6 +16,8 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use fieldbook_protocol::{WipeConfirmation, WipeKind, WipeOrder};
+use fieldbook_secrets::Secrets;
+use fieldbook_store::DatabaseKey;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -29,15 +31,30 @@ use crate::{files, with_store, SharedStore};
 pub const WIPE_RECORD_FILE: &str = "wipe-notice.json";
 
 /// Erases everything Fieldbook holds about its work on this computer: the
-/// database (with WAL and SHM), every media file and thumbnail, and the
-/// bearer token and the idle lock's password verifier. The store starts again empty (new device id), so the app
-/// opens on the sign-in screen.
+/// database (with WAL and SHM), every media file and thumbnail, the bearer
+/// token and the idle lock's password verifier. The store starts again
+/// empty (new device id), so the app opens on the sign-in screen.
+///
+/// With the data folder's `secrets` (an encrypted store) the keys are
+/// renewed once the old database is deleted: the old key, and with it
+/// anything of the old database the disk still holds, is gone, and the new
+/// empty database gets a new key.
 pub fn erase_everything(
     store: &SharedStore,
     credentials: &dyn CredentialStore,
     app_lock: &AppLock,
+    secrets: Option<&Secrets>,
 ) -> Result<(), SyncError> {
-    with_store(store, |s| s.erase_all_data())?;
+    match secrets {
+        Some(secrets) => with_store(store, |s| {
+            s.erase_all_data_with_new_key(|| {
+                secrets.renew().map_err(|e| e.to_string())?;
+                let key = secrets.database_key().map_err(|e| e.to_string())?;
+                Ok(Some(DatabaseKey::new(*key.as_bytes())))
+            })
+        })?,
+        None => with_store(store, |s| s.erase_all_data())?,
+    }
     credentials.clear()?;
     app_lock.forget()?;
     Ok(())
@@ -198,5 +215,43 @@ mod tests {
         assert!(notice.message.contains("lost"), "{}", notice.message);
         file.remove().unwrap();
         assert_eq!(file.load().unwrap(), None);
+    }
+
+    #[test]
+    fn wiping_an_encrypted_store_renews_its_keys_and_forgets_the_token() {
+        use std::sync::{Arc, Mutex};
+
+        use fieldbook_secrets::KeyringUse;
+        use fieldbook_store::Store;
+
+        use crate::credentials::KeyringCredentialStore;
+
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let secrets = Arc::new(
+            Secrets::open_with(&data, &dir.path().join("keys"), KeyringUse::Never).unwrap(),
+        );
+        let old_key = DatabaseKey::new(*secrets.database_key().unwrap().as_bytes());
+        let store: SharedStore =
+            Arc::new(Mutex::new(Store::open_encrypted(&data, &old_key).unwrap()));
+        let old_device = lock_store_id(&store);
+        let credentials = KeyringCredentialStore::new(Arc::clone(&secrets), &data);
+        credentials.save("token-of-the-lost-laptop").unwrap();
+        let app_lock = AppLock::open(&data).unwrap();
+
+        erase_everything(&store, &credentials, &app_lock, Some(&secrets)).unwrap();
+        assert_eq!(credentials.load().unwrap(), None);
+        assert_ne!(lock_store_id(&store), old_device, "a new, empty store");
+        drop(store);
+
+        // The old key opens nothing any more; the new one opens the new store.
+        let err = Store::open_encrypted(&data, &old_key).unwrap_err();
+        assert_eq!(err.code(), "wrong_database_key", "{err}");
+        let new_key = DatabaseKey::new(*secrets.database_key().unwrap().as_bytes());
+        Store::open_encrypted(&data, &new_key).unwrap();
+    }
+
+    fn lock_store_id(store: &SharedStore) -> Uuid {
+        crate::lock_store(store).0.device_id()
     }
 }

@@ -859,3 +859,65 @@ async fn a_server_behind_the_devices_cursor_is_pulled_again_from_zero() {
     );
     assert_eq!(device.installation(new_job), server.installation(new_job));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_filled_against_an_older_template_version_is_accepted_after_a_newer_one() {
+    use fieldbook_domain::template::{FieldKind, Requirement, TestField};
+    use fieldbook_domain::{default_uk_template, DEFAULT_TEMPLATE_ID};
+
+    let server = TestServer::start().await;
+    let alex = server.add_technician("alex");
+    let team = server.ops().add_team("North Crew", &[alex]);
+    let job = server.ops().confirmed_job(team, "Ada Customer");
+    let later_job = server.ops().confirmed_job(team, "Bo Customer");
+    let device = Device::signed_in(&server, "alex").await;
+    device.start_job(job);
+    device.engine.sync_once().await.expect("sync the start");
+    let v1 = default_uk_template().template_ref();
+    let draft_template = |id| {
+        device
+            .with_store(|s| s.get_report_draft(id))
+            .unwrap()
+            .unwrap()
+            .template
+    };
+    assert_eq!(draft_template(job), Some(v1.clone()));
+
+    // Ops publish version 2 with one more required test; the device pulls it.
+    let mut v2 = default_uk_template();
+    v2.sections[1].fields.push(TestField {
+        key: "terminal_torque_checked".into(),
+        label: "Terminal torque checked".into(),
+        hint: String::new(),
+        kind: FieldKind::YesNo { usual: Some(true) },
+        required: Requirement::Always,
+    });
+    let ops = server.token(fieldbook_testkit::OPS_USER).await;
+    let (status, body) = server
+        .post(
+            "/api/v1/admin/report-templates",
+            &ops,
+            &serde_json::to_value(&v2).unwrap(),
+        )
+        .await;
+    assert_eq!(status.as_u16(), 201, "{body}");
+    device.engine.sync_once().await.expect("pull version 2");
+
+    // The started report stays on version 1; a job started now gets 2.
+    assert_eq!(draft_template(job), Some(v1.clone()));
+    device.start_job(later_job);
+    assert_eq!(
+        draft_template(later_job).map(|t| (t.id, t.version)),
+        Some((DEFAULT_TEMPLATE_ID.to_owned(), 2))
+    );
+
+    // Filled and submitted against version 1 while the server's newest is 2.
+    device.finish_job(job);
+    device.complete_report(job, 1);
+    let summary = device.engine.sync_once().await.expect("sync the report");
+    assert_eq!(summary.refused, 0, "{summary:?}");
+    assert_eq!(
+        server.report(job).expect("on the server").template,
+        Some(v1)
+    );
+}

@@ -206,10 +206,14 @@ async fn a_push_whose_answer_is_lost_is_applied_exactly_once() {
         assert_eq!(store.outbox_counts().unwrap().pending, 3);
     }
 
-    w.proxy
-        .add_rule(FaultRule::new(PUSH, 1, FaultAction::DropResponse));
+    // The client sends a request once more when its connection closed
+    // before any answer: both answers are lost, so the sync fails offline.
+    for _ in 0..2 {
+        w.proxy
+            .add_rule(FaultRule::new(PUSH, 1, FaultAction::DropResponse));
+    }
     let lost = device.engine.sync_once().await;
-    assert_eq!(w.proxy.faults_fired(), 1);
+    assert_eq!(w.proxy.faults_fired(), 2);
     assert_eq!(
         lost.as_ref().err().map(|e| e.code()),
         Some("offline"),
@@ -265,8 +269,11 @@ async fn a_push_cut_mid_request_is_applied_once_on_retry() {
         .set_installation_flags(w.installation, Some(true), Some(true))
         .expect("flags");
 
-    w.proxy
-        .add_rule(FaultRule::new(PUSH, 1, FaultAction::CutRequestAfter(200)));
+    // Cut twice: the client's one immediate resend is cut too.
+    for _ in 0..2 {
+        w.proxy
+            .add_rule(FaultRule::new(PUSH, 1, FaultAction::CutRequestAfter(200)));
+    }
     let cut = device.engine.sync_once().await;
     assert_eq!(cut.err().map(|e| e.code()), Some("offline"));
     assert!(w.server.mutations_of_device(device.device_id()).is_empty());

@@ -4,8 +4,9 @@ use std::path::{Path, PathBuf};
 
 use chrono::Utc;
 use fieldbook_domain::{
-    BlobRef, CustomerSignature, InstallationMedia, InstallationReport, MediaType, ReportDraft,
-    Sha256Hex, SignaturePoint, SignatureStroke,
+    BlobRef, CustomerSignature, InstallationMedia, InstallationReport, MediaType, PhotoSlotFills,
+    ReportDraft, ReportTemplate, Sha256Hex, SignaturePoint, SignatureStroke, TestResults,
+    TestValue, ValidationErrors,
 };
 use uuid::Uuid;
 
@@ -146,6 +147,98 @@ pub fn signed_report(installation_id: Uuid, media: &[Sha256Hex]) -> Installation
         content_hash,
     });
     draft
-        .into_report(Uuid::new_v4(), Uuid::nil(), Utc::now(), media)
+        .into_report(Uuid::new_v4(), Uuid::nil(), Utc::now(), media, None)
         .expect("a complete report")
+}
+
+/// Test results that complete the default UK template for an ordinary
+/// TN-C-S job without load management.
+pub fn uk_test_results() -> TestResults {
+    [
+        ("earthing_arrangement", "tn-c-s"),
+        ("pen_fault_protection", "yes"),
+        ("pen_fault_method", "charger-open-pen"),
+        ("ze", "0.21"),
+        ("zs", "0.48"),
+        ("r1_r2", "0.27"),
+        ("insulation_resistance", "999"),
+        ("insulation_test_voltage", "500"),
+        ("polarity_confirmed", "yes"),
+        ("rcd_type", "a-rdc-dd"),
+        ("rcd_trip_time", "23.5"),
+        ("maximum_demand", "63"),
+        ("load_management_fitted", "no"),
+        ("dno_notification_required", "no"),
+    ]
+    .into_iter()
+    .map(|(k, v)| {
+        (
+            k.to_owned(),
+            TestValue {
+                value: v.to_owned(),
+                confirmed: None,
+            },
+        )
+    })
+    .collect()
+}
+
+/// A complete report filled against `template` with these results and
+/// photo slots, signed over exactly that content and `media`.
+pub fn signed_templated_report(
+    installation_id: Uuid,
+    media: &[Sha256Hex],
+    template: &ReportTemplate,
+    test_results: TestResults,
+    photo_slots: PhotoSlotFills,
+) -> Result<InstallationReport, ValidationErrors> {
+    let mut draft = ReportDraft::new(installation_id, Utc::now());
+    draft.charger_serial_number = "SN-123456".into();
+    draft.charger_model = "Zappi 7kW".into();
+    draft.installation_successful = Some(true);
+    draft.demo_given = true;
+    draft.template = Some(template.template_ref());
+    draft.test_results = test_results;
+    draft.photo_slots = photo_slots;
+    let content_hash = draft.content_hash(media);
+    let png = signature_png();
+    draft.customer_signature = Some(CustomerSignature {
+        png: BlobRef {
+            sha256: Sha256Hex::digest(&png),
+            size: png.len() as u64,
+            mime: "image/png".into(),
+        },
+        strokes: signature_strokes(),
+        signer_name: "Ada Customer".into(),
+        signed_at: Utc::now(),
+        content_hash,
+    });
+    draft.into_report(
+        Uuid::new_v4(),
+        Uuid::nil(),
+        Utc::now(),
+        media,
+        Some(template),
+    )
+}
+
+/// Fills a draft's test results and photo checklist for the default UK
+/// template (an ordinary TN-C-S job), each required photo slot with a
+/// stated reason: what a test that is not about templates needs before it
+/// can submit.
+pub fn fill_default_template(draft: &mut ReportDraft) {
+    draft.test_results = uk_test_results();
+    draft.photo_slots = fieldbook_domain::default_uk_template()
+        .photo_slots
+        .iter()
+        .filter(|s| s.required == fieldbook_domain::template::Requirement::Always)
+        .map(|s| {
+            (
+                s.key.clone(),
+                fieldbook_domain::SlotFill::NoPhoto {
+                    reason: "Test job: no camera".into(),
+                },
+            )
+        })
+        .collect();
 }

@@ -100,6 +100,11 @@ impl TestServer {
             state,
             client: reqwest::Client::builder()
                 .timeout(Duration::from_secs(60))
+                // A fresh connection per request: tests stop and restart the
+                // server on the same address, and a pooled connection to the
+                // old one fails with "connection closed before message
+                // completed" when reused.
+                .pool_max_idle_per_host(0)
                 .build()
                 .expect("http client"),
             running: Some(running),

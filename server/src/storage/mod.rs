@@ -35,6 +35,7 @@ mod rows;
 mod scope;
 mod search;
 mod sessions;
+mod templates;
 mod users_teams;
 mod versions;
 mod wipe;
@@ -55,6 +56,7 @@ pub use people::{DeviceContact, DeviceRecord, SessionRecord};
 pub use pull::pulled_report_from;
 pub use scope::Scope;
 pub use sessions::SessionRow;
+pub use templates::PublishedTemplate;
 pub use wipe::WipeConfirmed;
 
 /// Migrations in order; migration N brings `PRAGMA user_version` to N.
@@ -68,6 +70,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("0006_held_work_and_send_back.sql"),
     include_str!("0007_login_known_sources.sql"),
     include_str!("0008_device_wipe.sql"),
+    include_str!("0009_templates.sql"),
 ];
 const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 /// Reader connections kept open for reuse; more are opened on demand.

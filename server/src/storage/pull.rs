@@ -24,6 +24,7 @@ enum Candidate {
     Report { body: String, received_at: String },
     Tombstone(Tombstone),
     HeldWork { id: String },
+    Template { body: String },
 }
 
 impl Candidate {
@@ -32,7 +33,9 @@ impl Candidate {
     fn json_bytes(&self) -> usize {
         const WRAPPER: usize = 64;
         match self {
-            Candidate::Row { body, .. } | Candidate::Report { body, .. } => body.len() + WRAPPER,
+            Candidate::Row { body, .. }
+            | Candidate::Report { body, .. }
+            | Candidate::Template { body } => body.len() + WRAPPER,
             Candidate::Team { .. } | Candidate::Tombstone(_) => 4 * WRAPPER,
             // A held-work notice: ids, a status and a bounded reason.
             Candidate::HeldWork { .. } => 16 * WRAPPER,
@@ -286,6 +289,23 @@ impl Db<'_> {
             }
         }
         {
+            // Templates are for everyone: no scope parameters.
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT seq, body FROM report_templates WHERE seq > :cursor ORDER BY seq LIMIT :n",
+            )?;
+            let template_params = named_params! {
+                ":cursor": cursor as i64,
+                ":n": (limit + 1) as i64,
+            };
+            let rows = stmt.query_map(template_params, |r| {
+                Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?))
+            })?;
+            for row in rows {
+                let (seq, body) = row?;
+                candidates.push((seq, Candidate::Template { body }));
+            }
+        }
+        {
             let mut stmt = self.conn.prepare_cached(&tombstone_query())?;
             let rows = stmt.query_map(params, |r| {
                 Ok((
@@ -384,6 +404,7 @@ impl Db<'_> {
                     });
                 }
                 Candidate::Tombstone(t) => page.tombstones.push(t),
+                Candidate::Template { body } => page.report_templates.push(v(seq, &body)?),
                 Candidate::HeldWork { id } => {
                     if let Some(notice) = self.held_work_notice(parse_uuid(&id)?)? {
                         page.held_work.push(Versioned {

@@ -66,6 +66,8 @@ export async function unlock(password: string): Promise<UnlockOutcome> {
 
 /** The customer takes the laptop to sign (true) or hands it back (false). */
 export async function setCustomerSigning(signing: boolean): Promise<void> {
+  // At once for navigation in this same tick; the backend's answer follows.
+  if (appLock.status) appLock.status = { ...appLock.status, customer_signing: signing };
   appLock.status = await backend.setCustomerSigning(signing);
 }
 

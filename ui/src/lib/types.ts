@@ -65,6 +65,14 @@ export type {
   LockStatus,
   UnlockOutcome,
   WipeNotice,
+  ReportTemplate,
+  PhotoSlot,
+  SlotFill,
+  TestField,
+  TestSection,
+  TestValue,
+  TemplateCheck,
+  TemplateRef,
 } from "./bindings";
 
 export type Uuid = string;

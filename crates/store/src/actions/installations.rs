@@ -37,7 +37,7 @@ impl Store {
             installations::save_state(tx, &inst)?;
             if reports::load_draft(tx, id)?.is_none() {
                 // Something for the report screen to autosave into.
-                reports::write_draft(tx, &fieldbook_domain::ReportDraft::new(id, now))?;
+                reports::write_draft(tx, &super::reports::new_draft(tx, &inst, now)?)?;
             }
             if let Some(reason) = &override_reason {
                 reports::set_start_override_reason(tx, id, reason, now)?;

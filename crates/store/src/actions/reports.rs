@@ -2,17 +2,19 @@
 //! customer's signature bound to the content on screen, submission, and
 //! what the technician does with a refused or superseded report.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use fieldbook_domain::{
-    CustomerSignature, InstallationReport, Mutation, ReportCheck, ReportDraft, SignatureStroke,
+    CustomerSignature, Installation, InstallationReport, Mutation, ReportCheck, ReportDraft,
+    SignatureStroke,
 };
+use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{in_transaction, refuse_if_submitted};
 use crate::error::{Result, StoreError};
 use crate::local_state::{left_scope, rebase};
-use crate::rows::{assignments, blobs, installations, media, outbox, reports, session};
+use crate::rows::{assignments, blobs, installations, media, outbox, reports, session, templates};
 use crate::Store;
 
 /// What an autosave returns: the draft as stored and the domain's check of
@@ -36,26 +38,49 @@ pub struct SignatureInput {
     pub signer_name: String,
 }
 
+/// A new, empty draft for `installation`, filled against the newest
+/// version of the installation's template this device holds. The version
+/// stays with the draft: a newer one pulled later does not change what an
+/// started report must hold.
+pub(crate) fn new_draft(
+    conn: &Connection,
+    installation: &Installation,
+    now: DateTime<Utc>,
+) -> Result<ReportDraft> {
+    let mut draft = ReportDraft::new(installation.id, now);
+    draft.template =
+        templates::latest(conn, installation.report_template_id())?.map(|t| t.template_ref());
+    Ok(draft)
+}
+
 impl Store {
     /// Autosave. Stores what was typed even when it is too long or has
     /// control characters (those come back in `check.problems`); refused once the
     /// report is submitted. The signature and the "start anyway" reason are
     /// kept as stored: only [`Store::sign_report`] and
-    /// [`Store::start_installation`] set them.
+    /// [`Store::start_installation`] set them; so is the template version
+    /// (set when the draft was created).
     pub fn save_report_draft(&mut self, draft: &ReportDraft) -> Result<DraftSaved> {
         let installation_id = draft.installation_id;
         in_transaction(self, |tx, _| {
             let (installation, _) = installations::load(tx, installation_id)?;
             refuse_if_submitted(tx, installation_id)?;
             let stored = reports::load_draft(tx, installation_id)?;
+            let now = Utc::now();
+            let template = match &stored {
+                Some(d) => d.template.clone(),
+                None => new_draft(tx, &installation, now)?.template,
+            };
             let mut draft = draft.clone();
             draft.customer_signature = stored.as_ref().and_then(|d| d.customer_signature.clone());
             draft.start_override_reason = stored.and_then(|d| d.start_override_reason);
-            draft.updated_at = Utc::now();
+            draft.template = template;
+            draft.updated_at = now;
             reports::write_draft(tx, &draft)?;
             let media = media::hashes_for_installation(tx, installation_id)?;
+            let template = templates::named_by(tx, draft.template.as_ref())?;
             Ok(DraftSaved {
-                check: draft.check(&media, installation.status),
+                check: draft.check(&media, installation.status, template.as_ref()),
                 draft,
             })
         })
@@ -70,7 +95,7 @@ impl Store {
         input: &SignatureInput,
     ) -> Result<ReportDraft> {
         // Refuse early so a submitted report does not even store a new PNG.
-        installations::load(&self.conn, installation_id)?;
+        let (installation, _) = installations::load(&self.conn, installation_id)?;
         refuse_if_submitted(&self.conn, installation_id)?;
         // Outside the transaction: a file import. If the transaction then
         // fails, the file it created is removed again.
@@ -79,8 +104,10 @@ impl Store {
         let signed = in_transaction(self, |tx, _| {
             refuse_if_submitted(tx, installation_id)?;
             let now = Utc::now();
-            let mut draft = reports::load_draft(tx, installation_id)?
-                .unwrap_or_else(|| ReportDraft::new(installation_id, now));
+            let mut draft = match reports::load_draft(tx, installation_id)? {
+                Some(d) => d,
+                None => new_draft(tx, &installation, now)?,
+            };
             let media = media::hashes_for_installation(tx, installation_id)?;
             let signature = CustomerSignature {
                 png: blob,
@@ -160,13 +187,18 @@ impl Store {
             let session = session::require(tx)?;
             let (mut inst, base_version) = installations::load(tx, installation_id)?;
             refuse_if_submitted(tx, installation_id)?;
-            let draft = reports::load_draft(tx, installation_id)?
-                .unwrap_or_else(|| ReportDraft::new(installation_id, now));
+            let draft = match reports::load_draft(tx, installation_id)? {
+                Some(d) => d,
+                None => new_draft(tx, &inst, now)?,
+            };
             let media = media::hashes_for_installation(tx, installation_id)?;
             // A sent-back report keeps its id when resubmitted.
             let report_id =
                 reports::reopened_report_id(tx, installation_id)?.unwrap_or_else(Uuid::new_v4);
-            let report = draft.into_report(report_id, session.user.id, now, &media)?;
+            // Against the version the draft was filled against.
+            let template = templates::named_by(tx, draft.template.as_ref())?;
+            let report =
+                draft.into_report(report_id, session.user.id, now, &media, template.as_ref())?;
             fieldbook_domain::lifecycle::submit_report(&mut inst, report.demo_given, now)?;
             installations::save_state(tx, &inst)?;
             reports::insert_report(tx, &report)?;

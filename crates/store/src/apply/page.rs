@@ -7,8 +7,8 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::Utc;
 use fieldbook_domain::{
-    Installation, InstallationAssignment, InstallationMedia, InstallationReport, Lead, Survey,
-    Team, User,
+    Installation, InstallationAssignment, InstallationMedia, InstallationReport, Lead,
+    ReportTemplate, Survey, Team, User,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -18,7 +18,7 @@ use crate::db::to_json;
 use crate::error::Result;
 use crate::local_state::{left_scope, rebase};
 use crate::rows::{
-    assignments, awaiting, held_work, installations, leads, people, resync, sync_state,
+    assignments, awaiting, held_work, installations, leads, people, resync, sync_state, templates,
 };
 use crate::search;
 use crate::Store;
@@ -69,6 +69,9 @@ pub struct ServerBatch {
     /// This user's held work (status and Central Ops' decision).
     #[serde(default)]
     pub held_work: Vec<Versioned<crate::rows::held_work::ServerHeldWork>>,
+    /// Report template versions published since the last page.
+    #[serde(default)]
+    pub report_templates: Vec<Versioned<ReportTemplate>>,
 }
 
 /// The kinds of record a tombstone can name.
@@ -234,6 +237,9 @@ impl Store {
                 + batch.media.len();
             for tombstone in &batch.tombstones {
                 tombstones::apply(tx, tombstone, &mut outcome)?;
+            }
+            for v in &batch.report_templates {
+                templates::upsert(tx, &v.record, v.server_version)?;
             }
             for v in &batch.held_work {
                 // Only for a job on this device: a device that never had

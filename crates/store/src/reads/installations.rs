@@ -6,8 +6,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use fieldbook_domain::lifecycle;
 use fieldbook_domain::{
     AssignmentStatus, Installation, InstallationAssignment, InstallationId, InstallationMedia,
-    InstallationReport, InstallationStatus, Lead, ReportCheck, ReportDraft, Sha256Hex, Survey,
-    Team, TechnicianActions, TimeSlot,
+    InstallationReport, InstallationStatus, Lead, ReportCheck, ReportDraft, ReportTemplate,
+    Sha256Hex, Survey, Team, TechnicianActions, TimeSlot,
 };
 use rusqlite::params_from_iter;
 use rusqlite::types::Value;
@@ -18,6 +18,7 @@ use crate::db::{date, get_choice, get_date, get_parsed, get_uuid, to_json};
 use crate::error::Result;
 use crate::rows::{
     assignments, held_work, installations, leads, media, outbox, people, reports, session,
+    templates,
 };
 use crate::search::{fold, SearchIndex};
 use crate::Store;
@@ -138,6 +139,11 @@ pub struct InstallationDetail {
     /// started) against the media and status above; `None` once a report
     /// was submitted.
     pub report_check: Option<ReportCheck>,
+    /// The template the report is filled against (the draft's or the
+    /// submitted report's version; for a job without a draft the newest
+    /// version of its template here): what the photo checklist and the test
+    /// form show. `None` for a report from before templates.
+    pub report_template: Option<ReportTemplate>,
 }
 
 /// The day order of time slots; must match `slot_order` in the schema.
@@ -362,14 +368,21 @@ impl Store {
             installation.status,
             report_draft.is_some() || report.is_some(),
         );
+        let report_template = match (&report, &report_draft) {
+            (Some(r), _) => templates::named_by(conn, r.template.as_ref())?,
+            (None, Some(d)) => templates::named_by(conn, d.template.as_ref())?,
+            (None, None) => templates::latest(conn, installation.report_template_id())?,
+        };
         let report_check = match report {
             Some(_) => None,
             None => {
                 let hashes: Vec<Sha256Hex> = media.iter().map(|m| m.file.sha256.clone()).collect();
-                let draft = report_draft
-                    .clone()
-                    .unwrap_or_else(|| ReportDraft::new(id, Utc::now()));
-                Some(draft.check(&hashes, installation.status))
+                let draft = report_draft.clone().unwrap_or_else(|| {
+                    let mut d = ReportDraft::new(id, Utc::now());
+                    d.template = report_template.as_ref().map(|t| t.template_ref());
+                    d
+                });
+                Some(draft.check(&hashes, installation.status, report_template.as_ref()))
             }
         };
         Ok(InstallationDetail {
@@ -381,6 +394,7 @@ impl Store {
             media,
             actions,
             report_check,
+            report_template,
             pending_changes: outbox::count_for_installation(conn, id)?,
             left_scope_at: installations::left_scope_at(conn, id)?,
             report_server_version: reports::report_server_version(conn, id)?,

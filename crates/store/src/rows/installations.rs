@@ -13,7 +13,7 @@ use crate::error::{Result, StoreError};
 const COLUMNS: &str =
     "id, coalesce(displaced_number, installation_id), survey_id, lead_id, scheduled_date, \
     scheduled_time_slot, status, material_ready, customer_confirmed, demo_completed, created_by, \
-    created_at, updated_at, status_reason, ops_review_note, server_version";
+    created_at, updated_at, status_reason, ops_review_note, server_version, report_template_id";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<(Installation, i64)> {
     Ok((
@@ -33,6 +33,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<(Installation, i64)> {
             updated_at: get_ts(r, 12)?,
             status_reason: r.get(13)?,
             ops_review_note: r.get(14)?,
+            report_template_id: r.get(16)?,
         },
         r.get(15)?,
     ))
@@ -73,9 +74,10 @@ pub(crate) fn upsert(conn: &Connection, inst: &Installation, server_version: i64
                  scheduled_time_slot, status, material_ready, customer_confirmed, demo_completed,
                  created_by, created_at, updated_at, status_reason, ops_review_note, server_version,
                  server_status, server_material_ready, server_customer_confirmed,
-                 server_demo_completed, server_updated_at, server_status_reason)
+                 server_demo_completed, server_updated_at, server_status_reason,
+                 report_template_id)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
-                     ?7, ?8, ?9, ?10, ?13, ?14)
+                     ?7, ?8, ?9, ?10, ?13, ?14, ?17)
              ON CONFLICT (id) DO UPDATE SET
                  installation_id = excluded.installation_id, survey_id = excluded.survey_id,
                  lead_id = excluded.lead_id, scheduled_date = excluded.scheduled_date,
@@ -93,6 +95,7 @@ pub(crate) fn upsert(conn: &Connection, inst: &Installation, server_version: i64
                  server_demo_completed = excluded.server_demo_completed,
                  server_updated_at = excluded.server_updated_at,
                  server_status_reason = excluded.server_status_reason,
+                 report_template_id = excluded.report_template_id,
                  left_scope_at = NULL, -- sent again: back in scope
                  displaced_number = NULL",
     )?
@@ -113,6 +116,7 @@ pub(crate) fn upsert(conn: &Connection, inst: &Installation, server_version: i64
         inst.status_reason,
         inst.ops_review_note,
         server_version,
+        inst.report_template_id,
     ])?;
     Ok(())
 }

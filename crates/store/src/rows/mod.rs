@@ -19,6 +19,7 @@ pub(crate) mod reports;
 pub(crate) mod resync;
 pub(crate) mod session;
 pub(crate) mod sync_state;
+pub(crate) mod templates;
 
 /// Where a photo's, video's or signature's bytes are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -2,7 +2,10 @@
 //! `installation_reports` (submitted reports, this device's or pulled).
 
 use chrono::{DateTime, Utc};
-use fieldbook_domain::{BlobRef, CustomerSignature, InstallationReport, ReportDraft};
+use fieldbook_domain::{
+    BlobRef, CustomerSignature, InstallationReport, PhotoSlotFills, ReportDraft, TemplateRef,
+    TestResults,
+};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use uuid::Uuid;
 
@@ -57,18 +60,61 @@ fn signature_values(sig: Option<&CustomerSignature>) -> SignatureValues {
     }
 }
 
+// Both tables carry the same template columns, in this order.
+const TEMPLATE_COLUMNS: &str = "template_id, template_version, test_results, photo_slots";
+
+/// The template reference and fills from the four template columns.
+type TemplateParts = (Option<TemplateRef>, TestResults, PhotoSlotFills);
+
+fn template_from_row(r: &Row<'_>, first: usize) -> rusqlite::Result<TemplateParts> {
+    let id: Option<String> = r.get(first)?;
+    let version: Option<u32> = r.get(first + 1)?;
+    let template = id
+        .zip(version)
+        .map(|(id, version)| TemplateRef { id, version });
+    let results: Option<String> = r.get(first + 2)?;
+    let slots: Option<String> = r.get(first + 3)?;
+    let results = match results {
+        Some(_) => get_json(r, first + 2)?,
+        None => TestResults::new(),
+    };
+    let slots = match slots {
+        Some(_) => get_json(r, first + 3)?,
+        None => PhotoSlotFills::new(),
+    };
+    Ok((template, results, slots))
+}
+
+/// The four template column values (all NULL without a template).
+fn template_values(
+    template: Option<&TemplateRef>,
+    results: &TestResults,
+    slots: &PhotoSlotFills,
+) -> (Option<String>, Option<u32>, Option<String>, Option<String>) {
+    match template {
+        None if results.is_empty() && slots.is_empty() => (None, None, None, None),
+        _ => (
+            template.map(|t| t.id.clone()),
+            template.map(|t| t.version),
+            Some(to_json(results)),
+            Some(to_json(slots)),
+        ),
+    }
+}
+
 // ---- drafts ------------------------------------------------------------------
 
 pub(crate) fn load_draft(conn: &Connection, installation_id: Uuid) -> Result<Option<ReportDraft>> {
     let sql = format!(
         "SELECT installation_id, charger_serial_number, charger_model, installation_successful,
                 demo_given, issues_encountered, general_notes, start_override_reason, updated_at,
-                {SIGNATURE_COLUMNS}
+                {SIGNATURE_COLUMNS}, {TEMPLATE_COLUMNS}
          FROM report_drafts WHERE installation_id = ?1"
     );
     Ok(conn
         .prepare_cached(&sql)?
         .query_row([installation_id.to_string()], |r| {
+            let (template, test_results, photo_slots) = template_from_row(r, 16)?;
             Ok(ReportDraft {
                 installation_id: get_uuid(r, 0)?,
                 charger_serial_number: r.get(1)?,
@@ -80,6 +126,9 @@ pub(crate) fn load_draft(conn: &Connection, installation_id: Uuid) -> Result<Opt
                 start_override_reason: r.get(7)?,
                 updated_at: get_ts(r, 8)?,
                 customer_signature: signature_from_row(r, 9)?,
+                template,
+                test_results,
+                photo_slots,
             })
         })
         .optional()?)
@@ -93,10 +142,12 @@ pub(crate) fn write_draft(conn: &Connection, d: &ReportDraft) -> Result<()> {
         "INSERT OR REPLACE INTO report_drafts (installation_id, charger_serial_number,
              charger_model, installation_successful, demo_given, issues_encountered,
              general_notes, start_override_reason, updated_at, {SIGNATURE_COLUMNS},
-             reopened_report_id)
+             {TEMPLATE_COLUMNS}, reopened_report_id)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
+                 ?17, ?18, ?19, ?20,
                  (SELECT reopened_report_id FROM report_drafts WHERE installation_id = ?1))"
     );
+    let t = template_values(d.template.as_ref(), &d.test_results, &d.photo_slots);
     conn.prepare_cached(&sql)?.execute(params![
         d.installation_id.to_string(),
         d.charger_serial_number,
@@ -114,6 +165,10 @@ pub(crate) fn write_draft(conn: &Connection, d: &ReportDraft) -> Result<()> {
         s.4,
         s.5,
         s.6,
+        t.0,
+        t.1,
+        t.2,
+        t.3,
     ])?;
     Ok(())
 }
@@ -224,6 +279,9 @@ pub(crate) fn draft_from_report(report: &InstallationReport, now: DateTime<Utc>)
         start_override_reason: report.start_override_reason.clone(),
         customer_signature: report.customer_signature.clone(),
         updated_at: now,
+        template: report.template.clone(),
+        test_results: report.test_results.clone(),
+        photo_slots: report.photo_slots.clone(),
     }
 }
 
@@ -236,12 +294,14 @@ pub(crate) fn load_report(
     let sql = format!(
         "SELECT id, installation_id, submitted_by, charger_serial_number, charger_model,
                 installation_successful, demo_given, issues_encountered, general_notes,
-                submitted_at, start_override_reason, content_hash, {SIGNATURE_COLUMNS}
+                submitted_at, start_override_reason, content_hash, {SIGNATURE_COLUMNS},
+                {TEMPLATE_COLUMNS}
          FROM installation_reports WHERE installation_id = ?1"
     );
     Ok(conn
         .prepare_cached(&sql)?
         .query_row([installation_id.to_string()], |r| {
+            let (template, test_results, photo_slots) = template_from_row(r, 19)?;
             Ok(InstallationReport {
                 id: get_uuid(r, 0)?,
                 installation_id: get_uuid(r, 1)?,
@@ -256,6 +316,9 @@ pub(crate) fn load_report(
                 start_override_reason: r.get(10)?,
                 content_hash: get_parsed(r, 11)?,
                 customer_signature: signature_from_row(r, 12)?,
+                template,
+                test_results,
+                photo_slots,
             })
         })
         .optional()?)
@@ -267,10 +330,11 @@ pub(crate) fn insert_report(conn: &Connection, rep: &InstallationReport) -> Resu
         "INSERT INTO installation_reports (id, installation_id, submitted_by,
              charger_serial_number, charger_model, installation_successful, demo_given,
              issues_encountered, general_notes, submitted_at, start_override_reason,
-             content_hash, {SIGNATURE_COLUMNS})
+             content_hash, {SIGNATURE_COLUMNS}, {TEMPLATE_COLUMNS})
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,
-                 ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
+                 ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)"
     );
+    let t = template_values(rep.template.as_ref(), &rep.test_results, &rep.photo_slots);
     conn.prepare_cached(&sql)?.execute(params![
         rep.id.to_string(),
         rep.installation_id.to_string(),
@@ -291,6 +355,10 @@ pub(crate) fn insert_report(conn: &Connection, rep: &InstallationReport) -> Resu
         s.4,
         s.5,
         s.6,
+        t.0,
+        t.1,
+        t.2,
+        t.3,
     ])?;
     Ok(())
 }

@@ -140,6 +140,7 @@ impl Fixture {
             updated_at: t0(),
             status_reason: None,
             ops_review_note: None,
+            report_template_id: None,
         };
         self.next_sequence += 1;
         let assignment = InstallationAssignment {

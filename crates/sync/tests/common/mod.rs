@@ -144,6 +144,7 @@ impl Device {
         draft.charger_serial_number = "ZP-2026-000123".into();
         draft.charger_model = "Zappi 7kW".into();
         draft.installation_successful = Some(true);
+        fieldbook_testkit::fill_default_template(&mut draft);
         draft.demo_given = true;
         draft.general_notes = "Installed on the garage wall".into();
         self.with_store(|s| s.save_report_draft(&draft))

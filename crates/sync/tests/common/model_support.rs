@@ -841,6 +841,7 @@ fn fill_draft(draft: &mut ReportDraft, unique: u64) {
     draft.charger_serial_number = format!("SN-{unique:06}");
     draft.charger_model = "Zappi 7kW".into();
     draft.installation_successful = Some(true);
+    fieldbook_testkit::fill_default_template(draft);
     draft.demo_given = unique.is_multiple_of(2);
     draft.general_notes = format!("Installed on the garage wall ({unique})");
 }

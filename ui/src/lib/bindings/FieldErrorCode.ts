@@ -3,4 +3,4 @@
 /**
  * What kind of problem a field has; stable codes the UI can branch on.
  */
-export type FieldErrorCode = "required" | "too_long" | "invalid_format" | "control_characters";
+export type FieldErrorCode = "required" | "too_long" | "invalid_format" | "control_characters" | "needs_confirmation";

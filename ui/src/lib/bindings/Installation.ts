@@ -48,4 +48,10 @@ status_reason: string | null,
  * (docs/architecture.md "Conflict rules"): the report and media were kept and ops must
  * look. Not in the source spec.
  */
-ops_review_note: string | null, };
+ops_review_note: string | null, 
+/**
+ * The report template this job is filled against (the latest version
+ * the device holds); `None`: [`crate::template::DEFAULT_TEMPLATE_ID`].
+ * Not in the source spec.
+ */
+report_template_id?: string | null, };

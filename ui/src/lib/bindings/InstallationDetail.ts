@@ -9,6 +9,7 @@ import type { Lead } from "./Lead";
 import type { MediaAvailability } from "./MediaAvailability";
 import type { ReportCheck } from "./ReportCheck";
 import type { ReportDraft } from "./ReportDraft";
+import type { ReportTemplate } from "./ReportTemplate";
 import type { Survey } from "./Survey";
 import type { TechnicianActions } from "./TechnicianActions";
 
@@ -62,4 +63,11 @@ actions: TechnicianActions,
  * started) against the media and status above; `None` once a report
  * was submitted.
  */
-report_check: ReportCheck | null, };
+report_check: ReportCheck | null, 
+/**
+ * The template the report is filled against (the draft's or the
+ * submitted report's version; for a job without a draft the newest
+ * version of its template here): what the photo checklist and the test
+ * form show. `None` for a report from before templates.
+ */
+report_template: ReportTemplate | null, };

@@ -5,6 +5,7 @@ import { installMockBackend, removeMockBackend } from "../../lib/backend/mock/in
 import type { MockBackend } from "../../lib/backend/mock/backend";
 import { drawStroke } from "../../test/pointer";
 import type { ReportDraft } from "../../lib/types";
+import { seedTemplate } from "../../test/reportTemplate";
 
 let backend: MockBackend;
 
@@ -58,6 +59,8 @@ describe("Report screen", () => {
 
   it("lists what is missing, then voids the signature when the report changes after signing", async () => {
     const id = completedJob();
+    // The tests and photo checklist are complete (their own tests are in ReportTemplate.test.ts).
+    await seedTemplate(backend, id, true);
     const screen = await render(Report, { id });
     const missing = screen.getByTestId("missing-list");
     await expect.element(missing).toHaveTextContent("Charger serial number");
@@ -86,6 +89,7 @@ describe("Report screen", () => {
 
   it("submits a complete report and becomes read-only", async () => {
     const id = completedJob();
+    await seedTemplate(backend, id, true);
     const screen = await render(Report, { id });
     await screen.getByTestId("report-serial").fill("SN-1");
     await screen.getByTestId("report-model").fill("Ohme Home Pro");
@@ -101,7 +105,12 @@ describe("Report screen", () => {
     await expect.element(screen.getByTestId("report-submitted")).toBeVisible();
     await expect.element(screen.getByTestId("report-serial")).toHaveAttribute("readonly");
     await expect.element(screen.getByTestId("report-submit")).not.toBeInTheDocument();
-    expect(backend.reports.get(id)).toMatchObject({ charger_serial_number: "SN-1", demo_given: true });
+    expect(backend.reports.get(id)).toMatchObject({
+      charger_serial_number: "SN-1",
+      demo_given: true,
+      template: { id: "uk-ev-charger", version: 1 },
+    });
+    expect(backend.reports.get(id)?.test_results?.zs?.value).toBe("0.48");
 
     // The certificate is made right after submit, and a copy goes where the save dialog says.
     const certificate = screen.getByTestId("certificate");

@@ -33,7 +33,14 @@ import type {
   UpdateStatus,
 } from "../../types";
 import { TEAM, TECHNICIAN, makeJobs, type MockJob } from "./data";
-import { REPORT_MISSING_BY_SHAPE, REPORT_PROBLEMS, REPORT_STATUS_PROBLEM, TECHNICIAN_ACTIONS } from "./domainAnswers";
+import {
+  DEFAULT_TEMPLATE,
+  REPORT_MISSING_BY_SHAPE,
+  REPORT_PROBLEMS,
+  REPORT_STATUS_PROBLEM,
+  TECHNICIAN_ACTIONS,
+  TEMPLATE_SCENARIOS,
+} from "./domainAnswers";
 
 export interface MockOptions {
   jobs?: number;
@@ -60,6 +67,23 @@ function fail(code: ErrorCode, message: string, fields?: AppError["fields"]): ne
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** JSON with object keys sorted, so equal data compares equal as text. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
+  if (value && typeof value === "object") {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : 1));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(",")}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** The template scenarios by their draft state, for lookup. */
+const TEMPLATE_CHECKS = new Map(
+  TEMPLATE_SCENARIOS.map((s) => [canonical({ test_results: s.test_results, photo_slots: s.photo_slots }), s.check]),
+);
 
 /** A SHA-256-looking hex string derived from text (the mock does not read files). */
 function fakeSha(text: string): string {
@@ -315,6 +339,35 @@ export class MockBackend {
     return JSON.stringify([typed, this.mediaHashes(id).sort()]);
   }
 
+  /**
+   * The domain's check of the draft's test results and photo slots, looked up
+   * among the generated scenarios (a draft state outside them gets the empty
+   * draft's answer: the mock cannot judge what the domain did not answer).
+   */
+  private templateCheck(id: string, draft: ReportDraft) {
+    if (!draft.template) return null;
+    const attached = new Set(this.mediaHashes(id));
+    const photoSlots: Record<string, string> = {};
+    for (const [key, fill] of Object.entries(draft.photo_slots)) {
+      if (!fill) continue;
+      photoSlots[key] =
+        fill.kind === "photo"
+          ? attached.has(fill.sha256)
+            ? "photo"
+            : "photo_removed"
+          : fill.reason.trim()
+            ? "no_photo"
+            : "no_photo_blank";
+    }
+    const testResults: Record<string, { value: string; confirmed?: string | null }> = {};
+    for (const [key, v] of Object.entries(draft.test_results)) {
+      if (!v || !v.value.trim()) continue;
+      testResults[key] = v.confirmed ? { value: v.value, confirmed: v.confirmed } : { value: v.value };
+    }
+    const found = TEMPLATE_CHECKS.get(canonical({ test_results: testResults, photo_slots: photoSlots }));
+    return found ?? TEMPLATE_SCENARIOS[0].check;
+  }
+
   /** The domain's check, looked up for this job's status and this draft's shape. */
   private reportCheck(id: string): ReportCheck {
     const draft = this.drafts.get(id) ?? this.emptyDraft(id);
@@ -329,10 +382,22 @@ export class MockBackend {
       signatureMatches === null ? "n" : signatureMatches ? "v" : "x",
     ].join("");
     const statusProblem = REPORT_STATUS_PROBLEM[this.job(id).installation.status];
+    const template = this.templateCheck(id, draft);
+    // As the domain lists them: the report's own fields, then what the
+    // template needs, then the signature.
+    const own = REPORT_MISSING_BY_SHAPE[shape].map((i) => REPORT_PROBLEMS[i]);
+    const signature = own.filter((p) => p.field === "customer_signature");
+    const blocking = template ? [...template.missing, ...template.invalid, ...template.needs_confirmation] : [];
     return {
-      problems: { errors: [] },
-      missing: [...(statusProblem ? [statusProblem] : []), ...REPORT_MISSING_BY_SHAPE[shape].map((i) => REPORT_PROBLEMS[i])],
+      problems: { errors: template ? [...template.invalid] : [] },
+      missing: [
+        ...(statusProblem ? [statusProblem] : []),
+        ...own.filter((p) => p.field !== "customer_signature"),
+        ...blocking,
+        ...signature,
+      ],
       signature_matches: signatureMatches,
+      template,
     };
   }
 
@@ -357,6 +422,7 @@ export class MockBackend {
       held_work: this.heldWork.get(id) ?? [],
       actions: this.actions(id),
       report_check: this.reports.has(id) ? null : this.reportCheck(id),
+      report_template: DEFAULT_TEMPLATE,
     };
   }
 
@@ -372,6 +438,10 @@ export class MockBackend {
       start_override_reason: null,
       customer_signature: null,
       updated_at: new Date().toISOString(),
+      // Like the store: a new draft is filled against the job's template.
+      template: { id: DEFAULT_TEMPLATE.id, version: DEFAULT_TEMPLATE.version },
+      test_results: {},
+      photo_slots: {},
     };
   }
 
@@ -547,6 +617,7 @@ export class MockBackend {
         ...incoming,
         customer_signature: stored?.customer_signature ?? null,
         start_override_reason: stored?.start_override_reason ?? null,
+        template: stored ? stored.template : this.emptyDraft(incoming.installation_id).template,
         updated_at: new Date().toISOString(),
       };
       this.drafts.set(draft.installation_id, draft);
@@ -598,6 +669,9 @@ export class MockBackend {
         submitted_at: new Date().toISOString(),
         start_override_reason: draft.start_override_reason,
         content_hash: fakeSha(this.content(id, draft)),
+        template: draft.template,
+        test_results: draft.test_results,
+        photo_slots: draft.photo_slots,
       };
       this.reports.set(id, report);
       job.installation.status = "report_submitted";

@@ -1,0 +1,122 @@
+//! Rows of `report_templates`: every published version of every template.
+
+use fieldbook_domain::template::builtin_template;
+use fieldbook_domain::{ReportTemplate, TemplateRef};
+use fieldbook_protocol::Versioned;
+use rusqlite::{params, OptionalExtension};
+use uuid::Uuid;
+
+use super::rows::{from_json, to_json};
+use super::{timestamp, Db, StorageError, WriteTx};
+
+/// The outcome of a publish: the version now current, and whether this
+/// publish made it (false: the template had not changed).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PublishedTemplate {
+    pub template: Versioned<ReportTemplate>,
+    pub created: bool,
+}
+
+impl Db<'_> {
+    /// One version of a template: stored, or the built-in default.
+    pub fn report_template(&self, r: &TemplateRef) -> Result<Option<ReportTemplate>, StorageError> {
+        let body: Option<String> = self
+            .conn
+            .prepare_cached("SELECT body FROM report_templates WHERE id = ?1 AND version = ?2")?
+            .query_row(params![r.id, r.version], |row| row.get(0))
+            .optional()?;
+        match body {
+            Some(b) => Ok(Some(from_json(&b)?)),
+            None => Ok(builtin_template(r)),
+        }
+    }
+
+    /// The newest version of a template (stored, else built in); the
+    /// version number of a built-in one is 0.
+    pub fn latest_report_template(
+        &self,
+        id: &str,
+    ) -> Result<Option<Versioned<ReportTemplate>>, StorageError> {
+        let row: Option<(String, i64)> = self
+            .conn
+            .prepare_cached(
+                "SELECT body, seq FROM report_templates WHERE id = ?1 \
+                 ORDER BY version DESC LIMIT 1",
+            )?
+            .query_row([id], |row| Ok((row.get(0)?, row.get(1)?)))
+            .optional()?;
+        match row {
+            Some((body, seq)) => Ok(Some(Versioned {
+                version: seq as u64,
+                record: from_json(&body)?,
+            })),
+            None => Ok(fieldbook_domain::template::builtin_templates()
+                .into_iter()
+                .find(|t| t.id == id)
+                .map(|record| Versioned { version: 0, record })),
+        }
+    }
+
+    /// The newest version of every template, by id.
+    pub fn report_templates(&self) -> Result<Vec<Versioned<ReportTemplate>>, StorageError> {
+        let mut ids: Vec<String> = self
+            .conn
+            .prepare_cached("SELECT DISTINCT id FROM report_templates ORDER BY id")?
+            .query_map([], |row| row.get(0))?
+            .collect::<Result<_, _>>()?;
+        for builtin in fieldbook_domain::template::builtin_templates() {
+            if !ids.contains(&builtin.id) {
+                ids.push(builtin.id);
+            }
+        }
+        ids.sort();
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            out.extend(self.latest_report_template(&id)?);
+        }
+        Ok(out)
+    }
+}
+
+impl WriteTx<'_> {
+    /// Publishes `template` (its `version` is ignored): the next version of
+    /// its id, unless it says the same as the newest one, which is then
+    /// returned unchanged. The caller has validated it.
+    pub fn publish_report_template(
+        &mut self,
+        template: &ReportTemplate,
+        published_by: Option<Uuid>,
+    ) -> Result<PublishedTemplate, StorageError> {
+        let latest = self.db().latest_report_template(&template.id)?;
+        if let Some(latest) = latest.as_ref() {
+            if latest.record.same_content_as(template) {
+                return Ok(PublishedTemplate {
+                    template: latest.clone(),
+                    created: false,
+                });
+            }
+        }
+        let mut record = template.clone();
+        record.version = latest.map_or(1, |l| l.record.version + 1);
+        let seq = self.next_seq()?;
+        self.tx.execute(
+            "INSERT INTO report_templates (id, version, body, published_at, published_by, seq) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                record.id,
+                record.version,
+                to_json(&record)?,
+                timestamp(self.now),
+                published_by.map(|u| u.to_string()),
+                seq as i64
+            ],
+        )?;
+        Ok(PublishedTemplate {
+            template: Versioned {
+                version: seq,
+                record,
+            },
+            created: true,
+        })
+    }
+}
