@@ -10,10 +10,13 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use chrono::{TimeZone, Utc};
+use std::collections::BTreeMap;
+
 use fieldbook_certificate::{
-    render, verify_url, CertificateInput, CertificatePhoto, CertificateSignature, ResultRow,
-    ResultSection,
+    render, results_from_report, verify_url, CertificateInput, CertificatePhoto,
+    CertificateSignature,
 };
+use fieldbook_domain::{default_uk_template, InstallationReport, SlotFill, TestValue};
 use image::{Rgb, RgbImage, Rgba, RgbaImage};
 
 const HASH: &str = "9f2c4e1a7b3d5f60812a4c6e8b0d2f4165879a0bc2de4f6a8b0c1d2e3f405162";
@@ -65,6 +68,61 @@ fn signature_png() -> Vec<u8> {
     out.into_inner()
 }
 
+/// A submitted report filled against the default UK template, as the
+/// device holds it: the certificate's results come from it as in the app.
+fn report() -> InstallationReport {
+    let value = |v: &str| TestValue {
+        value: v.to_owned(),
+        confirmed: None,
+    };
+    let test_results: BTreeMap<String, TestValue> = [
+        ("earthing_arrangement", "tn-c-s"),
+        ("pen_fault_protection", "yes"),
+        ("pen_fault_method", "charger-open-pen"),
+        ("ze", "0.21"),
+        ("zs", "0.35"),
+        ("r1_r2", "0.14"),
+        ("insulation_resistance", "299"),
+        ("insulation_test_voltage", "500"),
+        ("polarity_confirmed", "yes"),
+        ("rcd_type", "a-rdc-dd"),
+        ("rcd_trip_time", "23"),
+        ("maximum_demand", "63"),
+        ("load_management_fitted", "yes"),
+        ("load_management_limit", "60"),
+        ("dno_notification_required", "yes"),
+        ("dno_notified", "yes"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), value(v)))
+    .collect();
+    InstallationReport {
+        id: uuid::Uuid::from_u128(1),
+        installation_id: uuid::Uuid::from_u128(2),
+        submitted_by: uuid::Uuid::from_u128(3),
+        charger_serial_number: "WB-PLS-2026-0042178".to_owned(),
+        charger_model: "Pulsar Plus 7.4 kW (Type 2, tethered)".to_owned(),
+        installation_successful: true,
+        demo_given: true,
+        customer_signature: None,
+        issues_encountered: String::new(),
+        general_notes: "Cable run clipped along the garage wall and through the loft; \
+                        customer shown the app and the lock-out button."
+            .to_owned(),
+        submitted_at: Utc.with_ymd_and_hms(2026, 11, 30, 14, 5, 0).unwrap(),
+        start_override_reason: None,
+        content_hash: HASH.parse().unwrap(),
+        template: Some(default_uk_template().template_ref()),
+        test_results,
+        photo_slots: BTreeMap::from([(
+            "ct-clamp".to_owned(),
+            SlotFill::NoPhoto {
+                reason: "No load management CT: supply has 100 A headroom".to_owned(),
+            },
+        )]),
+    }
+}
+
 fn input() -> CertificateInput {
     let submitted_at = Utc.with_ymd_and_hms(2026, 11, 30, 14, 5, 0).unwrap();
     CertificateInput {
@@ -79,51 +137,7 @@ fn input() -> CertificateInput {
         submitted_at,
         charger_model: "Pulsar Plus 7.4 kW (Type 2, tethered)".to_owned(),
         charger_serial_number: "WB-PLS-2026-0042178".to_owned(),
-        results: vec![
-            ResultSection {
-                title: "Outcome".to_owned(),
-                rows: vec![
-                    ResultRow {
-                        label: "Installation successful".to_owned(),
-                        value: "Yes".to_owned(),
-                    },
-                    ResultRow {
-                        label: "Demonstration given to the customer".to_owned(),
-                        value: "Yes".to_owned(),
-                    },
-                ],
-            },
-            ResultSection {
-                title: "Commissioning tests".to_owned(),
-                rows: vec![
-                    ResultRow {
-                        label: "Earthing arrangement".to_owned(),
-                        value: "TN-C-S (PME)".to_owned(),
-                    },
-                    ResultRow {
-                        label: "Zs at the charger".to_owned(),
-                        value: "0.35 Ω".to_owned(),
-                    },
-                    ResultRow {
-                        label: "Insulation resistance (test voltage 500 V)".to_owned(),
-                        value: ">299 MΩ".to_owned(),
-                    },
-                    ResultRow {
-                        label: "RCD trip time at IΔn".to_owned(),
-                        value: "23 ms".to_owned(),
-                    },
-                ],
-            },
-            ResultSection {
-                title: "Notes".to_owned(),
-                rows: vec![ResultRow {
-                    label: "General notes".to_owned(),
-                    value: "Cable run clipped along the garage wall and through the loft; \
-                            customer shown the app and the lock-out button."
-                        .to_owned(),
-                }],
-            },
-        ],
+        results: results_from_report(&report(), Some(&default_uk_template())),
         photos: vec![
             CertificatePhoto {
                 caption: "Charger installed, wide".to_owned(),
@@ -179,9 +193,14 @@ fn the_pdf_has_the_serial_the_results_and_the_hash_as_text() {
         "Pulsar Plus 7.4 kW",
         "TN-C-S (PME)",
         "0.35 Ω",
-        ">299 MΩ",
+        "299 MΩ",
+        "500 V DC",
         "RCD trip time at IΔn",
         "23 ms",
+        "Load management limit",
+        "60 A",
+        "Photos not taken",
+        "supply has 100 A headroom",
         "Serial label",
         "Sam Sparks",
         "30 Nov 2026, 14:05 UTC",

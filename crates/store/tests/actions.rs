@@ -956,10 +956,18 @@ fn a_submitted_report_gets_its_certificate_made_on_the_device() {
     f.store
         .attach_media(job.id, &photo, "Charger on wall")
         .unwrap();
+    let label = write_jpeg(f.dir.path(), "label.jpg", 2);
+    let label = f.store.attach_media(job.id, &label, "").unwrap();
     f.store.finish_installation(job.id).unwrap();
-    f.store
-        .save_report_draft(&complete_draft(&f, job.id))
-        .unwrap();
+    let mut draft = complete_draft(&f, job.id);
+    // A checklist photo prints under its slot's name.
+    draft.photo_slots.insert(
+        "serial-label".into(),
+        fieldbook_domain::SlotFill::Photo {
+            sha256: label.file.sha256.clone(),
+        },
+    );
+    f.store.save_report_draft(&draft).unwrap();
     f.store
         .sign_report(job.id, &signature("Ada Lovelace"))
         .unwrap();
@@ -994,6 +1002,13 @@ fn a_submitted_report_gets_its_certificate_made_on_the_device() {
         "Ada Lovelace",
         "Customer shown the app",
         "Charger on wall",
+        // The commissioning tests of the default template, exact, with units.
+        "TN-C-S (PME)",
+        "0.48 Ω",
+        "23.5 ms",
+        "Serial label",
+        // A slot without a photo says why.
+        "Test job: no camera",
         report.content_hash.as_str(),
     ] {
         assert!(text.contains(expected), "{expected:?} not in:\n{text}");

@@ -6,12 +6,14 @@ use fieldbook_certificate::{
     render, results_from_report, verify_url, CertificateInput, CertificatePhoto,
     CertificateSignature,
 };
-use fieldbook_domain::{Lead, MediaType};
+use fieldbook_domain::{
+    InstallationReport, Lead, MediaType, ReportTemplate, Sha256Hex, SlotFill,
+};
 use uuid::Uuid;
 
 use crate::error::{Result, StoreError};
 use crate::rows::certificates::{self, Certificate};
-use crate::rows::{installations, leads, media, people, reports, session};
+use crate::rows::{installations, leads, media, people, reports, session, templates};
 use crate::Store;
 
 fn address_lines(lead: &Lead) -> Vec<String> {
@@ -55,20 +57,8 @@ impl Store {
             Some(name) => name,
             None => session::require(conn)?.user.full_name,
         };
-        // Thumbnails of the photos whose files are on this device (a photo
-        // added on a team-mate's device may not be).
-        let photos = media::list_for_installation(conn, installation_id)?
-            .into_iter()
-            .filter(|m| m.media_type == MediaType::Photo)
-            .filter_map(|m| {
-                let path = self.media.thumbnail_path(&m.file.sha256)?;
-                let image = std::fs::read(path).ok()?;
-                Some(CertificatePhoto {
-                    caption: m.caption,
-                    image,
-                })
-            })
-            .collect();
+        let template = templates::named_by(conn, report.template.as_ref())?;
+        let photos = self.certificate_photos(installation_id, &report, template.as_ref())?;
         let signature = match &report.customer_signature {
             Some(signature) => {
                 let path = self.media.blob_path(&signature.png.sha256);
@@ -96,7 +86,7 @@ impl Store {
             submitted_at: report.submitted_at,
             charger_model: report.charger_model.clone(),
             charger_serial_number: report.charger_serial_number.clone(),
-            results: results_from_report(&report),
+            results: results_from_report(&report, template.as_ref()),
             photos,
             signature,
             content_hash: report.content_hash.as_str().to_owned(),
@@ -111,6 +101,48 @@ impl Store {
         };
         certificates::upsert(&self.conn, &certificate)?;
         Ok(certificate)
+    }
+
+    /// The photos the certificate prints as thumbnails: first the photo
+    /// checklist in template order, each named by its slot, then the job's
+    /// other photos under their captions. Only photos whose thumbnail is on
+    /// this device (a photo added on a team-mate's device may not be).
+    fn certificate_photos(
+        &self,
+        installation_id: Uuid,
+        report: &InstallationReport,
+        template: Option<&ReportTemplate>,
+    ) -> Result<Vec<CertificatePhoto>> {
+        let thumbnail = |sha256: &Sha256Hex| -> Option<Vec<u8>> {
+            let path = self.media.thumbnail_path(sha256)?;
+            std::fs::read(path).ok()
+        };
+        let mut photos = Vec::new();
+        let mut printed = std::collections::HashSet::new();
+        for slot in template.map(|t| t.photo_slots.as_slice()).unwrap_or_default() {
+            if let Some(SlotFill::Photo { sha256 }) = report.photo_slots.get(&slot.key) {
+                if let Some(image) = thumbnail(sha256) {
+                    printed.insert(sha256.clone());
+                    photos.push(CertificatePhoto {
+                        caption: slot.name.clone(),
+                        image,
+                    });
+                }
+            }
+        }
+        for m in media::list_for_installation(&self.conn, installation_id)? {
+            if m.media_type != MediaType::Photo || printed.contains(&m.file.sha256) {
+                continue;
+            }
+            if let Some(image) = thumbnail(&m.file.sha256) {
+                printed.insert(m.file.sha256.clone());
+                photos.push(CertificatePhoto {
+                    caption: m.caption,
+                    image,
+                });
+            }
+        }
+        Ok(photos)
     }
 
     /// The installation's certificate, if one was made on this device.
