@@ -38,6 +38,7 @@ pub fn export_bindings(out_dir: &Path) -> Result<(), ts_rs::ExportError> {
         fieldbook_domain::InstallationMedia,
         crate::media::AttachProgress,
         fieldbook_store::LabelOffer,
+        fieldbook_store::LabelsRead,
         fieldbook_store::Certificate,
         fieldbook_sync::SyncStatus,
         fieldbook_store::OutboxEntry,

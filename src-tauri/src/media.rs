@@ -95,6 +95,7 @@ pub async fn attach_media(
                 // What was attached before the failing file is real work.
                 if !attached.is_empty() {
                     ctx.local_change();
+                    ctx.labels().wake();
                 }
                 return Err(e.with_context(&shown));
             }
@@ -102,6 +103,8 @@ pub async fn attach_media(
     }
     if !attached.is_empty() {
         ctx.local_change();
+        // Photos' labels are searched after the import, in the background.
+        ctx.labels().wake();
     }
     Ok(attached)
 }

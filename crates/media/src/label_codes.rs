@@ -3,11 +3,14 @@
 //!
 //! What the codes *mean* is the domain's business
 //! ([`fieldbook_domain::label::read_label`]); this module only finds them.
-//! Reading never fails an import: a photo without a readable code simply has
-//! none.
+//! The search runs after a photo is imported, never during it (it can take
+//! seconds on a photo without a code), and is bounded: it starts on a
+//! downscaled copy, tries the likely scales and angles first and stops
+//! starting new passes at a deadline.
 
 use std::collections::HashSet;
 use std::io::Cursor;
+use std::time::Instant;
 
 use fieldbook_domain::label::{CodeFormat, LabelCode};
 use image::{GrayImage, ImageReader, Limits};
@@ -26,38 +29,105 @@ use crate::{MAX_DECODE_BYTES, MAX_IMAGE_SIDE};
 /// 4 MP of luma) whatever the camera.
 pub const CODE_SEARCH_MAX_SIDE: u32 = 2048;
 
+/// The quick passes look at the photo this large: a label photographed to be
+/// read (the usual case) is found here in a fraction of the full cost.
+pub const QUICK_SEARCH_SIDE: u32 = 1024;
+
 /// A barcode printed or photographed at an angle is looked for again in
 /// copies of the photo turned by these angles (degrees): the 1D readers scan
 /// rows, so a Code 128 tilted by more than about 8° is missed on the first
-/// pass (which also tries the photo turned by 90°). QR and Data Matrix are
-/// found at any angle on the first pass, so the retries look for 1D codes
-/// only, and sample rows instead of scanning every one: they are what a
-/// photo without any code costs.
+/// passes (the thorough one also tries the photo turned by 90°). QR and Data
+/// Matrix are found at any angle, so the turned passes look for 1D codes only.
 const RETRY_ANGLES: [f32; 10] = [
     15.0, -15.0, 30.0, -30.0, 45.0, -45.0, 60.0, -60.0, 75.0, -75.0,
 ];
 
-/// Decodes every Code 128, Code 39, QR and Data Matrix code in the photo.
-/// Duplicates (the same code found twice) are reported once, in reading order.
-pub(crate) fn read_codes(bytes: &[u8], codec: PhotoCodec) -> Vec<LabelCode> {
+/// What a search found, and whether it looked everywhere it meant to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LabelSearch {
+    /// Every distinct code found, in reading order.
+    pub codes: Vec<LabelCode>,
+    /// Every pass that could find a code ran (false: the time was up first,
+    /// or the photo could not be decoded). A search that found a code stops
+    /// early and is complete.
+    pub complete: bool,
+    /// How many passes ran.
+    pub passes: u32,
+}
+
+/// One look at the photo. Ordered from likely and cheap to unlikely and
+/// costly, so a time cap cuts the tail, not the head.
+#[derive(Debug, Clone, Copy)]
+enum Pass {
+    /// The photo scaled to `side`, every format.
+    Whole { side: u32, thorough: bool },
+    /// The photo scaled to `side` and turned, 1D codes only.
+    Turned { side: u32, degrees: f32 },
+}
+
+fn passes() -> Vec<Pass> {
+    let mut passes = vec![
+        Pass::Whole {
+            side: QUICK_SEARCH_SIDE,
+            thorough: false,
+        },
+        Pass::Whole {
+            side: CODE_SEARCH_MAX_SIDE,
+            thorough: true,
+        },
+    ];
+    for side in [QUICK_SEARCH_SIDE, CODE_SEARCH_MAX_SIDE] {
+        passes.extend(RETRY_ANGLES.map(|degrees| Pass::Turned { side, degrees }));
+    }
+    passes
+}
+
+/// Decodes the photo (grayscale, at most [`CODE_SEARCH_MAX_SIDE`]) and
+/// searches it (see [`search_codes`]).
+pub(crate) fn search_photo(bytes: &[u8], codec: PhotoCodec, deadline: Instant) -> LabelSearch {
     match luma_for_search(bytes, codec) {
-        Some(luma) => find_codes(&luma),
-        None => Vec::new(),
+        Some(luma) => search_codes(&luma, Some(deadline)),
+        None => LabelSearch::default(),
     }
 }
 
-/// Decodes every supported code in a grayscale image (see [`read_codes`]).
-pub fn find_codes(luma: &GrayImage) -> Vec<LabelCode> {
-    let mut found = decode_all(luma, &ALL_FORMATS, true);
-    if found.is_empty() {
-        for angle in RETRY_ANGLES {
-            found = decode_all(&rotate(luma, angle), &ONE_D_FORMATS, false);
-            if !found.is_empty() {
-                break;
+/// Searches a grayscale image for Code 128, Code 39, QR and Data Matrix
+/// codes, pass by pass until one finds a code. With a `deadline`, no pass
+/// starts after it (the first always runs), so the search costs at most
+/// the time to the deadline plus one pass; the passes are small so that
+/// overrun is short.
+pub fn search_codes(luma: &GrayImage, deadline: Option<Instant>) -> LabelSearch {
+    let mut search = LabelSearch::default();
+    let quick = shrink_to(luma.clone(), QUICK_SEARCH_SIDE);
+    let at = |side: u32| if side == QUICK_SEARCH_SIDE { &quick } else { luma };
+    for pass in passes() {
+        if search.passes > 0 && deadline.is_some_and(|d| Instant::now() >= d) {
+            return search;
+        }
+        // A photo no larger than the quick size was seen whole already.
+        let same_size = quick.dimensions() == luma.dimensions();
+        if matches!(pass, Pass::Turned { side, .. } if side != QUICK_SEARCH_SIDE && same_size) {
+            continue;
+        }
+        search.passes += 1;
+        search.codes = match pass {
+            Pass::Whole { side, thorough } => decode_all(at(side), &ALL_FORMATS, thorough),
+            Pass::Turned { side, degrees } => {
+                decode_all(&rotate(at(side), degrees), &ONE_D_FORMATS, false)
             }
+        };
+        if !search.codes.is_empty() {
+            break;
         }
     }
-    found
+    search.complete = true;
+    search
+}
+
+/// Every supported code in a grayscale image, searched without a time cap
+/// (see [`search_codes`]).
+pub fn find_codes(luma: &GrayImage) -> Vec<LabelCode> {
+    search_codes(luma, None).codes
 }
 
 const ALL_FORMATS: [BarcodeFormat; 4] = [
@@ -270,6 +340,23 @@ mod tests {
     fn an_image_without_codes_has_none() {
         let blank = GrayImage::from_pixel(640, 480, image::Luma([200]));
         assert!(find_codes(&blank).is_empty());
-        assert!(read_codes(b"not an image", PhotoCodec::Jpeg).is_empty());
+        let unreadable = search_photo(b"not an image", PhotoCodec::Jpeg, Instant::now());
+        assert_eq!(unreadable, LabelSearch::default());
+    }
+
+    #[test]
+    fn a_deadline_stops_new_passes_but_the_first_always_runs() {
+        let blank = GrayImage::from_pixel(800, 600, image::Luma([200]));
+        let past = Instant::now();
+        let cut = search_codes(&blank, Some(past));
+        assert_eq!(cut.passes, 1);
+        assert!(!cut.complete && cut.codes.is_empty());
+        // Small enough for the quick size: the full-size turned passes would
+        // look at the same pixels again and are skipped.
+        let whole = search_codes(&blank, None);
+        assert_eq!(whole.passes as usize, passes().len() - RETRY_ANGLES.len());
+        assert!(whole.complete);
+        let large = GrayImage::from_pixel(1100, 800, image::Luma([200]));
+        assert_eq!(search_codes(&large, None).passes as usize, passes().len());
     }
 }

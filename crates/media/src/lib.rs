@@ -27,7 +27,6 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use fieldbook_domain::label::LabelCode;
 use fieldbook_domain::{BlobRef, MediaType, Sha256Hex};
 use sha2::{Digest, Sha256};
 use tempfile::NamedTempFile;
@@ -75,9 +74,6 @@ pub struct ImportedMedia {
     pub thumbnail: Option<PathBuf>,
     /// The same bytes were already in the store; nothing new was written.
     pub already_present: bool,
-    /// Barcodes and QR codes found in a photo (empty for videos and for
-    /// photos without a readable code).
-    pub codes: Vec<LabelCode>,
 }
 
 /// Bytes hashed into a fsynced temp file, not yet visible under their blob name.
@@ -221,6 +217,27 @@ impl MediaStore {
         path.is_file().then_some(path)
     }
 
+    /// Searches the stored photo with this hash for barcodes and QR codes
+    /// (the charger's serial label), within about `budget` of work (see
+    /// [`label_codes::search_codes`]). Meant to run after the import, off
+    /// the technician's path: the import never waits for it.
+    pub fn search_label_codes(
+        &self,
+        sha256: &Sha256Hex,
+        budget: Duration,
+    ) -> Result<label_codes::LabelSearch, MediaError> {
+        let path = self.blob_path(sha256);
+        let bytes = fs::read(&path).map_err(|e| MediaError::io("read", &path, e))?;
+        match sniff::sniff(&bytes[..bytes.len().min(SNIFF_LEN)])? {
+            SniffedKind::Photo { codec, .. } => Ok(label_codes::search_photo(
+                &bytes,
+                codec,
+                std::time::Instant::now() + budget,
+            )),
+            SniffedKind::Video { .. } => Ok(label_codes::LabelSearch::default()),
+        }
+    }
+
     /// Whether the blob with this hash is in the store.
     pub fn contains(&self, sha256: &Sha256Hex) -> bool {
         self.blob_path(sha256).is_file()
@@ -241,11 +258,11 @@ impl MediaStore {
     ) -> Result<ImportedMedia, MediaError> {
         // The decode (CPU) runs on a second thread while this one hashes,
         // writes and fsyncs (mostly IO wait): an import costs about the longer
-        // of the two instead of their sum. The code search is a third decode
-        // (at a larger scale), on its own thread for the same reason.
-        let (checked, staged, codes) = std::thread::scope(|scope| {
+        // of the two instead of their sum. Barcodes are not searched here:
+        // that can take seconds, and runs after the import (see
+        // [`MediaStore::search_label_codes`]).
+        let (checked, staged) = std::thread::scope(|scope| {
             let checker = scope.spawn(|| photo::check_photo(bytes, codec));
-            let code_reader = scope.spawn(|| label_codes::read_codes(bytes, codec));
             let staged = self.stage(
                 bytes,
                 &mut io::empty(),
@@ -256,9 +273,7 @@ impl MediaStore {
             let checked = checker.join().unwrap_or_else(|_| {
                 Err(MediaError::corrupt("the image decoder failed on this file"))
             });
-            // A decoder panic on a strange photo costs its codes, not the photo.
-            let codes = code_reader.join().unwrap_or_default();
-            (checked, staged, codes)
+            (checked, staged)
         });
         // The photo's verdict comes first: "damaged photo" is the more useful
         // message even if the disk also failed. Either way `staged` is dropped
@@ -291,7 +306,6 @@ impl MediaStore {
             height: Some(checked.height),
             thumbnail: Some(thumbnail),
             already_present,
-            codes,
         })
     }
 
@@ -314,7 +328,6 @@ impl MediaStore {
             height: None,
             thumbnail: None,
             already_present,
-            codes: Vec::new(),
         })
     }
 

@@ -4,9 +4,10 @@
 //! per format and distortion; asserts the rates the technician relies on.
 
 use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
 
 use fieldbook_domain::label::{read_label, CodeFormat, LabelCode};
-use fieldbook_media::label_codes::find_codes;
+use fieldbook_media::label_codes::{find_codes, search_codes};
 use fieldbook_media::MediaStore;
 use image::{GrayImage, Luma};
 use rxing::{BarcodeFormat, MultiFormatWriter, Writer};
@@ -312,7 +313,7 @@ fn read_rates_per_format_and_distortion() {
 }
 
 #[test]
-fn a_label_photo_imported_carries_its_codes_and_the_serial_offer() {
+fn a_stored_label_photo_is_searched_after_its_import_and_offers_its_serial() {
     let serial = "WB-PLS-0042178";
     let (code, payload) = code_image(CodeFormat::QrCode, serial);
     let photo = image::DynamicImage::ImageLuma8(label_photo(&code)).to_rgb8();
@@ -322,15 +323,19 @@ fn a_label_photo_imported_carries_its_codes_and_the_serial_offer() {
 
     let store = MediaStore::open(dir.path().join("media")).unwrap();
     let imported = store.import_file(&path).unwrap();
+    let search = store
+        .search_label_codes(&imported.blob.sha256, Duration::from_secs(30))
+        .unwrap();
+    assert!(search.complete);
     assert_eq!(
-        imported.codes,
+        search.codes,
         vec![LabelCode {
             format: CodeFormat::QrCode,
             text: payload,
             gs1: false
         }]
     );
-    let offer = read_label(&imported.codes[0]).unwrap();
+    let offer = read_label(&search.codes[0]).unwrap();
     assert_eq!(offer.serial_number.as_deref(), Some(serial));
     assert_eq!(offer.model.as_deref(), Some("Pulsar Plus 7.4kW"));
 
@@ -350,22 +355,34 @@ fn a_label_photo_imported_carries_its_codes_and_the_serial_offer() {
     assert_eq!(reading.serial_number.as_deref(), Some("SER778899"));
     assert_eq!(reading.model.as_deref(), Some("EVB-22"));
 
-    // What a photo without any code costs (every retry angle runs).
+    // A photo without any code: every pass runs without a cap; with a cap
+    // the search stops starting passes at the deadline and says so.
     let blank = label_photo(&GrayImage::from_pixel(10, 10, Luma([240])));
     let blank = image::imageops::resize(&blank, 2048, 1536, image::imageops::FilterType::Triangle);
-    let started = std::time::Instant::now();
-    assert!(find_codes(&blank).is_empty());
+    let started = Instant::now();
+    let whole = search_codes(&blank, None);
+    let uncapped = started.elapsed();
+    assert!(whole.codes.is_empty() && whole.complete);
+    let started = Instant::now();
+    let capped = search_codes(&blank, Some(started));
+    assert!(!capped.complete, "{capped:?}");
+    assert_eq!(capped.passes, 1);
     println!(
-        "no-code photo 2048×1536 searched in {:?}",
+        "no-code photo 2048×1536: all {} passes {uncapped:?}; capped at once: 1 pass {:?}",
+        whole.passes,
         started.elapsed()
     );
 
-    // A photo without a code has none, and a video never has any.
+    // A photo without a code has none, and a video is not searched.
     let plain = dir.path().join("plain.png");
     GrayImage::from_pixel(200, 100, Luma([90]))
         .save(&plain)
         .unwrap();
-    assert!(store.import_file(&plain).unwrap().codes.is_empty());
+    let plain = store.import_file(&plain).unwrap();
+    let search = store
+        .search_label_codes(&plain.blob.sha256, Duration::from_secs(30))
+        .unwrap();
+    assert!(search.codes.is_empty() && search.complete);
 }
 
 /// rxing's Code 128 writer takes U+00F1 as FNC1.

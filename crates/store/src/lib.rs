@@ -36,7 +36,10 @@ use fieldbook_media::MediaStore;
 use rusqlite::Connection;
 use uuid::Uuid;
 
-pub use actions::{AssignmentResponse, DraftSaved, SignatureInput};
+pub use actions::{
+    run_next_label_search, AssignmentResponse, DraftSaved, LabelsRead, SignatureInput,
+    LABEL_SEARCH_BUDGET,
+};
 pub use apply::{
     ApplyOutcome, RecordKind, ResyncOutcome, ServerBatch, ServerMedia, ServerReport, Tombstone,
     TombstoneReason, Versioned,
@@ -53,6 +56,7 @@ pub use rows::blobs::{BlobUpload, BlobUploadState, CorruptFile};
 pub use rows::certificates::Certificate;
 pub use rows::held_work::{HeldWork, HeldWorkStatus, ServerHeldWork};
 pub use rows::media::MediaAvailability;
+pub use rows::media_codes::WaitingLabelSearch;
 pub use rows::outbox::{OutboxCounts, OutboxEntry, OutboxState};
 pub use rows::session::Session;
 pub use rows::FileAvailability;

@@ -898,12 +898,28 @@ fn qr_label_photo(dir: &std::path::Path, name: &str, payload: &str) -> std::path
     path
 }
 
+/// Runs the label searches the imports queued, as the app's background
+/// reader does. Returns how many photos were searched.
+fn search_labels(store: &mut fieldbook_store::Store) -> usize {
+    let mut searched = 0;
+    while let Some(waiting) = store.next_label_search().unwrap() {
+        let search = store
+            .media_store()
+            .search_label_codes(&waiting.sha256, std::time::Duration::from_secs(60))
+            .unwrap();
+        assert!(store.record_label_search(waiting.media_id, &search).unwrap());
+        searched += 1;
+    }
+    searched
+}
+
 #[test]
-fn a_label_photo_offers_its_serial_and_model_until_it_is_removed() {
+fn a_label_photo_offers_its_serial_and_model_after_its_search_until_it_is_removed() {
     let mut f = Fixture::new();
     let job = f.add_job(InProgress, "Ada Lovelace");
     let plain = write_jpeg(f.dir.path(), "wall.jpg", 4);
     f.store.attach_media(job.id, &plain, "").unwrap();
+    assert_eq!(search_labels(&mut f.store), 1);
     assert!(f.store.label_offers(job.id).unwrap().is_empty());
 
     let label = qr_label_photo(
@@ -915,6 +931,10 @@ fn a_label_photo_offers_its_serial_and_model_until_it_is_removed() {
         .store
         .attach_media(job.id, &label, "Serial label")
         .unwrap();
+    // The import does not search: nothing is offered until the search ran.
+    assert!(f.store.label_offers(job.id).unwrap().is_empty());
+    assert_eq!(f.store.next_label_search().unwrap().unwrap().media_id, media.id);
+    assert_eq!(search_labels(&mut f.store), 1);
     let offers = f.store.label_offers(job.id).unwrap();
     assert_eq!(offers.len(), 1, "{offers:?}");
     assert_eq!(offers[0].media_id, media.id);
@@ -936,6 +956,7 @@ fn a_label_photo_offers_its_serial_and_model_until_it_is_removed() {
     );
     image::open(&again).unwrap().blur(0.5).save(&again).unwrap();
     let second = f.store.attach_media(job.id, &again, "").unwrap();
+    assert_eq!(search_labels(&mut f.store), 1);
     assert_eq!(f.store.label_offers(job.id).unwrap().len(), 1);
 
     // The offers go with their photos.
@@ -943,6 +964,39 @@ fn a_label_photo_offers_its_serial_and_model_until_it_is_removed() {
     assert_eq!(f.store.label_offers(job.id).unwrap()[0].media_id, second.id);
     f.store.remove_media(second.id).unwrap();
     assert!(f.store.label_offers(job.id).unwrap().is_empty());
+    assert_eq!(search_labels(&mut f.store), 0);
+}
+
+#[test]
+fn the_background_label_search_skips_removed_photos_and_unreadable_files() {
+    let mut f = Fixture::new();
+    let job = f.add_job(InProgress, "Ada Lovelace");
+    let label = qr_label_photo(f.dir.path(), "label.png", "SN=EVC-22-0001");
+    let removed = f.store.attach_media(job.id, &label, "").unwrap();
+    let label = qr_label_photo(f.dir.path(), "label-b.png", "SN=EVC-22-0002");
+    let kept = f.store.attach_media(job.id, &label, "").unwrap();
+    let lost = write_jpeg(f.dir.path(), "lost.jpg", 9);
+    let lost = f.store.attach_media(job.id, &lost, "").unwrap();
+    std::fs::remove_file(f.store.media_store().blob_path(&lost.file.sha256)).unwrap();
+    // Removed before its search ran: nothing to search, nothing recorded.
+    f.store.remove_media(removed.id).unwrap();
+    let Fixture { store, .. } = f;
+    let store = std::sync::Mutex::new(store);
+    let budget = std::time::Duration::from_secs(60);
+
+    let read = fieldbook_store::run_next_label_search(&store, budget)
+        .unwrap()
+        .unwrap();
+    assert_eq!((read.media_id, read.installation_id, read.codes), (kept.id, job.id, 1));
+    // A file that cannot be read is recorded as searched (not tried forever).
+    let read = fieldbook_store::run_next_label_search(&store, budget)
+        .unwrap()
+        .unwrap();
+    assert_eq!((read.media_id, read.codes), (lost.id, 0));
+    assert_eq!(fieldbook_store::run_next_label_search(&store, budget).unwrap(), None);
+    let offers = store.lock().unwrap().label_offers(job.id).unwrap();
+    assert_eq!(offers.len(), 1);
+    assert_eq!(offers[0].serial_number.as_deref(), Some("EVC-22-0002"));
 }
 
 #[test]

@@ -30,6 +30,7 @@ export type {
   InstallationQuery,
   InstallationReport,
   LabelOffer,
+  LabelsRead,
   InstallationStatus,
   InstallationSummary,
   Lead,

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use chrono::Utc;
-use fieldbook_domain::{validation, InstallationMedia, Mutation};
+use fieldbook_domain::{validation, InstallationMedia, MediaType, Mutation};
 use fieldbook_media::ImportedMedia;
 use uuid::Uuid;
 
@@ -127,7 +127,9 @@ impl Store {
                 uploaded_at: now,
             };
             media::insert_attached(tx, &attached, imported.width, imported.height)?;
-            media_codes::insert(tx, attached.id, &imported.codes)?;
+            if attached.media_type == MediaType::Photo {
+                media_codes::queue_search(tx, attached.id, now)?;
+            }
             blobs::queue(tx, ctx.media, &attached.file, now)?;
             let mutation = Mutation::MediaAttach {
                 media: attached.clone(),

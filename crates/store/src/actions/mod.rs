@@ -6,12 +6,14 @@
 mod certificate;
 mod held_work;
 mod installations;
+mod label_search;
 mod media;
 mod outbox;
 mod reports;
 mod session;
 
 pub use installations::AssignmentResponse;
+pub use label_search::{run_next_label_search, LabelsRead, LABEL_SEARCH_BUDGET};
 pub use reports::{DraftSaved, SignatureInput};
 
 use rusqlite::{Connection, TransactionBehavior};

@@ -1,14 +1,75 @@
-//! Rows of `media_codes`: the barcodes and QR codes read from a photo when it
-//! was attached on this device.
+//! Rows of `media_codes` (the barcodes and QR codes read from a photo
+//! attached on this device) and `media_label_searches` (the queue of photos
+//! whose codes are still to be searched, after their import).
 
+use chrono::{DateTime, Utc};
 use fieldbook_domain::label::{CodeFormat, LabelCode};
-use rusqlite::{params, Connection};
+use fieldbook_domain::Sha256Hex;
+use rusqlite::{params, Connection, OptionalExtension};
 use uuid::Uuid;
 
-use crate::db::{get_choice, get_uuid};
+use crate::db::{get_choice, get_parsed, get_uuid, ts};
 use crate::error::Result;
 
-pub(crate) fn insert(conn: &Connection, media_id: Uuid, codes: &[LabelCode]) -> Result<()> {
+/// A photo whose label search is still to run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WaitingLabelSearch {
+    pub media_id: Uuid,
+    pub installation_id: Uuid,
+    pub sha256: Sha256Hex,
+}
+
+/// Queues the photo's label search (it runs after the import).
+pub(crate) fn queue_search(conn: &Connection, media_id: Uuid, now: DateTime<Utc>) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT OR IGNORE INTO media_label_searches (media_id, queued_at) VALUES (?1, ?2)",
+    )?
+    .execute(params![media_id.to_string(), ts(&now)])?;
+    Ok(())
+}
+
+/// The oldest photo still waiting for its label search.
+pub(crate) fn next_waiting(conn: &Connection) -> Result<Option<WaitingLabelSearch>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT m.id, m.installation_id, m.file_sha256
+             FROM media_label_searches s JOIN installation_media m ON m.id = s.media_id
+             WHERE s.searched_at IS NULL
+             ORDER BY s.queued_at, s.media_id LIMIT 1",
+        )?
+        .query_row([], |r| {
+            Ok(WaitingLabelSearch {
+                media_id: get_uuid(r, 0)?,
+                installation_id: get_uuid(r, 1)?,
+                sha256: get_parsed(r, 2)?,
+            })
+        })
+        .optional()?)
+}
+
+/// Records a finished search and its codes. Returns false (and records
+/// nothing) when the photo was removed while it was searched.
+pub(crate) fn record_search(
+    conn: &Connection,
+    media_id: Uuid,
+    codes: &[LabelCode],
+    complete: bool,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    let updated = conn
+        .prepare_cached(
+            "UPDATE media_label_searches SET searched_at = ?2, complete = ?3
+             WHERE media_id = ?1 AND searched_at IS NULL",
+        )?
+        .execute(params![media_id.to_string(), ts(&now), complete])?;
+    if updated == 0 {
+        return Ok(false);
+    }
+    insert(conn, media_id, codes)?;
+    Ok(true)
+}
+
+fn insert(conn: &Connection, media_id: Uuid, codes: &[LabelCode]) -> Result<()> {
     let mut stmt = conn.prepare_cached(
         "INSERT INTO media_codes (media_id, position, format, text, gs1)
          VALUES (?1, ?2, ?3, ?4, ?5)",

@@ -35,6 +35,7 @@ export type { InstallationStatus } from "./InstallationStatus";
 export type { InstallationSummary } from "./InstallationSummary";
 export type { KeyStorage } from "./KeyStorage";
 export type { LabelOffer } from "./LabelOffer";
+export type { LabelsRead } from "./LabelsRead";
 export type { Lead } from "./Lead";
 export type { LockStatus } from "./LockStatus";
 export type { MediaAvailability } from "./MediaAvailability";

@@ -199,4 +199,20 @@ describe("Serial from the label photo", () => {
       charger_model: "Pulsar Plus",
     });
   });
+
+  it("shows the offer when the background label search finishes, without a reload", async () => {
+    const id = completedJob();
+    const screen = await render(Report, { id });
+    await screen.getByTestId("media-add").click();
+    await expect.poll(() => screen.getByTestId("media-item").elements().length).toBe(3);
+    // The import returned before any label was read: nothing offered yet.
+    expect(screen.getByTestId("label-offer").elements()).toHaveLength(0);
+
+    const photo = backend.media.get(id)![0];
+    backend.finishLabelSearch(id, [{ media_id: photo.id, format: "code128", serial_number: "WB-0042178", model: null }]);
+    await expect.element(screen.getByTestId("label-offer")).toHaveTextContent("WB-0042178");
+    // Another job's search does not touch this screen's offers.
+    backend.finishLabelSearch("00000000-0000-4000-a000-0000000000ff", []);
+    await expect.element(screen.getByTestId("label-offer")).toHaveTextContent("WB-0042178");
+  });
 });

@@ -21,6 +21,7 @@ import type {
   InstallationQuery,
   InstallationReport,
   LabelOffer,
+  LabelsRead,
   InstallationSummary,
   Mutation,
   OutboxEntry,
@@ -144,8 +145,21 @@ export class MockBackend {
   installedUpdate = false;
   /** Set by the installer: forwards a status to `sync://status` listeners. */
   emitStatus: (status: SyncStatus) => void = () => {};
+  /** Set by the installer: forwards a finished label search to `labels://read` listeners. */
+  emitLabelsRead: (read: LabelsRead) => void = () => {};
   private readonly saveDelayMs: number;
   private sequence = 0;
+
+  /**
+   * What the shell's background label reader does when it finished a photo
+   * of the job: the offers change and the screen is told.
+   */
+  finishLabelSearch(installationId: string, offers: LabelOffer[]): void {
+    this.labelOffers.set(installationId, offers);
+    const media = this.media.get(installationId) ?? [];
+    const mediaId = offers[0]?.media_id ?? media[media.length - 1]?.id ?? "00000000-0000-4000-a000-000000000000";
+    this.emitLabelsRead({ installation_id: installationId, media_id: mediaId, codes: offers.length });
+  }
 
   constructor(options: MockOptions = {}) {
     const today = options.today ?? localIsoDate(new Date());
