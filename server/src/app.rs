@@ -211,6 +211,10 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/ops/installations/{installation_id}",
             get(ops::installations::detail_handler),
         )
+        .route(
+            "/api/v1/ops/installations/{installation_id}/certificate",
+            get(ops::certificates::download_handler),
+        )
         .route("/api/v1/ops/review", get(ops::review::review_handler))
         .route("/api/v1/ops/counts", get(ops::review::counts_handler))
         .route(

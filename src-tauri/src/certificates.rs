@@ -11,7 +11,8 @@ use crate::context::AppContext;
 use crate::error::{CommandError, CommandResult, ErrorCode};
 
 /// Makes the certificate if there is none for the report as submitted, and
-/// returns it. The QR code points at the server this device syncs with.
+/// returns it. The QR code points at the server this device syncs with,
+/// which also receives the certificate.
 #[tracing::instrument(skip(ctx), err(level = "warn"))]
 pub async fn make_certificate(
     ctx: &AppContext,
@@ -23,8 +24,12 @@ pub async fn make_certificate(
             "sign in to a server first: the certificate names the server it can be checked on",
         )
     })?;
-    ctx.with_store(move |store| store.make_certificate(installation_id, &server_url))
-        .await
+    let certificate = ctx
+        .with_store(move |store| store.make_certificate(installation_id, &server_url))
+        .await?;
+    // A new certificate waits in the outbox with its PDF: sync sends both.
+    ctx.local_change();
+    Ok(certificate)
 }
 
 /// Copies the installation's certificate PDF to `path` (from the native save

@@ -12,6 +12,7 @@ use uuid::Uuid;
 use crate::models::{
     AssignmentStatus, BlobRef, InstallationMedia, InstallationReport, InstallationStatus, MediaType,
 };
+use crate::ids::Sha256Hex;
 use crate::validation::{self, ValidationErrors, MAX_REASON_CHARS};
 
 /// One technician action on shared data.
@@ -71,7 +72,20 @@ pub enum Mutation {
     MediaCaption { media_id: Uuid, caption: String },
     #[serde(rename = "media.remove")]
     MediaRemove { media_id: Uuid },
+    /// The completion certificate (PDF) the device made for the submitted
+    /// report with `report_content_hash`; its bytes upload on the blob
+    /// queue like a photo's.
+    #[serde(rename = "report.certificate")]
+    ReportCertificate {
+        installation_id: Uuid,
+        file: BlobRef,
+        report_content_hash: Sha256Hex,
+        made_at: DateTime<Utc>,
+    },
 }
+
+/// The one MIME type of a completion certificate.
+pub const CERTIFICATE_MIME: &str = "application/pdf";
 
 /// The mutation's name without its payload (the outbox's `kind` column).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -96,6 +110,8 @@ pub enum MutationKind {
     MediaCaption,
     #[serde(rename = "media.remove")]
     MediaRemove,
+    #[serde(rename = "report.certificate")]
+    ReportCertificate,
 }
 
 impl MutationKind {
@@ -110,6 +126,7 @@ impl MutationKind {
             MutationKind::MediaAttach => "media.attach",
             MutationKind::MediaCaption => "media.caption",
             MutationKind::MediaRemove => "media.remove",
+            MutationKind::ReportCertificate => "report.certificate",
         }
     }
 }
@@ -128,6 +145,7 @@ impl Mutation {
             Mutation::MediaAttach { .. } => MutationKind::MediaAttach,
             Mutation::MediaCaption { .. } => MutationKind::MediaCaption,
             Mutation::MediaRemove { .. } => MutationKind::MediaRemove,
+            Mutation::ReportCertificate { .. } => MutationKind::ReportCertificate,
         }
     }
 
@@ -145,6 +163,9 @@ impl Mutation {
                 installation_id, ..
             }
             | Mutation::InstallationSetFlags {
+                installation_id, ..
+            }
+            | Mutation::ReportCertificate {
                 installation_id, ..
             } => Some(*installation_id),
             Mutation::ReportSubmit { report } => Some(report.installation_id),
@@ -178,6 +199,15 @@ impl Mutation {
                 errs.check(validation::mime("mime", &media.file.mime));
             }
             Mutation::MediaCaption { caption, .. } => errs.check(validation::caption(caption)),
+            Mutation::ReportCertificate { file, .. } => {
+                if file.mime != CERTIFICATE_MIME {
+                    errs.check(Err(validation::FieldError::new(
+                        "mime",
+                        validation::FieldErrorCode::InvalidFormat,
+                        format!("A certificate is a PDF ({CERTIFICATE_MIME})"),
+                    )));
+                }
+            }
             Mutation::InstallationStart { .. }
             | Mutation::InstallationFinish { .. }
             | Mutation::InstallationSetFlags { .. }
@@ -194,6 +224,7 @@ impl Mutation {
                 report.customer_signature.iter().map(|s| &s.png).collect()
             }
             Mutation::MediaAttach { media } => vec![&media.file],
+            Mutation::ReportCertificate { file, .. } => vec![file],
             _ => Vec::new(),
         }
     }

@@ -1068,7 +1068,27 @@ fn a_submitted_report_gets_its_certificate_made_on_the_device() {
         assert!(text.contains(expected), "{expected:?} not in:\n{text}");
     }
 
-    // Asked again: the same certificate, not a new one.
+    // The server is told which blob is the certificate, after the report,
+    // and the PDF waits on the blob queue.
+    let entries = f.store.pending_outbox(100).unwrap();
+    let last = entries.last().unwrap();
+    assert_eq!(last.kind, MutationKind::ReportCertificate);
+    assert_eq!(last.installation_id, Some(job.id));
+    match &last.mutation {
+        Mutation::ReportCertificate {
+            file,
+            report_content_hash,
+            ..
+        } => {
+            assert_eq!(file, &certificate.file);
+            assert_eq!(report_content_hash, &report.content_hash);
+        }
+        other => panic!("not a certificate: {other:?}"),
+    }
+    let uploads = f.store.blobs_pending_upload(100).unwrap();
+    assert!(uploads.iter().any(|u| u.blob == certificate.file));
+
+    // Asked again: the same certificate, not a new one, and nothing new to send.
     assert_eq!(
         f.store
             .make_certificate(job.id, "https://fieldbook.example.com")
@@ -1076,4 +1096,5 @@ fn a_submitted_report_gets_its_certificate_made_on_the_device() {
         certificate
     );
     assert_eq!(f.store.certificate(job.id).unwrap(), Some(certificate));
+    assert_eq!(f.store.pending_outbox(100).unwrap().len(), entries.len());
 }

@@ -1,19 +1,24 @@
 //! The completion certificate of a submitted report: rendered on this device
-//! (offline) by `fieldbook-certificate`, kept in the media store and recorded.
+//! (offline) by `fieldbook-certificate`, kept in the media store, recorded,
+//! and sent to the server (`report.certificate`, its PDF on the blob queue).
 
 use chrono::Utc;
 use fieldbook_certificate::{
     render, results_from_report, verify_url, CertificateInput, CertificatePhoto,
     CertificateSignature,
 };
+use fieldbook_domain::mutation::CERTIFICATE_MIME;
 use fieldbook_domain::{
-    InstallationReport, Lead, MediaType, ReportTemplate, Sha256Hex, SlotFill,
+    InstallationReport, Lead, MediaType, Mutation, ReportTemplate, Sha256Hex, SlotFill,
 };
 use uuid::Uuid;
 
+use super::in_transaction;
 use crate::error::{Result, StoreError};
 use crate::rows::certificates::{self, Certificate};
-use crate::rows::{installations, leads, media, people, reports, session, templates};
+use crate::rows::{
+    blobs, installations, leads, media, outbox, people, reports, session, templates,
+};
 use crate::Store;
 
 fn address_lines(lead: &Lead) -> Vec<String> {
@@ -92,14 +97,34 @@ impl Store {
             content_hash: report.content_hash.as_str().to_owned(),
         };
         let pdf = render(&input)?;
-        let file = self.media.store_generated(&pdf, "application/pdf")?;
+        let file = self.media.store_generated(&pdf, CERTIFICATE_MIME)?;
         let certificate = Certificate {
             installation_id,
             file,
             report_content_hash: report.content_hash,
             created_at: Utc::now(),
         };
-        certificates::upsert(&self.conn, &certificate)?;
+        // Recorded, queued for upload and announced to the server together:
+        // the server learns which blob is the report's certificate.
+        in_transaction(self, |tx, ctx| {
+            certificates::upsert(tx, &certificate)?;
+            blobs::queue(tx, ctx.media, &certificate.file, certificate.created_at)?;
+            let mutation = Mutation::ReportCertificate {
+                installation_id,
+                file: certificate.file.clone(),
+                report_content_hash: certificate.report_content_hash.clone(),
+                made_at: certificate.created_at,
+            };
+            outbox::append(
+                tx,
+                ctx.device_id,
+                &mutation,
+                Some(installation_id),
+                None,
+                certificate.created_at,
+            )?;
+            Ok(())
+        })?;
         Ok(certificate)
     }
 
