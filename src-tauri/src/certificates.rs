@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use fieldbook_store::Certificate;
+use fieldbook_store::{Certificate, CertificatePage};
 use tauri::State;
 use uuid::Uuid;
 
@@ -79,6 +79,17 @@ pub async fn save_certificate_copy(
     Ok(written.display().to_string())
 }
 
+/// The certificate's pages as images (drawn from the PDF), for showing it
+/// full screen to the customer.
+#[tracing::instrument(skip(ctx), err(level = "warn"))]
+pub async fn certificate_pages(
+    ctx: &AppContext,
+    installation_id: Uuid,
+) -> CommandResult<Vec<CertificatePage>> {
+    ctx.with_store(move |store| store.certificate_pages(installation_id))
+        .await
+}
+
 /// The Tauri commands: one line each over the functions above.
 pub mod commands {
     use super::*;
@@ -98,5 +109,13 @@ pub mod commands {
         path: String,
     ) -> CommandResult<String> {
         super::save_certificate_copy(&ctx, installation_id, path).await
+    }
+
+    #[tauri::command]
+    pub async fn certificate_pages(
+        ctx: State<'_, AppContext>,
+        installation_id: Uuid,
+    ) -> CommandResult<Vec<CertificatePage>> {
+        super::certificate_pages(&ctx, installation_id).await
     }
 }

@@ -77,6 +77,8 @@ macro_rules! with_app_commands {
             media::label_offers(installation_id: uuid::Uuid) -> Vec<fieldbook_store::LabelOffer>;
             certificates::make_certificate(installation_id: uuid::Uuid) -> fieldbook_store::Certificate;
             certificates::save_certificate_copy(installation_id: uuid::Uuid, path: String) -> String;
+            certificates::certificate_pages(installation_id: uuid::Uuid)
+                -> Vec<fieldbook_store::CertificatePage>;
             sync::sync_status() -> fieldbook_sync::SyncStatus;
             sync::sync_now() -> ();
             sync::needs_attention() -> Vec<fieldbook_store::OutboxEntry>;

@@ -15,12 +15,14 @@
 mod fonts;
 mod from_report;
 mod layout;
+mod pages;
 mod qr;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 pub use from_report::results_from_report;
+pub use pages::{render_pages, PageImage};
 
 /// Everything the certificate shows.
 #[derive(Debug, Clone, PartialEq)]

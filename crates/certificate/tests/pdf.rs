@@ -13,7 +13,7 @@ use chrono::{TimeZone, Utc};
 use std::collections::BTreeMap;
 
 use fieldbook_certificate::{
-    render, results_from_report, verify_url, CertificateInput, CertificatePhoto,
+    render, render_pages, results_from_report, verify_url, CertificateInput, CertificatePhoto,
     CertificateSignature,
 };
 use fieldbook_domain::{default_uk_template, InstallationReport, SlotFill, TestValue};
@@ -294,6 +294,29 @@ fn an_unsigned_report_and_many_photos_flow_onto_more_pages() {
     assert!(text.contains("Not signed by the customer."));
     assert!(text.contains(&format!("page {pages} of {pages}")));
     assert!(text.contains(HASH));
+}
+
+#[test]
+fn the_pages_drawn_for_the_screen_show_what_prints() {
+    let input = input();
+    let pdf = render(&input).unwrap();
+    let pages = render_pages(&pdf, 2.0).expect("the pages draw");
+    assert_eq!(pages.len(), 1);
+    // A4 (595 × 842 pt) at 2 px per point.
+    let page = &pages[0];
+    assert!((1189..=1191).contains(&page.width), "{}", page.width);
+    assert!((1682..=1685).contains(&page.height), "{}", page.height);
+    let drawn = image::load_from_memory(&page.png).unwrap();
+    assert_eq!((drawn.width(), drawn.height()), (page.width, page.height));
+    // The QR code reads from the screen image as from paper.
+    let codes = fieldbook_media::label_codes::find_codes(&drawn.to_luma8());
+    assert!(
+        codes.iter().any(|c| c.text == input.verify_url),
+        "QR codes read: {codes:?}"
+    );
+    // Not blank: the text and photos are drawn (dark pixels).
+    let dark = drawn.to_luma8().pixels().filter(|p| p.0[0] < 100).count();
+    assert!(dark > 20_000, "{dark} dark pixels");
 }
 
 #[test]

@@ -37,8 +37,8 @@ use rusqlite::Connection;
 use uuid::Uuid;
 
 pub use actions::{
-    run_next_label_search, AssignmentResponse, DraftSaved, LabelsRead, SignatureInput,
-    LABEL_SEARCH_BUDGET,
+    run_next_label_search, AssignmentResponse, CertificatePage, DraftSaved, LabelsRead,
+    SignatureInput, LABEL_SEARCH_BUDGET,
 };
 pub use apply::{
     ApplyOutcome, RecordKind, ResyncOutcome, ServerBatch, ServerMedia, ServerReport, Tombstone,

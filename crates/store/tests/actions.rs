@@ -1097,4 +1097,13 @@ fn a_submitted_report_gets_its_certificate_made_on_the_device() {
     );
     assert_eq!(f.store.certificate(job.id).unwrap(), Some(certificate));
     assert_eq!(f.store.pending_outbox(100).unwrap().len(), entries.len());
+
+    // Its pages as images for the full-screen view: drawn from the PDF,
+    // the same files each time.
+    let pages = f.store.certificate_pages(job.id).unwrap();
+    assert!(!pages.is_empty());
+    assert_eq!(pages[0].image.mime, "image/png");
+    assert!(f.store.media_store().contains(&pages[0].image.sha256));
+    assert!(pages[0].height > pages[0].width, "A4 portrait");
+    assert_eq!(f.store.certificate_pages(job.id).unwrap(), pages);
 }

@@ -31,6 +31,7 @@ export type {
   InstallationReport,
   LabelOffer,
   LabelsRead,
+  CertificatePage,
   InstallationStatus,
   InstallationSummary,
   Lead,

@@ -4,13 +4,14 @@
 
 use chrono::Utc;
 use fieldbook_certificate::{
-    render, results_from_report, verify_url, CertificateInput, CertificatePhoto,
+    render, render_pages, results_from_report, verify_url, CertificateInput, CertificatePhoto,
     CertificateSignature,
 };
 use fieldbook_domain::mutation::CERTIFICATE_MIME;
 use fieldbook_domain::{
-    InstallationReport, Lead, MediaType, Mutation, ReportTemplate, Sha256Hex, SlotFill,
+    BlobRef, InstallationReport, Lead, MediaType, Mutation, ReportTemplate, Sha256Hex, SlotFill,
 };
+use serde::Serialize;
 use uuid::Uuid;
 
 use super::in_transaction;
@@ -20,6 +21,20 @@ use crate::rows::{
     blobs, installations, leads, media, outbox, people, reports, session, templates,
 };
 use crate::Store;
+
+/// Pages drawn at 2 px per point (an A4 page 1190 px wide): sharp at the
+/// width the full-screen view shows on a 1366 px screen.
+const PIXELS_PER_POINT: f32 = 2.0;
+
+/// One page of a certificate as an image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct CertificatePage {
+    /// The PNG, in the media store.
+    pub image: BlobRef,
+    pub width: u32,
+    pub height: u32,
+}
 
 fn address_lines(lead: &Lead) -> Vec<String> {
     [
@@ -168,6 +183,29 @@ impl Store {
             }
         }
         Ok(photos)
+    }
+
+    /// The pages of the installation's certificate as PNG images, for the
+    /// full-screen view: drawn from the PDF itself, kept (by content) in the
+    /// media store so the `media://` scheme serves them. Drawing the same PDF
+    /// again gives the same files.
+    pub fn certificate_pages(&self, installation_id: Uuid) -> Result<Vec<CertificatePage>> {
+        let certificate = certificates::load(&self.conn, installation_id)?.ok_or_else(|| {
+            StoreError::not_found("certificate of installation", installation_id)
+        })?;
+        let path = self.media.blob_path(&certificate.file.sha256);
+        let pdf = std::fs::read(&path)
+            .map_err(|e| StoreError::io(format!("read the certificate {}", path.display()), e))?;
+        render_pages(&pdf, PIXELS_PER_POINT)?
+            .into_iter()
+            .map(|page| {
+                Ok(CertificatePage {
+                    image: self.media.store_generated(&page.png, "image/png")?,
+                    width: page.width,
+                    height: page.height,
+                })
+            })
+            .collect()
     }
 
     /// The installation's certificate, if one was made on this device.

@@ -12,6 +12,7 @@ mod outbox;
 mod reports;
 mod session;
 
+pub use certificate::CertificatePage;
 pub use installations::AssignmentResponse;
 pub use label_search::{run_next_label_search, LabelsRead, LABEL_SEARCH_BUDGET};
 pub use reports::{DraftSaved, SignatureInput};

@@ -101,6 +101,7 @@ export const labelOffers = (installationId: Uuid) => call("label_offers", { inst
 export const makeCertificate = (installationId: Uuid) => call("make_certificate", { installationId });
 export const saveCertificateCopy = (installationId: Uuid, path: string) =>
   call("save_certificate_copy", { installationId, path });
+export const certificatePages = (installationId: Uuid) => call("certificate_pages", { installationId });
 
 // ---- sync --------------------------------------------------------------------
 export const syncStatus = () => call("sync_status", {});

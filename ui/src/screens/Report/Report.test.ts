@@ -120,6 +120,13 @@ describe("Report screen", () => {
     await expect.element(screen.getByTestId("certificate-saved")).toHaveTextContent(".pdf");
     const saved = backend.calls.find((c) => c.cmd === "save_certificate_copy")!;
     expect(saved.args).toMatchObject({ installationId: id });
+
+    // Shown full screen to the customer: the pages drawn from the PDF.
+    await screen.getByTestId("certificate-show").click();
+    await expect.element(screen.getByTestId("certificate-view")).toBeVisible();
+    await expect.element(screen.getByTestId("certificate-page")).toHaveAttribute("alt", "Page 1 of 1 of the completion certificate");
+    await screen.getByTestId("certificate-close").click();
+    await expect.element(screen.getByTestId("certificate-view")).not.toBeInTheDocument();
   });
 
   it("adds files the way the dialog path does, with progress, and removes them", async () => {

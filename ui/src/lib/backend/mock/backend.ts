@@ -704,6 +704,11 @@ export class MockBackend {
         created_at: report.submitted_at,
       };
     },
+    certificate_pages: (args) => {
+      const report = this.reports.get(args.installationId);
+      if (!report) return fail("not_found", "certificate of installation is not on this device");
+      return [{ image: { sha256: fakeSha(`certificate page ${report.content_hash}`), size: 240_000, mime: "image/png" }, width: 1190, height: 1683 }];
+    },
     save_certificate_copy: (args) => {
       if (!this.reports.has(args.installationId)) return fail("not_found", "certificate of installation is not on this device");
       return args.path.endsWith(".pdf") ? args.path : `${args.path}.pdf`;
