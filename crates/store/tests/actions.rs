@@ -967,6 +967,31 @@ fn a_label_photo_offers_its_serial_and_model_after_its_search_until_it_is_remove
     assert_eq!(search_labels(&mut f.store), 0);
 }
 
+/// The golden path's label photo (`e2e/fixtures/serial-label.jpg`, made by
+/// the test kit): it offers the serial and model the E2E confirms.
+/// `FIELDBOOK_UPDATE_FIXTURES=1` writes it again.
+#[test]
+fn the_e2e_label_photo_offers_the_golden_path_serial_and_model() {
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../e2e/fixtures/serial-label.jpg");
+    if std::env::var("FIELDBOOK_UPDATE_FIXTURES").is_ok_and(|v| v == "1") {
+        let jpeg = fieldbook_testkit::qr_label_jpeg(
+            "SN=WB-2026-004711;MODEL=Wallbox Pulsar Plus 11 kW",
+            1600,
+            1200,
+        );
+        std::fs::write(&fixture, jpeg).unwrap();
+    }
+    let mut f = Fixture::new();
+    let job = f.add_job(InProgress, "Ada Lovelace");
+    f.store.attach_media(job.id, &fixture, "").unwrap();
+    assert_eq!(search_labels(&mut f.store), 1);
+    let offers = f.store.label_offers(job.id).unwrap();
+    assert_eq!(offers.len(), 1, "{offers:?}");
+    assert_eq!(offers[0].serial_number.as_deref(), Some("WB-2026-004711"));
+    assert_eq!(offers[0].model.as_deref(), Some("Wallbox Pulsar Plus 11 kW"));
+}
+
 #[test]
 fn the_background_label_search_skips_removed_photos_and_unreadable_files() {
     let mut f = Fixture::new();
