@@ -24,8 +24,8 @@ use axum::{Extension, Json};
 use chrono::{DateTime, Utc};
 use fieldbook_domain::mutation::media_type_for_mime;
 use fieldbook_domain::{
-    lifecycle, validation, AssignmentStatus, Installation, InstallationMedia, InstallationStatus,
-    LifecycleError, Mutation, Role, StartRequest,
+    lifecycle, validation, AssignmentStatus, BlobRef, Installation, InstallationMedia,
+    InstallationStatus, LifecycleError, Mutation, Role, Sha256Hex, StartRequest,
 };
 use fieldbook_protocol::{
     ErrorBody, ErrorCode, HeldBecause, MutationEnvelope, MutationOutcome, MutationResult,
@@ -693,17 +693,14 @@ fn apply_mutation(
                     "installation",
                 );
             };
-            let certificate = StoredCertificate {
-                installation_id: installation.id,
-                report_id: Uuid::nil(),
-                report_content_hash: report_content_hash.clone(),
-                sha256: file.sha256.clone(),
-                size: file.size,
-                made_at: *made_at,
-                received_at: tx.now,
-                uploaded_by: caller.user_id,
-            };
-            save_certificate(tx, certificate)
+            save_certificate(
+                tx,
+                caller,
+                installation.id,
+                file,
+                report_content_hash,
+                *made_at,
+            )
         }
     }
 }
@@ -715,21 +712,34 @@ fn apply_mutation(
 /// Answers with the report's version.
 fn save_certificate(
     tx: &mut WriteTx<'_>,
-    mut certificate: StoredCertificate,
+    caller: &Caller,
+    installation_id: Uuid,
+    file: &BlobRef,
+    report_content_hash: &Sha256Hex,
+    made_at: DateTime<Utc>,
 ) -> Result<MutationOutcome, ApiError> {
-    let Some((report, _)) = tx.db().report_of(certificate.installation_id)? else {
+    let Some((report, _)) = tx.db().report_of(installation_id)? else {
         return Ok(rejected(
             RejectCode::NotFound,
             "The server has no submitted report for this installation, so its certificate was not stored; sync the report first",
         ));
     };
-    if report.record.content_hash != certificate.report_content_hash {
+    if &report.record.content_hash != report_content_hash {
         return Ok(rejected(
             RejectCode::ValidationFailed,
             "This certificate is of another version of the report than the server holds; open the report to make a new certificate",
         ));
     }
-    certificate.report_id = report.record.id;
+    let certificate = StoredCertificate {
+        installation_id,
+        report_id: report.record.id,
+        report_content_hash: report_content_hash.clone(),
+        sha256: file.sha256.clone(),
+        size: file.size,
+        made_at,
+        received_at: tx.now,
+        uploaded_by: caller.user_id,
+    };
     let kept = tx.db().certificate_of(certificate.installation_id)?;
     let same_report = kept
         .as_ref()

@@ -2,10 +2,11 @@
 //! the report's certificate (`report.certificate`), the PDF arrives on the
 //! blob upload path, and Central Ops download it byte for byte. A
 //! certificate for a job without a report, or for another version of the
-//! report, is refused.
+//! report, is refused; one held with its report (the job left the team
+//! meanwhile) becomes the job's when ops accept the held work.
 
 use chrono::Utc;
-use fieldbook_domain::{BlobRef, InstallationReport, Mutation, Sha256Hex};
+use fieldbook_domain::{BlobRef, InstallationReport, InstallationStatus, Mutation, Sha256Hex};
 use fieldbook_protocol::{MutationOutcome, RejectCode};
 use fieldbook_testkit::{
     finish, is_applied, signed_report, start, ProtocolDevice, TestServer, TwoTeams, TECH_A,
@@ -195,4 +196,60 @@ async fn a_certificate_without_a_report_or_of_another_report_version_is_refused(
     let route = format!("/api/v1/ops/installations/{installation}/certificate");
     let (status, _) = server.get(&route, &world.ops).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_certificate_held_with_its_report_is_the_jobs_once_ops_accept_the_work() {
+    let server = TestServer::start().await;
+    let world = TwoTeams::create(&server).await;
+    let installation = server.create_installation(&world.ops, "Ada Customer").await;
+    let assignment = server.assign(&world.ops, installation, world.team_a).await;
+    let (status, body) = server
+        .transition(&world.ops, installation, InstallationStatus::Confirmed)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let mut device = ProtocolDevice::login(&server, TECH_A).await;
+    let outcomes = device
+        .push(&server, vec![start(installation), finish(installation)])
+        .await;
+    assert!(outcomes.iter().all(is_applied), "{outcomes:?}");
+
+    // Ops take the job off the team while the technician submits offline.
+    server.withdraw(&world.ops, assignment).await;
+    let report = signed_report(installation, &[]);
+    let pdf = b"%PDF-1.7\n% held with its report\n%%EOF\n".to_vec();
+    let outcomes = device
+        .push(
+            &server,
+            vec![
+                Mutation::ReportSubmit {
+                    report: Box::new(report.clone()),
+                },
+                certificate(installation, &pdf, &report.content_hash),
+            ],
+        )
+        .await;
+    let held: Vec<Uuid> = outcomes
+        .iter()
+        .map(|o| match o {
+            MutationOutcome::Held { held_work_id, .. } => *held_work_id,
+            other => panic!("expected held work, got {other:?}"),
+        })
+        .collect();
+    assert_eq!(held[0], held[1], "one held record for the job");
+    server.upload_blob(&device.token, &pdf).await;
+    let route = format!("/api/v1/ops/installations/{installation}/certificate");
+    let (status, _) = server.get(&route, &world.ops).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "not the job's before ops decide");
+
+    let (status, body) = server
+        .post(
+            &format!("/api/v1/admin/held-work/{}/accept", held[0]),
+            &world.ops,
+            &serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, _, bytes) = download(&server, &route, &world.ops).await;
+    assert_eq!((status, bytes), (StatusCode::OK, pdf));
 }

@@ -86,6 +86,9 @@ pub enum Mutation {
 
 /// The one MIME type of a completion certificate.
 pub const CERTIFICATE_MIME: &str = "application/pdf";
+/// A certificate's largest size: a few pages with thumbnails are well under
+/// 1 MB; the bound keeps the server's download of one in memory small.
+pub const MAX_CERTIFICATE_BYTES: u64 = 32 << 20;
 
 /// The mutation's name without its payload (the outbox's `kind` column).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -207,6 +210,16 @@ impl Mutation {
                         format!("A certificate is a PDF ({CERTIFICATE_MIME})"),
                     )));
                 }
+                if file.size > MAX_CERTIFICATE_BYTES {
+                    errs.check(Err(validation::FieldError::new(
+                        "size",
+                        validation::FieldErrorCode::TooLong,
+                        format!(
+                            "A certificate is at most {} MB",
+                            MAX_CERTIFICATE_BYTES >> 20
+                        ),
+                    )));
+                }
             }
             Mutation::InstallationStart { .. }
             | Mutation::InstallationFinish { .. }
@@ -299,6 +312,41 @@ mod tests {
         assert_eq!(
             serde_json::to_value(m.kind()).unwrap(),
             serde_json::Value::String("installation.finish".into())
+        );
+    }
+
+    #[test]
+    fn a_certificate_is_a_pdf_of_bounded_size_and_its_file_uploads() {
+        let certificate = |mime: &str, size: u64| Mutation::ReportCertificate {
+            installation_id: Uuid::nil(),
+            file: BlobRef {
+                sha256: Sha256Hex::digest(b"pdf"),
+                size,
+                mime: mime.to_owned(),
+            },
+            report_content_hash: Sha256Hex::digest(b"report"),
+            made_at: DateTime::<Utc>::from_timestamp(0, 0).unwrap(),
+        };
+        let good = certificate(CERTIFICATE_MIME, 200_000);
+        assert!(good.check_limits().is_ok());
+        assert_eq!(good.kind().as_str(), "report.certificate");
+        assert_eq!(good.installation_id(), Some(Uuid::nil()));
+        assert_eq!(good.blobs().len(), 1);
+        let wire = serde_json::to_value(&good).unwrap();
+        assert_eq!(wire["kind"], "report.certificate");
+        assert_eq!(serde_json::from_value::<Mutation>(wire).unwrap(), good);
+        let fields = |m: Mutation| -> Vec<String> {
+            m.check_limits()
+                .unwrap_err()
+                .errors
+                .into_iter()
+                .map(|e| e.field)
+                .collect()
+        };
+        assert_eq!(fields(certificate("image/png", 10)), ["mime"]);
+        assert_eq!(
+            fields(certificate(CERTIFICATE_MIME, MAX_CERTIFICATE_BYTES + 1)),
+            ["size"]
         );
     }
 
