@@ -11,6 +11,15 @@
 //! shipped in `fonts/` with its licence), text is real text (selectable and
 //! searchable), and only black, white and greys are used, so it prints the
 //! same on a black-and-white printer. No Tauri, no IO: bytes in, bytes out.
+//!
+//! Why `krilla`: it is the PDF writer under Typst (maintained, pure Rust, no
+//! C library to ship on three OSes), it subsets and embeds fonts itself and
+//! writes the ToUnicode maps that make text selectable and `pdftotext`
+//! readable, it embeds JPEG thumbnails without re-encoding, and it can
+//! validate against PDF/A. `printpdf` leaves subsetting and text extraction
+//! more to the caller; `genpdf` sits on an older `printpdf`; a headless
+//! browser is far too heavy for a field laptop. The pages for the screen are
+//! drawn with `hayro`, a pure-Rust PDF rasteriser by `krilla`'s author.
 
 mod fonts;
 mod from_report;
