@@ -17,6 +17,9 @@ CREATE TABLE media_codes (
 CREATE TABLE media_label_searches (
     media_id    TEXT    PRIMARY KEY REFERENCES installation_media (id) ON DELETE CASCADE,
     queued_at   TEXT    NOT NULL,
+    -- The quick look (first pass) found nothing: the rest of the search is
+    -- due. Every waiting photo gets its quick look before any gets the rest.
+    quick_done  INTEGER NOT NULL DEFAULT 0 CHECK (quick_done IN (0, 1)),
     searched_at TEXT, -- NULL: still waiting
     -- Every pass ran within the time cap (0: the cap cut the search short).
     complete    INTEGER CHECK (complete IN (0, 1))

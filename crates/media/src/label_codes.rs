@@ -82,25 +82,59 @@ fn passes() -> Vec<Pass> {
     passes
 }
 
+/// How much of the search to run: the background reader first gives every
+/// waiting photo the quick look (a label photographed to be read is found
+/// there, in a fraction of a second), then the rest to those that need it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SearchDepth {
+    /// The first pass only.
+    Quick,
+    /// Every pass after the first.
+    Rest,
+    /// Every pass.
+    Full,
+}
+
 /// Decodes the photo (grayscale, at most [`CODE_SEARCH_MAX_SIDE`]) and
-/// searches it (see [`search_codes`]).
-pub(crate) fn search_photo(bytes: &[u8], codec: PhotoCodec, deadline: Instant) -> LabelSearch {
+/// searches it (see [`search_codes_to`]).
+pub(crate) fn search_photo(
+    bytes: &[u8],
+    codec: PhotoCodec,
+    depth: SearchDepth,
+    deadline: Instant,
+) -> LabelSearch {
     match luma_for_search(bytes, codec) {
-        Some(luma) => search_codes(&luma, Some(deadline)),
+        Some(luma) => search_codes_to(&luma, depth, Some(deadline)),
         None => LabelSearch::default(),
     }
 }
 
 /// Searches a grayscale image for Code 128, Code 39, QR and Data Matrix
-/// codes, pass by pass until one finds a code. With a `deadline`, no pass
-/// starts after it (the first always runs), so the search costs at most
-/// the time to the deadline plus one pass; the passes are small so that
-/// overrun is short.
+/// codes with every pass, until one finds a code (see [`search_codes_to`]).
 pub fn search_codes(luma: &GrayImage, deadline: Option<Instant>) -> LabelSearch {
+    search_codes_to(luma, SearchDepth::Full, deadline)
+}
+
+/// Searches a grayscale image pass by pass until one finds a code. With a
+/// `deadline`, no pass starts after it (the first always runs), so the
+/// search costs at most the time to the deadline plus one pass; the passes
+/// are small so that overrun is short. `complete` says whether every pass
+/// of `depth` ran.
+pub fn search_codes_to(
+    luma: &GrayImage,
+    depth: SearchDepth,
+    deadline: Option<Instant>,
+) -> LabelSearch {
     let mut search = LabelSearch::default();
     let quick = shrink_to(luma.clone(), QUICK_SEARCH_SIDE);
     let at = |side: u32| if side == QUICK_SEARCH_SIDE { &quick } else { luma };
-    for pass in passes() {
+    let all = passes();
+    let chosen = match depth {
+        SearchDepth::Quick => &all[..1],
+        SearchDepth::Rest => &all[1..],
+        SearchDepth::Full => &all[..],
+    };
+    for &pass in chosen {
         if search.passes > 0 && deadline.is_some_and(|d| Instant::now() >= d) {
             return search;
         }
@@ -340,7 +374,12 @@ mod tests {
     fn an_image_without_codes_has_none() {
         let blank = GrayImage::from_pixel(640, 480, image::Luma([200]));
         assert!(find_codes(&blank).is_empty());
-        let unreadable = search_photo(b"not an image", PhotoCodec::Jpeg, Instant::now());
+        let unreadable = search_photo(
+            b"not an image",
+            PhotoCodec::Jpeg,
+            SearchDepth::Full,
+            Instant::now(),
+        );
         assert_eq!(unreadable, LabelSearch::default());
     }
 
@@ -358,5 +397,10 @@ mod tests {
         assert!(whole.complete);
         let large = GrayImage::from_pixel(1100, 800, image::Luma([200]));
         assert_eq!(search_codes(&large, None).passes as usize, passes().len());
+        // The quick look and the rest make up the whole search.
+        let quick = search_codes_to(&large, SearchDepth::Quick, None);
+        assert_eq!((quick.passes, quick.complete), (1, true));
+        let rest = search_codes_to(&large, SearchDepth::Rest, None);
+        assert_eq!(rest.passes as usize, passes().len() - 1);
     }
 }

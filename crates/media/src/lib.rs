@@ -218,12 +218,13 @@ impl MediaStore {
     }
 
     /// Searches the stored photo with this hash for barcodes and QR codes
-    /// (the charger's serial label), within about `budget` of work (see
-    /// [`label_codes::search_codes`]). Meant to run after the import, off
+    /// (the charger's serial label): the passes of `depth`, within about
+    /// `budget` of work (see [`label_codes::search_codes_to`]). Meant to run after the import, off
     /// the technician's path: the import never waits for it.
     pub fn search_label_codes(
         &self,
         sha256: &Sha256Hex,
+        depth: label_codes::SearchDepth,
         budget: Duration,
     ) -> Result<label_codes::LabelSearch, MediaError> {
         let path = self.blob_path(sha256);
@@ -232,6 +233,7 @@ impl MediaStore {
             SniffedKind::Photo { codec, .. } => Ok(label_codes::search_photo(
                 &bytes,
                 codec,
+                depth,
                 std::time::Instant::now() + budget,
             )),
             SniffedKind::Video { .. } => Ok(label_codes::LabelSearch::default()),

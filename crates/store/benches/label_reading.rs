@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
 use fieldbook_demo::{generate, DemoConfig};
+use fieldbook_media::label_codes::SearchDepth;
 use fieldbook_store::{
     run_next_label_search, LabelsRead, ServerBatch, Store, Versioned, LABEL_SEARCH_BUDGET,
 };
@@ -166,6 +167,7 @@ fn main() {
     let mut background = Vec::new();
     let mut old_wait = Vec::new();
     let mut capped_passes = Vec::new();
+    let mut behind_scene = Vec::new();
     for run in 0..runs {
         let scene_a = scene_jpeg(photos.path(), 2 * run);
         let scene_b = scene_jpeg(photos.path(), 2 * run + 1);
@@ -197,16 +199,36 @@ fn main() {
         let offers = reading.lock().unwrap().label_offers(job_b).unwrap();
         assert!(offers.iter().any(|o| o.serial_number.as_deref() == Some(serial.as_str())));
 
+        // A label photographed right after a code-less photo (both
+        // attached, then the reader woken): the label's quick look comes
+        // before the other photo's full search.
+        let scene_c = scene_jpeg(photos.path(), 1000 + run);
+        let (second_label, second_serial) = label_jpeg(photos.path(), 1000 + run);
+        let started = Instant::now();
+        import(&reading, job_b, &scene_c);
+        let (_, media_id) = import(&reading, job_b, &second_label);
+        wake.send(()).unwrap();
+        wait_for(&reads, media_id);
+        behind_scene.push(started.elapsed());
+        let offers = reading.lock().unwrap().label_offers(job_b).unwrap();
+        assert!(offers.iter().any(|o| o.serial_number.as_deref() == Some(second_serial.as_str())));
+        // Let the code-less photo's search finish before the next round.
+        while reading.lock().unwrap().next_label_search().unwrap().is_some() {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+
         // What the import used to wait for: every pass, no cap.
         let media = reading.lock().unwrap().media_store().clone();
         let sha = fieldbook_domain::Sha256Hex::digest(&std::fs::read(&scene_b).unwrap());
         let started = Instant::now();
         let search = media
-            .search_label_codes(&sha, Duration::from_secs(3600))
+            .search_label_codes(&sha, SearchDepth::Full, Duration::from_secs(3600))
             .unwrap();
         old_wait.push(started.elapsed());
         assert!(search.complete && search.codes.is_empty());
-        let capped = media.search_label_codes(&sha, LABEL_SEARCH_BUDGET).unwrap();
+        let capped = media
+            .search_label_codes(&sha, SearchDepth::Full, LABEL_SEARCH_BUDGET)
+            .unwrap();
         capped_passes.push(capped.passes);
     }
     println!("label reading, {W}×{H} JPEG photos, {runs} rounds (search cap {LABEL_SEARCH_BUDGET:?}):");
@@ -214,6 +236,7 @@ fn main() {
     report("import, background label reader on (code-less photo)", &mut with_reader);
     report("import, background label reader on (label photo)", &mut label_import);
     report("attach label photo -> serial offered", &mut to_offer);
+    report("attach code-less + label photo -> serial offered", &mut behind_scene);
     report("background search of a code-less photo (capped)", &mut background);
     report("uncapped search of a code-less photo (old import wait)", &mut old_wait);
     capped_passes.sort();

@@ -905,10 +905,21 @@ fn search_labels(store: &mut fieldbook_store::Store) -> usize {
     while let Some(waiting) = store.next_label_search().unwrap() {
         let search = store
             .media_store()
-            .search_label_codes(&waiting.sha256, std::time::Duration::from_secs(60))
+            .search_label_codes(
+                &waiting.sha256,
+                waiting.depth,
+                std::time::Duration::from_secs(60),
+            )
             .unwrap();
-        assert!(store.record_label_search(waiting.media_id, &search).unwrap());
-        searched += 1;
+        let finished = store
+            .record_label_search(waiting.media_id, waiting.depth, &search)
+            .unwrap();
+        // Only a quick look that found nothing leaves more to do.
+        let quick = waiting.depth == fieldbook_media::label_codes::SearchDepth::Quick;
+        assert_eq!(finished, !(quick && search.codes.is_empty()));
+        if finished {
+            searched += 1;
+        }
     }
     searched
 }
@@ -931,9 +942,12 @@ fn a_label_photo_offers_its_serial_and_model_after_its_search_until_it_is_remove
         .store
         .attach_media(job.id, &label, "Serial label")
         .unwrap();
-    // The import does not search: nothing is offered until the search ran.
+    // The import does not search: nothing is offered until the search ran,
+    // and the quick look comes first.
     assert!(f.store.label_offers(job.id).unwrap().is_empty());
-    assert_eq!(f.store.next_label_search().unwrap().unwrap().media_id, media.id);
+    let next = f.store.next_label_search().unwrap().unwrap();
+    assert_eq!(next.media_id, media.id);
+    assert_eq!(next.depth, fieldbook_media::label_codes::SearchDepth::Quick);
     assert_eq!(search_labels(&mut f.store), 1);
     let offers = f.store.label_offers(job.id).unwrap();
     assert_eq!(offers.len(), 1, "{offers:?}");
@@ -993,9 +1007,11 @@ fn the_e2e_label_photo_offers_the_golden_path_serial_and_model() {
 }
 
 #[test]
-fn the_background_label_search_skips_removed_photos_and_unreadable_files() {
+fn the_background_label_search_reads_labels_first_and_skips_removed_photos_and_unreadable_files() {
     let mut f = Fixture::new();
     let job = f.add_job(InProgress, "Ada Lovelace");
+    let wall = write_jpeg(f.dir.path(), "wall.jpg", 4);
+    let wall = f.store.attach_media(job.id, &wall, "").unwrap();
     let label = qr_label_photo(f.dir.path(), "label.png", "SN=EVC-22-0001");
     let removed = f.store.attach_media(job.id, &label, "").unwrap();
     let label = qr_label_photo(f.dir.path(), "label-b.png", "SN=EVC-22-0002");
@@ -1009,10 +1025,16 @@ fn the_background_label_search_skips_removed_photos_and_unreadable_files() {
     let store = std::sync::Mutex::new(store);
     let budget = std::time::Duration::from_secs(60);
 
+    // The label is read first, although the wall was attached before it:
+    // every photo gets the quick look before any gets the rest.
     let read = fieldbook_store::run_next_label_search(&store, budget)
         .unwrap()
         .unwrap();
     assert_eq!((read.media_id, read.installation_id, read.codes), (kept.id, job.id, 1));
+    let read = fieldbook_store::run_next_label_search(&store, budget)
+        .unwrap()
+        .unwrap();
+    assert_eq!((read.media_id, read.codes), (wall.id, 0));
     // A file that cannot be read is recorded as searched (not tried forever).
     let read = fieldbook_store::run_next_label_search(&store, budget)
         .unwrap()

@@ -2,11 +2,14 @@
 //! QR codes in a photo are looked for after its import, never during it (a
 //! photo without a code can take seconds), one photo at a time, holding the
 //! store's lock only to pick the next photo and to record what was found.
+//! Every waiting photo gets a quick look first; the rest of the search
+//! follows for those where the quick look found nothing.
 
 use std::sync::Mutex;
 use std::time::Duration;
 
 use chrono::Utc;
+use fieldbook_media::label_codes::{LabelSearch, SearchDepth};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -33,54 +36,60 @@ pub struct LabelsRead {
 }
 
 impl Store {
-    /// The oldest photo still waiting for its label search.
+    /// The next label search due (see [`WaitingLabelSearch::depth`]).
     pub fn next_label_search(&self) -> Result<Option<WaitingLabelSearch>> {
         media_codes::next_waiting(&self.conn)
     }
 
-    /// Records a photo's search; false when the photo was removed meanwhile
-    /// (nothing is recorded then).
+    /// Records a photo's search of `depth`. Returns whether the photo's
+    /// search is finished: false after a quick look that found nothing (the
+    /// rest is due), and when the photo was removed meanwhile (nothing is
+    /// recorded then).
     pub fn record_label_search(
         &mut self,
         media_id: Uuid,
-        search: &fieldbook_media::label_codes::LabelSearch,
+        depth: SearchDepth,
+        search: &LabelSearch,
     ) -> Result<bool> {
         in_transaction(self, |tx, _| {
-            media_codes::record_search(tx, media_id, &search.codes, search.complete, Utc::now())
+            media_codes::record_search(tx, media_id, depth, search, Utc::now())
         })
     }
 }
 
-/// Searches the oldest waiting photo, spending about `budget` on it (see
-/// [`fieldbook_media::label_codes::search_codes`]). `None` when no photo is
-/// waiting (or the photo was removed while it was searched). A photo whose
+/// Runs label searches until one photo's search is finished and returns
+/// it; `None` when nothing is waiting. Every waiting photo gets the quick
+/// look before any gets the rest of the search (about `budget` of work,
+/// see [`fieldbook_media::label_codes::search_codes_to`]), so a label
+/// photo is read at once even behind photos without a code. A photo whose
 /// file cannot be read is recorded as searched without codes, so it is not
-/// tried forever. The store's lock is not held during the search.
+/// tried forever. The store's lock is not held during a search.
 pub fn run_next_label_search(store: &Mutex<Store>, budget: Duration) -> Result<Option<LabelsRead>> {
-    let Ok(guard) = store.lock() else {
-        return Ok(None);
-    };
-    let Some(waiting) = guard.next_label_search()? else {
-        return Ok(None);
-    };
-    let media = guard.media.clone();
-    drop(guard);
-    let search = match media.search_label_codes(&waiting.sha256, budget) {
-        Ok(search) => search,
-        Err(error) => {
-            tracing::warn!(media_id = %waiting.media_id, %error, "the photo's label could not be searched");
-            fieldbook_media::label_codes::LabelSearch::default()
+    loop {
+        let Ok(guard) = store.lock() else {
+            return Ok(None);
+        };
+        let Some(waiting) = guard.next_label_search()? else {
+            return Ok(None);
+        };
+        let media = guard.media.clone();
+        drop(guard);
+        let search = match media.search_label_codes(&waiting.sha256, waiting.depth, budget) {
+            Ok(search) => search,
+            Err(error) => {
+                tracing::warn!(media_id = %waiting.media_id, %error, "the photo's label could not be searched");
+                LabelSearch::default()
+            }
+        };
+        let Ok(mut guard) = store.lock() else {
+            return Ok(None);
+        };
+        if guard.record_label_search(waiting.media_id, waiting.depth, &search)? {
+            return Ok(Some(LabelsRead {
+                installation_id: waiting.installation_id,
+                media_id: waiting.media_id,
+                codes: search.codes.len() as u32,
+            }));
         }
-    };
-    let Ok(mut guard) = store.lock() else {
-        return Ok(None);
-    };
-    if !guard.record_label_search(waiting.media_id, &search)? {
-        return Ok(None);
     }
-    Ok(Some(LabelsRead {
-        installation_id: waiting.installation_id,
-        media_id: waiting.media_id,
-        codes: search.codes.len() as u32,
-    }))
 }
