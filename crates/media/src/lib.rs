@@ -219,8 +219,9 @@ impl MediaStore {
 
     /// Searches the stored photo with this hash for barcodes and QR codes
     /// (the charger's serial label): the passes of `depth`, within about
-    /// `budget` of work (see [`label_codes::search_codes_to`]). Meant to run after the import, off
-    /// the technician's path: the import never waits for it.
+    /// `budget` of work (see [`label_codes::search_codes_to`]). Meant to run
+    /// after the import, off the technician's path: the import never waits
+    /// for it.
     pub fn search_label_codes(
         &self,
         sha256: &Sha256Hex,

@@ -5,6 +5,7 @@
 //! Every waiting photo gets a quick look first; the rest of the search
 //! follows for those where the quick look found nothing.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -74,10 +75,18 @@ pub fn run_next_label_search(store: &Mutex<Store>, budget: Duration) -> Result<O
         };
         let media = guard.media.clone();
         drop(guard);
-        let search = match media.search_label_codes(&waiting.sha256, waiting.depth, budget) {
-            Ok(search) => search,
-            Err(error) => {
+        // A decoder panic on a strange photo costs its codes, not the reader.
+        let searched = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            media.search_label_codes(&waiting.sha256, waiting.depth, budget)
+        }));
+        let search = match searched {
+            Ok(Ok(search)) => search,
+            Ok(Err(error)) => {
                 tracing::warn!(media_id = %waiting.media_id, %error, "the photo's label could not be searched");
+                LabelSearch::default()
+            }
+            Err(_) => {
+                tracing::warn!(media_id = %waiting.media_id, "the barcode decoder failed on this photo");
                 LabelSearch::default()
             }
         };
