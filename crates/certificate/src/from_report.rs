@@ -43,18 +43,20 @@ pub fn results_from_report(
         ],
     }];
     if let Some(template) = template {
+        // Lines come in template order: a new title starts a new section
+        // (never joining "Outcome", whatever a template calls its sections).
+        let mut tests: Vec<ResultSection> = Vec::new();
         for line in template.test_result_lines(&report.test_results) {
             let row = row(&line.label, line.value);
-            match sections.last_mut() {
-                Some(last) if last.title == line.section && sections.len() > 1 => {
-                    last.rows.push(row)
-                }
-                _ => sections.push(ResultSection {
+            match tests.last_mut() {
+                Some(last) if last.title == line.section => last.rows.push(row),
+                _ => tests.push(ResultSection {
                     title: line.section,
                     rows: vec![row],
                 }),
             }
         }
+        sections.extend(tests);
         let not_taken: Vec<ResultRow> = template
             .photo_slots
             .iter()
