@@ -40,6 +40,7 @@ pub fn export_bindings(out_dir: &Path) -> Result<(), ts_rs::ExportError> {
         fieldbook_store::LabelOffer,
         fieldbook_store::LabelsRead,
         fieldbook_store::Certificate,
+        fieldbook_store::CertificatePage,
         fieldbook_sync::SyncStatus,
         fieldbook_store::OutboxEntry,
         crate::settings::StorageUsage,
