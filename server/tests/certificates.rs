@@ -132,6 +132,24 @@ async fn ops_download_the_certificate_the_device_sent_byte_for_byte() {
     let (status, _) = server.get(&route, &device.token).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 
+    // What the certificate's QR code opens: public, and it says only
+    // whether the server holds this report with this hash.
+    let verify = |hash: &str| {
+        format!(
+            "{}/verify?installation={number}&sha256={hash}",
+            server.base_url()
+        )
+    };
+    let page = reqwest::get(verify(report.content_hash.as_str())).await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.text().await.unwrap().contains("Certificate matches"));
+    let other = Sha256Hex::digest(b"another report");
+    let page = reqwest::get(verify(other.as_str())).await.unwrap();
+    assert_eq!(page.status(), StatusCode::NOT_FOUND);
+    assert!(page.text().await.unwrap().contains("No matching report"));
+    let page = reqwest::get(verify("not-a-hash")).await.unwrap();
+    assert_eq!(page.status(), StatusCode::BAD_REQUEST);
+
     // A team-mate's device making its own copy of the same report's
     // certificate changes nothing: the first one stays.
     let mut other = ProtocolDevice::login(&server, TECH_A).await;
