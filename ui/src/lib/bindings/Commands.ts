@@ -4,6 +4,7 @@ import type { Channel } from "@tauri-apps/api/core";
 import type { AppInfo } from "./AppInfo";
 import type { AttachProgress } from "./AttachProgress";
 import type { Certificate } from "./Certificate";
+import type { CertificatePage } from "./CertificatePage";
 import type { DiagnosticsSaved } from "./DiagnosticsSaved";
 import type { DraftSaved } from "./DraftSaved";
 import type { InstallReadiness } from "./InstallReadiness";
@@ -54,6 +55,7 @@ export type Commands = {
   label_offers: { args: { installationId: string }, result: Array<LabelOffer> },
   make_certificate: { args: { installationId: string }, result: Certificate },
   save_certificate_copy: { args: { installationId: string, path: string }, result: string },
+  certificate_pages: { args: { installationId: string }, result: Array<CertificatePage> },
   sync_status: { args: Record<string, never>, result: SyncStatus },
   sync_now: { args: Record<string, never>, result: null },
   needs_attention: { args: Record<string, never>, result: Array<OutboxEntry> },

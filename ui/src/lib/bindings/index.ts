@@ -6,6 +6,7 @@ export type { AssignmentWithTeam } from "./AssignmentWithTeam";
 export type { AttachProgress } from "./AttachProgress";
 export type { BlobRef } from "./BlobRef";
 export type { Certificate } from "./Certificate";
+export type { CertificatePage } from "./CertificatePage";
 export type { ChoiceOption } from "./ChoiceOption";
 export type { CodeFormat } from "./CodeFormat";
 export type { CommandError } from "./CommandError";
