@@ -200,7 +200,7 @@ fn the_pdf_has_the_serial_the_results_and_the_hash_as_text() {
         "Load management limit",
         "60 A",
         "Photos not taken",
-        "supply has 100 A headroom",
+        "No load management CT",
         "Serial label",
         "Sam Sparks",
         "30 Nov 2026, 14:05 UTC",

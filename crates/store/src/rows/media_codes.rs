@@ -88,6 +88,23 @@ pub(crate) fn record_search(
     Ok(true)
 }
 
+fn insert(conn: &Connection, media_id: Uuid, codes: &[LabelCode]) -> Result<()> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO media_codes (media_id, position, format, text, gs1)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    for (position, code) in codes.iter().enumerate() {
+        stmt.execute(params![
+            media_id.to_string(),
+            position as i64,
+            code.format.as_str(),
+            code.text,
+            code.gs1,
+        ])?;
+    }
+    Ok(())
+}
+
 /// The codes of the installation's photos, newest photo first (the label
 /// photo just taken is the one the technician is looking at).
 pub(crate) fn list_for_installation(
