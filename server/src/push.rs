@@ -39,9 +39,7 @@ use crate::auth::SessionToken;
 use crate::caller::Caller;
 use crate::error::{blocking, ApiError};
 use crate::json::ApiJson;
-use crate::storage::{
-    MutationRecord, NewHeldMutation, Scope, Storage, StoredCertificate, WriteTx,
-};
+use crate::storage::{MutationRecord, NewHeldMutation, Scope, Storage, StoredCertificate, WriteTx};
 
 fn rejected(code: RejectCode, reason: impl Into<String>) -> MutationOutcome {
     MutationOutcome::Rejected {

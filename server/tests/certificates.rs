@@ -89,20 +89,29 @@ async fn ops_download_the_certificate_the_device_sent_byte_for_byte() {
     let (status, body) = server.get(&route, &world.ops).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
     assert_eq!(body["code"], "not_found");
-    assert!(body["message"].as_str().unwrap().contains("syncs"), "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("syncs"),
+        "{body}"
+    );
     let (_, view) = server.get(&detail, &world.ops).await;
     assert!(view["report"].get("certificate").is_none(), "{view}");
 
     let pdf = b"%PDF-1.7\n% the certificate of the job\n%%EOF\n".to_vec();
     let outcome = device
-        .push_one(&server, certificate(installation, &pdf, &report.content_hash))
+        .push_one(
+            &server,
+            certificate(installation, &pdf, &report.content_hash),
+        )
         .await;
     assert!(is_applied(&outcome), "{outcome:?}");
 
     // The record is here, its bytes not yet.
     let (status, body) = server.get(&route, &world.ops).await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
-    assert!(body["message"].as_str().unwrap().contains("uploading"), "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("uploading"),
+        "{body}"
+    );
     let (_, view) = server.get(&detail, &world.ops).await;
     let shown = &view["report"]["certificate"];
     assert_eq!(shown["sha256"], Sha256Hex::digest(&pdf).as_str());
@@ -114,7 +123,10 @@ async fn ops_download_the_certificate_the_device_sent_byte_for_byte() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(bytes, pdf);
     assert_eq!(headers["content-type"], "application/pdf");
-    let number = server.installation(installation).installation_id.to_string();
+    let number = server
+        .installation(installation)
+        .installation_id
+        .to_string();
     let disposition = headers["content-disposition"].to_str().unwrap();
     assert_eq!(
         disposition,
@@ -140,7 +152,9 @@ async fn ops_download_the_certificate_the_device_sent_byte_for_byte() {
             server.base_url()
         )
     };
-    let page = reqwest::get(verify(report.content_hash.as_str())).await.unwrap();
+    let page = reqwest::get(verify(report.content_hash.as_str()))
+        .await
+        .unwrap();
     assert_eq!(page.status(), StatusCode::OK);
     assert!(page.text().await.unwrap().contains("Certificate matches"));
     let other = Sha256Hex::digest(b"another report");
@@ -155,7 +169,10 @@ async fn ops_download_the_certificate_the_device_sent_byte_for_byte() {
     let mut other = ProtocolDevice::login(&server, TECH_A).await;
     let copy = b"%PDF-1.7\n% made again elsewhere\n%%EOF\n".to_vec();
     let outcome = other
-        .push_one(&server, certificate(installation, &copy, &report.content_hash))
+        .push_one(
+            &server,
+            certificate(installation, &copy, &report.content_hash),
+        )
         .await;
     assert!(is_applied(&outcome), "{outcome:?}");
     let (_, _, bytes) = download(&server, &route, &world.ops).await;
@@ -258,7 +275,11 @@ async fn a_certificate_held_with_its_report_is_the_jobs_once_ops_accept_the_work
     server.upload_blob(&device.token, &pdf).await;
     let route = format!("/api/v1/ops/installations/{installation}/certificate");
     let (status, _) = server.get(&route, &world.ops).await;
-    assert_eq!(status, StatusCode::NOT_FOUND, "not the job's before ops decide");
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "not the job's before ops decide"
+    );
 
     let (status, body) = server
         .post(

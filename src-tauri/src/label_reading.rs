@@ -8,8 +8,8 @@ use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-use fieldbook_store::{run_next_label_search, LabelsRead, Store};
 pub use fieldbook_store::LABEL_SEARCH_BUDGET;
+use fieldbook_store::{run_next_label_search, LabelsRead, Store};
 use tauri::{AppHandle, Emitter, Runtime};
 use tokio::sync::broadcast;
 
@@ -17,7 +17,6 @@ use crate::context::AppContext;
 
 /// The event carrying each [`LabelsRead`].
 pub const LABELS_READ_EVENT: &str = "labels://read";
-
 
 /// Cheap to clone; the reader thread ends when the last clone is dropped.
 #[derive(Debug, Clone)]
@@ -119,7 +118,8 @@ mod tests {
         let fx = Fixture::new();
         let job = fx.started_job().await;
         let mut reads = fx.ctx.labels().subscribe();
-        let label = fieldbook_testkit::qr_label_photo(fx.dir.path(), "SN=EVC-22-0042;MODEL=Pulsar Plus");
+        let label =
+            fieldbook_testkit::qr_label_photo(fx.dir.path(), "SN=EVC-22-0042;MODEL=Pulsar Plus");
         let attached = crate::media::attach_media(
             &fx.ctx,
             job,
@@ -132,7 +132,10 @@ mod tests {
             .await
             .expect("the label is read in the background")
             .unwrap();
-        assert_eq!((read.media_id, read.installation_id, read.codes), (attached[0].id, job, 1));
+        assert_eq!(
+            (read.media_id, read.installation_id, read.codes),
+            (attached[0].id, job, 1)
+        );
         let offers = crate::media::label_offers(&fx.ctx, job).await.unwrap();
         assert_eq!(offers[0].serial_number.as_deref(), Some("EVC-22-0042"));
         assert_eq!(offers[0].model.as_deref(), Some("Pulsar Plus"));

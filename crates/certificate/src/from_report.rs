@@ -61,7 +61,9 @@ pub fn results_from_report(
             .photo_slots
             .iter()
             .filter_map(|slot| match report.photo_slots.get(&slot.key) {
-                Some(SlotFill::NoPhoto { reason }) => Some(row(&slot.name, reason.trim().to_owned())),
+                Some(SlotFill::NoPhoto { reason }) => {
+                    Some(row(&slot.name, reason.trim().to_owned()))
+                }
                 _ => None,
             })
             .collect();
@@ -100,8 +102,8 @@ pub fn results_from_report(
 mod tests {
     use std::collections::BTreeMap;
 
-    use fieldbook_domain::{SlotFill, TestValue};
     use fieldbook_domain::{default_uk_template, Sha256Hex};
+    use fieldbook_domain::{SlotFill, TestValue};
 
     use super::*;
 
@@ -180,7 +182,10 @@ mod tests {
             sections[3].rows,
             [row("Earthing", "Behind a sealed panel".to_owned())]
         );
-        assert_eq!(sections[4].rows, [row("General notes", "Shown the app".to_owned())]);
+        assert_eq!(
+            sections[4].rows,
+            [row("General notes", "Shown the app".to_owned())]
+        );
     }
 
     #[test]

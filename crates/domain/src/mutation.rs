@@ -9,10 +9,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::ids::Sha256Hex;
 use crate::models::{
     AssignmentStatus, BlobRef, InstallationMedia, InstallationReport, InstallationStatus, MediaType,
 };
-use crate::ids::Sha256Hex;
 use crate::validation::{self, ValidationErrors, MAX_REASON_CHARS};
 
 /// One technician action on shared data.

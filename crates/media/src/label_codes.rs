@@ -127,7 +127,13 @@ pub fn search_codes_to(
 ) -> LabelSearch {
     let mut search = LabelSearch::default();
     let quick = shrink_to(luma.clone(), QUICK_SEARCH_SIDE);
-    let at = |side: u32| if side == QUICK_SEARCH_SIDE { &quick } else { luma };
+    let at = |side: u32| {
+        if side == QUICK_SEARCH_SIDE {
+            &quick
+        } else {
+            luma
+        }
+    };
     let all = passes();
     let chosen = match depth {
         SearchDepth::Quick => &all[..1],

@@ -340,7 +340,11 @@ fn a_stored_label_photo_is_searched_after_its_import_and_offers_its_serial() {
     let store = MediaStore::open(dir.path().join("media")).unwrap();
     let imported = store.import_file(&path).unwrap();
     let search = store
-        .search_label_codes(&imported.blob.sha256, SearchDepth::Full, Duration::from_secs(30))
+        .search_label_codes(
+            &imported.blob.sha256,
+            SearchDepth::Full,
+            Duration::from_secs(30),
+        )
         .unwrap();
     assert!(search.complete);
     assert_eq!(
@@ -396,7 +400,11 @@ fn a_stored_label_photo_is_searched_after_its_import_and_offers_its_serial() {
         .unwrap();
     let plain = store.import_file(&plain).unwrap();
     let search = store
-        .search_label_codes(&plain.blob.sha256, SearchDepth::Full, Duration::from_secs(30))
+        .search_label_codes(
+            &plain.blob.sha256,
+            SearchDepth::Full,
+            Duration::from_secs(30),
+        )
         .unwrap();
     assert!(search.codes.is_empty() && search.complete);
 }

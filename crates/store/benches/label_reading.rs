@@ -54,7 +54,13 @@ fn store(dir: &Path) -> (Store, Uuid) {
         .apply_server_batch(&ServerBatch {
             scope: "installations".into(),
             cursor: 1,
-            users: versioned(&demo.users.iter().map(|u| u.user.clone()).collect::<Vec<_>>()),
+            users: versioned(
+                &demo
+                    .users
+                    .iter()
+                    .map(|u| u.user.clone())
+                    .collect::<Vec<_>>(),
+            ),
             teams: versioned(&demo.teams),
             leads: versioned(&demo.leads),
             surveys: versioned(&demo.surveys),
@@ -197,7 +203,9 @@ fn main() {
         to_offer.push(started.elapsed());
         assert_eq!(read.codes, 1, "the label photo's QR code was not read");
         let offers = reading.lock().unwrap().label_offers(job_b).unwrap();
-        assert!(offers.iter().any(|o| o.serial_number.as_deref() == Some(serial.as_str())));
+        assert!(offers
+            .iter()
+            .any(|o| o.serial_number.as_deref() == Some(serial.as_str())));
 
         // A label photographed right after a code-less photo (both
         // attached, then the reader woken): the label's quick look comes
@@ -211,9 +219,17 @@ fn main() {
         wait_for(&reads, media_id);
         behind_scene.push(started.elapsed());
         let offers = reading.lock().unwrap().label_offers(job_b).unwrap();
-        assert!(offers.iter().any(|o| o.serial_number.as_deref() == Some(second_serial.as_str())));
+        assert!(offers
+            .iter()
+            .any(|o| o.serial_number.as_deref() == Some(second_serial.as_str())));
         // Let the code-less photo's search finish before the next round.
-        while reading.lock().unwrap().next_label_search().unwrap().is_some() {
+        while reading
+            .lock()
+            .unwrap()
+            .next_label_search()
+            .unwrap()
+            .is_some()
+        {
             std::thread::sleep(Duration::from_millis(20));
         }
 
@@ -231,14 +247,31 @@ fn main() {
             .unwrap();
         capped_passes.push(capped.passes);
     }
-    println!("label reading, {W}×{H} JPEG photos, {runs} rounds (search cap {LABEL_SEARCH_BUDGET:?}):");
+    println!(
+        "label reading, {W}×{H} JPEG photos, {runs} rounds (search cap {LABEL_SEARCH_BUDGET:?}):"
+    );
     report("import, no label reading", &mut without);
-    report("import, background label reader on (code-less photo)", &mut with_reader);
-    report("import, background label reader on (label photo)", &mut label_import);
+    report(
+        "import, background label reader on (code-less photo)",
+        &mut with_reader,
+    );
+    report(
+        "import, background label reader on (label photo)",
+        &mut label_import,
+    );
     report("attach label photo -> serial offered", &mut to_offer);
-    report("attach code-less + label photo -> serial offered", &mut behind_scene);
-    report("background search of a code-less photo (capped)", &mut background);
-    report("uncapped search of a code-less photo (old import wait)", &mut old_wait);
+    report(
+        "attach code-less + label photo -> serial offered",
+        &mut behind_scene,
+    );
+    report(
+        "background search of a code-less photo (capped)",
+        &mut background,
+    );
+    report(
+        "uncapped search of a code-less photo (old import wait)",
+        &mut old_wait,
+    );
     capped_passes.sort();
     println!("passes run by the capped search of a code-less photo: {capped_passes:?}");
 }

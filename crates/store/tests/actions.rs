@@ -1003,7 +1003,10 @@ fn the_e2e_label_photo_offers_the_golden_path_serial_and_model() {
     let offers = f.store.label_offers(job.id).unwrap();
     assert_eq!(offers.len(), 1, "{offers:?}");
     assert_eq!(offers[0].serial_number.as_deref(), Some("WB-2026-004711"));
-    assert_eq!(offers[0].model.as_deref(), Some("Wallbox Pulsar Plus 11 kW"));
+    assert_eq!(
+        offers[0].model.as_deref(),
+        Some("Wallbox Pulsar Plus 11 kW")
+    );
 }
 
 #[test]
@@ -1030,7 +1033,10 @@ fn the_background_label_search_reads_labels_first_and_skips_removed_photos_and_u
     let read = fieldbook_store::run_next_label_search(&store, budget)
         .unwrap()
         .unwrap();
-    assert_eq!((read.media_id, read.installation_id, read.codes), (kept.id, job.id, 1));
+    assert_eq!(
+        (read.media_id, read.installation_id, read.codes),
+        (kept.id, job.id, 1)
+    );
     let read = fieldbook_store::run_next_label_search(&store, budget)
         .unwrap()
         .unwrap();
@@ -1040,7 +1046,10 @@ fn the_background_label_search_reads_labels_first_and_skips_removed_photos_and_u
         .unwrap()
         .unwrap();
     assert_eq!((read.media_id, read.codes), (lost.id, 0));
-    assert_eq!(fieldbook_store::run_next_label_search(&store, budget).unwrap(), None);
+    assert_eq!(
+        fieldbook_store::run_next_label_search(&store, budget).unwrap(),
+        None
+    );
     let offers = store.lock().unwrap().label_offers(job.id).unwrap();
     assert_eq!(offers.len(), 1);
     assert_eq!(offers[0].serial_number.as_deref(), Some("EVC-22-0002"));

@@ -54,15 +54,21 @@ pub fn qr_label_jpeg(payload: &str, w: u32, h: u32) -> Vec<u8> {
             let v = (100 + (x / 30 + y / 45) % 25 + (x * 7 + y * 13) % 9) as u8;
             return image::Rgb([v, v - 5, v - 15]);
         }
-        let in_code = x >= cx && y >= cy && (x - cx) / module < matrix.width()
+        let in_code = x >= cx
+            && y >= cy
+            && (x - cx) / module < matrix.width()
             && (y - cy) / module < matrix.height();
         let dark = if in_code {
             matrix.get((x - cx) / module, (y - cy) / module)
         } else {
             // Three lines of "text" above the code.
             let line = (y.saturating_sub(ly + lh / 10)) / (lh / 10);
-            y > ly + lh / 10 && line < 3 && (y - ly) % (lh / 10) < lh / 20
-                && x > lx + lw / 10 && x < lx + lw * 8 / 10 && (x / 9) % 6 != 5
+            y > ly + lh / 10
+                && line < 3
+                && (y - ly) % (lh / 10) < lh / 20
+                && x > lx + lw / 10
+                && x < lx + lw * 8 / 10
+                && (x / 9) % 6 != 5
         };
         if dark {
             image::Rgb([25, 25, 30])

@@ -159,7 +159,10 @@ impl Store {
         };
         let mut photos = Vec::new();
         let mut printed = std::collections::HashSet::new();
-        for slot in template.map(|t| t.photo_slots.as_slice()).unwrap_or_default() {
+        for slot in template
+            .map(|t| t.photo_slots.as_slice())
+            .unwrap_or_default()
+        {
             if let Some(SlotFill::Photo { sha256 }) = report.photo_slots.get(&slot.key) {
                 if let Some(image) = thumbnail(sha256) {
                     printed.insert(sha256.clone());
@@ -190,9 +193,8 @@ impl Store {
     /// media store so the `media://` scheme serves them. Drawing the same PDF
     /// again gives the same files.
     pub fn certificate_pages(&self, installation_id: Uuid) -> Result<Vec<CertificatePage>> {
-        let certificate = certificates::load(&self.conn, installation_id)?.ok_or_else(|| {
-            StoreError::not_found("certificate of installation", installation_id)
-        })?;
+        let certificate = certificates::load(&self.conn, installation_id)?
+            .ok_or_else(|| StoreError::not_found("certificate of installation", installation_id))?;
         let path = self.media.blob_path(&certificate.file.sha256);
         let pdf = std::fs::read(&path)
             .map_err(|e| StoreError::io(format!("read the certificate {}", path.display()), e))?;
