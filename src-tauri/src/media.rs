@@ -137,9 +137,8 @@ pub async fn label_offers(
     ctx: &AppContext,
     installation_id: Uuid,
 ) -> CommandResult<Vec<LabelOffer>> {
-    Ok(ctx
-        .with_store(move |store| store.label_offers(installation_id))
-        .await?)
+    ctx.with_store(move |store| store.label_offers(installation_id))
+        .await
 }
 
 fn file_name(path: &Path) -> String {
