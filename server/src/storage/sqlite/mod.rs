@@ -1,0 +1,335 @@
+//! The server's storage: SQLite (WAL, `synchronous=FULL`) in the data dir.
+//!
+//! Handlers never see SQL: they call the typed methods of [`Db`] (reads) and
+//! [`WriteTx`] (writes), so a PostgreSQL backend can be added behind the same
+//! methods later.
+//!
+//! One module per table group (`users_teams`, `installations`, `reports`,
+//! `media`, `sessions`, `devices`, ...), each holding that group's reads and
+//! writes; `versions` holds how a change reaches devices (the sequence, new
+//! versions, tombstones), `scope` who sees what, `rows` the shared row
+//! conversions.
+//!
+//! Writes go through one connection behind a mutex and run as `BEGIN
+//! IMMEDIATE` transactions that take their change sequence numbers inside the
+//! transaction. SQLite admits one writer at a time, so transactions commit in
+//! sequence order: a reader's snapshot always holds a gap-free prefix of the
+//! sequence, and a pull that passed sequence N can never later find a
+//! smaller number committing behind it.
+
+mod blob_access;
+mod certificates;
+mod devices;
+mod held_work;
+mod history;
+mod installations;
+mod login_attempts;
+mod media;
+mod near_window;
+mod ops_list;
+mod people;
+mod planning;
+mod pull;
+mod reports;
+mod rows;
+mod scope;
+mod search;
+mod sessions;
+mod templates;
+mod users_teams;
+mod versions;
+mod wipe;
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+
+pub use certificates::StoredCertificate;
+pub use devices::{DeviceRow, MutationRecord, StoredMutation};
+pub use held_work::NewHeldMutation;
+pub use history::HistoryRow;
+pub use login_attempts::{LoginLimit, LoginLimits};
+pub use ops_list::{InstallationFilter, InstallationPageRows, PageAfter};
+pub use people::{DeviceContact, DeviceRecord, SessionRecord};
+pub use pull::pulled_report_from;
+pub use scope::Scope;
+pub use sessions::SessionRow;
+pub use templates::PublishedTemplate;
+pub use wipe::WipeConfirmed;
+
+/// Migrations in order; migration N brings `PRAGMA user_version` to N.
+/// Never edit one that has shipped: add the next.
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_schema.sql"),
+    include_str!("migrations/0002_blob_arrival.sql"),
+    include_str!("migrations/0003_user_references_and_member_removal.sql"),
+    include_str!("migrations/0004_login_attempts.sql"),
+    include_str!("migrations/0005_ops_console.sql"),
+    include_str!("migrations/0006_held_work_and_send_back.sql"),
+    include_str!("migrations/0007_login_known_sources.sql"),
+    include_str!("migrations/0008_device_wipe.sql"),
+    include_str!("migrations/0009_templates.sql"),
+    include_str!("migrations/0010_certificates.sql"),
+];
+const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+/// Reader connections kept open for reuse; more are opened on demand.
+const IDLE_READERS: usize = 4;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("stored record is unreadable: {0}")]
+    Corrupt(String),
+    #[error("cannot create the data directory {path}: {source}")]
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the database schema version {found} is newer than this server ({supported}); upgrade the server")]
+    SchemaTooNew { found: i64, supported: i64 },
+}
+
+impl From<serde_json::Error> for StorageError {
+    fn from(e: serde_json::Error) -> Self {
+        StorageError::Corrupt(e.to_string())
+    }
+}
+
+/// The database file in a data dir.
+pub fn database_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("fieldbook.sqlite3")
+}
+
+/// Timestamps are stored as fixed-width RFC 3339 UTC text, so they compare
+/// correctly as strings.
+pub fn timestamp(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+pub fn parse_timestamp(s: &str) -> Result<DateTime<Utc>, StorageError> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| StorageError::Corrupt(format!("timestamp {s:?}: {e}")))
+}
+
+/// The server database.
+#[derive(Debug)]
+pub struct Storage {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+fn configure(conn: &Connection) -> Result<(), StorageError> {
+    conn.busy_timeout(Duration::from_secs(10))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(())
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), StorageError> {
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if version > SCHEMA_VERSION {
+        return Err(StorageError::SchemaTooNew {
+            found: version,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", index as i64 + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+impl Storage {
+    /// Opens (creating if needed) the database in `data_dir`.
+    pub fn open(data_dir: &Path) -> Result<Storage, StorageError> {
+        std::fs::create_dir_all(data_dir).map_err(|source| StorageError::DataDir {
+            path: data_dir.to_owned(),
+            source,
+        })?;
+        let path = database_path(data_dir);
+        let mut writer = Connection::open(&path)?;
+        configure(&writer)?;
+        migrate(&mut writer)?;
+        Ok(Storage {
+            path,
+            writer: Mutex::new(writer),
+            readers: Mutex::new(Vec::new()),
+        })
+    }
+
+    fn open_reader(&self) -> Result<Connection, StorageError> {
+        let conn = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(Duration::from_secs(10))?;
+        Ok(conn)
+    }
+
+    /// Runs `f` in one write transaction; commits if it returns `Ok`.
+    /// Blocking: call from `spawn_blocking`.
+    pub fn write<T, E>(&self, f: impl FnOnce(&mut WriteTx<'_>) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<StorageError>,
+    {
+        // A poisoned lock only means another write panicked; its transaction
+        // was rolled back when the panic dropped it, so the connection is fine.
+        let mut conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(StorageError::from)?;
+        let mut wtx = WriteTx {
+            tx,
+            now: Utc::now(),
+            actor: None,
+            reason: None,
+        };
+        let out = f(&mut wtx)?;
+        wtx.tx.commit().map_err(StorageError::from)?;
+        Ok(out)
+    }
+
+    /// Runs `f` on one consistent snapshot. Blocking: call from `spawn_blocking`.
+    pub fn read<T, E>(&self, f: impl FnOnce(&Db<'_>) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<StorageError>,
+    {
+        let pooled = self.readers.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let mut conn = match pooled {
+            Some(c) => c,
+            None => self.open_reader()?,
+        };
+        let out = {
+            let tx = conn.transaction().map_err(StorageError::from)?;
+            let out = f(&Db { conn: &tx });
+            // Read-only: ending the snapshot cannot lose anything.
+            drop(tx);
+            out
+        };
+        let mut idle = self.readers.lock().unwrap_or_else(|p| p.into_inner());
+        if idle.len() < IDLE_READERS {
+            idle.push(conn);
+        }
+        out
+    }
+}
+
+/// Read access to one snapshot (or to a write transaction's view).
+#[derive(Debug, Clone, Copy)]
+pub struct Db<'c> {
+    conn: &'c Connection,
+}
+
+/// One write transaction. `now` is the server time of the whole transaction.
+#[derive(Debug)]
+pub struct WriteTx<'c> {
+    tx: rusqlite::Transaction<'c>,
+    pub now: DateTime<Utc>,
+    /// Who makes this transaction's changes, for the installation history.
+    actor: Option<uuid::Uuid>,
+    /// Why, when the changed record has no field for it.
+    reason: Option<String>,
+}
+
+impl<'c> WriteTx<'c> {
+    /// Read access inside this transaction (sees its own writes).
+    pub fn db(&self) -> Db<'_> {
+        Db { conn: &self.tx }
+    }
+
+    /// Takes the next global change sequence number.
+    fn next_seq(&self) -> Result<u64, StorageError> {
+        Ok(self.tx.query_row(
+            "UPDATE meta SET value = value + 1 WHERE key = 'change_seq' RETURNING value",
+            [],
+            |r| r.get::<_, i64>(0),
+        )? as u64)
+    }
+
+    /// Runs `f` in a savepoint that is rolled back unless `keep` says otherwise:
+    /// a rejected mutation leaves no trace of half-done work.
+    pub fn savepoint<T, E>(
+        &mut self,
+        f: impl FnOnce(&mut WriteTx<'_>) -> Result<T, E>,
+        keep: impl FnOnce(&Result<T, E>) -> bool,
+    ) -> Result<T, E>
+    where
+        E: From<StorageError>,
+    {
+        self.tx
+            .execute_batch("SAVEPOINT mutation")
+            .map_err(StorageError::from)?;
+        let out = f(self);
+        let sql = if keep(&out) {
+            "RELEASE mutation"
+        } else {
+            "ROLLBACK TO mutation; RELEASE mutation"
+        };
+        self.tx.execute_batch(sql).map_err(StorageError::from)?;
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database written by a server at schema 2 (before user references
+    /// were columns): one assignment, report, media record and tombstone.
+    fn schema_2_database(data_dir: &Path) {
+        let conn = Connection::open(database_path(data_dir)).unwrap();
+        // Rows without their parents: only the migrated columns matter here.
+        conn.pragma_update(None, "foreign_keys", "OFF").unwrap();
+        for sql in &MIGRATIONS[..2] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 2).unwrap();
+        conn.execute_batch(
+            r#"
+            INSERT INTO assignments (id, installation_id, team_id, status, body, seq)
+                VALUES ('a1', 'i1', 't1', 'assigned', '{"assigned_by":"ops-1"}', 1);
+            INSERT INTO reports (id, installation_id, body, received_at, seq)
+                VALUES ('r1', 'i1', '{"submitted_by":"tech-1"}', '2026-11-27T00:00:00.000000Z', 2);
+            INSERT INTO media (id, installation_id, sha256, body, received_at, seq)
+                VALUES ('m1', 'i1', 'x', '{"uploaded_by":"tech-2"}', '2026-11-27T00:00:00.000000Z', 3);
+            INSERT INTO tombstones (seq, entity, entity_id, reason, team_id, installation_id)
+                VALUES (4, 'installation', 'i1', 'left_scope', 't1', 'i1');
+            "#,
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn migration_3_fills_user_references_from_the_stored_records_and_keeps_tombstones() {
+        let dir = tempfile::tempdir().unwrap();
+        schema_2_database(dir.path());
+        let storage = Storage::open(dir.path()).unwrap();
+        let conn = storage.writer.lock().unwrap();
+        let one = |sql: &str| -> String { conn.query_row(sql, [], |r| r.get(0)).unwrap() };
+        assert_eq!(one("SELECT assigned_by FROM assignments"), "ops-1");
+        assert_eq!(one("SELECT submitted_by FROM reports"), "tech-1");
+        assert_eq!(one("SELECT uploaded_by FROM media"), "tech-2");
+        let tombstone: (i64, String, Option<String>, Option<String>) = conn
+            .query_row(
+                "SELECT seq, team_id, user_id, installation_id FROM tombstones",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .unwrap();
+        assert_eq!(tombstone, (4, "t1".into(), None, Some("i1".into())));
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+    }
+}
