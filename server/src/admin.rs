@@ -186,7 +186,7 @@ pub fn create_installation(
 /// A new `planned` installation of an approved survey, with the next
 /// `INS-YYYY-NNNNNN` (not saved yet).
 pub fn planned_installation(
-    tx: &mut WriteTx<'_>,
+    tx: &mut dyn WriteTx,
     survey: &Survey,
     created_by: Uuid,
     scheduled_date: NaiveDate,
@@ -204,8 +204,8 @@ pub fn planned_installation(
         customer_confirmed: false,
         demo_completed: false,
         created_by,
-        created_at: tx.now,
-        updated_at: tx.now,
+        created_at: tx.now(),
+        updated_at: tx.now(),
         status_reason: None,
         ops_review_note: None,
         report_template_id: None,
@@ -291,7 +291,7 @@ pub fn assign(
 
 /// [`assign`] inside a caller's transaction.
 pub fn assign_in_tx(
-    tx: &mut WriteTx<'_>,
+    tx: &mut dyn WriteTx,
     installation_id: Uuid,
     request: &AssignRequest,
     assigned_by: Uuid,
@@ -322,7 +322,7 @@ pub fn assign_in_tx(
         team_id: request.team_id,
         assigned_by,
         is_primary: request.is_primary,
-        assigned_at: tx.now,
+        assigned_at: tx.now(),
         status: AssignmentStatus::Assigned,
         decline_reason: None,
         responded_at: None,
@@ -369,7 +369,7 @@ pub fn withdraw_assignment_by(
 
 /// [`withdraw_assignment`] inside a caller's transaction.
 pub fn withdraw_in_tx(
-    tx: &mut WriteTx<'_>,
+    tx: &mut dyn WriteTx,
     assignment_id: Uuid,
 ) -> Result<Versioned<InstallationAssignment>, ApiError> {
     {
@@ -458,7 +458,7 @@ pub fn transition_by(
             request.to,
             request.reason.as_deref(),
             new_schedule,
-            tx.now,
+            tx.now(),
         )?;
         let version = tx.save_installation(&installation)?;
         Ok(Versioned {

@@ -24,7 +24,7 @@ fn field_check(result: Result<(), validation::FieldError>) -> Result<(), ApiErro
     result.map_err(|e| fieldbook_domain::ValidationErrors { errors: vec![e] }.into())
 }
 
-fn waiting(tx: &WriteTx<'_>, id: Uuid) -> Result<HeldWork, ApiError> {
+fn waiting(tx: &dyn WriteTx, id: Uuid) -> Result<HeldWork, ApiError> {
     let held = tx
         .db()
         .held_work(id)?
@@ -42,7 +42,7 @@ fn waiting(tx: &WriteTx<'_>, id: Uuid) -> Result<HeldWork, ApiError> {
 /// they arrived, and returns the hashes of the held photos and videos that
 /// remain (what the technician's report was signed over, when they had no
 /// team-mates' media).
-fn apply_held_media(tx: &mut WriteTx<'_>, held: &HeldWork) -> Result<Vec<Sha256Hex>, ApiError> {
+fn apply_held_media(tx: &mut dyn WriteTx, held: &HeldWork) -> Result<Vec<Sha256Hex>, ApiError> {
     let mut attached: Vec<InstallationMedia> = Vec::new();
     for held_mutation in &held.mutations {
         match &held_mutation.mutation {
@@ -80,7 +80,7 @@ fn apply_held_media(tx: &mut WriteTx<'_>, held: &HeldWork) -> Result<Vec<Sha256H
 
 /// A media record of the held work's installation uploaded by its sender.
 fn own_media(
-    tx: &WriteTx<'_>,
+    tx: &dyn WriteTx,
     held: &HeldWork,
     media_id: Uuid,
 ) -> Result<Option<InstallationMedia>, ApiError> {
@@ -149,13 +149,13 @@ pub fn accept(
         let all_media = tx.db().media_hashes_of(installation.id)?;
         // Signed over the media on the technician's device: their own, or
         // their own plus team-mates' that the installation still has.
-        let template = crate::report_templates::template_of(&tx.db(), &report)?;
+        let template = crate::report_templates::template_of(tx.db(), &report)?;
         if let Err(e) = report.validate(&all_media, template.as_ref()) {
             if report.validate(&held_media, template.as_ref()).is_err() {
                 return Err(e.into());
             }
         }
-        lifecycle::accept_held_report(&mut installation, report.demo_given, tx.now)?;
+        lifecycle::accept_held_report(&mut installation, report.demo_given, tx.now())?;
         installation.status_reason = note.clone();
         let version = tx.save_installation(&installation)?;
         tx.insert_report(&report)?;
@@ -177,7 +177,7 @@ pub fn accept(
                 sha256: file.sha256.clone(),
                 size: file.size,
                 made_at,
-                received_at: tx.now,
+                received_at: tx.now(),
                 uploaded_by: held.submitted_by,
             })?;
         }
@@ -185,7 +185,7 @@ pub fn accept(
             event: ReportEventKind::AcceptedFromHeldWork,
             report_id: report.id,
             installation_id: installation.id,
-            received_at: tx.now,
+            received_at: tx.now(),
             device_id: None,
             user_id: decided_by,
             mutation_id: Some(report_mutation_id),
@@ -196,7 +196,7 @@ pub fn accept(
         let decision = HeldWorkDecision {
             status: HeldWorkStatus::Accepted,
             decided_by,
-            decided_at: tx.now,
+            decided_at: tx.now(),
             reason: note,
         };
         if !tx.decide_held_work(id, &decision)? {
@@ -230,7 +230,7 @@ pub fn keep(
         let decision = HeldWorkDecision {
             status: HeldWorkStatus::KeptOnRecord,
             decided_by,
-            decided_at: tx.now,
+            decided_at: tx.now(),
             reason: Some(request.reason.trim().to_owned()),
         };
         if !tx.decide_held_work(id, &decision)? {

@@ -13,13 +13,13 @@ use crate::app::AppState;
 use crate::caller::Caller;
 use crate::error::{blocking, ApiError};
 use crate::json::ApiPath;
-use crate::storage::{pulled_report_from, Db, Scope};
+use crate::storage::{pulled_report_from, Reads, Scope};
 
 fn scope(caller: &Caller) -> Scope {
     Scope::for_user(caller.user_id, caller.role)
 }
 
-fn require_in_scope(db: &Db<'_>, caller: &Caller, installation: Uuid) -> Result<(), ApiError> {
+fn require_in_scope(db: &dyn Reads, caller: &Caller, installation: Uuid) -> Result<(), ApiError> {
     if db.installation_in_scope(installation, scope(caller))? {
         Ok(())
     } else {
@@ -28,7 +28,7 @@ fn require_in_scope(db: &Db<'_>, caller: &Caller, installation: Uuid) -> Result<
 }
 
 fn report(
-    db: &Db<'_>,
+    db: &dyn Reads,
     state: &AppState,
     installation: Uuid,
 ) -> Result<Option<Versioned<PulledReport>>, ApiError> {

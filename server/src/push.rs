@@ -108,13 +108,13 @@ fn ops_moved_towards_start(
 /// Moves a finished job to `report_submitted` and completes the submitting
 /// team's assignments.
 fn complete_with_report(
-    tx: &mut WriteTx<'_>,
+    tx: &mut dyn WriteTx,
     caller: &Caller,
     installation: &Installation,
     demo_given: bool,
 ) -> Result<Result<(), LifecycleError>, ApiError> {
     let mut updated = installation.clone();
-    if let Err(e) = lifecycle::submit_report(&mut updated, demo_given, tx.now) {
+    if let Err(e) = lifecycle::submit_report(&mut updated, demo_given, tx.now()) {
         return Ok(Err(e));
     }
     tx.save_installation(&updated)?;
@@ -181,7 +181,7 @@ pub fn push(
 
 /// Replay check, device binding and sequence check, then the mutation itself.
 fn apply_envelope(
-    tx: &mut WriteTx<'_>,
+    tx: &mut dyn WriteTx,
     caller: &Caller,
     envelope: &MutationEnvelope,
 ) -> Result<MutationOutcome, ApiError> {
@@ -245,7 +245,7 @@ fn apply_envelope(
 
 /// Stores a mutation's answer under its id (advancing its device's sequence).
 fn record(
-    tx: &mut WriteTx<'_>,
+    tx: &mut dyn WriteTx,
     caller: &Caller,
     envelope: &MutationEnvelope,
     outcome: MutationOutcome,
@@ -267,7 +267,7 @@ fn scope(caller: &Caller) -> Scope {
 }
 
 fn installation_in_scope(
-    tx: &WriteTx<'_>,
+    tx: &dyn WriteTx,
     caller: &Caller,
     id: Uuid,
 ) -> Result<Option<Installation>, ApiError> {
@@ -297,7 +297,7 @@ fn held_message(because: HeldBecause) -> String {
 /// lost. Otherwise it is `not_found`, exactly like an id that does not
 /// exist, so other teams' ids cannot be probed.
 fn hold_or_not_found(
-    tx: &mut WriteTx<'_>,
+    tx: &mut dyn WriteTx,
     caller: &Caller,
     envelope: &MutationEnvelope,
     installation_id: Uuid,
@@ -347,7 +347,7 @@ fn media_problem(media: &InstallationMedia) -> Option<MutationOutcome> {
 /// media is not in the caller's scope: a held photo of theirs, or a photo of
 /// an installation that has since left their scope.
 fn media_installation_out_of_scope(
-    tx: &WriteTx<'_>,
+    tx: &dyn WriteTx,
     caller: &Caller,
     media_id: Uuid,
 ) -> Result<Option<Uuid>, ApiError> {
@@ -360,7 +360,7 @@ fn media_installation_out_of_scope(
 /// Answers `conflict` with the installation as the server holds it, after
 /// leaving `review_note` for ops on it when there is one.
 fn installation_conflict(
-    tx: &mut WriteTx<'_>,
+    tx: &mut dyn WriteTx,
     mut installation: Installation,
     review_note: Option<String>,
     message: String,
@@ -392,7 +392,7 @@ fn installation_conflict(
 
 /// A technician's lifecycle move that found the installation in another state.
 fn stale_move(
-    tx: &mut WriteTx<'_>,
+    tx: &mut dyn WriteTx,
     caller: &Caller,
     installation: Installation,
     action: &str,
@@ -421,7 +421,7 @@ fn stale_move(
 }
 
 fn apply_mutation(
-    tx: &mut WriteTx<'_>,
+    tx: &mut dyn WriteTx,
     caller: &Caller,
     envelope: &MutationEnvelope,
 ) -> Result<MutationOutcome, ApiError> {
@@ -446,11 +446,11 @@ fn apply_mutation(
             let request = StartRequest {
                 override_reason: override_reason.clone(),
             };
-            let mut started = lifecycle::start(&mut updated, *expected_from, &request, tx.now);
+            let mut started = lifecycle::start(&mut updated, *expected_from, &request, tx.now());
             if let Err(LifecycleError::StaleState { expected, actual }) = started {
                 if ops_moved_towards_start(expected, actual, override_reason.is_some()) {
                     updated = installation.clone();
-                    started = lifecycle::start(&mut updated, actual, &request, tx.now);
+                    started = lifecycle::start(&mut updated, actual, &request, tx.now());
                 }
             }
             match started {
@@ -484,7 +484,7 @@ fn apply_mutation(
                 );
             };
             let mut updated = installation.clone();
-            match lifecycle::finish(&mut updated, *expected_from, tx.now) {
+            match lifecycle::finish(&mut updated, *expected_from, tx.now()) {
                 Ok(()) => Ok(MutationOutcome::Applied {
                     version: tx.save_installation(&updated)?,
                 }),
@@ -511,7 +511,7 @@ fn apply_mutation(
                 );
             };
             let mut updated = installation.clone();
-            match lifecycle::could_not_complete(&mut updated, *expected_from, reason, tx.now) {
+            match lifecycle::could_not_complete(&mut updated, *expected_from, reason, tx.now()) {
                 Ok(()) => Ok(MutationOutcome::Applied {
                     version: tx.save_installation(&updated)?,
                 }),
@@ -555,7 +555,7 @@ fn apply_mutation(
                 installation.demo_completed =
                     lifecycle::merge_flag(*base_demo_completed, *ours, installation.demo_completed);
             }
-            installation.updated_at = tx.now;
+            installation.updated_at = tx.now();
             Ok(MutationOutcome::Applied {
                 version: tx.save_installation(&installation)?,
             })
@@ -709,7 +709,7 @@ fn apply_mutation(
 /// version of the report is refused, as is one for a job without a report.
 /// Answers with the report's version.
 fn save_certificate(
-    tx: &mut WriteTx<'_>,
+    tx: &mut dyn WriteTx,
     caller: &Caller,
     installation_id: Uuid,
     file: &BlobRef,
@@ -735,7 +735,7 @@ fn save_certificate(
         sha256: file.sha256.clone(),
         size: file.size,
         made_at,
-        received_at: tx.now,
+        received_at: tx.now(),
         uploaded_by: caller.user_id,
     };
     let kept = tx.db().certificate_of(certificate.installation_id)?;
@@ -752,7 +752,7 @@ fn save_certificate(
 
 /// A media record whose installation is in the caller's scope.
 fn own_media(
-    tx: &WriteTx<'_>,
+    tx: &dyn WriteTx,
     caller: &Caller,
     media_id: Uuid,
 ) -> Result<Option<fieldbook_domain::InstallationMedia>, ApiError> {
@@ -769,7 +769,7 @@ fn own_media(
 }
 
 fn respond_to_assignment(
-    tx: &mut WriteTx<'_>,
+    tx: &mut dyn WriteTx,
     caller: &Caller,
     assignment_id: Uuid,
     response: AssignmentStatus,
@@ -829,7 +829,7 @@ fn respond_to_assignment(
 }
 
 fn submit_report(
-    tx: &mut WriteTx<'_>,
+    tx: &mut dyn WriteTx,
     caller: &Caller,
     envelope: &MutationEnvelope,
     report: &fieldbook_domain::InstallationReport,
@@ -848,7 +848,7 @@ fn submit_report(
     // The server knows who is submitting; the payload's claim does not count
     // (it is not part of the signed content hash).
     report.submitted_by = caller.user_id;
-    let received_at = tx.now;
+    let received_at = tx.now();
     let event = |kind| ReportEvent {
         event: kind,
         report_id: report.id,
@@ -890,7 +890,7 @@ fn submit_report(
             && tx.db().report_sent_back(installation.id)?
         {
             let media = tx.db().media_hashes_of(installation.id)?;
-            let template = crate::report_templates::template_of(&tx.db(), &report)?;
+            let template = crate::report_templates::template_of(tx.db(), &report)?;
             if let Err(e) = report.validate(&media, template.as_ref()) {
                 return Ok(rejected(RejectCode::ValidationFailed, e.to_string()));
             }
@@ -917,7 +917,7 @@ fn submit_report(
     let media = tx.db().media_hashes_of(installation.id)?;
     // Checked against the template version the report was filled against,
     // whatever is newest now: old reports stay valid.
-    let template = crate::report_templates::template_of(&tx.db(), &report)?;
+    let template = crate::report_templates::template_of(tx.db(), &report)?;
     if let Err(e) = report.validate(&media, template.as_ref()) {
         return Ok(rejected(RejectCode::ValidationFailed, e.to_string()));
     }

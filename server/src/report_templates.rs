@@ -16,14 +16,14 @@ use crate::app::AppState;
 use crate::caller::Caller;
 use crate::error::{blocking, ApiError};
 use crate::json::{ApiJson, ApiPath};
-use crate::storage::{Db, Storage, StorageError};
+use crate::storage::{Reads, Storage, StorageError};
 
 /// The template version a report was filled against, when it names one
 /// (`None` for reports from devices older than templates). A named version
 /// this server does not hold comes back as `None`, and the domain check
 /// then refuses the report with a clear message.
 pub fn template_of(
-    db: &Db<'_>,
+    db: &dyn Reads,
     report: &InstallationReport,
 ) -> Result<Option<ReportTemplate>, StorageError> {
     match &report.template {
@@ -92,7 +92,7 @@ pub fn set_installation_template(
             .ok_or_else(|| ApiError::not_found("installation"))?
             .record;
         installation.report_template_id = template_id.map(str::to_owned);
-        installation.updated_at = tx.now;
+        installation.updated_at = tx.now();
         let version = tx.save_installation(&installation)?;
         Ok(Versioned {
             version,

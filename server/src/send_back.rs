@@ -42,14 +42,14 @@ pub fn send_back(
                 "The installation has no report to send back",
             ));
         };
-        lifecycle::send_back(&mut installation, note, tx.now)?;
+        lifecycle::send_back(&mut installation, note, tx.now())?;
         let version = tx.save_installation(&installation)?;
         tx.set_report_sent_back(installation_id, true)?;
         tx.append_report_event(&ReportEvent {
             event: ReportEventKind::SentBack,
             report_id: report.record.id,
             installation_id,
-            received_at: tx.now,
+            received_at: tx.now(),
             device_id: None,
             user_id: sent_by,
             mutation_id: None,

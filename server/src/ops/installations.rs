@@ -19,7 +19,7 @@ use crate::blobs::BlobStore;
 use crate::caller::Caller;
 use crate::error::{blocking, ApiError};
 use crate::json::{ApiPath, ApiQuery};
-use crate::storage::{pulled_report_from, Db, InstallationFilter, PageAfter};
+use crate::storage::{pulled_report_from, InstallationFilter, PageAfter, Reads};
 
 /// Longest search text accepted (a name, an address, a serial).
 const MAX_SEARCH_CHARS: usize = 200;
@@ -104,7 +104,7 @@ pub fn filter_from(query: &OpsInstallationQuery) -> Result<InstallationFilter, A
 
 /// One page of the list with the counts per status for the same filter.
 pub fn installation_page(
-    db: &Db<'_>,
+    db: &dyn Reads,
     query: &OpsInstallationQuery,
 ) -> Result<OpsInstallationPage, ApiError> {
     let filter = filter_from(query)?;
@@ -130,13 +130,13 @@ pub fn installation_page(
 }
 
 /// Users by id, read once per request.
-struct UserNames<'a, 'c> {
-    db: &'a Db<'c>,
+struct UserNames<'a> {
+    db: &'a dyn Reads,
     known: HashMap<Uuid, Option<UserRef>>,
 }
 
-impl<'a, 'c> UserNames<'a, 'c> {
-    fn new(db: &'a Db<'c>) -> Self {
+impl<'a> UserNames<'a> {
+    fn new(db: &'a dyn Reads) -> Self {
         UserNames {
             db,
             known: HashMap::new(),
@@ -246,7 +246,7 @@ fn file_hash_is(path: &std::path::Path, expected: &Sha256Hex) -> bool {
 
 /// Everything about one installation.
 pub fn installation_detail(
-    db: &Db<'_>,
+    db: &dyn Reads,
     blobs: &BlobStore,
     id: Uuid,
 ) -> Result<OpsInstallationDetail, ApiError> {

@@ -9,12 +9,12 @@ use fieldbook_protocol::{
 use crate::app::AppState;
 use crate::caller::Caller;
 use crate::error::{blocking, ApiError};
-use crate::storage::Db;
+use crate::storage::Reads;
 
 /// Most entries of each review list (the oldest first where it matters).
 const REVIEW_LIST_LIMIT: u32 = 200;
 
-pub fn review_queue(db: &Db<'_>) -> Result<ReviewQueue, ApiError> {
+pub fn review_queue(db: &dyn Reads) -> Result<ReviewQueue, ApiError> {
     Ok(ReviewQueue {
         awaiting_close: db.ops_awaiting_close(REVIEW_LIST_LIMIT)?,
         flagged_for_review: db.ops_flagged_for_review(REVIEW_LIST_LIMIT)?,
@@ -41,7 +41,7 @@ fn waiting_held_work() -> HeldWorkQuery {
     }
 }
 
-pub fn nav_counts(db: &Db<'_>) -> Result<NavCounts, ApiError> {
+pub fn nav_counts(db: &dyn Reads) -> Result<NavCounts, ApiError> {
     let (awaiting_close, flagged_for_review, missing_blobs, unplanned_surveys, unassigned) =
         db.ops_nav_counts()?;
     let held_work = db.held_work_count(HeldWorkStatus::Waiting)?;

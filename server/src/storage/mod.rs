@@ -1,7 +1,202 @@
-//! The server's storage. SQLite (`sqlite/`) is the one backend so far;
-//! `postgres/` holds the PostgreSQL change sequence (see docs/storage.md).
+//! The server's storage: one interface, backends behind it (see
+//! docs/storage.md).
+//!
+//! Handlers never see SQL. They run a closure in one transaction,
+//! [`Storage::read`] (one consistent snapshot, `&dyn Reads`) or
+//! [`Storage::write`] (one write transaction, `&mut dyn WriteTx`, committed
+//! when the closure returns `Ok`), and call typed methods that take and
+//! return domain and protocol types. The methods are grouped in one trait
+//! pair per table group, one file each (`users_teams`, `installations`,
+//! `reports`, `media`, `sessions`, `devices`, ...), with the types they
+//! share; `versions` is how a change reaches devices (the change sequence,
+//! new versions, tombstones), `scope` who sees what.
+//!
+//! Backends: `sqlite/` (the embedded default: one file in the data dir)
+//! implements every trait; `postgres/` so far holds the PostgreSQL change
+//! sequence.
 
+mod blob_access;
+mod certificates;
+mod devices;
+mod held_work;
+mod history;
+mod installations;
+mod login_attempts;
+mod media;
+mod near_window;
+mod ops_list;
+mod people;
+mod planning;
 pub mod postgres;
+mod pull;
+mod reports;
+mod scope;
+mod search;
+mod sessions;
 mod sqlite;
+mod templates;
+mod users_teams;
+mod versions;
+mod wipe;
 
-pub use sqlite::*;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+
+pub use blob_access::BlobAccessReads;
+pub use certificates::{CertificateReads, CertificateWrites, StoredCertificate};
+pub use devices::{DeviceReads, DeviceRow, DeviceWrites, MutationRecord, StoredMutation};
+pub use held_work::{HeldWorkReads, HeldWorkWrites, NewHeldMutation};
+pub use history::{HistoryReads, HistoryRow, HistoryWrites};
+pub use installations::{InstallationReads, InstallationWrites};
+pub use login_attempts::{LoginAttemptWrites, LoginLimit, LoginLimits};
+pub use media::{MediaReads, MediaWrites};
+pub use near_window::NearWindowReads;
+pub use ops_list::{InstallationFilter, InstallationPageRows, OpsReads, PageAfter};
+pub use people::{DeviceContact, DeviceRecord, PeopleReads, PeopleWrites, SessionRecord};
+pub use planning::{PlanningReads, SurveyWithLead};
+pub use pull::{pulled_report_from, PullReads};
+pub use reports::{ReportReads, ReportWrites, StoredReport};
+pub use scope::{Scope, ScopeReads};
+pub use search::SearchReads;
+pub use sessions::{SessionReads, SessionRow, SessionWrites};
+pub use sqlite::{database_path, SqliteStorage};
+pub use templates::{PublishedTemplate, TemplateReads, TemplateWrites};
+pub use users_teams::{UserReads, UserWrites};
+pub use versions::{VersionReads, VersionWrites};
+pub use wipe::{WipeConfirmed, WipeReads, WipeWrites};
+
+/// Why a storage call failed. The API answers every one of them as an
+/// internal error (`internal`, 500): none is the caller's to fix, and the
+/// message is logged, not sent.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// The database refused or failed a statement (the backend's own error).
+    #[error("database error: {0}")]
+    Database(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("stored record is unreadable: {0}")]
+    Corrupt(String),
+    #[error("cannot create the data directory {path}: {source}")]
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the database schema version {found} is newer than this server ({supported}); upgrade the server")]
+    SchemaTooNew { found: i64, supported: i64 },
+}
+
+impl From<serde_json::Error> for StorageError {
+    fn from(e: serde_json::Error) -> Self {
+        StorageError::Corrupt(e.to_string())
+    }
+}
+
+/// Every read, on one consistent snapshot (or inside a write transaction,
+/// seeing its own writes).
+pub trait Reads:
+    BlobAccessReads
+    + CertificateReads
+    + DeviceReads
+    + HeldWorkReads
+    + HistoryReads
+    + InstallationReads
+    + MediaReads
+    + NearWindowReads
+    + OpsReads
+    + PeopleReads
+    + PlanningReads
+    + PullReads
+    + ReportReads
+    + ScopeReads
+    + SearchReads
+    + SessionReads
+    + TemplateReads
+    + UserReads
+    + VersionReads
+    + WipeReads
+{
+}
+
+/// One write transaction: every write, and the reads through [`WriteTx::db`].
+pub trait WriteTx:
+    CertificateWrites
+    + DeviceWrites
+    + HeldWorkWrites
+    + HistoryWrites
+    + InstallationWrites
+    + LoginAttemptWrites
+    + MediaWrites
+    + PeopleWrites
+    + ReportWrites
+    + SessionWrites
+    + TemplateWrites
+    + UserWrites
+    + VersionWrites
+    + WipeWrites
+{
+    /// Read access inside this transaction (sees its own writes).
+    fn db(&self) -> &dyn Reads;
+
+    /// The server time of the whole transaction: every record it writes
+    /// carries the same instant.
+    fn now(&self) -> DateTime<Utc>;
+
+    /// Starts a savepoint inside the transaction (see [`Self::savepoint`]).
+    fn begin_savepoint(&mut self) -> Result<(), StorageError>;
+
+    /// Ends the innermost savepoint: keeps its work, or rolls it back.
+    fn end_savepoint(&mut self, keep: bool) -> Result<(), StorageError>;
+}
+
+impl dyn WriteTx + '_ {
+    /// Runs `f` in a savepoint that is rolled back unless `keep` says otherwise:
+    /// a rejected mutation leaves no trace of half-done work.
+    pub fn savepoint<T, E>(
+        &mut self,
+        f: impl FnOnce(&mut dyn WriteTx) -> Result<T, E>,
+        keep: impl FnOnce(&Result<T, E>) -> bool,
+    ) -> Result<T, E>
+    where
+        E: From<StorageError>,
+    {
+        self.begin_savepoint()?;
+        let out = f(self);
+        self.end_savepoint(keep(&out))?;
+        out
+    }
+}
+
+/// The server database, as handlers hold it.
+#[derive(Debug)]
+pub enum Storage {
+    /// SQLite in the data dir (WAL, `synchronous=FULL`).
+    Sqlite(SqliteStorage),
+}
+
+impl Storage {
+    /// Opens (creating if needed) the SQLite database in `data_dir`.
+    pub fn open(data_dir: &Path) -> Result<Storage, StorageError> {
+        Ok(Storage::Sqlite(SqliteStorage::open(data_dir)?))
+    }
+
+    /// Runs `f` in one write transaction; commits if it returns `Ok`.
+    /// Blocking: call from `spawn_blocking`.
+    pub fn write<T, E>(&self, f: impl FnOnce(&mut dyn WriteTx) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<StorageError>,
+    {
+        match self {
+            Storage::Sqlite(sqlite) => sqlite.write(f),
+        }
+    }
+
+    /// Runs `f` on one consistent snapshot. Blocking: call from `spawn_blocking`.
+    pub fn read<T, E>(&self, f: impl FnOnce(&dyn Reads) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<StorageError>,
+    {
+        match self {
+            Storage::Sqlite(sqlite) => sqlite.read(f),
+        }
+    }
+}

@@ -4,14 +4,12 @@
 
 use rusqlite::OptionalExtension;
 
-use super::scope::{in_scope_sql, Scope};
-use super::{Db, StorageError};
+use super::scope::in_scope_sql;
+use super::SqliteDb;
+use crate::storage::{BlobAccessReads, Scope, StorageError};
 
-impl Db<'_> {
-    /// The MIME type recorded for a blob by a media record, a report
-    /// signature or a certificate the caller can see; `None` if no such
-    /// record exists.
-    pub fn blob_mime_in_scope(
+impl BlobAccessReads for SqliteDb<'_> {
+    fn blob_mime_in_scope(
         &self,
         sha256: &str,
         scope: Scope,

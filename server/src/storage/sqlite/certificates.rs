@@ -1,37 +1,21 @@
 //! Completion certificates: which blob is an installation's certificate PDF,
 //! for which version of its report.
 
-use chrono::{DateTime, Utc};
 use fieldbook_domain::Sha256Hex;
 use rusqlite::{params, OptionalExtension};
 use uuid::Uuid;
 
 use super::rows::parse_uuid;
-use super::{parse_timestamp, timestamp, Db, StorageError, WriteTx};
-
-/// An installation's certificate as the server recorded it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredCertificate {
-    pub installation_id: Uuid,
-    pub report_id: Uuid,
-    /// The content hash of the report the certificate prints.
-    pub report_content_hash: Sha256Hex,
-    pub sha256: Sha256Hex,
-    pub size: u64,
-    /// When the device made it (device time).
-    pub made_at: DateTime<Utc>,
-    pub received_at: DateTime<Utc>,
-    pub uploaded_by: Uuid,
-}
+use super::{parse_timestamp, timestamp, SqliteDb, SqliteTx};
+use crate::storage::{CertificateReads, CertificateWrites, StorageError, StoredCertificate};
 
 fn hash(s: &str) -> Result<Sha256Hex, StorageError> {
     s.parse()
         .map_err(|_| StorageError::Corrupt(format!("sha256 {s:?}")))
 }
 
-impl Db<'_> {
-    /// The installation's certificate, if a device sent one.
-    pub fn certificate_of(
+impl CertificateReads for SqliteDb<'_> {
+    fn certificate_of(
         &self,
         installation: Uuid,
     ) -> Result<Option<StoredCertificate>, StorageError> {
@@ -74,9 +58,8 @@ impl Db<'_> {
     }
 }
 
-impl WriteTx<'_> {
-    /// Records (or replaces) the installation's certificate.
-    pub fn save_certificate(&mut self, c: &StoredCertificate) -> Result<(), StorageError> {
+impl CertificateWrites for SqliteTx<'_> {
+    fn save_certificate(&mut self, c: &StoredCertificate) -> Result<(), StorageError> {
         self.tx
             .prepare_cached(
                 "INSERT INTO report_certificates (installation_id, report_id, \

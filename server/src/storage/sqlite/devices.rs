@@ -1,41 +1,16 @@
 //! Devices and the answers to the mutations they pushed (push idempotency).
 
-use fieldbook_protocol::MutationOutcome;
 use rusqlite::{params, OptionalExtension};
 use uuid::Uuid;
 
 use super::rows::{from_json, parse_uuid, to_json};
-use super::{timestamp, Db, StorageError, WriteTx};
+use super::{timestamp, SqliteDb, SqliteTx};
+use crate::storage::{
+    DeviceReads, DeviceRow, DeviceWrites, MutationRecord, StorageError, StoredMutation,
+};
 
-/// A mutation's stored answer.
-#[derive(Debug, Clone)]
-pub struct StoredMutation {
-    pub device_id: Uuid,
-    pub user_id: Uuid,
-    pub outcome: MutationOutcome,
-}
-
-/// A mutation's answer as it is recorded.
-#[derive(Debug, Clone, Copy)]
-pub struct MutationRecord<'a> {
-    pub mutation_id: Uuid,
-    pub device_id: Uuid,
-    pub device_seq: u64,
-    pub user_id: Uuid,
-    pub kind: &'a str,
-    pub base_version: Option<u64>,
-    pub outcome: &'a MutationOutcome,
-}
-
-/// Who owns a device id and how far its sequence got.
-#[derive(Debug, Clone, Copy)]
-pub struct DeviceRow {
-    pub user_id: Uuid,
-    pub last_seq: u64,
-}
-
-impl Db<'_> {
-    pub fn device(&self, device_id: Uuid) -> Result<Option<DeviceRow>, StorageError> {
+impl DeviceReads for SqliteDb<'_> {
+    fn device(&self, device_id: Uuid) -> Result<Option<DeviceRow>, StorageError> {
         let row: Option<(String, i64)> = self
             .conn
             .prepare_cached("SELECT user_id, last_seq FROM devices WHERE device_id = ?1")?
@@ -50,10 +25,7 @@ impl Db<'_> {
         .transpose()
     }
 
-    pub fn stored_mutation(
-        &self,
-        mutation_id: Uuid,
-    ) -> Result<Option<StoredMutation>, StorageError> {
+    fn stored_mutation(&self, mutation_id: Uuid) -> Result<Option<StoredMutation>, StorageError> {
         let row: Option<(String, String, String)> = self
             .conn
             .prepare_cached(
@@ -74,8 +46,8 @@ impl Db<'_> {
     }
 }
 
-impl WriteTx<'_> {
-    pub fn bind_device(&mut self, device_id: Uuid, user_id: Uuid) -> Result<(), StorageError> {
+impl DeviceWrites for SqliteTx<'_> {
+    fn bind_device(&mut self, device_id: Uuid, user_id: Uuid) -> Result<(), StorageError> {
         self.tx.execute(
             "INSERT INTO devices (device_id, user_id, last_seq, first_seen) VALUES (?1, ?2, 0, ?3)",
             params![
@@ -87,8 +59,7 @@ impl WriteTx<'_> {
         Ok(())
     }
 
-    /// Stores a mutation's answer and advances its device's sequence.
-    pub fn record_mutation(&mut self, m: &MutationRecord<'_>) -> Result<(), StorageError> {
+    fn record_mutation(&mut self, m: &MutationRecord<'_>) -> Result<(), StorageError> {
         self.tx
             .prepare_cached(
                 "INSERT INTO mutations (mutation_id, device_id, device_seq, user_id, kind, \

@@ -12,20 +12,8 @@ use rusqlite::{params, OptionalExtension};
 use uuid::Uuid;
 
 use super::rows::{from_json, parse_uuid, to_json};
-use super::{parse_timestamp, timestamp, Db, StorageError, WriteTx};
-
-/// A mutation to hold.
-#[derive(Debug, Clone, Copy)]
-pub struct NewHeldMutation<'a> {
-    pub installation_id: Uuid,
-    pub submitted_by: Uuid,
-    pub device_id: Uuid,
-    pub because: HeldBecause,
-    pub mutation_id: Uuid,
-    pub mutation: &'a Mutation,
-    /// The photo / video a `media.*` mutation is about.
-    pub media_id: Option<Uuid>,
-}
+use super::{parse_timestamp, timestamp, SqliteDb, SqliteTx};
+use crate::storage::{HeldWorkReads, HeldWorkWrites, NewHeldMutation, StorageError};
 
 fn because_str(because: HeldBecause) -> &'static str {
     match because {
@@ -117,13 +105,8 @@ fn held_row(raw: RawHeldRow) -> Result<HeldRow, StorageError> {
     })
 }
 
-impl Db<'_> {
-    /// Why an installation outside `user`'s scope was in it before, if it
-    /// was: they were removed from a team that had it, or one of their teams
-    /// lost it (assignment withdrawn or reassigned). Read from the
-    /// "left scope" tombstones those changes leave. `None`: it never was
-    /// (or does not exist), and work for it is refused as not found.
-    pub fn formerly_in_scope(
+impl HeldWorkReads for SqliteDb<'_> {
+    fn formerly_in_scope(
         &self,
         installation: Uuid,
         user: Uuid,
@@ -150,9 +133,7 @@ impl Db<'_> {
         })
     }
 
-    /// The installation of a photo / video that `user` attached in held
-    /// work (it is in no installation's media until ops accept it).
-    pub fn held_media_installation(
+    fn held_media_installation(
         &self,
         media_id: Uuid,
         user: Uuid,
@@ -172,6 +153,57 @@ impl Db<'_> {
             .transpose()
     }
 
+    fn held_work(&self, id: Uuid) -> Result<Option<HeldWork>, StorageError> {
+        let sql = format!("SELECT {HELD_COLUMNS} FROM held_work WHERE id = ?1");
+        let raw = self
+            .conn
+            .prepare_cached(&sql)?
+            .query_row([id.to_string()], raw_row)
+            .optional()?;
+        raw.map(|raw| self.held_from_row(held_row(raw)?))
+            .transpose()
+    }
+
+    fn held_work_list(&self, query: &HeldWorkQuery) -> Result<Vec<HeldWork>, StorageError> {
+        let sql = format!(
+            "SELECT {HELD_COLUMNS} FROM held_work \
+             WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR installation_id = ?2) \
+             ORDER BY first_received_at, id"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let raws = stmt
+            .query_map(
+                params![
+                    query.status.map(HeldWorkStatus::as_str),
+                    query.installation_id.map(|i| i.to_string())
+                ],
+                raw_row,
+            )?
+            .collect::<Result<Vec<_>, _>>()?;
+        raws.into_iter()
+            .map(|raw| self.held_from_row(held_row(raw)?))
+            .collect()
+    }
+
+    fn held_work_count(&self, status: HeldWorkStatus) -> Result<u64, StorageError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT count(*) FROM held_work WHERE status = ?1")?
+            .query_row([status.as_str()], |r| r.get::<_, i64>(0))? as u64)
+    }
+
+    fn held_work_notice(&self, id: Uuid) -> Result<Option<HeldWorkNotice>, StorageError> {
+        Ok(self.held_work(id)?.map(|held| HeldWorkNotice {
+            id: held.id,
+            installation_id: held.installation_id,
+            mutation_ids: held.mutations.iter().map(|m| m.mutation_id).collect(),
+            status: held.status,
+            decision: held.decision,
+        }))
+    }
+}
+
+impl SqliteDb<'_> {
     fn held_mutations(&self, held_work_id: Uuid) -> Result<Vec<HeldMutation>, StorageError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT mutation_id, payload, received_at FROM held_mutations \
@@ -226,65 +258,10 @@ impl Db<'_> {
             decision: row.decision,
         })
     }
-
-    pub fn held_work(&self, id: Uuid) -> Result<Option<HeldWork>, StorageError> {
-        let sql = format!("SELECT {HELD_COLUMNS} FROM held_work WHERE id = ?1");
-        let raw = self
-            .conn
-            .prepare_cached(&sql)?
-            .query_row([id.to_string()], raw_row)
-            .optional()?;
-        raw.map(|raw| self.held_from_row(held_row(raw)?))
-            .transpose()
-    }
-
-    /// Held records, oldest first, filtered by status and installation.
-    pub fn held_work_list(&self, query: &HeldWorkQuery) -> Result<Vec<HeldWork>, StorageError> {
-        let sql = format!(
-            "SELECT {HELD_COLUMNS} FROM held_work \
-             WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR installation_id = ?2) \
-             ORDER BY first_received_at, id"
-        );
-        let mut stmt = self.conn.prepare_cached(&sql)?;
-        let raws = stmt
-            .query_map(
-                params![
-                    query.status.map(HeldWorkStatus::as_str),
-                    query.installation_id.map(|i| i.to_string())
-                ],
-                raw_row,
-            )?
-            .collect::<Result<Vec<_>, _>>()?;
-        raws.into_iter()
-            .map(|raw| self.held_from_row(held_row(raw)?))
-            .collect()
-    }
-
-    /// How many held records are in `status` (the review queue's badge).
-    pub fn held_work_count(&self, status: HeldWorkStatus) -> Result<u64, StorageError> {
-        Ok(self
-            .conn
-            .prepare_cached("SELECT count(*) FROM held_work WHERE status = ?1")?
-            .query_row([status.as_str()], |r| r.get::<_, i64>(0))? as u64)
-    }
-
-    /// What the sender's device learns about a held record.
-    pub fn held_work_notice(&self, id: Uuid) -> Result<Option<HeldWorkNotice>, StorageError> {
-        Ok(self.held_work(id)?.map(|held| HeldWorkNotice {
-            id: held.id,
-            installation_id: held.installation_id,
-            mutation_ids: held.mutations.iter().map(|m| m.mutation_id).collect(),
-            status: held.status,
-            decision: held.decision,
-        }))
-    }
 }
 
-impl WriteTx<'_> {
-    /// Adds a mutation to the sender's open held record for the
-    /// installation (opening one if there is none) and gives the record a
-    /// new version, so the sender's devices pull it. Returns the record id.
-    pub fn hold_mutation(&mut self, m: &NewHeldMutation<'_>) -> Result<Uuid, StorageError> {
+impl HeldWorkWrites for SqliteTx<'_> {
+    fn hold_mutation(&mut self, m: &NewHeldMutation<'_>) -> Result<Uuid, StorageError> {
         let now = timestamp(self.now);
         let open: Option<String> = self
             .tx
@@ -340,10 +317,7 @@ impl WriteTx<'_> {
         Ok(id)
     }
 
-    /// Records ops' decision on a waiting record (once: a decided record is
-    /// never changed) with a new version, so the sender's devices pull it.
-    /// Returns false if the record was not waiting.
-    pub fn decide_held_work(
+    fn decide_held_work(
         &mut self,
         id: Uuid,
         decision: &HeldWorkDecision,

@@ -2,7 +2,8 @@
 //! assignment change with who, when and why. Written by the record writers
 //! (`save_installation`, `save_assignment`) so no path that changes an
 //! installation can forget it; the actor and a free reason come from the
-//! write transaction ([`WriteTx::set_actor`], [`WriteTx::set_reason`]).
+//! write transaction ([`HistoryWrites::set_actor`](crate::storage::HistoryWrites::set_actor),
+//! [`HistoryWrites::set_reason`](crate::storage::HistoryWrites::set_reason)).
 
 use fieldbook_domain::{Installation, InstallationAssignment};
 use fieldbook_protocol::HistoryKind;
@@ -10,22 +11,8 @@ use rusqlite::{params, OptionalExtension};
 use uuid::Uuid;
 
 use super::rows::parse_uuid;
-use super::{parse_timestamp, timestamp, Db, StorageError, WriteTx};
-
-/// One stored history row (names are resolved by the caller).
-#[derive(Debug, Clone, PartialEq)]
-pub struct HistoryRow {
-    pub id: u64,
-    pub at: chrono::DateTime<chrono::Utc>,
-    pub actor_id: Option<Uuid>,
-    pub kind: HistoryKind,
-    pub from: Option<String>,
-    pub to: String,
-    pub assignment_id: Option<Uuid>,
-    pub team_id: Option<Uuid>,
-    pub is_primary: Option<bool>,
-    pub reason: Option<String>,
-}
+use super::{parse_timestamp, timestamp, SqliteDb, SqliteTx};
+use crate::storage::{HistoryReads, HistoryRow, HistoryWrites, StorageError};
 
 fn kind_name(kind: HistoryKind) -> &'static str {
     match kind {
@@ -62,18 +49,17 @@ struct NewEntry<'a> {
     reason: Option<String>,
 }
 
-impl WriteTx<'_> {
-    /// Who makes the changes of this transaction (recorded in the history).
-    pub fn set_actor(&mut self, user_id: Uuid) {
+impl HistoryWrites for SqliteTx<'_> {
+    fn set_actor(&mut self, user_id: Uuid) {
         self.actor = Some(user_id);
     }
 
-    /// Why ops make the changes of this transaction, when the record itself
-    /// has no field for it (a withdrawal's reason).
-    pub fn set_reason(&mut self, reason: Option<String>) {
+    fn set_reason(&mut self, reason: Option<String>) {
         self.reason = reason.filter(|r| !r.trim().is_empty());
     }
+}
 
+impl SqliteTx<'_> {
     fn append_history(&mut self, entry: NewEntry<'_>) -> Result<(), StorageError> {
         self.tx
             .prepare_cached(
@@ -186,12 +172,8 @@ impl WriteTx<'_> {
     }
 }
 
-impl Db<'_> {
-    /// The installation's history, oldest first.
-    pub fn installation_history(
-        &self,
-        installation: Uuid,
-    ) -> Result<Vec<HistoryRow>, StorageError> {
+impl HistoryReads for SqliteDb<'_> {
+    fn installation_history(&self, installation: Uuid) -> Result<Vec<HistoryRow>, StorageError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT id, at, actor_id, kind, from_value, to_value, assignment_id, team_id, \
                     is_primary, reason \
@@ -244,7 +226,9 @@ impl Db<'_> {
             )
             .collect()
     }
+}
 
+impl SqliteDb<'_> {
     /// The stored installation, for comparing before a save.
     pub(super) fn stored_installation(
         &self,

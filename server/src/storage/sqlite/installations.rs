@@ -8,17 +8,18 @@ use rusqlite::params;
 use uuid::Uuid;
 
 use super::rows::{to_json, versioned};
-use super::{Db, StorageError, WriteTx};
+use super::{SqliteDb, SqliteTx};
+use crate::storage::{InstallationReads, InstallationWrites, StorageError};
 
-impl Db<'_> {
-    pub fn installation(&self, id: Uuid) -> Result<Option<Versioned<Installation>>, StorageError> {
+impl InstallationReads for SqliteDb<'_> {
+    fn installation(&self, id: Uuid) -> Result<Option<Versioned<Installation>>, StorageError> {
         self.body_by_id(
             "SELECT body, seq FROM installations WHERE id = ?1",
             &id.to_string(),
         )
     }
 
-    pub fn installation_by_human_id(
+    fn installation_by_human_id(
         &self,
         id: &InstallationId,
     ) -> Result<Option<Versioned<Installation>>, StorageError> {
@@ -28,18 +29,18 @@ impl Db<'_> {
         )
     }
 
-    pub fn lead(&self, id: Uuid) -> Result<Option<Versioned<Lead>>, StorageError> {
+    fn lead(&self, id: Uuid) -> Result<Option<Versioned<Lead>>, StorageError> {
         self.body_by_id("SELECT body, seq FROM leads WHERE id = ?1", &id.to_string())
     }
 
-    pub fn survey(&self, id: Uuid) -> Result<Option<Versioned<Survey>>, StorageError> {
+    fn survey(&self, id: Uuid) -> Result<Option<Versioned<Survey>>, StorageError> {
         self.body_by_id(
             "SELECT body, seq FROM surveys WHERE id = ?1",
             &id.to_string(),
         )
     }
 
-    pub fn assignment(
+    fn assignment(
         &self,
         id: Uuid,
     ) -> Result<Option<Versioned<InstallationAssignment>>, StorageError> {
@@ -49,7 +50,7 @@ impl Db<'_> {
         )
     }
 
-    pub fn assignments_of(
+    fn assignments_of(
         &self,
         installation: Uuid,
     ) -> Result<Vec<Versioned<InstallationAssignment>>, StorageError> {
@@ -63,8 +64,8 @@ impl Db<'_> {
     }
 }
 
-impl WriteTx<'_> {
-    pub fn save_lead(&mut self, lead: &Lead) -> Result<u64, StorageError> {
+impl InstallationWrites for SqliteTx<'_> {
+    fn save_lead(&mut self, lead: &Lead) -> Result<u64, StorageError> {
         let seq = self.next_seq()?;
         self.tx
             .prepare_cached(
@@ -75,7 +76,7 @@ impl WriteTx<'_> {
         Ok(seq)
     }
 
-    pub fn save_survey(&mut self, survey: &Survey) -> Result<u64, StorageError> {
+    fn save_survey(&mut self, survey: &Survey) -> Result<u64, StorageError> {
         let seq = self.next_seq()?;
         self.tx
             .prepare_cached(
@@ -91,8 +92,8 @@ impl WriteTx<'_> {
         Ok(seq)
     }
 
-    pub fn save_installation(&mut self, inst: &Installation) -> Result<u64, StorageError> {
-        let before = self.db().stored_installation(inst.id)?;
+    fn save_installation(&mut self, inst: &Installation) -> Result<u64, StorageError> {
+        let before = self.db.stored_installation(inst.id)?;
         self.record_installation_history(before.as_ref(), inst)?;
         let seq = self.next_seq()?;
         self.tx
@@ -127,8 +128,7 @@ impl WriteTx<'_> {
         Ok(seq)
     }
 
-    /// The next `INS-YYYY-NNNNNN` for an installation created at `now`.
-    pub fn next_installation_id(&mut self) -> Result<InstallationId, StorageError> {
+    fn next_installation_id(&mut self) -> Result<InstallationId, StorageError> {
         let year = self.now.year();
         let n: i64 = self.tx.query_row(
             "INSERT INTO installation_id_counters (year, last) VALUES (?1, 1) \
@@ -140,8 +140,8 @@ impl WriteTx<'_> {
             .map_err(|e| StorageError::Corrupt(format!("installation id counter: {e}")))
     }
 
-    pub fn save_assignment(&mut self, a: &InstallationAssignment) -> Result<u64, StorageError> {
-        let before = self.db().stored_assignment(a.id)?;
+    fn save_assignment(&mut self, a: &InstallationAssignment) -> Result<u64, StorageError> {
+        let before = self.db.stored_assignment(a.id)?;
         self.record_assignment_history(before.as_ref(), a)?;
         let seq = self.next_seq()?;
         self.tx

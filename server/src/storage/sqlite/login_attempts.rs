@@ -7,25 +7,8 @@
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::{params, OptionalExtension};
 
-use super::{parse_timestamp, timestamp, StorageError, WriteTx};
-
-/// How many attempts one key allows within a window, and how long it is
-/// locked once they are used up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LoginLimit {
-    pub max_attempts: u32,
-    pub window: Duration,
-    pub lockout: Duration,
-}
-
-/// The two limits every login attempt passes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LoginLimits {
-    /// Per account and source address.
-    pub per_source: LoginLimit,
-    /// Per account over all addresses: the slower backstop.
-    pub per_account: LoginLimit,
-}
+use super::{parse_timestamp, timestamp, SqliteTx};
+use crate::storage::{LoginAttemptWrites, LoginLimit, LoginLimits, StorageError};
 
 /// The `source` of the per-account backstop row.
 const ALL_SOURCES: &str = "*";
@@ -41,11 +24,8 @@ struct Counter {
     locked_until: Option<DateTime<Utc>>,
 }
 
-impl WriteTx<'_> {
-    /// Counts an attempt to log in as `username` from `source`, before its
-    /// password is checked. Returns when the lock ends if the attempt may not
-    /// go ahead (then nothing is counted).
-    pub fn reserve_login_attempt(
+impl LoginAttemptWrites for SqliteTx<'_> {
+    fn reserve_login_attempt(
         &mut self,
         username: &str,
         source: &str,
@@ -90,13 +70,7 @@ impl WriteTx<'_> {
         Ok(None)
     }
 
-    /// A login succeeded: its address starts afresh for this account, and
-    /// its attempt no longer counts against the account.
-    pub fn release_login_attempt(
-        &mut self,
-        username: &str,
-        source: &str,
-    ) -> Result<(), StorageError> {
+    fn release_login_attempt(&mut self, username: &str, source: &str) -> Result<(), StorageError> {
         self.tx.execute(
             "DELETE FROM login_attempts WHERE username = ?1 AND source = ?2",
             params![username, source],
@@ -114,7 +88,9 @@ impl WriteTx<'_> {
         )?;
         Ok(())
     }
+}
 
+impl SqliteTx<'_> {
     /// Whether `username` signed in from `source` within the last
     /// [`KNOWN_SOURCE_FOR_DAYS`] days.
     fn known_login_source(&self, username: &str, source: &str) -> Result<bool, StorageError> {
@@ -293,30 +269,20 @@ mod tests {
             reserve(&storage, "10.0.0.1");
         }
         let long_ago = timestamp(Utc::now() - Duration::days(1));
-        let count = |storage: &Storage| -> i64 {
-            storage
-                .read(|db| {
-                    Ok::<_, StorageError>(db.conn.query_row(
-                        "SELECT COUNT(*) FROM login_attempts",
-                        [],
-                        |r| r.get(0),
-                    )?)
-                })
+        // The rows as they are stored, through a connection of the test's own.
+        let raw = rusqlite::Connection::open(crate::storage::database_path(dir.path())).unwrap();
+        let count = || -> i64 {
+            raw.query_row("SELECT COUNT(*) FROM login_attempts", [], |r| r.get(0))
                 .unwrap()
         };
-        assert_eq!(count(&storage), 2);
-        storage
-            .write(|tx| {
-                tx.tx
-                    .execute("UPDATE login_attempts SET window_start = ?1", [&long_ago])?;
-                Ok::<_, StorageError>(())
-            })
+        assert_eq!(count(), 2);
+        raw.execute("UPDATE login_attempts SET window_start = ?1", [&long_ago])
             .unwrap();
         // The next attempt (any user) clears both old rows first.
         storage
             .write(|tx| tx.reserve_login_attempt("tom", "10.0.0.9", &limits()))
             .unwrap();
-        assert_eq!(count(&storage), 2, "only tom's two rows remain");
+        assert_eq!(count(), 2, "only tom's two rows remain");
         for _ in 0..3 {
             assert_eq!(reserve(&storage, "10.0.0.1"), None);
         }

@@ -7,16 +7,15 @@ use uuid::Uuid;
 
 use super::rows::{parse_uuid, to_json};
 use super::versions::TombstoneAudience;
-use super::{timestamp, Db, StorageError, WriteTx};
+use super::{timestamp, SqliteDb, SqliteTx};
+use crate::storage::{MediaReads, MediaWrites, StorageError};
 
-impl Db<'_> {
-    pub fn media(&self, id: Uuid) -> Result<Option<Versioned<InstallationMedia>>, StorageError> {
+impl MediaReads for SqliteDb<'_> {
+    fn media(&self, id: Uuid) -> Result<Option<Versioned<InstallationMedia>>, StorageError> {
         self.body_by_id("SELECT body, seq FROM media WHERE id = ?1", &id.to_string())
     }
 
-    /// Hashes of the media currently attached to an installation (what a
-    /// report's content hash covers).
-    pub fn media_hashes_of(&self, installation: Uuid) -> Result<Vec<Sha256Hex>, StorageError> {
+    fn media_hashes_of(&self, installation: Uuid) -> Result<Vec<Sha256Hex>, StorageError> {
         let mut stmt = self
             .conn
             .prepare_cached("SELECT sha256 FROM media WHERE installation_id = ?1")?;
@@ -31,9 +30,7 @@ impl Db<'_> {
             .collect()
     }
 
-    /// Media records and reports whose blob had not arrived when they were
-    /// last versioned, as (kind, record id, blob hash); at most `limit` of each.
-    pub fn awaiting_blobs(
+    fn awaiting_blobs(
         &self,
         limit: usize,
     ) -> Result<Vec<(EntityKind, Uuid, Sha256Hex)>, StorageError> {
@@ -65,8 +62,8 @@ impl Db<'_> {
     }
 }
 
-impl WriteTx<'_> {
-    pub fn save_media(&mut self, media: &InstallationMedia) -> Result<u64, StorageError> {
+impl MediaWrites for SqliteTx<'_> {
+    fn save_media(&mut self, media: &InstallationMedia) -> Result<u64, StorageError> {
         let seq = self.next_seq()?;
         self.tx
             .prepare_cached(
@@ -88,9 +85,7 @@ impl WriteTx<'_> {
         Ok(seq)
     }
 
-    /// The blob of a media record arrived: record it with a new version so
-    /// devices that pulled it "awaiting blob" pull it again.
-    pub fn mark_media_blob_present(&mut self, media_id: Uuid) -> Result<u64, StorageError> {
+    fn mark_media_blob_present(&mut self, media_id: Uuid) -> Result<u64, StorageError> {
         let seq = self.next_seq()?;
         self.tx.execute(
             "UPDATE media SET blob_present = 1, seq = ?1 WHERE id = ?2",
@@ -99,8 +94,7 @@ impl WriteTx<'_> {
         Ok(seq)
     }
 
-    /// Deletes a media record and leaves a tombstone for everyone in scope.
-    pub fn delete_media(&mut self, media: &InstallationMedia) -> Result<u64, StorageError> {
+    fn delete_media(&mut self, media: &InstallationMedia) -> Result<u64, StorageError> {
         self.tx
             .execute("DELETE FROM media WHERE id = ?1", [media.id.to_string()])?;
         self.tombstone(

@@ -1,14 +1,6 @@
-//! The server's storage: SQLite (WAL, `synchronous=FULL`) in the data dir.
-//!
-//! Handlers never see SQL: they call the typed methods of [`Db`] (reads) and
-//! [`WriteTx`] (writes), so a PostgreSQL backend can be added behind the same
-//! methods later.
-//!
-//! One module per table group (`users_teams`, `installations`, `reports`,
-//! `media`, `sessions`, `devices`, ...), each holding that group's reads and
-//! writes; `versions` holds how a change reaches devices (the sequence, new
-//! versions, tombstones), `scope` who sees what, `rows` the shared row
-//! conversions.
+//! The SQLite backend: one database file (WAL, `synchronous=FULL`) in the
+//! data dir, the embedded default. Implements every trait of the storage
+//! interface, one file per table group, the SQL in those files.
 //!
 //! Writes go through one connection behind a mutex and run as `BEGIN
 //! IMMEDIATE` transactions that take their change sequence numbers inside the
@@ -47,18 +39,7 @@ use std::time::Duration;
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
-pub use certificates::StoredCertificate;
-pub use devices::{DeviceRow, MutationRecord, StoredMutation};
-pub use held_work::NewHeldMutation;
-pub use history::HistoryRow;
-pub use login_attempts::{LoginLimit, LoginLimits};
-pub use ops_list::{InstallationFilter, InstallationPageRows, PageAfter};
-pub use people::{DeviceContact, DeviceRecord, SessionRecord};
-pub use pull::pulled_report_from;
-pub use scope::Scope;
-pub use sessions::SessionRow;
-pub use templates::PublishedTemplate;
-pub use wipe::WipeConfirmed;
+use super::{Reads, StorageError, WriteTx};
 
 /// Migrations in order; migration N brings `PRAGMA user_version` to N.
 /// Never edit one that has shipped: add the next.
@@ -78,24 +59,9 @@ const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 /// Reader connections kept open for reuse; more are opened on demand.
 const IDLE_READERS: usize = 4;
 
-#[derive(Debug, thiserror::Error)]
-pub enum StorageError {
-    #[error("database error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
-    #[error("stored record is unreadable: {0}")]
-    Corrupt(String),
-    #[error("cannot create the data directory {path}: {source}")]
-    DataDir {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("the database schema version {found} is newer than this server ({supported}); upgrade the server")]
-    SchemaTooNew { found: i64, supported: i64 },
-}
-
-impl From<serde_json::Error> for StorageError {
-    fn from(e: serde_json::Error) -> Self {
-        StorageError::Corrupt(e.to_string())
+impl From<rusqlite::Error> for StorageError {
+    fn from(e: rusqlite::Error) -> Self {
+        StorageError::Database(Box::new(e))
     }
 }
 
@@ -106,19 +72,19 @@ pub fn database_path(data_dir: &Path) -> PathBuf {
 
 /// Timestamps are stored as fixed-width RFC 3339 UTC text, so they compare
 /// correctly as strings.
-pub fn timestamp(t: DateTime<Utc>) -> String {
+fn timestamp(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
-pub fn parse_timestamp(s: &str) -> Result<DateTime<Utc>, StorageError> {
+fn parse_timestamp(s: &str) -> Result<DateTime<Utc>, StorageError> {
     DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|e| StorageError::Corrupt(format!("timestamp {s:?}: {e}")))
 }
 
-/// The server database.
+/// The SQLite database of a data dir.
 #[derive(Debug)]
-pub struct Storage {
+pub struct SqliteStorage {
     path: PathBuf,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
@@ -149,9 +115,9 @@ fn migrate(conn: &mut Connection) -> Result<(), StorageError> {
     Ok(())
 }
 
-impl Storage {
+impl SqliteStorage {
     /// Opens (creating if needed) the database in `data_dir`.
-    pub fn open(data_dir: &Path) -> Result<Storage, StorageError> {
+    pub fn open(data_dir: &Path) -> Result<SqliteStorage, StorageError> {
         std::fs::create_dir_all(data_dir).map_err(|source| StorageError::DataDir {
             path: data_dir.to_owned(),
             source,
@@ -160,7 +126,7 @@ impl Storage {
         let mut writer = Connection::open(&path)?;
         configure(&writer)?;
         migrate(&mut writer)?;
-        Ok(Storage {
+        Ok(SqliteStorage {
             path,
             writer: Mutex::new(writer),
             readers: Mutex::new(Vec::new()),
@@ -176,9 +142,8 @@ impl Storage {
         Ok(conn)
     }
 
-    /// Runs `f` in one write transaction; commits if it returns `Ok`.
-    /// Blocking: call from `spawn_blocking`.
-    pub fn write<T, E>(&self, f: impl FnOnce(&mut WriteTx<'_>) -> Result<T, E>) -> Result<T, E>
+    /// Runs `f` in one `BEGIN IMMEDIATE` transaction; commits if it returns `Ok`.
+    pub fn write<T, E>(&self, f: impl FnOnce(&mut dyn WriteTx) -> Result<T, E>) -> Result<T, E>
     where
         E: From<StorageError>,
     {
@@ -188,19 +153,20 @@ impl Storage {
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(StorageError::from)?;
-        let mut wtx = WriteTx {
-            tx,
+        let out = f(&mut SqliteTx {
+            tx: &tx,
+            db: SqliteDb { conn: &tx },
             now: Utc::now(),
             actor: None,
             reason: None,
-        };
-        let out = f(&mut wtx)?;
-        wtx.tx.commit().map_err(StorageError::from)?;
+        })?;
+        tx.commit().map_err(StorageError::from)?;
         Ok(out)
     }
 
-    /// Runs `f` on one consistent snapshot. Blocking: call from `spawn_blocking`.
-    pub fn read<T, E>(&self, f: impl FnOnce(&Db<'_>) -> Result<T, E>) -> Result<T, E>
+    /// Runs `f` on one consistent snapshot (a read transaction on a pooled
+    /// read-only connection).
+    pub fn read<T, E>(&self, f: impl FnOnce(&dyn Reads) -> Result<T, E>) -> Result<T, E>
     where
         E: From<StorageError>,
     {
@@ -211,7 +177,7 @@ impl Storage {
         };
         let out = {
             let tx = conn.transaction().map_err(StorageError::from)?;
-            let out = f(&Db { conn: &tx });
+            let out = f(&SqliteDb { conn: &tx });
             // Read-only: ending the snapshot cannot lose anything.
             drop(tx);
             out
@@ -226,27 +192,28 @@ impl Storage {
 
 /// Read access to one snapshot (or to a write transaction's view).
 #[derive(Debug, Clone, Copy)]
-pub struct Db<'c> {
+pub struct SqliteDb<'c> {
     conn: &'c Connection,
 }
 
-/// One write transaction. `now` is the server time of the whole transaction.
+impl Reads for SqliteDb<'_> {}
+
+/// One write transaction.
 #[derive(Debug)]
-pub struct WriteTx<'c> {
-    tx: rusqlite::Transaction<'c>,
-    pub now: DateTime<Utc>,
+pub struct SqliteTx<'c> {
+    /// The open `BEGIN IMMEDIATE` transaction ([`SqliteStorage::write`]
+    /// commits it).
+    tx: &'c Connection,
+    /// Reads on the same transaction.
+    db: SqliteDb<'c>,
+    now: DateTime<Utc>,
     /// Who makes this transaction's changes, for the installation history.
     actor: Option<uuid::Uuid>,
     /// Why, when the changed record has no field for it.
     reason: Option<String>,
 }
 
-impl<'c> WriteTx<'c> {
-    /// Read access inside this transaction (sees its own writes).
-    pub fn db(&self) -> Db<'_> {
-        Db { conn: &self.tx }
-    }
-
+impl SqliteTx<'_> {
     /// Takes the next global change sequence number.
     fn next_seq(&self) -> Result<u64, StorageError> {
         Ok(self.tx.query_row(
@@ -255,28 +222,28 @@ impl<'c> WriteTx<'c> {
             |r| r.get::<_, i64>(0),
         )? as u64)
     }
+}
 
-    /// Runs `f` in a savepoint that is rolled back unless `keep` says otherwise:
-    /// a rejected mutation leaves no trace of half-done work.
-    pub fn savepoint<T, E>(
-        &mut self,
-        f: impl FnOnce(&mut WriteTx<'_>) -> Result<T, E>,
-        keep: impl FnOnce(&Result<T, E>) -> bool,
-    ) -> Result<T, E>
-    where
-        E: From<StorageError>,
-    {
-        self.tx
-            .execute_batch("SAVEPOINT mutation")
-            .map_err(StorageError::from)?;
-        let out = f(self);
-        let sql = if keep(&out) {
+impl WriteTx for SqliteTx<'_> {
+    fn db(&self) -> &dyn Reads {
+        &self.db
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.now
+    }
+
+    fn begin_savepoint(&mut self) -> Result<(), StorageError> {
+        Ok(self.tx.execute_batch("SAVEPOINT mutation")?)
+    }
+
+    fn end_savepoint(&mut self, keep: bool) -> Result<(), StorageError> {
+        let sql = if keep {
             "RELEASE mutation"
         } else {
             "ROLLBACK TO mutation; RELEASE mutation"
         };
-        self.tx.execute_batch(sql).map_err(StorageError::from)?;
-        out
+        Ok(self.tx.execute_batch(sql)?)
     }
 }
 
@@ -313,7 +280,7 @@ mod tests {
     fn migration_3_fills_user_references_from_the_stored_records_and_keeps_tombstones() {
         let dir = tempfile::tempdir().unwrap();
         schema_2_database(dir.path());
-        let storage = Storage::open(dir.path()).unwrap();
+        let storage = SqliteStorage::open(dir.path()).unwrap();
         let conn = storage.writer.lock().unwrap();
         let one = |sql: &str| -> String { conn.query_row(sql, [], |r| r.get(0)).unwrap() };
         assert_eq!(one("SELECT assigned_by FROM assignments"), "ops-1");

@@ -14,8 +14,9 @@ use fieldbook_protocol::PullPage;
 use rusqlite::named_params;
 
 use super::rows::{parse_uuid, versioned};
-use super::scope::{in_scope_sql, Scope};
-use super::{Db, StorageError};
+use super::scope::in_scope_sql;
+use super::SqliteDb;
+use crate::storage::{NearWindowReads, Scope, StorageError, UserReads, VersionReads};
 
 /// The window's installations (at most `:n`), as a CTE every read below
 /// starts from, so all of them see the same rows on the one snapshot.
@@ -32,14 +33,8 @@ fn my_teams() -> &'static str {
     "(SELECT team_id FROM team_members WHERE user_id = :user)"
 }
 
-impl Db<'_> {
-    /// The caller's installations scheduled from `from` to `to` (inclusive),
-    /// soonest first, at most `limit`, with their assignments (to the
-    /// caller's teams), leads, surveys, the caller's teams and every user
-    /// those records name. `has_more` says the window held more than
-    /// `limit` installations; `next_cursor` is the snapshot's last change
-    /// sequence (for the log only: the device keeps its own cursor).
-    pub fn near_window(
+impl NearWindowReads for SqliteDb<'_> {
+    fn near_window(
         &self,
         scope: Scope,
         from: NaiveDate,

@@ -9,7 +9,6 @@
 
 use std::collections::HashMap;
 
-use chrono::NaiveDate;
 use fieldbook_domain::{
     AssignmentStatus, Installation, InstallationMedia, InstallationStatus, Lead,
 };
@@ -20,40 +19,8 @@ use rusqlite::types::Value;
 use uuid::Uuid;
 
 use super::rows::{from_json, parse_uuid, versioned};
-use super::{parse_timestamp, Db, StorageError};
-
-/// The filters of the installations list (all optional, combined with AND).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct InstallationFilter {
-    /// Empty: any status.
-    pub statuses: Vec<InstallationStatus>,
-    pub from: Option<NaiveDate>,
-    pub to: Option<NaiveDate>,
-    pub team: Option<Uuid>,
-    pub unassigned: Option<bool>,
-    pub material_ready: Option<bool>,
-    pub customer_confirmed: Option<bool>,
-    pub demo_completed: Option<bool>,
-    pub has_report: Option<bool>,
-    pub needs_review: Option<bool>,
-    /// Free text, already trimmed; `None` or empty: no search.
-    pub search: Option<String>,
-}
-
-/// Where a keyset page starts: after the row with this sort key and id.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PageAfter {
-    pub key: String,
-    pub id: Uuid,
-}
-
-/// One page of the list.
-#[derive(Debug, Clone)]
-pub struct InstallationPageRows {
-    pub rows: Vec<OpsInstallationRow>,
-    /// Present when another page follows.
-    pub next: Option<PageAfter>,
-}
+use super::{parse_timestamp, SqliteDb};
+use crate::storage::{InstallationFilter, InstallationPageRows, OpsReads, PageAfter, StorageError};
 
 /// SQL conditions with their positional parameters.
 #[derive(Debug, Default)]
@@ -209,9 +176,8 @@ fn raw_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRow> {
     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
 }
 
-impl Db<'_> {
-    /// One keyset page of installations matching `filter` in `sort` order.
-    pub fn ops_installation_page(
+impl OpsReads for SqliteDb<'_> {
+    fn ops_installation_page(
         &self,
         filter: &InstallationFilter,
         sort: OpsInstallationSort,
@@ -259,9 +225,7 @@ impl Db<'_> {
         Ok(InstallationPageRows { rows, next })
     }
 
-    /// How many installations of each status match every filter but the
-    /// status filter.
-    pub fn ops_status_counts(
+    fn ops_status_counts(
         &self,
         filter: &InstallationFilter,
     ) -> Result<Vec<StatusCount>, StorageError> {
@@ -296,27 +260,7 @@ impl Db<'_> {
         Ok(out)
     }
 
-    /// Rows of the given installations' ids that match a fixed condition, in
-    /// a fixed order (the review queue's lists).
-    fn ops_rows_where(
-        &self,
-        condition: &str,
-        order: &str,
-        limit: u32,
-    ) -> Result<Vec<OpsInstallationRow>, StorageError> {
-        let sql = format!(
-            "SELECT {ROW_COLUMNS} FROM installations i {ROW_JOINS} \
-             WHERE {condition} ORDER BY {order} LIMIT ?1"
-        );
-        let mut stmt = self.conn.prepare_cached(&sql)?;
-        let raw = stmt
-            .query_map([limit as i64], raw_row)?
-            .collect::<Result<Vec<_>, _>>()?;
-        self.rows_from(raw)
-    }
-
-    /// Reports submitted and waiting to be closed, oldest report first.
-    pub fn ops_awaiting_close(&self, limit: u32) -> Result<Vec<OpsInstallationRow>, StorageError> {
+    fn ops_awaiting_close(&self, limit: u32) -> Result<Vec<OpsInstallationRow>, StorageError> {
         self.ops_rows_where(
             "i.status = 'report_submitted'",
             "r.received_at, i.id",
@@ -324,17 +268,11 @@ impl Db<'_> {
         )
     }
 
-    /// Installations with an ops review note, most recently changed first.
-    pub fn ops_flagged_for_review(
-        &self,
-        limit: u32,
-    ) -> Result<Vec<OpsInstallationRow>, StorageError> {
+    fn ops_flagged_for_review(&self, limit: u32) -> Result<Vec<OpsInstallationRow>, StorageError> {
         self.ops_rows_where("i.needs_review", "i.updated_at DESC, i.id", limit)
     }
 
-    /// Installations whose report's signature or media bytes have not
-    /// arrived, with how many media are missing and whether the signature is.
-    pub fn ops_missing_blobs(
+    fn ops_missing_blobs(
         &self,
         limit: u32,
     ) -> Result<Vec<(OpsInstallationRow, u64, bool)>, StorageError> {
@@ -357,9 +295,7 @@ impl Db<'_> {
             .collect()
     }
 
-    /// Counts for the navigation: (awaiting close, flagged, missing blobs,
-    /// unplanned surveys, active unassigned).
-    pub fn ops_nav_counts(&self) -> Result<(u64, u64, u64, u64, u64), StorageError> {
+    fn ops_nav_counts(&self) -> Result<(u64, u64, u64, u64, u64), StorageError> {
         let counts: (i64, i64, i64, i64, i64) = self
             .conn
             .prepare_cached(
@@ -386,6 +322,52 @@ impl Db<'_> {
             counts.3 as u64,
             counts.4 as u64,
         ))
+    }
+
+    fn installation_media(
+        &self,
+        installation: Uuid,
+    ) -> Result<Vec<Versioned<InstallationMedia>>, StorageError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT body, seq FROM media WHERE installation_id = ?1 ORDER BY received_at, id",
+        )?;
+        let rows = stmt
+            .query_map([installation.to_string()], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter().map(|(b, s)| versioned(b, s)).collect()
+    }
+
+    fn plain_installation_page(&self, limit: u32) -> Result<Vec<Installation>, StorageError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT body FROM installations ORDER BY scheduled_date, id LIMIT ?1",
+        )?;
+        let bodies = stmt
+            .query_map([limit as i64], |r| r.get::<_, String>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        bodies.iter().map(|b| from_json(b)).collect()
+    }
+}
+
+impl SqliteDb<'_> {
+    /// Rows of the given installations' ids that match a fixed condition, in
+    /// a fixed order (the review queue's lists).
+    fn ops_rows_where(
+        &self,
+        condition: &str,
+        order: &str,
+        limit: u32,
+    ) -> Result<Vec<OpsInstallationRow>, StorageError> {
+        let sql = format!(
+            "SELECT {ROW_COLUMNS} FROM installations i {ROW_JOINS} \
+             WHERE {condition} ORDER BY {order} LIMIT ?1"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let raw = stmt
+            .query_map([limit as i64], raw_row)?
+            .collect::<Result<Vec<_>, _>>()?;
+        self.rows_from(raw)
     }
 
     /// The console rows of raw installation rows, with their non-withdrawn
@@ -456,34 +438,6 @@ impl Db<'_> {
                 })
             })
             .collect()
-    }
-
-    /// The installation's photos and videos, oldest first.
-    pub fn installation_media(
-        &self,
-        installation: Uuid,
-    ) -> Result<Vec<Versioned<InstallationMedia>>, StorageError> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT body, seq FROM media WHERE installation_id = ?1 ORDER BY received_at, id",
-        )?;
-        let rows = stmt
-            .query_map([installation.to_string()], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        rows.into_iter().map(|(b, s)| versioned(b, s)).collect()
-    }
-
-    /// The plain indexed page the benchmark compares the list with: the
-    /// first `limit` installations by date, decoded, nothing else.
-    pub fn plain_installation_page(&self, limit: u32) -> Result<Vec<Installation>, StorageError> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT body FROM installations ORDER BY scheduled_date, id LIMIT ?1",
-        )?;
-        let bodies = stmt
-            .query_map([limit as i64], |r| r.get::<_, String>(0))?
-            .collect::<Result<Vec<_>, _>>()?;
-        bodies.iter().map(|b| from_json(b)).collect()
     }
 }
 

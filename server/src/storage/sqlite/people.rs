@@ -8,34 +8,18 @@ use rusqlite::{params, OptionalExtension};
 use uuid::Uuid;
 
 use super::rows::{from_json, parse_uuid};
-use super::{parse_timestamp, timestamp, Db, StorageError, WriteTx};
-
-/// What a device told the server about itself on a pull or push.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeviceContact {
-    pub device_id: Uuid,
-    pub user_id: Uuid,
-    pub app_version: Option<String>,
-    pub pending_changes: Option<u64>,
-}
-
-/// An open session and whose it is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SessionRecord {
-    pub user_id: Uuid,
-    pub summary: SessionSummary,
-}
-
-/// A device row as stored.
-pub type DeviceRecord = DeviceInfo;
+use super::{parse_timestamp, timestamp, SqliteDb, SqliteTx};
+use crate::storage::{
+    DeviceContact, DeviceRecord, DeviceWrites, PeopleReads, PeopleWrites, SessionRecord,
+    StorageError, UserReads,
+};
 
 fn optional_time(s: Option<String>) -> Result<Option<DateTime<Utc>>, StorageError> {
     s.as_deref().map(parse_timestamp).transpose()
 }
 
-impl Db<'_> {
-    /// Every user, by full name.
-    pub fn all_users(&self) -> Result<Vec<User>, StorageError> {
+impl PeopleReads for SqliteDb<'_> {
+    fn all_users(&self) -> Result<Vec<User>, StorageError> {
         let mut stmt = self.conn.prepare_cached("SELECT body FROM users")?;
         let bodies = stmt
             .query_map([], |r| r.get::<_, String>(0))?
@@ -48,9 +32,7 @@ impl Db<'_> {
         Ok(users)
     }
 
-    /// Every team by name, with how many active installations (not closed
-    /// or cancelled) each has a non-withdrawn assignment to.
-    pub fn all_teams(&self) -> Result<Vec<(Team, u64)>, StorageError> {
+    fn all_teams(&self) -> Result<Vec<(Team, u64)>, StorageError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT t.id, (SELECT count(DISTINCT a.installation_id) FROM assignments a \
                  JOIN installations i ON i.id = a.installation_id \
@@ -71,8 +53,7 @@ impl Db<'_> {
         Ok(out)
     }
 
-    /// Every device, most recently seen first.
-    pub fn all_devices(&self) -> Result<Vec<DeviceRecord>, StorageError> {
+    fn all_devices(&self) -> Result<Vec<DeviceRecord>, StorageError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT device_id, user_id, first_seen, last_seen_at, app_version, pending_changes, \
                     last_seq, revoked_at, wipe_kind, wipe_ordered_at, wipe_confirmed_at \
@@ -141,16 +122,14 @@ impl Db<'_> {
             .collect()
     }
 
-    /// One device.
-    pub fn device_record(&self, device_id: Uuid) -> Result<Option<DeviceRecord>, StorageError> {
+    fn device_record(&self, device_id: Uuid) -> Result<Option<DeviceRecord>, StorageError> {
         Ok(self
             .all_devices()?
             .into_iter()
             .find(|d| d.device_id == device_id))
     }
 
-    /// Whether ops revoked this device.
-    pub fn device_revoked(&self, device_id: Uuid) -> Result<bool, StorageError> {
+    fn device_revoked(&self, device_id: Uuid) -> Result<bool, StorageError> {
         Ok(self
             .conn
             .prepare_cached("SELECT revoked_at IS NOT NULL FROM devices WHERE device_id = ?1")?
@@ -159,8 +138,7 @@ impl Db<'_> {
             .unwrap_or(false))
     }
 
-    /// Sessions neither revoked nor expired at `now`, newest first.
-    pub fn open_sessions(&self, now: DateTime<Utc>) -> Result<Vec<SessionRecord>, StorageError> {
+    fn open_sessions(&self, now: DateTime<Utc>) -> Result<Vec<SessionRecord>, StorageError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT token_hash, user_id, created_at, expires_at, device_id FROM sessions \
              WHERE revoked_at IS NULL AND expires_at > ?1 ORDER BY created_at DESC",
@@ -192,11 +170,8 @@ impl Db<'_> {
     }
 }
 
-impl WriteTx<'_> {
-    /// Notes a device's pull or push: when, its app version and pending
-    /// changes, and which session it used. A device id that belongs to
-    /// another user is left alone (push refuses it with its own answer).
-    pub fn record_device_contact(
+impl PeopleWrites for SqliteTx<'_> {
+    fn record_device_contact(
         &mut self,
         contact: &DeviceContact,
         session_token_hash: &str,
@@ -230,10 +205,7 @@ impl WriteTx<'_> {
         Ok(())
     }
 
-    /// Records that the session `session_token_hash` is used by `device_id`,
-    /// if that device is `user_id`'s (a push names its device in every
-    /// mutation, also without the device header).
-    pub fn link_session_to_device(
+    fn link_session_to_device(
         &mut self,
         session_token_hash: &str,
         device_id: Uuid,
@@ -252,9 +224,7 @@ impl WriteTx<'_> {
         Ok(())
     }
 
-    /// Revokes a device and every open session it was seen using. False if
-    /// no such device.
-    pub fn revoke_device(&mut self, device_id: Uuid) -> Result<bool, StorageError> {
+    fn revoke_device(&mut self, device_id: Uuid) -> Result<bool, StorageError> {
         let now = timestamp(self.now);
         let changed = self.tx.execute(
             "UPDATE devices SET revoked_at = coalesce(revoked_at, ?1) WHERE device_id = ?2",
@@ -270,9 +240,7 @@ impl WriteTx<'_> {
         Ok(true)
     }
 
-    /// Revokes a session by its id (the token's hash). False if there is no
-    /// such open session.
-    pub fn revoke_session_by_id(&mut self, session_id: &str) -> Result<bool, StorageError> {
+    fn revoke_session_by_id(&mut self, session_id: &str) -> Result<bool, StorageError> {
         let changed = self.tx.execute(
             "UPDATE sessions SET revoked_at = ?1 WHERE token_hash = ?2 AND revoked_at IS NULL",
             params![timestamp(self.now), session_id],

@@ -1,18 +1,11 @@
 //! Planning: approved surveys that have no installation yet.
 
-use fieldbook_domain::{Lead, Survey};
-use fieldbook_protocol::Versioned;
-
 use super::rows::versioned;
-use super::{Db, StorageError};
+use super::SqliteDb;
+use crate::storage::{PlanningReads, StorageError, SurveyWithLead};
 
-/// An unplanned survey and its customer.
-pub type SurveyWithLead = (Versioned<Survey>, Versioned<Lead>);
-
-impl Db<'_> {
-    /// Approved surveys with no installation, oldest approval first, with
-    /// their customers; at most `limit`.
-    pub fn unplanned_surveys(&self, limit: u32) -> Result<Vec<SurveyWithLead>, StorageError> {
+impl PlanningReads for SqliteDb<'_> {
+    fn unplanned_surveys(&self, limit: u32) -> Result<Vec<SurveyWithLead>, StorageError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT s.body, s.seq, l.body, l.seq FROM surveys s JOIN leads l ON l.id = s.lead_id \
              WHERE NOT EXISTS (SELECT 1 FROM installations i WHERE i.survey_id = s.id) \
@@ -33,8 +26,7 @@ impl Db<'_> {
             .collect()
     }
 
-    /// Whether the survey already has its (one) installation.
-    pub fn survey_is_planned(&self, survey_id: uuid::Uuid) -> Result<bool, StorageError> {
+    fn survey_is_planned(&self, survey_id: uuid::Uuid) -> Result<bool, StorageError> {
         Ok(self
             .conn
             .prepare_cached("SELECT EXISTS (SELECT 1 FROM installations WHERE survey_id = ?1)")?

@@ -15,8 +15,10 @@ use rusqlite::named_params;
 use uuid::Uuid;
 
 use super::scope::in_scope_sql;
-use super::scope::Scope as PullScope;
-use super::{parse_timestamp, Db, StorageError};
+use super::{parse_timestamp, SqliteDb};
+use crate::storage::{
+    pulled_report_from, HeldWorkReads, PullReads, Scope, StorageError, UserReads, VersionReads,
+};
 
 enum Candidate {
     Row { kind: EntityKind, body: String },
@@ -198,10 +200,8 @@ fn parse_uuid(s: &str) -> Result<Uuid, StorageError> {
     Uuid::parse_str(s).map_err(|e| StorageError::Corrupt(format!("uuid {s:?}: {e}")))
 }
 
-impl Db<'_> {
-    /// Reads every installation body once, unscoped: the raw baseline the
-    /// sync benchmark compares pull against.
-    pub fn raw_installation_scan(&self) -> Result<usize, StorageError> {
+impl PullReads for SqliteDb<'_> {
+    fn raw_installation_scan(&self) -> Result<usize, StorageError> {
         let mut stmt = self.conn.prepare("SELECT body FROM installations")?;
         let mut rows = stmt.query([])?;
         let mut n = 0;
@@ -212,12 +212,9 @@ impl Db<'_> {
         Ok(n)
     }
 
-    /// One page of changes after `cursor` for `scope`, at most `limit`
-    /// records and tombstones. `blob_available` says whether a blob's bytes
-    /// are on the server.
-    pub fn pull(
+    fn pull(
         &self,
-        scope: PullScope,
+        scope: Scope,
         cursor: u64,
         limit: u32,
         blob_available: &dyn Fn(&Sha256Hex) -> bool,
@@ -225,14 +222,9 @@ impl Db<'_> {
         self.pull_within(scope, cursor, limit, usize::MAX, None, blob_available)
     }
 
-    /// [`Self::pull`], also cut once the records' JSON would pass
-    /// `max_bytes`. The first record always comes, however large, so no
-    /// record can wedge a device's pull. With `retired_before`, closed and
-    /// cancelled installations last changed before that day are left out
-    /// (see [`kept_sql`]).
-    pub fn pull_within(
+    fn pull_within(
         &self,
-        scope: PullScope,
+        scope: Scope,
         cursor: u64,
         limit: u32,
         max_bytes: usize,
@@ -364,12 +356,14 @@ impl Db<'_> {
         }
         Ok(page)
     }
+}
 
+impl SqliteDb<'_> {
     /// Reads the changes in `(after, upper]` the scope may see, at most `n`
     /// per table, into `out` (unsorted).
     fn read_window(
         &self,
-        scope: PullScope,
+        scope: Scope,
         after: u64,
         upper: u64,
         n: usize,
@@ -498,21 +492,4 @@ fn pulled_report(
         parse_timestamp(received_at)?,
         blob_available,
     ))
-}
-
-/// A stored report with its receive time and signature availability.
-pub fn pulled_report_from(
-    report: InstallationReport,
-    received_at: chrono::DateTime<chrono::Utc>,
-    blob_available: &dyn Fn(&Sha256Hex) -> bool,
-) -> PulledReport {
-    let signature_blob_available = report
-        .customer_signature
-        .as_ref()
-        .is_none_or(|s| blob_available(&s.png.sha256));
-    PulledReport {
-        report,
-        received_at,
-        signature_blob_available,
-    }
 }

@@ -1,20 +1,16 @@
 //! Installation reports and their append-only event log.
 
-use chrono::{DateTime, Utc};
 use fieldbook_domain::InstallationReport;
-use fieldbook_protocol::{ReportEvent, Versioned};
+use fieldbook_protocol::ReportEvent;
 use rusqlite::{params, OptionalExtension};
 use uuid::Uuid;
 
 use super::rows::{from_json, parse_uuid, to_json, versioned};
-use super::{parse_timestamp, timestamp, Db, StorageError, WriteTx};
+use super::{parse_timestamp, timestamp, SqliteDb, SqliteTx};
+use crate::storage::{ReportReads, ReportWrites, StorageError, StoredReport};
 
-/// A report with the server's receive time.
-pub type StoredReport = (Versioned<InstallationReport>, DateTime<Utc>);
-
-impl Db<'_> {
-    /// Whether any installation's report has this id.
-    pub fn report_id_taken(&self, id: Uuid) -> Result<bool, StorageError> {
+impl ReportReads for SqliteDb<'_> {
+    fn report_id_taken(&self, id: Uuid) -> Result<bool, StorageError> {
         Ok(self.conn.query_row(
             "SELECT EXISTS (SELECT 1 FROM reports WHERE id = ?1)",
             [id.to_string()],
@@ -22,8 +18,7 @@ impl Db<'_> {
         )?)
     }
 
-    /// The installation's report and when the server received it.
-    pub fn report_of(&self, installation: Uuid) -> Result<Option<StoredReport>, StorageError> {
+    fn report_of(&self, installation: Uuid) -> Result<Option<StoredReport>, StorageError> {
         let row: Option<(String, i64, String)> = self
             .conn
             .query_row(
@@ -36,8 +31,7 @@ impl Db<'_> {
             .transpose()
     }
 
-    /// Whether the installation's report is sent back to the technician.
-    pub fn report_sent_back(&self, installation: Uuid) -> Result<bool, StorageError> {
+    fn report_sent_back(&self, installation: Uuid) -> Result<bool, StorageError> {
         Ok(self
             .conn
             .prepare_cached(
@@ -47,7 +41,7 @@ impl Db<'_> {
             .query_row([installation.to_string()], |r| r.get(0))?)
     }
 
-    pub fn report_events(&self, installation: Uuid) -> Result<Vec<ReportEvent>, StorageError> {
+    fn report_events(&self, installation: Uuid) -> Result<Vec<ReportEvent>, StorageError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT event, report_id, installation_id, received_at, device_id, user_id, \
                     mutation_id, content_hash, note, earlier_body \
@@ -106,8 +100,8 @@ impl Db<'_> {
     }
 }
 
-impl WriteTx<'_> {
-    pub fn insert_report(&mut self, report: &InstallationReport) -> Result<u64, StorageError> {
+impl ReportWrites for SqliteTx<'_> {
+    fn insert_report(&mut self, report: &InstallationReport) -> Result<u64, StorageError> {
         self.write_report(
             "INSERT INTO reports (id, installation_id, body, received_at, seq, \
                signature_sha256, signature_blob_present, submitted_by) \
@@ -116,6 +110,64 @@ impl WriteTx<'_> {
         )
     }
 
+    fn append_report_event(&mut self, event: &ReportEvent) -> Result<(), StorageError> {
+        let earlier = event.earlier_version.as_deref().map(to_json).transpose()?;
+        self.tx.execute(
+            "INSERT INTO report_events (event, report_id, installation_id, received_at, \
+               device_id, user_id, mutation_id, content_hash, note, earlier_body) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            params![
+                event.event.as_str(),
+                event.report_id.to_string(),
+                event.installation_id.to_string(),
+                timestamp(event.received_at),
+                event.device_id.map(|d| d.to_string()).unwrap_or_default(),
+                event.user_id.to_string(),
+                event.mutation_id.map(|m| m.to_string()).unwrap_or_default(),
+                event.content_hash.as_str(),
+                event.note,
+                earlier
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn replace_report(&mut self, report: &InstallationReport) -> Result<u64, StorageError> {
+        self.write_report(
+            "UPDATE reports SET id = ?1, body = ?3, received_at = ?4, seq = ?5, \
+               signature_sha256 = ?6, signature_blob_present = ?7, submitted_by = ?8, \
+               sent_back_at = NULL \
+             WHERE installation_id = ?2",
+            report,
+        )
+    }
+
+    fn set_report_sent_back(
+        &mut self,
+        installation: Uuid,
+        sent_back: bool,
+    ) -> Result<(), StorageError> {
+        self.tx.execute(
+            "UPDATE reports SET sent_back_at = ?2 WHERE installation_id = ?1",
+            params![
+                installation.to_string(),
+                sent_back.then(|| timestamp(self.now))
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn mark_signature_blob_present(&mut self, report_id: Uuid) -> Result<u64, StorageError> {
+        let seq = self.next_seq()?;
+        self.tx.execute(
+            "UPDATE reports SET signature_blob_present = 1, seq = ?1 WHERE id = ?2",
+            params![seq as i64, report_id.to_string()],
+        )?;
+        Ok(seq)
+    }
+}
+
+impl SqliteTx<'_> {
     /// Runs `sql` (an insert or an update of the installation's report row)
     /// with the report's columns as ?1..?8, under a new sequence number, and
     /// makes the installation visible to its submitter.
@@ -143,68 +195,6 @@ impl WriteTx<'_> {
             ],
         )?;
         self.make_user_visible_with(report.submitted_by, report.installation_id)?;
-        Ok(seq)
-    }
-
-    pub fn append_report_event(&mut self, event: &ReportEvent) -> Result<(), StorageError> {
-        let earlier = event.earlier_version.as_deref().map(to_json).transpose()?;
-        self.tx.execute(
-            "INSERT INTO report_events (event, report_id, installation_id, received_at, \
-               device_id, user_id, mutation_id, content_hash, note, earlier_body) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            params![
-                event.event.as_str(),
-                event.report_id.to_string(),
-                event.installation_id.to_string(),
-                timestamp(event.received_at),
-                event.device_id.map(|d| d.to_string()).unwrap_or_default(),
-                event.user_id.to_string(),
-                event.mutation_id.map(|m| m.to_string()).unwrap_or_default(),
-                event.content_hash.as_str(),
-                event.note,
-                earlier
-            ],
-        )?;
-        Ok(())
-    }
-
-    /// Replaces an installation's report with a corrected version (after ops
-    /// sent it back): same row, new body and version; the sent-back mark is
-    /// cleared. The caller keeps the earlier version in the report events.
-    pub fn replace_report(&mut self, report: &InstallationReport) -> Result<u64, StorageError> {
-        self.write_report(
-            "UPDATE reports SET id = ?1, body = ?3, received_at = ?4, seq = ?5, \
-               signature_sha256 = ?6, signature_blob_present = ?7, submitted_by = ?8, \
-               sent_back_at = NULL \
-             WHERE installation_id = ?2",
-            report,
-        )
-    }
-
-    /// Marks (or clears) the installation's report as sent back to the
-    /// technician.
-    pub fn set_report_sent_back(
-        &mut self,
-        installation: Uuid,
-        sent_back: bool,
-    ) -> Result<(), StorageError> {
-        self.tx.execute(
-            "UPDATE reports SET sent_back_at = ?2 WHERE installation_id = ?1",
-            params![
-                installation.to_string(),
-                sent_back.then(|| timestamp(self.now))
-            ],
-        )?;
-        Ok(())
-    }
-
-    /// The signature image of a report arrived (see [`Self::mark_media_blob_present`]).
-    pub fn mark_signature_blob_present(&mut self, report_id: Uuid) -> Result<u64, StorageError> {
-        let seq = self.next_seq()?;
-        self.tx.execute(
-            "UPDATE reports SET signature_blob_present = 1, seq = ?1 WHERE id = ?2",
-            params![seq as i64, report_id.to_string()],
-        )?;
         Ok(seq)
     }
 }

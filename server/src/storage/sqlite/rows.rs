@@ -5,7 +5,8 @@ use rusqlite::OptionalExtension;
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
-use super::{Db, StorageError, WriteTx};
+use super::{SqliteDb, SqliteTx};
+use crate::storage::StorageError;
 
 pub(super) fn from_json<T: DeserializeOwned>(body: &str) -> Result<T, StorageError> {
     Ok(serde_json::from_str(body)?)
@@ -29,7 +30,7 @@ pub(super) fn parse_uuid(s: &str) -> Result<Uuid, StorageError> {
     Uuid::parse_str(s).map_err(|e| StorageError::Corrupt(format!("uuid {s:?}: {e}")))
 }
 
-impl Db<'_> {
+impl SqliteDb<'_> {
     pub(super) fn body_by_id<T: DeserializeOwned>(
         &self,
         sql: &str,
@@ -44,7 +45,7 @@ impl Db<'_> {
     }
 }
 
-impl WriteTx<'_> {
+impl SqliteTx<'_> {
     /// Ids selected by `sql` with one id parameter.
     pub(super) fn ids(&self, sql: &str, param: Uuid) -> Result<Vec<Uuid>, StorageError> {
         let mut stmt = self.tx.prepare_cached(sql)?;

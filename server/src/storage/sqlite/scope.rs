@@ -1,27 +1,10 @@
 //! Who sees what: technicians see their teams' installations, Central Ops
 //! see everything.
 
-use fieldbook_domain::Role;
 use uuid::Uuid;
 
-use super::{Db, StorageError};
-
-/// The scope a caller reads in: technicians see their teams' installations,
-/// Central Ops see everything.
-#[derive(Debug, Clone, Copy)]
-pub struct Scope {
-    pub user_id: Uuid,
-    pub everything: bool,
-}
-
-impl Scope {
-    pub fn for_user(user_id: Uuid, role: Role) -> Self {
-        Scope {
-            user_id,
-            everything: role == Role::Ops,
-        }
-    }
-}
+use super::SqliteDb;
+use crate::storage::{Scope, ScopeReads, StorageError};
 
 /// SQL: is installation `?1`'s id column in the scope of user `:user`?
 /// `:all` is 1 for Central Ops.
@@ -34,9 +17,8 @@ pub(super) fn in_scope_sql(installation_col: &str) -> String {
     )
 }
 
-impl Db<'_> {
-    /// Whether an installation exists and is in the caller's scope.
-    pub fn installation_in_scope(
+impl ScopeReads for SqliteDb<'_> {
+    fn installation_in_scope(
         &self,
         installation: Uuid,
         scope: Scope,

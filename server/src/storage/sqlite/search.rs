@@ -5,13 +5,12 @@ use fieldbook_protocol::{FoundInstallation, MAX_SEARCH_RESULTS};
 use rusqlite::named_params;
 
 use super::rows::versioned;
-use super::scope::{in_scope_sql, Scope};
-use super::{Db, StorageError};
+use super::scope::in_scope_sql;
+use super::SqliteDb;
+use crate::storage::{Scope, SearchReads, StorageError};
 
-impl Db<'_> {
-    /// The caller's installations whose customer name, postcode or number
-    /// contains `text` (any case), most recently scheduled first.
-    pub fn search_installations(
+impl SearchReads for SqliteDb<'_> {
+    fn search_installations(
         &self,
         scope: Scope,
         text: &str,

@@ -5,18 +5,11 @@ use rusqlite::{params, OptionalExtension};
 use uuid::Uuid;
 
 use super::rows::parse_uuid;
-use super::{parse_timestamp, timestamp, Db, StorageError, WriteTx};
+use super::{parse_timestamp, timestamp, SqliteDb, SqliteTx};
+use crate::storage::{SessionReads, SessionRow, SessionWrites, StorageError};
 
-/// A login session as stored (the token itself is never stored).
-#[derive(Debug, Clone)]
-pub struct SessionRow {
-    pub user_id: Uuid,
-    pub expires_at: DateTime<Utc>,
-    pub revoked: bool,
-}
-
-impl Db<'_> {
-    pub fn session(&self, token_hash: &str) -> Result<Option<SessionRow>, StorageError> {
+impl SessionReads for SqliteDb<'_> {
+    fn session(&self, token_hash: &str) -> Result<Option<SessionRow>, StorageError> {
         let row: Option<(String, String, Option<String>)> = self
             .conn
             .prepare_cached(
@@ -35,8 +28,8 @@ impl Db<'_> {
     }
 }
 
-impl WriteTx<'_> {
-    pub fn insert_session(
+impl SessionWrites for SqliteTx<'_> {
+    fn insert_session(
         &mut self,
         token_hash: &str,
         user_id: Uuid,
@@ -55,7 +48,7 @@ impl WriteTx<'_> {
         Ok(())
     }
 
-    pub fn revoke_session(&mut self, token_hash: &str) -> Result<(), StorageError> {
+    fn revoke_session(&mut self, token_hash: &str) -> Result<(), StorageError> {
         self.tx.execute(
             "UPDATE sessions SET revoked_at = ?1 WHERE token_hash = ?2 AND revoked_at IS NULL",
             params![timestamp(self.now), token_hash],

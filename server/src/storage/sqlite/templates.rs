@@ -7,19 +7,11 @@ use rusqlite::{params, OptionalExtension};
 use uuid::Uuid;
 
 use super::rows::{from_json, to_json};
-use super::{timestamp, Db, StorageError, WriteTx};
+use super::{timestamp, SqliteDb, SqliteTx};
+use crate::storage::{PublishedTemplate, StorageError, TemplateReads, TemplateWrites};
 
-/// The outcome of a publish: the version now current, and whether this
-/// publish made it (false: the template had not changed).
-#[derive(Debug, Clone, PartialEq)]
-pub struct PublishedTemplate {
-    pub template: Versioned<ReportTemplate>,
-    pub created: bool,
-}
-
-impl Db<'_> {
-    /// One version of a template: stored, or the built-in default.
-    pub fn report_template(&self, r: &TemplateRef) -> Result<Option<ReportTemplate>, StorageError> {
+impl TemplateReads for SqliteDb<'_> {
+    fn report_template(&self, r: &TemplateRef) -> Result<Option<ReportTemplate>, StorageError> {
         let body: Option<String> = self
             .conn
             .prepare_cached("SELECT body FROM report_templates WHERE id = ?1 AND version = ?2")?
@@ -31,9 +23,7 @@ impl Db<'_> {
         }
     }
 
-    /// The newest version of a template (stored, else built in); the
-    /// version number of a built-in one is 0.
-    pub fn latest_report_template(
+    fn latest_report_template(
         &self,
         id: &str,
     ) -> Result<Option<Versioned<ReportTemplate>>, StorageError> {
@@ -57,8 +47,7 @@ impl Db<'_> {
         }
     }
 
-    /// The newest version of every template, by id.
-    pub fn report_templates(&self) -> Result<Vec<Versioned<ReportTemplate>>, StorageError> {
+    fn report_templates(&self) -> Result<Vec<Versioned<ReportTemplate>>, StorageError> {
         let mut ids: Vec<String> = self
             .conn
             .prepare_cached("SELECT DISTINCT id FROM report_templates ORDER BY id")?
@@ -78,16 +67,13 @@ impl Db<'_> {
     }
 }
 
-impl WriteTx<'_> {
-    /// Publishes `template` (its `version` is ignored): the next version of
-    /// its id, unless it says the same as the newest one, which is then
-    /// returned unchanged. The caller has validated it.
-    pub fn publish_report_template(
+impl TemplateWrites for SqliteTx<'_> {
+    fn publish_report_template(
         &mut self,
         template: &ReportTemplate,
         published_by: Option<Uuid>,
     ) -> Result<PublishedTemplate, StorageError> {
-        let latest = self.db().latest_report_template(&template.id)?;
+        let latest = self.db.latest_report_template(&template.id)?;
         if let Some(latest) = latest.as_ref() {
             if latest.record.same_content_as(template) {
                 return Ok(PublishedTemplate {

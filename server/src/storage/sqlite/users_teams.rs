@@ -9,10 +9,11 @@ use uuid::Uuid;
 
 use super::rows::{from_json, parse_uuid, to_json, versioned};
 use super::versions::TombstoneAudience;
-use super::{Db, StorageError, WriteTx};
+use super::{SqliteDb, SqliteTx};
+use crate::storage::{InstallationReads, StorageError, UserReads, UserWrites};
 
-impl Db<'_> {
-    pub fn user(&self, id: Uuid) -> Result<Option<Versioned<User>>, StorageError> {
+impl UserReads for SqliteDb<'_> {
+    fn user(&self, id: Uuid) -> Result<Option<Versioned<User>>, StorageError> {
         self.conn
             .query_row(
                 "SELECT body, seq FROM users WHERE id = ?1",
@@ -24,12 +25,11 @@ impl Db<'_> {
             .transpose()
     }
 
-    pub fn user_by_username(&self, username: &str) -> Result<Option<User>, StorageError> {
+    fn user_by_username(&self, username: &str) -> Result<Option<User>, StorageError> {
         Ok(self.user_credentials(username)?.map(|(u, _)| u))
     }
 
-    /// The user and their PHC password hash.
-    pub fn user_credentials(&self, username: &str) -> Result<Option<(User, String)>, StorageError> {
+    fn user_credentials(&self, username: &str) -> Result<Option<(User, String)>, StorageError> {
         self.conn
             .query_row(
                 "SELECT body, password_hash FROM users WHERE username = ?1",
@@ -41,7 +41,7 @@ impl Db<'_> {
             .transpose()
     }
 
-    pub fn team_ids_of(&self, user_id: Uuid) -> Result<Vec<Uuid>, StorageError> {
+    fn team_ids_of(&self, user_id: Uuid) -> Result<Vec<Uuid>, StorageError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT team_id FROM team_members WHERE user_id = ?1 ORDER BY team_id",
         )?;
@@ -51,7 +51,7 @@ impl Db<'_> {
         ids.iter().map(|s| parse_uuid(s)).collect()
     }
 
-    pub fn team(&self, id: Uuid) -> Result<Option<Versioned<Team>>, StorageError> {
+    fn team(&self, id: Uuid) -> Result<Option<Versioned<Team>>, StorageError> {
         let row: Option<(String, i64)> = self
             .conn
             .query_row(
@@ -82,7 +82,7 @@ impl Db<'_> {
         }))
     }
 
-    pub fn team_by_name(&self, name: &str) -> Result<Option<Team>, StorageError> {
+    fn team_by_name(&self, name: &str) -> Result<Option<Team>, StorageError> {
         let id: Option<String> = self
             .conn
             .query_row("SELECT id FROM teams WHERE name = ?1", [name], |r| r.get(0))
@@ -93,7 +93,7 @@ impl Db<'_> {
         }
     }
 
-    pub fn teams_of(&self, user_id: Uuid) -> Result<Vec<Team>, StorageError> {
+    fn teams_of(&self, user_id: Uuid) -> Result<Vec<Team>, StorageError> {
         let mut teams = Vec::new();
         for id in self.team_ids_of(user_id)? {
             if let Some(t) = self.team(id)? {
@@ -104,8 +104,8 @@ impl Db<'_> {
     }
 }
 
-impl WriteTx<'_> {
-    pub fn insert_user(&mut self, user: &User, password_hash: &str) -> Result<u64, StorageError> {
+impl UserWrites for SqliteTx<'_> {
+    fn insert_user(&mut self, user: &User, password_hash: &str) -> Result<u64, StorageError> {
         let seq = self.next_seq()?;
         self.tx.execute(
             "INSERT INTO users (id, username, role, password_hash, body, seq) \
@@ -122,7 +122,7 @@ impl WriteTx<'_> {
         Ok(seq)
     }
 
-    pub fn insert_team(&mut self, id: Uuid, name: &str) -> Result<u64, StorageError> {
+    fn insert_team(&mut self, id: Uuid, name: &str) -> Result<u64, StorageError> {
         let seq = self.next_seq()?;
         self.tx.execute(
             "INSERT INTO teams (id, name, seq) VALUES (?1, ?2, ?3)",
@@ -131,11 +131,7 @@ impl WriteTx<'_> {
         Ok(seq)
     }
 
-    /// Adds a member. The team, its members and the installations assigned
-    /// to it get new versions: the newcomer's devices (whatever their
-    /// cursor) pull the team's work and team-mates, and team-mates pull the
-    /// newcomer.
-    pub fn add_team_member(&mut self, team_id: Uuid, user_id: Uuid) -> Result<u64, StorageError> {
+    fn add_team_member(&mut self, team_id: Uuid, user_id: Uuid) -> Result<u64, StorageError> {
         let added = self.tx.execute(
             "INSERT OR IGNORE INTO team_members (team_id, user_id) VALUES (?1, ?2)",
             params![team_id.to_string(), user_id.to_string()],
@@ -159,32 +155,7 @@ impl WriteTx<'_> {
         self.touch("teams", team_id)
     }
 
-    /// Installations with a live (not withdrawn) assignment to the team.
-    fn installations_assigned_to(&self, team_id: Uuid) -> Result<Vec<Installation>, StorageError> {
-        let ids = self.ids(
-            "SELECT DISTINCT installation_id FROM assignments \
-             WHERE team_id = ?1 AND status != 'withdrawn'",
-            team_id,
-        )?;
-        ids.into_iter()
-            .map(|id| {
-                self.db()
-                    .installation(id)?
-                    .map(|v| v.record)
-                    .ok_or_else(|| StorageError::Corrupt(format!("assignment to missing {id}")))
-            })
-            .collect()
-    }
-
-    /// Removes a member; `false` if they were not one. Their devices get
-    /// tombstones for the team and for every installation of the team, with
-    /// its family (pull skips those they still see through another team);
-    /// team-mates pull the team's new member list.
-    pub fn remove_team_member(
-        &mut self,
-        team_id: Uuid,
-        user_id: Uuid,
-    ) -> Result<bool, StorageError> {
+    fn remove_team_member(&mut self, team_id: Uuid, user_id: Uuid) -> Result<bool, StorageError> {
         let removed = self.tx.execute(
             "DELETE FROM team_members WHERE team_id = ?1 AND user_id = ?2",
             params![team_id.to_string(), user_id.to_string()],
@@ -212,5 +183,24 @@ impl WriteTx<'_> {
         )?;
         self.touch("teams", team_id)?;
         Ok(true)
+    }
+}
+
+impl SqliteTx<'_> {
+    /// Installations with a live (not withdrawn) assignment to the team.
+    fn installations_assigned_to(&self, team_id: Uuid) -> Result<Vec<Installation>, StorageError> {
+        let ids = self.ids(
+            "SELECT DISTINCT installation_id FROM assignments \
+             WHERE team_id = ?1 AND status != 'withdrawn'",
+            team_id,
+        )?;
+        ids.into_iter()
+            .map(|id| {
+                self.db
+                    .installation(id)?
+                    .map(|v| v.record)
+                    .ok_or_else(|| StorageError::Corrupt(format!("assignment to missing {id}")))
+            })
+            .collect()
     }
 }

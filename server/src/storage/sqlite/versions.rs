@@ -8,7 +8,8 @@ use fieldbook_protocol::{EntityKind, TombstoneReason};
 use rusqlite::params;
 use uuid::Uuid;
 
-use super::{Db, StorageError, WriteTx};
+use super::{SqliteDb, SqliteTx};
+use crate::storage::{StorageError, VersionReads, VersionWrites};
 
 /// Whose devices a tombstone is meant for.
 #[derive(Debug, Clone, Copy)]
@@ -21,9 +22,8 @@ pub(super) enum TombstoneAudience {
     User(Uuid),
 }
 
-impl Db<'_> {
-    /// The last change sequence number handed out (committed, in this snapshot).
-    pub fn change_seq(&self) -> Result<u64, StorageError> {
+impl VersionReads for SqliteDb<'_> {
+    fn change_seq(&self) -> Result<u64, StorageError> {
         Ok(self
             .conn
             .query_row("SELECT value FROM meta WHERE key = 'change_seq'", [], |r| {
@@ -32,7 +32,38 @@ impl Db<'_> {
     }
 }
 
-impl WriteTx<'_> {
+impl VersionWrites for SqliteTx<'_> {
+    fn touch_installation_family(
+        &mut self,
+        installation: &Installation,
+    ) -> Result<(), StorageError> {
+        let mut users = BTreeSet::new();
+        self.touch_family_rows(installation, &mut users)?;
+        for user in users {
+            self.touch("users", user)?;
+        }
+        Ok(())
+    }
+
+    fn tombstone_left_scope(
+        &mut self,
+        team_id: Uuid,
+        installation: &Installation,
+    ) -> Result<(), StorageError> {
+        for (kind, id) in self.installation_family(installation)? {
+            self.tombstone(
+                kind,
+                id,
+                TombstoneReason::LeftScope,
+                TombstoneAudience::Team(team_id),
+                Some(installation.id),
+            )?;
+        }
+        Ok(())
+    }
+}
+
+impl SqliteTx<'_> {
     pub(super) fn touch(&mut self, table: &'static str, id: Uuid) -> Result<u64, StorageError> {
         let seq = self.next_seq()?;
         self.tx.execute(
@@ -124,21 +155,6 @@ impl WriteTx<'_> {
         Ok(users)
     }
 
-    /// Gives an installation and everything that travels with it new versions:
-    /// a team that just gained it pulls all of it, even rows older than its
-    /// cursor — including the users those records name.
-    pub fn touch_installation_family(
-        &mut self,
-        installation: &Installation,
-    ) -> Result<(), StorageError> {
-        let mut users = BTreeSet::new();
-        self.touch_family_rows(installation, &mut users)?;
-        for user in users {
-            self.touch("users", user)?;
-        }
-        Ok(())
-    }
-
     /// [`Self::touch_installation_family`] without the users, which are added
     /// to `users` so a caller touching many installations touches each user
     /// once.
@@ -159,25 +175,6 @@ impl WriteTx<'_> {
                 EntityKind::Team | EntityKind::User => continue,
             };
             self.touch(table, id)?;
-        }
-        Ok(())
-    }
-
-    /// Tombstones for a team that lost an installation (pull skips them for
-    /// callers who still see the record through another team).
-    pub fn tombstone_left_scope(
-        &mut self,
-        team_id: Uuid,
-        installation: &Installation,
-    ) -> Result<(), StorageError> {
-        for (kind, id) in self.installation_family(installation)? {
-            self.tombstone(
-                kind,
-                id,
-                TombstoneReason::LeftScope,
-                TombstoneAudience::Team(team_id),
-                Some(installation.id),
-            )?;
         }
         Ok(())
     }

@@ -2,21 +2,12 @@
 //! the device's sessions, confirmed by the device (see
 //! `fieldbook_protocol::wipe` for why a confirmation cannot be forged).
 
-use chrono::{DateTime, Utc};
 use fieldbook_protocol::{WipeKind, WipeOrder};
 use rusqlite::{params, OptionalExtension};
 use uuid::Uuid;
 
-use super::{parse_timestamp, timestamp, Db, StorageError, WriteTx};
-
-/// What confirming a wipe did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WipeConfirmed {
-    /// Recorded now (or already, by an earlier confirmation of the same order).
-    Recorded(DateTime<Utc>),
-    /// No open order for that device, or a secret that does not match it.
-    Refused,
-}
+use super::{parse_timestamp, timestamp, SqliteDb, SqliteTx};
+use crate::storage::{StorageError, WipeConfirmed, WipeReads, WipeWrites};
 
 fn order_from(
     kind: String,
@@ -31,10 +22,8 @@ fn order_from(
     })
 }
 
-impl Db<'_> {
-    /// The unconfirmed wipe order of the device this session was bound to
-    /// when ops gave it, with its confirmation secret.
-    pub fn wipe_order_for_session(
+impl WipeReads for SqliteDb<'_> {
+    fn wipe_order_for_session(
         &self,
         session_token_hash: &str,
     ) -> Result<Option<WipeOrder>, StorageError> {
@@ -54,12 +43,7 @@ impl Db<'_> {
             .transpose()
     }
 
-    /// The unconfirmed wipe order of a device named in a request's headers,
-    /// without the secret (the request may come from another device).
-    pub fn wipe_order_for_device(
-        &self,
-        device_id: Uuid,
-    ) -> Result<Option<WipeOrder>, StorageError> {
+    fn wipe_order_for_device(&self, device_id: Uuid) -> Result<Option<WipeOrder>, StorageError> {
         let row = self
             .conn
             .prepare_cached(
@@ -72,15 +56,8 @@ impl Db<'_> {
     }
 }
 
-impl WriteTx<'_> {
-    /// Orders `device_id` wiped. `confirmation` is the fresh secret for a
-    /// new order (an existing unconfirmed order keeps its secret, so a
-    /// device that already received it can still confirm; `lost` replaces
-    /// `retired`, never the other way). A lost device is revoked at once (its
-    /// pushes are refused); a retired one keeps pushing until it confirms.
-    /// The sessions the device uses now are marked to receive the secret.
-    /// `None` when there is no such device.
-    pub fn order_wipe(
+impl WipeWrites for SqliteTx<'_> {
+    fn order_wipe(
         &mut self,
         device_id: Uuid,
         kind: WipeKind,
@@ -129,9 +106,7 @@ impl WriteTx<'_> {
         order_from(kind, ordered_at, None).map(Some)
     }
 
-    /// Records the device's confirmation if `confirmation` is its order's
-    /// secret: the device is revoked and every session it used ends.
-    pub fn confirm_wipe(
+    fn confirm_wipe(
         &mut self,
         device_id: Uuid,
         confirmation: &str,
