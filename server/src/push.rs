@@ -266,15 +266,35 @@ fn scope(caller: &Caller) -> Scope {
     Scope::for_user(caller.user_id, caller.role)
 }
 
-fn installation_in_scope(
-    tx: &WriteTx<'_>,
+/// The installation a mutation works on, or, when it is outside the caller's
+/// scope, the answer to send instead (held or not_found, see
+/// [`hold_or_not_found`]).
+fn installation_or_answer(
+    tx: &mut WriteTx<'_>,
     caller: &Caller,
-    id: Uuid,
-) -> Result<Option<Installation>, ApiError> {
-    if !tx.db().installation_in_scope(id, scope(caller))? {
-        return Ok(None);
+    envelope: &MutationEnvelope,
+    installation_id: Uuid,
+    media_id: Option<Uuid>,
+) -> Result<Result<Installation, MutationOutcome>, ApiError> {
+    let in_scope = if tx
+        .db()
+        .installation_in_scope(installation_id, scope(caller))?
+    {
+        tx.db().installation(installation_id)?.map(|v| v.record)
+    } else {
+        None
+    };
+    match in_scope {
+        Some(installation) => Ok(Ok(installation)),
+        None => Ok(Err(hold_or_not_found(
+            tx,
+            caller,
+            envelope,
+            installation_id,
+            media_id,
+            "installation",
+        )?)),
     }
-    Ok(tx.db().installation(id)?.map(|v| v.record))
 }
 
 /// What the technician reads when their work is held.
@@ -432,16 +452,11 @@ fn apply_mutation(
             override_reason,
             at,
         } => {
-            let Some(installation) = installation_in_scope(tx, caller, *installation_id)? else {
-                return hold_or_not_found(
-                    tx,
-                    caller,
-                    envelope,
-                    *installation_id,
-                    None,
-                    "installation",
-                );
-            };
+            let installation =
+                match installation_or_answer(tx, caller, envelope, *installation_id, None)? {
+                    Ok(installation) => installation,
+                    Err(answer) => return Ok(answer),
+                };
             let mut updated = installation.clone();
             let request = StartRequest {
                 override_reason: override_reason.clone(),
@@ -473,16 +488,11 @@ fn apply_mutation(
             expected_from,
             at,
         } => {
-            let Some(installation) = installation_in_scope(tx, caller, *installation_id)? else {
-                return hold_or_not_found(
-                    tx,
-                    caller,
-                    envelope,
-                    *installation_id,
-                    None,
-                    "installation",
-                );
-            };
+            let installation =
+                match installation_or_answer(tx, caller, envelope, *installation_id, None)? {
+                    Ok(installation) => installation,
+                    Err(answer) => return Ok(answer),
+                };
             let mut updated = installation.clone();
             match lifecycle::finish(&mut updated, *expected_from, tx.now) {
                 Ok(()) => Ok(MutationOutcome::Applied {
@@ -500,16 +510,11 @@ fn apply_mutation(
             reason,
             at,
         } => {
-            let Some(installation) = installation_in_scope(tx, caller, *installation_id)? else {
-                return hold_or_not_found(
-                    tx,
-                    caller,
-                    envelope,
-                    *installation_id,
-                    None,
-                    "installation",
-                );
-            };
+            let installation =
+                match installation_or_answer(tx, caller, envelope, *installation_id, None)? {
+                    Ok(installation) => installation,
+                    Err(answer) => return Ok(answer),
+                };
             let mut updated = installation.clone();
             match lifecycle::could_not_complete(&mut updated, *expected_from, reason, tx.now) {
                 Ok(()) => Ok(MutationOutcome::Applied {
@@ -533,17 +538,11 @@ fn apply_mutation(
             base_customer_confirmed,
             base_demo_completed,
         } => {
-            let Some(mut installation) = installation_in_scope(tx, caller, *installation_id)?
-            else {
-                return hold_or_not_found(
-                    tx,
-                    caller,
-                    envelope,
-                    *installation_id,
-                    None,
-                    "installation",
-                );
-            };
+            let mut installation =
+                match installation_or_answer(tx, caller, envelope, *installation_id, None)? {
+                    Ok(installation) => installation,
+                    Err(answer) => return Ok(answer),
+                };
             if let Some(ours) = customer_confirmed {
                 installation.customer_confirmed = lifecycle::merge_flag(
                     *base_customer_confirmed,
@@ -578,16 +577,15 @@ fn apply_mutation(
             if let Some(problem) = media_problem(media) {
                 return Ok(problem);
             }
-            let Some(installation) = installation_in_scope(tx, caller, media.installation_id)?
-            else {
-                return hold_or_not_found(
-                    tx,
-                    caller,
-                    envelope,
-                    media.installation_id,
-                    Some(media.id),
-                    "installation",
-                );
+            let installation = match installation_or_answer(
+                tx,
+                caller,
+                envelope,
+                media.installation_id,
+                Some(media.id),
+            )? {
+                Ok(installation) => installation,
+                Err(answer) => return Ok(answer),
             };
             if let Some(existing) = tx.db().media(media.id)? {
                 let same = existing.record.installation_id == installation.id
@@ -681,16 +679,11 @@ fn apply_mutation(
             report_content_hash,
             made_at,
         } => {
-            let Some(installation) = installation_in_scope(tx, caller, *installation_id)? else {
-                return hold_or_not_found(
-                    tx,
-                    caller,
-                    envelope,
-                    *installation_id,
-                    None,
-                    "installation",
-                );
-            };
+            let installation =
+                match installation_or_answer(tx, caller, envelope, *installation_id, None)? {
+                    Ok(installation) => installation,
+                    Err(answer) => return Ok(answer),
+                };
             save_certificate(
                 tx,
                 caller,
@@ -834,16 +827,11 @@ fn submit_report(
     envelope: &MutationEnvelope,
     report: &fieldbook_domain::InstallationReport,
 ) -> Result<MutationOutcome, ApiError> {
-    let Some(installation) = installation_in_scope(tx, caller, report.installation_id)? else {
-        return hold_or_not_found(
-            tx,
-            caller,
-            envelope,
-            report.installation_id,
-            None,
-            "installation",
-        );
-    };
+    let installation =
+        match installation_or_answer(tx, caller, envelope, report.installation_id, None)? {
+            Ok(installation) => installation,
+            Err(answer) => return Ok(answer),
+        };
     let mut report = report.clone();
     // The server knows who is submitting; the payload's claim does not count
     // (it is not part of the signed content hash).
