@@ -38,6 +38,7 @@ use crate::app::AppState;
 use crate::auth::SessionToken;
 use crate::caller::Caller;
 use crate::error::{blocking, ApiError};
+use crate::held_work;
 use crate::json::ApiJson;
 use crate::storage::{MutationRecord, NewHeldMutation, Scope, Storage, StoredCertificate, WriteTx};
 
@@ -821,6 +822,31 @@ fn respond_to_assignment(
     })
 }
 
+/// Checks a report against its installation's photos and videos and the
+/// template version it was filled against (whatever is newest now: old
+/// reports stay valid). A report signed over photos that were held while
+/// the job was away from the technician's team releases them first
+/// ([`held_work::release_with_report`]); if it is refused all the same, the
+/// mutation's savepoint undoes the release.
+fn check_report(
+    tx: &mut WriteTx<'_>,
+    caller: &Caller,
+    report: &fieldbook_domain::InstallationReport,
+) -> Result<Result<(), String>, ApiError> {
+    let template = crate::report_templates::template_of(&tx.db(), report)?;
+    let media = tx.db().media_hashes_of(report.installation_id)?;
+    let Err(refused) = report.validate(&media, template.as_ref()) else {
+        return Ok(Ok(()));
+    };
+    if !held_work::release_with_report(tx, caller.user_id, report.installation_id)? {
+        return Ok(Err(refused.to_string()));
+    }
+    let media = tx.db().media_hashes_of(report.installation_id)?;
+    Ok(report
+        .validate(&media, template.as_ref())
+        .map_err(|e| e.to_string()))
+}
+
 fn submit_report(
     tx: &mut WriteTx<'_>,
     caller: &Caller,
@@ -877,10 +903,8 @@ fn submit_report(
         if installation.status == InstallationStatus::Completed
             && tx.db().report_sent_back(installation.id)?
         {
-            let media = tx.db().media_hashes_of(installation.id)?;
-            let template = crate::report_templates::template_of(&tx.db(), &report)?;
-            if let Err(e) = report.validate(&media, template.as_ref()) {
-                return Ok(rejected(RejectCode::ValidationFailed, e.to_string()));
+            if let Err(e) = check_report(tx, caller, &report)? {
+                return Ok(rejected(RejectCode::ValidationFailed, e));
             }
             if let Err(e) = complete_with_report(tx, caller, &installation, report.demo_given)? {
                 return Ok(lifecycle_rejection(e));
@@ -902,12 +926,8 @@ fn submit_report(
             "Another installation's report already has this report id, so this report was not stored",
         ));
     }
-    let media = tx.db().media_hashes_of(installation.id)?;
-    // Checked against the template version the report was filled against,
-    // whatever is newest now: old reports stay valid.
-    let template = crate::report_templates::template_of(&tx.db(), &report)?;
-    if let Err(e) = report.validate(&media, template.as_ref()) {
-        return Ok(rejected(RejectCode::ValidationFailed, e.to_string()));
+    if let Err(e) = check_report(tx, caller, &report)? {
+        return Ok(rejected(RejectCode::ValidationFailed, e));
     }
     if installation.status == InstallationStatus::Completed {
         if let Err(e) = complete_with_report(tx, caller, &installation, report.demo_given)? {
