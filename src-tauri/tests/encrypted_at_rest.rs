@@ -79,12 +79,7 @@ fn image_pieces(images: &[Vec<u8>]) -> Vec<Vec<u8>> {
 }
 
 /// Greps every file under `dir`; returns how many files were read.
-fn assert_nothing_readable(
-    dir: &Path,
-    texts: &[String],
-    token: &str,
-    images: &[Vec<u8>],
-) -> usize {
+fn assert_nothing_readable(dir: &Path, texts: &[String], token: &str, images: &[Vec<u8>]) -> usize {
     let pieces = image_pieces(images);
     let mut files = Vec::new();
     files_under(dir, &mut files);

@@ -261,7 +261,11 @@ fn range_reads(bench: &Bench) {
     for (what, start, len) in [
         ("1 MiB range in the middle", middle, 1 << 20),
         ("8 MiB range (the most one answer holds)", middle, 8 << 20),
-        ("64 KiB range at the end", (VIDEO_BYTES - (64 << 10)) as u64, 64 << 10),
+        (
+            "64 KiB range at the end",
+            (VIDEO_BYTES - (64 << 10)) as u64,
+            64 << 10,
+        ),
     ] {
         // Warm (page cache) for both, then alternated.
         timed_range_read(&bench.store, &plain, start, len);

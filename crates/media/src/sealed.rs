@@ -289,7 +289,10 @@ impl MediaReader {
                 file.read_exact(&mut salt)
                     .map_err(|_| damaged(path, "its header is cut short"))?;
                 let len = plain_len(on_disk).ok_or_else(|| {
-                    damaged(path, "its size is not that of an encrypted file (cut short?)")
+                    damaged(
+                        path,
+                        "its size is not that of an encrypted file (cut short?)",
+                    )
                 })?;
                 let segments = len.div_ceil(SEGMENT_LEN as u64).max(1);
                 let mut sealed = SealedSegments {
@@ -426,9 +429,8 @@ impl Seek for MediaReader {
             SeekFrom::End(delta) => self.len.checked_add_signed(delta),
             SeekFrom::Current(delta) => self.pos.checked_add_signed(delta),
         };
-        self.pos = target.ok_or_else(|| {
-            io::Error::new(io::ErrorKind::InvalidInput, "seek before the start")
-        })?;
+        self.pos = target
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek before the start"))?;
         Ok(self.pos)
     }
 }
@@ -465,7 +467,9 @@ mod tests {
     }
 
     fn pattern(len: usize) -> Vec<u8> {
-        (0..len).map(|i| (i % 251) as u8 ^ (i / 251) as u8).collect()
+        (0..len)
+            .map(|i| (i % 251) as u8 ^ (i / 251) as u8)
+            .collect()
     }
 
     fn open(file: &tempfile::NamedTempFile) -> io::Result<MediaReader> {
@@ -508,7 +512,10 @@ mod tests {
         ] {
             reader.seek(SeekFrom::Start(start as u64)).unwrap();
             let mut part = Vec::new();
-            (&mut reader).take(len as u64).read_to_end(&mut part).unwrap();
+            (&mut reader)
+                .take(len as u64)
+                .read_to_end(&mut part)
+                .unwrap();
             assert_eq!(part, &plain[start..start + len], "{start}+{len}");
         }
         reader.seek(SeekFrom::End(5)).unwrap();
@@ -540,7 +547,9 @@ mod tests {
         let mut first = vec![0u8; 100];
         reader.read_exact(&mut first).unwrap();
         assert_eq!(first, &plain[..100]);
-        reader.seek(SeekFrom::Start(SEGMENT_LEN as u64 + 5)).unwrap();
+        reader
+            .seek(SeekFrom::Start(SEGMENT_LEN as u64 + 5))
+            .unwrap();
         assert!(is_damaged(&reader.read(&mut [0u8; 10]).unwrap_err()));
     }
 

@@ -125,7 +125,10 @@ mod tests {
         fs::create_dir_all(dir.path().join("thumbs/cd")).unwrap();
         let files = vec![
             (dir.path().join("ab/one"), vec![1u8; 200_000]),
-            (dir.path().join("thumbs/cd/two.jpg"), b"\xff\xd8\xff thumb".to_vec()),
+            (
+                dir.path().join("thumbs/cd/two.jpg"),
+                b"\xff\xd8\xff thumb".to_vec(),
+            ),
         ];
         for (path, bytes) in &files {
             fs::write(path, bytes).unwrap();

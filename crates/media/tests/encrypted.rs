@@ -152,7 +152,11 @@ fn a_renewed_key_reaches_every_clone_of_the_store() {
     let root = dir.path().join("media");
     let (store, _) = MediaStore::open_encrypted(&root, key()).unwrap();
     let protocol_copy = store.clone();
-    let before = store.import_bytes(&mp4_like(10_000, 1)).unwrap().blob.sha256;
+    let before = store
+        .import_bytes(&mp4_like(10_000, 1))
+        .unwrap()
+        .blob
+        .sha256;
 
     // A remote wipe erases the folder and starts again with a new key.
     fs::remove_dir_all(&root).unwrap();

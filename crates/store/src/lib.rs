@@ -42,9 +42,9 @@ pub use apply::{
     TombstoneReason, Versioned,
 };
 pub use db::DatabaseKey;
-pub use fieldbook_media::MediaKey;
 pub use db::{make_private, PRIVATE_DIR_MODE, PRIVATE_FILE_MODE};
 pub use error::{Result, StoreError};
+pub use fieldbook_media::MediaKey;
 pub use migrations::schema_version;
 pub use reads::{
     AssignmentWithTeam, BlobQueueCounts, InstallationDetail, InstallationQuery,

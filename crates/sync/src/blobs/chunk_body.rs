@@ -217,13 +217,9 @@ mod tests {
         // Room for two chunks and nobody taking them: the reader stops
         // after two instead of reading the whole file into memory.
         let (tx, mut rx) = mpsc::channel(2);
-        read_chunks(
-            File::open(file.path()).unwrap(),
-            0,
-            1000,
-            100,
-            &mut || tx.try_reserve().ok(),
-        )
+        read_chunks(File::open(file.path()).unwrap(), 0, 1000, 100, &mut || {
+            tx.try_reserve().ok()
+        })
         .unwrap();
         let mut offsets = Vec::new();
         while let Ok(read) = rx.try_recv() {
@@ -234,21 +230,19 @@ mod tests {
         // The consumer is gone: nothing is read.
         let (tx, rx) = mpsc::channel::<std::io::Result<Chunk>>(2);
         drop(rx);
-        read_chunks(
-            File::open(file.path()).unwrap(),
-            0,
-            1000,
-            100,
-            &mut || tx.try_reserve().ok(),
-        )
+        read_chunks(File::open(file.path()).unwrap(), 0, 1000, 100, &mut || {
+            tx.try_reserve().ok()
+        })
         .unwrap();
     }
 
     fn encrypted_media() -> (tempfile::TempDir, MediaStore) {
         let dir = tempfile::tempdir().unwrap();
-        let (media, _) =
-            MediaStore::open_encrypted(dir.path().join("media"), fieldbook_media::MediaKey::new([3; 32]))
-                .unwrap();
+        let (media, _) = MediaStore::open_encrypted(
+            dir.path().join("media"),
+            fieldbook_media::MediaKey::new([3; 32]),
+        )
+        .unwrap();
         (dir, media)
     }
 
@@ -264,8 +258,13 @@ mod tests {
         let (_dir, media) = encrypted_media();
         let bytes = video_bytes();
         let sha = media.import_bytes(&bytes).unwrap().blob.sha256;
-        let chunks = collect_from(media.open_blob(&sha).unwrap(), 1000, bytes.len() as u64, 100_000)
-            .unwrap();
+        let chunks = collect_from(
+            media.open_blob(&sha).unwrap(),
+            1000,
+            bytes.len() as u64,
+            100_000,
+        )
+        .unwrap();
         assert_eq!(chunks[0].offset, 1000);
         for c in &chunks {
             let range = c.offset as usize..(c.offset + c.len) as usize;
@@ -286,9 +285,14 @@ mod tests {
         let mut on_disk = std::fs::read(&path).unwrap();
         on_disk[200_000] ^= 1;
         std::fs::write(&path, &on_disk).unwrap();
-        let err = collect_from(media.open_blob(&sha).unwrap(), 0, bytes.len() as u64, 100_000)
-            .err()
-            .unwrap();
+        let err = collect_from(
+            media.open_blob(&sha).unwrap(),
+            0,
+            bytes.len() as u64,
+            100_000,
+        )
+        .err()
+        .unwrap();
         assert!(fieldbook_media::is_damaged(&err), "{err}");
     }
 }
