@@ -78,8 +78,26 @@ async function coldStart(label, binary, env, rendered, workDir, check) {
     });
     const processStart = newestProcessStart(binary);
     assert.ok(processStart, `found the ${label} process in /proc`);
+    // Where the time went: the native start (process to the page's
+    // navigation), the page's own load (to DOMContentLoaded), and the rest
+    // (for the app: its commands, the store's query and the first render).
+    const page = await browser.execute(() => ({
+      navigation: performance.timeOrigin,
+      loaded: performance.timeOrigin + (performance.getEntriesByType("navigation")[0]?.domContentLoadedEventEnd ?? 0),
+      // The app's own marks (ui/src: started, schedule-query, schedule-loaded).
+      marks: performance
+        .getEntriesByType("mark")
+        .filter((m) => m.name.startsWith("fieldbook:"))
+        .map((m) => [m.name.slice("fieldbook:".length), performance.timeOrigin + m.startTime]),
+    }));
+    const split = {
+      native: Math.round(page.navigation - processStart),
+      page: Math.round(page.loaded - page.navigation),
+      rest: Math.round(renderedAt - page.loaded),
+      marks: page.marks.map(([name, at]) => `${name} +${Math.round(at - page.loaded)}`).join(", "),
+    };
     if (check) await check(browser);
-    return { fromProcessStart: renderedAt - processStart, fromSessionRequest: renderedAt - requestedAt };
+    return { fromProcessStart: renderedAt - processStart, fromSessionRequest: renderedAt - requestedAt, split };
   } finally {
     await app.quit();
   }
@@ -150,6 +168,9 @@ try {
       `  run ${i + 1}: app ${results.app[i].fromProcessStart} ms, bare ${results.bare[i].fromProcessStart} ms ` +
         `(from session request: ${results.app[i].fromSessionRequest} / ${results.bare[i].fromSessionRequest} ms)`,
     );
+    const describe = ({ native, page, rest, marks }) =>
+      `native start ${native} ms, page load ${page} ms, then ${rest} ms${marks ? ` (${marks} ms)` : ""}`;
+    console.log(`    app: ${describe(results.app[i].split)}; bare: ${describe(results.bare[i].split)}`);
   }
   const app = median(results.app.map((r) => r.fromProcessStart));
   const bare = median(results.bare.map((r) => r.fromProcessStart));

@@ -98,17 +98,23 @@ try {
           // Done: the first sync ended (no progress line, phase idle) and the
           // schedule counts what arrived (closed and cancelled jobs past the
           // server's retention window are not sent, so fewer than N).
+          let seen = {};
           const completeAt = await waitFor(
             "the first sync to end",
             async () => {
               const el = person.$("sync-indicator");
-              const idle = (await el.isExisting()) && (await el.getAttribute("data-phase")) === "idle";
+              const phase = (await el.isExisting()) ? await el.getAttribute("data-phase") : null;
               const progress = await browser.execute(() => document.querySelector('[data-testid="first-sync-progress"]') !== null);
-              const list = await browser.execute(() => document.querySelector('[data-testid="schedule-list"]')?.getAttribute("data-done"));
-              return idle && !progress && list === "true" ? Date.now() : null;
+              // The schedule's count of what the device holds (the virtual
+              // list loads rows only as they are scrolled to).
+              const count = await browser.execute(() => /([\d,]+) installations?/.exec(document.body.innerText)?.[1] ?? null);
+              seen = { phase, progress, count };
+              return phase === "idle" && !progress && count !== null ? Date.now() : null;
             },
             { timeoutMs: 300_000, intervalMs: 100 },
-          );
+          ).catch((e) => {
+            throw new Error(`${e.message}; last seen: sync phase ${seen.phase}, progress line shown ${seen.progress}, schedule count ${seen.count}`);
+          });
           const counted = await browser.execute(() => /([\d,]+) installations?/.exec(document.body.innerText)?.[1] ?? "?");
           usable.push(usableAt - tappedAt);
           complete.push(completeAt - tappedAt);

@@ -1,5 +1,6 @@
 // The real desktop app under tauri-driver + WebKitWebDriver, driven with
 // WebdriverIO. Environment variables set on tauri-driver reach the app.
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { remote } from "webdriverio";
 import { appBinary, requireFile, tauriDriverBinary } from "./env.mjs";
 import { Child, freePort, waitFor } from "./processes.mjs";
@@ -79,7 +80,12 @@ export class AppUnderTest {
     return this.browser;
   }
 
-  /** End the session (closes the app) and stop tauri-driver with SIGTERM. */
+  /**
+   * End the session (closes the app) and stop tauri-driver with SIGTERM.
+   * An app that outlived both (a session end that timed out on a loaded
+   * machine) is stopped too: it would keep its data folder locked for the
+   * next launch and hold the test's log pipe open, so the test never ends.
+   */
   async quit() {
     try {
       if (this.browser) await this.browser.deleteSession();
@@ -89,6 +95,37 @@ export class AppUnderTest {
       this.browser = null;
       if (this.driver) await this.driver.stop();
       this.driver = null;
+      await stopLeftovers(this.application, this.env.FIELDBOOK_DATA_DIR);
     }
+  }
+}
+
+/** Pids of running `binary` processes started with FIELDBOOK_DATA_DIR=`dataDir`. */
+function processesOf(binary, dataDir) {
+  const found = [];
+  for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+    try {
+      if (readlinkSync(`/proc/${pid}/exe`) !== binary) continue;
+      const env = readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
+      if (dataDir === undefined || env.includes(`FIELDBOOK_DATA_DIR=${dataDir}`)) found.push(Number(pid));
+    } catch {
+      // Gone meanwhile, or not ours to read.
+    }
+  }
+  return found;
+}
+
+async function stopLeftovers(binary, dataDir) {
+  for (const signal of ["SIGTERM", "SIGKILL"]) {
+    const pids = processesOf(binary, dataDir);
+    if (pids.length === 0) return;
+    for (const pid of pids) {
+      try {
+        process.kill(pid, signal);
+      } catch {
+        // Already gone.
+      }
+    }
+    await waitFor("a leftover app to exit", () => processesOf(binary, dataDir).length === 0, { timeoutMs: 5_000 }).catch(() => {});
   }
 }

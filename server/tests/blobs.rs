@@ -356,7 +356,7 @@ async fn options_advertises_tus_capabilities() {
     }
     assert_eq!(
         header(&response, "tus-checksum-algorithm").as_deref(),
-        Some("sha256")
+        Some("sha256,crc32")
     );
     assert_eq!(
         header(&response, "tus-max-size"),
@@ -586,6 +586,57 @@ async fn wrong_offset_is_409_with_the_current_offset() {
         assert_eq!(error_code(response).await, "offset_mismatch");
     }
     assert_eq!(client.offset(&url).await, 4_000);
+    server.stop().await;
+}
+
+fn crc32_checksum_of(chunk: &[u8]) -> String {
+    format!("crc32 {}", b64(crc32fast::hash(chunk).to_be_bytes()))
+}
+
+/// The cheap per-chunk check a client uses when the server offers it: a
+/// damaged chunk is refused like with SHA-256, a whole one goes through, and
+/// the blob's own SHA-256 is still checked at the end.
+#[tokio::test]
+async fn crc32_chunk_checksums_catch_a_damaged_chunk() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TusRouterServer::start(dir.path()).await;
+    let client = Client::new(Uuid::new_v4());
+    let data = test_bytes(30_000, 9);
+    let url = client.create_upload(&server, &data).await;
+    let first = client
+        .patch(
+            &url,
+            0,
+            &data[..10_000],
+            Some(crc32_checksum_of(&data[..10_000])),
+        )
+        .await;
+    assert_eq!(first.status(), StatusCode::NO_CONTENT);
+
+    let mut damaged = data[10_000..].to_vec();
+    damaged[5] ^= 0x40;
+    let response = client
+        .patch(
+            &url,
+            10_000,
+            &damaged,
+            Some(crc32_checksum_of(&data[10_000..])),
+        )
+        .await;
+    assert_eq!(response.status().as_u16(), 460);
+    assert_eq!(error_code(response).await, "checksum_mismatch");
+    assert_eq!(client.offset(&url).await, 10_000);
+
+    let rest = client
+        .patch(
+            &url,
+            10_000,
+            &data[10_000..],
+            Some(crc32_checksum_of(&data[10_000..])),
+        )
+        .await;
+    assert_eq!(rest.status(), StatusCode::NO_CONTENT);
+    assert_eq!(stored_bytes(&server.store, &Sha256Hex::digest(&data)), data);
     server.stop().await;
 }
 

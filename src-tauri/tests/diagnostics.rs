@@ -7,14 +7,15 @@
 //!
 //! One test per binary: it installs the process-wide log subscriber.
 
+mod common;
+
 use std::io::Read;
 use std::path::Path;
 use std::time::Duration;
 
-use base64::Engine as _;
 use chrono::Utc;
 use fieldbook_app::context::{AppContext, LaunchSettings};
-use fieldbook_app::{installations, logging, media, reports, session, settings};
+use fieldbook_app::{installations, logging, media, session, settings};
 use fieldbook_domain::InstallationStatus;
 use fieldbook_store::{InstallationQuery, Store};
 use fieldbook_sync::{CredentialStore, FileCredentialStore, SyncOptions};
@@ -108,19 +109,11 @@ async fn diagnostics_and_logs_carry_no_customer_data_and_no_secrets() {
     let notes = "Key under the blue flowerpot, gate code 4471";
     let issues = "Neighbour's van blocks the drive on Tuesdays";
     let caption = "Meter cupboard at Flat 3B";
-    installations::start_installation(&ctx, job, None)
-        .await
-        .unwrap();
-    let mut draft = reports::get_report_draft(&ctx, job).await.unwrap().unwrap();
-    draft.charger_serial_number = "ZAP-77".into();
-    draft.charger_model = "Zappi 2".into();
-    draft.installation_successful = Some(true);
-    draft.demo_given = true;
-    // The default UK template's test results and photo checklist.
-    fieldbook_testkit::fill_default_template(&mut draft);
-    draft.general_notes = notes.into();
-    draft.issues_encountered = issues.into();
-    reports::save_report_draft(&ctx, draft).await.unwrap();
+    common::start_and_fill_report(&ctx, job, |draft| {
+        draft.general_notes = notes.into();
+        draft.issues_encountered = issues.into();
+    })
+    .await;
     let photo = device_dir.join(format!("{}-meter.png", customer.postcode));
     std::fs::write(&photo, png_bytes(48, 32, 1)).unwrap();
     let attached = media::attach_media(&ctx, job, vec![photo.display().to_string()], |_| {})
@@ -129,19 +122,7 @@ async fn diagnostics_and_logs_carry_no_customer_data_and_no_secrets() {
     media::set_media_caption(&ctx, attached[0].id, caption.into())
         .await
         .unwrap();
-    installations::finish_installation(&ctx, job).await.unwrap();
-    let (signature_png, strokes) = drawn_signature();
-    let signature = base64::engine::general_purpose::STANDARD.encode(signature_png);
-    reports::sign_report(
-        &ctx,
-        job,
-        signature,
-        strokes,
-        customer.customer_name.clone(),
-    )
-    .await
-    .unwrap();
-    reports::submit_report(&ctx, job).await.unwrap();
+    common::finish_sign_and_submit(&ctx, job, &customer.customer_name, drawn_signature()).await;
     let summary = ctx.sync().sync_once().await.unwrap();
     assert_eq!(summary.refused, 0, "{summary:?}");
 

@@ -7,13 +7,14 @@
 //! no file there is a readable image. The same holds for a folder written
 //! by the unencrypted version and converted on its first encrypted start.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use base64::Engine as _;
 use chrono::Utc;
 use fieldbook_app::context::{AppContext, LaunchSettings};
-use fieldbook_app::{installations, media, reports, session};
+use fieldbook_app::{installations, media, session};
 use fieldbook_demo::{DemoConfig, DemoData};
 use fieldbook_domain::InstallationStatus;
 use fieldbook_store::{InstallationQuery, Store};
@@ -148,17 +149,7 @@ async fn work_a_day(
     .await
     .unwrap();
     let job = confirmed.items[0].id;
-    installations::start_installation(ctx, job, None)
-        .await
-        .unwrap();
-    let mut draft = reports::get_report_draft(ctx, job).await.unwrap().unwrap();
-    draft.charger_serial_number = "ZAP-77".into();
-    draft.charger_model = "Zappi 2".into();
-    draft.installation_successful = Some(true);
-    draft.demo_given = true;
-    // The default UK template's test results and photo checklist.
-    fieldbook_testkit::fill_default_template(&mut draft);
-    reports::save_report_draft(ctx, draft).await.unwrap();
+    common::start_and_fill_report(ctx, job, |_| {}).await;
     let mut paths = Vec::new();
     let mut images = Vec::new();
     for seed in 1..=3u8 {
@@ -170,19 +161,16 @@ async fn work_a_day(
     }
     images.push(fieldbook_testkit::signature_png());
     media::attach_media(ctx, job, paths, |_| {}).await.unwrap();
-    installations::finish_installation(ctx, job).await.unwrap();
-    let signature =
-        base64::engine::general_purpose::STANDARD.encode(fieldbook_testkit::signature_png());
-    reports::sign_report(
+    common::finish_sign_and_submit(
         ctx,
         job,
-        signature,
-        fieldbook_testkit::signature_strokes(),
-        "Dana Customer".into(),
+        "Dana Customer",
+        (
+            fieldbook_testkit::signature_png(),
+            fieldbook_testkit::signature_strokes(),
+        ),
     )
-    .await
-    .unwrap();
-    reports::submit_report(ctx, job).await.unwrap();
+    .await;
     let summary = ctx.sync().sync_once().await.unwrap();
     assert_eq!(summary.refused, 0, "{summary:?}");
     // The server checks each blob's SHA-256: the uploads were the plaintext.

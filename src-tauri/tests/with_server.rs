@@ -2,13 +2,14 @@
 //! data): sign in, pull the schedule, do a job with its report, photos and
 //! signature, and see the server accept all of it. No Tauri, no window.
 
+mod common;
+
 use std::path::Path;
 use std::time::Duration;
 
-use base64::Engine as _;
 use chrono::Utc;
 use fieldbook_app::context::{AppContext, LaunchSettings};
-use fieldbook_app::{installations, media, reports, session, sync};
+use fieldbook_app::{installations, media, session, sync};
 use fieldbook_domain::InstallationStatus;
 use fieldbook_store::{InstallationQuery, Store};
 use fieldbook_sync::SyncOptions;
@@ -79,17 +80,7 @@ async fn a_report_made_through_the_commands_reaches_the_server() {
     );
     let job = confirmed.items[0].id;
 
-    installations::start_installation(&ctx, job, None)
-        .await
-        .unwrap();
-    let mut draft = reports::get_report_draft(&ctx, job).await.unwrap().unwrap();
-    draft.charger_serial_number = "ZAP-77".into();
-    draft.charger_model = "Zappi 2".into();
-    draft.installation_successful = Some(true);
-    draft.demo_given = true;
-    // The default UK template's test results and photo checklist.
-    fieldbook_testkit::fill_default_template(&mut draft);
-    reports::save_report_draft(&ctx, draft).await.unwrap();
+    common::start_and_fill_report(&ctx, job, |_| {}).await;
     let mut paths = Vec::new();
     for seed in 1..=3u8 {
         let path = device_dir.path().join(format!("photo-{seed}.png"));
@@ -98,14 +89,16 @@ async fn a_report_made_through_the_commands_reaches_the_server() {
     }
     let photos = media::attach_media(&ctx, job, paths, |_| {}).await.unwrap();
     assert_eq!(photos.len(), 3);
-    installations::finish_installation(&ctx, job).await.unwrap();
-    let strokes = fieldbook_testkit::signature_strokes();
-    let signature =
-        base64::engine::general_purpose::STANDARD.encode(fieldbook_testkit::signature_png());
-    reports::sign_report(&ctx, job, signature, strokes, "Dana Customer".into())
-        .await
-        .unwrap();
-    reports::submit_report(&ctx, job).await.unwrap();
+    common::finish_sign_and_submit(
+        &ctx,
+        job,
+        "Dana Customer",
+        (
+            fieldbook_testkit::signature_png(),
+            fieldbook_testkit::signature_strokes(),
+        ),
+    )
+    .await;
     let queued = ctx.with_store(|store| store.outbox_counts()).await.unwrap();
     assert_eq!(queued.pending, 6, "start, 3 photos, finish and submit wait");
 

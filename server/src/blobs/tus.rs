@@ -28,7 +28,7 @@ use fieldbook_domain::Sha256Hex;
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::store::{BlobError, BlobStore, ChunkRequest, CreateOutcome, TusUpload};
+use super::store::{BlobError, BlobStore, ChunkChecksum, ChunkRequest, CreateOutcome, TusUpload};
 use crate::caller::Caller;
 
 pub const TUS_VERSION: &str = "1.0.0";
@@ -73,7 +73,7 @@ pub enum TusError {
     },
     #[error("Upload-Metadata must carry `sha256` (base64 of the blob's lowercase hex SHA-256)")]
     MissingSha256,
-    #[error("only the sha256 checksum algorithm is supported")]
+    #[error("only the sha256 and crc32 checksum algorithms are supported")]
     UnsupportedChecksumAlgorithm,
     #[error("PATCH bodies must be sent as Content-Type: application/offset+octet-stream")]
     WrongContentType,
@@ -286,27 +286,40 @@ pub fn parse_upload_metadata(raw: Option<&str>) -> Result<UploadMetadata, TusErr
     })
 }
 
-/// Parses `Upload-Checksum: sha256 <base64 of the 32-byte digest>`.
-pub fn parse_upload_checksum(raw: Option<&str>) -> Result<Option<[u8; 32]>, TusError> {
+/// The `Upload-Checksum` algorithms this server checks chunks with
+/// (`Tus-Checksum-Algorithm`).
+pub const CHECKSUM_ALGORITHMS: &str = "sha256,crc32";
+
+/// Parses `Upload-Checksum: sha256 <base64 of the 32-byte digest>` or
+/// `Upload-Checksum: crc32 <base64 of the 4-byte big-endian CRC-32>`.
+pub fn parse_upload_checksum(raw: Option<&str>) -> Result<Option<ChunkChecksum>, TusError> {
     let Some(raw) = raw else {
         return Ok(None);
     };
     let invalid = TusError::InvalidHeader {
         name: "upload-checksum",
-        problem: "must be `sha256 <base64 of the 32-byte digest>`",
+        problem: "must be `sha256 <base64 of the 32-byte digest>` or `crc32 <base64 of the 4-byte big-endian CRC-32>`",
     };
     let (algorithm, value) = raw.trim().split_once(' ').ok_or(invalid)?;
-    if algorithm != "sha256" {
+    if algorithm != "sha256" && algorithm != "crc32" {
         return Err(TusError::UnsupportedChecksumAlgorithm);
     }
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(value.trim())
         .map_err(|_| TusError::InvalidHeader {
             name: "upload-checksum",
-            problem: "must be `sha256 <base64 of the 32-byte digest>`",
+            problem: "the checksum must be base64",
         })?;
+    if algorithm == "crc32" {
+        return <[u8; 4]>::try_from(bytes.as_slice())
+            .map(|b| Some(ChunkChecksum::Crc32(u32::from_be_bytes(b))))
+            .map_err(|_| TusError::InvalidHeader {
+                name: "upload-checksum",
+                problem: "a crc32 checksum is 4 bytes",
+            });
+    }
     <[u8; 32]>::try_from(bytes.as_slice())
-        .map(Some)
+        .map(|b| Some(ChunkChecksum::Sha256(b)))
         .map_err(|_| TusError::InvalidHeader {
             name: "upload-checksum",
             problem: "a sha256 digest is 32 bytes",
@@ -338,7 +351,7 @@ fn encode_metadata(upload: &TusUpload) -> String {
              ("Tus-Resumable" = String, description = "1.0.0"),
              ("Tus-Version" = String, description = "1.0.0"),
              ("Tus-Extension" = String, description = "creation,checksum,termination"),
-             ("Tus-Checksum-Algorithm" = String, description = "sha256"),
+             ("Tus-Checksum-Algorithm" = String, description = "sha256,crc32"),
              ("Tus-Max-Size" = u64, description = "Largest accepted blob, in bytes"),
          )),
     )
@@ -356,7 +369,7 @@ pub async fn tus_options(State(store): State<Arc<BlobStore>>) -> Response {
     );
     headers.insert(
         TUS_CHECKSUM_ALGORITHM.clone(),
-        HeaderValue::from_static("sha256"),
+        HeaderValue::from_static(CHECKSUM_ALGORITHMS),
     );
     headers.insert(
         TUS_MAX_SIZE.clone(),
@@ -634,13 +647,22 @@ mod tests {
     }
 
     #[test]
-    fn checksum_header_accepts_only_sha256_digests() {
+    fn checksum_header_accepts_sha256_digests_and_crc32_checksums() {
         let digest = Sha256Hex::digest(b"chunk").to_bytes();
         let b64d = base64::engine::general_purpose::STANDARD.encode(digest);
         assert_eq!(
             parse_upload_checksum(Some(&format!("sha256 {b64d}"))).unwrap(),
-            Some(digest)
+            Some(ChunkChecksum::Sha256(digest))
         );
+        let crc = crc32fast::hash(b"chunk");
+        let b64c = base64::engine::general_purpose::STANDARD.encode(crc.to_be_bytes());
+        assert_eq!(
+            parse_upload_checksum(Some(&format!("crc32 {b64c}"))).unwrap(),
+            Some(ChunkChecksum::Crc32(crc))
+        );
+        // A digest of the other algorithm's size is refused, not truncated.
+        assert!(parse_upload_checksum(Some(&format!("crc32 {b64d}"))).is_err());
+        assert!(parse_upload_checksum(Some(&format!("sha256 {b64c}"))).is_err());
         assert_eq!(parse_upload_checksum(None).unwrap(), None);
         assert!(matches!(
             parse_upload_checksum(Some(&format!("md5 {b64d}"))),

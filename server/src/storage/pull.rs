@@ -71,7 +71,7 @@ fn row_queries(retired_before: Option<NaiveDate>) -> Vec<(EntityKind, String)> {
         (
             EntityKind::Installation,
             format!(
-                "SELECT i.seq, i.body FROM installations i WHERE i.seq > :cursor AND {} \
+                "SELECT i.seq, i.body FROM installations i WHERE i.seq > :cursor AND i.seq <= :upper AND {} \
                  ORDER BY i.seq LIMIT :n",
                 kept("i.id")
             ),
@@ -79,7 +79,7 @@ fn row_queries(retired_before: Option<NaiveDate>) -> Vec<(EntityKind, String)> {
         (
             EntityKind::Assignment,
             format!(
-                "SELECT a.seq, a.body FROM assignments a WHERE a.seq > :cursor \
+                "SELECT a.seq, a.body FROM assignments a WHERE a.seq > :cursor AND a.seq <= :upper \
                  AND (:all = 1 OR a.team_id IN {}) AND {} ORDER BY a.seq LIMIT :n",
                 my_teams(),
                 kept("a.installation_id")
@@ -88,7 +88,7 @@ fn row_queries(retired_before: Option<NaiveDate>) -> Vec<(EntityKind, String)> {
         (
             EntityKind::Lead,
             format!(
-                "SELECT l.seq, l.body FROM leads l WHERE l.seq > :cursor AND (:all = 1 OR EXISTS \
+                "SELECT l.seq, l.body FROM leads l WHERE l.seq > :cursor AND l.seq <= :upper AND (:all = 1 OR EXISTS \
                  (SELECT 1 FROM installations li WHERE li.lead_id = l.id AND {})) \
                  ORDER BY l.seq LIMIT :n",
                 kept("li.id")
@@ -97,7 +97,7 @@ fn row_queries(retired_before: Option<NaiveDate>) -> Vec<(EntityKind, String)> {
         (
             EntityKind::Survey,
             format!(
-                "SELECT s.seq, s.body FROM surveys s WHERE s.seq > :cursor AND (:all = 1 OR EXISTS \
+                "SELECT s.seq, s.body FROM surveys s WHERE s.seq > :cursor AND s.seq <= :upper AND (:all = 1 OR EXISTS \
                  (SELECT 1 FROM installations si WHERE si.survey_id = s.id AND {})) \
                  ORDER BY s.seq LIMIT :n",
                 kept("si.id")
@@ -109,7 +109,7 @@ fn row_queries(retired_before: Option<NaiveDate>) -> Vec<(EntityKind, String)> {
         (
             EntityKind::User,
             format!(
-                "SELECT u.seq, u.body FROM users u WHERE u.seq > :cursor AND (:all = 1 \
+                "SELECT u.seq, u.body FROM users u WHERE u.seq > :cursor AND u.seq <= :upper AND (:all = 1 \
                  OR u.id = :user \
                  OR u.id IN (SELECT tm.user_id FROM team_members tm WHERE tm.team_id IN {teams}) \
                  OR EXISTS (SELECT 1 FROM installations ui \
@@ -131,7 +131,7 @@ fn row_queries(retired_before: Option<NaiveDate>) -> Vec<(EntityKind, String)> {
         (
             EntityKind::Media,
             format!(
-                "SELECT m.seq, m.body FROM media m WHERE m.seq > :cursor AND {} \
+                "SELECT m.seq, m.body FROM media m WHERE m.seq > :cursor AND m.seq <= :upper AND {} \
                  ORDER BY m.seq LIMIT :n",
                 kept("m.installation_id")
             ),
@@ -141,7 +141,7 @@ fn row_queries(retired_before: Option<NaiveDate>) -> Vec<(EntityKind, String)> {
 
 fn team_query() -> String {
     format!(
-        "SELECT t.seq, t.id FROM teams t WHERE t.seq > :cursor AND (:all = 1 OR t.id IN {}) \
+        "SELECT t.seq, t.id FROM teams t WHERE t.seq > :cursor AND t.seq <= :upper AND (:all = 1 OR t.id IN {}) \
          ORDER BY t.seq LIMIT :n",
         my_teams()
     )
@@ -149,7 +149,7 @@ fn team_query() -> String {
 
 fn report_query(retired_before: Option<NaiveDate>) -> String {
     format!(
-        "SELECT r.seq, r.body, r.received_at FROM reports r WHERE r.seq > :cursor AND {} \
+        "SELECT r.seq, r.body, r.received_at FROM reports r WHERE r.seq > :cursor AND r.seq <= :upper AND {} \
          ORDER BY r.seq LIMIT :n",
         kept_sql("r.installation_id", retired_before)
     )
@@ -158,7 +158,7 @@ fn report_query(retired_before: Option<NaiveDate>) -> String {
 /// The caller's own held work (technicians only: it is about their
 /// devices' outboxes).
 fn held_work_query() -> &'static str {
-    "SELECT h.seq, h.id FROM held_work h WHERE h.seq > :cursor AND :all = 0 \
+    "SELECT h.seq, h.id FROM held_work h WHERE h.seq > :cursor AND h.seq <= :upper AND :all = 0 \
      AND h.submitted_by = :user ORDER BY h.seq LIMIT :n"
 }
 
@@ -169,7 +169,7 @@ fn held_work_query() -> &'static str {
 fn tombstone_query() -> String {
     let inst = in_scope_sql;
     format!(
-        "SELECT t.seq, t.entity, t.entity_id, t.reason FROM tombstones t WHERE t.seq > :cursor AND ( \
+        "SELECT t.seq, t.entity, t.entity_id, t.reason FROM tombstones t WHERE t.seq > :cursor AND t.seq <= :upper AND ( \
            (t.reason = 'deleted' AND {deleted_scope}) \
            OR (t.reason = 'left_scope' AND :all = 0 \
              AND (t.team_id IN {teams} OR t.user_id = :user) AND NOT (CASE t.entity \
@@ -189,6 +189,10 @@ fn tombstone_query() -> String {
         inst_scope = inst("t.installation_id"),
     )
 }
+
+/// How many widening reads one page may take before it goes out with what
+/// it has (a scope that sees few of the server's changes).
+const MAX_WINDOWS_PER_PAGE: usize = 8;
 
 fn parse_uuid(s: &str) -> Result<Uuid, StorageError> {
     Uuid::parse_str(s).map_err(|e| StorageError::Corrupt(format!("uuid {s:?}: {e}")))
@@ -236,107 +240,48 @@ impl Db<'_> {
         blob_available: &dyn Fn(&Sha256Hex) -> bool,
     ) -> Result<PullPage, StorageError> {
         let limit = limit.max(1) as usize;
-        let user = scope.user_id.to_string();
-        let params = named_params! {
-            ":cursor": cursor as i64,
-            ":n": (limit + 1) as i64,
-            ":all": scope.everything as i64,
-            ":user": user,
-        };
+        // Every sequence number belongs to one record or tombstone, so a
+        // window of `limit` numbers after the cursor holds at most `limit`
+        // changes: the first window reads about a page and no more (reading
+        // `limit + 1` rows of every table after the cursor read several
+        // pages' worth to keep one). Where the caller sees few of the
+        // numbers (one team of many), the next windows widen by the density
+        // seen so far. Per table and window at most `limit + 1` rows are
+        // read, so the merge below still cuts at the first `limit` changes.
+        let last_change = self.change_seq()?;
         let mut candidates: Vec<(u64, Candidate)> = Vec::new();
-        for (kind, sql) in row_queries(retired_before) {
-            let mut stmt = self.conn.prepare_cached(&sql)?;
-            let rows = stmt.query_map(params, |r| {
-                Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?))
-            })?;
-            for row in rows {
-                let (seq, body) = row?;
-                candidates.push((seq, Candidate::Row { kind, body }));
+        let mut read_to = cursor;
+        for window in 0..MAX_WINDOWS_PER_PAGE {
+            if read_to >= last_change || candidates.len() > limit {
+                break;
             }
-        }
-        {
-            let mut stmt = self.conn.prepare_cached(&team_query())?;
-            let rows = stmt.query_map(params, |r| {
-                Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?))
-            })?;
-            for row in rows {
-                let (seq, id) = row?;
-                candidates.push((seq, Candidate::Team { id }));
-            }
-        }
-        {
-            let mut stmt = self.conn.prepare_cached(&report_query(retired_before))?;
-            let rows = stmt.query_map(params, |r| {
-                Ok((
-                    r.get::<_, i64>(0)? as u64,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                ))
-            })?;
-            for row in rows {
-                let (seq, body, received_at) = row?;
-                candidates.push((seq, Candidate::Report { body, received_at }));
-            }
-        }
-        {
-            let mut stmt = self.conn.prepare_cached(held_work_query())?;
-            let rows = stmt.query_map(params, |r| {
-                Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?))
-            })?;
-            for row in rows {
-                let (seq, id) = row?;
-                candidates.push((seq, Candidate::HeldWork { id }));
-            }
-        }
-        {
-            // Templates are for everyone: no scope parameters.
-            let mut stmt = self.conn.prepare_cached(
-                "SELECT seq, body FROM report_templates WHERE seq > :cursor ORDER BY seq LIMIT :n",
-            )?;
-            let template_params = named_params! {
-                ":cursor": cursor as i64,
-                ":n": (limit + 1) as i64,
+            let wanted = (limit + 1 - candidates.len()) as u64;
+            let width = if window == 0 {
+                wanted
+            } else if candidates.is_empty() {
+                (read_to - cursor).saturating_mul(8)
+            } else {
+                // Numbers per change seen so far, times the changes still wanted.
+                let per_change = (read_to - cursor).div_ceil(candidates.len() as u64);
+                wanted.saturating_mul(per_change).saturating_mul(5) / 4
             };
-            let rows = stmt.query_map(template_params, |r| {
-                Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?))
-            })?;
-            for row in rows {
-                let (seq, body) = row?;
-                candidates.push((seq, Candidate::Template { body }));
-            }
-        }
-        {
-            let mut stmt = self.conn.prepare_cached(&tombstone_query())?;
-            let rows = stmt.query_map(params, |r| {
-                Ok((
-                    r.get::<_, i64>(0)? as u64,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
-                ))
-            })?;
-            for row in rows {
-                let (seq, entity, id, reason) = row?;
-                let entity = EntityKind::parse(&entity)
-                    .ok_or_else(|| StorageError::Corrupt(format!("tombstone entity {entity}")))?;
-                let reason = match reason.as_str() {
-                    "deleted" => TombstoneReason::Deleted,
-                    _ => TombstoneReason::LeftScope,
-                };
-                candidates.push((
-                    seq,
-                    Candidate::Tombstone(Tombstone {
-                        entity,
-                        id: parse_uuid(&id)?,
-                        reason,
-                        version: seq,
-                    }),
-                ));
+            let upper = read_to.saturating_add(width.max(wanted)).min(last_change);
+            self.read_window(
+                scope,
+                read_to,
+                upper,
+                limit + 1,
+                retired_before,
+                &mut candidates,
+            )?;
+            read_to = upper;
+            if candidates.len() * 2 >= limit {
+                break;
             }
         }
 
         candidates.sort_unstable_by_key(|(seq, _)| *seq);
-        let mut has_more = candidates.len() > limit;
+        let mut cut = candidates.len() > limit;
         candidates.truncate(limit);
         let mut bytes = 0usize;
         let fitting = candidates
@@ -348,13 +293,15 @@ impl Db<'_> {
             })
             .count();
         if fitting < candidates.len() {
-            has_more = true;
+            cut = true;
             candidates.truncate(fitting);
         }
-        let next_cursor = if has_more {
-            candidates.last().map_or(cursor, |(seq, _)| *seq)
+        // Cut: the page ends at its last change. Not cut: every change up to
+        // `read_to` is in it (the snapshot's last, on the last page).
+        let (next_cursor, has_more) = if cut {
+            (candidates.last().map_or(cursor, |(seq, _)| *seq), true)
         } else {
-            self.change_seq()?.max(cursor)
+            (read_to.max(cursor), read_to < last_change)
         };
 
         let mut page = PullPage {
@@ -416,6 +363,121 @@ impl Db<'_> {
             }
         }
         Ok(page)
+    }
+
+    /// Reads the changes in `(after, upper]` the scope may see, at most `n`
+    /// per table, into `out` (unsorted).
+    fn read_window(
+        &self,
+        scope: PullScope,
+        after: u64,
+        upper: u64,
+        n: usize,
+        retired_before: Option<NaiveDate>,
+        out: &mut Vec<(u64, Candidate)>,
+    ) -> Result<(), StorageError> {
+        let user = scope.user_id.to_string();
+        let params = named_params! {
+            ":cursor": after as i64,
+            ":upper": upper as i64,
+            ":n": n as i64,
+            ":all": scope.everything as i64,
+            ":user": user,
+        };
+        let candidates = out;
+        for (kind, sql) in row_queries(retired_before) {
+            let mut stmt = self.conn.prepare_cached(&sql)?;
+            let rows = stmt.query_map(params, |r| {
+                Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?))
+            })?;
+            for row in rows {
+                let (seq, body) = row?;
+                candidates.push((seq, Candidate::Row { kind, body }));
+            }
+        }
+        {
+            let mut stmt = self.conn.prepare_cached(&team_query())?;
+            let rows = stmt.query_map(params, |r| {
+                Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?))
+            })?;
+            for row in rows {
+                let (seq, id) = row?;
+                candidates.push((seq, Candidate::Team { id }));
+            }
+        }
+        {
+            let mut stmt = self.conn.prepare_cached(&report_query(retired_before))?;
+            let rows = stmt.query_map(params, |r| {
+                Ok((
+                    r.get::<_, i64>(0)? as u64,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            })?;
+            for row in rows {
+                let (seq, body, received_at) = row?;
+                candidates.push((seq, Candidate::Report { body, received_at }));
+            }
+        }
+        {
+            let mut stmt = self.conn.prepare_cached(held_work_query())?;
+            let rows = stmt.query_map(params, |r| {
+                Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?))
+            })?;
+            for row in rows {
+                let (seq, id) = row?;
+                candidates.push((seq, Candidate::HeldWork { id }));
+            }
+        }
+        {
+            // Templates are for everyone: no scope parameters.
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT seq, body FROM report_templates WHERE seq > :cursor AND seq <= :upper ORDER BY seq LIMIT :n",
+            )?;
+            let template_params = named_params! {
+                ":cursor": after as i64,
+                ":upper": upper as i64,
+                ":n": n as i64,
+            };
+            let rows = stmt.query_map(template_params, |r| {
+                Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?))
+            })?;
+            for row in rows {
+                let (seq, body) = row?;
+                candidates.push((seq, Candidate::Template { body }));
+            }
+        }
+        {
+            let mut stmt = self.conn.prepare_cached(&tombstone_query())?;
+            let rows = stmt.query_map(params, |r| {
+                Ok((
+                    r.get::<_, i64>(0)? as u64,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                ))
+            })?;
+            for row in rows {
+                let (seq, entity, id, reason) = row?;
+                let entity = EntityKind::parse(&entity)
+                    .ok_or_else(|| StorageError::Corrupt(format!("tombstone entity {entity}")))?;
+                let reason = match reason.as_str() {
+                    "deleted" => TombstoneReason::Deleted,
+                    _ => TombstoneReason::LeftScope,
+                };
+                candidates.push((
+                    seq,
+                    Candidate::Tombstone(Tombstone {
+                        entity,
+                        id: parse_uuid(&id)?,
+                        reason,
+                        version: seq,
+                    }),
+                ));
+            }
+        }
+
+        Ok(())
     }
 }
 

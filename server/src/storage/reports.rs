@@ -108,15 +108,29 @@ impl Db<'_> {
 
 impl WriteTx<'_> {
     pub fn insert_report(&mut self, report: &InstallationReport) -> Result<u64, StorageError> {
+        self.write_report(
+            "INSERT INTO reports (id, installation_id, body, received_at, seq, \
+               signature_sha256, signature_blob_present, submitted_by) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            report,
+        )
+    }
+
+    /// Runs `sql` (an insert or an update of the installation's report row)
+    /// with the report's columns as ?1..?8, under a new sequence number, and
+    /// makes the installation visible to its submitter.
+    fn write_report(
+        &mut self,
+        sql: &str,
+        report: &InstallationReport,
+    ) -> Result<u64, StorageError> {
         let seq = self.next_seq()?;
         let signature = report
             .customer_signature
             .as_ref()
             .map(|s| s.png.sha256.as_str());
         self.tx.execute(
-            "INSERT INTO reports (id, installation_id, body, received_at, seq, \
-               signature_sha256, signature_blob_present, submitted_by) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            sql,
             params![
                 report.id.to_string(),
                 report.installation_id.to_string(),
@@ -158,29 +172,13 @@ impl WriteTx<'_> {
     /// sent it back): same row, new body and version; the sent-back mark is
     /// cleared. The caller keeps the earlier version in the report events.
     pub fn replace_report(&mut self, report: &InstallationReport) -> Result<u64, StorageError> {
-        let seq = self.next_seq()?;
-        let signature = report
-            .customer_signature
-            .as_ref()
-            .map(|s| s.png.sha256.as_str());
-        self.tx.execute(
+        self.write_report(
             "UPDATE reports SET id = ?1, body = ?3, received_at = ?4, seq = ?5, \
                signature_sha256 = ?6, signature_blob_present = ?7, submitted_by = ?8, \
                sent_back_at = NULL \
              WHERE installation_id = ?2",
-            params![
-                report.id.to_string(),
-                report.installation_id.to_string(),
-                to_json(report)?,
-                timestamp(self.now),
-                seq as i64,
-                signature,
-                signature.is_none() as i64,
-                report.submitted_by.to_string()
-            ],
-        )?;
-        self.make_user_visible_with(report.submitted_by, report.installation_id)?;
-        Ok(seq)
+            report,
+        )
     }
 
     /// Marks (or clears) the installation's report as sent back to the

@@ -11,6 +11,7 @@
 //! and re-encodes to the same metadata.
 
 use base64::Engine as _;
+use fieldbook_server::blobs::store::ChunkChecksum;
 use fieldbook_server::blobs::tus::{
     parse_tus_number, parse_upload_checksum, parse_upload_metadata,
 };
@@ -34,10 +35,17 @@ pub fn check(data: &[u8]) -> Option<usize> {
     let b64 = &base64::engine::general_purpose::STANDARD;
     let checksum = lines.next();
     match parse_upload_checksum(checksum) {
-        Ok(Some(digest)) => {
+        Ok(Some(checksum)) => {
             accepted += 1;
-            let again = format!("sha256 {}", b64.encode(digest));
-            assert_eq!(parse_upload_checksum(Some(&again)).ok(), Some(Some(digest)));
+            // Whatever was accepted writes back to the same checksum.
+            let again = match checksum {
+                ChunkChecksum::Sha256(digest) => format!("sha256 {}", b64.encode(digest)),
+                ChunkChecksum::Crc32(crc) => format!("crc32 {}", b64.encode(crc.to_be_bytes())),
+            };
+            assert_eq!(
+                parse_upload_checksum(Some(&again)).ok(),
+                Some(Some(checksum))
+            );
         }
         Ok(None) => assert!(checksum.is_none()),
         Err(e) => assert_refusal(&e),

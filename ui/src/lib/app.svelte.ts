@@ -48,15 +48,25 @@ export async function startApp(): Promise<void> {
   setInterval(() => {
     app.now = new Date();
   }, 30_000);
-  await onSyncStatus((status) => {
-    app.sync = status;
-    // Central Ops had this computer wiped: nothing is left to show.
-    if (status.wiped && app.session) app.session = null;
-  });
-  const [info, session] = await Promise.all([backend.appInfo(), backend.currentSession()]);
+  // One round of calls, not four in a row: each is a round trip to the
+  // shell, and the first screen waits for all of them (cold start).
+  let heard = false;
+  const [, info, session, status] = await Promise.all([
+    onSyncStatus((status) => {
+      heard = true;
+      app.sync = status;
+      // Central Ops had this computer wiped: nothing is left to show.
+      if (status.wiped && app.session) app.session = null;
+    }),
+    backend.appInfo(),
+    backend.currentSession(),
+    backend.syncStatus().catch(() => null),
+  ]);
   app.info = info;
   app.session = session;
-  await refreshSyncStatus();
+  // An event that came meanwhile is newer than the answer.
+  if (!heard && status) app.sync = status;
+  performance.mark("fieldbook:started");
 }
 
 export async function refreshSyncStatus(): Promise<void> {

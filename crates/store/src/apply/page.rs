@@ -3,7 +3,7 @@
 //! tombstones applied, pending local mutations re-applied on top, and the
 //! scope's cursor advanced — all in one transaction.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use chrono::Utc;
 use fieldbook_domain::{
@@ -153,40 +153,39 @@ impl Store {
             }
             for v in &batch.leads {
                 leads::upsert_lead(tx, &v.record, v.server_version)?;
-                installations::refresh_search_for_lead(
-                    tx,
-                    v.record.id,
-                    &search::lead_text(&v.record),
-                )?;
             }
             for v in &batch.surveys {
                 leads::upsert_survey(tx, &v.record, v.server_version)?;
             }
             outcome.reused_numbers = release_reused_numbers(tx, &batch.installations)?;
             let mut touched = HashSet::new();
-            // The page's own leads give most search texts without a lookup.
-            let page_leads: HashMap<Uuid, &Lead> = batch
-                .leads
-                .iter()
-                .map(|v| (v.record.id, &v.record))
-                .collect();
-            let mut search_texts = Vec::with_capacity(batch.installations.len());
+            let page_leads: HashSet<Uuid> = batch.leads.iter().map(|v| v.record.id).collect();
+            // Search texts of installations whose lead is not in the page
+            // (the page's leads are written below, one statement for all).
+            let mut search_texts = Vec::new();
             for v in &batch.installations {
                 let inst = &v.record;
                 installations::upsert(tx, inst, v.server_version)?;
-                let lead_part = match page_leads.get(&inst.lead_id) {
-                    Some(lead) => search::lead_text(lead),
-                    None => leads::load_lead(tx, inst.lead_id)?
+                if !page_leads.contains(&inst.lead_id) {
+                    let lead_part = leads::load_lead(tx, inst.lead_id)?
                         .map(|l| search::lead_text(&l))
-                        .unwrap_or_default(),
-                };
-                search_texts.push((
-                    inst.id,
-                    search::installation_text(&lead_part, inst.installation_id.as_str()),
-                ));
+                        .unwrap_or_default();
+                    search_texts.push((
+                        inst.id,
+                        search::installation_text(&lead_part, inst.installation_id.as_str()),
+                    ));
+                }
                 touched.insert(inst.id);
             }
             installations::write_search_texts(tx, &search_texts)?;
+            // Every installation on the device of a lead in the page: this
+            // page's and earlier ones' (a changed lead changes their text).
+            let lead_texts: Vec<(Uuid, String)> = batch
+                .leads
+                .iter()
+                .map(|v| (v.record.id, search::lead_text(&v.record)))
+                .collect();
+            installations::write_search_texts_of_leads(tx, &lead_texts)?;
             for v in &batch.assignments {
                 assignments::upsert(tx, &v.record, v.server_version)?;
             }

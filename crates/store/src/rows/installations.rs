@@ -140,22 +140,28 @@ pub(crate) fn write_search_texts(conn: &Connection, texts: &[(Uuid, String)]) ->
     Ok(())
 }
 
-/// Keeps the search text of a lead's installations true after the lead
-/// changed (`lead_part` from [`crate::search::lead_text`]).
-pub(crate) fn refresh_search_for_lead(
+/// Sets the search text of every installation of the given leads,
+/// `(lead id, lead part from [`crate::search::lead_text`])` pairs, in one
+/// statement: the lead part and the installation's number (as
+/// [`crate::search::installation_text`] joins them).
+pub(crate) fn write_search_texts_of_leads(
     conn: &Connection,
-    lead_id: Uuid,
-    lead_part: &str,
+    leads: &[(Uuid, String)],
 ) -> Result<()> {
+    if leads.is_empty() {
+        return Ok(());
+    }
+    let pairs: Vec<(String, &str)> = leads
+        .iter()
+        .map(|(id, text)| (id.to_string(), text.as_str()))
+        .collect();
     conn.prepare_cached(
-        "UPDATE installation_search
-         SET search_text = ?2 || char(10) || (SELECT lower(coalesce(i.displaced_number,
-                                                                     i.installation_id))
-                                             FROM installations i
-                                             WHERE i.rowid = installation_rowid)
-         WHERE installation_rowid IN (SELECT rowid FROM installations WHERE lead_id = ?1)",
+        "INSERT OR REPLACE INTO installation_search (installation_rowid, search_text)
+         SELECT i.rowid, (t.value ->> 1) || char(10)
+                         || lower(coalesce(i.displaced_number, i.installation_id))
+         FROM json_each(?1) AS t JOIN installations AS i ON i.lead_id = t.value ->> 0",
     )?
-    .execute(params![lead_id.to_string(), lead_part])?;
+    .execute([serde_json::to_string(&pairs).expect("strings serialise to JSON")])?;
     Ok(())
 }
 

@@ -80,6 +80,8 @@ pub struct BlobUploader {
     patch_timeout: Duration,
     retry: RetryPolicy,
     yield_flag: Option<Arc<AtomicBool>>,
+    /// How the server wants chunks checked, asked once (see `chunk_check`).
+    chunk_check: Arc<tokio::sync::OnceCell<chunk_body::ChunkCheck>>,
 }
 
 impl std::fmt::Debug for BlobUploader {
@@ -105,6 +107,7 @@ impl BlobUploader {
             patch_timeout: Duration::from_secs(600),
             retry: RetryPolicy::default(),
             yield_flag: None,
+            chunk_check: Arc::default(),
         }
     }
 
@@ -308,12 +311,14 @@ impl BlobUploader {
     ) -> Result<ChunksEnd, SyncError> {
         let sha256 = &blob.blob.sha256;
         let target = endpoint.resolve(url)?;
+        let check = self.chunk_check(endpoint).await;
         let mut chunks = spawn_chunk_reader(
             media.clone(),
             sha256.clone(),
             offset,
             blob.blob.size,
             self.chunk_size,
+            check,
         );
         while let Some(read) = chunks.recv().await {
             if self.should_yield() {

@@ -12,7 +12,7 @@ use reqwest::header::{
 };
 use reqwest::{Response, StatusCode, Url};
 
-use super::chunk_body::{Chunk, FileRegion};
+use super::chunk_body::{Chunk, ChunkCheck, FileRegion};
 use super::retry::Step;
 use super::BlobUploader;
 use crate::SyncError;
@@ -24,6 +24,7 @@ static UPLOAD_OFFSET: HeaderName = HeaderName::from_static("upload-offset");
 static UPLOAD_LENGTH: HeaderName = HeaderName::from_static("upload-length");
 static UPLOAD_METADATA: HeaderName = HeaderName::from_static("upload-metadata");
 static UPLOAD_CHECKSUM: HeaderName = HeaderName::from_static("upload-checksum");
+static TUS_CHECKSUM_ALGORITHM: HeaderName = HeaderName::from_static("tus-checksum-algorithm");
 static FIELDBOOK_BLOB_EXISTS: HeaderName = HeaderName::from_static("fieldbook-blob-exists");
 /// tus' status for a chunk that does not match its `Upload-Checksum`.
 const CHECKSUM_MISMATCH: u16 = 460;
@@ -117,6 +118,29 @@ impl BlobUploader {
         }
     }
 
+    /// How this server wants chunks checked: asks once (OPTIONS, tus
+    /// discovery) per uploader. Anything but a clear offer of CRC-32 (an
+    /// older server, a failed request) means SHA-256, which every version
+    /// of the server checks.
+    pub(super) async fn chunk_check(&self, endpoint: &Endpoint) -> ChunkCheck {
+        *self
+            .chunk_check
+            .get_or_init(|| async {
+                let response = self
+                    .request(reqwest::Method::OPTIONS, endpoint.collection.clone())
+                    .send()
+                    .await;
+                let algorithms = response.ok().and_then(|r| {
+                    r.headers()
+                        .get(&TUS_CHECKSUM_ALGORITHM)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned)
+                });
+                ChunkCheck::offered_by(algorithms.as_deref())
+            })
+            .await
+    }
+
     pub(super) async fn patch(
         &self,
         target: &Url,
@@ -124,10 +148,7 @@ impl BlobUploader {
         sha256: &Sha256Hex,
         chunk: Chunk,
     ) -> Result<Patched, Step> {
-        let checksum = format!(
-            "sha256 {}",
-            base64::engine::general_purpose::STANDARD.encode(chunk.digest)
-        );
+        let checksum = chunk.digest.header_value();
         let response = self
             .request(reqwest::Method::PATCH, target.clone())
             .timeout(self.patch_timeout)

@@ -335,7 +335,24 @@ pub struct DeviceView {
     pub kept_without_reason: Vec<Uuid>,
 }
 
-pub fn device_view(store: &Store) -> DeviceView {
+/// The device's jobs as the model compares them with the server's. Two
+/// things the device shows by design are left out:
+/// - a report whose submit the server refused: it stays on the device,
+///   read-only and in needs-attention, until the technician reopens it
+///   (`Store::reopen_refused_report`), so nothing they had signed is lost;
+/// - photos and videos in `held_media`: the server received them for a job
+///   that had left the technician's scope and holds them for Central Ops;
+///   the device keeps showing them as the technician left them.
+pub fn device_view(store: &Store, held_media: &BTreeSet<Uuid>) -> DeviceView {
+    let parked_reports: BTreeSet<Uuid> = store
+        .needs_attention()
+        .expect("needs attention")
+        .iter()
+        .filter_map(|entry| match &entry.mutation {
+            fieldbook_domain::Mutation::ReportSubmit { report } => Some(report.id),
+            _ => None,
+        })
+        .collect();
     let summaries = store
         .list_installations(&InstallationQuery {
             limit: 100_000,
@@ -354,8 +371,16 @@ pub fn device_view(store: &Store) -> DeviceView {
                 .iter()
                 .map(|a| a.assignment.clone())
                 .collect(),
-            report: detail.report.clone(),
-            media: detail.media.clone(),
+            report: detail
+                .report
+                .clone()
+                .filter(|report| !parked_reports.contains(&report.id)),
+            media: detail
+                .media
+                .iter()
+                .filter(|media| !held_media.contains(&media.id))
+                .cloned()
+                .collect(),
         };
         job.sort();
         if detail.left_scope_at.is_some() {
@@ -621,6 +646,17 @@ pub struct MutationLog {
 }
 
 impl MutationLog {
+    /// The photos and videos whose attach the server answered `held`.
+    pub fn held_media(&self, stored: &[ServerMutation]) -> BTreeSet<Uuid> {
+        stored
+            .iter()
+            .filter(|m| {
+                matches!(m.outcome, MutationOutcome::Held { .. }) && m.kind == "media.attach"
+            })
+            .filter_map(|m| self.media.get(&m.mutation_id).copied())
+            .collect()
+    }
+
     pub fn record(&mut self, entry: &OutboxEntry) {
         use fieldbook_domain::Mutation;
         match &entry.mutation {

@@ -41,7 +41,8 @@ pub struct FaultRule {
     pub request_prefix: String,
     pub nth: u64,
     pub action: FaultAction,
-    /// After firing, refuse every connection (as if the server went down)
+    /// After firing, refuse every new connection and end the open ones at
+    /// their next request (as if the server went down)
     /// until [`FaultProxy::set_up`].
     pub then_go_down: bool,
 }
@@ -196,6 +197,12 @@ async fn serve(mut client: TcpStream, shared: Arc<Shared>) {
                 Ok(0) | Err(_) => return,
                 Ok(n) => n,
             };
+            // Down means down for every connection, also one a client kept
+            // open from before (an idle keep-alive connection would
+            // otherwise carry the retry of a cut request through).
+            if shared.down.load(Ordering::SeqCst) && armed.is_none() {
+                return;
+            }
             let data = &buf[..n];
             let mut forward_len = n;
             if armed.is_none() {
