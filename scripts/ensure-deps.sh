@@ -29,6 +29,8 @@ case "$mode" in
   run) want+=(xvfb xauth) ;;
   test)
     want+=(xvfb xauth webkit2gtk-driver imagemagick chromium)
+    # crates/certificate/tests/pdf.rs and the store's certificate test: pdftotext, pdffonts, qpdf --check.
+    want+=(qpdf poppler-utils)
     # The update test (make test-packages): tauri-plugin-updater installs a
     # .deb with pkexec, else sudo; without a polkit agent here it is sudo.
     want+=(sudo)

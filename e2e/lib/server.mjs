@@ -82,6 +82,13 @@ export class ApiClient {
     return res.json();
   }
 
+  /** A file the API answers (not JSON): its bytes and content type. */
+  async download(path) {
+    const res = await fetch(`${this.baseUrl}${path}`, { headers: { authorization: `Bearer ${this.token}` } });
+    if (!res.ok) throw new Error(`GET ${path}: ${res.status} ${await res.text()}`);
+    return { bytes: Buffer.from(await res.arrayBuffer()), contentType: res.headers.get("content-type") };
+  }
+
   /** Every page of /sync/pull, concatenated per record kind. */
   async pullAll() {
     const all = { installations: [], assignments: [], reports: [], media: [] };

@@ -3,12 +3,15 @@
 // away while the technician works on site and comes back afterwards:
 //
 //   sign in → schedule shows the demo jobs → server stopped → open a job,
-//   start it, finish it → fill the report → 5 photos → the commissioning
-//   tests (one unusual reading confirmed) → the photo checklist (4 photos, one
-//   slot with a reason) → customer signature → submit → server started again
+//   start it, finish it → fill the report → 5 photos, one of them the
+//   charger's serial label: its QR code is read in the background and the
+//   serial and model are confirmed with one tap (nothing typed) → the
+//   commissioning tests (one unusual reading confirmed) → the photo checklist
+//   (4 photos, one slot with a reason) → customer signature → submit → the
+//   certificate is made offline and shown full screen → server started again
 //   → header shows synced → the server has the report with its template
-//   version and test results, the 5 photos (same SHA-256 as the files) and
-//   the signature.
+//   version and test results, the 5 photos (same SHA-256 as the files), the
+//   signature, and the certificate PDF (same SHA-256 as on the laptop).
 //
 // Then a small sync-panel check: a job started offline that ops cancelled
 // meanwhile comes back as "needs attention" with the server's reason.
@@ -16,13 +19,14 @@
 // Every screen is photographed at 1366x768 into docs/screenshots/.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { createHash } from "node:crypto";
 import { promisify } from "node:util";
 import { AppUnderTest } from "../lib/app.mjs";
-import { serverBinary } from "../lib/env.mjs";
+import { e2eDir, serverBinary } from "../lib/env.mjs";
 import { makePhotos, sha256File } from "../lib/fixtures.mjs";
 import { ApiClient, DemoServer } from "../lib/server.mjs";
 import { Person, byTestId } from "../lib/ui.mjs";
@@ -52,6 +56,11 @@ const TESTS = [
 const PHOTO_SLOTS = ["charger-wide", "serial-label", "consumer-unit", "earthing"];
 const NO_PHOTO = { slot: "cable-route", reason: "Cable runs inside the wall cavity" };
 const PHOTOS = 5;
+/**
+ * The charger's rating label: a QR code carrying REPORT's serial and model
+ * (made by the Rust test kit; crates/store/tests/actions.rs checks it reads).
+ */
+const LABEL_PHOTO = join(e2eDir, "fixtures", "serial-label.jpg");
 
 const REPORT = {
   serial: "WB-2026-004711",
@@ -72,6 +81,8 @@ describe("golden path", { timeout: 15 * 60_000 }, () => {
   let photos;
   let signerName;
   const slotPhotos = {}; // slot key → SHA-256 of the photo chosen for it
+  let attachedAt = null; // when the photos were handed to the app
+  let certificateSha256 = null; // the certificate PDF as made on the laptop
   let failed = false;
 
   // Steps share one app session: once a step fails the rest cannot succeed,
@@ -91,7 +102,11 @@ describe("golden path", { timeout: 15 * 60_000 }, () => {
   before(async () => {
     await server.seed();
     await server.start();
-    photos = await makePhotos(workDir, PHOTOS);
+    // Four site photos and the serial label (second: it fills the label slot).
+    const site = await makePhotos(workDir, PHOTOS - 1);
+    const label = join(workDir, "serial-label.jpg");
+    copyFileSync(LABEL_PHOTO, label);
+    photos = [site[0], { path: label, sha256: sha256File(label) }, ...site.slice(1)];
     app = new AppUnderTest({
       logFile: join(workDir, "app.log"),
       env: {
@@ -196,8 +211,7 @@ describe("golden path", { timeout: 15 * 60_000 }, () => {
   step("fill in the report offline", async () => {
     await person.tap("open-report");
     await person.waitVisible("report-screen");
-    await person.type("report-serial", REPORT.serial);
-    await person.type("report-model", REPORT.model);
+    // Serial and model are not typed: they come from the label photo below.
     await person.tap("report-successful-yes");
     await person.tap("report-demo-given");
     await person.type("report-issues", REPORT.issues);
@@ -211,6 +225,7 @@ describe("golden path", { timeout: 15 * 60_000 }, () => {
     // "Add photos", then attach_media with the chosen paths.
     person.taps += 1;
     person.steps.push(`tap media-add (dialog: pick ${PHOTOS} photos)`);
+    attachedAt = Date.now();
     const error = await browser.executeAsync((paths, done) => {
       window.__fieldbookTest.attachFiles(paths).then(
         () => done(null),
@@ -233,6 +248,22 @@ describe("golden path", { timeout: 15 * 60_000 }, () => {
     );
     await browser.execute((sel) => document.querySelector(sel).scrollIntoView({ block: "center" }), byTestId("media-item"));
     await person.screenshot("04-report");
+  });
+
+  step("the serial label is read in the background; one tap confirms serial and model", async () => {
+    // Offered, never filled by itself: the fields stay empty until the tap.
+    const offer = await person.waitVisible("label-offer", 120_000);
+    const started = attachedAt ?? Date.now();
+    console.log(`label read: the offer appeared ${Date.now() - started} ms after the photos were attached`);
+    assert.equal(await person.$("label-offer-serial").getText(), REPORT.serial);
+    assert.equal(await person.$("label-offer-model").getText(), REPORT.model);
+    assert.equal(await person.$("report-serial").getValue(), "");
+    await offer.scrollIntoView({ block: "center" });
+    await person.screenshot("04a-label-offer");
+    await person.tap("label-offer-use");
+    await waitFor("the serial to be filled", async () => (await person.$("report-serial").getValue()) === REPORT.serial);
+    assert.equal(await person.$("report-model").getValue(), REPORT.model);
+    await waitFor("the autosave to finish", async () => (await person.$("autosave-state").getText()).trim() === "Saved");
   });
 
   step("enter the commissioning tests, confirming the unusual reading", async () => {
@@ -314,9 +345,35 @@ describe("golden path", { timeout: 15 * 60_000 }, () => {
     await person.screenshot("07-submit-summary");
     await person.tap("submit-confirm");
     await person.waitVisible("report-submitted");
+    // The certificate is made on the laptop, offline, right after submit.
+    const card = await person.waitVisible("certificate-show", 60_000);
+    certificateSha256 = await person.$("certificate").getAttribute("data-sha256");
+    assert.match(certificateSha256 ?? "", /^[0-9a-f]{64}$/, "the certificate card names its PDF");
+    await card.scrollIntoView({ block: "center" });
     await person.screenshot("08-report-submitted");
     const pending = Number((await syncState()).pending);
     assert.ok(pending >= 3 + PHOTOS, `start, finish, report, ${PHOTOS} photos and the signature are waiting (pending ${pending})`);
+  });
+
+  step("show the certificate full screen to the customer", async () => {
+    await person.tap("certificate-show");
+    await person.waitVisible("certificate-view");
+    // Pages drawn from the PDF load over the media:// scheme.
+    await waitFor("the certificate pages to decode", () =>
+      browser.execute(() => {
+        const imgs = [...document.querySelectorAll('[data-testid="certificate-page"]')];
+        return imgs.length > 0 && imgs.every((img) => img.complete && img.naturalWidth > 1000);
+      }),
+      { timeoutMs: 60_000, intervalMs: 250 },
+    );
+    // Fit to width: the page fills most of the 1366 px screen, text readable.
+    const shown = await browser.execute(() => document.querySelector('[data-testid="certificate-page"]').getBoundingClientRect().width);
+    assert.ok(shown >= 900, `page shown ${shown} px wide`);
+    await person.screenshot("08b-certificate-full-screen");
+    await person.tap("certificate-fit-page");
+    await person.screenshot("08c-certificate-whole-page");
+    await person.tap("certificate-close");
+    await person.$("certificate-view").waitForDisplayed({ reverse: true, timeout: 10_000 });
   });
 
   step("the server comes back and everything syncs by itself", async () => {
@@ -328,7 +385,7 @@ describe("golden path", { timeout: 15 * 60_000 }, () => {
     await person.screenshot("09-sync-synced");
   });
 
-  step(`the server has the report with its template version and tests, the ${PHOTOS} photos (hash-equal) and the signature`, async () => {
+  step(`the server has the report with its template version and tests, the ${PHOTOS} photos (hash-equal), the signature and the certificate PDF (hash-equal)`, async () => {
     const api = await ApiClient.login(server.url, "ops", "ops-demo-password");
     const detail = await api.get(`/api/v1/installations/${job.id}`);
     assert.equal(detail.installation.record.status, "report_submitted");
@@ -371,6 +428,19 @@ describe("golden path", { timeout: 15 * 60_000 }, () => {
       assert.equal(sha256File(server.blobPath(m.media.file.sha256)), m.media.file.sha256);
       assert.ok(await api.blobExists(m.media.file.sha256, m.media.file.size), "the server says it has the blob");
     }
+
+    // The certificate: the server knows which blob it is, and ops download
+    // the same bytes the laptop made.
+    const ops = await api.get(`/api/v1/ops/installations/${job.id}`);
+    const certificate = ops.report.certificate;
+    assert.ok(certificate, "the server has the report's certificate");
+    assert.equal(certificate.sha256, certificateSha256);
+    assert.equal(certificate.report_content_hash, report.content_hash);
+    assert.equal(certificate.blob_available, true, "the certificate PDF reached the server");
+    const pdf = await api.download(`/api/v1/ops/installations/${job.id}/certificate`);
+    assert.equal(pdf.contentType, "application/pdf");
+    assert.equal(createHash("sha256").update(pdf.bytes).digest("hex"), certificateSha256, "ops download the PDF made on the laptop");
+    assert.equal(sha256File(server.blobPath(certificateSha256)), certificateSha256, "the stored PDF is intact");
 
     console.log(
       `golden path: ${person.taps} taps/clicks (${person.fieldsTyped} of them into text fields, then typing), ` +

@@ -27,7 +27,7 @@ use crate::storage::Storage;
 use crate::tls::{self, TlsListener};
 use crate::{
     admin, auth, blob_download, console_assets, held_work, installations, openapi, ops, pull, push,
-    report_templates, send_back, updates, wipe,
+    report_templates, send_back, updates, verify, wipe,
 };
 
 /// What every handler can reach.
@@ -129,7 +129,9 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/v1/devices/wipe-confirmation",
             post(wipe::confirm_wipe_handler),
-        );
+        )
+        // What a completion certificate's QR code opens (public, HTML).
+        .route("/verify", get(verify::verify_handler));
 
     let authenticated = Router::new()
         .route("/api/v1/auth/logout", post(auth::logout_handler))
@@ -210,6 +212,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/v1/ops/installations/{installation_id}",
             get(ops::installations::detail_handler),
+        )
+        .route(
+            "/api/v1/ops/installations/{installation_id}/certificate",
+            get(ops::certificates::download_handler),
         )
         .route("/api/v1/ops/review", get(ops::review::review_handler))
         .route("/api/v1/ops/counts", get(ops::review::counts_handler))

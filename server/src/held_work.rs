@@ -18,7 +18,7 @@ use crate::app::AppState;
 use crate::caller::Caller;
 use crate::error::{blocking, ApiError};
 use crate::json::{ApiJson, ApiPath, ApiQuery};
-use crate::storage::{Storage, WriteTx};
+use crate::storage::{Storage, StoredCertificate, WriteTx};
 
 fn field_check(result: Result<(), validation::FieldError>) -> Result<(), ApiError> {
     result.map_err(|e| fieldbook_domain::ValidationErrors { errors: vec![e] }.into())
@@ -159,6 +159,28 @@ pub fn accept(
         installation.status_reason = note.clone();
         let version = tx.save_installation(&installation)?;
         tx.insert_report(&report)?;
+        // The certificate the device made for this report, if it came too.
+        let certificate = held.mutations.iter().rev().find_map(|m| match &m.mutation {
+            Mutation::ReportCertificate {
+                file,
+                report_content_hash,
+                made_at,
+                ..
+            } if *report_content_hash == report.content_hash => Some((file, *made_at)),
+            _ => None,
+        });
+        if let Some((file, made_at)) = certificate {
+            tx.save_certificate(&StoredCertificate {
+                installation_id: installation.id,
+                report_id: report.id,
+                report_content_hash: report.content_hash.clone(),
+                sha256: file.sha256.clone(),
+                size: file.size,
+                made_at,
+                received_at: tx.now,
+                uploaded_by: held.submitted_by,
+            })?;
+        }
         tx.append_report_event(&ReportEvent {
             event: ReportEventKind::AcceptedFromHeldWork,
             report_id: report.id,

@@ -30,6 +30,7 @@ pub mod send_back;
 pub mod storage;
 pub mod tls;
 pub mod updates;
+pub mod verify;
 pub mod wipe;
 
 pub use app::{start, AppState, RunningServer};

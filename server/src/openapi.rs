@@ -96,6 +96,7 @@ impl Modify for BearerAuth {
         report_templates::list_handler,
         report_templates::get_handler,
         report_templates::set_installation_template_handler,
+        ops::certificates::download_handler,
     ),
     components(schemas(
         fieldbook_protocol::ErrorBody,

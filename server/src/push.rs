@@ -24,8 +24,8 @@ use axum::{Extension, Json};
 use chrono::{DateTime, Utc};
 use fieldbook_domain::mutation::media_type_for_mime;
 use fieldbook_domain::{
-    lifecycle, validation, AssignmentStatus, Installation, InstallationMedia, InstallationStatus,
-    LifecycleError, Mutation, Role, StartRequest,
+    lifecycle, validation, AssignmentStatus, BlobRef, Installation, InstallationMedia,
+    InstallationStatus, LifecycleError, Mutation, Role, Sha256Hex, StartRequest,
 };
 use fieldbook_protocol::{
     ErrorBody, ErrorCode, HeldBecause, MutationEnvelope, MutationOutcome, MutationResult,
@@ -39,7 +39,7 @@ use crate::auth::SessionToken;
 use crate::caller::Caller;
 use crate::error::{blocking, ApiError};
 use crate::json::ApiJson;
-use crate::storage::{MutationRecord, NewHeldMutation, Scope, Storage, WriteTx};
+use crate::storage::{MutationRecord, NewHeldMutation, Scope, Storage, StoredCertificate, WriteTx};
 
 fn rejected(code: RejectCode, reason: impl Into<String>) -> MutationOutcome {
     MutationOutcome::Rejected {
@@ -675,7 +675,79 @@ fn apply_mutation(
                 version: tx.delete_media(&media)?,
             })
         }
+        Mutation::ReportCertificate {
+            installation_id,
+            file,
+            report_content_hash,
+            made_at,
+        } => {
+            let Some(installation) = installation_in_scope(tx, caller, *installation_id)? else {
+                return hold_or_not_found(
+                    tx,
+                    caller,
+                    envelope,
+                    *installation_id,
+                    None,
+                    "installation",
+                );
+            };
+            save_certificate(
+                tx,
+                caller,
+                installation.id,
+                file,
+                report_content_hash,
+                *made_at,
+            )
+        }
     }
+}
+
+/// Records the certificate of the installation's report as it stands. The
+/// first certificate of a report version is kept (another device's copy of
+/// the same report's certificate changes nothing); a certificate of another
+/// version of the report is refused, as is one for a job without a report.
+/// Answers with the report's version.
+fn save_certificate(
+    tx: &mut WriteTx<'_>,
+    caller: &Caller,
+    installation_id: Uuid,
+    file: &BlobRef,
+    report_content_hash: &Sha256Hex,
+    made_at: DateTime<Utc>,
+) -> Result<MutationOutcome, ApiError> {
+    let Some((report, _)) = tx.db().report_of(installation_id)? else {
+        return Ok(rejected(
+            RejectCode::NotFound,
+            "The server has no submitted report for this installation, so its certificate was not stored; sync the report first",
+        ));
+    };
+    if &report.record.content_hash != report_content_hash {
+        return Ok(rejected(
+            RejectCode::ValidationFailed,
+            "This certificate is of another version of the report than the server holds; open the report to make a new certificate",
+        ));
+    }
+    let certificate = StoredCertificate {
+        installation_id,
+        report_id: report.record.id,
+        report_content_hash: report_content_hash.clone(),
+        sha256: file.sha256.clone(),
+        size: file.size,
+        made_at,
+        received_at: tx.now,
+        uploaded_by: caller.user_id,
+    };
+    let kept = tx.db().certificate_of(certificate.installation_id)?;
+    let same_report = kept
+        .as_ref()
+        .is_some_and(|k| k.report_content_hash == certificate.report_content_hash);
+    if !same_report {
+        tx.save_certificate(&certificate)?;
+    }
+    Ok(MutationOutcome::Applied {
+        version: report.version,
+    })
 }
 
 /// A media record whose installation is in the caller's scope.

@@ -183,6 +183,7 @@ async fn enumerations_and_the_mutation_are_documented_as_what_they_are() {
         "media.attach",
         "media.caption",
         "media.remove",
+        "report.certificate",
     ] {
         assert!(mutation.contains(kind), "{kind} missing from {mutation}");
     }

@@ -1175,6 +1175,10 @@ async fn every_ops_route_is_in_the_openapi_document() {
         ("delete", "/api/v1/ops/session"),
         ("get", "/api/v1/ops/installations"),
         ("get", "/api/v1/ops/installations/{installation_id}"),
+        (
+            "get",
+            "/api/v1/ops/installations/{installation_id}/certificate",
+        ),
         ("get", "/api/v1/ops/review"),
         ("get", "/api/v1/ops/counts"),
         ("get", "/api/v1/ops/surveys/unplanned"),

@@ -170,6 +170,11 @@ const ID_ROUTES: &[(&str, &str)] = &[
 /// scope 404 needs uploaded bytes.
 const ID_ROUTES_TESTED_IN_OPS: &[(&str, &str)] = &[
     ("GET", "/api/v1/ops/installations/{installation_id}"),
+    // Its 403 to a technician: tests/certificates.rs.
+    (
+        "GET",
+        "/api/v1/ops/installations/{installation_id}/certificate",
+    ),
     ("POST", "/api/v1/ops/surveys/{survey_id}/installation"),
     ("POST", "/api/v1/ops/assignments/{assignment_id}/reassign"),
     ("POST", "/api/v1/ops/sessions/{session_id}/revoke"),

@@ -74,6 +74,11 @@ macro_rules! with_app_commands {
             media::set_media_caption(media_id: uuid::Uuid, caption: String)
                 -> fieldbook_domain::InstallationMedia;
             media::remove_media(media_id: uuid::Uuid) -> ();
+            media::label_offers(installation_id: uuid::Uuid) -> Vec<fieldbook_store::LabelOffer>;
+            certificates::make_certificate(installation_id: uuid::Uuid) -> fieldbook_store::Certificate;
+            certificates::save_certificate_copy(installation_id: uuid::Uuid, path: String) -> String;
+            certificates::certificate_pages(installation_id: uuid::Uuid)
+                -> Vec<fieldbook_store::CertificatePage>;
             sync::sync_status() -> fieldbook_sync::SyncStatus;
             sync::sync_now() -> ();
             sync::needs_attention() -> Vec<fieldbook_store::OutboxEntry>;

@@ -12,6 +12,7 @@ use fieldbook_sync::{KeyringCredentialStore, SharedStore, SyncEngine, SyncError,
 use uuid::Uuid;
 
 use crate::error::{CommandError, CommandResult};
+use crate::label_reading::{LabelReader, LABEL_SEARCH_BUDGET};
 
 /// Settings read once at start (environment variables of the app contract).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -64,6 +65,8 @@ pub struct AppContext {
     /// The data folder's keys and the token; `None` for a store opened
     /// unencrypted (tests and tools, through [`AppContext::new`]).
     secrets: Option<Arc<Secrets>>,
+    /// Searches attached photos for the serial label, after their import.
+    labels: LabelReader,
 }
 
 impl AppContext {
@@ -107,6 +110,7 @@ impl AppContext {
         let database_path = store.database_path();
         let store: SharedStore = Arc::new(Mutex::new(store));
         let sync = SyncEngine::new(Arc::clone(&store), options)?;
+        let labels = LabelReader::start(&store, LABEL_SEARCH_BUDGET);
         Ok(Self {
             store,
             sync,
@@ -117,6 +121,7 @@ impl AppContext {
             drafts: DraftQueue::default(),
             updater: None,
             secrets: None,
+            labels,
         })
     }
 
@@ -142,6 +147,10 @@ impl AppContext {
 
     pub fn launch(&self) -> &LaunchSettings {
         &self.launch
+    }
+
+    pub fn labels(&self) -> &LabelReader {
+        &self.labels
     }
 
     pub fn drafts(&self) -> &DraftQueue {

@@ -36,6 +36,8 @@ pub enum ErrorCode {
     UnsupportedPhotoFormat,
     CorruptImage,
     ImageTooLarge,
+    /// The completion certificate could not be made (the message says why).
+    Certificate,
     // The sync engine.
     Offline,
     ServerError,

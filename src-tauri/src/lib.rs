@@ -7,10 +7,12 @@
 
 pub mod app_lock;
 pub mod bindings;
+pub mod certificates;
 pub mod command_list;
 pub mod context;
 pub mod error;
 pub mod installations;
+pub mod label_reading;
 pub mod logging;
 pub mod media;
 pub mod media_protocol;
@@ -169,6 +171,9 @@ fn setup<R: Runtime>(app: &AppHandle<R>) {
     }
 
     let handle = app.clone();
+    // Label searches an earlier run left waiting.
+    ctx.labels().wake();
+    tauri::async_runtime::spawn(label_reading::forward_reads(handle.clone(), ctx.clone()));
     tauri::async_runtime::spawn(async move {
         ctx.sync().start();
         sync::forward_status(handle, ctx).await;

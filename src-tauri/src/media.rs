@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use fieldbook_domain::InstallationMedia;
-use fieldbook_store::StoreError;
+use fieldbook_store::{LabelOffer, StoreError};
 use serde::Serialize;
 use tauri::ipc::Channel;
 use tauri::State;
@@ -95,6 +95,7 @@ pub async fn attach_media(
                 // What was attached before the failing file is real work.
                 if !attached.is_empty() {
                     ctx.local_change();
+                    ctx.labels().wake();
                 }
                 return Err(e.with_context(&shown));
             }
@@ -102,6 +103,8 @@ pub async fn attach_media(
     }
     if !attached.is_empty() {
         ctx.local_change();
+        // Photos' labels are searched after the import, in the background.
+        ctx.labels().wake();
     }
     Ok(attached)
 }
@@ -125,6 +128,17 @@ pub async fn remove_media(ctx: &AppContext, media_id: Uuid) -> CommandResult<()>
         .await?;
     ctx.local_change();
     Ok(())
+}
+
+/// Serial numbers and models read from the barcodes in the installation's
+/// photos, for the report screen to offer (the technician confirms one).
+#[tracing::instrument(skip(ctx), err(level = "warn"))]
+pub async fn label_offers(
+    ctx: &AppContext,
+    installation_id: Uuid,
+) -> CommandResult<Vec<LabelOffer>> {
+    ctx.with_store(move |store| store.label_offers(installation_id))
+        .await
 }
 
 fn file_name(path: &Path) -> String {
@@ -161,6 +175,14 @@ pub mod commands {
     #[tauri::command]
     pub async fn remove_media(ctx: State<'_, AppContext>, media_id: Uuid) -> CommandResult<()> {
         super::remove_media(&ctx, media_id).await
+    }
+
+    #[tauri::command]
+    pub async fn label_offers(
+        ctx: State<'_, AppContext>,
+        installation_id: Uuid,
+    ) -> CommandResult<Vec<LabelOffer>> {
+        super::label_offers(&ctx, installation_id).await
     }
 }
 

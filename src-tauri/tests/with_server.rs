@@ -1,6 +1,7 @@
 //! The command bodies against the real server (started on port 0 with demo
 //! data): sign in, pull the schedule, do a job with its report, photos and
-//! signature, and see the server accept all of it. No Tauri, no window.
+//! signature and its certificate, and see the server accept all of it. No
+//! Tauri, no window.
 
 mod common;
 
@@ -9,7 +10,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use fieldbook_app::context::{AppContext, LaunchSettings};
-use fieldbook_app::{installations, media, session, sync};
+use fieldbook_app::{certificates, installations, media, session, sync};
 use fieldbook_domain::InstallationStatus;
 use fieldbook_store::{InstallationQuery, Store};
 use fieldbook_sync::SyncOptions;
@@ -99,13 +100,36 @@ async fn a_report_made_through_the_commands_reaches_the_server() {
         ),
     )
     .await;
+    // The certificate, made offline right after submit; its pages drawn
+    // for the screen.
+    let certificate = certificates::make_certificate(&ctx, job).await.unwrap();
+    let pages = certificates::certificate_pages(&ctx, job).await.unwrap();
+    assert!(!pages.is_empty());
+    assert!(ctx.media().contains(&pages[0].image.sha256));
     let queued = ctx.with_store(|store| store.outbox_counts()).await.unwrap();
-    assert_eq!(queued.pending, 6, "start, 3 photos, finish and submit wait");
+    assert_eq!(
+        queued.pending, 7,
+        "start, 3 photos, finish, submit and the certificate wait"
+    );
 
-    // Pushes the mutations, uploads the 3 photos and the signature.
+    // Pushes the mutations, uploads the 3 photos, the signature and the
+    // certificate.
     let summary = ctx.sync().sync_once().await.unwrap();
     assert_eq!(summary.refused, 0, "{summary:?}");
-    assert_eq!(summary.uploaded_blobs, 4, "{summary:?}");
+    assert_eq!(summary.uploaded_blobs, 5, "{summary:?}");
+    // The server knows which blob is the certificate and has its bytes,
+    // hash-equal to the file on the laptop.
+    let sha256 = &certificate.file.sha256;
+    assert_eq!(
+        server.count(
+            "SELECT count(*) FROM report_certificates WHERE sha256 = ?1",
+            sha256.as_str()
+        ),
+        1
+    );
+    assert_eq!(server.blob_digest(sha256).as_ref(), Some(sha256));
+    let on_laptop = std::fs::read(ctx.media().blob_path(sha256)).unwrap();
+    assert_eq!(&fieldbook_domain::Sha256Hex::digest(&on_laptop), sha256);
     let after = sync::sync_status(&ctx);
     assert_eq!(
         (after.pending_mutations, after.pending_blobs),

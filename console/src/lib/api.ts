@@ -169,6 +169,11 @@ export function thumbnailUrl(sha256: string): string {
   return `/api/v1/blobs/${encodeURIComponent(sha256)}/thumbnail`;
 }
 
+/** The installation's completion certificate (PDF), as a download. */
+export function certificateUrl(installationId: string): string {
+  return `/api/v1/ops/installations/${encodeURIComponent(installationId)}/certificate`;
+}
+
 // ---- ops actions -------------------------------------------------------------
 
 export function createSurvey(request: CreateSurveyRequest): Promise<UnplannedSurvey> {

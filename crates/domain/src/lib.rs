@@ -8,6 +8,7 @@
 pub mod decimal;
 pub mod default_template;
 pub mod ids;
+pub mod label;
 pub mod lifecycle;
 pub mod models;
 pub mod mutation;

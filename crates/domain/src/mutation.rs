@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::ids::Sha256Hex;
 use crate::models::{
     AssignmentStatus, BlobRef, InstallationMedia, InstallationReport, InstallationStatus, MediaType,
 };
@@ -71,7 +72,23 @@ pub enum Mutation {
     MediaCaption { media_id: Uuid, caption: String },
     #[serde(rename = "media.remove")]
     MediaRemove { media_id: Uuid },
+    /// The completion certificate (PDF) the device made for the submitted
+    /// report with `report_content_hash`; its bytes upload on the blob
+    /// queue like a photo's.
+    #[serde(rename = "report.certificate")]
+    ReportCertificate {
+        installation_id: Uuid,
+        file: BlobRef,
+        report_content_hash: Sha256Hex,
+        made_at: DateTime<Utc>,
+    },
 }
+
+/// The one MIME type of a completion certificate.
+pub const CERTIFICATE_MIME: &str = "application/pdf";
+/// A certificate's largest size: a few pages with thumbnails are well under
+/// 1 MB; the bound keeps the server's download of one in memory small.
+pub const MAX_CERTIFICATE_BYTES: u64 = 32 << 20;
 
 /// The mutation's name without its payload (the outbox's `kind` column).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -96,6 +113,8 @@ pub enum MutationKind {
     MediaCaption,
     #[serde(rename = "media.remove")]
     MediaRemove,
+    #[serde(rename = "report.certificate")]
+    ReportCertificate,
 }
 
 impl MutationKind {
@@ -110,6 +129,7 @@ impl MutationKind {
             MutationKind::MediaAttach => "media.attach",
             MutationKind::MediaCaption => "media.caption",
             MutationKind::MediaRemove => "media.remove",
+            MutationKind::ReportCertificate => "report.certificate",
         }
     }
 }
@@ -128,6 +148,7 @@ impl Mutation {
             Mutation::MediaAttach { .. } => MutationKind::MediaAttach,
             Mutation::MediaCaption { .. } => MutationKind::MediaCaption,
             Mutation::MediaRemove { .. } => MutationKind::MediaRemove,
+            Mutation::ReportCertificate { .. } => MutationKind::ReportCertificate,
         }
     }
 
@@ -145,6 +166,9 @@ impl Mutation {
                 installation_id, ..
             }
             | Mutation::InstallationSetFlags {
+                installation_id, ..
+            }
+            | Mutation::ReportCertificate {
                 installation_id, ..
             } => Some(*installation_id),
             Mutation::ReportSubmit { report } => Some(report.installation_id),
@@ -178,6 +202,25 @@ impl Mutation {
                 errs.check(validation::mime("mime", &media.file.mime));
             }
             Mutation::MediaCaption { caption, .. } => errs.check(validation::caption(caption)),
+            Mutation::ReportCertificate { file, .. } => {
+                if file.mime != CERTIFICATE_MIME {
+                    errs.check(Err(validation::FieldError::new(
+                        "mime",
+                        validation::FieldErrorCode::InvalidFormat,
+                        format!("A certificate is a PDF ({CERTIFICATE_MIME})"),
+                    )));
+                }
+                if file.size > MAX_CERTIFICATE_BYTES {
+                    errs.check(Err(validation::FieldError::new(
+                        "size",
+                        validation::FieldErrorCode::TooLong,
+                        format!(
+                            "A certificate is at most {} MB",
+                            MAX_CERTIFICATE_BYTES >> 20
+                        ),
+                    )));
+                }
+            }
             Mutation::InstallationStart { .. }
             | Mutation::InstallationFinish { .. }
             | Mutation::InstallationSetFlags { .. }
@@ -194,6 +237,7 @@ impl Mutation {
                 report.customer_signature.iter().map(|s| &s.png).collect()
             }
             Mutation::MediaAttach { media } => vec![&media.file],
+            Mutation::ReportCertificate { file, .. } => vec![file],
             _ => Vec::new(),
         }
     }
@@ -268,6 +312,41 @@ mod tests {
         assert_eq!(
             serde_json::to_value(m.kind()).unwrap(),
             serde_json::Value::String("installation.finish".into())
+        );
+    }
+
+    #[test]
+    fn a_certificate_is_a_pdf_of_bounded_size_and_its_file_uploads() {
+        let certificate = |mime: &str, size: u64| Mutation::ReportCertificate {
+            installation_id: Uuid::nil(),
+            file: BlobRef {
+                sha256: Sha256Hex::digest(b"pdf"),
+                size,
+                mime: mime.to_owned(),
+            },
+            report_content_hash: Sha256Hex::digest(b"report"),
+            made_at: DateTime::<Utc>::from_timestamp(0, 0).unwrap(),
+        };
+        let good = certificate(CERTIFICATE_MIME, 200_000);
+        assert!(good.check_limits().is_ok());
+        assert_eq!(good.kind().as_str(), "report.certificate");
+        assert_eq!(good.installation_id(), Some(Uuid::nil()));
+        assert_eq!(good.blobs().len(), 1);
+        let wire = serde_json::to_value(&good).unwrap();
+        assert_eq!(wire["kind"], "report.certificate");
+        assert_eq!(serde_json::from_value::<Mutation>(wire).unwrap(), good);
+        let fields = |m: Mutation| -> Vec<String> {
+            m.check_limits()
+                .unwrap_err()
+                .errors
+                .into_iter()
+                .map(|e| e.field)
+                .collect()
+        };
+        assert_eq!(fields(certificate("image/png", 10)), ["mime"]);
+        assert_eq!(
+            fields(certificate(CERTIFICATE_MIME, MAX_CERTIFICATE_BYTES + 1)),
+            ["size"]
         );
     }
 

@@ -25,6 +25,7 @@
 //! failed import leaves nothing behind.
 
 mod error;
+pub mod label_codes;
 pub mod media_url;
 mod photo;
 pub mod sealed;
@@ -268,6 +269,27 @@ impl MediaStore {
         }
     }
 
+    /// Stores bytes this app made itself (the completion certificate PDF),
+    /// content-addressed and durable like an import, without the photo and
+    /// video checks (which would refuse a PDF).
+    pub fn store_generated(&self, bytes: &[u8], mime: &str) -> Result<BlobRef, MediaError> {
+        let staged = self.stage(
+            bytes,
+            &mut io::empty(),
+            Path::new("memory"),
+            bytes.len() as u64,
+            &mut |_, _| {},
+        )?;
+        let sha256 = staged.sha256.clone();
+        let size = staged.size;
+        self.commit(staged)?;
+        Ok(BlobRef {
+            sha256,
+            size,
+            mime: mime.to_owned(),
+        })
+    }
+
     /// Where the blob with this hash lives (whether or not it exists).
     pub fn blob_path(&self, sha256: &Sha256Hex) -> PathBuf {
         self.root.join(shard(sha256)).join(sha256.as_str())
@@ -277,6 +299,30 @@ impl MediaStore {
     pub fn thumbnail_path(&self, sha256: &Sha256Hex) -> Option<PathBuf> {
         let path = self.thumbnail_destination(sha256);
         path.is_file().then_some(path)
+    }
+
+    /// Searches the stored photo with this hash for barcodes and QR codes
+    /// (the charger's serial label): the passes of `depth`, within about
+    /// `budget` of work (see [`label_codes::search_codes_to`]). Meant to run
+    /// after the import, off the technician's path: the import never waits
+    /// for it.
+    pub fn search_label_codes(
+        &self,
+        sha256: &Sha256Hex,
+        depth: label_codes::SearchDepth,
+        budget: Duration,
+    ) -> Result<label_codes::LabelSearch, MediaError> {
+        let path = self.blob_path(sha256);
+        let bytes = fs::read(&path).map_err(|e| MediaError::io("read", &path, e))?;
+        match sniff::sniff(&bytes[..bytes.len().min(SNIFF_LEN)])? {
+            SniffedKind::Photo { codec, .. } => Ok(label_codes::search_photo(
+                &bytes,
+                codec,
+                depth,
+                std::time::Instant::now() + budget,
+            )),
+            SniffedKind::Video { .. } => Ok(label_codes::LabelSearch::default()),
+        }
     }
 
     /// Whether the blob with this hash is in the store.
@@ -299,7 +345,9 @@ impl MediaStore {
     ) -> Result<ImportedMedia, MediaError> {
         // The decode (CPU) runs on a second thread while this one hashes,
         // writes and fsyncs (mostly IO wait): an import costs about the longer
-        // of the two instead of their sum.
+        // of the two instead of their sum. Barcodes are not searched here:
+        // that can take seconds, and runs after the import (see
+        // [`MediaStore::search_label_codes`]).
         let (checked, staged) = std::thread::scope(|scope| {
             let checker = scope.spawn(|| photo::check_photo(bytes, codec));
             let staged = self.stage(

@@ -364,6 +364,31 @@ pub struct OpsReport {
     pub submitted_by: Option<UserRef>,
     /// The server's check of the signature.
     pub evidence: SignatureEvidence,
+    /// The completion certificate the technician's device made for this
+    /// report, once the device sent it (download:
+    /// `GET /api/v1/ops/installations/{id}/certificate`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<OpsCertificate>,
+}
+
+/// An installation's completion certificate (PDF) as the server holds it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct OpsCertificate {
+    /// SHA-256 of the PDF.
+    pub sha256: String,
+    /// Bytes.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub size: u64,
+    /// The report content hash it prints (and its QR code carries).
+    pub report_content_hash: String,
+    /// When the device made it (device time).
+    pub made_at: DateTime<Utc>,
+    /// When the server received the record.
+    pub received_at: DateTime<Utc>,
+    /// The PDF's bytes are here (false while they upload).
+    pub blob_available: bool,
 }
 
 /// What a history entry records.

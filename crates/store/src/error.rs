@@ -55,6 +55,9 @@ pub enum StoreError {
     #[error(transparent)]
     Media(#[from] fieldbook_media::MediaError),
 
+    #[error("the completion certificate could not be made: {0}")]
+    Certificate(#[from] fieldbook_certificate::CertificateError),
+
     #[error("{context}: {source}")]
     Io {
         context: String,
@@ -100,6 +103,7 @@ impl StoreError {
             StoreError::NotUploader => "not_permitted",
             StoreError::UnsentWorkOfAnotherUser { .. } => "unsent_work_of_another_user",
             StoreError::Media(e) => e.code(),
+            StoreError::Certificate(_) => "certificate",
             StoreError::Io { source, .. } if source.kind() == std::io::ErrorKind::StorageFull => {
                 "disk_full"
             }

@@ -36,7 +36,10 @@ use fieldbook_media::MediaStore;
 use rusqlite::Connection;
 use uuid::Uuid;
 
-pub use actions::{AssignmentResponse, DraftSaved, SignatureInput};
+pub use actions::{
+    run_next_label_search, AssignmentResponse, CertificatePage, DraftSaved, LabelsRead,
+    SignatureInput, LABEL_SEARCH_BUDGET,
+};
 pub use apply::{
     ApplyOutcome, RecordKind, ResyncOutcome, ServerBatch, ServerMedia, ServerReport, Tombstone,
     TombstoneReason, Versioned,
@@ -48,11 +51,13 @@ pub use fieldbook_media::MediaKey;
 pub use migrations::schema_version;
 pub use reads::{
     AssignmentWithTeam, BlobQueueCounts, InstallationDetail, InstallationQuery,
-    InstallationSummary, OutboxErrorSummary, StoreDiagnostics,
+    InstallationSummary, LabelOffer, OutboxErrorSummary, StoreDiagnostics,
 };
 pub use rows::blobs::{BlobUpload, BlobUploadState, CorruptFile};
+pub use rows::certificates::Certificate;
 pub use rows::held_work::{HeldWork, HeldWorkStatus, ServerHeldWork};
 pub use rows::media::MediaAvailability;
+pub use rows::media_codes::WaitingLabelSearch;
 pub use rows::outbox::{OutboxCounts, OutboxEntry, OutboxState};
 pub use rows::session::Session;
 pub use rows::FileAvailability;

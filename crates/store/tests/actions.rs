@@ -877,3 +877,289 @@ fn a_signature_with_a_forged_pen_colour_or_empty_strokes_is_refused() {
     let draft = f.store.get_report_draft(job.id).unwrap().unwrap();
     assert!(draft.customer_signature.is_none());
 }
+
+/// A photo of a label whose QR code says `payload`.
+fn qr_label_photo(dir: &std::path::Path, name: &str, payload: &str) -> std::path::PathBuf {
+    use rxing::Writer;
+    let matrix = rxing::MultiFormatWriter
+        .encode(payload, &rxing::BarcodeFormat::QR_CODE, 0, 0)
+        .unwrap();
+    let module = 8;
+    let margin = 120;
+    let side = matrix.width() * module + 2 * margin;
+    let photo = image::GrayImage::from_fn(side, side, |x, y| {
+        let inside = |v: u32| v >= margin && v < side - margin;
+        let dark =
+            inside(x) && inside(y) && matrix.get((x - margin) / module, (y - margin) / module);
+        image::Luma([if dark { 25 } else { 235 }])
+    });
+    let path = dir.join(name);
+    photo.save(&path).unwrap();
+    path
+}
+
+/// Runs the label searches the imports queued, as the app's background
+/// reader does. Returns how many photos were searched.
+fn search_labels(store: &mut fieldbook_store::Store) -> usize {
+    let mut searched = 0;
+    while let Some(waiting) = store.next_label_search().unwrap() {
+        let search = store
+            .media_store()
+            .search_label_codes(
+                &waiting.sha256,
+                waiting.depth,
+                std::time::Duration::from_secs(60),
+            )
+            .unwrap();
+        let finished = store
+            .record_label_search(waiting.media_id, waiting.depth, &search)
+            .unwrap();
+        // Only a quick look that found nothing leaves more to do.
+        let quick = waiting.depth == fieldbook_media::label_codes::SearchDepth::Quick;
+        assert_eq!(finished, !(quick && search.codes.is_empty()));
+        if finished {
+            searched += 1;
+        }
+    }
+    searched
+}
+
+#[test]
+fn a_label_photo_offers_its_serial_and_model_after_its_search_until_it_is_removed() {
+    let mut f = Fixture::new();
+    let job = f.add_job(InProgress, "Ada Lovelace");
+    let plain = write_jpeg(f.dir.path(), "wall.jpg", 4);
+    f.store.attach_media(job.id, &plain, "").unwrap();
+    assert_eq!(search_labels(&mut f.store), 1);
+    assert!(f.store.label_offers(job.id).unwrap().is_empty());
+
+    let label = qr_label_photo(
+        f.dir.path(),
+        "label.png",
+        "SN=EVC-22-0042;MODEL=Pulsar Plus",
+    );
+    let media = f
+        .store
+        .attach_media(job.id, &label, "Serial label")
+        .unwrap();
+    // The import does not search: nothing is offered until the search ran,
+    // and the quick look comes first.
+    assert!(f.store.label_offers(job.id).unwrap().is_empty());
+    let next = f.store.next_label_search().unwrap().unwrap();
+    assert_eq!(next.media_id, media.id);
+    assert_eq!(next.depth, fieldbook_media::label_codes::SearchDepth::Quick);
+    assert_eq!(search_labels(&mut f.store), 1);
+    let offers = f.store.label_offers(job.id).unwrap();
+    assert_eq!(offers.len(), 1, "{offers:?}");
+    assert_eq!(offers[0].media_id, media.id);
+    assert_eq!(
+        offers[0].format,
+        fieldbook_domain::label::CodeFormat::QrCode
+    );
+    assert_eq!(offers[0].serial_number.as_deref(), Some("EVC-22-0042"));
+    assert_eq!(offers[0].model.as_deref(), Some("Pulsar Plus"));
+    // Only offered: the draft is untouched until the technician confirms.
+    let draft = f.store.get_report_draft(job.id).unwrap();
+    assert!(draft.is_none_or(|d| d.charger_serial_number.is_empty()));
+
+    // The same label photographed again is one offer, not two.
+    let again = qr_label_photo(
+        f.dir.path(),
+        "label2.png",
+        "SN=EVC-22-0042;MODEL=Pulsar Plus",
+    );
+    image::open(&again).unwrap().blur(0.5).save(&again).unwrap();
+    let second = f.store.attach_media(job.id, &again, "").unwrap();
+    assert_eq!(search_labels(&mut f.store), 1);
+    assert_eq!(f.store.label_offers(job.id).unwrap().len(), 1);
+
+    // The offers go with their photos.
+    f.store.remove_media(media.id).unwrap();
+    assert_eq!(f.store.label_offers(job.id).unwrap()[0].media_id, second.id);
+    f.store.remove_media(second.id).unwrap();
+    assert!(f.store.label_offers(job.id).unwrap().is_empty());
+    assert_eq!(search_labels(&mut f.store), 0);
+}
+
+/// The golden path's label photo (`e2e/fixtures/serial-label.jpg`, made by
+/// the test kit): it offers the serial and model the E2E confirms.
+/// `FIELDBOOK_UPDATE_FIXTURES=1` writes it again.
+#[test]
+fn the_e2e_label_photo_offers_the_golden_path_serial_and_model() {
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../e2e/fixtures/serial-label.jpg");
+    if std::env::var("FIELDBOOK_UPDATE_FIXTURES").is_ok_and(|v| v == "1") {
+        let jpeg = fieldbook_testkit::qr_label_jpeg(
+            "SN=WB-2026-004711;MODEL=Wallbox Pulsar Plus 11 kW",
+            1600,
+            1200,
+        );
+        std::fs::write(&fixture, jpeg).unwrap();
+    }
+    let mut f = Fixture::new();
+    let job = f.add_job(InProgress, "Ada Lovelace");
+    f.store.attach_media(job.id, &fixture, "").unwrap();
+    assert_eq!(search_labels(&mut f.store), 1);
+    let offers = f.store.label_offers(job.id).unwrap();
+    assert_eq!(offers.len(), 1, "{offers:?}");
+    assert_eq!(offers[0].serial_number.as_deref(), Some("WB-2026-004711"));
+    assert_eq!(
+        offers[0].model.as_deref(),
+        Some("Wallbox Pulsar Plus 11 kW")
+    );
+}
+
+#[test]
+fn the_background_label_search_reads_labels_first_and_skips_removed_photos_and_unreadable_files() {
+    let mut f = Fixture::new();
+    let job = f.add_job(InProgress, "Ada Lovelace");
+    let wall = write_jpeg(f.dir.path(), "wall.jpg", 4);
+    let wall = f.store.attach_media(job.id, &wall, "").unwrap();
+    let label = qr_label_photo(f.dir.path(), "label.png", "SN=EVC-22-0001");
+    let removed = f.store.attach_media(job.id, &label, "").unwrap();
+    let label = qr_label_photo(f.dir.path(), "label-b.png", "SN=EVC-22-0002");
+    let kept = f.store.attach_media(job.id, &label, "").unwrap();
+    let lost = write_jpeg(f.dir.path(), "lost.jpg", 9);
+    let lost = f.store.attach_media(job.id, &lost, "").unwrap();
+    std::fs::remove_file(f.store.media_store().blob_path(&lost.file.sha256)).unwrap();
+    // Removed before its search ran: nothing to search, nothing recorded.
+    f.store.remove_media(removed.id).unwrap();
+    let Fixture { store, .. } = f;
+    let store = std::sync::Mutex::new(store);
+    let budget = std::time::Duration::from_secs(60);
+
+    // The label is read first, although the wall was attached before it:
+    // every photo gets the quick look before any gets the rest.
+    let read = fieldbook_store::run_next_label_search(&store, budget)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (read.media_id, read.installation_id, read.codes),
+        (kept.id, job.id, 1)
+    );
+    let read = fieldbook_store::run_next_label_search(&store, budget)
+        .unwrap()
+        .unwrap();
+    assert_eq!((read.media_id, read.codes), (wall.id, 0));
+    // A file that cannot be read is recorded as searched (not tried forever).
+    let read = fieldbook_store::run_next_label_search(&store, budget)
+        .unwrap()
+        .unwrap();
+    assert_eq!((read.media_id, read.codes), (lost.id, 0));
+    assert_eq!(
+        fieldbook_store::run_next_label_search(&store, budget).unwrap(),
+        None
+    );
+    let offers = store.lock().unwrap().label_offers(job.id).unwrap();
+    assert_eq!(offers.len(), 1);
+    assert_eq!(offers[0].serial_number.as_deref(), Some("EVC-22-0002"));
+}
+
+#[test]
+fn a_submitted_report_gets_its_certificate_made_on_the_device() {
+    let mut f = Fixture::new();
+    let job = f.add_job(Confirmed, "Ada Lovelace");
+    f.store
+        .start_installation(job.id, &StartRequest::default())
+        .unwrap();
+    let photo = write_jpeg(f.dir.path(), "charger.jpg", 1);
+    f.store
+        .attach_media(job.id, &photo, "Charger on wall")
+        .unwrap();
+    let label = write_jpeg(f.dir.path(), "label.jpg", 2);
+    let label = f.store.attach_media(job.id, &label, "").unwrap();
+    f.store.finish_installation(job.id).unwrap();
+    let mut draft = complete_draft(&f, job.id);
+    // A checklist photo prints under its slot's name.
+    draft.photo_slots.insert(
+        "serial-label".into(),
+        fieldbook_domain::SlotFill::Photo {
+            sha256: label.file.sha256.clone(),
+        },
+    );
+    f.store.save_report_draft(&draft).unwrap();
+    f.store
+        .sign_report(job.id, &signature("Ada Lovelace"))
+        .unwrap();
+
+    // Not before submit: there is nothing certified yet.
+    let err = f
+        .store
+        .make_certificate(job.id, "https://fieldbook.example.com")
+        .unwrap_err();
+    assert_eq!(err.code(), "not_found", "{err}");
+
+    let report = f.store.submit_report(job.id).unwrap();
+    let certificate = f
+        .store
+        .make_certificate(job.id, "https://fieldbook.example.com")
+        .unwrap();
+    assert_eq!(certificate.report_content_hash, report.content_hash);
+    assert_eq!(certificate.file.mime, "application/pdf");
+    let path = f.store.media_store().blob_path(&certificate.file.sha256);
+    let pdf = std::fs::read(&path).unwrap();
+    assert!(pdf.starts_with(b"%PDF-"));
+    assert_eq!(pdf.len() as u64, certificate.file.size);
+
+    let text = std::process::Command::new("pdftotext")
+        .args([path.to_str().unwrap(), "-"])
+        .output()
+        .expect("pdftotext (poppler-utils) is needed");
+    let text = String::from_utf8(text.stdout).unwrap();
+    for expected in [
+        "ZP-2026-00042",
+        "Zappi 7kW",
+        "Ada Lovelace",
+        "Customer shown the app",
+        "Charger on wall",
+        // The commissioning tests of the default template, exact, with units.
+        "TN-C-S (PME)",
+        "0.48 Ω",
+        "23.5 ms",
+        "Serial label",
+        // A slot without a photo says why.
+        "Test job: no camera",
+        report.content_hash.as_str(),
+    ] {
+        assert!(text.contains(expected), "{expected:?} not in:\n{text}");
+    }
+
+    // The server is told which blob is the certificate, after the report,
+    // and the PDF waits on the blob queue.
+    let entries = f.store.pending_outbox(100).unwrap();
+    let last = entries.last().unwrap();
+    assert_eq!(last.kind, MutationKind::ReportCertificate);
+    assert_eq!(last.installation_id, Some(job.id));
+    match &last.mutation {
+        Mutation::ReportCertificate {
+            file,
+            report_content_hash,
+            ..
+        } => {
+            assert_eq!(file, &certificate.file);
+            assert_eq!(report_content_hash, &report.content_hash);
+        }
+        other => panic!("not a certificate: {other:?}"),
+    }
+    let uploads = f.store.blobs_pending_upload(100).unwrap();
+    assert!(uploads.iter().any(|u| u.blob == certificate.file));
+
+    // Asked again: the same certificate, not a new one, and nothing new to send.
+    assert_eq!(
+        f.store
+            .make_certificate(job.id, "https://fieldbook.example.com")
+            .unwrap(),
+        certificate
+    );
+    assert_eq!(f.store.certificate(job.id).unwrap(), Some(certificate));
+    assert_eq!(f.store.pending_outbox(100).unwrap().len(), entries.len());
+
+    // Its pages as images for the full-screen view: drawn from the PDF,
+    // the same files each time.
+    let pages = f.store.certificate_pages(job.id).unwrap();
+    assert!(!pages.is_empty());
+    assert_eq!(pages[0].image.mime, "image/png");
+    assert!(f.store.media_store().contains(&pages[0].image.sha256));
+    assert!(pages[0].height > pages[0].width, "A4 portrait");
+    assert_eq!(f.store.certificate_pages(job.id).unwrap(), pages);
+}

@@ -19,8 +19,9 @@ mod protocol_device;
 mod server;
 
 pub use media::{
-    drawn_signature, fill_default_template, photo, png_bytes, signature_png, signature_strokes,
-    signed_report, signed_templated_report, uk_test_results, write_jpeg,
+    drawn_signature, fill_default_template, photo, png_bytes, qr_label_jpeg, qr_label_photo,
+    signature_png, signature_strokes, signed_report, signed_templated_report, uk_test_results,
+    write_jpeg,
 };
 pub use ops::Ops;
 pub use postgres::{PostgresUnavailable, ThrowawayPostgres, POSTGRES_USER};

@@ -36,6 +36,59 @@ pub fn write_jpeg(dir: &Path, name: &str, seed: u8) -> PathBuf {
     path
 }
 
+/// A photo of a charger's rating plate (a textured wall, a white label with
+/// lines of "text" and a QR code carrying `payload`), `w`×`h` pixels, as
+/// JPEG: what the technician photographs for the serial number.
+pub fn qr_label_jpeg(payload: &str, w: u32, h: u32) -> Vec<u8> {
+    use rxing::Writer;
+    let matrix = rxing::MultiFormatWriter
+        .encode(payload, &rxing::BarcodeFormat::QR_CODE, 0, 0)
+        .expect("the payload fits a QR code");
+    // The label takes the middle half of the photo; the code a third of it.
+    let (lx, ly, lw, lh) = (w / 4, h / 4, w / 2, h / 2);
+    let module = (lh / 3 / matrix.height()).max(2);
+    let (cx, cy) = (lx + lw / 2 - matrix.width() * module / 2, ly + lh / 2);
+    let img = image::RgbImage::from_fn(w, h, |x, y| {
+        let in_label = (lx..lx + lw).contains(&x) && (ly..ly + lh).contains(&y);
+        if !in_label {
+            let v = (100 + (x / 30 + y / 45) % 25 + (x * 7 + y * 13) % 9) as u8;
+            return image::Rgb([v, v - 5, v - 15]);
+        }
+        let in_code = x >= cx
+            && y >= cy
+            && (x - cx) / module < matrix.width()
+            && (y - cy) / module < matrix.height();
+        let dark = if in_code {
+            matrix.get((x - cx) / module, (y - cy) / module)
+        } else {
+            // Three lines of "text" above the code.
+            let line = (y.saturating_sub(ly + lh / 10)) / (lh / 10);
+            y > ly + lh / 10
+                && line < 3
+                && (y - ly) % (lh / 10) < lh / 20
+                && x > lx + lw / 10
+                && x < lx + lw * 8 / 10
+                && (x / 9) % 6 != 5
+        };
+        if dark {
+            image::Rgb([25, 25, 30])
+        } else {
+            image::Rgb([238, 238, 232])
+        }
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Jpeg)
+        .expect("encode jpeg");
+    out.into_inner()
+}
+
+/// Writes [`qr_label_jpeg`] (1200×900) to `dir/serial-label.jpg`.
+pub fn qr_label_photo(dir: &Path, payload: &str) -> PathBuf {
+    let path = dir.join("serial-label.jpg");
+    std::fs::write(&path, qr_label_jpeg(payload, 1200, 900)).expect("write the label photo");
+    path
+}
+
 /// The pen strokes of a short signature (20 points).
 pub fn signature_strokes() -> Vec<SignatureStroke> {
     vec![SignatureStroke {

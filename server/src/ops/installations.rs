@@ -8,7 +8,7 @@ use axum::{Extension, Json};
 use base64::Engine as _;
 use fieldbook_domain::{lifecycle, InstallationReport, InstallationStatus, Sha256Hex, User};
 use fieldbook_protocol::{
-    ErrorBody, EvidenceVerdict, HistoryEntry, OpsAssignment, OpsInstallationDetail,
+    ErrorBody, EvidenceVerdict, HistoryEntry, OpsAssignment, OpsCertificate, OpsInstallationDetail,
     OpsInstallationPage, OpsInstallationQuery, OpsMedia, OpsReport, ReportEvent, ReportEventKind,
     SignatureEvidence, UserRef, Versioned, DEFAULT_OPS_PAGE, MAX_OPS_PAGE,
 };
@@ -301,6 +301,14 @@ pub fn installation_detail(
             let evidence = signature_evidence(&report.record, &media_hashes, blobs, &report_events);
             let submitted_by = names.get(report.record.submitted_by)?;
             let available = |h: &Sha256Hex| blobs.contains(h);
+            let certificate = db.certificate_of(id)?.map(|c| OpsCertificate {
+                blob_available: blobs.contains(&c.sha256),
+                sha256: c.sha256.as_str().to_owned(),
+                size: c.size,
+                report_content_hash: c.report_content_hash.as_str().to_owned(),
+                made_at: c.made_at,
+                received_at: c.received_at,
+            });
             Some(OpsReport {
                 report: Versioned {
                     version: report.version,
@@ -308,6 +316,7 @@ pub fn installation_detail(
                 },
                 submitted_by,
                 evidence,
+                certificate,
             })
         }
     };

@@ -9,6 +9,7 @@
 //! against them.
 
 pub mod assignments;
+pub mod certificates;
 pub mod changes;
 pub mod installations;
 pub mod people;

@@ -1,6 +1,6 @@
 //! Which blobs a caller may download: a blob is reachable through the media
-//! records and report signatures that name it, and a technician only through
-//! those of installations in their teams' scope.
+//! records, report signatures and completion certificates that name it, and
+//! a technician only through those of installations in their teams' scope.
 
 use rusqlite::OptionalExtension;
 
@@ -8,8 +8,9 @@ use super::scope::{in_scope_sql, Scope};
 use super::{Db, StorageError};
 
 impl Db<'_> {
-    /// The MIME type recorded for a blob by a media record or a report
-    /// signature the caller can see; `None` if no such record exists.
+    /// The MIME type recorded for a blob by a media record, a report
+    /// signature or a certificate the caller can see; `None` if no such
+    /// record exists.
     pub fn blob_mime_in_scope(
         &self,
         sha256: &str,
@@ -21,9 +22,13 @@ impl Db<'_> {
              UNION ALL \
              SELECT 'image/png' FROM reports r \
                WHERE r.signature_sha256 = :sha AND {report_scope} \
+             UNION ALL \
+             SELECT 'application/pdf' FROM report_certificates c \
+               WHERE c.sha256 = :sha AND {certificate_scope} \
              LIMIT 1",
             media_scope = in_scope_sql("m.installation_id"),
             report_scope = in_scope_sql("r.installation_id"),
+            certificate_scope = in_scope_sql("c.installation_id"),
         );
         Ok(self
             .conn

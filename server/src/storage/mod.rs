@@ -18,6 +18,7 @@
 //! smaller number committing behind it.
 
 mod blob_access;
+mod certificates;
 mod devices;
 mod held_work;
 mod history;
@@ -47,6 +48,7 @@ use std::time::Duration;
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
+pub use certificates::StoredCertificate;
 pub use devices::{DeviceRow, MutationRecord, StoredMutation};
 pub use held_work::NewHeldMutation;
 pub use history::HistoryRow;
@@ -71,6 +73,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("0007_login_known_sources.sql"),
     include_str!("0008_device_wipe.sql"),
     include_str!("0009_templates.sql"),
+    include_str!("0010_certificates.sql"),
 ];
 const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 /// Reader connections kept open for reuse; more are opened on demand.

@@ -3,4 +3,4 @@
 /**
  * The mutation's name without its payload (the outbox's `kind` column).
  */
-export type MutationKind = "installation.start" | "installation.finish" | "installation.could_not_complete" | "installation.set_flags" | "assignment.respond" | "report.submit" | "media.attach" | "media.caption" | "media.remove";
+export type MutationKind = "installation.start" | "installation.finish" | "installation.could_not_complete" | "installation.set_flags" | "assignment.respond" | "report.submit" | "media.attach" | "media.caption" | "media.remove" | "report.certificate";

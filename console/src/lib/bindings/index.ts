@@ -40,6 +40,7 @@ export type { Mutation } from "./Mutation";
 export type { MutationKind } from "./MutationKind";
 export type { NavCounts } from "./NavCounts";
 export type { OpsAssignment } from "./OpsAssignment";
+export type { OpsCertificate } from "./OpsCertificate";
 export type { OpsInstallationDetail } from "./OpsInstallationDetail";
 export type { OpsInstallationPage } from "./OpsInstallationPage";
 export type { OpsInstallationQuery } from "./OpsInstallationQuery";

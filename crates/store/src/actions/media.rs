@@ -4,13 +4,13 @@
 use std::path::Path;
 
 use chrono::Utc;
-use fieldbook_domain::{validation, InstallationMedia, Mutation};
+use fieldbook_domain::{validation, InstallationMedia, MediaType, Mutation};
 use fieldbook_media::ImportedMedia;
 use uuid::Uuid;
 
 use super::{in_transaction, refuse_if_submitted};
 use crate::error::{Result, StoreError};
-use crate::rows::{blobs, installations, media, outbox, reports, session};
+use crate::rows::{blobs, installations, media, media_codes, outbox, reports, session};
 use crate::Store;
 
 /// The server accepts caption changes and removals only from the uploader;
@@ -127,6 +127,9 @@ impl Store {
                 uploaded_at: now,
             };
             media::insert_attached(tx, &attached, imported.width, imported.height)?;
+            if attached.media_type == MediaType::Photo {
+                media_codes::queue_search(tx, attached.id, now)?;
+            }
             blobs::queue(tx, ctx.media, &attached.file, now)?;
             let mutation = Mutation::MediaAttach {
                 media: attached.clone(),

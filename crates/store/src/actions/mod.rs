@@ -3,14 +3,18 @@
 //! one IMMEDIATE transaction opened here ([`in_transaction`]), so a crash
 //! leaves both or neither. Uses rows and `local_state`; never `apply`.
 
+mod certificate;
 mod held_work;
 mod installations;
+mod label_search;
 mod media;
 mod outbox;
 mod reports;
 mod session;
 
+pub use certificate::CertificatePage;
 pub use installations::AssignmentResponse;
+pub use label_search::{run_next_label_search, LabelsRead, LABEL_SEARCH_BUDGET};
 pub use reports::{DraftSaved, SignatureInput};
 
 use rusqlite::{Connection, TransactionBehavior};

@@ -10,7 +10,9 @@ pub use installations::{
     AssignmentWithTeam, InstallationDetail, InstallationQuery, InstallationSummary,
 };
 
+use fieldbook_domain::label::{read_label, CodeFormat};
 use fieldbook_domain::{InstallationMedia, InstallationReport, ReportDraft, Sha256Hex};
+use serde::Serialize;
 use uuid::Uuid;
 
 use crate::error::Result;
@@ -18,10 +20,45 @@ use crate::rows::blobs::{BlobUpload, CorruptFile};
 use crate::rows::held_work::HeldWork;
 use crate::rows::outbox::{OutboxCounts, OutboxEntry, OutboxState};
 use crate::rows::FileAvailability;
-use crate::rows::{blobs, held_work, media, outbox, reports, session, sync_state};
+use crate::rows::{blobs, held_work, media, media_codes, outbox, reports, session, sync_state};
 use crate::{Session, Store};
 
+/// A serial number and/or model read from a code in one of the
+/// installation's photos, offered to the technician (never filled in by itself).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct LabelOffer {
+    /// The photo the code was read from.
+    pub media_id: Uuid,
+    pub format: CodeFormat,
+    pub serial_number: Option<String>,
+    pub model: Option<String>,
+}
+
 impl Store {
+    /// What the installation's photos say about the charger: one offer per
+    /// distinct (serial, model), newest photo first.
+    pub fn label_offers(&self, installation_id: Uuid) -> Result<Vec<LabelOffer>> {
+        let mut offers: Vec<LabelOffer> = Vec::new();
+        for (media_id, code) in media_codes::list_for_installation(&self.conn, installation_id)? {
+            let Some(reading) = read_label(&code) else {
+                continue;
+            };
+            let seen = offers
+                .iter()
+                .any(|o| o.serial_number == reading.serial_number && o.model == reading.model);
+            if !seen {
+                offers.push(LabelOffer {
+                    media_id,
+                    format: code.format,
+                    serial_number: reading.serial_number,
+                    model: reading.model,
+                });
+            }
+        }
+        Ok(offers)
+    }
+
     pub fn session(&self) -> Result<Option<Session>> {
         session::current(&self.conn)
     }

@@ -7,10 +7,12 @@
 pub(crate) mod assignments;
 pub(crate) mod awaiting;
 pub(crate) mod blobs;
+pub(crate) mod certificates;
 pub(crate) mod held_work;
 pub(crate) mod installations;
 pub(crate) mod leads;
 pub(crate) mod media;
+pub(crate) mod media_codes;
 pub(crate) mod outbox;
 pub(crate) mod people;
 pub(crate) mod reports;

@@ -97,6 +97,11 @@ export function attachMedia(
 export const setMediaCaption = (mediaId: Uuid, caption: string) =>
   call("set_media_caption", { mediaId, caption });
 export const removeMedia = (mediaId: Uuid) => call("remove_media", { mediaId });
+export const labelOffers = (installationId: Uuid) => call("label_offers", { installationId });
+export const makeCertificate = (installationId: Uuid) => call("make_certificate", { installationId });
+export const saveCertificateCopy = (installationId: Uuid, path: string) =>
+  call("save_certificate_copy", { installationId, path });
+export const certificatePages = (installationId: Uuid) => call("certificate_pages", { installationId });
 
 // ---- sync --------------------------------------------------------------------
 export const syncStatus = () => call("sync_status", {});

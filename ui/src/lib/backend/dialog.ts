@@ -27,3 +27,12 @@ export async function chooseDiagnosticsFile(suggestedName: string): Promise<stri
     filters: [{ name: "Zip archive", extensions: ["zip"] }],
   });
 }
+
+/** The native save dialog for a copy of the completion certificate; null when cancelled. */
+export async function chooseCertificateFile(suggestedName: string): Promise<string | null> {
+  return save({
+    title: "Save a copy of the certificate",
+    defaultPath: suggestedName,
+    filters: [{ name: "PDF document", extensions: ["pdf"] }],
+  });
+}

@@ -1,8 +1,9 @@
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
-import type { SyncStatus, UpdateStatus } from "../types";
+import type { LabelsRead, SyncStatus, UpdateStatus } from "../types";
 
 export const SYNC_STATUS_EVENT = "sync://status";
 export const UPDATE_STATUS_EVENT = "update://status";
+export const LABELS_READ_EVENT = "labels://read";
 
 /** Calls `handler` with every UpdateStatus of the background updater. */
 export function onUpdateStatus(handler: (status: UpdateStatus) => void): Promise<UnlistenFn> {
@@ -12,4 +13,9 @@ export function onUpdateStatus(handler: (status: UpdateStatus) => void): Promise
 /** Calls `handler` with every SyncStatus the shell forwards from the engine. */
 export function onSyncStatus(handler: (status: SyncStatus) => void): Promise<UnlistenFn> {
   return listen<SyncStatus>(SYNC_STATUS_EVENT, (event) => handler(event.payload));
+}
+
+/** Calls `handler` each time a photo's label search finished (it runs after the import). */
+export function onLabelsRead(handler: (read: LabelsRead) => void): Promise<UnlistenFn> {
+  return listen<LabelsRead>(LABELS_READ_EVENT, (event) => handler(event.payload));
 }

@@ -3,6 +3,8 @@
 import type { Channel } from "@tauri-apps/api/core";
 import type { AppInfo } from "./AppInfo";
 import type { AttachProgress } from "./AttachProgress";
+import type { Certificate } from "./Certificate";
+import type { CertificatePage } from "./CertificatePage";
 import type { DiagnosticsSaved } from "./DiagnosticsSaved";
 import type { DraftSaved } from "./DraftSaved";
 import type { InstallReadiness } from "./InstallReadiness";
@@ -15,6 +17,7 @@ import type { InstallationPage } from "./InstallationPage";
 import type { InstallationQuery } from "./InstallationQuery";
 import type { InstallationReport } from "./InstallationReport";
 import type { KeyStorage } from "./KeyStorage";
+import type { LabelOffer } from "./LabelOffer";
 import type { LockStatus } from "./LockStatus";
 import type { OutboxEntry } from "./OutboxEntry";
 import type { ReportDraft } from "./ReportDraft";
@@ -49,6 +52,10 @@ export type Commands = {
   attach_media: { args: { installationId: string, paths: Array<string>, onProgress: Channel<AttachProgress> }, result: Array<InstallationMedia> },
   set_media_caption: { args: { mediaId: string, caption: string }, result: InstallationMedia },
   remove_media: { args: { mediaId: string }, result: null },
+  label_offers: { args: { installationId: string }, result: Array<LabelOffer> },
+  make_certificate: { args: { installationId: string }, result: Certificate },
+  save_certificate_copy: { args: { installationId: string, path: string }, result: string },
+  certificate_pages: { args: { installationId: string }, result: Array<CertificatePage> },
   sync_status: { args: Record<string, never>, result: SyncStatus },
   sync_now: { args: Record<string, never>, result: null },
   needs_attention: { args: Record<string, never>, result: Array<OutboxEntry> },

@@ -111,6 +111,22 @@ describe("Report screen", () => {
       template: { id: "uk-ev-charger", version: 1 },
     });
     expect(backend.reports.get(id)?.test_results?.zs?.value).toBe("0.48");
+
+    // The certificate is made right after submit, and a copy goes where the save dialog says.
+    const certificate = screen.getByTestId("certificate");
+    await expect.element(certificate).toHaveTextContent("PDF");
+    expect(backend.calls.filter((c) => c.cmd === "make_certificate")).toHaveLength(1);
+    await screen.getByTestId("certificate-save").click();
+    await expect.element(screen.getByTestId("certificate-saved")).toHaveTextContent(".pdf");
+    const saved = backend.calls.find((c) => c.cmd === "save_certificate_copy")!;
+    expect(saved.args).toMatchObject({ installationId: id });
+
+    // Shown full screen to the customer: the pages drawn from the PDF.
+    await screen.getByTestId("certificate-show").click();
+    await expect.element(screen.getByTestId("certificate-view")).toBeVisible();
+    await expect.element(screen.getByTestId("certificate-page")).toHaveAttribute("alt", "Page 1 of 1 of the completion certificate");
+    await screen.getByTestId("certificate-close").click();
+    await expect.element(screen.getByTestId("certificate-view")).not.toBeInTheDocument();
   });
 
   it("adds files the way the dialog path does, with progress, and removes them", async () => {
@@ -159,5 +175,51 @@ describe("Report screen", () => {
     await expect.element(screen.getByTestId("report-serial")).toHaveValue("FROM-ANOTHER-DEVICE");
     await expect.element(screen.getByTestId("report-notes")).toHaveValue("Submitted by Sam");
     await expect.element(screen.getByTestId("media-add")).not.toBeInTheDocument();
+  });
+});
+
+describe("Serial from the label photo", () => {
+  it("offers what the label's code says and fills it only on the technician's one tap", async () => {
+    const id = completedJob();
+    backend.labelOffers.set(id, [
+      {
+        media_id: "00000000-0000-4000-a000-00000000abcd",
+        format: "qr_code",
+        serial_number: "EVC-22-0042",
+        model: "Pulsar Plus",
+      },
+    ]);
+    const screen = await render(Report, { id });
+    const offer = screen.getByTestId("label-offer");
+    await expect.element(offer).toHaveTextContent("EVC-22-0042");
+    await expect.element(offer).toHaveTextContent("Pulsar Plus");
+    // Offered, not filled.
+    await expect.element(screen.getByTestId("report-serial")).toHaveValue("");
+
+    await screen.getByTestId("label-offer-use").click();
+    await expect.element(screen.getByTestId("report-serial")).toHaveValue("EVC-22-0042");
+    await expect.element(screen.getByTestId("report-model")).toHaveValue("Pulsar Plus");
+    await expect.element(screen.getByTestId("label-offer")).not.toBeInTheDocument();
+    await expect.element(screen.getByTestId("autosave-state")).toHaveTextContent("Saved");
+    expect(backend.drafts.get(id)).toMatchObject({
+      charger_serial_number: "EVC-22-0042",
+      charger_model: "Pulsar Plus",
+    });
+  });
+
+  it("shows the offer when the background label search finishes, without a reload", async () => {
+    const id = completedJob();
+    const screen = await render(Report, { id });
+    await screen.getByTestId("media-add").click();
+    await expect.poll(() => screen.getByTestId("media-item").elements().length).toBe(3);
+    // The import returned before any label was read: nothing offered yet.
+    expect(screen.getByTestId("label-offer").elements()).toHaveLength(0);
+
+    const photo = backend.media.get(id)![0];
+    backend.finishLabelSearch(id, [{ media_id: photo.id, format: "code128", serial_number: "WB-0042178", model: null }]);
+    await expect.element(screen.getByTestId("label-offer")).toHaveTextContent("WB-0042178");
+    // Another job's search does not touch this screen's offers.
+    backend.finishLabelSearch("00000000-0000-4000-a000-0000000000ff", []);
+    await expect.element(screen.getByTestId("label-offer")).toHaveTextContent("WB-0042178");
   });
 });

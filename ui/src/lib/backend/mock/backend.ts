@@ -20,6 +20,8 @@ import type {
   InstallationMedia,
   InstallationQuery,
   InstallationReport,
+  LabelOffer,
+  LabelsRead,
   InstallationSummary,
   Mutation,
   OutboxEntry,
@@ -106,6 +108,8 @@ export class MockBackend {
   readonly archived: MockJob[];
   session: Session | null;
   drafts = new Map<string, ReportDraft>();
+  /** What the label photos of a job say (the mock reads no pixels: tests put offers here). */
+  labelOffers = new Map<string, LabelOffer[]>();
   reports = new Map<string, InstallationReport>();
   media = new Map<string, InstallationMedia[]>();
   /** Work the server holds for Central Ops, by installation. */
@@ -141,8 +145,21 @@ export class MockBackend {
   installedUpdate = false;
   /** Set by the installer: forwards a status to `sync://status` listeners. */
   emitStatus: (status: SyncStatus) => void = () => {};
+  /** Set by the installer: forwards a finished label search to `labels://read` listeners. */
+  emitLabelsRead: (read: LabelsRead) => void = () => {};
   private readonly saveDelayMs: number;
   private sequence = 0;
+
+  /**
+   * What the shell's background label reader does when it finished a photo
+   * of the job: the offers change and the screen is told.
+   */
+  finishLabelSearch(installationId: string, offers: LabelOffer[]): void {
+    this.labelOffers.set(installationId, offers);
+    const media = this.media.get(installationId) ?? [];
+    const mediaId = offers[0]?.media_id ?? media[media.length - 1]?.id ?? "00000000-0000-4000-a000-000000000000";
+    this.emitLabelsRead({ installation_id: installationId, media_id: mediaId, codes: offers.length });
+  }
 
   constructor(options: MockOptions = {}) {
     const today = options.today ?? localIsoDate(new Date());
@@ -677,6 +694,25 @@ export class MockBackend {
       return report;
     },
     get_report: (args) => this.reports.get(args.installationId) ?? null,
+    make_certificate: (args) => {
+      const report = this.reports.get(args.installationId);
+      if (!report) return fail("not_found", `submitted report of installation ${args.installationId} is not on this device; sync and try again`);
+      return {
+        installation_id: report.installation_id,
+        file: { sha256: fakeSha(`certificate ${report.content_hash}`), size: 180_000, mime: "application/pdf" },
+        report_content_hash: report.content_hash,
+        created_at: report.submitted_at,
+      };
+    },
+    certificate_pages: (args) => {
+      const report = this.reports.get(args.installationId);
+      if (!report) return fail("not_found", "certificate of installation is not on this device");
+      return [{ image: { sha256: fakeSha(`certificate page ${report.content_hash}`), size: 240_000, mime: "image/png" }, width: 1190, height: 1683 }];
+    },
+    save_certificate_copy: (args) => {
+      if (!this.reports.has(args.installationId)) return fail("not_found", "certificate of installation is not on this device");
+      return args.path.endsWith(".pdf") ? args.path : `${args.path}.pdf`;
+    },
     attach_media: async (args) => {
       const id = args.installationId;
       this.job(id);
@@ -731,6 +767,7 @@ export class MockBackend {
       }
       return fail("not_found", "photo or video is not on this device; sync and try again");
     },
+    label_offers: (args) => this.labelOffers.get(args.installationId) ?? [],
     sync_status: () => this.status,
     sync_now: () => {
       void this.simulateSync();

@@ -1,6 +1,6 @@
 import { clearMocks, mockIPC, mockWindows } from "@tauri-apps/api/mocks";
 import { emit } from "@tauri-apps/api/event";
-import { SYNC_STATUS_EVENT } from "../events";
+import { LABELS_READ_EVENT, SYNC_STATUS_EVENT } from "../events";
 import { MockBackend, type MockOptions } from "./backend";
 
 /**
@@ -22,6 +22,7 @@ export function installMockBackend(options?: MockOptions): MockBackend {
   mockWindows("main");
   mockIPC((cmd, args) => backend.handle(cmd, args), { shouldMockEvents: true });
   backend.emitStatus = (status) => void emit(SYNC_STATUS_EVENT, status);
+  backend.emitLabelsRead = (read) => void emit(LABELS_READ_EVENT, read);
   return backend;
 }
 
