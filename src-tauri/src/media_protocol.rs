@@ -276,7 +276,6 @@ mod tests {
     fn encrypted_store(dir: &std::path::Path) -> MediaStore {
         MediaStore::open_encrypted(dir.join("media"), fieldbook_media::MediaKey::new([8; 32]))
             .unwrap()
-            .0
     }
 
     /// An MP4-looking video over several encrypted segments.

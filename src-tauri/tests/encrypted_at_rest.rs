@@ -1,11 +1,13 @@
 //! A lost laptop gives nothing away: after a real sync of the demo data and
-//! a report with photos and a signature, opened the way the app opens its
-//! data folder ([`AppContext::open_encrypted`]), no file under the data
-//! folder (database, WAL, media, thumbnails, logs, settings) holds a
-//! customer's name, phone number, address or gate code, the bearer token,
-//! or any of the photos' or the signature image's bytes in plaintext, and
-//! no file there is a readable image. The same holds for a folder written
-//! by the unencrypted version and converted on its first encrypted start.
+//! a report with photos, a signature and its certificate, opened the way
+//! the app opens its data folder ([`AppContext::open_encrypted`]), no file
+//! under the data folder (database, WAL, media, thumbnails, logs, settings)
+//! holds a customer's name, phone number, address or gate code, the bearer
+//! token, or any of the bytes of the photos, the signature image, the
+//! completion certificate's PDF or its page images in plaintext, and no
+//! file there is a readable image or PDF. The same holds for a folder
+//! written by the unencrypted version and converted on its first encrypted
+//! start.
 
 mod common;
 
@@ -14,9 +16,9 @@ use std::time::Duration;
 
 use chrono::Utc;
 use fieldbook_app::context::{AppContext, LaunchSettings};
-use fieldbook_app::{installations, media, session};
+use fieldbook_app::{certificates, installations, media, session};
 use fieldbook_demo::{DemoConfig, DemoData};
-use fieldbook_domain::InstallationStatus;
+use fieldbook_domain::{InstallationStatus, Sha256Hex};
 use fieldbook_store::{InstallationQuery, Store};
 use fieldbook_sync::SyncOptions;
 use fieldbook_testkit::TestServer;
@@ -108,10 +110,15 @@ fn assert_nothing_readable(dir: &Path, texts: &[String], token: &str, images: &[
             "{} is a readable image",
             file.display()
         );
+        assert!(
+            !contains(&bytes, b"%PDF-"),
+            "{} holds a readable PDF",
+            file.display()
+        );
         for piece in &pieces {
             assert!(
                 !contains(&bytes, piece),
-                "{} holds a photo's or the signature's bytes in plaintext",
+                "{} holds a photo's, the signature's or the certificate's bytes in plaintext",
                 file.display()
             );
         }
@@ -119,9 +126,10 @@ fn assert_nothing_readable(dir: &Path, texts: &[String], token: &str, images: &[
     files.len()
 }
 
-/// Signs in, pulls the schedule, does one job with 3 photos and a signature,
-/// and pushes it all (the uploads read the media as stored); returns the
-/// photos' and the signature's bytes.
+/// Signs in, pulls the schedule, does one job with 3 photos, a signature
+/// and the certificate, and pushes it all (the uploads read the media as
+/// stored); returns the photos', the signature's, the certificate PDF's and
+/// its page images' bytes.
 async fn work_a_day(
     ctx: &AppContext,
     server: &TestServer,
@@ -171,17 +179,40 @@ async fn work_a_day(
         ),
     )
     .await;
+    // The completion certificate (a PDF made on the device from the
+    // photos' thumbnails and the signature), its pages drawn for the full
+    // screen, and a copy saved outside the data folder: the plain PDF.
+    let certificate = certificates::make_certificate(ctx, job).await.unwrap();
+    let pages = certificates::certificate_pages(ctx, job).await.unwrap();
+    let copy = dir.join("certificate-copy.pdf");
+    certificates::save_certificate_copy(ctx, job, copy.to_string_lossy().into_owned())
+        .await
+        .unwrap();
+    let pdf = std::fs::read(&copy).unwrap();
+    assert!(pdf.starts_with(b"%PDF-"), "the copy is a readable PDF");
+    assert_eq!(Sha256Hex::digest(&pdf), certificate.file.sha256);
+    images.push(pdf);
+    for page in &pages {
+        let png = ctx.media().read_blob(&page.image.sha256).unwrap();
+        assert!(png.starts_with(b"\x89PNG"), "a page drawn as a PNG");
+        images.push(png);
+    }
     let summary = ctx.sync().sync_once().await.unwrap();
     assert_eq!(summary.refused, 0, "{summary:?}");
-    // The server checks each blob's SHA-256: the uploads were the plaintext.
-    assert_eq!(summary.uploaded_blobs, 4, "{summary:?}");
+    // The server checks each blob's SHA-256: the uploads were the plaintext
+    // (3 photos, the signature and the certificate).
+    assert_eq!(summary.uploaded_blobs, 5, "{summary:?}");
+    assert_eq!(
+        server.blob_digest(&certificate.file.sha256).as_ref(),
+        Some(&certificate.file.sha256)
+    );
     images
 }
 
 /// The media read back through the app's store, decrypted.
 fn assert_media_read_back(ctx: &AppContext, images: &[Vec<u8>]) {
     for image in images {
-        let sha = fieldbook_domain::Sha256Hex::digest(image);
+        let sha = Sha256Hex::digest(image);
         assert_eq!(&ctx.media().read_blob(&sha).unwrap(), image);
     }
 }
@@ -263,8 +294,8 @@ async fn a_folder_of_the_unencrypted_version_is_converted_and_then_gives_nothing
     );
     let photo_on_disk = data
         .join("media")
-        .join(&fieldbook_domain::Sha256Hex::digest(&images[0]).as_str()[..2])
-        .join(fieldbook_domain::Sha256Hex::digest(&images[0]).as_str());
+        .join(&Sha256Hex::digest(&images[0]).as_str()[..2])
+        .join(Sha256Hex::digest(&images[0]).as_str());
     assert_eq!(
         std::fs::read(photo_on_disk).unwrap(),
         images[0],

@@ -83,7 +83,7 @@ impl Bench {
         let jpeg = camera_jpeg();
         let vips_source = dir.path().join("camera.jpg");
         fs::write(&vips_source, &jpeg).unwrap();
-        let (encrypted, _) =
+        let encrypted =
             MediaStore::open_encrypted(dir.path().join("media-encrypted"), MediaKey::new([9; 32]))
                 .unwrap();
         Bench {

@@ -13,8 +13,9 @@
 //! (see [`sealed`] for the format) under the same names (the SHA-256 of the
 //! plaintext), so dedupe and uploads are unchanged; everything reads them
 //! through [`MediaStore::open_blob`] / [`MediaReader`], which decrypts on
-//! the fly. Files an older version left plain are encrypted on that first
-//! open (see the `upgrade` module).
+//! the fly. Files an older version left plain are encrypted by
+//! [`MediaStore::encrypt_plain_files`] (see the `upgrade` module), which
+//! the local store runs until its database records the folder converted.
 //!
 //! Crash and error safety: bytes are written to a temp file in `tmp/` (same
 //! file system as the blobs), fsynced, then renamed onto their final name and
@@ -116,8 +117,10 @@ impl MediaStore {
 
     /// Opens (creating if needed) the media directory at `root` with every
     /// file encrypted with `key`. Files an older version stored plain are
-    /// encrypted first, crash-safe and resumable (the `upgrade` module);
-    /// returns the store and how many files that converted.
+    /// not looked for here (that would read every file at every start):
+    /// the caller records whether the folder may still hold some and, if
+    /// so, calls [`MediaStore::encrypt_plain_files`] (the local store keeps
+    /// that in its database).
     ///
     /// The data folder's lock must be held: everything in `tmp/` is then
     /// left over from before (an import or a conversion a crash cut short,
@@ -125,11 +128,22 @@ impl MediaStore {
     pub fn open_encrypted(
         root: impl Into<PathBuf>,
         key: MediaKey,
-    ) -> Result<(MediaStore, u64), MediaError> {
-        let store = Self::new(root.into(), Some(key.clone()))?;
+    ) -> Result<MediaStore, MediaError> {
+        let store = Self::new(root.into(), Some(key))?;
         store.remove_temp_files(None)?;
-        let converted = upgrade::encrypt_plain_files(&store.root, &store.tmp_dir, &key)?;
-        Ok((store, converted))
+        Ok(store)
+    }
+
+    /// Encrypts every file an older version left plain, crash-safe and
+    /// resumable (the `upgrade` module): reads the first bytes of every
+    /// file in the folder, so it is for the one start after an upgrade, not
+    /// every start. Returns how many files it converted (none for a store
+    /// opened without a key). The data folder's lock must be held.
+    pub fn encrypt_plain_files(&self) -> Result<u64, MediaError> {
+        match self.key() {
+            Some(key) => upgrade::encrypt_plain_files(&self.root, &self.tmp_dir, &key),
+            None => Ok(0),
+        }
     }
 
     fn new(root: PathBuf, key: Option<MediaKey>) -> Result<MediaStore, MediaError> {
@@ -312,15 +326,23 @@ impl MediaStore {
         depth: label_codes::SearchDepth,
         budget: Duration,
     ) -> Result<label_codes::LabelSearch, MediaError> {
-        let path = self.blob_path(sha256);
-        let bytes = fs::read(&path).map_err(|e| MediaError::io("read", &path, e))?;
-        match sniff::sniff(&bytes[..bytes.len().min(SNIFF_LEN)])? {
-            SniffedKind::Photo { codec, .. } => Ok(label_codes::search_photo(
-                &bytes,
-                codec,
-                depth,
-                std::time::Instant::now() + budget,
-            )),
+        // Decrypted on the fly: the head tells a photo (read whole, at most
+        // MAX_PHOTO_FILE_BYTES, the decoder needs every byte) from a video
+        // (never read: it has no label to search).
+        let read_error = |e| MediaError::io("read", &self.blob_path(sha256), e);
+        let mut file = self.open_blob(sha256).map_err(read_error)?;
+        let mut head = vec![0u8; SNIFF_LEN];
+        let head_len = read_up_to(&mut file, &mut head).map_err(read_error)?;
+        match sniff::sniff(&head[..head_len])? {
+            SniffedKind::Photo { codec, .. } => {
+                let bytes = file.read_all().map_err(read_error)?;
+                Ok(label_codes::search_photo(
+                    &bytes,
+                    codec,
+                    depth,
+                    std::time::Instant::now() + budget,
+                ))
+            }
             SniffedKind::Video { .. } => Ok(label_codes::LabelSearch::default()),
         }
     }

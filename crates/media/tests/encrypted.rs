@@ -54,8 +54,8 @@ fn mp4_like(len: usize, seed: u64) -> Vec<u8> {
 #[test]
 fn an_encrypted_photo_import_leaves_no_plaintext_and_reads_back_whole() {
     let dir = tempfile::tempdir().unwrap();
-    let (store, converted) = MediaStore::open_encrypted(dir.path().join("media"), key()).unwrap();
-    assert_eq!(converted, 0);
+    let store = MediaStore::open_encrypted(dir.path().join("media"), key()).unwrap();
+    assert_eq!(store.encrypt_plain_files().unwrap(), 0, "a new folder");
     assert!(store.is_encrypted());
     let jpeg = jpeg_bytes(&photo_like_rgb(1200, 800, 3), 90);
     let source = write_file(dir.path(), "IMG_0003.JPG", &jpeg);
@@ -86,7 +86,7 @@ fn an_encrypted_photo_import_leaves_no_plaintext_and_reads_back_whole() {
 #[test]
 fn a_video_reads_back_in_ranges_and_a_damaged_part_is_reported_not_served() {
     let dir = tempfile::tempdir().unwrap();
-    let (store, _) = MediaStore::open_encrypted(dir.path().join("media"), key()).unwrap();
+    let store = MediaStore::open_encrypted(dir.path().join("media"), key()).unwrap();
     let video = mp4_like(3 << 20, 7);
     let sha = store.import_bytes(&video).unwrap().blob.sha256;
 
@@ -129,8 +129,15 @@ fn a_plain_folder_is_encrypted_on_the_first_encrypted_open_and_reads_the_same() 
     // A plaintext leftover of an import a crash cut short.
     fs::write(root.join("tmp/import-x.part"), &jpeg[..5000]).unwrap();
 
-    let (store, converted) = MediaStore::open_encrypted(&root, key()).unwrap();
-    assert_eq!(converted, 3, "the photo, its thumbnail and the video");
+    let store = MediaStore::open_encrypted(&root, key()).unwrap();
+    // Opening alone reads no file: the files stay as they are until asked.
+    assert_eq!(fs::read(store.blob_path(&photo_sha)).unwrap(), jpeg);
+    assert!(!root.join("tmp/import-x.part").exists(), "tmp/ is emptied");
+    assert_eq!(
+        store.encrypt_plain_files().unwrap(),
+        3,
+        "the photo, its thumbnail and the video"
+    );
     assert_nothing_plain(&root, &jpeg);
     assert_nothing_plain(&root, &video);
     assert_eq!(store.read_blob(&photo_sha).unwrap(), jpeg);
@@ -139,8 +146,8 @@ fn a_plain_folder_is_encrypted_on_the_first_encrypted_open_and_reads_the_same() 
 
     // Done once: the next open converts nothing.
     drop(store);
-    let (_, converted) = MediaStore::open_encrypted(&root, key()).unwrap();
-    assert_eq!(converted, 0);
+    let store = MediaStore::open_encrypted(&root, key()).unwrap();
+    assert_eq!(store.encrypt_plain_files().unwrap(), 0);
     // And the plain store cannot read what is now sealed.
     let plain = MediaStore::open(&root).unwrap();
     assert!(plain.read_blob(&photo_sha).is_err());
@@ -150,7 +157,7 @@ fn a_plain_folder_is_encrypted_on_the_first_encrypted_open_and_reads_the_same() 
 fn a_renewed_key_reaches_every_clone_of_the_store() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("media");
-    let (store, _) = MediaStore::open_encrypted(&root, key()).unwrap();
+    let store = MediaStore::open_encrypted(&root, key()).unwrap();
     let protocol_copy = store.clone();
     let before = store
         .import_bytes(&mp4_like(10_000, 1))

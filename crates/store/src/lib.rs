@@ -32,6 +32,7 @@ use std::cell::RefCell;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use chrono::Utc;
 use fieldbook_media::MediaStore;
 use rusqlite::Connection;
 use uuid::Uuid;
@@ -125,8 +126,9 @@ impl Store {
     /// [`Store::open_encrypted`] with the media files encrypted too when
     /// `keys.media` is given: photos, videos, signatures and thumbnails are
     /// stored sealed and read through [`MediaStore::open_blob`]. Media an
-    /// older version left plain are encrypted on this open, after the
-    /// database (crash-safe and resumable, see `fieldbook_media`).
+    /// older version left plain are encrypted on the first such open, after
+    /// the database (crash-safe and resumable, see `fieldbook_media`); the
+    /// database then records it, so later opens read no media file.
     pub fn open_with_keys(data_dir: impl AsRef<Path>, keys: &StoreKeys) -> Result<Store> {
         Self::open_with(data_dir.as_ref(), Some(keys))
     }
@@ -146,21 +148,11 @@ impl Store {
         let mut conn = db::open_connection(&database, database_key)?;
         migrations::migrate(&mut conn)?;
         let device_id = rows::session::ensure_device_id(&conn)?;
-        let media_dir = data_dir.join(db::MEDIA_DIR);
-        let media = match keys.and_then(|k| k.media.clone()) {
-            Some(media_key) => {
-                // Under the folder lock taken above, as the conversion needs.
-                let (media, converted) = MediaStore::open_encrypted(media_dir, media_key)?;
-                if converted > 0 {
-                    tracing::info!(
-                        converted,
-                        "encrypted the media files an older version left plain"
-                    );
-                }
-                media
-            }
-            None => MediaStore::open(media_dir)?,
-        };
+        let media = open_media(
+            &conn,
+            data_dir.join(db::MEDIA_DIR),
+            keys.and_then(|k| k.media.clone()),
+        )?;
         Ok(Store {
             conn,
             media,
@@ -239,8 +231,13 @@ impl Store {
         self.conn = conn;
         // The same MediaStore, so its clones (the app's media:// protocol)
         // get the new key too.
-        self.media
-            .start_again(self.keys.as_ref().and_then(|k| k.media.clone()))?;
+        let media_key = self.keys.as_ref().and_then(|k| k.media.clone());
+        let encrypted = media_key.is_some();
+        self.media.start_again(media_key)?;
+        if encrypted {
+            // The folder is empty: nothing plain in it to look for.
+            rows::media_encrypted::record_all_encrypted(&self.conn, Utc::now())?;
+        }
         Ok(())
     }
 
@@ -248,6 +245,32 @@ impl Store {
     pub fn media_store(&self) -> &MediaStore {
         &self.media
     }
+}
+
+/// Opens the media folder, encrypted with `key` when given. The files an
+/// older version left plain are looked for and encrypted until the
+/// database records that none remain, so an ordinary start reads no media
+/// file; that record is made only after the conversion finished (a crash
+/// before it means converting again, skipping what is done), and dropped
+/// when the folder is opened without a key (what that writes is plain).
+/// The data folder's lock must be held.
+fn open_media(conn: &Connection, dir: PathBuf, key: Option<MediaKey>) -> Result<MediaStore> {
+    let Some(key) = key else {
+        rows::media_encrypted::forget_all_encrypted(conn)?;
+        return Ok(MediaStore::open(dir)?);
+    };
+    let media = MediaStore::open_encrypted(dir, key)?;
+    if !rows::media_encrypted::all_encrypted(conn)? {
+        let converted = media.encrypt_plain_files()?;
+        rows::media_encrypted::record_all_encrypted(conn, Utc::now())?;
+        if converted > 0 {
+            tracing::info!(
+                converted,
+                "encrypted the media files an older version left plain"
+            );
+        }
+    }
+    Ok(media)
 }
 
 #[cfg(test)]

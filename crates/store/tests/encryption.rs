@@ -444,3 +444,51 @@ fn a_media_conversion_killed_at_any_moment_resumes_and_loses_nothing() {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
+
+// ---- the start after the conversion ------------------------------------------------
+
+/// Once the database records the media folder converted, a start reads no
+/// media file (its cost does not grow with the photos): a plain file put in
+/// behind its back stays as it is. Opening the folder without the media key
+/// forgets the record, so the next encrypted start looks again and seals it.
+#[test]
+fn once_converted_a_start_reads_no_media_file_until_opened_without_the_media_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let photo = fieldbook_testkit::png_bytes(120, 90, 3);
+    let photo_sha = {
+        let store = Store::open_with_keys(dir.path(), &all_keys()).unwrap();
+        store
+            .media_store()
+            .import_bytes(&photo)
+            .unwrap()
+            .blob
+            .sha256
+    };
+    let video = video_bytes(99);
+    let video_sha = fieldbook_media::MediaStore::open(dir.path().join("media"))
+        .unwrap()
+        .import_bytes(&video)
+        .unwrap()
+        .blob
+        .sha256;
+
+    let store = Store::open_with_keys(dir.path(), &all_keys()).unwrap();
+    let video_path = store.media_store().blob_path(&video_sha);
+    assert_eq!(
+        std::fs::read(&video_path).unwrap(),
+        video,
+        "the start looked at the media files"
+    );
+    let err = store.media_store().read_blob(&video_sha).unwrap_err();
+    assert!(fieldbook_media::is_damaged(&err), "{err}");
+    assert_eq!(store.media_store().read_blob(&photo_sha).unwrap(), photo);
+    drop(store);
+
+    drop(Store::open_encrypted(dir.path(), &key()).unwrap());
+    let store = Store::open_with_keys(dir.path(), &all_keys()).unwrap();
+    assert!(std::fs::read(&video_path)
+        .unwrap()
+        .starts_with(&SEALED_MAGIC));
+    assert!(store.media_store().read_blob(&video_sha).unwrap() == video);
+    assert_eq!(store.media_store().read_blob(&photo_sha).unwrap(), photo);
+}

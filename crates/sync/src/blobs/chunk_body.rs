@@ -365,7 +365,7 @@ mod tests {
 
     fn encrypted_media() -> (tempfile::TempDir, MediaStore) {
         let dir = tempfile::tempdir().unwrap();
-        let (media, _) = MediaStore::open_encrypted(
+        let media = MediaStore::open_encrypted(
             dir.path().join("media"),
             fieldbook_media::MediaKey::new([3; 32]),
         )
