@@ -1,8 +1,10 @@
 //! The completion certificate of a submitted report: made on the device
 //! (offline) and saved as a copy wherever the technician chooses.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
+use fieldbook_domain::Sha256Hex;
+use fieldbook_media::MediaStore;
 use fieldbook_store::{Certificate, CertificatePage};
 use tauri::State;
 use uuid::Uuid;
@@ -50,7 +52,7 @@ pub async fn save_certificate_copy(
     if destination.extension().is_none() {
         destination.set_extension("pdf");
     }
-    let source = ctx
+    let sha256 = ctx
         .with_store(move |store| {
             let certificate = store.certificate(installation_id)?.ok_or_else(|| {
                 fieldbook_store::StoreError::NotFound {
@@ -58,25 +60,46 @@ pub async fn save_certificate_copy(
                     id: installation_id.to_string(),
                 }
             })?;
-            Ok(store.media_store().blob_path(&certificate.file.sha256))
+            Ok(certificate.file.sha256)
         })
         .await?;
+    // The stored PDF is encrypted at rest: the copy gets its plaintext,
+    // decrypted whole before a byte is written (a damaged one writes nothing).
+    let media = ctx.media().clone();
     let written = destination.clone();
-    tokio::task::spawn_blocking(move || std::fs::copy(&source, &destination))
+    tokio::task::spawn_blocking(move || write_decrypted_copy(&media, &sha256, &destination))
         .await
         .map_err(|e| {
             CommandError::internal(format!("saving the certificate stopped unexpectedly: {e}"))
-        })?
-        .map_err(|e| {
-            CommandError::new(
-                ErrorCode::Io,
-                format!(
-                    "the certificate could not be saved to {}: {e}; choose another folder",
-                    written.display()
-                ),
-            )
-        })?;
+        })??;
     Ok(written.display().to_string())
+}
+
+fn write_decrypted_copy(
+    media: &MediaStore,
+    sha256: &Sha256Hex,
+    destination: &Path,
+) -> CommandResult<()> {
+    let pdf = media.read_blob(sha256).map_err(|e| {
+        let code = if fieldbook_media::is_damaged(&e) {
+            ErrorCode::Corrupt
+        } else {
+            ErrorCode::Io
+        };
+        CommandError::new(
+            code,
+            format!("the certificate on this computer cannot be read ({e}); nothing was saved"),
+        )
+    })?;
+    std::fs::write(destination, pdf).map_err(|e| {
+        CommandError::new(
+            ErrorCode::Io,
+            format!(
+                "the certificate could not be saved to {}: {e}; choose another folder",
+                destination.display()
+            ),
+        )
+    })
 }
 
 /// The certificate's pages as images (drawn from the PDF), for showing it

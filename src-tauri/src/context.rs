@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use fieldbook_media::MediaStore;
 use fieldbook_secrets::{KeyBackend, Secrets};
-use fieldbook_store::{DatabaseKey, Store};
+use fieldbook_store::Store;
 use fieldbook_sync::{KeyringCredentialStore, SharedStore, SyncEngine, SyncError, SyncOptions};
 use uuid::Uuid;
 
@@ -81,16 +81,16 @@ impl AppContext {
 
     /// The app's way in: the data folder's keys from the OS keyring (or the
     /// key file in `key_file_dir` where no keyring answers; created on first
-    /// start), the store encrypted with its key (an older unencrypted folder
-    /// is converted first), and the token kept with the keys.
+    /// start), the store's database and media files encrypted with their
+    /// keys (an older unencrypted folder is converted first), and the token
+    /// kept with the keys.
     pub fn open_encrypted(
         data_dir: &Path,
         key_file_dir: &Path,
         launch: LaunchSettings,
     ) -> Result<Self, SyncError> {
         let secrets = Arc::new(Secrets::open(data_dir, key_file_dir)?);
-        let key = DatabaseKey::new(*secrets.database_key()?.as_bytes());
-        let store = Store::open_encrypted(data_dir, &key)?;
+        let store = Store::open_with_keys(data_dir, &fieldbook_sync::wipe::store_keys(&secrets)?)?;
         let mut options = SyncOptions::new(data_dir);
         options.credentials = Arc::new(KeyringCredentialStore::new(Arc::clone(&secrets), data_dir));
         options.secrets = Some(Arc::clone(&secrets));

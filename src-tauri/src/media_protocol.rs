@@ -4,13 +4,17 @@
 //! `http://media.localhost/...` on Windows). No path from the page ever
 //! reaches the file system: the hash is validated and the store builds the
 //! path.
+//!
+//! Files are encrypted at rest; they are read through the store's
+//! [`MediaReader`], which decrypts only the segments a byte range touches
+//! (video seeking stays cheap). A damaged file is answered 422 as damaged,
+//! never with part of its bytes: a whole photo is decrypted before the
+//! answer starts, and a range's bytes all authenticate or the range fails.
 
-use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
-use std::path::Path;
 
 use fieldbook_media::media_url::{parse_media_path, parse_range, MediaUrlError, MediaUrlTarget};
-use fieldbook_media::MediaStore;
+use fieldbook_media::{is_damaged, MediaReader, MediaStore};
 use tauri::http::{header, Method, Request, Response, StatusCode};
 
 pub const SCHEME: &str = "media";
@@ -20,6 +24,8 @@ pub const SCHEME: &str = "media";
 /// so a 2 GB video plays without being read into memory at once.
 const MAX_WHOLE_FILE_BYTES: u64 = fieldbook_media::MAX_PHOTO_FILE_BYTES;
 const MAX_RANGE_BYTES: u64 = 8 << 20;
+/// Leading bytes the content type is told from (as `infer` reads from a path).
+const SNIFF_BYTES: u64 = 8192;
 
 /// Content-addressed: a hash always names the same bytes.
 const CACHE_FOREVER: &str = "private, max-age=31536000, immutable";
@@ -35,24 +41,29 @@ pub fn respond(media: &MediaStore, request: &Request<Vec<u8>>) -> Response<Vec<u
         Err(e @ MediaUrlError::NotAHash) => return plain(StatusCode::BAD_REQUEST, &e.to_string()),
         Err(e) => return plain(StatusCode::NOT_FOUND, &e.to_string()),
     };
-    let (path, content_type) = match target {
-        MediaUrlTarget::Thumbnail(sha256) => match media.thumbnail_path(&sha256) {
-            Some(path) => (path, "image/jpeg"),
-            None => return plain(StatusCode::NOT_FOUND, "no thumbnail"),
-        },
-        MediaUrlTarget::File(sha256) => {
-            let path = media.blob_path(&sha256);
-            let content_type = sniff_content_type(&path);
-            (path, content_type)
-        }
+    let (opened, known_type) = match &target {
+        MediaUrlTarget::Thumbnail(sha256) => (media.open_thumbnail(sha256), Some("image/jpeg")),
+        MediaUrlTarget::File(sha256) => (media.open_blob(sha256), None),
     };
     let range = request
         .headers()
         .get(header::RANGE)
         .and_then(|value| value.to_str().ok())
         .map(str::to_owned);
-    match read_file(&path, range.as_deref(), request.method() == Method::HEAD) {
-        Ok(part) => {
+    let answered = opened.map_err(ReadError::from).and_then(|mut file| {
+        let content_type = match known_type {
+            Some(known) => known,
+            None => sniff_content_type(&mut file)?,
+        };
+        let part = read_part(
+            &mut file,
+            range.as_deref(),
+            request.method() == Method::HEAD,
+        )?;
+        Ok((content_type, part))
+    });
+    match answered {
+        Ok((content_type, part)) => {
             let mut response = Response::builder()
                 .status(if part.partial {
                     StatusCode::PARTIAL_CONTENT
@@ -85,8 +96,15 @@ pub fn respond(media: &MediaStore, request: &Request<Vec<u8>>) -> Response<Vec<u
             .header(header::CONTENT_RANGE, format!("bytes */{total}"))
             .body(Vec::new())
             .unwrap_or_else(|_| plain(StatusCode::INTERNAL_SERVER_ERROR, "bad response")),
+        Err(ReadError::Damaged(e)) => {
+            tracing::warn!(?target, error = %e, "media file damaged");
+            plain(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "this file is damaged on this computer; attach it again from the original",
+            )
+        }
         Err(ReadError::Io(e)) => {
-            tracing::warn!(path = %path.display(), error = %e, "media file unreadable");
+            tracing::warn!(?target, error = %e, "media file unreadable");
             plain(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "the file could not be read",
@@ -96,13 +114,14 @@ pub fn respond(media: &MediaStore, request: &Request<Vec<u8>>) -> Response<Vec<u
 }
 
 /// The type comes from the bytes (as the import decided), never from a name.
-fn sniff_content_type(path: &Path) -> &'static str {
-    infer::get_from_path(path)
-        .ok()
-        .flatten()
+fn sniff_content_type(file: &mut MediaReader) -> Result<&'static str, ReadError> {
+    let mut head = Vec::new();
+    file.seek(SeekFrom::Start(0))?;
+    file.take(SNIFF_BYTES).read_to_end(&mut head)?;
+    Ok(infer::get(&head)
         .map(|kind| kind.mime_type())
         .filter(|mime| mime.starts_with("image/") || mime.starts_with("video/"))
-        .unwrap_or("application/octet-stream")
+        .unwrap_or("application/octet-stream"))
 }
 
 #[derive(Debug)]
@@ -124,15 +143,30 @@ impl FilePart {
 enum ReadError {
     NotFound,
     Unsatisfiable { total: u64 },
+    Damaged(std::io::Error),
     Io(std::io::Error),
 }
 
-fn read_file(path: &Path, range: Option<&str>, head_only: bool) -> Result<FilePart, ReadError> {
-    let mut file = File::open(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => ReadError::NotFound,
-        _ => ReadError::Io(e),
-    })?;
-    let total = file.metadata().map_err(ReadError::Io)?.len();
+impl From<std::io::Error> for ReadError {
+    fn from(e: std::io::Error) -> Self {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            ReadError::NotFound
+        } else if is_damaged(&e) {
+            ReadError::Damaged(e)
+        } else {
+            ReadError::Io(e)
+        }
+    }
+}
+
+/// The bytes a request asks for: the whole file, or one range of it (only
+/// the segments it touches are decrypted).
+fn read_part(
+    file: &mut MediaReader,
+    range: Option<&str>,
+    head_only: bool,
+) -> Result<FilePart, ReadError> {
+    let total = file.len();
     let (start, len, partial) = match range.and_then(parse_range) {
         Some(requested) => {
             let (start, end_inclusive) = requested
@@ -149,11 +183,9 @@ fn read_file(path: &Path, range: Option<&str>, head_only: bool) -> Result<FilePa
     };
     let mut bytes = Vec::new();
     if !head_only {
-        file.seek(SeekFrom::Start(start)).map_err(ReadError::Io)?;
+        file.seek(SeekFrom::Start(start))?;
         bytes.reserve(usize::try_from(len).unwrap_or(0));
-        file.take(len)
-            .read_to_end(&mut bytes)
-            .map_err(ReadError::Io)?;
+        file.take(len).read_to_end(&mut bytes)?;
     }
     Ok(FilePart {
         len: if head_only { len } else { bytes.len() as u64 },
@@ -239,6 +271,82 @@ mod tests {
         assert_eq!(response.status(), StatusCode::NOT_FOUND);
         let response = get(&media, &format!("media://localhost/other/{unknown}"), None);
         assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    }
+
+    fn encrypted_store(dir: &std::path::Path) -> MediaStore {
+        MediaStore::open_encrypted(dir.join("media"), fieldbook_media::MediaKey::new([8; 32]))
+            .unwrap()
+    }
+
+    /// An MP4-looking video over several encrypted segments.
+    fn video_bytes() -> Vec<u8> {
+        let mut bytes = b"\0\0\0\x18ftypisom\0\0\0\0isomiso2".to_vec();
+        bytes.extend((0..400_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8));
+        bytes
+    }
+
+    #[test]
+    fn serves_encrypted_files_decrypted_whole_and_in_ranges() {
+        let dir = tempfile::tempdir().unwrap();
+        let media = encrypted_store(dir.path());
+        let png = png_bytes();
+        let sha = media.import_bytes(&png).unwrap().blob.sha256;
+        assert_ne!(std::fs::read(media.blob_path(&sha)).unwrap(), png);
+
+        let file = get(&media, &format!("media://localhost/file/{sha}"), None);
+        assert_eq!(file.status(), StatusCode::OK);
+        assert_eq!(file.headers()[header::CONTENT_TYPE], "image/png");
+        assert_eq!(file.body(), &png);
+        let thumb = get(&media, &format!("media://localhost/thumb/{sha}"), None);
+        assert_eq!(thumb.status(), StatusCode::OK);
+        assert!(thumb.body().starts_with(&[0xFF, 0xD8]), "a decrypted JPEG");
+
+        let video = video_bytes();
+        let sha = media.import_bytes(&video).unwrap().blob.sha256;
+        let uri = format!("media://localhost/file/{sha}");
+        let part = get(&media, &uri, Some("bytes=200000-299999"));
+        assert_eq!(part.status(), StatusCode::PARTIAL_CONTENT);
+        assert_eq!(part.headers()[header::CONTENT_TYPE], "video/mp4");
+        assert_eq!(part.body(), &video[200_000..300_000]);
+        assert_eq!(
+            part.headers()[header::CONTENT_RANGE],
+            format!("bytes 200000-299999/{}", video.len()).as_str()
+        );
+        let tail = get(&media, &uri, Some("bytes=-10"));
+        assert_eq!(tail.body(), &video[video.len() - 10..]);
+    }
+
+    #[test]
+    fn a_damaged_encrypted_file_is_answered_as_damaged_not_in_part() {
+        let dir = tempfile::tempdir().unwrap();
+        let media = encrypted_store(dir.path());
+        let png = png_bytes();
+        let sha = media.import_bytes(&png).unwrap().blob.sha256;
+        let path = media.blob_path(&sha);
+        let mut on_disk = std::fs::read(&path).unwrap();
+        let last = on_disk.len() - 20;
+        on_disk[last] ^= 1;
+        std::fs::write(&path, &on_disk).unwrap();
+
+        let response = get(&media, &format!("media://localhost/file/{sha}"), None);
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(!response.body().starts_with(b"\x89PNG"));
+        assert!(String::from_utf8_lossy(response.body()).contains("damaged"));
+
+        // A video damaged in its middle: ranges before it play, the damaged
+        // range is refused rather than served.
+        let video = video_bytes();
+        let sha = media.import_bytes(&video).unwrap().blob.sha256;
+        let path = media.blob_path(&sha);
+        let mut on_disk = std::fs::read(&path).unwrap();
+        on_disk[200_100] ^= 1;
+        std::fs::write(&path, &on_disk).unwrap();
+        let uri = format!("media://localhost/file/{sha}");
+        let start = get(&media, &uri, Some("bytes=0-999"));
+        assert_eq!(start.status(), StatusCode::PARTIAL_CONTENT);
+        assert_eq!(start.body(), &video[..1000]);
+        let damaged = get(&media, &uri, Some("bytes=150000-250000"));
+        assert_eq!(damaged.status(), StatusCode::UNPROCESSABLE_ENTITY);
     }
 
     #[test]

@@ -128,7 +128,7 @@ async fn a_report_made_through_the_commands_reaches_the_server() {
         1
     );
     assert_eq!(server.blob_digest(sha256).as_ref(), Some(sha256));
-    let on_laptop = std::fs::read(ctx.media().blob_path(sha256)).unwrap();
+    let on_laptop = ctx.media().read_blob(sha256).unwrap();
     assert_eq!(&fieldbook_domain::Sha256Hex::digest(&on_laptop), sha256);
     let after = sync::sync_status(&ctx);
     assert_eq!(

@@ -34,6 +34,12 @@ pub enum MediaError {
     , max_side = crate::MAX_IMAGE_SIDE)]
     ImageTooLarge { detail: String },
 
+    #[error(
+        "The encrypted copy of `{}` did not read back as the original, so the original was kept as it is. \
+         Check the disk for errors and free space, then start Fieldbook again."
+    , path.display())]
+    EncryptionCheckFailed { path: PathBuf },
+
     #[error("Could not {action} `{}`: {source}. Check that the disk is not full and the file is readable.", path.display())]
     Io {
         action: &'static str,
@@ -52,6 +58,7 @@ impl MediaError {
             MediaError::UnsupportedPhotoFormat { .. } => "unsupported_photo_format",
             MediaError::CorruptImage { .. } => "corrupt_image",
             MediaError::ImageTooLarge { .. } => "image_too_large",
+            MediaError::EncryptionCheckFailed { .. } => "encryption_check_failed",
             MediaError::Io { source, .. } if source.kind() == std::io::ErrorKind::StorageFull => {
                 "disk_full"
             }

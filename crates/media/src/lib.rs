@@ -8,6 +8,15 @@
 //! tmp/                     imports in progress (removed on error; stale leftovers removed on open)
 //! ```
 //!
+//! Encrypted at rest: a store opened with [`MediaStore::open_encrypted`]
+//! writes every blob and thumbnail sealed with the data folder's media key
+//! (see [`sealed`] for the format) under the same names (the SHA-256 of the
+//! plaintext), so dedupe and uploads are unchanged; everything reads them
+//! through [`MediaStore::open_blob`] / [`MediaReader`], which decrypts on
+//! the fly. Files an older version left plain are encrypted by
+//! [`MediaStore::encrypt_plain_files`] (see the `upgrade` module), which
+//! the local store runs until its database records the folder converted.
+//!
 //! Crash and error safety: bytes are written to a temp file in `tmp/` (same
 //! file system as the blobs), fsynced, then renamed onto their final name and
 //! the directory fsynced. A rename is atomic, so a blob path either does not
@@ -20,11 +29,14 @@ mod error;
 pub mod label_codes;
 pub mod media_url;
 mod photo;
+pub mod sealed;
 mod sniff;
+mod upgrade;
 
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
 use fieldbook_domain::{BlobRef, MediaType, Sha256Hex};
@@ -32,7 +44,9 @@ use sha2::{Digest, Sha256};
 use tempfile::NamedTempFile;
 
 pub use error::MediaError;
+pub use sealed::{is_damaged, MediaKey, MediaReader};
 
+use sealed::{read_up_to, FileWriter};
 use sniff::{SniffedKind, SNIFF_LEN};
 
 /// Longest side of a thumbnail, in pixels.
@@ -59,6 +73,10 @@ pub struct MediaStore {
     root: PathBuf,
     tmp_dir: PathBuf,
     thumbs_dir: PathBuf,
+    /// `None`: files are stored plain (tests and tools). Shared by clones,
+    /// so the key a remote wipe renews applies to every copy of the store
+    /// (the app's `media://` protocol holds one).
+    key: Arc<RwLock<Option<MediaKey>>>,
 }
 
 /// The result of an import.
@@ -81,24 +99,104 @@ pub struct ImportedMedia {
 struct StagedBlob {
     temp: NamedTempFile,
     sha256: Sha256Hex,
+    /// Plaintext bytes.
     size: u64,
+    /// Bytes on disk (more than `size` when sealed).
+    stored_len: u64,
 }
 
 impl MediaStore {
-    /// Opens (creating if needed) the media directory at `root`, and removes
-    /// temp files left behind by an import that was interrupted by a crash.
+    /// Opens (creating if needed) the media directory at `root`, storing
+    /// files plain, and removes temp files left behind by an import that was
+    /// interrupted by a crash. The app uses [`MediaStore::open_encrypted`].
     pub fn open(root: impl Into<PathBuf>) -> Result<MediaStore, MediaError> {
-        let root = root.into();
+        let store = Self::new(root.into(), None)?;
+        store.remove_temp_files(Some(STALE_TEMP_AGE))?;
+        Ok(store)
+    }
+
+    /// Opens (creating if needed) the media directory at `root` with every
+    /// file encrypted with `key`. Files an older version stored plain are
+    /// not looked for here (that would read every file at every start):
+    /// the caller records whether the folder may still hold some and, if
+    /// so, calls [`MediaStore::encrypt_plain_files`] (the local store keeps
+    /// that in its database).
+    ///
+    /// The data folder's lock must be held: everything in `tmp/` is then
+    /// left over from before (an import or a conversion a crash cut short,
+    /// possibly plaintext) and is removed.
+    pub fn open_encrypted(
+        root: impl Into<PathBuf>,
+        key: MediaKey,
+    ) -> Result<MediaStore, MediaError> {
+        let store = Self::new(root.into(), Some(key))?;
+        store.remove_temp_files(None)?;
+        Ok(store)
+    }
+
+    /// Encrypts every file an older version left plain, crash-safe and
+    /// resumable (the `upgrade` module): reads the first bytes of every
+    /// file in the folder, so it is for the one start after an upgrade, not
+    /// every start. Returns how many files it converted (none for a store
+    /// opened without a key). The data folder's lock must be held.
+    pub fn encrypt_plain_files(&self) -> Result<u64, MediaError> {
+        match self.key() {
+            Some(key) => upgrade::encrypt_plain_files(&self.root, &self.tmp_dir, &key),
+            None => Ok(0),
+        }
+    }
+
+    fn new(root: PathBuf, key: Option<MediaKey>) -> Result<MediaStore, MediaError> {
         let store = MediaStore {
             tmp_dir: root.join("tmp"),
             thumbs_dir: root.join("thumbs"),
             root,
+            key: Arc::new(RwLock::new(key)),
         };
-        for dir in [&store.root, &store.tmp_dir, &store.thumbs_dir] {
+        store.create_dirs()?;
+        Ok(store)
+    }
+
+    fn create_dirs(&self) -> Result<(), MediaError> {
+        for dir in [&self.root, &self.tmp_dir, &self.thumbs_dir] {
             create_private_dir(dir)?;
         }
-        store.remove_stale_temp_files()?;
-        Ok(store)
+        Ok(())
+    }
+
+    /// After the media directory was erased (remote wipe): creates its
+    /// folders again and stores new files with `key` from now on, in this
+    /// store and every clone of it.
+    pub fn start_again(&self, key: Option<MediaKey>) -> Result<(), MediaError> {
+        *self.key.write().unwrap_or_else(|e| e.into_inner()) = key;
+        self.create_dirs()
+    }
+
+    /// Whether files are stored encrypted.
+    pub fn is_encrypted(&self) -> bool {
+        self.key().is_some()
+    }
+
+    fn key(&self) -> Option<MediaKey> {
+        self.key.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The blob with this hash, opened to read its plaintext (decrypted on
+    /// the fly, any range; see [`MediaReader`]). A missing blob is
+    /// [`io::ErrorKind::NotFound`], a damaged one fails [`is_damaged`].
+    pub fn open_blob(&self, sha256: &Sha256Hex) -> io::Result<MediaReader> {
+        MediaReader::open(&self.blob_path(sha256), self.key().as_ref())
+    }
+
+    /// The photo's thumbnail, opened to read its JPEG bytes (as [`MediaStore::open_blob`]).
+    pub fn open_thumbnail(&self, sha256: &Sha256Hex) -> io::Result<MediaReader> {
+        MediaReader::open(&self.thumbnail_destination(sha256), self.key().as_ref())
+    }
+
+    /// The whole plaintext of a blob (a photo or the signature image for a
+    /// document; read a video in ranges through [`MediaStore::open_blob`]).
+    pub fn read_blob(&self, sha256: &Sha256Hex) -> io::Result<Vec<u8>> {
+        self.open_blob(sha256)?.read_all()
     }
 
     /// The store's directory (as given to [`MediaStore::open`]).
@@ -228,15 +326,23 @@ impl MediaStore {
         depth: label_codes::SearchDepth,
         budget: Duration,
     ) -> Result<label_codes::LabelSearch, MediaError> {
-        let path = self.blob_path(sha256);
-        let bytes = fs::read(&path).map_err(|e| MediaError::io("read", &path, e))?;
-        match sniff::sniff(&bytes[..bytes.len().min(SNIFF_LEN)])? {
-            SniffedKind::Photo { codec, .. } => Ok(label_codes::search_photo(
-                &bytes,
-                codec,
-                depth,
-                std::time::Instant::now() + budget,
-            )),
+        // Decrypted on the fly: the head tells a photo (read whole, at most
+        // MAX_PHOTO_FILE_BYTES, the decoder needs every byte) from a video
+        // (never read: it has no label to search).
+        let read_error = |e| MediaError::io("read", &self.blob_path(sha256), e);
+        let mut file = self.open_blob(sha256).map_err(read_error)?;
+        let mut head = vec![0u8; SNIFF_LEN];
+        let head_len = read_up_to(&mut file, &mut head).map_err(read_error)?;
+        match sniff::sniff(&head[..head_len])? {
+            SniffedKind::Photo { codec, .. } => {
+                let bytes = file.read_all().map_err(read_error)?;
+                Ok(label_codes::search_photo(
+                    &bytes,
+                    codec,
+                    depth,
+                    std::time::Instant::now() + budget,
+                ))
+            }
             SniffedKind::Video { .. } => Ok(label_codes::LabelSearch::default()),
         }
     }
@@ -350,18 +456,20 @@ impl MediaStore {
             .tempfile_in(&self.tmp_dir)
             .map_err(|e| MediaError::io("create a temp file in", &self.tmp_dir, e))?;
         let temp_path = temp.path().to_path_buf();
+        let write_error = |e| MediaError::io("write", &temp_path, e);
         let mut hasher = Sha256::new();
         let mut done: u64 = 0;
-        let mut append = |chunk: &[u8], temp: &mut NamedTempFile| -> Result<(), MediaError> {
+        let mut writer =
+            FileWriter::new(temp.as_file_mut(), self.key().as_ref()).map_err(write_error)?;
+        let mut append = |chunk: &[u8], writer: &mut FileWriter<_>| -> Result<(), MediaError> {
             hasher.update(chunk);
-            temp.write_all(chunk)
-                .map_err(|e| MediaError::io("write", &temp_path, e))?;
+            writer.write_all(chunk).map_err(write_error)?;
             done += chunk.len() as u64;
             on_progress(done, size_hint.max(done));
             Ok(())
         };
         for chunk in head.chunks(COPY_BUFFER_LEN) {
-            append(chunk, &mut temp)?;
+            append(chunk, &mut writer)?;
         }
         let mut buffer = vec![0u8; COPY_BUFFER_LEN];
         loop {
@@ -371,18 +479,24 @@ impl MediaStore {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(MediaError::io("read", source_path, e)),
             };
-            append(&buffer[..read], &mut temp)?;
+            append(&buffer[..read], &mut writer)?;
         }
         if done == 0 {
             return Err(MediaError::EmptyFile);
         }
-        temp.as_file()
-            .sync_all()
-            .map_err(|e| MediaError::io("flush to disk", temp.path(), e))?;
+        writer.finish().map_err(write_error)?;
+        let file = temp.as_file();
+        file.sync_all()
+            .map_err(|e| MediaError::io("flush to disk", &temp_path, e))?;
+        let stored_len = file
+            .metadata()
+            .map_err(|e| MediaError::io("read", &temp_path, e))?
+            .len();
         Ok(StagedBlob {
             temp,
             sha256: Sha256Hex::from_bytes(hasher.finalize().into()),
             size: done,
+            stored_len,
         })
     }
 
@@ -393,7 +507,7 @@ impl MediaStore {
         // Same name means same content; a size mismatch can only be damage
         // from outside, which the atomic rename below replaces.
         if let Ok(existing) = fs::metadata(&dest) {
-            if existing.is_file() && existing.len() == staged.size {
+            if existing.is_file() && existing.len() == staged.stored_len {
                 return Ok(true);
             }
         }
@@ -420,16 +534,22 @@ impl MediaStore {
             .suffix(".part")
             .tempfile_in(&self.tmp_dir)
             .map_err(|e| MediaError::io("create a temp file in", &self.tmp_dir, e))?;
-        temp.write_all(jpeg)
-            .and_then(|()| temp.as_file().sync_all())
-            .map_err(|e| MediaError::io("write", temp.path(), e))?;
+        let temp_path = temp.path().to_path_buf();
+        FileWriter::new(temp.as_file_mut(), self.key().as_ref())
+            .and_then(|mut writer| {
+                writer.write_all(jpeg)?;
+                writer.finish()
+            })
+            .and_then(|file| file.sync_all())
+            .map_err(|e| MediaError::io("write", &temp_path, e))?;
         temp.persist(dest)
             .map_err(|e| MediaError::io("store", dest, e.error))?;
         sync_dir(shard_dir)?;
         Ok(true)
     }
 
-    fn remove_stale_temp_files(&self) -> Result<(), MediaError> {
+    /// Removes the files in `tmp/` older than `older_than` (all with `None`).
+    fn remove_temp_files(&self, older_than: Option<Duration>) -> Result<(), MediaError> {
         let entries =
             fs::read_dir(&self.tmp_dir).map_err(|e| MediaError::io("list", &self.tmp_dir, e))?;
         let now = SystemTime::now();
@@ -441,7 +561,11 @@ impl MediaStore {
                 .modified()
                 .ok()
                 .and_then(|modified| now.duration_since(modified).ok());
-            if metadata.is_file() && age.is_some_and(|age| age > STALE_TEMP_AGE) {
+            let stale = match older_than {
+                Some(limit) => age.is_some_and(|age| age > limit),
+                None => true,
+            };
+            if metadata.is_file() && stale {
                 // Best effort: a leftover that cannot be removed now will be next time.
                 let _ = fs::remove_file(entry.path());
             }
@@ -460,20 +584,6 @@ fn photo_file_too_large(size: u64) -> MediaError {
         size >> 20,
         MAX_PHOTO_FILE_BYTES >> 20
     ))
-}
-
-/// Reads until `buffer` is full or the source ends; returns how much was read.
-fn read_up_to(source: &mut impl Read, buffer: &mut [u8]) -> io::Result<usize> {
-    let mut filled = 0;
-    while filled < buffer.len() {
-        match source.read(&mut buffer[filled..]) {
-            Ok(0) => break,
-            Ok(read) => filled += read,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(filled)
 }
 
 /// Creates `dir` if missing and fsyncs `parent`, so the new directory entry

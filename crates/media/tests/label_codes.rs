@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use fieldbook_domain::label::{read_label, CodeFormat, LabelCode};
 use fieldbook_media::label_codes::{find_codes, search_codes, SearchDepth};
-use fieldbook_media::MediaStore;
+use fieldbook_media::sealed::SEALED_MAGIC;
+use fieldbook_media::{MediaKey, MediaStore};
 use image::{GrayImage, Luma};
 use rxing::{BarcodeFormat, MultiFormatWriter, Writer};
 
@@ -357,6 +358,26 @@ fn a_stored_label_photo_is_searched_after_its_import_and_offers_its_serial() {
     );
     let offer = read_label(&search.codes[0]).unwrap();
     assert_eq!(offer.serial_number.as_deref(), Some(serial));
+
+    // Stored encrypted at rest (as the app stores it), the photo is
+    // searched decrypted and offers the same; a video is not searched.
+    let sealed =
+        MediaStore::open_encrypted(dir.path().join("sealed"), MediaKey::new([5; 32])).unwrap();
+    let sha = sealed.import_file(&path).unwrap().blob.sha256;
+    assert!(std::fs::read(sealed.blob_path(&sha))
+        .unwrap()
+        .starts_with(&SEALED_MAGIC));
+    let found = sealed
+        .search_label_codes(&sha, SearchDepth::Full, Duration::from_secs(30))
+        .unwrap();
+    assert_eq!(found.codes, search.codes);
+    let mut video = b"\0\0\0\x18ftypisom\0\0\0\0isomiso2".to_vec();
+    video.resize(200_000, 7);
+    let video = sealed.import_bytes(&video).unwrap().blob.sha256;
+    let none = sealed
+        .search_label_codes(&video, SearchDepth::Full, Duration::from_secs(30))
+        .unwrap();
+    assert!(none.codes.is_empty());
     assert_eq!(offer.model.as_deref(), Some("Pulsar Plus 7.4kW"));
 
     // A GS1-128 label (FNC1 first, then between variable-length fields):

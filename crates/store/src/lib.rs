@@ -32,6 +32,7 @@ use std::cell::RefCell;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use chrono::Utc;
 use fieldbook_media::MediaStore;
 use rusqlite::Connection;
 use uuid::Uuid;
@@ -47,6 +48,7 @@ pub use apply::{
 pub use db::DatabaseKey;
 pub use db::{make_private, PRIVATE_DIR_MODE, PRIVATE_FILE_MODE};
 pub use error::{Result, StoreError};
+pub use fieldbook_media::MediaKey;
 pub use migrations::schema_version;
 pub use reads::{
     AssignmentWithTeam, BlobQueueCounts, InstallationDetail, InstallationQuery,
@@ -62,6 +64,16 @@ pub use rows::session::Session;
 pub use rows::FileAvailability;
 pub use sync_side::SyncSide;
 
+/// The keys of an encrypted data folder (the app gets both from
+/// `fieldbook-secrets`).
+#[derive(Debug, Clone)]
+pub struct StoreKeys {
+    pub database: DatabaseKey,
+    /// `None`: the media files stay plain (tools and benchmarks of the
+    /// database alone).
+    pub media: Option<MediaKey>,
+}
+
 /// The local store of one data directory. Holds the directory lock for its
 /// whole life; dropping it releases the lock.
 pub struct Store {
@@ -72,9 +84,9 @@ pub struct Store {
     /// Built on the first text search; dropped whenever a sync page was
     /// applied (the only writer of search text).
     search_index: RefCell<Option<search::SearchIndex>>,
-    /// The key the database was opened with (`None`: unencrypted); the
-    /// empty database a remote wipe leaves behind gets the same.
-    key: Option<DatabaseKey>,
+    /// The keys the store was opened with (`None`: unencrypted); the empty
+    /// store a remote wipe leaves behind gets the same.
+    keys: Option<StoreKeys>,
     _lock: db::DataDirLock,
 }
 
@@ -97,36 +109,57 @@ impl Store {
         Self::open_with(data_dir.as_ref(), None)
     }
 
-    /// [`Store::open`] with the database encrypted by `key` (SQLCipher). An
-    /// unencrypted database left by an older version is converted first
-    /// (crash-safe and resumable, see the `encryption` module). A wrong key
-    /// fails with [`StoreError::WrongKey`] and changes nothing on disk.
+    /// [`Store::open`] with the database encrypted by `key` (SQLCipher); the
+    /// media files stay plain (benchmarks and tools of the database alone;
+    /// the app uses [`Store::open_with_keys`]). An unencrypted database left
+    /// by an older version is converted first (crash-safe and resumable,
+    /// see the `encryption` module). A wrong key fails with
+    /// [`StoreError::WrongKey`] and changes nothing on disk.
     pub fn open_encrypted(data_dir: impl AsRef<Path>, key: &DatabaseKey) -> Result<Store> {
-        Self::open_with(data_dir.as_ref(), Some(key))
+        let keys = StoreKeys {
+            database: key.clone(),
+            media: None,
+        };
+        Self::open_with(data_dir.as_ref(), Some(&keys))
     }
 
-    fn open_with(data_dir: &Path, key: Option<&DatabaseKey>) -> Result<Store> {
+    /// [`Store::open_encrypted`] with the media files encrypted too when
+    /// `keys.media` is given: photos, videos, signatures and thumbnails are
+    /// stored sealed and read through [`MediaStore::open_blob`]. Media an
+    /// older version left plain are encrypted on the first such open, after
+    /// the database (crash-safe and resumable, see `fieldbook_media`); the
+    /// database then records it, so later opens read no media file.
+    pub fn open_with_keys(data_dir: impl AsRef<Path>, keys: &StoreKeys) -> Result<Store> {
+        Self::open_with(data_dir.as_ref(), Some(keys))
+    }
+
+    fn open_with(data_dir: &Path, keys: Option<&StoreKeys>) -> Result<Store> {
         let data_dir = data_dir.to_path_buf();
         let lock = db::lock_data_dir(&data_dir)?;
         let database = data_dir.join(db::DATABASE_FILE);
-        if let Some(key) = key {
+        let database_key = keys.map(|k| &k.database);
+        if let Some(key) = database_key {
             // First, before anything creates the database file: a conversion
             // a crash interrupted is finished or undone from what is on disk.
             encryption::encrypt_in_place(&database, key)?;
         }
         db::make_private(&data_dir)?;
         db::create_private_database_file(&database)?;
-        let mut conn = db::open_connection(&database, key)?;
+        let mut conn = db::open_connection(&database, database_key)?;
         migrations::migrate(&mut conn)?;
         let device_id = rows::session::ensure_device_id(&conn)?;
-        let media = MediaStore::open(data_dir.join(db::MEDIA_DIR))?;
+        let media = open_media(
+            &conn,
+            data_dir.join(db::MEDIA_DIR),
+            keys.and_then(|k| k.media.clone()),
+        )?;
         Ok(Store {
             conn,
             media,
             device_id,
             data_dir,
             search_index: RefCell::new(None),
-            key: key.cloned(),
+            keys: keys.cloned(),
             _lock: lock,
         })
     }
@@ -155,18 +188,19 @@ impl Store {
     /// the leftovers unreadable is the encryption at rest whose keys the
     /// wipe deletes with the token (see docs/security.md).
     pub fn erase_all_data(&mut self) -> Result<()> {
-        let key = self.key.clone();
-        self.erase_all_data_with_new_key(move || Ok(key))
+        let keys = self.keys.clone();
+        self.erase_all_data_with_new_keys(move || Ok(keys))
     }
 
     /// [`Store::erase_all_data`] for an encrypted store whose keys the wipe
-    /// replaces: `new_key` runs once the old files are deleted (it forgets
-    /// the old key and makes a new one) and the empty database gets its
-    /// answer. In that order a crash leaves either the old database with its
-    /// old key or no database at all, never a database without its key.
-    pub fn erase_all_data_with_new_key(
+    /// replaces: `new_keys` runs once the old files (database and media)
+    /// are deleted (it forgets the old keys and makes new ones) and the
+    /// empty store gets its answer. In that order a crash leaves either the
+    /// old files with their old keys or no files at all, never files
+    /// without their keys.
+    pub fn erase_all_data_with_new_keys(
         &mut self,
-        new_key: impl FnOnce() -> std::result::Result<Option<DatabaseKey>, String>,
+        new_keys: impl FnOnce() -> std::result::Result<Option<StoreKeys>, String>,
     ) -> Result<()> {
         // Closed first: SQLite must not write the WAL back after the delete.
         let old = std::mem::replace(&mut self.conn, Connection::open_in_memory()?);
@@ -189,13 +223,21 @@ impl Store {
                 ))
             }
         }
-        self.key = new_key().map_err(StoreError::KeysNotRenewed)?;
+        self.keys = new_keys().map_err(StoreError::KeysNotRenewed)?;
         db::create_private_database_file(&database)?;
-        let mut conn = db::open_connection(&database, self.key.as_ref())?;
+        let mut conn = db::open_connection(&database, self.keys.as_ref().map(|k| &k.database))?;
         migrations::migrate(&mut conn)?;
         self.device_id = rows::session::ensure_device_id(&conn)?;
         self.conn = conn;
-        self.media = MediaStore::open(media_dir)?;
+        // The same MediaStore, so its clones (the app's media:// protocol)
+        // get the new key too.
+        let media_key = self.keys.as_ref().and_then(|k| k.media.clone());
+        let encrypted = media_key.is_some();
+        self.media.start_again(media_key)?;
+        if encrypted {
+            // The folder is empty: nothing plain in it to look for.
+            rows::media_encrypted::record_all_encrypted(&self.conn, Utc::now())?;
+        }
         Ok(())
     }
 
@@ -203,6 +245,32 @@ impl Store {
     pub fn media_store(&self) -> &MediaStore {
         &self.media
     }
+}
+
+/// Opens the media folder, encrypted with `key` when given. The files an
+/// older version left plain are looked for and encrypted until the
+/// database records that none remain, so an ordinary start reads no media
+/// file; that record is made only after the conversion finished (a crash
+/// before it means converting again, skipping what is done), and dropped
+/// when the folder is opened without a key (what that writes is plain).
+/// The data folder's lock must be held.
+fn open_media(conn: &Connection, dir: PathBuf, key: Option<MediaKey>) -> Result<MediaStore> {
+    let Some(key) = key else {
+        rows::media_encrypted::forget_all_encrypted(conn)?;
+        return Ok(MediaStore::open(dir)?);
+    };
+    let media = MediaStore::open_encrypted(dir, key)?;
+    if !rows::media_encrypted::all_encrypted(conn)? {
+        let converted = media.encrypt_plain_files()?;
+        rows::media_encrypted::record_all_encrypted(conn, Utc::now())?;
+        if converted > 0 {
+            tracing::info!(
+                converted,
+                "encrypted the media files an older version left plain"
+            );
+        }
+    }
+    Ok(media)
 }
 
 #[cfg(test)]

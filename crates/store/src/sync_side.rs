@@ -57,13 +57,19 @@ impl SyncSide<'_> {
         self.store.erase_all_data()
     }
 
-    /// See [`Store::erase_all_data_with_new_key`] (remote wipe of an
+    /// See [`Store::erase_all_data_with_new_keys`] (remote wipe of an
     /// encrypted store).
-    pub fn erase_all_data_with_new_key(
+    pub fn erase_all_data_with_new_keys(
         &mut self,
-        new_key: impl FnOnce() -> std::result::Result<Option<crate::DatabaseKey>, String>,
+        new_keys: impl FnOnce() -> std::result::Result<Option<crate::StoreKeys>, String>,
     ) -> Result<()> {
-        self.store.erase_all_data_with_new_key(new_key)
+        self.store.erase_all_data_with_new_keys(new_keys)
+    }
+
+    /// The media files (a clone sharing the store's key), for the blob
+    /// uploader to read them decrypted.
+    pub fn media_store(&self) -> fieldbook_media::MediaStore {
+        self.store.media_store().clone()
     }
 
     // ---- push ------------------------------------------------------------------

@@ -1,7 +1,8 @@
 //! The encrypted store: nothing readable on disk, a wrong or missing key
 //! refused without touching a byte, and the upgrade of an unencrypted data
-//! folder in place, also when the process is killed midway (a child process
-//! converts a large folder and is SIGKILLed at spread-out moments).
+//! folder in place (database, then media files), also when the process is
+//! killed midway (a child process converts a large folder and is SIGKILLed
+//! at spread-out moments).
 
 mod common;
 
@@ -12,7 +13,11 @@ use std::time::{Duration, Instant};
 
 use common::{child_command, child_data_dir, child_role, child_says, ChildGuard};
 use fieldbook_demo::{generate, DemoConfig, DemoData};
-use fieldbook_store::{DatabaseKey, InstallationQuery, ServerBatch, Store, Versioned};
+use fieldbook_domain::Sha256Hex;
+use fieldbook_media::sealed::SEALED_MAGIC;
+use fieldbook_store::{
+    DatabaseKey, InstallationQuery, MediaKey, ServerBatch, Store, StoreKeys, Versioned,
+};
 
 const KEY: [u8; 32] = [7; 32];
 const OTHER_KEY: [u8; 32] = [9; 32];
@@ -233,8 +238,8 @@ fn convert_in_child() {
     child_says("converted");
 }
 
-fn run_child(dir: &Path, kill_after: Option<Duration>) -> bool {
-    let mut child = ChildGuard(child_command(KILL_TEST, "convert", dir).spawn().unwrap());
+fn run_child(test: &str, dir: &Path, kill_after: Option<Duration>) -> bool {
+    let mut child = ChildGuard(child_command(test, "convert", dir).spawn().unwrap());
     let stdout = child.0.stdout.take().unwrap();
     let mut lines = BufReader::new(stdout).lines();
     // Wait for the child to be under way before the clock starts.
@@ -290,7 +295,10 @@ fn a_conversion_killed_at_any_moment_resumes_and_loses_nothing() {
     let timed = root.path().join("timed");
     copy_dir(&original, &timed);
     let started = Instant::now();
-    assert!(run_child(&timed, None), "the conversion did not finish");
+    assert!(
+        run_child(KILL_TEST, &timed, None),
+        "the conversion did not finish"
+    );
     let full = started.elapsed();
     eprintln!("one conversion of {KILL_JOBS} jobs takes {full:?} here");
 
@@ -299,8 +307,8 @@ fn a_conversion_killed_at_any_moment_resumes_and_loses_nothing() {
         copy_dir(&original, &dir);
         // Spread over the whole conversion, and once more killed on resume.
         let first = full.mul_f64(f64::from(round) / f64::from(KILL_ROUNDS));
-        run_child(&dir, Some(first));
-        run_child(&dir, Some(full.mul_f64(0.5)));
+        run_child(KILL_TEST, &dir, Some(first));
+        run_child(KILL_TEST, &dir, Some(full.mul_f64(0.5)));
         let leftovers: Vec<String> = snapshot(&dir).into_keys().collect();
         let store = Store::open_encrypted(&dir, &key()).unwrap_or_else(|e| {
             panic!("round {round} (killed after {first:?}, files {leftovers:?}): {e}")
@@ -310,4 +318,177 @@ fn a_conversion_killed_at_any_moment_resumes_and_loses_nothing() {
         assert_no_plaintext(&dir, &demo);
         std::fs::remove_dir_all(&dir).unwrap();
     }
+}
+
+// ---- media files converted, killed midway -------------------------------------------
+
+const MEDIA_KILL_TEST: &str = "a_media_conversion_killed_at_any_moment_resumes_and_loses_nothing";
+const MEDIA_KEY: [u8; 32] = [13; 32];
+/// Enough media that converting them takes a while to kill inside of.
+const KILL_VIDEOS: u64 = 24;
+const VIDEO_BYTES: usize = 2 << 20;
+
+fn all_keys() -> StoreKeys {
+    StoreKeys {
+        database: key(),
+        media: Some(MediaKey::new(MEDIA_KEY)),
+    }
+}
+
+/// An MP4-looking video of pseudo-random bytes (no two alike).
+fn video_bytes(n: u64) -> Vec<u8> {
+    let mut bytes = b"\0\0\0\x18ftypisom\0\0\0\0isomiso2".to_vec();
+    let mut x = 0x9E37_79B9_7F4A_7C15u64 ^ (n + 1);
+    while bytes.len() < VIDEO_BYTES {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        bytes.extend_from_slice(&x.to_le_bytes());
+    }
+    bytes
+}
+
+/// The child: converts database and media, saying when it starts.
+fn convert_all_in_child() {
+    let dir = child_data_dir();
+    child_says("converting");
+    drop(Store::open_with_keys(&dir, &all_keys()).unwrap());
+    child_says("converted");
+}
+
+/// Every file of the media folder is sealed, none is left in `tmp/`, and
+/// each medium reads back as the bytes it was imported with.
+fn assert_media_sealed(store: &Store, media: &[(Sha256Hex, Vec<u8>)], round: u32) {
+    let root = store.media_store().root();
+    let files: Vec<String> = snapshot(root).into_keys().collect();
+    assert!(
+        !files.iter().any(|f| f.starts_with("tmp")),
+        "round {round}: left in tmp/: {files:?}"
+    );
+    for (file, bytes) in snapshot(root) {
+        assert!(
+            bytes.starts_with(&SEALED_MAGIC),
+            "round {round}: {file} is not encrypted"
+        );
+    }
+    for (sha, bytes) in media {
+        let back = store
+            .media_store()
+            .read_blob(sha)
+            .unwrap_or_else(|e| panic!("round {round}: {sha}: {e}"));
+        assert!(back == *bytes, "round {round}: {sha} reads back different");
+    }
+}
+
+#[test]
+fn a_media_conversion_killed_at_any_moment_resumes_and_loses_nothing() {
+    match child_role().as_deref() {
+        Some("convert") => return convert_all_in_child(),
+        Some(_) => return,
+        None => {}
+    }
+    let root = tempfile::tempdir().unwrap();
+    let original = root.path().join("original");
+    let demo = demo(50);
+    // The unencrypted version's folder: its database, photos (with their
+    // thumbnails), a signature and videos.
+    let mut media = Vec::new();
+    let names = {
+        let mut store = Store::open(&original).unwrap();
+        seed(&mut store, &demo);
+        let files = store.media_store();
+        let mut add = |bytes: Vec<u8>| {
+            let sha = files.import_bytes(&bytes).unwrap().blob.sha256;
+            media.push((sha, bytes));
+        };
+        for seed in 1..=4u8 {
+            add(fieldbook_testkit::png_bytes(200, 150, seed));
+        }
+        add(fieldbook_testkit::signature_png());
+        for n in 0..KILL_VIDEOS {
+            add(video_bytes(n));
+        }
+        job_names(&store)
+    };
+
+    let timed = root.path().join("timed");
+    copy_dir(&original, &timed);
+    let started = Instant::now();
+    assert!(
+        run_child(MEDIA_KILL_TEST, &timed, None),
+        "the conversion did not finish"
+    );
+    let full = started.elapsed();
+    eprintln!(
+        "one conversion of a folder with {} media files takes {full:?} here",
+        media.len()
+    );
+    let store = Store::open_with_keys(&timed, &all_keys()).unwrap();
+    assert_media_sealed(&store, &media, 0);
+    drop(store);
+
+    for round in 0..KILL_ROUNDS {
+        let dir = root.path().join(format!("round-{round}"));
+        copy_dir(&original, &dir);
+        let first = full.mul_f64(f64::from(round) / f64::from(KILL_ROUNDS));
+        run_child(MEDIA_KILL_TEST, &dir, Some(first));
+        run_child(MEDIA_KILL_TEST, &dir, Some(full.mul_f64(0.5)));
+        let leftovers: Vec<String> = snapshot(&dir).into_keys().collect();
+        let store = Store::open_with_keys(&dir, &all_keys()).unwrap_or_else(|e| {
+            panic!("round {round} (killed after {first:?}, files {leftovers:?}): {e}")
+        });
+        assert_eq!(job_names(&store), names, "round {round}");
+        assert_media_sealed(&store, &media, round);
+        drop(store);
+        assert_no_plaintext(&dir, &demo);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
+
+// ---- the start after the conversion ------------------------------------------------
+
+/// Once the database records the media folder converted, a start reads no
+/// media file (its cost does not grow with the photos): a plain file put in
+/// behind its back stays as it is. Opening the folder without the media key
+/// forgets the record, so the next encrypted start looks again and seals it.
+#[test]
+fn once_converted_a_start_reads_no_media_file_until_opened_without_the_media_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let photo = fieldbook_testkit::png_bytes(120, 90, 3);
+    let photo_sha = {
+        let store = Store::open_with_keys(dir.path(), &all_keys()).unwrap();
+        store
+            .media_store()
+            .import_bytes(&photo)
+            .unwrap()
+            .blob
+            .sha256
+    };
+    let video = video_bytes(99);
+    let video_sha = fieldbook_media::MediaStore::open(dir.path().join("media"))
+        .unwrap()
+        .import_bytes(&video)
+        .unwrap()
+        .blob
+        .sha256;
+
+    let store = Store::open_with_keys(dir.path(), &all_keys()).unwrap();
+    let video_path = store.media_store().blob_path(&video_sha);
+    assert_eq!(
+        std::fs::read(&video_path).unwrap(),
+        video,
+        "the start looked at the media files"
+    );
+    let err = store.media_store().read_blob(&video_sha).unwrap_err();
+    assert!(fieldbook_media::is_damaged(&err), "{err}");
+    assert_eq!(store.media_store().read_blob(&photo_sha).unwrap(), photo);
+    drop(store);
+
+    drop(Store::open_encrypted(dir.path(), &key()).unwrap());
+    let store = Store::open_with_keys(dir.path(), &all_keys()).unwrap();
+    assert!(std::fs::read(&video_path)
+        .unwrap()
+        .starts_with(&SEALED_MAGIC));
+    assert!(store.media_store().read_blob(&video_sha).unwrap() == video);
+    assert_eq!(store.media_store().read_blob(&photo_sha).unwrap(), photo);
 }

@@ -10,7 +10,9 @@
 //!    throughput (best of the rounds vs best, median vs median), and the
 //!    uploading process's peak RSS growth <= 64 MiB. The upload runs in a
 //!    child process (this binary again) so the server's memory, in this
-//!    process, does not count.
+//!    process, does not count. Each round also uploads a same-sized file
+//!    from a device whose media are encrypted at rest (read decrypted on
+//!    the fly); goal >= 70% of curl's throughput.
 //!
 //! 4. First sync with encryption off vs on (SQLCipher, as the app opens its
 //!    store), interleaved round by round: `FIELDBOOK_BENCH_ENCRYPTION_ROUNDS`
@@ -212,11 +214,31 @@ async fn run() {
         return;
     }
 
-    // ---- 3. 1 GiB upload vs curl ----
+    // ---- 3. 1 GiB upload vs curl, media plain and encrypted at rest ----
     let token = login(&url, &tech.user.username, &tech.password).await;
+    // A second device whose store is opened as the app opens it: database
+    // and media encrypted (its first sync only gives it the jobs to attach to).
+    let sealed_dir = tempfile::tempdir().expect("encrypted device dir");
+    let sealed_store_dir = sealed_dir.path().join("store");
+    let sealed_store: SharedStore = Arc::new(Mutex::new(
+        Store::open_with_keys(&sealed_store_dir, &encrypted_keys()).expect("open encrypted store"),
+    ));
+    {
+        let engine = SyncEngine::new(
+            Arc::clone(&sealed_store),
+            SyncOptions::new(sealed_dir.path().join("sync")),
+        )
+        .expect("engine");
+        engine
+            .sign_in(&url, &tech.user.username, &tech.password)
+            .await
+            .expect("sign in");
+        engine.sync_once().await.expect("first sync");
+    }
     let bytes = upload_mib << 20;
     let mut curl_times: Vec<Duration> = Vec::new();
     let mut ours: Vec<ChildResult> = Vec::new();
+    let mut sealed: Vec<ChildResult> = Vec::new();
     for round in 0..rounds {
         let round = round as u64;
         // curl: one PATCH of a whole file of the same size.
@@ -228,70 +250,128 @@ async fn run() {
             "curl's upload reached the server"
         );
         curl_times.push(curl_time);
+        std::fs::remove_file(&curl_file).expect("remove the curl file");
+        remove_server_blob(&state, &curl_sha);
 
         // Ours: a same-sized file queued in the store, uploaded by a child
-        // process that opens the store (the parent lets go of it first).
-        let source = device_dir.path().join(format!("ours-{round}.mp4"));
-        write_video(&source, 2000 + round, bytes);
-        let sha = store
-            .lock()
-            .expect("store")
-            .attach_media(
-                demo.installations[0].id,
-                &source,
-                &format!("Benchmark video {round}"),
-            )
-            .expect("attach video")
-            .file
-            .sha256;
-        std::fs::remove_file(&source).expect("remove the source copy");
-        let child = run_upload_child(&store, &store_dir, &url, &token);
-        assert!(state.blobs.contains(&sha), "our upload reached the server");
-        assert_eq!(child.bytes, bytes as u64);
+        // process that opens the store (the parent lets go of it first);
+        // then the same from the encrypted device.
+        let upload = Upload {
+            state: &state,
+            url: &url,
+            token: &token,
+            installation: demo.installations[0].id,
+            bytes,
+        };
+        let child = upload.run(&store, &store_dir, 2000 + round, false);
+        let sealed_child = upload.run(&sealed_store, &sealed_store_dir, 3000 + round, true);
         println!(
-            "upload round {}: curl -T {:.2?} ({:.0} MiB/s); BlobUploader {:.2?} ({:.0} MiB/s) = {:.0}% of curl, peak RSS growth {:.1} MiB",
+            "upload round {}: curl -T {:.2?} ({:.0} MiB/s); BlobUploader {:.2?} ({:.0} MiB/s) = {:.0}% of curl, peak RSS growth {:.1} MiB; \
+             media encrypted at rest {:.2?} ({:.0} MiB/s) = {:.0}% of curl, peak RSS growth {:.1} MiB",
             round + 1,
             curl_time,
             mib_per_sec(bytes, curl_time),
             child.elapsed,
             mib_per_sec(bytes, child.elapsed),
             100.0 * curl_time.as_secs_f64() / child.elapsed.as_secs_f64(),
-            child.rss_growth_kib as f64 / 1024.0
+            child.rss_growth_kib as f64 / 1024.0,
+            sealed_child.elapsed,
+            mib_per_sec(bytes, sealed_child.elapsed),
+            100.0 * curl_time.as_secs_f64() / sealed_child.elapsed.as_secs_f64(),
+            sealed_child.rss_growth_kib as f64 / 1024.0
         );
-        std::fs::remove_file(&curl_file).expect("remove the curl file");
-        // Both blobs off the server's disk and ours off the device's, so
-        // every round starts alike and the disk does not fill up.
-        for blob in [&curl_sha, &sha] {
-            if let Some(path) = state.blobs.path_of(blob) {
-                std::fs::remove_file(path).expect("remove an uploaded blob");
-            }
-        }
+        ours.push(child);
+        sealed.push(sealed_child);
+    }
+    curl_times.sort();
+    let (best_curl, median_curl) = (curl_times[0], median(&curl_times));
+    for (what, results, goal) in [
+        ("BlobUploader", &ours, 80),
+        ("BlobUploader, media encrypted at rest", &sealed, 70),
+    ] {
+        let mut times: Vec<Duration> = results.iter().map(|c| c.elapsed).collect();
+        let (best, median) = best_and_median(&mut times);
+        let worst_rss = results.iter().map(|c| c.rss_growth_kib).max().unwrap_or(0);
+        println!(
+            "upload of {upload_mib} MiB, {rounds} rounds: {what} best {:.0} MiB/s vs curl -T best {:.0} MiB/s = {:.0}% of curl; \
+             median {:.0} vs {:.0} MiB/s = {:.0}% of curl (goal >= {goal}%); \
+             peak RSS growth of the uploading process {:.1} MiB (worst round; goal <= 64 MiB)",
+            mib_per_sec(bytes, best),
+            mib_per_sec(bytes, best_curl),
+            100.0 * best_curl.as_secs_f64() / best.as_secs_f64(),
+            mib_per_sec(bytes, median),
+            mib_per_sec(bytes, median_curl),
+            100.0 * median_curl.as_secs_f64() / median.as_secs_f64(),
+            worst_rss as f64 / 1024.0
+        );
+    }
+    server.shutdown().await.expect("shutdown");
+}
+
+/// The keys of the encrypted device (fixed: the upload child opens the
+/// same store).
+fn encrypted_keys() -> fieldbook_store::StoreKeys {
+    fieldbook_store::StoreKeys {
+        database: fieldbook_store::DatabaseKey::new([42; 32]),
+        media: Some(fieldbook_store::MediaKey::new([43; 32])),
+    }
+}
+
+/// Removes an uploaded blob from the server's disk, so every round starts
+/// alike and the disk does not fill up.
+fn remove_server_blob(state: &AppState, sha: &Sha256Hex) {
+    if let Some(path) = state.blobs.path_of(sha) {
+        std::fs::remove_file(path).expect("remove an uploaded blob");
+    }
+}
+
+/// One round of our upload of a same-sized file.
+struct Upload<'a> {
+    state: &'a AppState,
+    url: &'a str,
+    token: &'a str,
+    installation: uuid::Uuid,
+    bytes: usize,
+}
+
+impl Upload<'_> {
+    /// Attaches a new video of `bytes` to the device's store and uploads it
+    /// from a child process; removes it from both sides after.
+    fn run(
+        &self,
+        store: &SharedStore,
+        store_dir: &Path,
+        seed: u64,
+        encrypted: bool,
+    ) -> ChildResult {
+        let source = store_dir.with_file_name(format!("upload-{seed}.mp4"));
+        write_video(&source, seed, self.bytes);
+        let sha = store
+            .lock()
+            .expect("store")
+            .attach_media(
+                self.installation,
+                &source,
+                &format!("Benchmark video {seed}"),
+            )
+            .expect("attach video")
+            .file
+            .sha256;
+        std::fs::remove_file(&source).expect("remove the source copy");
+        let child = run_upload_child(store, store_dir, self.url, self.token, encrypted);
+        assert!(
+            self.state.blobs.contains(&sha),
+            "our upload reached the server"
+        );
+        assert_eq!(child.bytes, self.bytes as u64);
+        remove_server_blob(self.state, &sha);
         let hex = sha.as_str();
         let device_copy = store_dir.join("media").join(&hex[..2]).join(hex);
         if device_copy.is_file() {
             std::fs::remove_file(device_copy).expect("remove the device's copy");
         }
-        ours.push(child);
+        child
     }
-    let mut our_times: Vec<Duration> = ours.iter().map(|c| c.elapsed).collect();
-    curl_times.sort();
-    our_times.sort();
-    let worst_rss = ours.iter().map(|c| c.rss_growth_kib).max().unwrap_or(0);
-    let (best_curl, best_ours) = (curl_times[0], our_times[0]);
-    let (median_curl, median_ours) = (median(&curl_times), median(&our_times));
-    println!(
-        "upload of {upload_mib} MiB, {rounds} rounds: BlobUploader best {:.0} MiB/s vs curl -T best {:.0} MiB/s = {:.0}% of curl; \
-         median {:.0} vs {:.0} MiB/s = {:.0}% of curl (goal >= 80%); \
-         peak RSS growth of the uploading process {:.1} MiB (worst round; goal <= 64 MiB)",
-        mib_per_sec(bytes, best_ours),
-        mib_per_sec(bytes, best_curl),
-        100.0 * best_curl.as_secs_f64() / best_ours.as_secs_f64(),
-        mib_per_sec(bytes, median_ours),
-        mib_per_sec(bytes, median_curl),
-        100.0 * median_curl.as_secs_f64() / median_ours.as_secs_f64(),
-        worst_rss as f64 / 1024.0
-    );
-    server.shutdown().await.expect("shutdown");
 }
 
 /// The middle of sorted times (the mean of the two middle ones for an even count).
@@ -560,7 +640,13 @@ struct ChildResult {
 /// Runs this binary as the upload child on the device's store. The store's
 /// directory lock allows one process: the parent's store is closed for the
 /// child's run and opened again after.
-fn run_upload_child(store: &SharedStore, store_dir: &Path, url: &str, token: &str) -> ChildResult {
+fn run_upload_child(
+    store: &SharedStore,
+    store_dir: &Path,
+    url: &str,
+    token: &str,
+    encrypted: bool,
+) -> ChildResult {
     // Swap in a throwaway store so the device's one is closed.
     *store.lock().expect("store") =
         Store::open(store_dir.with_file_name("stand-in-store")).expect("stand-in store");
@@ -569,9 +655,10 @@ fn run_upload_child(store: &SharedStore, store_dir: &Path, url: &str, token: &st
         .arg(store_dir)
         .arg(url)
         .arg(token)
+        .arg(if encrypted { "encrypted" } else { "plain" })
         .output()
         .expect("run the upload child");
-    *store.lock().expect("store") = Store::open(store_dir).expect("reopen store");
+    *store.lock().expect("store") = open_store(store_dir, encrypted);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),
@@ -595,6 +682,16 @@ fn run_upload_child(store: &SharedStore, store_dir: &Path, url: &str, token: &st
     }
 }
 
+/// The device's store: plain, or encrypted (database and media) as the app
+/// opens it.
+fn open_store(store_dir: &Path, encrypted: bool) -> Store {
+    if encrypted {
+        Store::open_with_keys(store_dir, &encrypted_keys()).expect("open encrypted store")
+    } else {
+        Store::open(store_dir).expect("open store")
+    }
+}
+
 /// `VmRSS` / `VmHWM` of this process, in KiB.
 fn proc_status_kib(key: &str) -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").expect("read /proc/self/status");
@@ -609,17 +706,18 @@ fn proc_status_kib(key: &str) -> u64 {
 /// The child: uploads the store's queue with `BlobUploader` and prints the
 /// time and its peak RSS growth.
 fn upload_child(args: &[String]) {
-    let [store_dir, url, token, ..] = args else {
-        panic!("usage: {UPLOAD_CHILD} <store dir> <server url> <token>");
+    let [store_dir, url, token, media, ..] = args else {
+        panic!("usage: {UPLOAD_CHILD} <store dir> <server url> <token> plain|encrypted");
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .expect("runtime");
-    let store: SharedStore = Arc::new(Mutex::new(
-        Store::open(PathBuf::from(store_dir)).expect("open store"),
-    ));
+    let store: SharedStore = Arc::new(Mutex::new(open_store(
+        &PathBuf::from(store_dir),
+        media == "encrypted",
+    )));
     let client = reqwest::Client::new();
     let chunk = env_usize(
         "FIELDBOOK_BENCH_CHUNK_MIB",

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use fieldbook_protocol::{WipeConfirmation, WipeKind, WipeOrder};
 use fieldbook_secrets::Secrets;
-use fieldbook_store::DatabaseKey;
+use fieldbook_store::{DatabaseKey, MediaKey, StoreKeys};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -47,10 +47,9 @@ pub fn erase_everything(
 ) -> Result<(), SyncError> {
     match secrets {
         Some(secrets) => with_store(store, |s| {
-            s.erase_all_data_with_new_key(|| {
+            s.erase_all_data_with_new_keys(|| {
                 secrets.renew().map_err(|e| e.to_string())?;
-                let key = secrets.database_key().map_err(|e| e.to_string())?;
-                Ok(Some(DatabaseKey::new(*key.as_bytes())))
+                store_keys(secrets).map(Some).map_err(|e| e.to_string())
             })
         })?,
         None => with_store(store, |s| s.erase_all_data())?,
@@ -58,6 +57,14 @@ pub fn erase_everything(
     credentials.clear()?;
     app_lock.forget()?;
     Ok(())
+}
+
+/// The store's keys (database and media) as the data folder's secrets hold them.
+pub fn store_keys(secrets: &Secrets) -> Result<StoreKeys, SyncError> {
+    Ok(StoreKeys {
+        database: DatabaseKey::new(*secrets.database_key()?.as_bytes()),
+        media: Some(MediaKey::new(*secrets.media_key()?.as_bytes())),
+    })
 }
 
 /// What the sign-in screen shows after a wipe.
@@ -231,10 +238,16 @@ mod tests {
         let secrets = Arc::new(
             Secrets::open_with(&data, &dir.path().join("keys"), KeyringUse::Never).unwrap(),
         );
-        let old_key = DatabaseKey::new(*secrets.database_key().unwrap().as_bytes());
+        let old_keys = store_keys(&secrets).unwrap();
+        let old_media_key = *secrets.media_key().unwrap().as_bytes();
         let store: SharedStore =
-            Arc::new(Mutex::new(Store::open_encrypted(&data, &old_key).unwrap()));
+            Arc::new(Mutex::new(Store::open_with_keys(&data, &old_keys).unwrap()));
         let old_device = lock_store_id(&store);
+        // The app's media:// protocol keeps a clone of the media store.
+        let media = crate::lock_store(&store).0.media_store().clone();
+        let photo = fieldbook_testkit::png_bytes(40, 30, 1);
+        let old_blob = media.blob_path(&media.import_bytes(&photo).unwrap().blob.sha256);
+        assert!(old_blob.is_file());
         let credentials = KeyringCredentialStore::new(Arc::clone(&secrets), &data);
         credentials.save("token-of-the-lost-laptop").unwrap();
         let app_lock = AppLock::open(&data).unwrap();
@@ -242,13 +255,30 @@ mod tests {
         erase_everything(&store, &credentials, &app_lock, Some(&secrets)).unwrap();
         assert_eq!(credentials.load().unwrap(), None);
         assert_ne!(lock_store_id(&store), old_device, "a new, empty store");
+        assert!(!old_blob.exists(), "the media are deleted");
+        assert_ne!(
+            *secrets.media_key().unwrap().as_bytes(),
+            old_media_key,
+            "the media key is renewed"
+        );
+        // Media saved after the wipe are sealed with the new key, which the
+        // protocol's clone uses too.
+        let after = fieldbook_testkit::png_bytes(40, 30, 2);
+        let sha = crate::lock_store(&store)
+            .0
+            .media_store()
+            .import_bytes(&after)
+            .unwrap()
+            .blob
+            .sha256;
+        assert_eq!(media.read_blob(&sha).unwrap(), after);
         drop(store);
 
         // The old key opens nothing any more; the new one opens the new store.
-        let err = Store::open_encrypted(&data, &old_key).unwrap_err();
+        let err = Store::open_with_keys(&data, &old_keys).unwrap_err();
         assert_eq!(err.code(), "wrong_database_key", "{err}");
-        let new_key = DatabaseKey::new(*secrets.database_key().unwrap().as_bytes());
-        Store::open_encrypted(&data, &new_key).unwrap();
+        let reopened = Store::open_with_keys(&data, &store_keys(&secrets).unwrap()).unwrap();
+        assert_eq!(reopened.media_store().read_blob(&sha).unwrap(), after);
     }
 
     fn lock_store_id(store: &SharedStore) -> Uuid {

@@ -2,7 +2,9 @@
 //! proxy on loopback: pushes and uploads cut mid-request, answers lost after
 //! the server committed, the server restarted mid-upload, and dedupe of a
 //! file the server already has. Nothing may be duplicated, and an upload
-//! must go on from the server's offset, never from zero.
+//! must go on from the server's offset, never from zero. Media encrypted at
+//! rest upload their plaintext, and a damaged encrypted file is reported,
+//! not sent.
 
 #[path = "common/proxy.rs"]
 mod proxy;
@@ -12,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use fieldbook_domain::Sha256Hex;
-use fieldbook_store::{BlobUploadState, Store};
+use fieldbook_store::{BlobUploadState, DatabaseKey, MediaKey, Store, StoreKeys};
 use fieldbook_sync::blobs::{BlobUploadSummary, BlobUploader, RetryPolicy};
 use fieldbook_sync::{SharedStore, SyncEngine, SyncOptions};
 use fieldbook_testkit::{TestServer, PASSWORD};
@@ -107,12 +109,32 @@ impl Device {
             .await
             .expect("upload")
     }
+
+    /// [`Device::signed_in`] with database and media encrypted at rest, as
+    /// the app opens its data folder.
+    async fn signed_in_encrypted(url: &str, username: &str) -> Device {
+        let dir = tempfile::tempdir().expect("device temp dir");
+        let keys = StoreKeys {
+            database: DatabaseKey::new([21; 32]),
+            media: Some(MediaKey::new([22; 32])),
+        };
+        let store = Store::open_with_keys(dir.path().join("store"), &keys).expect("open store");
+        let (store, engine) = with_engine(store, dir.path());
+        engine
+            .sign_in(url, username, PASSWORD)
+            .await
+            .expect("sign in");
+        engine.sync_once().await.expect("first sync");
+        Device { store, engine, dir }
+    }
 }
 
 fn open_device(dir: &Path) -> (SharedStore, SyncEngine) {
-    let store = Arc::new(Mutex::new(
-        Store::open(dir.join("store")).expect("open store"),
-    ));
+    with_engine(Store::open(dir.join("store")).expect("open store"), dir)
+}
+
+fn with_engine(store: Store, dir: &Path) -> (SharedStore, SyncEngine) {
+    let store = Arc::new(Mutex::new(store));
     let mut options = SyncOptions::new(dir.join("sync"));
     options.http_timeout = Duration::from_secs(20);
     let engine = SyncEngine::new(Arc::clone(&store), options).expect("engine");
@@ -653,4 +675,87 @@ async fn an_upload_asked_to_yield_stops_between_chunks_and_resumes_later() {
         "no byte sent twice"
     );
     assert_intact(&w.server, &sha256);
+}
+
+// ---- media encrypted at rest -------------------------------------------------
+
+/// An encrypted file uploads its plaintext (the server checks the SHA-256
+/// it is named by), in plaintext offsets: a chunk cut midway resumes from
+/// the server's offset without resending what it has.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_encrypted_file_uploads_its_plaintext_and_resumes_from_the_servers_offset() {
+    let w = world().await;
+    let device = Device::signed_in_encrypted(&w.proxy.url(), "alex").await;
+    let size = 5 * MIB + 321;
+    let sha256 = device.attach_video(w.installation, 11, size);
+    let local = device.blob_state(&sha256).local_path;
+    assert!(
+        std::fs::read(&local)
+            .unwrap()
+            .starts_with(&fieldbook_media::sealed::SEALED_MAGIC),
+        "stored encrypted"
+    );
+    w.proxy.add_rule(FaultRule::new(
+        PATCH,
+        3,
+        FaultAction::CutRequestAfter(MIB / 3),
+    ));
+    let uploader = device.uploader(&w.proxy.url(), "alex", MIB).await;
+    let before = w.proxy.bytes_up();
+    let summary = device.upload(&uploader).await;
+    let sent = w.proxy.bytes_up() - before;
+    assert_eq!(w.proxy.faults_fired(), 1);
+    assert_eq!(summary.uploaded_blobs, 1, "{summary:?}");
+    assert_eq!(summary.uploaded_bytes, size as u64);
+    assert_intact(&w.server, &sha256);
+    let slack = (MIB / 3 + 64 * 1024) as u64;
+    assert!(
+        sent <= size as u64 + slack,
+        "sent {sent} bytes for a {size}-byte file"
+    );
+}
+
+/// An encrypted file damaged on disk: the chunk with the damage does not
+/// decrypt, so it is never sent; the file is reported corrupt and not
+/// tried again while it stays as it is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_encrypted_file_is_reported_and_its_damaged_chunk_never_sent() {
+    let w = world().await;
+    let device = Device::signed_in_encrypted(&w.proxy.url(), "alex").await;
+    let size = 3 * MIB + 5;
+    let sha256 = device.attach_video(w.installation, 12, size);
+    let local = device.blob_state(&sha256).local_path;
+    {
+        use std::io::{Seek, SeekFrom, Write};
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&local)
+            .expect("open the stored copy");
+        // In the second MiB of the plaintext.
+        file.seek(SeekFrom::Start(MIB as u64 + 100_000)).unwrap();
+        file.write_all(b"bit rot").unwrap();
+    }
+    let uploader = device.uploader(&w.proxy.url(), "alex", MIB).await;
+    let before = w.proxy.bytes_up();
+    let summary = device.upload(&uploader).await;
+    let sent = w.proxy.bytes_up() - before;
+    assert_eq!(summary.uploaded_blobs, 0);
+    assert_eq!(
+        summary
+            .failed
+            .iter()
+            .map(|f| f.code.as_str())
+            .collect::<Vec<_>>(),
+        vec!["local_file_corrupt"]
+    );
+    assert!(w.server.blob_digest(&sha256).is_none());
+    assert!(
+        sent < (2 * MIB) as u64,
+        "at most the intact first chunk went out ({sent} bytes)"
+    );
+    assert_eq!(device.blob_state(&sha256).state, BlobUploadState::Pending);
+
+    let before = w.proxy.bytes_up();
+    assert_eq!(device.upload(&uploader).await.failed.len(), 1);
+    assert_eq!(w.proxy.bytes_up(), before, "nothing re-sent");
 }

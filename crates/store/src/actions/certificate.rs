@@ -81,8 +81,9 @@ impl Store {
         let photos = self.certificate_photos(installation_id, &report, template.as_ref())?;
         let signature = match &report.customer_signature {
             Some(signature) => {
-                let path = self.media.blob_path(&signature.png.sha256);
-                let png = std::fs::read(&path).map_err(|e| {
+                let sha256 = &signature.png.sha256;
+                let png = self.media.read_blob(sha256).map_err(|e| {
+                    let path = self.media.blob_path(sha256);
                     StoreError::io(format!("read the signature {}", path.display()), e)
                 })?;
                 Some(CertificateSignature {
@@ -153,9 +154,11 @@ impl Store {
         report: &InstallationReport,
         template: Option<&ReportTemplate>,
     ) -> Result<Vec<CertificatePhoto>> {
+        // Decrypted; a thumbnail missing or damaged leaves the photo out
+        // rather than the certificate unmade.
         let thumbnail = |sha256: &Sha256Hex| -> Option<Vec<u8>> {
-            let path = self.media.thumbnail_path(sha256)?;
-            std::fs::read(path).ok()
+            let file = self.media.open_thumbnail(sha256).ok()?;
+            file.read_all().ok()
         };
         let mut photos = Vec::new();
         let mut printed = std::collections::HashSet::new();
@@ -195,9 +198,11 @@ impl Store {
     pub fn certificate_pages(&self, installation_id: Uuid) -> Result<Vec<CertificatePage>> {
         let certificate = certificates::load(&self.conn, installation_id)?
             .ok_or_else(|| StoreError::not_found("certificate of installation", installation_id))?;
-        let path = self.media.blob_path(&certificate.file.sha256);
-        let pdf = std::fs::read(&path)
-            .map_err(|e| StoreError::io(format!("read the certificate {}", path.display()), e))?;
+        let sha256 = &certificate.file.sha256;
+        let pdf = self.media.read_blob(sha256).map_err(|e| {
+            let path = self.media.blob_path(sha256);
+            StoreError::io(format!("read the certificate {}", path.display()), e)
+        })?;
         render_pages(&pdf, PIXELS_PER_POINT)?
             .into_iter()
             .map(|page| {

@@ -13,6 +13,7 @@ pub(crate) mod installations;
 pub(crate) mod leads;
 pub(crate) mod media;
 pub(crate) mod media_codes;
+pub(crate) mod media_encrypted;
 pub(crate) mod outbox;
 pub(crate) mod people;
 pub(crate) mod reports;

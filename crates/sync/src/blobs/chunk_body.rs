@@ -2,12 +2,18 @@
 //! its `Upload-Checksum`) while the current one is sent, and each PATCH body is
 //! streamed from the file in small pieces, so memory stays flat whatever
 //! the chunk size.
+//!
+//! Both read the blob through the media store, decrypted on the fly: tus
+//! offsets, chunks and checksums are over the plaintext (the server stores
+//! and checks the photo itself). A damaged encrypted file fails its read
+//! with [`fieldbook_media::is_damaged`] before the chunk is sent, since the
+//! checksumming reader reads every chunk first.
 
-use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
-use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
+use fieldbook_domain::Sha256Hex;
+use fieldbook_media::MediaStore;
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
@@ -102,11 +108,11 @@ pub(super) struct FileRegion {
 }
 
 impl FileRegion {
-    pub(super) fn spawn(path: PathBuf, offset: u64, len: u64) -> FileRegion {
+    pub(super) fn spawn(media: MediaStore, sha256: Sha256Hex, offset: u64, len: u64) -> FileRegion {
         let (tx, rx) = mpsc::channel(BODY_PIECES_AHEAD);
         tokio::task::spawn_blocking(move || {
             let read = || -> std::io::Result<()> {
-                let mut file = File::open(&path)?;
+                let mut file = media.open_blob(&sha256)?;
                 file.seek(SeekFrom::Start(offset))?;
                 let mut left = len;
                 while left > 0 {
@@ -142,12 +148,13 @@ impl futures_core::Stream for FileRegion {
     }
 }
 
-/// Hashes `path` from `start` to `length` chunk by chunk on a blocking
-/// thread. A chunk is hashed only once the channel has room, i.e. once the
-/// previous one was taken for sending: the hashing stays one chunk ahead.
-/// Dropping the receiver stops the reader.
+/// Hashes the blob `sha256` from `start` to `length` chunk by chunk on a
+/// blocking thread. A chunk is hashed only once the channel has room, i.e.
+/// once the previous one was taken for sending: the hashing stays one chunk
+/// ahead. Dropping the receiver stops the reader.
 pub(super) fn spawn_chunk_reader(
-    path: PathBuf,
+    media: MediaStore,
+    sha256: Sha256Hex,
     start: u64,
     length: u64,
     chunk_size: usize,
@@ -156,8 +163,10 @@ pub(super) fn spawn_chunk_reader(
     let (tx, rx) = mpsc::channel(1);
     let runtime = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || {
-        let result = read_chunks(&path, start, length, chunk_size, check, &mut || {
-            runtime.block_on(tx.reserve()).ok()
+        let result = media.open_blob(&sha256).and_then(|file| {
+            read_chunks(file, start, length, chunk_size, check, &mut || {
+                runtime.block_on(tx.reserve()).ok()
+            })
         });
         if let Err(err) = result {
             // Nobody may be listening any more; that is fine.
@@ -173,14 +182,13 @@ type ChunkSlot<'a> = mpsc::Permit<'a, std::io::Result<Chunk>>;
 /// The reading half of [`spawn_chunk_reader`]. `slot` waits for room for
 /// the next chunk and returns `None` when the consumer is gone.
 fn read_chunks<'a>(
-    path: &Path,
+    mut file: impl Read + Seek,
     start: u64,
     length: u64,
     chunk_size: usize,
     check: ChunkCheck,
     slot: &mut dyn FnMut() -> Option<ChunkSlot<'a>>,
 ) -> std::io::Result<()> {
-    let mut file = File::open(path)?;
     file.seek(SeekFrom::Start(start))?;
     let mut offset = start;
     let mut buffer = vec![0u8; BODY_PIECE];
@@ -216,7 +224,8 @@ fn read_chunks<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use fieldbook_domain::Sha256Hex;
+    use std::fs::File;
+    use std::path::Path;
 
     fn collect(path: &Path, start: u64, length: u64, chunk: usize) -> std::io::Result<Vec<Chunk>> {
         collect_with(path, start, length, chunk, ChunkCheck::Sha256)
@@ -229,8 +238,18 @@ mod tests {
         chunk: usize,
         check: ChunkCheck,
     ) -> std::io::Result<Vec<Chunk>> {
+        collect_from(File::open(path)?, start, length, chunk, check)
+    }
+
+    fn collect_from(
+        file: impl Read + Seek,
+        start: u64,
+        length: u64,
+        chunk: usize,
+        check: ChunkCheck,
+    ) -> std::io::Result<Vec<Chunk>> {
         let (tx, mut rx) = mpsc::channel(1024);
-        read_chunks(path, start, length, chunk, check, &mut || {
+        read_chunks(file, start, length, chunk, check, &mut || {
             tx.try_reserve().ok()
         })?;
         let mut out = Vec::new();
@@ -315,9 +334,14 @@ mod tests {
         // Room for two chunks and nobody taking them: the reader stops
         // after two instead of reading the whole file into memory.
         let (tx, mut rx) = mpsc::channel(2);
-        read_chunks(file.path(), 0, 1000, 100, ChunkCheck::Sha256, &mut || {
-            tx.try_reserve().ok()
-        })
+        read_chunks(
+            File::open(file.path()).unwrap(),
+            0,
+            1000,
+            100,
+            ChunkCheck::Sha256,
+            &mut || tx.try_reserve().ok(),
+        )
         .unwrap();
         let mut offsets = Vec::new();
         while let Ok(read) = rx.try_recv() {
@@ -328,9 +352,79 @@ mod tests {
         // The consumer is gone: nothing is read.
         let (tx, rx) = mpsc::channel::<std::io::Result<Chunk>>(2);
         drop(rx);
-        read_chunks(file.path(), 0, 1000, 100, ChunkCheck::Sha256, &mut || {
-            tx.try_reserve().ok()
-        })
+        read_chunks(
+            File::open(file.path()).unwrap(),
+            0,
+            1000,
+            100,
+            ChunkCheck::Sha256,
+            &mut || tx.try_reserve().ok(),
+        )
         .unwrap();
+    }
+
+    fn encrypted_media() -> (tempfile::TempDir, MediaStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let media = MediaStore::open_encrypted(
+            dir.path().join("media"),
+            fieldbook_media::MediaKey::new([3; 32]),
+        )
+        .unwrap();
+        (dir, media)
+    }
+
+    /// An MP4-looking blob large enough for several encrypted segments.
+    fn video_bytes() -> Vec<u8> {
+        let mut bytes = b"\0\0\0\x18ftypisom\0\0\0\0isomiso2".to_vec();
+        bytes.extend((0..300_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8));
+        bytes
+    }
+
+    #[test]
+    fn chunks_of_an_encrypted_blob_are_over_its_plaintext() {
+        let (_dir, media) = encrypted_media();
+        let bytes = video_bytes();
+        let sha = media.import_bytes(&bytes).unwrap().blob.sha256;
+        let chunks = collect_from(
+            media.open_blob(&sha).unwrap(),
+            1000,
+            bytes.len() as u64,
+            100_000,
+            ChunkCheck::Sha256,
+        )
+        .unwrap();
+        assert_eq!(chunks[0].offset, 1000);
+        for c in &chunks {
+            let range = c.offset as usize..(c.offset + c.len) as usize;
+            assert_eq!(
+                c.digest,
+                ChunkDigest::Sha256(Sha256Hex::digest(&bytes[range]).to_bytes())
+            );
+        }
+        assert_eq!(
+            chunks.iter().map(|c| c.len).sum::<u64>(),
+            bytes.len() as u64 - 1000
+        );
+    }
+
+    #[test]
+    fn a_damaged_encrypted_blob_fails_as_damaged_before_its_chunk_is_hashed_whole() {
+        let (_dir, media) = encrypted_media();
+        let bytes = video_bytes();
+        let sha = media.import_bytes(&bytes).unwrap().blob.sha256;
+        let path = media.blob_path(&sha);
+        let mut on_disk = std::fs::read(&path).unwrap();
+        on_disk[200_000] ^= 1;
+        std::fs::write(&path, &on_disk).unwrap();
+        let err = collect_from(
+            media.open_blob(&sha).unwrap(),
+            0,
+            bytes.len() as u64,
+            100_000,
+            ChunkCheck::Crc32,
+        )
+        .err()
+        .unwrap();
+        assert!(fieldbook_media::is_damaged(&err), "{err}");
     }
 }

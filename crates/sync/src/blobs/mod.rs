@@ -22,6 +22,11 @@
 //!   store keeps the file's size and time). The client does not hash
 //!   the whole file itself: that would be one more pass over a multi-GB
 //!   video for a case the server already catches.
+//! - **Encrypted at rest**: blobs are read through the media store,
+//!   decrypted on the fly, so offsets, chunks and checksums are over the
+//!   plaintext. An encrypted file whose length does not authenticate, or a
+//!   chunk that does not decrypt, is reported corrupt the same way (the
+//!   chunk is hashed before it is sent, so no damaged byte leaves).
 //! - **Never in the way**: the engine can raise a flag (see
 //!   [`BlobUploader::yield_to`]) and the uploader stops between chunks, so a
 //!   2 GB video never holds back a report or a status change.
@@ -42,6 +47,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fieldbook_domain::Sha256Hex;
+use fieldbook_media::MediaStore;
 use fieldbook_store::BlobUpload;
 
 pub use queue::{BlobFailure, BlobProgress, BlobUploadSummary};
@@ -153,6 +159,7 @@ impl BlobUploader {
         &self,
         endpoint: &Endpoint,
         store: &SharedStore,
+        media: &MediaStore,
         blob: &BlobUpload,
         on_offset: &mut (dyn FnMut(u64) + Send),
     ) -> Result<BlobOutcome, SyncError> {
@@ -178,7 +185,22 @@ impl BlobUploader {
                 ))
             }
         };
-        if stamp.size != length || self.known_corrupt(store, sha256, stamp)? {
+        // The plaintext's length (an encrypted file's is authenticated by
+        // its last segment; one that is not is damaged).
+        let plain_len = match media.open_blob(sha256) {
+            Ok(file) => Some(file.len()),
+            Err(err) if fieldbook_media::is_damaged(&err) => None,
+            Err(err) => {
+                return Ok(failed(
+                    "local_file_missing",
+                    format!(
+                        "the file {} cannot be read ({err}); it cannot be uploaded until it is restored",
+                        blob.local_path.display()
+                    ),
+                ))
+            }
+        };
+        if plain_len != Some(length) || self.known_corrupt(store, sha256, stamp)? {
             return Ok(failed(
                 "local_file_corrupt",
                 corrupt_message(&blob.local_path),
@@ -244,7 +266,9 @@ impl BlobUploader {
                 });
             }
             match self
-                .send_chunks(endpoint, store, blob, &url, offset, &mut state, on_offset)
+                .send_chunks(
+                    endpoint, store, media, blob, &url, offset, &mut state, on_offset,
+                )
                 .await?
             {
                 ChunksEnd::Resync => {}
@@ -278,6 +302,7 @@ impl BlobUploader {
         &self,
         endpoint: &Endpoint,
         store: &SharedStore,
+        media: &MediaStore,
         blob: &BlobUpload,
         url: &str,
         offset: u64,
@@ -288,7 +313,8 @@ impl BlobUploader {
         let target = endpoint.resolve(url)?;
         let check = self.chunk_check(endpoint).await;
         let mut chunks = spawn_chunk_reader(
-            blob.local_path.clone(),
+            media.clone(),
+            sha256.clone(),
             offset,
             blob.blob.size,
             self.chunk_size,
@@ -300,7 +326,10 @@ impl BlobUploader {
             }
             let chunk = match read {
                 Ok(chunk) => chunk,
-                Err(err) if err.kind() == std::io::ErrorKind::UnexpectedEof => {
+                Err(err)
+                    if err.kind() == std::io::ErrorKind::UnexpectedEof
+                        || fieldbook_media::is_damaged(&err) =>
+                {
                     return Ok(ChunksEnd::Corrupt)
                 }
                 Err(err) => {
@@ -315,7 +344,7 @@ impl BlobUploader {
             };
             let sent = chunk.len;
             let expected = chunk.offset + sent;
-            match self.patch(&target, &blob.local_path, chunk).await {
+            match self.patch(&target, media, sha256, chunk).await {
                 Ok(Patched::Offset(new_offset)) => {
                     state.failures.reset();
                     state.checksum_retries = 0;

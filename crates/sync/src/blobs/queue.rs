@@ -86,6 +86,8 @@ impl BlobUploader {
     ) -> Result<BlobUploadSummary, SyncError> {
         let endpoint = self.endpoint()?;
         let queue = with_store(store, |s| s.blobs_pending_upload(usize::MAX))?;
+        // Reads the blobs decrypted, with the store's current key.
+        let media = with_store(store, |s| Ok(s.media_store()))?;
         let mut tally = ProgressTally {
             offsets: queue.iter().map(|b| b.upload_offset).collect(),
             blobs_done: 0,
@@ -110,7 +112,7 @@ impl BlobUploader {
                 from_offset = blob.upload_offset,
             );
             let outcome = self
-                .upload_one(&endpoint, store, blob, &mut on_offset)
+                .upload_one(&endpoint, store, &media, blob, &mut on_offset)
                 .instrument(span.clone())
                 .await?;
             // No await below in this round: the span can be entered.

@@ -1,11 +1,11 @@
 //! The tus 1.0.0 requests (creation, HEAD, PATCH with `Upload-Checksum`)
 //! against the server's `/api/v1/blobs`, and how their answers are sorted.
 
-use std::path::Path;
 use std::time::Duration;
 
 use base64::Engine as _;
 use fieldbook_domain::Sha256Hex;
+use fieldbook_media::MediaStore;
 use fieldbook_store::BlobUpload;
 use reqwest::header::{
     HeaderMap, HeaderName, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, LOCATION, RETRY_AFTER,
@@ -144,7 +144,8 @@ impl BlobUploader {
     pub(super) async fn patch(
         &self,
         target: &Url,
-        path: &Path,
+        media: &MediaStore,
+        sha256: &Sha256Hex,
         chunk: Chunk,
     ) -> Result<Patched, Step> {
         let checksum = chunk.digest.header_value();
@@ -156,7 +157,8 @@ impl BlobUploader {
             .header(&UPLOAD_CHECKSUM, checksum)
             .header(CONTENT_LENGTH, chunk.len)
             .body(reqwest::Body::wrap_stream(FileRegion::spawn(
-                path.to_owned(),
+                media.clone(),
+                sha256.clone(),
                 chunk.offset,
                 chunk.len,
             )))
