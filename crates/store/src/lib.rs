@@ -120,7 +120,7 @@ impl Store {
         migrations::migrate(&mut conn)?;
         let device_id = rows::session::ensure_device_id(&conn)?;
         let media = MediaStore::open(data_dir.join(db::MEDIA_DIR))?;
-        Ok(Store {
+        let mut store = Store {
             conn,
             media,
             device_id,
@@ -128,7 +128,10 @@ impl Store {
             search_index: RefCell::new(None),
             key: key.cloned(),
             _lock: lock,
-        })
+        };
+        // A first sync that stopped before its end left them out.
+        store.build_deferred_indexes()?;
+        Ok(store)
     }
 
     /// This installation of Fieldbook's id: generated on first open, kept.
