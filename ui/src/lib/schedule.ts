@@ -181,3 +181,52 @@ export function scheduleItems(groups: DayGroup[]): ScheduleItem[] {
   }
   return items;
 }
+
+/** Rows per page of the schedule (also the first page asked for at start). */
+export const SCHEDULE_PAGE = 200;
+
+/** The schedule's first page, asked for at start in the same round as the session (see {@link startScheduleEarly}). */
+interface EarlySchedule {
+  feed: ScheduleFeed;
+  today: string;
+  pageSize: number;
+  first: Promise<InstallationSummary[]>;
+}
+
+let early: EarlySchedule | null = null;
+
+/**
+ * Starts loading the unfiltered schedule's first page now, alongside the
+ * start's other calls, instead of after the first screen has been built
+ * (cold start: the schedule is what the technician opens the app for).
+ * The schedule takes it over with {@link takeEarlySchedule}.
+ */
+export function startScheduleEarly(list: ListInstallations, today: string, pageSize: number): void {
+  if (early) return;
+  const feed = new ScheduleFeed(list, { text: "", statuses: [] }, today, pageSize);
+  const first = feed.loadMore();
+  // A failure shows when the schedule takes the page over, not here.
+  first.catch(() => {});
+  early = { feed, today, pageSize, first };
+}
+
+/**
+ * The feed started early, with its first page under way, if it fits what
+ * the schedule asks for now (no filter, the same day and page size); once.
+ */
+export function takeEarlySchedule(
+  filter: ScheduleFilter,
+  today: string,
+  pageSize: number,
+): { feed: ScheduleFeed; first: Promise<InstallationSummary[]> } | null {
+  const taken = early;
+  early = null;
+  if (!taken || filter.text.trim() !== "" || filter.statuses.length > 0) return null;
+  if (taken.today !== today || taken.pageSize !== pageSize) return null;
+  return { feed: taken.feed, first: taken.first };
+}
+
+/** Forgets the early page if the schedule did not take it (signed out, locked): it would be stale later. */
+export function dropEarlySchedule(): void {
+  early = null;
+}
