@@ -89,6 +89,46 @@ fn own_media(
     }))
 }
 
+/// Why held work released with a report is decided (the technician reads it).
+const RELEASED_WITH_REPORT: &str = "The job came back to your team and your report was signed over these photos and videos, so they went with the report";
+
+/// Releases `technician`'s held photos and videos for an installation that
+/// is back in their scope, when the report they submit was signed over them
+/// (the caller checks that): their media are attached as ops' accept would,
+/// and the held record is decided `accepted` by the technician, with the
+/// reason. Held work that carries a report of its own is left for ops: the
+/// device submitted that report once and it is the one to decide on.
+/// Returns whether anything was released.
+pub(crate) fn release_with_report(
+    tx: &mut WriteTx<'_>,
+    technician: Uuid,
+    installation_id: Uuid,
+) -> Result<bool, ApiError> {
+    let query = HeldWorkQuery {
+        status: Some(HeldWorkStatus::Waiting),
+        installation_id: Some(installation_id),
+    };
+    let releasable: Vec<HeldWork> = tx
+        .db()
+        .held_work_list(&query)?
+        .into_iter()
+        .filter(|held| held.submitted_by == technician && !held.has_report)
+        .collect();
+    for held in &releasable {
+        apply_held_media(tx, held)?;
+        let decision = HeldWorkDecision {
+            status: HeldWorkStatus::Accepted,
+            decided_by: technician,
+            decided_at: tx.now,
+            reason: Some(RELEASED_WITH_REPORT.to_owned()),
+        };
+        if !tx.decide_held_work(held.id, &decision)? {
+            return Err(ApiError::internal());
+        }
+    }
+    Ok(!releasable.is_empty())
+}
+
 /// Held records, oldest first (the review queue lists the waiting ones).
 pub fn list(storage: &Storage, query: &HeldWorkQuery) -> Result<Vec<HeldWork>, ApiError> {
     storage.read(|db| Ok(db.held_work_list(query)?))

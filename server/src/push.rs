@@ -38,6 +38,7 @@ use crate::app::AppState;
 use crate::auth::SessionToken;
 use crate::caller::Caller;
 use crate::error::{blocking, ApiError};
+use crate::held_work;
 use crate::json::ApiJson;
 use crate::storage::{MutationRecord, NewHeldMutation, Scope, Storage, StoredCertificate, WriteTx};
 
@@ -266,15 +267,35 @@ fn scope(caller: &Caller) -> Scope {
     Scope::for_user(caller.user_id, caller.role)
 }
 
-fn installation_in_scope(
-    tx: &WriteTx<'_>,
+/// The installation a mutation works on, or, when it is outside the caller's
+/// scope, the answer to send instead (held or not_found, see
+/// [`hold_or_not_found`]).
+fn installation_or_answer(
+    tx: &mut WriteTx<'_>,
     caller: &Caller,
-    id: Uuid,
-) -> Result<Option<Installation>, ApiError> {
-    if !tx.db().installation_in_scope(id, scope(caller))? {
-        return Ok(None);
+    envelope: &MutationEnvelope,
+    installation_id: Uuid,
+    media_id: Option<Uuid>,
+) -> Result<Result<Installation, MutationOutcome>, ApiError> {
+    let in_scope = if tx
+        .db()
+        .installation_in_scope(installation_id, scope(caller))?
+    {
+        tx.db().installation(installation_id)?.map(|v| v.record)
+    } else {
+        None
+    };
+    match in_scope {
+        Some(installation) => Ok(Ok(installation)),
+        None => Ok(Err(hold_or_not_found(
+            tx,
+            caller,
+            envelope,
+            installation_id,
+            media_id,
+            "installation",
+        )?)),
     }
-    Ok(tx.db().installation(id)?.map(|v| v.record))
 }
 
 /// What the technician reads when their work is held.
@@ -432,16 +453,11 @@ fn apply_mutation(
             override_reason,
             at,
         } => {
-            let Some(installation) = installation_in_scope(tx, caller, *installation_id)? else {
-                return hold_or_not_found(
-                    tx,
-                    caller,
-                    envelope,
-                    *installation_id,
-                    None,
-                    "installation",
-                );
-            };
+            let installation =
+                match installation_or_answer(tx, caller, envelope, *installation_id, None)? {
+                    Ok(installation) => installation,
+                    Err(answer) => return Ok(answer),
+                };
             let mut updated = installation.clone();
             let request = StartRequest {
                 override_reason: override_reason.clone(),
@@ -473,16 +489,11 @@ fn apply_mutation(
             expected_from,
             at,
         } => {
-            let Some(installation) = installation_in_scope(tx, caller, *installation_id)? else {
-                return hold_or_not_found(
-                    tx,
-                    caller,
-                    envelope,
-                    *installation_id,
-                    None,
-                    "installation",
-                );
-            };
+            let installation =
+                match installation_or_answer(tx, caller, envelope, *installation_id, None)? {
+                    Ok(installation) => installation,
+                    Err(answer) => return Ok(answer),
+                };
             let mut updated = installation.clone();
             match lifecycle::finish(&mut updated, *expected_from, tx.now) {
                 Ok(()) => Ok(MutationOutcome::Applied {
@@ -500,16 +511,11 @@ fn apply_mutation(
             reason,
             at,
         } => {
-            let Some(installation) = installation_in_scope(tx, caller, *installation_id)? else {
-                return hold_or_not_found(
-                    tx,
-                    caller,
-                    envelope,
-                    *installation_id,
-                    None,
-                    "installation",
-                );
-            };
+            let installation =
+                match installation_or_answer(tx, caller, envelope, *installation_id, None)? {
+                    Ok(installation) => installation,
+                    Err(answer) => return Ok(answer),
+                };
             let mut updated = installation.clone();
             match lifecycle::could_not_complete(&mut updated, *expected_from, reason, tx.now) {
                 Ok(()) => Ok(MutationOutcome::Applied {
@@ -533,17 +539,11 @@ fn apply_mutation(
             base_customer_confirmed,
             base_demo_completed,
         } => {
-            let Some(mut installation) = installation_in_scope(tx, caller, *installation_id)?
-            else {
-                return hold_or_not_found(
-                    tx,
-                    caller,
-                    envelope,
-                    *installation_id,
-                    None,
-                    "installation",
-                );
-            };
+            let mut installation =
+                match installation_or_answer(tx, caller, envelope, *installation_id, None)? {
+                    Ok(installation) => installation,
+                    Err(answer) => return Ok(answer),
+                };
             if let Some(ours) = customer_confirmed {
                 installation.customer_confirmed = lifecycle::merge_flag(
                     *base_customer_confirmed,
@@ -578,16 +578,15 @@ fn apply_mutation(
             if let Some(problem) = media_problem(media) {
                 return Ok(problem);
             }
-            let Some(installation) = installation_in_scope(tx, caller, media.installation_id)?
-            else {
-                return hold_or_not_found(
-                    tx,
-                    caller,
-                    envelope,
-                    media.installation_id,
-                    Some(media.id),
-                    "installation",
-                );
+            let installation = match installation_or_answer(
+                tx,
+                caller,
+                envelope,
+                media.installation_id,
+                Some(media.id),
+            )? {
+                Ok(installation) => installation,
+                Err(answer) => return Ok(answer),
             };
             if let Some(existing) = tx.db().media(media.id)? {
                 let same = existing.record.installation_id == installation.id
@@ -681,16 +680,11 @@ fn apply_mutation(
             report_content_hash,
             made_at,
         } => {
-            let Some(installation) = installation_in_scope(tx, caller, *installation_id)? else {
-                return hold_or_not_found(
-                    tx,
-                    caller,
-                    envelope,
-                    *installation_id,
-                    None,
-                    "installation",
-                );
-            };
+            let installation =
+                match installation_or_answer(tx, caller, envelope, *installation_id, None)? {
+                    Ok(installation) => installation,
+                    Err(answer) => return Ok(answer),
+                };
             save_certificate(
                 tx,
                 caller,
@@ -828,22 +822,42 @@ fn respond_to_assignment(
     })
 }
 
+/// Checks a report against its installation's photos and videos and the
+/// template version it was filled against (whatever is newest now: old
+/// reports stay valid). A report signed over photos that were held while
+/// the job was away from the technician's team releases them first
+/// ([`held_work::release_with_report`]); if it is refused all the same, the
+/// mutation's savepoint undoes the release.
+fn check_report(
+    tx: &mut WriteTx<'_>,
+    caller: &Caller,
+    report: &fieldbook_domain::InstallationReport,
+) -> Result<Result<(), String>, ApiError> {
+    let template = crate::report_templates::template_of(&tx.db(), report)?;
+    let media = tx.db().media_hashes_of(report.installation_id)?;
+    let Err(refused) = report.validate(&media, template.as_ref()) else {
+        return Ok(Ok(()));
+    };
+    if !held_work::release_with_report(tx, caller.user_id, report.installation_id)? {
+        return Ok(Err(refused.to_string()));
+    }
+    let media = tx.db().media_hashes_of(report.installation_id)?;
+    Ok(report
+        .validate(&media, template.as_ref())
+        .map_err(|e| e.to_string()))
+}
+
 fn submit_report(
     tx: &mut WriteTx<'_>,
     caller: &Caller,
     envelope: &MutationEnvelope,
     report: &fieldbook_domain::InstallationReport,
 ) -> Result<MutationOutcome, ApiError> {
-    let Some(installation) = installation_in_scope(tx, caller, report.installation_id)? else {
-        return hold_or_not_found(
-            tx,
-            caller,
-            envelope,
-            report.installation_id,
-            None,
-            "installation",
-        );
-    };
+    let installation =
+        match installation_or_answer(tx, caller, envelope, report.installation_id, None)? {
+            Ok(installation) => installation,
+            Err(answer) => return Ok(answer),
+        };
     let mut report = report.clone();
     // The server knows who is submitting; the payload's claim does not count
     // (it is not part of the signed content hash).
@@ -889,10 +903,8 @@ fn submit_report(
         if installation.status == InstallationStatus::Completed
             && tx.db().report_sent_back(installation.id)?
         {
-            let media = tx.db().media_hashes_of(installation.id)?;
-            let template = crate::report_templates::template_of(&tx.db(), &report)?;
-            if let Err(e) = report.validate(&media, template.as_ref()) {
-                return Ok(rejected(RejectCode::ValidationFailed, e.to_string()));
+            if let Err(e) = check_report(tx, caller, &report)? {
+                return Ok(rejected(RejectCode::ValidationFailed, e));
             }
             if let Err(e) = complete_with_report(tx, caller, &installation, report.demo_given)? {
                 return Ok(lifecycle_rejection(e));
@@ -914,12 +926,8 @@ fn submit_report(
             "Another installation's report already has this report id, so this report was not stored",
         ));
     }
-    let media = tx.db().media_hashes_of(installation.id)?;
-    // Checked against the template version the report was filled against,
-    // whatever is newest now: old reports stay valid.
-    let template = crate::report_templates::template_of(&tx.db(), &report)?;
-    if let Err(e) = report.validate(&media, template.as_ref()) {
-        return Ok(rejected(RejectCode::ValidationFailed, e.to_string()));
+    if let Err(e) = check_report(tx, caller, &report)? {
+        return Ok(rejected(RejectCode::ValidationFailed, e));
     }
     if installation.status == InstallationStatus::Completed {
         if let Err(e) = complete_with_report(tx, caller, &installation, report.demo_given)? {

@@ -4,7 +4,8 @@
 use chrono::NaiveDate;
 use fieldbook_demo::{generate, DemoConfig, DemoData};
 use fieldbook_domain::{InstallationStatus, User};
-use fieldbook_store::{ServerBatch, Store, Versioned};
+use fieldbook_store::Store;
+use fieldbook_testkit::sign_in_demo_technician;
 use tempfile::TempDir;
 use uuid::Uuid;
 
@@ -19,16 +20,6 @@ pub struct Fixture {
     pub team_ids: Vec<Uuid>,
 }
 
-fn versioned<T: Clone>(records: &[T]) -> Vec<Versioned<T>> {
-    records
-        .iter()
-        .map(|record| Versioned {
-            record: record.clone(),
-            server_version: 1,
-        })
-        .collect()
-}
-
 impl Fixture {
     pub fn new() -> Fixture {
         Self::with_launch(LaunchSettings::default())
@@ -41,34 +32,8 @@ impl Fixture {
             2,
             NaiveDate::from_ymd_opt(2026, 12, 1).unwrap(),
         ));
-        let technician = demo.technicians().next().unwrap().user.clone();
-        let team_ids: Vec<Uuid> = demo
-            .teams
-            .iter()
-            .filter(|t| t.member_ids.contains(&technician.id))
-            .map(|t| t.id)
-            .collect();
         let mut store = Store::open(dir.path()).unwrap();
-        store
-            .apply_server_batch(&ServerBatch {
-                scope: "installations".into(),
-                cursor: 1,
-                users: versioned(
-                    &demo
-                        .users
-                        .iter()
-                        .map(|u| u.user.clone())
-                        .collect::<Vec<_>>(),
-                ),
-                teams: versioned(&demo.teams),
-                leads: versioned(&demo.leads),
-                surveys: versioned(&demo.surveys),
-                installations: versioned(&demo.installations),
-                assignments: versioned(&demo.assignments),
-                ..Default::default()
-            })
-            .unwrap();
-        store.sign_in(&technician, &team_ids).unwrap();
+        let (technician, team_ids) = sign_in_demo_technician(&mut store, &demo);
         let ctx = AppContext::new(store, launch).unwrap();
         Fixture {
             dir,

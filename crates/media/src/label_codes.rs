@@ -256,20 +256,7 @@ fn jpeg_luma(bytes: &[u8]) -> Option<GrayImage> {
     if header.width > MAX_IMAGE_SIDE as usize || header.height > MAX_IMAGE_SIDE as usize {
         return None;
     }
-    let scaling = if header.is_lossless {
-        turbojpeg::ScalingFactor::ONE
-    } else {
-        let longest = header.width.max(header.height);
-        let mut factors: Vec<_> = turbojpeg::Decompressor::supported_scaling_factors()
-            .into_iter()
-            .filter(|f| f.num() <= f.denom())
-            .collect();
-        factors.sort_by(|a, b| (a.num() * b.denom()).cmp(&(b.num() * a.denom())));
-        factors
-            .into_iter()
-            .find(|f| f.scale(longest) >= CODE_SEARCH_MAX_SIDE as usize)
-            .unwrap_or(turbojpeg::ScalingFactor::ONE)
-    };
+    let scaling = crate::photo::smallest_scaling_covering(&header, CODE_SEARCH_MAX_SIDE);
     let scaled = header.scaled(scaling);
     if (scaled.width * scaled.height) as u64 > MAX_DECODE_BYTES {
         return None;

@@ -59,12 +59,7 @@ fn check_jpeg(bytes: &[u8]) -> Result<CheckedPhoto, MediaError> {
     ) {
         return check_with_image_crate(bytes, image::ImageFormat::Jpeg);
     }
-    let scaling = if header.is_lossless {
-        // DCT scaling does not exist for lossless JPEG.
-        turbojpeg::ScalingFactor::ONE
-    } else {
-        smallest_scaling_covering(header.width, header.height)
-    };
+    let scaling = smallest_scaling_covering(&header, THUMBNAIL_MAX_SIDE);
     let scaled = header.scaled(scaling);
 
     // Budget what libjpeg-turbo will allocate before it allocates it: our RGB
@@ -191,9 +186,19 @@ fn check_side_limits(width: usize, height: usize) -> Result<(), MediaError> {
 }
 
 /// The smallest libjpeg-turbo scale (n/8) whose output still has a longest
-/// side of at least [`THUMBNAIL_MAX_SIDE`], so the final resize only shrinks.
-fn smallest_scaling_covering(width: usize, height: usize) -> turbojpeg::ScalingFactor {
-    let longest = width.max(height);
+/// side of at least `min_side` (so a final resize only shrinks); no scaling
+/// for lossless JPEG, where DCT scaling does not exist.
+pub(crate) fn smallest_scaling_covering(
+    header: &turbojpeg::DecompressHeader,
+    min_side: u32,
+) -> turbojpeg::ScalingFactor {
+    if header.is_lossless {
+        return turbojpeg::ScalingFactor::ONE;
+    }
+    smallest_scaling_of_side(header.width.max(header.height), min_side)
+}
+
+fn smallest_scaling_of_side(longest: usize, min_side: u32) -> turbojpeg::ScalingFactor {
     let mut factors: Vec<_> = turbojpeg::Decompressor::supported_scaling_factors()
         .into_iter()
         .filter(|f| f.num() <= f.denom())
@@ -201,7 +206,7 @@ fn smallest_scaling_covering(width: usize, height: usize) -> turbojpeg::ScalingF
     factors.sort_by(|a, b| (a.num() * b.denom()).cmp(&(b.num() * a.denom())));
     factors
         .into_iter()
-        .find(|f| f.scale(longest) >= THUMBNAIL_MAX_SIDE as usize)
+        .find(|f| f.scale(longest) >= min_side as usize)
         .unwrap_or(turbojpeg::ScalingFactor::ONE)
 }
 
@@ -327,12 +332,12 @@ mod tests {
 
     #[test]
     fn scaling_picks_smallest_factor_still_covering_the_thumbnail() {
-        let f = smallest_scaling_covering(4000, 3000);
+        let f = smallest_scaling_of_side(4000, THUMBNAIL_MAX_SIDE);
         assert_eq!((f.num(), f.denom()), (1, 8));
         // 1/8 would give 250 px, too small to shrink to 320.
-        let f = smallest_scaling_covering(2000, 1500);
+        let f = smallest_scaling_of_side(2000, THUMBNAIL_MAX_SIDE);
         assert_eq!((f.num(), f.denom()), (1, 4));
-        let f = smallest_scaling_covering(300, 200);
+        let f = smallest_scaling_of_side(300, THUMBNAIL_MAX_SIDE);
         assert_eq!(f.scale(300), 300);
     }
 

@@ -26,7 +26,9 @@ pub enum HeldWorkStatus {
     /// Received; Central Ops have not decided yet.
     Waiting,
     /// Ops accepted the held report as the installation's report (its media
-    /// were attached to the installation with it).
+    /// were attached to the installation with it); or, for held photos and
+    /// videos only, the job came back to the technician's team and the
+    /// report they submitted took them along (decided by the technician).
     Accepted,
     /// Ops kept the work on record without attaching it (the reason says
     /// why); nothing of it was applied to the installation.

@@ -16,24 +16,12 @@ use std::time::{Duration, Instant};
 use chrono::NaiveDate;
 use fieldbook_demo::{generate, DemoConfig};
 use fieldbook_media::label_codes::SearchDepth;
-use fieldbook_store::{
-    run_next_label_search, LabelsRead, ServerBatch, Store, Versioned, LABEL_SEARCH_BUDGET,
-};
+use fieldbook_store::{run_next_label_search, LabelsRead, Store, LABEL_SEARCH_BUDGET};
+use fieldbook_testkit::sign_in_demo_technician;
 use uuid::Uuid;
 
 const W: u32 = 4032;
 const H: u32 = 3024;
-
-fn versioned<T: Clone>(records: &[T]) -> Vec<Versioned<T>> {
-    records
-        .iter()
-        .cloned()
-        .map(|record| Versioned {
-            record,
-            server_version: 1,
-        })
-        .collect()
-}
 
 /// A signed-in store with a few jobs; returns it and a job of the technician's team.
 fn store(dir: &Path) -> (Store, Uuid) {
@@ -42,34 +30,8 @@ fn store(dir: &Path) -> (Store, Uuid) {
         2,
         NaiveDate::from_ymd_opt(2026, 12, 1).unwrap(),
     ));
-    let technician = demo.technicians().next().unwrap().user.clone();
-    let teams: Vec<Uuid> = demo
-        .teams
-        .iter()
-        .filter(|t| t.member_ids.contains(&technician.id))
-        .map(|t| t.id)
-        .collect();
     let mut store = Store::open(dir).unwrap();
-    store
-        .apply_server_batch(&ServerBatch {
-            scope: "installations".into(),
-            cursor: 1,
-            users: versioned(
-                &demo
-                    .users
-                    .iter()
-                    .map(|u| u.user.clone())
-                    .collect::<Vec<_>>(),
-            ),
-            teams: versioned(&demo.teams),
-            leads: versioned(&demo.leads),
-            surveys: versioned(&demo.surveys),
-            installations: versioned(&demo.installations),
-            assignments: versioned(&demo.assignments),
-            ..Default::default()
-        })
-        .unwrap();
-    store.sign_in(&technician, &teams).unwrap();
+    let (_, teams) = sign_in_demo_technician(&mut store, &demo);
     let job = demo
         .assignments
         .iter()

@@ -322,10 +322,7 @@ fn respond_to_assignment_accept_and_decline() {
 #[test]
 fn draft_autosave_keeps_what_was_typed_and_reports_problems() {
     let mut f = Fixture::new();
-    let job = f.add_job(Confirmed, "Ada Lovelace");
-    f.store
-        .start_installation(job.id, &StartRequest::default())
-        .unwrap();
+    let job = f.add_started_job("Ada Lovelace");
     let outbox_before = kinds(&f).len();
 
     let mut draft = f.store.get_report_draft(job.id).unwrap().unwrap();
@@ -471,10 +468,7 @@ fn draft_cannot_forge_signature_or_override_reason() {
 #[test]
 fn sign_then_submit_completes_the_job() {
     let mut f = Fixture::new();
-    let job = f.add_job(Confirmed, "Ada Lovelace");
-    f.store
-        .start_installation(job.id, &StartRequest::default())
-        .unwrap();
+    let job = f.add_started_job("Ada Lovelace");
     let photo = write_jpeg(f.dir.path(), "charger.jpg", 1);
     let media = f
         .store
@@ -570,10 +564,7 @@ fn sign_then_submit_completes_the_job() {
 #[test]
 fn submit_is_refused_with_field_errors_until_the_report_is_complete_and_signed() {
     let mut f = Fixture::new();
-    let job = f.add_job(Confirmed, "Ada Lovelace");
-    f.store
-        .start_installation(job.id, &StartRequest::default())
-        .unwrap();
+    let job = f.add_started_job("Ada Lovelace");
     f.store.finish_installation(job.id).unwrap();
 
     let err = f.store.submit_report(job.id).unwrap_err();
@@ -626,10 +617,7 @@ fn submit_is_refused_with_field_errors_until_the_report_is_complete_and_signed()
 #[test]
 fn submit_is_refused_before_the_job_is_finished() {
     let mut f = Fixture::new();
-    let job = f.add_job(Confirmed, "Ada Lovelace");
-    f.store
-        .start_installation(job.id, &StartRequest::default())
-        .unwrap();
+    let job = f.add_started_job("Ada Lovelace");
     f.store
         .save_report_draft(&complete_draft(&f, job.id))
         .unwrap();
@@ -796,10 +784,7 @@ fn only_the_uploader_changes_or_removes_a_photo() {
 #[test]
 fn changing_the_media_after_signing_voids_the_signature_but_not_a_caption() {
     let mut f = Fixture::new();
-    let job = f.add_job(Confirmed, "Ada Lovelace");
-    f.store
-        .start_installation(job.id, &StartRequest::default())
-        .unwrap();
+    let job = f.add_started_job("Ada Lovelace");
     let photo = write_jpeg(f.dir.path(), "a.jpg", 1);
     let kept = f.store.attach_media(job.id, &photo, "Wall").unwrap();
     let extra = write_jpeg(f.dir.path(), "b.jpg", 2);
@@ -852,10 +837,7 @@ fn changing_the_media_after_signing_voids_the_signature_but_not_a_caption() {
 #[test]
 fn a_signature_with_a_forged_pen_colour_or_empty_strokes_is_refused() {
     let mut f = Fixture::new();
-    let job = f.add_job(Confirmed, "Ada Lovelace");
-    f.store
-        .start_installation(job.id, &StartRequest::default())
-        .unwrap();
+    let job = f.add_started_job("Ada Lovelace");
     let mut forged = signature("Ada Lovelace");
     forged.strokes[0].pen_color = "#".repeat(2 * 1024 * 1024);
     let err = f.store.sign_report(job.id, &forged).unwrap_err();
@@ -1058,10 +1040,7 @@ fn the_background_label_search_reads_labels_first_and_skips_removed_photos_and_u
 #[test]
 fn a_submitted_report_gets_its_certificate_made_on_the_device() {
     let mut f = Fixture::new();
-    let job = f.add_job(Confirmed, "Ada Lovelace");
-    f.store
-        .start_installation(job.id, &StartRequest::default())
-        .unwrap();
+    let job = f.add_started_job("Ada Lovelace");
     let photo = write_jpeg(f.dir.path(), "charger.jpg", 1);
     f.store
         .attach_media(job.id, &photo, "Charger on wall")

@@ -427,3 +427,82 @@ async fn a_report_sent_back_is_corrected_signed_again_and_replaces_the_report() 
         InstallationStatus::ReportSubmitted
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_photo_held_while_the_job_was_away_goes_with_the_report_once_the_job_is_back() {
+    let mut server = TestServer::start().await;
+    let alex = server.add_technician("alex");
+    let team = server.ops().add_team("North Crew", &[alex]);
+    let (job, assignment) = confirmed_job(&server, team, "Ada Customer");
+    let device = Device::signed_in(&server, "alex").await;
+    device.start_job(job);
+    device.engine.sync_once().await.expect("start synced");
+
+    // Offline, a photo of the wall; meanwhile ops take the job off the team.
+    server.stop().await;
+    let work = tempfile::tempdir().unwrap();
+    let wall = fieldbook_testkit::write_jpeg(work.path(), "wall.jpg", 7);
+    let held_photo = device
+        .with_store(|s| s.attach_media(job, &wall, "The wall"))
+        .expect("attach photo")
+        .file
+        .sha256;
+    device.engine.notify_local_change();
+    server.resume().await;
+    server.ops().withdraw(assignment);
+    let summary = device.engine.sync_once().await.expect("sync");
+    assert_eq!(summary.held, 1, "the photo is held: {summary:?}");
+    let held = server.ops().held_work(Some(HeldWorkStatus::Waiting));
+    assert_eq!(held.len(), 1);
+    assert!(!held[0].has_report);
+
+    // The job comes back; the technician finishes it and the customer signs
+    // a report whose photos include the held one.
+    server.ops().assign(job, team);
+    device.engine.sync_once().await.expect("sync, job back");
+    device.finish_job(job);
+    let (photos, _) = device.complete_report(job, 1);
+    let summary = device.engine.sync_once().await.expect("sync the report");
+    assert_eq!(
+        (summary.refused, summary.held),
+        (0, 0),
+        "the report is not refused for the held photo: {summary:?}"
+    );
+    assert!(device.needs_attention().is_empty());
+
+    let report = server.report(job).expect("the report landed");
+    assert_eq!(report.submitted_by, alex);
+    let mut on_server: Vec<_> = server
+        .media(job)
+        .into_iter()
+        .map(|m| m.file.sha256)
+        .collect();
+    on_server.sort();
+    let mut expected = vec![held_photo, photos[0].clone()];
+    expected.sort();
+    assert_eq!(on_server, expected, "the held photo is the job's now");
+    assert_eq!(
+        server.installation(job).status,
+        InstallationStatus::ReportSubmitted
+    );
+    // The held record says what happened to it, and who released it.
+    let released = server.ops().held_work(Some(HeldWorkStatus::Accepted));
+    assert_eq!(released.len(), 1);
+    assert_eq!(released[0].id, held[0].id);
+    let decision = released[0].decision.as_ref().expect("decided");
+    assert_eq!(decision.decided_by, alex);
+    assert!(
+        decision
+            .reason
+            .as_deref()
+            .is_some_and(|r| r.contains("came back")),
+        "{decision:?}"
+    );
+    assert!(server
+        .ops()
+        .held_work(Some(HeldWorkStatus::Waiting))
+        .is_empty());
+    device.engine.sync_once().await.expect("sync the decision");
+    let held_here = device.with_store(|s| s.held_work(job)).unwrap();
+    assert_eq!(held_here[0].status, DeviceHeldStatus::Accepted);
+}

@@ -9,15 +9,19 @@
 //! - [`ProtocolDevice`] and [`TwoTeams`]: a client that speaks the sync
 //!   protocol by hand, and the two-team world scope tests need;
 //! - test media: real PNG/JPEG bytes, signatures and signed reports;
+//! - a device store filled with demo data and a technician signed in
+//!   ([`sign_in_demo_technician`]);
 //! - [`ThrowawayPostgres`]: a temporary PostgreSQL cluster for the
 //!   PostgreSQL storage tests.
 
+mod device_store;
 mod media;
 mod ops;
 mod postgres;
 mod protocol_device;
 mod server;
 
+pub use device_store::{demo_server_batch, demo_technician, sign_in_demo_technician};
 pub use media::{
     drawn_signature, fill_default_template, photo, png_bytes, qr_label_jpeg, qr_label_photo,
     signature_png, signature_strokes, signed_report, signed_templated_report, uk_test_results,

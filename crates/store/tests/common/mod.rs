@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use fieldbook_domain::lifecycle::StartRequest;
 use fieldbook_domain::{
     AssignmentStatus, Installation, InstallationAssignment, InstallationId, InstallationStatus,
     Lead, Role, Survey, Team, TimeSlot, User,
@@ -104,6 +105,16 @@ impl Fixture {
             installer_notes: "Garage on the left".into(),
         };
         self.add_job_with_lead(status, lead, day(1), TimeSlot::Morning)
+    }
+
+    /// Adds a confirmed job for `customer` and starts it on site, as the
+    /// technician does before filling in the report.
+    pub fn add_started_job(&mut self, customer: &str) -> Job {
+        let job = self.add_job(InstallationStatus::Confirmed, customer);
+        self.store
+            .start_installation(job.id, &StartRequest::default())
+            .expect("a confirmed job starts");
+        job
     }
 
     pub fn add_job_with_lead(
