@@ -153,7 +153,7 @@ impl Store {
             data_dir.join(db::MEDIA_DIR),
             keys.and_then(|k| k.media.clone()),
         )?;
-        Ok(Store {
+        let mut store = Store {
             conn,
             media,
             device_id,
@@ -161,7 +161,10 @@ impl Store {
             search_index: RefCell::new(None),
             keys: keys.cloned(),
             _lock: lock,
-        })
+        };
+        // A first sync that stopped before its end left them out.
+        store.build_deferred_indexes()?;
+        Ok(store)
     }
 
     /// This installation of Fieldbook's id: generated on first open, kept.

@@ -119,6 +119,21 @@ impl SyncSide<'_> {
         self.store.apply_server_batch(batch)
     }
 
+    /// See [`Store::apply_server_batches`].
+    pub fn apply_server_batches(&mut self, batches: &[ServerBatch]) -> Result<Vec<ApplyOutcome>> {
+        self.store.apply_server_batches(batches)
+    }
+
+    /// See [`Store::defer_schedule_indexes`] (before a first sync).
+    pub fn defer_schedule_indexes(&mut self) -> Result<()> {
+        self.store.defer_schedule_indexes()
+    }
+
+    /// See [`Store::build_deferred_indexes`] (after a pull).
+    pub fn build_deferred_indexes(&mut self) -> Result<usize> {
+        self.store.build_deferred_indexes()
+    }
+
     /// See [`Store::remove_retired_installations`].
     pub fn remove_retired_installations(
         &mut self,

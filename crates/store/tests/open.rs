@@ -60,10 +60,11 @@ fn opens_an_empty_directory_and_migrates_to_the_latest_schema() {
         "installations_status",
         "installations_scheduled",
         "installations_lead",
-        "installations_created_by",
     ] {
         assert!(indexes.iter().any(|i| i == index), "missing index {index}");
     }
+    // Nothing queries jobs by their creator (migration 0011).
+    assert!(!indexes.iter().any(|i| i == "installations_created_by"));
 }
 
 #[test]
@@ -288,4 +289,50 @@ fn a_store_at_schema_one_is_migrated_to_the_latest_and_keeps_its_jobs_and_device
     };
     assert_eq!(server_status(idle).as_deref(), Some("confirmed"));
     assert_eq!(server_status(started), None);
+}
+
+fn installation_indexes(store: &Store) -> Vec<String> {
+    let raw = rusqlite::Connection::open(store.database_path()).unwrap();
+    let mut names: Vec<String> = raw
+        .prepare(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'installations'",
+        )
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    names.sort();
+    names
+}
+
+#[test]
+fn indexes_a_first_sync_deferred_are_built_after_it_or_at_the_next_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path()).unwrap();
+    let all = installation_indexes(&store);
+    assert!(
+        all.iter().any(|i| i == "installations_scheduled"),
+        "{all:?}"
+    );
+
+    store.defer_schedule_indexes().unwrap();
+    let during = installation_indexes(&store);
+    assert!(!during.iter().any(|i| i == "installations_scheduled"));
+    assert!(!during.iter().any(|i| i == "installations_status"));
+    // The rest stay: the apply path reads them.
+    assert!(during.iter().any(|i| i == "installations_lead"));
+    // Deferring twice changes nothing (they are already away).
+    store.defer_schedule_indexes().unwrap();
+
+    // The process dies before the first sync ends: the next open builds them.
+    drop(store);
+    let mut store = Store::open(dir.path()).unwrap();
+    assert_eq!(installation_indexes(&store), all);
+    assert_eq!(store.build_deferred_indexes().unwrap(), 0);
+
+    // The normal end of a first sync.
+    store.defer_schedule_indexes().unwrap();
+    assert_eq!(store.build_deferred_indexes().unwrap(), 2);
+    assert_eq!(installation_indexes(&store), all);
 }

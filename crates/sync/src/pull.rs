@@ -1,6 +1,7 @@
-//! Pull: pages of server changes from the stored cursor, each committed by
-//! `Store::apply_server_batch` in one local transaction together with its
-//! cursor, so an interrupted first sync resumes at the page it stopped on.
+//! Pull: pages of server changes from the stored cursor, committed by
+//! `Store::apply_server_batches` in local transactions of whole pages
+//! together with the last one's cursor, so an interrupted first sync resumes
+//! at the first page not committed.
 
 use fieldbook_protocol::{EntityKind, PullPage, MAX_PULL_LIMIT};
 use fieldbook_store::{
@@ -16,6 +17,15 @@ use crate::{with_store, SharedStore};
 
 /// Records per page: the server's maximum, fewest round trips.
 pub const PULL_PAGE_LIMIT: u32 = MAX_PULL_LIMIT;
+
+/// Pages fetched ahead of the one being applied. The fetching never waits
+/// for a page to be applied unless this many are waiting.
+const PAGES_AHEAD: usize = 4;
+
+/// Most pages committed in one transaction: those that arrived while the
+/// one before was applied go in together (a commit is a WAL sync), while
+/// the store's lock is held for a few pages' time at most.
+const MAX_PAGES_PER_TRANSACTION: usize = 4;
 
 /// The store cursor scope of one user. Per user, because a different user
 /// on the same computer has another scope (other teams): their first pull
@@ -135,25 +145,28 @@ pub fn into_server_batch(scope: &str, page: PullPage) -> Result<ServerBatch, Syn
     })
 }
 
-/// Applies one batch on a blocking thread: a page of 1,000 rows keeps
-/// SQLite busy for tens of milliseconds, during which the async runtime
-/// fetches the next page.
-async fn apply_batch(store: &SharedStore, batch: ServerBatch) -> Result<ApplyOutcome, SyncError> {
+/// Applies consecutive batches in one transaction on a blocking thread: a
+/// page of 1,000 rows keeps SQLite busy for milliseconds, during which the
+/// async runtime fetches the next pages.
+async fn apply_batches(
+    store: &SharedStore,
+    batches: Vec<ServerBatch>,
+) -> Result<Vec<ApplyOutcome>, SyncError> {
     let store = store.clone();
     let span = tracing::Span::current();
     let applied = tokio::task::spawn_blocking(move || {
         let _entered = span.enter();
-        with_store(&store, |s| s.apply_server_batch(&batch))
+        with_store(&store, |s| s.apply_server_batches(&batches))
     })
     .await;
     match applied {
         Ok(result) => result,
         Err(join) => match join.try_into_panic() {
             Ok(panic) => std::panic::resume_unwind(panic),
-            // Only when the runtime shuts down under the pull; the page's
+            // Only when the runtime shuts down under the pull; the pages'
             // transaction either committed with its cursor or did not.
             Err(join) => Err(SyncError::Io {
-                context: "applying a pulled page".into(),
+                context: "applying pulled pages".into(),
                 source: std::io::Error::other(join),
             }),
         },
@@ -189,8 +202,8 @@ fn begin_full_resync(store: &SharedStore, summary: &mut PullSummary) -> Result<u
 }
 
 /// Pulls every page after the stored cursor of `user_id` (from zero, as a
-/// full resync, when `from_zero`), applying each in its own transaction.
-/// `progress` gets the running count of records applied.
+/// full resync, when `from_zero`), applying them in transactions of whole
+/// pages. `progress` gets the running count of records applied.
 pub async fn pull_all(
     client: &ApiClient,
     token: &str,
@@ -201,6 +214,43 @@ pub async fn pull_all(
 ) -> Result<PullSummary, SyncError> {
     let scope = cursor_scope(user_id);
     let stored = with_store(store, |s| s.sync_cursor(&scope))?;
+    if stored.is_none() {
+        // A first sync: the schedule's indexes are built once after the
+        // last page instead of row by row (see fieldbook_store's bulk load).
+        with_store(store, |s| s.defer_schedule_indexes())?;
+    }
+    let pulled = pull_after(client, token, store, &scope, stored, from_zero, progress).await;
+    // Also after a failure: the schedule keeps its indexes while it waits
+    // for the next attempt (which resumes at the cursor, indexes and all).
+    let built = build_deferred_indexes(store).await;
+    let summary = pulled?;
+    built?;
+    Ok(summary)
+}
+
+/// Builds the indexes a first sync deferred, on a blocking thread (a sort
+/// of every job).
+async fn build_deferred_indexes(store: &SharedStore) -> Result<(), SyncError> {
+    let store = store.clone();
+    tokio::task::spawn_blocking(move || with_store(&store, |s| s.build_deferred_indexes()))
+        .await
+        .map_err(|join| SyncError::Io {
+            context: "building the schedule's indexes".into(),
+            source: std::io::Error::other(join.to_string()),
+        })??;
+    Ok(())
+}
+
+/// [`pull_all`] from the `stored` cursor of `scope`.
+async fn pull_after(
+    client: &ApiClient,
+    token: &str,
+    store: &SharedStore,
+    scope: &str,
+    stored: Option<i64>,
+    from_zero: bool,
+    progress: &(dyn Fn(u64) + Send + Sync),
+) -> Result<PullSummary, SyncError> {
     let mut summary = PullSummary::default();
     let cursor = match (from_zero, stored) {
         // A device that holds pulled rows: what the server no longer has
@@ -230,48 +280,148 @@ pub async fn pull_all(
         summary.wipe = page.wipe.clone();
         return finish_pending_resync(store, summary);
     }
-    // Pipelined: the next page is fetched while this one is applied.
-    // Pages are still applied strictly in order, each in its own
-    // transaction with its cursor, so an interrupted pull resumes at the
-    // first page not applied (a prefetched page is simply fetched again).
     loop {
-        let records = page.len() as u64;
-        summary.retention_days = page.retention_days.or(summary.retention_days);
-        summary.wipe = page.wipe.clone().or(summary.wipe.take());
-        let next_cursor = page.next_cursor;
-        let has_more = page.has_more;
-        let span = tracing::debug_span!("pull_page", cursor = page.cursor, next_cursor, records);
-        let batch = into_server_batch(&scope, page)?;
-        let (applied, next) = if has_more {
-            let (applied, next) = tokio::join!(
-                tracing::Instrument::instrument(apply_batch(store, batch), span),
-                client.pull(token, next_cursor, PULL_PAGE_LIMIT)
-            );
-            (applied, Some(next))
-        } else {
-            let applied = tracing::Instrument::instrument(apply_batch(store, batch), span).await;
-            (applied, None)
+        match pull_pages(client, token, store, scope, page, &mut summary, progress).await? {
+            Pulled::Everything => return finish_pending_resync(store, summary),
+            Pulled::ServerReusedNumbers(jobs) => {
+                // The server gave numbers of jobs it no longer has to new
+                // jobs: it lost history the cursor did not show. Start
+                // again from zero so everything else it lost leaves the
+                // device too.
+                tracing::warn!(
+                    jobs,
+                    "the server reused INS- numbers of jobs on this device; pulling everything again"
+                );
+                let cursor = begin_full_resync(store, &mut summary)?;
+                page = client.pull(token, cursor, PULL_PAGE_LIMIT).await?;
+            }
+        }
+    }
+}
+
+/// How [`pull_pages`] ended.
+enum Pulled {
+    /// The last page is applied.
+    Everything,
+    /// This many jobs on the device had INS- numbers the server gave to
+    /// other jobs (first seen outside a full resync).
+    ServerReusedNumbers(usize),
+}
+
+/// Applies `first` and every page after it. Pipelined: the next pages are
+/// fetched while earlier ones are applied, and pages that are waiting when
+/// the store is free are applied together. Pages are still applied strictly
+/// in order, in transactions of whole pages with the last one's cursor, so
+/// an interrupted pull resumes at the first page not committed (a fetched
+/// page not yet committed is simply fetched again).
+async fn pull_pages(
+    client: &ApiClient,
+    token: &str,
+    store: &SharedStore,
+    scope: &str,
+    first: PullPage,
+    summary: &mut PullSummary,
+    progress: &(dyn Fn(u64) + Send + Sync),
+) -> Result<Pulled, SyncError> {
+    let (sender, receiver) = tokio::sync::mpsc::channel(PAGES_AHEAD);
+    let fetch = fetch_pages(client, token, first, sender);
+    let apply = apply_pages(store, scope, receiver, summary, progress);
+    tokio::pin!(fetch, apply);
+    let mut fetching = true;
+    loop {
+        tokio::select! {
+            // Done (or failed): a fetch still under way is dropped.
+            pulled = &mut apply => return pulled,
+            () = &mut fetch, if fetching => fetching = false,
+        }
+    }
+}
+
+/// Sends `first`, then fetches and sends each following page, until the
+/// last page or a failure (which is sent too), or until nobody receives.
+async fn fetch_pages(
+    client: &ApiClient,
+    token: &str,
+    first: PullPage,
+    pages: tokio::sync::mpsc::Sender<Result<PullPage, SyncError>>,
+) {
+    let mut page = first;
+    loop {
+        let (has_more, next_cursor) = (page.has_more, page.next_cursor);
+        if pages.send(Ok(page)).await.is_err() || !has_more {
+            return;
+        }
+        match client.pull(token, next_cursor, PULL_PAGE_LIMIT).await {
+            Ok(next) => page = next,
+            Err(err) => {
+                let _ = pages.send(Err(err)).await;
+                return;
+            }
+        }
+    }
+}
+
+/// Applies the pages [`fetch_pages`] sends, in order: each transaction
+/// takes the next page and those already waiting behind it.
+async fn apply_pages(
+    store: &SharedStore,
+    scope: &str,
+    mut pages: tokio::sync::mpsc::Receiver<Result<PullPage, SyncError>>,
+    summary: &mut PullSummary,
+    progress: &(dyn Fn(u64) + Send + Sync),
+) -> Result<Pulled, SyncError> {
+    loop {
+        let Some(next) = pages.recv().await else {
+            // fetch_pages always sends the last page or its failure.
+            return Err(SyncError::Protocol(
+                "the pull stopped before its last page".into(),
+            ));
         };
-        // This page's failure comes first: the next one was only read.
-        let outcome = applied?;
-        summary.pages += 1;
+        let mut taken = vec![next?];
+        // A failure to fetch a later page comes after the pages before it
+        // are applied (they were read whole).
+        let mut fetch_failed = None;
+        while taken.len() < MAX_PAGES_PER_TRANSACTION && taken.last().is_some_and(|p| p.has_more) {
+            match pages.try_recv() {
+                Ok(Ok(page)) => taken.push(page),
+                Ok(Err(err)) => {
+                    fetch_failed = Some(err);
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        let last_page = !taken.last().is_some_and(|p| p.has_more);
+        let span = tracing::debug_span!(
+            "pull_pages",
+            cursor = taken[0].cursor,
+            next_cursor = taken.last().map_or(0, |p| p.next_cursor),
+            pages = taken.len(),
+            records = tracing::field::Empty,
+        );
+        let mut records = 0;
+        let mut batches = Vec::with_capacity(taken.len());
+        for page in taken {
+            records += page.len() as u64;
+            summary.retention_days = page.retention_days.or(summary.retention_days);
+            summary.wipe = page.wipe.clone().or(summary.wipe.take());
+            batches.push(into_server_batch(scope, page)?);
+        }
+        span.record("records", records);
+        let pages_applied = batches.len() as u64;
+        let outcomes = tracing::Instrument::instrument(apply_batches(store, batches), span).await?;
+        summary.pages += pages_applied;
         summary.records += records;
         progress(summary.records);
-        if !outcome.reused_numbers.is_empty() && !summary.restarted_from_zero {
-            // The server gave numbers of jobs it no longer has to new jobs:
-            // it lost history the cursor did not show. Start again from
-            // zero so everything else it lost leaves the device too.
-            tracing::warn!(
-                jobs = outcome.reused_numbers.len(),
-                "the server reused INS- numbers of jobs on this device; pulling everything again"
-            );
-            let cursor = begin_full_resync(store, &mut summary)?;
-            page = client.pull(token, cursor, PULL_PAGE_LIMIT).await?;
-            continue;
+        let reused: usize = outcomes.iter().map(|o| o.reused_numbers.len()).sum();
+        if reused > 0 && !summary.restarted_from_zero {
+            return Ok(Pulled::ServerReusedNumbers(reused));
         }
-        match next {
-            Some(next) => page = next?,
-            None => return finish_pending_resync(store, summary),
+        if let Some(err) = fetch_failed {
+            return Err(err);
+        }
+        if last_page {
+            return Ok(Pulled::Everything);
         }
     }
 }

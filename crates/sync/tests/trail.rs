@@ -77,7 +77,7 @@ async fn a_sync_cycle_leaves_a_trail_in_the_log() {
     for span in [
         "sync_cycle",
         "push_batch{entries=4",
-        "pull_page{",
+        "pull_pages{",
         "upload{sha256=",
     ] {
         assert!(text.contains(span), "no {span} span in:\n{text}");

@@ -83,23 +83,44 @@ export function daysBetween(from: string, to: string): number {
   return Math.round((parseIsoDate(to).getTime() - parseIsoDate(from).getTime()) / 86_400_000);
 }
 
-const LONG_DATE = new Intl.DateTimeFormat("en-GB", {
-  weekday: "long",
-  day: "numeric",
-  month: "long",
-  year: "numeric",
-});
-const DATE_TIME = new Intl.DateTimeFormat("en-GB", {
-  day: "numeric",
-  month: "short",
-  year: "numeric",
-  hour: "2-digit",
-  minute: "2-digit",
-});
-const TIME = new Intl.DateTimeFormat("en-GB", { hour: "2-digit", minute: "2-digit" });
+// Dates and numbers in the app's one language, British English, written
+// out here rather than with Intl: the first Intl formatter a WebKit page
+// makes loads the locale's data, which cost the cold start tens of
+// milliseconds before the schedule could show (and the text is fixed).
+const WEEKDAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
+const MONTHS = [
+  "January",
+  "February",
+  "March",
+  "April",
+  "May",
+  "June",
+  "July",
+  "August",
+  "September",
+  "October",
+  "November",
+  "December",
+];
 
+const twoDigits = (n: number) => String(n).padStart(2, "0");
+
+/** "09:05" (24-hour clock). */
+function clockTime(date: Date): string {
+  return `${twoDigits(date.getHours())}:${twoDigits(date.getMinutes())}`;
+}
+
+/** "Monday, 30 November 2026". */
 export function longDate(iso: string): string {
-  return LONG_DATE.format(parseIsoDate(iso));
+  const date = parseIsoDate(iso);
+  return `${WEEKDAYS[date.getDay()]}, ${date.getDate()} ${MONTHS[date.getMonth()]} ${date.getFullYear()}`;
+}
+
+/** A count with thousands separators: "4,851". */
+export function formatCount(n: number): string {
+  const [whole, fraction] = String(n).split(".");
+  const grouped = whole.replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+  return fraction === undefined ? grouped : `${grouped}.${fraction}`;
 }
 
 /** "Today", "Tomorrow", "Yesterday", or the long date. */
@@ -111,8 +132,10 @@ export function dayLabel(iso: string, today: string): string {
   return longDate(iso);
 }
 
+/** "30 Nov 2026, 09:05" (local time). */
 export function dateTime(iso: string): string {
-  return DATE_TIME.format(new Date(iso));
+  const date = new Date(iso);
+  return `${date.getDate()} ${MONTHS[date.getMonth()].slice(0, 3)} ${date.getFullYear()}, ${clockTime(date)}`;
 }
 
 /** "just now", "5 min ago", "at 14:03", or the date for anything older than today. */
@@ -122,7 +145,7 @@ export function relativeTime(iso: string, now: Date): string {
   if (seconds < 45) return "just now";
   const minutes = Math.round(seconds / 60);
   if (minutes < 60) return `${minutes} min ago`;
-  if (localIsoDate(then) === localIsoDate(now)) return `today at ${TIME.format(then)}`;
+  if (localIsoDate(then) === localIsoDate(now)) return `today at ${clockTime(then)}`;
   return dateTime(iso);
 }
 

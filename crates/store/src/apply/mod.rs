@@ -4,6 +4,7 @@
 //! here ([`in_transaction`]). Uses rows and `local_state`; never `actions`.
 
 mod blobs;
+mod bulk_load;
 mod outbox;
 mod page;
 mod pulled;

@@ -140,140 +140,162 @@ impl Store {
     /// cursor advanced. If anything fails, nothing of the page is kept and
     /// the cursor stays.
     pub fn apply_server_batch(&mut self, batch: &ServerBatch) -> Result<ApplyOutcome> {
+        let mut outcomes = self.apply_server_batches(std::slice::from_ref(batch))?;
+        Ok(outcomes.pop().unwrap_or_default())
+    }
+
+    /// Applies consecutive pull pages, in order, in one transaction (each
+    /// as [`Store::apply_server_batch`] would): a commit costs a WAL sync,
+    /// so pages that arrived while an earlier one was being applied go in
+    /// together. The cursor saved is the last page's, with all their rows;
+    /// if anything fails, none of them is kept and the cursor stays.
+    /// Returns each page's outcome.
+    pub fn apply_server_batches(&mut self, batches: &[ServerBatch]) -> Result<Vec<ApplyOutcome>> {
         // Leads, installations and tombstones change search text; also on
         // failure, a rebuild is cheaper than reasoning about a rollback.
         self.search_index.get_mut().take();
         in_transaction(self, |tx, files| {
-            let mut outcome = ApplyOutcome::default();
-            for v in &batch.users {
-                people::upsert_user(tx, &v.record, v.server_version)?;
-            }
-            for v in &batch.teams {
-                people::upsert_team(tx, &v.record, v.server_version)?;
-            }
-            for v in &batch.leads {
-                leads::upsert_lead(tx, &v.record, v.server_version)?;
-            }
-            for v in &batch.surveys {
-                leads::upsert_survey(tx, &v.record, v.server_version)?;
-            }
-            outcome.reused_numbers = release_reused_numbers(tx, &batch.installations)?;
-            let mut touched = HashSet::new();
-            let page_leads: HashSet<Uuid> = batch.leads.iter().map(|v| v.record.id).collect();
-            // Search texts of installations whose lead is not in the page
-            // (the page's leads are written below, one statement for all).
-            let mut search_texts = Vec::new();
-            for v in &batch.installations {
-                let inst = &v.record;
-                installations::upsert(tx, inst, v.server_version)?;
-                if !page_leads.contains(&inst.lead_id) {
-                    let lead_part = leads::load_lead(tx, inst.lead_id)?
-                        .map(|l| search::lead_text(&l))
-                        .unwrap_or_default();
-                    search_texts.push((
-                        inst.id,
-                        search::installation_text(&lead_part, inst.installation_id.as_str()),
-                    ));
-                }
-                touched.insert(inst.id);
-            }
-            installations::write_search_texts(tx, &search_texts)?;
-            // Every installation on the device of a lead in the page: this
-            // page's and earlier ones' (a changed lead changes their text).
-            let lead_texts: Vec<(Uuid, String)> = batch
-                .leads
+            batches
                 .iter()
-                .map(|v| (v.record.id, search::lead_text(&v.record)))
-                .collect();
-            installations::write_search_texts_of_leads(tx, &lead_texts)?;
-            for v in &batch.assignments {
-                assignments::upsert(tx, &v.record, v.server_version)?;
-            }
-            // Reports and media after the installations they reference;
-            // those still without one wait for the page that brings it.
-            let mut touched_media = pulled::place_waiting(tx, files)?;
-            for v in &batch.reports {
-                let report = &v.record.report;
-                if installations::exists(tx, report.installation_id)? {
-                    pulled::apply_report(tx, files, &v.record, v.server_version)?;
-                } else {
-                    awaiting::park(
-                        tx,
-                        "report",
-                        report.id,
-                        report.installation_id,
-                        v.server_version,
-                        &to_json(&v.record),
-                    )?;
-                }
-            }
-            for v in &batch.media {
-                let m = &v.record.media;
-                if installations::exists(tx, m.installation_id)? {
-                    pulled::apply_media(tx, files, &v.record, v.server_version)?;
-                    touched_media.insert(m.id);
-                } else {
-                    awaiting::park(
-                        tx,
-                        "media",
-                        m.id,
-                        m.installation_id,
-                        v.server_version,
-                        &to_json(&v.record),
-                    )?;
-                }
-            }
-            for v in &batch.installations {
-                pulled::reopen_if_sent_back(tx, v.record.id, v.record.status)?;
-            }
-            outcome.upserted = batch.users.len()
-                + batch.teams.len()
-                + batch.leads.len()
-                + batch.surveys.len()
-                + batch.installations.len()
-                + batch.assignments.len()
-                + batch.reports.len()
-                + batch.media.len();
-            for tombstone in &batch.tombstones {
-                tombstones::apply(tx, tombstone, &mut outcome)?;
-            }
-            for v in &batch.report_templates {
-                templates::upsert(tx, &v.record, v.server_version)?;
-            }
-            for v in &batch.held_work {
-                // Only for a job on this device: a device that never had
-                // the job has nothing to show it on.
-                if installations::exists(tx, v.record.installation_id)? {
-                    held_work::apply_pulled(tx, &v.record, v.server_version)?;
-                }
-            }
-            if !batch.installations.is_empty()
-                || !batch.assignments.is_empty()
-                || !touched_media.is_empty()
-            {
-                outcome.rebased = rebase::rebase_pending(tx, &touched, &touched_media)?;
-            }
-            if resync::is_active(tx)? {
-                let brought: Vec<Uuid> = touched.iter().copied().collect();
-                resync::cross_off(tx, resync::INSTALLATION, &brought)?;
-            }
-            outcome.awaiting_installation = awaiting::count(tx)?;
-            sync_state::set_cursor(tx, &batch.scope, batch.cursor, Utc::now())?;
-            tracing::debug!(
-                cursor = batch.cursor,
-                upserted = outcome.upserted,
-                installations = batch.installations.len(),
-                tombstones = batch.tombstones.len(),
-                deleted = outcome.deleted,
-                kept = outcome.kept.len(),
-                rebased = outcome.rebased,
-                awaiting_installation = outcome.awaiting_installation,
-                reused_numbers = outcome.reused_numbers.len(),
-                "pull page applied"
-            );
-            Ok(outcome)
+                .map(|batch| apply_page(tx, files, batch))
+                .collect()
         })
     }
+}
+
+/// One page's records, tombstones, rebase and cursor, inside the caller's
+/// transaction.
+fn apply_page(
+    tx: &rusqlite::Connection,
+    files: &fieldbook_media::MediaStore,
+    batch: &ServerBatch,
+) -> Result<ApplyOutcome> {
+    let mut outcome = ApplyOutcome::default();
+    for v in &batch.users {
+        people::upsert_user(tx, &v.record, v.server_version)?;
+    }
+    for v in &batch.teams {
+        people::upsert_team(tx, &v.record, v.server_version)?;
+    }
+    for v in &batch.leads {
+        leads::upsert_lead(tx, &v.record, v.server_version)?;
+    }
+    for v in &batch.surveys {
+        leads::upsert_survey(tx, &v.record, v.server_version)?;
+    }
+    outcome.reused_numbers = release_reused_numbers(tx, &batch.installations)?;
+    let mut touched = HashSet::new();
+    let page_leads: HashSet<Uuid> = batch.leads.iter().map(|v| v.record.id).collect();
+    // Search texts of installations whose lead is not in the page
+    // (the page's leads are written below, one statement for all).
+    let mut search_texts = Vec::new();
+    for v in &batch.installations {
+        let inst = &v.record;
+        installations::upsert(tx, inst, v.server_version)?;
+        if !page_leads.contains(&inst.lead_id) {
+            let lead_part = leads::load_lead(tx, inst.lead_id)?
+                .map(|l| search::lead_text(&l))
+                .unwrap_or_default();
+            search_texts.push((
+                inst.id,
+                search::installation_text(&lead_part, inst.installation_id.as_str()),
+            ));
+        }
+        touched.insert(inst.id);
+    }
+    installations::write_search_texts(tx, &search_texts)?;
+    // Every installation on the device of a lead in the page: this
+    // page's and earlier ones' (a changed lead changes their text).
+    let lead_texts: Vec<(Uuid, String)> = batch
+        .leads
+        .iter()
+        .map(|v| (v.record.id, search::lead_text(&v.record)))
+        .collect();
+    installations::write_search_texts_of_leads(tx, &lead_texts)?;
+    for v in &batch.assignments {
+        assignments::upsert(tx, &v.record, v.server_version)?;
+    }
+    // Reports and media after the installations they reference;
+    // those still without one wait for the page that brings it.
+    let mut touched_media = pulled::place_waiting(tx, files)?;
+    for v in &batch.reports {
+        let report = &v.record.report;
+        if installations::exists(tx, report.installation_id)? {
+            pulled::apply_report(tx, files, &v.record, v.server_version)?;
+        } else {
+            awaiting::park(
+                tx,
+                "report",
+                report.id,
+                report.installation_id,
+                v.server_version,
+                &to_json(&v.record),
+            )?;
+        }
+    }
+    for v in &batch.media {
+        let m = &v.record.media;
+        if installations::exists(tx, m.installation_id)? {
+            pulled::apply_media(tx, files, &v.record, v.server_version)?;
+            touched_media.insert(m.id);
+        } else {
+            awaiting::park(
+                tx,
+                "media",
+                m.id,
+                m.installation_id,
+                v.server_version,
+                &to_json(&v.record),
+            )?;
+        }
+    }
+    for v in &batch.installations {
+        pulled::reopen_if_sent_back(tx, v.record.id, v.record.status)?;
+    }
+    outcome.upserted = batch.users.len()
+        + batch.teams.len()
+        + batch.leads.len()
+        + batch.surveys.len()
+        + batch.installations.len()
+        + batch.assignments.len()
+        + batch.reports.len()
+        + batch.media.len();
+    for tombstone in &batch.tombstones {
+        tombstones::apply(tx, tombstone, &mut outcome)?;
+    }
+    for v in &batch.report_templates {
+        templates::upsert(tx, &v.record, v.server_version)?;
+    }
+    for v in &batch.held_work {
+        // Only for a job on this device: a device that never had
+        // the job has nothing to show it on.
+        if installations::exists(tx, v.record.installation_id)? {
+            held_work::apply_pulled(tx, &v.record, v.server_version)?;
+        }
+    }
+    if !batch.installations.is_empty() || !batch.assignments.is_empty() || !touched_media.is_empty()
+    {
+        outcome.rebased = rebase::rebase_pending(tx, &touched, &touched_media)?;
+    }
+    if resync::is_active(tx)? {
+        let brought: Vec<Uuid> = touched.iter().copied().collect();
+        resync::cross_off(tx, resync::INSTALLATION, &brought)?;
+    }
+    outcome.awaiting_installation = awaiting::count(tx)?;
+    sync_state::set_cursor(tx, &batch.scope, batch.cursor, Utc::now())?;
+    tracing::debug!(
+        cursor = batch.cursor,
+        upserted = outcome.upserted,
+        installations = batch.installations.len(),
+        tombstones = batch.tombstones.len(),
+        deleted = outcome.deleted,
+        kept = outcome.kept.len(),
+        rebased = outcome.rebased,
+        awaiting_installation = outcome.awaiting_installation,
+        reused_numbers = outcome.reused_numbers.len(),
+        "pull page applied"
+    );
+    Ok(outcome)
 }
 
 /// Before a page's installations are written: a local job that holds the

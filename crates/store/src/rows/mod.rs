@@ -8,6 +8,7 @@ pub(crate) mod assignments;
 pub(crate) mod awaiting;
 pub(crate) mod blobs;
 pub(crate) mod certificates;
+pub(crate) mod deferred_indexes;
 pub(crate) mod held_work;
 pub(crate) mod installations;
 pub(crate) mod leads;
