@@ -21,6 +21,9 @@
 
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/fieldbook-target
 export CARGO_TERM_COLOR ?= never
+# Incremental caches add GBs per test binary (there are ~90) and gain little
+# when a whole suite is rebuilt; developers who want them set it to 1.
+export CARGO_INCREMENTAL ?= 0
 export FIELDBOOK_TOOLS_DIR ?= $(HOME)/.cache/fieldbook-tools
 
 RUN_DIR ?= $(CURDIR)/.fieldbook-run
