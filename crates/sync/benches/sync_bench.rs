@@ -442,6 +442,14 @@ async fn first_sync_encryption_on_vs_off(
     );
 }
 
+/// The fields of a pull page that say where the next one starts (the
+/// rest is skipped, not built).
+#[derive(serde::Deserialize)]
+struct PageHead {
+    next_cursor: u64,
+    has_more: bool,
+}
+
 /// Where a first sync's time goes: its steps one after the other, each
 /// timed alone (the engine overlaps fetching pages with applying them, so
 /// its time is less than the sum). Best of `rounds` per step:
@@ -530,11 +538,10 @@ async fn first_sync_split(
                 .bytes()
                 .await
                 .expect("pull body");
-            let head: serde_json::Value = serde_json::from_slice(&body).expect("page");
-            cursor = head["next_cursor"].as_u64().expect("next_cursor");
-            let more = head["has_more"].as_bool().expect("has_more");
+            let head: PageHead = serde_json::from_slice(&body).expect("page");
+            cursor = head.next_cursor;
             bodies.push(body);
-            if !more {
+            if !head.has_more {
                 break;
             }
         }
