@@ -55,7 +55,7 @@ pub use near_window::NearWindowReads;
 pub use ops_list::{InstallationFilter, InstallationPageRows, OpsReads, PageAfter};
 pub use people::{DeviceContact, DeviceRecord, PeopleReads, PeopleWrites, SessionRecord};
 pub use planning::{PlanningReads, SurveyWithLead};
-pub use pull::{pulled_report_from, PullReads};
+pub use pull::{pulled_report_from, stored_record, PullReads, StoredPullPage, StoredRecord};
 pub use reports::{ReportReads, ReportWrites, StoredReport};
 pub use scope::{Scope, ScopeReads};
 pub use search::SearchReads;

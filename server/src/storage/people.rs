@@ -49,8 +49,9 @@ pub trait PeopleReads {
 }
 
 pub trait PeopleWrites {
-    /// Notes a device's pull or push: when, its app version and pending
-    /// changes, and which session it used. A device id that belongs to
+    /// Notes a device's pull or push: when (to the minute: a contact that
+    /// changes nothing else writes nothing within a minute of the last
+    /// one), its app version and pending changes, and which session it used. A device id that belongs to
     /// another user is left alone (push refuses it with its own answer).
     fn record_device_contact(
         &mut self,

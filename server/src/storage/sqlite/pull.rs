@@ -9,7 +9,7 @@
 use chrono::NaiveDate;
 use fieldbook_domain::{InstallationMedia, InstallationReport, Sha256Hex};
 use fieldbook_protocol::{
-    EntityKind, PullPage, PulledMedia, PulledReport, Tombstone, TombstoneReason, Versioned,
+    EntityKind, PulledMedia, PulledReport, Tombstone, TombstoneReason, Versioned,
 };
 use rusqlite::named_params;
 use uuid::Uuid;
@@ -17,7 +17,8 @@ use uuid::Uuid;
 use super::scope::in_scope_sql;
 use super::{parse_timestamp, SqliteDb};
 use crate::storage::{
-    pulled_report_from, HeldWorkReads, PullReads, Scope, StorageError, UserReads, VersionReads,
+    pulled_report_from, stored_record, HeldWorkReads, PullReads, Scope, StorageError,
+    StoredPullPage, UserReads, VersionReads,
 };
 
 enum Candidate {
@@ -212,16 +213,6 @@ impl PullReads for SqliteDb<'_> {
         Ok(n)
     }
 
-    fn pull(
-        &self,
-        scope: Scope,
-        cursor: u64,
-        limit: u32,
-        blob_available: &dyn Fn(&Sha256Hex) -> bool,
-    ) -> Result<PullPage, StorageError> {
-        self.pull_within(scope, cursor, limit, usize::MAX, None, blob_available)
-    }
-
     fn pull_within(
         &self,
         scope: Scope,
@@ -230,7 +221,7 @@ impl PullReads for SqliteDb<'_> {
         max_bytes: usize,
         retired_before: Option<NaiveDate>,
         blob_available: &dyn Fn(&Sha256Hex) -> bool,
-    ) -> Result<PullPage, StorageError> {
+    ) -> Result<StoredPullPage, StorageError> {
         let limit = limit.max(1) as usize;
         // Every sequence number belongs to one record or tombstone, so a
         // window of `limit` numbers after the cursor holds at most `limit`
@@ -296,40 +287,37 @@ impl PullReads for SqliteDb<'_> {
             (read_to.max(cursor), read_to < last_change)
         };
 
-        let mut page = PullPage {
+        let mut page = StoredPullPage {
             cursor,
             next_cursor,
             has_more,
-            ..PullPage::default()
+            ..StoredPullPage::default()
         };
         for (seq, candidate) in candidates {
             match candidate {
-                Candidate::Row { kind, body } => {
-                    let body = body.as_str();
-                    match kind {
-                        EntityKind::Installation => page.installations.push(v(seq, body)?),
-                        EntityKind::Assignment => page.assignments.push(v(seq, body)?),
-                        EntityKind::Lead => page.leads.push(v(seq, body)?),
-                        EntityKind::Survey => page.surveys.push(v(seq, body)?),
-                        EntityKind::User => page.users.push(v(seq, body)?),
-                        EntityKind::Media => {
-                            let media: InstallationMedia = serde_json::from_str(body)?;
-                            let blob_available = blob_available(&media.file.sha256);
-                            page.media.push(Versioned {
-                                version: seq,
-                                record: PulledMedia {
-                                    media,
-                                    blob_available,
-                                },
-                            });
-                        }
-                        EntityKind::Team | EntityKind::Report => {
-                            return Err(StorageError::Corrupt(format!(
-                                "unexpected {kind:?} row in pull"
-                            )))
-                        }
+                Candidate::Row { kind, body } => match kind {
+                    EntityKind::Installation => page.installations.push(stored_record(seq, body)?),
+                    EntityKind::Assignment => page.assignments.push(stored_record(seq, body)?),
+                    EntityKind::Lead => page.leads.push(stored_record(seq, body)?),
+                    EntityKind::Survey => page.surveys.push(stored_record(seq, body)?),
+                    EntityKind::User => page.users.push(stored_record(seq, body)?),
+                    EntityKind::Media => {
+                        let media: InstallationMedia = serde_json::from_str(&body)?;
+                        let blob_available = blob_available(&media.file.sha256);
+                        page.media.push(Versioned {
+                            version: seq,
+                            record: PulledMedia {
+                                media,
+                                blob_available,
+                            },
+                        });
                     }
-                }
+                    EntityKind::Team | EntityKind::Report => {
+                        return Err(StorageError::Corrupt(format!(
+                            "unexpected {kind:?} row in pull"
+                        )))
+                    }
+                },
                 Candidate::Team { id } => {
                     if let Some(team) = self.team(parse_uuid(&id)?)? {
                         page.teams.push(team);
