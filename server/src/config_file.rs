@@ -19,6 +19,9 @@ pub struct ConfigFile {
     pub addr: Option<SocketAddr>,
     /// The database and blobs (`--data-dir`).
     pub data_dir: Option<PathBuf>,
+    /// The database, when not SQLite in `data_dir`: `postgres://…`
+    /// (`--database-url`).
+    pub database_url: Option<String>,
     /// PEM certificate chain for the server's own HTTPS (`--tls-cert`).
     pub tls_cert: Option<PathBuf>,
     /// PEM private key of `tls_cert` (`--tls-key`).
@@ -75,6 +78,7 @@ impl ConfigFile {
         [
             ("addr", self.addr.map(|a| vec![a.to_string()])),
             ("data_dir", path(&self.data_dir)),
+            ("database_url", self.database_url.clone().map(|u| vec![u])),
             ("tls_cert", path(&self.tls_cert)),
             ("tls_key", path(&self.tls_key)),
             ("public_url", self.public_url.clone().map(|u| vec![u])),

@@ -9,6 +9,7 @@ use fieldbook_protocol::{
     CreateInstallationRequest, CreateUserRequest, LeadInput, LoginResponse, PullPage, ReportEvent,
     SurveyInput,
 };
+use fieldbook_server::storage::DatabaseUrl;
 use fieldbook_server::{admin, AppState, PasswordHashing, RunningServer, ServerConfig};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -21,6 +22,46 @@ use crate::ops::Ops;
 pub const OPS_USER: &str = "ops";
 /// Every test user's password.
 pub const PASSWORD: &str = "correct horse battery";
+
+/// The environment variable that picks the database of every
+/// [`TestServer`]: unset (or `sqlite`): SQLite in its data dir; `postgres`:
+/// a fresh database in a PostgreSQL cluster the test binary shares
+/// ([`ThrowawayPostgres::shared`](crate::ThrowawayPostgres::shared)).
+pub const TEST_DATABASE_ENV: &str = "FIELDBOOK_TEST_DATABASE";
+
+/// Whether this test run is on PostgreSQL ([`TEST_DATABASE_ENV`]).
+pub fn testing_on_postgres() -> bool {
+    match std::env::var(TEST_DATABASE_ENV).ok().as_deref() {
+        None | Some("") | Some("sqlite") => false,
+        Some("postgres") => true,
+        Some(other) => {
+            panic!("{TEST_DATABASE_ENV}={other:?}: expected unset, `sqlite` or `postgres`")
+        }
+    }
+}
+
+/// For a test that opens the SQLite file itself (to count rows or inject a
+/// failure): true, with the reason printed, when the run is on PostgreSQL
+/// and the test must skip.
+pub fn skip_unless_sqlite(test: &str) -> bool {
+    let skip = testing_on_postgres();
+    if skip {
+        eprintln!("skipped on PostgreSQL: {test} opens the SQLite database file itself");
+    }
+    skip
+}
+
+/// The database of a new test server: `None` for SQLite in its data dir.
+fn test_database() -> Option<DatabaseUrl> {
+    testing_on_postgres().then(|| {
+        let cluster = crate::ThrowawayPostgres::shared();
+        let name = format!("t{}", Uuid::new_v4().simple());
+        cluster
+            .create_database(&name)
+            .unwrap_or_else(|e| panic!("create a test database: {e:?}"));
+        DatabaseUrl::Postgres(cluster.url(&name))
+    })
+}
 
 /// The server under test. It listens on one address for its whole life:
 /// [`stop`](Self::stop) and [`resume`](Self::resume) pull and plug the
@@ -89,6 +130,7 @@ impl TestServer {
         let mut config = ServerConfig::new(dir.path().join("server"));
         config.password_hashing = PasswordHashing::insecure_fast_for_tests();
         config.blob_arrival_poll = Duration::from_millis(100);
+        config.database_url = test_database();
         adjust(&mut config);
         let state = AppState::open(config.clone()).expect("open server state");
         let running = fieldbook_server::start(state.clone(), SocketAddr::from(([127, 0, 0, 1], 0)))
