@@ -117,6 +117,7 @@ tls_key = "/etc/fieldbook-server/tls/privkey.pem"
 public_url = "https://fieldbook.example.com"
 trusted_proxies = ["127.0.0.1", "10.0.0.0/8"]
 json_logs = true
+database_url = "postgres://fieldbook@db.example.com/fieldbook"
 "#,
         );
         let file = ConfigFile::load(&path).unwrap();
@@ -127,7 +128,11 @@ json_logs = true
             Some("/etc/fieldbook-server/tls/privkey.pem".into())
         );
         let defaults = file.flag_defaults();
-        assert_eq!(defaults.len(), 7);
+        assert_eq!(defaults.len(), 8);
+        assert!(defaults.contains(&(
+            "database_url",
+            vec!["postgres://fieldbook@db.example.com/fieldbook".to_owned()]
+        )));
         assert!(defaults.contains(&(
             "trusted_proxies",
             vec!["127.0.0.1".to_owned(), "10.0.0.0/8".to_owned()]

@@ -91,6 +91,18 @@ pub enum StorageError {
     Conflict(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
+/// Timestamps are stored as fixed-width RFC 3339 UTC text by both backends,
+/// so they compare correctly as strings.
+fn timestamp(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+fn parse_timestamp(s: &str) -> Result<DateTime<Utc>, StorageError> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| StorageError::Corrupt(format!("timestamp {s:?}: {e}")))
+}
+
 impl From<serde_json::Error> for StorageError {
     fn from(e: serde_json::Error) -> Self {
         StorageError::Corrupt(e.to_string())
@@ -250,5 +262,36 @@ impl Storage {
             Storage::Sqlite(sqlite) => sqlite.read(f),
             Storage::Postgres(pg) => pg.read(f),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_urls_pick_the_backend_and_refuse_what_they_cannot_open() {
+        assert_eq!(
+            DatabaseUrl::parse("postgres://fieldbook@db/fieldbook"),
+            Ok(DatabaseUrl::Postgres(
+                "postgres://fieldbook@db/fieldbook".into()
+            ))
+        );
+        assert_eq!(
+            DatabaseUrl::parse("postgresql://db/x"),
+            Ok(DatabaseUrl::Postgres("postgresql://db/x".into()))
+        );
+        assert_eq!(
+            DatabaseUrl::parse("sqlite:///var/lib/fieldbook-server"),
+            Ok(DatabaseUrl::Sqlite("/var/lib/fieldbook-server".into()))
+        );
+        assert_eq!(
+            DatabaseUrl::parse("./data"),
+            Ok(DatabaseUrl::Sqlite("./data".into()))
+        );
+        assert!(DatabaseUrl::parse("sqlite://").is_err());
+        assert!(DatabaseUrl::parse("").is_err());
+        let mysql = DatabaseUrl::parse("mysql://db/x").unwrap_err();
+        assert!(mysql.contains("postgres://"), "{mysql}");
     }
 }

@@ -2,7 +2,10 @@
 //!
 //! Inside a write transaction the device row is read `FOR UPDATE`: a
 //! device's pushes through two instances check and advance its sequence
-//! one after the other (SQLite's single writer does that by itself).
+//! one after the other (SQLite's single writer does that by itself). The
+//! replay check takes a transaction advisory lock on the mutation id first:
+//! the same mutation pushed twice at once through two instances is applied
+//! by one, and the other, once the first committed, finds its stored answer.
 
 use uuid::Uuid;
 
@@ -14,12 +17,8 @@ use crate::storage::{
 
 impl DeviceReads for PgDb<'_> {
     fn device(&self, device_id: Uuid) -> Result<Option<DeviceRow>, StorageError> {
-        let sql = if self.in_write {
-            "SELECT user_id, last_seq FROM devices WHERE device_id = $1 FOR UPDATE"
-        } else {
-            "SELECT user_id, last_seq FROM devices WHERE device_id = $1"
-        };
-        self.row(sql, &[&device_id.to_string()])?
+        let sql = self.locking("SELECT user_id, last_seq FROM devices WHERE device_id = $1");
+        self.row(&sql, &[&device_id.to_string()])?
             .map(|r| {
                 Ok(DeviceRow {
                     user_id: parse_uuid(&r.try_get::<_, String>(0)?)?,
@@ -30,6 +29,12 @@ impl DeviceReads for PgDb<'_> {
     }
 
     fn stored_mutation(&self, mutation_id: Uuid) -> Result<Option<StoredMutation>, StorageError> {
+        if self.in_write {
+            self.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended($1, 3))",
+                &[&mutation_id.to_string()],
+            )?;
+        }
         self.row(
             "SELECT device_id, user_id, result FROM mutations WHERE mutation_id = $1",
             &[&mutation_id.to_string()],

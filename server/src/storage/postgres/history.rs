@@ -6,47 +6,14 @@
 //! [`HistoryWrites::set_reason`](crate::storage::HistoryWrites::set_reason)).
 
 use fieldbook_domain::{Installation, InstallationAssignment};
-use fieldbook_protocol::HistoryKind;
 use uuid::Uuid;
 
 use super::rows::parse_uuid;
 use super::{parse_timestamp, timestamp, PgDb, PgTx};
+use crate::storage::history::{
+    assignment_entry, installation_entries, kind_from_name, kind_name, NewEntry,
+};
 use crate::storage::{HistoryReads, HistoryRow, HistoryWrites, StorageError};
-
-fn kind_name(kind: HistoryKind) -> &'static str {
-    match kind {
-        HistoryKind::Created => "created",
-        HistoryKind::Status => "status",
-        HistoryKind::Schedule => "schedule",
-        HistoryKind::Assigned => "assigned",
-        HistoryKind::AssignmentStatus => "assignment_status",
-    }
-}
-
-fn kind_from_name(name: &str) -> Result<HistoryKind, StorageError> {
-    Ok(match name {
-        "created" => HistoryKind::Created,
-        "status" => HistoryKind::Status,
-        "schedule" => HistoryKind::Schedule,
-        "assigned" => HistoryKind::Assigned,
-        "assignment_status" => HistoryKind::AssignmentStatus,
-        other => return Err(StorageError::Corrupt(format!("history kind {other:?}"))),
-    })
-}
-
-fn schedule(inst: &Installation) -> String {
-    format!("{} {}", inst.scheduled_date, inst.scheduled_time_slot)
-}
-
-/// A history row about to be written.
-struct NewEntry<'a> {
-    installation_id: Uuid,
-    kind: HistoryKind,
-    from: Option<String>,
-    to: String,
-    assignment: Option<&'a InstallationAssignment>,
-    reason: Option<String>,
-}
 
 impl HistoryWrites for PgTx<'_> {
     fn set_actor(&mut self, user_id: Uuid) {
@@ -67,7 +34,7 @@ impl PgTx<'_> {
             &[
                 &entry.installation_id.to_string(),
                 &timestamp(self.now),
-                &self.actor.map(|a| a.to_string()),
+                &entry.actor.map(|a| a.to_string()),
                 &kind_name(entry.kind),
                 &entry.from,
                 &entry.to,
@@ -86,56 +53,8 @@ impl PgTx<'_> {
         old: Option<&Installation>,
         new: &Installation,
     ) -> Result<(), StorageError> {
-        // The record keeps its last reason across later moves: only a
-        // reason that changed with this save belongs to this entry.
-        let reason = new
-            .status_reason
-            .clone()
-            .filter(|r| old.is_none_or(|o| o.status_reason.as_ref() != Some(r)))
-            .or_else(|| self.reason.clone());
-        let Some(old) = old else {
-            // Imports (the demo seed) name no actor: the planner did it.
-            if self.actor.is_none() {
-                self.actor = Some(new.created_by);
-                let out = self.append_history(NewEntry {
-                    installation_id: new.id,
-                    kind: HistoryKind::Created,
-                    from: None,
-                    to: new.status.as_str().to_owned(),
-                    assignment: None,
-                    reason: None,
-                });
-                self.actor = None;
-                return out;
-            }
-            return self.append_history(NewEntry {
-                installation_id: new.id,
-                kind: HistoryKind::Created,
-                from: None,
-                to: new.status.as_str().to_owned(),
-                assignment: None,
-                reason: None,
-            });
-        };
-        if old.status != new.status {
-            self.append_history(NewEntry {
-                installation_id: new.id,
-                kind: HistoryKind::Status,
-                from: Some(old.status.as_str().to_owned()),
-                to: new.status.as_str().to_owned(),
-                assignment: None,
-                reason: reason.clone(),
-            })?;
-        }
-        if schedule(old) != schedule(new) {
-            self.append_history(NewEntry {
-                installation_id: new.id,
-                kind: HistoryKind::Schedule,
-                from: Some(schedule(old)),
-                to: schedule(new),
-                assignment: None,
-                reason,
-            })?;
+        for entry in installation_entries(old, new, self.actor, self.reason.as_ref()) {
+            self.append_history(entry)?;
         }
         Ok(())
     }
@@ -146,27 +65,10 @@ impl PgTx<'_> {
         old: Option<&InstallationAssignment>,
         new: &InstallationAssignment,
     ) -> Result<(), StorageError> {
-        let reason = new
-            .decline_reason
-            .clone()
-            .filter(|_| new.status == fieldbook_domain::AssignmentStatus::Declined)
-            .or_else(|| self.reason.clone());
-        let (kind, from) = match old {
-            None => (HistoryKind::Assigned, None),
-            Some(old) if old.status != new.status => (
-                HistoryKind::AssignmentStatus,
-                Some(old.status.as_str().to_owned()),
-            ),
-            Some(_) => return Ok(()),
-        };
-        self.append_history(NewEntry {
-            installation_id: new.installation_id,
-            kind,
-            from,
-            to: new.status.as_str().to_owned(),
-            assignment: Some(new),
-            reason,
-        })
+        match assignment_entry(old, new, self.actor, self.reason.as_ref()) {
+            Some(entry) => self.append_history(entry),
+            None => Ok(()),
+        }
     }
 }
 
@@ -205,7 +107,7 @@ impl PgDb<'_> {
         id: Uuid,
     ) -> Result<Option<Installation>, StorageError> {
         self.row(
-            "SELECT body FROM installations WHERE id = $1",
+            &self.locking("SELECT body FROM installations WHERE id = $1"),
             &[&id.to_string()],
         )?
         .map(|r| super::rows::from_json(&r.try_get::<_, String>(0)?))
@@ -218,7 +120,7 @@ impl PgDb<'_> {
         id: Uuid,
     ) -> Result<Option<InstallationAssignment>, StorageError> {
         self.row(
-            "SELECT body FROM assignments WHERE id = $1",
+            &self.locking("SELECT body FROM assignments WHERE id = $1"),
             &[&id.to_string()],
         )?
         .map(|r| super::rows::from_json(&r.try_get::<_, String>(0)?))

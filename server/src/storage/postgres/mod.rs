@@ -49,12 +49,12 @@ use std::future::Future;
 use std::str::FromStr;
 use std::time::Duration;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{IsolationLevel, NoTls};
 
-use super::{Reads, StorageError, WriteTx};
+use super::{parse_timestamp, timestamp, Reads, StorageError, WriteTx};
 
 /// Migrations in order, recorded by number in `schema_migrations`. Never
 /// edit one that has shipped: add the next.
@@ -91,18 +91,6 @@ impl From<deadpool_postgres::PoolError> for StorageError {
             other => StorageError::Database(Box::new(other)),
         }
     }
-}
-
-/// Timestamps are stored as fixed-width RFC 3339 UTC text, as on SQLite
-/// (they compare correctly as strings, in the "C" collation).
-fn timestamp(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Micros, true)
-}
-
-fn parse_timestamp(s: &str) -> Result<DateTime<Utc>, StorageError> {
-    DateTime::parse_from_rfc3339(s)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| StorageError::Corrupt(format!("timestamp {s:?}: {e}")))
 }
 
 /// The PostgreSQL database of one or more server instances.

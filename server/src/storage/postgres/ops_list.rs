@@ -91,7 +91,7 @@ impl Conditions {
         match &self.search {
             Some((cte, _)) => (
                 cte.clone(),
-                "hits h CROSS JOIN installations i ON i.id = h.installation_id",
+                "hits h JOIN installations i ON i.id = h.installation_id",
             ),
             None => (String::new(), "installations i"),
         }
@@ -112,8 +112,10 @@ fn flag(value: bool) -> Value {
 }
 
 /// A text search query matching every word as a word prefix (`smi:*`):
-/// the words split where the text search parser splits them, each quoted
-/// so the user's text is never read as query syntax. `None` when no word
+/// words split at every character that is not a letter or digit, as the
+/// searched text is before it is parsed (so "SN-123456" is the words "sn"
+/// and "123456" on both sides, not a word and a negative number), each
+/// quoted so the user's text is never read as query syntax. `None` when no word
 /// has a letter or digit to search for.
 fn fts_query(search: &str) -> Option<String> {
     let words: Vec<String> = search
@@ -183,7 +185,8 @@ fn conditions(filter: &InstallationFilter, with_status: bool) -> Conditions {
                 c.search = Some((
                     "WITH hits (installation_id) AS MATERIALIZED \
                        (SELECT s.installation_id FROM installation_search_source s \
-                        WHERE to_tsvector('simple', s.text) @@ to_tsquery('simple', ?))"
+                        WHERE to_tsvector('simple', regexp_replace(s.text, '[^[:alnum:]]+', ' ', 'g')) \
+                          @@ to_tsquery('simple', ?))"
                         .to_owned(),
                     Value::Text(query),
                 ));
@@ -434,7 +437,7 @@ impl PgDb<'_> {
         let marks = vec!["?"; raw.len()].join(", ");
         let sql = format!(
             "SELECT a.installation_id, a.id, a.team_id, t.name, a.status, \
-                    CASE WHEN a.body::jsonb -> 'is_primary' = 'true'::jsonb THEN 1 ELSE 0 END \
+                    (CASE WHEN a.body::jsonb -> 'is_primary' = 'true'::jsonb THEN 1 ELSE 0 END)::bigint \
              FROM assignments a JOIN teams t ON t.id = a.team_id \
              WHERE a.status != 'withdrawn' AND a.installation_id IN ({marks}) \
              ORDER BY 6 DESC, a.seq"

@@ -20,7 +20,7 @@ impl ReportReads for PgDb<'_> {
 
     fn report_of(&self, installation: Uuid) -> Result<Option<StoredReport>, StorageError> {
         self.row(
-            "SELECT body, seq, received_at FROM reports WHERE installation_id = $1",
+            &self.locking("SELECT body, seq, received_at FROM reports WHERE installation_id = $1"),
             &[&installation.to_string()],
         )?
         .map(|r| {

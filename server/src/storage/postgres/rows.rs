@@ -140,6 +140,15 @@ impl PgDb<'_> {
         Ok(self.block(self.tx.execute(&statement, &Self::values(params)))?)
     }
 
+    /// `sql` (one table's rows), `FOR UPDATE` inside a write transaction.
+    pub(super) fn locking(&self, sql: &str) -> String {
+        if self.in_write {
+            format!("{sql} FOR UPDATE")
+        } else {
+            sql.to_owned()
+        }
+    }
+
     /// Every row `sql` returns, its `:name` parameters bound by name.
     pub(super) fn named_rows(
         &self,
@@ -151,12 +160,17 @@ impl PgDb<'_> {
         self.rows(&numbered(sql, &names), &values)
     }
 
+    /// One record's body and version. Inside a write transaction the row
+    /// is locked (`FOR UPDATE`) until it commits: what a handler reads, then
+    /// changes, no concurrent transaction changes in between (SQLite's
+    /// single writer gives that for free).
     pub(super) fn body_by_id<T: DeserializeOwned>(
         &self,
         sql: &str,
         id: &str,
     ) -> Result<Option<Versioned<T>>, StorageError> {
-        self.row(sql, &[&id])?
+        let sql = self.locking(sql);
+        self.row(&sql, &[&id])?
             .map(|r| versioned(r.try_get(0)?, r.try_get(1)?))
             .transpose()
     }
