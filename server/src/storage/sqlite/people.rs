@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::rows::{from_json, parse_uuid};
 use super::{parse_timestamp, timestamp, SqliteDb, SqliteTx};
+use crate::storage::people::CONTACT_TIME_STEP;
 use crate::storage::{
     DeviceContact, DeviceRecord, DeviceWrites, PeopleReads, PeopleWrites, SessionRecord,
     StorageError, UserReads,
@@ -169,10 +170,6 @@ impl PeopleReads for SqliteDb<'_> {
             .collect()
     }
 }
-
-/// How stale a device's "last seen" may get before a contact that changes
-/// nothing else writes it again.
-const CONTACT_TIME_STEP: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
 
 impl PeopleWrites for SqliteTx<'_> {
     fn record_device_contact(
