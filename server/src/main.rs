@@ -3,7 +3,7 @@
 
 use std::ffi::OsString;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use chrono::{NaiveDate, Utc};
@@ -153,6 +153,18 @@ enum Command {
     Template {
         #[command(subcommand)]
         command: TemplateCommand,
+    },
+    /// Copy every record of a stopped SQLite server into an empty
+    /// PostgreSQL database, and verify the copy (see docs/storage.md).
+    /// Restartable: run it again after an interruption. Blobs stay in the
+    /// data dir.
+    MigrateStorage {
+        /// The data dir of the SQLite server (stop that server first).
+        #[arg(long)]
+        from: PathBuf,
+        /// The empty PostgreSQL database: `postgres://user:password@host/db`.
+        #[arg(long, value_parser = DatabaseUrl::parse)]
+        to: DatabaseUrl,
     },
 }
 
@@ -849,7 +861,31 @@ async fn main() -> Result<()> {
             Ok(())
         }
         Command::Template { command } => template_command(command),
+        Command::MigrateStorage { from, to } => migrate_storage(&from, &to).await,
     }
+}
+
+async fn migrate_storage(from: &Path, to: &DatabaseUrl) -> Result<()> {
+    let DatabaseUrl::Postgres(url) = to else {
+        anyhow::bail!("--to must be a PostgreSQL database: postgres://user:password@host/db");
+    };
+    let summary = fieldbook_server::storage::migrate::migrate_storage(from, url, &mut |line| {
+        println!("{line}")
+    })
+    .await?;
+    let rows: i64 = summary.rows.iter().map(|(_, n)| n).sum();
+    println!(
+        "done: {rows} rows in {} tables copied and verified; the next change is number {}",
+        summary.rows.len(),
+        summary.change_seq + 1
+    );
+    println!(
+        "blobs were not copied: they stay in {}; serve with --data-dir {} (or copy that folder, \
+         or point --blob-store at where you copied it) together with --database-url",
+        from.join("blobs").display(),
+        from.display()
+    );
+    Ok(())
 }
 
 #[cfg(test)]

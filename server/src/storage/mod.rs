@@ -23,6 +23,7 @@ mod history;
 mod installations;
 mod login_attempts;
 mod media;
+pub mod migrate;
 mod near_window;
 mod ops_list;
 mod people;

@@ -61,6 +61,12 @@ use super::{parse_timestamp, timestamp, Reads, StorageError, WriteTx};
 const MIGRATIONS: &[(i64, &str, &str)] =
     &[(1, "0001_schema", include_str!("migrations/0001_schema.sql"))];
 const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// The SQL of every migration, in order (migrate-storage's table list test).
+#[cfg(test)]
+pub(in crate::storage) fn migration_sql() -> impl Iterator<Item = &'static str> {
+    MIGRATIONS.iter().map(|(_, _, sql)| *sql)
+}
 /// The advisory lock migrations run under, so instances starting together
 /// apply each migration once (any constant nobody else uses).
 const MIGRATION_LOCK: i64 = 0x6669_656c_6462_6f6b; // "fieldbok"
