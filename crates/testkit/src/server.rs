@@ -104,22 +104,28 @@ impl TestServer {
     /// A server holding the demo data set `demo` (its users keep their demo
     /// passwords; its first ops user plays [`ops`](Self::ops)).
     pub async fn start_with_demo(demo: &fieldbook_demo::DemoData) -> TestServer {
-        Self::open(
-            |_| {},
-            |server| {
-                fieldbook_server::seed::import_demo(
-                    &server.state.storage,
-                    server.config.password_hashing,
-                    demo,
-                )
-                .expect("import the demo data");
-                demo.ops_users()
-                    .next()
-                    .expect("the demo data has an ops user")
-                    .user
-                    .id
-            },
-        )
+        Self::start_with_demo_and(demo, |_| {}).await
+    }
+
+    /// Like [`start_with_demo`](Self::start_with_demo), with settings
+    /// adjusted by `adjust`.
+    pub async fn start_with_demo_and(
+        demo: &fieldbook_demo::DemoData,
+        adjust: impl FnOnce(&mut ServerConfig),
+    ) -> TestServer {
+        Self::open(adjust, |server| {
+            fieldbook_server::seed::import_demo(
+                &server.state.storage,
+                server.config.password_hashing,
+                demo,
+            )
+            .expect("import the demo data");
+            demo.ops_users()
+                .next()
+                .expect("the demo data has an ops user")
+                .user
+                .id
+        })
         .await
     }
 
