@@ -319,6 +319,9 @@ async fn an_interrupted_migration_runs_again_to_completion() {
         .unwrap()
         .get(0);
     assert!(unfinished);
+    // No server serves half a copy.
+    let refused = fieldbook_server::storage::PgStorage::open(&url).unwrap_err();
+    assert!(refused.to_string().contains("migrate-storage"), "{refused}");
 
     // Fixed, the next run clears the half copy and finishes.
     pg.batch_execute("DROP TRIGGER fail_copy ON sessions")

@@ -196,7 +196,7 @@ pub async fn migrate_storage(
     // Both opened through the storage layer first: brings each schema up
     // to date (and the PostgreSQL one into being).
     let sqlite_storage = SqliteStorage::open(from)?;
-    let pg_storage = PgStorage::open(to)?;
+    let pg_storage = PgStorage::open_for_migration(to)?;
     let source = Connection::open_with_flags(&source_file, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
     // One snapshot of the source for the whole copy.
     source.execute_batch("BEGIN")?;

@@ -85,6 +85,10 @@ pub enum StorageError {
     },
     #[error("the database schema version {found} is newer than this server ({supported}); upgrade the server")]
     SchemaTooNew { found: i64, supported: i64 },
+    /// A `migrate-storage` run into this PostgreSQL database did not finish:
+    /// its tables may hold half a copy, so no server may serve it.
+    #[error("the database holds an unfinished migrate-storage copy; run migrate-storage again to finish it before serving")]
+    UnfinishedMigration,
     /// The transaction lost a deadlock or serialization conflict with a
     /// concurrent one (PostgreSQL) and was rolled back: the API answers
     /// 503 with `Retry-After`, and the client sends the request again.

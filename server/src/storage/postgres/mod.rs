@@ -152,7 +152,16 @@ fn pool(config: tokio_postgres::Config, size: usize) -> Result<Pool, StorageErro
 impl PgStorage {
     /// Connects to `url` (`postgres://user@host/db` or a libpq key=value
     /// string) and brings its schema up to date.
+    /// Refuses a database holding an unfinished `migrate-storage` copy.
     pub fn open(url: &str) -> Result<PgStorage, StorageError> {
+        let storage = Self::open_for_migration(url)?;
+        storage.refuse_unfinished_migration()?;
+        Ok(storage)
+    }
+
+    /// [`Self::open`] without the check for an unfinished copy: for
+    /// `migrate-storage` itself, which finishes it.
+    pub(in crate::storage) fn open_for_migration(url: &str) -> Result<PgStorage, StorageError> {
         let config = tokio_postgres::Config::from_str(url)?;
         let mut lease_config = config.clone();
         // A lease lost in a crash ends its transaction too (docs/storage.md).
@@ -190,6 +199,29 @@ impl PgStorage {
 
     fn block<F: Future>(&self, f: F) -> F::Output {
         block(&self.handle, f)
+    }
+
+    fn refuse_unfinished_migration(&self) -> Result<(), StorageError> {
+        self.block(async {
+            let conn = self.pool.get().await?;
+            let runs = super::migrate::RUNS_TABLE;
+            let has_runs: bool = conn
+                .query_one("SELECT to_regclass($1) IS NOT NULL", &[&runs])
+                .await?
+                .get(0);
+            if has_runs
+                && conn
+                    .query_opt(
+                        &format!("SELECT 1 FROM {runs} WHERE finished_at IS NULL"),
+                        &[],
+                    )
+                    .await?
+                    .is_some()
+            {
+                return Err(StorageError::UnfinishedMigration);
+            }
+            Ok(())
+        })
     }
 
     /// Applies the migrations this database lacks, under an advisory lock.
