@@ -6,6 +6,7 @@
 //! for the on-disk layout and durability rules.
 
 mod chunk_writer;
+pub mod object_uploads;
 mod offset_file;
 pub mod store;
 pub mod tus;
@@ -15,6 +16,7 @@ use std::sync::Arc;
 use axum::routing::{head, options};
 use axum::Router;
 
+pub use object_uploads::S3Settings;
 pub use store::{
     spawn_upload_expiry, BlobError, BlobStore, ChunkRequest, CreateOutcome, TusUpload, UploadQuota,
     UploadRecord, DEFAULT_PATCH_IDLE_TIMEOUT, UPLOAD_EXPIRY,
