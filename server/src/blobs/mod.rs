@@ -2,8 +2,9 @@
 //!
 //! Mounted by the server as `.nest("/api/v1/blobs", blobs::router(store))`
 //! behind the auth layer, which puts a [`Caller`](crate::caller::Caller) into
-//! the request extensions. See [`tus`] for the HTTP contract and [`store`]
-//! for the on-disk layout and durability rules.
+//! the request extensions. See [`tus`] for the HTTP contract, [`store`]
+//! for the on-disk layout and durability rules, and [`object_uploads`] for
+//! blobs in an S3-compatible store (`--blob-store`, docs/blob-store.md).
 
 mod chunk_writer;
 pub mod object_uploads;

@@ -699,7 +699,16 @@ impl Objects {
             while pending.len() >= SEGMENT_BYTES {
                 let rest = pending.split_off(SEGMENT_BYTES);
                 let segment = std::mem::replace(&mut pending, rest);
-                let key = self.put_segment(owner, id, next_offset, segment).await?;
+                let key = match self.put_segment(owner, id, next_offset, segment).await {
+                    Ok(key) => key,
+                    Err(err) => {
+                        // An unverified chunk must not stay half-stored.
+                        if chunk.checksum.is_some() {
+                            self.discard(&written).await;
+                        }
+                        return Err(err);
+                    }
+                };
                 next_offset += SEGMENT_BYTES as u64;
                 written.push(key);
             }
@@ -964,6 +973,172 @@ fn finished(record: &UploadRecord) -> TusUpload {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use object_store::memory::InMemory;
+
+    fn objects(cache: &Path) -> Objects {
+        Objects {
+            store: Arc::new(InMemory::new()),
+            prefix: Key::from("fieldbook"),
+            cache_dir: cache.to_owned(),
+            busy: Mutex::new(HashSet::new()),
+            creation: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    const QUOTA: UploadQuota = UploadQuota {
+        max_unfinished: 4,
+        max_reserved_bytes: 1 << 30,
+    };
+
+    async fn new_upload(objects: &Objects, owner: Uuid, data: &[u8]) -> UploadRecord {
+        let created = objects
+            .create_upload(
+                owner,
+                Sha256Hex::digest(data),
+                data.len() as u64,
+                None,
+                QUOTA,
+            )
+            .await
+            .unwrap();
+        let CreateOutcome::Created(upload) = created else {
+            panic!("expected a new upload, got {created:?}");
+        };
+        objects.read_record(owner, upload.id).await.unwrap()
+    }
+
+    async fn put(objects: &Objects, record: &UploadRecord, offset: u64, bytes: &[u8]) {
+        objects
+            .put_segment(record.owner, record.id, offset, bytes.to_vec())
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn the_offset_is_the_end_of_the_run_of_segments_from_zero() {
+        let cache = tempfile::tempdir().unwrap();
+        let objects = objects(cache.path());
+        let owner = Uuid::new_v4();
+        let record = new_upload(&objects, owner, &[1u8; 100]).await;
+        put(&objects, &record, 0, &[1u8; 10]).await;
+        put(&objects, &record, 10, &[1u8; 5]).await;
+        // Past a gap: left by a refused chunk, it never counts.
+        put(&objects, &record, 40, &[1u8; 5]).await;
+        let status = objects.upload_status(record.id, owner).await.unwrap();
+        assert_eq!((status.offset, status.complete), (15, false));
+        // A second write at a taken offset is refused, whoever sends it.
+        assert!(matches!(
+            objects
+                .put_segment(owner, record.id, 10, vec![2u8; 5])
+                .await,
+            Err(BlobError::UploadBusy)
+        ));
+        // Someone else's id is not found.
+        assert!(matches!(
+            objects.upload_status(record.id, Uuid::new_v4()).await,
+            Err(BlobError::UploadNotFound)
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_completion_cut_short_is_finished_by_whoever_asks_next() {
+        let cache = tempfile::tempdir().unwrap();
+        let objects = objects(cache.path());
+        let owner = Uuid::new_v4();
+        let data: Vec<u8> = (0..30u8).collect();
+        let record = new_upload(&objects, owner, &data).await;
+        // Every byte stored, then the process died before the blob existed.
+        put(&objects, &record, 0, &data[..20]).await;
+        put(&objects, &record, 20, &data[20..]).await;
+        assert_eq!(objects.blob_len(&record.sha256).await.unwrap(), None);
+
+        let status = objects.upload_status(record.id, owner).await.unwrap();
+        assert!(status.complete);
+        assert_eq!(status.offset, 30);
+        let copy = objects.local_copy(&record.sha256).await.unwrap().unwrap();
+        assert_eq!(std::fs::read(copy).unwrap(), data);
+        let (segments, _) = objects.segments(owner, record.id).await.unwrap();
+        assert!(segments.is_empty(), "the segments were copies");
+        assert!(
+            objects
+                .read_record(owner, record.id)
+                .await
+                .unwrap()
+                .complete
+        );
+    }
+
+    #[tokio::test]
+    async fn a_full_upload_with_the_wrong_bytes_is_removed_and_never_visible() {
+        let cache = tempfile::tempdir().unwrap();
+        let objects = objects(cache.path());
+        let owner = Uuid::new_v4();
+        let record = new_upload(&objects, owner, b"what was promised").await;
+        put(&objects, &record, 0, b"what arrived inst").await;
+        let result = objects.upload_status(record.id, owner).await;
+        assert!(matches!(
+            result,
+            Err(BlobError::WholeFileHashMismatch { .. })
+        ));
+        assert_eq!(objects.blob_len(&record.sha256).await.unwrap(), None);
+        assert!(matches!(
+            objects.upload_status(record.id, owner).await,
+            Err(BlobError::UploadNotFound)
+        ));
+        let left: Vec<_> = objects.store.list(None).collect().await;
+        assert!(left.is_empty(), "{left:?}");
+    }
+
+    #[tokio::test]
+    async fn unfinished_uploads_count_against_the_quota_and_are_handed_back() {
+        let cache = tempfile::tempdir().unwrap();
+        let objects = objects(cache.path());
+        let owner = Uuid::new_v4();
+        let quota = UploadQuota {
+            max_unfinished: 2,
+            max_reserved_bytes: 1 << 20,
+        };
+        let first = new_upload(&objects, owner, b"first").await;
+        new_upload(&objects, owner, b"second").await;
+        let again = objects
+            .create_upload(owner, first.sha256.clone(), 5, None, quota)
+            .await
+            .unwrap();
+        assert!(matches!(again, CreateOutcome::Resumed(u) if u.id == first.id));
+        assert!(matches!(
+            objects
+                .create_upload(owner, Sha256Hex::digest(b"third"), 5, None, quota)
+                .await,
+            Err(BlobError::TooManyUnfinishedUploads { limit: 2 })
+        ));
+        // Another user has their own quota.
+        let other = objects
+            .create_upload(Uuid::new_v4(), Sha256Hex::digest(b"third"), 5, None, quota)
+            .await
+            .unwrap();
+        assert!(matches!(other, CreateOutcome::Created(_)));
+    }
+
+    #[tokio::test]
+    async fn expiry_removes_idle_uploads_whatever_wrote_them() {
+        let cache = tempfile::tempdir().unwrap();
+        let objects = objects(cache.path());
+        let owner = Uuid::new_v4();
+        let record = new_upload(&objects, owner, &[3u8; 10]).await;
+        put(&objects, &record, 0, &[3u8; 4]).await;
+        assert_eq!(objects.remove_expired_uploads(UPLOAD_AGE).await.unwrap(), 0);
+        assert_eq!(
+            objects
+                .remove_expired_uploads(Duration::ZERO)
+                .await
+                .unwrap(),
+            1
+        );
+        let left: Vec<_> = objects.store.list(None).collect().await;
+        assert!(left.is_empty(), "{left:?}");
+    }
+
+    const UPLOAD_AGE: Duration = Duration::from_secs(3600);
 
     #[test]
     fn blob_store_urls_name_a_bucket() {
