@@ -3,6 +3,7 @@
 #   make run        the desktop app against a local server with demo data
 #   make run-server only that server
 #   make test       formatting, lints, every Rust and UI test, the end-to-end suites,
+#                   the server/sync/conformance tests again on PostgreSQL (make test-postgres),
 #                   and last the .deb install test (make test-packages)
 #   make bench      the criterion benchmarks
 #   make bench-app  cold start of the app to a 5,000-job schedule vs. a bare window
@@ -15,6 +16,8 @@
 #   make test-packages  install both (debug builds) with dpkg (root, or sudo), use them, remove them
 #   make test-s3    the blob tests again with blobs in an S3-compatible store (moto, started
 #                   by the tests; part of make test)
+#   make test-postgres  the server's tests, the sync engine's integration tests and the
+#                   conformance suite against PostgreSQL (a throwaway cluster per test binary)
 #   make conformance URL=… OPS_USER=…  the protocol conformance suite against any server
 #                   (password in FIELDBOOK_CONFORMANCE_OPS_PASSWORD)
 #
@@ -68,7 +71,7 @@ e2e: test-deps ui console
 	cargo build --locked -p fieldbook -p fieldbook-server
 	$(XVFB_RUN) npm --prefix e2e test
 
-test: lint unit test-s3 ui-test console-test e2e console-e2e test-packages
+test: lint unit test-s3 ui-test console-test e2e console-e2e test-postgres test-packages
 
 # The blob tests and the server's blob API tests with FIELDBOOK_TEST_BLOB_STORE=s3:
 # the same tests, each data dir with a bucket of its own on a moto server the
@@ -153,3 +156,14 @@ OPS_USER ?= ops
 conformance:
 	@test -n "$(URL)" || { echo "usage: make conformance URL=http://host:port OPS_USER=ops"; exit 2; }
 	cargo run --locked -q -p fieldbook-conformance -- --base-url "$(URL)" --ops-user "$(OPS_USER)"
+
+# The same tests as `unit` runs for these three crates, each TestServer on a
+# fresh database of a throwaway PostgreSQL cluster that each test binary
+# starts (initdb into a temp dir) and stops (FIELDBOOK_TEST_DATABASE, see
+# crates/testkit). `--test` per file keeps the workspace's feature set, so
+# nothing is rebuilt after `make unit`.
+PG_TESTS = $(foreach t,$(basename $(notdir $(wildcard server/tests/*.rs crates/sync/tests/*.rs crates/conformance/tests/*.rs))),--test $(t))
+.PHONY: test-postgres
+test-postgres: console
+	scripts/ensure-deps.sh postgres
+	FIELDBOOK_TEST_DATABASE=postgres cargo test --workspace --locked $(PG_TESTS)

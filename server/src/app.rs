@@ -60,7 +60,7 @@ pub enum StartError {
 impl AppState {
     /// Opens the database and blob store in the configured data dir.
     pub fn open(config: ServerConfig) -> Result<AppState, StartError> {
-        let storage = Storage::open(&config.data_dir)?;
+        let storage = Storage::open_url(&config.database())?;
         let blobs = BlobStore::open_at(
             &config.data_dir,
             config.blob_store.as_ref(),

@@ -48,6 +48,8 @@ const MAX_BLOB_BYTES: u64 = 4 * 1024 * 1024 * 1024;
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     pub data_dir: PathBuf,
+    /// The database (`--database-url`); `None`: SQLite in `data_dir`.
+    pub database_url: Option<crate::storage::DatabaseUrl>,
     pub password_hashing: PasswordHashing,
     /// How long a login token stays valid.
     pub session_ttl: Duration,
@@ -113,6 +115,7 @@ impl ServerConfig {
     pub fn new(data_dir: PathBuf) -> Self {
         Self {
             data_dir,
+            database_url: None,
             password_hashing: PasswordHashing::OWASP,
             // Devices work offline for days; a field laptop logs in rarely.
             session_ttl: Duration::from_secs(30 * 24 * 3600),
@@ -136,6 +139,13 @@ impl ServerConfig {
             trusted_proxies: Vec::new(),
             blob_store: None,
         }
+    }
+
+    /// Where the database is: `database_url`, or SQLite in the data dir.
+    pub fn database(&self) -> crate::storage::DatabaseUrl {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| crate::storage::DatabaseUrl::Sqlite(self.data_dir.clone()))
     }
 
     /// Whether browsers reach the server over HTTPS (its own TLS, or a TLS

@@ -19,6 +19,9 @@ pub struct ConfigFile {
     pub addr: Option<SocketAddr>,
     /// The database and blobs (`--data-dir`).
     pub data_dir: Option<PathBuf>,
+    /// The database, when not SQLite in `data_dir`: `postgres://…`
+    /// (`--database-url`).
+    pub database_url: Option<String>,
     /// PEM certificate chain for the server's own HTTPS (`--tls-cert`).
     pub tls_cert: Option<PathBuf>,
     /// PEM private key of `tls_cert` (`--tls-key`).
@@ -90,6 +93,7 @@ impl ConfigFile {
         [
             ("addr", self.addr.map(|a| vec![a.to_string()])),
             ("data_dir", path(&self.data_dir)),
+            ("database_url", self.database_url.clone().map(|u| vec![u])),
             ("tls_cert", path(&self.tls_cert)),
             ("tls_key", path(&self.tls_key)),
             ("public_url", self.public_url.clone().map(|u| vec![u])),
@@ -149,6 +153,7 @@ tls_key = "/etc/fieldbook-server/tls/privkey.pem"
 public_url = "https://fieldbook.example.com"
 trusted_proxies = ["127.0.0.1", "10.0.0.0/8"]
 json_logs = true
+database_url = "postgres://fieldbook@db.example.com/fieldbook"
 "#,
         );
         let file = ConfigFile::load(&path).unwrap();
@@ -159,7 +164,11 @@ json_logs = true
             Some("/etc/fieldbook-server/tls/privkey.pem".into())
         );
         let defaults = file.flag_defaults();
-        assert_eq!(defaults.len(), 7);
+        assert_eq!(defaults.len(), 8);
+        assert!(defaults.contains(&(
+            "database_url",
+            vec!["postgres://fieldbook@db.example.com/fieldbook".to_owned()]
+        )));
         assert!(defaults.contains(&(
             "trusted_proxies",
             vec!["127.0.0.1".to_owned(), "10.0.0.0/8".to_owned()]

@@ -66,6 +66,17 @@ impl ApiError {
 
 impl From<StorageError> for ApiError {
     fn from(e: StorageError) -> Self {
+        if let StorageError::Conflict(_) = e {
+            // Nothing was written: the client sends the same request again.
+            tracing::warn!(error = %e, "storage conflict");
+            let mut err = Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::Internal,
+                "The database was busy with a conflicting change; nothing was saved, try again",
+            );
+            err.body.retry_after_secs = Some(1);
+            return err;
+        }
         tracing::error!(error = %e, "storage failure");
         ApiError::internal()
     }

@@ -14,7 +14,7 @@ use fieldbook_protocol::{
     SurveyInput, TransitionRequest,
 };
 use fieldbook_server::config_file::ConfigFile;
-use fieldbook_server::storage::Storage;
+use fieldbook_server::storage::{DatabaseUrl, Storage};
 use fieldbook_server::{admin, backup, seed, AppState, ServerConfig, TlsFiles};
 use ipnet::IpNet;
 use tracing_subscriber::EnvFilter;
@@ -43,6 +43,19 @@ struct DataDir {
     /// Directory holding the database and blobs (created if missing).
     #[arg(long, env = "FIELDBOOK_DATA_DIR")]
     data_dir: PathBuf,
+    /// The database: `postgres://user:password@host/db` for PostgreSQL
+    /// (several instances may share it), `sqlite://DIR` or a directory for
+    /// SQLite. Default: SQLite in the data directory.
+    #[arg(long, env = "FIELDBOOK_DATABASE_URL", value_parser = DatabaseUrl::parse)]
+    database_url: Option<DatabaseUrl>,
+}
+
+impl DataDir {
+    fn database(&self) -> DatabaseUrl {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| DatabaseUrl::Sqlite(self.data_dir.clone()))
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -465,8 +478,13 @@ fn parse_status(s: &str) -> Result<InstallationStatus, String> {
 }
 
 fn open_storage(data: &DataDir) -> Result<Storage> {
-    Storage::open(&data.data_dir)
-        .with_context(|| format!("opening the database in {}", data.data_dir.display()))
+    match data.database() {
+        DatabaseUrl::Sqlite(dir) => Storage::open(&dir)
+            .with_context(|| format!("opening the database in {}", dir.display())),
+        url @ DatabaseUrl::Postgres(_) => {
+            Storage::open_url(&url).context("opening the PostgreSQL database")
+        }
+    }
 }
 
 fn user_id(storage: &Storage, username: &str) -> Result<Uuid> {
@@ -780,7 +798,8 @@ async fn main() -> Result<()> {
             blob_store,
         } => {
             init_tracing(json_logs);
-            let mut config = ServerConfig::new(data.data_dir);
+            let mut config = ServerConfig::new(data.data_dir.clone());
+            config.database_url = data.database_url;
             config.blob_store = blob_store.settings();
             config.tls = tls.files();
             config.public_url = public_url;
@@ -815,7 +834,13 @@ async fn main() -> Result<()> {
             Ok(())
         }
         Command::Backup { data, to } => {
-            let done = backup::backup_database(&data.data_dir, &to)?;
+            let DatabaseUrl::Sqlite(dir) = data.database() else {
+                anyhow::bail!(
+                    "backup copies a SQLite database file; on PostgreSQL use its own tools \
+                     (pg_dump, or continuous archiving), then copy the data directory's blobs/"
+                );
+            };
+            let done = backup::backup_database(&dir, &to)?;
             println!(
                 "backup {} ({} bytes, schema version {}): integrity check ok",
                 done.path.display(),

@@ -12,7 +12,7 @@ use crate::app::AppState;
 use crate::caller::Caller;
 use crate::error::{blocking, ApiError};
 use crate::json::ApiQuery;
-use crate::storage::Scope;
+use crate::storage::{Scope, StoredPullPage};
 
 /// One page of changes after `cursor` (see [`PullPage`]).
 #[utoipa::path(
@@ -29,7 +29,7 @@ pub async fn pull_handler(
     Extension(caller): Extension<Caller>,
     wipe: Option<Extension<crate::wipe::PendingWipe>>,
     ApiQuery(query): ApiQuery<PullQuery>,
-) -> Result<Json<PullPage>, ApiError> {
+) -> Result<Json<StoredPullPage>, ApiError> {
     let limit = query.limit.unwrap_or(DEFAULT_PULL_LIMIT);
     if !(1..=MAX_PULL_LIMIT).contains(&limit) {
         return Err(ApiError::bad_request(format!(

@@ -176,6 +176,9 @@ async fn missing_or_malformed_tokens_are_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokens_and_passwords_are_stored_only_as_hashes() {
+    if fieldbook_testkit::skip_unless_sqlite("tokens_and_passwords_are_stored_only_as_hashes") {
+        return;
+    }
     let server = TestServer::start().await;
     let token = server.token(OPS_USER).await;
     let db =

@@ -1,17 +1,56 @@
 //! The binary itself: `seed-demo` prints working credentials, `serve` serves
 //! them, and the admin subcommands do what Central Ops need.
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
 
 use serde_json::{json, Value};
 
 const BIN: &str = env!("CARGO_BIN_EXE_fieldbook-server");
 
+/// Runs a command on the test run's database: on PostgreSQL
+/// (`FIELDBOOK_TEST_DATABASE=postgres`), every command naming one data dir
+/// gets the same fresh database of the test binary's cluster through
+/// `FIELDBOOK_DATABASE_URL`; on SQLite, the data dir's own file.
+trait OnTestDatabase {
+    fn on_test_database(&mut self) -> &mut Self;
+}
+
+impl OnTestDatabase for Command {
+    fn on_test_database(&mut self) -> &mut Self {
+        if !fieldbook_testkit::testing_on_postgres() {
+            return self;
+        }
+        let args: Vec<String> = self
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        let Some(dir) = args
+            .windows(2)
+            .find(|w| w[0] == "--data-dir")
+            .map(|w| w[1].clone())
+        else {
+            return self;
+        };
+        static DATABASES: Mutex<BTreeMap<String, String>> = Mutex::new(BTreeMap::new());
+        let mut databases = DATABASES.lock().unwrap();
+        let url = databases.entry(dir).or_insert_with(|| {
+            let cluster = fieldbook_testkit::ThrowawayPostgres::shared();
+            let name = format!("cli{}", uuid::Uuid::new_v4().simple());
+            cluster.create_database(&name).unwrap();
+            cluster.url(&name)
+        });
+        self.env("FIELDBOOK_DATABASE_URL", url.as_str())
+    }
+}
+
 fn run(args: &[&str]) -> String {
     let output = Command::new(BIN)
         .args(args)
         .env("RUST_BACKTRACE", "0")
+        .on_test_database()
         .output()
         .expect("run fieldbook-server");
     assert!(
@@ -35,6 +74,7 @@ impl Served {
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
+            .on_test_database()
             .spawn()
             .expect("spawn serve");
         let mut line = String::new();
@@ -79,6 +119,7 @@ async fn seed_demo_then_serve_gives_a_server_a_device_can_use() {
     let again = Command::new(BIN)
         .args(["seed-demo", "--data-dir", d])
         .env("RUST_BACKTRACE", "0")
+        .on_test_database()
         .output()
         .unwrap();
     assert!(!again.status.success());
@@ -188,6 +229,7 @@ fn user_and_team_commands_create_what_they_say() {
             "technician",
         ])
         .env("FIELDBOOK_PASSWORD", "a good long password")
+        .on_test_database()
         .output()
         .unwrap();
     assert!(
@@ -219,6 +261,7 @@ fn user_and_team_commands_create_what_they_say() {
             "nobody",
         ])
         .env("RUST_BACKTRACE", "0")
+        .on_test_database()
         .output()
         .unwrap();
     assert!(!bad.status.success());
@@ -238,6 +281,7 @@ fn user_and_team_commands_create_what_they_say() {
                 "tina",
             ])
             .env("RUST_BACKTRACE", "0")
+            .on_test_database()
             .output()
             .unwrap()
     };
@@ -331,7 +375,32 @@ async fn device_wipe_orders_a_lost_device_to_erase_itself() {
             "stolen",
         ],
     ] {
-        let output = Command::new(BIN).args(&args).output().unwrap();
+        let output = Command::new(BIN)
+            .args(&args)
+            .on_test_database()
+            .output()
+            .unwrap();
         assert!(!output.status.success(), "{args:?} succeeded");
     }
+}
+
+#[test]
+fn backup_refuses_a_postgresql_database_and_says_what_to_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(BIN)
+        .args([
+            "backup",
+            "--data-dir",
+            dir.path().to_str().unwrap(),
+            "--database-url",
+            "postgres://fieldbook@127.0.0.1:1/fieldbook",
+            "--to",
+            dir.path().join("copy.sqlite3").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("pg_dump"), "{stderr}");
+    assert!(!dir.path().join("copy.sqlite3").exists());
 }

@@ -197,6 +197,11 @@ async fn the_near_window_holds_the_callers_jobs_of_those_days_and_what_their_row
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jobs_closed_or_cancelled_before_the_retention_window_are_not_pulled_but_can_be_found() {
+    if fieldbook_testkit::skip_unless_sqlite(
+        "jobs_closed_or_cancelled_before_the_retention_window_are_not_pulled_but_can_be_found",
+    ) {
+        return;
+    }
     let server = TestServer::start().await;
     let teams = TwoTeams::create(&server).await;
     let token = server.token(TECH_A).await;

@@ -82,6 +82,11 @@ async fn a_report_whose_id_belongs_to_another_report_is_rejected_and_the_queue_g
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_storage_error_inside_one_mutation_is_its_rejection_and_leaves_nothing_behind() {
+    if fieldbook_testkit::skip_unless_sqlite(
+        "a_storage_error_inside_one_mutation_is_its_rejection_and_leaves_nothing_behind",
+    ) {
+        return;
+    }
     let server = TestServer::start().await;
     let world = TwoTeams::create(&server).await;
     let (mut device, [job, _]) = two_finished_jobs(&server, &world).await;

@@ -18,7 +18,7 @@
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::Connection;
 
 use crate::db::{self, DatabaseKey};
 use crate::error::{Result, StoreError};
@@ -75,20 +75,36 @@ pub(crate) fn encrypt_in_place(path: &Path, key: &DatabaseKey) -> Result<()> {
 }
 
 /// Step 1: the whole plaintext database, WAL included, into `target`.
+///
+/// `target` is opened the way the app opens its database (key and cipher
+/// layout in one place, `db::open_keyed`) and the plaintext original is
+/// attached to it, rather than the other way round: an attached database
+/// would get SQLCipher's default layout.
 fn export(source: &Path, target: &Path, key: &DatabaseKey) -> Result<()> {
-    let conn = db::open_keyed(source, None)?;
-    checkpoint(&conn, source)?;
-    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    conn.execute(
-        "ATTACH DATABASE ?1 AS encrypted KEY ?2",
-        rusqlite::params![target.to_string_lossy(), &*key.raw_key()],
-    )?;
+    let plain = db::open_keyed(source, None)?;
+    checkpoint(&plain, source)?;
+    let version: i64 = plain.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    drop(plain);
+    let conn = db::open_keyed(target, Some(key))?;
+    attach_plaintext(&conn, source)?;
     // sqlcipher_export copies schema and rows, not the header's user_version
     // (the migrations' schema version).
-    conn.query_row("SELECT sqlcipher_export('encrypted')", [], |_| Ok(()))?;
-    conn.execute_batch(&format!("PRAGMA encrypted.user_version = {version}"))?;
-    conn.execute_batch("DETACH DATABASE encrypted")?;
+    conn.query_row("SELECT sqlcipher_export('main', 'plaintext')", [], |_| {
+        Ok(())
+    })?;
+    conn.execute_batch(&format!("PRAGMA main.user_version = {version}"))?;
+    conn.execute_batch("DETACH DATABASE plaintext")?;
     drop(conn);
+    Ok(())
+}
+
+/// Attaches the unencrypted database at `path` as `plaintext` (an empty key
+/// is SQLCipher's "not encrypted").
+fn attach_plaintext(conn: &Connection, path: &Path) -> Result<()> {
+    conn.execute(
+        "ATTACH DATABASE ?1 AS plaintext KEY ''",
+        [path.to_string_lossy()],
+    )?;
     Ok(())
 }
 
@@ -111,19 +127,14 @@ fn checkpoint(conn: &Connection, path: &Path) -> Result<()> {
 /// Step 2: `candidate` opens with `key`, every page is intact, and it holds
 /// exactly the original's schema version and rows.
 fn verify(candidate: &Path, key: &DatabaseKey, original: &Path) -> Result<()> {
-    let conn = Connection::open_with_flags(
-        original,
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?;
-    conn.execute(
-        "ATTACH DATABASE ?1 AS encrypted KEY ?2",
-        rusqlite::params![candidate.to_string_lossy(), &*key.raw_key()],
-    )
-    .map_err(|e| check_failed("it does not open with this computer's key", e))?;
+    let conn = db::open_keyed(candidate, Some(key)).map_err(|e| {
+        StoreError::EncryptionCheckFailed(format!("it does not open with this computer's key: {e}"))
+    })?;
+    attach_plaintext(&conn, original)?;
     let mismatch = |what: String| Err(StoreError::EncryptionCheckFailed(what));
 
     let page_errors: Vec<String> = conn
-        .prepare("PRAGMA encrypted.cipher_integrity_check")?
+        .prepare("PRAGMA main.cipher_integrity_check")?
         .query_map([], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()
         .map_err(|e| check_failed("its pages cannot be read", e))?;
@@ -131,7 +142,7 @@ fn verify(candidate: &Path, key: &DatabaseKey, original: &Path) -> Result<()> {
         return mismatch(format!("damaged pages: {}", page_errors.join("; ")));
     }
     let quick: String = conn
-        .query_row("PRAGMA encrypted.quick_check", [], |r| r.get(0))
+        .query_row("PRAGMA main.quick_check", [], |r| r.get(0))
         .map_err(|e| check_failed("its structure cannot be read", e))?;
     if quick != "ok" {
         return mismatch(format!("quick check: {quick}"));
@@ -139,12 +150,12 @@ fn verify(candidate: &Path, key: &DatabaseKey, original: &Path) -> Result<()> {
     let version = |schema: &str| -> rusqlite::Result<i64> {
         conn.query_row(&format!("PRAGMA {schema}.user_version"), [], |r| r.get(0))
     };
-    if version("main")? != version("encrypted")? {
+    if version("plaintext")? != version("main")? {
         return mismatch("the schema version differs".to_owned());
     }
     let tables: Vec<String> = conn
         .prepare(
-            "SELECT name FROM main.sqlite_schema
+            "SELECT name FROM plaintext.sqlite_schema
              WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
         )?
         .query_map([], |r| r.get(0))?
@@ -158,15 +169,15 @@ fn verify(candidate: &Path, key: &DatabaseKey, original: &Path) -> Result<()> {
                 |r| r.get(0),
             )
         };
-        let original_rows = count("main")?;
-        let copied_rows = count("encrypted")
-            .map_err(|e| check_failed(&format!("table {table} is missing"), e))?;
+        let original_rows = count("plaintext")?;
+        let copied_rows =
+            count("main").map_err(|e| check_failed(&format!("table {table} is missing"), e))?;
         // Every table has a primary key, so equal counts and no original
         // row missing from the copy means the same rows.
         let missing: i64 = conn.query_row(
             &format!(
-                "SELECT count(*) FROM (SELECT * FROM main.\"{quoted}\"
-                 EXCEPT SELECT * FROM encrypted.\"{quoted}\")"
+                "SELECT count(*) FROM (SELECT * FROM plaintext.\"{quoted}\"
+                 EXCEPT SELECT * FROM main.\"{quoted}\")"
             ),
             [],
             |r| r.get(0),

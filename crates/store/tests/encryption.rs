@@ -151,6 +151,11 @@ fn an_encrypted_store_keeps_no_customer_data_readable_and_reopens_with_its_key()
     let raw = rusqlite::Connection::open(store.database_path()).unwrap();
     raw.pragma_update(None, "key", format!("x'{}'", "07".repeat(32)))
         .unwrap();
+    // The store's page layout (docs/security.md, "Database encryption").
+    raw.execute_batch(
+        "PRAGMA cipher_page_size = 16384; PRAGMA cipher_hmac_algorithm = HMAC_SHA256;",
+    )
+    .unwrap();
     let mode: String = raw
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))
         .unwrap();

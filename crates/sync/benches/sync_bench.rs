@@ -148,6 +148,10 @@ async fn run() {
         best_sync.as_secs_f64() / best_raw.as_secs_f64(),
         median_sync.as_secs_f64() / median_raw.as_secs_f64()
     );
+    let split_rounds = env_usize("FIELDBOOK_BENCH_SPLIT_ROUNDS", 3);
+    if split_rounds > 0 {
+        first_sync_split(&state, &url, tech, split_rounds).await;
+    }
     let encryption_rounds = env_usize("FIELDBOOK_BENCH_ENCRYPTION_ROUNDS", 5);
     if encryption_rounds > 0 {
         first_sync_encryption_on_vs_off(&url, tech, encryption_rounds).await;
@@ -435,6 +439,158 @@ async fn first_sync_encryption_on_vs_off(
          on best {best_on:.2?}, median {median_on:.2?}; on/off best {:.2}x, median {:.2}x (goal <= 1.3x)",
         best_on.as_secs_f64() / best_off.as_secs_f64(),
         median_on.as_secs_f64() / median_off.as_secs_f64()
+    );
+}
+
+/// The fields of a pull page that say where the next one starts (the
+/// rest is skipped, not built).
+#[derive(serde::Deserialize)]
+struct PageHead {
+    next_cursor: u64,
+    has_more: bool,
+}
+
+/// Where a first sync's time goes: its steps one after the other, each
+/// timed alone (the engine overlaps fetching pages with applying them, so
+/// its time is less than the sum). Best of `rounds` per step:
+/// - server read: the storage's pull of every page (queries, record bodies
+///   parsed), in process;
+/// - server JSON: those pages serialised;
+/// - HTTP: every page fetched as bytes through the server's route, with
+///   the engine's device headers, minus the two above (routing, auth, the
+///   device's contact, loopback transfer);
+/// - device parse: the bytes parsed into pages;
+/// - device apply: the pages applied in transactions of 4, then the
+///   deferred indexes built (as the engine does on a first sync).
+async fn first_sync_split(
+    state: &AppState,
+    url: &str,
+    tech: &fieldbook_demo::DemoUser,
+    rounds: usize,
+) {
+    let scope = fieldbook_server::storage::Scope::for_user(tech.user.id, tech.user.role);
+    let retired_before = chrono::Utc::now()
+        .date_naive()
+        .checked_sub_days(chrono::Days::new(u64::from(state.config.retention_days)));
+    let token = login(url, &tech.user.username, &tech.password).await;
+    let http = reqwest::Client::new();
+    // The engine's device headers: the server notes the contact.
+    let device = uuid::Uuid::new_v4();
+    let limit = fieldbook_sync::pull::PULL_PAGE_LIMIT;
+    let mut best = [Duration::MAX; 6];
+    let names = [
+        "server read",
+        "server JSON",
+        "HTTP fetch (whole)",
+        "device parse",
+        "device apply",
+        "deferred indexes",
+    ];
+    let mut sizes = (0, 0, 0);
+    for _ in 0..rounds {
+        let mut took = [Duration::ZERO; 6];
+        // Server read and JSON, page by page.
+        let mut cursor = 0;
+        let mut pages = Vec::new();
+        loop {
+            let t = Instant::now();
+            let page = state
+                .storage
+                .read(|db| {
+                    db.pull_within(
+                        scope,
+                        cursor,
+                        limit,
+                        state.config.pull_page_bytes,
+                        retired_before,
+                        &|_| true,
+                    )
+                })
+                .expect("pull");
+            took[0] += t.elapsed();
+            let t = Instant::now();
+            let json = serde_json::to_vec(&page).expect("page JSON");
+            took[1] += t.elapsed();
+            cursor = page.next_cursor;
+            let more = page.has_more;
+            pages.push(json);
+            if !more {
+                break;
+            }
+        }
+        // The same pages through HTTP.
+        let mut cursor = 0;
+        let mut bodies = Vec::new();
+        let t = Instant::now();
+        loop {
+            let body = http
+                .get(format!("{url}/api/v1/sync/pull"))
+                .query(&[("cursor", cursor), ("limit", u64::from(limit))])
+                .bearer_auth(&token)
+                .header("X-Fieldbook-Device", device.to_string())
+                .header("X-Fieldbook-App-Version", "0.0.0-bench")
+                .header("X-Fieldbook-Pending", "0")
+                .send()
+                .await
+                .expect("pull over HTTP")
+                .error_for_status()
+                .expect("pull answered")
+                .bytes()
+                .await
+                .expect("pull body");
+            let head: PageHead = serde_json::from_slice(&body).expect("page");
+            cursor = head.next_cursor;
+            bodies.push(body);
+            if !head.has_more {
+                break;
+            }
+        }
+        took[2] = t.elapsed();
+        // Device: parse, then apply.
+        let t = Instant::now();
+        let parsed: Vec<fieldbook_protocol::PullPage> = bodies
+            .iter()
+            .map(|b| serde_json::from_slice(b).expect("parse page"))
+            .collect();
+        took[3] = t.elapsed();
+        let dir = tempfile::tempdir().expect("device dir");
+        let mut store = Store::open(dir.path().join("store")).expect("open store");
+        let records: usize = parsed.iter().map(|p| p.len()).sum();
+        sizes = (
+            parsed.len(),
+            records,
+            bodies.iter().map(|b| b.len()).sum::<usize>(),
+        );
+        let t = Instant::now();
+        store.defer_schedule_indexes().expect("defer indexes");
+        let mut parsed = parsed.into_iter().peekable();
+        while parsed.peek().is_some() {
+            let batches: Vec<_> = parsed
+                .by_ref()
+                .take(4)
+                .map(|p| fieldbook_sync::pull::into_server_batch("pull:bench", p).expect("batch"))
+                .collect();
+            store.apply_server_batches(&batches).expect("apply");
+        }
+        took[4] = t.elapsed();
+        let t = Instant::now();
+        store.build_deferred_indexes().expect("build indexes");
+        took[5] = t.elapsed();
+        for (b, t) in best.iter_mut().zip(took) {
+            *b = (*b).min(t);
+        }
+    }
+    let (pages, records, bytes) = sizes;
+    println!(
+        "first sync split ({pages} pages, {records} records, {:.1} MiB of JSON; best of {rounds}, steps timed one after the other):",
+        bytes as f64 / (1 << 20) as f64
+    );
+    for (name, took) in names.iter().zip(best) {
+        println!("  {name}: {took:.2?}");
+    }
+    println!(
+        "  HTTP beyond server read + JSON: {:.2?}",
+        best[2].saturating_sub(best[0] + best[1])
     );
 }
 

@@ -605,6 +605,12 @@ async fn the_probe_reconnects_when_the_server_comes_back() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_restored_from_an_older_state_gets_the_outbox_replayed() {
+    // Restores the server from a copy of its data dir: a SQLite backup.
+    if fieldbook_testkit::skip_unless_sqlite(
+        "a_server_restored_from_an_older_state_gets_the_outbox_replayed",
+    ) {
+        return;
+    }
     let mut server = TestServer::start().await;
     let alex = server.add_technician("alex");
     let team = server.ops().add_team("North Crew", &[alex]);
@@ -663,6 +669,12 @@ async fn a_server_restored_from_an_older_state_gets_the_outbox_replayed() {
 /// customer data; the jobs it has stay.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pull_from_zero_removes_the_jobs_the_server_no_longer_has() {
+    // Restores the server from a copy of its data dir: a SQLite backup.
+    if fieldbook_testkit::skip_unless_sqlite(
+        "a_pull_from_zero_removes_the_jobs_the_server_no_longer_has",
+    ) {
+        return;
+    }
     let mut server = TestServer::start().await;
     let alex = server.add_technician("alex");
     let team = server.ops().add_team("North Crew", &[alex]);
@@ -704,6 +716,12 @@ async fn a_pull_from_zero_removes_the_jobs_the_server_no_longer_has() {
 /// server no longer has — also the one whose number was not reused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restored_server_that_reuses_ins_numbers_gets_a_full_resync_that_keeps_unsent_work() {
+    // Restores the server from a copy of its data dir: a SQLite backup.
+    if fieldbook_testkit::skip_unless_sqlite(
+        "a_restored_server_that_reuses_ins_numbers_gets_a_full_resync_that_keeps_unsent_work",
+    ) {
+        return;
+    }
     let mut server = TestServer::start().await;
     let alex = server.add_technician("alex");
     let team = server.ops().add_team("North Crew", &[alex]);
@@ -822,6 +840,12 @@ async fn two_concurrent_syncs_never_overlap() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_behind_the_devices_cursor_is_pulled_again_from_zero() {
+    // Restores the server from a copy of its data dir: a SQLite backup.
+    if fieldbook_testkit::skip_unless_sqlite(
+        "a_server_behind_the_devices_cursor_is_pulled_again_from_zero",
+    ) {
+        return;
+    }
     let mut server = TestServer::start().await;
     let alex = server.add_technician("alex");
     let team = server.ops().add_team("North Crew", &[alex]);

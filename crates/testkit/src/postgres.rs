@@ -6,7 +6,8 @@
 use std::net::TcpListener;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
 
 use tempfile::TempDir;
 
@@ -103,6 +104,53 @@ impl ThrowawayPostgres {
             "pg_ctl start failed 5 times; last: {last_error}; log: {}",
             std::fs::read_to_string(cluster.dir.path().join("log")).unwrap_or_default()
         )))
+    }
+
+    /// One cluster for the whole test binary, started on first use. Statics
+    /// are never dropped, so a watchdog process stops and deletes it when
+    /// the test process exits, however it exits. Panics with the reason
+    /// when PostgreSQL is missing or does not start: a run that asked for
+    /// PostgreSQL must not pass without it.
+    pub fn shared() -> &'static ThrowawayPostgres {
+        static SHARED: OnceLock<ThrowawayPostgres> = OnceLock::new();
+        SHARED.get_or_init(|| {
+            let cluster = ThrowawayPostgres::start()
+                .unwrap_or_else(|e| panic!("no PostgreSQL for the tests: {e:?}"));
+            cluster.stop_when_process_exits();
+            cluster
+        })
+    }
+
+    fn stop_when_process_exits(&self) {
+        let data = self.dir.path().join("data");
+        let pg_ctl = self.bin.join("pg_ctl");
+        let run_as = self
+            .run_as
+            .map(|user| format!("runuser -u {user} -- "))
+            .unwrap_or_default();
+        let script = format!(
+            "tail --pid={pid} -f /dev/null; {run_as}'{pg_ctl}' -D '{data}' -m immediate -w stop; rm -rf '{dir}'",
+            pid = std::process::id(),
+            pg_ctl = pg_ctl.display(),
+            data = data.display(),
+            dir = self.dir.path().display(),
+        );
+        // Detached from the test's output: a pipe held open would keep a
+        // `make … | tee` waiting after the tests ended.
+        let _ = Command::new("sh")
+            .args(["-c", &script])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
+    }
+
+    /// A `postgres://` URL of `database`.
+    pub fn url(&self, database: &str) -> String {
+        format!(
+            "postgres://{POSTGRES_USER}@127.0.0.1:{}/{database}",
+            self.port
+        )
     }
 
     /// A libpq-style connection string for `database`.

@@ -60,6 +60,19 @@ impl ThrowawayS3 {
                 .map_err(|e| {
                     S3Unavailable::Failed(format!("starting {}: {e}", program.display()))
                 })?;
+            // The server shared by a test binary lives in a static, which is
+            // never dropped: a watchdog stops moto when this process ends.
+            let watchdog = format!(
+                "while kill -0 {} 2>/dev/null; do sleep 1; done; kill {} 2>/dev/null",
+                std::process::id(),
+                child.id()
+            );
+            let _ = Command::new("sh")
+                .args(["-c", &watchdog])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn();
             let mut server = ThrowawayS3 {
                 child,
                 addr: SocketAddr::from(([127, 0, 0, 1], port)),

@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use fieldbook_domain::{Installation, InstallationMedia, InstallationReport, Role, Sha256Hex};
@@ -9,6 +10,7 @@ use fieldbook_protocol::{
     CreateInstallationRequest, CreateUserRequest, LeadInput, LoginResponse, PullPage, ReportEvent,
     SurveyInput,
 };
+use fieldbook_server::storage::DatabaseUrl;
 use fieldbook_server::{admin, AppState, PasswordHashing, RunningServer, ServerConfig};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -22,6 +24,46 @@ pub const OPS_USER: &str = "ops";
 /// Every test user's password.
 pub const PASSWORD: &str = "correct horse battery";
 
+/// The environment variable that picks the database of every
+/// [`TestServer`]: unset (or `sqlite`): SQLite in its data dir; `postgres`:
+/// a fresh database in a PostgreSQL cluster the test binary shares
+/// ([`ThrowawayPostgres::shared`](crate::ThrowawayPostgres::shared)).
+pub const TEST_DATABASE_ENV: &str = "FIELDBOOK_TEST_DATABASE";
+
+/// Whether this test run is on PostgreSQL ([`TEST_DATABASE_ENV`]).
+pub fn testing_on_postgres() -> bool {
+    match std::env::var(TEST_DATABASE_ENV).ok().as_deref() {
+        None | Some("") | Some("sqlite") => false,
+        Some("postgres") => true,
+        Some(other) => {
+            panic!("{TEST_DATABASE_ENV}={other:?}: expected unset, `sqlite` or `postgres`")
+        }
+    }
+}
+
+/// For a test that opens the SQLite file itself (to count rows or inject a
+/// failure): true, with the reason printed, when the run is on PostgreSQL
+/// and the test must skip.
+pub fn skip_unless_sqlite(test: &str) -> bool {
+    let skip = testing_on_postgres();
+    if skip {
+        eprintln!("skipped on PostgreSQL: {test} opens the SQLite database file itself");
+    }
+    skip
+}
+
+/// The database of a new test server: `None` for SQLite in its data dir.
+fn test_database() -> Option<DatabaseUrl> {
+    testing_on_postgres().then(|| {
+        let cluster = crate::ThrowawayPostgres::shared();
+        let name = format!("t{}", Uuid::new_v4().simple());
+        cluster
+            .create_database(&name)
+            .unwrap_or_else(|e| panic!("create a test database: {e:?}"));
+        DatabaseUrl::Postgres(cluster.url(&name))
+    })
+}
+
 /// The server under test. It listens on one address for its whole life:
 /// [`stop`](Self::stop) and [`resume`](Self::resume) pull and plug the
 /// network; [`restart`](Self::restart) also reopens the data from disk.
@@ -34,8 +76,8 @@ pub struct TestServer {
     addr: SocketAddr,
     /// The Central Ops user ([`OPS_USER`]).
     pub ops_id: Uuid,
-    // Last: removed after the server stopped.
-    _dir: TempDir,
+    // Last: removed after the server (and every other instance) stopped.
+    _dir: Arc<TempDir>,
 }
 
 impl std::fmt::Debug for TestServer {
@@ -89,6 +131,7 @@ impl TestServer {
         let mut config = ServerConfig::new(dir.path().join("server"));
         config.password_hashing = PasswordHashing::insecure_fast_for_tests();
         config.blob_arrival_poll = Duration::from_millis(100);
+        config.database_url = test_database();
         // FIELDBOOK_TEST_BLOB_STORE=s3: blobs in a bucket of their own.
         config.blob_store = crate::test_blob_store();
         adjust(&mut config);
@@ -100,22 +143,35 @@ impl TestServer {
         let mut server = TestServer {
             config,
             state,
-            client: reqwest::Client::builder()
-                .timeout(Duration::from_secs(60))
-                // A fresh connection per request: tests stop and restart the
-                // server on the same address, and a pooled connection to the
-                // old one fails with "connection closed before message
-                // completed" when reused.
-                .pool_max_idle_per_host(0)
-                .build()
-                .expect("http client"),
+            client: http_client(),
             running: Some(running),
             addr,
             ops_id: Uuid::nil(),
-            _dir: dir,
+            _dir: Arc::new(dir),
         };
         server.ops_id = seed(&server);
         server
+    }
+
+    /// Another `serve` process on the same database and data dir, on its own
+    /// port: what a load balancer spreads devices over. Its own storage
+    /// pool, password workers and background tasks; nothing shared with
+    /// this one but the database and the files. Meant for PostgreSQL runs
+    /// (SQLite is one process's database).
+    pub async fn another_instance(&self) -> TestServer {
+        let state = AppState::open(self.config.clone()).expect("open another instance");
+        let running = fieldbook_server::start(state.clone(), SocketAddr::from(([127, 0, 0, 1], 0)))
+            .await
+            .expect("start another instance");
+        TestServer {
+            config: self.config.clone(),
+            state,
+            client: http_client(),
+            addr: running.addr,
+            running: Some(running),
+            ops_id: self.ops_id,
+            _dir: Arc::clone(&self._dir),
+        }
     }
 
     /// `http://127.0.0.1:<port>`: the same for the server's whole life.
@@ -447,8 +503,9 @@ impl TestServer {
             .map(|(report, _)| report.record)
     }
 
-    /// A read-only connection to the server's database, for checks the
-    /// server library has no reader for (exactly-once counts).
+    /// A read-only connection to the server's SQLite database, for checks
+    /// the server library has no reader for. SQLite runs only: the helpers
+    /// below read either backend.
     pub fn database(&self) -> rusqlite::Connection {
         rusqlite::Connection::open_with_flags(
             fieldbook_server::storage::database_path(&self.config.data_dir),
@@ -457,23 +514,53 @@ impl TestServer {
         .expect("open the server database read-only")
     }
 
+    /// The rows `sql` (one `?1` parameter, integer and text columns)
+    /// returns, read through a connection of the test's own to whichever
+    /// database the server runs on.
+    fn raw_rows(&self, sql: &str, param: &str) -> Vec<Vec<Column>> {
+        match self.config.database() {
+            DatabaseUrl::Sqlite(_) => {
+                let db = self.database();
+                let mut stmt = db.prepare(sql).expect(sql);
+                let width = stmt.column_count();
+                let rows = stmt
+                    .query_map([param], |r| {
+                        (0..width)
+                            .map(|i| {
+                                Ok(match r.get_ref(i)? {
+                                    rusqlite::types::ValueRef::Integer(n) => Column::Int(n),
+                                    other => Column::Text(other.as_str()?.to_owned()),
+                                })
+                            })
+                            .collect::<Result<Vec<_>, rusqlite::Error>>()
+                    })
+                    .expect(sql);
+                rows.map(|r| r.expect(sql)).collect()
+            }
+            DatabaseUrl::Postgres(url) => postgres_rows(&url, &sql.replace("?1", "$1"), param),
+        }
+    }
+
     /// The single number a SQL count with one parameter answers.
     pub fn count(&self, sql: &str, param: &str) -> u64 {
-        self.database()
-            .query_row(sql, [param], |r| r.get(0))
-            .expect(sql)
+        match self.raw_rows(sql, param).first().and_then(|r| r.first()) {
+            Some(Column::Int(n)) => *n as u64,
+            other => panic!("{sql} answered {other:?}, not a count"),
+        }
     }
 
     /// Media rows of an installation on the server.
     pub fn media(&self, installation: Uuid) -> Vec<InstallationMedia> {
-        let db = self.database();
-        let mut stmt = db
-            .prepare("SELECT body FROM media WHERE installation_id = ?1")
-            .expect("prepare media query");
-        stmt.query_map([installation.to_string()], |r| r.get::<_, String>(0))
-            .expect("query media")
-            .map(|body| serde_json::from_str(&body.expect("media row")).expect("media body"))
-            .collect()
+        self.raw_rows(
+            "SELECT body FROM media WHERE installation_id = ?1",
+            &installation.to_string(),
+        )
+        .into_iter()
+        .map(|row| match &row[0] {
+            Column::Text(body) => serde_json::from_str(body).expect("media body"),
+            other => panic!("media body {other:?}"),
+        })
+        .collect()
     }
 
     /// Mutations the server recorded from a device, any outcome.
@@ -487,17 +574,35 @@ impl TestServer {
     /// `(device_seq, mutation_id)` of every mutation the server recorded
     /// from `device`, in sequence order.
     pub fn mutations_of_device(&self, device: Uuid) -> Vec<(i64, String)> {
-        let db = self.database();
-        let mut stmt = db
-            .prepare(
-                "SELECT device_seq, mutation_id FROM mutations WHERE device_id = ?1
-                 ORDER BY device_seq",
-            )
-            .expect("prepare");
-        let rows = stmt
-            .query_map([device.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))
-            .expect("query");
-        rows.map(|r| r.expect("row")).collect()
+        self.raw_rows(
+            "SELECT device_seq, mutation_id FROM mutations WHERE device_id = ?1
+             ORDER BY device_seq",
+            &device.to_string(),
+        )
+        .into_iter()
+        .map(|row| match (&row[0], &row[1]) {
+            (Column::Int(seq), Column::Text(id)) => (*seq, id.clone()),
+            other => panic!("mutation row {other:?}"),
+        })
+        .collect()
+    }
+
+    /// `(device_seq, mutation_id, kind, stored answer as JSON)` of every
+    /// mutation the server recorded from `device`, by sequence then id.
+    pub fn mutation_records(&self, device: Uuid) -> Vec<(i64, String, String, String)> {
+        self.raw_rows(
+            "SELECT device_seq, mutation_id, kind, result FROM mutations
+             WHERE device_id = ?1 ORDER BY device_seq, mutation_id",
+            &device.to_string(),
+        )
+        .into_iter()
+        .map(|row| match &row[..] {
+            [Column::Int(seq), Column::Text(id), Column::Text(kind), Column::Text(result)] => {
+                (*seq, id.clone(), kind.clone(), result.clone())
+            }
+            other => panic!("mutation row {other:?}"),
+        })
+        .collect()
     }
 
     /// The SHA-256 of the blob's bytes as stored on the server, if there
@@ -547,4 +652,59 @@ pub fn installation_request(customer: &str) -> CreateInstallationRequest {
         scheduled_date: chrono::NaiveDate::from_ymd_opt(2026, 12, 1).expect("a date"),
         scheduled_time_slot: fieldbook_domain::TimeSlot::Morning,
     }
+}
+
+fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        // A fresh connection per request: tests stop and restart the
+        // server on the same address, and a pooled connection to the
+        // old one fails with "connection closed before message
+        // completed" when reused.
+        .pool_max_idle_per_host(0)
+        .build()
+        .expect("http client")
+}
+
+/// A column value of [`TestServer::raw_rows`].
+#[derive(Debug)]
+enum Column {
+    Int(i64),
+    Text(String),
+}
+
+/// [`TestServer::raw_rows`] on PostgreSQL: its own connection, on a
+/// runtime of its own in a thread of its own (callers are sync helpers
+/// called from async tests).
+fn postgres_rows(url: &str, sql: &str, param: &str) -> Vec<Vec<Column>> {
+    use tokio_postgres::types::Type;
+    let (url, sql, param) = (url.to_owned(), sql.to_owned(), param.to_owned());
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                .await
+                .expect("connect to the test database");
+            tokio::spawn(connection);
+            let rows = client.query(&sql, &[&param]).await.expect(&sql);
+            rows.iter()
+                .map(|r| {
+                    r.columns()
+                        .iter()
+                        .enumerate()
+                        .map(|(i, c)| match *c.type_() {
+                            Type::INT8 => Column::Int(r.get(i)),
+                            Type::INT4 => Column::Int(i64::from(r.get::<_, i32>(i))),
+                            _ => Column::Text(r.get(i)),
+                        })
+                        .collect()
+                })
+                .collect()
+        })
+    })
+    .join()
+    .expect("query the test database")
 }

@@ -11,9 +11,9 @@
 //! share; `versions` is how a change reaches devices (the change sequence,
 //! new versions, tombstones), `scope` who sees what.
 //!
-//! Backends: `sqlite/` (the embedded default: one file in the data dir)
-//! implements every trait; `postgres/` so far holds the PostgreSQL change
-//! sequence.
+//! Backends: `sqlite/` (the embedded default: one file in the data dir) and
+//! `postgres/` (several instances on one database) implement every trait,
+//! chosen by [`DatabaseUrl`].
 
 mod blob_access;
 mod certificates;
@@ -55,7 +55,8 @@ pub use near_window::NearWindowReads;
 pub use ops_list::{InstallationFilter, InstallationPageRows, OpsReads, PageAfter};
 pub use people::{DeviceContact, DeviceRecord, PeopleReads, PeopleWrites, SessionRecord};
 pub use planning::{PlanningReads, SurveyWithLead};
-pub use pull::{pulled_report_from, PullReads};
+pub use postgres::PgStorage;
+pub use pull::{pulled_report_from, stored_record, PullReads, StoredPullPage, StoredRecord};
 pub use reports::{ReportReads, ReportWrites, StoredReport};
 pub use scope::{Scope, ScopeReads};
 pub use search::SearchReads;
@@ -83,6 +84,23 @@ pub enum StorageError {
     },
     #[error("the database schema version {found} is newer than this server ({supported}); upgrade the server")]
     SchemaTooNew { found: i64, supported: i64 },
+    /// The transaction lost a deadlock or serialization conflict with a
+    /// concurrent one (PostgreSQL) and was rolled back: the API answers
+    /// 503 with `Retry-After`, and the client sends the request again.
+    #[error("conflicting concurrent transaction, rolled back: {0}")]
+    Conflict(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// Timestamps are stored as fixed-width RFC 3339 UTC text by both backends,
+/// so they compare correctly as strings.
+fn timestamp(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+fn parse_timestamp(s: &str) -> Result<DateTime<Utc>, StorageError> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| StorageError::Corrupt(format!("timestamp {s:?}: {e}")))
 }
 
 impl From<serde_json::Error> for StorageError {
@@ -166,17 +184,61 @@ impl dyn WriteTx + '_ {
     }
 }
 
+/// Where the server database is (`--database-url`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    /// SQLite in this directory (`sqlite:///var/lib/x`, or a plain path).
+    Sqlite(PathBuf),
+    /// PostgreSQL (`postgres://…` or `postgresql://…`).
+    Postgres(String),
+}
+
+impl DatabaseUrl {
+    /// Reads a `--database-url`: `postgres://…`/`postgresql://…`,
+    /// `sqlite://DIR`, or a directory path (SQLite).
+    pub fn parse(url: &str) -> Result<DatabaseUrl, String> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(DatabaseUrl::Postgres(url.to_owned()))
+        } else if let Some(dir) = url.strip_prefix("sqlite://") {
+            if dir.is_empty() {
+                Err("sqlite:// needs the directory of the database, e.g. sqlite:///var/lib/fieldbook-server".into())
+            } else {
+                Ok(DatabaseUrl::Sqlite(PathBuf::from(dir)))
+            }
+        } else if url.contains("://") {
+            Err(format!(
+                "unsupported database URL {url:?}: use postgres://user@host/db, sqlite://DIR or a directory"
+            ))
+        } else if url.is_empty() {
+            Err("the database URL is empty".into())
+        } else {
+            Ok(DatabaseUrl::Sqlite(PathBuf::from(url)))
+        }
+    }
+}
+
 /// The server database, as handlers hold it.
 #[derive(Debug)]
 pub enum Storage {
     /// SQLite in the data dir (WAL, `synchronous=FULL`).
     Sqlite(SqliteStorage),
+    /// PostgreSQL, shared by any number of server instances.
+    Postgres(PgStorage),
 }
 
 impl Storage {
     /// Opens (creating if needed) the SQLite database in `data_dir`.
     pub fn open(data_dir: &Path) -> Result<Storage, StorageError> {
         Ok(Storage::Sqlite(SqliteStorage::open(data_dir)?))
+    }
+
+    /// Opens the database `url` names (creating SQLite's file or
+    /// PostgreSQL's tables if needed).
+    pub fn open_url(url: &DatabaseUrl) -> Result<Storage, StorageError> {
+        match url {
+            DatabaseUrl::Sqlite(dir) => Self::open(dir),
+            DatabaseUrl::Postgres(url) => Ok(Storage::Postgres(PgStorage::open(url)?)),
+        }
     }
 
     /// Runs `f` in one write transaction; commits if it returns `Ok`.
@@ -187,6 +249,7 @@ impl Storage {
     {
         match self {
             Storage::Sqlite(sqlite) => sqlite.write(f),
+            Storage::Postgres(pg) => pg.write(f),
         }
     }
 
@@ -197,6 +260,38 @@ impl Storage {
     {
         match self {
             Storage::Sqlite(sqlite) => sqlite.read(f),
+            Storage::Postgres(pg) => pg.read(f),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_urls_pick_the_backend_and_refuse_what_they_cannot_open() {
+        assert_eq!(
+            DatabaseUrl::parse("postgres://fieldbook@db/fieldbook"),
+            Ok(DatabaseUrl::Postgres(
+                "postgres://fieldbook@db/fieldbook".into()
+            ))
+        );
+        assert_eq!(
+            DatabaseUrl::parse("postgresql://db/x"),
+            Ok(DatabaseUrl::Postgres("postgresql://db/x".into()))
+        );
+        assert_eq!(
+            DatabaseUrl::parse("sqlite:///var/lib/fieldbook-server"),
+            Ok(DatabaseUrl::Sqlite("/var/lib/fieldbook-server".into()))
+        );
+        assert_eq!(
+            DatabaseUrl::parse("./data"),
+            Ok(DatabaseUrl::Sqlite("./data".into()))
+        );
+        assert!(DatabaseUrl::parse("sqlite://").is_err());
+        assert!(DatabaseUrl::parse("").is_err());
+        let mysql = DatabaseUrl::parse("mysql://db/x").unwrap_err();
+        assert!(mysql.contains("postgres://"), "{mysql}");
     }
 }

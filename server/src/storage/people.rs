@@ -48,9 +48,14 @@ pub trait PeopleReads {
     fn open_sessions(&self, now: DateTime<Utc>) -> Result<Vec<SessionRecord>, StorageError>;
 }
 
+/// How stale a device's "last seen" may get before a contact that changes
+/// nothing else writes it again.
+pub const CONTACT_TIME_STEP: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
+
 pub trait PeopleWrites {
-    /// Notes a device's pull or push: when, its app version and pending
-    /// changes, and which session it used. A device id that belongs to
+    /// Notes a device's pull or push: when (to the minute: a contact that
+    /// changes nothing else writes nothing within a minute of the last
+    /// one), its app version and pending changes, and which session it used. A device id that belongs to
     /// another user is left alone (push refuses it with its own answer).
     fn record_device_contact(
         &mut self,

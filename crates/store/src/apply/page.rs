@@ -3,7 +3,7 @@
 //! tombstones applied, pending local mutations re-applied on top, and the
 //! scope's cursor advanced — all in one transaction.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use chrono::Utc;
 use fieldbook_domain::{
@@ -186,19 +186,28 @@ fn apply_page(
     outcome.reused_numbers = release_reused_numbers(tx, &batch.installations)?;
     let mut touched = HashSet::new();
     let page_leads: HashSet<Uuid> = batch.leads.iter().map(|v| v.record.id).collect();
-    // Search texts of installations whose lead is not in the page
-    // (the page's leads are written below, one statement for all).
+    // Search texts of installations whose lead is not in the page (the
+    // page's leads are written below, one statement for all); their leads
+    // are read in one statement too.
+    let earlier_leads: Vec<Uuid> = batch
+        .installations
+        .iter()
+        .map(|v| v.record.lead_id)
+        .filter(|lead| !page_leads.contains(lead))
+        .collect();
+    let lead_parts: HashMap<Uuid, String> = leads::load_leads(tx, &earlier_leads)?
+        .iter()
+        .map(|lead| (lead.id, search::lead_text(lead)))
+        .collect();
     let mut search_texts = Vec::new();
     for v in &batch.installations {
         let inst = &v.record;
         installations::upsert(tx, inst, v.server_version)?;
         if !page_leads.contains(&inst.lead_id) {
-            let lead_part = leads::load_lead(tx, inst.lead_id)?
-                .map(|l| search::lead_text(&l))
-                .unwrap_or_default();
+            let lead_part = lead_parts.get(&inst.lead_id).map_or("", String::as_str);
             search_texts.push((
                 inst.id,
-                search::installation_text(&lead_part, inst.installation_id.as_str()),
+                search::installation_text(lead_part, inst.installation_id.as_str()),
             ));
         }
         touched.insert(inst.id);

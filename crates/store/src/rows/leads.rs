@@ -7,29 +7,47 @@ use uuid::Uuid;
 use crate::db::{get_ts, get_uuid, ts};
 use crate::error::Result;
 
+const LEAD_COLUMNS: &str = "id, customer_name, phone, email, address_line1, address_line2, \
+     city, postcode, latitude, longitude, installer_notes";
+
+fn lead_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Lead> {
+    Ok(Lead {
+        id: get_uuid(r, 0)?,
+        customer_name: r.get(1)?,
+        phone: r.get(2)?,
+        email: r.get(3)?,
+        address_line1: r.get(4)?,
+        address_line2: r.get(5)?,
+        city: r.get(6)?,
+        postcode: r.get(7)?,
+        latitude: r.get(8)?,
+        longitude: r.get(9)?,
+        installer_notes: r.get(10)?,
+    })
+}
+
 pub(crate) fn load_lead(conn: &Connection, id: Uuid) -> Result<Option<Lead>> {
     Ok(conn
-        .prepare_cached(
-            "SELECT id, customer_name, phone, email, address_line1, address_line2, city, postcode,
-                    latitude, longitude, installer_notes
-             FROM leads WHERE id = ?1",
-        )?
-        .query_row([id.to_string()], |r| {
-            Ok(Lead {
-                id: get_uuid(r, 0)?,
-                customer_name: r.get(1)?,
-                phone: r.get(2)?,
-                email: r.get(3)?,
-                address_line1: r.get(4)?,
-                address_line2: r.get(5)?,
-                city: r.get(6)?,
-                postcode: r.get(7)?,
-                latitude: r.get(8)?,
-                longitude: r.get(9)?,
-                installer_notes: r.get(10)?,
-            })
-        })
+        .prepare_cached(&format!("SELECT {LEAD_COLUMNS} FROM leads WHERE id = ?1"))?
+        .query_row([id.to_string()], lead_from_row)
         .optional()?)
+}
+
+/// The leads of `ids` on the device (those it has), in one statement: a
+/// pull page's installations name a thousand leads of earlier pages.
+pub(crate) fn load_leads(conn: &Connection, ids: &[Uuid]) -> Result<Vec<Lead>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<rusqlite::types::Value> = ids
+        .iter()
+        .map(|id| rusqlite::types::Value::Text(id.to_string()))
+        .collect();
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {LEAD_COLUMNS} FROM leads WHERE id IN rarray(?1)"
+    ))?;
+    let rows = stmt.query_map([std::rc::Rc::new(ids)], lead_from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 pub(crate) fn load_survey(conn: &Connection, id: Uuid) -> Result<Option<Survey>> {

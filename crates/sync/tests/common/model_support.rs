@@ -205,37 +205,18 @@ impl Central {
 
     /// The server's ledger of `device`'s mutations, in device order.
     pub fn mutations_of_device(&self, device: Uuid) -> Vec<ServerMutation> {
-        let db = rusqlite::Connection::open_with_flags(
-            fieldbook_server::storage::database_path(self.server.data_dir()),
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-        )
-        .expect("open the server database read-only");
-        let mut stmt = db
-            .prepare(
-                "SELECT device_seq, mutation_id, kind, result FROM mutations
-                 WHERE device_id = ?1 ORDER BY device_seq, mutation_id",
-            )
-            .expect("prepare");
-        let rows = stmt
-            .query_map([device.to_string()], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
-                ))
+        let rows = self.server.mutation_records(device);
+        rows.into_iter()
+            .map(|row| {
+                let (seq, id, kind, result) = row;
+                ServerMutation {
+                    sequence: seq,
+                    mutation_id: id.parse().expect("mutation id"),
+                    kind,
+                    outcome: serde_json::from_str(&result).expect("stored outcome"),
+                }
             })
-            .expect("query mutations");
-        rows.map(|row| {
-            let (seq, id, kind, result) = row.expect("mutation row");
-            ServerMutation {
-                sequence: seq,
-                mutation_id: id.parse().expect("mutation id"),
-                kind,
-                outcome: serde_json::from_str(&result).expect("stored outcome"),
-            }
-        })
-        .collect()
+            .collect()
     }
 
     /// The last device sequence the server accepted from `device`.

@@ -6,48 +6,15 @@
 //! [`HistoryWrites::set_reason`](crate::storage::HistoryWrites::set_reason)).
 
 use fieldbook_domain::{Installation, InstallationAssignment};
-use fieldbook_protocol::HistoryKind;
 use rusqlite::{params, OptionalExtension};
 use uuid::Uuid;
 
 use super::rows::parse_uuid;
 use super::{parse_timestamp, timestamp, SqliteDb, SqliteTx};
+use crate::storage::history::{
+    assignment_entry, installation_entries, kind_from_name, kind_name, NewEntry,
+};
 use crate::storage::{HistoryReads, HistoryRow, HistoryWrites, StorageError};
-
-fn kind_name(kind: HistoryKind) -> &'static str {
-    match kind {
-        HistoryKind::Created => "created",
-        HistoryKind::Status => "status",
-        HistoryKind::Schedule => "schedule",
-        HistoryKind::Assigned => "assigned",
-        HistoryKind::AssignmentStatus => "assignment_status",
-    }
-}
-
-fn kind_from_name(name: &str) -> Result<HistoryKind, StorageError> {
-    Ok(match name {
-        "created" => HistoryKind::Created,
-        "status" => HistoryKind::Status,
-        "schedule" => HistoryKind::Schedule,
-        "assigned" => HistoryKind::Assigned,
-        "assignment_status" => HistoryKind::AssignmentStatus,
-        other => return Err(StorageError::Corrupt(format!("history kind {other:?}"))),
-    })
-}
-
-fn schedule(inst: &Installation) -> String {
-    format!("{} {}", inst.scheduled_date, inst.scheduled_time_slot)
-}
-
-/// A history row about to be written.
-struct NewEntry<'a> {
-    installation_id: Uuid,
-    kind: HistoryKind,
-    from: Option<String>,
-    to: String,
-    assignment: Option<&'a InstallationAssignment>,
-    reason: Option<String>,
-}
 
 impl HistoryWrites for SqliteTx<'_> {
     fn set_actor(&mut self, user_id: Uuid) {
@@ -70,7 +37,7 @@ impl SqliteTx<'_> {
             .execute(params![
                 entry.installation_id.to_string(),
                 timestamp(self.now),
-                self.actor.map(|a| a.to_string()),
+                entry.actor.map(|a| a.to_string()),
                 kind_name(entry.kind),
                 entry.from,
                 entry.to,
@@ -88,56 +55,8 @@ impl SqliteTx<'_> {
         old: Option<&Installation>,
         new: &Installation,
     ) -> Result<(), StorageError> {
-        // The record keeps its last reason across later moves: only a
-        // reason that changed with this save belongs to this entry.
-        let reason = new
-            .status_reason
-            .clone()
-            .filter(|r| old.is_none_or(|o| o.status_reason.as_ref() != Some(r)))
-            .or_else(|| self.reason.clone());
-        let Some(old) = old else {
-            // Imports (the demo seed) name no actor: the planner did it.
-            if self.actor.is_none() {
-                self.actor = Some(new.created_by);
-                let out = self.append_history(NewEntry {
-                    installation_id: new.id,
-                    kind: HistoryKind::Created,
-                    from: None,
-                    to: new.status.as_str().to_owned(),
-                    assignment: None,
-                    reason: None,
-                });
-                self.actor = None;
-                return out;
-            }
-            return self.append_history(NewEntry {
-                installation_id: new.id,
-                kind: HistoryKind::Created,
-                from: None,
-                to: new.status.as_str().to_owned(),
-                assignment: None,
-                reason: None,
-            });
-        };
-        if old.status != new.status {
-            self.append_history(NewEntry {
-                installation_id: new.id,
-                kind: HistoryKind::Status,
-                from: Some(old.status.as_str().to_owned()),
-                to: new.status.as_str().to_owned(),
-                assignment: None,
-                reason: reason.clone(),
-            })?;
-        }
-        if schedule(old) != schedule(new) {
-            self.append_history(NewEntry {
-                installation_id: new.id,
-                kind: HistoryKind::Schedule,
-                from: Some(schedule(old)),
-                to: schedule(new),
-                assignment: None,
-                reason,
-            })?;
+        for entry in installation_entries(old, new, self.actor, self.reason.as_ref()) {
+            self.append_history(entry)?;
         }
         Ok(())
     }
@@ -148,27 +67,10 @@ impl SqliteTx<'_> {
         old: Option<&InstallationAssignment>,
         new: &InstallationAssignment,
     ) -> Result<(), StorageError> {
-        let reason = new
-            .decline_reason
-            .clone()
-            .filter(|_| new.status == fieldbook_domain::AssignmentStatus::Declined)
-            .or_else(|| self.reason.clone());
-        let (kind, from) = match old {
-            None => (HistoryKind::Assigned, None),
-            Some(old) if old.status != new.status => (
-                HistoryKind::AssignmentStatus,
-                Some(old.status.as_str().to_owned()),
-            ),
-            Some(_) => return Ok(()),
-        };
-        self.append_history(NewEntry {
-            installation_id: new.installation_id,
-            kind,
-            from,
-            to: new.status.as_str().to_owned(),
-            assignment: Some(new),
-            reason,
-        })
+        match assignment_entry(old, new, self.actor, self.reason.as_ref()) {
+            Some(entry) => self.append_history(entry),
+            None => Ok(()),
+        }
     }
 }
 

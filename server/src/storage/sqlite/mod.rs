@@ -36,10 +36,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
-use super::{Reads, StorageError, WriteTx};
+use super::{parse_timestamp, timestamp, Reads, StorageError, WriteTx};
 
 /// Migrations in order; migration N brings `PRAGMA user_version` to N.
 /// Never edit one that has shipped: add the next.
@@ -68,18 +68,6 @@ impl From<rusqlite::Error> for StorageError {
 /// The database file in a data dir.
 pub fn database_path(data_dir: &Path) -> PathBuf {
     data_dir.join("fieldbook.sqlite3")
-}
-
-/// Timestamps are stored as fixed-width RFC 3339 UTC text, so they compare
-/// correctly as strings.
-fn timestamp(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Micros, true)
-}
-
-fn parse_timestamp(s: &str) -> Result<DateTime<Utc>, StorageError> {
-    DateTime::parse_from_rfc3339(s)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| StorageError::Corrupt(format!("timestamp {s:?}: {e}")))
 }
 
 /// The SQLite database of a data dir.

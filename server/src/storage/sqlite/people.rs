@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::rows::{from_json, parse_uuid};
 use super::{parse_timestamp, timestamp, SqliteDb, SqliteTx};
+use crate::storage::people::CONTACT_TIME_STEP;
 use crate::storage::{
     DeviceContact, DeviceRecord, DeviceWrites, PeopleReads, PeopleWrites, SessionRecord,
     StorageError, UserReads,
@@ -186,21 +187,29 @@ impl PeopleWrites for SqliteTx<'_> {
             Some(_) => {}
             None => self.bind_device(contact.device_id, contact.user_id)?,
         }
+        // Only what changed, and the time at most once a minute: every pull
+        // page comes here, and a transaction that changes nothing commits
+        // without a WAL sync (a first sync is dozens of pages).
         self.tx
             .prepare_cached(
                 "UPDATE devices SET last_seen_at = ?1, \
                    app_version = coalesce(?2, app_version), \
                    pending_changes = coalesce(?3, pending_changes) \
-                 WHERE device_id = ?4",
+                 WHERE device_id = ?4 AND (last_seen_at IS NULL OR last_seen_at < ?5 \
+                   OR app_version IS NOT coalesce(?2, app_version) \
+                   OR pending_changes IS NOT coalesce(?3, pending_changes))",
             )?
             .execute(params![
                 timestamp(self.now),
                 contact.app_version,
                 contact.pending_changes.map(|p| p as i64),
-                contact.device_id.to_string()
+                contact.device_id.to_string(),
+                timestamp(self.now - CONTACT_TIME_STEP),
             ])?;
         self.tx
-            .prepare_cached("UPDATE sessions SET device_id = ?1 WHERE token_hash = ?2")?
+            .prepare_cached(
+                "UPDATE sessions SET device_id = ?1 WHERE token_hash = ?2 AND device_id IS NOT ?1",
+            )?
             .execute(params![contact.device_id.to_string(), session_token_hash])?;
         Ok(())
     }

@@ -7,43 +7,15 @@
 //! (skipping changes the caller may not see). All of it runs on one snapshot.
 
 use chrono::NaiveDate;
-use fieldbook_domain::{InstallationMedia, InstallationReport, Sha256Hex};
-use fieldbook_protocol::{
-    EntityKind, PullPage, PulledMedia, PulledReport, Tombstone, TombstoneReason, Versioned,
-};
+use fieldbook_domain::Sha256Hex;
+use fieldbook_protocol::{EntityKind, Tombstone, TombstoneReason};
 use rusqlite::named_params;
-use uuid::Uuid;
 
+use super::rows::parse_uuid;
 use super::scope::in_scope_sql;
-use super::{parse_timestamp, SqliteDb};
-use crate::storage::{
-    pulled_report_from, HeldWorkReads, PullReads, Scope, StorageError, UserReads, VersionReads,
-};
-
-enum Candidate {
-    Row { kind: EntityKind, body: String },
-    Team { id: String },
-    Report { body: String, received_at: String },
-    Tombstone(Tombstone),
-    HeldWork { id: String },
-    Template { body: String },
-}
-
-impl Candidate {
-    /// About the size of the record's JSON in a page: its stored body plus
-    /// the version wrapper. Teams and tombstones are small and bounded.
-    fn json_bytes(&self) -> usize {
-        const WRAPPER: usize = 64;
-        match self {
-            Candidate::Row { body, .. }
-            | Candidate::Report { body, .. }
-            | Candidate::Template { body } => body.len() + WRAPPER,
-            Candidate::Team { .. } | Candidate::Tombstone(_) => 4 * WRAPPER,
-            // A held-work notice: ids, a status and a bounded reason.
-            Candidate::HeldWork { .. } => 16 * WRAPPER,
-        }
-    }
-}
+use super::SqliteDb;
+use crate::storage::pull::{pull_page, Candidate, PullWindows};
+use crate::storage::{PullReads, Scope, StorageError, StoredPullPage};
 
 fn my_teams() -> &'static str {
     "(SELECT team_id FROM team_members WHERE user_id = :user)"
@@ -192,14 +164,6 @@ fn tombstone_query() -> String {
     )
 }
 
-/// How many widening reads one page may take before it goes out with what
-/// it has (a scope that sees few of the server's changes).
-const MAX_WINDOWS_PER_PAGE: usize = 8;
-
-fn parse_uuid(s: &str) -> Result<Uuid, StorageError> {
-    Uuid::parse_str(s).map_err(|e| StorageError::Corrupt(format!("uuid {s:?}: {e}")))
-}
-
 impl PullReads for SqliteDb<'_> {
     fn raw_installation_scan(&self) -> Result<usize, StorageError> {
         let mut stmt = self.conn.prepare("SELECT body FROM installations")?;
@@ -212,16 +176,6 @@ impl PullReads for SqliteDb<'_> {
         Ok(n)
     }
 
-    fn pull(
-        &self,
-        scope: Scope,
-        cursor: u64,
-        limit: u32,
-        blob_available: &dyn Fn(&Sha256Hex) -> bool,
-    ) -> Result<PullPage, StorageError> {
-        self.pull_within(scope, cursor, limit, usize::MAX, None, blob_available)
-    }
-
     fn pull_within(
         &self,
         scope: Scope,
@@ -230,137 +184,20 @@ impl PullReads for SqliteDb<'_> {
         max_bytes: usize,
         retired_before: Option<NaiveDate>,
         blob_available: &dyn Fn(&Sha256Hex) -> bool,
-    ) -> Result<PullPage, StorageError> {
-        let limit = limit.max(1) as usize;
-        // Every sequence number belongs to one record or tombstone, so a
-        // window of `limit` numbers after the cursor holds at most `limit`
-        // changes: the first window reads about a page and no more (reading
-        // `limit + 1` rows of every table after the cursor read several
-        // pages' worth to keep one). Where the caller sees few of the
-        // numbers (one team of many), the next windows widen by the density
-        // seen so far. Per table and window at most `limit + 1` rows are
-        // read, so the merge below still cuts at the first `limit` changes.
-        let last_change = self.change_seq()?;
-        let mut candidates: Vec<(u64, Candidate)> = Vec::new();
-        let mut read_to = cursor;
-        for window in 0..MAX_WINDOWS_PER_PAGE {
-            if read_to >= last_change || candidates.len() > limit {
-                break;
-            }
-            let wanted = (limit + 1 - candidates.len()) as u64;
-            let width = if window == 0 {
-                wanted
-            } else if candidates.is_empty() {
-                (read_to - cursor).saturating_mul(8)
-            } else {
-                // Numbers per change seen so far, times the changes still wanted.
-                let per_change = (read_to - cursor).div_ceil(candidates.len() as u64);
-                wanted.saturating_mul(per_change).saturating_mul(5) / 4
-            };
-            let upper = read_to.saturating_add(width.max(wanted)).min(last_change);
-            self.read_window(
-                scope,
-                read_to,
-                upper,
-                limit + 1,
-                retired_before,
-                &mut candidates,
-            )?;
-            read_to = upper;
-            if candidates.len() * 2 >= limit {
-                break;
-            }
-        }
-
-        candidates.sort_unstable_by_key(|(seq, _)| *seq);
-        let mut cut = candidates.len() > limit;
-        candidates.truncate(limit);
-        let mut bytes = 0usize;
-        let fitting = candidates
-            .iter()
-            .take_while(|(_, candidate)| {
-                let first = bytes == 0;
-                bytes = bytes.saturating_add(candidate.json_bytes());
-                first || bytes <= max_bytes
-            })
-            .count();
-        if fitting < candidates.len() {
-            cut = true;
-            candidates.truncate(fitting);
-        }
-        // Cut: the page ends at its last change. Not cut: every change up to
-        // `read_to` is in it (the snapshot's last, on the last page).
-        let (next_cursor, has_more) = if cut {
-            (candidates.last().map_or(cursor, |(seq, _)| *seq), true)
-        } else {
-            (read_to.max(cursor), read_to < last_change)
-        };
-
-        let mut page = PullPage {
+    ) -> Result<StoredPullPage, StorageError> {
+        pull_page(
+            self,
+            scope,
             cursor,
-            next_cursor,
-            has_more,
-            ..PullPage::default()
-        };
-        for (seq, candidate) in candidates {
-            match candidate {
-                Candidate::Row { kind, body } => {
-                    let body = body.as_str();
-                    match kind {
-                        EntityKind::Installation => page.installations.push(v(seq, body)?),
-                        EntityKind::Assignment => page.assignments.push(v(seq, body)?),
-                        EntityKind::Lead => page.leads.push(v(seq, body)?),
-                        EntityKind::Survey => page.surveys.push(v(seq, body)?),
-                        EntityKind::User => page.users.push(v(seq, body)?),
-                        EntityKind::Media => {
-                            let media: InstallationMedia = serde_json::from_str(body)?;
-                            let blob_available = blob_available(&media.file.sha256);
-                            page.media.push(Versioned {
-                                version: seq,
-                                record: PulledMedia {
-                                    media,
-                                    blob_available,
-                                },
-                            });
-                        }
-                        EntityKind::Team | EntityKind::Report => {
-                            return Err(StorageError::Corrupt(format!(
-                                "unexpected {kind:?} row in pull"
-                            )))
-                        }
-                    }
-                }
-                Candidate::Team { id } => {
-                    if let Some(team) = self.team(parse_uuid(&id)?)? {
-                        page.teams.push(team);
-                    }
-                }
-                Candidate::Report { body, received_at } => {
-                    let report: InstallationReport = serde_json::from_str(&body)?;
-                    page.reports.push(Versioned {
-                        version: seq,
-                        record: pulled_report(report, &received_at, blob_available)?,
-                    });
-                }
-                Candidate::Tombstone(t) => page.tombstones.push(t),
-                Candidate::Template { body } => page.report_templates.push(v(seq, &body)?),
-                Candidate::HeldWork { id } => {
-                    if let Some(notice) = self.held_work_notice(parse_uuid(&id)?)? {
-                        page.held_work.push(Versioned {
-                            version: seq,
-                            record: notice,
-                        });
-                    }
-                }
-            }
-        }
-        Ok(page)
+            limit,
+            max_bytes,
+            retired_before,
+            blob_available,
+        )
     }
 }
 
-impl SqliteDb<'_> {
-    /// Reads the changes in `(after, upper]` the scope may see, at most `n`
-    /// per table, into `out` (unsorted).
+impl PullWindows for SqliteDb<'_> {
     fn read_window(
         &self,
         scope: Scope,
@@ -473,23 +310,4 @@ impl SqliteDb<'_> {
 
         Ok(())
     }
-}
-
-fn v<T: serde::de::DeserializeOwned>(seq: u64, body: &str) -> Result<Versioned<T>, StorageError> {
-    Ok(Versioned {
-        version: seq,
-        record: serde_json::from_str(body)?,
-    })
-}
-
-fn pulled_report(
-    report: InstallationReport,
-    received_at: &str,
-    blob_available: &dyn Fn(&Sha256Hex) -> bool,
-) -> Result<PulledReport, StorageError> {
-    Ok(pulled_report_from(
-        report,
-        parse_timestamp(received_at)?,
-        blob_available,
-    ))
 }

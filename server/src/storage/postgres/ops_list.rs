@@ -1,0 +1,530 @@
+//! The ops console's installation list: filters, free-text search (every
+//! word a word prefix, as SQLite's FTS5 index does it, with a text search
+//! query over the `installation_search_source` view), keyset pages, counts
+//! per status; and the review queue's lists, which are the same rows.
+//!
+//! With a search, the matching installations are found first and the
+//! filters and order applied to those rows (the query starts from the
+//! `hits` table); without one, the indexes on status, date and update time
+//! serve the filters and order directly. Statements are written with `?`
+//! as on SQLite and numbered `$1`, `$2`… when run ([`dollar_numbered`]).
+
+use std::collections::HashMap;
+
+use fieldbook_domain::{
+    AssignmentStatus, Installation, InstallationMedia, InstallationStatus, Lead,
+};
+use fieldbook_protocol::{
+    AssignmentSummary, OpsInstallationRow, OpsInstallationSort, StatusCount, Versioned,
+};
+use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::Row;
+use uuid::Uuid;
+
+use super::rows::{from_json, parse_uuid, versioned, Param};
+use super::{parse_timestamp, PgDb};
+use crate::storage::{InstallationFilter, InstallationPageRows, OpsReads, PageAfter, StorageError};
+
+/// A parameter of a statement built at run time.
+#[derive(Debug, Clone)]
+enum Value {
+    Integer(i64),
+    Text(String),
+}
+
+impl Param for Value {
+    fn pg_type(&self) -> Type {
+        match self {
+            Value::Integer(_) => Type::INT8,
+            Value::Text(_) => Type::TEXT,
+        }
+    }
+
+    fn value(&self) -> &(dyn ToSql + Sync) {
+        match self {
+            Value::Integer(i) => i,
+            Value::Text(t) => t,
+        }
+    }
+}
+
+/// `sql` with each `?` numbered `$1`, `$2`… in order.
+fn dollar_numbered(sql: &str) -> String {
+    let mut n = 0;
+    let mut out = String::with_capacity(sql.len() + 16);
+    for c in sql.chars() {
+        if c == '?' {
+            n += 1;
+            out.push_str(&format!("${n}"));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// SQL conditions with their positional parameters.
+#[derive(Debug, Default)]
+struct Conditions {
+    /// `WITH hits …` and its parameter, when searching.
+    search: Option<(String, Value)>,
+    sql: Vec<String>,
+    params: Vec<Value>,
+}
+
+impl Conditions {
+    fn push(&mut self, sql: impl Into<String>, params: impl IntoIterator<Item = Value>) {
+        self.sql.push(sql.into());
+        self.params.extend(params);
+    }
+
+    fn where_clause(&self) -> String {
+        if self.sql.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", self.sql.join(" AND "))
+        }
+    }
+
+    /// The `WITH` prefix and the table the query starts from.
+    fn from(&self) -> (String, &'static str) {
+        match &self.search {
+            Some((cte, _)) => (
+                cte.clone(),
+                "hits h JOIN installations i ON i.id = h.installation_id",
+            ),
+            None => (String::new(), "installations i"),
+        }
+    }
+
+    /// Every parameter in statement order (the search's comes first).
+    fn all_params(self) -> Vec<Value> {
+        self.search
+            .map(|(_, p)| p)
+            .into_iter()
+            .chain(self.params)
+            .collect()
+    }
+}
+
+fn flag(value: bool) -> Value {
+    Value::Integer(value as i64)
+}
+
+/// A text search query matching every word as a word prefix (`smi:*`):
+/// words split at every character that is not a letter or digit, as the
+/// searched text is before it is parsed (so "SN-123456" is the words "sn"
+/// and "123456" on both sides, not a word and a negative number), each
+/// quoted so the user's text is never read as query syntax. `None` when no word
+/// has a letter or digit to search for.
+fn fts_query(search: &str) -> Option<String> {
+    let words: Vec<String> = search
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(|w| format!("'{}':*", w.to_lowercase()))
+        .collect();
+    (!words.is_empty()).then(|| words.join(" & "))
+}
+
+/// Every filter's condition; the status filter only when `with_status`.
+fn conditions(filter: &InstallationFilter, with_status: bool) -> Conditions {
+    let mut c = Conditions::default();
+    if with_status && !filter.statuses.is_empty() {
+        let marks = vec!["?"; filter.statuses.len()].join(", ");
+        c.push(
+            format!("i.status IN ({marks})"),
+            filter
+                .statuses
+                .iter()
+                .map(|s| Value::Text(s.as_str().to_owned())),
+        );
+    }
+    if let Some(from) = filter.from {
+        c.push("i.scheduled_date >= ?", [Value::Text(from.to_string())]);
+    }
+    if let Some(to) = filter.to {
+        c.push("i.scheduled_date <= ?", [Value::Text(to.to_string())]);
+    }
+    if let Some(team) = filter.team {
+        c.push(
+            "EXISTS (SELECT 1 FROM assignments a WHERE a.installation_id = i.id \
+               AND a.team_id = ? AND a.status != 'withdrawn')",
+            [Value::Text(team.to_string())],
+        );
+    }
+    if let Some(unassigned) = filter.unassigned {
+        let not = if unassigned { "NOT " } else { "" };
+        c.push(
+            format!(
+                "{not}EXISTS (SELECT 1 FROM assignments a WHERE a.installation_id = i.id \
+                   AND a.status != 'withdrawn')"
+            ),
+            [],
+        );
+    }
+    for (column, value) in [
+        ("i.material_ready", filter.material_ready),
+        ("i.customer_confirmed", filter.customer_confirmed),
+        ("i.demo_completed", filter.demo_completed),
+        ("i.needs_review", filter.needs_review),
+    ] {
+        if let Some(v) = value {
+            c.push(format!("{column} = ?"), [flag(v)]);
+        }
+    }
+    if let Some(has_report) = filter.has_report {
+        let not = if has_report { "" } else { "NOT " };
+        c.push(
+            format!("{not}EXISTS (SELECT 1 FROM reports r WHERE r.installation_id = i.id)"),
+            [],
+        );
+    }
+    if let Some(search) = filter.search.as_deref().filter(|s| !s.is_empty()) {
+        match fts_query(search) {
+            Some(query) => {
+                c.search = Some((
+                    "WITH hits (installation_id) AS MATERIALIZED \
+                       (SELECT s.installation_id FROM installation_search_source s \
+                        WHERE to_tsvector('simple', regexp_replace(s.text, '[^[:alnum:]]+', ' ', 'g')) \
+                          @@ to_tsquery('simple', ?))"
+                        .to_owned(),
+                    Value::Text(query),
+                ));
+            }
+            // Nothing searchable (only punctuation): nothing matches.
+            None => c.push("false", []),
+        }
+    }
+    c
+}
+
+/// The column a sort orders by, and whether it descends.
+fn sort_column(sort: OpsInstallationSort) -> (&'static str, bool) {
+    match sort {
+        OpsInstallationSort::ScheduledDateAsc => ("i.scheduled_date", false),
+        OpsInstallationSort::ScheduledDateDesc => ("i.scheduled_date", true),
+        OpsInstallationSort::InstallationIdAsc => ("i.installation_id", false),
+        OpsInstallationSort::InstallationIdDesc => ("i.installation_id", true),
+        OpsInstallationSort::UpdatedAtDesc => ("i.updated_at", true),
+    }
+}
+
+/// The columns every row query selects, in [`row_from`]'s order.
+const ROW_COLUMNS: &str = "i.id, i.body, i.seq, l.body, r.received_at";
+const ROW_JOINS: &str = "JOIN leads l ON l.id = i.lead_id \
+                         LEFT JOIN reports r ON r.installation_id = i.id";
+
+type RawRow = (String, String, i64, String, Option<String>);
+
+fn raw_row(r: &Row) -> Result<RawRow, StorageError> {
+    Ok((
+        r.try_get(0)?,
+        r.try_get(1)?,
+        r.try_get(2)?,
+        r.try_get(3)?,
+        r.try_get(4)?,
+    ))
+}
+
+impl PgDb<'_> {
+    /// Every row of `sql` (with `?` parameters) bound to `params`.
+    fn rows_of(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>, StorageError> {
+        let params: Vec<&dyn Param> = params.iter().map(|p| p as &dyn Param).collect();
+        self.rows(&dollar_numbered(sql), &params)
+    }
+}
+
+impl OpsReads for PgDb<'_> {
+    fn ops_installation_page(
+        &self,
+        filter: &InstallationFilter,
+        sort: OpsInstallationSort,
+        after: Option<&PageAfter>,
+        limit: u32,
+    ) -> Result<InstallationPageRows, StorageError> {
+        let mut c = conditions(filter, true);
+        let (column, descending) = sort_column(sort);
+        if let Some(after) = after {
+            let op = if descending { "<" } else { ">" };
+            c.push(
+                format!("({column}, i.id) {op} (?, ?)"),
+                [
+                    Value::Text(after.key.clone()),
+                    Value::Text(after.id.to_string()),
+                ],
+            );
+        }
+        let direction = if descending { "DESC" } else { "ASC" };
+        let (with, from) = c.from();
+        let sql = format!(
+            "{with} SELECT {ROW_COLUMNS}, {column} FROM {from} {ROW_JOINS} {} \
+             ORDER BY {column} {direction}, i.id {direction} LIMIT ?",
+            c.where_clause()
+        );
+        let mut params = c.all_params();
+        params.push(Value::Integer(limit as i64 + 1));
+        let mut raw: Vec<(RawRow, String)> = self
+            .rows_of(&sql, &params)?
+            .iter()
+            .map(|r| Ok((raw_row(r)?, r.try_get::<_, String>(5)?)))
+            .collect::<Result<_, StorageError>>()?;
+        let next = if raw.len() > limit as usize {
+            raw.truncate(limit as usize);
+            let ((id, ..), key) = raw.last().expect("limit is at least 1");
+            Some(PageAfter {
+                key: key.clone(),
+                id: parse_uuid(id)?,
+            })
+        } else {
+            None
+        };
+        let rows = self.rows_from(raw.into_iter().map(|(row, _)| row).collect())?;
+        Ok(InstallationPageRows { rows, next })
+    }
+
+    fn ops_status_counts(
+        &self,
+        filter: &InstallationFilter,
+    ) -> Result<Vec<StatusCount>, StorageError> {
+        let c = conditions(filter, false);
+        let (with, from) = c.from();
+        let sql = format!(
+            "{with} SELECT i.status, count(*) FROM {from} {} GROUP BY i.status",
+            c.where_clause()
+        );
+        let counts = self
+            .rows_of(&sql, &c.all_params())?
+            .iter()
+            .map(|r| Ok((r.try_get::<_, String>(0)?, r.try_get::<_, i64>(1)?)))
+            .collect::<Result<Vec<_>, StorageError>>()?;
+        let mut out: Vec<StatusCount> = counts
+            .into_iter()
+            .map(|(status, count)| {
+                Ok(StatusCount {
+                    status: InstallationStatus::parse(&status)
+                        .ok_or_else(|| StorageError::Corrupt(format!("status {status:?}")))?,
+                    count: count as u64,
+                })
+            })
+            .collect::<Result<_, StorageError>>()?;
+        out.sort_by_key(|c| {
+            InstallationStatus::ALL
+                .iter()
+                .position(|s| *s == c.status)
+                .unwrap_or(usize::MAX)
+        });
+        Ok(out)
+    }
+
+    fn ops_awaiting_close(&self, limit: u32) -> Result<Vec<OpsInstallationRow>, StorageError> {
+        self.ops_rows_where(
+            "i.status = 'report_submitted'",
+            "r.received_at, i.id",
+            limit,
+        )
+    }
+
+    fn ops_flagged_for_review(&self, limit: u32) -> Result<Vec<OpsInstallationRow>, StorageError> {
+        self.ops_rows_where("i.needs_review = 1", "i.updated_at DESC, i.id", limit)
+    }
+
+    fn ops_missing_blobs(
+        &self,
+        limit: u32,
+    ) -> Result<Vec<(OpsInstallationRow, u64, bool)>, StorageError> {
+        let rows = self.ops_rows_where(
+            "r.id IS NOT NULL AND (r.signature_blob_present = 0 OR EXISTS \
+               (SELECT 1 FROM media m WHERE m.installation_id = i.id AND m.blob_present = 0))",
+            "r.received_at, i.id",
+            limit,
+        )?;
+        rows.into_iter()
+            .map(|row| {
+                let r = self.one(
+                    "SELECT (SELECT count(*) FROM media m WHERE m.installation_id = $1 AND m.blob_present = 0), \
+                            (SELECT signature_blob_present = 0 FROM reports WHERE installation_id = $1)",
+                    &[&row.id.to_string()],
+                )?;
+                let (media, signature): (i64, Option<bool>) = (r.try_get(0)?, r.try_get(1)?);
+                Ok((row, media as u64, signature.unwrap_or(false)))
+            })
+            .collect()
+    }
+
+    fn ops_nav_counts(&self) -> Result<(u64, u64, u64, u64, u64), StorageError> {
+        let r = self.one(
+            "SELECT \
+               (SELECT count(*) FROM installations WHERE status = 'report_submitted'), \
+               (SELECT count(*) FROM installations WHERE needs_review = 1), \
+               (SELECT count(*) FROM reports r WHERE r.signature_blob_present = 0 OR EXISTS \
+                  (SELECT 1 FROM media m WHERE m.installation_id = r.installation_id \
+                     AND m.blob_present = 0)), \
+               (SELECT count(*) FROM surveys s WHERE NOT EXISTS \
+                  (SELECT 1 FROM installations i WHERE i.survey_id = s.id)), \
+               (SELECT count(*) FROM installations i \
+                  WHERE i.status NOT IN ('closed', 'cancelled') AND NOT EXISTS \
+                  (SELECT 1 FROM assignments a WHERE a.installation_id = i.id \
+                     AND a.status != 'withdrawn'))",
+            &[],
+        )?;
+        let counts: (i64, i64, i64, i64, i64) = (
+            r.try_get(0)?,
+            r.try_get(1)?,
+            r.try_get(2)?,
+            r.try_get(3)?,
+            r.try_get(4)?,
+        );
+        Ok((
+            counts.0 as u64,
+            counts.1 as u64,
+            counts.2 as u64,
+            counts.3 as u64,
+            counts.4 as u64,
+        ))
+    }
+
+    fn installation_media(
+        &self,
+        installation: Uuid,
+    ) -> Result<Vec<Versioned<InstallationMedia>>, StorageError> {
+        self.rows(
+            "SELECT body, seq FROM media WHERE installation_id = $1 ORDER BY received_at, id",
+            &[&installation.to_string()],
+        )?
+        .into_iter()
+        .map(|r| versioned(r.try_get(0)?, r.try_get(1)?))
+        .collect()
+    }
+
+    fn plain_installation_page(&self, limit: u32) -> Result<Vec<Installation>, StorageError> {
+        self.rows(
+            "SELECT body FROM installations ORDER BY scheduled_date, id LIMIT $1",
+            &[&i64::from(limit)],
+        )?
+        .iter()
+        .map(|r| from_json(&r.try_get::<_, String>(0)?))
+        .collect()
+    }
+}
+
+impl PgDb<'_> {
+    /// Rows of the given installations' ids that match a fixed condition, in
+    /// a fixed order (the review queue's lists).
+    fn ops_rows_where(
+        &self,
+        condition: &str,
+        order: &str,
+        limit: u32,
+    ) -> Result<Vec<OpsInstallationRow>, StorageError> {
+        let sql = format!(
+            "SELECT {ROW_COLUMNS} FROM installations i {ROW_JOINS} \
+             WHERE {condition} ORDER BY {order} LIMIT $1"
+        );
+        let raw = self
+            .rows(&sql, &[&i64::from(limit)])?
+            .iter()
+            .map(raw_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        self.rows_from(raw)
+    }
+
+    /// The console rows of raw installation rows, with their non-withdrawn
+    /// assignments (one query for the whole page).
+    fn rows_from(&self, raw: Vec<RawRow>) -> Result<Vec<OpsInstallationRow>, StorageError> {
+        if raw.is_empty() {
+            return Ok(Vec::new());
+        }
+        let marks = vec!["?"; raw.len()].join(", ");
+        let sql = format!(
+            "SELECT a.installation_id, a.id, a.team_id, t.name, a.status, \
+                    (CASE WHEN a.body::jsonb -> 'is_primary' = 'true'::jsonb THEN 1 ELSE 0 END)::bigint \
+             FROM assignments a JOIN teams t ON t.id = a.team_id \
+             WHERE a.status != 'withdrawn' AND a.installation_id IN ({marks}) \
+             ORDER BY 6 DESC, a.seq"
+        );
+        let ids: Vec<Value> = raw.iter().map(|(id, ..)| Value::Text(id.clone())).collect();
+        let assignment_rows = self
+            .rows_of(&sql, &ids)?
+            .iter()
+            .map(|r| {
+                Ok((
+                    r.try_get::<_, String>(0)?,
+                    r.try_get::<_, String>(1)?,
+                    r.try_get::<_, String>(2)?,
+                    r.try_get::<_, String>(3)?,
+                    r.try_get::<_, String>(4)?,
+                    r.try_get::<_, i64>(5)?,
+                ))
+            })
+            .collect::<Result<Vec<_>, StorageError>>()?;
+        let mut assignments: HashMap<String, Vec<AssignmentSummary>> = HashMap::new();
+        for (installation, id, team, name, status, primary) in assignment_rows {
+            assignments
+                .entry(installation)
+                .or_default()
+                .push(AssignmentSummary {
+                    assignment_id: parse_uuid(&id)?,
+                    team_id: parse_uuid(&team)?,
+                    team_name: name,
+                    is_primary: primary != 0,
+                    status: AssignmentStatus::parse(&status).ok_or_else(|| {
+                        StorageError::Corrupt(format!("assignment status {status:?}"))
+                    })?,
+                });
+        }
+        raw.into_iter()
+            .map(|(id, body, seq, lead, received_at)| {
+                let installation: Installation = from_json(&body)?;
+                let lead: Lead = from_json(&lead)?;
+                Ok(OpsInstallationRow {
+                    id: installation.id,
+                    installation_id: installation.installation_id.as_str().to_owned(),
+                    status: installation.status,
+                    scheduled_date: installation.scheduled_date,
+                    scheduled_time_slot: installation.scheduled_time_slot,
+                    customer_name: lead.customer_name,
+                    address_line1: lead.address_line1,
+                    city: lead.city,
+                    postcode: lead.postcode,
+                    material_ready: installation.material_ready,
+                    customer_confirmed: installation.customer_confirmed,
+                    demo_completed: installation.demo_completed,
+                    report_received_at: received_at.as_deref().map(parse_timestamp).transpose()?,
+                    ops_review_note: installation.ops_review_note,
+                    assignments: assignments.remove(&id).unwrap_or_default(),
+                    version: seq as u64,
+                    updated_at: installation.updated_at,
+                })
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_words_are_quoted_prefix_phrases() {
+        assert_eq!(
+            fts_query("Smith  LS1 a'b INS-2026"),
+            Some("'smith':* & 'ls1':* & 'a':* & 'b':* & 'ins':* & '2026':*".into())
+        );
+        assert_eq!(fts_query(" \" ** "), None);
+        assert_eq!(
+            dollar_numbered("a = ? AND b IN (?, ?)"),
+            "a = $1 AND b IN ($2, $3)"
+        );
+    }
+
+    #[test]
+    fn status_filter_is_left_out_of_the_counts() {
+        let filter = InstallationFilter {
+            statuses: vec![InstallationStatus::Planned],
+            needs_review: Some(true),
+            ..Default::default()
+        };
+        assert_eq!(conditions(&filter, true).sql.len(), 2);
+        assert_eq!(conditions(&filter, false).sql.len(), 1);
+    }
+}
