@@ -14,6 +14,8 @@
 #                   sync kill loop for 200, with their counts
 #   make package    the desktop app's and the server's .deb packages (release) in dist/
 #   make test-packages  install both (debug builds) with dpkg (root, or sudo), use them, remove them
+#   make test-s3    the blob tests again with blobs in an S3-compatible store (moto, started
+#                   by the tests; part of make test)
 #   make test-postgres  the server's tests, the sync engine's integration tests and the
 #                   conformance suite against PostgreSQL (a throwaway cluster per test binary)
 #   make conformance URL=… OPS_USER=…  the protocol conformance suite against any server
@@ -34,7 +36,7 @@ ADDR ?= 127.0.0.1:8787
 # No window manager and no display in CI: one virtual 1366x768 screen.
 XVFB_RUN = xvfb-run -a -s "-screen 0 1366x768x24"
 
-.PHONY: run run-server test deps test-deps ui lint unit ui-test e2e bench bench-app console console-test console-e2e fuzz soak package test-packages bench-first-sign-in
+.PHONY: run run-server test deps test-deps ui lint unit ui-test e2e bench bench-app console console-test console-e2e fuzz soak package test-packages bench-first-sign-in test-s3
 
 deps:
 	scripts/ensure-deps.sh build
@@ -58,6 +60,7 @@ lint: ui console
 
 unit: ui console
 	scripts/ensure-deps.sh postgres
+	scripts/ensure-deps.sh s3
 	cargo test --workspace --locked
 
 ui-test: test-deps
@@ -68,7 +71,14 @@ e2e: test-deps ui console
 	cargo build --locked -p fieldbook -p fieldbook-server
 	$(XVFB_RUN) npm --prefix e2e test
 
-test: lint unit ui-test console-test e2e console-e2e test-postgres test-packages
+test: lint unit test-s3 ui-test console-test e2e console-e2e test-postgres test-packages
+
+# The blob tests and the server's blob API tests with FIELDBOOK_TEST_BLOB_STORE=s3:
+# the same tests, each data dir with a bucket of its own on a moto server the
+# tests start (docs/blob-store.md). blob_store_s3 runs in `unit` too.
+test-s3: console
+	scripts/ensure-deps.sh s3
+	FIELDBOOK_TEST_BLOB_STORE=s3 cargo test --workspace --locked --test blobs --test blobs_app --test blob_store_s3
 
 console-test: test-deps
 	cd console && npm run check

@@ -42,7 +42,9 @@ case "$mode" in
   bench) want+=(libvips-tools) ;;
   package) ;;
   postgres) want+=(postgresql) ;;
-  *) echo "usage: $0 build|run|test|bench|package|postgres" >&2; exit 2 ;;
+  # The S3 test server (moto) is installed by the tests into a virtualenv.
+  s3) want+=(python3 python3-venv) ;;
+  *) echo "usage: $0 build|run|test|bench|package|postgres|s3" >&2; exit 2 ;;
 esac
 
 missing=()

@@ -61,12 +61,15 @@ impl AppState {
     /// Opens the database and blob store in the configured data dir.
     pub fn open(config: ServerConfig) -> Result<AppState, StartError> {
         let storage = Storage::open_url(&config.database())?;
-        let blobs = BlobStore::open(&config.data_dir, config.max_blob_bytes)?.with_upload_quota(
-            UploadQuota {
-                max_unfinished: config.max_unfinished_uploads_per_user,
-                max_reserved_bytes: config.max_reserved_upload_bytes_per_user,
-            },
-        );
+        let blobs = BlobStore::open_at(
+            &config.data_dir,
+            config.blob_store.as_ref(),
+            config.max_blob_bytes,
+        )?
+        .with_upload_quota(UploadQuota {
+            max_unfinished: config.max_unfinished_uploads_per_user,
+            max_reserved_bytes: config.max_reserved_upload_bytes_per_user,
+        });
         let passwords = PasswordPool::new(config.password_hashing, config.password_workers)?;
         Ok(AppState {
             storage: Arc::new(storage),

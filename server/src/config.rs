@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 
-use crate::blobs::UploadQuota;
+use crate::blobs::{S3Settings, UploadQuota};
 
 /// Argon2id cost parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,6 +95,9 @@ pub struct ServerConfig {
     /// Reverse proxies whose `X-Forwarded-For` is believed. Nobody else's:
     /// the header is free text any client can send.
     pub trusted_proxies: Vec<IpNet>,
+    /// Blobs and uploads in an S3-compatible store (`--blob-store s3://…`)
+    /// instead of `<data_dir>/blobs`.
+    pub blob_store: Option<S3Settings>,
 }
 
 /// A PEM certificate chain (leaf first) and its PEM private key.
@@ -134,6 +137,7 @@ impl ServerConfig {
             tls: None,
             public_url: None,
             trusted_proxies: Vec::new(),
+            blob_store: None,
         }
     }
 

@@ -35,6 +35,21 @@ pub struct ConfigFile {
     pub json_logs: Option<bool>,
     /// Days closed and cancelled jobs stay on devices (`--retention-days`).
     pub retention_days: Option<u32>,
+    /// Blobs in an S3-compatible store, `s3://bucket[/prefix]`
+    /// (`--blob-store`); unset: the data directory.
+    pub blob_store: Option<String>,
+    /// Its endpoint when not AWS, e.g. `http://127.0.0.1:9000`
+    /// (`--blob-store-endpoint`).
+    pub blob_store_endpoint: Option<String>,
+    /// `--blob-store-region`.
+    pub blob_store_region: Option<String>,
+    /// `--blob-store-access-key-id` (else `AWS_ACCESS_KEY_ID`).
+    pub blob_store_access_key_id: Option<String>,
+    /// `--blob-store-secret-access-key` (else `AWS_SECRET_ACCESS_KEY`); keep
+    /// the file readable by the server's user only.
+    pub blob_store_secret_access_key: Option<String>,
+    /// Allow a plain-http endpoint (`--blob-store-allow-http`).
+    pub blob_store_allow_http: Option<bool>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -87,6 +102,27 @@ impl ConfigFile {
             (
                 "retention_days",
                 self.retention_days.map(|d| vec![d.to_string()]),
+            ),
+            ("blob_store", self.blob_store.clone().map(|v| vec![v])),
+            (
+                "blob_store_endpoint",
+                self.blob_store_endpoint.clone().map(|v| vec![v]),
+            ),
+            (
+                "blob_store_region",
+                self.blob_store_region.clone().map(|v| vec![v]),
+            ),
+            (
+                "blob_store_access_key_id",
+                self.blob_store_access_key_id.clone().map(|v| vec![v]),
+            ),
+            (
+                "blob_store_secret_access_key",
+                self.blob_store_secret_access_key.clone().map(|v| vec![v]),
+            ),
+            (
+                "blob_store_allow_http",
+                self.blob_store_allow_http.map(|b| vec![b.to_string()]),
             ),
         ]
         .into_iter()

@@ -84,6 +84,8 @@ enum Command {
         /// throttle. Repeatable. Without it the header is ignored.
         #[arg(long = "trusted-proxy", value_name = "ADDR_OR_NET", value_parser = parse_network)]
         trusted_proxies: Vec<IpNet>,
+        #[command(flatten)]
+        blob_store: BlobStoreArgs,
     },
     /// Write an online, consistent copy of the database to a new file
     /// (SQLite `VACUUM INTO`) and check it; the server may keep running.
@@ -239,6 +241,50 @@ fn template_command(command: TemplateCommand) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Where blobs live: the data directory unless `--blob-store` names an
+/// S3-compatible bucket (docs/blob-store.md). Unset settings come from the
+/// standard `AWS_*` environment variables.
+#[derive(Debug, Args)]
+struct BlobStoreArgs {
+    /// `s3://bucket` or `s3://bucket/prefix`: blobs and uploads in an
+    /// S3-compatible store shared by every instance.
+    #[arg(long, env = "FIELDBOOK_BLOB_STORE", value_name = "URL", value_parser = parse_blob_store)]
+    blob_store: Option<String>,
+    /// The store's endpoint when it is not AWS (`http://127.0.0.1:9000`).
+    #[arg(long, requires = "blob_store", value_name = "URL")]
+    blob_store_endpoint: Option<String>,
+    /// The store's region (else `AWS_REGION`).
+    #[arg(long, requires = "blob_store")]
+    blob_store_region: Option<String>,
+    /// Access key id (else `AWS_ACCESS_KEY_ID`).
+    #[arg(long, requires = "blob_store")]
+    blob_store_access_key_id: Option<String>,
+    /// Secret access key (else `AWS_SECRET_ACCESS_KEY`; prefer that or the
+    /// config file to a flag other users can see).
+    #[arg(long, requires = "blob_store", hide_env_values = true)]
+    blob_store_secret_access_key: Option<String>,
+    /// Allow a plain-http endpoint (a store on the same host or a test server).
+    #[arg(long, requires = "blob_store")]
+    blob_store_allow_http: bool,
+}
+
+impl BlobStoreArgs {
+    fn settings(self) -> Option<fieldbook_server::blobs::S3Settings> {
+        Some(fieldbook_server::blobs::S3Settings {
+            url: self.blob_store?,
+            endpoint: self.blob_store_endpoint,
+            region: self.blob_store_region,
+            access_key_id: self.blob_store_access_key_id,
+            secret_access_key: self.blob_store_secret_access_key,
+            allow_http: self.blob_store_allow_http,
+        })
+    }
+}
+
+fn parse_blob_store(url: &str) -> Result<String, String> {
+    fieldbook_server::blobs::S3Settings::parse_url(url)
 }
 
 /// The server's own HTTPS (both or neither).
@@ -761,10 +807,12 @@ async fn main() -> Result<()> {
             tls,
             public_url,
             trusted_proxies,
+            blob_store,
         } => {
             init_tracing(json_logs);
             let mut config = ServerConfig::new(data.data_dir.clone());
             config.database_url = data.database_url;
+            config.blob_store = blob_store.settings();
             config.tls = tls.files();
             config.public_url = public_url;
             config.trusted_proxies = trusted_proxies;

@@ -3,9 +3,14 @@
 //! The app under test is the blob router mounted exactly as the server mounts
 //! it (`/api/v1/blobs`), behind a stand-in for the auth layer that takes the
 //! caller's user id from an `x-test-user` header.
+//!
+//! With `FIELDBOOK_TEST_BLOB_STORE=s3` (`make test-s3`) the same tests run
+//! against an S3-compatible server (`fieldbook_testkit::ThrowawayS3`): each
+//! data dir gets its own bucket.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::extract::Request;
@@ -15,7 +20,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Router;
 use base64::Engine as _;
 use fieldbook_domain::{Role, Sha256Hex};
-use fieldbook_server::blobs::{router, spawn_upload_expiry, BlobStore, UPLOAD_EXPIRY};
+use fieldbook_server::blobs::{router, spawn_upload_expiry, BlobStore, S3Settings, UPLOAD_EXPIRY};
 use fieldbook_server::caller::Caller;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -53,8 +58,7 @@ struct TusRouterServer {
 
 impl TusRouterServer {
     async fn start(data_dir: &Path) -> TusRouterServer {
-        let store = BlobStore::open(data_dir, MAX_BLOB_BYTES).expect("open blob store");
-        TusRouterServer::start_with(store).await
+        TusRouterServer::start_with(open_store(data_dir, MAX_BLOB_BYTES)).await
     }
 
     async fn start_with(store: BlobStore) -> TusRouterServer {
@@ -249,10 +253,27 @@ fn stored_bytes(store: &BlobStore, sha256: &Sha256Hex) -> Vec<u8> {
     std::fs::read(store.path_of(sha256).expect("blob stored")).unwrap()
 }
 
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    std::fs::read_dir(dir)
-        .map(|entries| entries.map(|e| e.unwrap().path()).collect())
-        .unwrap_or_default()
+/// The blob store of this test's data dir: the data dir itself, or (with
+/// `FIELDBOOK_TEST_BLOB_STORE=s3`) a bucket of its own that a restart on the
+/// same data dir finds again.
+fn open_store(data_dir: &Path, max_blob_bytes: u64) -> BlobStore {
+    BlobStore::open_at(data_dir, remote_for(data_dir).as_ref(), max_blob_bytes)
+        .expect("open blob store")
+}
+
+fn remote_for(data_dir: &Path) -> Option<S3Settings> {
+    static BUCKETS: Mutex<Option<HashMap<PathBuf, Option<S3Settings>>>> = Mutex::new(None);
+    let mut buckets = BUCKETS.lock().unwrap();
+    buckets
+        .get_or_insert_with(HashMap::new)
+        .entry(data_dir.to_owned())
+        .or_insert_with(fieldbook_testkit::test_blob_store)
+        .clone()
+}
+
+/// What the store keeps for uploads (files, or object keys).
+fn upload_entries(store: &BlobStore) -> Vec<String> {
+    store.upload_entries().expect("list upload entries")
 }
 
 /// Raw HTTP/1.1 request: sends `head` and `body`, then either drops the
@@ -403,10 +424,13 @@ async fn chunked_upload_with_checksums_stores_the_verified_blob() {
     assert_eq!(Sha256Hex::digest(&stored), sha);
     assert_eq!(stored, data);
     let path = server.store.path_of(&sha).unwrap();
-    assert!(
-        path.ends_with(format!("blobs/{}/{}", &sha.as_str()[..2], sha)),
-        "{path:?}"
-    );
+    // An S3 store's blob is read through a local copy under blobs/cache/.
+    let layout = if server.store.is_remote() {
+        format!("blobs/cache/{}/{}", &sha.as_str()[..2], sha)
+    } else {
+        format!("blobs/{}/{}", &sha.as_str()[..2], sha)
+    };
+    assert!(path.ends_with(layout), "{path:?}");
     // A client whose last response was lost can still see it finished.
     assert_eq!(client.offset(&url).await, data.len() as u64);
     server.stop().await;
@@ -504,9 +528,8 @@ async fn cut_after_the_last_byte_still_completes_the_blob() {
 #[tokio::test]
 async fn stalled_body_counts_as_a_cut_connection() {
     let dir = tempfile::tempdir().unwrap();
-    let store = BlobStore::open(dir.path(), MAX_BLOB_BYTES)
-        .unwrap()
-        .with_patch_idle_timeout(Duration::from_millis(300));
+    let store =
+        open_store(dir.path(), MAX_BLOB_BYTES).with_patch_idle_timeout(Duration::from_millis(300));
     let server = TusRouterServer::start_with(store).await;
     let client = Client::new(Uuid::new_v4());
     let data = test_bytes(50_000, 4);
@@ -705,7 +728,7 @@ async fn zero_byte_uploads_are_refused() {
     assert!(header(&response, "location").is_none());
     assert_eq!(error_code(response).await, "empty_blob");
     assert!(!server.store.contains(&empty));
-    assert!(files_under(&dir.path().join("blobs/uploads")).is_empty());
+    assert!(upload_entries(&server.store).is_empty());
     server.stop().await;
 }
 
@@ -719,7 +742,7 @@ async fn oversize_is_413_before_any_body_is_read() {
     let response = client.create(&server, &sha, MAX_BLOB_BYTES + 1).await;
     assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(error_code(response).await, "blob_too_large");
-    assert!(files_under(&dir.path().join("blobs/uploads")).is_empty());
+    assert!(upload_entries(&server.store).is_empty());
     assert_eq!(
         client.create(&server, &sha, MAX_BLOB_BYTES).await.status(),
         StatusCode::CREATED
@@ -787,7 +810,7 @@ async fn duplicate_hash_is_instantly_complete() {
         alice.upload_rest(&url, &data, 0, 32_768).await.status(),
         StatusCode::NO_CONTENT
     );
-    let uploads_before = files_under(&dir.path().join("blobs/uploads")).len();
+    let uploads_before = upload_entries(&server.store).len();
 
     for client in [&alice, &bob] {
         let response = client.create(&server, &sha, data.len() as u64).await;
@@ -804,10 +827,7 @@ async fn duplicate_hash_is_instantly_complete() {
         assert!(header(&response, "location").is_none());
     }
     // Dedupe created nothing.
-    assert_eq!(
-        files_under(&dir.path().join("blobs/uploads")).len(),
-        uploads_before
-    );
+    assert_eq!(upload_entries(&server.store).len(), uploads_before);
 
     let wrong_length = bob.create(&server, &sha, data.len() as u64 + 1).await;
     assert_eq!(wrong_length.status(), StatusCode::CONFLICT);
@@ -836,9 +856,9 @@ async fn two_users_uploading_the_same_file_both_finish() {
     );
     assert_eq!(bob.offset(&bobs).await, data.len() as u64);
     assert_eq!(stored_bytes(&server.store, &sha), data);
-    let leftovers: Vec<_> = files_under(&dir.path().join("blobs/uploads"))
+    let leftovers: Vec<_> = upload_entries(&server.store)
         .into_iter()
-        .filter(|p| p.extension().is_some_and(|e| e != "json"))
+        .filter(|entry| !entry.ends_with(".json"))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
     server.stop().await;
@@ -873,7 +893,7 @@ async fn whole_file_hash_mismatch_is_rejected_and_never_visible() {
     assert!(!server.store.contains(&Sha256Hex::digest(&sent)));
     assert!(server.store.path_of(&declared_sha).is_none());
     assert_eq!(client.head(&url).await.status(), StatusCode::NOT_FOUND);
-    assert!(files_under(&dir.path().join("blobs/uploads")).is_empty());
+    assert!(upload_entries(&server.store).is_empty());
     // Starting again with the right bytes works.
     let retry = client.create_upload(&server, &declared).await;
     assert_eq!(
@@ -1021,13 +1041,20 @@ async fn termination_removes_the_upload() {
         .unwrap();
     assert_eq!(delete.status(), StatusCode::NO_CONTENT);
     assert_eq!(client.head(&url).await.status(), StatusCode::NOT_FOUND);
-    assert!(files_under(&dir.path().join("blobs/uploads")).is_empty());
+    assert!(upload_entries(&server.store).is_empty());
     server.stop().await;
 }
 
 #[tokio::test]
 async fn restart_keeps_uploads_resumable_from_the_durable_offset() {
     let dir = tempfile::tempdir().unwrap();
+    if remote_for(dir.path()).is_some() {
+        eprintln!(
+            "SKIPPED on the S3 blob store: this test appends to a .part file on disk; \
+             uploads_resume_on_another_instance_sharing_the_store covers resuming there"
+        );
+        return;
+    }
     let server = TusRouterServer::start(dir.path()).await;
     let client = Client::new(Uuid::new_v4());
     let data = test_bytes(500_000, 17);
@@ -1078,6 +1105,84 @@ async fn restart_keeps_uploads_resumable_from_the_durable_offset() {
     server.stop().await;
 }
 
+/// Two instances (their own data dirs, one S3 bucket): an upload begun on
+/// one resumes on the other after the first is gone, two PATCHes racing at
+/// the same offset on both leave exactly one chunk, and bodies that cross
+/// the store's segment size come back byte for byte. Only meaningful with
+/// a shared store: on the data dir it is skipped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_resume_on_another_instance_sharing_the_store() {
+    let first_dir = tempfile::tempdir().unwrap();
+    let Some(shared) = remote_for(first_dir.path()) else {
+        eprintln!(
+            "SKIPPED on the data-dir blob store: instances cannot share it \
+             (run with FIELDBOOK_TEST_BLOB_STORE=s3, `make test-s3`)"
+        );
+        return;
+    };
+    let second_dir = tempfile::tempdir().unwrap();
+    let open = |dir: &Path| BlobStore::open_at(dir, Some(&shared), u64::MAX).unwrap();
+    let client = Client::new(Uuid::new_v4());
+    // 20 MiB and a bit: chunks cross the 8 MiB segments.
+    let data = test_bytes((20 << 20) + 12_345, 31);
+    let sha = Sha256Hex::digest(&data);
+
+    let first = TusRouterServer::start_with(open(first_dir.path())).await;
+    let url = client.create_upload(&first, &data).await;
+    let upload_path = url.trim_start_matches(&first.url("")).to_owned();
+    let chunk = &data[..(9 << 20) + 1];
+    let response = client.patch(&url, 0, chunk, Some(checksum_of(chunk))).await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    first.stop().await;
+
+    let second = TusRouterServer::start_with(open(second_dir.path())).await;
+    let url = second.url(&upload_path);
+    assert_eq!(client.offset(&url).await, chunk.len() as u64);
+    // A retry of the last chunk (its answer lost) is refused with the offset.
+    let again = client.patch(&url, 0, chunk, Some(checksum_of(chunk))).await;
+    assert_eq!(again.status(), StatusCode::CONFLICT);
+    assert_eq!(offset_of(&again), chunk.len() as u64);
+    let last = client.upload_rest(&url, &data, chunk.len(), 7 << 20).await;
+    assert_eq!(last.status(), StatusCode::NO_CONTENT);
+    assert_eq!(stored_bytes(&second.store, &sha), data);
+
+    // Two instances, the same chunk at the same offset at the same time.
+    let first = TusRouterServer::start_with(open(first_dir.path())).await;
+    let other = test_bytes((10 << 20) + 7, 32);
+    let url_first = client.create_upload(&first, &other).await;
+    let url_second = second.url(url_first.trim_start_matches(&first.url("")));
+    let chunk = &other[..9 << 20];
+    let (a, b) = tokio::join!(
+        client.patch(&url_first, 0, chunk, Some(checksum_of(chunk))),
+        client.patch(&url_second, 0, chunk, Some(checksum_of(chunk))),
+    );
+    let mut statuses = [a.status(), b.status()];
+    statuses.sort();
+    assert!(
+        statuses[0] == StatusCode::NO_CONTENT
+            && (statuses[1] == StatusCode::CONFLICT || statuses[1] == StatusCode::LOCKED),
+        "exactly one PATCH wins: {statuses:?}"
+    );
+    assert_eq!(client.offset(&url_second).await, chunk.len() as u64);
+    assert_eq!(client.offset(&url_first).await, chunk.len() as u64);
+    let last = client
+        .upload_rest(&url_second, &other, chunk.len(), 4 << 20)
+        .await;
+    assert_eq!(last.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        stored_bytes(&first.store, &Sha256Hex::digest(&other)),
+        other
+    );
+    // Finished uploads keep only their records (until expiry).
+    let leftovers: Vec<_> = upload_entries(&first.store)
+        .into_iter()
+        .filter(|entry| !entry.ends_with(".json"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    first.stop().await;
+    second.stop().await;
+}
+
 #[tokio::test]
 async fn stale_uploads_expire() {
     let dir = tempfile::tempdir().unwrap();
@@ -1095,7 +1200,7 @@ async fn stale_uploads_expire() {
         1
     );
     assert_eq!(client.head(&url).await.status(), StatusCode::NOT_FOUND);
-    assert!(files_under(&dir.path().join("blobs/uploads")).is_empty());
+    assert!(upload_entries(&server.store).is_empty());
 
     // The periodic task does the same.
     let url = client.create_upload(&server, &data).await;

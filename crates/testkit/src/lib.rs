@@ -19,6 +19,7 @@ mod media;
 mod ops;
 mod postgres;
 mod protocol_device;
+mod s3;
 mod server;
 
 pub use device_store::{demo_server_batch, demo_technician, sign_in_demo_technician};
@@ -31,6 +32,7 @@ pub use ops::Ops;
 pub use postgres::{PostgresUnavailable, ThrowawayPostgres, POSTGRES_USER};
 pub use protocol_device::{finish, is_applied, start, ProtocolDevice, TwoTeams};
 pub use protocol_device::{TECH_A, TECH_A2, TECH_B};
+pub use s3::{test_blob_store, S3Unavailable, ThrowawayS3, TEST_BLOB_STORE_ENV};
 pub use server::{
     installation_request, skip_unless_sqlite, testing_on_postgres, TestServer, OPS_USER, PASSWORD,
     TEST_DATABASE_ENV,

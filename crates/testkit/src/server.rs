@@ -138,6 +138,8 @@ impl TestServer {
         config.password_hashing = PasswordHashing::insecure_fast_for_tests();
         config.blob_arrival_poll = Duration::from_millis(100);
         config.database_url = test_database();
+        // FIELDBOOK_TEST_BLOB_STORE=s3: blobs in a bucket of their own.
+        config.blob_store = crate::test_blob_store();
         adjust(&mut config);
         let state = AppState::open(config.clone()).expect("open server state");
         let running = fieldbook_server::start(state.clone(), SocketAddr::from(([127, 0, 0, 1], 0)))

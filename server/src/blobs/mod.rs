@@ -2,10 +2,12 @@
 //!
 //! Mounted by the server as `.nest("/api/v1/blobs", blobs::router(store))`
 //! behind the auth layer, which puts a [`Caller`](crate::caller::Caller) into
-//! the request extensions. See [`tus`] for the HTTP contract and [`store`]
-//! for the on-disk layout and durability rules.
+//! the request extensions. See [`tus`] for the HTTP contract, [`store`]
+//! for the on-disk layout and durability rules, and [`object_uploads`] for
+//! blobs in an S3-compatible store (`--blob-store`, docs/blob-store.md).
 
 mod chunk_writer;
+pub mod object_uploads;
 mod offset_file;
 pub mod store;
 pub mod tus;
@@ -15,6 +17,7 @@ use std::sync::Arc;
 use axum::routing::{head, options};
 use axum::Router;
 
+pub use object_uploads::S3Settings;
 pub use store::{
     spawn_upload_expiry, BlobError, BlobStore, ChunkRequest, CreateOutcome, TusUpload, UploadQuota,
     UploadRecord, DEFAULT_PATCH_IDLE_TIMEOUT, UPLOAD_EXPIRY,

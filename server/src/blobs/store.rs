@@ -32,6 +32,7 @@ use tokio::sync::OwnedMutexGuard;
 use uuid::Uuid;
 
 use super::chunk_writer::{ChunkWriter, Written};
+use super::object_uploads::{ObjectBlobs, S3Settings};
 use super::offset_file;
 
 /// Uploads untouched for this long are removed by
@@ -212,27 +213,27 @@ pub enum ChunkChecksum {
 }
 
 /// Computes a chunk's checksum as its bytes arrive.
-enum ChunkHasher {
+pub(super) enum ChunkHasher {
     Sha256(Sha256),
     Crc32(crc32fast::Hasher),
 }
 
 impl ChunkHasher {
-    fn for_checksum(expected: ChunkChecksum) -> ChunkHasher {
+    pub(super) fn for_checksum(expected: ChunkChecksum) -> ChunkHasher {
         match expected {
             ChunkChecksum::Sha256(_) => ChunkHasher::Sha256(Sha256::new()),
             ChunkChecksum::Crc32(_) => ChunkHasher::Crc32(crc32fast::Hasher::new()),
         }
     }
 
-    fn update(&mut self, bytes: &[u8]) {
+    pub(super) fn update(&mut self, bytes: &[u8]) {
         match self {
             ChunkHasher::Sha256(h) => h.update(bytes),
             ChunkHasher::Crc32(h) => h.update(bytes),
         }
     }
 
-    fn matches(self, expected: ChunkChecksum) -> bool {
+    pub(super) fn matches(self, expected: ChunkChecksum) -> bool {
         match (self, expected) {
             (ChunkHasher::Sha256(h), ChunkChecksum::Sha256(want)) => {
                 <[u8; 32]>::from(h.finalize()) == want
@@ -275,9 +276,14 @@ struct UploadWriter {
     removed: bool,
 }
 
-/// Content-addressed blob storage with resumable (tus) uploads.
+/// Content-addressed blob storage with resumable (tus) uploads: in the data
+/// directory (the default, described here), or in an S3-compatible store
+/// shared by several instances (`remote`, see `object_uploads`).
 #[derive(Debug)]
 pub struct BlobStore {
+    /// Set with `--blob-store s3://…`: every blob and upload lives there,
+    /// and the data directory only caches downloaded blobs.
+    remote: Option<ObjectBlobs>,
     root: PathBuf,
     uploads_dir: PathBuf,
     max_blob_bytes: u64,
@@ -294,11 +300,25 @@ impl BlobStore {
     /// recovers unfinished uploads: each `.part` is cut back to its committed
     /// offset, uploads that had all their bytes are finished, orphans removed.
     pub fn open(data_dir: &Path, max_blob_bytes: u64) -> Result<BlobStore, BlobError> {
+        BlobStore::open_at(data_dir, None, max_blob_bytes)
+    }
+
+    /// Opens the blob store the server is configured with: the data
+    /// directory's (`remote` = `None`), or an S3-compatible store.
+    pub fn open_at(
+        data_dir: &Path,
+        remote: Option<&S3Settings>,
+        max_blob_bytes: u64,
+    ) -> Result<BlobStore, BlobError> {
+        let remote = remote
+            .map(|settings| ObjectBlobs::open(settings, data_dir))
+            .transpose()?;
         let root = data_dir.join("blobs");
         let uploads_dir = root.join("uploads");
         std::fs::create_dir_all(&uploads_dir)
             .map_err(io_err(format!("creating {}", uploads_dir.display())))?;
         let store = BlobStore {
+            remote,
             root,
             uploads_dir,
             max_blob_bytes,
@@ -307,7 +327,9 @@ impl BlobStore {
             uploads: Mutex::new(HashMap::new()),
             creation: Mutex::new(()),
         };
-        store.recover_uploads()?;
+        if store.remote.is_none() {
+            store.recover_uploads()?;
+        }
         Ok(store)
     }
 
@@ -330,21 +352,56 @@ impl BlobStore {
     /// Whether a complete, verified blob with this hash is stored. Only
     /// verified blobs ever exist at their content-addressed path.
     pub fn contains(&self, sha256: &Sha256Hex) -> bool {
-        self.blob_path(sha256).is_file()
+        self.blob_len(sha256).is_some()
     }
 
     /// Path of the complete blob, if stored.
+    /// With an object store, a verified local copy (fetched on first use;
+    /// blocking).
     pub fn path_of(&self, sha256: &Sha256Hex) -> Option<PathBuf> {
+        if let Some(remote) = &self.remote {
+            return remote.local_copy(sha256).unwrap_or_else(|err| {
+                tracing::error!(%err, blob = %sha256, "fetching a blob from the blob store");
+                None
+            });
+        }
         let path = self.blob_path(sha256);
         path.is_file().then_some(path)
     }
 
     /// Size of the complete blob, if stored.
     pub fn blob_len(&self, sha256: &Sha256Hex) -> Option<u64> {
+        if let Some(remote) = &self.remote {
+            return remote.blob_len(sha256).unwrap_or_else(|err| {
+                tracing::error!(%err, blob = %sha256, "looking up a blob in the blob store");
+                None
+            });
+        }
         std::fs::metadata(self.blob_path(sha256))
             .ok()
             .filter(|m| m.is_file())
             .map(|m| m.len())
+    }
+
+    /// What the store holds for uploads (files under `blobs/uploads/`, or
+    /// object keys under `uploads/`), for operators and tests.
+    pub fn upload_entries(&self) -> Result<Vec<String>, BlobError> {
+        if let Some(remote) = &self.remote {
+            return remote.upload_keys();
+        }
+        let entries = std::fs::read_dir(&self.uploads_dir)
+            .map_err(io_err(format!("listing {}", self.uploads_dir.display())))?;
+        entries
+            .map(|e| {
+                e.map(|e| e.file_name().to_string_lossy().into_owned())
+                    .map_err(io_err(format!("listing {}", self.uploads_dir.display())))
+            })
+            .collect()
+    }
+
+    /// Whether blobs live in an S3-compatible store rather than the data dir.
+    pub fn is_remote(&self) -> bool {
+        self.remote.is_some()
     }
 
     fn blob_path(&self, sha256: &Sha256Hex) -> PathBuf {
@@ -395,6 +452,9 @@ impl BlobStore {
         }
         if length == 0 {
             return Err(BlobError::EmptyBlob);
+        }
+        if let Some(remote) = &self.remote {
+            return remote.create_upload(owner, sha256, length, mime, self.quota);
         }
         if let Some(stored) = self.blob_len(&sha256) {
             if stored != length {
@@ -474,6 +534,9 @@ impl BlobStore {
 
     /// tus HEAD: the durable state of the caller's upload.
     pub fn upload_status(&self, id: Uuid, owner: Uuid) -> Result<TusUpload, BlobError> {
+        if let Some(remote) = &self.remote {
+            return remote.upload_status(id, owner);
+        }
         let slot = self.owned_slot(id, owner)?;
         Ok(TusUpload::from(&slot.snapshot()))
     }
@@ -498,6 +561,11 @@ impl BlobStore {
         chunk: ChunkRequest,
         body: Body,
     ) -> Result<TusUpload, BlobError> {
+        if let Some(remote) = &self.remote {
+            return remote
+                .write_chunk(id, owner, chunk, body, self.patch_idle_timeout)
+                .await;
+        }
         let slot = self.owned_slot(id, owner)?;
         let writer = Arc::clone(&slot.writer)
             .try_lock_owned()
@@ -704,6 +772,9 @@ impl BlobStore {
     /// tus termination: removes the caller's upload (finished or not; a
     /// finished blob itself stays).
     pub async fn terminate_upload(&self, id: Uuid, owner: Uuid) -> Result<(), BlobError> {
+        if let Some(remote) = &self.remote {
+            return remote.terminate_upload(id, owner).await;
+        }
         let slot = self.owned_slot(id, owner)?;
         let mut writer = Arc::clone(&slot.writer)
             .try_lock_owned()
@@ -722,6 +793,9 @@ impl BlobStore {
     /// how many. Uploads being written right now are skipped. Call it
     /// periodically with [`UPLOAD_EXPIRY`].
     pub fn remove_expired_uploads(&self, max_age: Duration) -> Result<usize, BlobError> {
+        if let Some(remote) = &self.remote {
+            return remote.remove_expired_uploads(max_age);
+        }
         let cutoff =
             Utc::now() - chrono::Duration::from_std(max_age).unwrap_or(chrono::Duration::MAX);
         let candidates: Vec<(Uuid, Arc<UploadSlot>)> = self

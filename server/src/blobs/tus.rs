@@ -503,7 +503,15 @@ pub async fn upload_status(
 ) -> Result<Response, TusError> {
     require_tus_resumable(&headers)?;
     let id = parse_upload_id(&upload_id)?;
-    let upload = store.upload_status(id, caller.user_id)?;
+    // Blocking with an object store (and it may finish an upload a crash
+    // left complete but unpublished).
+    let user_id = caller.user_id;
+    let upload = tokio::task::spawn_blocking(move || store.upload_status(id, user_id))
+        .await
+        .map_err(|join| BlobError::Io {
+            context: "reading an upload's status".into(),
+            source: std::io::Error::other(join.to_string()),
+        })??;
     let mut response = StatusCode::OK.into_response();
     let h = response.headers_mut();
     h.insert(UPLOAD_OFFSET.clone(), HeaderValue::from(upload.offset));
