@@ -491,6 +491,18 @@ async fn a_file_the_server_has_is_done_without_sending_it() {
     assert_intact(&w.server, &sha256);
 }
 
+/// Overwrites bytes of a blob's stored copy at `offset`, as bit rot or a
+/// failing disk would.
+fn damage_stored_copy(path: &std::path::Path, offset: u64, bytes: &[u8]) {
+    use std::io::{Seek, SeekFrom, Write};
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .expect("open the stored copy");
+    file.seek(SeekFrom::Start(offset)).unwrap();
+    file.write_all(bytes).unwrap();
+}
+
 /// A local file damaged on disk is reported, not uploaded as if it were the
 /// photo, and not re-sent on every sync.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -500,15 +512,7 @@ async fn a_corrupt_local_file_is_reported_and_not_resent() {
     let size = 2 * MIB + 5;
     let sha256 = device.attach_video(w.installation, 6, size);
     let local = device.blob_state(&sha256).local_path;
-    {
-        use std::io::{Seek, SeekFrom, Write};
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .open(&local)
-            .expect("open the stored copy");
-        file.seek(SeekFrom::Start(MIB as u64 + 10)).unwrap();
-        file.write_all(b"bit rot").unwrap();
-    }
+    damage_stored_copy(&local, MIB as u64 + 10, b"bit rot");
     let uploader = device.uploader(&w.proxy.url(), "alex", MIB).await;
     let summary = device.upload(&uploader).await;
     assert_eq!(summary.uploaded_blobs, 0);
@@ -539,15 +543,7 @@ async fn a_corrupt_local_file_is_not_resent_after_a_restart() {
     let size = 2 * MIB + 5;
     let sha256 = device.attach_video(w.installation, 9, size);
     let local = device.blob_state(&sha256).local_path;
-    {
-        use std::io::{Seek, SeekFrom, Write};
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .open(&local)
-            .expect("open the stored copy");
-        file.seek(SeekFrom::Start(MIB as u64 + 10)).unwrap();
-        file.write_all(b"bit rot").unwrap();
-    }
+    damage_stored_copy(&local, MIB as u64 + 10, b"bit rot");
     let uploader = device.uploader(&w.proxy.url(), "alex", MIB).await;
     let summary = device.upload(&uploader).await;
     assert_eq!(summary.failed[0].code, "local_file_corrupt");
@@ -602,16 +598,8 @@ async fn a_file_damaged_mid_upload_is_refused_by_the_server_and_reported() {
     assert_eq!(failed.err().map(|e| e.code()), Some("offline"));
     assert_eq!(device.blob_state(&sha256).upload_offset, MIB as u64);
 
-    {
-        use std::io::{Seek, SeekFrom, Write};
-        let local = device.blob_state(&sha256).local_path;
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .open(&local)
-            .expect("open the stored copy");
-        file.seek(SeekFrom::Start(2 * MIB as u64 + 3)).unwrap();
-        file.write_all(b"damage").unwrap();
-    }
+    let local = device.blob_state(&sha256).local_path;
+    damage_stored_copy(&local, 2 * MIB as u64 + 3, b"damage");
     w.proxy.set_up();
     let summary = device.upload(&uploader).await;
     assert_eq!(summary.uploaded_blobs, 0);
@@ -725,16 +713,8 @@ async fn a_damaged_encrypted_file_is_reported_and_its_damaged_chunk_never_sent()
     let size = 3 * MIB + 5;
     let sha256 = device.attach_video(w.installation, 12, size);
     let local = device.blob_state(&sha256).local_path;
-    {
-        use std::io::{Seek, SeekFrom, Write};
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .open(&local)
-            .expect("open the stored copy");
-        // In the second MiB of the plaintext.
-        file.seek(SeekFrom::Start(MIB as u64 + 100_000)).unwrap();
-        file.write_all(b"bit rot").unwrap();
-    }
+    // In the second MiB of the plaintext.
+    damage_stored_copy(&local, MIB as u64 + 100_000, b"bit rot");
     let uploader = device.uploader(&w.proxy.url(), "alex", MIB).await;
     let before = w.proxy.bytes_up();
     let summary = device.upload(&uploader).await;
