@@ -34,6 +34,7 @@ mod reports;
 mod scope;
 mod search;
 mod sessions;
+mod shared_sql;
 mod sqlite;
 mod templates;
 mod users_teams;

@@ -6,16 +6,7 @@ use uuid::Uuid;
 use super::SqliteDb;
 use crate::storage::{Scope, ScopeReads, StorageError};
 
-/// SQL: is installation `?1`'s id column in the scope of user `:user`?
-/// `:all` is 1 for Central Ops.
-pub(super) fn in_scope_sql(installation_col: &str) -> String {
-    format!(
-        "(:all = 1 OR EXISTS (SELECT 1 FROM assignments sa \
-           JOIN team_members sm ON sm.team_id = sa.team_id \
-           WHERE sa.installation_id = {installation_col} AND sa.status != 'withdrawn' \
-             AND sm.user_id = :user))"
-    )
-}
+pub(super) use crate::storage::shared_sql::in_scope_sql;
 
 impl ScopeReads for SqliteDb<'_> {
     fn installation_in_scope(
