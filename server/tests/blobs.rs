@@ -557,19 +557,31 @@ async fn concurrent_patch_on_the_same_upload_is_423() {
     let url = client.create_upload(&server, &data).await;
 
     // A PATCH still streaming (its client is slow, the connection open).
-    let mut slow = TcpStream::connect(server.addr).await.unwrap();
     let head = raw_patch_head(&server, &url, client.user, 0, data.len(), None);
-    slow.write_all(head.as_bytes()).await.unwrap();
-    slow.write_all(&data[..10_000]).await.unwrap();
-    slow.flush().await.unwrap();
+    let start_slow = || async {
+        let mut slow = TcpStream::connect(server.addr).await.unwrap();
+        slow.write_all(head.as_bytes()).await.unwrap();
+        slow.write_all(&data[..10_000]).await.unwrap();
+        slow.flush().await.unwrap();
+        slow
+    };
+    let mut slow = start_slow().await;
 
     // Until the server has started on the slow request, an empty PATCH can
     // still win the lock (and harmlessly store nothing); then it must get 423.
+    // An empty PATCH holding the lock when the slow one arrives makes the
+    // slow one the refused one (it gets an answer): it is started again.
     let deadline = Instant::now() + Duration::from_secs(10);
     let busy = loop {
         let response = client.patch(&url, 0, b"", None).await;
         if response.status() != StatusCode::NO_CONTENT {
             break response;
+        }
+        let mut answer = [0u8; 1];
+        if let Ok(Ok(_)) =
+            tokio::time::timeout(Duration::from_millis(1), slow.read(&mut answer)).await
+        {
+            slow = start_slow().await;
         }
         assert!(
             Instant::now() < deadline,
