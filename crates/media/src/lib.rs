@@ -25,6 +25,7 @@
 //! until the rename, so any error (or panic) on the way deletes it: a refused or
 //! failed import leaves nothing behind.
 
+mod durable;
 mod error;
 pub mod label_codes;
 pub mod media_url;
@@ -159,7 +160,7 @@ impl MediaStore {
 
     fn create_dirs(&self) -> Result<(), MediaError> {
         for dir in [&self.root, &self.tmp_dir, &self.thumbs_dir] {
-            create_private_dir(dir)?;
+            durable::create_private_dir(dir)?;
         }
         Ok(())
     }
@@ -450,11 +451,7 @@ impl MediaStore {
         size_hint: u64,
         on_progress: &mut dyn FnMut(u64, u64),
     ) -> Result<StagedBlob, MediaError> {
-        let mut temp = tempfile::Builder::new()
-            .prefix("import-")
-            .suffix(".part")
-            .tempfile_in(&self.tmp_dir)
-            .map_err(|e| MediaError::io("create a temp file in", &self.tmp_dir, e))?;
+        let mut temp = durable::temp_file(&self.tmp_dir, "import-")?;
         let temp_path = temp.path().to_path_buf();
         let write_error = |e| MediaError::io("write", &temp_path, e);
         let mut hasher = Sha256::new();
@@ -472,15 +469,9 @@ impl MediaStore {
             append(chunk, &mut writer)?;
         }
         let mut buffer = vec![0u8; COPY_BUFFER_LEN];
-        loop {
-            let read = match source.read(&mut buffer) {
-                Ok(0) => break,
-                Ok(read) => read,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(MediaError::io("read", source_path, e)),
-            };
-            append(&buffer[..read], &mut writer)?;
-        }
+        durable::for_each_chunk(source, source_path, &mut buffer, |chunk| {
+            append(chunk, &mut writer)
+        })?;
         if done == 0 {
             return Err(MediaError::EmptyFile);
         }
@@ -512,12 +503,8 @@ impl MediaStore {
             }
         }
         let shard_dir = self.root.join(shard(&staged.sha256));
-        create_dir_durably(&shard_dir, &self.root)?;
-        staged
-            .temp
-            .persist(&dest)
-            .map_err(|e| MediaError::io("store", &dest, e.error))?;
-        sync_dir(&shard_dir)?;
+        durable::create_dir_durably(&shard_dir, &self.root)?;
+        durable::put_in_place(staged.temp, &dest, "store")?;
         Ok(false)
     }
 
@@ -528,12 +515,8 @@ impl MediaStore {
             return Ok(false);
         }
         let shard_dir = dest.parent().unwrap_or(&self.thumbs_dir);
-        create_dir_durably(shard_dir, &self.thumbs_dir)?;
-        let mut temp = tempfile::Builder::new()
-            .prefix("thumb-")
-            .suffix(".part")
-            .tempfile_in(&self.tmp_dir)
-            .map_err(|e| MediaError::io("create a temp file in", &self.tmp_dir, e))?;
+        durable::create_dir_durably(shard_dir, &self.thumbs_dir)?;
+        let mut temp = durable::temp_file(&self.tmp_dir, "thumb-")?;
         let temp_path = temp.path().to_path_buf();
         FileWriter::new(temp.as_file_mut(), self.key().as_ref())
             .and_then(|mut writer| {
@@ -542,9 +525,7 @@ impl MediaStore {
             })
             .and_then(|file| file.sync_all())
             .map_err(|e| MediaError::io("write", &temp_path, e))?;
-        temp.persist(dest)
-            .map_err(|e| MediaError::io("store", dest, e.error))?;
-        sync_dir(shard_dir)?;
+        durable::put_in_place(temp, dest, "store")?;
         Ok(true)
     }
 
@@ -584,43 +565,4 @@ fn photo_file_too_large(size: u64) -> MediaError {
         size >> 20,
         MAX_PHOTO_FILE_BYTES >> 20
     ))
-}
-
-/// Creates `dir` if missing and fsyncs `parent`, so the new directory entry
-/// survives a crash together with the file about to be renamed into it.
-fn create_dir_durably(dir: &Path, parent: &Path) -> Result<(), MediaError> {
-    if dir.is_dir() {
-        return Ok(());
-    }
-    create_private_dir(dir)?;
-    sync_dir(parent)
-}
-
-/// Media folders are for the OS user running Fieldbook only (0700); the
-/// files in them are temp files (created 0600) renamed into place.
-fn create_private_dir(dir: &Path) -> Result<(), MediaError> {
-    let mut builder = fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        builder.mode(0o700);
-    }
-    builder
-        .create(dir)
-        .map_err(|e| MediaError::io("create directory", dir, e))
-}
-
-/// Makes a rename in `dir` durable.
-#[cfg(unix)]
-fn sync_dir(dir: &Path) -> Result<(), MediaError> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| MediaError::io("flush to disk", dir, e))
-}
-
-/// Windows cannot open a directory as a file; NTFS journals renames itself.
-#[cfg(not(unix))]
-fn sync_dir(_dir: &Path) -> Result<(), MediaError> {
-    Ok(())
 }

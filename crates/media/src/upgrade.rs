@@ -25,7 +25,7 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 
 use crate::sealed::{is_sealed, MediaReader, SealingWriter};
-use crate::{sync_dir, MediaError, MediaKey, COPY_BUFFER_LEN};
+use crate::{durable, MediaError, MediaKey, COPY_BUFFER_LEN};
 
 /// Seals every plain file under `root` (except in `tmp_dir`); returns how
 /// many it converted.
@@ -62,27 +62,17 @@ pub(crate) fn encrypt_plain_files(
 /// Steps 1–3 for one file.
 fn encrypt_file(path: &Path, tmp_dir: &Path, key: &MediaKey) -> Result<(), MediaError> {
     let mut source = File::open(path).map_err(|e| MediaError::io("open", path, e))?;
-    let mut temp = tempfile::Builder::new()
-        .prefix("encrypt-")
-        .suffix(".part")
-        .tempfile_in(tmp_dir)
-        .map_err(|e| MediaError::io("create a temp file in", tmp_dir, e))?;
+    let mut temp = durable::temp_file(tmp_dir, "encrypt-")?;
     let temp_path = temp.path().to_path_buf();
     let write_error = |e| MediaError::io("write", &temp_path, e);
 
     let mut hasher = Sha256::new();
     let mut writer = SealingWriter::new(temp.as_file_mut(), key).map_err(write_error)?;
     let mut buffer = vec![0u8; COPY_BUFFER_LEN];
-    loop {
-        let read = match source.read(&mut buffer) {
-            Ok(0) => break,
-            Ok(read) => read,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(MediaError::io("read", path, e)),
-        };
-        hasher.update(&buffer[..read]);
-        writer.write_all(&buffer[..read]).map_err(write_error)?;
-    }
+    durable::for_each_chunk(&mut source, path, &mut buffer, |chunk| {
+        hasher.update(chunk);
+        writer.write_all(chunk).map_err(write_error)
+    })?;
     writer
         .finish()
         .and_then(|file| file.sync_all())
@@ -95,9 +85,7 @@ fn encrypt_file(path: &Path, tmp_dir: &Path, key: &MediaKey) -> Result<(), Media
             path: path.to_path_buf(),
         });
     }
-    temp.persist(path)
-        .map_err(|e| MediaError::io("replace", path, e.error))?;
-    sync_dir(path.parent().unwrap_or(tmp_dir))
+    durable::put_in_place(temp, path, "replace")
 }
 
 fn plaintext_digest(path: &Path, key: &MediaKey, buffer: &mut [u8]) -> io::Result<[u8; 32]> {
