@@ -13,6 +13,7 @@ use fieldbook_protocol::{
     AssignRequest, CreateInstallationRequest, CreateTeamRequest, CreateUserRequest, LeadInput,
     SurveyInput, TransitionRequest,
 };
+use fieldbook_server::blobs::migrate::BlobTarget;
 use fieldbook_server::config_file::ConfigFile;
 use fieldbook_server::storage::{DatabaseUrl, Storage};
 use fieldbook_server::{admin, backup, seed, AppState, ServerConfig, TlsFiles};
@@ -157,9 +158,9 @@ enum Command {
         command: TemplateCommand,
     },
     /// Copy every record of a stopped SQLite server into an empty
-    /// PostgreSQL database, and verify the copy (see docs/storage.md).
-    /// Restartable: run it again after an interruption. Blobs stay in the
-    /// data dir.
+    /// PostgreSQL database, and its blobs into another blob store, and
+    /// verify both (see docs/storage.md). Restartable: run it again after
+    /// an interruption. Without --blob-store, blobs stay in the data dir.
     MigrateStorage {
         /// The data dir of the SQLite server (stop that server first).
         #[arg(long)]
@@ -167,6 +168,13 @@ enum Command {
         /// The empty PostgreSQL database: `postgres://user:password@host/db`.
         #[arg(long, value_parser = DatabaseUrl::parse)]
         to: DatabaseUrl,
+        /// Where the blobs go: `s3://bucket[/prefix]` (with the settings
+        /// below, as for `serve`), or the data directory the new server
+        /// will serve with (blobs go to its blobs/ folder).
+        #[arg(long, value_name = "URL_OR_DIR", value_parser = parse_blob_target)]
+        blob_store: Option<String>,
+        #[command(flatten)]
+        connection: S3ConnectionArgs,
     },
 }
 
@@ -252,6 +260,20 @@ struct BlobStoreArgs {
     /// S3-compatible store shared by every instance.
     #[arg(long, env = "FIELDBOOK_BLOB_STORE", value_name = "URL", value_parser = parse_blob_store)]
     blob_store: Option<String>,
+    #[command(flatten)]
+    connection: S3ConnectionArgs,
+}
+
+impl BlobStoreArgs {
+    fn settings(self) -> Option<fieldbook_server::blobs::S3Settings> {
+        Some(self.connection.settings(self.blob_store?))
+    }
+}
+
+/// How to reach the S3-compatible store `--blob-store` names: the same
+/// settings for `serve` and `migrate-storage`.
+#[derive(Debug, Args)]
+struct S3ConnectionArgs {
     /// The store's endpoint when it is not AWS (`http://127.0.0.1:9000`).
     #[arg(long, requires = "blob_store", value_name = "URL")]
     blob_store_endpoint: Option<String>,
@@ -270,21 +292,35 @@ struct BlobStoreArgs {
     blob_store_allow_http: bool,
 }
 
-impl BlobStoreArgs {
-    fn settings(self) -> Option<fieldbook_server::blobs::S3Settings> {
-        Some(fieldbook_server::blobs::S3Settings {
-            url: self.blob_store?,
+impl S3ConnectionArgs {
+    fn settings(self, url: String) -> fieldbook_server::blobs::S3Settings {
+        fieldbook_server::blobs::S3Settings {
+            url,
             endpoint: self.blob_store_endpoint,
             region: self.blob_store_region,
             access_key_id: self.blob_store_access_key_id,
             secret_access_key: self.blob_store_secret_access_key,
             allow_http: self.blob_store_allow_http,
-        })
+        }
     }
 }
 
 fn parse_blob_store(url: &str) -> Result<String, String> {
     fieldbook_server::blobs::S3Settings::parse_url(url)
+}
+
+/// `migrate-storage --blob-store`: an s3:// URL, or a directory.
+fn parse_blob_target(value: &str) -> Result<String, String> {
+    if value.starts_with("s3://") {
+        return parse_blob_store(value);
+    }
+    if value.contains("://") || value.is_empty() {
+        return Err(format!(
+            "`{value}` is neither an s3:// URL nor a directory; give s3://bucket[/prefix] or \
+             the new server's data directory"
+        ));
+    }
+    Ok(value.to_owned())
 }
 
 /// The server's own HTTPS (both or neither).
@@ -909,30 +945,72 @@ async fn main() -> Result<()> {
             Ok(())
         }
         Command::Template { command } => template_command(command),
-        Command::MigrateStorage { from, to } => migrate_storage(&from, &to).await,
+        Command::MigrateStorage {
+            from,
+            to,
+            blob_store,
+            connection,
+        } => {
+            let blobs = blob_store.map(|target| {
+                if target.starts_with("s3://") {
+                    BlobTarget::Bucket(connection.settings(target))
+                } else {
+                    BlobTarget::DataDir(target.into())
+                }
+            });
+            migrate_storage(&from, &to, blobs.as_ref()).await
+        }
     }
 }
 
-async fn migrate_storage(from: &Path, to: &DatabaseUrl) -> Result<()> {
+async fn migrate_storage(from: &Path, to: &DatabaseUrl, blobs: Option<&BlobTarget>) -> Result<()> {
     let DatabaseUrl::Postgres(url) = to else {
         anyhow::bail!("--to must be a PostgreSQL database: postgres://user:password@host/db");
     };
-    let summary = fieldbook_server::storage::migrate::migrate_storage(from, url, &mut |line| {
-        println!("{line}")
-    })
-    .await?;
+    let summary =
+        fieldbook_server::storage::migrate::migrate_storage(from, url, blobs, &mut |line| {
+            println!("{line}")
+        })
+        .await?;
     let rows: i64 = summary.rows.iter().map(|(_, n)| n).sum();
     println!(
         "done: {rows} rows in {} tables copied and verified; the next change is number {}",
         summary.rows.len(),
         summary.change_seq + 1
     );
-    println!(
-        "blobs were not copied: they stay in {}; serve with --data-dir {} (or copy that folder, \
-         or point --blob-store at where you copied it) together with --database-url",
-        from.join("blobs").display(),
-        from.display()
-    );
+    match (blobs, &summary.blobs) {
+        (Some(target), Some(moved)) => {
+            println!(
+                "done: {} blobs ({} bytes) in {target}, each verified by SHA-256 ({} copied now, \
+                 {} by an earlier run)",
+                moved.blobs, moved.bytes, moved.copied, moved.already_there
+            );
+            if moved.unfinished_uploads > 0 {
+                println!(
+                    "{} unfinished uploads were left in {}: devices start them again on the new \
+                     store",
+                    moved.unfinished_uploads,
+                    from.join("blobs").join("uploads").display()
+                );
+            }
+            match target {
+                BlobTarget::Bucket(settings) => println!(
+                    "serve with --database-url and --blob-store {} (and the same store settings)",
+                    settings.url
+                ),
+                BlobTarget::DataDir(dir) => println!(
+                    "serve with --database-url and --data-dir {}",
+                    dir.display()
+                ),
+            }
+        }
+        _ => println!(
+            "blobs were not copied: they stay in {}; serve with --data-dir {} (or copy that folder, \
+             or point --blob-store at where you copied it) together with --database-url",
+            from.join("blobs").display(),
+            from.display()
+        ),
+    }
     Ok(())
 }
 
@@ -1039,6 +1117,53 @@ mod tests {
             &["serve", "--data-dir", "/d", "--trusted-proxy", "proxy"]
         )
         .is_err());
+    }
+
+    #[test]
+    fn migrate_storage_takes_a_bucket_with_serves_settings_or_a_directory() {
+        let none = ConfigFile::default();
+        let base = [
+            "migrate-storage",
+            "--from",
+            "/old",
+            "--to",
+            "postgres://h/db",
+        ];
+        let with = |extra: &[&str]| {
+            let args: Vec<&str> = base.iter().chain(extra).copied().collect();
+            parse_with(&none, &args).map(|cli| cli.command)
+        };
+        let Command::MigrateStorage {
+            blob_store,
+            connection,
+            ..
+        } = with(&[
+            "--blob-store",
+            "s3://media/fieldbook",
+            "--blob-store-endpoint",
+            "http://127.0.0.1:9000",
+            "--blob-store-allow-http",
+        ])
+        .unwrap()
+        else {
+            panic!("not migrate-storage");
+        };
+        let settings = connection.settings(blob_store.unwrap());
+        assert_eq!(settings.url, "s3://media/fieldbook");
+        assert_eq!(settings.endpoint.as_deref(), Some("http://127.0.0.1:9000"));
+        assert!(settings.allow_http);
+        let Command::MigrateStorage { blob_store, .. } =
+            with(&["--blob-store", "/srv/fieldbook"]).unwrap()
+        else {
+            panic!("not migrate-storage");
+        };
+        assert_eq!(blob_store.as_deref(), Some("/srv/fieldbook"));
+        assert!(with(&["--blob-store", "gs://media"]).is_err());
+        assert!(with(&["--blob-store-endpoint", "http://127.0.0.1:9000"]).is_err());
+        let Command::MigrateStorage { blob_store, .. } = with(&[]).unwrap() else {
+            panic!("not migrate-storage");
+        };
+        assert_eq!(blob_store, None);
     }
 
     #[test]

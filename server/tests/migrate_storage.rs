@@ -347,3 +347,100 @@ async fn an_interrupted_migration_runs_again_to_completion() {
         .get(0);
     assert!(finished);
 }
+
+fn migrate_with_blobs(from: &Path, to: &str, blob_args: &[String]) -> Output {
+    Command::new(BIN)
+        .args(["migrate-storage", "--from"])
+        .arg(from)
+        .args(["--to", to])
+        .args(blob_args)
+        .env("RUST_BACKTRACE", "0")
+        .env("RUST_LOG", "warn")
+        .env_remove("FIELDBOOK_DATABASE_URL")
+        .env_remove("FIELDBOOK_BLOB_STORE")
+        .output()
+        .expect("run fieldbook-server migrate-storage")
+}
+
+/// With `--blob-store`, the blobs move too: into another data dir, and
+/// into an S3-compatible bucket (moto) when one can be started; each is
+/// in the target afterwards with its bytes, and the command says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blobs_move_to_another_data_dir_and_to_a_bucket() {
+    let Some(cluster) = cluster("blobs_move_to_another_data_dir_and_to_a_bucket") else {
+        return;
+    };
+    let (mut server, ..) = sqlite_server_with_work().await;
+    let bob = ProtocolDevice::login(&server, TECH_B).await;
+    let big: Vec<u8> = (0..(9 << 20)).map(|i: u32| (i % 253) as u8).collect();
+    let blobs: Vec<Vec<u8>> = vec![b"bob's photo".to_vec(), b"a second photo".to_vec(), big];
+    for bytes in &blobs {
+        server.upload_blob(&bob.token, bytes).await;
+    }
+    server.stop().await;
+
+    // Into another data dir.
+    cluster.create_database("to_dir").unwrap();
+    let target = tempfile::tempdir().unwrap();
+    let out = migrate_with_blobs(
+        server.data_dir(),
+        &cluster.url("to_dir"),
+        &["--blob-store".into(), target.path().display().to_string()],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("verified by SHA-256"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("done: {} blobs", blobs.len())),
+        "{stdout}"
+    );
+    for bytes in &blobs {
+        let hex = fieldbook_domain::Sha256Hex::digest(bytes);
+        let path = target
+            .path()
+            .join("blobs")
+            .join(&hex.as_str()[..2])
+            .join(hex.as_str());
+        assert_eq!(&std::fs::read(&path).unwrap(), bytes, "{}", path.display());
+    }
+
+    // Into a bucket, with the settings serve takes.
+    let s3 = match fieldbook_testkit::ThrowawayS3::start() {
+        Ok(s3) => s3,
+        Err(why) => {
+            eprintln!("skipped the bucket half: no S3-compatible server ({why:?})");
+            return;
+        }
+    };
+    let bucket = s3.new_bucket();
+    cluster.create_database("to_bucket").unwrap();
+    let args = vec![
+        "--blob-store".to_owned(),
+        bucket.url.clone(),
+        "--blob-store-endpoint".into(),
+        bucket.endpoint.clone().unwrap(),
+        "--blob-store-region".into(),
+        bucket.region.clone().unwrap(),
+        "--blob-store-access-key-id".into(),
+        bucket.access_key_id.clone().unwrap(),
+        "--blob-store-secret-access-key".into(),
+        bucket.secret_access_key.clone().unwrap(),
+        "--blob-store-allow-http".into(),
+    ];
+    let out = migrate_with_blobs(server.data_dir(), &cluster.url("to_bucket"), &args);
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(&format!("done: {} blobs", blobs.len())),
+        "{stdout}"
+    );
+    // A server on the bucket serves every blob.
+    let cache = tempfile::tempdir().unwrap();
+    let store =
+        fieldbook_server::blobs::BlobStore::open_at(cache.path(), Some(&bucket), 1 << 30).unwrap();
+    for bytes in &blobs {
+        let hex = fieldbook_domain::Sha256Hex::digest(bytes);
+        let path = store.path_of(&hex).expect("the blob is in the bucket");
+        assert_eq!(&std::fs::read(path).unwrap(), bytes);
+    }
+}

@@ -7,6 +7,7 @@
 //! blobs in an S3-compatible store (`--blob-store`, docs/blob-store.md).
 
 mod chunk_writer;
+pub mod migrate;
 pub mod object_uploads;
 mod offset_file;
 pub mod store;

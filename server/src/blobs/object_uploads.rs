@@ -89,7 +89,8 @@ impl S3Settings {
         Ok(url.to_owned())
     }
 
-    fn build(&self) -> Result<(Arc<dyn ObjectStore>, Key), BlobError> {
+    /// The store and the key prefix the URL names.
+    pub(crate) fn build(&self) -> Result<(Arc<dyn ObjectStore>, Key), BlobError> {
         let rest = self.url.strip_prefix("s3://").unwrap_or(&self.url);
         let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
         let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
@@ -119,7 +120,15 @@ impl S3Settings {
     }
 }
 
-fn remote_err(context: impl Into<String>) -> impl FnOnce(object_store::Error) -> BlobError {
+/// Where a complete blob lives under a store's `prefix`: `blobs/ab/<sha256>`.
+pub(crate) fn blob_key(prefix: &Key, sha256: &Sha256Hex) -> Key {
+    let hex = sha256.as_str();
+    prefix.clone().join("blobs").join(&hex[..2]).join(hex)
+}
+
+pub(crate) fn remote_err(
+    context: impl Into<String>,
+) -> impl FnOnce(object_store::Error) -> BlobError {
     let context = context.into();
     move |source| BlobError::Io {
         context,
@@ -387,8 +396,7 @@ impl Objects {
     }
 
     fn blob_key(&self, sha256: &Sha256Hex) -> Key {
-        let hex = sha256.as_str();
-        self.key(&["blobs", &hex[..2], hex])
+        blob_key(&self.prefix, sha256)
     }
 
     fn upload_key(&self, owner: Uuid, id: Uuid) -> Key {

@@ -276,6 +276,13 @@ struct UploadWriter {
     removed: bool,
 }
 
+/// Where a complete blob lives under a data dir's `blobs/` folder (`root`):
+/// `ab/<sha256>`.
+pub(crate) fn blob_path(root: &Path, sha256: &Sha256Hex) -> PathBuf {
+    let hex = sha256.as_str();
+    root.join(&hex[..2]).join(hex)
+}
+
 /// Content-addressed blob storage with resumable (tus) uploads: in the data
 /// directory (the default, described here), or in an S3-compatible store
 /// shared by several instances (`remote`, see `object_uploads`).
@@ -405,8 +412,7 @@ impl BlobStore {
     }
 
     fn blob_path(&self, sha256: &Sha256Hex) -> PathBuf {
-        let hex = sha256.as_str();
-        self.root.join(&hex[..2]).join(hex)
+        blob_path(&self.root, sha256)
     }
 
     fn part_path(&self, id: Uuid) -> PathBuf {

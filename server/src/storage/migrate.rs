@@ -19,7 +19,10 @@
 //! with rows but no mark is refused (it is not ours to clear), and so is a
 //! finished one.
 //!
-//! Blobs are not copied: they stay in the data dir's blob folder.
+//! Blobs are copied too when a blob store is given (`--blob-store`): after
+//! the target is claimed and before the records, by
+//! [`crate::blobs::migrate`], restartable and verified the same way; without
+//! one they stay in the data dir's blob folder.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -32,6 +35,7 @@ use uuid::Uuid;
 
 use super::sqlite::{database_path, SqliteStorage};
 use super::{PgStorage, Reads, Scope, StorageError};
+use crate::blobs::migrate::{move_blobs, BlobMoveError, BlobMoveSummary, BlobTarget};
 
 /// Every table both schemas hold, copied in this order (parents before
 /// the rows that reference them).
@@ -95,7 +99,16 @@ pub const POSTGRES_ONLY_TABLES: &[(&str, &str)] = &[
         "leases of running write transactions (none after a copy)",
     ),
     (RUNS_TABLE, "this command's own record of its runs"),
+    (
+        SEARCH_DOCUMENTS_TABLE,
+        "the search index, filled by triggers as installations, leads and reports are copied",
+    ),
 ];
+
+/// PostgreSQL's search index (migration 0002): not copied but made by
+/// triggers as the rows are copied, so it is cleared with the copied
+/// tables and verified to hold one document per installation.
+const SEARCH_DOCUMENTS_TABLE: &str = "installation_search_documents";
 
 /// Where the command records its runs in the target: one row per target,
 /// `finished_at` empty until the copy is verified.
@@ -158,6 +171,8 @@ pub enum MigrateError {
     Postgres(#[from] tokio_postgres::Error),
     #[error(transparent)]
     Storage(#[from] StorageError),
+    #[error(transparent)]
+    Blobs(#[from] BlobMoveError),
 }
 
 /// What a finished run copied.
@@ -171,6 +186,8 @@ pub struct MigrateSummary {
     pub scopes_pulled: usize,
     /// Whether this run cleared an earlier unfinished run first.
     pub cleared_unfinished: bool,
+    /// The blobs moved, when a blob store was given.
+    pub blobs: Option<BlobMoveSummary>,
 }
 
 /// A column to copy: its name in PostgreSQL, its source in SQLite, its type.
@@ -181,12 +198,13 @@ struct Column {
 }
 
 /// Copies the SQLite server in `from` into the PostgreSQL database `to`
-/// (see the module docs), reporting progress through `progress`. The
-/// SQLite server must be stopped: the pulls compared at the end would
-/// differ otherwise.
+/// (see the module docs), and its blobs into `blobs` when given, reporting
+/// progress through `progress`. The SQLite server must be stopped: the
+/// pulls compared at the end would differ otherwise.
 pub async fn migrate_storage(
     from: &Path,
     to: &str,
+    blobs: Option<&BlobTarget>,
     progress: &mut dyn FnMut(&str),
 ) -> Result<MigrateSummary, MigrateError> {
     let source_file = database_path(from);
@@ -217,6 +235,12 @@ pub async fn migrate_storage(
 
     check_table_lists(&source, &client).await?;
     let cleared_unfinished = claim_target(&mut client, from, progress).await?;
+    // Blobs before records: the run stays unfinished until both are
+    // copied, so a failure in either is finished by running again.
+    let blobs = match blobs {
+        Some(target) => Some(move_blobs(from, target, progress).await?),
+        None => None,
+    };
 
     let mut rows = Vec::new();
     for table in COPIED_TABLES {
@@ -244,7 +268,25 @@ pub async fn migrate_storage(
             });
         }
     }
-    progress("row counts match on every table");
+    let installations = rows
+        .iter()
+        .find(|(table, _)| table == "installations")
+        .map_or(0, |(_, n)| *n);
+    let documents: i64 = client
+        .query_one(
+            &format!("SELECT count(*) FROM {SEARCH_DOCUMENTS_TABLE}"),
+            &[],
+        )
+        .await?
+        .get(0);
+    if documents != installations {
+        return Err(MigrateError::CountMismatch {
+            table: format!("{SEARCH_DOCUMENTS_TABLE} (one per installation)"),
+            sqlite: installations,
+            postgres: documents,
+        });
+    }
+    progress("row counts match on every table, and the search index has every installation");
     source.execute_batch("COMMIT")?;
 
     let scopes_pulled = compare_pulls(&source, &sqlite_storage, &pg_storage)?;
@@ -265,6 +307,7 @@ pub async fn migrate_storage(
         change_seq,
         scopes_pulled,
         cleared_unfinished,
+        blobs,
     })
 }
 
@@ -359,7 +402,7 @@ async fn claim_target(
             ));
             let tx = client.transaction().await?;
             tx.batch_execute(&format!(
-                "TRUNCATE {} RESTART IDENTITY; \
+                "TRUNCATE {}, {SEARCH_DOCUMENTS_TABLE} RESTART IDENTITY; \
                  DELETE FROM change_seq_leases; \
                  SELECT setval('change_seq', 1, false); \
                  DELETE FROM {RUNS_TABLE};",

@@ -58,8 +58,14 @@ use super::{parse_timestamp, timestamp, Reads, StorageError, WriteTx};
 
 /// Migrations in order, recorded by number in `schema_migrations`. Never
 /// edit one that has shipped: add the next.
-const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "0001_schema", include_str!("migrations/0001_schema.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "0001_schema", include_str!("migrations/0001_schema.sql")),
+    (
+        2,
+        "0002_folded_search",
+        include_str!("migrations/0002_folded_search.sql"),
+    ),
+];
 const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// The SQL of every migration, in order (migrate-storage's table list test).

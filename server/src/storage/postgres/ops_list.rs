@@ -1,6 +1,7 @@
 //! The ops console's installation list: filters, free-text search (every
-//! word a word prefix, as SQLite's FTS5 index does it, with a text search
-//! query over the `installation_search_source` view), keyset pages, counts
+//! word a word prefix, accents and case folded, as SQLite's FTS5 index does
+//! it, with a text search query over the GIN-indexed
+//! `installation_search_documents`, migration 0002), keyset pages, counts
 //! per status; and the review queue's lists, which are the same rows.
 //!
 //! With a search, the matching installations are found first and the
@@ -116,7 +117,8 @@ fn flag(value: bool) -> Value {
 /// searched text is before it is parsed (so "SN-123456" is the words "sn"
 /// and "123456" on both sides, not a word and a negative number), each
 /// quoted so the user's text is never read as query syntax. `None` when no word
-/// has a letter or digit to search for.
+/// has a letter or digit to search for. Accents are removed in SQL
+/// (`unaccent`), as they were from the stored documents.
 fn fts_query(search: &str) -> Option<String> {
     let words: Vec<String> = search
         .split(|c: char| !c.is_alphanumeric())
@@ -184,9 +186,8 @@ fn conditions(filter: &InstallationFilter, with_status: bool) -> Conditions {
             Some(query) => {
                 c.search = Some((
                     "WITH hits (installation_id) AS MATERIALIZED \
-                       (SELECT s.installation_id FROM installation_search_source s \
-                        WHERE to_tsvector('simple', regexp_replace(s.text, '[^[:alnum:]]+', ' ', 'g')) \
-                          @@ to_tsquery('simple', ?))"
+                       (SELECT d.installation_id FROM installation_search_documents d \
+                        WHERE d.document @@ to_tsquery('simple', unaccent(?)))"
                         .to_owned(),
                     Value::Text(query),
                 ));
