@@ -18,6 +18,8 @@
 #                   by the tests; part of make test)
 #   make test-postgres  the server's tests, the sync engine's integration tests and the
 #                   conformance suite against PostgreSQL (a throwaway cluster per test binary)
+#   make test-postgres-2  the same tests with every test server run as two instances on one
+#                   PostgreSQL database and one S3 bucket, behind a round-robin front
 #   make conformance URL=… OPS_USER=…  the protocol conformance suite against any server
 #                   (password in FIELDBOOK_CONFORMANCE_OPS_PASSWORD)
 #
@@ -71,7 +73,7 @@ e2e: test-deps ui console
 	cargo build --locked -p fieldbook -p fieldbook-server
 	$(XVFB_RUN) npm --prefix e2e test
 
-test: lint unit test-s3 ui-test console-test e2e console-e2e test-postgres test-packages
+test: lint unit test-s3 ui-test console-test e2e console-e2e test-postgres test-postgres-2 test-packages
 
 # The blob tests and the server's blob API tests with FIELDBOOK_TEST_BLOB_STORE=s3:
 # the same tests, each data dir with a bucket of its own on a moto server the
@@ -167,3 +169,15 @@ PG_TESTS = $(foreach t,$(basename $(notdir $(wildcard server/tests/*.rs crates/s
 test-postgres: console
 	scripts/ensure-deps.sh postgres
 	FIELDBOOK_TEST_DATABASE=postgres cargo test --workspace --locked $(PG_TESTS)
+
+# The same tests as test-postgres, each TestServer run as two `serve` instances
+# on one PostgreSQL database and one S3 bucket (moto), behind a round-robin
+# front that sends each request to the next instance (FIELDBOOK_TEST_INSTANCES,
+# crates/testkit/src/round_robin.rs): devices, the conformance suite and the
+# model-based sync test alternate instances request by request.
+.PHONY: test-postgres-2
+test-postgres-2: console
+	scripts/ensure-deps.sh postgres
+	scripts/ensure-deps.sh s3
+	FIELDBOOK_TEST_DATABASE=postgres FIELDBOOK_TEST_INSTANCES=2 FIELDBOOK_TEST_BLOB_STORE=s3 \
+		cargo test --workspace --locked $(PG_TESTS)

@@ -12,13 +12,17 @@
 //! - a device store filled with demo data and a technician signed in
 //!   ([`sign_in_demo_technician`]);
 //! - [`ThrowawayPostgres`]: a temporary PostgreSQL cluster for the
-//!   PostgreSQL storage tests.
+//!   PostgreSQL storage tests;
+//! - several instances behind a round-robin front
+//!   ([`TEST_INSTANCES_ENV`]), so every test that starts a [`TestServer`]
+//!   runs against them unchanged.
 
 mod device_store;
 mod media;
 mod ops;
 mod postgres;
 mod protocol_device;
+mod round_robin;
 mod s3;
 mod server;
 
@@ -34,6 +38,6 @@ pub use protocol_device::{finish, is_applied, start, ProtocolDevice, TwoTeams};
 pub use protocol_device::{TECH_A, TECH_A2, TECH_B};
 pub use s3::{test_blob_store, S3Unavailable, ThrowawayS3, TEST_BLOB_STORE_ENV};
 pub use server::{
-    installation_request, skip_unless_sqlite, testing_on_postgres, TestServer, OPS_USER, PASSWORD,
-    TEST_DATABASE_ENV,
+    installation_request, skip_unless_one_instance, skip_unless_sqlite, test_instances,
+    testing_on_postgres, TestServer, OPS_USER, PASSWORD, TEST_DATABASE_ENV, TEST_INSTANCES_ENV,
 };

@@ -18,6 +18,7 @@ use tempfile::TempDir;
 use uuid::Uuid;
 
 use crate::ops::Ops;
+use crate::round_robin::RoundRobin;
 
 /// The Central Ops user every [`TestServer`] starts with.
 pub const OPS_USER: &str = "ops";
@@ -52,6 +53,40 @@ pub fn skip_unless_sqlite(test: &str) -> bool {
     skip
 }
 
+/// The environment variable that sets how many `serve` instances every
+/// [`TestServer`] runs (PostgreSQL runs only): unset or `1`, one; `2` or
+/// more, that many on the same database, blob store and data dir, behind a
+/// round-robin front that sends each request to the next instance.
+pub const TEST_INSTANCES_ENV: &str = "FIELDBOOK_TEST_INSTANCES";
+
+/// How many instances each [`TestServer`] runs ([`TEST_INSTANCES_ENV`]).
+pub fn test_instances() -> usize {
+    let instances = match std::env::var(TEST_INSTANCES_ENV).ok().as_deref() {
+        None | Some("") => 1,
+        Some(n) => match n.parse::<usize>() {
+            Ok(n) if n >= 1 => n,
+            _ => panic!("{TEST_INSTANCES_ENV}={n:?}: expected a number of instances, 1 or more"),
+        },
+    };
+    assert!(
+        instances == 1 || testing_on_postgres(),
+        "{TEST_INSTANCES_ENV}={instances} needs {TEST_DATABASE_ENV}=postgres: \
+         SQLite is one process's database"
+    );
+    instances
+}
+
+/// For a test that reaches into one instance (its memory, or a fault
+/// injected into one process): true, with the reason printed, when every
+/// [`TestServer`] runs several instances and the test must skip.
+pub fn skip_unless_one_instance(test: &str, why: &str) -> bool {
+    let skip = test_instances() > 1;
+    if skip {
+        eprintln!("skipped with {TEST_INSTANCES_ENV}>1: {test} {why}");
+    }
+    skip
+}
+
 /// The database of a new test server: `None` for SQLite in its data dir.
 fn test_database() -> Option<DatabaseUrl> {
     testing_on_postgres().then(|| {
@@ -70,9 +105,15 @@ fn test_database() -> Option<DatabaseUrl> {
 /// Dropping it stops the server, then deletes the data dir.
 pub struct TestServer {
     config: ServerConfig,
+    /// The first instance's state (every instance's storage reads and
+    /// writes the same database and blob store).
     pub state: AppState,
     pub client: reqwest::Client,
-    running: Option<RunningServer>,
+    /// One, or [`TEST_INSTANCES_ENV`] of them; the first holds `state`.
+    instances: Vec<Instance>,
+    /// Before several instances: the address clients are given.
+    front: Option<RoundRobin>,
+    /// What clients talk to: the one instance, or the front.
     addr: SocketAddr,
     /// The Central Ops user ([`OPS_USER`]).
     pub ops_id: Uuid,
@@ -80,11 +121,63 @@ pub struct TestServer {
     _dir: Arc<TempDir>,
 }
 
+/// One `serve` instance: its own storage pool, password workers and
+/// background tasks, on its own port.
+struct Instance {
+    state: AppState,
+    running: Option<RunningServer>,
+    addr: SocketAddr,
+}
+
+impl Instance {
+    async fn start(state: AppState) -> Instance {
+        let running = fieldbook_server::start(state.clone(), SocketAddr::from(([127, 0, 0, 1], 0)))
+            .await
+            .expect("start server");
+        Instance {
+            state,
+            addr: running.addr,
+            running: Some(running),
+        }
+    }
+
+    async fn stop(&mut self) {
+        if let Some(running) = self.running.take() {
+            // A hung shutdown fails the test instead of hanging it.
+            tokio::time::timeout(Duration::from_secs(30), running.shutdown())
+                .await
+                .expect("the server did not stop within 30 s")
+                .expect("graceful shutdown");
+        }
+    }
+
+    /// Serves again on the same address. The port was free a moment ago;
+    /// retried briefly in case the OS holds it a little longer.
+    async fn resume(&mut self) {
+        assert!(self.running.is_none(), "the server is already up");
+        let mut last_error = None;
+        for _ in 0..50 {
+            match fieldbook_server::start(self.state.clone(), self.addr).await {
+                Ok(running) => {
+                    self.running = Some(running);
+                    return;
+                }
+                Err(e) => {
+                    last_error = Some(e);
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+        panic!("cannot listen on {} again: {last_error:?}", self.addr);
+    }
+}
+
 impl std::fmt::Debug for TestServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TestServer")
             .field("addr", &self.addr)
-            .field("up", &self.running.is_some())
+            .field("instances", &self.instances.len())
+            .field("up", &self.is_up())
             .finish()
     }
 }
@@ -141,16 +234,34 @@ impl TestServer {
         // FIELDBOOK_TEST_BLOB_STORE=s3: blobs in a bucket of their own.
         config.blob_store = crate::test_blob_store();
         adjust(&mut config);
-        let state = AppState::open(config.clone()).expect("open server state");
-        let running = fieldbook_server::start(state.clone(), SocketAddr::from(([127, 0, 0, 1], 0)))
-            .await
-            .expect("start server");
-        let addr = running.addr;
+        let mut count = test_instances();
+        if count > 1 && config.tls.is_some() {
+            eprintln!("one instance: the round-robin front speaks plain HTTP, this server TLS");
+            count = 1;
+        }
+        assert!(
+            count == 1 || config.blob_store.is_some(),
+            "{TEST_INSTANCES_ENV}={count} needs a blob store the instances share \
+             ({}=s3): the data dir's uploads in progress live in one process's memory",
+            crate::TEST_BLOB_STORE_ENV
+        );
+        let mut instances = Vec::new();
+        for _ in 0..count {
+            let state = AppState::open(config.clone()).expect("open server state");
+            instances.push(Instance::start(state).await);
+        }
+        let front = if count > 1 {
+            Some(RoundRobin::start(instances.iter().map(|i| i.addr).collect()).await)
+        } else {
+            None
+        };
+        let addr = front.as_ref().map_or(instances[0].addr, RoundRobin::addr);
         let mut server = TestServer {
             config,
-            state,
+            state: instances[0].state.clone(),
             client: http_client(),
-            running: Some(running),
+            instances,
+            front,
             addr,
             ops_id: Uuid::nil(),
             _dir: Arc::new(dir),
@@ -166,18 +277,22 @@ impl TestServer {
     /// (SQLite is one process's database).
     pub async fn another_instance(&self) -> TestServer {
         let state = AppState::open(self.config.clone()).expect("open another instance");
-        let running = fieldbook_server::start(state.clone(), SocketAddr::from(([127, 0, 0, 1], 0)))
-            .await
-            .expect("start another instance");
+        let instance = Instance::start(state).await;
         TestServer {
             config: self.config.clone(),
-            state,
+            state: instance.state.clone(),
             client: http_client(),
-            addr: running.addr,
-            running: Some(running),
+            addr: instance.addr,
+            instances: vec![instance],
+            front: None,
             ops_id: self.ops_id,
             _dir: Arc::clone(&self._dir),
         }
+    }
+
+    /// How many instances serve this server's address.
+    pub fn instance_count(&self) -> usize {
+        self.instances.len()
     }
 
     /// `http://127.0.0.1:<port>`: the same for the server's whole life.
@@ -195,7 +310,7 @@ impl TestServer {
     }
 
     pub fn is_up(&self) -> bool {
-        self.running.is_some()
+        self.instances[0].running.is_some()
     }
 
     pub fn config(&self) -> &ServerConfig {
@@ -209,40 +324,32 @@ impl TestServer {
     /// Stops listening (in-flight requests finish): to the devices, the
     /// network is gone. The data stays; ops can keep working on it.
     pub async fn stop(&mut self) {
-        if let Some(running) = self.running.take() {
-            // A hung shutdown fails the test instead of hanging it.
-            tokio::time::timeout(Duration::from_secs(30), running.shutdown())
-                .await
-                .expect("the server did not stop within 30 s")
-                .expect("graceful shutdown");
+        if let Some(front) = &mut self.front {
+            front.stop().await;
+        }
+        for instance in &mut self.instances {
+            instance.stop().await;
         }
     }
 
-    /// Serves the same data again on the same address. The port was free a
-    /// moment ago; retried briefly in case the OS holds it a little longer.
+    /// Serves the same data again on the same address.
     pub async fn resume(&mut self) {
-        assert!(self.running.is_none(), "the server is already up");
-        let mut last_error = None;
-        for _ in 0..50 {
-            match fieldbook_server::start(self.state.clone(), self.addr).await {
-                Ok(running) => {
-                    self.running = Some(running);
-                    return;
-                }
-                Err(e) => {
-                    last_error = Some(e);
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            }
+        for instance in &mut self.instances {
+            instance.resume().await;
         }
-        panic!("cannot listen on {} again: {last_error:?}", self.addr);
+        if let Some(front) = &mut self.front {
+            front.resume().await;
+        }
     }
 
     /// A full restart: stop, reopen the data dir from disk, serve on the
     /// same address.
     pub async fn restart(&mut self) {
         self.stop().await;
-        self.state = AppState::open(self.config.clone()).expect("reopen server state");
+        for instance in &mut self.instances {
+            instance.state = AppState::open(self.config.clone()).expect("reopen server state");
+        }
+        self.state = self.instances[0].state.clone();
         self.resume().await;
     }
 
@@ -625,9 +732,12 @@ impl TestServer {
 
 impl Drop for TestServer {
     fn drop(&mut self) {
-        // Dropping the running server signals its shutdown; the temp dir
+        // Dropping a running server signals its shutdown; the temp dir
         // goes after it (field order).
-        self.running.take();
+        self.front.take();
+        for instance in &mut self.instances {
+            instance.running.take();
+        }
     }
 }
 
