@@ -66,6 +66,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_fieldbook-server");
 const POOL_CONNECTIONS: u32 = 16;
 const BASELINE_SECONDS: u32 = 5;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
+const FIRST_PULL_ATTEMPTS: usize = 10;
 
 #[derive(Debug, Clone)]
 struct Settings {
@@ -1114,9 +1115,17 @@ async fn run_setup(
     let (devices, samples, wall) = all_at_once(devices, |mut d, _| async move {
         let mut s = Samples::default();
         let started = Instant::now();
-        if pull(&mut d, Kind::FirstPullPage, &mut s).await.is_ok() {
-            s.record(Kind::Cycle, started.elapsed());
-            s.cycles_completed = 1;
+        // A device retries a failed first pull (503 `timeout` under load)
+        // from the start after a pause, as the sync loop does; every
+        // failure stays counted.
+        for _ in 0..FIRST_PULL_ATTEMPTS {
+            d.cursor = 0;
+            if pull(&mut d, Kind::FirstPullPage, &mut s).await.is_ok() {
+                s.record(Kind::Cycle, started.elapsed());
+                s.cycles_completed = 1;
+                break;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
         }
         (d, s)
     })
