@@ -8,6 +8,8 @@
 #   make bench      the criterion benchmarks
 #   make bench-app  cold start of the app to a 5,000-job schedule vs. a bare window
 #   make bench-first-sign-in  first sign-in to the coming days' jobs with 5,000 and 10,000 jobs
+#   make bench-fleet  50/200/500 devices syncing at once against the real server on SQLite and
+#                   PostgreSQL (one and two instances), beside pgbench's insert rate (minutes)
 #   make fuzz       each fuzz target for FUZZ_SECONDS (cargo fuzz; `make test`
 #                   replays their committed seed corpus)
 #   make soak       the store's kill-during-save loop for 1,000 rounds and the
@@ -181,3 +183,12 @@ test-postgres-2: console
 	scripts/ensure-deps.sh s3
 	FIELDBOOK_TEST_DATABASE=postgres FIELDBOOK_TEST_INSTANCES=2 FIELDBOOK_TEST_BLOB_STORE=s3 \
 		cargo test --workspace --locked $(PG_TESTS)
+
+# The fleet benchmark (server/benches/fleet.rs; docs/scaling.md): starts its
+# own durable PostgreSQL cluster and the release server binary. Not part of
+# `make bench` or `make test`. FLEET_DEVICES, FLEET_RUNS, FLEET_SETUPS,
+# FLEET_INSTALLATIONS, FLEET_TEAMS and FLEET_PHOTO_KB adjust it.
+.PHONY: bench-fleet
+bench-fleet: console
+	scripts/ensure-deps.sh postgres
+	cargo bench -p fieldbook-server --bench fleet --locked

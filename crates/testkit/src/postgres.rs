@@ -34,7 +34,19 @@ pub enum PostgresUnavailable {
 impl ThrowawayPostgres {
     /// Starts a fresh cluster. `NotInstalled` when no `initdb` is found
     /// (`apt-get install postgresql` provides it; `make test` does that).
+    /// `fsync=off`: tests throw the data away and want speed.
     pub fn start() -> Result<ThrowawayPostgres, PostgresUnavailable> {
+        Self::start_with_fsync(false)
+    }
+
+    /// Like [`start`](Self::start), but commits are flushed to disk as on a
+    /// production server (`fsync=on`): for benchmarks that compare it with
+    /// SQLite's `synchronous=FULL` (server/benches/fleet.rs).
+    pub fn start_durable() -> Result<ThrowawayPostgres, PostgresUnavailable> {
+        Self::start_with_fsync(true)
+    }
+
+    fn start_with_fsync(fsync: bool) -> Result<ThrowawayPostgres, PostgresUnavailable> {
         let bin = server_bin_dir().ok_or_else(|| {
             PostgresUnavailable::NotInstalled(
                 "PostgreSQL is not installed (no initdb in /usr/lib/postgresql/*/bin or on PATH); \
@@ -79,9 +91,10 @@ impl ThrowawayPostgres {
             cluster.port = free_port()?;
             let options = format!(
                 "-c listen_addresses=127.0.0.1 -p {} -c unix_socket_directories={} \
-                 -c fsync=off -c max_connections=200",
+                 -c fsync={} -c max_connections=200",
                 cluster.port,
-                cluster.dir.path().display()
+                cluster.dir.path().display(),
+                if fsync { "on" } else { "off" }
             );
             match cluster.run(
                 "pg_ctl",
@@ -163,6 +176,20 @@ impl ThrowawayPostgres {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The postmaster's process id (first line of `postmaster.pid`): its
+    /// backends are its children, which is how a benchmark counts the
+    /// database's CPU time.
+    pub fn postmaster_pid(&self) -> Option<u32> {
+        let pid_file = self.dir.path().join("data").join("postmaster.pid");
+        std::fs::read_to_string(pid_file)
+            .ok()?
+            .lines()
+            .next()?
+            .trim()
+            .parse()
+            .ok()
     }
 
     /// Creates a database (a test binary can give each test its own).
