@@ -298,6 +298,7 @@ pub(crate) fn open_connection(path: &Path, key: Option<&DatabaseKey>) -> Result<
     // default cache of 16 holds; re-preparing them on every page is waste.
     conn.set_prepared_statement_cache_capacity(64);
     rusqlite::vtab::array::load_module(&conn)?;
+    crate::search::register_fold(&conn)?;
     Ok(conn)
 }
 

@@ -51,9 +51,44 @@ pub(crate) fn fold(s: &str) -> String {
     s.to_lowercase()
 }
 
-/// The lead's part of an installation's search text; fields are joined
+/// Registers `fieldbook_fold(text)`: [`fold`] inside SQL (NULL stays
+/// NULL), so a pull page writes its search texts in one statement from the
+/// rows it just wrote, instead of reading leads back into Rust and sending
+/// the texts in again. SQLite's own `lower()` only folds ASCII.
+pub(crate) fn register_fold(conn: &Connection) -> Result<()> {
+    conn.create_scalar_function(
+        "fieldbook_fold",
+        1,
+        rusqlite::functions::FunctionFlags::SQLITE_UTF8
+            | rusqlite::functions::FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            Ok(match ctx.get_raw(0) {
+                rusqlite::types::ValueRef::Null => None,
+                value => {
+                    Some(fold(value.as_str().map_err(|e| {
+                        rusqlite::Error::UserFunctionError(Box::new(e))
+                    })?))
+                }
+            })
+        },
+    )?;
+    Ok(())
+}
+
+/// The SQL of an installation's search text ([`installation_text`] of
+/// [`lead_text`] and its number) over `installations i LEFT JOIN leads l`:
+/// the same text, folded by `fieldbook_fold`. No lead on the device: an
+/// empty lead part, as [`installation_text`] is given then.
+pub(crate) const INSTALLATION_TEXT_SQL: &str =
+    "coalesce(fieldbook_fold(l.customer_name || char(10) || l.address_line1 || char(10) \
+     || l.address_line2 || char(10) || l.city || char(10) || l.postcode), '') \
+     || char(10) || fieldbook_fold(coalesce(i.displaced_number, i.installation_id))";
+
+/// The lead's part of an installation's search text (what
+/// [`INSTALLATION_TEXT_SQL`] computes, kept to test it against); fields are joined
 /// with newlines so a search word (which has no whitespace) never matches
 /// across two fields.
+#[cfg(test)]
 pub(crate) fn lead_text(lead: &fieldbook_domain::Lead) -> String {
     fold(
         &[
@@ -68,6 +103,74 @@ pub(crate) fn lead_text(lead: &fieldbook_domain::Lead) -> String {
 }
 
 /// An installation's whole search text: its lead's part and its number.
+#[cfg(test)]
 pub(crate) fn installation_text(lead_part: &str, installation_number: &str) -> String {
     format!("{lead_part}\n{}", fold(installation_number))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The SQL text is the Rust text: Unicode folding (not SQLite's
+    /// ASCII-only `lower()`), fields joined by newlines, the number last.
+    #[test]
+    fn the_sql_search_text_is_the_rust_one() {
+        let conn = Connection::open_in_memory().unwrap();
+        register_fold(&conn).unwrap();
+        let lead = fieldbook_domain::Lead {
+            id: uuid::Uuid::new_v4(),
+            customer_name: "Jörg MÜLLER ΣΟΦΙΑΣ".into(),
+            phone: "+49 30 1234".into(),
+            email: "j@example.com".into(),
+            address_line1: "Straße 1".into(),
+            address_line2: String::new(),
+            city: "BERLIN".into(),
+            postcode: "10115".into(),
+            latitude: None,
+            longitude: None,
+            installer_notes: String::new(),
+        };
+        conn.execute_batch(
+            "CREATE TABLE leads (id, customer_name, address_line1, address_line2, city, postcode);
+             CREATE TABLE installations (lead_id, installation_id, displaced_number);",
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO leads VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            rusqlite::params![
+                lead.id.to_string(),
+                lead.customer_name,
+                lead.address_line1,
+                lead.address_line2,
+                lead.city,
+                lead.postcode
+            ],
+        )
+        .unwrap();
+        conn.execute_batch(&format!(
+            "INSERT INTO installations VALUES ('{}', 'INS-2026-000001', NULL),
+                                              ('no such lead', 'INS-2026-000002', NULL)",
+            lead.id
+        ))
+        .unwrap();
+        let texts: Vec<String> = conn
+            .prepare(&format!(
+                "SELECT {INSTALLATION_TEXT_SQL} FROM installations i \
+                 LEFT JOIN leads l ON l.id = i.lead_id ORDER BY i.installation_id"
+            ))
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(
+            texts,
+            [
+                installation_text(&lead_text(&lead), "INS-2026-000001"),
+                installation_text("", "INS-2026-000002"),
+            ]
+        );
+        assert!(texts[0].contains("jörg müller"), "{}", texts[0]);
+    }
 }

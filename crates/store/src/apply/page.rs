@@ -3,7 +3,7 @@
 //! tombstones applied, pending local mutations re-applied on top, and the
 //! scope's cursor advanced — all in one transaction.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use chrono::Utc;
 use fieldbook_domain::{
@@ -20,7 +20,6 @@ use crate::local_state::{left_scope, rebase};
 use crate::rows::{
     assignments, awaiting, held_work, installations, leads, people, resync, sync_state, templates,
 };
-use crate::search;
 use crate::Store;
 
 /// A server row and the change sequence it was read at.
@@ -186,41 +185,22 @@ fn apply_page(
     outcome.reused_numbers = release_reused_numbers(tx, &batch.installations)?;
     let mut touched = HashSet::new();
     let page_leads: HashSet<Uuid> = batch.leads.iter().map(|v| v.record.id).collect();
-    // Search texts of installations whose lead is not in the page (the
-    // page's leads are written below, one statement for all); their leads
-    // are read in one statement too.
-    let earlier_leads: Vec<Uuid> = batch
-        .installations
-        .iter()
-        .map(|v| v.record.lead_id)
-        .filter(|lead| !page_leads.contains(lead))
-        .collect();
-    let lead_parts: HashMap<Uuid, String> = leads::load_leads(tx, &earlier_leads)?
-        .iter()
-        .map(|lead| (lead.id, search::lead_text(lead)))
-        .collect();
-    let mut search_texts = Vec::new();
+    // Search texts, one statement for the installations whose lead came on
+    // an earlier page and one for every installation of the page's leads
+    // (this page's and earlier ones': a changed lead changes their text),
+    // computed in SQL from the rows just written.
+    let mut of_earlier_leads = Vec::new();
     for v in &batch.installations {
         let inst = &v.record;
         installations::upsert(tx, inst, v.server_version)?;
         if !page_leads.contains(&inst.lead_id) {
-            let lead_part = lead_parts.get(&inst.lead_id).map_or("", String::as_str);
-            search_texts.push((
-                inst.id,
-                search::installation_text(lead_part, inst.installation_id.as_str()),
-            ));
+            of_earlier_leads.push(inst.id);
         }
         touched.insert(inst.id);
     }
-    installations::write_search_texts(tx, &search_texts)?;
-    // Every installation on the device of a lead in the page: this
-    // page's and earlier ones' (a changed lead changes their text).
-    let lead_texts: Vec<(Uuid, String)> = batch
-        .leads
-        .iter()
-        .map(|v| (v.record.id, search::lead_text(&v.record)))
-        .collect();
-    installations::write_search_texts_of_leads(tx, &lead_texts)?;
+    installations::write_search_texts(tx, &of_earlier_leads)?;
+    let lead_ids: Vec<Uuid> = page_leads.into_iter().collect();
+    installations::write_search_texts_of_leads(tx, &lead_ids)?;
     for v in &batch.assignments {
         assignments::upsert(tx, &v.record, v.server_version)?;
     }

@@ -121,47 +121,37 @@ pub(crate) fn upsert(conn: &Connection, inst: &Installation, server_version: i64
     Ok(())
 }
 
-/// Sets the search text of a page's installations, `(id, text)` pairs, in
-/// one statement (a statement per row cost more than the text itself).
-pub(crate) fn write_search_texts(conn: &Connection, texts: &[(Uuid, String)]) -> Result<()> {
-    if texts.is_empty() {
-        return Ok(());
-    }
-    let pairs: Vec<(String, &str)> = texts
-        .iter()
-        .map(|(id, text)| (id.to_string(), text.as_str()))
-        .collect();
-    conn.prepare_cached(
-        "INSERT OR REPLACE INTO installation_search (installation_rowid, search_text)
-         SELECT i.rowid, t.value ->> 1
-         FROM json_each(?1) AS t JOIN installations AS i ON i.id = t.value ->> 0",
-    )?
-    .execute([serde_json::to_string(&pairs).expect("strings serialise to JSON")])?;
-    Ok(())
+/// Sets the search text of the given installations from their rows and
+/// their leads' rows, in one statement (see
+/// [`crate::search::INSTALLATION_TEXT_SQL`]).
+pub(crate) fn write_search_texts(conn: &Connection, ids: &[Uuid]) -> Result<()> {
+    write_search_texts_where(conn, "i.id", ids)
 }
 
-/// Sets the search text of every installation of the given leads,
-/// `(lead id, lead part from [`crate::search::lead_text`])` pairs, in one
-/// statement: the lead part and the installation's number (as
-/// [`crate::search::installation_text`] joins them).
-pub(crate) fn write_search_texts_of_leads(
-    conn: &Connection,
-    leads: &[(Uuid, String)],
-) -> Result<()> {
-    if leads.is_empty() {
+/// Sets the search text of every installation of the given leads, in one
+/// statement (a changed lead changes their text).
+pub(crate) fn write_search_texts_of_leads(conn: &Connection, lead_ids: &[Uuid]) -> Result<()> {
+    write_search_texts_where(conn, "i.lead_id", lead_ids)
+}
+
+/// The search texts of the installations whose `column` is one of `ids`.
+fn write_search_texts_where(conn: &Connection, column: &str, ids: &[Uuid]) -> Result<()> {
+    if ids.is_empty() {
         return Ok(());
     }
-    let pairs: Vec<(String, &str)> = leads
+    let ids: Vec<rusqlite::types::Value> = ids
         .iter()
-        .map(|(id, text)| (id.to_string(), text.as_str()))
+        .map(|id| rusqlite::types::Value::Text(id.to_string()))
         .collect();
-    conn.prepare_cached(
+    // `column` is one of the two constants above, never input.
+    conn.prepare_cached(&format!(
         "INSERT OR REPLACE INTO installation_search (installation_rowid, search_text)
-         SELECT i.rowid, (t.value ->> 1) || char(10)
-                         || lower(coalesce(i.displaced_number, i.installation_id))
-         FROM json_each(?1) AS t JOIN installations AS i ON i.lead_id = t.value ->> 0",
-    )?
-    .execute([serde_json::to_string(&pairs).expect("strings serialise to JSON")])?;
+         SELECT i.rowid, {}
+         FROM installations AS i LEFT JOIN leads AS l ON l.id = i.lead_id
+         WHERE {column} IN rarray(?1)",
+        crate::search::INSTALLATION_TEXT_SQL
+    ))?
+    .execute([std::rc::Rc::new(ids)])?;
     Ok(())
 }
 

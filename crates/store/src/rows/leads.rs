@@ -33,23 +33,6 @@ pub(crate) fn load_lead(conn: &Connection, id: Uuid) -> Result<Option<Lead>> {
         .optional()?)
 }
 
-/// The leads of `ids` on the device (those it has), in one statement: a
-/// pull page's installations name a thousand leads of earlier pages.
-pub(crate) fn load_leads(conn: &Connection, ids: &[Uuid]) -> Result<Vec<Lead>> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let ids: Vec<rusqlite::types::Value> = ids
-        .iter()
-        .map(|id| rusqlite::types::Value::Text(id.to_string()))
-        .collect();
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {LEAD_COLUMNS} FROM leads WHERE id IN rarray(?1)"
-    ))?;
-    let rows = stmt.query_map([std::rc::Rc::new(ids)], lead_from_row)?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
-}
-
 pub(crate) fn load_survey(conn: &Connection, id: Uuid) -> Result<Option<Survey>> {
     Ok(conn
         .prepare_cached(

@@ -54,6 +54,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0008_device_wipe.sql"),
     include_str!("migrations/0009_templates.sql"),
     include_str!("migrations/0010_certificates.sql"),
+    include_str!("migrations/0011_pull_scope_index.sql"),
 ];
 const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 /// Reader connections kept open for reuse; more are opened on demand.
