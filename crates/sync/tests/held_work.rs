@@ -580,7 +580,7 @@ async fn ops_attach_held_photos_that_came_without_a_report_and_the_status_stays(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn held_work_with_neither_a_report_nor_photos_cannot_be_accepted() {
-    let mut server = TestServer::start().await;
+    let server = TestServer::start().await;
     let alex = server.add_technician("alex");
     let team = server.ops().add_team("North Crew", &[alex]);
     let (job, assignment) = confirmed_job(&server, team, "Ada Customer");
