@@ -276,7 +276,10 @@ async fn a_device_carries_on_after_the_move(test: &str, blobs: impl FnOnce() -> 
         .read(|db| db.device(device.device_id()))
         .expect("read the device")
         .expect("the device is known to the moved server");
-    assert_eq!(device_row.last_seq, 2, "set_flags + media.attach, each once");
+    assert_eq!(
+        device_row.last_seq, 2,
+        "set_flags + media.attach, each once"
+    );
 
     // Incremental: what the push changed, not the team's scope again.
     let cursor_after = device
