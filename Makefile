@@ -111,7 +111,7 @@ bench: console
 	cargo bench --workspace --locked
 
 bench-app: test-deps ui console
-	scripts/measure-cold-start.sh
+	scripts/measure-cold-start.sh --release
 
 bench-first-sign-in: test-deps ui console
 	scripts/measure-first-sign-in.sh
