@@ -123,6 +123,25 @@ test("board: drag a job to another team; Move… (keyboard) reschedules it to an
   await page.waitForSelector(`.cell[data-lane="${targetLane}"][data-date="${other}"] .job[data-installation="${code}"]`);
 });
 
+test("board: a job whose report is in keeps its date; Move offers only another team", async () => {
+  await page.click("[data-nav=board]");
+  await page.waitForSelector(".board .job");
+  const finished = '.job[data-status="report_submitted"], .job[data-status="closed"], .job[data-status="completed"]';
+  // Early in a week the demo's finished jobs are in the week before.
+  if ((await page.locator(finished).count()) === 0) {
+    await page.click('button[aria-label="Previous week"]');
+    await page.waitForSelector(finished);
+  }
+  const job = page.locator(finished).first();
+  await job.locator("button.move").click();
+  await page.waitForSelector('dialog[open] [data-testid="keeps-date"]');
+  assert.ok(await page.isDisabled("dialog[open] input[name=date]"), "the date of a finished job cannot change");
+  assert.ok(await page.isDisabled("dialog[open] select[name=slot]"), "nor its time slot");
+  assert.ok(await page.isEnabled("dialog[open] select[name=team]"), "its team can");
+  await page.click('dialog[open] button[type=button]:has-text("Cancel")');
+  await page.waitForSelector("dialog[open]", { state: "detached" });
+});
+
 /** Chooses the option of `select` whose text starts with `text`. */
 async function selectByText(select, text) {
   const value = await page.$eval(select, (el, t) => [...el.options].find((o) => o.text.startsWith(t))?.value, text);

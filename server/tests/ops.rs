@@ -984,6 +984,42 @@ async fn reassignment_withdraws_and_assigns_in_one_step_with_reasons_in_history(
     assert_eq!(page["total"], 1);
 }
 
+#[tokio::test]
+async fn list_rows_say_whether_ops_may_give_the_job_a_new_date() {
+    let server = TestServer::start().await;
+    let world = TwoTeams::create(&server).await;
+    let planned = plan(
+        &server,
+        &world.ops,
+        create_survey(&server, &world.ops, "Ada Lovelace")
+            .await
+            .survey
+            .record
+            .id,
+        Some(world.team_a),
+        None,
+    )
+    .await
+    .installation
+    .record
+    .id;
+    let reported = worked_job(&server, &world).await.installation;
+
+    let rows = list_page(&server, &world.ops, "").await.items;
+    let row = |id: Uuid| rows.iter().find(|r| r.id == id).unwrap();
+    assert!(row(planned).can_reschedule, "a planned job can move day");
+    assert_eq!(row(reported).status, InstallationStatus::ReportSubmitted);
+    assert!(
+        !row(reported).can_reschedule,
+        "a job with its report in keeps its date"
+    );
+    // The answer is the server's rule: moving it anyway is refused.
+    let (status, _) = server
+        .transition(&world.ops, reported, InstallationStatus::Rescheduled)
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+}
+
 async fn list_page(server: &TestServer, ops: &str, query: &str) -> OpsInstallationPage {
     let (status, body) = server
         .get(&format!("/api/v1/ops/installations?{query}"), ops)

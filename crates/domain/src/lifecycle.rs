@@ -145,6 +145,15 @@ pub fn allowed_moves(from: InstallationStatus, actor: Actor) -> Vec<Installation
         .collect()
 }
 
+/// Whether `actor` may give an installation in `from` a new date: out of the
+/// plan to `rescheduled` (unless it is there already), then back to `planned`
+/// on the new date. The console's board asks this (through the server) before
+/// it offers a job another day.
+pub fn can_reschedule(from: InstallationStatus, actor: Actor) -> bool {
+    let out_of_plan = from == Rescheduled || check_move(from, Rescheduled, actor).is_ok();
+    out_of_plan && check_move(Rescheduled, Planned, actor).is_ok()
+}
+
 /// A technician's request to start the job on site.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -405,6 +414,25 @@ mod tests {
 
     fn now() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 11, 27, 9, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn ops_reschedule_jobs_not_yet_reported_and_never_a_finished_one() {
+        for from in [
+            Planned,
+            MaterialPending,
+            MaterialReady,
+            Confirmed,
+            InProgress,
+            Rescheduled,
+        ] {
+            assert!(can_reschedule(from, Actor::Ops), "{from:?}");
+        }
+        for from in [Completed, ReportSubmitted, Closed, Cancelled] {
+            assert!(!can_reschedule(from, Actor::Ops), "{from:?}");
+        }
+        // Only ops put a job back in the plan.
+        assert!(!can_reschedule(InProgress, Actor::Technician));
     }
 
     fn installation(status: InstallationStatus) -> Installation {

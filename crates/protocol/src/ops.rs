@@ -229,6 +229,9 @@ pub struct OpsInstallationRow {
     pub ops_review_note: Option<String>,
     /// Non-withdrawn assignments (empty: unassigned).
     pub assignments: Vec<AssignmentSummary>,
+    /// Whether ops may give it a new date now (the state machine's rule): a
+    /// job with its work done or its report in keeps its date.
+    pub can_reschedule: bool,
     /// Server version of the installation record.
     pub version: u64,
     /// Last change of the installation record.

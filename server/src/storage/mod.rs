@@ -54,6 +54,7 @@ pub use installations::{InstallationReads, InstallationWrites};
 pub use login_attempts::{LoginAttemptWrites, LoginLimit, LoginLimits};
 pub use media::{MediaReads, MediaWrites};
 pub use near_window::NearWindowReads;
+use ops_list::ops_installation_row;
 pub use ops_list::{InstallationFilter, InstallationPageRows, OpsReads, PageAfter};
 pub use people::{DeviceContact, DeviceRecord, PeopleReads, PeopleWrites, SessionRecord};
 pub use planning::{PlanningReads, SurveyWithLead};

@@ -2,9 +2,12 @@
 //! pages, counts per status; and the review queue's lists, which are the
 //! same rows.
 
-use chrono::NaiveDate;
-use fieldbook_domain::{Installation, InstallationMedia, InstallationStatus};
-use fieldbook_protocol::{OpsInstallationRow, OpsInstallationSort, StatusCount, Versioned};
+use chrono::{DateTime, NaiveDate, Utc};
+use fieldbook_domain::lifecycle::{self, Actor};
+use fieldbook_domain::{Installation, InstallationMedia, InstallationStatus, Lead};
+use fieldbook_protocol::{
+    AssignmentSummary, OpsInstallationRow, OpsInstallationSort, StatusCount, Versioned,
+};
 use uuid::Uuid;
 
 use super::StorageError;
@@ -40,6 +43,38 @@ pub struct InstallationPageRows {
     pub rows: Vec<OpsInstallationRow>,
     /// Present when another page follows.
     pub next: Option<PageAfter>,
+}
+
+/// One list row from what both backends read: the installation, its lead,
+/// when its report arrived and its live assignments. What ops may do with
+/// the job (a new date or not) is the domain's answer, given here once.
+pub(crate) fn ops_installation_row(
+    installation: Installation,
+    lead: Lead,
+    report_received_at: Option<DateTime<Utc>>,
+    assignments: Vec<AssignmentSummary>,
+    version: u64,
+) -> OpsInstallationRow {
+    OpsInstallationRow {
+        id: installation.id,
+        installation_id: installation.installation_id.as_str().to_owned(),
+        status: installation.status,
+        scheduled_date: installation.scheduled_date,
+        scheduled_time_slot: installation.scheduled_time_slot,
+        customer_name: lead.customer_name,
+        address_line1: lead.address_line1,
+        city: lead.city,
+        postcode: lead.postcode,
+        material_ready: installation.material_ready,
+        customer_confirmed: installation.customer_confirmed,
+        demo_completed: installation.demo_completed,
+        report_received_at,
+        ops_review_note: installation.ops_review_note,
+        assignments,
+        can_reschedule: lifecycle::can_reschedule(installation.status, Actor::Ops),
+        version,
+        updated_at: installation.updated_at,
+    }
 }
 
 pub trait OpsReads {

@@ -68,6 +68,11 @@ ops_review_note: string | null,
  */
 assignments: Array<AssignmentSummary>, 
 /**
+ * Whether ops may give it a new date now (the state machine's rule): a
+ * job with its work done or its report in keeps its date.
+ */
+can_reschedule: boolean, 
+/**
  * Server version of the installation record.
  */
 version: number, 

@@ -20,7 +20,10 @@ use uuid::Uuid;
 
 use super::rows::{from_json, parse_uuid, versioned};
 use super::{parse_timestamp, SqliteDb};
-use crate::storage::{InstallationFilter, InstallationPageRows, OpsReads, PageAfter, StorageError};
+use crate::storage::{
+    ops_installation_row, InstallationFilter, InstallationPageRows, OpsReads, PageAfter,
+    StorageError,
+};
 
 /// SQL conditions with their positional parameters.
 #[derive(Debug, Default)]
@@ -417,25 +420,13 @@ impl SqliteDb<'_> {
             .map(|(id, body, seq, lead, received_at)| {
                 let installation: Installation = from_json(&body)?;
                 let lead: Lead = from_json(&lead)?;
-                Ok(OpsInstallationRow {
-                    id: installation.id,
-                    installation_id: installation.installation_id.as_str().to_owned(),
-                    status: installation.status,
-                    scheduled_date: installation.scheduled_date,
-                    scheduled_time_slot: installation.scheduled_time_slot,
-                    customer_name: lead.customer_name,
-                    address_line1: lead.address_line1,
-                    city: lead.city,
-                    postcode: lead.postcode,
-                    material_ready: installation.material_ready,
-                    customer_confirmed: installation.customer_confirmed,
-                    demo_completed: installation.demo_completed,
-                    report_received_at: received_at.as_deref().map(parse_timestamp).transpose()?,
-                    ops_review_note: installation.ops_review_note,
-                    assignments: assignments.remove(&id).unwrap_or_default(),
-                    version: seq as u64,
-                    updated_at: installation.updated_at,
-                })
+                Ok(ops_installation_row(
+                    installation,
+                    lead,
+                    received_at.as_deref().map(parse_timestamp).transpose()?,
+                    assignments.remove(&id).unwrap_or_default(),
+                    seq as u64,
+                ))
             })
             .collect()
     }
