@@ -13,6 +13,7 @@
 //!   FLEET_INSTALLATIONS=6000   the world: demo installations ...
 //!   FLEET_TEAMS=250            ... over this many teams of two technicians
 //!   FLEET_PHOTO_KB=200         size of each device's photo
+//!   FLEET_SERVER_BIN=PATH      another fieldbook-server build (before/after)
 //!
 //! What one device does, per timed run (a *cycle*), all devices at once:
 //! pull from its cursor until `has_more` is false (an incremental pull: its
@@ -253,7 +254,10 @@ struct ServeProcess {
 impl ServeProcess {
     fn start(data_dir: &Path, database_url: Option<&str>, log: PathBuf) -> ServeProcess {
         let log_file = std::fs::File::create(&log).expect("server log file");
-        let mut command = Command::new(BIN);
+        // FLEET_SERVER_BIN: another build of the server (e.g. main's, for a
+        // before/after comparison in the same run).
+        let bin = std::env::var_os("FLEET_SERVER_BIN").unwrap_or_else(|| BIN.into());
+        let mut command = Command::new(bin);
         command
             .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
