@@ -134,14 +134,14 @@ pub fn list(storage: &Storage, query: &HeldWorkQuery) -> Result<Vec<HeldWork>, A
     storage.read(|db| Ok(db.held_work_list(query)?))
 }
 
-/// Accepts the held report as the installation's report: only when the
-/// installation has none (one report per installation) and the record holds
-/// one. Its photos and videos are attached first (the report's content hash
+/// Accepts held work. With a report: as the installation's report, only
+/// when the installation has none (one report per installation). Its photos and videos are attached first (the report's content hash
 /// covers them), then the report, and the installation moves to
 /// `report_submitted` from whatever state ops had moved it to, so the
 /// ordinary review (close, or send back) follows. The technician's lifecycle
 /// moves (finish, could not complete) are not replayed: accepting the report
-/// is the decision about the status.
+/// is the decision about the status. With photos or videos but no report:
+/// they are attached and the status stays (`attach_held_media_only`).
 pub fn accept(
     storage: &Storage,
     id: Uuid,
@@ -168,21 +168,19 @@ pub fn accept(
             .installation(held.installation_id)?
             .ok_or_else(ApiError::internal)?
             .record;
-        if tx.db().report_of(installation.id)?.is_some() {
-            return Err(ApiError::conflict(
-                "The installation already has a report (one per installation): keep this work on record instead",
-            ));
-        }
         let Some((report_mutation_id, report)) =
             held.mutations.iter().rev().find_map(|m| match &m.mutation {
                 Mutation::ReportSubmit { report } => Some((m.mutation_id, report)),
                 _ => None,
             })
         else {
-            return Err(ApiError::conflict(
-                "This held work has no report to accept: keep it on record instead",
-            ));
+            return attach_held_media_only(tx, &held, decided_by, note);
         };
+        if tx.db().report_of(installation.id)?.is_some() {
+            return Err(ApiError::conflict(
+                "The installation already has a report (one per installation): keep this work on record instead",
+            ));
+        }
         let mut report = (**report).clone();
         report.submitted_by = held.submitted_by;
         let held_media = apply_held_media(tx, &held)?;
@@ -249,6 +247,45 @@ pub fn accept(
                 record: installation,
             },
         })
+    })
+}
+
+/// Accepting held work that carries photos or videos but no report: they are
+/// attached to the installation as if they had arrived in scope (a
+/// technician's photos taken after the job left their team, or after a
+/// team-mate's report was in). The installation's state stays as it is:
+/// without a report there is no lifecycle decision to make.
+fn attach_held_media_only(
+    tx: &mut dyn WriteTx,
+    held: &HeldWork,
+    decided_by: Uuid,
+    note: Option<String>,
+) -> Result<AcceptedHeldWork, ApiError> {
+    let has_media = held
+        .mutations
+        .iter()
+        .any(|m| matches!(m.mutation, Mutation::MediaAttach { .. }));
+    if !has_media {
+        return Err(ApiError::conflict(
+            "This held work has neither a report nor photos or videos to accept: keep it on record instead",
+        ));
+    }
+    apply_held_media(tx, held)?;
+    let decision = HeldWorkDecision {
+        status: HeldWorkStatus::Accepted,
+        decided_by,
+        decided_at: tx.now(),
+        reason: note,
+    };
+    if !tx.decide_held_work(held.id, &decision)? {
+        return Err(ApiError::internal());
+    }
+    Ok(AcceptedHeldWork {
+        held_work: tx.db().held_work(held.id)?.ok_or_else(ApiError::internal)?,
+        installation: tx
+            .db()
+            .installation(held.installation_id)?
+            .ok_or_else(ApiError::internal)?,
     })
 }
 
@@ -328,16 +365,17 @@ pub async fn get_handler(
     .map(Json)
 }
 
-/// Accept held work as the installation's report (ops only).
+/// Accept held work (ops only): its report as the installation's report, or,
+/// when it holds no report, its photos and videos.
 #[utoipa::path(
     post, path = "/api/v1/admin/held-work/{held_work_id}/accept", tag = "admin",
     security(("bearer" = [])),
     params(("held_work_id" = Uuid, Path, description = "Held record id")),
     request_body = AcceptHeldWorkRequest,
     responses(
-        (status = 200, description = "Accepted: the report and its media are attached and the installation is report_submitted", body = AcceptedHeldWork),
+        (status = 200, description = "Accepted: the report and its media are attached and the installation is report_submitted; or, with no report held, the photos and videos are attached and the status is unchanged", body = AcceptedHeldWork),
         (status = 404, description = "No such record, or caller is not Central Ops", body = ErrorBody),
-        (status = 409, description = "Already decided, the installation already has a report, or the record holds no report", body = ErrorBody),
+        (status = 409, description = "Already decided, the installation already has a report, or the record holds neither a report nor media", body = ErrorBody),
         (status = 422, description = "The held report is invalid (e.g. its content hash does not match its media), or the note is too long", body = ErrorBody),
     )
 )]

@@ -276,7 +276,7 @@ pub struct AcceptedHeldWork {
     /// The held record with its decision.
     pub held_work: crate::held_work::HeldWork,
     /// The installation after the held report was attached
-    /// (`report_submitted`).
+    /// (`report_submitted`), or as it was when only photos and videos were.
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub installation: Versioned<Installation>,
 }

@@ -1,5 +1,5 @@
 //! Text search over installations: an in-memory copy of the
-//! `installation_search` table (lower-cased customer name, address, postcode
+//! `installation_search` table (folded customer name, address, postcode
 //! and installation id per installation rowid), scanned with Rust's substring
 //! search.
 //!
@@ -11,6 +11,8 @@
 //! millisecond; the hits go back to SQL as one `rarray` parameter.
 
 use rusqlite::Connection;
+use unicode_normalization::char::is_combining_mark;
+use unicode_normalization::UnicodeNormalization;
 
 use crate::error::Result;
 
@@ -28,7 +30,11 @@ impl SearchIndex {
         let mut rows = stmt.query([])?;
         while let Some(row) = rows.next()? {
             index.rowids.push(row.get(0)?);
-            index.texts.push(row.get::<_, String>(1)?.into_boxed_str());
+            let text: String = row.get(1)?;
+            // A text written by a version that did not fold accents yet is
+            // folded here; a folded text folds to itself.
+            let text = if text.is_ascii() { text } else { fold(&text) };
+            index.texts.push(text.into_boxed_str());
         }
         Ok(index)
     }
@@ -45,10 +51,20 @@ impl SearchIndex {
     }
 }
 
-/// Lower-cases a search term or indexed text. Rust's Unicode lower-casing,
-/// not SQLite's ASCII-only `lower()`, so "MÜLLER" finds "Müller".
+/// Folds a search term or indexed text: Unicode lower case (not SQLite's
+/// ASCII-only `lower()`, so "MÜLLER" finds "Müller") without accents (so
+/// "muller" finds it too, as the console's search on the server does).
+/// Letters that are not a base letter plus marks (ß, æ, ø) stay as they are,
+/// like the server's SQLite index. ASCII text, most of it, takes a fast path:
+/// this runs for every installation of a sync.
 pub(crate) fn fold(s: &str) -> String {
-    s.to_lowercase()
+    if s.is_ascii() {
+        return s.to_ascii_lowercase();
+    }
+    s.nfd()
+        .filter(|c| !is_combining_mark(*c))
+        .collect::<String>()
+        .to_lowercase()
 }
 
 /// The lead's part of an installation's search text; fields are joined
@@ -70,4 +86,37 @@ pub(crate) fn lead_text(lead: &fieldbook_domain::Lead) -> String {
 /// An installation's whole search text: its lead's part and its number.
 pub(crate) fn installation_text(lead_part: &str, installation_number: &str) -> String {
     format!("{lead_part}\n{}", fold(installation_number))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folding_drops_case_and_accents_and_keeps_other_letters() {
+        assert_eq!(fold("Jürgen MÜLLER"), "jurgen muller");
+        assert_eq!(
+            fold("Núñez, François Çelik, Åsa Öberg"),
+            "nunez, francois celik, asa oberg"
+        );
+        assert_eq!(fold("INS-2026-000001"), "ins-2026-000001");
+        // Not a letter plus an accent: kept, as the server's index keeps them.
+        assert_eq!(fold("Straße Ærø"), "straße ærø");
+        assert_eq!(fold("Дмитрий"), "дмитрии", "й is и plus a breve");
+        assert_eq!(fold(&fold("Müller")), fold("Müller"));
+    }
+
+    #[test]
+    fn an_index_written_before_accent_folding_still_finds_accentless_words() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE installation_search (installation_rowid INTEGER PRIMARY KEY, search_text TEXT);
+             INSERT INTO installation_search VALUES (1, 'jürgen müller\n3 mill lane'), (2, 'ada lovelace');",
+        )
+        .unwrap();
+        let index = SearchIndex::load(&conn).unwrap();
+        assert_eq!(index.matching(&[fold("muller")]), vec![1]);
+        assert_eq!(index.matching(&[fold("MÜLLER")]), vec![1]);
+        assert_eq!(index.matching(&[fold("lovelace")]), vec![2]);
+    }
 }

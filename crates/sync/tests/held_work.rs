@@ -506,3 +506,108 @@ async fn a_photo_held_while_the_job_was_away_goes_with_the_report_once_the_job_i
     let held_here = device.with_store(|s| s.held_work(job)).unwrap();
     assert_eq!(held_here[0].status, DeviceHeldStatus::Accepted);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ops_attach_held_photos_that_came_without_a_report_and_the_status_stays() {
+    let mut server = TestServer::start().await;
+    let alex = server.add_technician("alex");
+    let team = server.ops().add_team("North Crew", &[alex]);
+    let (job, assignment) = confirmed_job(&server, team, "Ada Customer");
+    let device = Device::signed_in(&server, "alex").await;
+    device.start_job(job);
+    device.engine.sync_once().await.expect("start synced");
+
+    // Offline, a photo of the finished wall box; meanwhile ops take the job
+    // off the team, and it never comes back.
+    server.stop().await;
+    let work = tempfile::tempdir().unwrap();
+    let wall = fieldbook_testkit::write_jpeg(work.path(), "wallbox.jpg", 9);
+    let held_photo = device
+        .with_store(|s| s.attach_media(job, &wall, "Wall box fitted"))
+        .expect("attach photo")
+        .file
+        .sha256;
+    device.engine.notify_local_change();
+    server.resume().await;
+    server.ops().withdraw(assignment);
+    let summary = device.engine.sync_once().await.expect("sync");
+    assert_eq!(summary.held, 1, "the photo is held: {summary:?}");
+    let held = server.ops().held_work(Some(HeldWorkStatus::Waiting));
+    assert!(!held[0].has_report);
+    let status_before = server.installation(job).status;
+
+    let accepted = server
+        .ops()
+        .accept_held(held[0].id, Some("photo of the finished wall box, keep it"))
+        .expect("accept the photo");
+    assert_eq!(accepted.held_work.status, HeldWorkStatus::Accepted);
+    assert_eq!(accepted.installation.record.status, status_before);
+    assert_eq!(
+        server.installation(job).status,
+        status_before,
+        "no report, no move"
+    );
+    assert!(server.report(job).is_none());
+    let on_server: Vec<_> = server
+        .media(job)
+        .into_iter()
+        .map(|m| m.file.sha256)
+        .collect();
+    assert_eq!(
+        on_server,
+        vec![held_photo],
+        "the held photo is the job's now"
+    );
+    let photo = &server.media(job)[0];
+    assert_eq!(
+        (photo.uploaded_by, photo.caption.as_str()),
+        (alex, "Wall box fitted")
+    );
+
+    // Decided once: a second accept is refused, and the device learns the decision.
+    assert_eq!(
+        server
+            .ops()
+            .accept_held(held[0].id, None)
+            .unwrap_err()
+            .status,
+        axum::http::StatusCode::CONFLICT
+    );
+    device.engine.sync_once().await.expect("sync the decision");
+    let held_here = device.with_store(|s| s.held_work(job)).unwrap();
+    assert_eq!(held_here[0].status, DeviceHeldStatus::Accepted);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn held_work_with_neither_a_report_nor_photos_cannot_be_accepted() {
+    let server = TestServer::start().await;
+    let alex = server.add_technician("alex");
+    let team = server.ops().add_team("North Crew", &[alex]);
+    let (job, assignment) = confirmed_job(&server, team, "Ada Customer");
+    let _device = Device::signed_in(&server, "alex").await;
+    server.ops().withdraw(assignment);
+    let pushed = server.ops().push_as(
+        alex,
+        Uuid::new_v4(),
+        vec![Mutation::InstallationStart {
+            installation_id: job,
+            expected_from: InstallationStatus::Confirmed,
+            at: chrono::Utc::now(),
+            override_reason: None,
+        }],
+    );
+    let MutationOutcome::Held { held_work_id, .. } = &pushed.results[0].outcome else {
+        panic!("{pushed:?}");
+    };
+    let refused = server.ops().accept_held(*held_work_id, None).unwrap_err();
+    assert_eq!(refused.status, axum::http::StatusCode::CONFLICT);
+    assert!(
+        refused.body.message.contains("keep it on record"),
+        "{refused:?}"
+    );
+    assert_eq!(
+        server.ops().held_work(Some(HeldWorkStatus::Waiting)).len(),
+        1,
+        "still waiting for ops' decision"
+    );
+}

@@ -13,6 +13,6 @@ export type AcceptedHeldWork = {
 held_work: HeldWork, 
 /**
  * The installation after the held report was attached
- * (`report_submitted`).
+ * (`report_submitted`), or as it was when only photos and videos were.
  */
 installation: Versioned<Installation>, };
