@@ -10,6 +10,8 @@
 #   make bench-first-sign-in  first sign-in to the coming days' jobs with 5,000 and 10,000 jobs
 #   make bench-fleet  50/200/500 devices syncing at once against the real server on SQLite and
 #                   PostgreSQL (one and two instances), beside pgbench's insert rate (minutes)
+#   make bench-move  migrate-storage of the demo server and a 10,000-installation server with
+#                   photos into PostgreSQL + a bucket, beside pg_dump|psql and a put loop (minutes)
 #   make fuzz       each fuzz target for FUZZ_SECONDS (cargo fuzz; `make test`
 #                   replays their committed seed corpus)
 #   make soak       the store's kill-during-save loop for 1,000 rounds and the
@@ -192,3 +194,15 @@ test-postgres-2: console
 bench-fleet: console
 	scripts/ensure-deps.sh postgres
 	cargo bench -p fieldbook-server --bench fleet --locked
+
+# The storage move benchmark (server/benches/storage_move.rs; docs/storage.md):
+# migrate-storage of the demo server and of a 10,000-installation server with
+# photos into a durable throwaway PostgreSQL and a moto bucket, 5 runs each,
+# beside pg_dump|psql and a plain put loop. Not part of `make bench` or
+# `make test`. MOVE_WORLDS, MOVE_RUNS, MOVE_BIG_RUNS, MOVE_INSTALLATIONS,
+# MOVE_TEAMS, MOVE_DEVICES, MOVE_PHOTOS and MOVE_PHOTO_KB adjust it.
+.PHONY: bench-move
+bench-move: console
+	scripts/ensure-deps.sh postgres
+	scripts/ensure-deps.sh s3
+	cargo bench -p fieldbook-server --bench storage_move --locked

@@ -449,3 +449,38 @@ async fn blobs_move_to_another_data_dir_and_to_a_bucket() {
         assert_eq!(&std::fs::read(path).unwrap(), bytes);
     }
 }
+
+/// Storage reads made one after another inside one poll of an async task
+/// (as `migrate-storage` compares the pulls of every user, in `main`'s
+/// task) must not spend that task's cooperative budget: after about 128
+/// pool checkouts they used to spin, each acquire woken at once, a few
+/// statements per second. Run in a thread of its own so a hang fails the
+/// test instead of hanging it.
+#[test]
+fn many_reads_in_one_poll_of_an_async_task_do_not_stall() {
+    let Some(cluster) = cluster("many_reads_in_one_poll_of_an_async_task_do_not_stall") else {
+        return;
+    };
+    cluster.create_database("many_reads").unwrap();
+    let url = cluster.url("many_reads");
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let storage = fieldbook_server::storage::PgStorage::open(&url).unwrap();
+            let started = std::time::Instant::now();
+            // No await in between: all in one poll of this task.
+            for _ in 0..1_000 {
+                storage.read(|db| db.change_seq()).unwrap();
+            }
+            done.send(started.elapsed()).unwrap();
+        });
+    });
+    let took = finished
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("1,000 reads did not finish within 60 s: the task's budget ran out");
+    println!("1,000 reads in one poll took {took:?}");
+}

@@ -254,7 +254,12 @@ pub(crate) fn open_keyed(path: &Path, key: Option<&DatabaseKey>) -> Result<Conne
         // The key before anything else: SQLCipher reads nothing until it has it.
         conn.pragma_update(None, "key", &*key.raw_key())?;
         conn.execute_batch(settings)?;
-        match read_schema(&conn, path) {
+        let read = if settings.is_empty() {
+            read_schema(&conn, path)
+        } else {
+            without_cipher_log(&conn, || read_schema(&conn, path))?
+        };
+        match read {
             Ok(()) => return Ok(conn),
             Err(StoreError::WrongKey { .. }) => continue,
             Err(e) => return Err(e),
@@ -263,6 +268,20 @@ pub(crate) fn open_keyed(path: &Path, key: Option<&DatabaseKey>) -> Result<Conne
     Err(StoreError::WrongKey {
         path: path.to_path_buf(),
     })
+}
+
+/// Runs `probe` with SQLCipher's log silenced. SQLCipher logs every page it
+/// cannot decrypt at ERROR on stderr; reading a database of the earlier
+/// layout with this version's fails on purpose, and would leave three such
+/// lines in the technician's log at every start. The fallback to the
+/// earlier layout logs as usual, so a truly wrong key is still logged. The
+/// level is process-wide: it is put back at once.
+fn without_cipher_log<T>(conn: &Connection, probe: impl FnOnce() -> T) -> Result<T> {
+    let level: String = conn.query_row("PRAGMA cipher_log_level", [], |r| r.get(0))?;
+    conn.pragma_update(None, "cipher_log_level", "NONE")?;
+    let result = probe();
+    conn.pragma_update(None, "cipher_log_level", &level)?;
+    Ok(result)
 }
 
 fn read_schema(conn: &Connection, path: &Path) -> Result<()> {

@@ -17,7 +17,8 @@
 //! - **Uploads in progress are not moved.** Their bytes stay in the source's
 //!   `blobs/uploads/`; the command counts them. A device resuming one asks
 //!   the new store (`HEAD`), gets 404 and starts the upload again from byte
-//!   0 (docs/storage.md; crates/sync/tests/faults.rs tests it).
+//!   0 (docs/storage.md; crates/sync/tests/moved_server.rs tests it with
+//!   the real sync engine).
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};

@@ -135,9 +135,17 @@ impl Drop for PgStorage {
 }
 
 /// Runs `f` to completion on the calling thread, in `handle`'s context.
+///
+/// Unconstrained by tokio's cooperative budget: called from inside an
+/// async task (a CLI command's `main`, a test), the statements would spend
+/// that task's budget, which only comes back when the task yields, and it
+/// does not yield while this blocks. Once it was spent (about 128 pool
+/// checkouts in one poll: `migrate-storage` comparing the pulls of 800
+/// users), every semaphore acquire answered "not yet" and woke itself at
+/// once: a busy loop that made a few statements per second.
 fn block<F: Future>(handle: &tokio::runtime::Handle, f: F) -> F::Output {
     let _context = handle.enter();
-    futures_executor::block_on(f)
+    futures_executor::block_on(tokio::task::unconstrained(f))
 }
 
 fn pool(config: tokio_postgres::Config, size: usize) -> Result<Pool, StorageError> {
