@@ -13,6 +13,7 @@
 //!   FLEET_INSTALLATIONS=6000   the world: demo installations ...
 //!   FLEET_TEAMS=250            ... over this many teams of two technicians
 //!   FLEET_PHOTO_KB=200         size of each device's photo
+//!   FLEET_SERVER_BIN=PATH      another fieldbook-server build (before/after)
 //!
 //! What one device does, per timed run (a *cycle*), all devices at once:
 //! pull from its cursor until `has_more` is false (an incremental pull: its
@@ -35,7 +36,7 @@
 //! cycles count toward throughput. Latencies are exact percentiles of the
 //! sorted samples (a few thousand per kind: no histogram needed).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Write as _};
 use std::path::{Path, PathBuf};
@@ -66,7 +67,9 @@ const BIN: &str = env!("CARGO_BIN_EXE_fieldbook-server");
 const POOL_CONNECTIONS: u32 = 16;
 const BASELINE_SECONDS: u32 = 5;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
-const FIRST_PULL_ATTEMPTS: usize = 10;
+// Enough for a device turned away by `503 busy` (Retry-After 2 s) while
+// hundreds of first pulls go through a few slots.
+const FIRST_PULL_ATTEMPTS: usize = 60;
 
 #[derive(Debug, Clone)]
 struct Settings {
@@ -251,7 +254,10 @@ struct ServeProcess {
 impl ServeProcess {
     fn start(data_dir: &Path, database_url: Option<&str>, log: PathBuf) -> ServeProcess {
         let log_file = std::fs::File::create(&log).expect("server log file");
-        let mut command = Command::new(BIN);
+        // FLEET_SERVER_BIN: another build of the server (e.g. main's, for a
+        // before/after comparison in the same run).
+        let bin = std::env::var_os("FLEET_SERVER_BIN").unwrap_or_else(|| BIN.into());
+        let mut command = Command::new(bin);
         command
             .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
@@ -679,6 +685,39 @@ async fn refusal(response: reqwest::Response) -> String {
     format!("{} {code}", status.as_u16()).trim().to_owned()
 }
 
+/// A failed request: counted in the samples already; what the server
+/// asked to wait before trying again (`Retry-After` of a `503 busy`).
+struct Failed {
+    retry_after: Option<Duration>,
+}
+
+/// The response when it has the `expected` status; otherwise the failure
+/// (status and code, or the transport error) is counted for `kind`.
+async fn expect_status(
+    sent: Result<reqwest::Response, reqwest::Error>,
+    expected: reqwest::StatusCode,
+    kind: Kind,
+    samples: &mut Samples,
+) -> Result<reqwest::Response, Failed> {
+    match sent {
+        Ok(r) if r.status() == expected => Ok(r),
+        Ok(r) => {
+            let retry_after = r
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+                .map(Duration::from_secs);
+            let what = refusal(r).await;
+            samples.fail(kind, what);
+            Err(Failed { retry_after })
+        }
+        Err(e) => {
+            samples.fail(kind, transport(&e));
+            Err(Failed { retry_after: None })
+        }
+    }
+}
+
 fn transport(e: &reqwest::Error) -> String {
     if e.is_timeout() {
         "timeout".into()
@@ -692,8 +731,11 @@ fn transport(e: &reqwest::Error) -> String {
 /// Pulls from the device's cursor until `has_more` is false. On the first
 /// pull, collects the team's jobs this device will start (its share of the
 /// startable ones, so team-mates never start the same job).
-async fn pull(device: &mut Device, kind: Kind, samples: &mut Samples) -> Result<(), ()> {
+async fn pull(device: &mut Device, kind: Kind, samples: &mut Samples) -> Result<(), Failed> {
     let mut latest: BTreeMap<Uuid, (u64, Job)> = BTreeMap::new();
+    // Jobs whose primary team is the device's: a job with a backup team is
+    // in two teams' scopes, and two devices starting it is a `conflict`.
+    let mut own_team_jobs: HashSet<Uuid> = HashSet::new();
     loop {
         let started = Instant::now();
         let response = device
@@ -707,27 +749,22 @@ async fn pull(device: &mut Device, kind: Kind, samples: &mut Samples) -> Result<
             .bearer_auth(&device.token)
             .send()
             .await;
-        let response = match response {
-            Ok(r) if r.status().is_success() => r,
-            Ok(r) => {
-                let what = refusal(r).await;
-                samples.fail(kind, what);
-                return Err(());
-            }
-            Err(e) => {
-                samples.fail(kind, transport(&e));
-                return Err(());
-            }
-        };
+        let response = expect_status(response, reqwest::StatusCode::OK, kind, samples).await?;
         let page: PullPage = match response.json().await {
             Ok(p) => p,
             Err(e) => {
                 samples.fail(kind, transport(&e));
-                return Err(());
+                return Err(Failed { retry_after: None });
             }
         };
         samples.record(kind, started.elapsed());
         if kind == Kind::FirstPullPage {
+            own_team_jobs.extend(
+                page.assignments
+                    .iter()
+                    .filter(|a| a.record.is_primary && a.record.team_id == device.team)
+                    .map(|a| a.record.installation_id),
+            );
             for v in &page.installations {
                 let job = Job {
                     id: v.record.id,
@@ -751,7 +788,7 @@ async fn pull(device: &mut Device, kind: Kind, samples: &mut Samples) -> Result<
         device.jobs = latest
             .into_values()
             .map(|(_, job)| job)
-            .filter(|job| is_startable(job.status))
+            .filter(|job| is_startable(job.status) && own_team_jobs.contains(&job.id))
             .enumerate()
             .filter(|(i, _)| i % device.devices_in_team == device.place_in_team)
             .map(|(_, job)| job)
@@ -782,7 +819,7 @@ async fn push(
     job: &Job,
     photo: &Photo,
     samples: &mut Samples,
-) -> Result<(), ()> {
+) -> Result<(), Failed> {
     let now = Utc::now();
     let needs_override =
         fieldbook_domain::lifecycle::start_needs_override(job.status) == Some(true);
@@ -828,23 +865,12 @@ async fn push(
         .json(&request)
         .send()
         .await;
-    let response = match response {
-        Ok(r) if r.status().is_success() => r,
-        Ok(r) => {
-            let what = refusal(r).await;
-            samples.fail(Kind::Push, what);
-            return Err(());
-        }
-        Err(e) => {
-            samples.fail(Kind::Push, transport(&e));
-            return Err(());
-        }
-    };
+    let response = expect_status(response, reqwest::StatusCode::OK, Kind::Push, samples).await?;
     let answer: PushResponse = match response.json().await {
         Ok(a) => a,
         Err(e) => {
             samples.fail(Kind::Push, transport(&e));
-            return Err(());
+            return Err(Failed { retry_after: None });
         }
     };
     samples.record(Kind::Push, started.elapsed());
@@ -861,7 +887,7 @@ async fn push(
 
 /// tus creation then one PATCH, with the headers the device's uploader sends
 /// (crates/sync/src/blobs/tus.rs).
-async fn upload(device: &Device, photo: Photo, samples: &mut Samples) -> Result<(), ()> {
+async fn upload(device: &Device, photo: Photo, samples: &mut Samples) -> Result<(), Failed> {
     let b64 = base64::engine::general_purpose::STANDARD;
     let metadata = format!(
         "sha256 {},mime {}",
@@ -878,24 +904,22 @@ async fn upload(device: &Device, photo: Photo, samples: &mut Samples) -> Result<
         .header("upload-metadata", metadata)
         .send()
         .await;
-    let location = match created {
-        Ok(r) if r.status() == reqwest::StatusCode::CREATED => {
-            match r.headers().get("location").and_then(|v| v.to_str().ok()) {
-                Some(l) => l.to_owned(),
-                None => {
-                    samples.fail(Kind::TusCreate, "201 without Location".into());
-                    return Err(());
-                }
-            }
-        }
-        Ok(r) => {
-            let what = refusal(r).await;
-            samples.fail(Kind::TusCreate, what);
-            return Err(());
-        }
-        Err(e) => {
-            samples.fail(Kind::TusCreate, transport(&e));
-            return Err(());
+    let created = expect_status(
+        created,
+        reqwest::StatusCode::CREATED,
+        Kind::TusCreate,
+        samples,
+    )
+    .await?;
+    let location = match created
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(l) => l.to_owned(),
+        None => {
+            samples.fail(Kind::TusCreate, "201 without Location".into());
+            return Err(Failed { retry_after: None });
         }
     };
     samples.record(Kind::TusCreate, started.elapsed());
@@ -917,26 +941,20 @@ async fn upload(device: &Device, photo: Photo, samples: &mut Samples) -> Result<
         .body(photo.bytes)
         .send()
         .await;
-    match patched {
-        Ok(r) if r.status() == reqwest::StatusCode::NO_CONTENT => {
-            let offset = r
-                .headers()
-                .get("upload-offset")
-                .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
-            if offset != Some(len) {
-                samples.fail(Kind::TusPatch, format!("204 with offset {offset:?}"));
-                return Err(());
-            }
-        }
-        Ok(r) => {
-            let what = refusal(r).await;
-            samples.fail(Kind::TusPatch, what);
-            return Err(());
-        }
-        Err(e) => {
-            samples.fail(Kind::TusPatch, transport(&e));
-            return Err(());
-        }
+    let patched = expect_status(
+        patched,
+        reqwest::StatusCode::NO_CONTENT,
+        Kind::TusPatch,
+        samples,
+    )
+    .await?;
+    let offset = patched
+        .headers()
+        .get("upload-offset")
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    if offset != Some(len) {
+        samples.fail(Kind::TusPatch, format!("204 with offset {offset:?}"));
+        return Err(Failed { retry_after: None });
     }
     samples.record(Kind::TusPatch, started.elapsed());
     Ok(())
@@ -1115,17 +1133,24 @@ async fn run_setup(
     let (devices, samples, wall) = all_at_once(devices, |mut d, _| async move {
         let mut s = Samples::default();
         let started = Instant::now();
-        // A device retries a failed first pull (503 `timeout` under load)
-        // from the start after a pause, as the sync loop does; every
-        // failure stays counted.
+        // A device retries a failed first pull (503 `busy` or `timeout`
+        // under load) from the start after a pause, as the sync loop does:
+        // the server's Retry-After plus up to half again as jitter, else
+        // 1 s; every failure stays counted.
         for _ in 0..FIRST_PULL_ATTEMPTS {
             d.cursor = 0;
-            if pull(&mut d, Kind::FirstPullPage, &mut s).await.is_ok() {
-                s.record(Kind::Cycle, started.elapsed());
-                s.cycles_completed = 1;
-                break;
+            match pull(&mut d, Kind::FirstPullPage, &mut s).await {
+                Ok(()) => {
+                    s.record(Kind::Cycle, started.elapsed());
+                    s.cycles_completed = 1;
+                    break;
+                }
+                Err(Failed { retry_after }) => {
+                    let wait = retry_after.unwrap_or(Duration::from_secs(1));
+                    let jitter = rand::random::<u64>() % (wait.as_millis() as u64 / 2 + 1);
+                    tokio::time::sleep(wait + Duration::from_millis(jitter)).await;
+                }
             }
-            tokio::time::sleep(Duration::from_secs(1)).await;
         }
         (d, s)
     })

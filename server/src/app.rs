@@ -23,6 +23,7 @@ use crate::client_address::Peer;
 use crate::config::ServerConfig;
 use crate::error::ApiError;
 use crate::password::PasswordPool;
+use crate::pull::PullSlots;
 use crate::storage::Storage;
 use crate::tls::{self, TlsListener};
 use crate::{
@@ -38,6 +39,8 @@ pub struct AppState {
     pub blobs: Arc<BlobStore>,
     /// Verifies login passwords, a bounded number at a time.
     pub passwords: Arc<PasswordPool>,
+    /// Pulls running at once (load shedding, see [`crate::pull`]).
+    pub pull_slots: Arc<PullSlots>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -72,6 +75,7 @@ impl AppState {
         });
         let passwords = PasswordPool::new(config.password_hashing, config.password_workers)?;
         Ok(AppState {
+            pull_slots: Arc::new(PullSlots::new(config.max_concurrent_pulls)),
             storage: Arc::new(storage),
             passwords: Arc::new(passwords),
             config: Arc::new(config),

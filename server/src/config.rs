@@ -3,6 +3,8 @@
 
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
 use std::time::Duration;
 
 use ipnet::IpNet;
@@ -98,6 +100,13 @@ pub struct ServerConfig {
     /// Blobs and uploads in an S3-compatible store (`--blob-store s3://…`)
     /// instead of `<data_dir>/blobs`.
     pub blob_store: Option<S3Settings>,
+    /// Pulls (and near-window reads) this instance runs at once; one more
+    /// is answered `503 busy` with `Retry-After` (`--max-concurrent-pulls`,
+    /// see docs/scaling.md).
+    pub max_concurrent_pulls: usize,
+    /// Test hook, 0 in production: each pull first repeats its storage read
+    /// for this many milliseconds, so a test can hold pulls in flight.
+    pub pull_test_stall_ms: Arc<AtomicU64>,
 }
 
 /// A PEM certificate chain (leaf first) and its PEM private key.
@@ -138,6 +147,8 @@ impl ServerConfig {
             public_url: None,
             trusted_proxies: Vec::new(),
             blob_store: None,
+            max_concurrent_pulls: crate::pull::default_max_concurrent_pulls(),
+            pull_test_stall_ms: Arc::new(AtomicU64::new(0)),
         }
     }
 

@@ -50,6 +50,8 @@ pub struct ConfigFile {
     pub blob_store_secret_access_key: Option<String>,
     /// Allow a plain-http endpoint (`--blob-store-allow-http`).
     pub blob_store_allow_http: Option<bool>,
+    /// Pulls one instance runs at once (`--max-concurrent-pulls`).
+    pub max_concurrent_pulls: Option<u16>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -123,6 +125,10 @@ impl ConfigFile {
             (
                 "blob_store_allow_http",
                 self.blob_store_allow_http.map(|b| vec![b.to_string()]),
+            ),
+            (
+                "max_concurrent_pulls",
+                self.max_concurrent_pulls.map(|n| vec![n.to_string()]),
             ),
         ]
         .into_iter()

@@ -1,13 +1,15 @@
 //! The error every route answers with: an HTTP status and an
 //! [`ErrorBody`] `{code, message}`.
 
+use std::time::Instant;
+
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use fieldbook_domain::{LifecycleError, ValidationErrors};
 use fieldbook_protocol::{ErrorBody, ErrorCode};
 
-use crate::storage::StorageError;
+use crate::storage::{CancelFlag, StorageError};
 
 /// An error answer. Built by the feature modules, turned into a response here.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -55,6 +57,14 @@ impl ApiError {
         Self::new(StatusCode::CONFLICT, ErrorCode::Conflict, message)
     }
 
+    /// The server did not start the request because it is at capacity
+    /// (load shedding): 503 `busy` with `Retry-After`.
+    pub fn busy(message: impl Into<String>, retry_after_secs: u64) -> Self {
+        let mut err = Self::new(StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Busy, message);
+        err.body.retry_after_secs = Some(retry_after_secs);
+        err
+    }
+
     pub fn internal() -> Self {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -76,6 +86,16 @@ impl From<StorageError> for ApiError {
             );
             err.body.retry_after_secs = Some(1);
             return err;
+        }
+        if let StorageError::Cancelled = e {
+            // Nobody reads this answer: the request timed out or its client
+            // hung up, and the read stopped early (as it should).
+            tracing::info!("storage read cancelled");
+            return Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::Timeout,
+                "The server took too long to answer; try again",
+            );
         }
         tracing::error!(error = %e, "storage failure");
         ApiError::internal()
@@ -134,4 +154,29 @@ where
             tracing::error!(error = %e, "blocking task failed");
             ApiError::internal()
         })?
+}
+
+/// [`blocking`] for work that should stop once nobody waits for it: `f`
+/// gets a [`CancelFlag`] with `deadline`, set as soon as the returned future
+/// is dropped (the request timed out or the client hung up), to pass to
+/// [`crate::storage::Storage::read_cancellable`]. Without it the blocking
+/// thread would finish a read nobody reads, while the client's retry starts
+/// another.
+pub async fn blocking_cancellable<T, F>(deadline: Instant, f: F) -> Result<T, ApiError>
+where
+    F: FnOnce(&CancelFlag) -> Result<T, ApiError> + Send + 'static,
+    T: Send + 'static,
+{
+    let cancel = CancelFlag::with_deadline(deadline);
+    let _cancel_on_drop = CancelOnDrop(cancel.clone());
+    blocking(move || f(&cancel)).await
+}
+
+/// Sets its flag when dropped: with the future that awaits the work.
+struct CancelOnDrop(CancelFlag);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.cancel();
+    }
 }

@@ -87,6 +87,12 @@ enum Command {
         trusted_proxies: Vec<IpNet>,
         #[command(flatten)]
         blob_store: BlobStoreArgs,
+        /// Pulls this instance runs at once; one more is answered 503
+        /// `busy` with Retry-After at once instead of waiting (devices retry
+        /// later). Default: two per core, at least 2, at most 8 (half of a
+        /// PostgreSQL instance's 16 connections, so pushes always find one).
+        #[arg(long, env = "FIELDBOOK_MAX_CONCURRENT_PULLS", value_parser = clap::value_parser!(u16).range(1..))]
+        max_concurrent_pulls: Option<u16>,
     },
     /// Write an online, consistent copy of the database to a new file
     /// (SQLite `VACUUM INTO`) and check it; the server may keep running.
@@ -844,6 +850,7 @@ async fn main() -> Result<()> {
             public_url,
             trusted_proxies,
             blob_store,
+            max_concurrent_pulls,
         } => {
             init_tracing(json_logs);
             let mut config = ServerConfig::new(data.data_dir.clone());
@@ -853,6 +860,9 @@ async fn main() -> Result<()> {
             config.public_url = public_url;
             config.trusted_proxies = trusted_proxies;
             config.retention_days = retention_days;
+            if let Some(pulls) = max_concurrent_pulls {
+                config.max_concurrent_pulls = usize::from(pulls);
+            }
             serve(addr, config).await
         }
         Command::PublishUpdate {

@@ -1,4 +1,16 @@
 //! `GET /api/v1/sync/pull`: changes after a cursor, in the caller's scope.
+//!
+//! Pulls are the server's expensive reads (a first pull of a large world
+//! most of all), so they are bounded per instance ([`PullSlots`]): a pull
+//! that finds every slot taken is answered `503 busy` with `Retry-After` at
+//! once, instead of queueing into the request timeout, and a pull whose
+//! request timed out or whose client hung up stops its storage work
+//! ([`blocking_cancellable`]). Pushes and uploads take no slot: a
+//! technician's sent work never waits behind other devices' first pulls.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -10,7 +22,9 @@ use fieldbook_protocol::{
 
 use crate::app::AppState;
 use crate::caller::Caller;
-use crate::error::{blocking, ApiError};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::error::{blocking_cancellable, ApiError};
 use crate::json::ApiQuery;
 use crate::storage::{Scope, StoredPullPage};
 
@@ -22,6 +36,7 @@ use crate::storage::{Scope, StoredPullPage};
         (status = 200, description = "One page of changes, oldest first", body = PullPage),
         (status = 400, description = "`limit` outside 1..=1000 or not a number (`bad_request`), or `cursor` above 2^63-1 (`invalid_cursor`)", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 503, description = "Every pull slot of this instance is taken (`busy`, nothing was read: retry after `Retry-After` seconds), or the pull took longer than the request deadline (`timeout`)", body = ErrorBody),
     )
 )]
 pub async fn pull_handler(
@@ -50,10 +65,32 @@ pub async fn pull_handler(
     let retired_before = chrono::Utc::now()
         .date_naive()
         .checked_sub_days(chrono::Days::new(u64::from(retention_days)));
-    blocking(move || {
+    let slot = state.pull_slots.take()?;
+    let deadline = Instant::now() + state.config.request_timeout;
+    blocking_cancellable(deadline, move |cancel| {
+        // Held until the storage work ends, not until the answer is sent or
+        // dropped: the slots bound work actually running.
+        let _slot = slot;
         let blobs = &state.blobs;
         let available = |hash: &fieldbook_domain::Sha256Hex| blobs.contains(hash);
-        let mut page = state.storage.read(|db| {
+        let stall = state.config.pull_test_stall_ms.load(Ordering::Relaxed);
+        let mut page = state.storage.read_cancellable(cancel, |db| {
+            if stall > 0 {
+                // Test hook: the same read again and again for that long,
+                // stopped early only by the storage's own cancellation.
+                let until = Instant::now() + Duration::from_millis(stall);
+                while Instant::now() < until {
+                    db.pull_within(
+                        scope,
+                        query.cursor,
+                        limit,
+                        max_bytes,
+                        retired_before,
+                        &available,
+                    )?;
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            }
             db.pull_within(
                 scope,
                 query.cursor,
@@ -72,6 +109,59 @@ pub async fn pull_handler(
     .map(Json)
 }
 
+/// Seconds a device is asked to wait when every pull slot is taken: about
+/// the time a few pages take, so the slots are free again; devices add
+/// their own jitter.
+pub const BUSY_RETRY_AFTER_SECS: u64 = 2;
+
+/// The pulls (and near-window reads) one instance runs at once. A slot is
+/// taken before the storage work starts and given back when it ends.
+#[derive(Debug)]
+pub struct PullSlots {
+    semaphore: Arc<Semaphore>,
+    capacity: usize,
+}
+
+impl PullSlots {
+    pub fn new(capacity: usize) -> PullSlots {
+        let capacity = capacity.max(1);
+        PullSlots {
+            semaphore: Arc::new(Semaphore::new(capacity)),
+            capacity,
+        }
+    }
+
+    /// A free slot, or `503 busy` with `Retry-After` at once.
+    pub fn take(&self) -> Result<OwnedSemaphorePermit, ApiError> {
+        Arc::clone(&self.semaphore).try_acquire_owned().map_err(|_| {
+            ApiError::busy(
+                format!(
+                    "The server is busy sending other devices their changes; nothing was read, try again in {BUSY_RETRY_AFTER_SECS} s"
+                ),
+                BUSY_RETRY_AFTER_SECS,
+            )
+        })
+    }
+
+    /// Slots whose storage work is running now.
+    pub fn in_use(&self) -> usize {
+        self.capacity - self.semaphore.available_permits()
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+}
+
+/// Default of [`crate::ServerConfig::max_concurrent_pulls`]: two per core
+/// (a pull waits on the disk or the database part of its time), at least 2,
+/// and at most 8, half of a PostgreSQL instance's pool of 16 connections, so
+/// pushes and the ops console always find a connection.
+pub fn default_max_concurrent_pulls() -> usize {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    (2 * cores).clamp(2, 8)
+}
+
 /// The caller's installations of the coming days, for a first sync to show
 /// them before the full pull (see [`NearWindowQuery`]). Not part of the
 /// change feed: it does not move the device's cursor.
@@ -82,6 +172,7 @@ pub async fn pull_handler(
         (status = 200, description = "The window's installations (soonest first, at most 1000) with their assignments, leads, surveys, the caller's teams and the users they name; cursor 0, next_cursor the server's last change sequence, has_more when the window held more", body = PullPage),
         (status = 400, description = "`days` outside 1..=62 or `from` not a date (`bad_request`)", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 503, description = "Every pull slot of this instance is taken (`busy`: retry after `Retry-After` seconds)", body = ErrorBody),
     )
 )]
 pub async fn near_window_handler(
@@ -102,10 +193,14 @@ pub async fn near_window_handler(
             ApiError::bad_request("the window ends after the last date this server knows")
         })?;
     let scope = Scope::for_user(caller.user_id, caller.role);
-    blocking(move || {
-        Ok(state
-            .storage
-            .read(|db| db.near_window(scope, query.from, to, MAX_NEAR_WINDOW_INSTALLATIONS))?)
+    // A first sync's other read: it takes a pull slot too.
+    let slot = state.pull_slots.take()?;
+    let deadline = Instant::now() + state.config.request_timeout;
+    blocking_cancellable(deadline, move |cancel| {
+        let _slot = slot;
+        Ok(state.storage.read_cancellable(cancel, |db| {
+            db.near_window(scope, query.from, to, MAX_NEAR_WINDOW_INSTALLATIONS)
+        })?)
     })
     .await
     .map(Json)

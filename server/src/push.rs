@@ -167,7 +167,8 @@ pub fn push(
     }
     let mut results = Vec::with_capacity(request.mutations.len());
     for envelope in &request.mutations {
-        let outcome = storage.write(|tx| {
+        // Runs again if it lost a conflict (PostgreSQL): it only borrows.
+        let outcome = storage.write_retrying(|tx| {
             // The installation history names who made each move.
             tx.set_actor(caller.user_id);
             apply_envelope(tx, caller, envelope)

@@ -41,6 +41,10 @@ pub enum ErrorCode {
     /// Central Ops ordered this device wiped: the order is in `wipe`; the
     /// device erases its data and confirms (see [`crate::wipe`]).
     WipeOrdered,
+    /// The server is at capacity for this kind of request and did not start
+    /// it (nothing was read or saved): send it again after `Retry-After`
+    /// seconds (also in `retry_after_secs`).
+    Busy,
 }
 
 impl ErrorCode {
@@ -60,6 +64,7 @@ impl ErrorCode {
             ErrorCode::Internal => "internal",
             ErrorCode::InvalidCursor => "invalid_cursor",
             ErrorCode::WipeOrdered => "wipe_ordered",
+            ErrorCode::Busy => "busy",
         }
     }
 }
@@ -76,7 +81,8 @@ pub struct ErrorBody {
     /// Per-field problems when `code` is `validation_failed`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fields: Vec<FieldError>,
-    /// Seconds to wait before retrying, when `code` is `too_many_attempts`.
+    /// Seconds to wait before retrying, when `code` is `too_many_attempts`
+    /// or `busy` (also sent as the `Retry-After` header).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after_secs: Option<u64>,
     /// The wipe order, when `code` is `wipe_ordered`.
@@ -115,6 +121,7 @@ mod tests {
         ErrorCode::Internal,
         ErrorCode::InvalidCursor,
         ErrorCode::WipeOrdered,
+        ErrorCode::Busy,
     ];
 
     #[test]

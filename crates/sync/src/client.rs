@@ -88,6 +88,11 @@ pub async fn error_from_response(response: Response) -> SyncError {
         return SyncError::Server {
             status: status.as_u16(),
             message,
+            retry_after: body
+                .as_ref()
+                .and_then(|b| b.retry_after_secs)
+                .or(header_wait)
+                .map(Duration::from_secs),
         };
     }
     match status {

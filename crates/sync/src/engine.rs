@@ -106,6 +106,26 @@ impl Backoff {
     }
 }
 
+/// How long the loop waits after a failed sync: the backoff's next delay,
+/// but never less than a busy server's `Retry-After` (a `503 busy` pull, a
+/// conflict), plus up to half of it again so the devices it turned away do
+/// not all come back in the same second. Capped by the backoff's cap.
+fn retry_delay(error: &SyncError, backoff: &mut Backoff) -> Duration {
+    let delay = backoff.next_delay();
+    match error {
+        SyncError::Server {
+            retry_after: Some(wait),
+            ..
+        } => {
+            let jitter = rand::thread_rng().gen_range(0..=wait.as_millis() as u64 / 2);
+            delay
+                .max(*wait + Duration::from_millis(jitter))
+                .min(backoff.max)
+        }
+        _ => delay,
+    }
+}
+
 /// What the loop has been asked to do.
 #[derive(Debug, Default)]
 struct Schedule {
@@ -865,7 +885,7 @@ impl SyncEngine {
                     ..
                 }) => Some(Instant::now() + wait),
                 Err(e) => {
-                    let delay = backoff.next_delay();
+                    let delay = retry_delay(&e, &mut backoff);
                     tracing::info!(error = %e, ?delay, "sync failed; retrying later");
                     Some(Instant::now() + delay)
                 }
@@ -943,6 +963,39 @@ mod tests {
         assert_eq!(backoff.step, Duration::from_secs(8));
         backoff.reset();
         assert_eq!(backoff.step, INITIAL_BACKOFF);
+    }
+
+    #[test]
+    fn a_busy_servers_retry_after_is_waited_with_jitter_then_backoff_grows() {
+        let busy = SyncError::Server {
+            status: 503,
+            message: "busy".into(),
+            retry_after: Some(Duration::from_secs(4)),
+        };
+        let mut backoff = Backoff::new(Duration::from_secs(180));
+        let mut delays = Vec::new();
+        for _ in 0..6 {
+            let delay = retry_delay(&busy, &mut backoff);
+            assert!(delay >= Duration::from_secs(4), "{delay:?}");
+            delays.push(delay);
+        }
+        // Early retries wait the server's 4-6 s, not the backoff's 0.5-1 s.
+        assert!(delays[0] <= Duration::from_secs(6), "{delays:?}");
+        // Failing on, the backoff takes over: 16-32 s by the sixth attempt.
+        assert!(delays[5] >= Duration::from_secs(16), "{delays:?}");
+
+        // A 503 without Retry-After keeps the plain backoff.
+        let mut backoff = Backoff::new(Duration::from_secs(180));
+        let plain = SyncError::Server {
+            status: 503,
+            message: "timeout".into(),
+            retry_after: None,
+        };
+        assert!(retry_delay(&plain, &mut backoff) <= INITIAL_BACKOFF);
+
+        // The cap holds even against a long Retry-After.
+        let mut backoff = Backoff::new(Duration::from_secs(2));
+        assert!(retry_delay(&busy, &mut backoff) <= Duration::from_secs(2));
     }
 
     #[test]

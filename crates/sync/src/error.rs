@@ -13,9 +13,14 @@ pub enum SyncError {
     #[error("cannot reach the server ({detail}); your work is kept on this computer and sent when the connection returns")]
     Offline { detail: String },
 
-    /// The server answered 5xx.
+    /// The server answered 5xx. `retry_after`: its `Retry-After` (a busy
+    /// or overloaded server says when to come back).
     #[error("the server had a problem (HTTP {status}: {message}); your work is kept and Fieldbook tries again later")]
-    Server { status: u16, message: String },
+    Server {
+        status: u16,
+        message: String,
+        retry_after: Option<Duration>,
+    },
 
     /// 401 on anything but the login: the token expired or was revoked.
     #[error("you were signed out on the server; sign in again to keep syncing (nothing on this computer is lost)")]
@@ -176,7 +181,8 @@ mod tests {
         .is_retryable());
         assert!(SyncError::Server {
             status: 503,
-            message: "busy".into()
+            message: "busy".into(),
+            retry_after: None,
         }
         .is_retryable());
         assert!(!SyncError::Unauthorized.is_retryable());

@@ -54,6 +54,7 @@ pub async fn check_for_update(
         status => Err(SyncError::Server {
             status: status.as_u16(),
             message: response.text().await.unwrap_or_default(),
+            retry_after: None,
         }),
     }
 }
@@ -157,6 +158,7 @@ pub async fn download_update(
         return Err(SyncError::Server {
             status: status.as_u16(),
             message: format!("the update download answered HTTP {status}"),
+            retry_after: None,
         });
     }
     // 200 to a range request: the server sends it all again.

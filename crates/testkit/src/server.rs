@@ -291,6 +291,15 @@ impl TestServer {
     }
 
     /// How many instances serve this server's address.
+    /// Pulls whose storage work is running now, over every instance (their
+    /// pull slots in use).
+    pub fn pulls_in_flight(&self) -> usize {
+        self.instances
+            .iter()
+            .map(|i| i.state.pull_slots.in_use())
+            .sum()
+    }
+
     pub fn instance_count(&self) -> usize {
         self.instances.len()
     }

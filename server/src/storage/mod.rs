@@ -16,6 +16,7 @@
 //! chosen by [`DatabaseUrl`].
 
 mod blob_access;
+mod cancel;
 mod certificates;
 mod devices;
 mod held_work;
@@ -46,6 +47,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 
 pub use blob_access::BlobAccessReads;
+pub use cancel::CancelFlag;
 pub use certificates::{CertificateReads, CertificateWrites, StoredCertificate};
 pub use devices::{DeviceReads, DeviceRow, DeviceWrites, MutationRecord, StoredMutation};
 pub use held_work::{HeldWorkReads, HeldWorkWrites, NewHeldMutation};
@@ -96,7 +98,33 @@ pub enum StorageError {
     /// 503 with `Retry-After`, and the client sends the request again.
     #[error("conflicting concurrent transaction, rolled back: {0}")]
     Conflict(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The read was stopped because nobody waits for it any more (its
+    /// request timed out or the client hung up, see [`CancelFlag`]).
+    #[error("the read was cancelled: its request timed out or the client hung up")]
+    Cancelled,
 }
+
+impl StorageError {
+    /// [`StorageError::Conflict`], noted for [`Storage::write_retrying`] on
+    /// this thread (the write's statements run on its calling thread).
+    pub fn conflict(e: Box<dyn std::error::Error + Send + Sync>) -> StorageError {
+        CONFLICT_SEEN.with(|seen| seen.set(true));
+        StorageError::Conflict(e)
+    }
+}
+
+thread_local! {
+    /// Whether a statement of the write running on this thread lost a
+    /// conflict. A thread-local because the closure turns the error into its
+    /// own error type (an `ApiError`, a push outcome) before the retry loop
+    /// sees it.
+    static CONFLICT_SEEN: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Attempts of a write whose transaction lost a deadlock or serialization
+/// conflict (PostgreSQL), before its caller gets the conflict (503 with
+/// `Retry-After`).
+const WRITE_ATTEMPTS: u32 = 3;
 
 /// Timestamps are stored as fixed-width RFC 3339 UTC text by both backends,
 /// so they compare correctly as strings.
@@ -260,6 +288,37 @@ impl Storage {
         }
     }
 
+    /// [`Self::write`] for a closure that can run again: a transaction that
+    /// lost a deadlock or serialization conflict was rolled back whole, so
+    /// `f` runs again in a new one, up to 3 attempts, after a short jittered
+    /// pause (the other transaction gets to commit). Devices rarely see the
+    /// conflict's 503. Blocking: call from `spawn_blocking`.
+    pub fn write_retrying<T, E>(
+        &self,
+        mut f: impl FnMut(&mut dyn WriteTx) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<StorageError>,
+    {
+        let mut attempt = 1;
+        loop {
+            CONFLICT_SEEN.with(|seen| seen.set(false));
+            let out = self.write(&mut f);
+            let conflicted = CONFLICT_SEEN.with(|seen| seen.replace(false));
+            if out.is_ok() || !conflicted || attempt == WRITE_ATTEMPTS {
+                return out;
+            }
+            let pause = 5 * u64::from(attempt) + rand::random::<u64>() % 20;
+            tracing::info!(
+                attempt,
+                pause_ms = pause,
+                "write lost a conflict; running it again"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(pause));
+            attempt += 1;
+        }
+    }
+
     /// Runs `f` on one consistent snapshot. Blocking: call from `spawn_blocking`.
     pub fn read<T, E>(&self, f: impl FnOnce(&dyn Reads) -> Result<T, E>) -> Result<T, E>
     where
@@ -270,11 +329,76 @@ impl Storage {
             Storage::Postgres(pg) => pg.read(f),
         }
     }
+
+    /// [`Self::read`] that stops soon after `cancel` is set or its deadline
+    /// passes, with [`StorageError::Cancelled`]: between the pull's windows
+    /// and inside a running statement (SQLite: a progress handler;
+    /// PostgreSQL: `statement_timeout` up to the deadline, and a check
+    /// before every statement). The connection goes back to the pool clean.
+    pub fn read_cancellable<T, E>(
+        &self,
+        cancel: &CancelFlag,
+        f: impl FnOnce(&dyn Reads) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<StorageError>,
+    {
+        cancel.check()?;
+        match self {
+            Storage::Sqlite(sqlite) => sqlite.read_cancellable(cancel, f),
+            Storage::Postgres(pg) => pg.read_cancellable(cancel, f),
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_write_that_lost_a_conflict_runs_again_in_a_new_transaction() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = Storage::open(dir.path()).unwrap();
+        let mut teams = Vec::new();
+        let mut attempts = 0;
+        let out = storage.write_retrying(|tx| -> Result<u32, StorageError> {
+            attempts += 1;
+            let team = uuid::Uuid::new_v4();
+            teams.push(team);
+            tx.insert_team(team, &format!("Team of attempt {attempts}"))?;
+            if attempts < 3 {
+                // As a PostgreSQL statement that lost a conflict answers.
+                return Err(StorageError::conflict("could not serialize".into()));
+            }
+            Ok(attempts)
+        });
+        assert_eq!(out.unwrap(), 3);
+        // The failed attempts' writes were rolled back with them.
+        let kept: Vec<bool> = storage
+            .read(|db| -> Result<_, StorageError> {
+                teams.iter().map(|t| Ok(db.team(*t)?.is_some())).collect()
+            })
+            .unwrap();
+        assert_eq!(kept, [false, false, true]);
+
+        // Bounded: a write that keeps losing answers the conflict.
+        let mut attempts = 0;
+        let out = storage.write_retrying(|_| -> Result<(), StorageError> {
+            attempts += 1;
+            Err(StorageError::conflict("could not serialize".into()))
+        });
+        assert!(matches!(out, Err(StorageError::Conflict(_))), "{out:?}");
+        assert_eq!(attempts, WRITE_ATTEMPTS);
+
+        // Other failures are not retried.
+        let mut attempts = 0;
+        let out = storage.write_retrying(|_| -> Result<(), StorageError> {
+            attempts += 1;
+            Err(StorageError::Corrupt("bad".into()))
+        });
+        assert!(out.is_err());
+        assert_eq!(attempts, 1);
+    }
 
     #[test]
     fn database_urls_pick_the_backend_and_refuse_what_they_cannot_open() {

@@ -180,6 +180,10 @@ const MAX_WINDOWS_PER_PAGE: usize = 8;
 
 /// A backend's read of one window of the change feed for [`pull_page`].
 pub(super) trait PullWindows: UserReads + HeldWorkReads + VersionReads {
+    /// `Err(Cancelled)` once the read's request is gone (see
+    /// [`super::CancelFlag`]); `Ok` for a read that cannot be cancelled.
+    fn check_cancelled(&self) -> Result<(), StorageError>;
+
     /// Reads the changes in `(after, upper]` the scope may see, at most `n`
     /// per table, into `out` (unsorted).
     fn read_window(
@@ -219,6 +223,8 @@ pub(super) fn pull_page(
     let mut candidates: Vec<(u64, Candidate)> = Vec::new();
     let mut read_to = cursor;
     for window in 0..MAX_WINDOWS_PER_PAGE {
+        // A window is the pull's unit of work: nobody waiting, no next one.
+        db.check_cancelled()?;
         if read_to >= last_change || candidates.len() > limit {
             break;
         }
@@ -247,6 +253,7 @@ pub(super) fn pull_page(
         }
     }
 
+    db.check_cancelled()?;
     candidates.sort_unstable_by_key(|(seq, _)| *seq);
     let mut cut = candidates.len() > limit;
     candidates.truncate(limit);

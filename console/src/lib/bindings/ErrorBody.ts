@@ -20,7 +20,8 @@ message: string,
  */
 fields?: Array<FieldError>, 
 /**
- * Seconds to wait before retrying, when `code` is `too_many_attempts`.
+ * Seconds to wait before retrying, when `code` is `too_many_attempts`
+ * or `busy` (also sent as the `Retry-After` header).
  */
 retry_after_secs?: number | null, 
 /**

@@ -4,4 +4,4 @@
  * Stable, machine-readable error codes: clients branch on these, never on the
  * message text. New codes may be added; existing ones never change meaning.
  */
-export type ErrorCode = "bad_request" | "validation_failed" | "unauthorized" | "invalid_credentials" | "too_many_attempts" | "forbidden" | "not_found" | "conflict" | "payload_too_large" | "timeout" | "internal" | "invalid_cursor" | "wipe_ordered";
+export type ErrorCode = "bad_request" | "validation_failed" | "unauthorized" | "invalid_credentials" | "too_many_attempts" | "forbidden" | "not_found" | "conflict" | "payload_too_large" | "timeout" | "internal" | "invalid_cursor" | "wipe_ordered" | "busy";

@@ -284,6 +284,7 @@ async fn classify(response: Response) -> Result<Refusal, Step> {
             error: SyncError::Server {
                 status: 423,
                 message,
+                retry_after: None,
             },
             wait: None,
         }),
@@ -298,13 +299,17 @@ async fn classify(response: Response) -> Result<Refusal, Step> {
             })
         }
         CHECKSUM_MISMATCH => Ok(Refusal::ChecksumMismatch),
-        500..=599 => Err(Step::Transient {
-            error: SyncError::Server {
-                status: status.as_u16(),
-                message,
-            },
-            wait: None,
-        }),
+        500..=599 => {
+            let retry_after = header_u64(&headers, &RETRY_AFTER).map(Duration::from_secs);
+            Err(Step::Transient {
+                error: SyncError::Server {
+                    status: status.as_u16(),
+                    message,
+                    retry_after,
+                },
+                wait: retry_after,
+            })
+        }
         _ => Ok(Refusal::Other {
             status,
             code: if code.is_empty() {

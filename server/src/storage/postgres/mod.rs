@@ -54,7 +54,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{IsolationLevel, NoTls};
 
-use super::{parse_timestamp, timestamp, Reads, StorageError, WriteTx};
+use super::{parse_timestamp, timestamp, CancelFlag, Reads, StorageError, WriteTx};
 
 /// Migrations in order, recorded by number in `schema_migrations`. Never
 /// edit one that has shipped: add the next.
@@ -89,8 +89,10 @@ impl From<tokio_postgres::Error> for StorageError {
                 if *code == SqlState::T_R_SERIALIZATION_FAILURE
                     || *code == SqlState::T_R_DEADLOCK_DETECTED =>
             {
-                StorageError::Conflict(Box::new(e))
+                StorageError::conflict(Box::new(e))
             }
+            // A cancellable read's statement_timeout (read_cancellable).
+            Some(code) if *code == SqlState::QUERY_CANCELED => StorageError::Cancelled,
             _ => StorageError::Database(Box::new(e)),
         }
     }
@@ -298,6 +300,7 @@ impl PgStorage {
                 handle: &self.handle,
                 in_write: true,
                 watermark: None,
+                cancel: None,
             },
             lease_pool: &self.lease_pool,
             leased: Cell::new(false),
@@ -317,6 +320,32 @@ impl PgStorage {
     where
         E: From<StorageError>,
     {
+        self.read_with(None, f)
+    }
+
+    /// [`Self::read`] that stops once `cancel` is set: every statement
+    /// checks it first, and `statement_timeout` ends a statement still
+    /// running at the request's deadline (the server cancels it, the
+    /// transaction is rolled back and the connection returns clean).
+    pub fn read_cancellable<T, E>(
+        &self,
+        cancel: &CancelFlag,
+        f: impl FnOnce(&dyn Reads) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<StorageError>,
+    {
+        self.read_with(Some(cancel), f)
+    }
+
+    fn read_with<T, E>(
+        &self,
+        cancel: Option<&CancelFlag>,
+        f: impl FnOnce(&dyn Reads) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<StorageError>,
+    {
         let mut conn = self.block(self.pool.get()).map_err(StorageError::from)?;
         // C before the snapshot begins (see change_seq).
         let last = self
@@ -330,6 +359,16 @@ impl PgStorage {
                     .start(),
             )
             .map_err(StorageError::from)?;
+        if let Some(deadline) = cancel.and_then(CancelFlag::deadline) {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return Err(StorageError::Cancelled.into());
+            }
+            // SET LOCAL takes no parameters; the value is a number we made.
+            let sql = format!("SET LOCAL statement_timeout = {}", left.as_millis().max(1));
+            self.block(tx.batch_execute(&sql))
+                .map_err(StorageError::from)?;
+        }
         let watermark = self
             .block(change_seq::watermark(&*tx, last))
             .map_err(StorageError::from)?;
@@ -338,6 +377,7 @@ impl PgStorage {
             handle: &self.handle,
             in_write: false,
             watermark: Some(watermark),
+            cancel,
         });
         // Read-only: ending the snapshot cannot lose anything.
         self.block(tx.rollback()).map_err(StorageError::from)?;
@@ -354,6 +394,8 @@ pub struct PgDb<'c> {
     in_write: bool,
     /// The snapshot's safe watermark (reads only).
     watermark: Option<i64>,
+    /// Set for a read that stops when its request is gone.
+    cancel: Option<&'c CancelFlag>,
 }
 
 impl std::fmt::Debug for PgDb<'_> {

@@ -58,6 +58,10 @@ impl PullReads for PgDb<'_> {
 }
 
 impl PullWindows for PgDb<'_> {
+    fn check_cancelled(&self) -> Result<(), StorageError> {
+        self.cancel.map_or(Ok(()), |cancel| cancel.check())
+    }
+
     fn read_window(
         &self,
         scope: Scope,

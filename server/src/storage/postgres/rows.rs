@@ -104,6 +104,9 @@ impl PgDb<'_> {
         sql: &str,
         params: &[&dyn Param],
     ) -> Result<tokio_postgres::Statement, StorageError> {
+        if let Some(cancel) = self.cancel {
+            cancel.check()?;
+        }
         let types: Vec<Type> = params.iter().map(|p| p.pg_type()).collect();
         Ok(self.block(self.tx.prepare_typed_cached(sql, &types))?)
     }

@@ -39,7 +39,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
-use super::{parse_timestamp, timestamp, Reads, StorageError, WriteTx};
+use super::{parse_timestamp, timestamp, CancelFlag, Reads, StorageError, WriteTx};
 
 /// Migrations in order; migration N brings `PRAGMA user_version` to N.
 /// Never edit one that has shipped: add the next.
@@ -59,10 +59,17 @@ const MIGRATIONS: &[&str] = &[
 const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 /// Reader connections kept open for reuse; more are opened on demand.
 const IDLE_READERS: usize = 4;
+/// Virtual machine steps between two checks of a cancellable read's flag
+/// (an atomic load: a few microseconds of a statement's work apart).
+const PROGRESS_STEPS: std::ffi::c_int = 1000;
 
 impl From<rusqlite::Error> for StorageError {
     fn from(e: rusqlite::Error) -> Self {
-        StorageError::Database(Box::new(e))
+        match e.sqlite_error_code() {
+            // Only a read's progress handler interrupts (read_cancellable).
+            Some(rusqlite::ErrorCode::OperationInterrupted) => StorageError::Cancelled,
+            _ => StorageError::Database(Box::new(e)),
+        }
     }
 }
 
@@ -144,7 +151,10 @@ impl SqliteStorage {
             .map_err(StorageError::from)?;
         let out = f(&mut SqliteTx {
             tx: &tx,
-            db: SqliteDb { conn: &tx },
+            db: SqliteDb {
+                conn: &tx,
+                cancel: None,
+            },
             now: Utc::now(),
             actor: None,
             reason: None,
@@ -159,20 +169,67 @@ impl SqliteStorage {
     where
         E: From<StorageError>,
     {
+        self.with_reader(None, |conn| f(&SqliteDb { conn, cancel: None }))
+    }
+
+    /// [`Self::read`] that stops once `cancel` is set: the pull checks it
+    /// between windows, and a progress handler interrupts a running
+    /// statement (`SQLITE_INTERRUPT`, [`StorageError::Cancelled`]).
+    pub fn read_cancellable<T, E>(
+        &self,
+        cancel: &CancelFlag,
+        f: impl FnOnce(&dyn Reads) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<StorageError>,
+    {
+        self.with_reader(Some(cancel), |conn| {
+            f(&SqliteDb {
+                conn,
+                cancel: Some(cancel),
+            })
+        })
+    }
+
+    /// Runs `f` in a read transaction on a pooled reader connection,
+    /// interrupted by `cancel` when given.
+    fn with_reader<T, E>(
+        &self,
+        cancel: Option<&CancelFlag>,
+        f: impl FnOnce(&Connection) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<StorageError>,
+    {
         let pooled = self.readers.lock().unwrap_or_else(|p| p.into_inner()).pop();
         let mut conn = match pooled {
             Some(c) => c,
             None => self.open_reader()?,
         };
-        let out = {
-            let tx = conn.transaction().map_err(StorageError::from)?;
-            let out = f(&SqliteDb { conn: &tx });
-            // Read-only: ending the snapshot cannot lose anything.
-            drop(tx);
-            out
+        if let Some(cancel) = cancel {
+            // Called on this thread every PROGRESS_STEPS virtual machine
+            // steps of a running statement; `true` interrupts it. Cheaper and
+            // safer than an InterruptHandle fired from another thread, which
+            // could hit the next read on this pooled connection.
+            let cancel = cancel.clone();
+            conn.progress_handler(PROGRESS_STEPS, Some(move || cancel.is_cancelled()));
+        }
+        let out = match conn.transaction() {
+            Ok(tx) => {
+                let out = f(&tx);
+                // The rollback must not be interrupted.
+                tx.progress_handler(0, None::<fn() -> bool>);
+                // Read-only: ending the snapshot cannot lose anything.
+                drop(tx);
+                out
+            }
+            Err(e) => Err(StorageError::from(e).into()),
         };
+        conn.progress_handler(0, None::<fn() -> bool>);
+        // Only a connection back in autocommit mode (its snapshot ended)
+        // is reused; another one is closed.
         let mut idle = self.readers.lock().unwrap_or_else(|p| p.into_inner());
-        if idle.len() < IDLE_READERS {
+        if idle.len() < IDLE_READERS && conn.is_autocommit() {
             idle.push(conn);
         }
         out
@@ -183,6 +240,8 @@ impl SqliteStorage {
 #[derive(Debug, Clone, Copy)]
 pub struct SqliteDb<'c> {
     conn: &'c Connection,
+    /// Set for a read that stops when its request is gone.
+    cancel: Option<&'c CancelFlag>,
 }
 
 impl Reads for SqliteDb<'_> {}
@@ -263,6 +322,49 @@ mod tests {
             "#,
         )
         .unwrap();
+    }
+
+    #[test]
+    fn a_cancelled_read_stops_inside_a_running_statement_and_its_connection_is_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = SqliteStorage::open(dir.path()).unwrap();
+        let cancel = CancelFlag::new();
+        let canceller = {
+            let cancel = cancel.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(200));
+                cancel.cancel();
+            })
+        };
+        let started = std::time::Instant::now();
+        // Counts forever: only the progress handler can end it.
+        let endless = storage.with_reader(Some(&cancel), |conn| {
+            conn.query_row(
+                "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n) \
+                 SELECT count(*) FROM n",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map_err(StorageError::from)
+        });
+        canceller.join().unwrap();
+        assert!(
+            matches!(endless, Err(StorageError::Cancelled)),
+            "{endless:?}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+
+        // The same connection serves the next read, uncancelled and whole.
+        assert_eq!(storage.readers.lock().unwrap().len(), 1);
+        let seq = storage
+            .read(|db| db.change_seq())
+            .expect("a read after the cancelled one");
+        assert_eq!(seq, 0);
+        assert_eq!(storage.readers.lock().unwrap().len(), 1);
     }
 
     #[test]

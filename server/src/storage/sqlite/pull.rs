@@ -56,6 +56,10 @@ impl PullReads for SqliteDb<'_> {
 }
 
 impl PullWindows for SqliteDb<'_> {
+    fn check_cancelled(&self) -> Result<(), StorageError> {
+        self.cancel.map_or(Ok(()), |cancel| cancel.check())
+    }
+
     fn read_window(
         &self,
         scope: Scope,

@@ -1,0 +1,240 @@
+//! Pulls under overload (docs/scaling.md): a pull nobody waits for any more
+//! stops its storage work, pulls over an instance's limit are answered
+//! `503 busy` with `Retry-After` at once, and pushes are never shed.
+//!
+//! A pull is held in flight by the server's test hook
+//! (`ServerConfig::pull_test_stall_ms`): the pull repeats its storage read
+//! for that long, and only the storage's own cancellation stops it early.
+//! Runs on every backend (`make unit`, `make test-postgres`,
+//! `make test-postgres-2`).
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use fieldbook_protocol::ErrorBody;
+use fieldbook_testkit::{
+    is_applied, start, ProtocolDevice, TestServer, TwoTeams, OPS_USER, TECH_A,
+};
+use reqwest::StatusCode;
+
+const PULL: &str = "/api/v1/sync/pull?cursor=0&limit=100";
+
+/// Waits until no pull's storage work runs, or panics after `within`.
+async fn until_no_pull_runs(server: &TestServer, within: Duration) -> Duration {
+    let started = Instant::now();
+    while server.pulls_in_flight() > 0 {
+        assert!(
+            started.elapsed() < within,
+            "{} pull(s) still running {within:?} after their requests ended",
+            server.pulls_in_flight()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    started.elapsed()
+}
+
+/// Waits until `n` pulls' storage work runs (they are past the slot and
+/// in the storage), or panics after `within`.
+async fn until_pulls_run(server: &TestServer, n: usize, within: Duration) {
+    let started = Instant::now();
+    while server.pulls_in_flight() < n {
+        assert!(
+            started.elapsed() < within,
+            "only {} of {n} pulls started within {within:?}",
+            server.pulls_in_flight()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// One pull: status, Retry-After header, error body, time to answer.
+async fn pull(
+    server: &TestServer,
+    token: &str,
+) -> (StatusCode, Option<String>, Option<ErrorBody>, Duration) {
+    let started = Instant::now();
+    let response = server
+        .client
+        .get(server.url(PULL))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("pull request");
+    let status = response.status();
+    let retry_after = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .map(|v| v.to_str().unwrap().to_owned());
+    let text = response.text().await.unwrap();
+    let body = (!status.is_success()).then(|| serde_json::from_str(&text).expect("error body"));
+    (status, retry_after, body, started.elapsed())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_pull_past_the_request_deadline_stops_its_storage_work() {
+    let server = TestServer::start_with(|c| {
+        c.request_timeout = Duration::from_secs(2);
+        c.max_concurrent_pulls = 4;
+    })
+    .await;
+    let token = server.token(OPS_USER).await;
+    // Each pull would read for 30 s if nothing stopped it.
+    server
+        .config()
+        .pull_test_stall_ms
+        .store(30_000, Ordering::Relaxed);
+
+    let (a, b, ()) = tokio::join!(
+        pull(&server, &token),
+        pull(&server, &token),
+        until_pulls_run(&server, 2, Duration::from_millis(1_800)),
+    );
+    for (status, _, body, took) in [a, b] {
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(body.unwrap().code.as_str(), "timeout");
+        assert!(took < Duration::from_secs(5), "answered after {took:?}");
+    }
+    // The blocking work stops at the storage's next check, not after 30 s.
+    let stopped_after = until_no_pull_runs(&server, Duration::from_secs(5)).await;
+    eprintln!("timed-out pulls stopped {stopped_after:?} after their answers");
+
+    // The connections went back healthy: the next pull is served, at once.
+    server
+        .config()
+        .pull_test_stall_ms
+        .store(0, Ordering::Relaxed);
+    let (status, _, body, took) = pull(&server, &token).await;
+    assert_eq!(status, StatusCode::OK, "{body:?}");
+    assert!(took < Duration::from_secs(5), "{took:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_pull_whose_client_hangs_up_stops_its_storage_work() {
+    let server = TestServer::start_with(|c| c.max_concurrent_pulls = 4).await;
+    let token = server.token(OPS_USER).await;
+    server
+        .config()
+        .pull_test_stall_ms
+        .store(30_000, Ordering::Relaxed);
+
+    // The device gives up after 1.5 s (its own timeout, or a lost network):
+    // the server's 30 s deadline is far away.
+    let impatient = reqwest::Client::builder()
+        .timeout(Duration::from_millis(1_500))
+        .build()
+        .unwrap();
+    let (gave_up, ()) = tokio::join!(
+        impatient.get(server.url(PULL)).bearer_auth(&token).send(),
+        until_pulls_run(&server, 1, Duration::from_millis(1_400)),
+    );
+    let gave_up = gave_up.expect_err("the pull cannot answer within 1.5 s");
+    assert!(gave_up.is_timeout(), "{gave_up}");
+
+    let stopped_after = until_no_pull_runs(&server, Duration::from_secs(5)).await;
+    eprintln!("abandoned pull stopped {stopped_after:?} after the hang-up");
+    server
+        .config()
+        .pull_test_stall_ms
+        .store(0, Ordering::Relaxed);
+    let (status, _, body, _) = pull(&server, &token).await;
+    assert_eq!(status, StatusCode::OK, "{body:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn pulls_over_the_limit_are_shed_at_once_and_succeed_on_retry() {
+    let server = TestServer::start_with(|c| c.max_concurrent_pulls = 2).await;
+    let token = server.token(OPS_USER).await;
+    // Each pull holds its slot for 1.5 s, well inside the 30 s deadline.
+    server
+        .config()
+        .pull_test_stall_ms
+        .store(1_500, Ordering::Relaxed);
+    let capacity = 2 * server.instance_count();
+    let devices = capacity + 6;
+
+    let first: Vec<_> =
+        futures_util::future::join_all((0..devices).map(|_| pull(&server, &token))).await;
+    let served = first.iter().filter(|r| r.0 == StatusCode::OK).count();
+    let shed: Vec<_> = first
+        .iter()
+        .filter(|r| r.0 == StatusCode::SERVICE_UNAVAILABLE)
+        .collect();
+    assert_eq!(served + shed.len(), devices, "{first:?}");
+    assert!(
+        served >= 1 && served <= capacity,
+        "served {served}: {first:?}"
+    );
+    assert!(shed.len() >= devices - capacity, "shed {}", shed.len());
+    for (_, retry_after, body, took) in &shed {
+        let body = body.as_ref().unwrap();
+        assert_eq!(body.code.as_str(), "busy", "{body:?}");
+        assert_eq!(retry_after.as_deref(), Some("2"));
+        assert_eq!(body.retry_after_secs, Some(2));
+        // Answered before any slot was free: not queued into a timeout.
+        assert!(*took < Duration::from_millis(1_400), "shed after {took:?}");
+    }
+
+    // Every shed device comes back after Retry-After (with jitter, as the
+    // sync engine does) until it is served; none times out.
+    let retries = shed.iter().enumerate().map(|(i, _)| {
+        let (server, token) = (&server, &token);
+        async move {
+            for attempt in 0..20 {
+                let jitter = Duration::from_millis(((i * 311 + attempt * 97) % 1000) as u64);
+                tokio::time::sleep(Duration::from_secs(2) + jitter).await;
+                let (status, _, body, _) = pull(server, token).await;
+                match status {
+                    StatusCode::OK => return attempt + 1,
+                    StatusCode::SERVICE_UNAVAILABLE => {
+                        assert_eq!(body.unwrap().code.as_str(), "busy")
+                    }
+                    other => panic!("retry answered {other}: {body:?}"),
+                }
+            }
+            panic!("a shed pull was not served in 20 retries");
+        }
+    });
+    let attempts = futures_util::future::join_all(retries).await;
+    eprintln!(
+        "{served} served at once, {} shed; retries until served: {attempts:?}",
+        shed.len()
+    );
+    until_no_pull_runs(&server, Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn pushes_are_served_while_every_pull_slot_is_taken() {
+    let server = TestServer::start_with(|c| c.max_concurrent_pulls = 1).await;
+    let world = TwoTeams::create(&server).await;
+    let job = server
+        .confirmed_installation(&world.ops, world.team_a)
+        .await;
+    let mut device = ProtocolDevice::login(&server, TECH_A).await;
+    server
+        .config()
+        .pull_test_stall_ms
+        .store(3_000, Ordering::Relaxed);
+
+    // Fill every instance's one slot (a pull more is shed), then push.
+    let holders = futures_util::future::join_all(
+        (0..server.instance_count()).map(|_| pull(&server, &world.ops)),
+    );
+    let push = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(server.pulls_in_flight(), server.instance_count());
+        let (status, _, body, _) = pull(&server, &world.ops).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body:?}");
+        let started = Instant::now();
+        let outcome = device.push_one(&server, start(job)).await;
+        (outcome, started.elapsed())
+    };
+    let (held, (outcome, push_took)) = tokio::join!(holders, push);
+    assert!(is_applied(&outcome), "{outcome:?}");
+    assert!(
+        push_took < Duration::from_millis(2_000),
+        "the push waited {push_took:?} behind pulls"
+    );
+    for (status, _, body, _) in held {
+        assert_eq!(status, StatusCode::OK, "{body:?}");
+    }
+}
