@@ -2,6 +2,7 @@
 //! limits, timeouts) and the listener.
 
 use std::net::SocketAddr;
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -41,6 +42,9 @@ pub struct AppState {
     pub passwords: Arc<PasswordPool>,
     /// Pulls running at once (load shedding, see [`crate::pull`]).
     pub pull_slots: Arc<PullSlots>,
+    /// Session lookups (each a blocking read) this instance has made: the
+    /// authentication work that arrived, for tests and load checks.
+    pub session_lookups: Arc<AtomicU64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -76,6 +80,7 @@ impl AppState {
         let passwords = PasswordPool::new(config.password_hashing, config.password_workers)?;
         Ok(AppState {
             pull_slots: Arc::new(PullSlots::new(config.max_concurrent_pulls)),
+            session_lookups: Arc::new(AtomicU64::new(0)),
             storage: Arc::new(storage),
             passwords: Arc::new(passwords),
             config: Arc::new(config),
@@ -143,14 +148,6 @@ pub fn router(state: AppState) -> Router {
     let authenticated = Router::new()
         .route("/api/v1/auth/logout", post(auth::logout_handler))
         .route("/api/v1/auth/session", get(auth::session_handler))
-        .route(
-            "/api/v1/sync/pull",
-            get(pull::pull_handler).layer(from_fn_with_state(
-                state.clone(),
-                ops::people::record_device_contact,
-            )),
-        )
-        .route("/api/v1/sync/near-window", get(pull::near_window_handler))
         // A push batch may carry signed reports with their strokes: the one
         // route with a large JSON limit.
         .route(
@@ -286,8 +283,24 @@ pub fn router(state: AppState) -> Router {
         )
         .route_layer(from_fn_with_state(state.clone(), auth::require_auth));
 
+    // The pull routes: a pull that finds every pull slot taken is shed
+    // before authentication's blocking session lookup (see pull.rs).
+    let sync_reads = Router::new()
+        .route(
+            "/api/v1/sync/pull",
+            get(pull::pull_handler).layer(from_fn_with_state(
+                state.clone(),
+                ops::people::record_device_contact,
+            )),
+        )
+        .route("/api/v1/sync/near-window", get(pull::near_window_handler))
+        .route_layer(from_fn_with_state(state.clone(), auth::require_auth))
+        // Added last, so it runs first.
+        .route_layer(from_fn_with_state(state.clone(), pull::shed_when_busy));
+
     let json_api = public
         .merge(authenticated)
+        .merge(sync_reads)
         .layer(DefaultBodyLimit::max(SMALL_JSON_BODY_LIMIT))
         .layer(from_fn_with_state(state.clone(), enforce_timeout))
         .with_state(state.clone());

@@ -243,6 +243,9 @@ pub async fn require_auth(
     };
     let storage = Arc::clone(&state.storage);
     let hash = token_hash(&token);
+    state
+        .session_lookups
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let found = blocking(move || Ok(authenticate(&storage, &token)?)).await?;
     let (caller, user, expires_at, wipe) = found.ok_or_else(ApiError::unauthorized)?;
     match wipe {

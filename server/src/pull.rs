@@ -12,8 +12,10 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::Response;
 use axum::{Extension, Json};
 use fieldbook_protocol::{
     ErrorBody, ErrorCode, NearWindowQuery, PullPage, PullQuery, DEFAULT_PULL_LIMIT,
@@ -114,6 +116,32 @@ pub async fn pull_handler(
 /// their own jitter.
 pub const BUSY_RETRY_AFTER_SECS: u64 = 2;
 
+/// The answer to a pull that finds every slot taken.
+fn busy() -> ApiError {
+    ApiError::busy(
+        format!(
+            "The server is busy sending other devices their changes; nothing was read, try again in {BUSY_RETRY_AFTER_SECS} s"
+        ),
+        BUSY_RETRY_AFTER_SECS,
+    )
+}
+
+/// Middleware of the pull routes, outside authentication: a pull that
+/// arrives while every slot is taken is answered `503 busy` before the
+/// session lookup (a blocking read), so a storm of retries costs no
+/// blocking thread. It only ever answers busy or passes the request on to
+/// authentication: the caller learns that this instance is busy now
+/// (which any caller would), nothing about its token and no data. The
+/// handler still takes its slot after authentication ([`PullSlots::take`]).
+pub async fn shed_when_busy(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    state.pull_slots.check_free()?;
+    Ok(next.run(request).await)
+}
+
 /// The pulls (and near-window reads) one instance runs at once. A slot is
 /// taken before the storage work starts and given back when it ends.
 #[derive(Debug)]
@@ -133,14 +161,19 @@ impl PullSlots {
 
     /// A free slot, or `503 busy` with `Retry-After` at once.
     pub fn take(&self) -> Result<OwnedSemaphorePermit, ApiError> {
-        Arc::clone(&self.semaphore).try_acquire_owned().map_err(|_| {
-            ApiError::busy(
-                format!(
-                    "The server is busy sending other devices their changes; nothing was read, try again in {BUSY_RETRY_AFTER_SECS} s"
-                ),
-                BUSY_RETRY_AFTER_SECS,
-            )
-        })
+        Arc::clone(&self.semaphore)
+            .try_acquire_owned()
+            .map_err(|_| busy())
+    }
+
+    /// `503 busy` when every slot is taken now, before any other work
+    /// ([`shed_when_busy`]). Takes nothing: a slot free now may be gone
+    /// when the pull asks for it ([`Self::take`] decides).
+    pub fn check_free(&self) -> Result<(), ApiError> {
+        if self.semaphore.available_permits() == 0 {
+            return Err(busy());
+        }
+        Ok(())
     }
 
     /// Slots whose storage work is running now.

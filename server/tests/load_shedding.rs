@@ -1,6 +1,7 @@
 //! Pulls under overload (docs/scaling.md): a pull nobody waits for any more
 //! stops its storage work, pulls over an instance's limit are answered
-//! `503 busy` with `Retry-After` at once, and pushes are never shed.
+//! `503 busy` with `Retry-After` at once (before authentication looks up
+//! their session), and pushes are never shed.
 //!
 //! A pull is held in flight by the server's test hook
 //! (`ServerConfig::pull_test_stall_ms`): the pull repeats its storage read
@@ -237,4 +238,73 @@ async fn pushes_are_served_while_every_pull_slot_is_taken() {
     for (status, _, body, _) in held {
         assert_eq!(status, StatusCode::OK, "{body:?}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_pull_over_the_limit_is_shed_before_its_session_is_looked_up() {
+    let server = TestServer::start_with(|c| c.max_concurrent_pulls = 1).await;
+    let token = server.token(OPS_USER).await;
+    const NEAR_WINDOW: &str = "/api/v1/sync/near-window?from=2026-12-01&days=7";
+
+    // A free slot: a bad token is looked up and refused, as ever.
+    let before = server.session_lookups();
+    let (status, _, body, _) = pull(&server, "not-a-session-token").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body:?}");
+    assert_eq!(body.unwrap().code.as_str(), "unauthorized");
+    assert_eq!(server.session_lookups(), before + 1);
+
+    // Every instance's one slot held by a pull that reads for 3 s.
+    server
+        .config()
+        .pull_test_stall_ms
+        .store(3_000, Ordering::Relaxed);
+    let instances = server.instance_count();
+    let holders = futures_util::future::join_all((0..instances).map(|_| pull(&server, &token)));
+    let probes = async {
+        until_pulls_run(&server, instances, Duration::from_millis(2_000)).await;
+        let before = server.session_lookups();
+        // Enough requests to reach every instance behind the front.
+        for _ in 0..2 * instances {
+            let (status, retry_after, body, took) = pull(&server, "not-a-session-token").await;
+            assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body:?}");
+            let body = body.unwrap();
+            assert_eq!(body.code.as_str(), "busy", "{body:?}");
+            assert_eq!(retry_after.as_deref(), Some("2"));
+            assert!(took < Duration::from_millis(1_000), "shed after {took:?}");
+            // No token at all: the same answer, and nothing more.
+            let response = server.client.get(server.url(PULL)).send().await.unwrap();
+            assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+            // The first sync's other read is shed the same way.
+            let response = server
+                .client
+                .get(server.url(NEAR_WINDOW))
+                .bearer_auth("not-a-session-token")
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+            let body: ErrorBody = response.json().await.unwrap();
+            assert_eq!(body.code.as_str(), "busy", "{body:?}");
+        }
+        // Shed before authentication: no session was looked up for them.
+        assert_eq!(server.session_lookups(), before);
+        assert_eq!(server.pulls_in_flight(), instances);
+    };
+    let (held, ()) = tokio::join!(holders, probes);
+    for (status, _, body, _) in held {
+        assert_eq!(status, StatusCode::OK, "{body:?}");
+    }
+
+    // The slots free again: the bad token meets authentication again, and
+    // a good one is served.
+    server
+        .config()
+        .pull_test_stall_ms
+        .store(0, Ordering::Relaxed);
+    let before = server.session_lookups();
+    let (status, _, body, _) = pull(&server, "not-a-session-token").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body:?}");
+    assert_eq!(server.session_lookups(), before + 1);
+    let (status, _, body, _) = pull(&server, &token).await;
+    assert_eq!(status, StatusCode::OK, "{body:?}");
 }

@@ -300,6 +300,19 @@ impl TestServer {
             .sum()
     }
 
+    /// Session lookups (authentication's blocking reads) so far, over
+    /// every instance.
+    pub fn session_lookups(&self) -> u64 {
+        self.instances
+            .iter()
+            .map(|i| {
+                i.state
+                    .session_lookups
+                    .load(std::sync::atomic::Ordering::Relaxed)
+            })
+            .sum()
+    }
+
     pub fn instance_count(&self) -> usize {
         self.instances.len()
     }
