@@ -232,9 +232,16 @@ fn apply_envelope(
         |tx| apply_mutation(tx, caller, envelope),
         |result| !matches!(result, Ok(MutationOutcome::Rejected { .. }) | Err(_)),
     );
-    // A failure inside one mutation (its effects rolled back with the
-    // savepoint) is that mutation's answer, not the batch's: failing the
-    // batch would fail every retry too and wedge the device's queue.
+    // A lost deadlock or serialization conflict (PostgreSQL) is not the
+    // mutation's answer: the whole transaction goes back, and
+    // `write_retrying` runs it again, where it gets its real answer.
+    // Recording `storage_failed` here would refuse the change for good.
+    if applied.is_err() && crate::storage::write_lost_conflict() {
+        return applied;
+    }
+    // Any other failure inside one mutation (its effects rolled back with
+    // the savepoint) is that mutation's answer, not the batch's: failing
+    // the batch would fail every retry too and wedge the device's queue.
     let outcome = applied.unwrap_or_else(|e| {
         tracing::error!(error = %e, mutation_id = %envelope.mutation_id, "mutation failed");
         rejected(
@@ -979,11 +986,13 @@ pub async fn push_handler(
     blocking(move || {
         let response = push(&state.storage, &caller, &request)?;
         // The session is the device's from now on, header or not: revoking
-        // the device revokes this token too.
+        // the device revokes this token too. One idempotent update: run
+        // again if it lost a conflict, rather than answer 503 to a push
+        // whose mutations are all stored.
         if let Some(device) = request.mutations.last().map(|m| m.device_id) {
-            state
-                .storage
-                .write(|tx| tx.link_session_to_device(session.hash(), device, caller.user_id))?;
+            state.storage.write_retrying(|tx| {
+                tx.link_session_to_device(session.hash(), device, caller.user_id)
+            })?;
         }
         Ok(response)
     })

@@ -121,6 +121,25 @@ thread_local! {
     static CONFLICT_SEEN: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
+/// Writes run again by [`Storage::write_retrying`] after losing a conflict,
+/// in this process since it started (every storage, every instance in it).
+static CONFLICT_RETRIES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Whether a statement of the write running on this thread (inside
+/// [`Storage::write_retrying`]) lost a deadlock or serialization conflict.
+/// A caller that turns a failure into an answer (a push's per-mutation
+/// savepoint) must not do so for a lost conflict: the transaction was
+/// refused, and running it again is what gives the real answer.
+pub fn write_lost_conflict() -> bool {
+    CONFLICT_SEEN.with(|seen| seen.get())
+}
+
+/// How many writes ran again after their transaction lost a deadlock or
+/// serialization conflict, in this process since it started.
+pub fn conflict_retries() -> u64 {
+    CONFLICT_RETRIES.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Attempts of a write whose transaction lost a deadlock or serialization
 /// conflict (PostgreSQL), before its caller gets the conflict (503 with
 /// `Retry-After`).
@@ -309,6 +328,7 @@ impl Storage {
                 return out;
             }
             let pause = 5 * u64::from(attempt) + rand::random::<u64>() % 20;
+            CONFLICT_RETRIES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             tracing::info!(
                 attempt,
                 pause_ms = pause,
