@@ -138,6 +138,7 @@ test("board: a job whose report is in keeps its date; Move offers only another t
   assert.ok(await page.isDisabled("dialog[open] input[name=date]"), "the date of a finished job cannot change");
   assert.ok(await page.isDisabled("dialog[open] select[name=slot]"), "nor its time slot");
   assert.ok(await page.isEnabled("dialog[open] select[name=team]"), "its team can");
+  await shoot(page, "board-keeps-date");
   await page.click('dialog[open] button[type=button]:has-text("Cancel")');
   await page.waitForSelector("dialog[open]", { state: "detached" });
 });

@@ -7,14 +7,12 @@
 //!
 //! Skipped, with a message, only when moto cannot be installed.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use base64::Engine as _;
 use fieldbook_domain::Sha256Hex;
-use fieldbook_testkit::{S3Unavailable, ThrowawayS3};
+use fieldbook_testkit::{add_user_with_cli, S3Unavailable, ServeProcess, ThrowawayS3};
 use reqwest::StatusCode;
 use serde_json::json;
 use tokio::io::AsyncWriteExt;
@@ -33,66 +31,8 @@ fn s3() -> Option<ThrowawayS3> {
     }
 }
 
-/// `fieldbook-server serve`, killed (SIGKILL) when dropped.
-struct ServeProcess {
-    child: Child,
-    url: String,
-}
-
-impl ServeProcess {
-    fn start(config: &Path) -> ServeProcess {
-        let mut child = Command::new(BIN)
-            .args(["--config", config.to_str().unwrap(), "serve"])
-            .env("RUST_LOG", "warn")
-            .env_remove("FIELDBOOK_DATA_DIR")
-            .env_remove("FIELDBOOK_BLOB_STORE")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line
-            .trim()
-            .rsplit(' ')
-            .next()
-            .unwrap_or_default()
-            .to_owned();
-        assert!(url.starts_with("http://"), "server did not start: {line:?}");
-        ServeProcess { child, url }
-    }
-
-    fn kill(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for ServeProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn add_user(config: &Path, username: &str, role: &str) {
-    let created = Command::new(BIN)
-        .args(["--config", config.to_str().unwrap(), "user", "add"])
-        .args([
-            "--username",
-            username,
-            "--full-name",
-            username,
-            "--role",
-            role,
-        ])
-        .env("FIELDBOOK_PASSWORD", PASSWORD)
-        .env_remove("FIELDBOOK_DATA_DIR")
-        .output()
-        .unwrap();
-    assert!(created.status.success(), "{created:?}");
+    add_user_with_cli(BIN, config, username, role, PASSWORD);
 }
 
 async fn login(client: &reqwest::Client, base: &str, username: &str) -> String {
@@ -162,10 +102,10 @@ async fn an_upload_resumes_on_the_next_server_process_after_a_kill_mid_chunk() {
     let sha = Sha256Hex::digest(&data);
     let first_chunk = (9 << 20) + 1;
 
-    let first = ServeProcess::start(&config);
-    let token = login(&client, &first.url, "kim").await;
+    let first = ServeProcess::start(BIN, &["--config", config.to_str().unwrap(), "serve"]);
+    let token = login(&client, first.url(), "kim").await;
     let created = client
-        .post(format!("{}/api/v1/blobs", first.url))
+        .post(format!("{}/api/v1/blobs", first.url()))
         .bearer_auth(&token)
         .header("tus-resumable", "1.0.0")
         .header("upload-length", data.len().to_string())
@@ -192,11 +132,11 @@ async fn an_upload_resumes_on_the_next_server_process_after_a_kill_mid_chunk() {
             .body(chunk.to_vec())
             .send()
     };
-    let response = patch(&first.url, 0, &data[..first_chunk]).await.unwrap();
+    let response = patch(first.url(), 0, &data[..first_chunk]).await.unwrap();
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
 
     // The next chunk is on its way when the process dies.
-    let addr = first.url.trim_start_matches("http://").to_owned();
+    let addr = first.url().trim_start_matches("http://").to_owned();
     let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
     let head = format!(
         "PATCH {location} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
@@ -215,9 +155,9 @@ async fn an_upload_resumes_on_the_next_server_process_after_a_kill_mid_chunk() {
     // Nothing of the upload may live on this machine.
     std::fs::remove_dir_all(dir.path().join("data/blobs")).unwrap();
 
-    let second = ServeProcess::start(&config);
+    let second = ServeProcess::start(BIN, &["--config", config.to_str().unwrap(), "serve"]);
     let status = client
-        .head(format!("{}{location}", second.url))
+        .head(format!("{}{location}", second.url()))
         .bearer_auth(&token)
         .header("tus-resumable", "1.0.0")
         .send()
@@ -225,16 +165,16 @@ async fn an_upload_resumes_on_the_next_server_process_after_a_kill_mid_chunk() {
         .unwrap();
     assert_eq!(status.status(), StatusCode::OK);
     assert_eq!(offset_of(&status), first_chunk as u64);
-    let last = patch(&second.url, first_chunk, &data[first_chunk..])
+    let last = patch(second.url(), first_chunk, &data[first_chunk..])
         .await
         .unwrap();
     assert_eq!(last.status(), StatusCode::NO_CONTENT);
     assert_eq!(offset_of(&last), data.len() as u64);
 
     // Ops read any stored blob: it comes back whole, through the store.
-    let ops = login(&client, &second.url, "ops").await;
+    let ops = login(&client, second.url(), "ops").await;
     let download = client
-        .get(format!("{}/api/v1/blobs/{sha}", second.url))
+        .get(format!("{}/api/v1/blobs/{sha}", second.url()))
         .bearer_auth(&ops)
         .send()
         .await

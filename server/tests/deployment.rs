@@ -4,15 +4,15 @@
 //! proxy, and the binary started from a config file as the systemd unit
 //! starts it.
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use fieldbook_domain::Role;
 use fieldbook_protocol::CreateUserRequest;
 use fieldbook_server::{admin, AppState, PasswordHashing, RunningServer, ServerConfig, TlsFiles};
+use fieldbook_testkit::ServeProcess;
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
 use reqwest::StatusCode;
 use serde_json::json;
@@ -230,44 +230,6 @@ async fn the_login_throttle_counts_the_forwarded_client_only_behind_a_trusted_pr
     assert_eq!(locked.status(), StatusCode::TOO_MANY_REQUESTS);
 }
 
-/// `fieldbook-server --config FILE serve`, as the systemd unit runs it.
-struct ServeProcess {
-    child: Child,
-    url: String,
-}
-
-impl ServeProcess {
-    fn start(args: &[&str]) -> ServeProcess {
-        let mut child = Command::new(BIN)
-            .args(args)
-            .env("RUST_LOG", "warn")
-            .env_remove("FIELDBOOK_DATA_DIR")
-            .env_remove("FIELDBOOK_CONFIG")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line
-            .trim()
-            .rsplit(' ')
-            .next()
-            .unwrap_or_default()
-            .to_owned();
-        ServeProcess { child, url }
-    }
-}
-
-impl Drop for ServeProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[tokio::test]
 async fn the_binary_takes_its_settings_from_the_config_file() {
     let dir = tempfile::tempdir().unwrap();
@@ -291,13 +253,13 @@ async fn the_binary_takes_its_settings_from_the_config_file() {
     assert!(created.status.success(), "{created:?}");
     assert!(dir.path().join("data/fieldbook.sqlite3").is_file());
 
-    let served = ServeProcess::start(&["serve", "--config", config]);
+    let served = ServeProcess::start(BIN, &["serve", "--config", config]);
     assert!(
-        served.url.starts_with("https://127.0.0.1:"),
+        served.url().starts_with("https://127.0.0.1:"),
         "{}",
-        served.url
+        served.url()
     );
-    let addr: SocketAddr = served.url["https://".len()..].parse().unwrap();
+    let addr: SocketAddr = served.url()["https://".len()..].parse().unwrap();
     let login = pki
         .client(addr)
         .post(format!(
@@ -313,14 +275,21 @@ async fn the_binary_takes_its_settings_from_the_config_file() {
 
     // A flag wins over the file.
     let other = dir.path().join("other");
-    let elsewhere = ServeProcess::start(&[
-        "--config",
-        config,
-        "serve",
-        "--data-dir",
-        other.to_str().unwrap(),
-    ]);
-    assert!(elsewhere.url.starts_with("https://"), "{}", elsewhere.url);
+    let elsewhere = ServeProcess::start(
+        BIN,
+        &[
+            "--config",
+            config,
+            "serve",
+            "--data-dir",
+            other.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        elsewhere.url().starts_with("https://"),
+        "{}",
+        elsewhere.url()
+    );
     assert!(other.join("fieldbook.sqlite3").is_file());
     drop(elsewhere);
 

@@ -13,17 +13,15 @@
 //! with several test instances (this test starts its own), and when moto
 //! cannot be installed.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use fieldbook_domain::Sha256Hex;
 use fieldbook_server::blobs::S3Settings;
 use fieldbook_testkit::{
-    skip_unless_one_instance, testing_on_postgres, S3Unavailable, ThrowawayPostgres, ThrowawayS3,
-    TEST_DATABASE_ENV,
+    add_user_with_cli, skip_unless_one_instance, testing_on_postgres, S3Unavailable, ServeProcess,
+    ThrowawayPostgres, ThrowawayS3, TEST_DATABASE_ENV,
 };
 use reqwest::StatusCode;
 use serde_json::json;
@@ -108,69 +106,13 @@ impl Shared {
     }
 }
 
-/// `fieldbook-server serve`, killed (SIGKILL) when dropped.
-struct ServeProcess {
-    child: Child,
-    url: String,
-}
-
-impl ServeProcess {
-    fn start(config: &Path) -> ServeProcess {
-        let mut child = Command::new(BIN)
-            .args(["--config", config.to_str().unwrap(), "serve"])
-            .env("RUST_LOG", "warn")
-            .env_remove("FIELDBOOK_DATA_DIR")
-            .env_remove("FIELDBOOK_DATABASE_URL")
-            .env_remove("FIELDBOOK_BLOB_STORE")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line
-            .trim()
-            .rsplit(' ')
-            .next()
-            .unwrap_or_default()
-            .to_owned();
-        assert!(url.starts_with("http://"), "server did not start: {line:?}");
-        ServeProcess { child, url }
-    }
-
-    /// SIGKILL: no shutdown, no request finished, nothing flushed.
-    fn kill(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for ServeProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn add_user(config: &Path, username: &str, role: &str) {
-    let created = Command::new(BIN)
-        .args(["--config", config.to_str().unwrap(), "user", "add"])
-        .args([
-            "--username",
-            username,
-            "--full-name",
-            username,
-            "--role",
-            role,
-        ])
-        .env("FIELDBOOK_PASSWORD", PASSWORD)
-        .env_remove("FIELDBOOK_DATA_DIR")
-        .env_remove("FIELDBOOK_DATABASE_URL")
-        .output()
-        .unwrap();
-    assert!(created.status.success(), "{created:?}");
+    add_user_with_cli(BIN, config, username, role, PASSWORD);
+}
+
+/// `fieldbook-server --config CONFIG serve`, killed (SIGKILL) when dropped.
+fn serve(config: &Path) -> ServeProcess {
+    ServeProcess::start(BIN, &["--config", config.to_str().unwrap(), "serve"])
 }
 
 fn b64(bytes: impl AsRef<[u8]>) -> String {
@@ -409,8 +351,8 @@ impl TwoInstances {
         let config_b = shared.config("b");
         add_user(&config_a, "kim", "technician");
         add_user(&config_a, "ops", "ops");
-        let a = ServeProcess::start(&config_a);
-        let b = ServeProcess::start(&config_b);
+        let a = serve(&config_a);
+        let b = serve(&config_b);
         TwoInstances { a, b, shared }
     }
 }
@@ -425,7 +367,7 @@ async fn an_upload_resumes_on_instance_b_after_instance_a_is_killed_mid_patch() 
         return;
     };
     let TwoInstances { a, b, shared } = TwoInstances::start(cluster, &s3);
-    let (a_url, b_url) = (a.url.clone(), b.url.clone());
+    let (a_url, b_url) = (a.url().to_owned(), b.url().to_owned());
     let video = video_bytes(20 * MIB + 12_345, 11);
     let sha = Sha256Hex::digest(&video);
 
@@ -461,8 +403,8 @@ async fn an_upload_resumes_on_instance_b_after_instance_a_is_killed_mid_patch() 
     let ops = DeviceUploads::sign_in(&b_url, "ops").await;
     assert_eq!(ops.download_digest(&b_url, &sha).await, sha);
     // Another instance started now (A's replacement) serves it too.
-    let replacement = ServeProcess::start(&shared.config("c"));
-    assert_eq!(ops.download_digest(&replacement.url, &sha).await, sha);
+    let replacement = serve(&shared.config("c"));
+    assert_eq!(ops.download_digest(replacement.url(), &sha).await, sha);
     drop(b);
 }
 
@@ -479,7 +421,7 @@ async fn an_upload_resumes_on_instance_b_after_instance_a_is_killed_between_chun
         return;
     };
     let TwoInstances { a, b, shared } = TwoInstances::start(cluster, &s3);
-    let (a_url, b_url) = (a.url.clone(), b.url.clone());
+    let (a_url, b_url) = (a.url().to_owned(), b.url().to_owned());
     // Chunks of 5 MiB (a device on a slow link, or a chunk size set
     // lower): not a multiple of the store's segment size.
     let chunk = 5 * MIB;

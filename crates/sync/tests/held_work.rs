@@ -428,22 +428,25 @@ async fn a_report_sent_back_is_corrected_signed_again_and_replaces_the_report() 
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_photo_held_while_the_job_was_away_goes_with_the_report_once_the_job_is_back() {
-    let mut server = TestServer::start().await;
-    let alex = server.add_technician("alex");
-    let team = server.ops().add_team("North Crew", &[alex]);
-    let (job, assignment) = confirmed_job(&server, team, "Ada Customer");
-    let device = Device::signed_in(&server, "alex").await;
+/// alex (the team's one technician) starts a confirmed job, then, offline,
+/// photographs it with `caption` while ops take the job off `team`: the
+/// photo is held, alone (no report). Returns (job, alex's device, the
+/// photo's hash).
+async fn photo_held_while_the_job_is_away(
+    server: &mut TestServer,
+    team: Uuid,
+    caption: &str,
+) -> (Uuid, Device, fieldbook_domain::Sha256Hex) {
+    let (job, assignment) = confirmed_job(server, team, "Ada Customer");
+    let device = Device::signed_in(server, "alex").await;
     device.start_job(job);
     device.engine.sync_once().await.expect("start synced");
 
-    // Offline, a photo of the wall; meanwhile ops take the job off the team.
     server.stop().await;
     let work = tempfile::tempdir().unwrap();
     let wall = fieldbook_testkit::write_jpeg(work.path(), "wall.jpg", 7);
-    let held_photo = device
-        .with_store(|s| s.attach_media(job, &wall, "The wall"))
+    let photo = device
+        .with_store(|s| s.attach_media(job, &wall, caption))
         .expect("attach photo")
         .file
         .sha256;
@@ -455,6 +458,17 @@ async fn a_photo_held_while_the_job_was_away_goes_with_the_report_once_the_job_i
     let held = server.ops().held_work(Some(HeldWorkStatus::Waiting));
     assert_eq!(held.len(), 1);
     assert!(!held[0].has_report);
+    (job, device, photo)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_photo_held_while_the_job_was_away_goes_with_the_report_once_the_job_is_back() {
+    let mut server = TestServer::start().await;
+    let alex = server.add_technician("alex");
+    let team = server.ops().add_team("North Crew", &[alex]);
+    let (job, device, held_photo) =
+        photo_held_while_the_job_is_away(&mut server, team, "The wall").await;
+    let held = server.ops().held_work(Some(HeldWorkStatus::Waiting));
 
     // The job comes back; the technician finishes it and the customer signs
     // a report whose photos include the held one.
@@ -512,28 +526,10 @@ async fn ops_attach_held_photos_that_came_without_a_report_and_the_status_stays(
     let mut server = TestServer::start().await;
     let alex = server.add_technician("alex");
     let team = server.ops().add_team("North Crew", &[alex]);
-    let (job, assignment) = confirmed_job(&server, team, "Ada Customer");
-    let device = Device::signed_in(&server, "alex").await;
-    device.start_job(job);
-    device.engine.sync_once().await.expect("start synced");
-
-    // Offline, a photo of the finished wall box; meanwhile ops take the job
-    // off the team, and it never comes back.
-    server.stop().await;
-    let work = tempfile::tempdir().unwrap();
-    let wall = fieldbook_testkit::write_jpeg(work.path(), "wallbox.jpg", 9);
-    let held_photo = device
-        .with_store(|s| s.attach_media(job, &wall, "Wall box fitted"))
-        .expect("attach photo")
-        .file
-        .sha256;
-    device.engine.notify_local_change();
-    server.resume().await;
-    server.ops().withdraw(assignment);
-    let summary = device.engine.sync_once().await.expect("sync");
-    assert_eq!(summary.held, 1, "the photo is held: {summary:?}");
+    // The job never comes back to the team.
+    let (job, device, held_photo) =
+        photo_held_while_the_job_is_away(&mut server, team, "Wall box fitted").await;
     let held = server.ops().held_work(Some(HeldWorkStatus::Waiting));
-    assert!(!held[0].has_report);
     let status_before = server.installation(job).status;
 
     let accepted = server

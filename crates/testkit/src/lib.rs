@@ -15,7 +15,9 @@
 //!   PostgreSQL storage tests;
 //! - several instances behind a round-robin front
 //!   ([`TEST_INSTANCES_ENV`]), so every test that starts a [`TestServer`]
-//!   runs against them unchanged.
+//!   runs against them unchanged;
+//! - [`ServeProcess`]: the real binary as its own process, for the tests
+//!   that kill it or read its settings from a config file.
 
 mod device_store;
 mod media;
@@ -24,6 +26,7 @@ mod postgres;
 mod protocol_device;
 mod round_robin;
 mod s3;
+mod serve_process;
 mod server;
 
 pub use device_store::{demo_server_batch, demo_technician, sign_in_demo_technician};
@@ -37,6 +40,7 @@ pub use postgres::{PostgresUnavailable, ThrowawayPostgres, POSTGRES_USER};
 pub use protocol_device::{finish, is_applied, start, ProtocolDevice, TwoTeams};
 pub use protocol_device::{TECH_A, TECH_A2, TECH_B};
 pub use s3::{test_blob_store, S3Unavailable, ThrowawayS3, TEST_BLOB_STORE_ENV};
+pub use serve_process::{add_user_with_cli, ServeProcess};
 pub use server::{
     installation_request, skip_unless_one_instance, skip_unless_sqlite, test_instances,
     testing_on_postgres, TestServer, OPS_USER, PASSWORD, TEST_DATABASE_ENV, TEST_INSTANCES_ENV,
