@@ -68,8 +68,8 @@ const POOL_CONNECTIONS: u32 = 16;
 const BASELINE_SECONDS: u32 = 5;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 // Enough for a device turned away by `503 busy` (Retry-After 2 s) while
-// hundreds of first pulls go through a few slots.
-const FIRST_PULL_ATTEMPTS: usize = 60;
+// hundreds of pulls go through a few slots.
+const ATTEMPTS: usize = 60;
 
 #[derive(Debug, Clone)]
 struct Settings {
@@ -192,6 +192,11 @@ struct Samples {
     failures: BTreeMap<(Kind, String), usize>,
     /// Mutation outcomes that were not `applied` (they are answers, not failures).
     not_applied: BTreeMap<String, usize>,
+    /// (kind, answer) → count of answers that asked the device to wait and
+    /// retry (`503` with `Retry-After`: a shed pull, a lost write conflict).
+    /// The device retries them, so they are not failures; they are counted
+    /// and their waits are in the cycle's latency.
+    asked_to_wait: BTreeMap<(Kind, String), usize>,
     requests: usize,
     cycles_completed: usize,
 }
@@ -209,6 +214,11 @@ impl Samples {
         self.requests += 1;
     }
 
+    fn asked_to_wait(&mut self, kind: Kind, what: String) {
+        *self.asked_to_wait.entry((kind, what)).or_default() += 1;
+        self.requests += 1;
+    }
+
     fn merge(&mut self, other: Samples) {
         for (kind, mut values) in other.latencies {
             self.latencies.entry(kind).or_default().append(&mut values);
@@ -219,12 +229,19 @@ impl Samples {
         for (key, n) in other.not_applied {
             *self.not_applied.entry(key).or_default() += n;
         }
+        for (key, n) in other.asked_to_wait {
+            *self.asked_to_wait.entry(key).or_default() += n;
+        }
         self.requests += other.requests;
         self.cycles_completed += other.cycles_completed;
     }
 
     fn failure_count(&self) -> usize {
         self.failures.values().sum()
+    }
+
+    fn asked_to_wait_count(&self) -> usize {
+        self.asked_to_wait.values().sum()
     }
 
     /// (p50, p99) by the nearest-rank method, or None without samples.
@@ -401,6 +418,60 @@ impl CpuSnapshot {
             cores(self.generator.saturating_sub(before.generator)),
         )
     }
+}
+
+/// Samples, four times a second until dropped, the load average and the
+/// server processes' thread count (all instances together), and keeps the
+/// peaks: a storm shows in its peak, not in the value at the start or end.
+struct PeakSampler {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    sampler: Option<std::thread::JoinHandle<(f64, usize)>>,
+}
+
+impl PeakSampler {
+    fn start(servers: &[ServeProcess]) -> PeakSampler {
+        let pids: Vec<u32> = servers.iter().map(ServeProcess::pid).collect();
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopped = Arc::clone(&stop);
+        let sampler = std::thread::spawn(move || {
+            let mut peak = (f64::NAN, 0usize);
+            loop {
+                peak.0 = peak.0.max(load_average());
+                peak.1 = peak.1.max(pids.iter().map(|&pid| thread_count(pid)).sum());
+                if stopped.load(std::sync::atomic::Ordering::Relaxed) {
+                    return peak;
+                }
+                std::thread::sleep(Duration::from_millis(250));
+            }
+        });
+        PeakSampler {
+            stop,
+            sampler: Some(sampler),
+        }
+    }
+
+    /// (peak load average, peak server threads).
+    fn finish(mut self) -> (f64, usize) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.sampler
+            .take()
+            .and_then(|s| s.join().ok())
+            .unwrap_or((f64::NAN, 0))
+    }
+}
+
+fn thread_count(pid: u32) -> usize {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("Threads:"))?
+                .trim()
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0)
 }
 
 fn load_average() -> f64 {
@@ -686,13 +757,14 @@ async fn refusal(response: reqwest::Response) -> String {
 }
 
 /// A failed request: counted in the samples already; what the server
-/// asked to wait before trying again (`Retry-After` of a `503 busy`).
+/// asked to wait before trying again (`Retry-After` of a `503`).
 struct Failed {
     retry_after: Option<Duration>,
 }
 
-/// The response when it has the `expected` status; otherwise the failure
-/// (status and code, or the transport error) is counted for `kind`.
+/// The response when it has the `expected` status; otherwise the answer is
+/// counted for `kind`: a `503` with `Retry-After` as asked to wait, anything
+/// else (status and code, or the transport error) as a failure.
 async fn expect_status(
     sent: Result<reqwest::Response, reqwest::Error>,
     expected: reqwest::StatusCode,
@@ -707,8 +779,14 @@ async fn expect_status(
                 .get(reqwest::header::RETRY_AFTER)
                 .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
                 .map(Duration::from_secs);
+            let asked_to_wait =
+                retry_after.is_some() && r.status() == reqwest::StatusCode::SERVICE_UNAVAILABLE;
             let what = refusal(r).await;
-            samples.fail(kind, what);
+            if asked_to_wait {
+                samples.asked_to_wait(kind, what);
+            } else {
+                samples.fail(kind, what);
+            }
             Err(Failed { retry_after })
         }
         Err(e) => {
@@ -814,12 +892,8 @@ fn envelopes(device: &mut Device, mutations: Vec<Mutation>) -> Vec<MutationEnvel
         .collect()
 }
 
-async fn push(
-    device: &mut Device,
-    job: &Job,
-    photo: &Photo,
-    samples: &mut Samples,
-) -> Result<(), Failed> {
+/// The cycle's push: start the job and attach the photo.
+fn push_request(device: &mut Device, job: &Job, photo: &Photo) -> PushRequest {
     let now = Utc::now();
     let needs_override =
         fieldbook_domain::lifecycle::start_needs_override(job.status) == Some(true);
@@ -853,16 +927,21 @@ async fn push(
             },
         },
     ];
-    let request = PushRequest {
+    PushRequest {
         mutations: envelopes(device, mutations),
-    };
+    }
+}
+
+/// Sends `request`; sending the same one again after a refusal is safe
+/// (mutation ids make a push idempotent).
+async fn push(device: &Device, request: &PushRequest, samples: &mut Samples) -> Result<(), Failed> {
     let started = Instant::now();
     let response = device
         .client
         .post(api(&device.base, "/sync/push"))
         .header(fieldbook_protocol::DEVICE_HEADER, device.id.to_string())
         .bearer_auth(&device.token)
-        .json(&request)
+        .json(request)
         .send()
         .await;
     let response = expect_status(response, reqwest::StatusCode::OK, Kind::Push, samples).await?;
@@ -887,7 +966,7 @@ async fn push(
 
 /// tus creation then one PATCH, with the headers the device's uploader sends
 /// (crates/sync/src/blobs/tus.rs).
-async fn upload(device: &Device, photo: Photo, samples: &mut Samples) -> Result<(), Failed> {
+async fn upload(device: &Device, photo: &Photo, samples: &mut Samples) -> Result<(), Failed> {
     let b64 = base64::engine::general_purpose::STANDARD;
     let metadata = format!(
         "sha256 {},mime {}",
@@ -937,8 +1016,8 @@ async fn upload(device: &Device, photo: Photo, samples: &mut Samples) -> Result<
         .header("tus-resumable", "1.0.0")
         .header("content-type", "application/offset+octet-stream")
         .header("upload-offset", 0)
-        .header("upload-checksum", photo.chunk_checksum)
-        .body(photo.bytes)
+        .header("upload-checksum", &photo.chunk_checksum)
+        .body(photo.bytes.clone())
         .send()
         .await;
     let patched = expect_status(
@@ -960,13 +1039,47 @@ async fn upload(device: &Device, photo: Photo, samples: &mut Samples) -> Result<
     Ok(())
 }
 
+/// Runs `$step` (giving `Result<(), Failed>`) again while the server asks
+/// the device to wait and retry, as the device's sync loop does: after the
+/// `Retry-After` plus up to half again as jitter. Evaluates to whether the
+/// step finally succeeded. `$or_wait` is the pause after a failure that
+/// asked for none: `None` gives up at once.
+macro_rules! retried_as_asked {
+    ($step:expr, $or_wait:expr) => {{
+        let mut done = false;
+        for _ in 0..ATTEMPTS {
+            match $step.await {
+                Ok(()) => {
+                    done = true;
+                    break;
+                }
+                Err(Failed { retry_after }) => match retry_after.or($or_wait) {
+                    Some(wait) => wait_with_jitter(wait).await,
+                    None => break,
+                },
+            }
+        }
+        done
+    }};
+}
+
+async fn wait_with_jitter(wait: Duration) {
+    let jitter = rand::random::<u64>() % (wait.as_millis() as u64 / 2 + 1);
+    tokio::time::sleep(wait + Duration::from_millis(jitter)).await;
+}
+
+/// One sync cycle of a device: pull what changed, push a start and a photo
+/// attachment, upload the photo. Each step is retried when the server asks
+/// (a shed pull, a lost write conflict); the cycle's latency includes those
+/// waits, as a technician would see them.
 async fn cycle(device: &mut Device, run: usize, photo: Photo) -> Samples {
     let mut samples = Samples::default();
     let started = Instant::now();
     let job = device.jobs[run].clone();
-    let completed = pull(device, Kind::PullPage, &mut samples).await.is_ok()
-        && push(device, &job, &photo, &mut samples).await.is_ok()
-        && upload(device, photo, &mut samples).await.is_ok();
+    let request = push_request(device, &job, &photo);
+    let completed = retried_as_asked!(pull(device, Kind::PullPage, &mut samples), None)
+        && retried_as_asked!(push(device, &request, &mut samples), None)
+        && retried_as_asked!(upload(device, &photo, &mut samples), None);
     if completed {
         samples.record(Kind::Cycle, started.elapsed());
         samples.cycles_completed = 1;
@@ -1008,7 +1121,10 @@ where
 struct RunResult {
     samples: Samples,
     wall: Duration,
+    /// Peak load average over the run.
     load: f64,
+    /// Peak thread count of the server processes over the run.
+    threads: usize,
     cores: (f64, f64, f64),
 }
 
@@ -1046,15 +1162,20 @@ fn describe(label: &str, r: &RunResult) -> String {
     }
     let _ = write!(
         line,
-        "; failures {}; CPU cores: server {:.2}, postgres {:.2}, generator {:.2}; load {:.2}",
+        "; failures {}; asked to wait {}; CPU cores: server {:.2}, postgres {:.2}, generator {:.2}; peak load {:.2}; peak server threads {}",
         r.samples.failure_count(),
+        r.samples.asked_to_wait_count(),
         r.cores.0,
         r.cores.1,
         r.cores.2,
-        r.load
+        r.load,
+        r.threads
     );
     for ((kind, what), n) in &r.samples.failures {
         let _ = write!(line, "\n    FAILED {n} × {}: {what}", kind.name());
+    }
+    for ((kind, what), n) in &r.samples.asked_to_wait {
+        let _ = write!(line, "\n    asked to wait {n} × {}: {what}", kind.name());
     }
     for (what, n) in &r.samples.not_applied {
         let _ = write!(line, "\n    not applied {n} × {what}");
@@ -1129,37 +1250,34 @@ async fn run_setup(
 
     // The first pull of every device at once: measured, once.
     let before = CpuSnapshot::take(&servers, postmaster);
-    let load = load_average();
+    let peaks = PeakSampler::start(&servers);
     let (devices, samples, wall) = all_at_once(devices, |mut d, _| async move {
         let mut s = Samples::default();
         let started = Instant::now();
-        // A device retries a failed first pull (503 `busy` or `timeout`
-        // under load) from the start after a pause, as the sync loop does:
-        // the server's Retry-After plus up to half again as jitter, else
-        // 1 s; every failure stays counted.
-        for _ in 0..FIRST_PULL_ATTEMPTS {
-            d.cursor = 0;
-            match pull(&mut d, Kind::FirstPullPage, &mut s).await {
-                Ok(()) => {
-                    s.record(Kind::Cycle, started.elapsed());
-                    s.cycles_completed = 1;
-                    break;
-                }
-                Err(Failed { retry_after }) => {
-                    let wait = retry_after.unwrap_or(Duration::from_secs(1));
-                    let jitter = rand::random::<u64>() % (wait.as_millis() as u64 / 2 + 1);
-                    tokio::time::sleep(wait + Duration::from_millis(jitter)).await;
-                }
-            }
+        // A device retries a failed first pull (503 `busy`, or a timeout
+        // under load) from the start, as the sync loop does; a failure that
+        // asked for no wait is retried after 1 s, and stays counted.
+        let pulled = retried_as_asked!(
+            {
+                d.cursor = 0;
+                pull(&mut d, Kind::FirstPullPage, &mut s)
+            },
+            Some(Duration::from_secs(1))
+        );
+        if pulled {
+            s.record(Kind::Cycle, started.elapsed());
+            s.cycles_completed = 1;
         }
         (d, s)
     })
     .await;
     let after = CpuSnapshot::take(&servers, postmaster);
+    let (load, threads) = peaks.finish();
     let first_pull = RunResult {
         samples,
         wall,
-        load: load.max(load_average()),
+        load,
+        threads,
         cores: after.cores_since(&before, wall, tck),
     };
     println!(
@@ -1193,7 +1311,7 @@ async fn run_setup(
             photos.into_iter().map(Some).collect::<Vec<_>>(),
         ));
         let before = CpuSnapshot::take(&servers, postmaster);
-        let load = load_average();
+        let peaks = PeakSampler::start(&servers);
         let (back, samples, wall) = all_at_once(devices, |mut d, i| {
             let photo = photos.lock().unwrap()[i]
                 .take()
@@ -1206,10 +1324,12 @@ async fn run_setup(
         .await;
         devices = back;
         let after = CpuSnapshot::take(&servers, postmaster);
+        let (load, threads) = peaks.finish();
         let result = RunResult {
             samples,
             wall,
-            load: load.max(load_average()),
+            load,
+            threads,
             cores: after.cores_since(&before, wall, tck),
         };
         println!(
@@ -1284,8 +1404,8 @@ fn print_report(results: &[SetupResult], baselines: &[(usize, Baseline)], runs: 
     println!(
         "\n## Sync cycles ({runs} runs each; best / median; latencies in ms; ratio = cycles/s ÷ median pgbench INSERT tx/s {pgbench_median:.0})\n"
     );
-    println!("| setup | devices | cycles/s | req/s (median) | cycle p50 | cycle p99 | pull p50/p99 | push p50/p99 | tus create p50/p99 | tus patch p50/p99 | failed requests | ratio vs pgbench | CPU cores server/pg/gen (median) | load |");
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("| setup | devices | cycles/s | req/s (median) | cycle p50 | cycle p99 | pull p50/p99 | push p50/p99 | tus create p50/p99 | tus patch p50/p99 | failed requests | asked to wait | ratio vs pgbench | CPU cores server/pg/gen (median) | peak load | peak server threads |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for r in results {
         let rate: Vec<f64> = r
             .runs
@@ -1312,12 +1432,14 @@ fn print_report(results: &[SetupResult], baselines: &[(usize, Baseline)], runs: 
             )
         };
         let failed: usize = r.runs.iter().map(|x| x.samples.failure_count()).sum();
+        let waited: usize = r.runs.iter().map(|x| x.samples.asked_to_wait_count()).sum();
         let total: usize = r.runs.iter().map(|x| x.samples.requests).sum();
         let loads: Vec<f64> = r.runs.iter().map(|x| x.load).collect();
+        let threads = r.runs.iter().map(|x| x.threads).max().unwrap_or(0);
         let core =
             |f: fn(&(f64, f64, f64)) -> f64| median(r.runs.iter().map(|x| f(&x.cores)).collect());
         println!(
-            "| {} | {} | {:.1} / {:.1} | {:.0} | {:.0} / {:.0} | {:.0} / {:.0} | {} | {} | {} | {} | {failed} of {total} | {:.4} / {:.4} | {:.2} / {:.2} / {:.2} | {:.1}–{:.1} |",
+            "| {} | {} | {:.1} / {:.1} | {:.0} | {:.0} / {:.0} | {:.0} / {:.0} | {} | {} | {} | {} | {failed} of {total} | {waited} | {:.4} / {:.4} | {:.2} / {:.2} / {:.2} | {:.1}–{:.1} | {threads} |",
             r.setup.name(),
             r.devices,
             best_max(&rate),
@@ -1342,27 +1464,32 @@ fn print_report(results: &[SetupResult], baselines: &[(usize, Baseline)], runs: 
     }
 
     println!("\n## First pull of the team's scope, every device at once (one run each)\n");
-    println!("| setup | devices | wall s | page p50 / p99 ms | failed requests | CPU cores server/pg/gen | load |");
-    println!("|---|---|---|---|---|---|---|");
+    println!("| setup | devices | wall s | device served after p50 / p99 s | page p50 / p99 ms | failed requests | asked to wait | CPU cores server/pg/gen | peak load | peak server threads |");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     for r in results {
         let f = &r.first_pull;
         let (p50, p99) = f
             .samples
             .percentiles(Kind::FirstPullPage)
             .unwrap_or_default();
+        let (served_p50, served_p99) = f.samples.percentiles(Kind::Cycle).unwrap_or_default();
         println!(
-            "| {} | {} | {:.2} | {} / {} | {} of {} | {:.2} / {:.2} / {:.2} | {:.1} |",
+            "| {} | {} | {:.2} | {:.1} / {:.1} | {} / {} | {} of {} | {} | {:.2} / {:.2} / {:.2} | {:.1} | {} |",
             r.setup.name(),
             r.devices,
             f.wall.as_secs_f64(),
+            served_p50.as_secs_f64(),
+            served_p99.as_secs_f64(),
             ms(p50),
             ms(p99),
             f.samples.failure_count(),
             f.samples.requests,
+            f.samples.asked_to_wait_count(),
             f.cores.0,
             f.cores.1,
             f.cores.2,
-            f.load
+            f.load,
+            f.threads
         );
     }
     let complaints: usize = results.iter().map(|r| r.complaints.len()).sum();

@@ -362,7 +362,7 @@ pub fn withdraw_assignment_by(
     }
     storage.write(|tx| {
         tx.set_actor(actor);
-        tx.set_reason(reason);
+        tx.set_reason(reason.clone());
         withdraw_in_tx(tx, assignment_id)
     })
 }

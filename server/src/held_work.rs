@@ -174,7 +174,7 @@ pub fn accept(
                 _ => None,
             })
         else {
-            return attach_held_media_only(tx, &held, decided_by, note);
+            return attach_held_media_only(tx, &held, decided_by, note.clone());
         };
         if tx.db().report_of(installation.id)?.is_some() {
             return Err(ApiError::conflict(
@@ -235,7 +235,7 @@ pub fn accept(
             status: HeldWorkStatus::Accepted,
             decided_by,
             decided_at: tx.now(),
-            reason: note,
+            reason: note.clone(),
         };
         if !tx.decide_held_work(id, &decision)? {
             return Err(ApiError::internal());

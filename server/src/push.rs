@@ -168,7 +168,7 @@ pub fn push(
     let mut results = Vec::with_capacity(request.mutations.len());
     for envelope in &request.mutations {
         // Runs again if it lost a conflict (PostgreSQL): it only borrows.
-        let outcome = storage.write_retrying(|tx| {
+        let outcome = storage.write(|tx| {
             // The installation history names who made each move.
             tx.set_actor(caller.user_id);
             apply_envelope(tx, caller, envelope)
@@ -234,7 +234,7 @@ fn apply_envelope(
     );
     // A lost deadlock or serialization conflict (PostgreSQL) is not the
     // mutation's answer: the whole transaction goes back, and
-    // `write_retrying` runs it again, where it gets its real answer.
+    // `write` runs it again, where it gets its real answer.
     // Recording `storage_failed` here would refuse the change for good.
     if applied.is_err() && crate::storage::write_lost_conflict() {
         return applied;
@@ -990,9 +990,9 @@ pub async fn push_handler(
         // again if it lost a conflict, rather than answer 503 to a push
         // whose mutations are all stored.
         if let Some(device) = request.mutations.last().map(|m| m.device_id) {
-            state.storage.write_retrying(|tx| {
-                tx.link_session_to_device(session.hash(), device, caller.user_id)
-            })?;
+            state
+                .storage
+                .write(|tx| tx.link_session_to_device(session.hash(), device, caller.user_id))?;
         }
         Ok(response)
     })

@@ -164,3 +164,60 @@ async fn guesses_through_every_instance_count_against_one_throttle() {
         assert_eq!(body["code"], "too_many_attempts");
     }
 }
+
+/// A device whose push timed out sends the batch again, and the load
+/// balancer gives it to the other instance while the first is still
+/// working on it. Both answers must be the one stored answer, and each
+/// change applied once: the mutation id's lock (an advisory transaction
+/// lock) makes the second wait for the first and then find its record.
+/// The first round is the device's first push ever (two binds racing).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_same_batch_through_two_instances_at_once_is_applied_once() {
+    if skip_on_sqlite("the_same_batch_through_two_instances_at_once_is_applied_once") {
+        return;
+    }
+    let a = TestServer::start().await;
+    let b = a.another_instance().await;
+    let world = TwoTeams::create(&a).await;
+    let mut jobs = Vec::new();
+    for _ in 0..8 {
+        jobs.push(a.confirmed_installation(&world.ops, world.team_a).await);
+    }
+    let mut alice = ProtocolDevice::login(&a, TECH_A).await;
+    let mut versions = BTreeMap::new();
+    for (round, job) in jobs.iter().enumerate() {
+        let batch = alice.envelopes(vec![start(*job), finish(*job)]);
+        // Alternate which instance is asked first.
+        let (first, second) = if round % 2 == 0 { (&a, &b) } else { (&b, &a) };
+        let (one, other) = tokio::join!(
+            alice.push_envelopes(first, &batch),
+            alice.push_envelopes(second, &batch)
+        );
+        assert_eq!(
+            one, other,
+            "round {round}: the two instances answered differently"
+        );
+        assert!(one.iter().all(is_applied), "round {round}: {one:?}");
+        let fieldbook_protocol::MutationOutcome::Applied { version } = one[1] else {
+            unreachable!("checked above")
+        };
+        versions.insert(*job, version);
+    }
+    // Applied twice, a job would be past the version its answer names.
+    let now = installations_after(&a.pull_all(&alice.token, 0, 1000).await);
+    for (job, version) in versions {
+        assert_eq!(now[&job], (version, "completed".to_owned()), "job {job}");
+    }
+    // The device's sequence went on from the batches, once each.
+    let next = alice.push_one(&b, start(jobs[0])).await;
+    assert!(
+        !matches!(
+            next,
+            fieldbook_protocol::MutationOutcome::Rejected {
+                code: fieldbook_protocol::RejectCode::SequenceGap,
+                ..
+            }
+        ),
+        "{next:?}"
+    );
+}

@@ -1,5 +1,5 @@
 //! Two pushes that really collide in PostgreSQL, and the push route running
-//! the loser again in the server (`Storage::write_retrying`), so both
+//! the loser again in the server (`Storage::write`), so both
 //! devices get `applied` and neither sees the conflict's 503.
 //!
 //! How the collision is made: PgStorage's write transactions start with a

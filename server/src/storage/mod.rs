@@ -105,7 +105,7 @@ pub enum StorageError {
 }
 
 impl StorageError {
-    /// [`StorageError::Conflict`], noted for [`Storage::write_retrying`] on
+    /// [`StorageError::Conflict`], noted for [`Storage::write`] on
     /// this thread (the write's statements run on its calling thread).
     pub fn conflict(e: Box<dyn std::error::Error + Send + Sync>) -> StorageError {
         CONFLICT_SEEN.with(|seen| seen.set(true));
@@ -121,12 +121,12 @@ thread_local! {
     static CONFLICT_SEEN: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
-/// Writes run again by [`Storage::write_retrying`] after losing a conflict,
+/// Writes run again by [`Storage::write`] after losing a conflict,
 /// in this process since it started (every storage, every instance in it).
 static CONFLICT_RETRIES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// Whether a statement of the write running on this thread (inside
-/// [`Storage::write_retrying`]) lost a deadlock or serialization conflict.
+/// [`Storage::write`]) lost a deadlock or serialization conflict.
 /// A caller that turns a failure into an answer (a push's per-mutation
 /// savepoint) must not do so for a lost conflict: the transaction was
 /// refused, and running it again is what gives the real answer.
@@ -296,33 +296,26 @@ impl Storage {
     }
 
     /// Runs `f` in one write transaction; commits if it returns `Ok`.
-    /// Blocking: call from `spawn_blocking`.
-    pub fn write<T, E>(&self, f: impl FnOnce(&mut dyn WriteTx) -> Result<T, E>) -> Result<T, E>
-    where
-        E: From<StorageError>,
-    {
-        match self {
-            Storage::Sqlite(sqlite) => sqlite.write(f),
-            Storage::Postgres(pg) => pg.write(f),
-        }
-    }
-
-    /// [`Self::write`] for a closure that can run again: a transaction that
-    /// lost a deadlock or serialization conflict was rolled back whole, so
-    /// `f` runs again in a new one, up to 3 attempts, after a short jittered
-    /// pause (the other transaction gets to commit). Devices rarely see the
-    /// conflict's 503. Blocking: call from `spawn_blocking`.
-    pub fn write_retrying<T, E>(
-        &self,
-        mut f: impl FnMut(&mut dyn WriteTx) -> Result<T, E>,
-    ) -> Result<T, E>
+    ///
+    /// A transaction that lost a deadlock or serialization conflict
+    /// (PostgreSQL; SQLite has one writer and never does) was rolled back
+    /// whole, so `f` runs again in a new one, up to 3 attempts, after a short
+    /// jittered pause that lets the other transaction commit; only then does
+    /// the caller get the conflict (503 with `Retry-After`). So `f` must have
+    /// no effect outside the transaction: it may read what it captured, and
+    /// clone what it moves into the transaction. Blocking: call from
+    /// `spawn_blocking`.
+    pub fn write<T, E>(&self, mut f: impl FnMut(&mut dyn WriteTx) -> Result<T, E>) -> Result<T, E>
     where
         E: From<StorageError>,
     {
         let mut attempt = 1;
         loop {
             CONFLICT_SEEN.with(|seen| seen.set(false));
-            let out = self.write(&mut f);
+            let out = match self {
+                Storage::Sqlite(sqlite) => sqlite.write(&mut f),
+                Storage::Postgres(pg) => pg.write(&mut f),
+            };
             let conflicted = CONFLICT_SEEN.with(|seen| seen.replace(false));
             if out.is_ok() || !conflicted || attempt == WRITE_ATTEMPTS {
                 return out;
@@ -381,7 +374,7 @@ mod tests {
         let storage = Storage::open(dir.path()).unwrap();
         let mut teams = Vec::new();
         let mut attempts = 0;
-        let out = storage.write_retrying(|tx| -> Result<u32, StorageError> {
+        let out = storage.write(|tx| -> Result<u32, StorageError> {
             attempts += 1;
             let team = uuid::Uuid::new_v4();
             teams.push(team);
@@ -403,7 +396,7 @@ mod tests {
 
         // Bounded: a write that keeps losing answers the conflict.
         let mut attempts = 0;
-        let out = storage.write_retrying(|_| -> Result<(), StorageError> {
+        let out = storage.write(|_| -> Result<(), StorageError> {
             attempts += 1;
             Err(StorageError::conflict("could not serialize".into()))
         });
@@ -412,7 +405,7 @@ mod tests {
 
         // Other failures are not retried.
         let mut attempts = 0;
-        let out = storage.write_retrying(|_| -> Result<(), StorageError> {
+        let out = storage.write(|_| -> Result<(), StorageError> {
             attempts += 1;
             Err(StorageError::Corrupt("bad".into()))
         });
