@@ -30,10 +30,14 @@
 //!
 //! Every setup and device count starts from the same seeded world (a
 //! PostgreSQL template database, a copy of the SQLite data dir), so each
-//! device has a fresh job to start in each run. Failed requests (transport
-//! errors, unexpected statuses) are counted and printed by kind and status,
-//! never dropped; a failed step ends that device's cycle, and only completed
-//! cycles count toward throughput. Latencies are exact percentiles of the
+//! device has a fresh job to start in each run. A `503` with `Retry-After`
+//! (a shed pull, a lost write conflict) is counted as "asked to wait" and
+//! the step is sent again after the wait plus jitter, as the device's sync
+//! loop does; the wait is part of the cycle's latency. Other failed requests
+//! (transport errors, unexpected statuses) are counted and printed by kind
+//! and status, never dropped; such a failed step ends that device's cycle,
+//! and only completed cycles count toward throughput. Peak load average and
+//! peak server threads are sampled four times a second. Latencies are exact percentiles of the
 //! sorted samples (a few thousand per kind: no histogram needed).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
