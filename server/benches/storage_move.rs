@@ -46,7 +46,8 @@ use fieldbook_server::blobs::S3Settings;
 use fieldbook_server::storage::DatabaseUrl;
 use fieldbook_server::{AppState, ServerConfig};
 use fieldbook_testkit::{
-    is_applied, photo, ProtocolDevice, TestServer, ThrowawayPostgres, ThrowawayS3, PASSWORD,
+    blob_store_args, is_applied, photo, ProtocolDevice, TestServer, ThrowawayPostgres, ThrowawayS3,
+    PASSWORD,
 };
 use object_store::aws::AmazonS3Builder;
 use object_store::path::Path as Key;
@@ -244,29 +245,13 @@ struct Move {
     rows: u64,
 }
 
-fn bucket_args(bucket: &S3Settings) -> Vec<String> {
-    vec![
-        "--blob-store".into(),
-        bucket.url.clone(),
-        "--blob-store-endpoint".into(),
-        bucket.endpoint.clone().unwrap(),
-        "--blob-store-region".into(),
-        bucket.region.clone().unwrap(),
-        "--blob-store-access-key-id".into(),
-        bucket.access_key_id.clone().unwrap(),
-        "--blob-store-secret-access-key".into(),
-        bucket.secret_access_key.clone().unwrap(),
-        "--blob-store-allow-http".into(),
-    ]
-}
-
 fn migrate(from: &Path, url: &str, bucket: &S3Settings) -> Move {
     let started = Instant::now();
     let mut child = Command::new(BIN)
         .args(["migrate-storage", "--from"])
         .arg(from)
         .args(["--to", url])
-        .args(bucket_args(bucket))
+        .args(blob_store_args(bucket))
         .env("RUST_LOG", "warn")
         .env_remove("FIELDBOOK_DATABASE_URL")
         .env_remove("FIELDBOOK_BLOB_STORE")

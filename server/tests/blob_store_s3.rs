@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use fieldbook_domain::Sha256Hex;
-use fieldbook_testkit::{add_user_with_cli, S3Unavailable, ServeProcess, ThrowawayS3};
+use fieldbook_testkit::{
+    add_user_with_cli, blob_store_config, S3Unavailable, ServeProcess, ThrowawayS3,
+};
 use reqwest::StatusCode;
 use serde_json::json;
 use tokio::io::AsyncWriteExt;
@@ -80,14 +82,8 @@ async fn an_upload_resumes_on_the_next_server_process_after_a_kill_mid_chunk() {
     std::fs::write(
         &config,
         format!(
-            "addr = \"127.0.0.1:0\"\ndata_dir = \"data\"\nblob_store = \"{}\"\n\
-             blob_store_endpoint = \"{}\"\nblob_store_region = \"us-east-1\"\n\
-             blob_store_access_key_id = \"{}\"\nblob_store_secret_access_key = \"{}\"\n\
-             blob_store_allow_http = true\n",
-            bucket.url,
-            bucket.endpoint.as_deref().unwrap(),
-            bucket.access_key_id.as_deref().unwrap(),
-            bucket.secret_access_key.as_deref().unwrap(),
+            "addr = \"127.0.0.1:0\"\ndata_dir = \"data\"\n{}",
+            blob_store_config(&bucket),
         ),
     )
     .unwrap();

@@ -17,8 +17,9 @@ use fieldbook_server::storage::migrate::{COPIED_TABLES, RUNS_TABLE};
 use fieldbook_server::storage::DatabaseUrl;
 use fieldbook_server::AppState;
 use fieldbook_testkit::{
-    finish, is_applied, photo, signed_report, start, PostgresUnavailable, ProtocolDevice,
-    TestServer, ThrowawayPostgres, TwoTeams, OPS_USER, PASSWORD, TECH_B, TEST_BLOB_STORE_ENV,
+    blob_store_args, finish, is_applied, photo, signed_report, start, PostgresUnavailable,
+    ProtocolDevice, TestServer, ThrowawayPostgres, TwoTeams, OPS_USER, PASSWORD, TECH_B,
+    TEST_BLOB_STORE_ENV,
 };
 use reqwest::StatusCode;
 use tokio_postgres::NoTls;
@@ -419,19 +420,7 @@ async fn blobs_move_to_another_data_dir_and_to_a_bucket() {
     };
     let bucket = s3.new_bucket();
     cluster.create_database("to_bucket").unwrap();
-    let args = vec![
-        "--blob-store".to_owned(),
-        bucket.url.clone(),
-        "--blob-store-endpoint".into(),
-        bucket.endpoint.clone().unwrap(),
-        "--blob-store-region".into(),
-        bucket.region.clone().unwrap(),
-        "--blob-store-access-key-id".into(),
-        bucket.access_key_id.clone().unwrap(),
-        "--blob-store-secret-access-key".into(),
-        bucket.secret_access_key.clone().unwrap(),
-        "--blob-store-allow-http".into(),
-    ];
+    let args = blob_store_args(&bucket);
     let out = migrate_with_blobs(server.data_dir(), &cluster.url("to_bucket"), &args);
     assert!(out.status.success(), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);

@@ -20,8 +20,8 @@ use base64::Engine as _;
 use fieldbook_domain::Sha256Hex;
 use fieldbook_server::blobs::S3Settings;
 use fieldbook_testkit::{
-    add_user_with_cli, skip_unless_one_instance, testing_on_postgres, S3Unavailable, ServeProcess,
-    ThrowawayPostgres, ThrowawayS3, TEST_DATABASE_ENV,
+    add_user_with_cli, blob_store_config, skip_unless_one_instance, testing_on_postgres,
+    S3Unavailable, ServeProcess, ThrowawayPostgres, ThrowawayS3, TEST_DATABASE_ENV,
 };
 use reqwest::StatusCode;
 use serde_json::json;
@@ -85,16 +85,10 @@ impl Shared {
         std::fs::write(
             &config,
             format!(
-                "addr = \"127.0.0.1:0\"\ndata_dir = \"{}\"\ndatabase_url = \"{}\"\n\
-                 blob_store = \"{}\"\nblob_store_endpoint = \"{}\"\n\
-                 blob_store_region = \"us-east-1\"\nblob_store_access_key_id = \"{}\"\n\
-                 blob_store_secret_access_key = \"{}\"\nblob_store_allow_http = true\n",
+                "addr = \"127.0.0.1:0\"\ndata_dir = \"{}\"\ndatabase_url = \"{}\"\n{}",
                 data.display(),
                 self.database_url,
-                self.bucket.url,
-                self.bucket.endpoint.as_deref().unwrap(),
-                self.bucket.access_key_id.as_deref().unwrap(),
-                self.bucket.secret_access_key.as_deref().unwrap(),
+                blob_store_config(&self.bucket),
             ),
         )
         .unwrap();

@@ -39,7 +39,10 @@ pub use ops::Ops;
 pub use postgres::{PostgresUnavailable, ThrowawayPostgres, POSTGRES_USER};
 pub use protocol_device::{finish, is_applied, start, ProtocolDevice, TwoTeams};
 pub use protocol_device::{TECH_A, TECH_A2, TECH_B};
-pub use s3::{test_blob_store, S3Unavailable, ThrowawayS3, TEST_BLOB_STORE_ENV};
+pub use s3::{
+    blob_store_args, blob_store_config, test_blob_store, S3Unavailable, ThrowawayS3,
+    TEST_BLOB_STORE_ENV,
+};
 pub use serve_process::{add_user_with_cli, ServeProcess};
 pub use server::{
     installation_request, skip_unless_one_instance, skip_unless_sqlite, test_instances,

@@ -153,6 +153,48 @@ impl Drop for ThrowawayS3 {
     }
 }
 
+/// The `fieldbook-server` command-line options that reach `bucket`
+/// (`serve`, `migrate-storage`).
+pub fn blob_store_args(bucket: &S3Settings) -> Vec<String> {
+    let setting = |value: &Option<String>, name: &str| {
+        value
+            .clone()
+            .unwrap_or_else(|| panic!("a test bucket has a {name}"))
+    };
+    let mut args = vec![
+        "--blob-store".to_owned(),
+        bucket.url.clone(),
+        "--blob-store-endpoint".into(),
+        setting(&bucket.endpoint, "endpoint"),
+        "--blob-store-region".into(),
+        setting(&bucket.region, "region"),
+        "--blob-store-access-key-id".into(),
+        setting(&bucket.access_key_id, "access key id"),
+        "--blob-store-secret-access-key".into(),
+        setting(&bucket.secret_access_key, "secret access key"),
+    ];
+    if bucket.allow_http {
+        args.push("--blob-store-allow-http".into());
+    }
+    args
+}
+
+/// The same settings as lines of a `fieldbook-server` config file.
+pub fn blob_store_config(bucket: &S3Settings) -> String {
+    let quoted = |value: &Option<String>| format!("{:?}", value.as_deref().unwrap_or_default());
+    format!(
+        "blob_store = {:?}\nblob_store_endpoint = {}\nblob_store_region = {}\n\
+         blob_store_access_key_id = {}\nblob_store_secret_access_key = {}\n\
+         blob_store_allow_http = {}\n",
+        bucket.url,
+        quoted(&bucket.endpoint),
+        quoted(&bucket.region),
+        quoted(&bucket.access_key_id),
+        quoted(&bucket.secret_access_key),
+        bucket.allow_http,
+    )
+}
+
 /// A blob store for a test: a fresh bucket on this run's [`ThrowawayS3`]
 /// when `FIELDBOOK_TEST_BLOB_STORE=s3`, else `None` (the data dir).
 pub fn test_blob_store() -> Option<S3Settings> {
