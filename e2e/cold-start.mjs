@@ -27,6 +27,9 @@ const { values: opts } = parseArgs({
     jobs: { type: "string", default: "5000" },
     runs: { type: "string", default: "5" },
     bare: { type: "string", default: join(targetDir, "debug", "fieldbook-bare-window") },
+    // Another build of the app (e.g. main's) measured in the same runs, for
+    // a before/after under the same machine load.
+    compare: { type: "string" },
   },
 });
 const jobs = Number(opts.jobs);
@@ -152,7 +155,7 @@ try {
   // The measured starts are offline: only the local store feeds the schedule.
   await server.stop();
 
-  const results = { app: [], bare: [] };
+  const results = { app: [], bare: [], compare: [] };
   const scheduleRendered = () => document.querySelector('[data-testid="schedule-row"]') !== null;
   // What was measured really is the whole team's schedule.
   const showsAllJobs = (browser) =>
@@ -164,13 +167,18 @@ try {
     // Alternate so that machine load drifts hit both alike.
     results.bare.push(await coldStart("bare", opts.bare, {}, bareRendered, workDir));
     results.app.push(await coldStart("app", appBinary, deviceEnv, scheduleRendered, workDir, showsAllJobs));
+    if (opts.compare) {
+      results.compare.push(await coldStart("compare", opts.compare, deviceEnv, scheduleRendered, workDir, showsAllJobs));
+    }
     console.log(
       `  run ${i + 1}: app ${results.app[i].fromProcessStart} ms, bare ${results.bare[i].fromProcessStart} ms ` +
-        `(from session request: ${results.app[i].fromSessionRequest} / ${results.bare[i].fromSessionRequest} ms)`,
+        `(from session request: ${results.app[i].fromSessionRequest} / ${results.bare[i].fromSessionRequest} ms)` +
+        (opts.compare ? `, compared build ${results.compare[i].fromProcessStart} ms` : ""),
     );
     const describe = ({ native, page, rest, marks }) =>
       `native start ${native} ms, page load ${page} ms, then ${rest} ms${marks ? ` (${marks} ms)` : ""}`;
     console.log(`    app: ${describe(results.app[i].split)}; bare: ${describe(results.bare[i].split)}`);
+    if (opts.compare) console.log(`    compared build: ${describe(results.compare[i].split)}`);
   }
   const app = median(results.app.map((r) => r.fromProcessStart));
   const bare = median(results.bare.map((r) => r.fromProcessStart));
@@ -184,6 +192,14 @@ try {
   console.log(`  ratio: ${(app / bare).toFixed(2)}`);
   console.log(`best of ${runs}: app ${appBest} ms vs bare ${bareBest} ms, ratio ${(appBest / bareBest).toFixed(2)}`);
   console.log(`from the WebDriver session request: ${appReq} ms vs ${bareReq} ms, ratio ${(appReq / bareReq).toFixed(2)}`);
+  if (opts.compare) {
+    const other = median(results.compare.map((r) => r.fromProcessStart));
+    const otherBest = Math.min(...results.compare.map((r) => r.fromProcessStart));
+    console.log(
+      `compared build (${opts.compare}): median ${other} ms, ratio ${(other / bare).toFixed(2)}; ` +
+        `best ${otherBest} ms, ratio ${(otherBest / bareBest).toFixed(2)}`,
+    );
+  }
   rmSync(workDir, { recursive: true, force: true });
 } catch (err) {
   console.error(`failed; logs kept in ${workDir}`);

@@ -3,6 +3,8 @@ import { mount } from "svelte";
 import App from "./App.svelte";
 import { applyTheme, loadTheme } from "./lib/theme";
 
+// Cold start (e2e/cold-start.mjs): the bundle has been parsed and its modules evaluated.
+performance.mark("fieldbook:script");
 applyTheme(loadTheme());
 
 async function boot() {

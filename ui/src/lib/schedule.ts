@@ -78,6 +78,13 @@ export function appendGroups(groups: DayGroup[], page: InstallationSummary[], to
   return ordered ? out : groupByDay(out.flatMap((g) => g.rows), today);
 }
 
+/**
+ * Rows per page of the schedule. The backend reads the schedule's first
+ * queries ahead at start with the same size (`first_schedule_queries` in
+ * src-tauri/src/installations.rs).
+ */
+export const SCHEDULE_PAGE = 200;
+
 export interface ScheduleFilter {
   text: string;
   statuses: InstallationStatus[];

@@ -3,6 +3,7 @@ import "../app.css";
 import { afterEach, describe, expect, it } from "vitest";
 import { cleanup, render } from "vitest-browser-svelte";
 import App from "../App.svelte";
+import { screens as lazyScreens } from "../screens/lazy";
 import { installMockBackend, removeMockBackend } from "../lib/backend/mock/install";
 import { smallTargets } from "./touch";
 
@@ -16,6 +17,9 @@ describe("touch targets", () => {
     const backend = installMockBackend({ jobs: 30, withPendingWork: true });
     const inProgress = backend.jobs.find((j) => j.installation.status === "in_progress")!.installation.id;
     const screens = ["#/schedule", `#/installation/${inProgress}`, `#/installation/${inProgress}/report`, "#/sync", "#/settings"];
+    // Screens other than the schedule load on first use: loaded here first,
+    // so each hash below is checked with its screen on the page.
+    await Promise.all(Object.values(lazyScreens).map((load) => load()));
     location.hash = screens[0];
     const screen = await render(App, {});
     for (const hash of screens) {
