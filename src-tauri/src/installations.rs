@@ -1,11 +1,10 @@
 //! The schedule and the installation screen: list, detail and the
 //! technician's lifecycle actions.
 
-use chrono::NaiveDate;
 use fieldbook_domain::lifecycle::StartRequest;
 use fieldbook_domain::{Installation, InstallationAssignment};
 use fieldbook_store::{
-    AssignmentResponse, InstallationDetail, InstallationQuery, InstallationSummary, Store,
+    AssignmentResponse, InstallationDetail, InstallationQuery, InstallationSummary,
 };
 use serde::{Deserialize, Serialize};
 use tauri::State;
@@ -43,40 +42,6 @@ pub async fn list_installations(
         })
     })
     .await
-}
-
-/// The rows per page of the schedule (`ui/src/lib/schedule.ts`).
-pub const SCHEDULE_PAGE: u32 = 200;
-
-/// The queries the schedule asks first when it opens on `today`
-/// (`ScheduleFeed` in `ui/src/lib/schedule.ts`): the first page from today
-/// on, and how many jobs lie before today (a page of none with its total).
-pub fn first_schedule_queries(today: NaiveDate) -> [InstallationQuery; 2] {
-    [
-        InstallationQuery {
-            from_date: Some(today),
-            limit: SCHEDULE_PAGE,
-            ..Default::default()
-        },
-        InstallationQuery {
-            to_date: today.pred_opt(),
-            limit: 0,
-            ..Default::default()
-        },
-    ]
-}
-
-/// Runs the schedule's first queries once at start, while the window is
-/// still loading its page: when the UI asks the same a moment later, the
-/// database pages it needs are already read and decrypted and the
-/// statements prepared (cold start). Nothing else is kept; the UI's own
-/// queries answer it.
-pub fn warm_schedule(store: &Store, today: NaiveDate) -> fieldbook_store::Result<()> {
-    for query in first_schedule_queries(today) {
-        store.list_installations(&query)?;
-        store.count_installations(&query)?;
-    }
-    Ok(())
 }
 
 /// A job found on the server by [`search_server`]: enough to recognise it.
@@ -303,30 +268,6 @@ mod tests {
 
     use super::*;
     use crate::test_support::Fixture;
-
-    #[test]
-    fn the_schedule_is_warmed_with_the_queries_the_ui_asks_first() {
-        let today = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
-        let asked: Vec<serde_json::Value> = first_schedule_queries(today)
-            .iter()
-            .map(|q| serde_json::to_value(q).unwrap())
-            .collect();
-        // The same two queries as ui/src/lib/schedule.test.ts ("asks first
-        // for what the backend reads ahead at start"): a change on one side
-        // fails there or here.
-        assert_eq!(
-            asked,
-            [
-                serde_json::json!({"from_date": "2026-12-01", "to_date": null, "statuses": [],
-                    "text": "", "limit": 200, "offset": 0}),
-                serde_json::json!({"from_date": null, "to_date": "2026-11-30", "statuses": [],
-                    "text": "", "limit": 0, "offset": 0}),
-            ]
-        );
-        let fx = Fixture::new();
-        let store = fx.ctx.shared_store().lock().unwrap();
-        warm_schedule(&store, today).unwrap();
-    }
 
     #[tokio::test]
     async fn lists_a_page_with_the_total_of_all_matches() {

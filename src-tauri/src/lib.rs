@@ -152,18 +152,6 @@ fn setup<R: Runtime>(app: &AppHandle<R>) {
         None => ctx,
     };
     app.manage(ctx.clone());
-    // While WebKit starts and loads the page: the UI's first schedule
-    // queries then find the database warm (see `warm_schedule`).
-    let warm = ctx.clone();
-    tauri::async_runtime::spawn(async move {
-        let today = chrono::Local::now().date_naive();
-        if let Err(e) = warm
-            .with_store(move |store| installations::warm_schedule(store, today))
-            .await
-        {
-            tracing::warn!(error = %e, "could not read the schedule ahead");
-        }
-    });
 
     // Size and position are remembered per data folder.
     let window_state_file = data_dir.join("window-state.json");

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { SCHEDULE_PAGE, ScheduleFeed, appendGroups, groupByDay, scheduleItems } from "./schedule";
+import { ScheduleFeed, appendGroups, groupByDay, scheduleItems } from "./schedule";
 import { makeJobs } from "./backend/mock/data";
 import type { ListPage, InstallationQuery, InstallationSummary } from "./types";
 
@@ -97,17 +97,6 @@ describe("scheduleItems", () => {
 describe("ScheduleFeed", () => {
   const today = "2026-11-27";
   const jobs = makeJobs(1000, today).map((j) => row(j.installation.id, j.installation.scheduled_date));
-
-  it("asks first for what the backend reads ahead at start", async () => {
-    // The same two queries as src-tauri/src/installations.rs
-    // (the_schedule_is_warmed_with_the_queries_the_ui_asks_first).
-    const { list, queries } = fakeList(jobs, true);
-    await new ScheduleFeed(list, { text: "", statuses: [] }, "2026-12-01", SCHEDULE_PAGE).loadMore();
-    expect(queries).toEqual([
-      { from_date: "2026-12-01", to_date: null, statuses: [], text: "", limit: 200, offset: 0 },
-      { from_date: null, to_date: "2026-11-30", statuses: [], text: "", limit: 0, offset: 0 },
-    ]);
-  });
 
   it("loads today and later first, then the past from its most recent end, without repeats", async () => {
     const { list, queries } = fakeList(jobs, true);

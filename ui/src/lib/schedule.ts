@@ -78,11 +78,7 @@ export function appendGroups(groups: DayGroup[], page: InstallationSummary[], to
   return ordered ? out : groupByDay(out.flatMap((g) => g.rows), today);
 }
 
-/**
- * Rows per page of the schedule. The backend reads the schedule's first
- * queries ahead at start with the same size (`first_schedule_queries` in
- * src-tauri/src/installations.rs).
- */
+/** Rows per page of the schedule. */
 export const SCHEDULE_PAGE = 200;
 
 export interface ScheduleFilter {
