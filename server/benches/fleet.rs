@@ -14,6 +14,8 @@
 //!   FLEET_TEAMS=250            ... over this many teams of two technicians
 //!   FLEET_PHOTO_KB=200         size of each device's photo
 //!   FLEET_SERVER_BIN=PATH      another fieldbook-server build (before/after)
+//!   FLEET_SERVER_ARGS="..."    more `serve` flags, split on spaces (e.g.
+//!                              `--pull-queue 0` for the server without its queue)
 //!
 //! What one device does, per timed run (a *cycle*), all devices at once:
 //! pull from its cursor until `has_more` is false (an incremental pull: its
@@ -292,6 +294,9 @@ impl ServeProcess {
             .stderr(log_file.try_clone().expect("log file handle"));
         if let Some(url) = database_url {
             command.args(["--database-url", url]);
+        }
+        if let Ok(args) = std::env::var("FLEET_SERVER_ARGS") {
+            command.args(args.split_whitespace());
         }
         let mut child = command.spawn().expect("start fieldbook-server serve");
         let mut lines = BufReader::new(child.stdout.take().expect("server stdout"));

@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::StatusCode;
@@ -80,7 +80,11 @@ impl AppState {
         });
         let passwords = PasswordPool::new(config.password_hashing, config.password_workers)?;
         Ok(AppState {
-            pull_slots: Arc::new(PullSlots::new(config.max_concurrent_pulls)),
+            pull_slots: Arc::new(PullSlots::new(
+                config.max_concurrent_pulls,
+                config.pull_queue_len(),
+                config.pull_queue_wait,
+            )),
             session_lookups: Arc::new(AtomicU64::new(0)),
             storage: Arc::new(storage),
             passwords: Arc::new(passwords),
@@ -380,18 +384,61 @@ pub fn router(state: AppState) -> Router {
 /// A 5xx answer, beside the response line. A 503 is the server saying "not
 /// now" to a device that will retry (pulls shed when full, a conflict still
 /// lost after the in-server retries): worth a warning, not the ERROR line
-/// that tells an operator something broke. Under load shedding the ERROR
-/// lines drowned the log (643 in one benchmark run).
+/// that tells an operator something broke, and not one warning each: under
+/// load shedding they drowned the log (49,537 lines in one benchmark run),
+/// so they are counted and logged at most once a second ([`RetryLaterLog`]).
 fn log_failure(failure: ServerErrorsFailureClass, latency: Duration, _span: &tracing::Span) {
     match failure {
         ServerErrorsFailureClass::StatusCode(StatusCode::SERVICE_UNAVAILABLE) => {
-            tracing::warn!(
-                latency_ms = latency.as_millis() as u64,
-                "503: asked to retry later"
-            );
+            static RETRY_LATER: RetryLaterLog = RetryLaterLog::new();
+            if let Some(count) = RETRY_LATER.count_one(Instant::now()) {
+                tracing::warn!(
+                    answers = count,
+                    latency_ms = latency.as_millis() as u64,
+                    "503: asked to retry later ({count} answers since the last such line)"
+                );
+            }
         }
         other => {
             tracing::error!(classification = %other, latency_ms = latency.as_millis() as u64, "response failed");
+        }
+    }
+}
+
+/// Counts "retry later" answers and says when to log them: the first after
+/// a quiet second at once, then at most once a second with the count since
+/// the last line. (The last few of a burst are logged with the next one;
+/// every answer also has its INFO response line.)
+struct RetryLaterLog {
+    state: std::sync::Mutex<Option<(Instant, u64)>>,
+}
+
+impl RetryLaterLog {
+    const EVERY: Duration = Duration::from_secs(1);
+
+    const fn new() -> Self {
+        Self {
+            state: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Counts one answer at `now`; `Some(count)` when a line is due.
+    fn count_one(&self, now: Instant) -> Option<u64> {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        match &mut *state {
+            Some((last, count)) if now.duration_since(*last) < Self::EVERY => {
+                *count += 1;
+                None
+            }
+            Some((last, count)) => {
+                let due = *count + 1;
+                (*last, *count) = (now, 0);
+                Some(due)
+            }
+            None => {
+                *state = Some((now, 0));
+                Some(1)
+            }
         }
     }
 }
@@ -498,3 +545,27 @@ const UPLOAD_EXPIRY_SWEEP: Duration = Duration::from_secs(60 * 60);
 
 /// How long `serve` waits for in-flight requests on Ctrl-C.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_later_answers_are_logged_at_most_once_a_second_with_their_count() {
+        let log = RetryLaterLog::new();
+        let start = Instant::now();
+        let at = |ms: u64| start + Duration::from_millis(ms);
+        // The first after a quiet time: logged at once.
+        assert_eq!(log.count_one(at(0)), Some(1));
+        // A burst within the second: counted, not logged.
+        for ms in 1..=500 {
+            assert_eq!(log.count_one(at(ms)), None);
+        }
+        // The first one a second later carries the whole burst.
+        assert_eq!(log.count_one(at(1_000)), Some(501));
+        assert_eq!(log.count_one(at(1_200)), None);
+        // After a long quiet time: one line for the one left and this one.
+        assert_eq!(log.count_one(at(60_000)), Some(2));
+        assert_eq!(log.count_one(at(61_000)), Some(1));
+    }
+}

@@ -104,6 +104,13 @@ pub struct ServerConfig {
     /// is answered `503 busy` with `Retry-After` (`--max-concurrent-pulls`,
     /// see docs/scaling.md).
     pub max_concurrent_pulls: usize,
+    /// Pulls that may wait for a slot when all are taken (`--pull-queue`);
+    /// `None`: [`crate::pull::PULL_QUEUE_PER_SLOT`] per slot. 0 sheds a
+    /// pull over the limit at once.
+    pub pull_queue: Option<usize>,
+    /// How long a queued pull waits for a slot before it is answered `503
+    /// busy` after all.
+    pub pull_queue_wait: Duration,
     /// Test hook, 0 in production: each pull first repeats its storage read
     /// for this many milliseconds, so a test can hold pulls in flight.
     pub pull_test_stall_ms: Arc<AtomicU64>,
@@ -148,8 +155,16 @@ impl ServerConfig {
             trusted_proxies: Vec::new(),
             blob_store: None,
             max_concurrent_pulls: crate::pull::default_max_concurrent_pulls(),
+            pull_queue: None,
+            pull_queue_wait: crate::pull::DEFAULT_PULL_QUEUE_WAIT,
             pull_test_stall_ms: Arc::new(AtomicU64::new(0)),
         }
+    }
+
+    /// Pulls that may wait for a slot ([`Self::pull_queue`] resolved).
+    pub fn pull_queue_len(&self) -> usize {
+        self.pull_queue
+            .unwrap_or(crate::pull::PULL_QUEUE_PER_SLOT * self.max_concurrent_pulls)
     }
 
     /// Where the database is: `database_url`, or SQLite in the data dir.

@@ -52,6 +52,8 @@ pub struct ConfigFile {
     pub blob_store_allow_http: Option<bool>,
     /// Pulls one instance runs at once (`--max-concurrent-pulls`).
     pub max_concurrent_pulls: Option<u16>,
+    /// Pulls that may wait for a slot (`--pull-queue`).
+    pub pull_queue: Option<u16>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -130,6 +132,7 @@ impl ConfigFile {
                 "max_concurrent_pulls",
                 self.max_concurrent_pulls.map(|n| vec![n.to_string()]),
             ),
+            ("pull_queue", self.pull_queue.map(|n| vec![n.to_string()])),
         ]
         .into_iter()
         .filter_map(|(id, values)| values.map(|v| (id, v)))

@@ -87,12 +87,17 @@ enum Command {
         trusted_proxies: Vec<IpNet>,
         #[command(flatten)]
         blob_store: BlobStoreArgs,
-        /// Pulls this instance runs at once; one more is answered 503
-        /// `busy` with Retry-After at once instead of waiting (devices retry
-        /// later). Default: two per core, at least 2, at most 8 (half of a
-        /// PostgreSQL instance's 16 connections, so pushes always find one).
+        /// Pulls this instance runs at once. Default: two per core, at
+        /// least 2, at most 8 (half of a PostgreSQL instance's 16
+        /// connections, so pushes always find one).
         #[arg(long, env = "FIELDBOOK_MAX_CONCURRENT_PULLS", value_parser = clap::value_parser!(u16).range(1..))]
         max_concurrent_pulls: Option<u16>,
+        /// Pulls that may wait (up to 2 s, holding no thread) for one of
+        /// those to free; one more is answered 503 `busy` with Retry-After
+        /// at once (devices retry later). Default: 4 per concurrent pull;
+        /// 0 sheds every pull over the limit at once.
+        #[arg(long, env = "FIELDBOOK_PULL_QUEUE")]
+        pull_queue: Option<u16>,
     },
     /// Write an online, consistent copy of the database to a new file
     /// (SQLite `VACUUM INTO`) and check it; the server may keep running.
@@ -851,6 +856,7 @@ async fn main() -> Result<()> {
             trusted_proxies,
             blob_store,
             max_concurrent_pulls,
+            pull_queue,
         } => {
             init_tracing(json_logs);
             let mut config = ServerConfig::new(data.data_dir.clone());
@@ -863,6 +869,7 @@ async fn main() -> Result<()> {
             if let Some(pulls) = max_concurrent_pulls {
                 config.max_concurrent_pulls = usize::from(pulls);
             }
+            config.pull_queue = pull_queue.map(usize::from);
             serve(addr, config).await
         }
         Command::PublishUpdate {

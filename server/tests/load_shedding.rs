@@ -1,7 +1,9 @@
 //! Pulls under overload (docs/scaling.md): a pull nobody waits for any more
-//! stops its storage work, pulls over an instance's limit are answered
-//! `503 busy` with `Retry-After` at once (before authentication looks up
-//! their session), and pushes are never shed.
+//! stops its storage work, pulls over an instance's limit wait in a short
+//! queue (served in turn, no retry), pulls over the limit and the queue are
+//! answered `503 busy` with `Retry-After` at once (before authentication
+//! looks up their session), a queued pull that gets no slot in time is
+//! answered `busy` too, and pushes are never shed.
 //!
 //! A pull is held in flight by the server's test hook
 //! (`ServerConfig::pull_test_stall_ms`): the pull repeats its storage read
@@ -143,7 +145,12 @@ async fn a_pull_whose_client_hangs_up_stops_its_storage_work() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn pulls_over_the_limit_are_shed_at_once_and_succeed_on_retry() {
-    let server = TestServer::start_with(|c| c.max_concurrent_pulls = 2).await;
+    // No queue: every pull over the limit is shed.
+    let server = TestServer::start_with(|c| {
+        c.max_concurrent_pulls = 2;
+        c.pull_queue = Some(0);
+    })
+    .await;
     let token = server.token(OPS_USER).await;
     // Each pull holds its slot for 1.5 s, well inside the 30 s deadline.
     server
@@ -205,7 +212,11 @@ async fn pulls_over_the_limit_are_shed_at_once_and_succeed_on_retry() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn pushes_are_served_while_every_pull_slot_is_taken() {
-    let server = TestServer::start_with(|c| c.max_concurrent_pulls = 1).await;
+    let server = TestServer::start_with(|c| {
+        c.max_concurrent_pulls = 1;
+        c.pull_queue = Some(0);
+    })
+    .await;
     let world = TwoTeams::create(&server).await;
     let job = server
         .confirmed_installation(&world.ops, world.team_a)
@@ -242,7 +253,13 @@ async fn pushes_are_served_while_every_pull_slot_is_taken() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_pull_over_the_limit_is_shed_before_its_session_is_looked_up() {
-    let server = TestServer::start_with(|c| c.max_concurrent_pulls = 1).await;
+    // No queue, so the one running pull fills the admission too (the queue
+    // case: `pulls_over_the_limit_and_the_queue_are_shed_at_once`).
+    let server = TestServer::start_with(|c| {
+        c.max_concurrent_pulls = 1;
+        c.pull_queue = Some(0);
+    })
+    .await;
     let token = server.token(OPS_USER).await;
     const NEAR_WINDOW: &str = "/api/v1/sync/near-window?from=2026-12-01&days=7";
 
@@ -307,4 +324,125 @@ async fn a_pull_over_the_limit_is_shed_before_its_session_is_looked_up() {
     assert_eq!(server.session_lookups(), before + 1);
     let (status, _, body, _) = pull(&server, &token).await;
     assert_eq!(status, StatusCode::OK, "{body:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn pulls_over_the_limit_wait_in_the_queue_and_are_served_in_turn() {
+    const QUEUE: usize = 3;
+    let server = TestServer::start_with(|c| {
+        c.max_concurrent_pulls = 1;
+        c.pull_queue = Some(QUEUE);
+        c.pull_queue_wait = Duration::from_secs(20);
+    })
+    .await;
+    let token = server.token(OPS_USER).await;
+    let instances = server.instance_count();
+    // Each pull holds its instance's one slot for 400 ms.
+    server
+        .config()
+        .pull_test_stall_ms
+        .store(400, Ordering::Relaxed);
+
+    // One running and QUEUE waiting per instance (the front deals the
+    // requests out in turn): all served, none asked to retry, one at a
+    // time per instance.
+    let most_running = std::sync::atomic::AtomicUsize::new(0);
+    let pulls =
+        futures_util::future::join_all((0..(1 + QUEUE) * instances).map(|_| pull(&server, &token)));
+    let watch = async {
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_millis(1_500) {
+            most_running.fetch_max(server.pulls_in_flight(), Ordering::Relaxed);
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    let (answers, ()) = tokio::join!(pulls, watch);
+    for (status, _, body, _) in &answers {
+        assert_eq!(*status, StatusCode::OK, "{body:?}");
+    }
+    let mut took: Vec<_> = answers.iter().map(|a| a.3).collect();
+    took.sort();
+    // The last in line waited for the QUEUE pulls before it.
+    assert!(
+        took[took.len() - 1] >= Duration::from_millis(400 * (QUEUE as u64 + 1) - 100),
+        "{took:?}"
+    );
+    assert!(
+        most_running.load(Ordering::Relaxed) <= instances,
+        "{} pulls ran at once on {instances} instance(s) of one slot",
+        most_running.load(Ordering::Relaxed)
+    );
+    eprintln!("queued pulls answered after {took:?}");
+    until_no_pull_runs(&server, Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn pulls_over_the_limit_and_the_queue_are_shed_at_once() {
+    const QUEUE: usize = 2;
+    let server = TestServer::start_with(|c| {
+        c.max_concurrent_pulls = 1;
+        c.pull_queue = Some(QUEUE);
+        c.pull_queue_wait = Duration::from_secs(20);
+    })
+    .await;
+    let token = server.token(OPS_USER).await;
+    let instances = server.instance_count();
+    server
+        .config()
+        .pull_test_stall_ms
+        .store(1_000, Ordering::Relaxed);
+
+    // Three more per instance than it admits.
+    let extra = 3;
+    let answers = futures_util::future::join_all(
+        (0..(1 + QUEUE + extra) * instances).map(|_| pull(&server, &token)),
+    )
+    .await;
+    let served: Vec<_> = answers.iter().filter(|a| a.0 == StatusCode::OK).collect();
+    let shed: Vec<_> = answers
+        .iter()
+        .filter(|a| a.0 == StatusCode::SERVICE_UNAVAILABLE)
+        .collect();
+    assert_eq!(served.len(), (1 + QUEUE) * instances, "{answers:?}");
+    assert_eq!(shed.len(), extra * instances, "{answers:?}");
+    for (_, retry_after, body, took) in shed {
+        assert_eq!(body.as_ref().unwrap().code.as_str(), "busy", "{body:?}");
+        assert_eq!(retry_after.as_deref(), Some("2"));
+        // At once: not after waiting for a slot.
+        assert!(*took < Duration::from_millis(900), "shed after {took:?}");
+    }
+    until_no_pull_runs(&server, Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_queued_pull_that_gets_no_slot_in_time_is_answered_busy() {
+    let server = TestServer::start_with(|c| {
+        c.max_concurrent_pulls = 1;
+        c.pull_queue = Some(1);
+        c.pull_queue_wait = Duration::from_millis(600);
+    })
+    .await;
+    let token = server.token(OPS_USER).await;
+    let instances = server.instance_count();
+    // The running pull holds its slot far longer than the queue's wait.
+    server
+        .config()
+        .pull_test_stall_ms
+        .store(3_000, Ordering::Relaxed);
+
+    let answers =
+        futures_util::future::join_all((0..2 * instances).map(|_| pull(&server, &token))).await;
+    let served = answers.iter().filter(|a| a.0 == StatusCode::OK).count();
+    assert_eq!(served, instances, "{answers:?}");
+    for (status, retry_after, body, took) in answers.iter().filter(|a| a.0 != StatusCode::OK) {
+        assert_eq!(*status, StatusCode::SERVICE_UNAVAILABLE, "{body:?}");
+        assert_eq!(body.as_ref().unwrap().code.as_str(), "busy", "{body:?}");
+        assert_eq!(retry_after.as_deref(), Some("2"));
+        // After the queue's wait, not at once and not after the slot freed.
+        assert!(
+            *took >= Duration::from_millis(550) && *took < Duration::from_millis(2_500),
+            "answered busy after {took:?}"
+        );
+    }
+    until_no_pull_runs(&server, Duration::from_secs(5)).await;
 }
