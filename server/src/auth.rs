@@ -29,7 +29,7 @@ use crate::config::ServerConfig;
 use crate::error::{blocking, ApiError};
 use crate::json::ApiJson;
 use crate::password::MAX_PASSWORD_BYTES;
-use crate::storage::{LoginLimit, LoginLimits, Storage, StorageError};
+use crate::storage::{LoginLimit, LoginLimits, ReadyForRead, Storage, StorageError};
 
 /// A fresh bearer token (256 bits, URL-safe base64).
 pub(crate) fn new_token() -> String {
@@ -166,8 +166,12 @@ type Authenticated = (
     Option<fieldbook_protocol::WipeOrder>,
 );
 
-fn authenticate(storage: &Storage, token: &str) -> Result<Option<Authenticated>, StorageError> {
-    storage.read(|db| {
+fn authenticate(
+    storage: &Storage,
+    ready: ReadyForRead,
+    token: &str,
+) -> Result<Option<Authenticated>, StorageError> {
+    storage.read_ready(ready, |db| {
         let Some(session) = db.session(&token_hash(token))? else {
             return Ok(None);
         };
@@ -246,7 +250,9 @@ pub async fn require_auth(
     state
         .session_lookups
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let found = blocking(move || Ok(authenticate(&storage, &token)?)).await?;
+    // The connection first, without a thread (see Storage::ready_for_read).
+    let ready = storage.ready_for_read().await?;
+    let found = blocking(move || Ok(authenticate(&storage, ready, &token)?)).await?;
     let (caller, user, expires_at, wipe) = found.ok_or_else(ApiError::unauthorized)?;
     match wipe {
         // A lost device gets nothing but the order.

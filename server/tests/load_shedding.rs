@@ -446,3 +446,63 @@ async fn a_queued_pull_that_gets_no_slot_in_time_is_answered_busy() {
     }
     until_no_pull_runs(&server, Duration::from_secs(5)).await;
 }
+
+/// Threads of this process now (the test and its server instances).
+fn threads_of_this_process() -> usize {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn requests_waiting_for_a_database_connection_hold_no_thread() {
+    if !fieldbook_testkit::testing_on_postgres() {
+        eprintln!("skipped on SQLite: its readers never wait for a pooled connection");
+        return;
+    }
+    if fieldbook_testkit::skip_unless_one_instance(
+        "requests_waiting_for_a_database_connection_hold_no_thread",
+        "it holds the one instance's pool",
+    ) {
+        return;
+    }
+    let server = TestServer::start().await;
+    let token = server.token(OPS_USER).await;
+    let storage = server.storage();
+    // Every connection of the instance's pool (16), held here.
+    let mut held = Vec::new();
+    while let Ok(Ok(ready)) =
+        tokio::time::timeout(Duration::from_millis(300), storage.ready_for_read()).await
+    {
+        held.push(ready);
+    }
+    assert!(held.len() >= 8, "held {} connections", held.len());
+
+    // Requests that each need a connection for their session lookup: they
+    // wait, and (the point) not on a blocking thread each.
+    let before = threads_of_this_process();
+    const WAITING: usize = 60;
+    let requests = futures_util::future::join_all(
+        (0..WAITING).map(|_| server.get("/api/v1/auth/session", &token)),
+    );
+    let watch = async {
+        tokio::time::sleep(Duration::from_millis(1_500)).await;
+        let during = threads_of_this_process();
+        assert!(
+            during < before + WAITING / 3,
+            "{WAITING} requests waiting for a connection took {} threads ({before} -> {during})",
+            during.saturating_sub(before)
+        );
+        eprintln!("threads while {WAITING} requests waited: {before} -> {during}");
+        drop(held);
+    };
+    let (answers, ()) = tokio::join!(requests, watch);
+    for (status, body) in answers {
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+}

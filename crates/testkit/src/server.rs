@@ -313,6 +313,12 @@ impl TestServer {
             .sum()
     }
 
+    /// The first instance's storage, for a test that holds its database
+    /// connections itself.
+    pub fn storage(&self) -> Arc<fieldbook_server::storage::Storage> {
+        Arc::clone(&self.instances[0].state.storage)
+    }
+
     pub fn instance_count(&self) -> usize {
         self.instances.len()
     }

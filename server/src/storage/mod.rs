@@ -271,6 +271,10 @@ impl DatabaseUrl {
     }
 }
 
+/// See [`Storage::ready_for_read`].
+#[derive(Debug)]
+pub struct ReadyForRead(Option<deadpool_postgres::Object>);
+
 /// The server database, as handlers hold it.
 #[derive(Debug)]
 pub enum Storage {
@@ -329,6 +333,37 @@ impl Storage {
             );
             std::thread::sleep(std::time::Duration::from_millis(pause));
             attempt += 1;
+        }
+    }
+
+    /// What a read needs before it runs, waited for without a thread: on
+    /// PostgreSQL a connection from the pool (awaited on the backend's own
+    /// runtime), on SQLite nothing (its readers open at once). For reads
+    /// that many requests make at the same moment, above all the session
+    /// lookup of every request: when the pool's connections were all in use,
+    /// each such request used to wait for one on a blocking thread, and 500
+    /// devices filled tokio's 512 blocking threads (docs/scaling.md). Pass it
+    /// to [`Self::read_ready`] on the blocking thread.
+    pub async fn ready_for_read(&self) -> Result<ReadyForRead, StorageError> {
+        match self {
+            Storage::Sqlite(_) => Ok(ReadyForRead(None)),
+            Storage::Postgres(pg) => Ok(ReadyForRead(Some(pg.connection().await?))),
+        }
+    }
+
+    /// [`Self::read`] on what [`Self::ready_for_read`] got ready. Blocking:
+    /// call from `spawn_blocking`.
+    pub fn read_ready<T, E>(
+        &self,
+        ready: ReadyForRead,
+        f: impl FnOnce(&dyn Reads) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<StorageError>,
+    {
+        match (self, ready.0) {
+            (Storage::Postgres(pg), Some(connection)) => pg.read_on(connection, None, f),
+            _ => self.read(f),
         }
     }
 

@@ -346,7 +346,34 @@ impl PgStorage {
     where
         E: From<StorageError>,
     {
-        let mut conn = self.block(self.pool.get()).map_err(StorageError::from)?;
+        let conn = self.block(self.pool.get()).map_err(StorageError::from)?;
+        self.read_on(conn, cancel, f)
+    }
+
+    /// A connection from the pool, waited for asynchronously: for a read
+    /// that then runs on a blocking thread ([`Self::read_on`]), so a request
+    /// waiting for a connection holds no thread. The wait runs on this
+    /// backend's runtime, so a connection the pool opens for it is driven
+    /// there, like every other (see the module's comment).
+    pub async fn connection(&self) -> Result<deadpool_postgres::Object, StorageError> {
+        let pool = self.pool.clone();
+        self.handle
+            .spawn(async move { pool.get().await })
+            .await
+            .map_err(|e| StorageError::Database(Box::new(e)))?
+            .map_err(StorageError::from)
+    }
+
+    /// [`Self::read_with`] on a connection already taken from the pool.
+    pub fn read_on<T, E>(
+        &self,
+        mut conn: deadpool_postgres::Object,
+        cancel: Option<&CancelFlag>,
+        f: impl FnOnce(&dyn Reads) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<StorageError>,
+    {
         // C before the snapshot begins (see change_seq).
         let last = self
             .block(change_seq::last_handed_out(&**conn))
