@@ -104,7 +104,9 @@ pub struct ServerConfig {
     /// is answered `503 busy` with `Retry-After` (`--max-concurrent-pulls`,
     /// see docs/scaling.md).
     pub max_concurrent_pulls: usize,
-    /// Pulls that may wait for a slot when all are taken (`--pull-queue`);
+    /// The most pulls that may wait for a slot when all are taken
+    /// (`--pull-queue`; fewer wait when pulls are slow, see
+    /// [`crate::pull::PullSlots`]);
     /// `None`: [`crate::pull::PULL_QUEUE_PER_SLOT`] per slot. 0 sheds a
     /// pull over the limit at once.
     pub pull_queue: Option<usize>,

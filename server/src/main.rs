@@ -92,10 +92,12 @@ enum Command {
         /// connections, so pushes always find one).
         #[arg(long, env = "FIELDBOOK_MAX_CONCURRENT_PULLS", value_parser = clap::value_parser!(u16).range(1..))]
         max_concurrent_pulls: Option<u16>,
-        /// Pulls that may wait (up to 2 s, holding no thread) for one of
-        /// those to free; one more is answered 503 `busy` with Retry-After
-        /// at once (devices retry later). Default: 4 per concurrent pull;
-        /// 0 sheds every pull over the limit at once.
+        /// The most pulls that may wait (holding no thread) for one of
+        /// those. A pull waits only if, by how long pulls take now, it can
+        /// expect a slot within 2 s; otherwise, or when this many wait, it
+        /// is answered 503 `busy` with Retry-After at once (devices retry
+        /// later). Default: 64 per concurrent pull; 0 sheds every pull
+        /// over the limit at once.
         #[arg(long, env = "FIELDBOOK_PULL_QUEUE")]
         pull_queue: Option<u16>,
     },

@@ -10,7 +10,7 @@
 //! ([`blocking_cancellable`]). Pushes and uploads take no slot: a
 //! technician's sent work never waits behind other devices' first pulls.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -148,68 +148,121 @@ pub async fn shed_when_busy(
 }
 
 /// The pulls (and near-window reads) one instance runs at once, and the
-/// short queue in front of them.
+/// queue in front of them.
 ///
 /// Without the queue, a pull that found every slot taken was answered
 /// `busy` at once and its device came back two to three seconds later,
 /// although a slot frees every few hundred milliseconds: in the fleet
 /// benchmark the server sat at a fifth of a core while devices waited out
 /// `Retry-After` (docs/scaling.md). A queued pull holds no thread and no
-/// connection to the database, only its HTTP connection; the queue is
-/// short and its wait bounded, so an overloaded instance still answers
-/// `busy` quickly rather than letting requests run into their deadline.
+/// connection to the database, only its HTTP connection.
+///
+/// The queue's length adapts to how long pulls take: a pull joins it only
+/// when, by the recent average time a slot is held, it can expect a slot
+/// within the queue's wait; otherwise it is answered `busy` at once, since
+/// waiting would only end in `busy` later. So many quick incremental pulls
+/// queue deep, and few slow first-pull pages queue shallow, and an
+/// overloaded instance still answers `busy` quickly rather than letting
+/// requests run into their deadline.
 #[derive(Debug)]
 pub struct PullSlots {
     /// Pulls whose storage work runs.
     running: Arc<Semaphore>,
     /// Pulls admitted: running, waiting for a slot, or looking up their
     /// session on the way there.
-    admitted: Arc<Semaphore>,
+    admitted: Arc<AtomicUsize>,
+    /// How long a slot is held, recently (an average).
+    held: Arc<SlotTime>,
     capacity: usize,
+    /// The most pulls that may wait, whatever they expect.
     queue: usize,
     queue_wait: Duration,
 }
 
 impl PullSlots {
-    /// `capacity` pulls at once (at least 1), `queue` more waiting at most
-    /// `queue_wait` each for a slot (0: a pull over the capacity is shed
-    /// at once).
+    /// `capacity` pulls at once (at least 1), at most `queue` more waiting,
+    /// each at most `queue_wait` for a slot (0: a pull over the capacity is
+    /// shed at once).
     pub fn new(capacity: usize, queue: usize, queue_wait: Duration) -> PullSlots {
         let capacity = capacity.max(1);
         PullSlots {
             running: Arc::new(Semaphore::new(capacity)),
-            admitted: Arc::new(Semaphore::new(capacity + queue)),
+            admitted: Arc::new(AtomicUsize::new(0)),
+            held: Arc::new(SlotTime::default()),
             capacity,
             queue,
             queue_wait,
         }
     }
 
-    /// A place among the admitted pulls, or `503 busy` at once when the
-    /// slots and the queue are full ([`shed_when_busy`]). Held for the
-    /// request's life.
-    pub fn admit(&self) -> Result<OwnedSemaphorePermit, ApiError> {
-        Arc::clone(&self.admitted)
-            .try_acquire_owned()
-            .map_err(|_| busy())
+    /// A place among the admitted pulls, held for the request's life, or
+    /// `503 busy` at once when the queue is full or a pull joining it now
+    /// could not expect a slot within the queue's wait
+    /// ([`shed_when_busy`]).
+    pub fn admit(&self) -> Result<Admission, ApiError> {
+        let held = self.held.average();
+        let mut admitted = self.admitted.load(Ordering::Acquire);
+        loop {
+            if !self.may_admit(admitted, held) {
+                return Err(busy());
+            }
+            match self.admitted.compare_exchange_weak(
+                admitted,
+                admitted + 1,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => {
+                    return Ok(Admission {
+                        admitted: Arc::clone(&self.admitted),
+                    })
+                }
+                Err(now) => admitted = now,
+            }
+        }
+    }
+
+    /// Whether one more pull may join `admitted` others, when a slot is
+    /// held for `held` on average (zero before the first pull).
+    fn may_admit(&self, admitted: usize, held: Duration) -> bool {
+        if admitted < self.capacity {
+            return true;
+        }
+        if admitted >= self.capacity + self.queue {
+            return false;
+        }
+        // It waits for the pulls ahead of it to take their slots in turn:
+        // one round of every slot per `capacity` of them, plus its own.
+        let ahead = admitted - self.capacity;
+        let rounds = u32::try_from(ahead / self.capacity + 1).unwrap_or(u32::MAX);
+        held.saturating_mul(rounds) <= self.queue_wait
     }
 
     /// A running slot: at once when one is free, else after waiting in
     /// line (first come, first served) for at most the queue's wait, else
     /// `503 busy`. With no queue, only a free slot.
-    pub async fn take(&self) -> Result<OwnedSemaphorePermit, ApiError> {
-        if let Ok(slot) = Arc::clone(&self.running).try_acquire_owned() {
-            return Ok(slot);
-        }
-        if self.queue == 0 {
-            return Err(busy());
-        }
-        match tokio::time::timeout(self.queue_wait, Arc::clone(&self.running).acquire_owned()).await
-        {
-            Ok(Ok(slot)) => Ok(slot),
-            // Timed out; or the semaphore was closed, which it never is.
-            _ => Err(busy()),
-        }
+    pub async fn take(&self) -> Result<PullSlot, ApiError> {
+        let permit = match Arc::clone(&self.running).try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) if self.queue == 0 => return Err(busy()),
+            Err(_) => {
+                match tokio::time::timeout(
+                    self.queue_wait,
+                    Arc::clone(&self.running).acquire_owned(),
+                )
+                .await
+                {
+                    Ok(Ok(permit)) => permit,
+                    // Timed out; or the semaphore was closed, which it never is.
+                    _ => return Err(busy()),
+                }
+            }
+        };
+        Ok(PullSlot {
+            _permit: permit,
+            taken: Instant::now(),
+            held: Arc::clone(&self.held),
+        })
     }
 
     /// Slots whose storage work is running now.
@@ -222,10 +275,65 @@ impl PullSlots {
     }
 }
 
-/// Default length of the queue per pull slot ([`crate::ServerConfig::pull_queue`]):
-/// with pulls of a few hundred milliseconds, a queue this long clears in
-/// about a second.
-pub const PULL_QUEUE_PER_SLOT: usize = 4;
+/// A pull's place among the admitted ones ([`PullSlots::admit`]).
+#[derive(Debug)]
+pub struct Admission {
+    admitted: Arc<AtomicUsize>,
+}
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        self.admitted.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// A running slot ([`PullSlots::take`]); how long it was held counts
+/// toward the average that sizes the queue.
+#[derive(Debug)]
+pub struct PullSlot {
+    _permit: OwnedSemaphorePermit,
+    taken: Instant,
+    held: Arc<SlotTime>,
+}
+
+impl Drop for PullSlot {
+    fn drop(&mut self) {
+        self.held.record(self.taken.elapsed());
+    }
+}
+
+/// The recent average time a slot is held: each new time weighs 1/8, so it
+/// follows a change within a few dozen pulls. Microseconds; 0: none yet.
+#[derive(Debug, Default)]
+struct SlotTime {
+    micros: AtomicU64,
+}
+
+impl SlotTime {
+    fn record(&self, held: Duration) {
+        let sample = u64::try_from(held.as_micros()).unwrap_or(u64::MAX).max(1);
+        let _ = self
+            .micros
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |old| {
+                Some(if old == 0 {
+                    sample
+                } else {
+                    (old - old / 8).saturating_add(sample / 8).max(1)
+                })
+            });
+    }
+
+    fn average(&self) -> Duration {
+        Duration::from_micros(self.micros.load(Ordering::Relaxed))
+    }
+}
+
+/// Default of the most pulls that may wait, per pull slot
+/// ([`crate::ServerConfig::pull_queue`]): a bound on memory and
+/// connections; how many actually wait is set by how long pulls take
+/// ([`PullSlots`]). With incremental pulls of 20 ms, 2 s fill 100 places
+/// per slot.
+pub const PULL_QUEUE_PER_SLOT: usize = 64;
 
 /// Default of [`crate::ServerConfig::pull_queue_wait`]: no longer than a
 /// device told `busy` would wait before it came back anyway.
@@ -282,4 +390,53 @@ pub async fn near_window_handler(
     })
     .await
     .map(Json)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_queue_admits_only_pulls_that_can_expect_a_slot_within_its_wait() {
+        let slots = PullSlots::new(2, 100, Duration::from_secs(1));
+        // Before any pull was timed: up to the queue's bound.
+        let early: Vec<_> = (0..102).map(|_| slots.admit().unwrap()).collect();
+        assert!(slots.admit().is_err(), "the queue's bound");
+        drop(early);
+
+        // Slots held 500 ms on average: a pull may wait behind 3 others
+        // on 2 slots (two rounds, 1 s), not 4 (three rounds).
+        slots.held.record(Duration::from_millis(500));
+        let mut admitted: Vec<_> = (0..6).map(|_| slots.admit().unwrap()).collect();
+        let refused = slots.admit().unwrap_err();
+        assert_eq!(refused.body.code.as_str(), "busy");
+        assert_eq!(refused.body.retry_after_secs, Some(BUSY_RETRY_AFTER_SECS));
+        // One leaves: one more may come.
+        admitted.pop();
+        let again = slots.admit().unwrap();
+        assert!(slots.admit().is_err());
+        drop((again, admitted));
+
+        // Quick pulls (the average follows them down): a deep queue.
+        for _ in 0..64 {
+            slots.held.record(Duration::from_millis(20));
+        }
+        assert!(slots.held.average() < Duration::from_millis(25));
+        let many: Vec<_> = (0..60).map(|_| slots.admit()).collect();
+        assert!(many.iter().all(Result::is_ok));
+    }
+
+    #[tokio::test]
+    async fn a_slot_counts_how_long_it_was_held() {
+        let slots = PullSlots::new(1, 0, Duration::ZERO);
+        assert_eq!(slots.held.average(), Duration::ZERO);
+        let slot = slots.take().await.unwrap();
+        assert_eq!(slots.in_use(), 1);
+        // No queue: the next is refused at once.
+        assert!(slots.take().await.is_err());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        drop(slot);
+        assert_eq!(slots.in_use(), 0);
+        assert!(slots.held.average() >= Duration::from_millis(50));
+    }
 }

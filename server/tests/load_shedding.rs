@@ -2,8 +2,9 @@
 //! stops its storage work, pulls over an instance's limit wait in a short
 //! queue (served in turn, no retry), pulls over the limit and the queue are
 //! answered `503 busy` with `Retry-After` at once (before authentication
-//! looks up their session), a queued pull that gets no slot in time is
-//! answered `busy` too, and pushes are never shed.
+//! looks up their session), and so is a pull that, by how long pulls take,
+//! could not expect a slot within the queue's wait; a queued pull that gets
+//! no slot in time is answered `busy` too; pushes are never shed.
 //!
 //! A pull is held in flight by the server's test hook
 //! (`ServerConfig::pull_test_stall_ms`): the pull repeats its storage read
@@ -443,6 +444,42 @@ async fn a_queued_pull_that_gets_no_slot_in_time_is_answered_busy() {
             *took >= Duration::from_millis(550) && *took < Duration::from_millis(2_500),
             "answered busy after {took:?}"
         );
+    }
+    until_no_pull_runs(&server, Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_pull_that_could_not_expect_a_slot_in_time_is_shed_at_once() {
+    let server = TestServer::start_with(|c| {
+        c.max_concurrent_pulls = 1;
+        c.pull_queue = Some(10);
+        c.pull_queue_wait = Duration::from_secs(1);
+    })
+    .await;
+    let token = server.token(OPS_USER).await;
+    let instances = server.instance_count();
+    server
+        .config()
+        .pull_test_stall_ms
+        .store(600, Ordering::Relaxed);
+    // One pull per instance, alone: each learns that a pull holds its slot
+    // about 600 ms.
+    for _ in 0..instances {
+        let (status, _, body, _) = pull(&server, &token).await;
+        assert_eq!(status, StatusCode::OK, "{body:?}");
+    }
+
+    // Five at once per instance: one runs, one may wait (a slot in about
+    // 600 ms), the third would wait about 1.2 s, past the queue's 1 s:
+    // it and the rest are shed at once, though the queue has room for 10.
+    let answers =
+        futures_util::future::join_all((0..5 * instances).map(|_| pull(&server, &token))).await;
+    let served = answers.iter().filter(|a| a.0 == StatusCode::OK).count();
+    assert_eq!(served, 2 * instances, "{answers:?}");
+    for (status, _, body, took) in answers.iter().filter(|a| a.0 != StatusCode::OK) {
+        assert_eq!(*status, StatusCode::SERVICE_UNAVAILABLE, "{body:?}");
+        assert_eq!(body.as_ref().unwrap().code.as_str(), "busy", "{body:?}");
+        assert!(*took < Duration::from_millis(500), "shed after {took:?}");
     }
     until_no_pull_runs(&server, Duration::from_secs(5)).await;
 }
