@@ -51,11 +51,11 @@ async fn until_pulls_run(server: &TestServer, n: usize, within: Duration) {
     }
 }
 
-/// One pull: status, Retry-After header, error body, time to answer.
-async fn pull(
-    server: &TestServer,
-    token: &str,
-) -> (StatusCode, Option<String>, Option<ErrorBody>, Duration) {
+/// A pull's answer: status, Retry-After header, error body, time to answer.
+type Answer = (StatusCode, Option<String>, Option<ErrorBody>, Duration);
+
+/// One pull.
+async fn pull(server: &TestServer, token: &str) -> Answer {
     let started = Instant::now();
     let response = server
         .client
@@ -72,6 +72,37 @@ async fn pull(
     let text = response.text().await.unwrap();
     let body = (!status.is_success()).then(|| serde_json::from_str(&text).expect("error body"));
     (status, retry_after, body, started.elapsed())
+}
+
+/// A server whose instances each run one pull at once, with at most
+/// `queue` more waiting up to `wait`, each pull holding its slot for
+/// `stall_ms`; and an ops token.
+async fn one_slot_server(queue: usize, wait: Duration, stall_ms: u64) -> (TestServer, String) {
+    let server = TestServer::start_with(|c| {
+        c.max_concurrent_pulls = 1;
+        c.pull_queue = Some(queue);
+        c.pull_queue_wait = wait;
+    })
+    .await;
+    let token = server.token(OPS_USER).await;
+    server
+        .config()
+        .pull_test_stall_ms
+        .store(stall_ms, Ordering::Relaxed);
+    (server, token)
+}
+
+/// Asserts that `answer` is `503 busy` with `Retry-After: 2`, answered
+/// after a time within `took`.
+fn assert_busy(answer: &Answer, took: std::ops::Range<Duration>) {
+    let (status, retry_after, body, answered_after) = answer;
+    assert_eq!(*status, StatusCode::SERVICE_UNAVAILABLE, "{body:?}");
+    assert_eq!(body.as_ref().unwrap().code.as_str(), "busy", "{body:?}");
+    assert_eq!(retry_after.as_deref(), Some("2"));
+    assert!(
+        took.contains(answered_after),
+        "answered busy after {answered_after:?}, expected within {took:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -330,19 +361,9 @@ async fn a_pull_over_the_limit_is_shed_before_its_session_is_looked_up() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn pulls_over_the_limit_wait_in_the_queue_and_are_served_in_turn() {
     const QUEUE: usize = 3;
-    let server = TestServer::start_with(|c| {
-        c.max_concurrent_pulls = 1;
-        c.pull_queue = Some(QUEUE);
-        c.pull_queue_wait = Duration::from_secs(20);
-    })
-    .await;
-    let token = server.token(OPS_USER).await;
-    let instances = server.instance_count();
     // Each pull holds its instance's one slot for 400 ms.
-    server
-        .config()
-        .pull_test_stall_ms
-        .store(400, Ordering::Relaxed);
+    let (server, token) = one_slot_server(QUEUE, Duration::from_secs(20), 400).await;
+    let instances = server.instance_count();
 
     // One running and QUEUE waiting per instance (the front deals the
     // requests out in turn): all served, none asked to retry, one at a
@@ -380,18 +401,8 @@ async fn pulls_over_the_limit_wait_in_the_queue_and_are_served_in_turn() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn pulls_over_the_limit_and_the_queue_are_shed_at_once() {
     const QUEUE: usize = 2;
-    let server = TestServer::start_with(|c| {
-        c.max_concurrent_pulls = 1;
-        c.pull_queue = Some(QUEUE);
-        c.pull_queue_wait = Duration::from_secs(20);
-    })
-    .await;
-    let token = server.token(OPS_USER).await;
+    let (server, token) = one_slot_server(QUEUE, Duration::from_secs(20), 1_000).await;
     let instances = server.instance_count();
-    server
-        .config()
-        .pull_test_stall_ms
-        .store(1_000, Ordering::Relaxed);
 
     // Three more per instance than it admits.
     let extra = 3;
@@ -406,43 +417,28 @@ async fn pulls_over_the_limit_and_the_queue_are_shed_at_once() {
         .collect();
     assert_eq!(served.len(), (1 + QUEUE) * instances, "{answers:?}");
     assert_eq!(shed.len(), extra * instances, "{answers:?}");
-    for (_, retry_after, body, took) in shed {
-        assert_eq!(body.as_ref().unwrap().code.as_str(), "busy", "{body:?}");
-        assert_eq!(retry_after.as_deref(), Some("2"));
+    for answer in shed {
         // At once: not after waiting for a slot.
-        assert!(*took < Duration::from_millis(900), "shed after {took:?}");
+        assert_busy(answer, Duration::ZERO..Duration::from_millis(900));
     }
     until_no_pull_runs(&server, Duration::from_secs(5)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_queued_pull_that_gets_no_slot_in_time_is_answered_busy() {
-    let server = TestServer::start_with(|c| {
-        c.max_concurrent_pulls = 1;
-        c.pull_queue = Some(1);
-        c.pull_queue_wait = Duration::from_millis(600);
-    })
-    .await;
-    let token = server.token(OPS_USER).await;
-    let instances = server.instance_count();
     // The running pull holds its slot far longer than the queue's wait.
-    server
-        .config()
-        .pull_test_stall_ms
-        .store(3_000, Ordering::Relaxed);
+    let (server, token) = one_slot_server(1, Duration::from_millis(600), 3_000).await;
+    let instances = server.instance_count();
 
     let answers =
         futures_util::future::join_all((0..2 * instances).map(|_| pull(&server, &token))).await;
     let served = answers.iter().filter(|a| a.0 == StatusCode::OK).count();
     assert_eq!(served, instances, "{answers:?}");
-    for (status, retry_after, body, took) in answers.iter().filter(|a| a.0 != StatusCode::OK) {
-        assert_eq!(*status, StatusCode::SERVICE_UNAVAILABLE, "{body:?}");
-        assert_eq!(body.as_ref().unwrap().code.as_str(), "busy", "{body:?}");
-        assert_eq!(retry_after.as_deref(), Some("2"));
+    for answer in answers.iter().filter(|a| a.0 != StatusCode::OK) {
         // After the queue's wait, not at once and not after the slot freed.
-        assert!(
-            *took >= Duration::from_millis(550) && *took < Duration::from_millis(2_500),
-            "answered busy after {took:?}"
+        assert_busy(
+            answer,
+            Duration::from_millis(550)..Duration::from_millis(2_500),
         );
     }
     until_no_pull_runs(&server, Duration::from_secs(5)).await;
@@ -450,18 +446,8 @@ async fn a_queued_pull_that_gets_no_slot_in_time_is_answered_busy() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_pull_that_could_not_expect_a_slot_in_time_is_shed_at_once() {
-    let server = TestServer::start_with(|c| {
-        c.max_concurrent_pulls = 1;
-        c.pull_queue = Some(10);
-        c.pull_queue_wait = Duration::from_secs(1);
-    })
-    .await;
-    let token = server.token(OPS_USER).await;
+    let (server, token) = one_slot_server(10, Duration::from_secs(1), 600).await;
     let instances = server.instance_count();
-    server
-        .config()
-        .pull_test_stall_ms
-        .store(600, Ordering::Relaxed);
     // One pull per instance, alone: each learns that a pull holds its slot
     // about 600 ms.
     for _ in 0..instances {
@@ -476,10 +462,8 @@ async fn a_pull_that_could_not_expect_a_slot_in_time_is_shed_at_once() {
         futures_util::future::join_all((0..5 * instances).map(|_| pull(&server, &token))).await;
     let served = answers.iter().filter(|a| a.0 == StatusCode::OK).count();
     assert_eq!(served, 2 * instances, "{answers:?}");
-    for (status, _, body, took) in answers.iter().filter(|a| a.0 != StatusCode::OK) {
-        assert_eq!(*status, StatusCode::SERVICE_UNAVAILABLE, "{body:?}");
-        assert_eq!(body.as_ref().unwrap().code.as_str(), "busy", "{body:?}");
-        assert!(*took < Duration::from_millis(500), "shed after {took:?}");
+    for answer in answers.iter().filter(|a| a.0 != StatusCode::OK) {
+        assert_busy(answer, Duration::ZERO..Duration::from_millis(500));
     }
     until_no_pull_runs(&server, Duration::from_secs(5)).await;
 }
