@@ -2,8 +2,8 @@
 //!
 //! Pulls are the server's expensive reads (a first pull of a large world
 //! most of all), so they are bounded per instance ([`PullSlots`]): a few run
-//! at once, a short queue of others waits for a slot (asynchronously, on no
-//! thread) for at most a moment, and a pull that finds the queue full, or
+//! at once, others wait for a slot (asynchronously, on no thread) when they
+//! can expect one within the queue's wait, and a pull that cannot, or that
 //! does not get a slot in time, is answered `503 busy` with `Retry-After`
 //! instead of queueing into the request timeout. A pull whose request
 //! timed out or whose client hung up stops its storage work
@@ -40,7 +40,7 @@ use crate::storage::{Scope, StoredPullPage};
         (status = 200, description = "One page of changes, oldest first", body = PullPage),
         (status = 400, description = "`limit` outside 1..=1000 or not a number (`bad_request`), or `cursor` above 2^63-1 (`invalid_cursor`)", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 503, description = "Every pull slot of this instance is taken and its queue is full, or no slot came free within the queue's wait (`busy`, nothing was read: retry after `Retry-After` seconds), or the pull took longer than the request deadline (`timeout`)", body = ErrorBody),
+        (status = 503, description = "Every pull slot of this instance is taken and the pull could not expect one within the queue's wait (or the queue is full), or none came free within that wait (`busy`, nothing was read: retry after `Retry-After` seconds), or the pull took longer than the request deadline (`timeout`)", body = ErrorBody),
     )
 )]
 pub async fn pull_handler(
@@ -242,22 +242,19 @@ impl PullSlots {
     /// line (first come, first served) for at most the queue's wait, else
     /// `503 busy`. With no queue, only a free slot.
     pub async fn take(&self) -> Result<PullSlot, ApiError> {
-        let permit = match Arc::clone(&self.running).try_acquire_owned() {
-            Ok(permit) => permit,
-            Err(_) if self.queue == 0 => return Err(busy()),
-            Err(_) => {
-                match tokio::time::timeout(
-                    self.queue_wait,
-                    Arc::clone(&self.running).acquire_owned(),
-                )
-                .await
-                {
-                    Ok(Ok(permit)) => permit,
-                    // Timed out; or the semaphore was closed, which it never is.
-                    _ => return Err(busy()),
-                }
-            }
+        // A zero wait still takes a free slot: the timeout polls the
+        // acquire once before it looks at the clock.
+        let wait = if self.queue == 0 {
+            Duration::ZERO
+        } else {
+            self.queue_wait
         };
+        let permit =
+            match tokio::time::timeout(wait, Arc::clone(&self.running).acquire_owned()).await {
+                Ok(Ok(permit)) => permit,
+                // Timed out; or the semaphore was closed, which it never is.
+                _ => return Err(busy()),
+            };
         Ok(PullSlot {
             _permit: permit,
             taken: Instant::now(),
