@@ -135,7 +135,7 @@ pub trait PullReads {
     /// The first record always comes, however large, so no record can
     /// wedge a device's pull. With `retired_before`, closed and cancelled
     /// installations last changed before that day are left out (see the
-    /// SQLite `kept_sql`).
+    /// shared pull SQL's `kept_sql`).
     fn pull_within(
         &self,
         scope: Scope,

@@ -22,36 +22,72 @@ fn my_teams() -> &'static str {
     "(SELECT team_id FROM team_members WHERE user_id = :user)"
 }
 
+/// The stored `updated_at` of the `installations` row with the given alias,
+/// in the backend's dialect (the body is JSON text on SQLite, jsonb-castable
+/// text on PostgreSQL).
+pub(in crate::storage) type UpdatedAt = fn(alias: &str) -> String;
+
+/// Whether the `installations` row `alias` is retired: closed or cancelled,
+/// and last changed before the retention window. The date is a formatted
+/// `NaiveDate` (digits and dashes only).
+fn retired_sql(alias: &str, date: NaiveDate, updated_at: UpdatedAt) -> String {
+    format!(
+        "({alias}.status IN ('closed', 'cancelled') AND substr({}, 1, 10) < '{date}')",
+        updated_at(alias)
+    )
+}
+
 /// In scope and not retired: a closed or cancelled installation whose last
 /// change is older than the retention window is left out of pulls (with its
 /// assignments, lead, survey, report and media), so a first sync does not
 /// bring it and devices drop their copy (see `fieldbook_store` retention).
-/// The date is a formatted `NaiveDate` (digits and dashes only).
-fn kept_sql(installation_col: &str, retired_before: Option<NaiveDate>, updated_at: &str) -> String {
+/// For a row of another table that names its installation.
+fn kept_sql(
+    installation_col: &str,
+    retired_before: Option<NaiveDate>,
+    updated_at: UpdatedAt,
+) -> String {
     let scope = in_scope_sql(installation_col);
     match retired_before {
         None => scope,
         Some(date) => format!(
             "({scope} AND NOT EXISTS (SELECT 1 FROM installations ri WHERE ri.id = {installation_col} \
-               AND ri.status IN ('closed', 'cancelled') \
-               AND substr({updated_at}, 1, 10) < '{date}'))"
+               AND {}))",
+            retired_sql("ri", date, updated_at)
         ),
+    }
+}
+
+/// [`kept_sql`] for a row of `installations` itself (`alias`): its own
+/// status and body say whether it is retired. Looking the same row up again
+/// by its id cost every pulled installation, lead and survey a second
+/// primary-key search.
+fn kept_installation_sql(
+    alias: &str,
+    retired_before: Option<NaiveDate>,
+    updated_at: UpdatedAt,
+) -> String {
+    let scope = in_scope_sql(&format!("{alias}.id"));
+    match retired_before {
+        None => scope,
+        Some(date) => format!("({scope} AND NOT {})", retired_sql(alias, date, updated_at)),
     }
 }
 
 pub(in crate::storage) fn row_queries(
     retired_before: Option<NaiveDate>,
-    updated_at: &str,
+    updated_at: UpdatedAt,
 ) -> Vec<(EntityKind, String)> {
     let inst = in_scope_sql;
     let kept = |col: &str| kept_sql(col, retired_before, updated_at);
+    let kept_installation = |alias: &str| kept_installation_sql(alias, retired_before, updated_at);
     vec![
         (
             EntityKind::Installation,
             format!(
                 "SELECT i.seq, i.body FROM installations i WHERE i.seq > :cursor AND i.seq <= :upper AND {} \
                  ORDER BY i.seq LIMIT :n",
-                kept("i.id")
+                kept_installation("i")
             ),
         ),
         (
@@ -69,7 +105,7 @@ pub(in crate::storage) fn row_queries(
                 "SELECT l.seq, l.body FROM leads l WHERE l.seq > :cursor AND l.seq <= :upper AND (:all = 1 OR EXISTS \
                  (SELECT 1 FROM installations li WHERE li.lead_id = l.id AND {})) \
                  ORDER BY l.seq LIMIT :n",
-                kept("li.id")
+                kept_installation("li")
             ),
         ),
         (
@@ -78,7 +114,7 @@ pub(in crate::storage) fn row_queries(
                 "SELECT s.seq, s.body FROM surveys s WHERE s.seq > :cursor AND s.seq <= :upper AND (:all = 1 OR EXISTS \
                  (SELECT 1 FROM installations si WHERE si.survey_id = s.id AND {})) \
                  ORDER BY s.seq LIMIT :n",
-                kept("si.id")
+                kept_installation("si")
             ),
         ),
         // Themselves, their team-mates, and every user an in-scope record
@@ -127,7 +163,7 @@ pub(in crate::storage) fn team_query() -> String {
 
 pub(in crate::storage) fn report_query(
     retired_before: Option<NaiveDate>,
-    updated_at: &str,
+    updated_at: UpdatedAt,
 ) -> String {
     format!(
         "SELECT r.seq, r.body, r.received_at FROM reports r WHERE r.seq > :cursor AND r.seq <= :upper AND {} \

@@ -23,8 +23,11 @@ use crate::storage::shared_sql::{
 };
 use crate::storage::{PullReads, Scope, StorageError, StoredPullPage};
 
-/// A retired installation's stored `updated_at` (`ri` in the shared pull SQL).
-const UPDATED_AT: &str = "ri.body::jsonb ->> 'updated_at'";
+/// The stored `updated_at` of an installations row (the shared pull SQL's
+/// retention test).
+fn updated_at(alias: &str) -> String {
+    format!("{alias}.body::jsonb ->> 'updated_at'")
+}
 
 impl PullReads for PgDb<'_> {
     fn raw_installation_scan(&self) -> Result<usize, StorageError> {
@@ -87,7 +90,7 @@ impl PullWindows for PgDb<'_> {
         ];
         let seq = |r: &Row| Ok::<_, StorageError>(r.try_get::<_, i64>(0)? as u64);
         let candidates = out;
-        for (kind, sql) in row_queries(retired_before, UPDATED_AT) {
+        for (kind, sql) in row_queries(retired_before, updated_at) {
             for r in self.named_rows(&sql, params)? {
                 let body = r.try_get(1)?;
                 candidates.push((seq(&r)?, Candidate::Row { kind, body }));
@@ -96,7 +99,7 @@ impl PullWindows for PgDb<'_> {
         for r in self.named_rows(&team_query(), params)? {
             candidates.push((seq(&r)?, Candidate::Team { id: r.try_get(1)? }));
         }
-        for r in self.named_rows(&report_query(retired_before, UPDATED_AT), params)? {
+        for r in self.named_rows(&report_query(retired_before, updated_at), params)? {
             candidates.push((
                 seq(&r)?,
                 Candidate::Report {

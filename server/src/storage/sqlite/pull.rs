@@ -19,8 +19,11 @@ use crate::storage::shared_sql::{
 };
 use crate::storage::{PullReads, Scope, StorageError, StoredPullPage};
 
-/// A retired installation's stored `updated_at` (`ri` in the shared pull SQL).
-const UPDATED_AT: &str = "json_extract(ri.body, '$.updated_at')";
+/// The stored `updated_at` of an installations row (the shared pull SQL's
+/// retention test).
+fn updated_at(alias: &str) -> String {
+    format!("json_extract({alias}.body, '$.updated_at')")
+}
 
 impl PullReads for SqliteDb<'_> {
     fn raw_installation_scan(&self) -> Result<usize, StorageError> {
@@ -78,7 +81,7 @@ impl PullWindows for SqliteDb<'_> {
             ":user": user,
         };
         let candidates = out;
-        for (kind, sql) in row_queries(retired_before, UPDATED_AT) {
+        for (kind, sql) in row_queries(retired_before, updated_at) {
             let mut stmt = self.conn.prepare_cached(&sql)?;
             let rows = stmt.query_map(params, |r| {
                 Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?))
@@ -101,7 +104,7 @@ impl PullWindows for SqliteDb<'_> {
         {
             let mut stmt = self
                 .conn
-                .prepare_cached(&report_query(retired_before, UPDATED_AT))?;
+                .prepare_cached(&report_query(retired_before, updated_at))?;
             let rows = stmt.query_map(params, |r| {
                 Ok((
                     r.get::<_, i64>(0)? as u64,
