@@ -4,7 +4,7 @@
 //! at once.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -543,17 +543,24 @@ impl SyncEngine {
         summary.held = pushed.held;
 
         self.set_phase(SyncPhase::Pulling, SyncProgress::default());
-        let mut near_records = 0;
-        if !pushed.server_lost_history && near_window::is_first_sync(&self.inner.store, user_id)? {
-            // A first sync: the coming days' jobs first, so the technician
-            // can work while everything else arrives.
+        let first_sync =
+            !pushed.server_lost_history && near_window::is_first_sync(&self.inner.store, user_id)?;
+        // A first sync: the coming days' jobs first, so the technician can
+        // work while everything else arrives. The full pull fetches its first
+        // pages meanwhile and applies them after the window.
+        let near_records = AtomicU64::new(0);
+        let (window_applied, before_full_pull) = tokio::sync::oneshot::channel();
+        let near = async {
+            if !first_sync {
+                return;
+            }
             status.send_modify(|s| s.first_sync = true);
             let today = chrono::Local::now().date_naive();
             match near_window::pull_near_window(client, token, &self.inner.store, user_id, today)
                 .await
             {
                 Ok(Some(records)) => {
-                    near_records = records;
+                    near_records.store(records, Ordering::Relaxed);
                     status.send_modify(|s| {
                         s.pulled_at = Some(Utc::now());
                         s.progress = Some(SyncProgress {
@@ -563,28 +570,33 @@ impl SyncEngine {
                     });
                 }
                 Ok(None) => {}
-                // The full pull below brings the same jobs (or fails the same way).
+                // The full pull brings the same jobs (or fails the same way).
                 Err(err) => {
                     tracing::warn!(%err, "could not fetch the near window; pulling everything")
                 }
             }
-        }
-        let pulled = pull::pull_all(
+            // Dropped: the full pull may apply its pages.
+            drop(window_applied);
+        };
+        let progress = |records| {
+            status.send_modify(|s| {
+                s.progress = Some(SyncProgress {
+                    items_done: near_records.load(Ordering::Relaxed) + records,
+                    ..SyncProgress::default()
+                });
+            });
+        };
+        let full = pull::pull_all(
             client,
             token,
             &self.inner.store,
             user_id,
             pushed.server_lost_history,
-            &|records| {
-                status.send_modify(|s| {
-                    s.progress = Some(SyncProgress {
-                        items_done: near_records + records,
-                        ..SyncProgress::default()
-                    });
-                });
-            },
-        )
-        .await?;
+            first_sync.then_some(before_full_pull),
+            &progress,
+        );
+        let ((), pulled) = tokio::join!(near, full);
+        let pulled = pulled?;
         summary.pulled_records = pulled.records;
         if pulled.restarted_from_zero {
             tracing::info!(

@@ -201,15 +201,23 @@ fn begin_full_resync(store: &SharedStore, summary: &mut PullSummary) -> Result<u
     Ok(0)
 }
 
+/// Work that must reach the store before the pull's first page does (a
+/// first sync's near window, see [`crate::near_window`]): it ends when its
+/// sender is used or dropped. The pull fetches its first pages meanwhile,
+/// so the two overlap instead of running one after the other.
+pub type AppliedBefore = tokio::sync::oneshot::Receiver<()>;
+
 /// Pulls every page after the stored cursor of `user_id` (from zero, as a
 /// full resync, when `from_zero`), applying them in transactions of whole
-/// pages. `progress` gets the running count of records applied.
+/// pages, the first once `before` (if any) has ended. `progress` gets the
+/// running count of records applied.
 pub async fn pull_all(
     client: &ApiClient,
     token: &str,
     store: &SharedStore,
     user_id: Uuid,
     from_zero: bool,
+    before: Option<AppliedBefore>,
     progress: &(dyn Fn(u64) + Send + Sync),
 ) -> Result<PullSummary, SyncError> {
     let scope = cursor_scope(user_id);
@@ -219,7 +227,12 @@ pub async fn pull_all(
         // last page instead of row by row (see fieldbook_store's bulk load).
         with_store(store, |s| s.defer_schedule_indexes())?;
     }
-    let pulled = pull_after(client, token, store, &scope, stored, from_zero, progress).await;
+    let into = PullTarget {
+        store,
+        scope: &scope,
+        progress,
+    };
+    let pulled = pull_after(client, token, &into, stored, from_zero, before).await;
     // Also after a failure: the schedule keeps its indexes while it waits
     // for the next attempt (which resumes at the cursor, indexes and all).
     let built = build_deferred_indexes(store).await;
@@ -241,16 +254,24 @@ async fn build_deferred_indexes(store: &SharedStore) -> Result<(), SyncError> {
     Ok(())
 }
 
-/// [`pull_all`] from the `stored` cursor of `scope`.
+/// Where pulled pages go: the store, under a cursor scope, with the
+/// running count of records applied reported to `progress`.
+struct PullTarget<'a> {
+    store: &'a SharedStore,
+    scope: &'a str,
+    progress: &'a (dyn Fn(u64) + Send + Sync),
+}
+
+/// [`pull_all`] from the `stored` cursor of `into`'s scope.
 async fn pull_after(
     client: &ApiClient,
     token: &str,
-    store: &SharedStore,
-    scope: &str,
+    into: &PullTarget<'_>,
     stored: Option<i64>,
     from_zero: bool,
-    progress: &(dyn Fn(u64) + Send + Sync),
+    mut before: Option<AppliedBefore>,
 ) -> Result<PullSummary, SyncError> {
+    let store = into.store;
     let mut summary = PullSummary::default();
     let cursor = match (from_zero, stored) {
         // A device that holds pulled rows: what the server no longer has
@@ -281,7 +302,7 @@ async fn pull_after(
         return finish_pending_resync(store, summary);
     }
     loop {
-        match pull_pages(client, token, store, scope, page, &mut summary, progress).await? {
+        match pull_pages(client, token, into, page, before.take(), &mut summary).await? {
             Pulled::Everything => return finish_pending_resync(store, summary),
             Pulled::ServerReusedNumbers(jobs) => {
                 // The server gave numbers of jobs it no longer has to new
@@ -317,15 +338,20 @@ enum Pulled {
 async fn pull_pages(
     client: &ApiClient,
     token: &str,
-    store: &SharedStore,
-    scope: &str,
+    into: &PullTarget<'_>,
     first: PullPage,
+    before: Option<AppliedBefore>,
     summary: &mut PullSummary,
-    progress: &(dyn Fn(u64) + Send + Sync),
 ) -> Result<Pulled, SyncError> {
     let (sender, receiver) = tokio::sync::mpsc::channel(PAGES_AHEAD);
     let fetch = fetch_pages(client, token, first, sender);
-    let apply = apply_pages(store, scope, receiver, summary, progress);
+    let apply = async {
+        if let Some(before) = before {
+            // Used or dropped: either way it is over.
+            let _ = before.await;
+        }
+        apply_pages(into, receiver, summary).await
+    };
     tokio::pin!(fetch, apply);
     let mut fetching = true;
     loop {
@@ -364,12 +390,15 @@ async fn fetch_pages(
 /// Applies the pages [`fetch_pages`] sends, in order: each transaction
 /// takes the next page and those already waiting behind it.
 async fn apply_pages(
-    store: &SharedStore,
-    scope: &str,
+    into: &PullTarget<'_>,
     mut pages: tokio::sync::mpsc::Receiver<Result<PullPage, SyncError>>,
     summary: &mut PullSummary,
-    progress: &(dyn Fn(u64) + Send + Sync),
 ) -> Result<Pulled, SyncError> {
+    let PullTarget {
+        store,
+        scope,
+        progress,
+    } = *into;
     loop {
         let Some(next) = pages.recv().await else {
             // fetch_pages always sends the last page or its failure.

@@ -503,6 +503,51 @@ async fn a_first_sync_brings_the_coming_days_first_without_moving_the_pull_curso
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_pull_applies_nothing_before_what_must_come_first_has_ended() {
+    // A first sync runs the near window and the full pull at once: the full
+    // pull's pages must not reach the store before the window's rows (an
+    // older row applied over a newer one would stay until the next change).
+    let server = TestServer::start().await;
+    let alex = server.add_technician("alex");
+    let team = server.ops().add_team("North Crew", &[alex]);
+    let jobs: Vec<_> = (0..3)
+        .map(|i| server.ops().confirmed_job(team, &format!("Customer {i}")))
+        .collect();
+    let device = Device::new();
+    device
+        .engine
+        .sign_in(&server.base_url(), "alex", PASSWORD)
+        .await
+        .unwrap();
+    let client = fieldbook_sync::client::ApiClient::new(
+        fieldbook_sync::client::http_client(WAIT).unwrap(),
+        server.base_url(),
+    );
+    let token = device.saved_token().unwrap();
+    let store = device.store.clone();
+    let (window_applied, before) = tokio::sync::oneshot::channel::<()>();
+    let pull = tokio::spawn(async move {
+        fieldbook_sync::pull::pull_all(&client, &token, &store, alex, false, Some(before), &|_| {})
+            .await
+    });
+
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!pull.is_finished(), "the pull waits for what comes first");
+    assert!(near_window::is_first_sync(&device.store, alex).unwrap());
+    assert!(jobs.iter().all(|&job| !device.has_installation(job)));
+
+    drop(window_applied);
+    let summary = tokio::time::timeout(WAIT, pull)
+        .await
+        .expect("the pull ends once what came first has ended")
+        .unwrap()
+        .unwrap();
+    assert!(summary.records >= 4 * jobs.len() as u64, "{summary:?}");
+    assert!(!near_window::is_first_sync(&device.store, alex).unwrap());
+    assert!(jobs.iter().all(|&job| device.has_installation(job)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancelled_jobs_past_the_retention_window_leave_the_device_unless_work_is_unsent() {
     let server = TestServer::start().await;
     let alex = server.add_technician("alex");
