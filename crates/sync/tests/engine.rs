@@ -13,6 +13,14 @@ use fieldbook_sync::{ConnectionState, SyncPhase};
 
 const WAIT: Duration = Duration::from_secs(20);
 
+/// A client of `server`'s API, for calling the sync steps one by one.
+fn api_client(server: &TestServer) -> fieldbook_sync::client::ApiClient {
+    fieldbook_sync::client::ApiClient::new(
+        fieldbook_sync::client::http_client(WAIT).unwrap(),
+        server.base_url(),
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn golden_path_offline_report_arrives_exactly_once() {
     let mut server = TestServer::start().await;
@@ -441,10 +449,7 @@ async fn a_first_sync_brings_the_coming_days_first_without_moving_the_pull_curso
     let team = server.ops().add_team("North Crew", &[alex]);
     // The fixtures schedule every job on 2026-12-01.
     let job = server.ops().confirmed_job(team, "Ada Customer");
-    let client = fieldbook_sync::client::ApiClient::new(
-        fieldbook_sync::client::http_client(WAIT).unwrap(),
-        server.base_url(),
-    );
+    let client = api_client(&server);
     let day = |d: &str| d.parse::<chrono::NaiveDate>().unwrap();
 
     // The window ending before the job brings none of it.
@@ -519,10 +524,7 @@ async fn a_full_pull_applies_nothing_before_what_must_come_first_has_ended() {
         .sign_in(&server.base_url(), "alex", PASSWORD)
         .await
         .unwrap();
-    let client = fieldbook_sync::client::ApiClient::new(
-        fieldbook_sync::client::http_client(WAIT).unwrap(),
-        server.base_url(),
-    );
+    let client = api_client(&server);
     let token = device.saved_token().unwrap();
     let store = device.store.clone();
     let (window_applied, before) = tokio::sync::oneshot::channel::<()>();
