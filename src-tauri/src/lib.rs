@@ -20,6 +20,7 @@ pub mod reports;
 pub mod session;
 pub mod settings;
 pub mod sync;
+pub mod ui_font;
 pub mod updates;
 
 #[cfg(test)]
@@ -237,7 +238,11 @@ fn create_main_window<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
         .find(|w| w.label == MAIN_WINDOW)
         .cloned()
         .ok_or_else(|| tauri::Error::WindowNotFound)?;
-    WebviewWindowBuilder::from_config(app, &config)?.build()?;
+    let mut window = WebviewWindowBuilder::from_config(app, &config)?;
+    if let Some(script) = ui_font::init_script() {
+        window = window.initialization_script(script);
+    }
+    window.build()?;
     Ok(())
 }
 

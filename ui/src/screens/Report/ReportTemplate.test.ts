@@ -44,6 +44,15 @@ describe("Report template sections", () => {
     expect(backend.drafts.get(id)?.test_results.earthing_arrangement?.value).toBe("tn-c-s");
   });
 
+  it("draws the empty photo slot's camera instead of an emoji that needs an emoji font", async () => {
+    const id = completedJob();
+    const screen = await render(Report, { id });
+    const slot = screen.getByTestId("slot-serial-label");
+    await expect.element(slot).toHaveAttribute("data-state", "missing");
+    expect(slot.element().querySelector("svg.camera")).not.toBeNull();
+    expect(slot.element().textContent).not.toMatch(/\p{Extended_Pictographic}/u);
+  });
+
   it("asks to confirm an unusual reading, and only that value", async () => {
     const id = completedJob();
     await seedTemplate(backend, id, false);
