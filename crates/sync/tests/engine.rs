@@ -453,12 +453,7 @@ async fn a_first_sync_brings_the_coming_days_first_without_moving_the_pull_curso
     let day = |d: &str| d.parse::<chrono::NaiveDate>().unwrap();
 
     // The window ending before the job brings none of it.
-    let early = Device::new();
-    early
-        .engine
-        .sign_in(&server.base_url(), "alex", PASSWORD)
-        .await
-        .unwrap();
+    let early = Device::signed_in_at(&server.base_url(), "alex").await;
     let token = early.saved_token().unwrap();
     let brought =
         near_window::pull_near_window(&client, &token, &early.store, alex, day("2026-11-01"))
@@ -468,12 +463,7 @@ async fn a_first_sync_brings_the_coming_days_first_without_moving_the_pull_curso
     assert!(!early.has_installation(job));
 
     // The window holding its date brings the job and what its row needs.
-    let device = Device::new();
-    device
-        .engine
-        .sign_in(&server.base_url(), "alex", PASSWORD)
-        .await
-        .unwrap();
+    let device = Device::signed_in_at(&server.base_url(), "alex").await;
     let token = device.saved_token().unwrap();
     let brought =
         near_window::pull_near_window(&client, &token, &device.store, alex, day("2026-11-25"))
@@ -518,12 +508,7 @@ async fn a_full_pull_applies_nothing_before_what_must_come_first_has_ended() {
     let jobs: Vec<_> = (0..3)
         .map(|i| server.ops().confirmed_job(team, &format!("Customer {i}")))
         .collect();
-    let device = Device::new();
-    device
-        .engine
-        .sign_in(&server.base_url(), "alex", PASSWORD)
-        .await
-        .unwrap();
+    let device = Device::signed_in_at(&server.base_url(), "alex").await;
     let client = api_client(&server);
     let token = device.saved_token().unwrap();
     let store = device.store.clone();
@@ -843,18 +828,8 @@ async fn two_concurrent_syncs_never_overlap() {
     let job = server.ops().confirmed_job(team, "Ada Customer");
     let proxy = common::CountingProxy::start(server.base_url(), Duration::from_millis(80)).await;
 
-    let device = Device::new();
-    device
-        .engine
-        .sign_in(&proxy.url, "alex", PASSWORD)
-        .await
-        .unwrap();
-    let other = Device::new();
-    other
-        .engine
-        .sign_in(&proxy.url, "sam", PASSWORD)
-        .await
-        .unwrap();
+    let device = Device::signed_in_at(&proxy.url, "alex").await;
+    let other = Device::signed_in_at(&proxy.url, "sam").await;
 
     // The proxy does see overlap: two devices syncing at once.
     proxy.reset();

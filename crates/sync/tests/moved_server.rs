@@ -178,12 +178,7 @@ async fn a_device_carries_on_after_the_move(test: &str, blobs: impl FnOnce() -> 
         })
         .collect();
 
-    let device = Device::new();
-    device
-        .engine
-        .sign_in(&old.base_url(), "alex", PASSWORD)
-        .await
-        .expect("sign in");
+    let device = Device::signed_in_at(&old.base_url(), "alex").await;
     let first_sync = device.engine.sync_once().await.expect("first sync");
     assert!(
         first_sync.pulled_records >= 3 * TEAM_JOBS as u64,

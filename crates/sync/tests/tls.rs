@@ -55,12 +55,7 @@ async fn a_company_ca_in_the_os_store_is_trusted_and_plain_http_is_refused() {
     // The "OS store" holds the company CA: the engine signs in and syncs.
     std::env::set_var("SSL_CERT_FILE", &ca_file);
     std::env::remove_var("SSL_CERT_DIR");
-    let device = Device::new();
-    device
-        .engine
-        .sign_in(&https, "alex", PASSWORD)
-        .await
-        .expect("sign in over the company CA's TLS");
+    let device = Device::signed_in_at(&https, "alex").await;
     device.engine.sync_once().await.expect("sync over TLS");
     assert_eq!(device.engine.server_url().as_deref(), Some(https.as_str()));
 

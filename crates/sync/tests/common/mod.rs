@@ -72,13 +72,19 @@ impl Device {
 
     /// A fresh device signed in as `username` (and synced once).
     pub async fn signed_in(server: &TestServer, username: &str) -> Device {
+        let device = Device::signed_in_at(&server.base_url(), username).await;
+        device.engine.sync_once().await.expect("first sync");
+        device
+    }
+
+    /// A fresh device signed in as `username` at `url`, not yet synced.
+    pub async fn signed_in_at(url: &str, username: &str) -> Device {
         let device = Device::new();
         device
             .engine
-            .sign_in(&server.base_url(), username, PASSWORD)
+            .sign_in(url, username, PASSWORD)
             .await
             .expect("sign in");
-        device.engine.sync_once().await.expect("first sync");
         device
     }
 
