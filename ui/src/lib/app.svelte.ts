@@ -4,6 +4,8 @@ import * as backend from "./backend/commands";
 import { onSyncStatus } from "./backend/events";
 import { appLock } from "./appLock.svelte";
 import { parseHash, routeHash, type Route } from "./router";
+import { SCHEDULE_FIRST_SCREEN, SCHEDULE_PAGE, ScheduleFeed } from "./schedule";
+import { localIsoDate } from "./format";
 import type { AppInfo, Session, SyncStatus } from "./types";
 
 class AppState {
@@ -30,6 +32,24 @@ export function navigate(route: Route): void {
 
 let started = false;
 
+/** The schedule's unfiltered first page, asked for with the start calls. */
+let firstSchedule: { today: string; feed: ScheduleFeed } | null = null;
+
+/**
+ * The schedule's first page asked for at start, once, if it is still for
+ * `today`; `null` otherwise (then the schedule asks itself).
+ */
+export function takeFirstSchedule(today: string): ScheduleFeed | null {
+  const first = firstSchedule;
+  firstSchedule = null;
+  return first && first.today === today ? first.feed : null;
+}
+
+/** The first screen is not the schedule: a later one asks afresh. */
+export function dropFirstSchedule(): void {
+  firstSchedule = null;
+}
+
 /** Loads app info and the cached session, and keeps sync status and route current. */
 export async function startApp(): Promise<void> {
   if (started) return;
@@ -49,7 +69,16 @@ export async function startApp(): Promise<void> {
     app.now = new Date();
   }, 30_000);
   // One round of calls, not four in a row: each is a round trip to the
-  // shell, and the first screen waits for all of them (cold start).
+  // shell, and the first screen waits for all of them (cold start). The
+  // schedule's first page goes out in the same round when it is the screen
+  // asked for; see takeFirstSchedule.
+  if (app.route.name === "schedule") {
+    const today = localIsoDate(new Date());
+    firstSchedule = {
+      today,
+      feed: new ScheduleFeed(backend.listInstallations, { text: "", statuses: [] }, today, SCHEDULE_PAGE, SCHEDULE_FIRST_SCREEN).prefetch(),
+    };
+  }
   let heard = false;
   const [, info, session, status] = await Promise.all([
     onSyncStatus((status) => {

@@ -131,6 +131,61 @@ describe("ScheduleFeed", () => {
     expect(feed.total).toBeNull();
   });
 
+  it("loads a first screen first, then whole pages, and still every row once", async () => {
+    const { list, queries } = fakeList(jobs, true);
+    const feed = new ScheduleFeed(list, { text: "", statuses: [] }, today, 100, 10);
+    const first = await feed.loadMore();
+    expect(first).toHaveLength(10);
+    expect(first[0].scheduled_date).toBe(today);
+    expect(feed.total).toBe(1000);
+    // The next page carries on after the first screen, at the full size.
+    const next = await feed.loadMore();
+    expect(next).toHaveLength(100);
+    expect(queries.at(-1)).toMatchObject({ offset: 10, limit: 100 });
+    while (!feed.done) await feed.loadMore();
+    expect(feed.rows).toHaveLength(1000);
+    expect(new Set(feed.rows.map((r) => r.id)).size).toBe(1000);
+  });
+
+  it("asks for the first page when prefetched, and hands that answer to the first loadMore", async () => {
+    const { list, queries } = fakeList(jobs, true);
+    const feed = new ScheduleFeed(list, { text: "", statuses: [] }, today, 100, 10).prefetch();
+    // Sent at once: the first page and the count of past rows.
+    expect(queries).toHaveLength(2);
+    expect(await feed.loadMore()).toHaveLength(10);
+    expect(queries).toHaveLength(2);
+    expect(await feed.loadMore()).toHaveLength(100);
+    expect(queries).toHaveLength(3);
+  });
+
+  it("asks again when the prefetch failed, and reports what fails then", async () => {
+    const { list: works } = fakeList(jobs, true);
+    let failures = 1;
+    const firstPageAsks: number[] = [];
+    const flaky = async (q: InstallationQuery): Promise<ListPage> => {
+      if (q.limit === 10) firstPageAsks.push(q.offset);
+      if (failures > 0) {
+        failures--;
+        throw new Error("store busy");
+      }
+      return works(q);
+    };
+    const feed = new ScheduleFeed(flaky, { text: "", statuses: [] }, today, 100, 10).prefetch();
+    expect(await feed.loadMore()).toHaveLength(10);
+    expect(feed.rows).toHaveLength(10);
+    // Asked at the prefetch (failed), then again by loadMore.
+    expect(firstPageAsks).toEqual([0, 0]);
+
+    const broken = new ScheduleFeed(
+      async () => {
+        throw new Error("store gone");
+      },
+      { text: "", statuses: [] },
+      today,
+    ).prefetch();
+    await expect(broken.loadMore()).rejects.toThrow("store gone");
+  });
+
   it("passes the filter to every query", async () => {
     const { list, queries } = fakeList(jobs, true);
     const feed = new ScheduleFeed(list, { text: "  mill lane ", statuses: ["confirmed"] }, today, 500);

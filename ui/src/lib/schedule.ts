@@ -81,6 +81,12 @@ export function appendGroups(groups: DayGroup[], page: InstallationSummary[], to
 /** Rows per page of the schedule. */
 export const SCHEDULE_PAGE = 200;
 
+/**
+ * Rows that fill a first screen, a tall one included: a new list loads
+ * these first and the rest of its first page right after (cold start).
+ */
+export const SCHEDULE_FIRST_SCREEN = 40;
+
 export interface ScheduleFilter {
   text: string;
   statuses: InstallationStatus[];
@@ -107,12 +113,20 @@ export class ScheduleFeed {
   private pastTotal: number | null = null;
   private pastEnd = 0;
   private pastOffset = 0;
+  /** The first page, asked for by `prefetch()`; `null` in it: that failed. */
+  private prefetched: Promise<InstallationSummary[] | null> | null = null;
 
+  /**
+   * `firstPage` rows come first (what fills a screen), then pages of
+   * `pageSize`: the first screen does not wait for a long page to be read,
+   * sent through the IPC and parsed (cold start).
+   */
   constructor(
     private readonly list: ListInstallations,
     private readonly filter: ScheduleFilter,
     private readonly today: string,
     private readonly pageSize = 200,
+    private readonly firstPage = pageSize,
   ) {}
 
   private query(from: string | null, to: string | null, offset: number, limit: number): InstallationQuery {
@@ -126,23 +140,33 @@ export class ScheduleFeed {
     };
   }
 
+  /**
+   * Sends the first page's queries now, before anyone shows the list; the
+   * first `loadMore()` takes their answer. If they fail, that call asks
+   * again (and reports what fails then).
+   */
+  prefetch(): this {
+    if (!this.started && !this.prefetched) {
+      this.prefetched = this.loadFirst().catch(() => {
+        this.started = false;
+        return null;
+      });
+    }
+    return this;
+  }
+
   /** Loads the next page; returns the rows it added. */
   async loadMore(): Promise<InstallationSummary[]> {
-    if (this.done) return [];
-    const yesterday = addDays(this.today, -1);
-    if (!this.started) {
-      this.started = true;
-      const [page, pastCount] = await Promise.all([
-        this.list(this.query(this.today, null, 0, this.pageSize)),
-        this.list(this.query(null, yesterday, 0, 0)),
-      ]);
-      this.pastTotal = pastCount.total;
-      this.pastEnd = pastCount.total ?? 0;
-      this.total = page.total != null && pastCount.total != null ? page.total + pastCount.total : null;
-      return this.takeCurrent(page);
+    if (this.prefetched) {
+      const rows = await this.prefetched;
+      this.prefetched = null;
+      if (rows) return rows;
     }
+    if (this.done) return [];
+    if (!this.started) return this.loadFirst();
+    const yesterday = addDays(this.today, -1);
     if (!this.currentDone) {
-      return this.takeCurrent(await this.list(this.query(this.today, null, this.currentOffset, this.pageSize)));
+      return this.takeCurrent(await this.list(this.query(this.today, null, this.currentOffset, this.pageSize)), this.pageSize);
     }
     if (this.pastTotal == null) {
       const page = await this.list(this.query(null, yesterday, this.pastOffset, this.pageSize));
@@ -159,10 +183,23 @@ export class ScheduleFeed {
     return page.items;
   }
 
-  private takeCurrent(page: ListPage): InstallationSummary[] {
+  /** Today and later, and how many past rows there are. */
+  private async loadFirst(): Promise<InstallationSummary[]> {
+    this.started = true;
+    const [page, pastCount] = await Promise.all([
+      this.list(this.query(this.today, null, 0, this.firstPage)),
+      this.list(this.query(null, addDays(this.today, -1), 0, 0)),
+    ]);
+    this.pastTotal = pastCount.total;
+    this.pastEnd = pastCount.total ?? 0;
+    this.total = page.total != null && pastCount.total != null ? page.total + pastCount.total : null;
+    return this.takeCurrent(page, this.firstPage);
+  }
+
+  private takeCurrent(page: ListPage, limit: number): InstallationSummary[] {
     this.currentOffset += page.items.length;
     this.rows.push(...page.items);
-    if (page.items.length < this.pageSize || (page.total != null && this.currentOffset >= page.total)) {
+    if (page.items.length < limit || (page.total != null && this.currentOffset >= page.total)) {
       this.currentDone = true;
       if (this.pastTotal === 0) this.done = true;
     }
