@@ -23,6 +23,7 @@ pub fn export_bindings(out_dir: &Path) -> Result<(), ts_rs::ExportError> {
         crate::error::CommandError,
         crate::error::ErrorCode,
         crate::session::AppInfo,
+        crate::boot::BootState,
         fieldbook_store::Session,
         fieldbook_store::InstallationQuery,
         crate::installations::InstallationPage,

@@ -7,6 +7,7 @@
 
 pub mod app_lock;
 pub mod bindings;
+pub mod boot;
 pub mod certificates;
 pub mod command_list;
 pub mod context;
@@ -163,7 +164,7 @@ fn setup<R: Runtime>(app: &AppHandle<R>) {
     ) {
         tracing::warn!(error = %e, "window size and position will not be remembered");
     }
-    if let Err(e) = create_main_window(app) {
+    if let Err(e) = create_main_window(app, &ctx) {
         tracing::error!(error = %e, "cannot open the window");
         return fail_to_start(
             app,
@@ -229,7 +230,7 @@ fn key_file_dir<R: Runtime>(app: &AppHandle<R>, data_dir: &Path) -> Result<PathB
         .map_err(|e| format!("Fieldbook cannot find a folder for its keys: {e}"))
 }
 
-fn create_main_window<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
+fn create_main_window<R: Runtime>(app: &AppHandle<R>, ctx: &AppContext) -> tauri::Result<()> {
     let config = app
         .config()
         .app
@@ -240,6 +241,9 @@ fn create_main_window<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
         .ok_or_else(|| tauri::Error::WindowNotFound)?;
     let mut window = WebviewWindowBuilder::from_config(app, &config)?;
     if let Some(script) = ui_font::init_script() {
+        window = window.initialization_script(script);
+    }
+    if let Some(script) = boot::BootState::read(ctx).and_then(|boot| boot.init_script()) {
         window = window.initialization_script(script);
     }
     window.build()?;

@@ -6,7 +6,9 @@ import { appLock } from "./appLock.svelte";
 import { parseHash, routeHash, type Route } from "./router";
 import { SCHEDULE_FIRST_SCREEN, SCHEDULE_PAGE, ScheduleFeed } from "./schedule";
 import { localIsoDate } from "./format";
-import type { AppInfo, Session, SyncStatus } from "./types";
+import { errorText } from "./errorText";
+import { toAppError } from "./backend/errors";
+import type { AppInfo, BootState, Session, SyncStatus } from "./types";
 
 class AppState {
   info = $state<AppInfo | null>(null);
@@ -50,8 +52,11 @@ export function dropFirstSchedule(): void {
   firstSchedule = null;
 }
 
-/** Loads app info and the cached session, and keeps sync status and route current. */
-export async function startApp(): Promise<void> {
+/**
+ * Loads app info and the cached session (from `boot` when the shell handed
+ * them over with the page) and keeps sync status and route current.
+ */
+export async function startApp(boot: BootState | null = null): Promise<void> {
   if (started) return;
   started = true;
   window.addEventListener("hashchange", () => {
@@ -68,11 +73,10 @@ export async function startApp(): Promise<void> {
   setInterval(() => {
     app.now = new Date();
   }, 30_000);
-  // One round of calls, not four in a row: each is a round trip to the
-  // shell, and the first screen waits for all of them (cold start). The
-  // schedule's first page goes out in the same round when it is the screen
-  // asked for; see takeFirstSchedule.
-  if (app.route.name === "schedule") {
+  // The schedule's first page goes out now, in the same round as the
+  // calls below, when it is the screen asked for (and, as far as the shell
+  // said, the one shown); see takeFirstSchedule.
+  if (app.route.name === "schedule" && (!boot || (boot.session && !boot.lock.locked))) {
     const today = localIsoDate(new Date());
     firstSchedule = {
       today,
@@ -80,21 +84,30 @@ export async function startApp(): Promise<void> {
     };
   }
   let heard = false;
-  const [, info, session, status] = await Promise.all([
+  const syncKnown = Promise.all([
     onSyncStatus((status) => {
       heard = true;
       app.sync = status;
       // Central Ops had this computer wiped: nothing is left to show.
       if (status.wiped && app.session) app.session = null;
     }),
-    backend.appInfo(),
-    backend.currentSession(),
     backend.syncStatus().catch(() => null),
-  ]);
-  app.info = info;
-  app.session = session;
-  // An event that came meanwhile is newer than the answer.
-  if (!heard && status) app.sync = status;
+  ]).then(([, status]) => {
+    // An event that came meanwhile is newer than the answer.
+    if (!heard && status) app.sync = status;
+  });
+  if (boot) {
+    app.info = boot.info;
+    app.session = boot.session;
+    // The first screen does not wait for the sync status: it shows once known.
+    syncKnown.catch((e) => (app.fatal = errorText(toAppError(e))));
+  } else {
+    // One round of calls, not three in a row: each is a round trip to the
+    // shell, and the first screen waits for all of them (cold start).
+    const [info, session] = await Promise.all([backend.appInfo(), backend.currentSession(), syncKnown]);
+    app.info = info;
+    app.session = session;
+  }
   performance.mark("fieldbook:started");
 }
 

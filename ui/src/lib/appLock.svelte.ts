@@ -23,11 +23,16 @@ export function isLockShortcut(e: Pick<KeyboardEvent, "key" | "ctrlKey" | "metaK
 let lastInput = Date.now();
 let started = false;
 
-/** Starts watching input; `signedIn` says whether there is anyone to lock for. */
-export async function startAppLock(signedIn: () => boolean): Promise<void> {
+/**
+ * Starts watching input; `signedIn` says whether there is anyone to lock
+ * for. `initial`: the status the shell handed over with the page (else it is
+ * asked for).
+ */
+export async function startAppLock(signedIn: () => boolean, initial: LockStatus | null = null): Promise<void> {
   if (started) return;
   started = true;
-  await refreshLock();
+  if (initial) appLock.status = initial;
+  else await refreshLock();
   const noteInput = () => (lastInput = Date.now());
   for (const type of ["pointerdown", "pointermove", "keydown", "wheel", "touchstart"]) {
     window.addEventListener(type, noteInput, { capture: true, passive: true });

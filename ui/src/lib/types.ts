@@ -5,6 +5,7 @@ import type { CommandError, FieldError, InstallationSummary } from "./bindings";
 
 export type {
   AppInfo,
+  BootState,
   AssignmentStatus,
   AssignmentWithTeam,
   AttachProgress,
