@@ -60,12 +60,18 @@ impl BootState {
         })
     }
 
-    /// The initialization script that hands this state to the page.
+    /// The initialization script that hands this state to the page: to
+    /// Fieldbook's own page only (`tauri://localhost`, `http://tauri.localhost`
+    /// on Windows, the dev server on localhost), never to a page the window
+    /// was somehow sent to.
     pub fn init_script(&self) -> Option<String> {
         // JSON is a valid JavaScript expression; `<` is escaped so that no
         // value can end a script element, wherever the script is put.
         let json = serde_json::to_string(self).ok()?.replace('<', "\\u003c");
-        Some(format!("window.{GLOBAL} = {json};"))
+        Some(format!(
+            "if (location.protocol === \"tauri:\" || location.hostname === \"tauri.localhost\" || \
+             location.hostname === \"localhost\") window.{GLOBAL} = {json};"
+        ))
     }
 }
 
@@ -94,10 +100,15 @@ mod tests {
         let mut boot = BootState::read(&fx.ctx).unwrap();
         boot.info.data_dir = "/home/x/</script><script>alert(1)</script>".to_owned();
         let script = boot.init_script().unwrap();
-        assert!(script.starts_with("window.__FIELDBOOK_BOOT__ = {"));
         assert!(!script.contains("</script>"), "{script}");
-        let json = script
-            .trim_start_matches("window.__FIELDBOOK_BOOT__ = ")
+        let (guard, assignment) = script.split_once(") window.").unwrap();
+        assert!(
+            guard.starts_with("if (location.protocol === \"tauri:\""),
+            "{guard}"
+        );
+        let json = assignment
+            .strip_prefix("__FIELDBOOK_BOOT__ = ")
+            .unwrap()
             .trim_end_matches(';');
         let value: serde_json::Value = serde_json::from_str(json).unwrap();
         assert_eq!(value["info"]["data_dir"], boot.info.data_dir.as_str());
