@@ -23,9 +23,20 @@ pub(crate) struct SearchIndex {
 }
 
 impl SearchIndex {
-    pub(crate) fn load(conn: &Connection) -> Result<SearchIndex> {
-        let mut stmt =
-            conn.prepare_cached("SELECT installation_rowid, search_text FROM installation_search")?;
+    /// The copy of `installation_search`, or with `from_rows` the same
+    /// texts computed from the installations and leads: during a first
+    /// sync the table waits for its end (see `apply::bulk_load`), and a
+    /// search still finds every job already pulled.
+    pub(crate) fn load(conn: &Connection, from_rows: bool) -> Result<SearchIndex> {
+        let sql = if from_rows {
+            format!(
+                "SELECT i.rowid, {INSTALLATION_TEXT_SQL} \
+                 FROM installations AS i LEFT JOIN leads AS l ON l.id = i.lead_id"
+            )
+        } else {
+            "SELECT installation_rowid, search_text FROM installation_search".to_owned()
+        };
+        let mut stmt = conn.prepare_cached(&sql)?;
         let mut index = SearchIndex::default();
         let mut rows = stmt.query([])?;
         while let Some(row) = rows.next()? {
@@ -212,7 +223,7 @@ mod tests {
              INSERT INTO installation_search VALUES (1, 'jürgen müller\n3 mill lane'), (2, 'ada lovelace');",
         )
         .unwrap();
-        let index = SearchIndex::load(&conn).unwrap();
+        let index = SearchIndex::load(&conn, false).unwrap();
         assert_eq!(index.matching(&[fold("muller")]), vec![1]);
         assert_eq!(index.matching(&[fold("MÜLLER")]), vec![1]);
         assert_eq!(index.matching(&[fold("lovelace")]), vec![2]);

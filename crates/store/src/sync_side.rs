@@ -124,9 +124,9 @@ impl SyncSide<'_> {
         self.store.apply_server_batches(batches)
     }
 
-    /// See [`Store::defer_schedule_indexes`] (before a first sync).
-    pub fn defer_schedule_indexes(&mut self) -> Result<()> {
-        self.store.defer_schedule_indexes()
+    /// See [`Store::defer_for_bulk_load`] (before a first sync).
+    pub fn defer_for_bulk_load(&mut self) -> Result<()> {
+        self.store.defer_for_bulk_load()
     }
 
     /// See [`Store::build_deferred_indexes`] (after a pull).

@@ -316,14 +316,14 @@ fn indexes_a_first_sync_deferred_are_built_after_it_or_at_the_next_open() {
         "{all:?}"
     );
 
-    store.defer_schedule_indexes().unwrap();
+    store.defer_for_bulk_load().unwrap();
     let during = installation_indexes(&store);
     assert!(!during.iter().any(|i| i == "installations_scheduled"));
     assert!(!during.iter().any(|i| i == "installations_status"));
     // The rest stay: the apply path reads them.
     assert!(during.iter().any(|i| i == "installations_lead"));
     // Deferring twice changes nothing (they are already away).
-    store.defer_schedule_indexes().unwrap();
+    store.defer_for_bulk_load().unwrap();
 
     // The process dies before the first sync ends: the next open builds them.
     drop(store);
@@ -332,7 +332,8 @@ fn indexes_a_first_sync_deferred_are_built_after_it_or_at_the_next_open() {
     assert_eq!(store.build_deferred_indexes().unwrap(), 0);
 
     // The normal end of a first sync.
-    store.defer_schedule_indexes().unwrap();
-    assert_eq!(store.build_deferred_indexes().unwrap(), 2);
+    store.defer_for_bulk_load().unwrap();
+    // Two indexes and the search texts.
+    assert_eq!(store.build_deferred_indexes().unwrap(), 3);
     assert_eq!(installation_indexes(&store), all);
 }

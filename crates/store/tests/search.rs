@@ -401,3 +401,86 @@ fn list_shows_my_teams_assignment_before_the_primary_of_another_team() {
     assert!(detail.assignments[0].assignment.is_primary);
     assert_eq!(detail.assignments[0].team.as_ref().unwrap().name, "South 2");
 }
+
+/// Two jobs, as [`seeded`]'s first two, pulled into `f`.
+fn two_jobs(f: &mut Fixture) {
+    f.add_job_with_lead(
+        InstallationStatus::Confirmed,
+        lead("Ada Lovelace", "12 Acacia Avenue", "Leeds", "LS1 4AB"),
+        day(3),
+        TimeSlot::Afternoon,
+    );
+    f.add_job_with_lead(
+        InstallationStatus::Planned,
+        lead("Jürgen MÜLLER", "3 Mill Lane", "York", "YO1 7HH"),
+        day(3),
+        TimeSlot::Morning,
+    );
+}
+
+fn stored_search_texts(f: &Fixture) -> Vec<String> {
+    f.raw_connection()
+        .prepare("SELECT search_text FROM installation_search ORDER BY installation_rowid")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+#[test]
+fn a_first_sync_writes_the_search_texts_at_its_end_and_finds_its_jobs_meanwhile() {
+    let mut page_by_page = Fixture::new();
+    two_jobs(&mut page_by_page);
+    let expected = stored_search_texts(&page_by_page);
+    assert_eq!(expected.len(), 2);
+
+    let mut f = Fixture::new();
+    f.store.defer_for_bulk_load().unwrap();
+    two_jobs(&mut f);
+    // The pages wrote no search text...
+    assert!(stored_search_texts(&f).is_empty());
+    // ...and search still finds what they brought.
+    assert_eq!(ids(&f, &text("lovelace")), vec!["INS-2026-000001"]);
+    assert_eq!(ids(&f, &text("muller york")), vec!["INS-2026-000002"]);
+    assert!(ids(&f, &text("hull")).is_empty());
+
+    // The end of the first sync writes them: the texts the pages would have.
+    assert_eq!(f.store.build_deferred_indexes().unwrap(), 3);
+    assert_eq!(stored_search_texts(&f), expected);
+    assert_eq!(ids(&f, &text("jürgen")), vec!["INS-2026-000002"]);
+    // Later pages write their own again.
+    f.add_job_with_lead(
+        InstallationStatus::Planned,
+        lead("Grace Hopper", "1 Harbour Road", "Hull", "HU1 2AA"),
+        day(1),
+        TimeSlot::FullDay,
+    );
+    assert_eq!(stored_search_texts(&f).len(), 3);
+    assert_eq!(ids(&f, &text("hull")), vec!["INS-2026-000003"]);
+}
+
+#[test]
+fn a_first_sync_killed_halfway_gets_its_search_texts_at_the_next_open() {
+    let mut f = Fixture::new();
+    f.store.defer_for_bulk_load().unwrap();
+    two_jobs(&mut f);
+    assert!(stored_search_texts(&f).is_empty());
+
+    // The app dies before the sync's end; the next start opens the store.
+    let Fixture { dir, store, .. } = f;
+    drop(store);
+    let store = fieldbook_store::Store::open(dir.path()).unwrap();
+    let raw = rusqlite::Connection::open(store.database_path()).unwrap();
+    let stored: i64 = raw
+        .query_row("SELECT count(*) FROM installation_search", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(stored, 2);
+    let found: Vec<String> = store
+        .list_installations(&text("lovelace"))
+        .unwrap()
+        .into_iter()
+        .map(|s| s.installation_id.to_string())
+        .collect();
+    assert_eq!(found, vec!["INS-2026-000001"]);
+}

@@ -562,7 +562,7 @@ async fn first_sync_split(
             bodies.iter().map(|b| b.len()).sum::<usize>(),
         );
         let t = Instant::now();
-        store.defer_schedule_indexes().expect("defer indexes");
+        store.defer_for_bulk_load().expect("defer indexes");
         let mut parsed = parsed.into_iter().peekable();
         while parsed.peek().is_some() {
             let batches: Vec<_> = parsed

@@ -223,9 +223,10 @@ pub async fn pull_all(
     let scope = cursor_scope(user_id);
     let stored = with_store(store, |s| s.sync_cursor(&scope))?;
     if stored.is_none() {
-        // A first sync: the schedule's indexes are built once after the
-        // last page instead of row by row (see fieldbook_store's bulk load).
-        with_store(store, |s| s.defer_schedule_indexes())?;
+        // A first sync: the schedule's indexes and the search texts are
+        // built once after the last page instead of row by row (see
+        // fieldbook_store's bulk load).
+        with_store(store, |s| s.defer_for_bulk_load())?;
     }
     let into = PullTarget {
         store,

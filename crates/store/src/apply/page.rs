@@ -18,7 +18,8 @@ use crate::db::to_json;
 use crate::error::Result;
 use crate::local_state::{left_scope, rebase};
 use crate::rows::{
-    assignments, awaiting, held_work, installations, leads, people, resync, sync_state, templates,
+    assignments, awaiting, deferred_indexes, held_work, installations, leads, people, resync,
+    sync_state, templates,
 };
 use crate::Store;
 
@@ -154,20 +155,24 @@ impl Store {
         // failure, a rebuild is cheaper than reasoning about a rollback.
         self.search_index.get_mut().take();
         in_transaction(self, |tx, files| {
+            // A first sync writes them all at its end instead (see
+            // `bulk_load`).
+            let search_texts = !deferred_indexes::search_texts_deferred(tx)?;
             batches
                 .iter()
-                .map(|batch| apply_page(tx, files, batch))
+                .map(|batch| apply_page(tx, files, batch, search_texts))
                 .collect()
         })
     }
 }
 
 /// One page's records, tombstones, rebase and cursor, inside the caller's
-/// transaction.
+/// transaction; with `search_texts`, the search texts its records change.
 fn apply_page(
     tx: &rusqlite::Connection,
     files: &fieldbook_media::MediaStore,
     batch: &ServerBatch,
+    search_texts: bool,
 ) -> Result<ApplyOutcome> {
     let mut outcome = ApplyOutcome::default();
     for v in &batch.users {
@@ -198,9 +203,11 @@ fn apply_page(
         }
         touched.insert(inst.id);
     }
-    installations::write_search_texts(tx, &of_earlier_leads)?;
-    let lead_ids: Vec<Uuid> = page_leads.into_iter().collect();
-    installations::write_search_texts_of_leads(tx, &lead_ids)?;
+    if search_texts {
+        installations::write_search_texts(tx, &of_earlier_leads)?;
+        let lead_ids: Vec<Uuid> = page_leads.into_iter().collect();
+        installations::write_search_texts_of_leads(tx, &lead_ids)?;
+    }
     for v in &batch.assignments {
         assignments::upsert(tx, &v.record, v.server_version)?;
     }

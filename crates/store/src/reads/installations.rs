@@ -17,8 +17,8 @@ use uuid::Uuid;
 use crate::db::{date, get_choice, get_date, get_parsed, get_uuid, to_json};
 use crate::error::Result;
 use crate::rows::{
-    assignments, held_work, installations, leads, media, outbox, people, reports, session,
-    templates,
+    assignments, deferred_indexes, held_work, installations, leads, media, outbox, people, reports,
+    session, templates,
 };
 use crate::search::{fold, SearchIndex};
 use crate::Store;
@@ -320,7 +320,8 @@ impl Store {
         if !words.is_empty() {
             let mut cache = self.search_index.borrow_mut();
             if cache.is_none() {
-                *cache = Some(SearchIndex::load(&self.conn)?);
+                let from_rows = deferred_indexes::search_texts_deferred(&self.conn)?;
+                *cache = Some(SearchIndex::load(&self.conn, from_rows)?);
             }
             let rowids = cache
                 .as_ref()
