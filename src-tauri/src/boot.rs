@@ -41,11 +41,7 @@ impl BootState {
     /// Reads the facts now. `None` when the cached session cannot be read
     /// (the page then asks, and shows what fails).
     pub fn read(ctx: &AppContext) -> Option<Self> {
-        let session = match ctx.shared_store().lock() {
-            Ok(store) => store.session(),
-            Err(_) => return None,
-        };
-        let session = match session {
+        let session = match ctx.shared_store().lock().ok()?.session() {
             Ok(session) => session,
             Err(e) => {
                 tracing::warn!(error = %e, "the start facts were not handed to the page");

@@ -4,7 +4,7 @@ import * as backend from "./backend/commands";
 import { onSyncStatus } from "./backend/events";
 import { appLock } from "./appLock.svelte";
 import { parseHash, routeHash, type Route } from "./router";
-import { SCHEDULE_FIRST_SCREEN, SCHEDULE_PAGE, ScheduleFeed } from "./schedule";
+import { scheduleFeed, type ScheduleFeed } from "./schedule";
 import { localIsoDate } from "./format";
 import { errorText } from "./errorText";
 import { toAppError } from "./backend/errors";
@@ -80,7 +80,7 @@ export async function startApp(boot: BootState | null = null): Promise<void> {
     const today = localIsoDate(new Date());
     firstSchedule = {
       today,
-      feed: new ScheduleFeed(backend.listInstallations, { text: "", statuses: [] }, today, SCHEDULE_PAGE, SCHEDULE_FIRST_SCREEN).prefetch(),
+      feed: scheduleFeed(backend.listInstallations, { text: "", statuses: [] }, today).prefetch(),
     };
   }
   let heard = false;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ScheduleFeed, appendGroups, groupByDay, scheduleItems } from "./schedule";
+import { SCHEDULE_FIRST_SCREEN, ScheduleFeed, appendGroups, groupByDay, scheduleFeed, scheduleItems } from "./schedule";
 import { makeJobs } from "./backend/mock/data";
 import type { ListPage, InstallationQuery, InstallationSummary } from "./types";
 
@@ -184,6 +184,16 @@ describe("ScheduleFeed", () => {
       today,
     ).prefetch();
     await expect(broken.loadMore()).rejects.toThrow("store gone");
+  });
+
+  it("starts a new list with a first screen, and brings a kept list back whole", async () => {
+    const { list, queries } = fakeList(jobs, true);
+    await scheduleFeed(list, { text: "", statuses: [] }, today).loadMore();
+    expect(queries[0]).toMatchObject({ from_date: today, limit: SCHEDULE_FIRST_SCREEN });
+    const kept = scheduleFeed(list, { text: "", statuses: [] }, today, 450);
+    await kept.loadMore();
+    expect(queries[2]).toMatchObject({ from_date: today, limit: 450 });
+    expect(kept.firstPage).toBe(450);
   });
 
   it("passes the filter to every query", async () => {

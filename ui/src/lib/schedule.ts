@@ -126,7 +126,7 @@ export class ScheduleFeed {
     private readonly filter: ScheduleFilter,
     private readonly today: string,
     private readonly pageSize = 200,
-    private readonly firstPage = pageSize,
+    readonly firstPage = pageSize,
   ) {}
 
   private query(from: string | null, to: string | null, offset: number, limit: number): InstallationQuery {
@@ -205,6 +205,16 @@ export class ScheduleFeed {
     }
     return page.items;
   }
+}
+
+/**
+ * The feed of a list of `filter` that must hold at least `keep` rows. A new
+ * list (`keep` at most a page) loads a first screen first; a list kept
+ * after a sync comes back whole, so the reader stays where they were.
+ */
+export function scheduleFeed(list: ListInstallations, filter: ScheduleFilter, today: string, keep = SCHEDULE_PAGE): ScheduleFeed {
+  const fresh = keep <= SCHEDULE_PAGE;
+  return new ScheduleFeed(list, filter, today, Math.max(SCHEDULE_PAGE, keep), fresh ? SCHEDULE_FIRST_SCREEN : keep);
 }
 
 /** One line of the virtual schedule: a day's heading or one of its jobs. */
