@@ -543,6 +543,13 @@ impl Objects {
         if offset >= record.length {
             return self.complete(record, segments).await;
         }
+        // A short run may be a finished upload whose segments are being
+        // removed: completion rewrites the record before it removes any, so
+        // the record read after the listing tells.
+        let record = self.read_record(record.owner, record.id).await?;
+        if record.complete {
+            return Ok(finished(&record));
+        }
         let mut upload = TusUpload::from(&record);
         upload.offset = offset;
         Ok(upload)
@@ -846,7 +853,12 @@ impl Objects {
         .await;
         if let Err(e) = copied {
             let _ = writer.abort().await;
-            return Err(e);
+            // Another request (here, or on another instance) completed the
+            // upload meanwhile and removed the segments this one was copying.
+            return match self.read_record(record.owner, record.id).await {
+                Ok(now) if now.complete => Ok(finished(&now)),
+                _ => Err(e),
+            };
         }
         let actual = Sha256Hex::from_bytes(hasher.finalize().into());
         if actual != record.sha256 {
@@ -1074,6 +1086,78 @@ mod tests {
                 .unwrap()
                 .complete
         );
+    }
+
+    #[tokio::test]
+    async fn a_status_read_while_completion_removes_the_segments_says_complete() {
+        let cache = tempfile::tempdir().unwrap();
+        let objects = objects(cache.path());
+        let owner = Uuid::new_v4();
+        let data: Vec<u8> = (0..30u8).collect();
+        let record = new_upload(&objects, owner, &data).await;
+        put(&objects, &record, 0, &data[..20]).await;
+        put(&objects, &record, 20, &data[20..]).await;
+        // This request read the record before another one completed the
+        // upload and removed its segments.
+        let read_before = objects.read_record(owner, record.id).await.unwrap();
+        assert!(
+            objects
+                .upload_status(record.id, owner)
+                .await
+                .unwrap()
+                .complete
+        );
+
+        let status = objects.status(read_before).await.unwrap();
+        assert!(status.complete, "{status:?}");
+        assert_eq!(status.offset, 30);
+    }
+
+    /// HEAD on one instance while the PATCH that brought the last byte (here
+    /// or on another instance) is still completing: both copy the segments,
+    /// and the one that finishes second finds them gone. It must answer
+    /// "complete", never an error or an offset short of the end.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_completions_all_answer_complete() {
+        let cache = tempfile::tempdir().unwrap();
+        // A store as slow as a remote one, so the completions overlap.
+        let slow = object_store::throttle::ThrottledStore::new(
+            InMemory::new(),
+            object_store::throttle::ThrottleConfig {
+                wait_get_per_call: Duration::from_millis(2),
+                ..Default::default()
+            },
+        );
+        let objects = Arc::new(Objects {
+            store: Arc::new(slow),
+            ..objects(cache.path())
+        });
+        let owner = Uuid::new_v4();
+        for round in 0..10u8 {
+            let data: Vec<u8> = (0..4000u32).map(|i| (i as u8) ^ round).collect();
+            let record = new_upload(&objects, owner, &data).await;
+            for (n, piece) in data.chunks(250).enumerate() {
+                put(&objects, &record, (n * 250) as u64, piece).await;
+            }
+            // Staggered, so each stage of one completion meets another's.
+            let askers: Vec<_> = (0..12u64)
+                .map(|k| {
+                    let objects = Arc::clone(&objects);
+                    let id = record.id;
+                    tokio::spawn(async move {
+                        tokio::time::sleep(Duration::from_millis(k * 3)).await;
+                        objects.upload_status(id, owner).await
+                    })
+                })
+                .collect();
+            for asker in askers {
+                let status = asker.await.unwrap().expect("status while completing");
+                assert!(status.complete, "round {round}: {status:?}");
+                assert_eq!(status.offset, data.len() as u64);
+            }
+            let copy = objects.local_copy(&record.sha256).await.unwrap().unwrap();
+            assert_eq!(std::fs::read(copy).unwrap(), data);
+        }
     }
 
     #[tokio::test]
