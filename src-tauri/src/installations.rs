@@ -35,13 +35,19 @@ pub async fn list_installations(
     ctx: &AppContext,
     query: InstallationQuery,
 ) -> CommandResult<InstallationPage> {
-    ctx.with_store(move |store| {
-        Ok(InstallationPage {
-            items: store.list_installations(&query)?,
-            total: store.count_installations(&query)?,
-        })
+    ctx.with_store(move |store| installation_page(store, &query))
+        .await
+}
+
+/// The page of `query` and its total, as `list_installations` answers it.
+pub(crate) fn installation_page(
+    store: &fieldbook_store::Store,
+    query: &InstallationQuery,
+) -> fieldbook_store::Result<InstallationPage> {
+    Ok(InstallationPage {
+        items: store.list_installations(query)?,
+        total: store.count_installations(query)?,
     })
-    .await
 }
 
 /// A job found on the server by [`search_server`]: enough to recognise it.

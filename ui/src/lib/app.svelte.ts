@@ -6,6 +6,7 @@ import { appLock } from "./appLock.svelte";
 import { parseHash, routeHash, type Route } from "./router";
 import { scheduleFeed, type ScheduleFeed } from "./schedule";
 import { localIsoDate } from "./format";
+import { answeringFrom } from "./boot";
 import { errorText } from "./errorText";
 import { toAppError } from "./backend/errors";
 import type { AppInfo, BootState, Session, SyncStatus } from "./types";
@@ -75,12 +76,14 @@ export async function startApp(boot: BootState | null = null): Promise<void> {
   }, 30_000);
   // The schedule's first page goes out now, in the same round as the
   // calls below, when it is the screen asked for (and, as far as the shell
-  // said, the one shown); see takeFirstSchedule.
+  // said, the one shown); see takeFirstSchedule. The shell may have
+  // answered it already.
   if (app.route.name === "schedule" && (!boot || (boot.session && !boot.lock.locked))) {
     const today = localIsoDate(new Date());
+    const list = boot ? answeringFrom(boot.schedule, backend.listInstallations) : backend.listInstallations;
     firstSchedule = {
       today,
-      feed: scheduleFeed(backend.listInstallations, { text: "", statuses: [] }, today).prefetch(),
+      feed: scheduleFeed(list, { text: "", statuses: [] }, today).prefetch(),
     };
   }
   let heard = false;

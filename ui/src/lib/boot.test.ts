@@ -8,6 +8,7 @@ function boot(id: string): BootState {
     info: { version: "1.0.0", data_dir: "/tmp/x", default_server_url: null, test_hooks: false, insecure_http_host: null },
     session: null,
     lock: { locked: false, customer_signing: false, must_sign_in: false, failed_unlocks: 0, idle_lock_minutes: 10, can_unlock_offline: false },
+    schedule: [],
   };
 }
 

@@ -1,7 +1,10 @@
 // The facts the shell hands the page before it loads (src-tauri/src/boot.rs):
-// app info, the cached session and the lock's status, so that the first
-// screen does not wait for a round trip to the shell (cold start).
-import type { BootState } from "./bindings";
+// app info, the cached session, the lock's status and the schedule's first
+// screen, so that the first screen does not wait for a round trip to the
+// shell (cold start).
+import type { BootListAnswer, BootState, InstallationQuery } from "./bindings";
+import { normalisePage } from "./backend/commands";
+import type { ListInstallations } from "./schedule";
 
 declare global {
   interface Window {
@@ -32,4 +35,22 @@ export function takeBootState(
     return null;
   }
   return boot;
+}
+
+const queryKey = (q: InstallationQuery) => JSON.stringify([q.from_date, q.to_date, q.statuses, q.text, q.limit, q.offset]);
+
+/**
+ * `list`, except that a query the shell answered at start is answered from
+ * there, once; any other query (another day after midnight, another first
+ * screen) goes to the shell as usual.
+ */
+export function answeringFrom(answers: BootListAnswer[], list: ListInstallations): ListInstallations {
+  const left = new Map(answers.map((a) => [queryKey(a.query), a.page]));
+  return (query) => {
+    const key = queryKey(query);
+    const page = left.get(key);
+    if (!page) return list(query);
+    left.delete(key);
+    return Promise.resolve(normalisePage(page));
+  };
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { SCHEDULE_FIRST_SCREEN, ScheduleFeed, appendGroups, groupByDay, scheduleFeed, scheduleItems } from "./schedule";
 import { makeJobs } from "./backend/mock/data";
+import { answeringFrom } from "./boot";
 import type { ListPage, InstallationQuery, InstallationSummary } from "./types";
 
 function row(id: string, date: string, slot: InstallationSummary["scheduled_time_slot"] = "morning"): InstallationSummary {
@@ -156,6 +157,39 @@ describe("ScheduleFeed", () => {
     expect(queries).toHaveLength(2);
     expect(await feed.loadMore()).toHaveLength(100);
     expect(queries).toHaveLength(3);
+  });
+
+  it("takes the first screen the shell answered at start without asking, and asks for the rest", async () => {
+    const { list, queries } = fakeList(jobs, true);
+    // The shell's answers (src-tauri/src/boot.rs): today and later, the past's count.
+    const asked = async (query: InstallationQuery) => {
+      const page = await list(query);
+      return { query, page: { items: page.items, total: page.total ?? 0 } };
+    };
+    const filter = { text: "", statuses: [] };
+    const answers = [
+      await asked({ from_date: today, to_date: null, statuses: [], text: "", limit: SCHEDULE_FIRST_SCREEN, offset: 0 }),
+      await asked({ from_date: null, to_date: "2026-11-26", statuses: [], text: "", limit: 0, offset: 0 }),
+    ];
+    queries.length = 0;
+
+    const feed = scheduleFeed(answeringFrom(answers, list), filter, today).prefetch();
+    expect(await feed.loadMore()).toEqual(answers[0].page.items);
+    expect(feed.total).toBe(1000);
+    expect(queries).toEqual([]);
+    // The rest of the list is asked for as usual, and every row comes once.
+    while (!feed.done) await feed.loadMore();
+    expect(new Set(feed.rows.map((r) => r.id)).size).toBe(1000);
+    expect(queries.length).toBeGreaterThan(0);
+
+    // Each answer serves once; another day's list asks the shell.
+    queries.length = 0;
+    const again = answeringFrom(answers, list);
+    await scheduleFeed(again, filter, "2026-11-28").loadMore();
+    expect(queries).toHaveLength(2);
+    await scheduleFeed(again, filter, today).loadMore();
+    await scheduleFeed(again, filter, today).loadMore();
+    expect(queries).toHaveLength(4);
   });
 
   it("asks again when the prefetch failed, and reports what fails then", async () => {

@@ -84,6 +84,9 @@ export const SCHEDULE_PAGE = 200;
 /**
  * Rows that fill a first screen, a tall one included: a new list loads
  * these first and the rest of its first page right after (cold start).
+ * The shell answers this first screen at start with the same number
+ * (`SCHEDULE_FIRST_SCREEN` in src-tauri/src/boot.rs); were they to differ,
+ * the page would only ask the shell instead.
  */
 export const SCHEDULE_FIRST_SCREEN = 40;
 

@@ -5,6 +5,7 @@ export type { AssignmentStatus } from "./AssignmentStatus";
 export type { AssignmentWithTeam } from "./AssignmentWithTeam";
 export type { AttachProgress } from "./AttachProgress";
 export type { BlobRef } from "./BlobRef";
+export type { BootListAnswer } from "./BootListAnswer";
 export type { BootState } from "./BootState";
 export type { Certificate } from "./Certificate";
 export type { CertificatePage } from "./CertificatePage";
