@@ -1060,16 +1060,23 @@ mod tests {
         ));
     }
 
+    /// An upload of 30 bytes with every byte stored in two segments, not
+    /// yet completed.
+    async fn all_bytes_stored(objects: &Objects, owner: Uuid) -> (UploadRecord, Vec<u8>) {
+        let data: Vec<u8> = (0..30u8).collect();
+        let record = new_upload(objects, owner, &data).await;
+        put(objects, &record, 0, &data[..20]).await;
+        put(objects, &record, 20, &data[20..]).await;
+        (record, data)
+    }
+
     #[tokio::test]
     async fn a_completion_cut_short_is_finished_by_whoever_asks_next() {
         let cache = tempfile::tempdir().unwrap();
         let objects = objects(cache.path());
         let owner = Uuid::new_v4();
-        let data: Vec<u8> = (0..30u8).collect();
-        let record = new_upload(&objects, owner, &data).await;
         // Every byte stored, then the process died before the blob existed.
-        put(&objects, &record, 0, &data[..20]).await;
-        put(&objects, &record, 20, &data[20..]).await;
+        let (record, data) = all_bytes_stored(&objects, owner).await;
         assert_eq!(objects.blob_len(&record.sha256).await.unwrap(), None);
 
         let status = objects.upload_status(record.id, owner).await.unwrap();
@@ -1093,10 +1100,7 @@ mod tests {
         let cache = tempfile::tempdir().unwrap();
         let objects = objects(cache.path());
         let owner = Uuid::new_v4();
-        let data: Vec<u8> = (0..30u8).collect();
-        let record = new_upload(&objects, owner, &data).await;
-        put(&objects, &record, 0, &data[..20]).await;
-        put(&objects, &record, 20, &data[20..]).await;
+        let (record, _) = all_bytes_stored(&objects, owner).await;
         // This request read the record before another one completed the
         // upload and removed its segments.
         let read_before = objects.read_record(owner, record.id).await.unwrap();
