@@ -1,7 +1,8 @@
 // The idle lock through the real app: sign in (which stores the offline
 // password verifier) → Ctrl+L locks → only the lock screen is in the page →
 // a wrong password is refused with the tries left → the right one unlocks
-// back to the schedule → a restart while locked opens locked.
+// back to the schedule → a restart while locked opens locked → a restart
+// offline still says when the device last synced.
 //
 // The lock screen is photographed at 1366x768 into docs/screenshots/.
 import assert from "node:assert/strict";
@@ -10,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { AppUnderTest } from "../lib/app.mjs";
+import { waitFor } from "../lib/processes.mjs";
 import { DemoServer } from "../lib/server.mjs";
 import { Person } from "../lib/ui.mjs";
 
@@ -97,6 +99,20 @@ describe("lock screen", { timeout: 10 * 60_000 }, () => {
     await person.type("unlock-password", TECHNICIAN.password);
     await person.tap("unlock-submit");
     await person.waitVisible("schedule-screen", 30_000);
+    await server.start();
+  });
+
+  step("a restart offline still says when the device last synced", async () => {
+    const indicator = () => person.$("sync-indicator");
+    // Signed in (and synced) before the first restart.
+    await server.stop();
+    await app.quit();
+    await launch();
+    await person.waitVisible("schedule-screen", 60_000);
+    await waitFor("the failed sync to show offline", async () => (await indicator().getAttribute("data-connection")) === "offline");
+    const label = await indicator().getAttribute("aria-label");
+    assert.match(label, /Last synced/, label);
+    assert.doesNotMatch(label, /Never synced/, label);
     await server.start();
   });
 });

@@ -3,6 +3,7 @@
 //! actions or the screens' reads. `fieldbook-sync` reaches the store only
 //! through [`Store::sync_side`].
 
+use chrono::{DateTime, Utc};
 use fieldbook_domain::{Sha256Hex, User};
 use uuid::Uuid;
 
@@ -35,6 +36,16 @@ impl SyncSide<'_> {
 
     pub fn session(&self) -> Result<Option<Session>> {
         self.store.session()
+    }
+
+    /// See [`Store::last_synced_at`].
+    pub fn last_synced_at(&self) -> Result<Option<DateTime<Utc>>> {
+        self.store.last_synced_at()
+    }
+
+    /// See [`Store::record_sync_success`].
+    pub fn record_sync_success(&mut self, at: DateTime<Utc>) -> Result<()> {
+        self.store.record_sync_success(at)
     }
 
     /// See [`Store::diagnostics`] (the support bundle).

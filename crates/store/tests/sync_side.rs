@@ -523,6 +523,35 @@ fn other_technician() -> fieldbook_domain::User {
 }
 
 #[test]
+fn the_last_good_sync_is_kept_across_a_restart_and_belongs_to_its_user() {
+    let mut f = Fixture::new();
+    assert_eq!(f.store.last_synced_at().unwrap(), None, "never synced");
+    let synced = chrono::Utc::now();
+    f.store.record_sync_success(synced).unwrap();
+    assert_eq!(f.store.last_synced_at().unwrap(), Some(synced));
+
+    // The app restarts (offline, say): the time is still known, exactly.
+    let dir = f.dir;
+    drop(f.store);
+    let mut store = fieldbook_store::Store::open(dir.path()).unwrap();
+    assert_eq!(store.last_synced_at().unwrap(), Some(synced));
+
+    // The same user signing in again (an expired token) keeps it...
+    store.sign_in(&f.technician, &[f.team.id]).unwrap();
+    assert_eq!(store.last_synced_at().unwrap(), Some(synced));
+    // ...another user's session starts without, and a signed-out device
+    // has none to show.
+    store.sign_out().unwrap();
+    assert_eq!(store.last_synced_at().unwrap(), None);
+    store.record_sync_success(synced).unwrap();
+    assert_eq!(store.last_synced_at().unwrap(), None, "nobody to credit");
+    store.sign_in(&f.technician, &[f.team.id]).unwrap();
+    store.record_sync_success(synced).unwrap();
+    store.sign_in(&other_technician(), &[f.team.id]).unwrap();
+    assert_eq!(store.last_synced_at().unwrap(), None);
+}
+
+#[test]
 fn another_user_cannot_sign_in_over_unsent_work_and_gets_a_device_of_their_own() {
     // The server binds a device id (and its sequence) to the first user who
     // pushes with it: another user's pushes under that id are refused, and

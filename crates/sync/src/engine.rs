@@ -417,6 +417,17 @@ impl SyncEngine {
         let result = tracing::Instrument::instrument(self.cycle(), span.clone()).await;
         let _entered = span.enter();
         log_cycle(&result, started.elapsed());
+        let finished_at = Utc::now();
+        if result.is_ok() {
+            // Kept in the store so a restart offline still says when the
+            // data was last fresh; a failed write only loses that, not data.
+            let written = lock_store(&self.inner.store)
+                .side()
+                .record_sync_success(finished_at);
+            if let Err(e) = written {
+                tracing::warn!(error = %e, "could not record the sync's time");
+            }
+        }
         let counts = self.refresh_counts();
         self.inner.status.send_modify(|s| {
             s.phase = SyncPhase::Idle;
@@ -425,7 +436,7 @@ impl SyncEngine {
             match &result {
                 Ok((_, warning)) => {
                     s.connection = ConnectionState::Online;
-                    s.last_success_at = Some(Utc::now());
+                    s.last_success_at = Some(finished_at);
                     s.last_error = warning.clone();
                 }
                 Err(e) => {
@@ -776,13 +787,14 @@ impl SyncEngine {
 
     /// Re-reads the counts the status shows from the store.
     fn refresh_counts(&self) -> Result<(), SyncError> {
-        let (counts, blobs, session) = {
+        let (counts, blobs, session, last_synced_at) = {
             let mut lock = lock_store(&self.inner.store);
             let store = lock.side();
             (
                 store.outbox_counts()?,
                 store.blobs_pending_upload(usize::MAX)?,
                 store.session()?,
+                store.last_synced_at()?,
             )
         };
         let has_token = lock(&self.inner.token).is_some();
@@ -796,6 +808,7 @@ impl SyncEngine {
                 .map(|b| b.blob.size.saturating_sub(b.upload_offset))
                 .sum();
             s.signed_in = session.is_some();
+            s.last_success_at = last_synced_at;
             s.needs_sign_in = session.is_some() && !has_token;
             *s != before
         });

@@ -443,6 +443,43 @@ async fn the_pending_count_changes_when_a_change_is_saved_not_at_the_next_sync()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_restarted_offline_still_says_when_it_last_synced() {
+    let mut server = TestServer::start().await;
+    let alex = server.add_technician("alex");
+    server.ops().add_team("North Crew", &[alex]);
+    let device = Device::signed_in(&server, "alex").await;
+    device.engine.sync_once().await.expect("sync");
+    let synced = device.engine.status().last_success_at;
+    assert!(synced.is_some());
+
+    // The laptop restarts on site with no network.
+    server.stop().await;
+    let restarted = fieldbook_sync::SyncEngine::new(
+        device.store.clone(),
+        common::test_options(device.dir.path()),
+    )
+    .unwrap();
+    assert_eq!(restarted.status().last_success_at, synced);
+    let err = restarted.sync_once().await.unwrap_err();
+    assert_eq!(err.code(), "offline");
+    let status = restarted.status();
+    assert_eq!(status.connection, ConnectionState::Offline);
+    assert_eq!(status.last_success_at, synced, "a failed sync keeps it");
+
+    // Back online, the next good sync moves it on, in the store too.
+    server.resume().await;
+    restarted.sync_once().await.expect("sync after reconnect");
+    let later = restarted.status().last_success_at;
+    assert!(later > synced, "{later:?} after {synced:?}");
+    let reopened = fieldbook_sync::SyncEngine::new(
+        device.store.clone(),
+        common::test_options(device.dir.path()),
+    )
+    .unwrap();
+    assert_eq!(reopened.status().last_success_at, later);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_first_sync_brings_the_coming_days_first_without_moving_the_pull_cursor() {
     let server = TestServer::start().await;
     let alex = server.add_technician("alex");

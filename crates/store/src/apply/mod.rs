@@ -18,10 +18,20 @@ pub use page::{
 };
 pub use resync::ResyncOutcome;
 
+use chrono::{DateTime, Utc};
 use rusqlite::{Connection, TransactionBehavior};
 
 use crate::error::Result;
+use crate::rows::session;
 use crate::Store;
+
+impl Store {
+    /// A sync cycle ended well at `at`: kept with the session, so a device
+    /// restarted offline still says when its data was last fresh.
+    pub fn record_sync_success(&mut self, at: DateTime<Utc>) -> Result<()> {
+        in_transaction(self, |tx, _| session::set_last_synced_at(tx, at))
+    }
+}
 
 /// Runs `apply` in one IMMEDIATE transaction. The only place the apply side
 /// opens a transaction.

@@ -10,6 +10,7 @@ pub use installations::{
     AssignmentWithTeam, InstallationDetail, InstallationQuery, InstallationSummary,
 };
 
+use chrono::{DateTime, Utc};
 use fieldbook_domain::label::{read_label, CodeFormat};
 use fieldbook_domain::{InstallationMedia, InstallationReport, ReportDraft, Sha256Hex};
 use serde::Serialize;
@@ -61,6 +62,12 @@ impl Store {
 
     pub fn session(&self) -> Result<Option<Session>> {
         session::current(&self.conn)
+    }
+
+    /// When the signed-in user's last sync cycle ended well (kept across
+    /// restarts); `None` before the first or when nobody is signed in.
+    pub fn last_synced_at(&self) -> Result<Option<DateTime<Utc>>> {
+        session::last_synced_at(&self.conn)
     }
 
     pub fn get_report_draft(&self, installation_id: Uuid) -> Result<Option<ReportDraft>> {

@@ -7,7 +7,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::db::{get_choice, get_json, get_ts, get_uuid, to_json, ts};
+use crate::db::{get_choice, get_json, get_opt_ts, get_ts, get_uuid, to_json, ts};
 use crate::error::{Result, StoreError};
 
 /// The signed-in user, so actions know `submitted_by` / `uploaded_by`, and
@@ -78,10 +78,18 @@ pub(crate) fn renew_device(conn: &Connection, device_id: Uuid, user_id: Uuid) ->
 
 pub(crate) fn write(conn: &Connection, session: &Session) -> Result<()> {
     let user = &session.user;
+    // An upsert, not a replace: the same user signing in again (an expired
+    // token) keeps when they last synced; another user starts without.
     conn.execute(
-        "INSERT OR REPLACE INTO session
+        "INSERT INTO session
              (singleton, user_id, username, full_name, role, team_ids, signed_in_at)
-         VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6)",
+         VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (singleton) DO UPDATE SET
+             last_synced_at = CASE WHEN session.user_id = excluded.user_id
+                                   THEN session.last_synced_at END,
+             user_id = excluded.user_id, username = excluded.username,
+             full_name = excluded.full_name, role = excluded.role,
+             team_ids = excluded.team_ids, signed_in_at = excluded.signed_in_at",
         params![
             user.id.to_string(),
             user.username,
@@ -91,6 +99,24 @@ pub(crate) fn write(conn: &Connection, session: &Session) -> Result<()> {
             ts(&session.signed_in_at),
         ],
     )?;
+    Ok(())
+}
+
+/// When the signed-in user's last sync cycle ended well; `None` before
+/// the first or when nobody is signed in.
+pub(crate) fn last_synced_at(conn: &Connection) -> Result<Option<DateTime<Utc>>> {
+    Ok(conn
+        .prepare_cached("SELECT last_synced_at FROM session")?
+        .query_row([], |r| get_opt_ts(r, 0))
+        .optional()?
+        .flatten())
+}
+
+/// Records a sync cycle that ended well at `at` (no-op when nobody is
+/// signed in: the cycle's user signed out meanwhile).
+pub(crate) fn set_last_synced_at(conn: &Connection, at: DateTime<Utc>) -> Result<()> {
+    conn.prepare_cached("UPDATE session SET last_synced_at = ?1")?
+        .execute([ts(&at)])?;
     Ok(())
 }
 
