@@ -18,7 +18,7 @@
 //! keys and the owner in every upload key are built from parsed [`Uuid`]s,
 //! numbers and validated [`Sha256Hex`]es; no client string reaches a key.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
@@ -161,6 +161,7 @@ impl ObjectBlobs {
                 cache_dir,
                 busy: Mutex::new(HashSet::new()),
                 creation: tokio::sync::Mutex::new(()),
+                completions: Completions::default(),
             }),
             io: IoThread::start()?,
         };
@@ -348,6 +349,67 @@ struct Objects {
     busy: Mutex<HashSet<Uuid>>,
     /// Held from this instance's quota check until the record is stored.
     creation: tokio::sync::Mutex<()>,
+    /// Completions running in this instance, one gate per upload.
+    completions: Completions,
+}
+
+/// One completion per upload in this instance: a status check (HEAD) that
+/// finds every byte stored while a PATCH here is still copying them into
+/// the blob waits for that copy instead of starting a second one of the
+/// whole file. Across instances both may copy; the record decides
+/// ([`Objects::complete`]).
+#[derive(Debug, Default)]
+struct Completions {
+    gates: Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// This request's turn to complete an upload; the gate is forgotten when
+/// the last request that wanted it is done.
+struct CompletionTurn<'a> {
+    completions: &'a Completions,
+    id: Uuid,
+    _turn: tokio::sync::OwnedMutexGuard<()>,
+}
+
+impl Completions {
+    /// Takes the upload's turn. `waited` is true when another request of
+    /// this instance held it first: it may have completed the upload.
+    async fn turn(&self, id: Uuid) -> (CompletionTurn<'_>, bool) {
+        let gate = Arc::clone(
+            self.gates
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .entry(id)
+                .or_default(),
+        );
+        let (turn, waited) = match Arc::clone(&gate).try_lock_owned() {
+            Ok(turn) => (turn, false),
+            Err(_) => (gate.lock_owned().await, true),
+        };
+        let turn = CompletionTurn {
+            completions: self,
+            id,
+            _turn: turn,
+        };
+        (turn, waited)
+    }
+}
+
+impl Drop for CompletionTurn<'_> {
+    fn drop(&mut self) {
+        let mut gates = self
+            .completions
+            .gates
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        // The map's handle and this turn's: nobody else is waiting.
+        if gates
+            .get(&self.id)
+            .is_some_and(|gate| Arc::strong_count(gate) <= 2)
+        {
+            gates.remove(&self.id);
+        }
+    }
 }
 
 /// One stored segment of an upload.
@@ -807,7 +869,28 @@ impl Objects {
     /// Copies the segments into the blob's key while hashing them; the
     /// multipart upload is completed (and the blob becomes visible) only if
     /// the hash is the declared one.
+    /// Stores the blob of an upload whose bytes are all in `segments` and
+    /// marks it complete, one request of this instance at a time
+    /// ([`Completions`]).
     async fn complete(
+        &self,
+        record: UploadRecord,
+        segments: Vec<Segment>,
+    ) -> Result<TusUpload, BlobError> {
+        let (_turn, waited) = self.completions.turn(record.id).await;
+        if !waited {
+            return self.store_blob(record, segments).await;
+        }
+        // Another request here completed it, or failed to: look again.
+        let record = self.read_record(record.owner, record.id).await?;
+        if record.complete {
+            return Ok(finished(&record));
+        }
+        let (segments, _) = self.segments(record.owner, record.id).await?;
+        self.store_blob(record, segments).await
+    }
+
+    async fn store_blob(
         &self,
         record: UploadRecord,
         segments: Vec<Segment>,
@@ -1002,6 +1085,7 @@ mod tests {
             cache_dir: cache.to_owned(),
             busy: Mutex::new(HashSet::new()),
             creation: tokio::sync::Mutex::new(()),
+            completions: Completions::default(),
         }
     }
 
@@ -1117,9 +1201,9 @@ mod tests {
         assert_eq!(status.offset, 30);
     }
 
-    /// HEAD on one instance while the PATCH that brought the last byte (here
-    /// or on another instance) is still completing: both copy the segments,
-    /// and the one that finishes second finds them gone. It must answer
+    /// HEAD on one instance while the PATCH that brought the last byte, on
+    /// another instance, is still completing: both copy the segments, and
+    /// the one that finishes second finds them gone. It must answer
     /// "complete", never an error or an offset short of the end.
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn concurrent_completions_all_answer_complete() {
@@ -1132,21 +1216,29 @@ mod tests {
                 ..Default::default()
             },
         );
-        let objects = Arc::new(Objects {
-            store: Arc::new(slow),
-            ..objects(cache.path())
-        });
+        let slow: Arc<dyn ObjectStore> = Arc::new(slow);
+        // Two instances sharing the store: each completes an upload once
+        // at a time, but the two may overlap.
+        let instances: Vec<Arc<Objects>> = (0..2)
+            .map(|_| {
+                Arc::new(Objects {
+                    store: Arc::clone(&slow),
+                    ..objects(cache.path())
+                })
+            })
+            .collect();
+        let objects = &instances[0];
         let owner = Uuid::new_v4();
         for round in 0..10u8 {
             let data: Vec<u8> = (0..4000u32).map(|i| (i as u8) ^ round).collect();
-            let record = new_upload(&objects, owner, &data).await;
+            let record = new_upload(objects, owner, &data).await;
             for (n, piece) in data.chunks(250).enumerate() {
-                put(&objects, &record, (n * 250) as u64, piece).await;
+                put(objects, &record, (n * 250) as u64, piece).await;
             }
             // Staggered, so each stage of one completion meets another's.
             let askers: Vec<_> = (0..12u64)
                 .map(|k| {
-                    let objects = Arc::clone(&objects);
+                    let objects = Arc::clone(&instances[k as usize % 2]);
                     let id = record.id;
                     tokio::spawn(async move {
                         tokio::time::sleep(Duration::from_millis(k * 3)).await;
@@ -1162,6 +1254,142 @@ mod tests {
             let copy = objects.local_copy(&record.sha256).await.unwrap().unwrap();
             assert_eq!(std::fs::read(copy).unwrap(), data);
         }
+    }
+
+    /// A store that counts the blobs written whole (multipart uploads).
+    #[derive(Debug)]
+    struct CountingStore {
+        inner: Arc<dyn ObjectStore>,
+        multipart_writes: std::sync::atomic::AtomicUsize,
+    }
+
+    impl std::fmt::Display for CountingStore {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "Counting({})", self.inner)
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl ObjectStore for CountingStore {
+        async fn put_opts(
+            &self,
+            location: &Key,
+            payload: PutPayload,
+            opts: PutOptions,
+        ) -> object_store::Result<object_store::PutResult> {
+            self.inner.put_opts(location, payload, opts).await
+        }
+
+        async fn put_multipart_opts(
+            &self,
+            location: &Key,
+            opts: object_store::PutMultipartOptions,
+        ) -> object_store::Result<Box<dyn object_store::MultipartUpload>> {
+            self.multipart_writes
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            self.inner.put_multipart_opts(location, opts).await
+        }
+
+        async fn get_opts(
+            &self,
+            location: &Key,
+            options: object_store::GetOptions,
+        ) -> object_store::Result<object_store::GetResult> {
+            self.inner.get_opts(location, options).await
+        }
+
+        fn delete_stream(
+            &self,
+            locations: futures_util::stream::BoxStream<'static, object_store::Result<Key>>,
+        ) -> futures_util::stream::BoxStream<'static, object_store::Result<Key>> {
+            self.inner.delete_stream(locations)
+        }
+
+        fn list(
+            &self,
+            prefix: Option<&Key>,
+        ) -> futures_util::stream::BoxStream<'static, object_store::Result<object_store::ObjectMeta>>
+        {
+            self.inner.list(prefix)
+        }
+
+        async fn list_with_delimiter(
+            &self,
+            prefix: Option<&Key>,
+        ) -> object_store::Result<object_store::ListResult> {
+            self.inner.list_with_delimiter(prefix).await
+        }
+
+        async fn copy_opts(
+            &self,
+            from: &Key,
+            to: &Key,
+            options: object_store::CopyOptions,
+        ) -> object_store::Result<()> {
+            self.inner.copy_opts(from, to, options).await
+        }
+    }
+
+    /// The device's HEAD arrives while the PATCH that brought the last byte
+    /// is still copying a large upload into its blob, on the same instance:
+    /// it waits for that copy and answers complete, without a second copy
+    /// of the whole file.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_status_check_during_this_instances_completion_waits_for_it() {
+        let cache = tempfile::tempdir().unwrap();
+        let counting = Arc::new(CountingStore {
+            inner: Arc::new(object_store::throttle::ThrottledStore::new(
+                InMemory::new(),
+                object_store::throttle::ThrottleConfig {
+                    wait_get_per_call: Duration::from_millis(5),
+                    ..Default::default()
+                },
+            )),
+            multipart_writes: Default::default(),
+        });
+        let objects = Arc::new(Objects {
+            store: Arc::clone(&counting) as Arc<dyn ObjectStore>,
+            ..objects(cache.path())
+        });
+        let owner = Uuid::new_v4();
+        for round in 0..5u8 {
+            let data: Vec<u8> = (0..4000u32).map(|i| (i as u8) ^ round).collect();
+            let record = new_upload(&objects, owner, &data).await;
+            for (n, piece) in data.chunks(250).enumerate() {
+                put(&objects, &record, (n * 250) as u64, piece).await;
+            }
+            let before = counting
+                .multipart_writes
+                .load(std::sync::atomic::Ordering::SeqCst);
+            let askers: Vec<_> = (0..4u64)
+                .map(|k| {
+                    let objects = Arc::clone(&objects);
+                    let id = record.id;
+                    tokio::spawn(async move {
+                        tokio::time::sleep(Duration::from_millis(k * 7)).await;
+                        objects.upload_status(id, owner).await
+                    })
+                })
+                .collect();
+            for asker in askers {
+                let status = asker.await.unwrap().expect("status while completing");
+                assert!(status.complete, "round {round}: {status:?}");
+            }
+            let copies = counting
+                .multipart_writes
+                .load(std::sync::atomic::Ordering::SeqCst)
+                - before;
+            assert_eq!(
+                copies, 1,
+                "round {round}: the blob was written {copies} times"
+            );
+            let copy = objects.local_copy(&record.sha256).await.unwrap().unwrap();
+            assert_eq!(std::fs::read(copy).unwrap(), data);
+        }
+        assert!(
+            objects.completions.gates.lock().unwrap().is_empty(),
+            "no gate is left behind"
+        );
     }
 
     #[tokio::test]
