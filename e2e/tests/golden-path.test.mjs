@@ -19,7 +19,7 @@
 // Every screen is photographed at 1366x768 into docs/screenshots/.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -84,6 +84,7 @@ describe("golden path", { timeout: 15 * 60_000 }, () => {
   let attachedAt = null; // when the photos were handed to the app
   let certificateSha256 = null; // the certificate PDF as made on the laptop
   let failed = false;
+  const handedToSystem = join(workDir, "handed-to-system.txt");
 
   // Steps share one app session: once a step fails the rest cannot succeed,
   // so they are skipped instead of piling up follow-on failures.
@@ -107,9 +108,15 @@ describe("golden path", { timeout: 15 * 60_000 }, () => {
     const label = join(workDir, "serial-label.jpg");
     copyFileSync(LABEL_PHOTO, label);
     photos = [site[0], { path: label, sha256: sha256File(label) }, ...site.slice(1)];
+    // The system's URL opener, as the app finds it on PATH: it records what
+    // it was handed instead of starting a softphone or a browser.
+    const binDir = join(workDir, "bin");
+    mkdirSync(binDir);
+    writeFileSync(join(binDir, "xdg-open"), `#!/bin/sh\nprintf '%s\\n' "$*" >> '${handedToSystem}'\n`, { mode: 0o755 });
     app = new AppUnderTest({
       logFile: join(workDir, "app.log"),
       env: {
+        PATH: `${binDir}:${process.env.PATH}`,
         FIELDBOOK_DATA_DIR: join(workDir, "device"),
         FIELDBOOK_SERVER_URL: server.url,
         FIELDBOOK_TEST_HOOKS: "1",
@@ -130,6 +137,10 @@ describe("golden path", { timeout: 15 * 60_000 }, () => {
   });
 
   const indicator = () => person.$("sync-indicator");
+  const appLogIncludes = (text) => {
+    const logs = join(workDir, "device", "logs");
+    return readdirSync(logs).some((name) => readFileSync(join(logs, name), "utf8").includes(text));
+  };
   const syncState = async () => ({
     connection: await indicator().getAttribute("data-connection"),
     phase: await indicator().getAttribute("data-phase"),
@@ -194,6 +205,20 @@ describe("golden path", { timeout: 15 * 60_000 }, () => {
     assert.ok(status);
     assert.equal(await person.$("installation-status").getAttribute("data-status"), "confirmed");
     await person.screenshot("03-installation");
+
+    // The window has no address bar and no back button: a tap on the
+    // customer's number goes to the system (a softphone, if any) and a page
+    // elsewhere is refused; the technician stays on the job either way.
+    const onTheJob = await browser.getUrl();
+    await person.tap("customer-phone", "the customer's phone number");
+    const tel = `tel:${(await person.$("customer-phone").getText()).replace(/[^\d+]/g, "")}`;
+    await waitFor("the number handed to the system", () => existsSync(handedToSystem) && readFileSync(handedToSystem, "utf8").trim() === tel);
+    await browser.execute(() => {
+      window.location.href = "https://example.com/";
+    });
+    await waitFor("the refusal in the app's log", () => appLogIncludes("navigation away from the app refused"));
+    assert.equal(await browser.getUrl(), onTheJob);
+    await person.waitVisible("installation-screen");
 
     await person.tap("action-start");
     await waitFor("the job to be in progress", async () => (await person.$("installation-status").getAttribute("data-status")) === "in_progress");

@@ -4,7 +4,8 @@
 // back to the schedule → a restart while locked opens locked → a restart
 // offline still says when the device last synced.
 //
-// The lock screen is photographed at 1366x768 into docs/screenshots/.
+// The lock screen and the header after the restart offline are
+// photographed at 1366x768 into docs/screenshots/.
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -113,6 +114,7 @@ describe("lock screen", { timeout: 10 * 60_000 }, () => {
     const label = await indicator().getAttribute("aria-label");
     assert.match(label, /Last synced/, label);
     assert.doesNotMatch(label, /Never synced/, label);
+    await person.screenshot("restarted-offline");
     await server.start();
   });
 });

@@ -17,6 +17,7 @@ pub mod label_reading;
 pub mod logging;
 pub mod media;
 pub mod media_protocol;
+pub mod navigation;
 pub mod reports;
 pub mod session;
 pub mod settings;
@@ -239,7 +240,13 @@ fn create_main_window<R: Runtime>(app: &AppHandle<R>, ctx: &AppContext) -> tauri
         .find(|w| w.label == MAIN_WINDOW)
         .cloned()
         .ok_or_else(|| tauri::Error::WindowNotFound)?;
-    let mut window = WebviewWindowBuilder::from_config(app, &config)?;
+    // The dev server is one of the app's pages only under `tauri dev`.
+    let dev_server = tauri::is_dev()
+        .then(|| app.config().build.dev_url.clone())
+        .flatten();
+    let guard = navigation::NavigationGuard::new(dev_server.as_ref());
+    let mut window = WebviewWindowBuilder::from_config(app, &config)?
+        .on_navigation(move |url| guard.on_navigation(url));
     if let Some(script) = ui_font::init_script() {
         window = window.initialization_script(script);
     }
