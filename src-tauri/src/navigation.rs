@@ -96,61 +96,65 @@ fn origin_of(url: &Url) -> Option<(String, String, Option<u16>)> {
 mod tests {
     use super::*;
 
-    fn decide(guard: &NavigationGuard, url: &str) -> Navigation {
-        guard.decide(&Url::parse(url).unwrap())
-    }
-
-    #[test]
-    fn the_apps_own_pages_and_routes_are_allowed() {
+    /// Each URL's decision by a guard without a dev server.
+    fn assert_decides(expected: Navigation, urls: &[&str]) {
         let guard = NavigationGuard::new(None);
-        for url in [
-            "tauri://localhost/",
-            "tauri://localhost/index.html#/installation/4f1c",
-            "http://tauri.localhost/#/schedule",
-            "https://tauri.localhost/",
-        ] {
-            assert_eq!(decide(&guard, url), Navigation::Allow, "{url}");
+        for url in urls {
+            let decided = guard.decide(&Url::parse(url).unwrap());
+            assert_eq!(decided, expected, "{url}");
         }
     }
 
     #[test]
+    fn the_apps_own_pages_and_routes_are_allowed() {
+        assert_decides(
+            Navigation::Allow,
+            &[
+                "tauri://localhost/",
+                "tauri://localhost/index.html#/installation/4f1c",
+                "http://tauri.localhost/#/schedule",
+                "https://tauri.localhost/",
+            ],
+        );
+    }
+
+    #[test]
     fn calling_or_mailing_the_customer_goes_to_the_system() {
-        let guard = NavigationGuard::new(None);
-        assert_eq!(decide(&guard, "tel:+33612345678"), Navigation::HandToSystem);
-        assert_eq!(
-            decide(&guard, "mailto:ada@example.com"),
-            Navigation::HandToSystem
+        assert_decides(
+            Navigation::HandToSystem,
+            &["tel:+33612345678", "mailto:ada@example.com"],
         );
     }
 
     #[test]
     fn every_other_page_is_refused() {
-        let guard = NavigationGuard::new(None);
-        for url in [
-            "https://example.com/",
-            "http://localhost:5173/",
-            "http://tauri.localhost.example.com/",
-            "http://tauri.localhost:8080/",
-            "tauri://localhost.evil/",
-            "file:///home/alex/.local/share/fieldbook/fieldbook.db",
-            "data:text/html,<h1>hi</h1>",
-            "javascript:alert(1)",
-            "media://localhost/blob/abc",
-            "about:blank",
-            "sms:+33612345678",
-        ] {
-            assert_eq!(decide(&guard, url), Navigation::Refuse, "{url}");
-        }
+        assert_decides(
+            Navigation::Refuse,
+            &[
+                "https://example.com/",
+                "http://localhost:5173/",
+                "http://tauri.localhost.example.com/",
+                "http://tauri.localhost:8080/",
+                "tauri://localhost.evil/",
+                "file:///home/alex/.local/share/fieldbook/fieldbook.db",
+                "data:text/html,<h1>hi</h1>",
+                "javascript:alert(1)",
+                "media://localhost/blob/abc",
+                "about:blank",
+                "sms:+33612345678",
+            ],
+        );
     }
 
     #[test]
     fn the_dev_server_is_allowed_only_when_named() {
         let dev = Url::parse("http://localhost:5173").unwrap();
         let guard = NavigationGuard::new(Some(&dev));
+        let decide = |url: &str| guard.decide(&Url::parse(url).unwrap());
         assert_eq!(
-            decide(&guard, "http://localhost:5173/#/schedule"),
+            decide("http://localhost:5173/#/schedule"),
             Navigation::Allow
         );
-        assert_eq!(decide(&guard, "http://localhost:5174/"), Navigation::Refuse);
+        assert_eq!(decide("http://localhost:5174/"), Navigation::Refuse);
     }
 }

@@ -1201,6 +1201,47 @@ mod tests {
         assert_eq!(status.offset, 30);
     }
 
+    /// An upload of 4,000 bytes (different each `round`) stored in 16
+    /// segments, not yet completed.
+    async fn sixteen_segments(
+        objects: &Objects,
+        owner: Uuid,
+        round: u8,
+    ) -> (UploadRecord, Vec<u8>) {
+        let data: Vec<u8> = (0..4000u32).map(|i| (i as u8) ^ round).collect();
+        let record = new_upload(objects, owner, &data).await;
+        for (n, piece) in data.chunks(250).enumerate() {
+            put(objects, &record, (n * 250) as u64, piece).await;
+        }
+        (record, data)
+    }
+
+    /// `askers` status checks of `record`, started `stagger` apart (so each
+    /// stage of one completion meets another's), taking turns among
+    /// `instances`; each must answer complete at the full length.
+    async fn all_ask_while_completing(
+        instances: &[Arc<Objects>],
+        record: &UploadRecord,
+        askers: u32,
+        stagger: Duration,
+    ) {
+        let asking: Vec<_> = (0..askers)
+            .map(|k| {
+                let objects = Arc::clone(&instances[k as usize % instances.len()]);
+                let (id, owner) = (record.id, record.owner);
+                tokio::spawn(async move {
+                    tokio::time::sleep(stagger * k).await;
+                    objects.upload_status(id, owner).await
+                })
+            })
+            .collect();
+        for asker in asking {
+            let status = asker.await.unwrap().expect("status while completing");
+            assert!(status.complete, "{status:?}");
+            assert_eq!(status.offset, record.length);
+        }
+    }
+
     /// HEAD on one instance while the PATCH that brought the last byte, on
     /// another instance, is still completing: both copy the segments, and
     /// the one that finishes second finds them gone. It must answer
@@ -1230,27 +1271,8 @@ mod tests {
         let objects = &instances[0];
         let owner = Uuid::new_v4();
         for round in 0..10u8 {
-            let data: Vec<u8> = (0..4000u32).map(|i| (i as u8) ^ round).collect();
-            let record = new_upload(objects, owner, &data).await;
-            for (n, piece) in data.chunks(250).enumerate() {
-                put(objects, &record, (n * 250) as u64, piece).await;
-            }
-            // Staggered, so each stage of one completion meets another's.
-            let askers: Vec<_> = (0..12u64)
-                .map(|k| {
-                    let objects = Arc::clone(&instances[k as usize % 2]);
-                    let id = record.id;
-                    tokio::spawn(async move {
-                        tokio::time::sleep(Duration::from_millis(k * 3)).await;
-                        objects.upload_status(id, owner).await
-                    })
-                })
-                .collect();
-            for asker in askers {
-                let status = asker.await.unwrap().expect("status while completing");
-                assert!(status.complete, "round {round}: {status:?}");
-                assert_eq!(status.offset, data.len() as u64);
-            }
+            let (record, data) = sixteen_segments(objects, owner, round).await;
+            all_ask_while_completing(&instances, &record, 12, Duration::from_millis(3)).await;
             let copy = objects.local_copy(&record.sha256).await.unwrap().unwrap();
             assert_eq!(std::fs::read(copy).unwrap(), data);
         }
@@ -1353,28 +1375,17 @@ mod tests {
         });
         let owner = Uuid::new_v4();
         for round in 0..5u8 {
-            let data: Vec<u8> = (0..4000u32).map(|i| (i as u8) ^ round).collect();
-            let record = new_upload(&objects, owner, &data).await;
-            for (n, piece) in data.chunks(250).enumerate() {
-                put(&objects, &record, (n * 250) as u64, piece).await;
-            }
+            let (record, data) = sixteen_segments(&objects, owner, round).await;
             let before = counting
                 .multipart_writes
                 .load(std::sync::atomic::Ordering::SeqCst);
-            let askers: Vec<_> = (0..4u64)
-                .map(|k| {
-                    let objects = Arc::clone(&objects);
-                    let id = record.id;
-                    tokio::spawn(async move {
-                        tokio::time::sleep(Duration::from_millis(k * 7)).await;
-                        objects.upload_status(id, owner).await
-                    })
-                })
-                .collect();
-            for asker in askers {
-                let status = asker.await.unwrap().expect("status while completing");
-                assert!(status.complete, "round {round}: {status:?}");
-            }
+            all_ask_while_completing(
+                std::slice::from_ref(&objects),
+                &record,
+                4,
+                Duration::from_millis(7),
+            )
+            .await;
             let copies = counting
                 .multipart_writes
                 .load(std::sync::atomic::Ordering::SeqCst)
