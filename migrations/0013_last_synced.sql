@@ -5,3 +5,8 @@
 -- (sign-in of another user) starts at NULL; the same user signing in again
 -- keeps it (crates/store/src/rows/session.rs).
 ALTER TABLE session ADD COLUMN last_synced_at TEXT;
+
+-- A device upgraded to this version: the last pull page it applied is the
+-- best known time (never later than the last good cycle), so it does not
+-- say "Never synced" until its first sync.
+UPDATE session SET last_synced_at = (SELECT max(updated_at) FROM sync_state);

@@ -261,12 +261,23 @@ fn a_store_at_schema_one_is_migrated_to_the_latest_and_keeps_its_jobs_and_device
             ],
         )
         .unwrap();
+        raw.execute(
+            "INSERT INTO sync_state (scope, cursor, updated_at)
+             VALUES ('installations', 40, '2026-11-21T08:00:00.000000000Z')",
+            [],
+        )
+        .unwrap();
     }
 
     let mut store = Store::open(dir.path()).unwrap();
     let raw = rusqlite::Connection::open(store.database_path()).unwrap();
     assert_eq!(pragma::<u32>(&raw, "user_version"), schema_version());
     assert_eq!(store.device_id(), device_id);
+    // Its last pull page is when it last synced, as far as it knows.
+    assert_eq!(
+        store.last_synced_at().unwrap().map(|t| t.to_rfc3339()),
+        Some("2026-11-21T08:00:00+00:00".to_owned())
+    );
     // The signed-in technician owns the device: signing in again keeps it.
     let technician = store.session().unwrap().unwrap();
     store
