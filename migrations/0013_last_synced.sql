@@ -6,7 +6,7 @@
 -- keeps it (crates/store/src/rows/session.rs).
 ALTER TABLE session ADD COLUMN last_synced_at TEXT;
 
--- A device upgraded to this version: the last pull page it applied is the
--- best known time (never later than the last good cycle), so it does not
--- say "Never synced" until its first sync.
+-- A device upgraded to this version: the time of the last pull page it
+-- applied (when its data last came from the server) stands in until its
+-- next good sync, so it does not say "Never synced" meanwhile.
 UPDATE session SET last_synced_at = (SELECT max(updated_at) FROM sync_state);
