@@ -68,6 +68,15 @@ fn main() {
         upload_child(&args[at + 1..]);
         return;
     }
+    if std::env::var_os("FIELDBOOK_BENCH_TRACE").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_env(
+                "FIELDBOOK_BENCH_TRACE",
+            ))
+            .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -477,7 +486,7 @@ async fn first_sync_split(
     // The engine's device headers: the server notes the contact.
     let device = uuid::Uuid::new_v4();
     let limit = fieldbook_sync::pull::PULL_PAGE_LIMIT;
-    let mut best = [Duration::MAX; 6];
+    let mut best = [Duration::MAX; 7];
     let names = [
         "server read",
         "server JSON",
@@ -485,10 +494,23 @@ async fn first_sync_split(
         "device parse",
         "device apply",
         "deferred indexes",
+        "server near window (read + JSON)",
     ];
     let mut sizes = (0, 0, 0);
     for _ in 0..rounds {
-        let mut took = [Duration::ZERO; 6];
+        let mut took = [Duration::ZERO; 7];
+        // The near window a first sync asks for before its full pull.
+        let t = Instant::now();
+        let today = chrono::Local::now().date_naive();
+        let to =
+            today + chrono::Days::new(u64::from(fieldbook_sync::near_window::NEAR_WINDOW_DAYS - 1));
+        let window = state
+            .storage
+            .read(|db| db.near_window(scope, today, to, 1000))
+            .expect("near window");
+        let json = serde_json::to_vec(&window).expect("window JSON");
+        took[6] = t.elapsed();
+        assert!(!json.is_empty());
         // Server read and JSON, page by page.
         let mut cursor = 0;
         let mut pages = Vec::new();

@@ -570,7 +570,8 @@ impl SyncEngine {
             match near_window::pull_near_window(client, token, &self.inner.store, user_id, today)
                 .await
             {
-                Ok(Some(records)) => {
+                Ok(Some(applied)) => {
+                    let records = applied.len() as u64;
                     near_records.store(records, Ordering::Relaxed);
                     status.send_modify(|s| {
                         s.pulled_at = Some(Utc::now());
@@ -579,15 +580,16 @@ impl SyncEngine {
                             ..SyncProgress::default()
                         });
                     });
+                    // The full pull may apply its pages, leaving out these.
+                    let _ = window_applied.send(applied);
                 }
+                // Dropped: the full pull may apply its pages, all of them.
                 Ok(None) => {}
                 // The full pull brings the same jobs (or fails the same way).
                 Err(err) => {
                     tracing::warn!(%err, "could not fetch the near window; pulling everything")
                 }
             }
-            // Dropped: the full pull may apply its pages.
-            drop(window_applied);
         };
         let progress = |records| {
             status.send_modify(|s| {

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::client::ApiClient;
 use crate::error::SyncError;
-use crate::pull::{cursor_scope, into_server_batch};
+use crate::pull::{cursor_scope, into_server_batch, AppliedRecords};
 use crate::{with_store, SharedStore};
 
 /// Today and the 13 days after it: the two weeks a technician plans in.
@@ -29,15 +29,16 @@ pub fn is_first_sync(store: &SharedStore, user_id: Uuid) -> Result<bool, SyncErr
     Ok(with_store(store, |s| s.sync_cursor(&cursor_scope(user_id)))?.is_none())
 }
 
-/// Fetches and applies the window from `today`; returns how many records it
-/// brought (`None`: the server has no near window, nothing was done).
+/// Fetches and applies the window from `today`; returns the records it
+/// applied, which the full pull need not write again (`None`: the server
+/// has no near window, nothing was done).
 pub async fn pull_near_window(
     client: &ApiClient,
     token: &str,
     store: &SharedStore,
     user_id: Uuid,
     today: NaiveDate,
-) -> Result<Option<u64>, SyncError> {
+) -> Result<Option<AppliedRecords>, SyncError> {
     let Some(page) = client.near_window(token, today, NEAR_WINDOW_DAYS).await? else {
         return Ok(None);
     };
@@ -45,8 +46,9 @@ pub async fn pull_near_window(
     let installations = page.installations.len();
     let batch = into_server_batch(&near_window_scope(user_id), page)?;
     let store = store.clone();
-    tokio::task::spawn_blocking(move || {
-        with_store(&store, |s| s.apply_server_batch(&batch).map(drop))
+    let applied = tokio::task::spawn_blocking(move || {
+        with_store(&store, |s| s.apply_server_batch(&batch))?;
+        Ok::<_, SyncError>(AppliedRecords::of_batch(&batch))
     })
     .await
     .map_err(|join| SyncError::Io {
@@ -58,7 +60,7 @@ pub async fn pull_near_window(
         records,
         "first sync: the coming days' jobs are on the device"
     );
-    Ok(Some(records))
+    Ok(Some(applied))
 }
 
 #[cfg(test)]

@@ -203,9 +203,93 @@ fn begin_full_resync(store: &SharedStore, summary: &mut PullSummary) -> Result<u
 
 /// Work that must reach the store before the pull's first page does (a
 /// first sync's near window, see [`crate::near_window`]): it ends when its
-/// sender is used or dropped. The pull fetches its first pages meanwhile,
-/// so the two overlap instead of running one after the other.
-pub type AppliedBefore = tokio::sync::oneshot::Receiver<()>;
+/// sender sends what it applied or is dropped (nothing applied). The pull
+/// fetches its first pages meanwhile, so the two overlap instead of running
+/// one after the other.
+pub type AppliedBefore = tokio::sync::oneshot::Receiver<AppliedRecords>;
+
+/// Records already on the device at the very version a page brings them
+/// (the near window's, which the full pull from zero brings again):
+/// writing them again would change nothing, and was a tenth of a first
+/// sync's applying (the window's 1,000 jobs are the costliest rows).
+#[derive(Debug, Default)]
+pub struct AppliedRecords(std::collections::HashSet<(RecordKind, Uuid, i64)>);
+
+impl AppliedRecords {
+    /// The records of `batch` (the ones a page can bring again; tombstones,
+    /// reports and media are never in a near window).
+    pub fn of_batch(batch: &ServerBatch) -> Self {
+        fn add<T>(
+            set: &mut std::collections::HashSet<(RecordKind, Uuid, i64)>,
+            kind: RecordKind,
+            records: &[Versioned<T>],
+            id: impl Fn(&T) -> Uuid,
+        ) {
+            set.extend(
+                records
+                    .iter()
+                    .map(|v| (kind, id(&v.record), v.server_version)),
+            );
+        }
+        let mut set = std::collections::HashSet::new();
+        add(&mut set, RecordKind::User, &batch.users, |r| r.id);
+        add(&mut set, RecordKind::Team, &batch.teams, |r| r.id);
+        add(&mut set, RecordKind::Lead, &batch.leads, |r| r.id);
+        add(&mut set, RecordKind::Survey, &batch.surveys, |r| r.id);
+        add(
+            &mut set,
+            RecordKind::Installation,
+            &batch.installations,
+            |r| r.id,
+        );
+        add(&mut set, RecordKind::Assignment, &batch.assignments, |r| {
+            r.id
+        });
+        Self(set)
+    }
+
+    /// Leaves out of `batch` the records already applied at the same
+    /// version. A newer version is applied as usual, and so is everything
+    /// after a page's tombstone of the record (a record back in scope comes
+    /// at a new version). Returns how many were left out.
+    pub fn leave_out_of(&self, batch: &mut ServerBatch) -> usize {
+        fn keep<T>(
+            set: &std::collections::HashSet<(RecordKind, Uuid, i64)>,
+            kind: RecordKind,
+            records: &mut Vec<Versioned<T>>,
+            id: impl Fn(&T) -> Uuid,
+        ) -> usize {
+            let before = records.len();
+            records.retain(|v| !set.contains(&(kind, id(&v.record), v.server_version)));
+            before - records.len()
+        }
+        if self.0.is_empty() {
+            return 0;
+        }
+        let set = &self.0;
+        keep(set, RecordKind::User, &mut batch.users, |r| r.id)
+            + keep(set, RecordKind::Team, &mut batch.teams, |r| r.id)
+            + keep(set, RecordKind::Lead, &mut batch.leads, |r| r.id)
+            + keep(set, RecordKind::Survey, &mut batch.surveys, |r| r.id)
+            + keep(
+                set,
+                RecordKind::Installation,
+                &mut batch.installations,
+                |r| r.id,
+            )
+            + keep(set, RecordKind::Assignment, &mut batch.assignments, |r| {
+                r.id
+            })
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
 
 /// Pulls every page after the stored cursor of `user_id` (from zero, as a
 /// full resync, when `from_zero`), applying them in transactions of whole
@@ -347,11 +431,12 @@ async fn pull_pages(
     let (sender, receiver) = tokio::sync::mpsc::channel(PAGES_AHEAD);
     let fetch = fetch_pages(client, token, first, sender);
     let apply = async {
-        if let Some(before) = before {
-            // Used or dropped: either way it is over.
-            let _ = before.await;
-        }
-        apply_pages(into, receiver, summary).await
+        let already = match before {
+            // Dropped: it is over and applied nothing.
+            Some(before) => before.await.unwrap_or_default(),
+            None => AppliedRecords::default(),
+        };
+        apply_pages(into, receiver, &already, summary).await
     };
     tokio::pin!(fetch, apply);
     let mut fetching = true;
@@ -393,6 +478,7 @@ async fn fetch_pages(
 async fn apply_pages(
     into: &PullTarget<'_>,
     mut pages: tokio::sync::mpsc::Receiver<Result<PullPage, SyncError>>,
+    already: &AppliedRecords,
     summary: &mut PullSummary,
 ) -> Result<Pulled, SyncError> {
     let PullTarget {
@@ -428,16 +514,21 @@ async fn apply_pages(
             next_cursor = taken.last().map_or(0, |p| p.next_cursor),
             pages = taken.len(),
             records = tracing::field::Empty,
+            already_here = tracing::field::Empty,
         );
         let mut records = 0;
+        let mut already_here = 0;
         let mut batches = Vec::with_capacity(taken.len());
         for page in taken {
             records += page.len() as u64;
             summary.retention_days = page.retention_days.or(summary.retention_days);
             summary.wipe = page.wipe.clone().or(summary.wipe.take());
-            batches.push(into_server_batch(scope, page)?);
+            let mut batch = into_server_batch(scope, page)?;
+            already_here += already.leave_out_of(&mut batch);
+            batches.push(batch);
         }
         span.record("records", records);
+        span.record("already_here", already_here);
         let pages_applied = batches.len() as u64;
         let outcomes = tracing::Instrument::instrument(apply_batches(store, batches), span).await?;
         summary.pages += pages_applied;
@@ -528,5 +619,56 @@ mod tests {
             ..PullPage::default()
         };
         assert_eq!(into_server_batch("s", page).unwrap_err().code(), "protocol");
+    }
+
+    #[test]
+    fn a_page_leaves_out_only_what_the_near_window_applied_at_the_same_version() {
+        let demo = fieldbook_demo::generate(&fieldbook_demo::DemoConfig::new(
+            2,
+            1,
+            chrono::NaiveDate::from_ymd_opt(2026, 11, 27).unwrap(),
+        ));
+        fn at<T>(server_version: i64, record: T) -> Versioned<T> {
+            Versioned {
+                record,
+                server_version,
+            }
+        }
+        let window = ServerBatch {
+            installations: vec![at(5, demo.installations[0].clone())],
+            leads: vec![at(6, demo.leads[0].clone())],
+            teams: vec![at(7, demo.teams[0].clone())],
+            ..ServerBatch::default()
+        };
+        let applied = AppliedRecords::of_batch(&window);
+        assert_eq!(applied.len(), 3);
+
+        let mut page = ServerBatch {
+            installations: vec![
+                at(5, demo.installations[0].clone()),
+                // Another job at the same version number: kept.
+                at(5, demo.installations[1].clone()),
+            ],
+            // Changed since the window: the newer version is applied.
+            leads: vec![at(9, demo.leads[0].clone())],
+            teams: vec![at(7, demo.teams[0].clone())],
+            tombstones: vec![Tombstone {
+                kind: RecordKind::Installation,
+                id: demo.installations[0].id,
+                reason: TombstoneReason::LeftScope,
+            }],
+            ..ServerBatch::default()
+        };
+        assert_eq!(applied.leave_out_of(&mut page), 2);
+        assert_eq!(page.installations.len(), 1);
+        assert_eq!(page.installations[0].record.id, demo.installations[1].id);
+        assert_eq!(page.leads[0].server_version, 9);
+        assert!(page.teams.is_empty());
+        assert_eq!(page.tombstones.len(), 1, "tombstones are always applied");
+
+        // Nothing applied before (no near window): nothing left out.
+        let mut again = window;
+        assert_eq!(AppliedRecords::default().leave_out_of(&mut again), 0);
+        assert_eq!(again.installations.len(), 1);
     }
 }
