@@ -362,7 +362,7 @@ pub async fn near_window_handler(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     ApiQuery(query): ApiQuery<NearWindowQuery>,
-) -> Result<Json<PullPage>, ApiError> {
+) -> Result<Json<StoredPullPage>, ApiError> {
     if !(1..=MAX_NEAR_WINDOW_DAYS).contains(&query.days) {
         return Err(ApiError::bad_request(format!(
             "days must be between 1 and {MAX_NEAR_WINDOW_DAYS}; got {}",

@@ -39,6 +39,7 @@ pub async fn pull_near_window(
     user_id: Uuid,
     today: NaiveDate,
 ) -> Result<Option<AppliedRecords>, SyncError> {
+    let started = std::time::Instant::now();
     let Some(page) = client.near_window(token, today, NEAR_WINDOW_DAYS).await? else {
         return Ok(None);
     };
@@ -58,6 +59,7 @@ pub async fn pull_near_window(
     tracing::info!(
         installations,
         records,
+        took_ms = started.elapsed().as_millis() as u64,
         "first sync: the coming days' jobs are on the device"
     );
     Ok(Some(applied))

@@ -178,6 +178,11 @@ async fn apply_batches(
 pub struct PullSummary {
     pub pages: u64,
     pub records: u64,
+    /// Time the store spent applying the pages.
+    pub applying: std::time::Duration,
+    /// Time the applying waited for the next page to arrive (the pull is
+    /// fetch-bound where this is large).
+    pub waiting_for_pages: std::time::Duration,
     /// The server had lost history (it was behind this device's cursor,
     /// the push found it had forgotten this device, or it gave the INS-
     /// number of a job on this device to another job), so the pull started
@@ -320,9 +325,23 @@ pub async fn pull_all(
     let pulled = pull_after(client, token, &into, stored, from_zero, before).await;
     // Also after a failure: the schedule keeps its indexes while it waits
     // for the next attempt (which resumes at the cursor, indexes and all).
+    let building_since = std::time::Instant::now();
     let built = build_deferred_indexes(store).await;
+    let building = building_since.elapsed();
     let summary = pulled?;
     built?;
+    if summary.pages > 1 {
+        // Where a long pull's time went: fetch-bound, store-bound, or the
+        // indexes built at the end of a first sync.
+        tracing::info!(
+            pages = summary.pages,
+            records = summary.records,
+            applying_ms = summary.applying.as_millis() as u64,
+            waiting_for_pages_ms = summary.waiting_for_pages.as_millis() as u64,
+            building_indexes_ms = building.as_millis() as u64,
+            "pulled"
+        );
+    }
     Ok(summary)
 }
 
@@ -487,7 +506,10 @@ async fn apply_pages(
         progress,
     } = *into;
     loop {
-        let Some(next) = pages.recv().await else {
+        let waiting_since = std::time::Instant::now();
+        let next = pages.recv().await;
+        summary.waiting_for_pages += waiting_since.elapsed();
+        let Some(next) = next else {
             // fetch_pages always sends the last page or its failure.
             return Err(SyncError::Protocol(
                 "the pull stopped before its last page".into(),
@@ -530,7 +552,9 @@ async fn apply_pages(
         span.record("records", records);
         span.record("already_here", already_here);
         let pages_applied = batches.len() as u64;
+        let applying_since = std::time::Instant::now();
         let outcomes = tracing::Instrument::instrument(apply_batches(store, batches), span).await?;
+        summary.applying += applying_since.elapsed();
         summary.pages += pages_applied;
         summary.records += records;
         progress(summary.records);
