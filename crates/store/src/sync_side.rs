@@ -130,6 +130,15 @@ impl SyncSide<'_> {
         self.store.apply_server_batch(batch)
     }
 
+    /// See [`Store::apply_ahead_of_pull`].
+    pub fn apply_ahead_of_pull(
+        &mut self,
+        batch: &mut ServerBatch,
+        pull_scope: &str,
+    ) -> Result<ApplyOutcome> {
+        self.store.apply_ahead_of_pull(batch, pull_scope)
+    }
+
     /// See [`Store::apply_server_batches`].
     pub fn apply_server_batches(&mut self, batches: &[ServerBatch]) -> Result<Vec<ApplyOutcome>> {
         self.store.apply_server_batches(batches)

@@ -556,11 +556,11 @@ impl SyncEngine {
         self.set_phase(SyncPhase::Pulling, SyncProgress::default());
         let first_sync =
             !pushed.server_lost_history && near_window::is_first_sync(&self.inner.store, user_id)?;
-        // A first sync: the coming days' jobs first, so the technician can
-        // work while everything else arrives. The full pull fetches its first
-        // pages meanwhile and applies them after the window.
+        // A first sync: the coming days' jobs at once, so the technician can
+        // work while everything else arrives. The full pull runs alongside
+        // and neither waits for the other (see near_window).
         let near_records = AtomicU64::new(0);
-        let (window_applied, before_full_pull) = tokio::sync::oneshot::channel();
+        let (window_applied, applied_ahead) = tokio::sync::oneshot::channel();
         let near = async {
             if !first_sync {
                 return;
@@ -580,10 +580,9 @@ impl SyncEngine {
                             ..SyncProgress::default()
                         });
                     });
-                    // The full pull may apply its pages, leaving out these.
+                    // The full pull's later pages leave these out.
                     let _ = window_applied.send(applied);
                 }
-                // Dropped: the full pull may apply its pages, all of them.
                 Ok(None) => {}
                 // The full pull brings the same jobs (or fails the same way).
                 Err(err) => {
@@ -605,7 +604,7 @@ impl SyncEngine {
             &self.inner.store,
             user_id,
             pushed.server_lost_history,
-            first_sync.then_some(before_full_pull),
+            first_sync.then_some(applied_ahead),
             &progress,
         );
         let ((), pulled) = tokio::join!(near, full);

@@ -7,8 +7,13 @@
 //! (`near:<user>`), so the pull cursor stays unset and the full pull still
 //! starts from zero; it brings every record again, at the same or a newer
 //! version, plus the reports, media and tombstones the window leaves out.
+//! The two run at once and neither waits for the other: the window leaves
+//! out what the pull's pages already brought (records at or below the pull
+//! cursor when it is applied), and the pull's later pages leave out what the
+//! window applied at the same version ([`AppliedRecords`]).
 
 use chrono::NaiveDate;
+use fieldbook_protocol::PullPage;
 use uuid::Uuid;
 
 use crate::client::ApiClient;
@@ -40,29 +45,52 @@ pub async fn pull_near_window(
     today: NaiveDate,
 ) -> Result<Option<AppliedRecords>, SyncError> {
     let started = std::time::Instant::now();
-    let Some(page) = client.near_window(token, today, NEAR_WINDOW_DAYS).await? else {
+    let Some(page) = fetch_near_window(client, token, today).await? else {
         return Ok(None);
     };
-    let records = page.len() as u64;
     let installations = page.installations.len();
-    let batch = into_server_batch(&near_window_scope(user_id), page)?;
+    let records = page.len();
+    let applied = apply_near_window(store, user_id, page).await?;
+    tracing::info!(
+        installations,
+        records,
+        applied = applied.len(),
+        took_ms = started.elapsed().as_millis() as u64,
+        "first sync: the coming days' jobs are on the device"
+    );
+    Ok(Some(applied))
+}
+
+/// The window from `today` (`None` from a server without the route).
+pub async fn fetch_near_window(
+    client: &ApiClient,
+    token: &str,
+    today: NaiveDate,
+) -> Result<Option<PullPage>, SyncError> {
+    client.near_window(token, today, NEAR_WINDOW_DAYS).await
+}
+
+/// Applies a fetched window. The full pull from zero need not wait for it:
+/// what its pages already brought is left out (see
+/// `fieldbook_store::Store::apply_ahead_of_pull`). Returns what was applied.
+pub async fn apply_near_window(
+    store: &SharedStore,
+    user_id: Uuid,
+    page: PullPage,
+) -> Result<AppliedRecords, SyncError> {
+    let mut batch = into_server_batch(&near_window_scope(user_id), page)?;
     let store = store.clone();
-    let applied = tokio::task::spawn_blocking(move || {
-        with_store(&store, |s| s.apply_server_batch(&batch))?;
+    tokio::task::spawn_blocking(move || {
+        with_store(&store, |s| {
+            s.apply_ahead_of_pull(&mut batch, &cursor_scope(user_id))
+        })?;
         Ok::<_, SyncError>(AppliedRecords::of_batch(&batch))
     })
     .await
     .map_err(|join| SyncError::Io {
         context: "applying the near window".into(),
         source: std::io::Error::other(join.to_string()),
-    })??;
-    tracing::info!(
-        installations,
-        records,
-        took_ms = started.elapsed().as_millis() as u64,
-        "first sync: the coming days' jobs are on the device"
-    );
-    Ok(Some(applied))
+    })?
 }
 
 #[cfg(test)]

@@ -206,12 +206,36 @@ fn begin_full_resync(store: &SharedStore, summary: &mut PullSummary) -> Result<u
     Ok(0)
 }
 
-/// Work that must reach the store before the pull's first page does (a
-/// first sync's near window, see [`crate::near_window`]): it ends when its
-/// sender sends what it applied or is dropped (nothing applied). The pull
-/// fetches its first pages meanwhile, so the two overlap instead of running
-/// one after the other.
-pub type AppliedBefore = tokio::sync::oneshot::Receiver<AppliedRecords>;
+/// What a first sync's near window applied (see [`crate::near_window`]),
+/// handed to the pull from zero running at the same time, whenever it
+/// lands (dropped: it applied nothing). The pull never waits for it.
+pub type AppliedAhead = tokio::sync::oneshot::Receiver<AppliedRecords>;
+
+/// What the near window applied, as far as the pull knows: nothing until
+/// it lands.
+struct Ahead {
+    waiting: Option<AppliedAhead>,
+    applied: AppliedRecords,
+}
+
+impl Ahead {
+    /// What was applied ahead of the pull so far (looking once more whether
+    /// the window has landed; it never waits for it).
+    fn applied(&mut self) -> &AppliedRecords {
+        if let Some(waiting) = &mut self.waiting {
+            match waiting.try_recv() {
+                Ok(applied) => {
+                    self.applied = applied;
+                    self.waiting = None;
+                }
+                Err(tokio::sync::oneshot::error::TryRecvError::Empty) => {}
+                // Dropped: nothing was applied ahead.
+                Err(tokio::sync::oneshot::error::TryRecvError::Closed) => self.waiting = None,
+            }
+        }
+        &self.applied
+    }
+}
 
 /// Records already on the device at the very version a page brings them
 /// (the near window's, which the full pull from zero brings again):
@@ -298,15 +322,16 @@ impl AppliedRecords {
 
 /// Pulls every page after the stored cursor of `user_id` (from zero, as a
 /// full resync, when `from_zero`), applying them in transactions of whole
-/// pages, the first once `before` (if any) has ended. `progress` gets the
-/// running count of records applied.
+/// pages; once `ahead` (if any) says what was applied meanwhile, later
+/// pages leave that out. `progress` gets the running count of records
+/// applied.
 pub async fn pull_all(
     client: &ApiClient,
     token: &str,
     store: &SharedStore,
     user_id: Uuid,
     from_zero: bool,
-    before: Option<AppliedBefore>,
+    ahead: Option<AppliedAhead>,
     progress: &(dyn Fn(u64) + Send + Sync),
 ) -> Result<PullSummary, SyncError> {
     let scope = cursor_scope(user_id);
@@ -322,7 +347,11 @@ pub async fn pull_all(
         scope: &scope,
         progress,
     };
-    let pulled = pull_after(client, token, &into, stored, from_zero, before).await;
+    let mut ahead = Ahead {
+        waiting: ahead,
+        applied: AppliedRecords::default(),
+    };
+    let pulled = pull_after(client, token, &into, stored, from_zero, &mut ahead).await;
     // Also after a failure: the schedule keeps its indexes while it waits
     // for the next attempt (which resumes at the cursor, indexes and all).
     let building_since = std::time::Instant::now();
@@ -373,7 +402,7 @@ async fn pull_after(
     into: &PullTarget<'_>,
     stored: Option<i64>,
     from_zero: bool,
-    mut before: Option<AppliedBefore>,
+    ahead: &mut Ahead,
 ) -> Result<PullSummary, SyncError> {
     let store = into.store;
     let mut summary = PullSummary::default();
@@ -406,7 +435,7 @@ async fn pull_after(
         return finish_pending_resync(store, summary);
     }
     loop {
-        match pull_pages(client, token, into, page, before.take(), &mut summary).await? {
+        match pull_pages(client, token, into, page, ahead, &mut summary).await? {
             Pulled::Everything => return finish_pending_resync(store, summary),
             Pulled::ServerReusedNumbers(jobs) => {
                 // The server gave numbers of jobs it no longer has to new
@@ -444,19 +473,12 @@ async fn pull_pages(
     token: &str,
     into: &PullTarget<'_>,
     first: PullPage,
-    before: Option<AppliedBefore>,
+    ahead: &mut Ahead,
     summary: &mut PullSummary,
 ) -> Result<Pulled, SyncError> {
     let (sender, receiver) = tokio::sync::mpsc::channel(PAGES_AHEAD);
     let fetch = fetch_pages(client, token, first, sender);
-    let apply = async {
-        let already = match before {
-            // Dropped: it is over and applied nothing.
-            Some(before) => before.await.unwrap_or_default(),
-            None => AppliedRecords::default(),
-        };
-        apply_pages(into, receiver, &already, summary).await
-    };
+    let apply = apply_pages(into, receiver, ahead, summary);
     tokio::pin!(fetch, apply);
     let mut fetching = true;
     loop {
@@ -497,7 +519,7 @@ async fn fetch_pages(
 async fn apply_pages(
     into: &PullTarget<'_>,
     mut pages: tokio::sync::mpsc::Receiver<Result<PullPage, SyncError>>,
-    already: &AppliedRecords,
+    ahead: &mut Ahead,
     summary: &mut PullSummary,
 ) -> Result<Pulled, SyncError> {
     let PullTarget {
@@ -541,6 +563,7 @@ async fn apply_pages(
         let mut records = 0;
         let mut already_here = 0;
         let mut batches = Vec::with_capacity(taken.len());
+        let already = ahead.applied();
         for page in taken {
             records += page.len() as u64;
             summary.retention_days = page.retention_days.or(summary.retention_days);

@@ -538,41 +538,77 @@ async fn a_first_sync_brings_the_coming_days_first_without_moving_the_pull_curso
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_full_pull_applies_nothing_before_what_must_come_first_has_ended() {
-    // A first sync runs the near window and the full pull at once: the full
-    // pull's pages must not reach the store before the window's rows (an
-    // older row applied over a newer one would stay until the next change).
+async fn a_near_window_older_than_the_pulled_pages_changes_nothing_they_brought() {
+    // A first sync runs the near window and the full pull at once and
+    // neither waits: a window read before a change the pull has already
+    // applied must not put the older row back (it would stay until the
+    // job's next change). What is newer than the pull's cursor is applied.
     let server = TestServer::start().await;
     let alex = server.add_technician("alex");
     let team = server.ops().add_team("North Crew", &[alex]);
-    let jobs: Vec<_> = (0..3)
-        .map(|i| server.ops().confirmed_job(team, &format!("Customer {i}")))
-        .collect();
+    let (early, late) = (
+        server.ops().confirmed_job(team, "Ada Customer"),
+        server.ops().confirmed_job(team, "Grace Customer"),
+    );
     let device = Device::signed_in_at(&server.base_url(), "alex").await;
     let client = api_client(&server);
     let token = device.saved_token().unwrap();
-    let store = device.store.clone();
-    let (window_applied, before) =
-        tokio::sync::oneshot::channel::<fieldbook_sync::pull::AppliedRecords>();
-    let pull = tokio::spawn(async move {
-        fieldbook_sync::pull::pull_all(&client, &token, &store, alex, false, Some(before), &|_| {})
-            .await
-    });
-
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert!(!pull.is_finished(), "the pull waits for what comes first");
-    assert!(near_window::is_first_sync(&device.store, alex).unwrap());
-    assert!(jobs.iter().all(|&job| !device.has_installation(job)));
-
-    drop(window_applied);
-    let summary = tokio::time::timeout(WAIT, pull)
+    // The fixtures schedule every job on 2026-12-01.
+    let from = "2026-11-25".parse().unwrap();
+    let old_window = near_window::fetch_near_window(&client, &token, from)
         .await
-        .expect("the pull ends once what came first has ended")
+        .unwrap()
+        .expect("this server has the near window");
+    assert_eq!(old_window.installations.len(), 2);
+
+    server
+        .ops()
+        .transition(early, InstallationStatus::Cancelled, "customer moved")
+        .expect("cancel");
+    let pulled =
+        fieldbook_sync::pull::pull_all(&client, &token, &device.store, alex, false, None, &|_| {})
+            .await
+            .unwrap();
+    assert!(pulled.records >= 8, "{pulled:?}");
+    assert_eq!(
+        device.installation(early).status,
+        InstallationStatus::Cancelled
+    );
+
+    let applied = near_window::apply_near_window(&device.store, alex, old_window)
+        .await
+        .unwrap();
+    assert!(
+        applied.is_empty(),
+        "the pull had brought every record of the older window: {applied:?}"
+    );
+    assert_eq!(
+        device.installation(early).status,
+        InstallationStatus::Cancelled,
+        "the older window did not put the confirmed job back"
+    );
+
+    // A window newer than the pull's cursor: its change is applied at once.
+    server
+        .ops()
+        .transition(late, InstallationStatus::Cancelled, "customer moved")
+        .expect("cancel");
+    let new_window = near_window::fetch_near_window(&client, &token, from)
+        .await
         .unwrap()
         .unwrap();
-    assert!(summary.records >= 4 * jobs.len() as u64, "{summary:?}");
-    assert!(!near_window::is_first_sync(&device.store, alex).unwrap());
-    assert!(jobs.iter().all(|&job| device.has_installation(job)));
+    let applied = near_window::apply_near_window(&device.store, alex, new_window)
+        .await
+        .unwrap();
+    assert_eq!(applied.len(), 1, "only the changed job: {applied:?}");
+    assert_eq!(
+        device.installation(late).status,
+        InstallationStatus::Cancelled
+    );
+    assert_eq!(
+        device.installation(early).status,
+        InstallationStatus::Cancelled
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

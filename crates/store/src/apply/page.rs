@@ -164,6 +164,49 @@ impl Store {
                 .collect()
         })
     }
+
+    /// Applies a page read outside the change feed (a first sync's near
+    /// window) while the pull from zero under `pull_scope` may already be
+    /// applying its pages: records at or below that pull's cursor are left
+    /// out of `batch` (the pull has applied every change up to its cursor,
+    /// so each is here at that version or a newer one, or was removed by a
+    /// later change), the rest is applied as a page would be, in one
+    /// transaction with the cursor read. `batch` keeps what was applied.
+    pub fn apply_ahead_of_pull(
+        &mut self,
+        batch: &mut ServerBatch,
+        pull_scope: &str,
+    ) -> Result<ApplyOutcome> {
+        self.search_index.get_mut().take();
+        in_transaction(self, |tx, files| {
+            if let Some(cursor) = sync_state::cursor(tx, pull_scope)? {
+                let left_out = leave_out_up_to(batch, cursor);
+                tracing::debug!(
+                    cursor,
+                    left_out,
+                    "records the pull had already brought left out"
+                );
+            }
+            let search_texts = !deferred_indexes::search_texts_deferred(tx)?;
+            apply_page(tx, files, batch, search_texts)
+        })
+    }
+}
+
+/// Leaves out of `batch` its records at or below `cursor`; returns how many.
+/// Tombstones, reports, media and held work are never in a near window.
+fn leave_out_up_to(batch: &mut ServerBatch, cursor: i64) -> usize {
+    fn keep<T>(records: &mut Vec<Versioned<T>>, cursor: i64) -> usize {
+        let before = records.len();
+        records.retain(|v| v.server_version > cursor);
+        before - records.len()
+    }
+    keep(&mut batch.users, cursor)
+        + keep(&mut batch.teams, cursor)
+        + keep(&mut batch.leads, cursor)
+        + keep(&mut batch.surveys, cursor)
+        + keep(&mut batch.installations, cursor)
+        + keep(&mut batch.assignments, cursor)
 }
 
 /// One page's records, tombstones, rebase and cursor, inside the caller's
