@@ -207,13 +207,17 @@ describe("golden path", { timeout: 15 * 60_000 }, () => {
     await person.screenshot("03-installation");
 
     // The window has no address bar and no back button: a tap on the
-    // customer's number goes to the system (a softphone, if any) and a page
-    // elsewhere is refused; the technician stays on the job either way.
+    // customer's number or e-mail goes to the system (a softphone, the mail
+    // app, if any) and a page elsewhere is refused; the technician stays on
+    // the job either way.
     const onTheJob = await browser.getUrl();
     // Clicked directly: a detour, not one of the job's counted taps.
     await person.$("customer-phone").click();
     const tel = `tel:${(await person.$("customer-phone").getText()).replace(/[^\d+]/g, "")}`;
     await waitFor("the number handed to the system", () => existsSync(handedToSystem) && readFileSync(handedToSystem, "utf8").trim() === tel);
+    await person.$("customer-email").click();
+    const mailto = `mailto:${await person.$("customer-email").getText()}`;
+    await waitFor("the address handed to the system", () => readFileSync(handedToSystem, "utf8").trim().split("\n").at(-1) === mailto);
     await browser.execute(() => {
       window.location.href = "https://example.com/";
     });

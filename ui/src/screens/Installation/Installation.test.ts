@@ -63,11 +63,16 @@ describe("Installation screen", () => {
     await expect.element(screen.getByText("Reason given: Main fuse too small for the charger")).toBeVisible();
   });
 
-  it("shows the customer's phone as a tel: link and answers an assignment", async () => {
+  it("shows the customer's phone and e-mail as links and answers an assignment", async () => {
     const job = backend.jobs.find((j) => j.assignment.status === "assigned")!;
+    job.lead.email = "ada+site@example.com?cc=other@example.com";
     const screen = await render(Installation, { id: job.installation.id });
     const phone = screen.getByRole("link", { name: job.lead.phone });
     await expect.element(phone).toHaveAttribute("href", `tel:${job.lead.phone.replace(/[^\d+]/g, "")}`);
+    // The stored text is the address only: no header smuggled into the mail.
+    await expect
+      .element(screen.getByTestId("customer-email"))
+      .toHaveAttribute("href", "mailto:ada%2Bsite@example.com%3Fcc%3Dother@example.com");
     await screen.getByTestId("accept-assignment").click();
     await expect.element(screen.getByTestId("accept-assignment")).not.toBeInTheDocument();
     expect(job.assignment.status).toBe("accepted");
