@@ -248,33 +248,7 @@ impl AppliedRecords {
     /// The records of `batch` (the ones a page can bring again; tombstones,
     /// reports and media are never in a near window).
     pub fn of_batch(batch: &ServerBatch) -> Self {
-        fn add<T>(
-            set: &mut std::collections::HashSet<(RecordKind, Uuid, i64)>,
-            kind: RecordKind,
-            records: &[Versioned<T>],
-            id: impl Fn(&T) -> Uuid,
-        ) {
-            set.extend(
-                records
-                    .iter()
-                    .map(|v| (kind, id(&v.record), v.server_version)),
-            );
-        }
-        let mut set = std::collections::HashSet::new();
-        add(&mut set, RecordKind::User, &batch.users, |r| r.id);
-        add(&mut set, RecordKind::Team, &batch.teams, |r| r.id);
-        add(&mut set, RecordKind::Lead, &batch.leads, |r| r.id);
-        add(&mut set, RecordKind::Survey, &batch.surveys, |r| r.id);
-        add(
-            &mut set,
-            RecordKind::Installation,
-            &batch.installations,
-            |r| r.id,
-        );
-        add(&mut set, RecordKind::Assignment, &batch.assignments, |r| {
-            r.id
-        });
-        Self(set)
+        Self(batch.versioned_records().collect())
     }
 
     /// Leaves out of `batch` the records already applied at the same
@@ -282,33 +256,10 @@ impl AppliedRecords {
     /// after a page's tombstone of the record (a record back in scope comes
     /// at a new version). Returns how many were left out.
     pub fn leave_out_of(&self, batch: &mut ServerBatch) -> usize {
-        fn keep<T>(
-            set: &std::collections::HashSet<(RecordKind, Uuid, i64)>,
-            kind: RecordKind,
-            records: &mut Vec<Versioned<T>>,
-            id: impl Fn(&T) -> Uuid,
-        ) -> usize {
-            let before = records.len();
-            records.retain(|v| !set.contains(&(kind, id(&v.record), v.server_version)));
-            before - records.len()
-        }
         if self.0.is_empty() {
             return 0;
         }
-        let set = &self.0;
-        keep(set, RecordKind::User, &mut batch.users, |r| r.id)
-            + keep(set, RecordKind::Team, &mut batch.teams, |r| r.id)
-            + keep(set, RecordKind::Lead, &mut batch.leads, |r| r.id)
-            + keep(set, RecordKind::Survey, &mut batch.surveys, |r| r.id)
-            + keep(
-                set,
-                RecordKind::Installation,
-                &mut batch.installations,
-                |r| r.id,
-            )
-            + keep(set, RecordKind::Assignment, &mut batch.assignments, |r| {
-                r.id
-            })
+        batch.retain_versioned_records(|kind, id, version| !self.0.contains(&(kind, id, version)))
     }
 
     pub fn len(&self) -> usize {

@@ -12,12 +12,10 @@
 //! Both backends run the same SQL ([`near_window_page`]); records go out as
 //! stored, like the pull's ([`super::StoredRecord`]).
 
-use chrono::NaiveDate;
-use uuid::Uuid;
-
-use super::pull::stored_record;
+use super::pull::{parse_uuid, stored_record};
 use super::shared_sql::in_scope_sql;
 use super::{Scope, StorageError, StoredPullPage, UserReads, VersionReads};
+use chrono::NaiveDate;
 
 pub trait NearWindowReads {
     /// The caller's installations scheduled from `from` to `to` (inclusive),
@@ -156,9 +154,7 @@ pub(super) fn near_window_page(
         ),
         &window,
     )? {
-        let id = Uuid::parse_str(&id)
-            .map_err(|e| StorageError::Corrupt(format!("team id {id:?}: {e}")))?;
-        if let Some(team) = db.team(id)? {
+        if let Some(team) = db.team(parse_uuid(&id)?)? {
             page.teams.push(team);
         }
     }

@@ -336,7 +336,7 @@ pub(super) fn pull_page(
     Ok(page)
 }
 
-fn parse_uuid(s: &str) -> Result<Uuid, StorageError> {
+pub(super) fn parse_uuid(s: &str) -> Result<Uuid, StorageError> {
     Uuid::parse_str(s).map_err(|e| StorageError::Corrupt(format!("uuid {s:?}: {e}")))
 }
 

@@ -180,7 +180,7 @@ impl Store {
         self.search_index.get_mut().take();
         in_transaction(self, |tx, files| {
             if let Some(cursor) = sync_state::cursor(tx, pull_scope)? {
-                let left_out = leave_out_up_to(batch, cursor);
+                let left_out = batch.retain_versioned_records(|_, _, version| version > cursor);
                 tracing::debug!(
                     cursor,
                     left_out,
@@ -193,20 +193,64 @@ impl Store {
     }
 }
 
-/// Leaves out of `batch` its records at or below `cursor`; returns how many.
-/// Tombstones, reports, media and held work are never in a near window.
-fn leave_out_up_to(batch: &mut ServerBatch, cursor: i64) -> usize {
-    fn keep<T>(records: &mut Vec<Versioned<T>>, cursor: i64) -> usize {
-        let before = records.len();
-        records.retain(|v| v.server_version > cursor);
-        before - records.len()
+impl ServerBatch {
+    /// Its users, teams, leads, surveys, installations and assignments, as
+    /// (kind, id, server version): the records a pull page and a near window
+    /// both carry. Tombstones, reports, media, held work and templates are
+    /// not among them.
+    pub fn versioned_records(&self) -> impl Iterator<Item = (RecordKind, Uuid, i64)> + '_ {
+        fn each<T>(
+            kind: RecordKind,
+            records: &[Versioned<T>],
+            id: fn(&T) -> Uuid,
+        ) -> impl Iterator<Item = (RecordKind, Uuid, i64)> + '_ {
+            records
+                .iter()
+                .map(move |v| (kind, id(&v.record), v.server_version))
+        }
+        each(RecordKind::User, &self.users, |r| r.id)
+            .chain(each(RecordKind::Team, &self.teams, |r| r.id))
+            .chain(each(RecordKind::Lead, &self.leads, |r| r.id))
+            .chain(each(RecordKind::Survey, &self.surveys, |r| r.id))
+            .chain(each(RecordKind::Installation, &self.installations, |r| {
+                r.id
+            }))
+            .chain(each(RecordKind::Assignment, &self.assignments, |r| r.id))
     }
-    keep(&mut batch.users, cursor)
-        + keep(&mut batch.teams, cursor)
-        + keep(&mut batch.leads, cursor)
-        + keep(&mut batch.surveys, cursor)
-        + keep(&mut batch.installations, cursor)
-        + keep(&mut batch.assignments, cursor)
+
+    /// Keeps of [`Self::versioned_records`] those `keep` says yes to; returns
+    /// how many it left out.
+    pub fn retain_versioned_records(
+        &mut self,
+        mut keep: impl FnMut(RecordKind, Uuid, i64) -> bool,
+    ) -> usize {
+        fn each<T>(
+            kind: RecordKind,
+            records: &mut Vec<Versioned<T>>,
+            id: fn(&T) -> Uuid,
+            keep: &mut impl FnMut(RecordKind, Uuid, i64) -> bool,
+        ) -> usize {
+            let before = records.len();
+            records.retain(|v| keep(kind, id(&v.record), v.server_version));
+            before - records.len()
+        }
+        each(RecordKind::User, &mut self.users, |r| r.id, &mut keep)
+            + each(RecordKind::Team, &mut self.teams, |r| r.id, &mut keep)
+            + each(RecordKind::Lead, &mut self.leads, |r| r.id, &mut keep)
+            + each(RecordKind::Survey, &mut self.surveys, |r| r.id, &mut keep)
+            + each(
+                RecordKind::Installation,
+                &mut self.installations,
+                |r| r.id,
+                &mut keep,
+            )
+            + each(
+                RecordKind::Assignment,
+                &mut self.assignments,
+                |r| r.id,
+                &mut keep,
+            )
+    }
 }
 
 /// One page's records, tombstones, rebase and cursor, inside the caller's
