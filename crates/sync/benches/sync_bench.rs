@@ -499,14 +499,21 @@ async fn first_sync_split(
     let mut sizes = (0, 0, 0);
     for _ in 0..rounds {
         let mut took = [Duration::ZERO; 7];
-        // The near window a first sync asks for before its full pull.
+        // The near window a first sync asks for alongside its full pull.
         let t = Instant::now();
         let today = chrono::Local::now().date_naive();
         let to =
             today + chrono::Days::new(u64::from(fieldbook_sync::near_window::NEAR_WINDOW_DAYS - 1));
         let window = state
             .storage
-            .read(|db| db.near_window(scope, today, to, 1000))
+            .read(|db| {
+                db.near_window(
+                    scope,
+                    today,
+                    to,
+                    fieldbook_protocol::MAX_NEAR_WINDOW_INSTALLATIONS,
+                )
+            })
             .expect("near window");
         let json = serde_json::to_vec(&window).expect("window JSON");
         took[6] = t.elapsed();
