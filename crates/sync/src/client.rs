@@ -3,6 +3,7 @@
 //! [`SyncError`] (network → `offline`, 5xx → `server_error`, 401 →
 //! `unauthorized`, 429 → `rate_limited` with the server's wait).
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use fieldbook_protocol::{
@@ -45,6 +46,37 @@ pub fn http_client(timeout: Duration) -> Result<reqwest::Client, SyncError> {
         .user_agent(concat!("fieldbook-sync/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| SyncError::Protocol(format!("cannot build the HTTP client: {e}")))
+}
+
+/// The sync engine's HTTP client, built on first use instead of when the
+/// engine is made: building it reads and parses the system's certificate
+/// store, 5–9 ms that held up the app's window at every start (cold start)
+/// although nothing is sent before the window is up. A build that fails is
+/// tried again at the next use, and fails that sync, not the start.
+#[derive(Debug)]
+pub struct LazyHttpClient {
+    timeout: Duration,
+    client: OnceLock<reqwest::Client>,
+}
+
+impl LazyHttpClient {
+    /// A client as [`http_client`] builds it, with this per-request deadline.
+    pub fn new(timeout: Duration) -> Self {
+        Self {
+            timeout,
+            client: OnceLock::new(),
+        }
+    }
+
+    /// The client, built now if this is its first use.
+    pub fn get(&self) -> Result<&reqwest::Client, SyncError> {
+        if let Some(client) = self.client.get() {
+            return Ok(client);
+        }
+        // Two first uses at once both build one; the first stored is kept.
+        let built = http_client(self.timeout)?;
+        Ok(self.client.get_or_init(|| built))
+    }
 }
 
 /// Maps a transport failure: anything that did not produce a response is

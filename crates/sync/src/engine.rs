@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use crate::app_lock::AppLock;
 use crate::blobs::{BlobProgress, BlobUploader};
-use crate::client::{http_client, ApiClient, DeviceReport};
+use crate::client::{ApiClient, DeviceReport, LazyHttpClient};
 use crate::credentials::{CredentialStore, FileCredentialStore};
 use crate::error::SyncError;
 use crate::near_window;
@@ -139,7 +139,7 @@ struct Schedule {
 struct Inner {
     store: SharedStore,
     options: SyncOptions,
-    http: reqwest::Client,
+    http: LazyHttpClient,
     settings_file: SettingsFile,
     settings: Mutex<Settings>,
     token: Mutex<Option<String>>,
@@ -189,7 +189,7 @@ impl SyncEngine {
         let wipe = wipe_file.load()?;
         let app_lock = Arc::new(AppLock::open(&options.data_dir)?);
         let token = options.credentials.load()?;
-        let http = http_client(options.http_timeout)?;
+        let http = LazyHttpClient::new(options.http_timeout);
         let (status, _) = watch::channel(SyncStatus::default());
         let engine = SyncEngine {
             inner: Arc::new(Inner {
@@ -247,7 +247,7 @@ impl SyncEngine {
         let url = self.checked_server_url(server_url)?;
         // A wipe not yet confirmed: this is the next contact.
         self.confirm_pending_wipe().await;
-        let client = ApiClient::new(self.inner.http.clone(), url.clone());
+        let client = ApiClient::new(self.inner.http.get()?.clone(), url.clone());
         let login = client.login(username.trim(), password).await?;
         let team_ids: Vec<Uuid> = login.teams.iter().map(|t| t.id).collect();
         let signed_in = {
@@ -316,8 +316,10 @@ impl SyncEngine {
             });
         }
         let token = lock(&self.inner.token).take();
-        if let (Some(token), Some(url)) = (token, self.server_url()) {
-            let client = ApiClient::new(self.inner.http.clone(), url);
+        if let (Some(token), Some(url), Ok(http)) =
+            (token, self.server_url(), self.inner.http.get())
+        {
+            let client = ApiClient::new(http.clone(), url);
             // Best effort: offline, the token simply expires on the server.
             let _ = tokio::time::timeout(Duration::from_secs(5), client.logout(&token)).await;
         }
@@ -488,7 +490,7 @@ impl SyncEngine {
             .clone()
             .ok_or(SyncError::Unauthorized)?;
         Ok((
-            ApiClient::new(self.inner.http.clone(), url).with_device(device),
+            ApiClient::new(self.inner.http.get()?.clone(), url).with_device(device),
             token,
             session.user.id,
         ))
@@ -725,11 +727,13 @@ impl SyncEngine {
         if !record.erased || record.confirmation.is_none() {
             return;
         }
-        let sent = tokio::time::timeout(
-            Duration::from_secs(10),
-            send_confirmation(&self.inner.http, &record),
-        )
-        .await;
+        let sent = match self.inner.http.get() {
+            Ok(http) => {
+                tokio::time::timeout(Duration::from_secs(10), send_confirmation(http, &record))
+                    .await
+            }
+            Err(err) => Ok(Err(err)),
+        };
         match sent {
             Ok(Ok(accepted)) => {
                 if accepted {
@@ -823,7 +827,7 @@ impl SyncEngine {
         let offline = self.status().connection == ConnectionState::Offline;
         if offline && !requested {
             let url = self.server_url().ok_or(SyncError::NotSignedIn)?;
-            let client = ApiClient::new(self.inner.http.clone(), url);
+            let client = ApiClient::new(self.inner.http.get()?.clone(), url);
             if let Err(e) = client.health().await {
                 self.inner.status.send_modify(|s| {
                     s.last_attempt_at = Some(Utc::now());
