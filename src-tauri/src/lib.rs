@@ -93,7 +93,11 @@ pub fn run() {
         })
         .build(context);
     match app {
-        Ok(app) => app.run(|_, _| {}),
+        Ok(app) => app.run(|app, event| {
+            if let tauri::RunEvent::Exit = event {
+                empty_the_write_ahead_log(app);
+            }
+        }),
         Err(e) => {
             eprintln!("Fieldbook could not start: {e}");
             std::process::exit(1);
@@ -184,6 +188,23 @@ fn setup<R: Runtime>(app: &AppHandle<R>) {
     if let Some(updater) = updater {
         let handle = app.clone();
         tauri::async_runtime::spawn(updates::run(handle, updater));
+    }
+}
+
+/// As the app quits: the database whole in its file, so the next start
+/// does not rebuild the log's index first (see [`fieldbook_store::Store::checkpoint`]).
+/// Skipped while a sync holds the store: the process is ending, and SQLite
+/// reads the log at the next start as before.
+fn empty_the_write_ahead_log<R: Runtime>(app: &AppHandle<R>) {
+    let Some(ctx) = app.try_state::<AppContext>() else {
+        return;
+    };
+    let Ok(mut store) = ctx.shared_store().try_lock() else {
+        tracing::debug!("the store is busy at exit; its log is left for the next start");
+        return;
+    };
+    if let Err(e) = store.checkpoint() {
+        tracing::warn!(error = %e, "cannot empty the database's log at exit");
     }
 }
 

@@ -181,6 +181,25 @@ impl Store {
         self.data_dir.join(db::DATABASE_FILE)
     }
 
+    /// Copies what the write-ahead log holds into the database file and
+    /// empties the log. SQLite does this by itself every 1,000 pages (16 MB)
+    /// and when the last connection closes, but the app never closes its
+    /// connection (the process exits): after a first sync of 5,000 jobs the
+    /// whole database sat in a 13 MB log, and every start rebuilt the log's
+    /// index before its first read (6–10 ms of the start instead of 3–4).
+    /// The app calls this as it quits.
+    pub fn checkpoint(&mut self) -> Result<()> {
+        let busy: i64 = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+        if busy != 0 {
+            // Only another connection (a reader in this process) can hold
+            // it up; the log stays, SQLite checkpoints later.
+            tracing::debug!("checkpoint held up by a reader");
+        }
+        Ok(())
+    }
+
     /// Erases everything this store holds (remote wipe): the database with
     /// its WAL and SHM, and every media file and thumbnail. Then starts an
     /// empty database with a new device id in the same folder, so the app

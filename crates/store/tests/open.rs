@@ -348,3 +348,32 @@ fn indexes_a_first_sync_deferred_are_built_after_it_or_at_the_next_open() {
     assert_eq!(store.build_deferred_indexes().unwrap(), 3);
     assert_eq!(installation_indexes(&store), all);
 }
+
+#[test]
+fn a_checkpoint_leaves_everything_in_the_database_file_and_the_log_empty() {
+    let mut f = common::Fixture::new();
+    let job = f.add_job(
+        fieldbook_domain::InstallationStatus::Confirmed,
+        "Ada Lovelace",
+    );
+    f.store
+        .start_installation(job.id, &Default::default())
+        .unwrap();
+    let database = f.store.database_path();
+    let log = database.with_extension("sqlite3-wal");
+    let log_len = || std::fs::metadata(&log).map(|m| m.len()).unwrap_or(0);
+    assert!(log_len() > 0, "the writes are in the log before");
+
+    f.store.checkpoint().unwrap();
+    assert_eq!(log_len(), 0);
+
+    // The database file alone holds it all: a copy of only that file, with
+    // the store still open, reads the job as started.
+    let copy = tempfile::tempdir().unwrap();
+    std::fs::copy(&database, copy.path().join(database.file_name().unwrap())).unwrap();
+    let store = Store::open(copy.path()).unwrap();
+    assert_eq!(
+        store.get_installation(job.id).unwrap().installation.status,
+        fieldbook_domain::InstallationStatus::InProgress
+    );
+}
