@@ -4,7 +4,8 @@
 //
 // 1. A server is seeded with N installations for one team; the app signs in
 //    as one of its technicians and syncs them all (the device store is then
-//    "pre-synced"); the app and the server are stopped.
+//    "pre-synced"); the app is closed with its window's close button, as a
+//    technician quits, and the server is stopped.
 // 2. Each run starts a fresh tauri-driver and session (which launches the
 //    app with the cached session, offline) and polls until the first
 //    schedule row is in the DOM. The same for the bare window until its page
@@ -148,6 +149,9 @@ try {
       kept = await browser.execute(() => /([\d,]+) installations?/.exec(document.body.innerText)?.[1] ?? null);
       assert.ok(kept, "the schedule shows how many jobs it holds");
       console.log(`  the device holds ${kept} of the ${jobs} jobs (retention)`);
+      // Quit as a technician does (the window's close button): the app then
+      // leaves its database whole in its file, as on a laptop.
+      await app.closeWindow();
     } finally {
       await app.quit();
     }

@@ -37,6 +37,8 @@ case "$mode" in
     # crates/secrets/tests/keyring.rs: a real Secret Service on a private
     # session bus (dbus-run-session), read back with secret-tool.
     want+=(dbus-daemon gnome-keyring libsecret-tools)
+    # e2e/lib/close-window.py: a window manager's close button, by libX11.
+    want+=(python3 libx11-6)
     node_dirs+=(e2e)
     ;;
   bench) want+=(libvips-tools) ;;

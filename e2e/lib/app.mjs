@@ -1,6 +1,8 @@
 // The real desktop app under tauri-driver + WebKitWebDriver, driven with
 // WebdriverIO. Environment variables set on tauri-driver reach the app.
+import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { remote } from "webdriverio";
 import { appBinary, requireFile, tauriDriverBinary } from "./env.mjs";
 import { Child, freePort, waitFor } from "./processes.mjs";
@@ -81,6 +83,24 @@ export class AppUnderTest {
   }
 
   /**
+   * Quit the way a technician does, with the window's close button, and
+   * wait for the app to exit; then stop the driver. WebDriver cannot do
+   * this (ending the session ends the app without its exit path) and the
+   * E2E display has no window manager, so the close message is sent by
+   * hand (`close-window.py`).
+   */
+  async closeWindow({ timeoutMs = 15_000 } = {}) {
+    const pids = processesOf(this.application, this.env.FIELDBOOK_DATA_DIR);
+    if (pids.length !== 1) throw new Error(`expected one app process, found ${pids.length}`);
+    execFileSync("python3", [CLOSE_WINDOW, String(pids[0])], { stdio: ["ignore", "inherit", "inherit"] });
+    // An exited child of the driver is a zombie until reaped: its exe link is gone.
+    await waitFor("the app to quit after its window closed", () => processesOf(this.application, this.env.FIELDBOOK_DATA_DIR).length === 0, {
+      timeoutMs,
+    });
+    await this.quit();
+  }
+
+  /**
    * End the session (closes the app) and stop tauri-driver with SIGTERM.
    * An app that outlived both (a session end that timed out on a loaded
    * machine) is stopped too: it would keep its data folder locked for the
@@ -99,6 +119,9 @@ export class AppUnderTest {
     }
   }
 }
+
+/** Sends a window manager's "close" to a process's windows (close-window.py). */
+const CLOSE_WINDOW = fileURLToPath(new URL("./close-window.py", import.meta.url));
 
 /** Pids of running `binary` processes started with FIELDBOOK_DATA_DIR=`dataDir`. */
 function processesOf(binary, dataDir) {

@@ -1,13 +1,14 @@
 // The idle lock through the real app: sign in (which stores the offline
 // password verifier) → Ctrl+L locks → only the lock screen is in the page →
-// a wrong password is refused with the tries left → the right one unlocks
-// back to the schedule → a restart while locked opens locked → a restart
-// offline still says when the device last synced.
+// a wrong password is refused with the tries left → closing the window
+// quits with the database whole in its file (the write-ahead log emptied) →
+// a restart while locked opens locked → the right password unlocks offline →
+// a restart offline still says when the device last synced.
 //
 // The lock screen and the header after the restart offline are
 // photographed at 1366x768 into docs/screenshots/.
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -88,8 +89,16 @@ describe("lock screen", { timeout: 10 * 60_000 }, () => {
     await person.screenshot("lock-screen-wrong-password");
   });
 
+  step("closing the window quits with the database whole in its file", async () => {
+    // The sign-in's first sync went into SQLite's write-ahead log; the app
+    // empties it as it quits, so the next start has no log to read first.
+    const log = join(env.FIELDBOOK_DATA_DIR, "fieldbook.sqlite3-wal");
+    assert.ok(statSync(log).size > 0, "the first sync is in the log before");
+    await app.closeWindow();
+    assert.equal(statSync(log, { throwIfNoEntry: false })?.size ?? 0, 0, "the log is empty after the app quit");
+  });
+
   step("a restart while locked opens locked", async () => {
-    await app.quit();
     await launch();
     await person.waitVisible("lock-screen", 60_000);
     assert.equal(await person.$("schedule-screen").isExisting(), false);
