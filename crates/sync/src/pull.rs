@@ -178,6 +178,9 @@ async fn apply_batches(
 pub struct PullSummary {
     pub pages: u64,
     pub records: u64,
+    /// Of `records`, those a first sync's near window had already applied
+    /// at the same version, left out of the pages.
+    pub already_here: u64,
     /// Time the store spent applying the pages.
     pub applying: std::time::Duration,
     /// Time the applying waited for the next page to arrive (the pull is
@@ -275,7 +278,7 @@ impl AppliedRecords {
 /// full resync, when `from_zero`), applying them in transactions of whole
 /// pages; once `ahead` (if any) says what was applied meanwhile, later
 /// pages leave that out. `progress` gets the running count of records
-/// applied.
+/// applied, not counting those left out (the window counted them).
 pub async fn pull_all(
     client: &ApiClient,
     token: &str,
@@ -316,6 +319,7 @@ pub async fn pull_all(
         tracing::info!(
             pages = summary.pages,
             records = summary.records,
+            already_here = summary.already_here,
             applying_ms = summary.applying.as_millis() as u64,
             waiting_for_pages_ms = summary.waiting_for_pages.as_millis() as u64,
             building_indexes_ms = building.as_millis() as u64,
@@ -531,7 +535,9 @@ async fn apply_pages(
         summary.applying += applying_since.elapsed();
         summary.pages += pages_applied;
         summary.records += records;
-        progress(summary.records);
+        summary.already_here += already_here as u64;
+        // Records now on the device: the window's count them already.
+        progress(summary.records - summary.already_here);
         let reused: usize = outcomes.iter().map(|o| o.reused_numbers.len()).sum();
         if reused > 0 && !summary.restarted_from_zero {
             return Ok(Pulled::ServerReusedNumbers(reused));

@@ -538,6 +538,76 @@ async fn a_first_sync_brings_the_coming_days_first_without_moving_the_pull_curso
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_syncs_progress_counts_the_near_windows_records_once() {
+    // The sync screen shows the window's records, then adds the pull's:
+    // the pull's pages that the window had already applied must not count
+    // again (10,000 jobs showed ~4,000 records too many).
+    let server = TestServer::start().await;
+    let alex = server.add_technician("alex");
+    let team = server.ops().add_team("North Crew", &[alex]);
+    for name in ["Ada Customer", "Grace Customer", "Edsger Customer"] {
+        server.ops().confirmed_job(team, name);
+    }
+    let client = api_client(&server);
+
+    // Everything, without a window: how many records the team's data is.
+    let plain = Device::signed_in_at(&server.base_url(), "alex").await;
+    let everything = fieldbook_sync::pull::pull_all(
+        &client,
+        &plain.saved_token().unwrap(),
+        &plain.store,
+        alex,
+        false,
+        None,
+        &|_| {},
+    )
+    .await
+    .unwrap();
+
+    // The window lands first (it holds every job: all on 2026-12-01).
+    let device = Device::signed_in_at(&server.base_url(), "alex").await;
+    let token = device.saved_token().unwrap();
+    let window = near_window::pull_near_window(
+        &client,
+        &token,
+        &device.store,
+        alex,
+        "2026-11-25".parse().unwrap(),
+    )
+    .await
+    .unwrap()
+    .expect("this server has the near window");
+    let window_records = window.len() as u64;
+    assert!(
+        window_records >= 12,
+        "3 jobs with their records: {window:?}"
+    );
+    let (landed, ahead) = tokio::sync::oneshot::channel();
+    landed.send(window).unwrap();
+    let reported = std::sync::Mutex::new(Vec::new());
+    let pulled = fieldbook_sync::pull::pull_all(
+        &client,
+        &token,
+        &device.store,
+        alex,
+        false,
+        Some(ahead),
+        &|done| reported.lock().unwrap().push(done),
+    )
+    .await
+    .unwrap();
+
+    assert_eq!(pulled.records, everything.records, "the pages are the same");
+    assert_eq!(pulled.already_here, window_records, "{pulled:?}");
+    let last = *reported.lock().unwrap().last().expect("progress reported");
+    assert_eq!(
+        window_records + last,
+        everything.records,
+        "window {window_records} + pull {last}: each record once"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_near_window_older_than_the_pulled_pages_changes_nothing_they_brought() {
     // A first sync runs the near window and the full pull at once and
     // neither waits: a window read before a change the pull has already
