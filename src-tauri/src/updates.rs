@@ -50,13 +50,7 @@ pub fn updater_for<R: Runtime>(app: &AppHandle<R>, ctx: &AppContext) -> Option<U
         check_interval: CHECK_INTERVAL,
         pause_poll: std::time::Duration::from_secs(30),
     };
-    match Updater::new(ctx.sync().clone(), options) {
-        Ok(updater) => Some(updater),
-        Err(e) => {
-            tracing::warn!(error = %e, "no update checks");
-            None
-        }
-    }
+    Some(Updater::new(ctx.sync().clone(), options))
 }
 
 /// Starts the background updater and emits its status as [`STATUS_EVENT`].

@@ -48,22 +48,29 @@ pub fn http_client(timeout: Duration) -> Result<reqwest::Client, SyncError> {
         .map_err(|e| SyncError::Protocol(format!("cannot build the HTTP client: {e}")))
 }
 
-/// The sync engine's HTTP client, built on first use instead of when the
-/// engine is made: building it reads and parses the system's certificate
-/// store, 5–9 ms that held up the app's window at every start (cold start)
-/// although nothing is sent before the window is up. A build that fails is
-/// tried again at the next use, and fails that sync, not the start.
-#[derive(Debug)]
+/// An HTTP client built on first use instead of when its owner is made:
+/// building one parses a store of certificate authorities (the system's,
+/// 4.5–9.4 ms, for the sync engine), which held up the app's window at
+/// every start although nothing is sent before the window is up. A build
+/// that fails is tried again at the next use, and fails that request, not
+/// the start.
 pub struct LazyHttpClient {
-    timeout: Duration,
+    build: Box<dyn Fn() -> Result<reqwest::Client, SyncError> + Send + Sync>,
     client: OnceLock<reqwest::Client>,
 }
 
 impl LazyHttpClient {
     /// A client as [`http_client`] builds it, with this per-request deadline.
     pub fn new(timeout: Duration) -> Self {
+        Self::built_by(move || http_client(timeout))
+    }
+
+    /// A client `build` makes at the first use.
+    pub fn built_by(
+        build: impl Fn() -> Result<reqwest::Client, SyncError> + Send + Sync + 'static,
+    ) -> Self {
         Self {
-            timeout,
+            build: Box::new(build),
             client: OnceLock::new(),
         }
     }
@@ -74,8 +81,16 @@ impl LazyHttpClient {
             return Ok(client);
         }
         // Two first uses at once both build one; the first stored is kept.
-        let built = http_client(self.timeout)?;
+        let built = (self.build)()?;
         Ok(self.client.get_or_init(|| built))
+    }
+}
+
+impl std::fmt::Debug for LazyHttpClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LazyHttpClient")
+            .field("built", &self.client.get().is_some())
+            .finish_non_exhaustive()
     }
 }
 

@@ -20,7 +20,7 @@ use reqwest::StatusCode;
 use serde::Serialize;
 use tokio::sync::{watch, Notify};
 
-use crate::client::transport_error;
+use crate::client::{transport_error, LazyHttpClient};
 use crate::error::SyncError;
 use crate::status::{ConnectionState, SyncErrorInfo, SyncPhase, SyncStatus};
 use crate::SyncEngine;
@@ -319,26 +319,30 @@ pub struct Updater {
 struct UpdaterInner {
     engine: SyncEngine,
     options: UpdateOptions,
-    http: reqwest::Client,
+    http: LazyHttpClient,
     status: watch::Sender<UpdateStatus>,
     ready: Mutex<Option<ReadyUpdate>>,
     wake: Notify,
 }
 
 impl Updater {
-    pub fn new(engine: SyncEngine, options: UpdateOptions) -> Result<Self, SyncError> {
-        // No overall deadline: a large download on a slow link takes long.
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .read_timeout(Duration::from_secs(60))
-            .user_agent(concat!("fieldbook-updater/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| SyncError::Protocol(format!("cannot build the HTTP client: {e}")))?;
+    pub fn new(engine: SyncEngine, options: UpdateOptions) -> Self {
+        // Built at the first check, not as the app starts (see
+        // LazyHttpClient). No overall deadline: a large download on a slow
+        // link takes long.
+        let http = LazyHttpClient::built_by(|| {
+            reqwest::Client::builder()
+                .connect_timeout(Duration::from_secs(10))
+                .read_timeout(Duration::from_secs(60))
+                .user_agent(concat!("fieldbook-updater/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .map_err(|e| SyncError::Protocol(format!("cannot build the HTTP client: {e}")))
+        });
         let (status, _) = watch::channel(UpdateStatus {
             current_version: options.current_version.clone(),
             ..UpdateStatus::default()
         });
-        Ok(Self {
+        Self {
             inner: Arc::new(UpdaterInner {
                 engine,
                 options,
@@ -347,7 +351,7 @@ impl Updater {
                 ready: Mutex::new(None),
                 wake: Notify::new(),
             }),
-        })
+        }
     }
 
     pub fn status(&self) -> UpdateStatus {
@@ -390,7 +394,7 @@ impl Updater {
         };
         let options = &self.inner.options;
         let manifest = check_for_update(
-            &self.inner.http,
+            self.inner.http.get()?,
             &server_url,
             &options.target,
             &options.current_version,
@@ -426,7 +430,7 @@ impl Updater {
             let engine = self.inner.engine.clone();
             let status = self.inner.status.clone();
             let outcome = download_update(
-                &self.inner.http,
+                self.inner.http.get()?,
                 &manifest,
                 &options.public_key,
                 &options.dir,
