@@ -8,7 +8,7 @@
 
 // The layers, bottom up (a module uses only the layers below it; the test
 // `layers` in tests/layers.rs checks every `use crate::` line):
-// - base: `db`, `encryption`, `error`, `migrations`, `search`;
+// - base: `db`, `encryption`, `error`, `migrations`, `multi_row`, `search`;
 // - `rows`: per-table reads and writes, each module on its own table group;
 // - `local_state`: rules over several tables that actions and apply share
 //   (rebase, jobs that left the scope);
@@ -23,6 +23,7 @@ mod encryption;
 mod error;
 mod local_state;
 mod migrations;
+mod multi_row;
 mod reads;
 mod rows;
 mod search;

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 fn layer(module: &str) -> &'static str {
     let top = module.split("::").next().unwrap_or(module);
     match top {
-        "db" | "encryption" | "error" | "migrations" | "search" => "base",
+        "db" | "encryption" | "error" | "migrations" | "multi_row" | "search" => "base",
         "rows" => "rows",
         "local_state" => "local_state",
         "reads" => "reads",

@@ -268,36 +268,28 @@ fn apply_page(
     for v in &batch.teams {
         people::upsert_team(tx, &v.record, v.server_version)?;
     }
-    for v in &batch.leads {
-        leads::upsert_lead(tx, &v.record, v.server_version)?;
-    }
-    for v in &batch.surveys {
-        leads::upsert_survey(tx, &v.record, v.server_version)?;
-    }
+    leads::upsert_leads(tx, &with_versions(&batch.leads))?;
+    leads::upsert_surveys(tx, &with_versions(&batch.surveys))?;
     outcome.reused_numbers = release_reused_numbers(tx, &batch.installations)?;
-    let mut touched = HashSet::new();
-    let page_leads: HashSet<Uuid> = batch.leads.iter().map(|v| v.record.id).collect();
-    // Search texts, one statement for the installations whose lead came on
-    // an earlier page and one for every installation of the page's leads
-    // (this page's and earlier ones': a changed lead changes their text),
-    // computed in SQL from the rows just written.
-    let mut of_earlier_leads = Vec::new();
-    for v in &batch.installations {
-        let inst = &v.record;
-        installations::upsert(tx, inst, v.server_version)?;
-        if !page_leads.contains(&inst.lead_id) {
-            of_earlier_leads.push(inst.id);
-        }
-        touched.insert(inst.id);
-    }
+    installations::upsert_all(tx, &with_versions(&batch.installations))?;
+    let touched: HashSet<Uuid> = batch.installations.iter().map(|v| v.record.id).collect();
     if search_texts {
+        // One statement for the installations whose lead came on an earlier
+        // page and one for every installation of the page's leads (this
+        // page's and earlier ones': a changed lead changes their text),
+        // computed in SQL from the rows just written.
+        let page_leads: HashSet<Uuid> = batch.leads.iter().map(|v| v.record.id).collect();
+        let of_earlier_leads: Vec<Uuid> = batch
+            .installations
+            .iter()
+            .filter(|v| !page_leads.contains(&v.record.lead_id))
+            .map(|v| v.record.id)
+            .collect();
         installations::write_search_texts(tx, &of_earlier_leads)?;
         let lead_ids: Vec<Uuid> = page_leads.into_iter().collect();
         installations::write_search_texts_of_leads(tx, &lead_ids)?;
     }
-    for v in &batch.assignments {
-        assignments::upsert(tx, &v.record, v.server_version)?;
-    }
+    assignments::upsert_all(tx, &with_versions(&batch.assignments))?;
     // Reports and media after the installations they reference;
     // those still without one wait for the page that brings it.
     let mut touched_media = pulled::place_waiting(tx, files)?;
@@ -379,6 +371,14 @@ fn apply_page(
         "pull page applied"
     );
     Ok(outcome)
+}
+
+/// A page's records with their versions, as the row writers take them.
+fn with_versions<T>(records: &[Versioned<T>]) -> Vec<(&T, i64)> {
+    records
+        .iter()
+        .map(|v| (&v.record, v.server_version))
+        .collect()
 }
 
 /// Before a page's installations are written: a local job that holds the

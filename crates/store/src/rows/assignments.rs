@@ -1,5 +1,7 @@
 //! Rows of `installation_assignments`.
 
+use std::sync::LazyLock;
+
 use chrono::{DateTime, Utc};
 use fieldbook_domain::{AssignmentStatus, InstallationAssignment};
 use rusqlite::{params, Connection, OptionalExtension, Row};
@@ -7,6 +9,7 @@ use uuid::Uuid;
 
 use crate::db::{get_choice, get_opt_ts, get_ts, get_uuid, ts};
 use crate::error::{Result, StoreError};
+use crate::multi_row::{MultiRowWrite, WriteOver};
 
 const COLUMNS: &str = "id, installation_id, team_id, assigned_by, is_primary, \
     assigned_at, status, decline_reason, responded_at, server_version";
@@ -51,31 +54,33 @@ pub(crate) fn for_installation(
         .collect::<rusqlite::Result<_>>()?)
 }
 
-/// Writes a server snapshot and what the server said about the response.
-pub(crate) fn upsert(
-    conn: &Connection,
-    a: &InstallationAssignment,
-    server_version: i64,
-) -> Result<()> {
-    conn.prepare_cached(
-        "INSERT OR REPLACE INTO installation_assignments (id, installation_id, team_id,
-             assigned_by, is_primary, assigned_at, status, decline_reason, responded_at,
-             server_version, server_status, server_decline_reason, server_responded_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?7, ?8, ?9)",
-    )?
-    .execute(params![
-        a.id.to_string(),
-        a.installation_id.to_string(),
-        a.team_id.to_string(),
-        a.assigned_by.to_string(),
-        a.is_primary,
-        ts(&a.assigned_at),
-        a.status.as_str(),
-        a.decline_reason,
-        a.responded_at.as_ref().map(ts),
-        server_version,
-    ])?;
-    Ok(())
+/// Writes server snapshots, each with the version it was read at, and what
+/// the server said about the response.
+pub(crate) fn upsert_all(conn: &Connection, rows: &[(&InstallationAssignment, i64)]) -> Result<()> {
+    static UPSERT: LazyLock<MultiRowWrite> = LazyLock::new(|| {
+        MultiRowWrite::new(
+            "installation_assignments (id, installation_id, team_id,
+                 assigned_by, is_primary, assigned_at, status, decline_reason, responded_at,
+                 server_version, server_status, server_decline_reason, server_responded_at)",
+            // The server_ columns repeat what the server said (7-9).
+            &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 7, 8, 9],
+            10,
+            WriteOver::Replace,
+        )
+    });
+    UPSERT.write(conn, rows, |(a, server_version), p| {
+        p.push(a.id.to_string())?
+            .push(a.installation_id.to_string())?
+            .push(a.team_id.to_string())?
+            .push(a.assigned_by.to_string())?
+            .push(a.is_primary)?
+            .push(ts(&a.assigned_at))?
+            .push(a.status.as_str())?
+            .push(&a.decline_reason)?
+            .push(a.responded_at.as_ref().map(ts))?
+            .push(server_version)?;
+        Ok(())
+    })
 }
 
 /// Records the team's answer.

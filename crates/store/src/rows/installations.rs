@@ -1,5 +1,7 @@
 //! Rows of `installations` and their search text (`installation_search`).
 
+use std::sync::LazyLock;
+
 use chrono::{DateTime, Utc};
 use fieldbook_domain::{Installation, InstallationStatus, TimeSlot};
 use rusqlite::{params, Connection, OptionalExtension, Row};
@@ -7,6 +9,7 @@ use uuid::Uuid;
 
 use crate::db::{date, get_choice, get_date, get_opt_ts, get_parsed, get_ts, get_uuid, ts};
 use crate::error::{Result, StoreError};
+use crate::multi_row::{MultiRowWrite, WriteOver};
 
 // A job kept although the server gave its number to another job shows the
 // number it had (`displaced_number`), not its placeholder.
@@ -66,20 +69,25 @@ pub(crate) fn refs(conn: &Connection, id: Uuid) -> Result<Option<(String, String
         .optional()?)
 }
 
-/// Writes a server snapshot (and what the server said about the fields
-/// technician mutations change); a row sent again is back in scope.
-pub(crate) fn upsert(conn: &Connection, inst: &Installation, server_version: i64) -> Result<()> {
-    conn.prepare_cached(
-        "INSERT INTO installations (id, installation_id, survey_id, lead_id, scheduled_date,
+/// Writes server snapshots, each with the version it was read at (and what
+/// the server said about the fields technician mutations change); a row
+/// sent again is back in scope.
+pub(crate) fn upsert_all(conn: &Connection, rows: &[(&Installation, i64)]) -> Result<()> {
+    static UPSERT: LazyLock<MultiRowWrite> = LazyLock::new(|| {
+        MultiRowWrite::new(
+            "installations (id, installation_id, survey_id, lead_id, scheduled_date,
                  scheduled_time_slot, status, material_ready, customer_confirmed, demo_completed,
                  created_by, created_at, updated_at, status_reason, ops_review_note, server_version,
                  server_status, server_material_ready, server_customer_confirmed,
                  server_demo_completed, server_updated_at, server_status_reason,
-                 report_template_id)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
-                     ?7, ?8, ?9, ?10, ?13, ?14, ?17)
-             ON CONFLICT (id) DO UPDATE SET
-                 installation_id = excluded.installation_id, survey_id = excluded.survey_id,
+                 report_template_id)",
+            // The server_ columns repeat what the server said (7-10, 13, 14).
+            &[
+                1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 7, 8, 9, 10, 13, 14, 17,
+            ],
+            17,
+            WriteOver::Update(
+                "installation_id = excluded.installation_id, survey_id = excluded.survey_id,
                  lead_id = excluded.lead_id, scheduled_date = excluded.scheduled_date,
                  scheduled_time_slot = excluded.scheduled_time_slot, status = excluded.status,
                  material_ready = excluded.material_ready,
@@ -98,27 +106,29 @@ pub(crate) fn upsert(conn: &Connection, inst: &Installation, server_version: i64
                  report_template_id = excluded.report_template_id,
                  left_scope_at = NULL, -- sent again: back in scope
                  displaced_number = NULL",
-    )?
-    .execute(params![
-        inst.id.to_string(),
-        inst.installation_id.as_str(),
-        inst.survey_id.to_string(),
-        inst.lead_id.to_string(),
-        date(&inst.scheduled_date),
-        inst.scheduled_time_slot.as_str(),
-        inst.status.as_str(),
-        inst.material_ready,
-        inst.customer_confirmed,
-        inst.demo_completed,
-        inst.created_by.to_string(),
-        ts(&inst.created_at),
-        ts(&inst.updated_at),
-        inst.status_reason,
-        inst.ops_review_note,
-        server_version,
-        inst.report_template_id,
-    ])?;
-    Ok(())
+            ),
+        )
+    });
+    UPSERT.write(conn, rows, |(inst, server_version), p| {
+        p.push(inst.id.to_string())?
+            .push(inst.installation_id.as_str())?
+            .push(inst.survey_id.to_string())?
+            .push(inst.lead_id.to_string())?
+            .push(date(&inst.scheduled_date))?
+            .push(inst.scheduled_time_slot.as_str())?
+            .push(inst.status.as_str())?
+            .push(inst.material_ready)?
+            .push(inst.customer_confirmed)?
+            .push(inst.demo_completed)?
+            .push(inst.created_by.to_string())?
+            .push(ts(&inst.created_at))?
+            .push(ts(&inst.updated_at))?
+            .push(&inst.status_reason)?
+            .push(&inst.ops_review_note)?
+            .push(server_version)?
+            .push(&inst.report_template_id)?;
+        Ok(())
+    })
 }
 
 /// Sets the search text of the given installations from their rows and

@@ -1,11 +1,14 @@
 //! Rows of `leads` (the customer) and `surveys`.
 
+use std::sync::LazyLock;
+
 use fieldbook_domain::{Lead, Survey};
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{Connection, OptionalExtension};
 use uuid::Uuid;
 
 use crate::db::{get_ts, get_uuid, ts};
 use crate::error::Result;
+use crate::multi_row::{MultiRowWrite, WriteOver};
 
 const LEAD_COLUMNS: &str = "id, customer_name, phone, email, address_line1, address_line2, \
      city, postcode, latitude, longitude, installer_notes";
@@ -56,49 +59,59 @@ pub(crate) fn load_survey(conn: &Connection, id: Uuid) -> Result<Option<Survey>>
         .optional()?)
 }
 
-pub(crate) fn upsert_lead(conn: &Connection, lead: &Lead, server_version: i64) -> Result<()> {
-    conn.prepare_cached(
-        "INSERT OR REPLACE INTO leads (id, customer_name, phone, email, address_line1,
-             address_line2, city, postcode, latitude, longitude, installer_notes, server_version)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-    )?
-    .execute(params![
-        lead.id.to_string(),
-        lead.customer_name,
-        lead.phone,
-        lead.email,
-        lead.address_line1,
-        lead.address_line2,
-        lead.city,
-        lead.postcode,
-        lead.latitude,
-        lead.longitude,
-        lead.installer_notes,
-        server_version,
-    ])?;
-    Ok(())
+/// Writes server snapshots, each with the version it was read at.
+pub(crate) fn upsert_leads(conn: &Connection, rows: &[(&Lead, i64)]) -> Result<()> {
+    static UPSERT: LazyLock<MultiRowWrite> = LazyLock::new(|| {
+        MultiRowWrite::new(
+            "leads (id, customer_name, phone, email, address_line1,
+                 address_line2, city, postcode, latitude, longitude, installer_notes, server_version)",
+            &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12],
+            12,
+            WriteOver::Replace,
+        )
+    });
+    UPSERT.write(conn, rows, |(lead, server_version), p| {
+        p.push(lead.id.to_string())?
+            .push(&lead.customer_name)?
+            .push(&lead.phone)?
+            .push(&lead.email)?
+            .push(&lead.address_line1)?
+            .push(&lead.address_line2)?
+            .push(&lead.city)?
+            .push(&lead.postcode)?
+            .push(lead.latitude)?
+            .push(lead.longitude)?
+            .push(&lead.installer_notes)?
+            .push(server_version)?;
+        Ok(())
+    })
 }
 
-pub(crate) fn upsert_survey(conn: &Connection, survey: &Survey, server_version: i64) -> Result<()> {
-    conn.prepare_cached(
-        "INSERT OR REPLACE INTO surveys (id, lead_id, approved_at, surveyor_notes,
-             recommended_charger_model, main_fuse_amps, supply_capacity_kva, cable_run_length_m,
-             photos_count, server_version)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-    )?
-    .execute(params![
-        survey.id.to_string(),
-        survey.lead_id.to_string(),
-        ts(&survey.approved_at),
-        survey.surveyor_notes,
-        survey.recommended_charger_model,
-        survey.main_fuse_amps,
-        survey.supply_capacity_kva,
-        survey.cable_run_length_m,
-        survey.photos_count,
-        server_version,
-    ])?;
-    Ok(())
+/// Writes server snapshots, each with the version it was read at.
+pub(crate) fn upsert_surveys(conn: &Connection, rows: &[(&Survey, i64)]) -> Result<()> {
+    static UPSERT: LazyLock<MultiRowWrite> = LazyLock::new(|| {
+        MultiRowWrite::new(
+            "surveys (id, lead_id, approved_at, surveyor_notes,
+                 recommended_charger_model, main_fuse_amps, supply_capacity_kva, cable_run_length_m,
+                 photos_count, server_version)",
+            &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+            10,
+            WriteOver::Replace,
+        )
+    });
+    UPSERT.write(conn, rows, |(survey, server_version), p| {
+        p.push(survey.id.to_string())?
+            .push(survey.lead_id.to_string())?
+            .push(ts(&survey.approved_at))?
+            .push(&survey.surveyor_notes)?
+            .push(&survey.recommended_charger_model)?
+            .push(survey.main_fuse_amps)?
+            .push(survey.supply_capacity_kva)?
+            .push(survey.cable_run_length_m)?
+            .push(survey.photos_count)?
+            .push(server_version)?;
+        Ok(())
+    })
 }
 
 pub(crate) fn delete_lead(conn: &Connection, id: &str) -> Result<usize> {

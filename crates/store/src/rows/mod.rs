@@ -1,8 +1,9 @@
 //! Per-table row code: the reads and writes of one table group, nothing
 //! else. A function here runs in whatever transaction its caller opened (it
 //! never opens one) and uses only the base modules (`db`, `error`,
-//! `search`) — never another row module, never actions or apply. Rules
-//! that span tables live above, in `local_state`, `actions` and `apply`.
+//! `multi_row`, `search`) — never another row module, never actions or
+//! apply. Rules that span tables live above, in `local_state`, `actions`
+//! and `apply`.
 
 pub(crate) mod assignments;
 pub(crate) mod awaiting;
