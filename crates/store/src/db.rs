@@ -329,8 +329,11 @@ pub(crate) fn ts(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Nanos, true)
 }
 
+/// `YYYY-MM-DD`. `NaiveDate`'s own display writes that directly; a
+/// `format("%Y-%m-%d")` parsed its pattern again for every date written
+/// (every pulled job has one).
 pub(crate) fn date(d: &NaiveDate) -> String {
-    d.format("%Y-%m-%d").to_string()
+    d.to_string()
 }
 
 fn conversion_error(
@@ -410,6 +413,20 @@ mod tests {
     use super::*;
 
     const KEY: [u8; 32] = [9; 32];
+
+    #[test]
+    fn dates_are_written_as_year_month_day() {
+        use chrono::Datelike as _;
+        let mut day = NaiveDate::from_ymd_opt(1, 1, 1).unwrap();
+        while day.year() < 10_000 {
+            assert_eq!(date(&day), day.format("%Y-%m-%d").to_string());
+            day = day + chrono::Days::new(97);
+        }
+        assert_eq!(
+            date(&NaiveDate::from_ymd_opt(2026, 3, 9).unwrap()),
+            "2026-03-09"
+        );
+    }
 
     fn count_rows(conn: &Connection) -> i64 {
         conn.query_row("SELECT count(*) FROM t", [], |r| r.get(0))
