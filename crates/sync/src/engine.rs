@@ -247,7 +247,7 @@ impl SyncEngine {
         let url = self.checked_server_url(server_url)?;
         // A wipe not yet confirmed: this is the next contact.
         self.confirm_pending_wipe().await;
-        let client = ApiClient::new(self.inner.http.get()?.clone(), url.clone());
+        let client = self.api_client(url.clone())?;
         let login = client.login(username.trim(), password).await?;
         let team_ids: Vec<Uuid> = login.teams.iter().map(|t| t.id).collect();
         let signed_in = {
@@ -348,6 +348,12 @@ impl SyncEngine {
             self.inner.options.allowed_http_host.as_deref(),
         )?;
         Ok(url)
+    }
+
+    /// A client of the server at `url` on the engine's HTTP client (built
+    /// at its first use; a failure to build it fails this request).
+    fn api_client(&self, url: String) -> Result<ApiClient, SyncError> {
+        Ok(ApiClient::new(self.inner.http.get()?.clone(), url))
     }
 
     /// The server this device syncs with, once someone signed in.
@@ -490,7 +496,7 @@ impl SyncEngine {
             .clone()
             .ok_or(SyncError::Unauthorized)?;
         Ok((
-            ApiClient::new(self.inner.http.get()?.clone(), url).with_device(device),
+            self.api_client(url)?.with_device(device),
             token,
             session.user.id,
         ))
@@ -827,7 +833,7 @@ impl SyncEngine {
         let offline = self.status().connection == ConnectionState::Offline;
         if offline && !requested {
             let url = self.server_url().ok_or(SyncError::NotSignedIn)?;
-            let client = ApiClient::new(self.inner.http.get()?.clone(), url);
+            let client = self.api_client(url)?;
             if let Err(e) = client.health().await {
                 self.inner.status.send_modify(|s| {
                     s.last_attempt_at = Some(Utc::now());
