@@ -8,7 +8,7 @@
 // The lock screen and the header after the restart offline are
 // photographed at 1366x768 into docs/screenshots/.
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -96,6 +96,12 @@ describe("lock screen", { timeout: 10 * 60_000 }, () => {
     assert.ok(statSync(log).size > 0, "the first sync is in the log before");
     await app.closeWindow();
     assert.equal(statSync(log, { throwIfNoEntry: false })?.size ?? 0, 0, "the log is empty after the app quit");
+    // The log file keeps the app's last lines: it is flushed as the app quits.
+    const logs = join(env.FIELDBOOK_DATA_DIR, "logs");
+    const newest = readdirSync(logs).filter((f) => f.endsWith(".log")).sort().at(-1);
+    const lines = readFileSync(join(logs, newest), "utf8").trimEnd().split("\n");
+    assert.match(lines.at(-2), /the database's log is emptied into its file/, lines.slice(-3).join("\n"));
+    assert.match(lines.at(-1), /quitting/, lines.slice(-3).join("\n"));
   });
 
   step("a restart while locked opens locked", async () => {

@@ -96,6 +96,10 @@ pub fn run() {
         Ok(app) => app.run(|app, event| {
             if let tauri::RunEvent::Exit = event {
                 empty_the_write_ahead_log(app);
+                tracing::info!("quitting");
+                if let Some(log) = app.try_state::<logging::LogGuard>() {
+                    log.flush_at_exit();
+                }
             }
         }),
         Err(e) => {
@@ -203,8 +207,9 @@ fn empty_the_write_ahead_log<R: Runtime>(app: &AppHandle<R>) {
         tracing::debug!("the store is busy at exit; its log is left for the next start");
         return;
     };
-    if let Err(e) = store.checkpoint() {
-        tracing::warn!(error = %e, "cannot empty the database's log at exit");
+    match store.checkpoint() {
+        Ok(()) => tracing::info!("the database's log is emptied into its file"),
+        Err(e) => tracing::warn!(error = %e, "cannot empty the database's log at exit"),
     }
 }
 

@@ -7,6 +7,7 @@
 //! its token, and `tests/diagnostics.rs` checks both at debug level.
 
 use std::path::Path;
+use std::sync::Mutex;
 
 use tracing_appender::non_blocking::WorkerGuard;
 use tracing_appender::rolling::{RollingFileAppender, Rotation};
@@ -14,9 +15,23 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{fmt, EnvFilter, Layer};
 
-/// Keeps the background log writer alive; dropping it flushes the file.
+/// Keeps the background log writer alive until [`LogGuard::flush_at_exit`].
+///
+/// The writer flushes the file when its guard drops, and the app's managed
+/// state never drops: the process ends at exit without it. Without the
+/// flush, the last lines before a quit (what support reads first) could
+/// be lost.
 #[derive(Debug)]
-pub struct LogGuard(#[allow(dead_code)] WorkerGuard);
+pub struct LogGuard(Mutex<Option<WorkerGuard>>);
+
+impl LogGuard {
+    /// Writes out every line logged so far and stops the writer; lines
+    /// logged after this are dropped. For the app's last moments.
+    pub fn flush_at_exit(&self) {
+        let guard = self.0.lock().unwrap_or_else(|e| e.into_inner()).take();
+        drop(guard);
+    }
+}
 
 /// The level when `RUST_LOG` is not set: info, debug for Fieldbook's crates.
 const DEFAULT_FILTER: &str = "info,fieldbook_app=debug,fieldbook_sync=debug,fieldbook_store=debug";
@@ -60,5 +75,5 @@ pub fn init_with_filter(log_dir: &Path, filter: &str) -> Result<LogGuard, String
         .with(stderr)
         .try_init()
         .map_err(|e| format!("logging was already set up: {e}"))?;
-    Ok(LogGuard(guard))
+    Ok(LogGuard(Mutex::new(Some(guard))))
 }
