@@ -52,10 +52,10 @@ pub(crate) struct MultiRowWrite {
 
 impl MultiRowWrite {
     /// `into` names the table and its columns (`t (id, a, b)`; `id` is the
-    /// primary key), `row` the placeholders of one row as parameter numbers
-    /// from 1 (a number may come twice: `[1, 2, 2]` writes the second
-    /// parameter into two columns), and `params_per_row` how many
-    /// parameters each row binds.
+    /// primary key), `row` which SQL parameter (`?N`, from 1) goes into
+    /// each column of one row (a number may come twice: `[1, 2, 2]` writes
+    /// the second parameter into two columns), and `params_per_row` how
+    /// many parameters each row binds.
     pub(crate) fn new(into: &str, row: &[usize], params_per_row: usize, over: WriteOver) -> Self {
         debug_assert!(row.iter().all(|&p| (1..=params_per_row).contains(&p)));
         let values = |rows: usize| {
