@@ -26,6 +26,15 @@ pub enum StoreError {
         source: rusqlite::Error,
     },
 
+    #[error(
+        "updating the local database to schema {version:04}_{name} left rows of {table} pointing at rows that are gone; nothing was changed"
+    )]
+    MigrationBrokeReferences {
+        version: u32,
+        name: &'static str,
+        table: String,
+    },
+
     #[error("{entity} {id} is not on this device; sync and try again")]
     NotFound { entity: &'static str, id: String },
 
@@ -109,7 +118,9 @@ impl StoreError {
             }
             StoreError::Io { .. } => "io",
             StoreError::DiskFull => "disk_full",
-            StoreError::Database(_) | StoreError::MigrationFailed { .. } => "database",
+            StoreError::Database(_)
+            | StoreError::MigrationFailed { .. }
+            | StoreError::MigrationBrokeReferences { .. } => "database",
             StoreError::Corrupt(_) => "corrupt",
             StoreError::WrongKey { .. } => "wrong_database_key",
             StoreError::EncryptionCheckFailed(_) => "encryption_check_failed",

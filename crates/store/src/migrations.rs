@@ -2,7 +2,7 @@
 //! `migrations/` folder, embedded at build time (see build.rs), applied in one
 //! transaction and recorded in `PRAGMA user_version`.
 
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
 use crate::error::{Result, StoreError};
 
@@ -23,8 +23,31 @@ pub fn schema_version() -> u32 {
 /// Brings the database up to [`schema_version`]. A database from a newer
 /// Fieldbook is refused untouched: running old code on a newer schema could
 /// silently drop what the newer version stored.
+///
+/// Foreign keys are off while migrations run, as in SQLite's own procedure
+/// for changing a table (new table, copy, drop, rename): with them on, the
+/// `DROP TABLE` of a parent deletes its children through `ON DELETE
+/// CASCADE`. `PRAGMA foreign_keys` cannot change inside a transaction, so it
+/// is set around it, and `PRAGMA foreign_key_check` runs before the commit:
+/// a migration that leaves a reference dangling is rolled back whole.
 pub(crate) fn migrate(conn: &mut Connection) -> Result<u32> {
-    let supported = schema_version();
+    run(conn, MIGRATIONS)
+}
+
+/// [`migrate`] with the given migrations (tests bring their own).
+fn run(conn: &mut Connection, migrations: &[Migration]) -> Result<u32> {
+    let enforced: bool = conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0))?;
+    conn.pragma_update(None, "foreign_keys", false)?;
+    let migrated = run_in_one_transaction(conn, migrations);
+    // Restored whatever happened: the connection goes on to serve the app.
+    let restored = conn.pragma_update(None, "foreign_keys", enforced);
+    let supported = migrated?;
+    restored?;
+    Ok(supported)
+}
+
+fn run_in_one_transaction(conn: &mut Connection, migrations: &[Migration]) -> Result<u32> {
+    let supported = migrations.last().map_or(0, |m| m.version);
     // IMMEDIATE takes the write lock before reading the version, so two
     // processes racing past the directory lock could not both migrate.
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -32,13 +55,23 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<u32> {
     if found > supported {
         return Err(StoreError::SchemaTooNew { found, supported });
     }
-    for migration in MIGRATIONS.iter().filter(|m| m.version > found) {
+    for migration in migrations.iter().filter(|m| m.version > found) {
         tx.execute_batch(migration.sql)
             .map_err(|source| StoreError::MigrationFailed {
                 version: migration.version,
                 name: migration.name,
                 source,
             })?;
+        let dangling: Option<String> = tx
+            .query_row("PRAGMA foreign_key_check", [], |r| r.get(0))
+            .optional()?;
+        if let Some(table) = dangling {
+            return Err(StoreError::MigrationBrokeReferences {
+                version: migration.version,
+                name: migration.name,
+                table,
+            });
+        }
         tx.pragma_update(None, "user_version", migration.version)?;
     }
     tx.commit()?;
@@ -73,5 +106,85 @@ mod tests {
             })
             .count();
         assert_eq!(files, MIGRATIONS.len());
+    }
+
+    fn connection_enforcing_foreign_keys() -> Connection {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("PRAGMA foreign_keys = ON;").unwrap();
+        conn
+    }
+
+    fn foreign_keys(conn: &Connection) -> bool {
+        conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    const PARENT_AND_CHILD: Migration = Migration {
+        version: 1,
+        name: "parent_and_child",
+        sql: "CREATE TABLE parent (id INTEGER PRIMARY KEY, note TEXT CHECK (length(note) < 9));
+              CREATE TABLE child (id INTEGER PRIMARY KEY,
+                                  parent_id INTEGER NOT NULL REFERENCES parent (id) ON DELETE CASCADE);
+              INSERT INTO parent VALUES (1, 'kept');
+              INSERT INTO child VALUES (10, 1);",
+    };
+
+    #[test]
+    fn a_table_rebuilt_under_its_children_keeps_them() {
+        // SQLite's procedure for changing a table: with foreign keys on,
+        // the DROP of the old parent would delete the child through its
+        // ON DELETE CASCADE.
+        let mut conn = connection_enforcing_foreign_keys();
+        let rebuild = Migration {
+            version: 2,
+            name: "parent_without_check",
+            sql: "CREATE TABLE parent_rebuilt (id INTEGER PRIMARY KEY, note TEXT);
+                  INSERT INTO parent_rebuilt SELECT id, note FROM parent;
+                  DROP TABLE parent;
+                  ALTER TABLE parent_rebuilt RENAME TO parent;",
+        };
+        assert_eq!(run(&mut conn, &[PARENT_AND_CHILD, rebuild]).unwrap(), 2);
+        let children: i64 = conn
+            .query_row("SELECT count(*) FROM child WHERE parent_id = 1", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(children, 1);
+        assert!(foreign_keys(&conn), "enforced again after the migrations");
+        // The cascade still works on the rebuilt parent.
+        conn.execute("DELETE FROM parent WHERE id = 1", []).unwrap();
+        let children: i64 = conn
+            .query_row("SELECT count(*) FROM child", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(children, 0);
+    }
+
+    #[test]
+    fn a_migration_that_leaves_a_reference_dangling_is_rolled_back() {
+        let mut conn = connection_enforcing_foreign_keys();
+        run(&mut conn, &[PARENT_AND_CHILD]).unwrap();
+        let orphaning = Migration {
+            version: 2,
+            name: "orphaning",
+            sql: "DELETE FROM parent;",
+        };
+        let err = run(&mut conn, &[PARENT_AND_CHILD, orphaning]).unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                StoreError::MigrationBrokeReferences { version: 2, table, .. } if table == "child"
+            ),
+            "{err:?}"
+        );
+        assert_eq!(err.code(), "database");
+        let version: u32 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, 1);
+        let parents: i64 = conn
+            .query_row("SELECT count(*) FROM parent", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(parents, 1, "the delete was rolled back");
+        assert!(foreign_keys(&conn), "enforced again after the failure");
     }
 }

@@ -15,10 +15,10 @@
 //! nothing, since a failure ends the caller's whole transaction. So rows
 //! go in with that first, and only a run with rows already here (fewer
 //! rows written than sent) is written again with the table's statement
-//! that writes over existing rows. (A function call in a table's `CHECK`
-//! counts as able to fail half-way too: `installations` checks
-//! `length(installation_id)`, so its multi-row writes still keep the
-//! journal; dropping that check needs the table rebuilt.)
+//! that writes over existing rows. A function call in a table's `CHECK`
+//! counts as able to fail half-way too, whatever the conflict clause: keep
+//! such checks off the tables pull pages write (migration 0014 took
+//! `length(installation_id)` off `installations` for this).
 
 use std::fmt::Write as _;
 

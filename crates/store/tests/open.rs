@@ -377,3 +377,119 @@ fn a_checkpoint_leaves_everything_in_the_database_file_and_the_log_empty() {
         fieldbook_domain::InstallationStatus::InProgress
     );
 }
+
+/// Rows of the tables that hang off `installations`, and each job's rowid
+/// (the search texts' key), as the raw database has them.
+fn installation_children(raw: &rusqlite::Connection) -> Vec<(String, i64)> {
+    let count = |sql: &str| -> i64 { raw.query_row(sql, [], |r| r.get(0)).unwrap() };
+    let mut rows: Vec<(String, i64)> = ["report_drafts", "installation_media", "certificates"]
+        .iter()
+        .map(|table| {
+            (
+                (*table).to_owned(),
+                count(&format!("SELECT count(*) FROM {table}")),
+            )
+        })
+        .collect();
+    rows.push((
+        "search texts of their own job".to_owned(),
+        count(
+            "SELECT count(*) FROM installation_search s
+             JOIN installations i ON i.rowid = s.installation_rowid",
+        ),
+    ));
+    let mut stmt = raw
+        .prepare("SELECT id, rowid FROM installations ORDER BY id")
+        .unwrap();
+    let jobs = stmt
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+        .unwrap();
+    rows.extend(jobs.map(Result::unwrap));
+    rows
+}
+
+#[test]
+fn rebuilding_installations_keeps_every_job_its_report_photos_and_search_texts() {
+    // Migration 0014 rebuilds `installations` (new table, copy, drop,
+    // rename). With foreign keys on during migrations, the DROP deleted the
+    // report drafts and photos of every job through ON DELETE CASCADE.
+    let mut f = common::Fixture::new();
+    let job = f.add_started_job("Ada Lovelace");
+    f.add_job(
+        fieldbook_domain::InstallationStatus::Confirmed,
+        "Grace Hopper",
+    );
+    let photo = fieldbook_testkit::write_jpeg(f.dir.path(), "charger.jpg", 1);
+    f.store.attach_media(job.id, &photo, "Charger").unwrap();
+    // A first sync cut short: the schedule's indexes wait to be built.
+    f.store.defer_for_bulk_load().unwrap();
+    let data_dir = f.data_dir();
+    let database = f.store.database_path();
+    drop(f.store);
+
+    let raw = rusqlite::Connection::open(&database).unwrap();
+    // Rowids a plain copy would not give again (jobs deleted since).
+    raw.execute_batch(
+        "UPDATE installation_search SET installation_rowid = installation_rowid + 100;
+         UPDATE installations SET rowid = rowid + 100;",
+    )
+    .unwrap();
+    let before = installation_children(&raw);
+    assert!(
+        before.contains(&("report_drafts".to_owned(), 1)),
+        "{before:?}"
+    );
+    assert!(
+        before.contains(&("installation_media".to_owned(), 1)),
+        "{before:?}"
+    );
+    assert!(
+        before.contains(&("search texts of their own job".to_owned(), 2)),
+        "{before:?}"
+    );
+    // As a device on schema 13 is before this build's first start.
+    raw.pragma_update(None, "user_version", 13).unwrap();
+    drop(raw);
+
+    let store = Store::open(&data_dir).unwrap();
+    let raw = rusqlite::Connection::open(&database).unwrap();
+    assert_eq!(pragma::<u32>(&raw, "user_version"), schema_version());
+    assert_eq!(installation_children(&raw), before);
+    let table: String = raw
+        .query_row(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'installations'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(!table.contains("length(installation_id)"), "{table}");
+    assert_eq!(
+        installation_indexes(&store),
+        [
+            "installations_lead",
+            "installations_scheduled",
+            "installations_status",
+            "sqlite_autoindex_installations_1",
+            "sqlite_autoindex_installations_2",
+            "sqlite_autoindex_installations_3",
+        ]
+    );
+    let deferred: Vec<String> = raw
+        .prepare("SELECT name FROM deferred_indexes")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(deferred.is_empty(), "{deferred:?}");
+    // The job still opens whole, and search still finds it.
+    let detail = store.get_installation(job.id).unwrap();
+    assert_eq!(detail.media.len(), 1);
+    let found = store
+        .list_installations(&fieldbook_store::InstallationQuery {
+            text: "lovelace".into(),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(found.len(), 1);
+}
