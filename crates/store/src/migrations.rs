@@ -2,7 +2,9 @@
 //! `migrations/` folder, embedded at build time (see build.rs), applied in one
 //! transaction and recorded in `PRAGMA user_version`.
 
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
+use std::collections::HashSet;
+
+use rusqlite::{Connection, TransactionBehavior};
 
 use crate::error::{Result, StoreError};
 
@@ -28,8 +30,9 @@ pub fn schema_version() -> u32 {
 /// for changing a table (new table, copy, drop, rename): with them on, the
 /// `DROP TABLE` of a parent deletes its children through `ON DELETE
 /// CASCADE`. `PRAGMA foreign_keys` cannot change inside a transaction, so it
-/// is set around it, and `PRAGMA foreign_key_check` runs before the commit:
-/// a migration that leaves a reference dangling is rolled back whole.
+/// is set around it, and `PRAGMA foreign_key_check` runs after each
+/// migration: one that leaves a reference dangling is rolled back with the
+/// whole run.
 pub(crate) fn migrate(conn: &mut Connection) -> Result<u32> {
     run(conn, MIGRATIONS)
 }
@@ -55,17 +58,25 @@ fn run_in_one_transaction(conn: &mut Connection, migrations: &[Migration]) -> Re
     if found > supported {
         return Err(StoreError::SchemaTooNew { found, supported });
     }
-    for migration in migrations.iter().filter(|m| m.version > found) {
+    let pending: Vec<&Migration> = migrations.iter().filter(|m| m.version > found).collect();
+    // Rows already pointing nowhere (written by hand with foreign keys off)
+    // are not the migrations' doing and must not stop Fieldbook opening.
+    let dangling_before = if pending.is_empty() {
+        HashSet::new()
+    } else {
+        dangling_references(&tx)?
+    };
+    for migration in pending {
         tx.execute_batch(migration.sql)
             .map_err(|source| StoreError::MigrationFailed {
                 version: migration.version,
                 name: migration.name,
                 source,
             })?;
-        let dangling: Option<String> = tx
-            .query_row("PRAGMA foreign_key_check", [], |r| r.get(0))
-            .optional()?;
-        if let Some(table) = dangling {
+        let broken = dangling_references(&tx)?
+            .into_iter()
+            .find(|reference| !dangling_before.contains(reference));
+        if let Some((table, _)) = broken {
             return Err(StoreError::MigrationBrokeReferences {
                 version: migration.version,
                 name: migration.name,
@@ -76,6 +87,14 @@ fn run_in_one_transaction(conn: &mut Connection, migrations: &[Migration]) -> Re
     }
     tx.commit()?;
     Ok(supported)
+}
+
+/// Each row whose reference finds no parent: its table and rowid (none
+/// for a `WITHOUT ROWID` table, whose dangling rows then count as one).
+fn dangling_references(conn: &Connection) -> Result<HashSet<(String, Option<i64>)>> {
+    let mut check = conn.prepare("PRAGMA foreign_key_check")?;
+    let rows = check.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 #[cfg(test)]
@@ -186,5 +205,20 @@ mod tests {
             .unwrap();
         assert_eq!(parents, 1, "the delete was rolled back");
         assert!(foreign_keys(&conn), "enforced again after the failure");
+    }
+
+    #[test]
+    fn a_reference_dangling_before_the_migrations_does_not_stop_them() {
+        let mut conn = connection_enforcing_foreign_keys();
+        run(&mut conn, &[PARENT_AND_CHILD]).unwrap();
+        // Written by hand with foreign keys off (a support session).
+        conn.execute_batch("PRAGMA foreign_keys = OFF; INSERT INTO child VALUES (11, 99);")
+            .unwrap();
+        let unrelated = Migration {
+            version: 2,
+            name: "unrelated",
+            sql: "CREATE TABLE other (id INTEGER PRIMARY KEY);",
+        };
+        assert_eq!(run(&mut conn, &[PARENT_AND_CHILD, unrelated]).unwrap(), 2);
     }
 }
