@@ -19,7 +19,11 @@ include!(concat!(env!("OUT_DIR"), "/migrations.rs"));
 
 /// The schema version this build writes.
 pub fn schema_version() -> u32 {
-    MIGRATIONS.last().map_or(0, |m| m.version)
+    last_version(MIGRATIONS)
+}
+
+fn last_version(migrations: &[Migration]) -> u32 {
+    migrations.last().map_or(0, |m| m.version)
 }
 
 /// Brings the database up to [`schema_version`]. A database from a newer
@@ -50,7 +54,7 @@ fn run(conn: &mut Connection, migrations: &[Migration]) -> Result<u32> {
 }
 
 fn run_in_one_transaction(conn: &mut Connection, migrations: &[Migration]) -> Result<u32> {
-    let supported = migrations.last().map_or(0, |m| m.version);
+    let supported = last_version(migrations);
     // IMMEDIATE takes the write lock before reading the version, so two
     // processes racing past the directory lock could not both migrate.
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;

@@ -10,6 +10,16 @@ fn pragma<T: rusqlite::types::FromSql>(conn: &rusqlite::Connection, name: &str) 
         .unwrap()
 }
 
+/// The first column of every row `sql` returns, as text.
+fn texts(conn: &rusqlite::Connection, sql: &str) -> Vec<String> {
+    conn.prepare(sql)
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
 #[test]
 fn opens_an_empty_directory_and_migrates_to_the_latest_schema() {
     let dir = tempfile::tempdir().unwrap();
@@ -21,13 +31,10 @@ fn opens_an_empty_directory_and_migrates_to_the_latest_schema() {
     let raw = rusqlite::Connection::open(store.database_path()).unwrap();
     assert_eq!(pragma::<u32>(&raw, "user_version"), schema_version());
     assert_eq!(pragma::<String>(&raw, "journal_mode"), "wal");
-    let tables: Vec<String> = raw
-        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let tables: Vec<String> = texts(
+        &raw,
+        "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name",
+    );
     for table in [
         "blobs",
         "device",
@@ -47,15 +54,10 @@ fn opens_an_empty_directory_and_migrates_to_the_latest_schema() {
     ] {
         assert!(tables.iter().any(|t| t == table), "missing table {table}");
     }
-    let indexes: Vec<String> = raw
-        .prepare(
-            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'installations'",
-        )
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let indexes: Vec<String> = texts(
+        &raw,
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'installations'",
+    );
     for index in [
         "installations_status",
         "installations_scheduled",
@@ -304,15 +306,10 @@ fn a_store_at_schema_one_is_migrated_to_the_latest_and_keeps_its_jobs_and_device
 
 fn installation_indexes(store: &Store) -> Vec<String> {
     let raw = rusqlite::Connection::open(store.database_path()).unwrap();
-    let mut names: Vec<String> = raw
-        .prepare(
-            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'installations'",
-        )
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let mut names: Vec<String> = texts(
+        &raw,
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'installations'",
+    );
     names.sort();
     names
 }
@@ -474,13 +471,7 @@ fn rebuilding_installations_keeps_every_job_its_report_photos_and_search_texts()
             "sqlite_autoindex_installations_3",
         ]
     );
-    let deferred: Vec<String> = raw
-        .prepare("SELECT name FROM deferred_indexes")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let deferred: Vec<String> = texts(&raw, "SELECT name FROM deferred_indexes");
     assert!(deferred.is_empty(), "{deferred:?}");
     // The job still opens whole, and search still finds it.
     let detail = store.get_installation(job.id).unwrap();
