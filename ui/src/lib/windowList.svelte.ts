@@ -40,6 +40,8 @@ export class WindowList {
   scrollOffset = $state(0);
 
   private focused: number | null = null;
+  /** None until the first frame is painted (see `mount`). */
+  private overscan = 0;
   private count = 0;
   private readonly virtualizer: Virtualizer<Window, HTMLElement>;
 
@@ -53,7 +55,7 @@ export class WindowList {
       getScrollElement: () => (typeof window === "undefined" ? null : window),
       estimateSize: this.options.estimateSize,
       getItemKey: this.options.getItemKey,
-      overscan: this.options.overscan ?? 6,
+      overscan: this.overscan,
       scrollMargin: this.scrollMargin,
       observeElementRect: observeWindowRect,
       observeElementOffset: observeWindowOffset,
@@ -75,7 +77,19 @@ export class WindowList {
     const stop = this.virtualizer._didMount();
     this.virtualizer._willUpdate();
     this.publish(this.virtualizer);
-    return stop;
+    // The first frame holds only what is on screen (cold start: each row
+    // more is DOM, style and layout before anything shows); the rows
+    // beyond the edges follow once it is painted, long before a fling.
+    let frame = requestAnimationFrame(() => {
+      frame = requestAnimationFrame(() => {
+        this.overscan = this.options.overscan ?? 6;
+        this.update(this.count, this.scrollMargin);
+      });
+    });
+    return () => {
+      cancelAnimationFrame(frame);
+      stop();
+    };
   }
 
   /** The list now has `count` items and starts `scrollMargin` px down the page. */
