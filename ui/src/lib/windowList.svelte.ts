@@ -19,7 +19,7 @@ export interface WindowListOptions {
   estimateSize: (index: number) => number;
   /** A stable key per item, so measured sizes survive a reload of the list. */
   getItemKey: (index: number) => string;
-  /** Items rendered beyond each edge of the viewport (smooth touch flings). */
+  /** Items rendered beyond each edge of the viewport once the first frame is painted (smooth touch flings). */
   overscan?: number;
 }
 
