@@ -5,9 +5,13 @@
 //! traced may carry a secret or customer data: commands `skip` passwords,
 //! search text, reasons, captions and names, the sync engine never traces
 //! its token, and `tests/diagnostics.rs` checks both at debug level.
+//!
+//! A panic leaves a line in the file too (support reads the file; stderr
+//! goes nowhere on a desktop): see [`log_panics`].
 
+use std::panic::PanicHookInfo;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use tracing_appender::non_blocking::WorkerGuard;
 use tracing_appender::rolling::{RollingFileAppender, Rotation};
@@ -22,15 +26,22 @@ use tracing_subscriber::{fmt, EnvFilter, Layer};
 /// flush, the last lines before a quit (what support reads first) could
 /// be lost.
 #[derive(Debug)]
-pub struct LogGuard(Mutex<Option<WorkerGuard>>);
+pub struct LogGuard(SharedWorkerGuard);
+
+/// The writer's guard, shared by the app (its exit) and the panic hook.
+type SharedWorkerGuard = Arc<Mutex<Option<WorkerGuard>>>;
 
 impl LogGuard {
     /// Writes out every line logged so far and stops the writer; lines
     /// logged after this are dropped. For the app's last moments.
     pub fn flush_at_exit(&self) {
-        let guard = self.0.lock().unwrap_or_else(|e| e.into_inner()).take();
-        drop(guard);
+        flush_and_stop(&self.0);
     }
+}
+
+fn flush_and_stop(guard: &SharedWorkerGuard) {
+    let guard = guard.lock().unwrap_or_else(|e| e.into_inner()).take();
+    drop(guard);
 }
 
 /// The level when `RUST_LOG` is not set: info, debug for Fieldbook's crates.
@@ -75,5 +86,49 @@ pub fn init_with_filter(log_dir: &Path, filter: &str) -> Result<LogGuard, String
         .with(stderr)
         .try_init()
         .map_err(|e| format!("logging was already set up: {e}"))?;
-    Ok(LogGuard(Mutex::new(Some(guard))))
+    let guard = Arc::new(Mutex::new(Some(guard)));
+    log_panics(Arc::clone(&guard));
+    Ok(LogGuard(guard))
+}
+
+/// Every panic is logged (thread and place in the code) before the usual
+/// report on stderr.
+///
+/// The message goes in only when it is a literal from our code or a
+/// library's (`panic!("…")`, `unwrap()` on `None`). A formatted one can
+/// hold what the code was working on (a parse error quoting a customer's
+/// name), and the logs never carry customer data; its place in the code
+/// is what a developer needs to find it.
+///
+/// A panic on the UI thread cannot unwind through GTK's frames, so the
+/// process aborts right after this hook: the writer is flushed and stopped
+/// there, or the line (and those queued before it) would die with the
+/// process. A panic on any other thread ends that thread or task only, and
+/// logging goes on.
+fn log_panics(guard: SharedWorkerGuard) {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        log_panic(info);
+        if std::thread::current().name() == Some("main") {
+            flush_and_stop(&guard);
+        }
+        report(info);
+    }));
+}
+
+fn log_panic(info: &PanicHookInfo<'_>) {
+    let current = std::thread::current();
+    let thread = current.name().unwrap_or("unnamed");
+    let location = info
+        .location()
+        .map(|l| format!("{}:{}", l.file(), l.line()))
+        .unwrap_or_default();
+    match info.payload().downcast_ref::<&'static str>() {
+        Some(message) => tracing::error!(thread, location, message, "panic"),
+        None => tracing::error!(
+            thread,
+            location,
+            "panic (its message is formatted and may hold customer data: not logged)"
+        ),
+    }
 }
