@@ -33,7 +33,7 @@ mod test_support;
 use std::path::{Path, PathBuf};
 
 use sha2::Digest;
-use tauri::{AppHandle, Manager, Runtime, WebviewWindowBuilder};
+use tauri::{AppHandle, Emitter, Manager, Runtime, WebviewWindowBuilder};
 use tauri_plugin_dialog::{DialogExt, MessageDialogKind};
 
 use command_list::invoke_handler;
@@ -271,8 +271,15 @@ fn create_main_window<R: Runtime>(app: &AppHandle<R>, ctx: &AppContext) -> tauri
         .then(|| app.config().build.dev_url.clone())
         .flatten();
     let guard = navigation::NavigationGuard::new(dev_server.as_ref());
-    let mut window = WebviewWindowBuilder::from_config(app, &config)?
-        .on_navigation(move |url| guard.on_navigation(url));
+    let handle = app.clone();
+    let mut window = WebviewWindowBuilder::from_config(app, &config)?.on_navigation(move |url| {
+        let handle = handle.clone();
+        guard.on_navigation(url, move |scheme| {
+            if let Err(e) = handle.emit(navigation::NO_HANDLER_EVENT, scheme) {
+                tracing::warn!(error = %e, "could not tell the window that no app took the link");
+            }
+        })
+    });
     if let Some(script) = ui_font::init_script() {
         window = window.initialization_script(script);
     }

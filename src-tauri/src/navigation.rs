@@ -5,8 +5,24 @@
 //! the customer's phone number (`tel:`) or an e-mail address (`mailto:`)
 //! goes to the system's handler (a softphone, the mail app) and the app
 //! stays where it is; anything else is refused and logged.
+//!
+//! Many laptops have no app for `tel:` (and some none for `mailto:`): the
+//! system's launcher then says so, and the page hears it
+//! ([`NO_HANDLER_EVENT`]) to tell the technician what to do instead of
+//! leaving the tap without an answer.
+
+use std::io;
+use std::time::Duration;
 
 use tauri::Url;
+
+/// Sent to the page when the system found no app for a `tel:` or `mailto:`
+/// link; the payload is the scheme (`"tel"` or `"mailto"`).
+pub const NO_HANDLER_EVENT: &str = "navigation://no-handler";
+
+/// How long the system's launcher (xdg-open, …) has to say that no app
+/// takes the link. One still running then is taken to have handed it over.
+const LAUNCHER_VERDICT_WITHIN: Duration = Duration::from_secs(5);
 
 /// What happens to a navigation the page asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,17 +73,26 @@ impl NavigationGuard {
     }
 
     /// The window's navigation handler: true lets the page go to `url`.
-    pub fn on_navigation(&self, url: &Url) -> bool {
+    /// `no_handler` is called (on another thread) with the scheme of a
+    /// link the system had no app for.
+    pub fn on_navigation(
+        &self,
+        url: &Url,
+        no_handler: impl FnOnce(&'static str) + Send + 'static,
+    ) -> bool {
         match self.decide(url) {
             Navigation::Allow => true,
             Navigation::HandToSystem => {
-                // Started detached (xdg-open, …): the UI thread does not wait.
-                match tauri_plugin_opener::open_url(url.as_str(), None::<&str>) {
-                    Ok(()) => tracing::info!(scheme = url.scheme(), "handed to the system"),
-                    Err(e) => {
-                        tracing::warn!(scheme = url.scheme(), error = %e, "no system handler")
-                    }
-                }
+                let scheme = if url.scheme() == "tel" {
+                    "tel"
+                } else {
+                    "mailto"
+                };
+                let url = url.to_string();
+                // The launcher's verdict can take seconds: the UI thread does not wait.
+                std::thread::spawn(move || {
+                    hand_to_system(&url, scheme, launch_with_system, no_handler)
+                });
                 false
             }
             Navigation::Refuse => {
@@ -81,6 +106,29 @@ impl NavigationGuard {
             }
         }
     }
+}
+
+/// Hands `url` to `launch`; `no_handler(scheme)` when it found no app.
+fn hand_to_system(
+    url: &str,
+    scheme: &'static str,
+    launch: impl FnOnce(&str) -> io::Result<()>,
+    no_handler: impl FnOnce(&'static str),
+) {
+    match launch(url) {
+        Ok(()) => tracing::info!(scheme, "handed to the system"),
+        Err(e) => {
+            // The kind only: the launcher's message quotes the number or address.
+            tracing::warn!(scheme, error = ?e.kind(), "no system handler");
+            no_handler(scheme);
+        }
+    }
+}
+
+/// The desktop's launchers in turn (xdg-open, then gio, on Linux), each
+/// watched for [`LAUNCHER_VERDICT_WITHIN`]: an error when none took it.
+fn launch_with_system(url: &str) -> io::Result<()> {
+    open::that_detached_with_timeout(url, LAUNCHER_VERDICT_WITHIN)
 }
 
 fn origin_of(url: &Url) -> Option<(String, String, Option<u16>)> {
@@ -144,6 +192,30 @@ mod tests {
                 "sms:+33612345678",
             ],
         );
+    }
+
+    #[test]
+    fn a_link_no_app_takes_is_reported_with_its_scheme_only() {
+        let heard = std::cell::RefCell::new(Vec::new());
+        let no_app = |_: &str| Err(io::Error::other("Launcher \"xdg-open\" failed"));
+        hand_to_system("tel:+33612345678", "tel", no_app, |s| {
+            heard.borrow_mut().push(s)
+        });
+        hand_to_system("mailto:ada@example.com", "mailto", no_app, |s| {
+            heard.borrow_mut().push(s)
+        });
+        assert_eq!(*heard.borrow(), ["tel", "mailto"]);
+
+        let launched = std::cell::RefCell::new(Vec::new());
+        let an_app = |url: &str| {
+            launched.borrow_mut().push(url.to_owned());
+            Ok(())
+        };
+        hand_to_system("tel:+33612345678", "tel", an_app, |s| {
+            heard.borrow_mut().push(s)
+        });
+        assert_eq!(*launched.borrow(), ["tel:+33612345678"]);
+        assert_eq!(heard.borrow().len(), 2, "an app took it: nothing to report");
     }
 
     #[test]

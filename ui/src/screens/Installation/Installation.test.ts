@@ -1,5 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { cleanup, render } from "vitest-browser-svelte";
+import { emit } from "@tauri-apps/api/event";
+import { NO_HANDLER_EVENT } from "../../lib/backend/events";
 import Installation from "./Installation.svelte";
 import { installMockBackend, removeMockBackend } from "../../lib/backend/mock/install";
 import type { MockBackend } from "../../lib/backend/mock/backend";
@@ -20,6 +22,19 @@ function jobIn(status: InstallationStatus): string {
 }
 
 describe("Installation screen", () => {
+  it("says what to do when no app on this computer takes the customer's number or e-mail", async () => {
+    const job = backend.jobs.find((j) => j.lead?.phone && j.lead?.email)!;
+    const screen = await render(Installation, { id: job.installation.id });
+    await expect.element(screen.getByTestId("customer-phone")).toBeVisible();
+    await expect.element(screen.getByTestId("no-app")).not.toBeInTheDocument();
+
+    await emit(NO_HANDLER_EVENT, "tel");
+    await expect.element(screen.getByTestId("no-app")).toHaveTextContent(`Call ${job.lead!.phone} from your phone`);
+
+    await emit(NO_HANDLER_EVENT, "mailto");
+    await expect.element(screen.getByTestId("no-app")).toHaveTextContent(`Write to ${job.lead!.email}`);
+  });
+
   it("starts a confirmed job directly, then offers Finish and Could not complete", async () => {
     const id = jobIn("confirmed");
     const screen = await render(Installation, { id });
